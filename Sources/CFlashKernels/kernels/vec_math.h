@@ -1,0 +1,57 @@
+// Shared vector math for the microkernels. Included (not compiled alone) inside each tier's
+// translation unit, after that unit has pushed its target attributes, so the same source
+// becomes AVX-512, AVX2 or baseline code.
+#ifndef FA_VEC_MATH_H
+#define FA_VEC_MATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef float fa_v16 __attribute__((ext_vector_type(16)));
+typedef int32_t fa_v16i __attribute__((ext_vector_type(16)));
+
+static inline fa_v16 fa_load16(const float *p) { fa_v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void fa_store16(float *p, fa_v16 v) { memcpy(p, &v, sizeof v); }
+static inline fa_v16 fa_splat16(float x) { return (fa_v16)x; }
+static inline fa_v16 fa_max16(fa_v16 a, fa_v16 b) { return __builtin_elementwise_max(a, b); }
+static inline fa_v16 fa_min16(fa_v16 a, fa_v16 b) { return __builtin_elementwise_min(a, b); }
+static inline float fa_hmax16(fa_v16 v) { return __builtin_reduce_max(v); }
+static inline float fa_hsum16(fa_v16 v) { return __builtin_reduce_add(v); }
+static inline fa_v16 fa_fma16(fa_v16 a, fa_v16 b, fa_v16 c) { return __builtin_elementwise_fma(a, b, c); }
+
+/// 2^x for x ≤ 0 (and −∞ → 0), relative error ≈ 2e-7: Cody–Waite split into integer and
+/// fraction, degree-6 polynomial on the fraction, exponent bits added directly.
+static inline fa_v16 fa_exp2_16(fa_v16 x) {
+  x = fa_max16(x, fa_splat16(-127.0f));
+  fa_v16 xi = __builtin_elementwise_floor(x);
+  fa_v16 f = x - xi;  // [0, 1)
+  fa_v16 p = fa_splat16(1.5316968e-4f);
+  p = fa_fma16(p, f, fa_splat16(1.3395978e-3f));
+  p = fa_fma16(p, f, fa_splat16(9.6180206e-3f));
+  p = fa_fma16(p, f, fa_splat16(5.5503334e-2f));
+  p = fa_fma16(p, f, fa_splat16(2.4022649e-1f));
+  p = fa_fma16(p, f, fa_splat16(6.9314720e-1f));
+  p = fa_fma16(p, f, fa_splat16(1.0f));
+  fa_v16i e = __builtin_convertvector(xi, fa_v16i) << 23;
+  fa_v16i bits;
+  memcpy(&bits, &p, sizeof bits);
+  bits = bits + e;
+  fa_v16 r;
+  memcpy(&r, &bits, sizeof r);
+  // x ≤ −127 underflows to 0 (covers −∞ masked scores).
+  fa_v16i under = x <= fa_splat16(-127.0f);
+  fa_v16i rb; memcpy(&rb, &r, sizeof rb);
+  rb = rb & ~under;
+  memcpy(&r, &rb, sizeof r);
+  return r;
+}
+
+/// tanh for the softcap, from exp2: tanh(x) = sign(x)·(1 − e)/(1 + e) with e = 2^(−2|x|·log2 e).
+static inline fa_v16 fa_tanh16(fa_v16 x) {
+  fa_v16 ax = __builtin_elementwise_abs(x);
+  fa_v16 e = fa_exp2_16(ax * fa_splat16(-2.8853900817779268f));
+  fa_v16 t = (fa_splat16(1.0f) - e) / (fa_splat16(1.0f) + e);
+  return __builtin_elementwise_copysign(t, x);
+}
+
+#endif
