@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .library(name: "FlashAttention", targets: ["FlashAttention"]),
         .executable(name: "flash-attn", targets: ["flash-attn"]),
+        // The C ABI (flash_attention.h) as a shared library, for Python and other languages.
+        .library(name: "flashattention", type: .dynamic, targets: ["FlashAttentionC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,18 +19,30 @@ let package = Package(
         .target(name: "CFlashKernels"),
         // Tiled online-softmax forward and backward on all cores.
         .target(name: "FlashAttentionCPU", dependencies: ["FlashAttentionCore", "CFlashKernels"]),
-        // The float64 oracle every backend is checked against (tests and `flash-attn verify`).
+        // dlopen of libcuda and NVRTC; knows nothing of attention.
+        .target(name: "CUDADriver"),
+        // Kernel descriptors, the CUDA source generator, the kernel cache and the CUDA backend.
+        .target(name: "FlashAttentionCUDA", dependencies: ["FlashAttentionCore", "CUDADriver"]),
+        // The float64 oracle every backend is checked against, error budgets and random problems
+        // (tests, `flash-attn verify`, `flash-attn check`).
         .target(name: "FlashAttentionReference", dependencies: ["FlashAttentionCore"]),
         // What users import: the core types plus device selection over the backends.
-        .target(name: "FlashAttention", dependencies: ["FlashAttentionCore", "FlashAttentionCPU"]),
-        .executableTarget(
-            name: "flash-attn",
+        .target(name: "FlashAttention", dependencies: ["FlashAttentionCore", "FlashAttentionCPU", "FlashAttentionCUDA"]),
+        // The command line's commands, as a library so tests can run them in process.
+        .target(
+            name: "FlashAttentionCLI",
             dependencies: [
                 "FlashAttention", "FlashAttentionReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(name: "flash-attn", dependencies: ["FlashAttentionCLI"]),
+        // The stable C header, and its Swift implementation built as libflashattention.so.
+        .target(name: "CFlashAttentionABI"),
+        .target(name: "FlashAttentionC", dependencies: ["FlashAttention", "CFlashAttentionABI"]),
         .testTarget(
             name: "FlashAttentionTests",
-            dependencies: ["FlashAttention", "FlashAttentionCPU", "FlashAttentionReference"]),
+            dependencies: ["FlashAttention", "FlashAttentionCPU", "FlashAttentionReference", "CFlashKernels"]),
+        .testTarget(name: "FlashAttentionCUDATests", dependencies: ["FlashAttentionCUDA", "CUDADriver", "FlashAttention", "FlashAttentionReference"]),
+        .testTarget(name: "FlashAttentionCLITests", dependencies: ["FlashAttentionCLI", "FlashAttention", "FlashAttentionReference"]),
     ]
 )

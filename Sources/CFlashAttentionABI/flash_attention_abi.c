@@ -1,0 +1,1 @@
+/* Placeholder C source so SwiftPM treats this as a C target. */

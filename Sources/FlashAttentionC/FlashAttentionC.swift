@@ -1,0 +1,2 @@
+import FlashAttention
+import CFlashAttentionABI

@@ -1,0 +1,3 @@
+import FlashAttentionCore
+/// Placeholder: the CUDA backend lands with issue 3.
+public enum FlashAttentionCUDAPlaceholder {}

@@ -1,0 +1,3 @@
+import FlashAttentionCLI
+
+FlashAttnCommand.main()
