@@ -1,2 +1,0 @@
-import FlashAttention
-import CFlashAttentionABI
