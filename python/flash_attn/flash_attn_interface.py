@@ -1,0 +1,727 @@
+"""The reference FlashAttention library's Python API, over libflashattention's C ABI.
+
+Same function names, signatures, defaults and return conventions as
+``flash_attn.flash_attn_interface`` of the reference library (2.x), so code written for it
+runs unchanged. Differences, all documented on the functions:
+
+* float32 inputs are accepted too (the reference takes float16/bfloat16 only); any head dim
+  1 ... 256 works without padding.
+* CPU tensors run on the library's multithreaded CPU backend; CUDA tensors run in place (zero
+  copy) on ``torch.cuda.current_stream()``.
+* ``return_attn_probs=True`` returns ``(out, softmax_lse, S_dmask)``: ``S_dmask`` is an empty
+  tensor when ``dropout_p == 0`` (as in the reference) and otherwise the exact attention
+  probabilities, shape (batch, nheads, seqlen_q, seqlen_k) — not padded to multiples of 128 —
+  with dropped entries negated, recomputed for testing by plain torch operations.
+* Dropout masks come from a counter-based hash of (seed, batch, head, row, column); the seed
+  is drawn from torch's default (CPU) generator, so ``torch.manual_seed`` makes runs
+  reproducible, and it is kept for the backward pass.
+"""
+
+import torch
+
+from . import _library as _lib
+from ._library import FlashAttentionError
+
+__all__ = [
+    "FlashAttentionError",
+    "flash_attn_func",
+    "flash_attn_kvpacked_func",
+    "flash_attn_qkvpacked_func",
+    "flash_attn_varlen_func",
+    "flash_attn_varlen_kvpacked_func",
+    "flash_attn_varlen_qkvpacked_func",
+]
+
+_DTYPE_CODES = {torch.float32: _lib.DTYPE_FLOAT32, torch.float16: _lib.DTYPE_FLOAT16, torch.bfloat16: _lib.DTYPE_BFLOAT16}
+_OFFSET_CODES = {torch.int32: _lib.DTYPE_INT32, torch.int64: _lib.DTYPE_INT64}
+
+# Descriptor slots in the per-thread scratch buffer.
+_DOUT, _Q, _K, _V, _OUT, _LSE, _DQ, _DK, _DV, _CUQ, _CUK, _ALIBI = range(12)
+
+
+def _fail(name, expected):
+    return FlashAttentionError(f"invalid argument '{name}': expected {expected}")
+
+
+def _pack(buffer, base, slot, tensor, name, codes=_DTYPE_CODES):
+    """Describes `tensor` in place (pointer, strides) in descriptor slot `slot`; returns its address."""
+    if not isinstance(tensor, torch.Tensor):
+        raise _fail(name, f"a torch.Tensor, got {type(tensor).__name__}")
+    code = codes.get(tensor.dtype)
+    if code is None:
+        names = "float32, float16 or bfloat16" if codes is _DTYPE_CODES else "int32 or int64"
+        raise _fail(name, f"dtype {names}, got {tensor.dtype}")
+    if tensor.is_cuda:
+        device_type, device_index = _lib.DEVICE_CUDA, tensor.get_device()
+    elif tensor.is_cpu:
+        device_type, device_index = _lib.DEVICE_CPU, 0
+    else:
+        raise _fail(name, f"a CPU or CUDA tensor, got one on {tensor.device}")
+    shape = tensor.shape
+    if len(shape) > _lib.MAX_RANK:
+        raise _fail(name, f"rank ≤ {_lib.MAX_RANK}, got {len(shape)}")
+    _lib.pack_tensor(buffer, slot, tensor.data_ptr(), code, device_type, device_index, shape, tensor.stride())
+    return base + slot * _lib.TENSOR_SIZE
+
+
+def _pack_options(buffer, base, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed, deterministic):
+    """Writes fa_options; returns its address."""
+    try:
+        left, right = window_size
+        left, right = int(left), int(right)
+    except (TypeError, ValueError):
+        raise _fail("window_size", f"a pair (left, right) of ints, -1 for unbounded, got {window_size!r}") from None
+    alibi = 0 if alibi_slopes is None else _pack(buffer, base, _ALIBI, alibi_slopes, "alibi_slopes")
+    _lib.pack_options(
+        buffer,
+        0 if softmax_scale is None else 1,
+        0.0 if softmax_scale is None else float(softmax_scale),
+        1 if causal else 0, left, right, float(softcap), alibi, float(dropout_p), seed, 1 if deterministic else 0,
+    )
+    return base + _lib.TENSOR_SLOTS * _lib.TENSOR_SIZE
+
+
+def _stream(tensor):
+    """The caller's current CUDA stream for a CUDA tensor (as an int handle); None for host memory."""
+    if tensor.is_cuda:
+        return torch.cuda.current_stream(tensor.device).cuda_stream
+    return None
+
+
+def _draw_seed(dropout_p):
+    if dropout_p <= 0:
+        return 0
+    # From torch's default generator, so torch.manual_seed makes dropout reproducible.
+    return int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
+
+
+def _host_offsets(cu_seqlens):
+    # The library reads sequence offsets on the host (it plans the work from them); copying a
+    # few integers is the only transfer the varlen path makes.
+    if isinstance(cu_seqlens, torch.Tensor) and cu_seqlens.is_cuda:
+        return cu_seqlens.to("cpu")
+    return cu_seqlens
+
+
+def _check(status):
+    if status != _lib.SUCCESS:
+        _lib.raise_for(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw forward / backward over the C ABI
+
+
+def _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+             seed, varlen=None):
+    """Returns (out, softmax_lse). `varlen` is (cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k)."""
+    scratch = _lib.scratch
+    buffer, base = scratch.buffer, scratch.base
+    q_address = _pack(buffer, base, _Q, q, "q")
+    k_address = _pack(buffer, base, _K, k, "k")
+    v_address = _pack(buffer, base, _V, v, "v")
+    out = q.new_empty(q.shape)
+    shape = q.shape
+    lse_address = None
+    lse = None
+    if varlen is None and len(shape) == 4:
+        lse = q.new_empty((shape[0], shape[2], shape[1]), dtype=torch.float32)
+    elif varlen is not None and len(shape) == 3:
+        lse = q.new_empty((shape[1], shape[0]), dtype=torch.float32)
+    # A q of the wrong rank gets no LSE; the library then reports q's rank.
+    if lse is not None:
+        lse_address = _pack(buffer, base, _LSE, lse, "softmax_lse")
+    out_address = _pack(buffer, base, _OUT, out, "out")
+    options = _pack_options(buffer, base, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+                            deterministic)
+    if varlen is None:
+        _check(_lib.library.fa_forward(q_address, k_address, v_address, out_address, lse_address, options, _stream(q)))
+    else:
+        cu_q, cu_k, max_q, max_k = varlen
+        cu_q_address = _pack(buffer, base, _CUQ, cu_q, "cu_seqlens_q", _OFFSET_CODES)
+        cu_k_address = _pack(buffer, base, _CUK, cu_k, "cu_seqlens_k", _OFFSET_CODES)
+        _check(_lib.library.fa_varlen_forward(
+            q_address, k_address, v_address, cu_q_address, cu_k_address, int(max_q), int(max_k),
+            out_address, lse_address, options, _stream(q)))
+    return out, lse
+
+
+def _backward(dout, q, k, v, out, lse, dq, dk, dv, dropout_p, softmax_scale, causal, window_size, softcap,
+              alibi_slopes, deterministic, seed, varlen=None):
+    """Writes dq, dk, dv (caller-allocated, possibly views into one packed gradient)."""
+    scratch = _lib.scratch
+    buffer, base = scratch.buffer, scratch.base
+    addresses = [
+        _pack(buffer, base, _DOUT, dout, "dout"),
+        _pack(buffer, base, _Q, q, "q"),
+        _pack(buffer, base, _K, k, "k"),
+        _pack(buffer, base, _V, v, "v"),
+        _pack(buffer, base, _OUT, out, "out"),
+        _pack(buffer, base, _LSE, lse, "softmax_lse"),
+    ]
+    grads = [_pack(buffer, base, _DQ, dq, "dq"), _pack(buffer, base, _DK, dk, "dk"), _pack(buffer, base, _DV, dv, "dv")]
+    options = _pack_options(buffer, base, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+                            deterministic)
+    if varlen is None:
+        _check(_lib.library.fa_backward(*addresses, *grads, options, _stream(q)))
+    else:
+        cu_q, cu_k, max_q, max_k = varlen
+        cu_q_address = _pack(buffer, base, _CUQ, cu_q, "cu_seqlens_q", _OFFSET_CODES)
+        cu_k_address = _pack(buffer, base, _CUK, cu_k, "cu_seqlens_k", _OFFSET_CODES)
+        _check(_lib.library.fa_varlen_backward(
+            *addresses, cu_q_address, cu_k_address, int(max_q), int(max_k), *grads, options, _stream(q)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention probabilities for return_attn_probs (testing aid, plain torch)
+
+
+def dropout_keep_mask(seed, dropout_p, batch, head, rows, cols):
+    """The library's dropout keep-mask for stream (batch, head): a (rows, cols) bool CPU tensor."""
+    keep = torch.empty((rows, cols), dtype=torch.uint8)
+    if rows > 0 and cols > 0:
+        _check(_lib.library.fa_dropout_keep_mask(seed, float(dropout_p), batch, head, rows, cols, keep.data_ptr(), cols))
+    return keep.bool()
+
+
+def _probs_one(q, k, lse, scale, causal, window_size, softcap, slopes, dropout_p, seed, batch):
+    """Probabilities (H, Sq, Sk) of one sequence: q (Sq, H, D), k (Sk, Hk, D), lse (H, Sq)."""
+    sq, heads, _ = q.shape
+    sk, kv_heads, _ = k.shape
+    kk = k.float().repeat_interleave(heads // kv_heads, dim=1)
+    s = torch.einsum("qhd,khd->hqk", q.float(), kk) * scale
+    if softcap > 0:
+        s = softcap * torch.tanh(s / softcap)
+    i = torch.arange(sq, device=q.device).view(-1, 1) + (sk - sq)
+    j = torch.arange(sk, device=q.device).view(1, -1)
+    if slopes is not None:
+        s = s - slopes.float().view(-1, 1, 1) * (i - j).abs()
+    left, right = window_size
+    if causal:
+        right = 0 if right < 0 else min(right, 0)
+    visible = torch.ones((sq, sk), dtype=torch.bool, device=q.device)
+    if left >= 0:
+        visible &= j >= i - left
+    if right >= 0:
+        visible &= j <= i + right
+    p = torch.exp(s - lse.view(heads, sq, 1))
+    p = torch.where(visible, p, torch.zeros_like(p))
+    if dropout_p > 0:
+        keep = torch.stack([dropout_keep_mask(seed, dropout_p, batch, h, sq, sk) for h in range(heads)]).to(q.device)
+        p = torch.where(keep, p, -p)
+    return p
+
+
+def _attention_probs(q, k, lse, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+                     varlen=None):
+    scale = q.shape[-1] ** -0.5 if softmax_scale is None else softmax_scale
+    window = (int(window_size[0]), int(window_size[1]))
+
+    def slopes_for(b):
+        if alibi_slopes is None:
+            return None
+        return alibi_slopes if alibi_slopes.dim() == 1 else alibi_slopes[b]
+
+    with torch.no_grad():
+        if varlen is None:
+            probs = [_probs_one(q[b], k[b], lse[b], scale, causal, window, softcap, slopes_for(b), dropout_p, seed, b)
+                     for b in range(q.shape[0])]
+            return torch.stack(probs).to(q.dtype)
+        cu_q, cu_k, max_q, max_k = varlen
+        cu_q, cu_k = cu_q.tolist(), cu_k.tolist()
+        batch = len(cu_q) - 1
+        result = torch.zeros((batch, q.shape[1], int(max_q), int(max_k)), dtype=q.dtype, device=q.device)
+        for b in range(batch):
+            q0, q1, k0, k1 = cu_q[b], cu_q[b + 1], cu_k[b], cu_k[b + 1]
+            p = _probs_one(q[q0:q1], k[k0:k1], lse[:, q0:q1], scale, causal, window, softcap, slopes_for(b), dropout_p,
+                           seed, b)
+            result[b, :, : q1 - q0, : k1 - k0] = p.to(q.dtype)
+        return result
+
+
+def _probs_or_empty(q, k, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p,
+                    seed, varlen=None):
+    if return_softmax and dropout_p > 0:
+        return _attention_probs(q, k, lse, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+                                varlen)
+    return q.new_empty((0,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Autograd functions
+
+
+def _needs_grad(*tensors):
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors if isinstance(t, torch.Tensor))
+
+
+class FlashAttnFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                return_softmax):
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
+        return dq, dk, dv, None, None, None, None, None, None, None, None
+
+
+class FlashAttnQKVPackedFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                return_softmax):
+        q, k, v = _unpack(qkv, 2, "qkv", 3)
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed)
+        ctx.save_for_backward(qkv, out, lse)
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        qkv, out, lse = ctx.saved_tensors
+        q, k, v = _unpack(qkv, 2, "qkv", 3)
+        # One packed gradient, written through three strided views: no concatenation.
+        dqkv = qkv.new_empty(qkv.shape)
+        dq, dk, dv = dqkv.unbind(2)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
+        return dqkv, None, None, None, None, None, None, None, None
+
+
+class FlashAttnKVPackedFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                return_softmax):
+        k, v = _unpack(kv, 2, "kv", 2)
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed)
+        ctx.save_for_backward(q, kv, out, lse)
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        q, kv, out, lse = ctx.saved_tensors
+        k, v = _unpack(kv, 2, "kv", 2)
+        dq = q.new_empty(q.shape)
+        dkv = kv.new_empty(kv.shape)
+        dk, dv = dkv.unbind(2)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
+        return dq, dkv, None, None, None, None, None, None, None, None
+
+
+class FlashAttnVarlenFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
+                causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
+        varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed, varlen)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.varlen = varlen
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed, varlen)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
+        return (dq, dk, dv) + (None,) * 12
+
+
+class FlashAttnVarlenQKVPackedFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap,
+                alibi_slopes, deterministic, return_softmax):
+        q, k, v = _unpack(qkv, 1, "qkv", 3)
+        offsets = _host_offsets(cu_seqlens)
+        varlen = (offsets, offsets, max_seqlen, max_seqlen)
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed, varlen)
+        ctx.save_for_backward(qkv, out, lse)
+        ctx.varlen = varlen
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed, varlen)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        qkv, out, lse = ctx.saved_tensors
+        q, k, v = _unpack(qkv, 1, "qkv", 3)
+        dqkv = qkv.new_empty(qkv.shape)
+        dq, dk, dv = dqkv.unbind(1)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
+        return (dqkv,) + (None,) * 10
+
+
+class FlashAttnVarlenKVPackedFunc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
+                causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
+        k, v = _unpack(kv, 1, "kv", 2)
+        varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
+        seed = _draw_seed(dropout_p)
+        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                            deterministic, seed, varlen)
+        ctx.save_for_backward(q, kv, out, lse)
+        ctx.varlen = varlen
+        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
+        if not return_softmax:
+            return out
+        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                                  dropout_p, seed, varlen)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    def backward(ctx, dout, *_):
+        q, kv, out, lse = ctx.saved_tensors
+        k, v = _unpack(kv, 1, "kv", 2)
+        dq = q.new_empty(q.shape)
+        dkv = kv.new_empty(kv.shape)
+        dk, dv = dkv.unbind(1)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
+        return (dq, dkv) + (None,) * 12
+
+
+def _unpack(packed, axis, name, count):
+    """Strided views of a packed tensor's parts along `axis` (no copies)."""
+    if not isinstance(packed, torch.Tensor):
+        raise _fail(name, f"a torch.Tensor, got {type(packed).__name__}")
+    expected_rank = axis + 3
+    if packed.dim() != expected_rank or packed.shape[axis] != count:
+        form = "(batch, seqlen, " if axis == 2 else "(total, "
+        raise _fail(name, f"shape {form}{count}, nheads, headdim), got {tuple(packed.shape)}")
+    return packed.unbind(axis)
+
+
+def _run(function, direct, tensors, args):
+    """Autograd only when a gradient can flow; plain inference skips the Function machinery."""
+    if _needs_grad(*tensors):
+        return function.apply(*args)
+    return direct(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API (reference names, signatures and defaults)
+
+
+def flash_attn_qkvpacked_func(
+    qkv,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+):
+    """Attention on Q, K, V stacked in one tensor; the backward writes one packed gradient.
+
+    Arguments:
+        qkv: (batch_size, seqlen, 3, nheads, headdim); float16, bfloat16 or float32; CPU or CUDA.
+        dropout_p: float. Dropout probability (set 0.0 for evaluation).
+        softmax_scale: float. Scaling of QK^T before the softmax; default 1 / sqrt(headdim).
+        causal: bool. Causal mask (bottom-right aligned).
+        window_size: (left, right). Sliding window local attention; (-1, -1) is unbounded.
+        softcap: float. > 0 replaces each score s by softcap·tanh(s / softcap).
+        alibi_slopes: (nheads,) or (batch_size, nheads), float32. Adds -slope·|i + seqlen_k - seqlen_q - j|.
+        deterministic: bool. Reproducible backward (the CPU backend always is).
+        return_attn_probs: bool. Also return the LSE and the probabilities (testing only).
+    Return:
+        out: (batch_size, seqlen, nheads, headdim).
+        softmax_lse [if return_attn_probs]: (batch_size, nheads, seqlen), float32, natural log.
+        S_dmask [if return_attn_probs]: an empty tensor when dropout_p == 0; otherwise the
+            probabilities (batch_size, nheads, seqlen, seqlen) in q's dtype, dropped entries negated.
+    """
+    return _run(FlashAttnQKVPackedFunc, _direct_qkvpacked, (qkv, alibi_slopes),
+                (qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                 return_attn_probs))
+
+
+def flash_attn_kvpacked_func(
+    q,
+    kv,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+):
+    """Attention with K, V stacked in one tensor; supports MQA/GQA (nheads % nheads_k == 0).
+
+    Arguments:
+        q: (batch_size, seqlen_q, nheads, headdim).
+        kv: (batch_size, seqlen_k, 2, nheads_k, headdim).
+        Other arguments as flash_attn_func.
+    Return:
+        out: (batch_size, seqlen_q, nheads, headdim); with return_attn_probs also softmax_lse
+        (batch_size, nheads, seqlen_q) and S_dmask (see flash_attn_func).
+    """
+    return _run(FlashAttnKVPackedFunc, _direct_kvpacked, (q, kv, alibi_slopes),
+                (q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                 return_attn_probs))
+
+
+def flash_attn_func(
+    q,
+    k,
+    v,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+):
+    """Exact attention softmax(Q·K^T·scale)·V with FlashAttention's semantics.
+
+    Supports MQA/GQA: query head h reads K/V head h // (nheads // nheads_k). With causal=True
+    the mask is aligned to the bottom-right corner (query i sees key j iff
+    j <= i + seqlen_k - seqlen_q); a query row that sees no key gives 0 output (LSE +inf).
+    With window_size=(left, right), query i sees keys
+    [i + seqlen_k - seqlen_q - left, i + seqlen_k - seqlen_q + right].
+
+    Inputs may be any strided views (transposed, sliced heads): they are read in place. CPU
+    tensors run on the CPU backend, CUDA tensors on the GPU on torch.cuda.current_stream().
+
+    Arguments:
+        q: (batch_size, seqlen_q, nheads, headdim); float16, bfloat16 or float32; headdim ≤ 256.
+        k: (batch_size, seqlen_k, nheads_k, headdim).
+        v: (batch_size, seqlen_k, nheads_k, headdim).
+        dropout_p: float. Dropout probability (set 0.0 for evaluation).
+        softmax_scale: float. Scaling of QK^T before the softmax; default 1 / sqrt(headdim).
+        causal: bool. Causal mask (bottom-right aligned).
+        window_size: (left, right). Sliding window local attention; (-1, -1) is unbounded.
+        softcap: float. > 0 replaces each score s by softcap·tanh(s / softcap).
+        alibi_slopes: (nheads,) or (batch_size, nheads), float32. Adds -slope·|i + seqlen_k - seqlen_q - j|.
+        deterministic: bool. Reproducible backward (the CPU backend always is).
+        return_attn_probs: bool. Also return the LSE and the probabilities (testing only).
+    Return:
+        out: (batch_size, seqlen_q, nheads, headdim), q's dtype.
+        softmax_lse [if return_attn_probs]: (batch_size, nheads, seqlen_q), float32, natural log
+            of each row's softmax normaliser of QK^T·scale.
+        S_dmask [if return_attn_probs]: an empty tensor when dropout_p == 0 (as in the reference
+            library); otherwise the exact probabilities (batch_size, nheads, seqlen_q, seqlen_k)
+            in q's dtype — not padded to multiples of 128 — with dropped entries negated
+            (negative means dropped, non-negative kept). Recomputed by plain torch code.
+    Raises:
+        FlashAttentionError (a RuntimeError) with the library's message on a wrong shape,
+        dtype, device or option value.
+    """
+    return _run(FlashAttnFunc, _direct_func, (q, k, v, alibi_slopes),
+                (q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                 return_attn_probs))
+
+
+def flash_attn_varlen_qkvpacked_func(
+    qkv,
+    cu_seqlens,
+    max_seqlen,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+):
+    """Variable-length attention on Q, K, V stacked in one packed tensor.
+
+    Arguments:
+        qkv: (total, 3, nheads, headdim), total = number of tokens in the batch.
+        cu_seqlens: (batch_size + 1,), int32 (int64 accepted). Cumulative sequence lengths.
+            CUDA offsets are copied to the host (a few integers) before the call.
+        max_seqlen: int. Maximum sequence length in the batch.
+        Other arguments as flash_attn_func.
+    Return:
+        out: (total, nheads, headdim); with return_attn_probs also softmax_lse (nheads, total)
+        and S_dmask (empty when dropout_p == 0, else (batch_size, nheads, max_seqlen,
+        max_seqlen), zero-padded).
+    """
+    return _run(FlashAttnVarlenQKVPackedFunc, _direct_varlen_qkvpacked, (qkv, alibi_slopes),
+                (qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                 deterministic, return_attn_probs))
+
+
+def flash_attn_varlen_kvpacked_func(
+    q,
+    kv,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q,
+    max_seqlen_k,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+):
+    """Variable-length attention with K, V stacked in one packed tensor; supports MQA/GQA.
+
+    Arguments:
+        q: (total_q, nheads, headdim).
+        kv: (total_k, 2, nheads_k, headdim).
+        cu_seqlens_q, cu_seqlens_k: (batch_size + 1,), int32. Cumulative sequence lengths.
+        max_seqlen_q, max_seqlen_k: int. Maximum query / key sequence lengths.
+        Other arguments as flash_attn_func.
+    Return:
+        out: (total_q, nheads, headdim); with return_attn_probs also softmax_lse
+        (nheads, total_q) and S_dmask (see flash_attn_varlen_func).
+    """
+    return _run(FlashAttnVarlenKVPackedFunc, _direct_varlen_kvpacked, (q, kv, alibi_slopes),
+                (q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
+                 window_size, softcap, alibi_slopes, deterministic, return_attn_probs))
+
+
+def flash_attn_varlen_func(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q,
+    max_seqlen_k,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=False,
+    window_size=(-1, -1),  # -1 means infinite context window
+    softcap=0.0,  # 0.0 means deactivated
+    alibi_slopes=None,
+    deterministic=False,
+    return_attn_probs=False,
+    block_table=None,
+):
+    """Variable-length attention: sequences packed back to back; supports MQA/GQA.
+
+    Sequence b holds tokens cu_seqlens_q[b] ..< cu_seqlens_q[b + 1] of q (likewise for k, v);
+    masks are aligned per sequence (bottom-right, as in flash_attn_func).
+
+    Arguments:
+        q: (total_q, nheads, headdim).
+        k, v: (total_k, nheads_k, headdim).
+        cu_seqlens_q, cu_seqlens_k: (batch_size + 1,), int32 (int64 accepted). CUDA offsets
+            are copied to the host (a few integers) before the call.
+        max_seqlen_q, max_seqlen_k: int. Maximum query / key sequence lengths.
+        block_table: paged KV cache; not supported yet (must be None).
+        Other arguments as flash_attn_func.
+    Return:
+        out: (total_q, nheads, headdim).
+        softmax_lse [if return_attn_probs]: (nheads, total_q), float32.
+        S_dmask [if return_attn_probs]: empty when dropout_p == 0; otherwise
+            (batch_size, nheads, max_seqlen_q, max_seqlen_k) probabilities, zero-padded, dropped
+            entries negated.
+    """
+    if block_table is not None:
+        raise FlashAttentionError("unsupported: block_table (paged KV cache) is not implemented yet",
+                                  "FA_ERROR_UNSUPPORTED")
+    return _run(FlashAttnVarlenFunc, _direct_varlen, (q, k, v, alibi_slopes),
+                (q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
+                 window_size, softcap, alibi_slopes, deterministic, return_attn_probs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference paths: the same computation as the autograd functions' forward, without a graph.
+
+
+def _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+            varlen=None):
+    if not return_softmax:
+        return out
+    s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p,
+                              seed, varlen)
+    return out, lse, s_dmask
+
+
+def _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                 return_softmax):
+    seed = _draw_seed(dropout_p)
+    out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                        seed)
+    return _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                   dropout_p, seed)
+
+
+def _direct_qkvpacked(qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                      return_softmax):
+    q, k, v = _unpack(qkv, 2, "qkv", 3)
+    return _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                        return_softmax)
+
+
+def _direct_kvpacked(q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                     return_softmax):
+    k, v = _unpack(kv, 2, "kv", 2)
+    return _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                        return_softmax)
+
+
+def _direct_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
+                   window_size, softcap, alibi_slopes, deterministic, return_softmax):
+    varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
+    seed = _draw_seed(dropout_p)
+    out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                        seed, varlen)
+    return _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                   dropout_p, seed, varlen)
+
+
+def _direct_varlen_qkvpacked(qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap,
+                             alibi_slopes, deterministic, return_softmax):
+    q, k, v = _unpack(qkv, 1, "qkv", 3)
+    return _direct_varlen(q, k, v, cu_seqlens, cu_seqlens, max_seqlen, max_seqlen, dropout_p, softmax_scale, causal,
+                          window_size, softcap, alibi_slopes, deterministic, return_softmax)
+
+
+def _direct_varlen_kvpacked(q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
+                            causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
+    k, v = _unpack(kv, 1, "kv", 2)
+    return _direct_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
+                          causal, window_size, softcap, alibi_slopes, deterministic, return_softmax)
