@@ -33,21 +33,21 @@ public struct MaskGeometry: Sendable, Hashable {
     /// The union of visible keys over rows `rows`: every key a tile of these rows must read.
     @inlinable
     public func keyRange(rows: Range<Int>) -> Range<Int> {
-        guard !rows.isEmpty else { return 0..<0 }
-        // Both ends are monotone in i, so the union of intervals is bounded by the end rows.
-        var lo = seqlenK, hi = 0
-        for i in [rows.lowerBound, rows.upperBound - 1] {
-            let r = keyRange(row: i)
-            if !r.isEmpty { lo = min(lo, r.lowerBound); hi = max(hi, r.upperBound) }
-        }
-        if lo >= hi {
-            // The end rows may be empty while middle rows are not (a window that leaves the
-            // key range on both sides): scan.
-            for i in rows {
-                let r = keyRange(row: i)
-                if !r.isEmpty { lo = min(lo, r.lowerBound); hi = max(hi, r.upperBound) }
-            }
-        }
+        // Both ends of a row's interval are non-decreasing in i and the start moves by at most
+        // one per row, so over the rows that see anything (a contiguous run) the intervals
+        // chain without gaps: the union runs from the first such row's start to the last's end.
+        let live = rows.clamped(to: rowsSeeingKeys)
+        guard !live.isEmpty else { return 0..<0 }
+        return keyRange(row: live.lowerBound).lowerBound..<keyRange(row: live.upperBound - 1).upperBound
+    }
+
+    /// The rows whose visible interval is not empty.
+    @inlinable
+    public var rowsSeeingKeys: Range<Int> {
+        guard seqlenK > 0 else { return 0..<0 }
+        // center + right + 1 > 0 and center − left < Sk, with center = i + Sk − Sq.
+        let lo = window.right < 0 ? 0 : max(0, -diagonalOffset - window.right)
+        let hi = window.left < 0 ? seqlenQ : min(seqlenQ, seqlenK - diagonalOffset + window.left)
         return lo < hi ? lo..<hi : 0..<0
     }
 
@@ -60,19 +60,21 @@ public struct MaskGeometry: Sendable, Hashable {
         return lo < hi ? lo..<hi : 0..<0
     }
 
-    /// The union of query rows that see any key in `keys`.
+    /// The union of query rows that see any key in `keys` (the transpose of ``keyRange(rows:)``).
     @inlinable
     public func queryRange(keys: Range<Int>) -> Range<Int> {
-        guard !keys.isEmpty else { return 0..<0 }
-        let a = queryRange(key: keys.lowerBound), b = queryRange(key: keys.upperBound - 1)
-        let lo = min(a.isEmpty ? seqlenQ : a.lowerBound, b.isEmpty ? seqlenQ : b.lowerBound)
-        let hi = max(a.isEmpty ? 0 : a.upperBound, b.isEmpty ? 0 : b.upperBound)
-        if lo < hi { return lo..<hi }
-        var l = seqlenQ, h = 0
-        for j in keys {
-            let r = queryRange(key: j)
-            if !r.isEmpty { l = min(l, r.lowerBound); h = max(h, r.upperBound) }
-        }
-        return l < h ? l..<h : 0..<0
+        let live = keys.clamped(to: keysSeenByQueries)
+        guard !live.isEmpty else { return 0..<0 }
+        return queryRange(key: live.lowerBound).lowerBound..<queryRange(key: live.upperBound - 1).upperBound
+    }
+
+    /// The keys that some query row sees.
+    @inlinable
+    public var keysSeenByQueries: Range<Int> {
+        guard seqlenQ > 0 else { return 0..<0 }
+        // j ≥ off − left and j − off − right < Sq.
+        let lo = window.left < 0 ? 0 : max(0, diagonalOffset - window.left)
+        let hi = window.right < 0 ? seqlenK : min(seqlenK, seqlenQ + diagonalOffset + window.right)
+        return lo < hi ? lo..<hi : 0..<0
     }
 }

@@ -16,7 +16,14 @@ static inline fa_v16 fa_splat16(float x) { return (fa_v16)x; }
 static inline fa_v16 fa_max16(fa_v16 a, fa_v16 b) { return __builtin_elementwise_max(a, b); }
 static inline fa_v16 fa_min16(fa_v16 a, fa_v16 b) { return __builtin_elementwise_min(a, b); }
 static inline float fa_hmax16(fa_v16 v) { return __builtin_reduce_max(v); }
-static inline float fa_hsum16(fa_v16 v) { return __builtin_reduce_add(v); }
+// Pairwise halving (clang has no float __builtin_reduce_add); a fixed order, so a fixed result.
+static inline float fa_hsum16(fa_v16 v) {
+  typedef float fa_v8_ __attribute__((ext_vector_type(8)));
+  typedef float fa_v4_ __attribute__((ext_vector_type(4)));
+  fa_v8_ a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  fa_v4_ b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (b[0] + b[2]) + (b[1] + b[3]);
+}
 static inline fa_v16 fa_fma16(fa_v16 a, fa_v16 b, fa_v16 c) { return __builtin_elementwise_fma(a, b, c); }
 
 /// 2^x for x ≤ 0 (and −∞ → 0), relative error ≈ 2e-7: Cody–Waite split into integer and
