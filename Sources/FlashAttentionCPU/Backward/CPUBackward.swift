@@ -1,12 +1,81 @@
 import FlashAttentionCore
+import CFlashKernels
 
-/// The backward pass over one call's tensors. (Placeholder until the tiled kernel lands.)
+/// FlashAttention-2's backward on the CPU: dQ, dK and dV from dO, Q, K, V, O and the LSE,
+/// recomputing P tile by tile (never Sq × Sk), with every forward option.
+///
+/// Passes, each a set of independent tasks on the work queue:
+/// 1. Row statistics: Δ = rowsum(dO∘O) and a contiguous copy of the LSE, per (batch, head).
+/// 2. Per wave of (batch, kv head) groups (``BackwardPlan``):
+///    a. key-chunk tasks: dK/dV of their tiles (stored when a tile is done) and dQ partials;
+///    b. dQ tasks: the chunks' partials summed in chunk order, stored in dq's type.
+///
+/// Bitwise reproducible for any thread count: tasks are cut from sizes only, each output
+/// element is written by exactly one task, and every sum runs in an order fixed by the plan.
 struct CPUBackward {
     let arguments: BackwardArguments
     let layout: AttentionLayout
     let threads: Int
 
     func run() throws {
-        throw FlashAttentionError.unsupported("CPU backward not implemented yet")
+        let plan = BackwardPlan(layout: layout)
+        try BackwardPass.checkSizes(arguments: arguments, layout: layout)
+        let totalQ = layout.totalQ
+        let stats = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 2 * layout.heads * totalQ))
+        defer { stats.deallocate() }
+        let pass = BackwardPass(arguments: arguments, layout: layout, plan: plan,
+                                lse: stats, delta: stats + layout.heads * totalQ)
+        pass.zeroUnusedTokens()
+
+        // 1. Row statistics, one task per (batch, head).
+        WorkQueue.run(tasks: layout.batch * layout.heads, threads: threads) { _, next in
+            let workspace = BackwardWorkspace(plan: plan, headDim: layout.headDim)
+            while let task = next() {
+                pass.rowStatistics(batch: task / layout.heads, head: task % layout.heads, workspace: workspace)
+            }
+        }
+
+        for wave in plan.waves(layout: layout) {
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, wave.partialFloats))
+            defer { partial.deallocate() }
+            let buffer = BackwardPass.Buffer(pointer: partial)
+
+            // 2a. Key chunks, the heaviest first so the queue's tail is short.
+            var chunkTasks: [(group: Int, chunk: Int, work: Int)] = []
+            for (g, group) in wave.groups.enumerated() {
+                let tiles = plan.tiles(seqlenK: group.seqlenK)
+                for c in 0..<group.chunks {
+                    let mine = tiles > c ? (tiles - c + group.chunks - 1) / group.chunks : 0
+                    chunkTasks.append((g, c, mine * group.seqlenQ))
+                }
+            }
+            let ordered = chunkTasks.enumerated().sorted {
+                $0.element.work != $1.element.work ? $0.element.work > $1.element.work : $0.offset < $1.offset
+            }.map { ($0.element.group, $0.element.chunk) }
+            WorkQueue.run(tasks: ordered.count, threads: threads) { _, next in
+                let workspace = BackwardWorkspace(plan: plan, headDim: layout.headDim)
+                while let task = next() {
+                    let (g, c) = ordered[task]
+                    pass.keyChunk(wave.groups[g], chunk: c, partial: buffer.pointer, workspace: workspace)
+                }
+            }
+
+            // 2b. dQ = Σ partials in chunk order, per (group, head of the group, row block).
+            var rowTasks: [(group: Int, head: Int, row: Int)] = []
+            for (g, group) in wave.groups.enumerated() {
+                for hl in 0..<layout.groupSize {
+                    for row in stride(from: 0, to: group.seqlenQ, by: plan.blockQ) { rowTasks.append((g, hl, row)) }
+                }
+            }
+            let queryTasks = rowTasks
+            WorkQueue.run(tasks: queryTasks.count, threads: threads) { _, next in
+                let workspace = BackwardWorkspace(plan: plan, headDim: layout.headDim)
+                while let task = next() {
+                    let (g, hl, row) = queryTasks[task]
+                    pass.storeQueryGradient(wave.groups[g], localHead: hl, row: row,
+                                            partial: buffer.pointer, workspace: workspace)
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,10 @@
+#if defined(__x86_64__)
+#include "flash_backward.h"
+#include <string.h>
+// 16-wide vectors pass between static inline helpers that are all inlined: no ABI is crossed.
+#pragma clang diagnostic ignored "-Wpsabi"
+#define FA_SUFFIX avx512
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
+#include "kernels/backward_impl.h"
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,230 @@
+import FlashAttentionCore
+import CFlashKernels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The task bodies of one backward call. Shared read-only by the workers; each task writes
+/// only memory it owns (its dK/dV rows, its dQ partial, its rows of the statistics).
+struct BackwardPass: @unchecked Sendable {
+    /// A raw buffer handed to the workers; tasks write disjoint parts of it.
+    struct Buffer: @unchecked Sendable { let pointer: UnsafeMutablePointer<Float> }
+
+    let arguments: BackwardArguments
+    let layout: AttentionLayout
+    let plan: BackwardPlan
+    /// Contiguous LSE and Δ, indexed [head · totalQ + token].
+    let lse: UnsafeMutablePointer<Float>
+    let delta: UnsafeMutablePointer<Float>
+
+    let q: SequenceAddressing, k: SequenceAddressing, v: SequenceAddressing
+    let dOut: SequenceAddressing, out: SequenceAddressing
+    let dq: SequenceAddressing, dk: SequenceAddressing, dv: SequenceAddressing
+    let lseIn: RowStatAddressing
+    let scale: Float
+    let dropout: DropoutMask?
+
+    init(arguments: BackwardArguments, layout: AttentionLayout, plan: BackwardPlan,
+         lse: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+        self.arguments = arguments
+        self.layout = layout
+        self.plan = plan
+        self.lse = lse
+        self.delta = delta
+        q = layout.addressing(q: arguments.q)
+        k = layout.addressing(k: arguments.k)
+        v = layout.addressing(k: arguments.v)
+        dOut = layout.addressing(q: arguments.dOut)
+        out = layout.addressing(q: arguments.out)
+        dq = layout.addressing(q: arguments.dq)
+        dk = layout.addressing(k: arguments.dk)
+        dv = layout.addressing(k: arguments.dv)
+        lseIn = layout.addressing(rowStats: arguments.lse)
+        scale = arguments.options.scale(headDim: layout.headDim)
+        dropout = arguments.options.dropout.map(DropoutMask.init)
+    }
+
+    /// The C kernels take 32-bit sizes and leading dimensions.
+    static func checkSizes(arguments: BackwardArguments, layout: AttentionLayout) throws {
+        let limit = Int(Int32.max) / 2
+        guard layout.seqlenQ < limit, layout.seqlenK < limit else {
+            throw FlashAttentionError.unsupported("CPU backward: sequence lengths ≥ 2^30")
+        }
+    }
+
+    var dim: Int { layout.headDim }
+
+    @inline(__always)
+    func token(batch b: Int, row i: Int) -> Int {
+        layout.varlen.map { $0.cuSeqlensQ[b] + i } ?? b * layout.seqlenQ + i
+    }
+
+    @inline(__always)
+    static func address(_ a: SequenceAddressing, batch: Int, row: Int, head: Int) -> UnsafeMutableRawPointer {
+        a.data + a.offset(batch: batch, row: row, head: head) * a.elementType.byteCount
+    }
+
+    /// Converts `rows` rows of one head into a dense float32 tile (leading dimension paddedDim).
+    @inline(__always)
+    func pack(_ a: SequenceAddressing, batch: Int, row: Int, head: Int, rows: Int, into dst: UnsafeMutablePointer<Float>) {
+        fa_pack_rows_f32(BackwardPass.address(a, batch: batch, row: row, head: head), a.elementType.cType,
+                         a.rowStride, a.dimStride, Int32(rows), Int32(dim), dst, Int32(plan.paddedDim))
+    }
+
+    /// Rows of Q or dO as a GEMM operand: read in place when already float32 with unit dim
+    /// stride (no copy), else converted into `scratch`.
+    @inline(__always)
+    func rows(_ a: SequenceAddressing, batch: Int, row: Int, head: Int, count: Int,
+              scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int32) {
+        if a.elementType == .float32, a.dimStride == 1, a.rowStride <= Int(Int32.max) {
+            let p = BackwardPass.address(a, batch: batch, row: row, head: head).assumingMemoryBound(to: Float.self)
+            return (UnsafePointer(p), Int32(a.rowStride))
+        }
+        pack(a, batch: batch, row: row, head: head, rows: count, into: scratch)
+        return (UnsafePointer(scratch), Int32(plan.paddedDim))
+    }
+
+    @inline(__always)
+    func store(_ tile: UnsafePointer<Float>, ld: Int, to a: SequenceAddressing, batch: Int, row: Int, head: Int, rows: Int) {
+        fa_store_rows_f32(tile, Int32(ld), BackwardPass.address(a, batch: batch, row: row, head: head),
+                          a.elementType.cType, a.rowStride, a.dimStride, Int32(rows), Int32(dim))
+    }
+
+    // MARK: - Pass 1: row statistics
+
+    /// Δ = rowsum(dO∘O) in float32 and a contiguous copy of the LSE for one (batch, head).
+    /// Rows that saw no key (LSE = +∞) get Δ = 0, whatever O holds.
+    func rowStatistics(batch b: Int, head h: Int, workspace ws: BackwardWorkspace) {
+        let sq = layout.seqlenQ(batch: b)
+        let base = h * layout.totalQ + token(batch: b, row: 0)
+        for r0 in stride(from: 0, to: sq, by: plan.blockQ) {
+            let rows = min(plan.blockQ, sq - r0)
+            pack(dOut, batch: b, row: r0, head: h, rows: rows, into: ws.dOut)
+            pack(out, batch: b, row: r0, head: h, rows: rows, into: ws.query)
+            let pd = Int32(plan.paddedDim)
+            fa_bwd_row_dot(ws.dOut, pd, ws.query, pd, Int32(rows), Int32(dim), delta + base + r0)
+            for r in 0..<rows {
+                let value = lseIn.data[lseIn.offset(batch: b, head: h, row: r0 + r)]
+                lse[base + r0 + r] = value
+                if !(value < .infinity) { delta[base + r0 + r] = 0 }
+            }
+        }
+    }
+
+    // MARK: - Pass 2a: key chunks
+
+    /// dK and dV of the tiles of one chunk (tiles chunk, chunk + C, …), written to dk/dv as each
+    /// tile finishes, and this chunk's dQ partial for every head of the group.
+    func keyChunk(_ group: BackwardPlan.Group, chunk: Int, partial: UnsafeMutablePointer<Float>,
+                  workspace ws: BackwardWorkspace) {
+        let b = group.batch, kh = group.kvHead, sq = group.seqlenQ, sk = group.seqlenK
+        let G = layout.groupSize, D = Int32(dim)
+        let pd = plan.paddedDim, tk = plan.tileK, bq = plan.blockQ
+        let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, options: arguments.options)
+        let mine = partial + group.partialBase + chunk * group.partialStride
+        mine.update(repeating: 0, count: group.partialStride)
+        let tiles = plan.tiles(seqlenK: sk)
+        let rowBase = token(batch: b, row: 0)
+
+        var t = chunk
+        while t < tiles {
+            let k0 = t * tk, kn = min(tk, sk - k0)
+            let kAt = BackwardPass.address(k, batch: b, row: k0, head: kh)
+            let vAt = BackwardPass.address(v, batch: b, row: k0, head: kh)
+            fa_pack_rows_f32(kAt, k.elementType.cType, k.rowStride, k.dimStride, Int32(kn), D, ws.keys, Int32(pd))
+            fa_pack_rows_transposed_f32(kAt, k.elementType.cType, k.rowStride, k.dimStride, Int32(kn), D, ws.keysT, Int32(tk))
+            fa_pack_rows_transposed_f32(vAt, v.elementType.cType, v.rowStride, v.dimStride, Int32(kn), D, ws.valuesT, Int32(tk))
+            ws.dKeys.update(repeating: 0, count: kn * pd)
+            ws.dValues.update(repeating: 0, count: kn * pd)
+
+            let queries = geometry.queryRange(keys: k0..<(k0 + kn))
+            if !queries.isEmpty {
+                for hl in 0..<G {
+                    let h = kh * G + hl
+                    var params = fa_bwd_params(
+                        scale: scale, softcap: arguments.options.softcap,
+                        alibi_slope: arguments.options.alibi.map { $0.slope(batch: b, head: h) } ?? 0,
+                        diagonal: Int32(sk - sq), dropout: dropout == nil ? 0 : 1,
+                        dropout_threshold: dropout?.threshold ?? 0, dropout_keep_scale: dropout?.keepScale ?? 1,
+                        dropout_stream: dropout?.streamKey(batch: b, head: h) ?? 0)
+                    let lseRows = lse + h * layout.totalQ + rowBase
+                    let deltaRows = delta + h * layout.totalQ + rowBase
+                    let headPartial = mine + hl * sq * pd
+                    var i0 = queries.lowerBound
+                    while i0 < queries.upperBound {
+                        let rows = min(bq, queries.upperBound - i0)
+                        defer { i0 += rows }
+                        let seen = geometry.keyRange(rows: i0..<(i0 + rows))
+                        let lo = max(seen.lowerBound, k0), hi = min(seen.upperBound, k0 + kn)
+                        guard lo < hi else { continue }
+                        // Columns [c0, c1) of the tile: what these rows see, from a 16-aligned start.
+                        let c0 = (lo - k0) & ~15, c1 = hi - k0, n = Int32(c1 - c0), m = Int32(rows)
+                        for r in 0..<rows {
+                            let range = geometry.keyRange(row: i0 + r)
+                            ws.keyLo[r] = Int32(range.lowerBound)
+                            ws.keyHi[r] = Int32(range.upperBound)
+                        }
+                        let (qp, ldq) = self.rows(q, batch: b, row: i0, head: h, count: rows, scratch: ws.query)
+                        let (gp, ldg) = self.rows(dOut, batch: b, row: i0, head: h, count: rows, scratch: ws.dOut)
+                        let ldt = Int32(tk)
+                        // S = Q·Kᵀ and dP = dO·Vᵀ over the visible columns.
+                        fa_gemm(0, m, n, D, qp, ldq, ws.keysT + c0, ldt, ws.scores, ldt, 0)
+                        fa_gemm(0, m, n, D, gp, ldg, ws.valuesT + c0, ldt, ws.dScores, ldt, 0)
+                        // S → Pᵈ, dP → dS.
+                        fa_bwd_tile(&params, m, n, Int32(i0), Int32(k0 + c0), ws.keyLo, ws.keyHi,
+                                    lseRows + i0, deltaRows + i0, ws.scores, ldt, ws.dScores, ldt)
+                        // dV += Pᵈᵀ·dO, dK += dSᵀ·Q, dQ += dS·K.
+                        fa_gemm(1, n, D, m, ws.scores, ldt, gp, ldg, ws.dValues + c0 * pd, Int32(pd), 1)
+                        fa_gemm(1, n, D, m, ws.dScores, ldt, qp, ldq, ws.dKeys + c0 * pd, Int32(pd), 1)
+                        fa_gemm(0, m, D, n, ws.dScores, ldt, ws.keys + c0 * pd, Int32(pd), headPartial + i0 * pd, Int32(pd), 1)
+                    }
+                }
+            }
+            // Keys no query sees keep the zeros: every dk/dv row is written.
+            store(ws.dKeys, ld: pd, to: dk, batch: b, row: k0, head: kh, rows: kn)
+            store(ws.dValues, ld: pd, to: dv, batch: b, row: k0, head: kh, rows: kn)
+            t += group.chunks
+        }
+    }
+
+    // MARK: - Pass 2b: dQ
+
+    /// dQ of `blockQ` rows of one head: the chunks' partials summed in chunk order.
+    func storeQueryGradient(_ group: BackwardPlan.Group, localHead hl: Int, row r0: Int,
+                            partial: UnsafeMutablePointer<Float>, workspace ws: BackwardWorkspace) {
+        let pd = plan.paddedDim
+        let rows = min(plan.blockQ, group.seqlenQ - r0)
+        let h = group.kvHead * layout.groupSize + hl
+        let source = partial + group.partialBase + (hl * group.seqlenQ + r0) * pd
+        var tile = UnsafePointer(source)
+        if group.chunks > 1 {
+            fa_bwd_sum_parts(source, group.partialStride, Int32(group.chunks), Int32(rows), Int32(dim),
+                             Int32(pd), ws.query, Int32(pd))
+            tile = UnsafePointer(ws.query)
+        }
+        store(tile, ld: pd, to: dq, batch: group.batch, row: r0, head: h, rows: rows)
+    }
+
+    // MARK: - Tokens outside every sequence
+
+    /// Zeros the gradient rows of packed tokens past the last sequence (varlen tensors may be
+    /// longer than cu_seqlens covers), so that every output element is written.
+    func zeroUnusedTokens() {
+        guard layout.varlen != nil else { return }
+        let zeros = UnsafeMutablePointer<Float>.allocate(capacity: plan.paddedDim)
+        defer { zeros.deallocate() }
+        zeros.initialize(repeating: 0, count: plan.paddedDim)
+        func clear(_ view: TensorView, from first: Int) {
+            guard view.shape[0] > first else { return }
+            for head in 0..<view.shape[1] {
+                let at = view.data + (first * view.strides[0] + head * view.strides[1]) * view.elementType.byteCount
+                fa_store_rows_f32(zeros, 0, at, view.elementType.cType, view.strides[0], view.strides[2],
+                                  Int32(view.shape[0] - first), Int32(dim))
+            }
+        }
+        clear(arguments.dq, from: layout.totalQ)
+        clear(arguments.dk, from: layout.totalK)
+        clear(arguments.dv, from: layout.totalK)
+    }
+}

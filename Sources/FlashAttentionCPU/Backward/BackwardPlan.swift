@@ -1,0 +1,104 @@
+import FlashAttentionCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one backward call is cut into tasks. Every number here comes from the problem's sizes
+/// (and the optional tuning variable), never from the thread count, so the work each task does
+/// — and therefore every floating-point sum — is the same however many workers run it.
+///
+/// Work unit: a *key chunk* task (batch, kv head, chunk) owns the dK/dV rows of its key tiles
+/// outright and walks every query block of every head of its GQA group over them in a fixed
+/// order, so dK/dV need no cross-task reduction. Its dQ contributions go to a float32 partial
+/// buffer of its own; a second pass sums the chunks' partials in chunk order (5 GEMMs per
+/// tile pair, no recomputation). Tiles are dealt to chunks round-robin (chunk c takes tiles
+/// c, c + C, …) so that under a causal mask, where early keys are seen by more queries, the
+/// chunks of a group carry nearly equal work.
+struct BackwardPlan {
+    /// Query rows per GEMM block.
+    let blockQ: Int
+    /// Keys per tile (a multiple of 16: the elementwise kernel works 16 columns at a time).
+    let tileK: Int
+    /// Head dim rounded up to 16: the leading dimension of packed row tiles.
+    let paddedDim: Int
+    /// Key chunks per (batch, kv head) before clamping to the tiles a sequence has.
+    let chunksPerGroup: Int
+    /// Upper bound on the floats of partial-dQ buffers alive at once (see ``waves``).
+    let partialBudget: Int
+
+    /// The size-derived task target: enough independent chunk tasks to keep up to this many
+    /// workers busy. A constant, not the thread count, so results do not depend on it.
+    static let taskTarget = 32
+    /// More chunks only add partial-dQ memory (one float32 copy of dQ each) for little balance.
+    static let maxChunks = 8
+
+    init(layout: AttentionLayout) {
+        var bq = 64, bk = 128
+        // FLASH_ATTENTION_CPU_BWD_TILE=64x128 overrides the tile shape for tuning runs.
+        if let text = getenv("FLASH_ATTENTION_CPU_BWD_TILE") {
+            let parts = String(cString: text).split(separator: "x").compactMap { Int($0) }
+            if parts.count == 2, parts[0] >= 1, parts[1] >= 16 {
+                bq = parts[0]
+                bk = (parts[1] + 15) / 16 * 16
+            }
+        }
+        blockQ = bq
+        tileK = bk
+        paddedDim = (layout.headDim + 15) / 16 * 16
+        let groups = max(1, layout.batch * layout.kvHeads)
+        chunksPerGroup = min(BackwardPlan.maxChunks, max(1, (BackwardPlan.taskTarget + groups - 1) / groups))
+        partialBudget = 64 << 20  // 256 MiB of float32
+    }
+
+    /// Key tiles of a sequence of `seqlenK` keys.
+    func tiles(seqlenK: Int) -> Int { (seqlenK + tileK - 1) / tileK }
+
+    /// Chunks of a sequence: never more than its tiles, at least one (it still owns the zero
+    /// dQ partial of a sequence without keys).
+    func chunks(seqlenK: Int) -> Int { max(1, min(chunksPerGroup, tiles(seqlenK: seqlenK))) }
+
+    /// One (batch, kv head) group of a wave, with where its dQ partials live in the wave's buffer.
+    struct Group {
+        let batch: Int
+        let kvHead: Int
+        let seqlenQ: Int
+        let seqlenK: Int
+        let chunks: Int
+        /// Offset (floats) of chunk 0's partial in the wave buffer.
+        let partialBase: Int
+        /// Floats between consecutive chunks' partials: G · Sq · paddedDim.
+        let partialStride: Int
+    }
+
+    /// Consecutive groups whose dQ partials fit the budget together (a group alone may exceed
+    /// it), so partial memory is O(chunks · Sq · D), not O(chunks · B · H · Sq · D).
+    struct Wave {
+        let groups: [Group]
+        let partialFloats: Int
+    }
+
+    func waves(layout: AttentionLayout) -> [Wave] {
+        var waves: [Wave] = []
+        var current: [Group] = []
+        var used = 0
+        for b in 0..<layout.batch {
+            let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
+            let c = chunks(seqlenK: sk)
+            let stride = layout.groupSize * sq * paddedDim
+            for kh in 0..<layout.kvHeads {
+                let size = c * stride
+                if !current.isEmpty, used + size > partialBudget {
+                    waves.append(Wave(groups: current, partialFloats: used))
+                    current = []
+                    used = 0
+                }
+                current.append(Group(batch: b, kvHead: kh, seqlenQ: sq, seqlenK: sk, chunks: c,
+                                     partialBase: used, partialStride: stride))
+                used += size
+            }
+        }
+        if !current.isEmpty { waves.append(Wave(groups: current, partialFloats: used)) }
+        return waves
+    }
+}
