@@ -1,6 +1,7 @@
 #ifndef FLASH_FORWARD_H
 #define FLASH_FORWARD_H
 
+#include <stdint.h>
 #include "flash_cpu_features.h"
 
 #ifdef __cplusplus
@@ -15,6 +16,50 @@ int fa_tier_supported(fa_tier tier);
 /// the tier, else 1.
 int fa_gemm_tier(fa_tier tier, int trans_a, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
                  float *C, int ldc, float beta);
+
+/// The query columns of one forward tile.
+///
+/// The forward works on the transposed score tile Sᵀ: one row per key, one column per
+/// (head, query row), so the softmax statistics of 16 queries are one vector and every
+/// reduction over keys is a vertical vector operation. Per-column arrays have `ld` entries
+/// (columns cols..<ld are padding; give them key_lo = key_hi = 0).
+/// Scores are kept in the log2 domain: t = log2(e)·s, so exp becomes exp2.
+typedef struct {
+  int cols;               ///< columns in use
+  int ld;                 ///< leading dimension of the score tile, a multiple of 16
+  float score_scale;      ///< multiplies the dot product: scale·log2(e), or scale/softcap with a softcap
+  float softcap;          ///< softcap·log2(e), or 0 for none
+  const int32_t *key_lo;  ///< per column: first visible key
+  const int32_t *key_hi;  ///< per column: one past the last visible key (lo = hi = 0: none)
+  const float *diag;      ///< per column: i + Sk − Sq, the query's aligned diagonal (ALiBi only)
+  const float *alibi;     ///< per column: ALiBi slope·log2(e), or NULL for no ALiBi
+  const uint64_t *drop_base; ///< per column: dropout stream key + (row << 32), or NULL for no dropout
+  uint32_t drop_threshold;   ///< keep iff the 24-bit draw ≥ this (DropoutMask.threshold)
+  float drop_scale;          ///< 1/(1 − p) for kept elements
+} fa_fwd_columns;
+
+/// One key block of the online softmax, in place on S (keys rows × ld, raw dot products):
+/// applies the score transform (scale, softcap, ALiBi, and the interval mask when `masked`),
+/// updates the running max m and sum l (log2 domain, `ld` entries each), writes
+/// alpha = 2^(m_old − m_new) and leaves P = 2^(t − m_new) in S, with dropout applied after
+/// the sum (the LSE is of the undropped P). Rows are keys key0 ..< key0 + keys.
+void fa_fwd_softmax_block(const fa_fwd_columns *c, float *S, int keys, int key0, int masked, float *m, float *l,
+                          float *alpha);
+
+/// O[r][0..<cols] *= alpha[r] for r < rows (O row-major, leading dimension ldo).
+void fa_fwd_rescale(float *O, int ldo, int rows, int cols, const float *alpha);
+
+/// Normalises O rows by l and writes the natural-log LSE = ln2·(m + log2 l); a row that saw
+/// no key (m = −∞) gets O = 0 and LSE = +∞.
+void fa_fwd_finish(float *O, int ldo, int rows, int cols, const float *m, const float *l, float *lse);
+
+/// dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (no padding written).
+void fa_fwd_transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd);
+
+/// fa_fwd_softmax_block pinned to one tier (tests). Returns 0, doing nothing, when the CPU
+/// lacks the tier.
+int fa_fwd_softmax_block_tier(fa_tier tier, const fa_fwd_columns *c, float *S, int keys, int key0, int masked,
+                              float *m, float *l, float *alpha);
 
 #ifdef __cplusplus
 }

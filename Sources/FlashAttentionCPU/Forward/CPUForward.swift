@@ -1,12 +1,292 @@
 import FlashAttentionCore
+import CFlashKernels
 
-/// The forward pass over one call's tensors. (Placeholder until the tiled kernel lands.)
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The forward pass over one call's tensors: FlashAttention-2 style tiled online softmax.
+///
+/// Each task keeps a tile of query columns (head × row) and streams the key blocks its rows
+/// can see. The score tile is held transposed (keys × queries) so that
+///
+///     Sᵀ = K_block · Qᵀ        (K read in place when it is dense float32)
+///     O += (Pᵀ)ᵀ · V_block     (V read in place when it is dense float32)
+///
+/// are both broadcast-A GEMMs and every softmax reduction runs down columns. Scores are in the
+/// log2 domain (log2 e folded into the scale) so the exponentials are exp2.
 struct CPUForward {
     let arguments: ForwardArguments
     let layout: AttentionLayout
     let threads: Int
 
     func run() throws {
-        throw FlashAttentionError.unsupported("CPU forward not implemented yet")
+        let plan = ForwardPlan(layout: layout)
+        let kernel = ForwardKernel(arguments: arguments, plan: plan)
+        let tasks = plan.queryTasks
+        guard tasks > 0 else { return }
+        if plan.splits == 1 {
+            WorkQueue.run(tasks: tasks, threads: threads) { _, next in
+                let scratch = ForwardScratch(plan: plan)
+                while let task = next() { kernel.run(task: task, split: 0, scratch: scratch, partial: nil) }
+            }
+            return
+        }
+        // Split over keys: partial (O, m, l) per (task, split), then a merge in split order.
+        let partials = ForwardPartials(plan: plan)
+        WorkQueue.run(tasks: tasks * plan.splits, threads: threads) { _, next in
+            let scratch = ForwardScratch(plan: plan)
+            while let item = next() {
+                let task = item / plan.splits, split = item % plan.splits
+                kernel.run(task: task, split: split, scratch: scratch, partial: partials.slot(task: task, split: split))
+            }
+        }
+        WorkQueue.run(tasks: tasks, threads: threads) { _, next in
+            let scratch = ForwardScratch(plan: plan)
+            while let task = next() { kernel.merge(task: task, partials: partials, scratch: scratch) }
+        }
+    }
+}
+
+/// Partial results of key-split tasks: unnormalised O and the log2-domain (m, l) per column.
+final class ForwardPartials: @unchecked Sendable {
+    let plan: ForwardPlan
+    let storage: UnsafeMutablePointer<Float>
+    let slotSize: Int
+
+    struct Slot {
+        let output: UnsafeMutablePointer<Float>
+        let rowMax: UnsafeMutablePointer<Float>
+        let rowSum: UnsafeMutablePointer<Float>
+    }
+
+    init(plan: ForwardPlan) {
+        self.plan = plan
+        slotSize = plan.maxColumns * plan.paddedHeadDim + 2 * plan.columnStride
+        let count = slotSize * plan.queryTasks * plan.splits
+        storage = .allocate(capacity: count)
+    }
+
+    deinit { storage.deallocate() }
+
+    func slot(task: Int, split: Int) -> Slot {
+        let base = storage + (task * plan.splits + split) * slotSize
+        let o = plan.maxColumns * plan.paddedHeadDim
+        return Slot(output: base, rowMax: base + o, rowSum: base + o + plan.columnStride)
+    }
+}
+
+/// Everything a task needs that is fixed for the call: addressing, options in kernel form.
+struct ForwardKernel: @unchecked Sendable {
+    let plan: ForwardPlan
+    let q: TensorView, k: TensorView, v: TensorView, out: TensorView
+    let qa: SequenceAddressing, ka: SequenceAddressing, va: SequenceAddressing, oa: SequenceAddressing
+    let lse: RowStatAddressing?
+    let window: SlidingWindow
+    let scoreScale: Float
+    let softcap: Float
+    let alibi: ALiBi?
+    let dropout: DropoutMask?
+    /// K / V are dense float32 along D with an Int32 row stride: the GEMMs read them in place.
+    let keysInPlace: Bool
+    let valuesInPlace: Bool
+
+    static let log2e: Float = 1.4426950408889634
+
+    init(arguments: ForwardArguments, plan: ForwardPlan) {
+        self.plan = plan
+        let layout = plan.layout
+        q = arguments.q; k = arguments.k; v = arguments.v; out = arguments.out
+        qa = layout.addressing(q: q); ka = layout.addressing(k: k); va = layout.addressing(k: v)
+        oa = layout.addressing(q: out)
+        lse = arguments.lse.map { layout.addressing(rowStats: $0) }
+        let options = arguments.options
+        window = options.effectiveWindow
+        let scale = options.scale(headDim: layout.headDim)
+        if options.softcap > 0 {
+            scoreScale = scale / options.softcap
+            softcap = options.softcap * ForwardKernel.log2e
+        } else {
+            scoreScale = scale * ForwardKernel.log2e
+            softcap = 0
+        }
+        alibi = options.alibi
+        if let d = options.dropout, d.probability > 0 { dropout = DropoutMask(d) } else { dropout = nil }
+        func inPlace(_ view: TensorView, _ a: SequenceAddressing) -> Bool {
+            view.elementType == .float32 && (a.dimStride == 1 || layout.headDim == 1) && a.rowStride <= Int(Int32.max)
+        }
+        keysInPlace = inPlace(k, ka)
+        valuesInPlace = inPlace(v, va)
+    }
+
+    @inline(__always)
+    func pointer(_ view: TensorView, _ offset: Int) -> UnsafeMutableRawPointer {
+        view.data + offset * view.elementType.byteCount
+    }
+
+    /// One query task (or one key split of it): writes out/lse, or the partial slot.
+    func run(task: Int, split: Int, scratch: ForwardScratch, partial: ForwardPartials.Slot?) {
+        let layout = plan.layout
+        let (b, kvHead, rowBlock) = plan.decode(task: task)
+        let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let row0 = rowBlock * plan.rowsPerTask
+        let rows = min(plan.rowsPerTask, sq - row0)
+        let cols = g * rows
+        let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, window: window)
+
+        // Per-column parameters; columns are head-major: c = head·rows + r.
+        var maxLo = 0, minHi = Int.max, anyEmpty = false
+        for r in 0..<rows {
+            let range = geometry.keyRange(row: row0 + r)
+            if range.isEmpty { anyEmpty = true } else {
+                maxLo = max(maxLo, range.lowerBound); minHi = min(minHi, range.upperBound)
+            }
+            let diag = Float(row0 + r + sk - sq)
+            for h in 0..<g {
+                let c = h * rows + r
+                scratch.keyLo[c] = Int32(range.lowerBound)
+                scratch.keyHi[c] = Int32(range.upperBound)
+                scratch.diagonal[c] = diag
+            }
+        }
+        for c in cols..<ldc {
+            scratch.keyLo[c] = 0; scratch.keyHi[c] = 0; scratch.diagonal[c] = 0; scratch.slope[c] = 0
+            scratch.dropBase[c] = 0
+        }
+        for h in 0..<g {
+            let head = kvHead * g + h
+            if let alibi {
+                let s = alibi.slope(batch: b, head: head) * ForwardKernel.log2e
+                for r in 0..<rows { scratch.slope[h * rows + r] = s }
+            }
+            if let dropout {
+                let stream = dropout.streamKey(batch: b, head: head)
+                for r in 0..<rows { scratch.dropBase[h * rows + r] = stream &+ (UInt64(row0 + r) << 32) }
+            }
+        }
+        for c in 0..<ldc { scratch.rowMax[c] = -.infinity; scratch.rowSum[c] = 0 }
+
+        // Qᵀ for the whole group.
+        for h in 0..<g {
+            let head = kvHead * g + h
+            fa_pack_rows_f32(pointer(q, qa.offset(batch: b, row: row0, head: head)), q.elementType.cType,
+                             qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
+                             scratch.queryRows + h * rows * dp, Int32(dp))
+        }
+        fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc))
+
+        let keys = plan.keys(split: split, of: geometry.keyRange(rows: row0..<(row0 + rows)))
+        var first = true
+        withColumns(scratch: scratch, cols: cols) { columns in
+            var j0 = keys.lowerBound
+            while j0 < keys.upperBound {
+                let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
+                // Sᵀ = K_block · Qᵀ
+                let kOffset = ka.offset(batch: b, row: j0, head: kvHead)
+                let kTile: UnsafePointer<Float>, ldk: Int32
+                if keysInPlace {
+                    kTile = UnsafePointer(pointer(k, kOffset).assumingMemoryBound(to: Float.self))
+                    ldk = Int32(ka.rowStride)
+                } else {
+                    fa_pack_rows_f32(pointer(k, kOffset), k.elementType.cType, ka.rowStride, ka.dimStride,
+                                     Int32(nk), Int32(d), scratch.keys, Int32(dp))
+                    kTile = UnsafePointer(scratch.keys)
+                    ldk = Int32(dp)
+                }
+                fa_gemm(0, Int32(nk), Int32(cols), Int32(d), kTile, ldk, scratch.queryT, Int32(ldc),
+                        scratch.scores, Int32(ldc), 0)
+                let masked = anyEmpty || j0 < maxLo || j0 + nk > minHi
+                fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked ? 1 : 0,
+                                     scratch.rowMax, scratch.rowSum, scratch.alpha)
+                if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+                // O += (Pᵀ)ᵀ · V_block
+                let vOffset = va.offset(batch: b, row: j0, head: kvHead)
+                let vTile: UnsafePointer<Float>, ldv: Int32
+                if valuesInPlace {
+                    vTile = UnsafePointer(pointer(v, vOffset).assumingMemoryBound(to: Float.self))
+                    ldv = Int32(va.rowStride)
+                } else {
+                    fa_pack_rows_f32(pointer(v, vOffset), v.elementType.cType, va.rowStride, va.dimStride,
+                                     Int32(nk), Int32(d), scratch.values, Int32(dp))
+                    vTile = UnsafePointer(scratch.values)
+                    ldv = Int32(dp)
+                }
+                fa_gemm(1, Int32(cols), Int32(d), Int32(nk), scratch.scores, Int32(ldc), vTile, ldv,
+                        scratch.output, Int32(dp), first ? 0 : 1)
+                first = false
+                j0 += nk
+            }
+        }
+        if first {
+            // No visible key: O = 0 (finish and merge treat m = −∞ as empty).
+            scratch.output.update(repeating: 0, count: cols * dp)
+        }
+        if let partial {
+            partial.output.update(from: scratch.output, count: cols * dp)
+            partial.rowMax.update(from: scratch.rowMax, count: ldc)
+            partial.rowSum.update(from: scratch.rowSum, count: ldc)
+            return
+        }
+        store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
+    }
+
+    /// Normalises the accumulator and writes out (rounded to its type) and lse.
+    func store(batch b: Int, kvHead: Int, row0: Int, rows: Int, scratch: ForwardScratch) {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim
+        fa_fwd_finish(scratch.output, Int32(dp), Int32(g * rows), Int32(d), scratch.rowMax, scratch.rowSum,
+                      scratch.logSumExp)
+        for h in 0..<g {
+            let head = kvHead * g + h
+            fa_store_rows_f32(scratch.output + h * rows * dp, Int32(dp),
+                              pointer(out, oa.offset(batch: b, row: row0, head: head)), out.elementType.cType,
+                              oa.rowStride, oa.dimStride, Int32(rows), Int32(d))
+            if let lse {
+                for r in 0..<rows {
+                    lse.data[lse.offset(batch: b, head: head, row: row0 + r)] = scratch.logSumExp[h * rows + r]
+                }
+            }
+        }
+    }
+
+    /// Combines the key splits of one task in split order: O = Σ 2^(m_s − M)·O_s, likewise l.
+    func merge(task: Int, partials: ForwardPartials, scratch: ForwardScratch) {
+        let layout = plan.layout
+        let (b, kvHead, rowBlock) = plan.decode(task: task)
+        let sq = layout.seqlenQ(batch: b)
+        let row0 = rowBlock * plan.rowsPerTask
+        let rows = min(plan.rowsPerTask, sq - row0)
+        let cols = plan.groupSize * rows, d = plan.headDim, dp = plan.paddedHeadDim
+        for c in 0..<cols {
+            var m = -Float.infinity
+            for s in 0..<plan.splits { m = max(m, partials.slot(task: task, split: s).rowMax[c]) }
+            scratch.rowMax[c] = m
+            var l: Float = 0
+            let o = scratch.output + c * dp
+            o.update(repeating: 0, count: d)
+            if m > -.infinity {
+                for s in 0..<plan.splits {
+                    let slot = partials.slot(task: task, split: s)
+                    let ms = slot.rowMax[c]
+                    guard ms > -.infinity else { continue }
+                    let w = exp2f(ms - m)
+                    l += w * slot.rowSum[c]
+                    let os = slot.output + c * dp
+                    for e in 0..<d { o[e] += w * os[e] }
+                }
+            }
+            scratch.rowSum[c] = l
+        }
+        store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
+    }
+
+    private func withColumns(scratch: ForwardScratch, cols: Int, _ body: (UnsafePointer<fa_fwd_columns>) -> Void) {
+        var columns = fa_fwd_columns(
+            cols: Int32(cols), ld: Int32(plan.columnStride), score_scale: scoreScale, softcap: softcap,
+            key_lo: scratch.keyLo, key_hi: scratch.keyHi, diag: scratch.diagonal,
+            alibi: alibi == nil ? nil : UnsafePointer(scratch.slope),
+            drop_base: dropout == nil ? nil : UnsafePointer(scratch.dropBase),
+            drop_threshold: dropout?.threshold ?? 0, drop_scale: dropout?.keepScale ?? 1)
+        withUnsafePointer(to: &columns) { body($0) }
     }
 }

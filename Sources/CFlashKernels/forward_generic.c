@@ -1,0 +1,4 @@
+#include <stdint.h>
+#include <string.h>
+#define FA_SUFFIX generic
+#include "kernels/forward_impl.h"
