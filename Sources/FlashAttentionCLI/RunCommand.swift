@@ -153,9 +153,9 @@ public struct RunCommand: ReportingCommand {
     }
 
     /// The backend `--device` names, or a one-line refusal when it is not usable here.
-    static func backend(for device: DeviceSelection) throws -> any AttentionBackend {
+    static func backend(for device: DeviceSelection, threads: Int? = nil) throws -> any AttentionBackend {
         do {
-            return try FlashAttention.backend(for: device)
+            return try FlashAttention.backend(for: device, threads: threads)
         } catch let FlashAttentionError.deviceUnavailable(why) {
             throw CLIError("--device", message: "\(device.rawValue) is not usable here: \(why); use --device cpu or --device auto")
         }
