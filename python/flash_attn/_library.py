@@ -80,12 +80,12 @@ OPTIONS_SIZE = ctypes.sizeof(FAOptions)
 
 # One packing format per rank: pointer, four int32, then `rank` sizes and strides, the unused
 # slots written as zero pad bytes. Native ("@") alignment reproduces the C layout.
-_TENSOR_FORMATS = [
+TENSOR_FORMATS = [
     struct.Struct("@Piiii" + f"{r}q{8 * (MAX_RANK - r)}x" * 2) for r in range(MAX_RANK + 1)
 ]
 # fa_options, field for field; the trailing padding of the C struct is left as is.
 _OPTIONS_FORMAT = struct.Struct("@IifiiifPfQii")
-assert all(f.size == TENSOR_SIZE for f in _TENSOR_FORMATS)
+assert all(f.size == TENSOR_SIZE for f in TENSOR_FORMATS)
 assert _OPTIONS_FORMAT.size <= OPTIONS_SIZE
 assert _OPTIONS_FORMAT.size == FAOptions.num_threads.offset + 4
 
@@ -101,6 +101,8 @@ class Scratch(threading.local):
         self.buffer = ctypes.create_string_buffer(TENSOR_SLOTS * TENSOR_SIZE + OPTIONS_SIZE)
         self.base = ctypes.addressof(self.buffer)
         self.options = self.base + TENSOR_SLOTS * TENSOR_SIZE
+        # The options last written into this buffer (None: unknown, write them).
+        self.options_key = None
 
 
 scratch = Scratch()
@@ -108,7 +110,7 @@ scratch = Scratch()
 
 def pack_tensor(buffer, slot, data, dtype, device_type, device_index, shape, strides):
     """Writes a descriptor into slot `slot` of `buffer`; returns nothing (address = base + slot·size)."""
-    _TENSOR_FORMATS[len(shape)].pack_into(
+    TENSOR_FORMATS[len(shape)].pack_into(
         buffer, slot * TENSOR_SIZE, data, dtype, device_type, device_index, len(shape), *shape, *strides
     )
 
