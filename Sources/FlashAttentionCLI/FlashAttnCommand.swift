@@ -11,6 +11,8 @@ public struct FlashAttnCommand: ParsableCommand {
         subcommands: [
             RunCommand.self,
             BenchCommand.self,
+            CheckCommand.self,
+            DemoCommand.self,
         ])
 
     public init() {}

@@ -4,14 +4,8 @@ import Foundation
 
 /// What the machine is, for benchmark headers and `flash-attn check`.
 enum SystemInfo {
-    /// The CPU's model name from /proc/cpuinfo (or `lscpu`'s wording), else "unknown CPU".
-    static var cpuModel: String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmed }
-        }
-        return "unknown CPU"
-    }
+    /// The CPU's model name from /proc/cpuinfo, else "unknown CPU".
+    static var cpuModel: String { CPUBackend.modelName ?? "unknown CPU" }
 
     static var defaultThreads: Int { CPUBackend.defaultThreadCount }
 
