@@ -144,3 +144,36 @@ def test_float32_precision(device):
     oracle, _ = reference_pair(q, k, v, causal=True, softcap=5.0)
     relative = (out.double() - oracle[0]).norm() / oracle[0].norm()
     assert relative.item() < 1e-5
+
+
+@pytest.mark.parametrize("batch,sq,sk", [(1, 0, 5), (1, 5, 0), (0, 3, 3), (1, 0, 0)])
+def test_empty_problems(device, batch, sq, sk):
+    # Empty tensors may have NULL data pointers; nothing is read, rows without keys are 0 / +inf.
+    q, k, v = make_qkv(batch, sq, sk, 2, 2, 8, torch.float16, device)
+    out, lse, _ = flash_attn_func(q, k, v, return_attn_probs=True)
+    assert out.shape == q.shape and lse.shape == (batch, 2, sq)
+    assert torch.all(out == 0) and torch.all(torch.isposinf(lse))
+    grads = torch.autograd.grad(out, (q, k, v), torch.ones_like(out))
+    assert all(torch.all(g == 0) for g in grads)
+
+
+def test_concurrent_python_threads():
+    # ctypes releases the GIL during the call: several Python threads may run attention at once,
+    # each with its own descriptor scratch; results must equal the serial ones.
+    import threading
+
+    problems = [make_qkv(1, 33, 47, 4, 2, 32, torch.bfloat16, "cpu", requires_grad=False) for _ in range(6)]
+    expected = [flash_attn_func(*p, causal=(i % 2 == 0), softcap=float(i)) for i, p in enumerate(problems)]
+    results = [None] * len(problems)
+
+    def work(i):
+        for _ in range(5):
+            results[i] = flash_attn_func(*problems[i], causal=(i % 2 == 0), softcap=float(i))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        assert torch.equal(got, want)
