@@ -11,6 +11,7 @@ public struct FlashAttnCommand: ParsableCommand {
         subcommands: [
             RunCommand.self,
             BenchCommand.self,
+            VerifyCommand.self,
             CheckCommand.self,
             DemoCommand.self,
         ])

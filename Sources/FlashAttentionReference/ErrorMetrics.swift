@@ -2,15 +2,16 @@ import FlashAttentionCore
 
 /// How far a result is from the float64 reference.
 public enum ErrorMetrics {
-    /// The norm-wise relative error ‖x − ref‖₂ / ‖ref‖₂.
+    /// The norm-wise relative error ‖x − ref‖₂ / max(‖ref‖₂, `scale`).
     ///
     /// Entries where the reference is not finite (an empty row's LSE, +∞) are left out; they
-    /// are checked exactly elsewhere. Where the reference is exactly zero (‖ref‖ = 0, e.g.
-    /// gradients of a problem whose rows each see one key), the relative error is undefined and
-    /// the absolute error ‖x − ref‖₂ is returned instead, so such a result must be near zero.
+    /// are checked exactly elsewhere. `scale` handles a reference that is zero or nearly so by
+    /// cancellation (dq and dk when every row sees one key: dS = P∘(dP − D) = 0): the error is
+    /// then measured against the size the result would have without the cancellation. Where
+    /// both are zero the absolute error ‖x − ref‖₂ is returned, so the result must be near zero.
     /// Any NaN in `x` (or an infinity where the reference is finite) gives NaN, which fails
     /// every comparison with a budget.
-    public static func relativeError(_ x: [Double], reference: [Double]) -> Double {
+    public static func relativeError(_ x: [Double], reference: [Double], scale: Double = 0) -> Double {
         precondition(x.count == reference.count, "relativeError needs arrays of one length")
         var diff = 0.0, norm = 0.0
         for (a, r) in zip(x, reference) where r.isFinite {
@@ -19,13 +20,15 @@ public enum ErrorMetrics {
             norm += r * r
         }
         if x.contains(where: \.isNaN) { return .nan }
-        return norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
+        let denominator = max(norm.squareRoot(), scale)
+        return denominator > 0 ? diff.squareRoot() / denominator : diff.squareRoot()
     }
 
     /// The error of correctly rounding `reference` to `type`: no implementation that stores
     /// its result in `type` can do better (up to luck on tiny problems).
-    public static func storeRoundingError(_ reference: [Double], to type: ElementType) -> Double {
-        relativeError(reference.map { $0.isFinite ? Double(HalfConversion.round(Float($0), to: type)) : $0 }, reference: reference)
+    public static func storeRoundingError(_ reference: [Double], to type: ElementType, scale: Double = 0) -> Double {
+        relativeError(reference.map { $0.isFinite ? Double(HalfConversion.round(Float($0), to: type)) : $0 },
+                      reference: reference, scale: scale)
     }
 
     public static func nanCount(_ x: [Double]) -> Int { x.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }

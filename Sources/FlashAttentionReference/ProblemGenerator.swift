@@ -78,7 +78,7 @@ public struct ProblemGenerator: Sendable {
         var sq = c.seqlenQ ?? length()
         var sk = c.seqlenK ?? length()
         if c.seqlenQ == nil && c.seqlenK == nil && sq == sk && rng.chance(0.7) { sk = length() }
-        let group = c.groupSize ?? rng.pick(ProblemGenerator.groupSizes)
+        var group = c.groupSize ?? rng.pick(ProblemGenerator.groupSizes)
         var kvHeads = rng.int(in: 1...2)
         var batch = rng.int(in: 1...3)
 
@@ -146,13 +146,16 @@ public struct ProblemGenerator: Sendable {
             elementType: elementType, float32Outputs: float32Outputs, causal: causal, window: window, softcap: softcap,
             alibi: alibi, dropout: dropout, softmaxScale: scale, varlen: varlen, strides: strides,
             distribution: distribution, requestLSE: requestLSE, valueSeed: valueSeed)
-        // Fit the cost: fewer batch entries, then fewer KV heads, then fewer sequences.
+        // Fit the cost: fewer batch entries, then fewer KV heads, then a smaller group (unless
+        // constrained), then fewer sequences.
         let cap = c.maxWork ?? maxWork
         while spec.work > cap {
             if spec.varlen == nil && batch > 1 {
                 batch -= 1
             } else if kvHeads > 1 {
                 kvHeads -= 1
+            } else if c.groupSize == nil && group > 1 {
+                group = group == 8 ? 4 : 1
             } else if var v = spec.varlen, v.seqlensQ.count > 1 {
                 v.seqlensQ.removeLast()
                 v.seqlensK.removeLast()

@@ -100,12 +100,21 @@ public enum ReferenceAttention {
         return Forward(out: out, lse: lse)
     }
 
-    static func backward(_ p: GatheredProblem) -> Gradients {
+    static func backward(_ p: GatheredProblem) -> Gradients { backwardWithScales(p).gradients }
+
+    /// The gradients, and for dq and dk the norm of what they would be without the
+    /// cancellation in dS = P∘(dP − D): each dP − D replaced by its magnitude
+    /// (Σ_d |dO||V| + Σ_d |dO||O|)/√D. Where every row sees one key, dS is exactly 0 while a
+    /// float32 computation of dP − D leaves rounding noise of about that magnitude; the
+    /// ``Verifier`` measures relative to this scale when the gradient itself is far smaller.
+    static func backwardWithScales(_ p: GatheredProblem) -> (gradients: Gradients, dqScale: Double, dkScale: Double) {
         let layout = p.layout, D = layout.headDim
         var dq = [Double](repeating: 0, count: layout.totalQ * layout.heads * D)
         var dk = [Double](repeating: 0, count: layout.totalK * layout.kvHeads * D)
-        var dv = dk
-        var s = [Double](repeating: 0, count: layout.seqlenK), raw = s, prob = s, dp = s
+        var dv = dk, dqMagnitude = dq, dkMagnitude = dk
+        var s = [Double](repeating: 0, count: layout.seqlenK), raw = s, prob = s, dp = s, absDot = s
+        var o = [Double](repeating: 0, count: D)
+        let rootD = Double(D).squareRoot()
         for b in 0..<layout.batch {
             let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
             for h in 0..<layout.heads {
@@ -122,36 +131,54 @@ public enum ReferenceAttention {
                     // O = Σ_j P_j·f_j·V_j with f the dropout factor, so dP_j = f_j·(dO·V_j),
                     // dV_j += P_j·f_j·dO, and dS_j = P_j·(dP_j − Σ_l P_l·dP_l) where the sum is dO·O.
                     var rowDot = 0.0
+                    for d in 0..<D { o[d] = 0 }
                     for j in 0..<sk {
                         dp[j] = 0
                         guard prob[j] > 0 else { continue }
                         let factor = p.dropoutFactor(stream, i, j)
                         let vo = p.kOffset(b, j, kh)
-                        var dot = 0.0
-                        for d in 0..<D { dot += p.dOut[go + d] * p.v[vo + d] }
+                        var dot = 0.0, magnitude = 0.0
+                        for d in 0..<D {
+                            dot += p.dOut[go + d] * p.v[vo + d]
+                            magnitude += abs(p.dOut[go + d] * p.v[vo + d])
+                        }
                         dp[j] = dot * factor
+                        absDot[j] = magnitude * factor
                         rowDot += prob[j] * dp[j]
                         let w = prob[j] * factor
-                        if w != 0 { for d in 0..<D { dv[vo + d] += w * p.dOut[go + d] } }
+                        if w != 0 {
+                            for d in 0..<D {
+                                dv[vo + d] += w * p.dOut[go + d]
+                                o[d] += w * p.v[vo + d]
+                            }
+                        }
                     }
+                    var rowMagnitude = 0.0
+                    for d in 0..<D { rowMagnitude += abs(p.dOut[go + d] * o[d]) }
                     for j in 0..<sk where prob[j] > 0 {
                         // dL/d(score after softcap and ALiBi); ALiBi does not depend on q or k.
                         var ds = prob[j] * (dp[j] - rowDot)
+                        var dsMagnitude = prob[j] * (absDot[j] + rowMagnitude) / rootD
                         if p.softcap > 0 {
                             // score = c·tanh(x/c) with x = scale·q·k: d/dx = 1 − tanh²(x/c)
                             let t = tanh(raw[j] * p.scale / p.softcap)
                             ds *= 1 - t * t
+                            dsMagnitude *= 1 - t * t
                         }
                         ds *= p.scale
+                        dsMagnitude *= abs(p.scale)
                         let ko = p.kOffset(b, j, kh)
                         for d in 0..<D {
                             dq[go + d] += ds * p.k[ko + d]
                             dk[ko + d] += ds * p.q[go + d]
+                            dqMagnitude[go + d] += dsMagnitude * p.k[ko + d]
+                            dkMagnitude[ko + d] += dsMagnitude * p.q[go + d]
                         }
                     }
                 }
             }
         }
-        return Gradients(dq: dq, dk: dk, dv: dv)
+        func norm(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        return (Gradients(dq: dq, dk: dk, dv: dv), norm(dqMagnitude), norm(dkMagnitude))
     }
 }

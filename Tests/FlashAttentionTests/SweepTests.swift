@@ -1,0 +1,157 @@
+import Testing
+import FlashAttention
+import FlashAttentionCPU
+import FlashAttentionReference
+
+/// One randomized case of the CPU sweep: its number (which seeds everything in it), the part
+/// of the grid it covers, and the problem.
+struct SweepCase: Sendable, CustomTestStringConvertible {
+    let index: Int
+    let group: String
+    let spec: ProblemSpec
+
+    var testDescription: String { "#\(index) \(group)" }
+}
+
+/// The CPU backend against the float64 oracle over a sampled grid of sizes, options, layouts
+/// and element types, forward and backward (see ``Verifier`` for the budgets).
+///
+/// The full product (5 lengths² × 7 head dims × 3 types × 2^7 option sets × layouts) is far
+/// too big, so it is sampled:
+/// - `grid`: every (length, head dim) pair once as Sq, with Sk a different length (so both
+///   Sq < Sk and Sq > Sk occur for every length), element types rotating, options random;
+///   plus a few Sq = Sk = 777 cases, D = 256 among them.
+/// - `options`: every option alone, GQA 4 and 8, strided views, varlen, and forced empty rows,
+///   each in all three element types, at moderate sizes.
+/// - `combined`: fully random draws (options, layouts, types together).
+///
+/// Case i is `ProblemGenerator(seed: SweepTests.seed).spec(index: i, constraints: …)`: the
+/// failure message prints the whole spec, including its value seed.
+@Suite struct SweepTests {
+    static let seed: UInt64 = 0xF1A5_4A77
+    static let generator = ProblemGenerator(seed: seed, maxWork: 2_500_000)
+
+    static let gridCases: [SweepCase] = {
+        var cases = [SweepCase]()
+        let lengths = ProblemGenerator.lengths, dims = ProblemGenerator.headDims
+        for (di, d) in dims.enumerated() {
+            for (ni, n) in lengths.enumerated() {
+                let index = 1000 + di * 10 + ni
+                let other = lengths[(ni + 1 + di % 4) % lengths.count]
+                let constraints = ProblemConstraints(
+                    seqlenQ: n, seqlenK: other, headDim: d, elementType: ElementType.allCases[(ni + di) % 3],
+                    varlen: false, maxWork: 2_500_000)
+                cases.append(SweepCase(index: index, group: "Sq=\(n) Sk=\(other) D=\(d)",
+                                       spec: generator.spec(index: index, constraints: constraints)))
+            }
+        }
+        // Long square problems, one per element type; the D = 256 one alone costs the most.
+        for (k, (d, type)) in [(256, ElementType.float32), (80, .bfloat16), (40, .float16)].enumerated() {
+            let index = 1900 + k
+            let constraints = ProblemConstraints(seqlenQ: 777, seqlenK: 777, headDim: d, elementType: type, groupSize: 1,
+                                                 varlen: false, maxWork: 777 * 777 * d)
+            cases.append(SweepCase(index: index, group: "Sq=Sk=777 D=\(d)", spec: generator.spec(index: index, constraints: constraints)))
+        }
+        return cases
+    }()
+
+    static let optionCases: [SweepCase] = {
+        var cases = [SweepCase]()
+        var variants: [(String, ProblemConstraints)] = OptionKind.allCases.map {
+            ($0.rawValue, ProblemConstraints(options: [$0], varlen: false, strided: false))
+        }
+        variants.append(("none", ProblemConstraints(groupSize: 1, options: [], varlen: false, strided: false)))
+        variants.append(("gqa4", ProblemConstraints(groupSize: 4, options: [], varlen: false, strided: false)))
+        variants.append(("gqa8", ProblemConstraints(groupSize: 8, options: [], varlen: false, strided: false)))
+        variants.append(("strided", ProblemConstraints(options: [], varlen: false, strided: true)))
+        variants.append(("varlen", ProblemConstraints(options: [], varlen: true, strided: false)))
+        variants.append(("empty rows causal", ProblemConstraints(options: [.causal], emptyRows: true)))
+        variants.append(("empty rows window", ProblemConstraints(options: [.window], emptyRows: true)))
+        for (vi, (name, base)) in variants.enumerated() {
+            for (ti, type) in ElementType.allCases.enumerated() {
+                let index = 2000 + vi * 10 + ti
+                var constraints = base
+                constraints.elementType = type
+                // Moderate sizes: one of the short lengths on each side, any head dim up to 111.
+                var rng = SeededRandom(seed: SeededRandom.derive(seed, UInt64(index)))
+                constraints.seqlenQ = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
+                constraints.seqlenK = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
+                constraints.headDim = rng.pick([1, 7, 40, 59, 80, 111])
+                constraints.maxWork = 1_000_000
+                cases.append(SweepCase(index: index, group: "\(name) \(type)", spec: generator.spec(index: index, constraints: constraints)))
+            }
+        }
+        return cases
+    }()
+
+    static let combinedCases: [SweepCase] = (0..<36).map { i in
+        let index = 3000 + i
+        let constraints = ProblemConstraints(maxWork: 1_500_000)
+        return SweepCase(index: index, group: "random", spec: generator.spec(index: index, constraints: constraints))
+    }
+
+    static func check(_ sweepCase: SweepCase) {
+        let result = Verifier(backend: CPUBackend()).verify(sweepCase.spec, backward: true)
+        if result.unsupported {
+            Issue.record("CPUBackend does not support sweep case #\(sweepCase.index): \(result)")
+        } else if !result.passed {
+            Issue.record("sweep case #\(sweepCase.index) (seed \(seed)): \(result)")
+        }
+    }
+
+    @Test(arguments: gridCases)
+    func grid(_ sweepCase: SweepCase) { SweepTests.check(sweepCase) }
+
+    @Test(arguments: optionCases)
+    func options(_ sweepCase: SweepCase) { SweepTests.check(sweepCase) }
+
+    @Test(arguments: combinedCases)
+    func combined(_ sweepCase: SweepCase) { SweepTests.check(sweepCase) }
+
+    // MARK: - Determinism
+
+    static let determinismSpecs: [ProblemSpec] = [
+        ProblemSpec(batch: 2, seqlenQ: 113, seqlenK: 150, heads: 8, kvHeads: 2, headDim: 40, elementType: .bfloat16,
+                    causal: true, softcap: 5, dropout: Dropout(probability: 0.2, seed: 9), valueSeed: 1),
+        ProblemSpec(seqlenQ: 0, seqlenK: 0, heads: 4, kvHeads: 1, headDim: 59, alibi: .batchHeads,
+                    varlen: VarlenSpec(seqlensQ: [70, 0, 33], seqlensK: [200, 5, 0]), valueSeed: 2),
+    ]
+
+    /// The backend runs twice with 1, 2 and 3 threads: forward and backward outputs must be
+    /// bitwise identical every time.
+    @Test(arguments: determinismSpecs)
+    func bitwiseDeterministicAcrossRunsAndThreadCounts(spec: ProblemSpec) throws {
+        let problem = RandomProblem(spec)
+        let reference = try ReferenceAttention.forward(problem.forwardArguments)
+        var first: [[UInt8]]?
+        for threads in [1, 2, 2, 3] {
+            let backend = CPUBackend(threads: threads)
+            problem.poison([.out, .lse])
+            do {
+                try backend.forward(problem.forwardArguments)
+            } catch {
+                Issue.record("forward threw with \(threads) threads: \(error)")
+                return
+            }
+            let forward = [TensorRole.out, .lse].map { Array(problem.storage[$0]!.storage) }
+            // The backward reads the reference's out and LSE so only its own order matters.
+            RandomProblem.write(reference.out, to: problem[.out])
+            RandomProblem.write(reference.lse, to: problem[.lse])
+            problem.poison([.dq, .dk, .dv])
+            do {
+                try backend.backward(problem.backwardArguments)
+            } catch {
+                Issue.record("backward threw with \(threads) threads: \(error)")
+                return
+            }
+            let all = forward + [TensorRole.dq, .dk, .dv].map { Array(problem.storage[$0]!.storage) }
+            if let first {
+                for (name, (a, b)) in zip(["out", "lse", "dq", "dk", "dv"], zip(first, all)) {
+                    #expect(a == b, "\(name) differs with \(threads) threads from the first 1-thread run: \(spec)")
+                }
+            } else {
+                first = all
+            }
+        }
+    }
+}
