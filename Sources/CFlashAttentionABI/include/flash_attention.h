@@ -12,9 +12,11 @@
  *    softmax_lse (B, H, Sq) float32, natural log, +inf for a row that sees no key.
  *  - Varlen layout: q (total_q, H, D); k, v (total_k, Hk, D); softmax_lse (H, total_q);
  *    sequence b occupies tokens cu_seqlens[b] ..< cu_seqlens[b + 1] (host int32/int64 offsets).
- *  - Every entry point returns a status. On failure nothing has been written, and
- *    fa_last_error() gives a message naming the argument and what was expected. Nothing in
- *    the library aborts on bad caller data.
+ *  - Every entry point returns a status. Arguments are all checked before anything is read
+ *    or written, so after FA_ERROR_INVALID_ARGUMENT (or FA_ERROR_UNSUPPORTED,
+ *    FA_ERROR_DEVICE_UNAVAILABLE) no output has been touched; fa_last_error() gives a message
+ *    naming the argument and what was expected. Nothing in the library aborts on bad caller
+ *    data. (It cannot check that the memory a descriptor describes exists.)
  *  - The library never keeps a pointer after a call returns. With CUDA tensors the work is
  *    enqueued on `stream` (a CUstream; NULL is the legacy default stream) and may still be
  *    running when the call returns; the caller keeps the memory alive until it completes.
