@@ -42,7 +42,7 @@ public struct CheckCommand: ReportingCommand {
     }
 
     /// Every item, reported to `report` as soon as it is known.
-    static func collect(_ report: (CheckItem) -> Void) -> [CheckItem] {
+    public static func collect(_ report: (CheckItem) -> Void) -> [CheckItem] {
         var items: [CheckItem] = []
         func add(_ item: CheckItem) {
             items.append(item)

@@ -111,7 +111,7 @@ public struct DemoCommand: ReportingCommand {
     }
 
     /// Query-row slices of roughly equal causal work (row i costs i + 1 keys).
-    static func equalWorkSlices(_ n: Int, count: Int) -> [Range<Int>] {
+    public static func equalWorkSlices(_ n: Int, count: Int) -> [Range<Int>] {
         guard n > 0 else { return [] }
         var bounds = [0]
         for s in 1..<count {

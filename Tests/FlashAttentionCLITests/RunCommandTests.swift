@@ -183,7 +183,7 @@ func relativeError(_ a: [Float], _ b: [Double]) -> Double {
     }
 
     /// The real CPU kernels through the command line, against the float64 oracle.
-    @Test(.disabled("CPU kernels not landed"), arguments: ["float32", "bfloat16"])
+    @Test(arguments: ["float32", "bfloat16"])
     func cpuKernelsThroughFiles(dtype: String) throws {
         let w = try Workspace()
         let extra = ["--causal", "--dtype", dtype, "--device", "cpu"]
