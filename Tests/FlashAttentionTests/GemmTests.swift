@@ -1,5 +1,6 @@
 import Testing
 import CFlashKernels
+import FlashAttention
 
 /// fa_gemm on every instruction tier this CPU has, against a float64 loop, on edge sizes
 /// (odd m, n, k; padded leading dimensions; both A layouts; overwrite and accumulate).
@@ -71,6 +72,45 @@ import CFlashKernels
             c = [1, 2, 3, 4]
             _ = fa_gemm_tier(tier, 1, 2, 2, 0, a, 2, b, 2, &c, 2, 1)
             #expect(c == [1, 2, 3, 4])
+        }
+    }
+
+    /// fa_gemm_bf16 (AVX512-BF16 only) against float64 on the bfloat16-rounded inputs.
+    @Test(arguments: [(1, 1, 1), (7, 33, 3), (9, 17, 32), (13, 47, 64), (65, 63, 20), (64, 128, 64)])
+    func bfloat16PairsMatchFloat64(size: (Int, Int, Int)) {
+        guard fa_bf16_dot_supported() != 0 else { return }
+        let (m, n, kp) = size
+        func bf16(_ x: Float) -> UInt16 { HalfConversion.bfloat16Bits(x) }
+        func value(_ h: UInt16) -> Double { Double(HalfConversion.float(bfloat16Bits: h)) }
+        for transA in [false, true] {
+            for beta: Float in [0, 1] {
+                let lda = (transA ? m : kp) + 1, ldb = n + 3, ldc = n + 2
+                let aValues = GemmTests.fill((transA ? kp : m) * lda * 2, seed: 4).map(bf16)
+                let bValues = GemmTests.fill(kp * ldb * 2, seed: 5).map(bf16)
+                let a = (0..<(aValues.count / 2)).map { UInt32(aValues[2 * $0]) | UInt32(aValues[2 * $0 + 1]) << 16 }
+                let b = (0..<(bValues.count / 2)).map { UInt32(bValues[2 * $0]) | UInt32(bValues[2 * $0 + 1]) << 16 }
+                var c = GemmTests.fill(m * ldc, seed: 6)
+                let c0 = c
+                fa_gemm_bf16(transA ? 1 : 0, Int32(m), Int32(n), Int32(kp), a, Int32(lda), b, Int32(ldb), &c, Int32(ldc), beta)
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<ldc {
+                        var expected = Double(c0[i * ldc + j])
+                        if j < n {
+                            expected = beta == 0 ? 0 : expected
+                            for p in 0..<kp {
+                                let word = transA ? a[p * lda + i] : a[i * lda + p]
+                                let lo = value(UInt16(word & 0xFFFF)), hi = value(UInt16(word >> 16))
+                                expected += lo * value(UInt16(b[p * ldb + j] & 0xFFFF)) + hi * value(UInt16(b[p * ldb + j] >> 16))
+                            }
+                        }
+                        let e = abs(Double(c[i * ldc + j]) - expected)
+                        if !(e <= worst) { worst = e.isNaN ? .infinity : e }
+                    }
+                }
+                #expect(worst <= Double(2 * kp + 2) * 0x1p-24 * (Double(kp) * 0.5 + 1) * 4,
+                        "m=\(m) n=\(n) kp=\(kp) transA=\(transA) beta=\(beta)")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include "flash_cpu_features.h"
+#include "flash_pack.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +61,32 @@ void fa_fwd_transpose(const float *src, int lds, int rows, int cols, float *dst,
 /// lacks the tier.
 int fa_fwd_softmax_block_tier(fa_tier tier, const fa_fwd_columns *c, float *S, int keys, int key0, int masked,
                               float *m, float *l, float *alpha);
+
+// ---- bfloat16 path (AVX512-BF16, vdpbf16ps) ----------------------------------------------
+//
+// Tiles hold bfloat16 pairs adjacent along the reduction dimension in one 32-bit word; the
+// GEMM accumulates in float32. Every function below requires fa_bf16_dot_supported().
+
+/// Whether the bfloat16 dot-product kernels may run: the CPU has AVX512-BF16 and the active
+/// tier (after FLASH_ATTENTION_CPU_TIER) is AVX-512.
+int fa_bf16_dot_supported(void);
+
+/// C[m×n] = beta·C + op(A)·B with A and B in bfloat16 pairs: `kp` pairs of the reduction
+/// dimension; lda and ldb count 32-bit words. trans_a as in fa_gemm.
+void fa_gemm_bf16(int trans_a, int m, int n, int kp, const uint32_t *A, int lda, const uint32_t *B, int ldb,
+                  float *C, int ldc, float beta);
+
+/// Rows of any storage type into bfloat16 rows (leading dimension ld, zero-filled from cols).
+void fa_bf16_pack_rows(const void *src, fa_dtype type, ptrdiff_t row_stride, ptrdiff_t col_stride, int rows,
+                       int cols, uint16_t *dst, int ld);
+
+/// dst[q·ld + c] = src[2q][c] | src[2q+1][c] << 16 (bfloat16 rows with row stride rs, unit
+/// column stride); an odd last row pairs with 0; columns cols..<ld are zero-filled.
+void fa_bf16_interleave_rows(const uint16_t *src, ptrdiff_t rs, int rows, int cols, uint32_t *dst, int ld);
+
+/// P (keys rows × ld float32) rounded to bfloat16 and interleaved by pairs of rows:
+/// out[q·ldp + c] = bf16(S[2q][c]) | bf16(S[2q+1][c]) << 16, for c < cols rounded up to 16.
+void fa_fwd_pack_p_bf16(const float *S, int ld, int keys, int cols, uint32_t *P, int ldp);
 
 #ifdef __cplusplus
 }

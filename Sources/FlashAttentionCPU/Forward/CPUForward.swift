@@ -90,6 +90,8 @@ struct ForwardKernel: @unchecked Sendable {
     /// K / V are dense float32 along D with an Int32 row stride: the GEMMs read them in place.
     let keysInPlace: Bool
     let valuesInPlace: Bool
+    /// bfloat16 inputs on a CPU with AVX512-BF16: Q·Kᵀ and P·V run on vdpbf16ps.
+    let bf16Dot: Bool
 
     static let log2e: Float = 1.4426950408889634
 
@@ -117,6 +119,7 @@ struct ForwardKernel: @unchecked Sendable {
         }
         keysInPlace = inPlace(k, ka)
         valuesInPlace = inPlace(v, va)
+        bf16Dot = q.elementType == .bfloat16 && fa_bf16_dot_supported() != 0
     }
 
     @inline(__always)
@@ -129,7 +132,7 @@ struct ForwardKernel: @unchecked Sendable {
         let layout = plan.layout
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
-        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let g = plan.groupSize, dp = plan.paddedHeadDim, ldc = plan.columnStride
         let row0 = rowBlock * plan.rowsPerTask
         let rows = min(plan.rowsPerTask, sq - row0)
         let cols = g * rows
@@ -167,55 +170,15 @@ struct ForwardKernel: @unchecked Sendable {
         }
         for c in 0..<ldc { scratch.rowMax[c] = -.infinity; scratch.rowSum[c] = 0 }
 
-        // Qᵀ for the whole group.
-        for h in 0..<g {
-            let head = kvHead * g + h
-            fa_pack_rows_f32(pointer(q, qa.offset(batch: b, row: row0, head: head)), q.elementType.cType,
-                             qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
-                             scratch.queryRows + h * rows * dp, Int32(dp))
-        }
-        fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc))
-
         let keys = plan.keys(split: split, of: geometry.keyRange(rows: row0..<(row0 + rows)))
         var first = true
         withColumns(scratch: scratch, cols: cols) { columns in
-            var j0 = keys.lowerBound
-            while j0 < keys.upperBound {
-                let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
-                // Sᵀ = K_block · Qᵀ
-                let kOffset = ka.offset(batch: b, row: j0, head: kvHead)
-                let kTile: UnsafePointer<Float>, ldk: Int32
-                if keysInPlace {
-                    kTile = UnsafePointer(pointer(k, kOffset).assumingMemoryBound(to: Float.self))
-                    ldk = Int32(ka.rowStride)
-                } else {
-                    fa_pack_rows_f32(pointer(k, kOffset), k.elementType.cType, ka.rowStride, ka.dimStride,
-                                     Int32(nk), Int32(d), scratch.keys, Int32(dp))
-                    kTile = UnsafePointer(scratch.keys)
-                    ldk = Int32(dp)
-                }
-                fa_gemm(0, Int32(nk), Int32(cols), Int32(d), kTile, ldk, scratch.queryT, Int32(ldc),
-                        scratch.scores, Int32(ldc), 0)
-                let masked = anyEmpty || j0 < maxLo || j0 + nk > minHi
-                fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked ? 1 : 0,
-                                     scratch.rowMax, scratch.rowSum, scratch.alpha)
-                if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
-                // O += (Pᵀ)ᵀ · V_block
-                let vOffset = va.offset(batch: b, row: j0, head: kvHead)
-                let vTile: UnsafePointer<Float>, ldv: Int32
-                if valuesInPlace {
-                    vTile = UnsafePointer(pointer(v, vOffset).assumingMemoryBound(to: Float.self))
-                    ldv = Int32(va.rowStride)
-                } else {
-                    fa_pack_rows_f32(pointer(v, vOffset), v.elementType.cType, va.rowStride, va.dimStride,
-                                     Int32(nk), Int32(d), scratch.values, Int32(dp))
-                    vTile = UnsafePointer(scratch.values)
-                    ldv = Int32(dp)
-                }
-                fa_gemm(1, Int32(cols), Int32(d), Int32(nk), scratch.scores, Int32(ldc), vTile, ldv,
-                        scratch.output, Int32(dp), first ? 0 : 1)
-                first = false
-                j0 += nk
+            if bf16Dot {
+                first = streamBF16(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns,
+                                   masked: { j0, nk in anyEmpty || j0 < maxLo || j0 + nk > minHi }, scratch: scratch)
+            } else {
+                first = streamF32(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns,
+                                  masked: { j0, nk in anyEmpty || j0 < maxLo || j0 + nk > minHi }, scratch: scratch)
             }
         }
         if first {
@@ -229,6 +192,116 @@ struct ForwardKernel: @unchecked Sendable {
             return
         }
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
+    }
+
+    /// The float32 key loop: Sᵀ = K·Qᵀ, softmax, O = α·O + Pᵀᵀ·V per key block. Returns
+    /// whether no block was visited.
+    private func streamF32(
+        keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
+        masked: (Int, Int) -> Bool, scratch: ForwardScratch
+    ) -> Bool {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = g * rows
+        for h in 0..<g {
+            fa_pack_rows_f32(pointer(q, qa.offset(batch: b, row: row0, head: kvHead * g + h)), q.elementType.cType,
+                             qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
+                             scratch.queryRows + h * rows * dp, Int32(dp))
+        }
+        fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc))
+        var first = true
+        var j0 = keys.lowerBound
+        while j0 < keys.upperBound {
+            let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
+            // Sᵀ = K_block · Qᵀ
+            let kOffset = ka.offset(batch: b, row: j0, head: kvHead)
+            let kTile: UnsafePointer<Float>, ldk: Int32
+            if keysInPlace {
+                kTile = UnsafePointer(pointer(k, kOffset).assumingMemoryBound(to: Float.self))
+                ldk = Int32(ka.rowStride)
+            } else {
+                fa_pack_rows_f32(pointer(k, kOffset), k.elementType.cType, ka.rowStride, ka.dimStride,
+                                 Int32(nk), Int32(d), scratch.keys, Int32(dp))
+                kTile = UnsafePointer(scratch.keys)
+                ldk = Int32(dp)
+            }
+            fa_gemm(0, Int32(nk), Int32(cols), Int32(d), kTile, ldk, scratch.queryT, Int32(ldc),
+                    scratch.scores, Int32(ldc), 0)
+            fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
+                                 scratch.rowMax, scratch.rowSum, scratch.alpha)
+            if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+            // O += (Pᵀ)ᵀ · V_block
+            let vOffset = va.offset(batch: b, row: j0, head: kvHead)
+            let vTile: UnsafePointer<Float>, ldv: Int32
+            if valuesInPlace {
+                vTile = UnsafePointer(pointer(v, vOffset).assumingMemoryBound(to: Float.self))
+                ldv = Int32(va.rowStride)
+            } else {
+                fa_pack_rows_f32(pointer(v, vOffset), v.elementType.cType, va.rowStride, va.dimStride,
+                                 Int32(nk), Int32(d), scratch.values, Int32(dp))
+                vTile = UnsafePointer(scratch.values)
+                ldv = Int32(dp)
+            }
+            fa_gemm(1, Int32(cols), Int32(d), Int32(nk), scratch.scores, Int32(ldc), vTile, ldv,
+                    scratch.output, Int32(dp), first ? 0 : 1)
+            first = false
+            j0 += nk
+        }
+        return first
+    }
+
+    /// The bfloat16 key loop (AVX512-BF16): the same steps with Q, K, V and P as bfloat16
+    /// pairs and both GEMMs on vdpbf16ps, accumulating in float32. P is rounded to bfloat16
+    /// only for P·V; the row sums use the float32 P.
+    private func streamBF16(
+        keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
+        masked: (Int, Int) -> Bool, scratch: ForwardScratch
+    ) -> Bool {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = g * rows, pairs = (d + 1) / 2
+        func half(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
+        }
+        func words(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt32> {
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.self)
+        }
+        // Q rows as bfloat16 (cols × dp), then pairs transposed: Qp[pair][column].
+        for h in 0..<g {
+            fa_bf16_pack_rows(pointer(q, qa.offset(batch: b, row: row0, head: kvHead * g + h)), q.elementType.cType,
+                              qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
+                              half(scratch.queryRows) + h * rows * dp, Int32(dp))
+        }
+        fa_fwd_transpose(scratch.queryRows, Int32(dp / 2), Int32(cols), Int32(pairs), scratch.queryT, Int32(ldc))
+        let keyRows = half(scratch.keys)
+        let valuePairs = words(scratch.values)
+        let staging = half(scratch.values + ForwardPlan.keyBlock / 2 * dp)  // second half of the V buffer
+        let vDirect = v.elementType == .bfloat16 && va.dimStride == 1
+        var first = true
+        var j0 = keys.lowerBound
+        while j0 < keys.upperBound {
+            let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
+            fa_bf16_pack_rows(pointer(k, ka.offset(batch: b, row: j0, head: kvHead)), k.elementType.cType,
+                              ka.rowStride, ka.dimStride, Int32(nk), Int32(d), keyRows, Int32(dp))
+            fa_gemm_bf16(0, Int32(nk), Int32(cols), Int32(pairs), UnsafeMutableRawPointer(keyRows).assumingMemoryBound(to: UInt32.self),
+                         Int32(dp / 2), words(scratch.queryT), Int32(ldc), scratch.scores, Int32(ldc), 0)
+            fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
+                                 scratch.rowMax, scratch.rowSum, scratch.alpha)
+            if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+            let vSource = pointer(v, va.offset(batch: b, row: j0, head: kvHead))
+            if vDirect {
+                fa_bf16_interleave_rows(vSource.assumingMemoryBound(to: UInt16.self), va.rowStride, Int32(nk), Int32(d),
+                                        valuePairs, Int32(dp))
+            } else {
+                fa_bf16_pack_rows(vSource, v.elementType.cType, va.rowStride, va.dimStride, Int32(nk), Int32(d),
+                                  staging, Int32(dp))
+                fa_bf16_interleave_rows(staging, dp, Int32(nk), Int32(d), valuePairs, Int32(dp))
+            }
+            fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), words(scratch.probabilities), Int32(ldc))
+            fa_gemm_bf16(1, Int32(cols), Int32(d), Int32((nk + 1) / 2), words(scratch.probabilities), Int32(ldc),
+                         valuePairs, Int32(dp), scratch.output, Int32(dp), first ? 0 : 1)
+            first = false
+            j0 += nk
+        }
+        return first
     }
 
     /// Normalises the accumulator and writes out (rounded to its type) and lse.

@@ -14,6 +14,8 @@ final class ForwardScratch {
     /// Packed K and V blocks (keyBlock × paddedHeadDim), for inputs the GEMM cannot read in place.
     let keys: UnsafeMutablePointer<Float>
     let values: UnsafeMutablePointer<Float>
+    /// P rounded to bfloat16 pairs (keyBlock/2 × columnStride words), bfloat16 path only.
+    let probabilities: UnsafeMutablePointer<Float>
     // Per-column statistics and mask parameters, columnStride entries each.
     let rowMax: UnsafeMutablePointer<Float>
     let rowSum: UnsafeMutablePointer<Float>
@@ -40,6 +42,7 @@ final class ForwardScratch {
         output = floats(plan.maxColumns * d)
         keys = floats(kb * d)
         values = floats(kb * d)
+        probabilities = floats(kb / 2 * n)
         rowMax = floats(n)
         rowSum = floats(n)
         alpha = floats(n)
@@ -52,7 +55,7 @@ final class ForwardScratch {
         keyLo = lo.initializeMemory(as: Int32.self, repeating: 0, count: n)
         keyHi = hi.initializeMemory(as: Int32.self, repeating: 0, count: n)
         dropBase = drop.initializeMemory(as: UInt64.self, repeating: 0, count: n)
-        allocations = [queryRows, queryT, scores, output, keys, values, rowMax, rowSum, alpha, logSumExp, diagonal, slope]
+        allocations = [queryRows, queryT, scores, output, keys, values, probabilities, rowMax, rowSum, alpha, logSumExp, diagonal, slope]
             .map { UnsafeMutableRawPointer($0) } + [lo, hi, drop]
     }
 
