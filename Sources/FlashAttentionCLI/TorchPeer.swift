@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// PyTorch's CPU `scaled_dot_product_attention`, run by `scripts/bench_torch_cpu.py` in a
 /// long-lived `python3` worker that reads one JSON request per line and answers one per line.
 ///
@@ -31,6 +35,8 @@ final class TorchPeer {
 
     /// Starts the worker, or says why not (no python3, no torch, no script).
     init(script: String, threads: Int) throws {
+        // A worker that dies must surface as a failed write, not kill us with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script]
