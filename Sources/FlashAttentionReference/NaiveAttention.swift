@@ -34,18 +34,29 @@ public struct NaiveAttention: Sendable {
         return forward
     }
 
-    /// The backward of a naive implementation, which uses its own (rounded) forward output for
-    /// D = rowsum(dO∘O).
-    public func backward(_ arguments: BackwardArguments) throws -> ReferenceAttention.Gradients {
+    /// The backward of a naive implementation, which recomputes the softmax and uses its own
+    /// (rounded) forward output for D = rowsum(dO∘O).
+    ///
+    /// With `usingForwardOutputs`, it instead does what a fused backward does with the
+    /// forward's saved results: P = exp(S − LSE) from `arguments.lse` and D from `arguments.out`,
+    /// so the error of storing those (an LSE of 80 carries a float32 rounding of 4e-6, which
+    /// every P inherits) is part of the model.
+    public func backward(_ arguments: BackwardArguments, usingForwardOutputs: Bool = false) throws -> ReferenceAttention.Gradients {
         let p = try GatheredProblem(arguments)
-        let (_, gradients) = run(p, backward: true)
+        var given: (out: [Float], lse: [Float])?
+        if usingForwardOutputs {
+            let out = GatheredProblem.gather(arguments.out, p.layout.addressing(q: arguments.out), layout: p.layout,
+                                             heads: p.layout.heads, keys: false)
+            given = (out.map { r(Float($0)) }, RandomProblem.read(arguments.lse).map { Float($0) })
+        }
+        let (_, gradients) = run(p, backward: true, given: given)
         return gradients ?? ReferenceAttention.Gradients(dq: [], dk: [], dv: [])
     }
 
     /// The rounded probabilities of row i (0 where masked), the dropped-out ones, the
     /// pre-softcap scaled scores (for the softcap derivative) and the rounded LSE.
     private func row(
-        _ p: GatheredProblem, q: [Float], k: [Float], b: Int, h: Int, i: Int,
+        _ p: GatheredProblem, q: [Float], k: [Float], b: Int, h: Int, i: Int, givenLSE: Float?,
         probs: inout [Float], dropped: inout [Float], capped: inout [Float]
     ) -> Float {
         let layout = p.layout, D = layout.headDim
@@ -73,6 +84,19 @@ public struct NaiveAttention: Sendable {
             for j in 0..<sk { probs[j] = 0; dropped[j] = 0 }
             return .infinity
         }
+        let stream = p.stream(b, h)
+        if let givenLSE {
+            guard givenLSE < .infinity else {
+                for j in 0..<sk { probs[j] = 0; dropped[j] = 0 }
+                return .infinity
+            }
+            for j in 0..<sk {
+                probs[j] = s[j] == -.infinity ? 0 : r(expf(r(s[j] - givenLSE)))
+                let factor = Float(p.dropoutFactor(stream, i, j))
+                dropped[j] = factor == 1 ? probs[j] : r(probs[j] * factor)
+            }
+            return givenLSE
+        }
         var sum: Float = 0
         for j in 0..<sk {
             let e = s[j] == -.infinity ? 0 : r(expf(r(s[j] - m)))
@@ -80,7 +104,6 @@ public struct NaiveAttention: Sendable {
             sum += e
         }
         sum = r(sum)
-        let stream = p.stream(b, h)
         for j in 0..<sk {
             probs[j] = r(probs[j] / sum)
             let factor = Float(p.dropoutFactor(stream, i, j))
@@ -89,7 +112,9 @@ public struct NaiveAttention: Sendable {
         return r(m + r(logf(sum)))
     }
 
-    private func run(_ p: GatheredProblem, backward: Bool) -> (ReferenceAttention.Forward, ReferenceAttention.Gradients?) {
+    private func run(
+        _ p: GatheredProblem, backward: Bool, given: (out: [Float], lse: [Float])? = nil
+    ) -> (ReferenceAttention.Forward, ReferenceAttention.Gradients?) {
         let layout = p.layout, D = layout.headDim
         // Inputs in the working precision (already exact when stored in it).
         let q = p.q.map { r(Float($0)) }, k = p.k.map { r(Float($0)) }, v = p.v.map { r(Float($0)) }
@@ -112,7 +137,9 @@ public struct NaiveAttention: Sendable {
                 let kh = h / layout.groupSize
                 let stream = p.stream(b, h)
                 for i in 0..<layout.seqlenQ(batch: b) {
-                    let rowLSE = row(p, q: q, k: k, b: b, h: h, i: i, probs: &probs, dropped: &dropped, capped: &capped)
+                    let givenLSE = given.map { $0.lse[GatheredProblem.lseIndex(layout, b, h, i)] }
+                    let rowLSE = row(p, q: q, k: k, b: b, h: h, i: i, givenLSE: givenLSE,
+                                     probs: &probs, dropped: &dropped, capped: &capped)
                     guard rowLSE < .infinity else { continue }
                     lse[GatheredProblem.lseIndex(layout, b, h, i)] = Double(rowLSE)
                     let qo = p.qOffset(b, i, h)
@@ -122,7 +149,7 @@ public struct NaiveAttention: Sendable {
                         for d in 0..<D { o[d] += dropped[j] * v[vo + d] }
                     }
                     for d in 0..<D {
-                        o[d] = r(o[d])
+                        o[d] = given.map { $0.out[qo + d] } ?? r(o[d])
                         out[qo + d] = Double(o[d])
                     }
                     guard backward else { continue }
