@@ -40,3 +40,9 @@ void fa_fwd_finish(float *O, int ldo, int rows, int cols, const float *m, const 
 void fa_fwd_transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd) {
   FA_PICK(fa_fwd_transpose, src, lds, rows, cols, dst, ldd);
 }
+
+void fa_prefetch_rows(const void *base, ptrdiff_t row_stride_bytes, int rows, int row_bytes) {
+  const char *p = (const char *)base;
+  for (int r = 0; r < rows; r++, p += row_stride_bytes)
+    for (int b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b, 0, 2);
+}

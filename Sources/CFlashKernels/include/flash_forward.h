@@ -57,6 +57,10 @@ void fa_fwd_finish(float *O, int ldo, int rows, int cols, const float *m, const 
 /// dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (no padding written).
 void fa_fwd_transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd);
 
+/// Asks for `rows` rows of `row_bytes` bytes (row starts `row_stride_bytes` apart) to be
+/// brought into the L2 cache: the next key block's K and V, while this block computes.
+void fa_prefetch_rows(const void *base, ptrdiff_t row_stride_bytes, int rows, int row_bytes);
+
 /// fa_fwd_softmax_block pinned to one tier (tests). Returns 0, doing nothing, when the CPU
 /// lacks the tier.
 int fa_fwd_softmax_block_tier(fa_tier tier, const fa_fwd_columns *c, float *S, int keys, int key0, int masked,

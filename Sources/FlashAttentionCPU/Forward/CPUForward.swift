@@ -92,6 +92,12 @@ struct ForwardKernel: @unchecked Sendable {
     let valuesInPlace: Bool
     /// bfloat16 inputs on a CPU with AVX512-BF16: Q·Kᵀ and P·V run on vdpbf16ps.
     let bf16Dot: Bool
+    /// bfloat16 K whose rows are whole pairs (even D, unit D stride, even row stride): the
+    /// bfloat16 GEMM reads it in place.
+    let keysInPlaceBF16: Bool
+    /// Bytes from the first to past the last element of one row of K / V (for prefetching).
+    let keyRowBytes: Int
+    let valueRowBytes: Int
 
     static let log2e: Float = 1.4426950408889634
 
@@ -120,6 +126,10 @@ struct ForwardKernel: @unchecked Sendable {
         keysInPlace = inPlace(k, ka)
         valuesInPlace = inPlace(v, va)
         bf16Dot = q.elementType == .bfloat16 && fa_bf16_dot_supported() != 0
+        keysInPlaceBF16 = bf16Dot && layout.headDim % 2 == 0 && ka.dimStride == 1 && ka.rowStride % 2 == 0
+            && ka.rowStride / 2 <= Int(Int32.max)
+        keyRowBytes = ((layout.headDim - 1) * ka.dimStride + 1) * k.elementType.byteCount
+        valueRowBytes = ((layout.headDim - 1) * va.dimStride + 1) * v.elementType.byteCount
     }
 
     @inline(__always)
@@ -194,6 +204,20 @@ struct ForwardKernel: @unchecked Sendable {
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
     }
 
+    /// Starts loading this block's V and the next block's K into L2 while Sᵀ = K·Qᵀ runs:
+    /// each task streams its head's K and V from L3 or memory, and rows a head stride apart
+    /// defeat the hardware prefetchers.
+    @inline(__always)
+    private func prefetch(batch b: Int, kvHead: Int, block j0: Int, count nk: Int, next end: Int) {
+        fa_prefetch_rows(pointer(v, va.offset(batch: b, row: j0, head: kvHead)), va.rowStride * v.elementType.byteCount,
+                         Int32(nk), Int32(valueRowBytes))
+        let j1 = j0 + nk
+        if j1 < end {
+            fa_prefetch_rows(pointer(k, ka.offset(batch: b, row: j1, head: kvHead)), ka.rowStride * k.elementType.byteCount,
+                             Int32(min(ForwardPlan.keyBlock, end - j1)), Int32(keyRowBytes))
+        }
+    }
+
     /// The float32 key loop: Sᵀ = K·Qᵀ, softmax, O = α·O + Pᵀᵀ·V per key block. Returns
     /// whether no block was visited.
     private func streamF32(
@@ -212,6 +236,7 @@ struct ForwardKernel: @unchecked Sendable {
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
             let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
+            prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
             // Sᵀ = K_block · Qᵀ
             let kOffset = ka.offset(batch: b, row: j0, head: kvHead)
             let kTile: UnsafePointer<Float>, ldk: Int32
@@ -279,10 +304,20 @@ struct ForwardKernel: @unchecked Sendable {
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
             let nk = min(ForwardPlan.keyBlock, keys.upperBound - j0)
-            fa_bf16_pack_rows(pointer(k, ka.offset(batch: b, row: j0, head: kvHead)), k.elementType.cType,
-                              ka.rowStride, ka.dimStride, Int32(nk), Int32(d), keyRows, Int32(dp))
-            fa_gemm_bf16(0, Int32(nk), Int32(cols), Int32(pairs), UnsafeMutableRawPointer(keyRows).assumingMemoryBound(to: UInt32.self),
-                         Int32(dp / 2), words(scratch.queryT), Int32(ldc), scratch.scores, Int32(ldc), 0)
+            prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
+            let kSource = pointer(k, ka.offset(batch: b, row: j0, head: kvHead))
+            let kTile: UnsafeMutablePointer<UInt32>, ldk: Int
+            if keysInPlaceBF16 {
+                kTile = kSource.assumingMemoryBound(to: UInt32.self)
+                ldk = ka.rowStride / 2
+            } else {
+                fa_bf16_pack_rows(kSource, k.elementType.cType, ka.rowStride, ka.dimStride, Int32(nk), Int32(d),
+                                  keyRows, Int32(dp))
+                kTile = UnsafeMutableRawPointer(keyRows).assumingMemoryBound(to: UInt32.self)
+                ldk = dp / 2
+            }
+            fa_gemm_bf16(0, Int32(nk), Int32(cols), Int32(pairs), kTile, Int32(ldk), words(scratch.queryT), Int32(ldc),
+                         scratch.scores, Int32(ldc), 0)
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
             if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
