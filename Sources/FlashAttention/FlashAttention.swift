@@ -1,5 +1,6 @@
 @_exported import FlashAttentionCore
 import FlashAttentionCPU
+import FlashAttentionCUDA
 
 /// Which backend runs a call.
 public enum DeviceSelection: String, Sendable, CaseIterable {
@@ -19,8 +20,13 @@ public enum FlashAttention {
     /// The backend for a device selection.
     public static func backend(for device: DeviceSelection, threads: Int? = nil) throws -> any AttentionBackend {
         switch device {
-        case .cpu, .auto: return CPUBackend(threads: threads)
-        case .cuda: throw FlashAttentionError.deviceUnavailable("this build has no CUDA backend")
+        case .cpu: return CPUBackend(threads: threads)
+        case .cuda: return try CUDABackend()
+        case .auto:
+            // The GPU when one is usable; float32 and backward calls on host tensors go to the CPU.
+            let cpu = CPUBackend(threads: threads)
+            guard CUDABackend.isAvailable else { return cpu }
+            return (try? CUDABackend(fallback: cpu)) ?? cpu
         }
     }
 

@@ -14,6 +14,7 @@ public struct FlashAttnCommand: ParsableCommand {
             VerifyCommand.self,
             CheckCommand.self,
             DemoCommand.self,
+            CompileCommand.self,
         ])
 
     public init() {}

@@ -1,2 +1,0 @@
-/// Placeholder: the CUDA driver loader lands with the CUDA backend.
-public enum CUDADriverPlaceholder {}

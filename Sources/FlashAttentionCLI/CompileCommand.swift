@@ -1,0 +1,246 @@
+import ArgumentParser
+import CUDADriver
+import Dispatch
+import FlashAttention
+import FlashAttentionCUDA
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flash-attn compile`: builds every variant of the CUDA heuristics table with NVRTC.
+///
+/// Needs NVRTC but no GPU. It pre-warms the disk cache for a deployment and prints what the
+/// compiler decided per variant: registers, spills, shared memory, compile time.
+public struct CompileCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Compile every CUDA kernel variant in the heuristics table (no GPU needed).")
+
+    @Option(help: "Target architecture (sm_80, sm_86, sm_89, sm_90a). Default: the GPU's, else sm_90a.")
+    var arch: String?
+
+    @Flag(help: "Bypass the disk cache (measure NVRTC itself).")
+    var noCache = false
+
+    @Option(help: "Parallel compiles.")
+    var jobs = 2
+
+    @Option(help: "Only variants whose name contains this text.")
+    var filter: String?
+
+    @Option(help: ArgumentHelp(
+        "Compile one custom variant instead of the table: comma-separated key=value with keys d, m, n, w, b, dtype, out, mask, and flags softcap, alibi, dropout, varlen, nolse, prescale, scalar.",
+        visibility: .hidden))
+    var custom: String?
+
+    @Flag(help: ArgumentHelp("Print the generated source of each variant.", visibility: .hidden))
+    var printSource = false
+
+    @Flag(help: "Then time the forward on the GPU over the reference grid (16k tokens, hidden 2048, D 64/128/256, N 512…16k, causal and not, bf16 and fp16) with CUDA events.")
+    var bench = false
+
+    @Option(help: "With --bench: write one CSV line per grid point here.")
+    var benchCSV: String?
+
+    @Option(help: "With --bench: head dims (comma-separated).")
+    var benchHeadDims: String?
+
+    @Option(help: "With --bench: sequence lengths (comma-separated).")
+    var benchSeqlens: String?
+
+    @Option(help: "With --bench: element types (comma-separated).")
+    var benchDtypes: String?
+
+    @Flag(help: "With --bench: also measure first-use compile and warm-start time of each grid variant, and run 1M tokens × 16 heads × D=128 bf16 once.")
+    var benchCompile = false
+
+    public init() {}
+
+    public func run() throws {
+        if bench { return try runBench() }
+        let architecture: GPUArchitecture
+        if let arch {
+            guard let parsed = GPUArchitecture(name: arch) else { throw ValidationError("unknown architecture \(arch)") }
+            architecture = parsed
+        } else if let device = try? CUDADevice(ordinal: 0) {
+            architecture = GPUArchitecture(computeCapability: device.computeCapability)
+        } else {
+            architecture = .sm90a
+        }
+        do {
+            let version = try CUDA.nvrtcVersion()
+            print("NVRTC \(version.major).\(version.minor) (\(try CUDA.nvrtcPath())), target \(architecture)")
+        } catch {
+            throw FlashAttentionError.deviceUnavailable("\(error)")
+        }
+        let all = try custom.map { [try Self.parseCustom($0, architecture: architecture)] }
+            ?? KernelHeuristics.tableVariants(for: architecture)
+        let variants = filter.map { text in all.filter { $0.name.contains(text) } } ?? all
+        let workers = max(1, min(jobs, variants.count))
+        let cache = noCache ? nil : KernelDiskCache.standard
+        let results = Mutex<[Int: Result<CompiledKernel, any Error>]>([:])
+        let total = monotonicClock()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < variants.count {
+                let result = Result { try KernelCompiler.compile(variants[index], cache: cache) }
+                results.withLock { $0[index] = result }
+                index += workers
+            }
+        }
+        let elapsed = monotonicClock() - total
+        var failures = 0
+        print(pad("variant", 76) + pad("regs", 6) + pad("spill st/ld", 13) + pad("stack", 7) + pad("smem", 8) + "time")
+        let collected = results.withLock { $0 }
+        for (index, descriptor) in variants.enumerated() {
+            switch collected[index] {
+            case .success(let compiled):
+                if printSource { print(compiled.source) }
+                let r = compiled.report
+                let time = compiled.fromDiskCache
+                    ? String(format1(compiled.loadSeconds * 1000)) + " ms (cache)"
+                    : String(format1(compiled.compileSeconds * 1000)) + " ms"
+                print(pad(descriptor.name, 76) + pad(r.map { "\($0.registers)" } ?? "?", 6)
+                      + pad(r.map { "\($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "?", 13)
+                      + pad(r.map { "\($0.stackFrameBytes)" } ?? "?", 7) + pad("\(descriptor.sharedMemoryBytes)", 8) + time)
+                if r?.spills == true { failures += 1 }
+            case .failure(let error):
+                failures += 1
+                // The first compiler error is enough to act on; the rest is in the log.
+                let text = "\(error)"
+                let firstError = text.split(separator: "\n").first { $0.contains("error") && $0.contains(".cu(") }
+                print(pad(descriptor.name, 76) + "FAILED: " + (firstError.map(String.init) ?? String(text.prefix(300))))
+            case nil:
+                failures += 1
+            }
+        }
+        print("\(variants.count) variants in \(format1(elapsed)) s, \(failures) failed or spilled")
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+extension CompileCommand {
+    func runBench() throws {
+        var grid = CUDABenchmark.Grid()
+        func ints(_ text: String?) -> [Int]? { text.map { $0.split(separator: ",").compactMap { Int($0) } } }
+        if let dims = ints(benchHeadDims) { grid.headDims = dims }
+        if let lengths = ints(benchSeqlens) { grid.seqlens = lengths }
+        if let types = benchDtypes { grid.elementTypes = types.split(separator: ",").compactMap { ElementType(name: String($0)) } }
+        let device = try CUDADevice(ordinal: 0)
+        print("device: \(device); NVRTC \(try CUDA.nvrtcVersion()) at \(try CUDA.nvrtcPath())")
+        let points = try CUDABenchmark.run(grid) { print($0) }
+        if let benchCSV {
+            let text = ([CUDABenchmark.csvHeader] + points.map(CUDABenchmark.csvLine)).joined(separator: "\n") + "\n"
+            guard let file = fopen(benchCSV, "w") else { throw ValidationError("cannot write \(benchCSV)") }
+            fputs(text, file)
+            fclose(file)
+        }
+        if benchCompile {
+            let backend = try CUDABackend()
+            var seen = Set<String>()
+            var descriptors: [AttentionKernelDescriptor] = []
+            for type in grid.elementTypes { for D in grid.headDims { for causal in grid.causal {
+                let problem = AttentionProblem(elementType: type, headDim: D, mask: causal ? .causal : .none)
+                let d = try KernelHeuristics.descriptor(for: problem, architecture: backend.architecture).descriptor
+                if seen.insert(d.name).inserted { descriptors.append(d) }
+            } } }
+            let directory = "/tmp/flash-attention-bench-cache-\(getpid())"
+            print(pad("variant", 64) + pad("first use", 12) + pad("warm start", 12) + pad("regs", 6) + "local")
+            for t in try CUDABenchmark.compileTimings(descriptors, cacheDirectory: directory) {
+                print(pad(t.variant, 64) + pad(format1(t.firstUseSeconds * 1000) + " ms", 12)
+                      + pad(format1(t.warmStartSeconds * 1000) + " ms", 12) + pad("\(t.registers)", 6) + "\(t.localBytes)")
+            }
+            try largeProblem(backend)
+        }
+    }
+
+    /// 1,048,576 tokens × 16 heads × D = 128, bf16, causal and not: memory stays O(N).
+    func largeProblem(_ backend: CUDABackend) throws {
+        let tokens = 1 << 20, heads = 16, D = 128
+        let context = backend.context
+        let stream = try CUDAStream(context: context)
+        let timed = try CUDABackend(stream: stream.handle)
+        var tensors: [CUDATensor] = []
+        for _ in 0..<4 {
+            let t = try CUDATensor(shape: [1, tokens, heads, D], elementType: .bfloat16, context: context)
+            tensors.append(t)
+        }
+        // Small values, so the result is finite and checkable: q, k = 0x3C00 (bf16 ~0.0078), v = 1.
+        try CUDAMemory.fill(tensors[0].buffer.address, byte: 0x3C, byteCount: tensors[0].byteCount, stream: stream)
+        try CUDAMemory.fill(tensors[1].buffer.address, byte: 0x3C, byteCount: tensors[1].byteCount, stream: stream)
+        try CUDAMemory.fill(tensors[2].buffer.address, byte: 0x3F, byteCount: tensors[2].byteCount, stream: stream)
+        try tensors[3].buffer.fill(byte: 0xFF, stream: stream)
+        let lse = try CUDATensor(shape: [1, heads, tokens], elementType: .float32, context: context)
+        let (free, total) = try context.memoryInfo()
+        for causal in [true, false] {
+            let args = ForwardArguments(q: tensors[0].view, k: tensors[1].view, v: tensors[2].view, out: tensors[3].view,
+                                        lse: lse.view, options: AttentionOptions(causal: causal))
+            try timed.forward(args)
+            try stream.synchronize()
+            let start = try CUDAEventPair(context: context)
+            try start.begin.record(on: stream)
+            try timed.forward(args)
+            try start.end.record(on: stream)
+            try start.end.synchronize()
+            let ms = try CUDAEvent.elapsedMilliseconds(from: start.begin, to: start.end)
+            var sample = [UInt16](repeating: 0, count: 8)
+            try sample.withUnsafeMutableBytes { try tensors[3].buffer.copy(to: $0, offset: tensors[3].byteCount - 16, stream: stream) }
+            let flops = 4.0 * Double(heads) * Double(tokens) * Double(tokens) * Double(D) * (causal ? 0.5 : 1)
+            print("1M tokens × 16 heads × D=128 bf16\(causal ? " causal" : ""): \(format1(ms)) ms, \(format1(flops / ms / 1e9)) TFLOP/s, last out bits \(String(sample[7], radix: 16)) (1.0 = 3f80); device memory used \((total - free) >> 20) MiB of \(total >> 20)")
+        }
+    }
+
+    static func parseCustom(_ text: String, architecture: GPUArchitecture) throws -> AttentionKernelDescriptor {
+        var d = AttentionKernelDescriptor(architecture: architecture, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 64, warps: 4)
+        var prescale = false
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            let key = parts[0], value = parts.count > 1 ? parts[1] : ""
+            switch key {
+            case "d": d.headDim = Int(value) ?? d.headDim
+            case "m": d.blockM = Int(value) ?? d.blockM
+            case "n": d.blockN = Int(value) ?? d.blockN
+            case "w": d.warps = Int(value) ?? d.warps
+            case "b": d.minBlocksPerMultiprocessor = Int(value) ?? 1
+            case "dtype": d.elementType = ElementType(name: value) ?? d.elementType; d.outputType = d.elementType
+            case "out": d.outputType = ElementType(name: value) ?? d.outputType
+            case "mask": d.mask = KernelMask(rawValue: value) ?? d.mask
+            case "softcap": d.softcap = true
+            case "alibi": d.alibi = true
+            case "dropout": d.dropout = true
+            case "varlen": d.varlen = true
+            case "nolse": d.writeLSE = false
+            case "prescale": prescale = true
+            case "scalar": d.vectorized = false
+            default: throw ValidationError("unknown key \(key) in --custom")
+            }
+        }
+        d.prescaleScores = prescale || d.softcap || d.alibi
+        return d
+    }
+}
+
+/// A start/end event pair.
+struct CUDAEventPair {
+    let begin: CUDAEvent
+    let end: CUDAEvent
+    init(context: CUDAContext) throws {
+        begin = try CUDAEvent(context: context)
+        end = try CUDAEvent(context: context)
+    }
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+func format1(_ x: Double) -> String {
+    let scaled = (x * 10).rounded() / 10
+    return "\(scaled)"
+}
+
+func monotonicClock() -> Double {
+    let now = DispatchTime.now().uptimeNanoseconds
+    return Double(now) * 1e-9
+}

@@ -1,0 +1,118 @@
+import FlashAttentionCore
+
+/// Which keys a kernel masks, baked into its instructions.
+public enum KernelMask: String, Sendable, Hashable, CaseIterable {
+    /// Every key of the sequence is visible (only the sequence end is masked).
+    case none
+    /// Bottom-right causal: key j visible to query i iff j ≤ i + Sk − Sq (window left unbounded).
+    case causal
+    /// A sliding window with run-time left and right extents (−1 unbounded); causal with a left
+    /// window is this kind with right = 0.
+    case window
+}
+
+/// Everything that changes the instructions of one forward kernel, and nothing else.
+///
+/// Run-time values (pointers, strides, lengths, the softmax scale, window extents, the dropout
+/// seed) travel in the parameter struct; a descriptor fixes what must be known at compile
+/// time: tile shapes, element types, which optional steps exist. Equal descriptors generate
+/// byte-identical source, so a descriptor is also the in-memory cache key.
+public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvertible {
+    public var architecture: GPUArchitecture
+    /// Storage type of q, k and v: float16 or bfloat16.
+    public var elementType: ElementType
+    /// Storage type of the output (float32 keeps more bits).
+    public var outputType: ElementType
+    /// The head dim of the tiles: a multiple of 16 at least the problem's D; columns past
+    /// the problem's D are zero-filled on load and never stored.
+    public var headDim: Int
+    /// Query rows per thread block.
+    public var blockM: Int
+    /// Keys per main-loop step.
+    public var blockN: Int
+    public var warps: Int
+    /// Blocks per multiprocessor the register allocator is asked to allow (`__launch_bounds__`).
+    public var minBlocksPerMultiprocessor: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    public var dropout: Bool
+    public var varlen: Bool
+    public var writeLSE: Bool
+    /// Scores are transformed before the row max (softcap, ALiBi or a scale ≤ 0 need it);
+    /// otherwise the scale is folded into the exponent (one FFMA per score).
+    public var prescaleScores: Bool
+    /// All tensors have unit head-dim stride, 16-byte-aligned rows and D a multiple of 8:
+    /// tiles move with 16-byte `cp.async`. Otherwise element-wise loads (slow, any layout).
+    public var vectorized: Bool
+
+    public init(
+        architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
+        headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
+        mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
+        varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true
+    ) {
+        self.architecture = architecture
+        self.elementType = elementType
+        self.outputType = outputType ?? elementType
+        self.headDim = headDim
+        self.blockM = blockM
+        self.blockN = blockN
+        self.warps = warps
+        self.minBlocksPerMultiprocessor = minBlocksPerMultiprocessor
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.dropout = dropout
+        self.varlen = varlen
+        self.writeLSE = writeLSE
+        self.prescaleScores = prescaleScores ?? (softcap || alibi)
+        self.vectorized = vectorized
+    }
+
+    // MARK: - Derived layout facts
+
+    /// m16 row tiles each warp owns.
+    public var rowTilesPerWarp: Int { blockM / (16 * warps) }
+    public var threads: Int { warps * 32 }
+    /// Shared-memory row stride in elements: 16 bytes of padding make the eight row addresses
+    /// of an `ldmatrix` fall in eight different bank groups (needs headDim % 16 == 0).
+    public var sharedRowStride: Int { headDim + 8 }
+    /// Q tile, one K tile and one V tile.
+    public var sharedMemoryBytes: Int { (blockM + 2 * blockN) * sharedRowStride * 2 }
+
+    /// Why this descriptor cannot be generated, or nil.
+    public var invalidReason: String? {
+        if elementType == .float32 { return "inputs must be float16 or bfloat16 (tensor cores), got float32" }
+        if headDim % 16 != 0 || headDim < 16 || headDim > 256 { return "tile head dim must be a multiple of 16 in 16...256, got \(headDim)" }
+        if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
+        if blockM % (16 * warps) != 0 { return "blockM \(blockM) must be a multiple of 16·warps = \(16 * warps)" }
+        if blockN % 16 != 0 || blockN < 16 { return "blockN must be a positive multiple of 16, got \(blockN)" }
+        if !architecture.supportsMMASync { return "\(architecture) has no mma.sync bf16 path (needs sm_80+)" }
+        if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
+            return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
+        }
+        if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
+        return nil
+    }
+
+    /// A short, stable name: `fwd_bf16_d128_m128n64w4_causal_lse_sm_90a`.
+    public var name: String {
+        var parts = ["fwd", elementType == .bfloat16 ? "bf16" : "fp16"]
+        if outputType != elementType { parts.append("out" + (outputType == .float32 ? "f32" : outputType == .bfloat16 ? "bf16" : "fp16")) }
+        parts.append("d\(headDim)")
+        parts.append("m\(blockM)n\(blockN)w\(warps)b\(minBlocksPerMultiprocessor)")
+        if mask != .none { parts.append(mask.rawValue) }
+        if softcap { parts.append("softcap") }
+        if alibi { parts.append("alibi") }
+        if dropout { parts.append("dropout") }
+        if varlen { parts.append("varlen") }
+        if writeLSE { parts.append("lse") }
+        if prescaleScores && !(softcap || alibi) { parts.append("prescale") }
+        if !vectorized { parts.append("scalar") }
+        parts.append(architecture.targetName)
+        return parts.joined(separator: "_")
+    }
+
+    public var description: String { name }
+}

@@ -1,0 +1,138 @@
+import FlashAttentionCore
+
+/// What a forward call asks for, before any performance decision.
+public struct AttentionProblem: Sendable, Hashable {
+    public var elementType: ElementType
+    public var outputType: ElementType
+    /// The problem's D (1…256).
+    public var headDim: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    public var dropout: Bool
+    public var varlen: Bool
+    public var writeLSE: Bool
+    /// The softmax scale is ≤ 0, so scores must be scaled before the row max.
+    public var nonPositiveScale: Bool
+    /// Every tensor has unit head-dim stride, 16-byte-aligned rows and D % 8 == 0.
+    public var vectorized: Bool
+
+    public init(
+        elementType: ElementType, outputType: ElementType? = nil, headDim: Int, mask: KernelMask = .none,
+        softcap: Bool = false, alibi: Bool = false, dropout: Bool = false, varlen: Bool = false,
+        writeLSE: Bool = true, nonPositiveScale: Bool = false, vectorized: Bool = true
+    ) {
+        self.elementType = elementType
+        self.outputType = outputType ?? elementType
+        self.headDim = headDim
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.dropout = dropout
+        self.varlen = varlen
+        self.writeLSE = writeLSE
+        self.nonPositiveScale = nonPositiveScale
+        self.vectorized = vectorized
+    }
+}
+
+/// Problem → kernel descriptor: every performance decision of the CUDA backend, as a table.
+///
+/// Tiles follow FlashAttention-2's forward choices on the same `mma.sync` instructions (a
+/// 4-warp, 128-row block up to D = 128; 8 warps above, where the O accumulator alone would
+/// overflow 4 warps' registers), adjusted to shared memory: 8.6/8.9 allow 99 KB per block, so
+/// large D there uses 64-row blocks. Measurements that moved a choice are in the `reason`.
+public enum KernelHeuristics {
+    /// One row of the table: a tile shape for head dims up to `maxHeadDim`.
+    public struct TileChoice: Sendable, Hashable {
+        public var maxHeadDim: Int
+        public var blockM: Int
+        public var blockN: Int
+        public var warps: Int
+        public var minBlocks: Int
+        /// blockM, blockN and warps used instead when dropout is on: its 64-bit hash needs
+        /// registers that the 2-row-tile-per-warp shapes do not have.
+        public var dropoutBlockM: Int
+        public var dropoutBlockN: Int
+        public var dropoutWarps: Int
+        public var reason: String
+    }
+
+    /// For sm_80 and sm_90 (164 KB / 227 KB of shared memory per block).
+    public static let largeSharedMemory: [TileChoice] = [
+        TileChoice(maxHeadDim: 32, blockM: 128, blockN: 128, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4,
+                   reason: "small O accumulator: wide key step amortises the softmax"),
+        TileChoice(maxHeadDim: 64, blockM: 128, blockN: 128, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4,
+                   reason: "FA2's choice for D=64: S (128 regs) + O (64 regs) fit 255"),
+        TileChoice(maxHeadDim: 96, blockM: 128, blockN: 64, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4,
+                   reason: "O grows to 96 regs/thread: halve the key step"),
+        TileChoice(maxHeadDim: 128, blockM: 128, blockN: 64, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4,
+                   reason: "FA2's choice for D=128: O 128 + S 64 regs; each K/V fragment feeds 2 row tiles"),
+        TileChoice(maxHeadDim: 160, blockM: 128, blockN: 64, warps: 8, minBlocks: 1, dropoutBlockM: 128, dropoutBlockN: 32, dropoutWarps: 8,
+                   reason: "8 warps × 16 rows keeps O at 80 regs/thread"),
+        TileChoice(maxHeadDim: 192, blockM: 128, blockN: 64, warps: 8, minBlocks: 1, dropoutBlockM: 128, dropoutBlockN: 32, dropoutWarps: 8,
+                   reason: "8 warps × 16 rows keeps O at 96 regs/thread"),
+        TileChoice(maxHeadDim: 224, blockM: 128, blockN: 64, warps: 8, minBlocks: 1, dropoutBlockM: 128, dropoutBlockN: 32, dropoutWarps: 8,
+                   reason: "8 warps × 16 rows keeps O at 112 regs/thread; 116 KB shared"),
+        TileChoice(maxHeadDim: 256, blockM: 128, blockN: 64, warps: 8, minBlocks: 1, dropoutBlockM: 128, dropoutBlockN: 32, dropoutWarps: 8,
+                   reason: "FA2's choice for D=256 on A100/H100: O 128 regs/thread; 132 KB shared"),
+    ]
+
+    /// For sm_86 and sm_89 (99 KB of shared memory per block).
+    public static let smallSharedMemory: [TileChoice] = [
+        TileChoice(maxHeadDim: 32, blockM: 128, blockN: 128, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4, reason: "as on sm_80"),
+        TileChoice(maxHeadDim: 64, blockM: 128, blockN: 128, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4, reason: "as on sm_80; 54 KB shared"),
+        TileChoice(maxHeadDim: 96, blockM: 128, blockN: 64, warps: 4, minBlocks: 2, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4, reason: "as on sm_80; 52 KB shared"),
+        TileChoice(maxHeadDim: 128, blockM: 128, blockN: 64, warps: 4, minBlocks: 1, dropoutBlockM: 64, dropoutBlockN: 64, dropoutWarps: 4, reason: "68 KB shared: one block per SM"),
+        TileChoice(maxHeadDim: 160, blockM: 64, blockN: 64, warps: 4, minBlocks: 1, dropoutBlockM: 64, dropoutBlockN: 32, dropoutWarps: 4, reason: "64-row blocks to fit 99 KB"),
+        TileChoice(maxHeadDim: 192, blockM: 64, blockN: 64, warps: 4, minBlocks: 1, dropoutBlockM: 64, dropoutBlockN: 32, dropoutWarps: 4, reason: "64-row blocks to fit 99 KB"),
+        TileChoice(maxHeadDim: 224, blockM: 64, blockN: 64, warps: 4, minBlocks: 1, dropoutBlockM: 64, dropoutBlockN: 32, dropoutWarps: 4, reason: "64-row blocks to fit 99 KB"),
+        TileChoice(maxHeadDim: 256, blockM: 64, blockN: 64, warps: 4, minBlocks: 1, dropoutBlockM: 64, dropoutBlockN: 32, dropoutWarps: 4, reason: "64-row blocks: exactly 99 KB"),
+    ]
+
+    public static func table(for architecture: GPUArchitecture) -> [TileChoice] {
+        architecture.maxSharedMemoryPerBlock >= 160_000 ? largeSharedMemory : smallSharedMemory
+    }
+
+    /// The tiles' head dim for a problem's D: the next multiple of 32, FA2's padding (fewer
+    /// variants to compile and cache; D = 80 pays 20% extra MMA work).
+    public static func tileHeadDim(for headDim: Int) -> Int { max(32, (headDim + 31) / 32 * 32) }
+
+    /// The descriptor for a problem, with the reason for its tile shape.
+    public static func descriptor(for problem: AttentionProblem, architecture: GPUArchitecture) throws -> (descriptor: AttentionKernelDescriptor, reason: String) {
+        guard problem.headDim >= 1, problem.headDim <= 256 else {
+            throw FlashAttentionError.unsupported("head dim \(problem.headDim) on CUDA (1...256)")
+        }
+        let tileD = tileHeadDim(for: problem.headDim)
+        guard let choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
+            throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
+        }
+        let descriptor = AttentionKernelDescriptor(
+            architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
+            headDim: tileD, blockM: problem.dropout ? choice.dropoutBlockM : choice.blockM,
+            blockN: problem.dropout ? choice.dropoutBlockN : choice.blockN,
+            warps: problem.dropout ? choice.dropoutWarps : choice.warps, minBlocksPerMultiprocessor: choice.minBlocks, mask: problem.mask,
+            softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
+            writeLSE: problem.writeLSE,
+            prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
+            vectorized: problem.vectorized)
+        return (descriptor, choice.reason)
+    }
+
+    /// The variants `flash-attn compile` pre-builds and CI checks: for each row of the
+    /// architecture's table, the plain bf16 kernel (the common case) and the fp16 kernel with
+    /// every option on (the most registers), causal and windowed.
+    public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
+        var variants: [AttentionKernelDescriptor] = []
+        for choice in table(for: architecture) {
+            let plain = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal)
+            let everything = AttentionProblem(
+                elementType: .float16, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true,
+                dropout: true, varlen: true, writeLSE: true)
+            for problem in [plain, everything] {
+                if let d = try? descriptor(for: problem, architecture: architecture).descriptor { variants.append(d) }
+            }
+        }
+        return variants
+    }
+}

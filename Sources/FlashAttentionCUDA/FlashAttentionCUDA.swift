@@ -1,3 +1,0 @@
-import FlashAttentionCore
-/// Placeholder: the CUDA backend lands with issue 3.
-public enum FlashAttentionCUDAPlaceholder {}

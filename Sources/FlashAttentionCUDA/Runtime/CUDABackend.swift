@@ -1,0 +1,227 @@
+import CUDADriver
+import FlashAttentionCore
+
+/// Forward attention on an NVIDIA GPU with kernels generated for each variant and compiled
+/// at run time by NVRTC.
+///
+/// Tensors on `.cuda(ordinal)` are used in place (any strides; the kernel runs on the
+/// backend's stream and the call returns once it is queued). Host tensors are copied to the
+/// device and the results back, and the call returns when they are written. Requests this
+/// backend does not run (float32 inputs, the backward pass) go to `fallback` when one is set
+/// and the tensors are on the host.
+public final class CUDABackend: AttentionBackend, @unchecked Sendable {
+    public let name = "cuda"
+    public let context: CUDAContext
+    public let architecture: GPUArchitecture
+    /// The stream launches go to: the caller's, or the legacy default stream.
+    public let stream: CUDAStream
+    public let fallback: (any AttentionBackend)?
+
+    /// - Parameters:
+    ///   - ordinal: the device.
+    ///   - stream: a `CUstream` to launch on (a framework's current stream); nil for the
+    ///     legacy default stream.
+    ///   - fallback: runs what this backend cannot (float32, backward) for host tensors.
+    public init(ordinal: Int = 0, stream: CUhandle? = nil, fallback: (any AttentionBackend)? = nil) throws {
+        do {
+            context = try CUDAContext.primary(ordinal: ordinal)
+        } catch {
+            throw FlashAttentionError.deviceUnavailable("\(error)")
+        }
+        architecture = GPUArchitecture(computeCapability: context.device.computeCapability)
+        guard architecture.supportsMMASync else {
+            throw FlashAttentionError.deviceUnavailable("\(context.device.name) is sm_\(architecture.computeCapability); the CUDA backend needs sm_80 or newer")
+        }
+        self.stream = CUDAStream(borrowing: stream, context: context)
+        self.fallback = fallback
+    }
+
+    /// Whether the driver loads and a GPU is present (never throws; `--device auto` asks this).
+    public static var isAvailable: Bool { CUDA.isAvailable }
+
+    public func backward(_ arguments: BackwardArguments) throws {
+        if let fallback, arguments.q.device == .cpu { return try fallback.backward(arguments) }
+        throw FlashAttentionError.unsupported("the backward pass on CUDA (use the CPU backend for gradients)")
+    }
+
+    public func forward(_ arguments: ForwardArguments) throws {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        if arguments.q.elementType == .float32 {
+            if let fallback, arguments.q.device == .cpu { return try fallback.forward(arguments) }
+            throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
+        }
+        do {
+            try context.makeCurrent()
+            switch arguments.q.device {
+            case .cpu:
+                try forwardStaged(arguments, layout: layout)
+            case .cuda(let ordinal):
+                guard ordinal == context.device.ordinal else {
+                    throw FlashAttentionError.invalidArgument(name: "q", expected: "tensors on cuda:\(context.device.ordinal), this backend's device, got cuda:\(ordinal)")
+                }
+                try launch(arguments, layout: layout)
+            }
+        } catch let error as FlashAttentionError {
+            throw error
+        } catch {
+            throw FlashAttentionError.backendFailure("\(error)")
+        }
+    }
+
+    // MARK: - Host tensors: stage through device memory
+
+    private func forwardStaged(_ arguments: ForwardArguments, layout: AttentionLayout) throws {
+        let staging = try CUDAStream(context: context)
+        func upload(_ view: TensorView) throws -> CUDATensor {
+            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
+            try tensor.copy(from: view, stream: staging)
+            return tensor
+        }
+        let q = try upload(arguments.q), k = try upload(arguments.k), v = try upload(arguments.v)
+        let out = try CUDATensor(shape: arguments.out.shape, elementType: arguments.out.elementType, context: context)
+        // Poison: an element the kernel fails to write comes back as NaN, not as stale memory.
+        try out.buffer.fill(byte: 0xFF, stream: staging)
+        let lse = try arguments.lse.map { view -> CUDATensor in
+            let tensor = try CUDATensor(shape: view.shape, elementType: .float32, context: context)
+            try tensor.buffer.fill(byte: 0xFF, stream: staging)
+            return tensor
+        }
+        var device = arguments
+        device.q = q.view
+        device.k = k.view
+        device.v = v.view
+        device.out = out.view
+        device.lse = lse?.view
+        try launch(device, layout: layout, on: staging)
+        try staging.synchronize()
+        try out.copy(to: arguments.out, stream: staging)
+        if let lse, let host = arguments.lse { try lse.copy(to: host, stream: staging) }
+    }
+
+    // MARK: - Device tensors: one launch
+
+    /// The descriptor a call runs with, and why.
+    public func plan(_ arguments: ForwardArguments) throws -> (descriptor: AttentionKernelDescriptor, reason: String) {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        return try KernelHeuristics.descriptor(for: problem(arguments, layout: layout), architecture: architecture)
+    }
+
+    func problem(_ arguments: ForwardArguments, layout: AttentionLayout) -> AttentionProblem {
+        let options = arguments.options
+        let window = options.effectiveWindow
+        let mask: KernelMask = window.left < 0 && window.right < 0 ? .none : (window.left < 0 && window.right == 0 ? .causal : .window)
+        let D = layout.headDim
+        func aligned(_ view: TensorView) -> Bool {
+            let rank = view.rank
+            guard view.strides[rank - 1] == 1 || D == 1 else { return false }
+            guard view.strides.dropLast().allSatisfy({ $0 % 8 == 0 }) else { return false }
+            return UInt(bitPattern: view.data) % 16 == 0
+        }
+        let vectorized = D % 8 == 0 && [arguments.q, arguments.k, arguments.v, arguments.out].allSatisfy(aligned)
+        return AttentionProblem(
+            elementType: arguments.q.elementType, outputType: arguments.out.elementType, headDim: D, mask: mask,
+            softcap: options.softcap > 0, alibi: options.alibi != nil,
+            dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
+            writeLSE: arguments.lse != nil, nonPositiveScale: options.scale(headDim: D) <= 0, vectorized: vectorized)
+    }
+
+    private func launch(_ arguments: ForwardArguments, layout: AttentionLayout, on launchStream: CUDAStream? = nil) throws {
+        let stream = launchStream ?? self.stream
+        guard layout.batch > 0, layout.heads > 0, layout.seqlenQ > 0, layout.totalQ > 0 else { return }
+        let (descriptor, _) = try KernelHeuristics.descriptor(for: problem(arguments, layout: layout), architecture: architecture)
+        let kernel = try KernelCache.kernel(descriptor, context: context)
+        let options = arguments.options
+        var temporaries: [CUDABuffer] = []
+
+        var p = ForwardParameters()
+        let qa = layout.addressing(q: arguments.q), ka = layout.addressing(k: arguments.k)
+        let va = layout.addressing(k: arguments.v), oa = layout.addressing(q: arguments.out)
+        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        p.q = address(arguments.q); p.k = address(arguments.k); p.v = address(arguments.v); p.o = address(arguments.out)
+        (p.qBatchStride, p.qRowStride, p.qHeadStride, p.qDimStride) = (Int64(qa.batchStride), Int64(qa.rowStride), Int64(qa.headStride), Int64(qa.dimStride))
+        (p.kBatchStride, p.kRowStride, p.kHeadStride, p.kDimStride) = (Int64(ka.batchStride), Int64(ka.rowStride), Int64(ka.headStride), Int64(ka.dimStride))
+        (p.vBatchStride, p.vRowStride, p.vHeadStride, p.vDimStride) = (Int64(va.batchStride), Int64(va.rowStride), Int64(va.headStride), Int64(va.dimStride))
+        (p.oBatchStride, p.oRowStride, p.oHeadStride, p.oDimStride) = (Int64(oa.batchStride), Int64(oa.rowStride), Int64(oa.headStride), Int64(oa.dimStride))
+        if let lse = arguments.lse {
+            let la = layout.addressing(rowStats: lse)
+            p.lse = address(lse)
+            (p.lseBatchStride, p.lseHeadStride, p.lseRowStride) = (Int64(la.batchStride), Int64(la.headStride), Int64(la.rowStride))
+        }
+        if let varlen = layout.varlen {
+            func upload(_ offsets: [Int]) throws -> UInt64 {
+                let values = offsets.map { Int32(truncatingIfNeeded: $0) }
+                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
+                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
+                temporaries.append(buffer)
+                return buffer.address
+            }
+            guard (varlen.cuSeqlensQ.last ?? 0) < Int(Int32.max), (varlen.cuSeqlensK.last ?? 0) < Int(Int32.max) else {
+                throw FlashAttentionError.unsupported("varlen token counts ≥ 2³¹ on CUDA")
+            }
+            p.cuSeqlensQ = try upload(varlen.cuSeqlensQ)
+            p.cuSeqlensK = try upload(varlen.cuSeqlensK)
+        }
+        if let alibi = options.alibi {
+            let slopes = alibi.slopes
+            if case .cuda = slopes.device {
+                p.alibiSlopes = address(slopes)
+            } else {
+                let values = (0..<slopes.elementCount).map { i -> Float in
+                    slopes.rank == 1 ? slopes.load(at: i * slopes.strides[0])
+                        : slopes.load(at: (i / slopes.shape[1]) * slopes.strides[0] + (i % slopes.shape[1]) * slopes.strides[1])
+                }
+                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
+                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
+                temporaries.append(buffer)
+                p.alibiSlopes = buffer.address
+            }
+            let contiguous = slopes.device == .cpu
+            if slopes.rank == 1 {
+                (p.alibiBatchStride, p.alibiHeadStride) = (0, contiguous ? 1 : Int64(slopes.strides[0]))
+            } else {
+                (p.alibiBatchStride, p.alibiHeadStride) = contiguous ? (Int64(slopes.shape[1]), 1) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
+            }
+        }
+        let D = layout.headDim
+        let scale = options.scale(headDim: D)
+        let log2e: Float = 1.4426950408889634
+        if options.softcap > 0 {
+            p.scaleLog2 = options.softcap * log2e
+            p.softcapInputScale = scale / options.softcap
+        } else {
+            p.scaleLog2 = scale * log2e
+        }
+        if let dropout = options.dropout, dropout.probability > 0 {
+            let mask = DropoutMask(dropout)
+            p.dropoutSeed = mask.seed
+            p.dropoutThreshold = mask.threshold
+            p.dropoutKeepScale = mask.keepScale
+        }
+        let window = options.effectiveWindow
+        p.windowLeft = Int32(clamping: window.left)
+        p.windowRight = Int32(clamping: window.right)
+        guard layout.seqlenQ < Int(Int32.max), layout.seqlenK < Int(Int32.max) else {
+            throw FlashAttentionError.unsupported("sequence lengths ≥ 2³¹ on CUDA")
+        }
+        p.batch = Int32(layout.batch)
+        p.heads = Int32(layout.heads)
+        p.groupSize = Int32(layout.groupSize)
+        p.seqlenQ = Int32(layout.seqlenQ)
+        p.seqlenK = Int32(layout.seqlenK)
+        p.headDim = Int32(D)
+
+        let mBlocks = (layout.seqlenQ + descriptor.blockM - 1) / descriptor.blockM
+        guard layout.heads <= 65535 else { throw FlashAttentionError.unsupported("more than 65535 heads on CUDA") }
+        var batchStart = 0
+        while batchStart < layout.batch {
+            let count = min(65535, layout.batch - batchStart)
+            p.batchOffset = Int32(batchStart)
+            try kernel.function.launch(
+                grid: (mBlocks, layout.heads, count), block: (descriptor.threads, 1, 1),
+                sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: p.packed())
+            batchStart += count
+        }
+        // Uploaded offsets and slopes must outlive the kernel that reads them.
+        if !temporaries.isEmpty { try stream.synchronize() }
+    }
+}
