@@ -17,6 +17,11 @@ struct BackwardPass: @unchecked Sendable {
     /// Contiguous LSE and Δ, indexed [head · totalQ + token].
     let lse: UnsafeMutablePointer<Float>
     let delta: UnsafeMutablePointer<Float>
+    /// Q and dO converted once to float32, [head · totalQ + token] rows of paddedDim, when they
+    /// cannot be read in place (16-bit storage or a non-unit dim stride); nil otherwise.
+    /// Without them every key tile would convert the same rows again (Sk / tileK times).
+    let queryRows: UnsafeMutablePointer<Float>?
+    let dOutRows: UnsafeMutablePointer<Float>?
 
     let q: SequenceAddressing, k: SequenceAddressing, v: SequenceAddressing
     let dOut: SequenceAddressing, out: SequenceAddressing
@@ -26,12 +31,15 @@ struct BackwardPass: @unchecked Sendable {
     let dropout: DropoutMask?
 
     init(arguments: BackwardArguments, layout: AttentionLayout, plan: BackwardPlan,
-         lse: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+         lse: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>,
+         queryRows: UnsafeMutablePointer<Float>?, dOutRows: UnsafeMutablePointer<Float>?) {
         self.arguments = arguments
         self.layout = layout
         self.plan = plan
         self.lse = lse
         self.delta = delta
+        self.queryRows = queryRows
+        self.dOutRows = dOutRows
         q = layout.addressing(q: arguments.q)
         k = layout.addressing(k: arguments.k)
         v = layout.addressing(k: arguments.v)
@@ -72,17 +80,21 @@ struct BackwardPass: @unchecked Sendable {
                          a.rowStride, a.dimStride, Int32(rows), Int32(dim), dst, Int32(plan.paddedDim))
     }
 
-    /// Rows of Q or dO as a GEMM operand: read in place when already float32 with unit dim
-    /// stride (no copy), else converted into `scratch`.
+    /// Whether rows of `a` can be a GEMM operand in place: float32 with unit dim stride.
+    static func readsInPlace(_ a: SequenceAddressing) -> Bool {
+        a.elementType == .float32 && a.dimStride == 1 && a.rowStride <= Int(Int32.max)
+    }
+
+    /// Rows of Q or dO as a GEMM operand: in place, or from the float32 copy.
     @inline(__always)
-    func rows(_ a: SequenceAddressing, batch: Int, row: Int, head: Int, count: Int,
-              scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int32) {
-        if a.elementType == .float32, a.dimStride == 1, a.rowStride <= Int(Int32.max) {
-            let p = BackwardPass.address(a, batch: batch, row: row, head: head).assumingMemoryBound(to: Float.self)
-            return (UnsafePointer(p), Int32(a.rowStride))
+    func rows(_ a: SequenceAddressing, converted: UnsafeMutablePointer<Float>?, batch: Int, row: Int, head: Int)
+        -> (UnsafePointer<Float>, Int32) {
+        if let converted {
+            let at = converted + (head * layout.totalQ + token(batch: batch, row: row)) * plan.paddedDim
+            return (UnsafePointer(at), Int32(plan.paddedDim))
         }
-        pack(a, batch: batch, row: row, head: head, rows: count, into: scratch)
-        return (UnsafePointer(scratch), Int32(plan.paddedDim))
+        let p = BackwardPass.address(a, batch: batch, row: row, head: head).assumingMemoryBound(to: Float.self)
+        return (UnsafePointer(p), Int32(a.rowStride))
     }
 
     @inline(__always)
@@ -93,17 +105,20 @@ struct BackwardPass: @unchecked Sendable {
 
     // MARK: - Pass 1: row statistics
 
-    /// Δ = rowsum(dO∘O) in float32 and a contiguous copy of the LSE for one (batch, head).
+    /// Δ = rowsum(dO∘O) in float32 and a contiguous copy of the LSE for one (batch, head), and
+    /// the float32 copies of its Q and dO rows where those are kept.
     /// Rows that saw no key (LSE = +∞) get Δ = 0, whatever O holds.
     func rowStatistics(batch b: Int, head h: Int, workspace ws: BackwardWorkspace) {
         let sq = layout.seqlenQ(batch: b)
         let base = h * layout.totalQ + token(batch: b, row: 0)
+        let pd = plan.paddedDim
         for r0 in stride(from: 0, to: sq, by: plan.blockQ) {
             let rows = min(plan.blockQ, sq - r0)
-            pack(dOut, batch: b, row: r0, head: h, rows: rows, into: ws.dOut)
+            let g = dOutRows.map { $0 + (base + r0) * pd } ?? ws.dOut
+            pack(dOut, batch: b, row: r0, head: h, rows: rows, into: g)
+            if let queryRows { pack(q, batch: b, row: r0, head: h, rows: rows, into: queryRows + (base + r0) * pd) }
             pack(out, batch: b, row: r0, head: h, rows: rows, into: ws.query)
-            let pd = Int32(plan.paddedDim)
-            fa_bwd_row_dot(ws.dOut, pd, ws.query, pd, Int32(rows), Int32(dim), delta + base + r0)
+            fa_bwd_row_dot(g, Int32(pd), ws.query, Int32(pd), Int32(rows), Int32(dim), delta + base + r0)
             for r in 0..<rows {
                 let value = lseIn.data[lseIn.offset(batch: b, head: h, row: r0 + r)]
                 lse[base + r0 + r] = value
@@ -165,8 +180,8 @@ struct BackwardPass: @unchecked Sendable {
                             ws.keyLo[r] = Int32(range.lowerBound)
                             ws.keyHi[r] = Int32(range.upperBound)
                         }
-                        let (qp, ldq) = self.rows(q, batch: b, row: i0, head: h, count: rows, scratch: ws.query)
-                        let (gp, ldg) = self.rows(dOut, batch: b, row: i0, head: h, count: rows, scratch: ws.dOut)
+                        let (qp, ldq) = self.rows(q, converted: queryRows, batch: b, row: i0, head: h)
+                        let (gp, ldg) = self.rows(dOut, converted: dOutRows, batch: b, row: i0, head: h)
                         let ldt = Int32(tk)
                         // S = Q·Kᵀ and dP = dO·Vᵀ over the visible columns.
                         fa_gemm(0, m, n, D, qp, ldq, ws.keysT + c0, ldt, ws.scores, ldt, 0)

@@ -14,8 +14,8 @@ final class BackwardWorkspace {
     /// S → Pᵈ and dP → dS, blockQ × tileK.
     let scores: UnsafeMutablePointer<Float>
     let dScores: UnsafeMutablePointer<Float>
-    /// Q and dO row blocks converted to float32 when they cannot be read in place,
-    /// blockQ × paddedDim (also the row tiles of the Δ and dQ passes).
+    /// Row tiles of the Δ and dQ passes (O and dO rows in float32, summed dQ rows),
+    /// blockQ × paddedDim.
     let query: UnsafeMutablePointer<Float>
     let dOut: UnsafeMutablePointer<Float>
     /// Per-row visible key interval [keyLo, keyHi) of the current query block.

@@ -5,7 +5,8 @@ import CFlashKernels
 /// recomputing P tile by tile (never Sq × Sk), with every forward option.
 ///
 /// Passes, each a set of independent tasks on the work queue:
-/// 1. Row statistics: Δ = rowsum(dO∘O) and a contiguous copy of the LSE, per (batch, head).
+/// 1. Row statistics: Δ = rowsum(dO∘O) and a contiguous copy of the LSE, per (batch, head),
+///    plus float32 copies of Q and dO when they are not float32 rows already.
 /// 2. Per wave of (batch, kv head) groups (``BackwardPlan``):
 ///    a. key-chunk tasks: dK/dV of their tiles (stored when a tile is done) and dQ partials;
 ///    b. dQ tasks: the chunks' partials summed in chunk order, stored in dq's type.
@@ -23,8 +24,19 @@ struct CPUBackward {
         let totalQ = layout.totalQ
         let stats = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 2 * layout.heads * totalQ))
         defer { stats.deallocate() }
+        // Float32 copies of Q and dO where they cannot be GEMM operands in place.
+        let rowFloats = layout.heads * totalQ * plan.paddedDim
+        let queryRows = BackwardPass.readsInPlace(layout.addressing(q: arguments.q)) ? nil
+            : UnsafeMutablePointer<Float>.allocate(capacity: max(1, rowFloats))
+        let dOutRows = BackwardPass.readsInPlace(layout.addressing(q: arguments.dOut)) ? nil
+            : UnsafeMutablePointer<Float>.allocate(capacity: max(1, rowFloats))
+        defer {
+            queryRows?.deallocate()
+            dOutRows?.deallocate()
+        }
         let pass = BackwardPass(arguments: arguments, layout: layout, plan: plan,
-                                lse: stats, delta: stats + layout.heads * totalQ)
+                                lse: stats, delta: stats + layout.heads * totalQ,
+                                queryRows: queryRows, dOutRows: dOutRows)
         pass.zeroUnusedTokens()
 
         // 1. Row statistics, one task per (batch, head).
