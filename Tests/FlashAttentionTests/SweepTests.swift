@@ -18,12 +18,13 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
 ///
 /// The full product (5 lengths² × 7 head dims × 3 types × 2^7 option sets × layouts) is far
 /// too big, so it is sampled:
-/// - `grid`: every (length, head dim) pair once as Sq, with Sk a different length (so both
-///   Sq < Sk and Sq > Sk occur for every length), element types rotating, options random;
-///   plus a few Sq = Sk = 777 cases, D = 256 among them.
-/// - `options`: every option alone, GQA 4 and 8, strided views, varlen, and forced empty rows,
-///   each in all three element types, at moderate sizes.
+/// - `grid`: every (Sq, Sk, D) of lengths {1, 7, 23, 113, 777} and head dims {1, 7, 40, 59,
+///   80, 111, 256} once (175 cases), element types rotating, options and layouts random.
+/// - `options`: every option alone, none, GQA 4 and 8, strided views, varlen, forced empty
+///   rows (causal and window), and all options at once, each twice in each element type, at
+///   moderate sizes; plus degenerate sizes (no keys, no queries, empty varlen sequences).
 /// - `combined`: fully random draws (options, layouts, types together).
+/// - `regressions`: problems that once failed.
 ///
 /// Case i is `ProblemGenerator(seed: SweepTests.seed).spec(index: i, constraints: …)`: the
 /// failure message prints the whole spec, including its value seed.
@@ -34,23 +35,19 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
     static let gridCases: [SweepCase] = {
         var cases = [SweepCase]()
         let lengths = ProblemGenerator.lengths, dims = ProblemGenerator.headDims
-        for (di, d) in dims.enumerated() {
-            for (ni, n) in lengths.enumerated() {
-                let index = 1000 + di * 10 + ni
-                let other = lengths[(ni + 1 + di % 4) % lengths.count]
-                let constraints = ProblemConstraints(
-                    seqlenQ: n, seqlenK: other, headDim: d, elementType: ElementType.allCases[(ni + di) % 3],
-                    varlen: false, maxWork: 2_500_000)
-                cases.append(SweepCase(index: index, group: "Sq=\(n) Sk=\(other) D=\(d)",
-                                       spec: generator.spec(index: index, constraints: constraints)))
+        for (qi, sq) in lengths.enumerated() {
+            for (ki, sk) in lengths.enumerated() {
+                for (di, d) in dims.enumerated() {
+                    let index = 1000 + qi * 100 + ki * 10 + di
+                    // Batch and heads shrink to fit the work cap; Sq = Sk = 777 cases keep one
+                    // head (up to 777² × 256, the most expensive case of the suite).
+                    let constraints = ProblemConstraints(
+                        seqlenQ: sq, seqlenK: sk, headDim: d, elementType: ElementType.allCases[(qi + ki + di) % 3],
+                        maxWork: 2_000_000)
+                    cases.append(SweepCase(index: index, group: "Sq=\(sq) Sk=\(sk) D=\(d)",
+                                           spec: generator.spec(index: index, constraints: constraints)))
+                }
             }
-        }
-        // Long square problems, one per element type; the D = 256 one alone costs the most.
-        for (k, (d, type)) in [(256, ElementType.float32), (80, .bfloat16), (40, .float16)].enumerated() {
-            let index = 1900 + k
-            let constraints = ProblemConstraints(seqlenQ: 777, seqlenK: 777, headDim: d, elementType: type, groupSize: 1,
-                                                 varlen: false, maxWork: 777 * 777 * d)
-            cases.append(SweepCase(index: index, group: "Sq=Sk=777 D=\(d)", spec: generator.spec(index: index, constraints: constraints)))
         }
         return cases
     }()
@@ -67,28 +64,51 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
         variants.append(("varlen", ProblemConstraints(options: [], varlen: true, strided: false)))
         variants.append(("empty rows causal", ProblemConstraints(options: [.causal], emptyRows: true)))
         variants.append(("empty rows window", ProblemConstraints(options: [.window], emptyRows: true)))
+        variants.append(("all options", ProblemConstraints(options: Set(OptionKind.allCases))))
         for (vi, (name, base)) in variants.enumerated() {
             for (ti, type) in ElementType.allCases.enumerated() {
-                let index = 2000 + vi * 10 + ti
-                var constraints = base
-                constraints.elementType = type
-                // Moderate sizes: one of the short lengths on each side, any head dim up to 111.
-                var rng = SeededRandom(seed: SeededRandom.derive(seed, UInt64(index)))
-                constraints.seqlenQ = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
-                constraints.seqlenK = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
-                constraints.headDim = rng.pick([1, 7, 40, 59, 80, 111])
-                constraints.maxWork = 1_000_000
-                cases.append(SweepCase(index: index, group: "\(name) \(type)", spec: generator.spec(index: index, constraints: constraints)))
+                for repeat_ in 0..<2 {
+                    let index = 2000 + vi * 10 + ti * 2 + repeat_
+                    var constraints = base
+                    constraints.elementType = type
+                    // Moderate sizes: short lengths on each side, any head dim up to 111.
+                    var rng = SeededRandom(seed: SeededRandom.derive(seed, UInt64(index)))
+                    constraints.seqlenQ = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
+                    constraints.seqlenK = rng.pick([1, 7, 23, 113, rng.int(in: 0...40)])
+                    constraints.headDim = rng.pick([1, 7, 40, 59, 80, 111])
+                    constraints.maxWork = 1_000_000
+                    cases.append(SweepCase(index: index, group: "\(name) \(type)",
+                                           spec: generator.spec(index: index, constraints: constraints)))
+                }
             }
         }
+        // Degenerate sizes: no keys, no queries, varlen batches of empty sequences.
+        let degenerate: [(String, ProblemSpec)] = [
+            ("no keys", ProblemSpec(batch: 2, seqlenQ: 9, seqlenK: 0, heads: 4, kvHeads: 1, headDim: 40, elementType: .bfloat16, valueSeed: 1)),
+            ("no queries", ProblemSpec(batch: 2, seqlenQ: 0, seqlenK: 9, heads: 2, headDim: 7, causal: true, valueSeed: 2)),
+            ("varlen empty keys", ProblemSpec(seqlenQ: 0, seqlenK: 0, heads: 2, kvHeads: 1, headDim: 59, elementType: .float16,
+                                              varlen: VarlenSpec(seqlensQ: [5, 3], seqlensK: [0, 0]), valueSeed: 3)),
+            ("varlen empty queries", ProblemSpec(seqlenQ: 0, seqlenK: 0, heads: 8, kvHeads: 1, headDim: 80, causal: true,
+                                                 varlen: VarlenSpec(seqlensQ: [0, 0, 4], seqlensK: [6, 2, 0]), valueSeed: 4)),
+        ]
+        for (k, (name, spec)) in degenerate.enumerated() { cases.append(SweepCase(index: 2900 + k, group: name, spec: spec)) }
         return cases
     }()
 
-    static let combinedCases: [SweepCase] = (0..<36).map { i in
+    static let combinedCases: [SweepCase] = (0..<160).map { i in
         let index = 3000 + i
         let constraints = ProblemConstraints(maxWork: 1_500_000)
         return SweepCase(index: index, group: "random", spec: generator.spec(index: index, constraints: constraints))
     }
+
+    /// Problems that once failed, kept as regression cases.
+    static let regressionCases: [SweepCase] = [
+        // Saturated softcap in float32 (q, k ~ N(1.5, 1), so scale·q·k/softcap ≫ 1): the
+        // backward's 1 − tanh² cancels. Found by `flash-attn verify --seed 11 --index 700`.
+        SweepCase(index: 4000, group: "float32 saturated softcap", spec: ProblemSpec(
+            batch: 1, seqlenQ: 23, seqlenK: 113, heads: 4, kvHeads: 1, headDim: 111, softcap: 5, distribution: .shifted,
+            valueSeed: 7_903_012_018_793_030_305)),
+    ]
 
     static func check(_ sweepCase: SweepCase) {
         let result = Verifier(backend: CPUBackend()).verify(sweepCase.spec, backward: true)
@@ -108,6 +128,9 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: combinedCases)
     func combined(_ sweepCase: SweepCase) { SweepTests.check(sweepCase) }
 
+    @Test(arguments: regressionCases)
+    func regressions(_ sweepCase: SweepCase) { SweepTests.check(sweepCase) }
+
     // MARK: - Determinism
 
     static let determinismSpecs: [ProblemSpec] = [
@@ -115,6 +138,9 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
                     causal: true, softcap: 5, dropout: Dropout(probability: 0.2, seed: 9), valueSeed: 1),
         ProblemSpec(seqlenQ: 0, seqlenK: 0, heads: 4, kvHeads: 1, headDim: 59, alibi: .batchHeads,
                     varlen: VarlenSpec(seqlensQ: [70, 0, 33], seqlensK: [200, 5, 0]), valueSeed: 2),
+        ProblemSpec(batch: 1, seqlenQ: 300, seqlenK: 257, heads: 2, kvHeads: 2, headDim: 111, elementType: .float16,
+                    window: SlidingWindow(left: 40, right: 3), strides: [.transposed, .paddedRows, .spacedDims, .slicedHeads,
+                    .transposed, .paddedRows, .spacedDims, .slicedHeads, .transposed], valueSeed: 3),
     ]
 
     /// The backend runs twice with 1, 2 and 3 threads: forward and backward outputs must be
