@@ -19,7 +19,8 @@ torch.autograd.grad(..., retain_graph=True) on one recorded forward, so each pas
 with the Swift side's pass of the same name. With "warmup" false (large problems, where the
 caller keeps the first run as a sample too) the first timed forward also gives the output
 written to "out". Peak extra memory is this process's VmHWM after the call minus its VmRSS before
-(Linux: writing "5" to /proc/self/clear_refs resets VmHWM); 0 where /proc is missing.
+(Linux: writing "5" to /proc/self/clear_refs resets VmHWM), after glibc's malloc_trim(0) has
+returned free heap pages to the OS; 0 where /proc is missing.
 Errors are reported as {"ok": false, "error": "..."} and the worker keeps serving.
 """
 import json
@@ -47,8 +48,21 @@ def reset_peak():
         return False
 
 
+try:
+    import ctypes
+
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
 def measured(fn):
-    """Runs fn once; returns (milliseconds, peak extra bytes)."""
+    """Runs fn once; returns (milliseconds, peak extra bytes).
+
+    Free heap memory goes back to the OS first (glibc malloc_trim), as on the Swift side, so
+    memory reused from an earlier call is counted."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
     before = status_kib("VmRSS")
     have_peak = reset_peak()
     start = time.perf_counter()

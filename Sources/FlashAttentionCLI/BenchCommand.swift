@@ -11,10 +11,12 @@ public struct BenchCommand: ReportingCommand {
         discussion: """
             The default grid: B = 1, H = 8, D = 64 and 128, N = Sq = Sk = 512, 1024, …, 16384, causal \
             and not, float32 and bfloat16, 3 timed runs per point (the median is reported) after \
-            one warm-up (kept as a sample when a run takes over a second). Points whose predicted \
-            time (from the point at half the length, ×4) exceeds --max-seconds (default 30) are \
-            skipped and listed, so on a 2-core machine the default run takes about 10–15 minutes \
-            and reaches N = 4096–8192; narrow it with --seqlens, --head-dims, --dtypes, \
+            one warm-up (kept as a sample when a run takes over a second). A point whose predicted \
+            time (ours and torch, both passes: the previous length's time × the length ratio²) \
+            exceeds --max-seconds (default 60) is skipped and listed with the longer ones, so on a \
+            2-core machine the default run takes about 5–10 minutes and reaches N = 4096 (8192 for \
+            the cheaper causal bfloat16 series); pass --seqlens and a larger --max-seconds for the \
+            long points, or narrow it with --seqlens, --head-dims, --dtypes, \
             --causal/--no-causal. When `python3 -c 'import torch'` works, torch runs each point on \
             the same inputs (written to .npy in a temporary folder) with the same thread count, via \
             scripts/bench_torch_cpu.py.
@@ -36,7 +38,7 @@ public struct BenchCommand: ReportingCommand {
     public var batch: String?
     @Option(help: ArgumentHelp("Timed runs per point (default 3); the median is reported.", valueName: "n"))
     public var repeats: String?
-    @Option(name: .customLong("max-seconds"), help: ArgumentHelp("Skip points predicted to take longer (default 30).", valueName: "s"))
+    @Option(name: .customLong("max-seconds"), help: ArgumentHelp("Skip points predicted to take longer than this (default 60).", valueName: "s"))
     public var maxSeconds: String?
     @Option(help: ArgumentHelp("Worker threads, for ours and torch (default: all cores).", valueName: "n"))
     public var threads: String?
@@ -73,7 +75,7 @@ public struct BenchCommand: ReportingCommand {
         let heads = try ArgumentValues.positiveInt(self.heads, flag: "--heads", default: 8)
         let batch = try ArgumentValues.positiveInt(self.batch, flag: "--batch", default: 1)
         let repeats = try ArgumentValues.positiveInt(self.repeats, flag: "--repeats", default: 3)
-        let budget = try ArgumentValues.positiveDouble(maxSeconds, flag: "--max-seconds", default: 30)
+        let budget = try ArgumentValues.positiveDouble(maxSeconds, flag: "--max-seconds", default: 60)
         let threads = try ArgumentValues.positiveInt(self.threads, flag: "--threads", default: SystemInfo.defaultThreads)
         var outputs: [(flag: String, path: String)] = []
         if let csv { outputs.append(("--csv", csv)) }

@@ -8,10 +8,13 @@ import Glibc
 /// (VmHWM) to its current resident size; after the call, VmHWM minus the resident size before
 /// it is the most memory the call added at any moment: its workspace and anything else it
 /// touched, on every thread, but not memory that was already resident (inputs and the
-/// caller-allocated outputs). Where /proc is not available the peak is `nil`.
+/// caller-allocated outputs). Free heap memory is handed back to the OS first (`malloc_trim`),
+/// so that a call reusing memory an earlier call freed is charged for it rather than getting
+/// it for free. Where /proc is not available the peak is `nil`.
 enum MemoryProbe {
     /// Runs `body` and returns its result with the peak extra resident bytes.
     static func measure<T>(_ body: () throws -> T) rethrows -> (result: T, peakExtraBytes: Int?) {
+        releaseFreeHeap()
         let before = statusKiB("VmRSS")
         let reset = resetPeak()
         let result = try body()
@@ -21,6 +24,13 @@ enum MemoryProbe {
 
     /// Current resident bytes, or nil.
     static var residentBytes: Int? { statusKiB("VmRSS").map { $0 * 1024 } }
+
+    /// glibc's malloc_trim(0): returns free heap pages of every arena to the OS.
+    static func releaseFreeHeap() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    }
 
     static func resetPeak() -> Bool {
         let fd = open("/proc/self/clear_refs", O_WRONLY)

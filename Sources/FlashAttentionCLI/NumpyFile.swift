@@ -66,6 +66,7 @@ public struct NumpyArray: Sendable, Equatable {
     public func tensor(as elementType: ElementType) -> Tensor {
         let tensor = Tensor(shape: shape, elementType: elementType)
         let view = tensor.view
+        guard elementCount > 0 else { return tensor }
         bytes.withUnsafeBytes { raw in
             switch (element, elementType) {
             case (.float32, .float32):

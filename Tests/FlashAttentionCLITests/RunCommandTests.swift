@@ -191,6 +191,21 @@ func relativeError(_ a: [Float], _ b: [Double]) -> Double {
         try compareWithReference(w, extra: extra, tolerance: dtype == "float32" ? 1e-5 : 3e-2)
     }
 
+    /// Empty sequences: no query rows, or rows that see no key (out 0, LSE +inf).
+    @Test func emptySequences() throws {
+        let w = try Workspace()
+        w.write("q0.npy", NumpyArray(shape: [1, 0, 2, 8], float32: []))
+        w.write("k0.npy", NumpyArray(shape: [1, 0, 2, 8], float32: []))
+        w.write("q1.npy", NumpyArray(shape: [1, 3, 2, 8], float32: [Float](repeating: 0.5, count: 48)))
+        try runCommand(["--q", w.file("q0.npy"), "--k", w.file("q1.npy"),
+                        "--v", w.file("q1.npy"), "--out", w.file("o.npy"), "--lse", w.file("lse.npy")], backend: nil)
+        #expect(try w.read("o.npy").shape == [1, 0, 2, 8])
+        try runCommand(["--q", w.file("q1.npy"), "--k", w.file("k0.npy"), "--v", w.file("k0.npy"),
+                        "--out", w.file("o.npy"), "--lse", w.file("lse.npy")], backend: nil)
+        #expect(try w.read("o.npy").floats() == [Float](repeating: 0, count: 48))
+        #expect(try w.read("lse.npy").floats() == [Float](repeating: .infinity, count: 6))
+    }
+
     /// Recomputes the run's results with the oracle on the same (rounded) inputs.
     func compareWithReference(_ w: Workspace, extra: [String], tolerance: Double) throws {
         let command = try RunCommand.parse(w.runArguments(extra))
