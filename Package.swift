@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "flash-attn", dependencies: ["FlashAttentionCLI"]),
         // The stable C header, and its Swift implementation built as libflashattention.so.
         .target(name: "CFlashAttentionABI"),
-        .target(name: "FlashAttentionC", dependencies: ["FlashAttention", "CFlashAttentionABI"]),
+        .target(name: "FlashAttentionC", dependencies: ["FlashAttention", "FlashAttentionCUDA", "CFlashAttentionABI"]),
         .testTarget(
             name: "FlashAttentionTests",
             dependencies: ["FlashAttention", "FlashAttentionCPU", "FlashAttentionReference", "CFlashKernels"]),
