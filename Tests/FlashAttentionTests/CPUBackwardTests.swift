@@ -117,7 +117,8 @@ import FlashAttentionReference
     }
 
     /// Builds the problem's tensors, runs the CPU backward with `threads` workers and the oracle.
-    static func run(_ p: Problem, threads: [Int] = [2], oracle: Bool = true) throws -> [Outcome] {
+    /// - Parameter cpuForward: take O and LSE from the CPU forward instead of the oracle's.
+    static func run(_ p: Problem, threads: [Int] = [2], oracle: Bool = true, cpuForward: Bool = false) throws -> [Outcome] {
         var noise = Noise(state: p.seed)
         let D = p.headDim
         var layout: VarlenLayout? = nil
@@ -156,10 +157,15 @@ import FlashAttentionReference
         let lse = Tensor(shape: lseShape)
         let forward = try ReferenceAttention.forward(ForwardArguments(
             q: q.view, k: k.view, v: v.view, out: out.view, lse: lse.view, options: options, varlen: layout))
-        var outValues = forward.out.map(Float.init)
-        outValues += [Float](repeating: 0, count: qShape.reduce(1, *) - outValues.count)
-        out.fill(outValues)
-        for (i, value) in forward.lse.enumerated() { lse.view.store(Float(value), at: i) }
+        if cpuForward {
+            try CPUBackend(threads: 2).forward(ForwardArguments(
+                q: q.view, k: k.view, v: v.view, out: out.view, lse: lse.view, options: options, varlen: layout))
+        } else {
+            var outValues = forward.out.map(Float.init)
+            outValues += [Float](repeating: 0, count: qShape.reduce(1, *) - outValues.count)
+            out.fill(outValues)
+            for (i, value) in forward.lse.enumerated() { lse.view.store(Float(value), at: i) }
+        }
 
         let dq = Buffer(shape: qShape, dtype: p.dtype, storage: p.storage)
         let dk = Buffer(shape: kShape, dtype: p.dtype, storage: p.storage)
@@ -197,8 +203,8 @@ import FlashAttentionReference
         dtype == .float32 ? 1e-5 : 2 * dtype.unitRoundoff
     }
 
-    static func check(_ p: Problem) throws {
-        let outcome = try run(p)[0]
+    static func check(_ p: Problem, cpuForward: Bool = false) throws {
+        let outcome = try run(p, cpuForward: cpuForward)[0]
         let budget = budget(p.dtype)
         let reference = try #require(outcome.reference)
         let errors = [("dq", relativeError(outcome.dq, reference.dq)),
@@ -267,6 +273,18 @@ import FlashAttentionReference
     ] }
 
     @Test(arguments: dtypes) func sixteenBitStorageMatchesTheOracle(_ p: Problem) throws { try Self.check(p) }
+
+    /// The whole CPU pipeline: O and LSE from the CPU forward, gradients from the CPU backward.
+    static let pipeline: [Problem] = [
+        Problem(batch: 2, seqlenQ: 113, seqlenK: 300, heads: 8, kvHeads: 2, headDim: 59, causal: true, dropout: 0.2),
+        Problem(seqlenQ: 200, seqlenK: 23, heads: 2, headDim: 80, storage: .gapped, softcap: 4, alibiRank: 1),
+        Problem(seqlenQ: 0, seqlenK: 0, heads: 4, kvHeads: 1, headDim: 40, dtype: .bfloat16, storage: .headMajor,
+                window: SlidingWindow(left: 30, right: 5), varlen: [(113, 140), (7, 23), (60, 0)]),
+    ]
+
+    @Test(arguments: pipeline) func afterTheCPUForwardMatchesTheOracle(_ p: Problem) throws {
+        try Self.check(p, cpuForward: true)
+    }
 
     @Test func rowsThatSeeNoKeyGetZeroGradients() throws {
         // Causal with Sq > Sk: the first Sq − Sk rows see nothing (LSE = +∞).
