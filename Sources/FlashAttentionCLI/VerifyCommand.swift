@@ -31,6 +31,8 @@ public struct VerifyCommand: ParsableCommand {
     public var index: Int?
     @Option(help: "Largest problem, in query-key pairs × heads × head dim.")
     public var maxWork = 3_000_000
+    @Option(help: "Sequence lengths to draw from, comma-separated (default 1,7,23,113,777).")
+    public var lengths: String?
     @Option(help: "Worker threads for the CPU backend (default: all cores).")
     public var threads: Int?
     @Flag(help: "Print a line for every case, not only failures.")
@@ -57,7 +59,12 @@ public struct VerifyCommand: ParsableCommand {
             print("error: \(error)")
             throw ExitCode(1)
         }
-        let generator = ProblemGenerator(seed: seed, elementTypes: types, maxWork: maxWork)
+        var pool = [Int]()
+        for text in (lengths ?? "").split(separator: ",") {
+            guard let n = Int(text), n >= 0 else { throw ValidationError("--lengths: expected lengths ≥ 0, got '\(text)'") }
+            pool.append(n)
+        }
+        let generator = ProblemGenerator(seed: seed, elementTypes: types, maxWork: maxWork, lengths: pool)
         let verifier = Verifier(backend: backend)
         let indices = index.map { [$0] } ?? Array(0..<cases)
         var passed = 0, failed = 0
