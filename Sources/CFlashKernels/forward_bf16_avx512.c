@@ -79,6 +79,24 @@ void fa_fwd_pack_p_bf16(const float *S, int ld, int keys, int cols, uint32_t *P,
   }
 }
 
+void fa_fwd_scores_dot_bf16(const uint16_t *K, int ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
+                            float *S, int lds) {
+  for (int j = 0; j < keys; j++) {
+    const uint16_t *k = K + (long)j * ldk;
+    for (int c = 0; c < cols; c++) {
+      const uint16_t *q = Q + (long)c * ldq;
+      __m512 acc = _mm512_setzero_ps();
+      for (int e = 0; e < d; e += 32) {
+        __mmask32 m = d - e >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (d - e)) - 1);
+        __m512bh kv = (__m512bh)_mm512_maskz_loadu_epi16(m, k + e);
+        __m512bh qv = (__m512bh)_mm512_maskz_loadu_epi16(m, q + e);
+        acc = _mm512_dpbf16_ps(acc, kv, qv);
+      }
+      S[(long)j * lds + c] = _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
 #pragma clang attribute pop
 #endif
 

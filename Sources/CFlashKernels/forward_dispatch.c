@@ -4,7 +4,8 @@
   void fa_fwd_softmax_block_##sfx(const fa_fwd_columns *, float *, int, int, int, float *, float *, float *); \
   void fa_fwd_rescale_##sfx(float *, int, int, int, const float *); \
   void fa_fwd_finish_##sfx(float *, int, int, int, const float *, const float *, float *); \
-  void fa_fwd_transpose_##sfx(const float *, int, int, int, float *, int);
+  void fa_fwd_transpose_##sfx(const float *, int, int, int, float *, int); \
+  void fa_fwd_scores_dot_##sfx(const float *, int, int, const float *, int, int, int, float *, int);
 FA_DECLARE(generic)
 #if defined(__x86_64__)
 FA_DECLARE(avx2)
@@ -45,4 +46,8 @@ void fa_prefetch_rows(const void *base, ptrdiff_t row_stride_bytes, int rows, in
   const char *p = (const char *)base;
   for (int r = 0; r < rows; r++, p += row_stride_bytes)
     for (int b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b, 0, 2);
+}
+
+void fa_fwd_scores_dot(const float *K, int ldk, int keys, const float *Q, int ldq, int cols, int d, float *S, int lds) {
+  FA_PICK(fa_fwd_scores_dot, K, ldk, keys, Q, ldq, cols, d, S, lds);
 }

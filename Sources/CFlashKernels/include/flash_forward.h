@@ -57,6 +57,11 @@ void fa_fwd_finish(float *O, int ldo, int rows, int cols, const float *m, const 
 /// dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (no padding written).
 void fa_fwd_transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd);
 
+/// S[j·lds + c] = Σ_e K[j·ldk + e]·Q[c·ldq + e] for j < keys, c < cols, e < d: Sᵀ = K·Qᵀ by
+/// dot products along D, for tiles with few query columns (decoding), where the broadcast
+/// GEMM would waste most of each vector.
+void fa_fwd_scores_dot(const float *K, int ldk, int keys, const float *Q, int ldq, int cols, int d, float *S, int lds);
+
 /// Asks for `rows` rows of `row_bytes` bytes (row starts `row_stride_bytes` apart) to be
 /// brought into the L2 cache: the next key block's K and V, while this block computes.
 void fa_prefetch_rows(const void *base, ptrdiff_t row_stride_bytes, int rows, int row_bytes);
@@ -91,6 +96,11 @@ void fa_bf16_interleave_rows(const uint16_t *src, ptrdiff_t rs, int rows, int co
 /// P (keys rows × ld float32) rounded to bfloat16 and interleaved by pairs of rows:
 /// out[q·ldp + c] = bf16(S[2q][c]) | bf16(S[2q+1][c]) << 16, for c < cols rounded up to 16.
 void fa_fwd_pack_p_bf16(const float *S, int ld, int keys, int cols, uint32_t *P, int ldp);
+
+/// fa_fwd_scores_dot on bfloat16 rows (K and Q rows of d bfloat16 values, ldk/ldq in
+/// elements), accumulating in float32 with vdpbf16ps.
+void fa_fwd_scores_dot_bf16(const uint16_t *K, int ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
+                            float *S, int lds);
 
 #ifdef __cplusplus
 }

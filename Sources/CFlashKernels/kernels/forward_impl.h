@@ -133,3 +133,26 @@ void FA_FN(fa_fwd_transpose)(const float *src, int lds, int rows, int cols, floa
         for (int r = r0; r < r1; r++) dst[(long)c * ldd + r] = src[(long)r * lds + c];
     }
 }
+
+void FA_FN(fa_fwd_scores_dot)(const float *K, int ldk, int keys, const float *Q, int ldq, int cols, int d, float *S,
+                              int lds) {
+  // Few query columns: one dot product per (key, column), vectorised along D. The broadcast
+  // GEMM would spend D instructions per key whatever the column count.
+  const int full = d / 16 * 16;
+  for (int j = 0; j < keys; j++) {
+    const float *k = K + (long)j * ldk;
+    for (int c = 0; c < cols; c++) {
+      const float *q = Q + (long)c * ldq;
+      fa_v16 acc0 = fa_splat16(0), acc1 = fa_splat16(0);
+      int e = 0;
+      for (; e + 32 <= full; e += 32) {
+        acc0 = fa_fma16(fa_load16(k + e), fa_load16(q + e), acc0);
+        acc1 = fa_fma16(fa_load16(k + e + 16), fa_load16(q + e + 16), acc1);
+      }
+      if (e < full) acc0 = fa_fma16(fa_load16(k + e), fa_load16(q + e), acc0);
+      float sum = fa_hsum16(acc0 + acc1);
+      for (e = full; e < d; e++) sum += k[e] * q[e];
+      S[(long)j * lds + c] = sum;
+    }
+  }
+}

@@ -231,7 +231,9 @@ struct ForwardKernel: @unchecked Sendable {
                              qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
                              scratch.queryRows + h * rows * dp, Int32(dp))
         }
-        fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc))
+        if cols > ForwardPlan.dotColumns {
+            fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc))
+        }
         var first = true
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
@@ -249,8 +251,13 @@ struct ForwardKernel: @unchecked Sendable {
                 kTile = UnsafePointer(scratch.keys)
                 ldk = Int32(dp)
             }
-            fa_gemm(0, Int32(nk), Int32(cols), Int32(d), kTile, ldk, scratch.queryT, Int32(ldc),
-                    scratch.scores, Int32(ldc), 0)
+            if cols <= ForwardPlan.dotColumns {
+                fa_fwd_scores_dot(kTile, ldk, Int32(nk), scratch.queryRows, Int32(dp), Int32(cols), Int32(d),
+                                  scratch.scores, Int32(ldc))
+            } else {
+                fa_gemm(0, Int32(nk), Int32(cols), Int32(d), kTile, ldk, scratch.queryT, Int32(ldc),
+                        scratch.scores, Int32(ldc), 0)
+            }
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
             if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
@@ -295,7 +302,9 @@ struct ForwardKernel: @unchecked Sendable {
                               qa.rowStride, qa.dimStride, Int32(rows), Int32(d),
                               half(scratch.queryRows) + h * rows * dp, Int32(dp))
         }
-        fa_fwd_transpose(scratch.queryRows, Int32(dp / 2), Int32(cols), Int32(pairs), scratch.queryT, Int32(ldc))
+        if cols > ForwardPlan.dotColumns {
+            fa_fwd_transpose(scratch.queryRows, Int32(dp / 2), Int32(cols), Int32(pairs), scratch.queryT, Int32(ldc))
+        }
         let keyRows = half(scratch.keys)
         let valuePairs = words(scratch.values)
         let staging = half(scratch.values + ForwardPlan.keyBlock / 2 * dp)  // second half of the V buffer
@@ -316,8 +325,14 @@ struct ForwardKernel: @unchecked Sendable {
                 kTile = UnsafeMutableRawPointer(keyRows).assumingMemoryBound(to: UInt32.self)
                 ldk = dp / 2
             }
-            fa_gemm_bf16(0, Int32(nk), Int32(cols), Int32(pairs), kTile, Int32(ldk), words(scratch.queryT), Int32(ldc),
-                         scratch.scores, Int32(ldc), 0)
+            if cols <= ForwardPlan.dotColumns {
+                fa_fwd_scores_dot_bf16(UnsafeMutableRawPointer(kTile).assumingMemoryBound(to: UInt16.self), Int32(2 * ldk),
+                                       Int32(nk), half(scratch.queryRows), Int32(dp), Int32(cols), Int32(d),
+                                       scratch.scores, Int32(ldc))
+            } else {
+                fa_gemm_bf16(0, Int32(nk), Int32(cols), Int32(pairs), kTile, Int32(ldk), words(scratch.queryT),
+                             Int32(ldc), scratch.scores, Int32(ldc), 0)
+            }
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
             if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }

@@ -15,6 +15,8 @@ struct ForwardPlan: Sendable {
     static let columnTarget = 64
     /// Below this many query tasks, split over keys.
     static let minimumTasks = 32
+    /// Tiles of at most this many query columns compute Sᵀ = K·Qᵀ as dot products along D.
+    static let dotColumns = 8
     /// A split covers at least this many key blocks.
     static let minimumBlocksPerSplit = 4
 
