@@ -20,6 +20,7 @@ runs unchanged. Differences, all documented on the functions:
 import struct
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import _library as _lib
 from ._library import FlashAttentionError
@@ -351,6 +352,7 @@ class FlashAttnFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
@@ -376,6 +378,7 @@ class FlashAttnQKVPackedFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         qkv, out, lse = ctx.saved_tensors
         q, k, v = _unpack(qkv, 2, "qkv", 3)
@@ -404,6 +407,7 @@ class FlashAttnKVPackedFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         q, kv, out, lse = ctx.saved_tensors
         k, v = _unpack(kv, 2, "kv", 2)
@@ -433,6 +437,7 @@ class FlashAttnVarlenFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
@@ -461,6 +466,7 @@ class FlashAttnVarlenQKVPackedFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         qkv, out, lse = ctx.saved_tensors
         q, k, v = _unpack(qkv, 1, "qkv", 3)
@@ -490,6 +496,7 @@ class FlashAttnVarlenKVPackedFunc(torch.autograd.Function):
         return out, lse, s_dmask
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, *_):
         q, kv, out, lse = ctx.saved_tensors
         k, v = _unpack(kv, 1, "kv", 2)

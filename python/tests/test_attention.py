@@ -177,3 +177,12 @@ def test_concurrent_python_threads():
         t.join()
     for got, want in zip(results, expected):
         assert torch.equal(got, want)
+
+
+def test_double_backward_raises(device):
+    # Second derivatives are not implemented: asking for them must fail loudly, not return zeros.
+    q, k, v = make_qkv(1, 5, 5, 1, 1, 8, torch.float32, device)
+    out = flash_attn_func(q, k, v)
+    (dq,) = torch.autograd.grad(out.sum(), (q,), create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(dq.sum(), (q,))
