@@ -5,7 +5,7 @@
   void fa_bwd_tile_##sfx(const fa_bwd_params *, int, int, int, int, const int32_t *, const int32_t *, \
                          const float *, const float *, float *, int, float *, int); \
   void fa_bwd_row_dot_##sfx(const float *, int, const float *, int, int, int, float *); \
-  void fa_bwd_sum_parts_##sfx(const float *, long, int, int, int, int, float *, int);
+  void fa_bwd_sum_parts_##sfx(const float *, long, int, int, int, int, float *, int, int);
 FA_BWD_DECLARE(generic)
 #if defined(__x86_64__)
 FA_BWD_DECLARE(avx2)
@@ -29,6 +29,7 @@ void fa_bwd_row_dot(const float *a, int lda, const float *b, int ldb, int rows, 
   FA_BWD_PICK(fa_bwd_row_dot, a, lda, b, ldb, rows, cols, out)
 }
 
-void fa_bwd_sum_parts(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst, int ldd) {
-  FA_BWD_PICK(fa_bwd_sum_parts, src, part_stride, parts, rows, cols, ld, dst, ldd)
+void fa_bwd_sum_parts(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst, int ldd,
+                      int accumulate) {
+  FA_BWD_PICK(fa_bwd_sum_parts, src, part_stride, parts, rows, cols, ld, dst, ldd, accumulate)
 }

@@ -44,9 +44,11 @@ void fa_bwd_tile(const fa_bwd_params *params, int rows, int cols, int row0, int 
 /// out[r] = Σ_c a[r, c]·b[r, c] (float32) for dense tiles: Δ = rowsum(dO∘O).
 void fa_bwd_row_dot(const float *a, int lda, const float *b, int ldb, int rows, int cols, float *out);
 
-/// dst[r, c] = Σ_p src_p[r, c] for p = 0..<parts in that order, where src_p = src + p·part_stride:
-/// the fixed-order sum of partial dQ tiles (rows × cols, leading dimension ld, dense output).
-void fa_bwd_sum_parts(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst, int ldd);
+/// The fixed-order sum of partial dQ tiles src_p = src + p·part_stride (rows × cols, leading
+/// dimension ld): dst = ((src_0 + src_1) + …) + src_{parts−1}, or with `accumulate`,
+/// dst = ((dst + src_0) + …) + src_{parts−1}.
+void fa_bwd_sum_parts(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst, int ldd,
+                      int accumulate);
 
 #ifdef __cplusplus
 }

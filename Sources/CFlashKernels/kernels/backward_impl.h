@@ -115,12 +115,17 @@ void FA_BFN(fa_bwd_row_dot)(const float *a, int lda, const float *b, int ldb, in
   }
 }
 
-void FA_BFN(fa_bwd_sum_parts)(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst, int ldd) {
+void FA_BFN(fa_bwd_sum_parts)(const float *src, long part_stride, int parts, int rows, int cols, int ld, float *dst,
+                              int ldd, int accumulate) {
   for (int r = 0; r < rows; r++) {
     float *out = dst + (long)r * ldd;
     const float *in = src + (long)r * ld;
-    memcpy(out, in, (size_t)cols * sizeof(float));
-    for (int p = 1; p < parts; p++) {
+    int first = 0;
+    if (!accumulate) {
+      memcpy(out, in, (size_t)cols * sizeof(float));
+      first = 1;
+    }
+    for (int p = first; p < parts; p++) {
       const float *q = in + p * part_stride;
       int c = 0;
       for (; c + 16 <= cols; c += 16) fa_store16(out + c, fa_load16(out + c) + fa_load16(q + c));

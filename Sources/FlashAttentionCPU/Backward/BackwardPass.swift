@@ -22,6 +22,8 @@ struct BackwardPass: @unchecked Sendable {
     /// Without them every key tile would convert the same rows again (Sk / tileK times).
     let queryRows: UnsafeMutablePointer<Float>?
     let dOutRows: UnsafeMutablePointer<Float>?
+    /// dq is float32 rows, so chunk 0 of each group accumulates its dQ there directly.
+    let dqInPlace: Bool
 
     let q: SequenceAddressing, k: SequenceAddressing, v: SequenceAddressing
     let dOut: SequenceAddressing, out: SequenceAddressing
@@ -49,6 +51,7 @@ struct BackwardPass: @unchecked Sendable {
         dk = layout.addressing(k: arguments.dk)
         dv = layout.addressing(k: arguments.dv)
         lseIn = layout.addressing(rowStats: arguments.lse)
+        dqInPlace = BackwardPass.readsInPlace(dq)
         scale = arguments.options.scale(headDim: layout.headDim)
         dropout = arguments.options.dropout.map(DropoutMask.init)
     }
@@ -137,10 +140,13 @@ struct BackwardPass: @unchecked Sendable {
         let G = layout.groupSize, D = Int32(dim)
         let pd = plan.paddedDim, tk = plan.tileK, bq = plan.blockQ
         let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, options: arguments.options)
-        let mine = partial + group.partialBase + chunk * group.partialStride
-        mine.update(repeating: 0, count: group.partialStride)
         let tiles = plan.tiles(seqlenK: sk)
         let rowBase = token(batch: b, row: 0)
+        // Query blocks sit on a fixed grid of blockQ rows, so a block's partial can start with
+        // the first GEMM that reaches it (beta 0) instead of a pass of zeros; blocks no tile
+        // reaches get zeros at the end. touched[hl · blocks + block].
+        let blocks = (sq + bq - 1) / bq
+        var touched = [Bool](repeating: false, count: G * blocks)
 
         var t = chunk
         while t < tiles {
@@ -165,10 +171,9 @@ struct BackwardPass: @unchecked Sendable {
                         dropout_stream: dropout?.streamKey(batch: b, head: h) ?? 0)
                     let lseRows = lse + h * layout.totalQ + rowBase
                     let deltaRows = delta + h * layout.totalQ + rowBase
-                    let headPartial = mine + hl * sq * pd
-                    var i0 = queries.lowerBound
+                    var i0 = queries.lowerBound / bq * bq
                     while i0 < queries.upperBound {
-                        let rows = min(bq, queries.upperBound - i0)
+                        let rows = min(bq, sq - i0)
                         defer { i0 += rows }
                         let seen = geometry.keyRange(rows: i0..<(i0 + rows))
                         let lo = max(seen.lowerBound, k0), hi = min(seen.upperBound, k0 + kn)
@@ -192,7 +197,10 @@ struct BackwardPass: @unchecked Sendable {
                         // dV += Pᵈᵀ·dO, dK += dSᵀ·Q, dQ += dS·K.
                         fa_gemm(1, n, D, m, ws.scores, ldt, gp, ldg, ws.dValues + c0 * pd, Int32(pd), 1)
                         fa_gemm(1, n, D, m, ws.dScores, ldt, qp, ldq, ws.dKeys + c0 * pd, Int32(pd), 1)
-                        fa_gemm(0, m, D, n, ws.dScores, ldt, ws.keys + c0 * pd, Int32(pd), headPartial + i0 * pd, Int32(pd), 1)
+                        let (dqRows, lddq) = partialRows(group, chunk: chunk, localHead: hl, row: i0, partial: partial)
+                        let first = !touched[hl * blocks + i0 / bq]
+                        touched[hl * blocks + i0 / bq] = true
+                        fa_gemm(0, m, D, n, ws.dScores, ldt, ws.keys + c0 * pd, Int32(pd), dqRows, Int32(lddq), first ? 0 : 1)
                     }
                 }
             }
@@ -201,21 +209,54 @@ struct BackwardPass: @unchecked Sendable {
             store(ws.dValues, ld: pd, to: dv, batch: b, row: k0, head: kh, rows: kn)
             t += group.chunks
         }
+        for hl in 0..<G {
+            for block in 0..<blocks where !touched[hl * blocks + block] {
+                let (rows, ld) = partialRows(group, chunk: chunk, localHead: hl, row: block * bq, partial: partial)
+                for r in 0..<min(bq, sq - block * bq) { (rows + r * ld).update(repeating: 0, count: dim) }
+            }
+        }
+    }
+
+    /// Where chunk `chunk`'s dQ partial of (head `hl` of the group, query row `row`) lives, and
+    /// its leading dimension: dq itself for chunk 0 when dq is float32 rows, else a slot of
+    /// the wave's partial buffer.
+    @inline(__always)
+    func partialRows(_ group: BackwardPlan.Group, chunk: Int, localHead hl: Int, row: Int,
+                     partial: UnsafeMutablePointer<Float>) -> (UnsafeMutablePointer<Float>, Int) {
+        if dqInPlace {
+            if chunk == 0 {
+                let h = group.kvHead * layout.groupSize + hl
+                let p = BackwardPass.address(dq, batch: group.batch, row: row, head: h).assumingMemoryBound(to: Float.self)
+                return (p, dq.rowStride)
+            }
+            return (partial + group.partialBase + (chunk - 1) * group.partialStride + (hl * group.seqlenQ + row) * plan.paddedDim,
+                    plan.paddedDim)
+        }
+        return (partial + group.partialBase + chunk * group.partialStride + (hl * group.seqlenQ + row) * plan.paddedDim,
+                plan.paddedDim)
     }
 
     // MARK: - Pass 2b: dQ
 
-    /// dQ of `blockQ` rows of one head: the chunks' partials summed in chunk order.
+    /// dQ of `blockQ` rows of one head: the chunks' partials summed in chunk order, into dq
+    /// (which already holds chunk 0's when dq is float32 rows) or stored in dq's type.
     func storeQueryGradient(_ group: BackwardPlan.Group, localHead hl: Int, row r0: Int,
                             partial: UnsafeMutablePointer<Float>, workspace ws: BackwardWorkspace) {
         let pd = plan.paddedDim
         let rows = min(plan.blockQ, group.seqlenQ - r0)
         let h = group.kvHead * layout.groupSize + hl
         let source = partial + group.partialBase + (hl * group.seqlenQ + r0) * pd
+        if dqInPlace {
+            guard group.slots > 0 else { return }
+            let out = BackwardPass.address(dq, batch: group.batch, row: r0, head: h).assumingMemoryBound(to: Float.self)
+            fa_bwd_sum_parts(source, group.partialStride, Int32(group.slots), Int32(rows), Int32(dim), Int32(pd),
+                             out, Int32(dq.rowStride), 1)
+            return
+        }
         var tile = UnsafePointer(source)
-        if group.chunks > 1 {
-            fa_bwd_sum_parts(source, group.partialStride, Int32(group.chunks), Int32(rows), Int32(dim),
-                             Int32(pd), ws.query, Int32(pd))
+        if group.slots > 1 {
+            fa_bwd_sum_parts(source, group.partialStride, Int32(group.slots), Int32(rows), Int32(dim),
+                             Int32(pd), ws.query, Int32(pd), 0)
             tile = UnsafePointer(ws.query)
         }
         store(tile, ld: pd, to: dq, batch: group.batch, row: r0, head: h, rows: rows)

@@ -11,10 +11,18 @@ import Glibc
 /// Work unit: a *key chunk* task (batch, kv head, chunk) owns the dK/dV rows of its key tiles
 /// outright and walks every query block of every head of its GQA group over them in a fixed
 /// order, so dK/dV need no cross-task reduction. Its dQ contributions go to a float32 partial
-/// buffer of its own; a second pass sums the chunks' partials in chunk order (5 GEMMs per
-/// tile pair, no recomputation). Tiles are dealt to chunks round-robin (chunk c takes tiles
+/// of its own (chunk 0's is dq itself when dq is float32 rows); a second pass sums the chunks'
+/// partials in chunk order. Tiles are dealt to chunks round-robin (chunk c takes tiles
 /// c, c + C, …) so that under a causal mask, where early keys are seen by more queries, the
 /// chunks of a group carry nearly equal work.
+///
+/// Why partials (5 GEMMs per tile pair) rather than a second pass over (head, query block)
+/// tasks that recomputes S and dP for dQ (7 GEMMs, no partials): measured on the 2-core
+/// AVX-512 dev box, one thread, H = 1, N = 1024, best of 20, float32, GFLOP/s counted as
+/// 2.5·4·N²·D (halved for causal) — partials 96 / 87 (D = 64 dense / causal) and 97 / 86
+/// (D = 128); recompute 63 / 57 and 61 / 54; PyTorch's CPU flash backward 77 / 50 and 78 / 42.
+/// The recompute variant loses the 2/7 of its GEMM work it spends again; the partials cost
+/// one float32 dQ-sized buffer per extra chunk and a summing pass that reads it once.
 struct BackwardPlan {
     /// Query rows per GEMM block.
     let blockQ: Int
@@ -27,9 +35,10 @@ struct BackwardPlan {
     /// Upper bound on the floats of partial-dQ buffers alive at once (see ``waves``).
     let partialBudget: Int
 
-    /// The size-derived task target: enough independent chunk tasks to keep up to this many
-    /// workers busy. A constant, not the thread count, so results do not depend on it.
-    static let taskTarget = 32
+    /// The size-derived task target: enough independent chunk tasks to keep this many workers
+    /// busy. A constant, not the thread count, so results do not depend on it. Each extra
+    /// chunk costs a dQ-sized float32 partial, so it is kept moderate.
+    static let taskTarget = 16
     /// More chunks only add partial-dQ memory (one float32 copy of dQ each) for little balance.
     static let maxChunks = 8
 
@@ -65,9 +74,12 @@ struct BackwardPlan {
         let seqlenQ: Int
         let seqlenK: Int
         let chunks: Int
-        /// Offset (floats) of chunk 0's partial in the wave buffer.
+        /// Partials held in the wave buffer: `chunks`, or `chunks − 1` when chunk 0 writes into
+        /// dq directly.
+        let slots: Int
+        /// Offset (floats) of the first slot in the wave buffer.
         let partialBase: Int
-        /// Floats between consecutive chunks' partials: G · Sq · paddedDim.
+        /// Floats between consecutive slots: G · Sq · paddedDim.
         let partialStride: Int
     }
 
@@ -78,22 +90,24 @@ struct BackwardPlan {
         let partialFloats: Int
     }
 
-    func waves(layout: AttentionLayout) -> [Wave] {
+    /// - Parameter dqInPlace: chunk 0 accumulates into dq itself (float32 rows).
+    func waves(layout: AttentionLayout, dqInPlace: Bool) -> [Wave] {
         var waves: [Wave] = []
         var current: [Group] = []
         var used = 0
         for b in 0..<layout.batch {
             let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
             let c = chunks(seqlenK: sk)
+            let slots = dqInPlace ? c - 1 : c
             let stride = layout.groupSize * sq * paddedDim
             for kh in 0..<layout.kvHeads {
-                let size = c * stride
+                let size = slots * stride
                 if !current.isEmpty, used + size > partialBudget {
                     waves.append(Wave(groups: current, partialFloats: used))
                     current = []
                     used = 0
                 }
-                current.append(Group(batch: b, kvHead: kh, seqlenQ: sq, seqlenK: sk, chunks: c,
+                current.append(Group(batch: b, kvHead: kh, seqlenQ: sq, seqlenK: sk, chunks: c, slots: slots,
                                      partialBase: used, partialStride: stride))
                 used += size
             }

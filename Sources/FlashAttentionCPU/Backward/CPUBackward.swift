@@ -11,6 +11,9 @@ import CFlashKernels
 ///    a. key-chunk tasks: dK/dV of their tiles (stored when a tile is done) and dQ partials;
 ///    b. dQ tasks: the chunks' partials summed in chunk order, stored in dq's type.
 ///
+/// Scratch is one block from ``BackwardArena`` (kept between calls) plus a few tiles per
+/// worker; nothing grows with Sq × Sk.
+///
 /// Bitwise reproducible for any thread count: tasks are cut from sizes only, each output
 /// element is written by exactly one task, and every sum runs in an order fixed by the plan.
 struct CPUBackward {
@@ -22,20 +25,30 @@ struct CPUBackward {
         let plan = BackwardPlan(layout: layout)
         try BackwardPass.checkSizes(arguments: arguments, layout: layout)
         let totalQ = layout.totalQ
-        let stats = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 2 * layout.heads * totalQ))
-        defer { stats.deallocate() }
-        // Float32 copies of Q and dO where they cannot be GEMM operands in place.
+        let dqInPlace = BackwardPass.readsInPlace(layout.addressing(q: arguments.dq))
+        let waves = plan.waves(layout: layout, dqInPlace: dqInPlace)
+
+        // One arena block, carved: LSE and Δ rows, float32 copies of Q and dO where they
+        // cannot be GEMM operands in place, and the largest wave's dQ partials.
+        let statFloats = 2 * layout.heads * totalQ
         let rowFloats = layout.heads * totalQ * plan.paddedDim
-        let queryRows = BackwardPass.readsInPlace(layout.addressing(q: arguments.q)) ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: max(1, rowFloats))
-        let dOutRows = BackwardPass.readsInPlace(layout.addressing(q: arguments.dOut)) ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: max(1, rowFloats))
-        defer {
-            queryRows?.deallocate()
-            dOutRows?.deallocate()
-        }
+        let convertQ = !BackwardPass.readsInPlace(layout.addressing(q: arguments.q))
+        let convertDO = !BackwardPass.readsInPlace(layout.addressing(q: arguments.dOut))
+        let partialFloats = waves.map(\.partialFloats).max() ?? 0
+        let aligned = { (n: Int) in (n + 15) / 16 * 16 }
+        let total = aligned(statFloats) + (convertQ ? rowFloats : 0) + (convertDO ? rowFloats : 0) + partialFloats
+        let block = BackwardArena.take(bytes: total * 4)
+        defer { BackwardArena.give(block) }
+        let base = block.pointer.bindMemory(to: Float.self, capacity: block.bytes / 4)
+        var cursor = base + aligned(statFloats)
+        let queryRows = convertQ ? cursor : nil
+        if convertQ { cursor += rowFloats }
+        let dOutRows = convertDO ? cursor : nil
+        if convertDO { cursor += rowFloats }
+        let buffer = BackwardPass.Buffer(pointer: cursor)
+
         let pass = BackwardPass(arguments: arguments, layout: layout, plan: plan,
-                                lse: stats, delta: stats + layout.heads * totalQ,
+                                lse: base, delta: base + layout.heads * totalQ,
                                 queryRows: queryRows, dOutRows: dOutRows)
         pass.zeroUnusedTokens()
 
@@ -47,11 +60,7 @@ struct CPUBackward {
             }
         }
 
-        for wave in plan.waves(layout: layout) {
-            let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, wave.partialFloats))
-            defer { partial.deallocate() }
-            let buffer = BackwardPass.Buffer(pointer: partial)
-
+        for wave in waves {
             // 2a. Key chunks, the heaviest first so the queue's tail is short.
             var chunkTasks: [(group: Int, chunk: Int, work: Int)] = []
             for (g, group) in wave.groups.enumerated() {
@@ -74,7 +83,7 @@ struct CPUBackward {
 
             // 2b. dQ = Σ partials in chunk order, per (group, head of the group, row block).
             var rowTasks: [(group: Int, head: Int, row: Int)] = []
-            for (g, group) in wave.groups.enumerated() {
+            for (g, group) in wave.groups.enumerated() where !(dqInPlace && group.slots == 0) {
                 for hl in 0..<layout.groupSize {
                     for row in stride(from: 0, to: group.seqlenQ, by: plan.blockQ) { rowTasks.append((g, hl, row)) }
                 }
