@@ -78,6 +78,9 @@ public func abiDropoutKeepMask(
         guard rowStride >= columns else {
             throw FlashAttentionError.invalidArgument(name: "row_stride", expected: "≥ cols (\(columns)), got \(rowStride)")
         }
+        guard !(rows - 1).multipliedReportingOverflow(by: rowStride).overflow else {
+            throw FlashAttentionError.invalidArgument(name: "row_stride", expected: "rows × row_stride that fits in 64 bits")
+        }
         let mask = DropoutMask(Dropout(probability: probability, seed: seed))
         let key = mask.streamKey(batch: Int(batch), head: Int(head))
         for row in 0..<Int(rows) {

@@ -153,3 +153,4 @@ def test_dropout_keep_mask_arguments():
     assert L.fa_dropout_keep_mask(1, 1.5, 0, 0, 3, 4, keep, 4) == 1
     assert L.fa_dropout_keep_mask(1, 0.5, 0, 0, 3, 4, None, 4) == 1
     assert L.fa_dropout_keep_mask(1, 0.5, 0, 0, 3, 4, keep, 2) == 1
+    assert L.fa_dropout_keep_mask(1, 0.5, 0, 0, 3, 4, keep, 1 << 62) == 1 and "row_stride" in last_error()
