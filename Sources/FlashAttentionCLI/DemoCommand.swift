@@ -1,6 +1,8 @@
 import ArgumentParser
 import FlashAttention
 import FlashAttentionCPU
+import CUDADriver
+import FlashAttentionCUDA
 import Foundation
 
 /// `flash-attn demo`: the job FlashAttention exists for. Causal self-attention over a long
@@ -38,13 +40,18 @@ public struct DemoCommand: ReportingCommand {
 
     public func perform() throws {
         let selection = try ArgumentValues.device(device)
-        let backend = try RunCommand.backend(for: selection)
-        let onCPU = backend.name == "cpu"
+        var backend = try RunCommand.backend(for: selection)
         let heads = try ArgumentValues.positiveInt(self.heads, flag: "--heads", default: 16)
         let d = try ArgumentValues.positiveInt(headDim, flag: "--head-dim", default: 64)
         guard d <= 256 else { throw CLIError("--head-dim", "a head dim in 1...256, got \(d)") }
-        let defaultType: ElementType = !onCPU || CPUBackend.features.avx512BF16 ? .bfloat16 : .float32
+        let defaultType: ElementType = backend.name != "cpu" || CPUBackend.features.avx512BF16 ? .bfloat16 : .float32
         let elementType = try dtype.map { try ArgumentValues.elementType($0) } ?? defaultType
+        if backend is CUDABackend && elementType == .float32 {
+            // Tensor cores take 16-bit inputs; the CUDA backend hands float32 to the CPU.
+            if selection == .cuda { throw CLIError("--dtype", "float16 or bfloat16 on --device cuda, got float32") }
+            backend = CPUBackend()
+        }
+        let onCPU = backend.name == "cpu"
         let target = try ArgumentValues.positiveDouble(targetSeconds, flag: "--target-seconds", default: 25)
         let requested = try ArgumentValues.positiveInt(seqlen, flag: "--seqlen", default: 32768)
 
@@ -73,6 +80,33 @@ public struct DemoCommand: ReportingCommand {
         say("  problem:  B=1, N=\(n) tokens, H=\(heads), D=\(d), causal, \(elementType)\(note)")
 
         let problem = BenchProblem(batch: 1, seqlen: n, heads: heads, headDim: d, elementType: elementType, seed: 42)
+        let elapsed: Double, peak: Int?
+        if let gpu = backend as? CUDABackend {
+            (elapsed, peak) = try DemoCommand.runOnGPU(problem, backend: gpu)
+        } else {
+            (elapsed, peak) = try runSliced(problem, backend: backend)
+        }
+        let flops = BenchResults.flops(batch: 1, heads: heads, seqlen: n, headDim: d, causal: true, backward: false)
+        let rate = flops / elapsed
+        let rateText = rate >= 1e12 ? String(format: "%.2f TFLOP/s", rate / 1e12) : String(format: "%.1f GFLOP/s", rate / 1e9)
+        let timeText = elapsed < 1 ? String(format: "%.2f ms", elapsed * 1e3) : String(format: "%.2f s", elapsed)
+        say("  time:     \(timeText)\(backend is CUDABackend ? " (median of 10 calls)" : ""), \(rateText) (\(String(format: "%.2f", flops / 1e12)) TFLOP counted as 4·B·H·N²·D/2)")
+        let naive = Double(n) * Double(n) * Double(heads) * 4
+        let inputs = Double(4 * n * heads * d * elementType.byteCount)
+        say("  memory:   " + (peak.map { "peak extra \(DemoCommand.bytes(Double($0)))" } ?? "peak extra not measured on this device")
+            + " (inputs and output: \(DemoCommand.bytes(inputs)))")
+        say("  naive:    the N×N×H float32 score matrix alone would take \(DemoCommand.bytes(naive))"
+            + (peak.map { $0 > 0 ? String(format: ", %.0f× more", naive / Double($0)) : "" } ?? ""))
+        let spot = DemoCommand.spotCheck(problem, rows: [0, 1, n / 3, n / 2, n - 2, n - 1], heads: [0, heads - 1])
+        let budget = elementType == .float32 ? 1e-5 : 2e-2
+        let verdict = spot <= budget ? "ok" : "TOO LARGE"
+        say("  check:    12 rows recomputed in float64: relative error \(formatRelative(spot)) (\(verdict), budget \(formatRelative(budget)))")
+        if spot > budget { throw CLIError(message: "the spot check failed; run `flash-attn check`") }
+    }
+
+    /// The CPU run: query slices of equal work, so the progress bar follows real work.
+    func runSliced(_ problem: BenchProblem, backend: any AttentionBackend) throws -> (seconds: Double, peak: Int?) {
+        let n = problem.q.shape[1]
         let slices = DemoCommand.equalWorkSlices(n, count: min(8, n))
         let progress = ProgressLine(total: slices.count, enabled: stdoutIsTerminal && !quiet)
         progress.update("attention over \(n) tokens")
@@ -83,31 +117,50 @@ public struct DemoCommand: ReportingCommand {
                 // Queries rows.lower..<rows.upper against keys 0..<rows.upper: with the causal
                 // mask aligned bottom-right, local row i sees keys ≤ i + rows.lower, as in the
                 // whole problem.
-                let options = AttentionOptions(causal: true)
                 try backend.forward(ForwardArguments(
                     q: problem.q.view.slice(axis: 1, rows), k: problem.k.view.slice(axis: 1, 0..<rows.upperBound),
                     v: problem.v.view.slice(axis: 1, 0..<rows.upperBound), out: problem.out.view.slice(axis: 1, rows),
-                    lse: problem.lse.view.slice(axis: 2, rows), options: options))
+                    lse: problem.lse.view.slice(axis: 2, rows), options: AttentionOptions(causal: true)))
                 progress.advance()
             }
         }
         let elapsed = DemoCommand.seconds(clock.now - start)
         progress.finish()
-        let flops = BenchResults.flops(batch: 1, heads: heads, seqlen: n, headDim: d, causal: true, backward: false)
-        let rate = flops / elapsed
-        let rateText = rate >= 1e12 ? String(format: "%.2f TFLOP/s", rate / 1e12) : String(format: "%.1f GFLOP/s", rate / 1e9)
-        say("  time:     \(String(format: "%.2f", elapsed)) s, \(rateText) (\(String(format: "%.2f", flops / 1e12)) TFLOP counted as 4·B·H·N²·D/2)")
-        let naive = Double(n) * Double(n) * Double(heads) * 4
-        let inputs = Double(4 * n * heads * d * elementType.byteCount)
-        say("  memory:   peak extra \(DemoCommand.bytes(Double(peak ?? 0))) (inputs and output: \(DemoCommand.bytes(inputs)))"
-            + (peak == nil ? " [peak not measurable here]" : ""))
-        say("  naive:    the N×N×H float32 score matrix alone would take \(DemoCommand.bytes(naive))"
-            + (peak.map { $0 > 0 ? String(format: ", %.0f× more", naive / Double($0)) : "" } ?? ""))
-        let spot = DemoCommand.spotCheck(problem, rows: [0, 1, n / 3, n / 2, n - 2, n - 1], heads: [0, heads - 1])
-        let budget = elementType == .float32 ? 1e-5 : 2e-2
-        let verdict = spot <= budget ? "ok" : "TOO LARGE"
-        say("  check:    12 rows recomputed in float64: relative error \(formatRelative(spot)) (\(verdict), budget \(formatRelative(budget)))")
-        if spot > budget { throw CLIError(message: "the spot check failed; run `flash-attn check`") }
+        return (elapsed, peak)
+    }
+
+    /// The GPU run: inputs copied to device memory once, one warm-up call (NVRTC compile or
+    /// cache load), then the median of 10 calls, each waited for. Copies are not timed.
+    static func runOnGPU(_ problem: BenchProblem, backend: CUDABackend) throws -> (seconds: Double, peak: Int?) {
+        let context = backend.context
+        try context.makeCurrent()
+        let stream = try CUDAStream(context: context)
+        func upload(_ tensor: Tensor) throws -> CUDATensor {
+            let device = try CUDATensor(shape: tensor.shape, elementType: tensor.elementType, context: context)
+            try device.copy(from: tensor.view, stream: stream)
+            return device
+        }
+        let q = try upload(problem.q), k = try upload(problem.k), v = try upload(problem.v)
+        let out = try CUDATensor(shape: problem.out.shape, elementType: problem.out.elementType, context: context)
+        let lse = try CUDATensor(shape: problem.lse.shape, elementType: .float32, context: context)
+        try stream.synchronize()
+        let timed = try CUDABackend(ordinal: context.device.ordinal, stream: stream.handle)
+        let arguments = ForwardArguments(q: q.view, k: k.view, v: v.view, out: out.view, lse: lse.view, options: AttentionOptions(causal: true))
+        let first = try seconds {
+            try timed.forward(arguments)
+            try stream.synchronize()
+        }
+        say(String(format: "  compile:  first call %.2f s (NVRTC compile, or a kernel-cache hit)", first))
+        var samples: [Double] = []
+        for _ in 0..<10 {
+            samples.append(try seconds {
+                try timed.forward(arguments)
+                try stream.synchronize()
+            })
+        }
+        try out.copy(to: problem.out.view, stream: stream)
+        try lse.copy(to: problem.lse.view, stream: stream)
+        return (BenchCommand.median(samples), nil)
     }
 
     /// Query-row slices of roughly equal causal work (row i costs i + 1 keys).
