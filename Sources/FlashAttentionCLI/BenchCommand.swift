@@ -19,7 +19,9 @@ public struct BenchCommand: ReportingCommand {
             long points, or narrow it with --seqlens, --head-dims, --dtypes, \
             --causal/--no-causal. When `python3 -c 'import torch'` works, torch runs each point on \
             the same inputs (written to .npy in a temporary folder) with the same thread count, via \
-            scripts/bench_torch_cpu.py.
+            scripts/bench_torch_cpu.py. A pass or dtype the backend does not support is listed as \
+            skipped. With --device cuda the host tensors are staged to the GPU inside each timed \
+            call; `flash-attn compile --bench` times the GPU kernels alone.
             """)
 
     @Option(help: ArgumentHelp("cpu, cuda, or auto.", valueName: "device"))
@@ -118,8 +120,17 @@ public struct BenchCommand: ReportingCommand {
             }
             progress.update("\(point.dtype) D=\(point.headDim) \(point.causal ? "causal" : "none") N=\(point.seqlen)")
             let start = clock.now
-            let records = try measure(point, batch: batch, heads: heads, repeats: repeats, backend: backend, peer: peer,
-                                      scratch: scratch)
+            let label = "\(point.dtype) D=\(point.headDim) \(point.causal ? "causal" : "none") N=\(point.seqlen)"
+            let records: [BenchRecord]
+            do {
+                records = try measure(point, batch: batch, heads: heads, repeats: repeats, backend: backend, peer: peer,
+                                      scratch: scratch) { results.skipped.append("\(label) \($0)") }
+            } catch let FlashAttentionError.unsupported(what) {
+                // A backend without this dtype or pass: say so and carry on with the grid.
+                results.skipped.append("\(label): \(backend.name) does not support \(what)")
+                progress.advance()
+                continue
+            }
             let elapsed = clock.now - start
             seconds[point.series] = (point.seqlen, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             results.records += records
@@ -157,7 +168,7 @@ public struct BenchCommand: ReportingCommand {
 
     /// Times one grid point: ours forward and backward, then the peer on the same inputs.
     func measure(_ point: Point, batch: Int, heads: Int, repeats: Int, backend: any AttentionBackend, peer: TorchPeer?,
-                 scratch: String) throws -> [BenchRecord] {
+                 scratch: String, note: (String) -> Void) throws -> [BenchRecord] {
         let n = point.seqlen, d = point.headDim
         let problem = BenchProblem(batch: batch, seqlen: n, heads: heads, headDim: d, elementType: point.dtype,
                                    seed: UInt64(n * 1000 + d))
@@ -174,8 +185,12 @@ public struct BenchCommand: ReportingCommand {
         var records = [record(ours, "forward", forward.samples, forward.peak, forwardFLOPs)]
         if !forwardOnly {
             let backwardArguments = problem.backwardArguments(causal: point.causal)
-            let backward = try Self.time(repeats: repeats) { try backend.backward(backwardArguments) }
-            records.append(record(ours, "backward", backward.samples, backward.peak, forwardFLOPs * 2.5))
+            do {
+                let backward = try Self.time(repeats: repeats) { try backend.backward(backwardArguments) }
+                records.append(record(ours, "backward", backward.samples, backward.peak, forwardFLOPs * 2.5))
+            } catch let FlashAttentionError.unsupported(what) {
+                note("backward: \(backend.name) does not support \(what)")
+            }
         }
         guard let peer else { return records }
         var paths: [String: String] = [:]
