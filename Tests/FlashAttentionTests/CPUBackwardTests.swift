@@ -228,6 +228,8 @@ import FlashAttentionReference
         // Several key tiles, chunks and query blocks.
         Problem(seqlenQ: 300, seqlenK: 290, heads: 2, headDim: 40, causal: true),
         Problem(seqlenQ: 150, seqlenK: 420, heads: 2, kvHeads: 1, headDim: 24, window: SlidingWindow(left: 100, right: 30)),
+        Problem(seqlenQ: 140, seqlenK: 300, heads: 2, kvHeads: 1, headDim: 200, causal: true),
+        Problem(seqlenQ: 600, seqlenK: 560, headDim: 16, causal: true),
     ]
 
     @Test(arguments: shapes) func shapesMatchTheOracle(_ p: Problem) throws { try Self.check(p) }

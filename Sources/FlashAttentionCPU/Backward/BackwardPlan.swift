@@ -43,7 +43,12 @@ struct BackwardPlan {
     static let maxChunks = 8
 
     init(layout: AttentionLayout) {
-        var bq = 64, bk = 128
+        // 64 query rows × 256 keys: the 5 GEMMs run with m, n ≥ 64 and k ≥ 64, and a worker's
+        // tiles (K, Kᵀ, Vᵀ, dK, dV, S, dP ≈ 0.8 MiB at D = 128) stay in a 1 MiB L2. Measured
+        // against 64 × 128 (interleaved, 2 threads, H = 8, N = 2048, float32): within noise to
+        // ~20 % faster on the Zen 4 dev box and on a Sapphire Rapids host. Past D = 128 the
+        // key tiles halve to stay in L2.
+        var bq = 64, bk = layout.headDim <= 128 ? 256 : 128
         // FLASH_ATTENTION_CPU_BWD_TILE=64x128 overrides the tile shape for tuning runs.
         if let text = getenv("FLASH_ATTENTION_CPU_BWD_TILE") {
             let parts = String(cString: text).split(separator: "x").compactMap { Int($0) }
