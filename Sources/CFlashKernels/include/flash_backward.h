@@ -41,6 +41,10 @@ void fa_bwd_tile(const fa_bwd_params *params, int rows, int cols, int row0, int 
                  const int32_t *key_lo, const int32_t *key_hi, const float *lse, const float *delta,
                  float *s, int lds, float *dp, int lddp);
 
+/// dst[c, r] = src[r, c] for r < rows, c < cols (dense float32 tiles, leading dimensions lds
+/// and ldd): Kᵀ and Vᵀ from packed K and V rows, in cache-friendly 16 × 16 blocks.
+void fa_bwd_transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd);
+
 /// out[r] = Σ_c a[r, c]·b[r, c] (float32) for dense tiles: Δ = rowsum(dO∘O).
 void fa_bwd_row_dot(const float *a, int lda, const float *b, int ldb, int rows, int cols, float *out);
 

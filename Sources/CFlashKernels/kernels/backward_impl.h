@@ -103,6 +103,20 @@ void FA_BFN(fa_bwd_tile)(const fa_bwd_params *prm, int rows, int cols, int row0,
   }
 }
 
+void FA_BFN(fa_bwd_transpose)(const float *src, int lds, int rows, int cols, float *dst, int ldd) {
+  for (int r0 = 0; r0 < rows; r0 += 16) {
+    const int rn = rows - r0 < 16 ? rows - r0 : 16;
+    for (int c0 = 0; c0 < cols; c0 += 16) {
+      const int cn = cols - c0 < 16 ? cols - c0 : 16;
+      for (int c = 0; c < cn; c++) {
+        float *out = dst + (long)(c0 + c) * ldd + r0;
+        const float *in = src + (long)r0 * lds + c0 + c;
+        for (int r = 0; r < rn; r++) out[r] = in[(long)r * lds];
+      }
+    }
+  }
+}
+
 void FA_BFN(fa_bwd_row_dot)(const float *a, int lda, const float *b, int ldb, int rows, int cols, float *out) {
   for (int r = 0; r < rows; r++) {
     const float *x = a + (long)r * lda, *y = b + (long)r * ldb;

@@ -153,9 +153,12 @@ struct BackwardPass: @unchecked Sendable {
             let k0 = t * tk, kn = min(tk, sk - k0)
             let kAt = BackwardPass.address(k, batch: b, row: k0, head: kh)
             let vAt = BackwardPass.address(v, batch: b, row: k0, head: kh)
+            // Rows first (fast, any dtype), then blocked transposes: a strided transposing pack
+            // touches a new cache line per element.
             fa_pack_rows_f32(kAt, k.elementType.cType, k.rowStride, k.dimStride, Int32(kn), D, ws.keys, Int32(pd))
-            fa_pack_rows_transposed_f32(kAt, k.elementType.cType, k.rowStride, k.dimStride, Int32(kn), D, ws.keysT, Int32(tk))
-            fa_pack_rows_transposed_f32(vAt, v.elementType.cType, v.rowStride, v.dimStride, Int32(kn), D, ws.valuesT, Int32(tk))
+            fa_pack_rows_f32(vAt, v.elementType.cType, v.rowStride, v.dimStride, Int32(kn), D, ws.values, Int32(pd))
+            fa_bwd_transpose(ws.keys, Int32(pd), Int32(kn), D, ws.keysT, Int32(tk))
+            fa_bwd_transpose(ws.values, Int32(pd), Int32(kn), D, ws.valuesT, Int32(tk))
             ws.dKeys.update(repeating: 0, count: kn * pd)
             ws.dValues.update(repeating: 0, count: kn * pd)
 

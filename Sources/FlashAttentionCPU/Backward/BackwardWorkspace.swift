@@ -5,6 +5,8 @@
 final class BackwardWorkspace {
     /// K tile, row-major tileK × paddedDim (B of dQ += dS·K).
     let keys: UnsafeMutablePointer<Float>
+    /// V tile, row-major tileK × paddedDim, transposed into `valuesT`.
+    let values: UnsafeMutablePointer<Float>
     /// Kᵀ and Vᵀ tiles, headDim × tileK (B of S = Q·Kᵀ and dP = dO·Vᵀ).
     let keysT: UnsafeMutablePointer<Float>
     let valuesT: UnsafeMutablePointer<Float>
@@ -38,6 +40,7 @@ final class BackwardWorkspace {
         }
         let rowTile = plan.tileK * plan.paddedDim
         keys = floats(rowTile)
+        values = floats(rowTile)
         keysT = floats(headDim * plan.tileK)
         valuesT = floats(headDim * plan.tileK)
         dKeys = floats(rowTile)
