@@ -68,7 +68,12 @@ public struct RunCommand: ReportingCommand {
     public init() {}
 
     public func perform() throws {
-        try execute(backend: nil)
+        do {
+            try execute(backend: nil)
+        } catch let FlashAttentionError.unsupported(what) {
+            // A valid request the chosen backend does not run (float32 or the backward on a GPU).
+            throw CLIError("--device", message: "\(device) does not support \(what); use --device cpu or auto")
+        }
     }
 
     /// Runs the command with `backend` instead of the one `--device` selects (tests pass a
