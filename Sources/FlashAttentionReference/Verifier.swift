@@ -66,7 +66,10 @@ public struct VerificationResult: Sendable, CustomStringConvertible {
 ///   rounding the exact result to the output's storage type, and at least half its unit
 ///   roundoff: no implementation that stores its result can be expected to beat that, and on
 ///   tiny problems (a handful of elements) a naive run can be exact by luck while a correct
-///   float32 computation lands on the other side of a rounding midpoint.
+///   float32 computation lands on the other side of a rounding midpoint. For dq and dk it is
+///   at least a whole unit roundoff: D = rowsum(dO∘O) reads the stored out, whose rounding
+///   shifts every dP − D by up to that much (relative to the uncancelled size below); where
+///   each row sees one key under dropout, that is all there is.
 /// - ``absoluteFloor`` = 1e-5, the float32 standard: a backend accumulates in float32 and is
 ///   not asked to beat float32 rounding where the naive half-precision result happens to be
 ///   exact (a row that sees one key returns v itself, and its dq is exactly 0). It is one to two
@@ -203,7 +206,11 @@ public struct Verifier: Sendable {
             (.dv, gradients.dv, naive?.dv, 0, geometry.unseenKeyOffsets, \.dv),
         ]
         for (role, ref, naiveValues, scale, mustBeZero, path) in parts {
-            var item = check(problem, role, reference: ref, naive: naiveValues, type: spec.outputType, scale: scale) {
+            // dq and dk also inherit the rounding of the stored out through D = rowsum(dO∘O):
+            // up to a unit roundoff of its type, relative to the uncancelled size.
+            let least = role == .dv ? 0.5 : 1.0
+            var item = check(problem, role, reference: ref, naive: naiveValues, type: spec.outputType, scale: scale,
+                             leastRounding: least) {
                 lazyNaive32()?[keyPath: path]
             }
             let values = RandomProblem.read(problem[role])
@@ -220,7 +227,8 @@ public struct Verifier: Sendable {
 
     /// Written, inside its view, no NaN, within budget.
     private func check(_ problem: RandomProblem, _ role: TensorRole, reference: [Double], naive: [Double]?,
-                       type: ElementType, scale: Double = 0, naive32: () -> [Double]?) -> OutputCheck {
+                       type: ElementType, scale: Double = 0, leastRounding: Double = 0.5,
+                       naive32: () -> [Double]?) -> OutputCheck {
         let view = problem[role]
         let unwritten = PoisonCheck.unwrittenCount(view)
         let stray = PoisonCheck.strayWriteCount(storage: problem.storage[role]!, view: view)
@@ -243,7 +251,7 @@ public struct Verifier: Sendable {
         } else {
             let naiveError = naive.map { ErrorMetrics.relativeError($0, reference: reference, scale: scale) } ?? .infinity
             item.naiveError = naiveError
-            let rounding = max(ErrorMetrics.storeRoundingError(reference, to: type, scale: scale), type.unitRoundoff / 2)
+            let rounding = max(ErrorMetrics.storeRoundingError(reference, to: type, scale: scale), type.unitRoundoff * leastRounding)
             item.budget = halfFactor * max(naiveError, rounding) + absoluteFloor
         }
         if unwritten > 0 { item.issues.append("\(unwritten) of \(values.count) elements never written") }
