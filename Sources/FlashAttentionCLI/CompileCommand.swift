@@ -213,6 +213,8 @@ extension CompileCommand {
             case "nolse": d.writeLSE = false
             case "prescale": prescale = true
             case "scalar": d.vectorized = false
+            case "kearly": d.earlyKPrefetch = true
+            case "sto": d.stagedEpilogue = true
             default: throw ValidationError("unknown key \(key) in --custom")
             }
         }

@@ -12,7 +12,7 @@ ref=$(git -C "$root" rev-parse "${2:-HEAD}")
 if [ ! -d "$wt/.git" ] && [ ! -f "$wt/.git" ]; then
   git worktree add --detach "$wt" "$ref" >/dev/null
 else
-  (cd "$wt" && git reset -q --hard && git checkout -q --detach "$ref")
+  (cd "$wt" && git reset -q --hard && git clean -fdq && git checkout -q --detach "$ref")
 fi
 for path in Sources/CUDADriver Sources/FlashAttentionCUDA Tests/FlashAttentionCUDATests scripts/device; do
   rm -rf "$wt/$path"; mkdir -p "$(dirname "$wt/$path")"; cp -r "$root/$path" "$wt/$path"

@@ -17,8 +17,9 @@ import FlashAttentionCore
 ///         m = m'
 ///     O = O / l;  LSE = (m·s + log2 l)·ln 2      (a row with l = 0 writes O = 0, LSE = +∞)
 /// ```
-/// with s = log2(e)·scale, so every exponential is one `ex2`. K for the next step and V for
-/// the current one stream in with `cp.async` while the tensor cores work on the other.
+/// with s = log2(e)·scale, so every exponential is one `ex2`. V of the current step streams in
+/// with `cp.async` during Q·Kᵀ, and K of the next step during the softmax and P·V
+/// (FlashAttention-2's order).
 public struct AttentionKernel: Sendable {
     public let descriptor: AttentionKernelDescriptor
     /// The `extern "C"` name of the kernel in every generated module.
@@ -104,6 +105,7 @@ public struct AttentionKernel: Sendable {
         // Two adjacent output elements (8-byte or 4-byte aligned by the vectorized layout).
         FA_DEVICE void store_out2(out_t* p, float a, float b) { \(store2) }
         FA_DEVICE void store_out1(out_t* p, float a) { \(store1) }
+        FA_DEVICE u32 pack_output2(float lo, float hi) { return \(d.outputType == .float16 ? "pack_f16x2" : "pack_bf16x2")(lo, hi); }
         """
     }
 
@@ -284,6 +286,7 @@ public struct AttentionKernel: Sendable {
                         }
                     }
                 }
+        \(descriptor.earlyKPrefetch ? prefetchNextK : "")
         \(scoreTransform)
                 // S = −∞ outside each row's keys (only on tiles that cross a row's edge or the end)
                 if (n0 < full_lo || n0 + BLOCK_N > full_hi) {
@@ -344,16 +347,7 @@ public struct AttentionKernel: Sendable {
                         pk[mt][ks][2] = pack_input2(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
                         pk[mt][ks][3] = pack_input2(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
                     }
-
-                // V has landed, and every warp is done with K.
-                cp_async_wait<0>();
-                __syncthreads();
-                // The next K tile streams in while O += P·V runs.
-                if (n_block > n_block_min) {
-                    const int next = n0 - BLOCK_N;
-                    load_tile<BLOCK_N>(sK, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);
-                    cp_async_commit();
-                }
+        \(descriptor.earlyKPrefetch ? "" : prefetchNextK)
 
                 // O += P·V
                 #pragma unroll
@@ -372,6 +366,7 @@ public struct AttentionKernel: Sendable {
             }
 
             // MARK: epilogue: O = O / l; LSE = (m·s + log2 l)·ln 2; a row with l = 0 writes O = 0, LSE = +∞
+        \(stagedOutput ? "    __syncthreads();  // every warp is done with the tiles: O is staged in sQ" : "")
             #pragma unroll
             for (int mt = 0; mt < M_TILES; ++mt) {
                 #pragma unroll
@@ -389,7 +384,23 @@ public struct AttentionKernel: Sendable {
                     }
                 }
             }
+        \(stagedOutput ? stagedStore : "")
         }
+        """
+    }
+
+    /// Waits for V (every warp is then done with K) and starts loading the next K tile, which
+    /// streams in while the rest of the step runs.
+    private var prefetchNextK: String {
+        """
+                // V has landed and every warp is done with K: the next K tile streams in.
+                cp_async_wait<0>();
+                __syncthreads();
+                if (n_block > n_block_min) {
+                    const int next = n0 - BLOCK_N;
+                    load_tile<BLOCK_N>(sK, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);
+                    cp_async_commit();
+                }
         """
     }
 
@@ -440,7 +451,43 @@ public struct AttentionKernel: Sendable {
         """
     }
 
+    /// 16-bit outputs of vectorized kernels go through shared memory, so global stores are
+    /// whole 16-byte chunks of a row (coalesced) rather than 4-byte pieces of eight rows.
+    private var stagedOutput: Bool { descriptor.stagedEpilogue && descriptor.vectorized && descriptor.outputType != .float32 }
+
+    private var stagedStore: String {
+        """
+            // Staged O → global, 16 bytes per thread per row, rows < rows_here, columns < D.
+            __syncthreads();
+            {
+                constexpr int CHUNKS_PER_ROW = HEAD_DIM / 8 <= 4 ? 4 : HEAD_DIM / 8 <= 8 ? 8 : HEAD_DIM / 8 <= 16 ? 16 : 32;
+                constexpr int ROW_STEP = THREADS / CHUNKS_PER_ROW;
+                const int r0 = tid / CHUNKS_PER_ROW, col = (tid % CHUNKS_PER_ROW) * 8;
+                if (col < p.head_dim) {
+                    #pragma unroll
+                    for (int i = 0; i < (BLOCK_M + ROW_STEP - 1) / ROW_STEP; ++i) {
+                        const int r = r0 + i * ROW_STEP;
+                        if (r < rows_here) {
+                            u32 w0, w1, w2, w3;
+                            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(w0), "=r"(w1), "=r"(w2), "=r"(w3) : "r"(smem_u32(sQ + r * LDS + col)));
+                            asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\\n" :: "l"(o_tile + (i64)r * p.o_row_stride + col), "r"(w0), "r"(w1), "r"(w2), "r"(w3) : "memory");
+                        }
+                    }
+                }
+            }
+        """
+    }
+
     private var outputStore: String {
+        if stagedOutput {
+            return """
+                                #pragma unroll
+                                for (int dt = 0; dt < D_TILES; ++dt) {
+                                    const u32 packed = pack_output2(acc_o[mt][dt][2 * r] * inv, acc_o[mt][dt][2 * r + 1] * inv);
+                                    asm volatile("st.shared.b32 [%0], %1;\\n" :: "r"(smem_u32(sQ + row * LDS + dt * 8 + tig * 2)), "r"(packed) : "memory");
+                                }
+            """
+        }
         if descriptor.vectorized {
             return """
                                 #pragma unroll

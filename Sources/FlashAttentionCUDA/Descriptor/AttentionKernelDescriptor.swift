@@ -45,12 +45,19 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// All tensors have unit head-dim stride, 16-byte-aligned rows and D a multiple of 8:
     /// tiles move with 16-byte `cp.async`. Otherwise element-wise loads (slow, any layout).
     public var vectorized: Bool
+    /// Issue the next K tile's load right after S = Q·Kᵀ (before the softmax) rather than
+    /// after it: more time to land, but it competes with V for bandwidth.
+    public var earlyKPrefetch: Bool
+    /// Write O through shared memory as whole 16-byte row chunks (16-bit outputs of vectorized
+    /// kernels) instead of 4-byte pieces straight from the accumulators.
+    public var stagedEpilogue: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
-        varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true
+        varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
+        earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -68,6 +75,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.writeLSE = writeLSE
         self.prescaleScores = prescaleScores ?? (softcap || alibi)
         self.vectorized = vectorized
+        self.earlyKPrefetch = earlyKPrefetch
+        self.stagedEpilogue = stagedEpilogue
     }
 
     // MARK: - Derived layout facts
@@ -110,6 +119,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if writeLSE { parts.append("lse") }
         if prescaleScores && !(softcap || alibi) { parts.append("prescale") }
         if !vectorized { parts.append("scalar") }
+        if earlyKPrefetch { parts.append("kearly") }
+        if stagedEpilogue { parts.append("sto") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

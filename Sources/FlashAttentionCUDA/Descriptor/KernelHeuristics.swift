@@ -104,8 +104,12 @@ public enum KernelHeuristics {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on CUDA (1...256)")
         }
         let tileD = tileHeadDim(for: problem.headDim)
-        guard let choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
+        guard var choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
+        }
+        if let override = tileOverride(headDim: tileD) {
+            (choice.blockM, choice.blockN, choice.warps, choice.minBlocks) = override
+            choice.reason = "FLASH_ATTENTION_TILES override"
         }
         let descriptor = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
@@ -115,8 +119,28 @@ public enum KernelHeuristics {
             softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
             writeLSE: problem.writeLSE,
             prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
-            vectorized: problem.vectorized)
+            vectorized: problem.vectorized,
+            // H100, bf16: issuing the next K before the softmax took D=256 from 274-289 to
+            // 288-307 TFLOP/s (N=2k-16k), D=64 +1-3% (noise), D=128 -3%. Both it and the staged
+            // epilogue push the 4-warp, 2-row-tile kernels (D ≤ 128) over 255 registers into
+            // spills, so only the 8-warp shapes (D > 128), which have room, take them.
+            earlyKPrefetch: choice.warps == 8 && tileD > 128,
+            stagedEpilogue: choice.warps == 8 && tileD > 128)
         return (descriptor, choice.reason)
+    }
+
+    /// A tuning hook: `FLASH_ATTENTION_TILES="128:128x128w8b1,256:64x64w4b2"` replaces the
+    /// table's tile shape (blockM x blockN, warps, min blocks per SM) for those tile head dims,
+    /// so one benchmark run can compare shapes without a rebuild.
+    static func tileOverride(headDim: Int) -> (Int, Int, Int, Int)? {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_TILES") else { return nil }
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, Int(parts[0]) == headDim else { continue }
+            let numbers = parts[1].split(whereSeparator: { "xwb".contains($0) }).compactMap { Int($0) }
+            if numbers.count == 4 { return (numbers[0], numbers[1], numbers[2], numbers[3]) }
+        }
+        return nil
     }
 
     /// The variants `flash-attn compile` pre-builds and CI checks: for each row of the
