@@ -80,7 +80,8 @@ def main():
     lib.fa_options_init(ctypes.byref(options))
     options.num_threads = args.threads
 
-    print(f"torch {torch.__version__}, threads {args.threads}, H={args.heads}, B=1, best of {args.reps} interleaved")
+    print(f"torch {torch.__version__}, threads {args.threads}, H={args.heads}, B=1, best of {args.reps} interleaved, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'dtype':8} {'D':>4} {'N':>5} {'causal':>6} | {'ours ms':>8} {'GF/s':>6} | {'torch ms':>8} {'GF/s':>6} | {'ratio':>5} | {'err dq/dk/dv vs torch':>22}")
     for dtype_name in args.dtypes.split(","):
         dtype = getattr(torch, dtype_name)
@@ -128,3 +129,4 @@ def run_one(lib, options, dtype, H, N, D, causal, reps):
 
 if __name__ == "__main__":
     main()
+    print(f"load average {os.getloadavg()[0]:.1f}")

@@ -16,7 +16,7 @@ enum BackwardArena {
     }
 
     /// The most memory kept between calls.
-    static let retainLimit = 512 << 20
+    static let retainLimit = 256 << 20
 
     private static let retained = Mutex<Block?>(nil)
 
