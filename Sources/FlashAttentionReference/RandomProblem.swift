@@ -16,8 +16,9 @@ public final class RandomProblem: @unchecked Sendable {
     /// The allocation behind each view (padding included), flat.
     public let storage: [TensorRole: Tensor]
     public let views: [TensorRole: TensorView]
-    /// ALiBi slopes, float32, (H) or (B, H).
+    /// The storage of the ALiBi slopes, float32; ``options`` holds the (H) or (B, H) view.
     public let slopes: Tensor?
+    private let slopesView: TensorView?
     public let options: AttentionOptions
     public let varlen: VarlenLayout?
 
@@ -65,12 +66,20 @@ public final class RandomProblem: @unchecked Sendable {
                     values.append(Float(base * rng.uniform(0.5, 1.5)))
                 }
             }
-            let tensor = Tensor(shape: shape == .heads ? [spec.heads] : [spec.batch, spec.heads], elementType: .float32, values: values)
+            let logical = shape == .heads ? [spec.heads] : [spec.batch, spec.heads]
+            // Strided problems get strided slopes too: (H) every other element, (B, H) stored
+            // as (H, B) and viewed transposed.
+            let strided = spec.strides.contains { $0 != .contiguous }
+            let pattern: StridePattern = !strided ? .contiguous : (shape == .heads ? .spacedDims : .transposed)
+            let (tensor, view) = RandomProblem.allocate(shape: logical, type: .float32, pattern: pattern, isLSE: true)
+            RandomProblem.write(values.map(Double.init), to: view)
             slopes = tensor
+            slopesView = view
         } else {
             slopes = nil
+            slopesView = nil
         }
-        options = spec.options(slopes: slopes?.view)
+        options = spec.options(slopes: slopesView)
     }
 
     public subscript(_ role: TensorRole) -> TensorView { views[role]! }
