@@ -35,7 +35,7 @@ public struct CheckCommand: ReportingCommand {
         var summary = failed == 0 ? "All checks passed (\(passed) passed" : "\(failed) check\(failed == 1 ? "" : "s") FAILED (\(passed) passed"
         if !skipped.isEmpty {
             let reasons = CheckCommand.unique(skipped.compactMap { if case let .skipped(reason) = $0.status { reason } else { nil } })
-            summary += ", \(skipped.count) GPU checks skipped: \(reasons[0])\(reasons.count > 1 ? "; …" : "")"
+            summary += ", \(skipped.count) GPU check\(skipped.count == 1 ? "" : "s") skipped: \(reasons[0])\(reasons.count > 1 ? "; …" : "")"
         }
         say(summary + ").")
         if failed > 0 { throw ExitCode(1) }
@@ -89,8 +89,8 @@ public struct CheckCommand: ReportingCommand {
             }
             for failure in result.failures {
                 let pass = failure.hasPrefix("backward") || failure.hasPrefix("reference backward") ? 1 : 0
-                if result.unsupported && failure.contains("unsupported") {
-                    unsupported[pass].append("\(name) (\(failure.replacingOccurrences(of: "forward threw: ", with: "").replacingOccurrences(of: "backward threw: ", with: "")))")
+                if result.unsupported, let range = failure.range(of: "unsupported: ") {
+                    unsupported[pass].append("\(failure[range.upperBound...])\u{1F}\(name)")
                 } else {
                     failures[pass].append("\(name): \(failure)")
                 }
@@ -99,13 +99,23 @@ public struct CheckCommand: ReportingCommand {
         let fix = label == "CPU"
             ? "rerun with FLASH_ATTENTION_CPU_TIER=avx2 (then generic) to see whether one instruction tier is at fault, and report this output"
             : "update the NVIDIA driver, delete the kernel cache folder, and report this output"
+        // "what (problem, problem)" once per distinct reason.
+        func grouped(_ entries: [String]) -> String {
+            var order: [String] = [], names: [String: [String]] = [:]
+            for entry in entries {
+                let parts = entry.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+                if names[parts[0]] == nil { order.append(parts[0]) }
+                names[parts[0], default: []].append(parts.count > 1 ? parts[1] : "")
+            }
+            return order.map { "\($0) [\(names[$0]!.joined(separator: ", "))]" }.joined(separator: "; ")
+        }
         return ["forward", "backward"].enumerated().map { pass, word in
             let title = "\(label) \(word)"
             if !failures[pass].isEmpty { return .failed(title, failures[pass].joined(separator: "; "), fix: fix) }
             if passed[pass].isEmpty {
-                return .skipped(title, unsupported[pass].isEmpty ? "not run" : "not supported: " + unsupported[pass].joined(separator: "; "))
+                return .skipped(title, unsupported[pass].isEmpty ? "not run" : "not supported: " + grouped(unsupported[pass]))
             }
-            let notes = unsupported[pass].isEmpty ? "" : "; not supported here: " + unsupported[pass].joined(separator: "; ")
+            let notes = unsupported[pass].isEmpty ? "" : "; not supported here: " + grouped(unsupported[pass])
             return .passed(title, passed[pass].joined(separator: "; ") + notes)
         }
     }

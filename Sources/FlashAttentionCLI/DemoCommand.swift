@@ -56,7 +56,8 @@ public struct DemoCommand: ReportingCommand {
         let requested = try ArgumentValues.positiveInt(seqlen, flag: "--seqlen", default: 32768)
 
         say("flash-attn demo: causal self-attention over a long text")
-        let where_ = onCPU ? "\(SystemInfo.cpuModel), \(CPUBackend.defaultThreadCount) threads, \(CPUBackend.instructionTier) kernels" : backend.name
+        let where_ = onCPU ? "\(SystemInfo.cpuModel), \(CPUBackend.defaultThreadCount) threads, \(CPUBackend.instructionTier) kernels"
+            : (backend as? CUDABackend).map { $0.context.device.description } ?? backend.name
         say("  backend:  \(backend.name) (\(where_))")
 
         // On the CPU, pick the longest length (halving from the request) predicted to fit.
