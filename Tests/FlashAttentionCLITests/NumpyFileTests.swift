@@ -44,6 +44,17 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
         #expect(array.tensor(as: .float32).floats() == halves.map(Float.init))
     }
 
+    @Test func float16RoundTrip() throws {
+        let halves: [Float16] = [0.25, -3, .infinity, 1e-4]
+        let data = halves.flatMap { h in withUnsafeBytes(of: h.bitPattern.littleEndian) { Array($0) } }
+        let array = NumpyArray(shape: [2, 2], element: .float16, bytes: data)
+        let bytes = array.npyBytes()
+        #expect(String(decoding: bytes, as: UTF8.self).contains("'descr': '<f2'"))
+        let back = try NumpyArray(npyBytes: bytes)
+        #expect(back == array)
+        #expect(back.floats() == halves.map(Float.init))
+    }
+
     @Test func zeroAndOneDimensional() throws {
         let scalar = NumpyArray(shape: [], float32: [7])
         let scalarBack = try NumpyArray(npyBytes: scalar.npyBytes())

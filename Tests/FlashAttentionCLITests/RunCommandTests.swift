@@ -1,3 +1,4 @@
+import ArgumentParser
 import FlashAttention
 import FlashAttentionReference
 import Foundation
@@ -138,6 +139,15 @@ func relativeError(_ a: [Float], _ b: [Double]) -> Double {
         var outside = w.runArguments()
         outside[7] = w.file("no-such-dir/o.npy")
         try expectRefusal(w, outside, flag: "--out")
+    }
+
+    /// Through `run()`, as the binary runs it: a refusal is exit status 1 (the one `error:`
+    /// line goes to standard error), not a trap or ArgumentParser's usage text.
+    @Test func refusalExitsWithStatusOne() throws {
+        let w = try Workspace()
+        var command = try RunCommand.parse(w.runArguments(["--window-left", "-7"]))
+        #expect(throws: ExitCode(1)) { try command.run() }
+        #expect(!(try w.listing()).contains("o.npy"))
     }
 
     /// A failing backend must leave no output either: outputs are written only after everything.
