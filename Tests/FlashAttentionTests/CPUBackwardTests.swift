@@ -34,6 +34,8 @@ import FlashAttentionReference
         /// Per-sequence (query, key) lengths of a varlen batch, and extra packed tokens after them.
         var varlen: [(Int, Int)]? = nil
         var trailingTokens = 0
+        /// Added to every q and k value: large, same-signed scores (saturates a softcap).
+        var shift: Float = 0
         var seed: UInt64 = 1
 
         var testDescription: String {
@@ -43,6 +45,7 @@ import FlashAttentionReference
             if softcap > 0 { s += " softcap\(softcap)" }
             if alibiRank > 0 { s += " alibi\(alibiRank)" }
             if dropout > 0 { s += " dropout\(dropout)" }
+            if shift != 0 { s += " shift\(shift)" }
             if varlen != nil { s += " varlen" }
             if storage != .contiguous { s += " \(storage)" }
             return s
@@ -133,12 +136,13 @@ import FlashAttentionReference
             qShape = [p.batch, p.seqlenQ, p.heads, D]
             kShape = [p.batch, p.seqlenK, p.kvHeads, D]
         }
-        func random(_ shape: [Int]) -> Buffer {
+        func random(_ shape: [Int], shift: Float = 0) -> Buffer {
             let buffer = Buffer(shape: shape, dtype: p.dtype, storage: p.storage)
-            buffer.fill((0..<shape.reduce(1, *)).map { _ in noise.next() })
+            buffer.fill((0..<shape.reduce(1, *)).map { _ in noise.next() + shift })
             return buffer
         }
-        let q = random(qShape), k = random(kShape), v = random(kShape), dOut = random(qShape)
+        let q = random(qShape, shift: p.shift), k = random(kShape, shift: p.shift)
+        let v = random(kShape), dOut = random(qShape)
         let batch = layout?.batch ?? p.batch
         var slopes: Tensor? = nil
         if p.alibiRank > 0 {
@@ -242,6 +246,10 @@ import FlashAttentionReference
         Problem(seqlenQ: 200, seqlenK: 180, headDim: 16, window: SlidingWindow(left: -1, right: 2)),
         Problem(seqlenQ: 113, seqlenK: 113, heads: 2, headDim: 59, softcap: 2, softmaxScale: 0.6),
         Problem(seqlenQ: 23, seqlenK: 113, headDim: 40, causal: true, softcap: 30),
+        // Saturated softcap: tanh near ±1, where 1 − tanh² must not come from a rounded tanh.
+        // (1 − t·t from a rounded t gave 4e-4 and 7e-3 here; sech² from e^(−2|u|) gives 1e-6.)
+        Problem(seqlenQ: 23, seqlenK: 113, heads: 2, headDim: 40, softcap: 1, shift: 1),
+        Problem(seqlenQ: 113, seqlenK: 113, heads: 2, kvHeads: 1, headDim: 40, causal: true, softcap: 2, shift: 1.5),
         Problem(seqlenQ: 113, seqlenK: 113, heads: 3, headDim: 40, causal: true, alibiRank: 1),
         Problem(batch: 2, seqlenQ: 23, seqlenK: 113, heads: 2, headDim: 7, alibiRank: 2),
         Problem(seqlenQ: 113, seqlenK: 113, heads: 2, headDim: 40, dropout: 0.3),

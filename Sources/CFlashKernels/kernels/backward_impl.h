@@ -76,10 +76,17 @@ void FA_BFN(fa_bwd_tile)(const fa_bwd_params *prm, int rows, int cols, int row0,
         continue;
       }
       fa_v16 x = fa_load16(srow + c) * scale;
-      fa_v16 t = fa_splat16(0);
+      // Softcap: x = c·tanh(u), u = x/c, and d/du tanh = 1 − tanh² = sech² u = 4e/(1 + e)² with
+      // e = e^(−2|u|). Forming 1 − t·t from a rounded t cancels once |t| nears 1 (relative
+      // error ~1e-7/(1 − |t|)); from e it stays at float32 precision. (The same e as inside
+      // fa_tanh16, so the compiler shares it.)
+      fa_v16 sech2 = fa_splat16(1);
       if (cap > 0) {
-        t = fa_tanh16(x * inv_cap);
-        x = t * cap;
+        fa_v16 u = x * inv_cap;
+        fa_v16 e = fa_exp2_16(__builtin_elementwise_abs(u) * fa_splat16(-2.8853900817779268f));
+        fa_v16 e1 = 1.0f + e;
+        sech2 = 4.0f * e / (e1 * e1);
+        x = fa_tanh16(u) * cap;
       }
       if (slope != 0) {
         fa_v16 j = iota + (float)(col0 + c);
@@ -95,7 +102,7 @@ void FA_BFN(fa_bwd_tile)(const fa_bwd_params *prm, int rows, int cols, int row0,
         g = FA_BFN(fa_bwd_select)(keep, g * prm->dropout_keep_scale);
       }
       fa_v16 ds = p * (g - dv);
-      if (cap > 0) ds = ds * (1.0f - t * t);
+      if (cap > 0) ds = ds * sech2;
       ds = FA_BFN(fa_bwd_select)(visible, ds * scale);
       fa_store16(srow + c, pd);
       fa_store16(drow + c, ds);
