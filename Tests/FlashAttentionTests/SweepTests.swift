@@ -108,6 +108,11 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
         SweepCase(index: 4000, group: "float32 saturated softcap", spec: ProblemSpec(
             batch: 1, seqlenQ: 23, seqlenK: 113, heads: 4, kvHeads: 1, headDim: 111, softcap: 5, distribution: .shifted,
             valueSeed: 7_903_012_018_793_030_305)),
+        // The same with ordinary N(0, 1) values and a small softcap (scores ~3, softcap 0.5).
+        // Found by `flash-attn verify --seed 64 --index 75 --dtypes f16,f32 --lengths 1,2,15,16,17,63,64,65,127,128,129`.
+        SweepCase(index: 4001, group: "float32 small softcap", spec: ProblemSpec(
+            batch: 2, seqlenQ: 1, seqlenK: 2, headDim: 59, window: SlidingWindow(left: -1, right: 1), softcap: 0.5,
+            softmaxScale: 3 / Float(59).squareRoot(), valueSeed: 1_568_784_540_112_338_448)),
     ]
 
     static func check(_ sweepCase: SweepCase) {
