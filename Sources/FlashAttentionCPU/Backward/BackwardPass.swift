@@ -169,7 +169,7 @@ struct BackwardPass: @unchecked Sendable {
                     var params = fa_bwd_params(
                         scale: scale, softcap: arguments.options.softcap,
                         alibi_slope: arguments.options.alibi.map { $0.slope(batch: b, head: h) } ?? 0,
-                        diagonal: Int32(sk - sq), dropout: dropout == nil ? 0 : 1,
+                        diagonal: Int32(sk - sq), dropout: (dropout?.threshold ?? 0) > 0 ? 1 : 0,
                         dropout_threshold: dropout?.threshold ?? 0, dropout_keep_scale: dropout?.keepScale ?? 1,
                         dropout_stream: dropout?.streamKey(batch: b, head: h) ?? 0)
                     let lseRows = lse + h * layout.totalQ + rowBase

@@ -15,7 +15,7 @@ import CFlashKernels
 /// worker; nothing grows with Sq × Sk.
 ///
 /// Bitwise reproducible for any thread count: tasks are cut from sizes only, each output
-/// element is written by exactly one task, and every sum runs in an order fixed by the plan.
+/// element is written by one task per pass, and every sum runs in an order fixed by the plan.
 struct CPUBackward {
     let arguments: BackwardArguments
     let layout: AttentionLayout
