@@ -1,0 +1,55 @@
+import FlashAttentionCore
+
+extension CPUBackend: KVCacheBackend {
+    /// Attention over a KV cache on the CPU: appends k/v (rotated) into the cache in place,
+    /// then runs the tiled forward over each row's cached keys, split over keys when there are
+    /// few query tiles (decoding). Bitwise identical results for any thread count.
+    public func forwardWithKVCache(_ arguments: KVCacheArguments) throws {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        try CPUBackend.requireHost(arguments.q, arguments.out, arguments.kCache, arguments.vCache)
+        if let k = arguments.k { try CPUBackend.requireHost(k) }
+        if let v = arguments.v { try CPUBackend.requireHost(v) }
+        if let rotary = arguments.rotary { try CPUBackend.requireHost(rotary.cos, rotary.sin) }
+        CPUKVCache(arguments: arguments, layout: layout, threads: threads).run()
+    }
+}
+
+/// One KV-cache call on the CPU: append, then attention (split and merged when the plan says so).
+struct CPUKVCache {
+    let arguments: KVCacheArguments
+    let layout: KVCacheLayout
+    let threads: Int
+
+    func run() {
+        let update = KVCacheAppend(arguments: arguments, layout: layout)
+        // The new keys must be in the cache before any task reads it.
+        update.appendKeysAndValues(threads: threads)
+        let rotated = update.rotatedQueries(threads: threads)
+        let plan = KVCachePlan(layout: layout, requestedSplits: arguments.numSplits)
+        let kernel = KVCacheKernel(q: rotated?.view ?? arguments.q, kCache: arguments.kCache, vCache: arguments.vCache,
+                                   out: arguments.out, lse: arguments.lse, options: arguments.options, plan: plan)
+        let tasks = plan.queryTasks
+        withExtendedLifetime(rotated) {
+            guard tasks > 0 else { return }
+            if plan.splits == 1 {
+                WorkQueue.run(tasks: tasks, threads: threads) { _, next in
+                    let scratch = KVCacheScratch(plan: plan)
+                    while let task = next() { kernel.run(task: task, split: 0, scratch: scratch, partial: nil) }
+                }
+                return
+            }
+            let partials = KVCachePartials(plan: plan)
+            WorkQueue.run(tasks: tasks * plan.splits, threads: threads) { _, next in
+                let scratch = KVCacheScratch(plan: plan)
+                while let item = next() {
+                    let task = item / plan.splits, split = item % plan.splits
+                    kernel.run(task: task, split: split, scratch: scratch, partial: partials.slot(task: task, split: split))
+                }
+            }
+            WorkQueue.run(tasks: tasks, threads: threads) { _, next in
+                let scratch = KVCacheScratch(plan: plan)
+                while let task = next() { kernel.merge(task: task, partials: partials, scratch: scratch) }
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+import FlashAttentionCore
+import CFlashKernels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element addressing of a KV cache tensor: (cache row or page, row, KV head, d).
+struct CacheAddressing: @unchecked Sendable {
+    let data: UnsafeMutableRawPointer
+    let elementType: ElementType
+    let blockStride: Int
+    let rowStride: Int
+    let headStride: Int
+    let dimStride: Int
+
+    init(_ view: TensorView) {
+        data = view.data
+        elementType = view.elementType
+        blockStride = view.strides[0]
+        rowStride = view.strides[1]
+        headStride = view.strides[2]
+        dimStride = view.strides[3]
+    }
+
+    @inline(__always)
+    func offset(block: Int, row: Int, head: Int) -> Int { block * blockStride + row * rowStride + head * headStride }
+
+    @inline(__always)
+    func pointer(block: Int, row: Int, head: Int) -> UnsafeMutableRawPointer {
+        data + offset(block: block, row: row, head: head) * elementType.byteCount
+    }
+}
+
+/// The attention half of a KV-cache call: the forward's tiled online softmax (same
+/// microkernels, same column tiles and log2-domain statistics as ``ForwardKernel``), with keys
+/// read from the cache in place through the row's slots.
+///
+/// A key block (64 keys) is read as runs of consecutive cache rows: one run for a contiguous
+/// cache, one per page touched for a paged one (a page of 1 row gives runs of 1). Sᵀ = K·Qᵀ is
+/// computed run by run straight from the cache rows into the rows of the score tile, so K is
+/// never copied when it is dense along D; V is interleaved into bfloat16 pairs (bfloat16 path) or
+/// read in place (float32), run by run. Nothing is copied at the scale of the cache.
+struct KVCacheKernel: @unchecked Sendable {
+    let plan: KVCachePlan
+    let layout: KVCacheLayout
+    let q: TensorView, out: TensorView
+    let kc: CacheAddressing, vc: CacheAddressing
+    let lse: TensorView?
+    let window: SlidingWindow
+    let scoreScale: Float
+    let softcap: Float
+    let alibi: ALiBi?
+    let bf16Dot: Bool
+    /// float32 K / V dense along D with an Int32 row stride: the float32 GEMMs read them in place.
+    let keysInPlace: Bool
+    let valuesInPlace: Bool
+    /// bfloat16 K rows that are whole pairs: the bfloat16 kernels read them in place.
+    let keysInPlaceBF16: Bool
+    /// bfloat16 V dense along D: interleaved into pairs straight from the cache.
+    let valuesDirectBF16: Bool
+    let keyRowBytes: Int
+    let valueRowBytes: Int
+
+    init(q: TensorView, kCache: TensorView, vCache: TensorView, out: TensorView, lse: TensorView?,
+         options: AttentionOptions, plan: KVCachePlan) {
+        self.plan = plan
+        layout = plan.layout
+        self.q = q
+        self.out = out
+        self.lse = lse
+        kc = CacheAddressing(kCache)
+        vc = CacheAddressing(vCache)
+        window = options.effectiveWindow
+        let scale = options.scale(headDim: layout.headDim)
+        if options.softcap > 0 {
+            scoreScale = scale / options.softcap
+            softcap = options.softcap * ForwardKernel.log2e
+        } else {
+            scoreScale = scale * ForwardKernel.log2e
+            softcap = 0
+        }
+        alibi = options.alibi
+        let d = layout.headDim
+        func dense(_ a: CacheAddressing) -> Bool { (a.dimStride == 1 || d == 1) && a.rowStride <= Int(Int32.max) }
+        keysInPlace = kc.elementType == .float32 && dense(kc)
+        valuesInPlace = vc.elementType == .float32 && dense(vc)
+        bf16Dot = q.elementType == .bfloat16 && fa_bf16_dot_supported() != 0
+        keysInPlaceBF16 = bf16Dot && d % 2 == 0 && kc.dimStride == 1 && kc.rowStride % 2 == 0 && kc.rowStride <= Int(Int32.max)
+        valuesDirectBF16 = bf16Dot && vc.dimStride == 1
+        keyRowBytes = ((d - 1) * kc.dimStride + 1) * kc.elementType.byteCount
+        valueRowBytes = ((d - 1) * vc.dimStride + 1) * vc.elementType.byteCount
+    }
+
+    @inline(__always)
+    private func queryPointer(batch b: Int, row i: Int, head h: Int) -> UnsafeMutableRawPointer {
+        q.data + (b * q.strides[0] + i * q.strides[1] + h * q.strides[2]) * q.elementType.byteCount
+    }
+
+    /// Calls `body(t, n, block, row)` for the runs of consecutive cache rows holding absolute
+    /// keys a0 ..< a0 + count of row b; t is the run's first key relative to a0.
+    @inline(__always)
+    private func forEachRun(batch b: Int, from a0: Int, count: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        var t = 0
+        while t < count {
+            let n = layout.contiguousKeys(batch: b, from: a0 + t, limit: count - t)
+            let (block, row) = layout.slot(batch: b, key: a0 + t)
+            body(t, n, block, row)
+            t += n
+        }
+    }
+
+    /// One query task (or one key split of it): writes out/lse, or the partial slot.
+    func run(task: Int, split: Int, scratch: KVCacheScratch, partial: KVCachePartials.Slot?) {
+        let (b, kvHead, rowBlock) = plan.decode(task: task)
+        let sq = layout.seqlenQ, sk = layout.seqlenK(batch: b)
+        let g = plan.groupSize, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let row0 = rowBlock * plan.rowsPerTask
+        let rows = min(plan.rowsPerTask, sq - row0)
+        let cols = g * rows
+        let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, window: window)
+
+        // Per-column parameters in the row's own key coordinates (0 = the first key after the
+        // pad); columns are head-major: c = head·rows + r.
+        var maxLo = 0, minHi = Int.max, anyEmpty = false
+        for r in 0..<rows {
+            let range = geometry.keyRange(row: row0 + r)
+            if range.isEmpty { anyEmpty = true } else {
+                maxLo = max(maxLo, range.lowerBound); minHi = min(minHi, range.upperBound)
+            }
+            let diag = Float(row0 + r + sk - sq)
+            for h in 0..<g {
+                let c = h * rows + r
+                scratch.keyLo[c] = Int32(range.lowerBound)
+                scratch.keyHi[c] = Int32(range.upperBound)
+                scratch.diagonal[c] = diag
+            }
+        }
+        for c in cols..<ldc {
+            scratch.keyLo[c] = 0; scratch.keyHi[c] = 0; scratch.diagonal[c] = 0; scratch.slope[c] = 0
+        }
+        if let alibi {
+            for h in 0..<g {
+                let s = alibi.slope(batch: b, head: kvHead * g + h) * ForwardKernel.log2e
+                for r in 0..<rows { scratch.slope[h * rows + r] = s }
+            }
+        }
+        for c in 0..<ldc { scratch.rowMax[c] = -.infinity; scratch.rowSum[c] = 0 }
+
+        let keys = plan.keys(split: split, of: geometry.keyRange(rows: row0..<(row0 + rows)))
+        let masked: (Int, Int) -> Bool = { j0, nk in anyEmpty || j0 < maxLo || j0 + nk > minHi }
+        var columns = fa_fwd_columns(
+            cols: Int32(cols), ld: Int32(ldc), score_scale: scoreScale, softcap: softcap,
+            key_lo: scratch.keyLo, key_hi: scratch.keyHi, diag: scratch.diagonal,
+            alibi: alibi == nil ? nil : UnsafePointer(scratch.slope), drop_base: nil, drop_threshold: 0, drop_scale: 1)
+        let first = withUnsafePointer(to: &columns) { columns in
+            bf16Dot
+                ? streamBF16(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns, masked: masked, scratch: scratch)
+                : streamF32(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns, masked: masked, scratch: scratch)
+        }
+        if first { scratch.output.update(repeating: 0, count: cols * dp) }
+        if let partial {
+            partial.output.update(from: scratch.output, count: cols * dp)
+            partial.rowMax.update(from: scratch.rowMax, count: ldc)
+            partial.rowSum.update(from: scratch.rowSum, count: ldc)
+            return
+        }
+        store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
+    }
+
+    /// Starts loading this block's V and the next block's K into L2 while Sᵀ = K·Qᵀ runs: rows
+    /// a head stride (or a page) apart defeat the hardware prefetchers.
+    @inline(__always)
+    private func prefetch(batch b: Int, kvHead: Int, block j0: Int, count nk: Int, next end: Int) {
+        let pad = layout.keyStart(batch: b)
+        forEachRun(batch: b, from: pad + j0, count: nk) { _, n, block, row in
+            fa_prefetch_rows(vc.pointer(block: block, row: row, head: kvHead), vc.rowStride * vc.elementType.byteCount,
+                             Int32(n), Int32(valueRowBytes))
+        }
+        let j1 = j0 + nk
+        if j1 < end {
+            forEachRun(batch: b, from: pad + j1, count: min(KVCachePlan.keyBlock, end - j1)) { _, n, block, row in
+                fa_prefetch_rows(kc.pointer(block: block, row: row, head: kvHead), kc.rowStride * kc.elementType.byteCount,
+                                 Int32(n), Int32(keyRowBytes))
+            }
+        }
+    }
+
+    /// The float32 key loop (float32, float16, and bfloat16 without AVX512-BF16).
+    private func streamF32(
+        keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
+        masked: (Int, Int) -> Bool, scratch: KVCacheScratch
+    ) -> Bool {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = g * rows, pad = layout.keyStart(batch: b)
+        for h in 0..<g {
+            fa_pack_rows_f32(queryPointer(batch: b, row: row0, head: kvHead * g + h), q.elementType.cType,
+                             q.strides[1], q.strides[3], Int32(rows), Int32(d), scratch.queryRows + h * rows * dp, Int32(dp))
+        }
+        let dot = cols <= KVCachePlan.dotColumns
+        if !dot { fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc)) }
+        func scores(_ kTile: UnsafePointer<Float>, _ ldk: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
+            if dot {
+                fa_fwd_scores_dot(kTile, Int32(ldk), Int32(n), scratch.queryRows, Int32(dp), Int32(cols), Int32(d), s, Int32(ldc))
+            } else {
+                fa_gemm(0, Int32(n), Int32(cols), Int32(d), kTile, Int32(ldk), scratch.queryT, Int32(ldc), s, Int32(ldc), 0)
+            }
+        }
+        var first = true
+        var j0 = keys.lowerBound
+        while j0 < keys.upperBound {
+            let nk = min(KVCachePlan.keyBlock, keys.upperBound - j0)
+            prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
+            // Sᵀ = K_block · Qᵀ, run by run.
+            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
+                let source = kc.pointer(block: block, row: row, head: kvHead)
+                if keysInPlace {
+                    scores(UnsafePointer(source.assumingMemoryBound(to: Float.self)), kc.rowStride, n, into: scratch.scores + t * ldc)
+                } else {
+                    fa_pack_rows_f32(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
+                                     scratch.keys + t * dp, Int32(dp))
+                }
+            }
+            if !keysInPlace { scores(UnsafePointer(scratch.keys), dp, nk, into: scratch.scores) }
+            fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
+                                 scratch.rowMax, scratch.rowSum, scratch.alpha)
+            if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+            // O += (Pᵀ)ᵀ · V_block, run by run when V is read in place.
+            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
+                let source = vc.pointer(block: block, row: row, head: kvHead)
+                if valuesInPlace {
+                    fa_gemm(1, Int32(cols), Int32(d), Int32(n), scratch.scores + t * ldc, Int32(ldc),
+                            UnsafePointer(source.assumingMemoryBound(to: Float.self)), Int32(vc.rowStride),
+                            scratch.output, Int32(dp), first && t == 0 ? 0 : 1)
+                } else {
+                    fa_pack_rows_f32(source, vc.elementType.cType, vc.rowStride, vc.dimStride, Int32(n), Int32(d),
+                                     scratch.values + t * dp, Int32(dp))
+                }
+            }
+            if !valuesInPlace {
+                fa_gemm(1, Int32(cols), Int32(d), Int32(nk), scratch.scores, Int32(ldc), scratch.values, Int32(dp),
+                        scratch.output, Int32(dp), first ? 0 : 1)
+            }
+            first = false
+            j0 += nk
+        }
+        return first
+    }
+
+    /// The bfloat16 key loop (AVX512-BF16): Q, K, V and P as bfloat16 pairs, both products on
+    /// vdpbf16ps with float32 accumulation, as in the forward.
+    private func streamBF16(
+        keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
+        masked: (Int, Int) -> Bool, scratch: KVCacheScratch
+    ) -> Bool {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = g * rows, pairs = (d + 1) / 2, pad = layout.keyStart(batch: b)
+        func half(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
+        }
+        func words(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt32> {
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.self)
+        }
+        for h in 0..<g {
+            fa_bf16_pack_rows(queryPointer(batch: b, row: row0, head: kvHead * g + h), q.elementType.cType,
+                              q.strides[1], q.strides[3], Int32(rows), Int32(d), half(scratch.queryRows) + h * rows * dp, Int32(dp))
+        }
+        let dot = cols <= KVCachePlan.dotColumns
+        if !dot { fa_fwd_transpose(scratch.queryRows, Int32(dp / 2), Int32(cols), Int32(pairs), scratch.queryT, Int32(ldc)) }
+        // ld counts bfloat16 elements.
+        func scores(_ kTile: UnsafeMutableRawPointer, _ ld: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
+            if dot {
+                fa_fwd_scores_dot_bf16(kTile.assumingMemoryBound(to: UInt16.self), Int32(ld), Int32(n), half(scratch.queryRows),
+                                       Int32(dp), Int32(cols), Int32(d), s, Int32(ldc))
+            } else {
+                fa_gemm_bf16(0, Int32(n), Int32(cols), Int32(pairs), kTile.assumingMemoryBound(to: UInt32.self), Int32(ld / 2),
+                             words(scratch.queryT), Int32(ldc), s, Int32(ldc), 0)
+            }
+        }
+        let keyRows = half(scratch.keys), staging = half(scratch.staging), valuePairs = words(scratch.values)
+        var first = true
+        var j0 = keys.lowerBound
+        while j0 < keys.upperBound {
+            let nk = min(KVCachePlan.keyBlock, keys.upperBound - j0)
+            prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
+            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
+                let source = kc.pointer(block: block, row: row, head: kvHead)
+                if keysInPlaceBF16 {
+                    scores(source, kc.rowStride, n, into: scratch.scores + t * ldc)
+                } else {
+                    fa_bf16_pack_rows(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
+                                      keyRows + t * dp, Int32(dp))
+                }
+            }
+            if !keysInPlaceBF16 { scores(UnsafeMutableRawPointer(keyRows), dp, nk, into: scratch.scores) }
+            fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
+                                 scratch.rowMax, scratch.rowSum, scratch.alpha)
+            if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+            // V into bfloat16 pairs: straight from the cache when the block is one dense run,
+            // else its runs gathered into consecutive rows first (pairs may straddle pages).
+            let a0 = pad + j0
+            if valuesDirectBF16, layout.contiguousKeys(batch: b, from: a0, limit: nk) == nk {
+                let (block, row) = layout.slot(batch: b, key: a0)
+                fa_bf16_interleave_rows(vc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self),
+                                        vc.rowStride, Int32(nk), Int32(d), valuePairs, Int32(dp))
+            } else {
+                forEachRun(batch: b, from: a0, count: nk) { t, n, block, row in
+                    fa_bf16_pack_rows(vc.pointer(block: block, row: row, head: kvHead), vc.elementType.cType, vc.rowStride,
+                                      vc.dimStride, Int32(n), Int32(d), staging + t * dp, Int32(dp))
+                }
+                fa_bf16_interleave_rows(staging, dp, Int32(nk), Int32(d), valuePairs, Int32(dp))
+            }
+            fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), words(scratch.probabilities), Int32(ldc))
+            fa_gemm_bf16(1, Int32(cols), Int32(d), Int32((nk + 1) / 2), words(scratch.probabilities), Int32(ldc),
+                         valuePairs, Int32(dp), scratch.output, Int32(dp), first ? 0 : 1)
+            first = false
+            j0 += nk
+        }
+        return first
+    }
+
+    /// Normalises the accumulator and writes out (rounded to its type) and lse.
+    func store(batch b: Int, kvHead: Int, row0: Int, rows: Int, scratch: KVCacheScratch) {
+        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim
+        fa_fwd_finish(scratch.output, Int32(dp), Int32(g * rows), Int32(d), scratch.rowMax, scratch.rowSum, scratch.logSumExp)
+        for h in 0..<g {
+            let head = kvHead * g + h
+            let offset = b * out.strides[0] + row0 * out.strides[1] + head * out.strides[2]
+            fa_store_rows_f32(scratch.output + h * rows * dp, Int32(dp), out.data + offset * out.elementType.byteCount,
+                              out.elementType.cType, out.strides[1], out.strides[3], Int32(rows), Int32(d))
+            if let lse {
+                let values = lse.data.assumingMemoryBound(to: Float.self)
+                for r in 0..<rows {
+                    values[b * lse.strides[0] + head * lse.strides[1] + (row0 + r) * lse.strides[2]] = scratch.logSumExp[h * rows + r]
+                }
+            }
+        }
+    }
+
+    /// Combines the key splits of one task in split order: O = Σ 2^(m_s − M)·O_s, likewise l.
+    func merge(task: Int, partials: KVCachePartials, scratch: KVCacheScratch) {
+        let (b, kvHead, rowBlock) = plan.decode(task: task)
+        let row0 = rowBlock * plan.rowsPerTask
+        let rows = min(plan.rowsPerTask, layout.seqlenQ - row0)
+        let cols = plan.groupSize * rows, d = plan.headDim, dp = plan.paddedHeadDim
+        for c in 0..<cols {
+            var m = -Float.infinity
+            for s in 0..<plan.splits { m = max(m, partials.slot(task: task, split: s).rowMax[c]) }
+            scratch.rowMax[c] = m
+            var l: Float = 0
+            let o = scratch.output + c * dp
+            o.update(repeating: 0, count: d)
+            if m > -.infinity {
+                for s in 0..<plan.splits {
+                    let slot = partials.slot(task: task, split: s)
+                    let ms = slot.rowMax[c]
+                    guard ms > -.infinity else { continue }
+                    let w = exp2f(ms - m)
+                    l += w * slot.rowSum[c]
+                    let os = slot.output + c * dp
+                    for e in 0..<d { o[e] += w * os[e] }
+                }
+            }
+            scratch.rowSum[c] = l
+        }
+        store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
+    }
+}

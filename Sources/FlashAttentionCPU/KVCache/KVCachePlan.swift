@@ -1,0 +1,160 @@
+import FlashAttentionCore
+
+/// How one KV-cache call is cut into tasks, decided from the problem's sizes alone.
+///
+/// As in the forward (``ForwardPlan``), a task owns the queries of one (batch row, KV head,
+/// block of query rows), with the `groupSize` query heads of that KV head stacked as the
+/// columns of one tile, so every key row read from the cache serves the whole group. Decoding
+/// has few such tasks (B · Hk with Sq = 1) and long keys, so each task is split over
+/// contiguous ranges of key blocks (flash-decoding) and the partials merged in split order.
+///
+/// The split count uses a fixed nominal worker count (``nominalWorkers``), never the thread
+/// count, so results are bitwise identical however many threads run; 32 fills machines up to
+/// 32 cores with one wave and costs a 2-core machine only the merge of a few partial tiles.
+struct KVCachePlan: Sendable {
+    static let keyBlock = ForwardPlan.keyBlock
+    static let columnTarget = ForwardPlan.columnTarget
+    static let dotColumns = ForwardPlan.dotColumns
+    static let nominalWorkers = 32
+    static let minimumBlocksPerSplit = 4
+
+    let layout: KVCacheLayout
+    let headDim: Int
+    let paddedHeadDim: Int
+    let groupSize: Int
+    let rowsPerTask: Int
+    let maxColumns: Int
+    let columnStride: Int
+    /// Query-row blocks per (batch row, KV head).
+    let rowBlocks: Int
+    let splits: Int
+
+    var queryTasks: Int { layout.batch * layout.kvHeads * rowBlocks }
+
+    init(layout: KVCacheLayout, requestedSplits: Int) {
+        self.layout = layout
+        headDim = layout.headDim
+        paddedHeadDim = (layout.headDim + 15) / 16 * 16
+        groupSize = layout.groupSize
+        rowsPerTask = max(1, KVCachePlan.columnTarget / layout.groupSize)
+        maxColumns = groupSize * rowsPerTask
+        columnStride = (maxColumns + 15) / 16 * 16
+        rowBlocks = (layout.seqlenQ + rowsPerTask - 1) / rowsPerTask
+        let tasks = layout.batch * layout.kvHeads * rowBlocks
+        let keyBlocks = max(1, (layout.maxSeqlenK + KVCachePlan.keyBlock - 1) / KVCachePlan.keyBlock)
+        if requestedSplits > 0 {
+            // More splits than key blocks would only add empty partials.
+            splits = min(requestedSplits, keyBlocks)
+        } else {
+            splits = layout.defaultSplits(tasks: tasks, parallelUnits: KVCachePlan.nominalWorkers,
+                                          blockKeys: KVCachePlan.keyBlock,
+                                          minimumBlocksPerSplit: KVCachePlan.minimumBlocksPerSplit)
+        }
+    }
+
+    /// (batch row, KV head, row block); row blocks last to first within a head, so the causal
+    /// tiles that see the most keys start first.
+    func decode(task: Int) -> (batch: Int, kvHead: Int, rowBlock: Int) {
+        let perBatch = layout.kvHeads * rowBlocks
+        let b = task / perBatch, local = task % perBatch
+        return (b, local / rowBlocks, rowBlocks - 1 - local % rowBlocks)
+    }
+
+    /// Split `index` of a tile's visible keys: contiguous whole key blocks.
+    func keys(split index: Int, of keys: Range<Int>) -> Range<Int> {
+        guard splits > 1 else { return keys }
+        let blocks = (keys.count + KVCachePlan.keyBlock - 1) / KVCachePlan.keyBlock
+        let first = index * blocks / splits, last = (index + 1) * blocks / splits
+        let lo = keys.lowerBound + first * KVCachePlan.keyBlock
+        let hi = min(keys.upperBound, keys.lowerBound + last * KVCachePlan.keyBlock)
+        return lo < hi ? lo..<hi : lo..<lo
+    }
+}
+
+/// One worker's tiles, allocated once per call; sized by the tile shape only.
+final class KVCacheScratch {
+    let queryRows: UnsafeMutablePointer<Float>
+    let queryT: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+    /// bfloat16 rows gathered from several pages before they are interleaved into pairs.
+    let staging: UnsafeMutablePointer<Float>
+    let probabilities: UnsafeMutablePointer<Float>
+    let rowMax: UnsafeMutablePointer<Float>
+    let rowSum: UnsafeMutablePointer<Float>
+    let alpha: UnsafeMutablePointer<Float>
+    let logSumExp: UnsafeMutablePointer<Float>
+    let diagonal: UnsafeMutablePointer<Float>
+    let slope: UnsafeMutablePointer<Float>
+    let keyLo: UnsafeMutablePointer<Int32>
+    let keyHi: UnsafeMutablePointer<Int32>
+    /// Float32 rows for the append and the query rotation (headDim entries).
+    let row: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    init(plan: KVCachePlan) {
+        let d = plan.paddedHeadDim, n = plan.columnStride, kb = KVCachePlan.keyBlock
+        var allocations: [UnsafeMutableRawPointer] = []
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let bytes = max(count, 16) * 4
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            allocations.append(raw)
+            return raw.bindMemory(to: Float.self, capacity: max(count, 16))
+        }
+        func ints(_ count: Int) -> UnsafeMutablePointer<Int32> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
+            allocations.append(raw)
+            return raw.initializeMemory(as: Int32.self, repeating: 0, count: max(count, 16))
+        }
+        queryRows = floats(plan.maxColumns * d)
+        queryT = floats(d * n)
+        scores = floats(kb * n)
+        output = floats(plan.maxColumns * d)
+        keys = floats(kb * d)
+        values = floats(kb * d)
+        staging = floats(kb * d / 2)
+        probabilities = floats(kb / 2 * n)
+        rowMax = floats(n)
+        rowSum = floats(n)
+        alpha = floats(n)
+        logSumExp = floats(n)
+        diagonal = floats(n)
+        slope = floats(n)
+        keyLo = ints(n)
+        keyHi = ints(n)
+        row = floats(d)
+        self.allocations = allocations
+    }
+
+    deinit { for pointer in allocations { pointer.deallocate() } }
+}
+
+/// Partial results of split tasks: unnormalised O and the log2-domain (m, l) per column.
+final class KVCachePartials: @unchecked Sendable {
+    let plan: KVCachePlan
+    let storage: UnsafeMutablePointer<Float>
+    let slotSize: Int
+
+    struct Slot {
+        let output: UnsafeMutablePointer<Float>
+        let rowMax: UnsafeMutablePointer<Float>
+        let rowSum: UnsafeMutablePointer<Float>
+    }
+
+    init(plan: KVCachePlan) {
+        self.plan = plan
+        slotSize = plan.maxColumns * plan.paddedHeadDim + 2 * plan.columnStride
+        storage = .allocate(capacity: max(1, slotSize * plan.queryTasks * plan.splits))
+    }
+
+    deinit { storage.deallocate() }
+
+    func slot(task: Int, split: Int) -> Slot {
+        let base = storage + (task * plan.splits + split) * slotSize
+        let o = plan.maxColumns * plan.paddedHeadDim
+        return Slot(output: base, rowMax: base + o, rowSum: base + o + plan.columnStride)
+    }
+}
