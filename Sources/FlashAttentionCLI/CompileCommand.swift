@@ -3,6 +3,7 @@ import CUDADriver
 import Dispatch
 import FlashAttention
 import FlashAttentionCUDA
+import FlashAttentionReference
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -55,9 +56,16 @@ public struct CompileCommand: ParsableCommand {
     @Flag(help: "With --bench: also measure first-use compile and warm-start time of each grid variant, and run 1M tokens × 16 heads × D=128 bf16 once.")
     var benchCompile = false
 
+    @Option(help: "Run random float64-oracle cases on the GPU at these head dims (comma-separated) and exit: --check-cases per dim and dtype.")
+    var checkDims: String?
+
+    @Option(help: "With --check-dims: cases per head dim and element type.")
+    var checkCases = 12
+
     public init() {}
 
     public func run() throws {
+        if let checkDims { return try runCheck(checkDims) }
         if bench { return try runBench() }
         let architecture: GPUArchitecture
         if let arch {
@@ -121,6 +129,27 @@ public struct CompileCommand: ParsableCommand {
 }
 
 extension CompileCommand {
+    /// Oracle cases pinned to given head dims (the random sweep draws D from a fixed list that
+    /// misses some kernel variants, e.g. tile D = 128 or 192 on the wgmma path).
+    func runCheck(_ dims: String) throws {
+        let backend = try CUDABackend()
+        let verifier = Verifier(backend: backend)
+        var passed = 0, failed = 0
+        for D in dims.split(separator: ",").compactMap({ Int($0) }) {
+            for type in [ElementType.bfloat16, .float16] {
+                let generator = ProblemGenerator(seed: UInt64(1000 + D), elementTypes: [type], maxWork: 4_000_000)
+                for index in 0..<checkCases {
+                    let spec = generator.spec(index: index, constraints: ProblemConstraints(headDim: D, elementType: type))
+                    let variant = (try? backend.plan(RandomProblem(spec).forwardArguments).descriptor.name) ?? "?"
+                    let result = verifier.verify(spec, backward: false)
+                    if result.passed { passed += 1 } else { failed += 1; print("FAIL [\(variant)] \(result)") }
+                }
+            }
+        }
+        print("check: \(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+
     func runBench() throws {
         var grid = CUDABenchmark.Grid()
         func ints(_ text: String?) -> [Int]? { text.map { $0.split(separator: ",").compactMap { Int($0) } } }
@@ -215,6 +244,7 @@ extension CompileCommand {
             case "scalar": d.vectorized = false
             case "kearly": d.earlyKPrefetch = true
             case "sto": d.stagedEpilogue = true
+            case "wgmma": d.mainloop = .wgmma
             default: throw ValidationError("unknown key \(key) in --custom")
             }
         }

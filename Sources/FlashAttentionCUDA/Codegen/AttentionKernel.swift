@@ -4,7 +4,9 @@ import FlashAttentionCore
 ///
 /// A pure function: the same descriptor always yields byte-identical text (the disk cache and
 /// the tests rely on it). The generator makes no performance decisions; those are in
-/// ``KernelHeuristics``. The kernel is FlashAttention-2's forward on `mma.sync` tensor cores:
+/// ``KernelHeuristics``. The kernel is FlashAttention-2's forward, its two products on
+/// `mma.sync` tensor cores (sm_80+) or on Hopper warpgroup `wgmma` (sm_90a), chosen by
+/// ``AttentionKernelDescriptor/mainloop``:
 ///
 /// ```
 /// for each block of BLOCK_M query rows (one thread block; warps split the rows):
@@ -43,6 +45,7 @@ public struct AttentionKernel: Sendable {
             ForwardParameters.cDeclaration(),
             constants,
             elementHelpers,
+            wgmmaWrappers,
             tileLoader,
             kernel,
         ].joined(separator: "\n\n") + "\n"
@@ -114,7 +117,7 @@ public struct AttentionKernel: Sendable {
         if descriptor.vectorized {
             body = """
                         // Chunks past the data are zero-filled, never read.
-                        cp_async16(smem_u32(dst + i * ROW_STEP * LDS), valid ? (const void*)(src_row + col) : (const void*)gmem, valid);
+                        cp_async16(smem_u32(dst + i * ROW_STEP * \(isWGMMA ? "64" : "LDS")), valid ? (const void*)(src_row + col) : (const void*)gmem, valid);
             """
         } else {
             body = """
@@ -127,7 +130,7 @@ public struct AttentionKernel: Sendable {
                             const u32 hi = (r < rows_valid && c1 < head_dim) ? src_row[(i64)c1 * dim_stride] : 0u;
                             w[e] = lo | (hi << 16);
                         }
-                        st_shared_v4(smem_u32(dst + i * ROW_STEP * LDS), w[0], w[1], w[2], w[3]);
+                        st_shared_v4(smem_u32(dst + i * ROW_STEP * \(isWGMMA ? "64" : "LDS")), w[0], w[1], w[2], w[3]);
             """
         }
         return """
@@ -143,12 +146,13 @@ public struct AttentionKernel: Sendable {
             constexpr int CHUNKS_PER_ROW = HEAD_DIM / 8 <= 4 ? 4 : HEAD_DIM / 8 <= 8 ? 8 : HEAD_DIM / 8 <= 16 ? 16 : 32;
             constexpr int ROW_STEP = THREADS / CHUNKS_PER_ROW;
             static_assert(THREADS % CHUNKS_PER_ROW == 0, "threads cover whole rows");
+            \(isWGMMA ? "static_assert(ROW_STEP % 8 == 0, \"each thread stays on one swizzle phase\");" : "")
             const int r0 = tid / CHUNKS_PER_ROW, col = (tid % CHUNKS_PER_ROW) * 8;
             if (HEAD_DIM / 8 != CHUNKS_PER_ROW && col >= HEAD_DIM) return;
             const bool col_valid = col < head_dim;
             const u16* src_row = gmem + (i64)r0 * row_stride;
             const i64 step = (i64)ROW_STEP * row_stride;
-            u16* dst = smem + r0 * LDS + col;
+        \(isWGMMA ? "    // 128-byte swizzled rows in 64-column blocks (the wgmma operand layout).\n            u16* dst = smem + (col >> 6) * ROWS * 64 + r0 * 64 + ((((col >> 3) & 7) ^ (r0 & 7)) << 3);" : "    u16* dst = smem + r0 * LDS + col;")
             #pragma unroll
             for (int i = 0; i < (ROWS + ROW_STEP - 1) / ROW_STEP; ++i) {
                 const int r = r0 + i * ROW_STEP;
@@ -172,10 +176,7 @@ public struct AttentionKernel: Sendable {
         return """
         extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)
         \(Self.entryPoint)(const __grid_constant__ FlashParams p) {
-            extern __shared__ __align__(128) unsigned char smem_raw[];
-            u16* sQ = (u16*)smem_raw;
-            u16* sK = sQ + BLOCK_M * LDS;
-            u16* sV = sK + BLOCK_N * LDS;
+        \(sharedLayout)
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
             const int group = lane >> 2, tig = lane & 3;  // mma fragment coordinates
             // Heaviest row blocks (most keys under a causal mask) start first.
@@ -248,44 +249,18 @@ public struct AttentionKernel: Sendable {
             if (DROPOUT) dropout_stream = dropout_stream_key(p.dropout_seed, batch, head);
             (void)alibi_log2; (void)dropout_stream;
 
-            const u32 sQ_base = smem_u32(sQ), sK_base = smem_u32(sK), sV_base = smem_u32(sV);
-            // Per-lane ldmatrix row addresses (bytes): A from Q rows, B from K rows (n-major),
-            // B from V rows (k-major, transposed by ldmatrix.trans).
-            const u32 q_lane = ((warp_row + (lane & 15)) * LDS + (lane >> 4) * 8) * 2;
-            const u32 k_lane = (((lane & 7) + ((lane >> 4) << 3)) * LDS + ((lane >> 3) & 1) * 8) * 2;
-            const u32 v_lane = (((lane & 7) + (((lane >> 3) & 1) << 3)) * LDS + (lane >> 4) * 8) * 2;
+        \(isWGMMA ? wgmmaSetup : ldmatrixSetup)
 
             for (; n_block >= n_block_min; --n_block) {
                 const int n0 = n_block * BLOCK_N;
                 // K (and Q on the first step) has landed, and every warp is done with the last V.
                 cp_async_wait<0>();
-                __syncthreads();
+                \(asyncProxyFence)__syncthreads();
                 // V of this step streams in while S is computed.
                 load_tile<BLOCK_N>(sV, v_seq + (i64)n0 * p.v_row_stride, p.v_row_stride, p.v_dim_stride, seqlen_k - n0, p.head_dim, tid);
                 cp_async_commit();
 
-                // S = Q·Kᵀ
-                float s[M_TILES][N_TILES][4];
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int nt = 0; nt < N_TILES; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
-                #pragma unroll
-                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                    u32 a[M_TILES][4];
-                    #pragma unroll
-                    for (int mt = 0; mt < M_TILES; ++mt) ldmatrix_x4(a[mt], sQ_base + q_lane + (mt * 16 * LDS + ks * 16) * 2);
-                    #pragma unroll
-                    for (int np = 0; np < N_TILES / 2; ++np) {
-                        u32 b[4];
-                        ldmatrix_x4(b, sK_base + k_lane + (np * 16 * LDS + ks * 16) * 2);
-                        #pragma unroll
-                        for (int mt = 0; mt < M_TILES; ++mt) {
-                            mma_16816(s[mt][2 * np], a[mt], b[0], b[1]);
-                            mma_16816(s[mt][2 * np + 1], a[mt], b[2], b[3]);
-                        }
-                    }
-                }
+        \(isWGMMA ? wgmmaQK : qkProduct)
         \(descriptor.earlyKPrefetch ? prefetchNextK : "")
         \(scoreTransform)
                 // S = −∞ outside each row's keys (only on tiles that cross a row's edge or the end)
@@ -349,20 +324,7 @@ public struct AttentionKernel: Sendable {
                     }
         \(descriptor.earlyKPrefetch ? "" : prefetchNextK)
 
-                // O += P·V
-                #pragma unroll
-                for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                    #pragma unroll
-                    for (int dp = 0; dp < D_TILES / 2; ++dp) {
-                        u32 b[4];
-                        ldmatrix_x4_trans(b, sV_base + v_lane + (ks * 16 * LDS + dp * 16) * 2);
-                        #pragma unroll
-                        for (int mt = 0; mt < M_TILES; ++mt) {
-                            mma_16816(acc_o[mt][2 * dp], pk[mt][ks], b[0], b[1]);
-                            mma_16816(acc_o[mt][2 * dp + 1], pk[mt][ks], b[2], b[3]);
-                        }
-                    }
-                }
+        \(isWGMMA ? wgmmaPV : pvProduct)
             }
 
             // MARK: epilogue: O = O / l; LSE = (m·s + log2 l)·ln 2; a row with l = 0 writes O = 0, LSE = +∞
@@ -389,13 +351,171 @@ public struct AttentionKernel: Sendable {
         """
     }
 
+
+    // MARK: - Main-loop bodies: mma.sync (sm_80+) and wgmma (sm_90a)
+
+    private var isWGMMA: Bool { descriptor.mainloop == .wgmma }
+
+    /// wgmma reads shared memory through the async proxy: cp.async's writes must be fenced
+    /// into it before the barrier that publishes them.
+    private var asyncProxyFence: String { isWGMMA ? "asm volatile(\"fence.proxy.async.shared::cta;\\n\" ::: \"memory\");\n                " : "" }
+
+    private var sharedLayout: String {
+        if isWGMMA {
+            return """
+                extern __shared__ __align__(1024) unsigned char smem_raw[];
+                // Swizzle atoms need 1024-byte alignment; the launch asks for 1 KB of slack.
+                u16* sQ = (u16*)(smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023));
+                u16* sK = sQ + BLOCK_M * HEAD_DIM;
+                u16* sV = sK + BLOCK_N * HEAD_DIM;
+            """
+        }
+        return """
+            extern __shared__ __align__(128) unsigned char smem_raw[];
+            u16* sQ = (u16*)smem_raw;
+            u16* sK = sQ + BLOCK_M * LDS;
+            u16* sV = sK + BLOCK_N * LDS;
+        """
+    }
+
+    private var qkProduct: String {
+        """
+                // S = Q·Kᵀ
+                float s[M_TILES][N_TILES][4];
+                #pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt)
+                    #pragma unroll
+                    for (int nt = 0; nt < N_TILES; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    u32 a[M_TILES][4];
+                    #pragma unroll
+                    for (int mt = 0; mt < M_TILES; ++mt) ldmatrix_x4(a[mt], sQ_base + q_lane + (mt * 16 * LDS + ks * 16) * 2);
+                    #pragma unroll
+                    for (int np = 0; np < N_TILES / 2; ++np) {
+                        u32 b[4];
+                        ldmatrix_x4(b, sK_base + k_lane + (np * 16 * LDS + ks * 16) * 2);
+                        #pragma unroll
+                        for (int mt = 0; mt < M_TILES; ++mt) {
+                            mma_16816(s[mt][2 * np], a[mt], b[0], b[1]);
+                            mma_16816(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                        }
+                    }
+                }
+        """
+    }
+
+    private var pvProduct: String {
+        """
+                // O += P·V
+                #pragma unroll
+                for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                    #pragma unroll
+                    for (int dp = 0; dp < D_TILES / 2; ++dp) {
+                        u32 b[4];
+                        ldmatrix_x4_trans(b, sV_base + v_lane + (ks * 16 * LDS + dp * 16) * 2);
+                        #pragma unroll
+                        for (int mt = 0; mt < M_TILES; ++mt) {
+                            mma_16816(acc_o[mt][2 * dp], pk[mt][ks], b[0], b[1]);
+                            mma_16816(acc_o[mt][2 * dp + 1], pk[mt][ks], b[2], b[3]);
+                        }
+                    }
+                }
+            
+        """
+    }
+
+    /// S = Q·Kᵀ as BLOCK_N-wide wgmma steps over the head dim, A and B from shared memory.
+    private var wgmmaQK: String {
+        """
+                // S = Q·Kᵀ  (wgmma m64n\(descriptor.blockN)k16: this warpgroup's 64 rows × BLOCK_N keys)
+                float s[M_TILES][N_TILES][4];
+                wgmma_fence();
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    const u32 block = (ks >> 2), within = (ks & 3) * 32;
+                    const u64 da = smem_desc(sQ_base + block * BLOCK_M * 128 + within, 16, 1024);
+                    const u64 db = smem_desc(sK_base + block * BLOCK_N * 128 + within, 16, 1024);
+                    wgmma_qk(s, da, db, ks > 0 ? 1 : 0);
+                }
+                wgmma_commit();
+                wgmma_wait0();
+        """
+    }
+
+    /// O += P·V: P from registers (the S accumulator layout is the A fragment layout), V from
+    /// shared memory read transposed.
+    private var wgmmaPV: String {
+        """
+                // O += P·V  (wgmma m64n\(descriptor.headDim)k16, A = P in registers)
+                wgmma_fence();
+                #pragma unroll
+                for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                    const u64 db = smem_desc(sV_base + ks * 16 * 128, v_lbo, v_sbo);
+                    wgmma_pv(acc_o, pk[0][ks], db);
+                }
+                wgmma_commit();
+                wgmma_wait0();
+        """
+    }
+
+    /// The two wgmma wrappers of this variant, with every accumulator register named.
+    private var wgmmaWrappers: String {
+        guard isWGMMA else { return "" }
+        let d = descriptor
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        func operands(_ array: String, tiles: Int) -> String {
+            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[0][\(nt)][\($0)])" } }.joined(separator: ", ")
+        }
+        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        let n = d.blockN / 2, o = d.headDim / 2
+        return """
+        // D(64×\(d.blockN)) = A·B (+ D if accumulate): A and B from shared-memory descriptors, K-major.
+        FA_DEVICE void wgmma_qk(float (&s)[M_TILES][N_TILES][4], u64 da, u64 db, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
+                         : \(operands("s", tiles: d.blockN / 8))
+                         : "l"(da), "l"(db), "r"(accumulate));
+        }
+        // O(64×\(d.headDim)) += A·B: A (P) from registers, B (V) from shared memory, MN-major (transposed).
+        FA_DEVICE void wgmma_pv(float (&acc_o)[M_TILES][D_TILES][4], const u32 (&a)[4], u64 db) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc_o", tiles: d.headDim / 8))
+                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+        }
+        """
+    }
+
+    private var ldmatrixSetup: String {
+        """
+            const u32 sQ_base = smem_u32(sQ), sK_base = smem_u32(sK), sV_base = smem_u32(sV);
+            // Per-lane ldmatrix row addresses (bytes): A from Q rows, B from K rows (n-major),
+            // B from V rows (k-major, transposed by ldmatrix.trans).
+            const u32 q_lane = ((warp_row + (lane & 15)) * LDS + (lane >> 4) * 8) * 2;
+            const u32 k_lane = (((lane & 7) + ((lane >> 4) << 3)) * LDS + ((lane >> 3) & 1) * 8) * 2;
+            const u32 v_lane = (((lane & 7) + (((lane >> 3) & 1) << 3)) * LDS + (lane >> 4) * 8) * 2;
+        """
+    }
+
+    private var wgmmaSetup: String {
+        """
+            // Matrix descriptors (128-byte swizzle). Q and K are K-major: 8-row groups 1024 B
+            // apart, a 16-column k step is +32 B inside a 64-column block, blocks are ROWS·128 B
+            // apart. V is read MN-major (transposed B): 64-column blocks BLOCK_N·128 B apart
+            // along N, 8-key groups 1024 B apart along K.
+            const u32 sQ_base = smem_u32(sQ) + (warp >> 2) * 64 * 128, sK_base = smem_u32(sK), sV_base = smem_u32(sV);
+            const u32 v_lbo = p.wgmma_v_swap ? 1024u : (u32)(BLOCK_N * 128), v_sbo = p.wgmma_v_swap ? (u32)(BLOCK_N * 128) : 1024u;
+        """
+    }
+
     /// Waits for V (every warp is then done with K) and starts loading the next K tile, which
     /// streams in while the rest of the step runs.
     private var prefetchNextK: String {
         """
                 // V has landed and every warp is done with K: the next K tile streams in.
                 cp_async_wait<0>();
-                __syncthreads();
+                \(asyncProxyFence)__syncthreads();
                 if (n_block > n_block_min) {
                     const int next = n0 - BLOCK_N;
                     load_tile<BLOCK_N>(sK, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);

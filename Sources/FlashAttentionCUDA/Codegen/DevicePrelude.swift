@@ -54,6 +54,18 @@ enum DevicePrelude {
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
         }
 
+        // MARK: warpgroup MMA (sm_90a)
+
+        // Shared-memory matrix descriptor: start, leading and stride byte offsets (16-byte units),
+        // 128-byte swizzle (mode 1 in bits 62-63).
+        FA_DEVICE u64 smem_desc(u32 addr, u32 leading_bytes, u32 stride_bytes) {
+            return (u64)((addr & 0x3FFFF) >> 4) | ((u64)((leading_bytes >> 4) & 0x3FFF) << 16)
+                 | ((u64)((stride_bytes >> 4) & 0x3FFF) << 32) | (1ull << 62);
+        }
+        FA_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\\n" ::: "memory"); }
+        FA_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\\n" ::: "memory"); }
+        FA_DEVICE void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\\n" ::: "memory"); }
+
         // MARK: element conversions (round to nearest even, as HalfConversion in Swift)
 
         FA_DEVICE u32 pack_bf16x2(float lo, float hi) {

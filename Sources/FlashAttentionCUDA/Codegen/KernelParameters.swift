@@ -38,6 +38,9 @@ public struct ForwardParameters: Sendable, Equatable {
     public var dropoutKeepScale: Float = 1
     /// Keep iff the 24-bit draw ≥ this (``DropoutMask/threshold``).
     public var dropoutThreshold: UInt32 = 0
+    /// wgmma kernels: exchange the V descriptor's leading and stride offsets (a bring-up
+    /// switch, `FLASH_ATTENTION_WGMMA_V_SWAP=1`, to settle the transposed-B layout on a GPU).
+    public var wgmmaVSwap: Int32 = 0
 
     public init() {}
 }
@@ -109,6 +112,7 @@ extension ForwardParameters {
         .i32("window_left") { $0.windowLeft }, .i32("window_right") { $0.windowRight },
         .f32("scale_log2") { $0.scaleLog2 }, .f32("softcap_input_scale") { $0.softcapInputScale },
         .f32("dropout_keep_scale") { $0.dropoutKeepScale }, .u32("dropout_threshold") { $0.dropoutThreshold },
+        .i32("wgmma_v_swap") { $0.wgmmaVSwap },
     ]
 
     /// Size of the C struct: the fields, padded to 8-byte alignment.

@@ -11,6 +11,14 @@ public enum KernelMask: String, Sendable, Hashable, CaseIterable {
     case window
 }
 
+/// The tensor-core instructions of the main loop.
+public enum KernelMainloop: String, Sendable, Hashable, CaseIterable {
+    /// `mma.sync` m16n8k16 with `ldmatrix` and `cp.async` (sm_80 and newer): FlashAttention-2.
+    case mmaSync
+    /// Warpgroup `wgmma` m64nNk16 from swizzled shared memory (sm_90a only).
+    case wgmma
+}
+
 /// Everything that changes the instructions of one forward kernel, and nothing else.
 ///
 /// Run-time values (pointers, strides, lengths, the softmax scale, window extents, the dropout
@@ -51,13 +59,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// Write O through shared memory as whole 16-byte row chunks (16-bit outputs of vectorized
     /// kernels) instead of 4-byte pieces straight from the accumulators.
     public var stagedEpilogue: Bool
+    public var mainloop: KernelMainloop
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
-        earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false
+        earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -77,6 +86,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.vectorized = vectorized
         self.earlyKPrefetch = earlyKPrefetch
         self.stagedEpilogue = stagedEpilogue
+        self.mainloop = mainloop
     }
 
     // MARK: - Derived layout facts
@@ -87,8 +97,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// Shared-memory row stride in elements: 16 bytes of padding make the eight row addresses
     /// of an `ldmatrix` fall in eight different bank groups (needs headDim % 16 == 0).
     public var sharedRowStride: Int { headDim + 8 }
-    /// Q tile, one K tile and one V tile.
-    public var sharedMemoryBytes: Int { (blockM + 2 * blockN) * sharedRowStride * 2 }
+    /// Q tile, one K tile and one V tile (wgmma: unpadded swizzled rows plus 1 KB to align them).
+    public var sharedMemoryBytes: Int {
+        mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
+    }
 
     /// Why this descriptor cannot be generated, or nil.
     public var invalidReason: String? {
@@ -102,6 +114,13 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
+        if mainloop == .wgmma {
+            if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
+            if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
+            if warps % 4 != 0 || blockM != 16 * warps { return "wgmma needs whole warpgroups of 64 rows: blockM = 16·warps" }
+            if blockN > 256 || blockN % 16 != 0 { return "wgmma blockN must be a multiple of 16 up to 256" }
+            if stagedEpilogue { return "the staged epilogue assumes the padded mma.sync layout" }
+        }
         return nil
     }
 
@@ -121,6 +140,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if !vectorized { parts.append("scalar") }
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
+        if mainloop == .wgmma { parts.append("wgmma") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -107,6 +107,17 @@ public enum KernelHeuristics {
         guard var choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
+        if useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture) {
+            // Two consumer warpgroups × 64 rows; S is 64×blockN per warpgroup.
+            let blockN = tileD <= 128 ? 128 : 64
+            let d = AttentionKernelDescriptor(
+                architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
+                headDim: tileD, blockM: 128, blockN: blockN, warps: 8, minBlocksPerMultiprocessor: 1, mask: problem.mask,
+                softcap: problem.softcap, alibi: problem.alibi, dropout: false, varlen: problem.varlen,
+                writeLSE: problem.writeLSE, prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
+                vectorized: true, earlyKPrefetch: true, mainloop: .wgmma)
+            return (d, "sm_90a wgmma: H100 bf16 D=128 353-434 TFLOP/s (1.06-1.44x FA2), D=256 399-486 (1.12-1.82x) at N=1k-16k")
+        }
         if let override = tileOverride(headDim: tileD) {
             (choice.blockM, choice.blockN, choice.warps, choice.minBlocks) = override
             choice.reason = "FLASH_ATTENTION_TILES override"
@@ -129,6 +140,19 @@ public enum KernelHeuristics {
         return (descriptor, choice.reason)
     }
 
+    /// Whether the Hopper `wgmma` main loop runs a problem: on sm_90a, for tile head dims 128,
+    /// 192 and 256 with 16-byte-aligned tensors and no dropout. At D = 64 the `mma.sync` kernel
+    /// stays: on the H100 it measured 258-326 TFLOP/s against wgmma's 197-311 (N = 512-16k).
+    /// `FLASH_ATTENTION_WGMMA=0` turns the path off, `=1` also takes D = 64.
+    static func useWGMMA(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> Bool {
+        guard architecture.computeCapability == 90, tileD % 64 == 0, problem.vectorized, !problem.dropout else { return false }
+        switch FileSystem.environment("FLASH_ATTENTION_WGMMA") {
+        case "0": return false
+        case "1": return true
+        default: return tileD >= 128
+        }
+    }
+
     /// A tuning hook: `FLASH_ATTENTION_TILES="128:128x128w8b1,256:64x64w4b2"` replaces the
     /// table's tile shape (blockM x blockN, warps, min blocks per SM) for those tile head dims,
     /// so one benchmark run can compare shapes without a rebuild.
@@ -144,8 +168,9 @@ public enum KernelHeuristics {
     }
 
     /// The variants `flash-attn compile` pre-builds and CI checks: for each row of the
-    /// architecture's table, the plain bf16 kernel (the common case) and the fp16 kernel with
-    /// every option on (the most registers), causal and windowed.
+    /// architecture's table, the plain bf16 causal kernel (the common case) and the fp16 kernel
+    /// with every option on (the most registers), plus, where the wgmma loop runs, its fp16
+    /// kernel with every option but dropout.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
         for choice in table(for: architecture) {
@@ -153,8 +178,14 @@ public enum KernelHeuristics {
             let everything = AttentionProblem(
                 elementType: .float16, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true,
                 dropout: true, varlen: true, writeLSE: true)
+            // Dropout keeps the mma.sync loop; the wgmma loop's heaviest variant is everything else.
+            var allButDropout = everything
+            allButDropout.dropout = false
             for problem in [plain, everything] {
                 if let d = try? descriptor(for: problem, architecture: architecture).descriptor { variants.append(d) }
+            }
+            if let d = try? descriptor(for: allButDropout, architecture: architecture).descriptor, d.mainloop == .wgmma {
+                variants.append(d)
             }
         }
         return variants

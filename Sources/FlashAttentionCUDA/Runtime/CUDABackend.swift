@@ -1,6 +1,10 @@
 import CUDADriver
 import FlashAttentionCore
 
+enum FileSystemFlag {
+    static var wgmmaVSwap: Bool { FileSystem.environment("FLASH_ATTENTION_WGMMA_V_SWAP") == "1" }
+}
+
 /// Forward attention on an NVIDIA GPU with kernels generated for each variant and compiled
 /// at run time by NVRTC.
 ///
@@ -197,6 +201,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             p.dropoutThreshold = mask.threshold
             p.dropoutKeepScale = mask.keepScale
         }
+        p.wgmmaVSwap = FileSystemFlag.wgmmaVSwap ? 1 : 0
         let window = options.effectiveWindow
         p.windowLeft = Int32(clamping: window.left)
         p.windowRight = Int32(clamping: window.right)

@@ -1,0 +1,162 @@
+import FlashAttentionCore
+
+/// The kernels of one backward call, in launch order.
+public enum BackwardPass: String, Sendable, Hashable, CaseIterable {
+    /// D = rowsum(dO ∘ O) and LSE·log2(e) per (token, head), float32; optionally dO converted
+    /// to the inputs' 16-bit type.
+    case preprocess
+    /// Grid over key blocks: each block owns its dK and/or dV tile and visits every query block
+    /// of every query head of its KV group, in a fixed order (no atomics).
+    case keyValue
+    /// Grid over query blocks: each block owns its dQ tile and visits its key blocks.
+    case query
+}
+
+/// Everything that changes the instructions of one backward kernel, and nothing else.
+///
+/// As for ``AttentionKernelDescriptor``: run-time values travel in ``BackwardParameters``;
+/// equal descriptors generate byte-identical source and are the in-memory cache key. Fields a
+/// pass does not use are left at their defaults by ``BackwardHeuristics`` so that equal work
+/// gives equal descriptors.
+public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConvertible {
+    public var pass: BackwardPass
+    public var architecture: GPUArchitecture
+    /// q, k, v and the dO the main passes read: float16 or bfloat16.
+    public var elementType: ElementType
+    /// Preprocess: storage of the caller's dO and O (any of the three float types).
+    public var gradOutType: ElementType
+    public var outType: ElementType
+    /// Preprocess: also write dO as a contiguous (token, head, D) tensor in ``elementType``.
+    public var convertGradOut: Bool
+    /// Storage of the gradients (query pass: dQ; key/value pass: dK and dV).
+    public var dqType: ElementType
+    public var dkType: ElementType
+    public var dvType: ElementType
+    /// Tile head dim: a multiple of 16, at least the problem's D (padding is zero-filled).
+    public var headDim: Int
+    /// Query rows per block (query pass) or per inner step (key/value pass).
+    public var blockM: Int
+    /// Keys per inner step (query pass) or per block (key/value pass).
+    public var blockN: Int
+    public var warps: Int
+    public var minBlocksPerMultiprocessor: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    public var dropout: Bool
+    public var varlen: Bool
+    /// 16-byte `cp.async` tiles and paired stores (unit head-dim strides, aligned rows, D % 8 == 0).
+    public var vectorized: Bool
+    /// Key/value pass: which gradients this kernel accumulates. Large head dims split them
+    /// into two kernels, since dK and dV together would not fit in registers.
+    public var computeDK: Bool
+    public var computeDV: Bool
+
+    public init(
+        pass: BackwardPass, architecture: GPUArchitecture, elementType: ElementType,
+        gradOutType: ElementType? = nil, outType: ElementType? = nil, convertGradOut: Bool = false,
+        dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
+        headDim: Int, blockM: Int = 64, blockN: Int = 64, warps: Int = 4, minBlocksPerMultiprocessor: Int = 1,
+        mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
+        varlen: Bool = false, vectorized: Bool = true, computeDK: Bool = true, computeDV: Bool = true
+    ) {
+        self.pass = pass
+        self.architecture = architecture
+        self.elementType = elementType
+        self.gradOutType = gradOutType ?? elementType
+        self.outType = outType ?? elementType
+        self.convertGradOut = convertGradOut
+        self.dqType = dqType ?? elementType
+        self.dkType = dkType ?? elementType
+        self.dvType = dvType ?? elementType
+        self.headDim = headDim
+        self.blockM = blockM
+        self.blockN = blockN
+        self.warps = warps
+        self.minBlocksPerMultiprocessor = minBlocksPerMultiprocessor
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.dropout = dropout
+        self.varlen = varlen
+        self.vectorized = vectorized
+        self.computeDK = computeDK
+        self.computeDV = computeDV
+    }
+
+    public var threads: Int { warps * 32 }
+    /// Padded shared row stride in elements (16 bytes of padding: conflict-free `ldmatrix`).
+    public var sharedRowStride: Int { headDim + 8 }
+    /// Rows of the tile each warp owns: query rows (query pass) or key rows (key/value pass).
+    public var rowsPerWarp: Int { (pass == .query ? blockM : blockN) / warps }
+    /// The key/value pass needs V (and D) only for dP, i.e. for dK.
+    var keyValueNeedsV: Bool { computeDK }
+
+    /// Dynamic shared memory of the launch.
+    public var sharedMemoryBytes: Int {
+        let row = sharedRowStride * 2
+        switch pass {
+        case .preprocess:
+            return 0
+        case .query:
+            // Q and dO once; K and V double-buffered.
+            return 2 * blockM * row + 4 * blockN * row
+        case .keyValue:
+            // K (and V); Q and dO double-buffered; LSE and D rows double-buffered.
+            return (keyValueNeedsV ? 2 : 1) * blockN * row + 4 * blockM * row + 4 * blockM * 4
+        }
+    }
+
+    /// Why this descriptor cannot be generated, or nil.
+    public var invalidReason: String? {
+        if elementType == .float32 { return "inputs must be float16 or bfloat16 (tensor cores), got float32" }
+        if !architecture.supportsMMASync { return "\(architecture) has no mma.sync bf16 path (needs sm_80+)" }
+        if pass == .preprocess { return warps == 8 ? nil : "the preprocess kernel runs 8 warps" }
+        if headDim % 16 != 0 || headDim < 16 || headDim > 256 { return "tile head dim must be a multiple of 16 in 16...256, got \(headDim)" }
+        if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
+        if blockM % 16 != 0 || blockN % 16 != 0 || blockM < 16 || blockN < 16 { return "blockM and blockN must be positive multiples of 16" }
+        let owned = pass == .query ? blockM : blockN
+        if owned % (16 * warps) != 0 { return "\(pass == .query ? "blockM" : "blockN") \(owned) must be a multiple of 16·warps = \(16 * warps)" }
+        if pass == .keyValue && !computeDK && !computeDV { return "a key/value kernel computes dK, dV or both" }
+        if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
+            return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
+        }
+        return nil
+    }
+
+    static func typeName(_ t: ElementType) -> String { t == .bfloat16 ? "bf16" : t == .float16 ? "fp16" : "f32" }
+
+    /// A short, stable name: `bwd_dkdv_bf16_d128_m64n128w8b1_causal_sm_90a`.
+    public var name: String {
+        var parts = ["bwd"]
+        switch pass {
+        case .preprocess: parts.append("pre")
+        case .query: parts.append("dq")
+        case .keyValue: parts.append(computeDK && computeDV ? "dkdv" : computeDK ? "dk" : "dv")
+        }
+        parts.append(Self.typeName(elementType))
+        if pass == .preprocess {
+            parts.append("do" + Self.typeName(gradOutType))
+            parts.append("o" + Self.typeName(outType))
+            if convertGradOut { parts.append("cvt") }
+            if varlen { parts.append("varlen") }
+            parts.append(architecture.targetName)
+            return parts.joined(separator: "_")
+        }
+        if pass == .query && dqType != elementType { parts.append("dq" + Self.typeName(dqType)) }
+        if pass == .keyValue && computeDK && dkType != elementType { parts.append("dk" + Self.typeName(dkType)) }
+        if pass == .keyValue && computeDV && dvType != elementType { parts.append("dv" + Self.typeName(dvType)) }
+        parts.append("d\(headDim)")
+        parts.append("m\(blockM)n\(blockN)w\(warps)b\(minBlocksPerMultiprocessor)")
+        if mask != .none { parts.append(mask.rawValue) }
+        if softcap { parts.append("softcap") }
+        if alibi { parts.append("alibi") }
+        if dropout { parts.append("dropout") }
+        if varlen { parts.append("varlen") }
+        if !vectorized { parts.append("scalar") }
+        parts.append(architecture.targetName)
+        return parts.joined(separator: "_")
+    }
+
+    public var description: String { name }
+}
