@@ -25,7 +25,8 @@ struct CPUKVCache {
         // The new keys must be in the cache before any task reads it.
         update.appendKeysAndValues(threads: threads)
         let rotated = update.rotatedQueries(threads: threads)
-        let plan = KVCachePlan(layout: layout, requestedSplits: arguments.numSplits)
+        let plan = KVCachePlan(layout: layout, requestedSplits: arguments.numSplits,
+                               elementBytes: arguments.kCache.elementType.byteCount)
         let kernel = KVCacheKernel(q: rotated?.view ?? arguments.q, kCache: arguments.kCache, vCache: arguments.vCache,
                                    out: arguments.out, lse: arguments.lse, options: arguments.options, plan: plan)
         let tasks = plan.queryTasks

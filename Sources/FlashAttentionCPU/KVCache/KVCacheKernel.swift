@@ -34,7 +34,8 @@ struct CacheAddressing: @unchecked Sendable {
 
 /// The attention half of a KV-cache call: the forward's tiled online softmax (same
 /// microkernels, same column tiles and log2-domain statistics as ``ForwardKernel``), with keys
-/// read from the cache in place through the row's slots.
+/// read from the cache in place through the row's slots, for a task of one or all KV heads
+/// (``KVCachePlan``).
 ///
 /// A key block (64 keys) is read as runs of consecutive cache rows: one run for a contiguous
 /// cache, one per page touched for a paged one (a page of 1 row gives runs of 1). Sᵀ = K·Qᵀ is
@@ -61,6 +62,10 @@ struct KVCacheKernel: @unchecked Sendable {
     let valuesDirectBF16: Bool
     let keyRowBytes: Int
     let valueRowBytes: Int
+    /// Decoding on AVX512-BF16 with K and V dense along D and D a multiple of 32: the decode
+    /// kernels (flash_kvcache.h) read each block's rows through row pointers, and O is kept in
+    /// their pair order until it is stored.
+    let pairOrder: Bool
 
     init(q: TensorView, kCache: TensorView, vCache: TensorView, out: TensorView, lse: TensorView?,
          options: AttentionOptions, plan: KVCachePlan) {
@@ -90,6 +95,7 @@ struct KVCacheKernel: @unchecked Sendable {
         valuesDirectBF16 = bf16Dot && vc.dimStride == 1
         keyRowBytes = ((d - 1) * kc.dimStride + 1) * kc.elementType.byteCount
         valueRowBytes = ((d - 1) * vc.dimStride + 1) * vc.elementType.byteCount
+        pairOrder = bf16Dot && plan.decoding && kc.dimStride == 1 && vc.dimStride == 1 && d % 32 == 0
     }
 
     @inline(__always)
@@ -114,14 +120,14 @@ struct KVCacheKernel: @unchecked Sendable {
     func run(task: Int, split: Int, scratch: KVCacheScratch, partial: KVCachePartials.Slot?) {
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let sq = layout.seqlenQ, sk = layout.seqlenK(batch: b)
-        let g = plan.groupSize, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let heads = plan.headsPerTask, dp = plan.paddedHeadDim, ldc = plan.columnStride
         let row0 = rowBlock * plan.rowsPerTask
         let rows = min(plan.rowsPerTask, sq - row0)
-        let cols = g * rows
+        let cols = heads * rows
         let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, window: window)
 
         // Per-column parameters in the row's own key coordinates (0 = the first key after the
-        // pad); columns are head-major: c = head·rows + r.
+        // pad); columns are head-major: c = head·rows + r, heads counted from the task's first.
         var maxLo = 0, minHi = Int.max, anyEmpty = false
         for r in 0..<rows {
             let range = geometry.keyRange(row: row0 + r)
@@ -129,7 +135,7 @@ struct KVCacheKernel: @unchecked Sendable {
                 maxLo = max(maxLo, range.lowerBound); minHi = min(minHi, range.upperBound)
             }
             let diag = Float(row0 + r + sk - sq)
-            for h in 0..<g {
+            for h in 0..<heads {
                 let c = h * rows + r
                 scratch.keyLo[c] = Int32(range.lowerBound)
                 scratch.keyHi[c] = Int32(range.upperBound)
@@ -140,8 +146,8 @@ struct KVCacheKernel: @unchecked Sendable {
             scratch.keyLo[c] = 0; scratch.keyHi[c] = 0; scratch.diagonal[c] = 0; scratch.slope[c] = 0
         }
         if let alibi {
-            for h in 0..<g {
-                let s = alibi.slope(batch: b, head: kvHead * g + h) * ForwardKernel.log2e
+            for h in 0..<heads {
+                let s = alibi.slope(batch: b, head: kvHead * plan.groupSize + h) * ForwardKernel.log2e
                 for r in 0..<rows { scratch.slope[h * rows + r] = s }
             }
         }
@@ -154,7 +160,9 @@ struct KVCacheKernel: @unchecked Sendable {
             key_lo: scratch.keyLo, key_hi: scratch.keyHi, diag: scratch.diagonal,
             alibi: alibi == nil ? nil : UnsafePointer(scratch.slope), drop_base: nil, drop_threshold: 0, drop_scale: 1)
         let first = withUnsafePointer(to: &columns) { columns in
-            bf16Dot
+            pairOrder
+                ? streamDecodeBF16(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns, masked: masked, scratch: scratch)
+                : bf16Dot
                 ? streamBF16(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns, masked: masked, scratch: scratch)
                 : streamF32(keys: keys, batch: b, kvHead: kvHead, row0: row0, rows: rows, columns: columns, masked: masked, scratch: scratch)
         }
@@ -168,20 +176,27 @@ struct KVCacheKernel: @unchecked Sendable {
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
     }
 
-    /// Starts loading this block's V and the next block's K into L2 while Sᵀ = K·Qᵀ runs: rows
-    /// a head stride (or a page) apart defeat the hardware prefetchers.
+    /// Bytes from a cache row's first element of KV head `kvHead` to past its last element of
+    /// the task's last KV head: one contiguous span in the usual layouts.
+    @inline(__always)
+    private func span(_ a: CacheAddressing, rowBytes: Int) -> Int {
+        (plan.kvHeadsPerTask - 1) * a.headStride * a.elementType.byteCount + rowBytes
+    }
+
+    /// Starts loading this block's V and the next block's K into L2 while Sᵀ = K·Qᵀ runs.
     @inline(__always)
     private func prefetch(batch b: Int, kvHead: Int, block j0: Int, count nk: Int, next end: Int) {
         let pad = layout.keyStart(batch: b)
+        let vBytes = span(vc, rowBytes: valueRowBytes), kBytes = span(kc, rowBytes: keyRowBytes)
         forEachRun(batch: b, from: pad + j0, count: nk) { _, n, block, row in
             fa_prefetch_rows(vc.pointer(block: block, row: row, head: kvHead), vc.rowStride * vc.elementType.byteCount,
-                             Int32(n), Int32(valueRowBytes))
+                             Int32(n), Int32(vBytes))
         }
         let j1 = j0 + nk
         if j1 < end {
-            forEachRun(batch: b, from: pad + j1, count: min(KVCachePlan.keyBlock, end - j1)) { _, n, block, row in
+            forEachRun(batch: b, from: pad + j1, count: min(plan.blockKeys, end - j1)) { _, n, block, row in
                 fa_prefetch_rows(kc.pointer(block: block, row: row, head: kvHead), kc.rowStride * kc.elementType.byteCount,
-                                 Int32(n), Int32(keyRowBytes))
+                                 Int32(n), Int32(kBytes))
             }
         }
     }
@@ -191,58 +206,138 @@ struct KVCacheKernel: @unchecked Sendable {
         keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
         masked: (Int, Int) -> Bool, scratch: KVCacheScratch
     ) -> Bool {
-        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
-        let cols = g * rows, pad = layout.keyStart(batch: b)
-        for h in 0..<g {
+        let heads = plan.headsPerTask, g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = heads * rows, gc = g * rows, pad = layout.keyStart(batch: b)
+        for h in 0..<heads {
             fa_pack_rows_f32(queryPointer(batch: b, row: row0, head: kvHead * g + h), q.elementType.cType,
                              q.strides[1], q.strides[3], Int32(rows), Int32(d), scratch.queryRows + h * rows * dp, Int32(dp))
         }
-        let dot = cols <= KVCachePlan.dotColumns
+        // Decoding tiles (≤ 8 columns per KV head) take dot products; others the GEMM on Qᵀ
+        // (one KV head per task then, so the head's columns are the whole tile).
+        let dot = gc <= KVCachePlan.dotColumns
         if !dot { fa_fwd_transpose(scratch.queryRows, Int32(dp), Int32(cols), Int32(d), scratch.queryT, Int32(ldc)) }
-        func scores(_ kTile: UnsafePointer<Float>, _ ldk: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
+        func scores(_ t: Int, _ kTile: UnsafePointer<Float>, _ ldk: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
             if dot {
-                fa_fwd_scores_dot(kTile, Int32(ldk), Int32(n), scratch.queryRows, Int32(dp), Int32(cols), Int32(d), s, Int32(ldc))
+                fa_fwd_scores_dot(kTile, Int32(ldk), Int32(n), scratch.queryRows + t * gc * dp, Int32(dp), Int32(gc), Int32(d),
+                                  s + t * gc, Int32(ldc))
             } else {
-                fa_gemm(0, Int32(n), Int32(cols), Int32(d), kTile, Int32(ldk), scratch.queryT, Int32(ldc), s, Int32(ldc), 0)
+                fa_gemm(0, Int32(n), Int32(gc), Int32(d), kTile, Int32(ldk), scratch.queryT, Int32(ldc), s, Int32(ldc), 0)
             }
         }
         var first = true
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
-            let nk = min(KVCachePlan.keyBlock, keys.upperBound - j0)
+            let nk = min(plan.blockKeys, keys.upperBound - j0)
             prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
-            // Sᵀ = K_block · Qᵀ, run by run.
-            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
-                let source = kc.pointer(block: block, row: row, head: kvHead)
-                if keysInPlace {
-                    scores(UnsafePointer(source.assumingMemoryBound(to: Float.self)), kc.rowStride, n, into: scratch.scores + t * ldc)
-                } else {
-                    fa_pack_rows_f32(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
-                                     scratch.keys + t * dp, Int32(dp))
+            for t in 0..<plan.kvHeadsPerTask {
+                // Sᵀ = K_block · Qᵀ for this KV head's columns, run by run.
+                forEachRun(batch: b, from: pad + j0, count: nk) { i, n, block, row in
+                    let source = kc.pointer(block: block, row: row, head: kvHead + t)
+                    if keysInPlace {
+                        scores(t, UnsafePointer(source.assumingMemoryBound(to: Float.self)), kc.rowStride, n, into: scratch.scores + i * ldc)
+                    } else {
+                        fa_pack_rows_f32(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
+                                         scratch.keys + i * dp, Int32(dp))
+                    }
                 }
+                if !keysInPlace { scores(t, UnsafePointer(scratch.keys), dp, nk, into: scratch.scores) }
             }
-            if !keysInPlace { scores(UnsafePointer(scratch.keys), dp, nk, into: scratch.scores) }
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
             if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
-            // O += (Pᵀ)ᵀ · V_block, run by run when V is read in place.
-            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
-                let source = vc.pointer(block: block, row: row, head: kvHead)
-                if valuesInPlace {
-                    fa_gemm(1, Int32(cols), Int32(d), Int32(n), scratch.scores + t * ldc, Int32(ldc),
-                            UnsafePointer(source.assumingMemoryBound(to: Float.self)), Int32(vc.rowStride),
-                            scratch.output, Int32(dp), first && t == 0 ? 0 : 1)
-                } else {
-                    fa_pack_rows_f32(source, vc.elementType.cType, vc.rowStride, vc.dimStride, Int32(n), Int32(d),
-                                     scratch.values + t * dp, Int32(dp))
+            for t in 0..<plan.kvHeadsPerTask {
+                // O += (Pᵀ)ᵀ · V_block for this KV head's columns, run by run when V is read in place.
+                let p = scratch.scores + t * gc, o = scratch.output + t * gc * dp
+                forEachRun(batch: b, from: pad + j0, count: nk) { i, n, block, row in
+                    let source = vc.pointer(block: block, row: row, head: kvHead + t)
+                    if valuesInPlace {
+                        fa_gemm(1, Int32(gc), Int32(d), Int32(n), p + i * ldc, Int32(ldc),
+                                UnsafePointer(source.assumingMemoryBound(to: Float.self)), Int32(vc.rowStride),
+                                o, Int32(dp), first && i == 0 ? 0 : 1)
+                    } else {
+                        fa_pack_rows_f32(source, vc.elementType.cType, vc.rowStride, vc.dimStride, Int32(n), Int32(d),
+                                         scratch.values + i * dp, Int32(dp))
+                    }
                 }
-            }
-            if !valuesInPlace {
-                fa_gemm(1, Int32(cols), Int32(d), Int32(nk), scratch.scores, Int32(ldc), scratch.values, Int32(dp),
-                        scratch.output, Int32(dp), first ? 0 : 1)
+                if !valuesInPlace {
+                    fa_gemm(1, Int32(gc), Int32(d), Int32(nk), p, Int32(ldc), scratch.values, Int32(dp), o, Int32(dp), first ? 0 : 1)
+                }
             }
             first = false
             j0 += nk
+        }
+        return first
+    }
+
+    /// Prefetches rows [part·n/parts, (part+1)·n/parts) of the key block j0 ..< j0 + n, every
+    /// KV head of the task: the next block arrives in slices while this one computes, instead
+    /// of in one burst that fills the miss queue and stalls the core.
+    @inline(__always)
+    private func prefetchSlice(_ a: CacheAddressing, rowBytes: Int, batch b: Int, kvHead: Int, block j0: Int, count n: Int,
+                               part: Int, parts: Int) {
+        let lo = part * n / parts, hi = (part + 1) * n / parts
+        guard lo < hi else { return }
+        let bytes = span(a, rowBytes: rowBytes)
+        forEachRun(batch: b, from: layout.keyStart(batch: b) + j0 + lo, count: hi - lo) { _, count, block, row in
+            fa_prefetch_rows(a.pointer(block: block, row: row, head: kvHead), a.rowStride * a.elementType.byteCount,
+                             Int32(count), Int32(bytes))
+        }
+    }
+
+    /// The decoding loop on AVX512-BF16 (``pairOrder``): per key block, the rows' addresses once,
+    /// then per KV head the scores (fa_kv_scores_rows_bf16) and O += P·V (fa_kv_pv_rows_bf16)
+    /// straight from the cache rows, whatever pages they sit on.
+    private func streamDecodeBF16(
+        keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
+        masked: (Int, Int) -> Bool, scratch: KVCacheScratch
+    ) -> Bool {
+        let heads = plan.headsPerTask, g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = heads * rows, gc = g * rows, pad = layout.keyStart(batch: b), perTask = plan.kvHeadsPerTask
+        let queryRows = UnsafeMutableRawPointer(scratch.queryRows).assumingMemoryBound(to: UInt16.self)
+        for h in 0..<heads {
+            fa_bf16_pack_rows(queryPointer(batch: b, row: row0, head: kvHead * g + h), q.elementType.cType,
+                              q.strides[1], q.strides[3], Int32(rows), Int32(d), queryRows + h * rows * dp, Int32(dp))
+        }
+        let probabilities = UnsafeMutableRawPointer(scratch.probabilities).assumingMemoryBound(to: UInt32.self)
+        let kRows = scratch.keyRowPointers, vRows = scratch.valueRowPointers
+        if !keys.isEmpty {
+            let n = min(plan.blockKeys, keys.count)
+            prefetchSlice(kc, rowBytes: keyRowBytes, batch: b, kvHead: kvHead, block: keys.lowerBound, count: n, part: 0, parts: 1)
+            prefetchSlice(vc, rowBytes: valueRowBytes, batch: b, kvHead: kvHead, block: keys.lowerBound, count: n, part: 0, parts: 1)
+        }
+        var first = true
+        var j0 = keys.lowerBound
+        while j0 < keys.upperBound {
+            let nk = min(plan.blockKeys, keys.upperBound - j0)
+            let j1 = j0 + nk, next = min(plan.blockKeys, keys.upperBound - j1)
+            forEachRun(batch: b, from: pad + j0, count: nk) { i, n, block, row in
+                let k = UnsafePointer(kc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
+                let v = UnsafePointer(vc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
+                for r in 0..<n {
+                    kRows[i + r] = k + r * kc.rowStride
+                    vRows[i + r] = v + r * vc.rowStride
+                }
+            }
+            for t in 0..<perTask {
+                fa_kv_scores_rows_bf16(kRows, t * kc.headStride, Int32(nk), queryRows + t * gc * dp, Int32(dp), Int32(gc),
+                                       Int32(d), scratch.scores + t * gc, Int32(ldc))
+                if next > 0 {
+                    prefetchSlice(kc, rowBytes: keyRowBytes, batch: b, kvHead: kvHead, block: j1, count: next, part: t, parts: perTask)
+                }
+            }
+            fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
+                                 scratch.rowMax, scratch.rowSum, scratch.alpha)
+            if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
+            fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), probabilities, Int32(ldc))
+            for t in 0..<perTask {
+                fa_kv_pv_rows_bf16(vRows, t * vc.headStride, Int32(nk), probabilities + t * gc, Int32(ldc), Int32(gc), Int32(d),
+                                   scratch.output + t * gc * dp, Int32(dp), first ? 0 : 1)
+                if next > 0 {
+                    prefetchSlice(vc, rowBytes: valueRowBytes, batch: b, kvHead: kvHead, block: j1, count: next, part: t, parts: perTask)
+                }
+            }
+            first = false
+            j0 = j1
         }
         return first
     }
@@ -253,66 +348,73 @@ struct KVCacheKernel: @unchecked Sendable {
         keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
         masked: (Int, Int) -> Bool, scratch: KVCacheScratch
     ) -> Bool {
-        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
-        let cols = g * rows, pairs = (d + 1) / 2, pad = layout.keyStart(batch: b)
+        let heads = plan.headsPerTask, g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim, ldc = plan.columnStride
+        let cols = heads * rows, gc = g * rows, pairs = (d + 1) / 2, pad = layout.keyStart(batch: b)
         func half(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
             UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
         }
         func words(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt32> {
             UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.self)
         }
-        for h in 0..<g {
+        for h in 0..<heads {
             fa_bf16_pack_rows(queryPointer(batch: b, row: row0, head: kvHead * g + h), q.elementType.cType,
                               q.strides[1], q.strides[3], Int32(rows), Int32(d), half(scratch.queryRows) + h * rows * dp, Int32(dp))
         }
-        let dot = cols <= KVCachePlan.dotColumns
+        let dot = gc <= KVCachePlan.dotColumns
         if !dot { fa_fwd_transpose(scratch.queryRows, Int32(dp / 2), Int32(cols), Int32(pairs), scratch.queryT, Int32(ldc)) }
         // ld counts bfloat16 elements.
-        func scores(_ kTile: UnsafeMutableRawPointer, _ ld: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
+        func scores(_ t: Int, _ kTile: UnsafeMutableRawPointer, _ ld: Int, _ n: Int, into s: UnsafeMutablePointer<Float>) {
             if dot {
-                fa_fwd_scores_dot_bf16(kTile.assumingMemoryBound(to: UInt16.self), Int32(ld), Int32(n), half(scratch.queryRows),
-                                       Int32(dp), Int32(cols), Int32(d), s, Int32(ldc))
+                fa_kv_scores_bf16(kTile.assumingMemoryBound(to: UInt16.self), ld, Int32(n),
+                                  half(scratch.queryRows) + t * gc * dp, Int32(dp), Int32(gc), Int32(d), s + t * gc, Int32(ldc))
             } else {
-                fa_gemm_bf16(0, Int32(n), Int32(cols), Int32(pairs), kTile.assumingMemoryBound(to: UInt32.self), Int32(ld / 2),
+                fa_gemm_bf16(0, Int32(n), Int32(gc), Int32(pairs), kTile.assumingMemoryBound(to: UInt32.self), Int32(ld / 2),
                              words(scratch.queryT), Int32(ldc), s, Int32(ldc), 0)
             }
         }
         let keyRows = half(scratch.keys), staging = half(scratch.staging), valuePairs = words(scratch.values)
+        let probabilities = words(scratch.probabilities)
         var first = true
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
-            let nk = min(KVCachePlan.keyBlock, keys.upperBound - j0)
+            let nk = min(plan.blockKeys, keys.upperBound - j0)
             prefetch(batch: b, kvHead: kvHead, block: j0, count: nk, next: keys.upperBound)
-            forEachRun(batch: b, from: pad + j0, count: nk) { t, n, block, row in
-                let source = kc.pointer(block: block, row: row, head: kvHead)
-                if keysInPlaceBF16 {
-                    scores(source, kc.rowStride, n, into: scratch.scores + t * ldc)
-                } else {
-                    fa_bf16_pack_rows(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
-                                      keyRows + t * dp, Int32(dp))
+            for t in 0..<plan.kvHeadsPerTask {
+                forEachRun(batch: b, from: pad + j0, count: nk) { i, n, block, row in
+                    let source = kc.pointer(block: block, row: row, head: kvHead + t)
+                    if keysInPlaceBF16 {
+                        scores(t, source, kc.rowStride, n, into: scratch.scores + i * ldc)
+                    } else {
+                        fa_bf16_pack_rows(source, kc.elementType.cType, kc.rowStride, kc.dimStride, Int32(n), Int32(d),
+                                          keyRows + i * dp, Int32(dp))
+                    }
                 }
+                if !keysInPlaceBF16 { scores(t, UnsafeMutableRawPointer(keyRows), dp, nk, into: scratch.scores) }
             }
-            if !keysInPlaceBF16 { scores(UnsafeMutableRawPointer(keyRows), dp, nk, into: scratch.scores) }
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
             if !first { fa_fwd_rescale(scratch.output, Int32(dp), Int32(cols), Int32(d), scratch.alpha) }
-            // V into bfloat16 pairs: straight from the cache when the block is one dense run,
-            // else its runs gathered into consecutive rows first (pairs may straddle pages).
+            fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), probabilities, Int32(ldc))
+            // V into bfloat16 pairs, head by head: straight from the cache when the block is one
+            // dense run, else its runs gathered into consecutive rows first (pairs may straddle
+            // pages).
             let a0 = pad + j0
-            if valuesDirectBF16, layout.contiguousKeys(batch: b, from: a0, limit: nk) == nk {
-                let (block, row) = layout.slot(batch: b, key: a0)
-                fa_bf16_interleave_rows(vc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self),
-                                        vc.rowStride, Int32(nk), Int32(d), valuePairs, Int32(dp))
-            } else {
-                forEachRun(batch: b, from: a0, count: nk) { t, n, block, row in
-                    fa_bf16_pack_rows(vc.pointer(block: block, row: row, head: kvHead), vc.elementType.cType, vc.rowStride,
-                                      vc.dimStride, Int32(n), Int32(d), staging + t * dp, Int32(dp))
+            let oneRun = layout.contiguousKeys(batch: b, from: a0, limit: nk) == nk
+            for t in 0..<plan.kvHeadsPerTask {
+                if valuesDirectBF16, oneRun {
+                    let (block, row) = layout.slot(batch: b, key: a0)
+                    fa_bf16_interleave_rows(vc.pointer(block: block, row: row, head: kvHead + t).assumingMemoryBound(to: UInt16.self),
+                                            vc.rowStride, Int32(nk), Int32(d), valuePairs, Int32(dp))
+                } else {
+                    forEachRun(batch: b, from: a0, count: nk) { i, n, block, row in
+                        fa_bf16_pack_rows(vc.pointer(block: block, row: row, head: kvHead + t), vc.elementType.cType, vc.rowStride,
+                                          vc.dimStride, Int32(n), Int32(d), staging + i * dp, Int32(dp))
+                    }
+                    fa_bf16_interleave_rows(staging, dp, Int32(nk), Int32(d), valuePairs, Int32(dp))
                 }
-                fa_bf16_interleave_rows(staging, dp, Int32(nk), Int32(d), valuePairs, Int32(dp))
+                fa_gemm_bf16(1, Int32(gc), Int32(d), Int32((nk + 1) / 2), probabilities + t * gc, Int32(ldc),
+                             valuePairs, Int32(dp), scratch.output + t * gc * dp, Int32(dp), first ? 0 : 1)
             }
-            fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), words(scratch.probabilities), Int32(ldc))
-            fa_gemm_bf16(1, Int32(cols), Int32(d), Int32((nk + 1) / 2), words(scratch.probabilities), Int32(ldc),
-                         valuePairs, Int32(dp), scratch.output, Int32(dp), first ? 0 : 1)
             first = false
             j0 += nk
         }
@@ -321,10 +423,11 @@ struct KVCacheKernel: @unchecked Sendable {
 
     /// Normalises the accumulator and writes out (rounded to its type) and lse.
     func store(batch b: Int, kvHead: Int, row0: Int, rows: Int, scratch: KVCacheScratch) {
-        let g = plan.groupSize, d = plan.headDim, dp = plan.paddedHeadDim
-        fa_fwd_finish(scratch.output, Int32(dp), Int32(g * rows), Int32(d), scratch.rowMax, scratch.rowSum, scratch.logSumExp)
-        for h in 0..<g {
-            let head = kvHead * g + h
+        let heads = plan.headsPerTask, d = plan.headDim, dp = plan.paddedHeadDim
+        fa_fwd_finish(scratch.output, Int32(dp), Int32(heads * rows), Int32(d), scratch.rowMax, scratch.rowSum, scratch.logSumExp)
+        if pairOrder { fa_kv_pair_order_to_natural(scratch.output, Int32(dp), Int32(heads * rows), Int32(d)) }
+        for h in 0..<heads {
+            let head = kvHead * plan.groupSize + h
             let offset = b * out.strides[0] + row0 * out.strides[1] + head * out.strides[2]
             fa_store_rows_f32(scratch.output + h * rows * dp, Int32(dp), out.data + offset * out.elementType.byteCount,
                               out.elementType.cType, out.strides[1], out.strides[3], Int32(rows), Int32(d))
@@ -342,7 +445,7 @@ struct KVCacheKernel: @unchecked Sendable {
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let row0 = rowBlock * plan.rowsPerTask
         let rows = min(plan.rowsPerTask, layout.seqlenQ - row0)
-        let cols = plan.groupSize * rows, d = plan.headDim, dp = plan.paddedHeadDim
+        let cols = plan.headsPerTask * rows, d = plan.headDim, dp = plan.paddedHeadDim
         for c in 0..<cols {
             var m = -Float.infinity
             for s in 0..<plan.splits { m = max(m, partials.slot(task: task, split: s).rowMax[c]) }

@@ -2,15 +2,24 @@ import FlashAttentionCore
 
 /// How one KV-cache call is cut into tasks, decided from the problem's sizes alone.
 ///
-/// As in the forward (``ForwardPlan``), a task owns the queries of one (batch row, KV head,
-/// block of query rows), with the `groupSize` query heads of that KV head stacked as the
-/// columns of one tile, so every key row read from the cache serves the whole group. Decoding
-/// has few such tasks (B · Hk with Sq = 1) and long keys, so each task is split over
-/// contiguous ranges of key blocks (flash-decoding) and the partials merged in split order.
+/// A task owns the queries of one (batch row, group of KV heads, block of query rows); the
+/// query heads of those KV heads are stacked as the columns of one tile, so each key row read
+/// from the cache serves all the queries that read it. Two shapes:
 ///
-/// The split count uses a fixed nominal worker count (``nominalWorkers``), never the thread
-/// count, so results are bitwise identical however many threads run; 32 fills machines up to
-/// 32 cores with one wave and costs a 2-core machine only the merge of a few partial tiles.
+/// - prefill-like calls (Sq · groupSize > 8): one KV head per task and 64/groupSize query rows,
+///   as in the forward (``ForwardPlan``);
+/// - decoding (Sq · groupSize ≤ 8): every KV head of the row in one task, all Sq rows. A key
+///   block is then a run of whole cache rows (all heads, contiguous in memory), so the cache
+///   streams through in address order, which the hardware prefetchers follow; per-head tasks
+///   would read 256-byte pieces a head stride apart. The softmax also runs on H·Sq columns at
+///   once instead of a 16-lane vector holding groupSize of them. Blocks shrink from 64 to 32
+///   or 16 keys when whole rows are large, so a block's K and V stay in L2.
+///
+/// Decoding has few such tasks (B with Sq = 1), so each is split over contiguous ranges of key
+/// blocks (flash-decoding) and the partials merged in split order. The split count uses a
+/// fixed nominal worker count (``nominalWorkers``), never the thread count, so results are
+/// bitwise identical however many threads run; 32 fills machines up to 32 cores with one wave
+/// and costs a 2-core machine only the merge of a few partial tiles.
 struct KVCachePlan: Sendable {
     static let keyBlock = ForwardPlan.keyBlock
     static let columnTarget = ForwardPlan.columnTarget
@@ -22,25 +31,40 @@ struct KVCachePlan: Sendable {
     let headDim: Int
     let paddedHeadDim: Int
     let groupSize: Int
+    /// Sq · groupSize ≤ 8: whole rows of the cache per task, dot-product scores.
+    let decoding: Bool
+    /// KV heads per task: all of them when decoding, else 1.
+    let kvHeadsPerTask: Int
     let rowsPerTask: Int
+    /// Query heads per task (kvHeadsPerTask · groupSize).
+    let headsPerTask: Int
     let maxColumns: Int
     let columnStride: Int
-    /// Query-row blocks per (batch row, KV head).
+    /// Query-row blocks per (batch row, KV head group).
     let rowBlocks: Int
+    /// Keys per processed block (64, or 32/16 when decoding over wide cache rows); divides
+    /// ``keyBlock``, the granularity of the splits.
+    let blockKeys: Int
     let splits: Int
 
-    var queryTasks: Int { layout.batch * layout.kvHeads * rowBlocks }
+    var kvHeadGroups: Int { layout.kvHeads / kvHeadsPerTask }
+    var queryTasks: Int { layout.batch * kvHeadGroups * rowBlocks }
 
-    init(layout: KVCacheLayout, requestedSplits: Int) {
+    init(layout: KVCacheLayout, requestedSplits: Int, elementBytes: Int) {
         self.layout = layout
         headDim = layout.headDim
         paddedHeadDim = (layout.headDim + 15) / 16 * 16
         groupSize = layout.groupSize
-        rowsPerTask = max(1, KVCachePlan.columnTarget / layout.groupSize)
-        maxColumns = groupSize * rowsPerTask
+        decoding = layout.seqlenQ * layout.groupSize <= KVCachePlan.dotColumns
+        kvHeadsPerTask = decoding ? layout.kvHeads : 1
+        rowsPerTask = decoding ? max(1, layout.seqlenQ) : max(1, KVCachePlan.columnTarget / layout.groupSize)
+        headsPerTask = kvHeadsPerTask * groupSize
+        maxColumns = headsPerTask * rowsPerTask
         columnStride = (maxColumns + 15) / 16 * 16
         rowBlocks = (layout.seqlenQ + rowsPerTask - 1) / rowsPerTask
-        let tasks = layout.batch * layout.kvHeads * rowBlocks
+        let rowBytes = kvHeadsPerTask * layout.headDim * elementBytes
+        blockKeys = rowBytes <= 1024 ? 64 : rowBytes <= 2048 ? 32 : 16
+        let tasks = layout.batch * (layout.kvHeads / kvHeadsPerTask) * rowBlocks
         let keyBlocks = max(1, (layout.maxSeqlenK + KVCachePlan.keyBlock - 1) / KVCachePlan.keyBlock)
         if requestedSplits > 0 {
             // More splits than key blocks would only add empty partials.
@@ -52,12 +76,12 @@ struct KVCachePlan: Sendable {
         }
     }
 
-    /// (batch row, KV head, row block); row blocks last to first within a head, so the causal
-    /// tiles that see the most keys start first.
+    /// (batch row, first KV head, row block); row blocks last to first within a head group,
+    /// so the causal tiles that see the most keys start first.
     func decode(task: Int) -> (batch: Int, kvHead: Int, rowBlock: Int) {
-        let perBatch = layout.kvHeads * rowBlocks
+        let perBatch = kvHeadGroups * rowBlocks
         let b = task / perBatch, local = task % perBatch
-        return (b, local / rowBlocks, rowBlocks - 1 - local % rowBlocks)
+        return (b, local / rowBlocks * kvHeadsPerTask, rowBlocks - 1 - local % rowBlocks)
     }
 
     /// Split `index` of a tile's visible keys: contiguous whole key blocks.
@@ -92,6 +116,9 @@ final class KVCacheScratch {
     let keyHi: UnsafeMutablePointer<Int32>
     /// Float32 rows for the append and the query rotation (headDim entries).
     let row: UnsafeMutablePointer<Float>
+    /// The cache rows of one key block (at the task's first KV head), for the decode kernels.
+    let keyRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
+    let valueRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
     private var allocations: [UnsafeMutableRawPointer] = []
 
     init(plan: KVCachePlan) {
@@ -111,7 +138,7 @@ final class KVCacheScratch {
         }
         queryRows = floats(plan.maxColumns * d)
         queryT = floats(d * n)
-        scores = floats(kb * n)
+        scores = floats(kb * n)  // kb ≥ blockKeys
         output = floats(plan.maxColumns * d)
         keys = floats(kb * d)
         values = floats(kb * d)
@@ -126,6 +153,12 @@ final class KVCacheScratch {
         keyLo = ints(n)
         keyHi = ints(n)
         row = floats(d)
+        keyRowPointers = .allocate(capacity: kb)
+        valueRowPointers = .allocate(capacity: kb)
+        keyRowPointers.initialize(repeating: nil, count: kb)
+        valueRowPointers.initialize(repeating: nil, count: kb)
+        allocations.append(UnsafeMutableRawPointer(keyRowPointers))
+        allocations.append(UnsafeMutableRawPointer(valueRowPointers))
         self.allocations = allocations
     }
 

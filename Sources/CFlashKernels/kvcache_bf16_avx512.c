@@ -1,0 +1,181 @@
+// Decode microkernels for the KV-cache path (AVX512-BF16 only; callers check
+// fa_bf16_dot_supported()). See flash_kvcache.h.
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdint.h>
+#include "flash_kvcache.h"
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c"))), apply_to = function)
+
+// Within each 128-bit lane: [sum of a0's 4 lane elements, a1's, a2's, a3's].
+static inline __m512 fa_kv_lane_sums4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1));
+  __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1));
+  return _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+}
+
+// Lanes 0..3: the totals of a0..a3 (every 128-bit lane holds them).
+static inline __m512 fa_kv_reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  __m512 u = fa_kv_lane_sums4(a0, a1, a2, a3);
+  __m512 v = _mm512_add_ps(u, _mm512_shuffle_f32x4(u, u, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+// Lanes 0..7: the totals of a[0..7].
+static inline __m512 fa_kv_reduce8(const __m512 *a) {
+  __m512 u0 = fa_kv_lane_sums4(a[0], a[1], a[2], a[3]);
+  __m512 u1 = fa_kv_lane_sums4(a[4], a[5], a[6], a[7]);
+  __m512 x = _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0));
+  __m512 y = _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1));
+  __m512 z = _mm512_add_ps(x, y);  // [u0 L0+L1, u0 L2+L3, u1 L0+L1, u1 L2+L3]
+  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_shuffle_f32x4(z, z, _MM_SHUFFLE(0, 0, 2, 0));
+}
+
+// Key j's row: rows ? rows[j] + offset : K + j·ldk.
+static inline __attribute__((always_inline)) void fa_kv_scores_impl(
+    const int NC, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset, int keys,
+    const uint16_t *Q, int ldq, int cols, int d, float *S, int lds) {
+  const int full = d / 32 * 32;
+  const __mmask32 tail = (__mmask32)((1ull << (d - full)) - 1);
+  const __mmask16 store = (__mmask16)((1u << cols) - 1);
+  for (int j = 0; j < keys; j++) {
+    const uint16_t *k = rows ? rows[j] + offset : K + (ptrdiff_t)j * ldk;
+    __m512 acc[8];
+    for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();
+    for (int e = 0; e < full; e += 32) {
+      __m512bh kv = (__m512bh)_mm512_loadu_si512((const void *)(k + e));
+      for (int c = 0; c < NC; c++)
+        if (c < cols) acc[c] = _mm512_dpbf16_ps(acc[c], kv, (__m512bh)_mm512_loadu_si512((const void *)(Q + (ptrdiff_t)c * ldq + e)));
+    }
+    if (full < d) {
+      __m512bh kv = (__m512bh)_mm512_maskz_loadu_epi16(tail, k + full);
+      for (int c = 0; c < NC; c++)
+        if (c < cols)
+          acc[c] = _mm512_dpbf16_ps(acc[c], kv, (__m512bh)_mm512_maskz_loadu_epi16(tail, Q + (ptrdiff_t)c * ldq + full));
+    }
+    float *s = S + (ptrdiff_t)j * lds;
+    if (NC == 1) {
+      s[0] = _mm512_reduce_add_ps(acc[0]);
+    } else if (NC <= 4) {
+      __m512 z = _mm512_setzero_ps();
+      __m512 r = fa_kv_reduce4(acc[0], acc[1], NC > 2 ? acc[2] : z, NC > 2 ? acc[3] : z);
+      _mm512_mask_storeu_ps(s, store, r);
+    } else {
+      _mm512_mask_storeu_ps(s, store, fa_kv_reduce8(acc));
+    }
+  }
+}
+
+static void fa_kv_scores_any(const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset, int keys,
+                             const uint16_t *Q, int ldq, int cols, int d, float *S, int lds) {
+  if (cols <= 1) fa_kv_scores_impl(1, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
+  else if (cols <= 2) fa_kv_scores_impl(2, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
+  else if (cols <= 4) fa_kv_scores_impl(4, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
+  else fa_kv_scores_impl(8, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
+}
+
+void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
+                       float *S, int lds) {
+  fa_kv_scores_any(K, ldk, NULL, 0, keys, Q, ldq, cols, d, S, lds);
+}
+
+void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint16_t *Q, int ldq,
+                            int cols, int d, float *S, int lds) {
+  fa_kv_scores_any(NULL, 0, rows, offset, keys, Q, ldq, cols, d, S, lds);
+}
+
+// One 32-feature chunk of O for NC columns: pairs of V rows interleaved in registers
+// (unpacklo/hi_epi16 within 128-bit lanes give the pair order), P pairs broadcast.
+static inline __attribute__((always_inline)) void fa_kv_pv_impl(
+    const int NC, const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp, int cols,
+    int d, float *O, int ldo, int accumulate) {
+  for (int e = 0; e < d; e += 32) {
+    __m512 lo[8], hi[8];
+    for (int c = 0; c < NC; c++) {
+      if (c < cols && accumulate) {
+        lo[c] = _mm512_loadu_ps(O + (ptrdiff_t)c * ldo + e);
+        hi[c] = _mm512_loadu_ps(O + (ptrdiff_t)c * ldo + e + 16);
+      } else {
+        lo[c] = _mm512_setzero_ps();
+        hi[c] = _mm512_setzero_ps();
+      }
+    }
+    int q = 0;
+    for (; 2 * q + 1 < keys; q++) {
+      __m512i a = _mm512_loadu_si512((const void *)(rows[2 * q] + offset + e));
+      __m512i b = _mm512_loadu_si512((const void *)(rows[2 * q + 1] + offset + e));
+      __m512bh pl = (__m512bh)_mm512_unpacklo_epi16(a, b), ph = (__m512bh)_mm512_unpackhi_epi16(a, b);
+      const uint32_t *p = P + (ptrdiff_t)q * ldp;
+      for (int c = 0; c < NC; c++) {
+        if (c < cols) {
+          __m512bh w = (__m512bh)_mm512_set1_epi32((int)p[c]);
+          lo[c] = _mm512_dpbf16_ps(lo[c], pl, w);
+          hi[c] = _mm512_dpbf16_ps(hi[c], ph, w);
+        }
+      }
+    }
+    if (2 * q < keys) {  // an odd last key pairs with zeros (its P word's high half is 0 too)
+      __m512i a = _mm512_loadu_si512((const void *)(rows[2 * q] + offset + e));
+      __m512i z = _mm512_setzero_si512();
+      __m512bh pl = (__m512bh)_mm512_unpacklo_epi16(a, z), ph = (__m512bh)_mm512_unpackhi_epi16(a, z);
+      const uint32_t *p = P + (ptrdiff_t)q * ldp;
+      for (int c = 0; c < NC; c++) {
+        if (c < cols) {
+          __m512bh w = (__m512bh)_mm512_set1_epi32((int)p[c]);
+          lo[c] = _mm512_dpbf16_ps(lo[c], pl, w);
+          hi[c] = _mm512_dpbf16_ps(hi[c], ph, w);
+        }
+      }
+    }
+    for (int c = 0; c < NC; c++) {
+      if (c < cols) {
+        _mm512_storeu_ps(O + (ptrdiff_t)c * ldo + e, lo[c]);
+        _mm512_storeu_ps(O + (ptrdiff_t)c * ldo + e + 16, hi[c]);
+      }
+    }
+  }
+}
+
+void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
+                        int cols, int d, float *O, int ldo, int accumulate) {
+  if (cols <= 1) fa_kv_pv_impl(1, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
+  else if (cols <= 2) fa_kv_pv_impl(2, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
+  else if (cols <= 4) fa_kv_pv_impl(4, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
+  else fa_kv_pv_impl(8, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
+}
+
+void fa_kv_pair_order_to_natural(float *O, int ldo, int count, int d) {
+  // Pair order of a chunk: lo = features {0-3, 8-11, 16-19, 24-27}, hi = {4-7, 12-15, 20-23, 28-31}.
+  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  for (int r = 0; r < count; r++) {
+    float *o = O + (ptrdiff_t)r * ldo;
+    for (int e = 0; e < d; e += 32) {
+      __m512 lo = _mm512_loadu_ps(o + e), hi = _mm512_loadu_ps(o + e + 16);
+      _mm512_storeu_ps(o + e, _mm512_permutex2var_ps(lo, first, hi));
+      _mm512_storeu_ps(o + e + 16, _mm512_permutex2var_ps(lo, second, hi));
+    }
+  }
+}
+
+#pragma clang attribute pop
+#else
+#include "flash_kvcache.h"
+// Never called off x86 (fa_bf16_dot_supported() is 0 there); defined so the symbols link.
+void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
+                       float *S, int lds) {
+  (void)K; (void)ldk; (void)keys; (void)Q; (void)ldq; (void)cols; (void)d; (void)S; (void)lds;
+}
+void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint16_t *Q, int ldq,
+                            int cols, int d, float *S, int lds) {
+  (void)rows; (void)offset; (void)keys; (void)Q; (void)ldq; (void)cols; (void)d; (void)S; (void)lds;
+}
+void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
+                        int cols, int d, float *O, int ldo, int accumulate) {
+  (void)rows; (void)offset; (void)keys; (void)P; (void)ldp; (void)cols; (void)d; (void)O; (void)ldo; (void)accumulate;
+}
+void fa_kv_pair_order_to_natural(float *O, int ldo, int count, int d) { (void)O; (void)ldo; (void)count; (void)d; }
+#endif
