@@ -39,7 +39,7 @@ extension CPUBackend {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 1024)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             guard text.hasPrefix("model name"), let colon = text.firstIndex(of: ":") else { continue }
             return String(text[text.index(after: colon)...]).trimmingSpaces
         }
