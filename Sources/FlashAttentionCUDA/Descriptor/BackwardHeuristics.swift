@@ -1,0 +1,158 @@
+import FlashAttentionCore
+
+/// What a backward call asks for, before any performance decision.
+public struct BackwardProblem: Sendable, Hashable {
+    /// q, k, v (float16 or bfloat16).
+    public var elementType: ElementType
+    /// Storage of the caller's dO and O.
+    public var gradOutType: ElementType
+    public var outType: ElementType
+    public var dqType: ElementType
+    public var dkType: ElementType
+    public var dvType: ElementType
+    /// The problem's D (1…256).
+    public var headDim: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    public var dropout: Bool
+    public var varlen: Bool
+    /// q, k, v, the dO the main passes read, dQ, dK and dV all allow 16-byte tiles.
+    public var vectorized: Bool
+    /// dO is converted to the input type by the preprocess (its type differs from q's, or it
+    /// is strided where everything else is not).
+    public var convertGradOut: Bool
+
+    public init(
+        elementType: ElementType, gradOutType: ElementType? = nil, outType: ElementType? = nil,
+        dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil, headDim: Int,
+        mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
+        varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false
+    ) {
+        self.elementType = elementType
+        self.gradOutType = gradOutType ?? elementType
+        self.outType = outType ?? elementType
+        self.dqType = dqType ?? elementType
+        self.dkType = dkType ?? elementType
+        self.dvType = dvType ?? elementType
+        self.headDim = headDim
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.dropout = dropout
+        self.varlen = varlen
+        self.vectorized = vectorized
+        self.convertGradOut = convertGradOut
+    }
+}
+
+/// The kernels of one backward call, in launch order, with the reason for their tiles.
+public struct BackwardPlan: Sendable, Hashable {
+    public var preprocess: BackwardKernelDescriptor
+    /// One fused dK/dV kernel, or a dV kernel then a dK kernel (large head dims).
+    public var keyValue: [BackwardKernelDescriptor]
+    public var query: BackwardKernelDescriptor
+    public var reason: String
+
+    public var all: [BackwardKernelDescriptor] { [preprocess] + keyValue + [query] }
+}
+
+/// Problem → backward kernel descriptors: every performance decision of the CUDA backward.
+///
+/// The register budget decides the shapes. The dQ pass holds S, dP (blockN/2 floats each per
+/// thread) and dQ (D/2); the dK/dV pass holds Sᵀ, dPᵀ (blockM/2 each) and dK, dV (D/2 each, one
+/// 16-row tile per warp). Above D = 128, dK and dV together would need D floats per thread on
+/// top of the scores, so the pass is split into a dV kernel and a dK kernel (one more Q·Kᵀ
+/// recompute, but no spills).
+public enum BackwardHeuristics {
+    public struct TileChoice: Sendable, Hashable {
+        public var maxHeadDim: Int
+        /// dQ pass: query rows per block, keys per step, warps.
+        public var queryM: Int, queryN: Int, queryWarps: Int
+        /// dK/dV pass: keys per block, query rows per step, warps; split into dV and dK kernels.
+        public var keyN: Int, keyM: Int, keyWarps: Int, split: Bool
+        /// The dK/dV pass's query step and the dQ pass's key step with dropout (its 64-bit
+        /// hash needs registers).
+        public var dropoutKeyM: Int
+        public var dropoutQueryN: Int
+        public var reason: String
+    }
+
+    /// sm_80 and sm_90 (164 KB / 227 KB of shared memory per block): every row fits 164 KB.
+    public static let largeSharedMemory: [TileChoice] = [
+        TileChoice(maxHeadDim: 64, queryM: 128, queryN: 64, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 64,
+                   reason: "D ≤ 64: dQ pass S+dP 64 regs + dQ 32; dK/dV pass Sᵀ+dPᵀ 64 + dK+dV 64"),
+        TileChoice(maxHeadDim: 128, queryM: 128, queryN: 64, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
+                   reason: "D ≤ 128: dQ pass S+dP 64 regs + dQ 64; dK/dV pass Sᵀ+dPᵀ 64 + dK+dV 128 (32-query steps with dropout)"),
+        TileChoice(maxHeadDim: 256, queryM: 64, queryN: 32, queryWarps: 4, keyN: 64, keyM: 32, keyWarps: 4, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
+                   reason: "D > 128: dK and dV in separate kernels (128 regs of accumulator each); 135 KB shared"),
+    ]
+
+    /// sm_86 and sm_89 (99 KB per block).
+    public static let smallSharedMemory: [TileChoice] = [
+        TileChoice(maxHeadDim: 64, queryM: 64, queryN: 64, queryWarps: 4, keyN: 64, keyM: 64, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 64,
+                   reason: "99 KB parts: 55 KB shared per pass"),
+        TileChoice(maxHeadDim: 128, queryM: 64, queryN: 32, queryWarps: 4, keyN: 64, keyM: 32, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
+                   reason: "99 KB parts: 70 KB shared per pass"),
+        TileChoice(maxHeadDim: 256, queryM: 32, queryN: 16, queryWarps: 2, keyN: 32, keyM: 16, keyWarps: 2, split: true, dropoutKeyM: 16, dropoutQueryN: 16,
+                   reason: "99 KB parts: 68 KB shared, split dK/dV"),
+    ]
+
+    public static func table(for architecture: GPUArchitecture) -> [TileChoice] {
+        architecture.maxSharedMemoryPerBlock >= 160_000 ? largeSharedMemory : smallSharedMemory
+    }
+
+    /// The kernels for a problem.
+    public static func plan(for problem: BackwardProblem, architecture: GPUArchitecture) throws -> BackwardPlan {
+        guard problem.headDim >= 1, problem.headDim <= 256 else {
+            throw FlashAttentionError.unsupported("head dim \(problem.headDim) on CUDA (1...256)")
+        }
+        guard problem.elementType != .float32 else {
+            throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
+        }
+        let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
+        guard let choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
+            throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
+        }
+        let pre = BackwardKernelDescriptor(
+            pass: .preprocess, architecture: architecture, elementType: problem.elementType,
+            gradOutType: problem.gradOutType, outType: problem.outType, convertGradOut: problem.convertGradOut,
+            dqType: problem.elementType, dkType: problem.elementType, dvType: problem.elementType,
+            headDim: 0, blockM: 16, blockN: 16, warps: 8, varlen: problem.varlen)
+        func main(_ pass: BackwardPass, m: Int, n: Int, warps: Int, dk: Bool, dv: Bool) -> BackwardKernelDescriptor {
+            BackwardKernelDescriptor(
+                pass: pass, architecture: architecture, elementType: problem.elementType,
+                dqType: pass == .query ? problem.dqType : problem.elementType,
+                dkType: pass == .keyValue && dk ? problem.dkType : problem.elementType,
+                dvType: pass == .keyValue && dv ? problem.dvType : problem.elementType,
+                headDim: tileD, blockM: m, blockN: n, warps: warps, minBlocksPerMultiprocessor: 1, mask: problem.mask,
+                softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
+                vectorized: problem.vectorized, computeDK: pass == .keyValue ? dk : true, computeDV: pass == .keyValue ? dv : true)
+        }
+        let keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
+        let keyValue = choice.split
+            ? [main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: false, dv: true),
+               main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: false)]
+            : [main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: true)]
+        let query = main(.query, m: choice.queryM, n: problem.dropout ? choice.dropoutQueryN : choice.queryN, warps: choice.queryWarps, dk: true, dv: true)
+        return BackwardPlan(preprocess: pre, keyValue: keyValue, query: query, reason: choice.reason)
+    }
+
+    /// The variants CI compiles for an architecture: per table row, the plain bf16 causal
+    /// kernels and the fp16 kernels with every option on (the most registers).
+    public static func tableVariants(for architecture: GPUArchitecture) -> [BackwardKernelDescriptor] {
+        var variants: [BackwardKernelDescriptor] = []
+        for choice in table(for: architecture) {
+            let plain = BackwardProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal)
+            let everything = BackwardProblem(
+                elementType: .float16, gradOutType: .float32, outType: .float32, dqType: .float32, dkType: .float32,
+                dvType: .float32, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true, dropout: true,
+                varlen: true, convertGradOut: true)
+            for problem in [plain, everything] {
+                guard let plan = try? plan(for: problem, architecture: architecture) else { continue }
+                for d in plan.all where !variants.contains(d) { variants.append(d) }
+            }
+        }
+        return variants
+    }
+}

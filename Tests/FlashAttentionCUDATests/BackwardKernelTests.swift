@@ -1,0 +1,88 @@
+import FlashAttentionCUDA
+import FlashAttentionCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BackwardCompileCase: CustomTestStringConvertible, Sendable {
+    var descriptor: BackwardKernelDescriptor
+    var testDescription: String { descriptor.name }
+}
+
+let backwardCompileCases: [BackwardCompileCase] = [GPUArchitecture.sm90a, .sm80].flatMap {
+    BackwardHeuristics.tableVariants(for: $0).map { BackwardCompileCase(descriptor: $0) }
+}
+
+enum FileSystemProbe {
+    static let verbose = getenv("FA_BWD_VERBOSE") != nil
+}
+
+@Suite("Backward kernel generator and compilation (no GPU)")
+struct BackwardKernelTests {
+    /// Every backward variant of the table compiles for sm_90a and sm_80 without spills or a
+    /// stack frame (NVRTC, no disk cache).
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: backwardCompileCases)
+    func variantCompilesWithoutSpills(_ testCase: BackwardCompileCase) throws {
+        let compiled = try BackwardKernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(!compiled.image.isEmpty)
+        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name) \(compiled.report.map { "\($0.registers) regs, spill \($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "-")") }
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+    }
+
+    @Test(arguments: BackwardHeuristics.tableVariants(for: .sm90a) + BackwardHeuristics.tableVariants(for: .sm86))
+    func equalDescriptorsGiveIdenticalSource(_ descriptor: BackwardKernelDescriptor) throws {
+        let copy = descriptor
+        let a = try BackwardKernel(descriptor: descriptor).source
+        let b = try BackwardKernel(descriptor: copy).source
+        #expect(a == b)
+        #expect(a.contains("extern \"C\" __global__"))
+        #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
+        #expect(!a.contains("atomic"), "the backward is deterministic: no atomics")
+    }
+
+    @Test func differentDescriptorsGiveDifferentSourceAndNames() throws {
+        let plan = try BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), architecture: .sm90a)
+        var causal = plan.query
+        causal.mask = .causal
+        #expect(try BackwardKernel(descriptor: plan.query).source != BackwardKernel(descriptor: causal).source)
+        #expect(Set(plan.all.map(\.name)).count == plan.all.count)
+    }
+
+    @Test func parameterBytesMatchTheDeclaredStruct() throws {
+        var p = BackwardParameters()
+        p.q = 0x1122_3344_5566_7788
+        p.dropoutThreshold = 7
+        let bytes = p.packed()
+        let plan = try BackwardHeuristics.plan(for: BackwardProblem(elementType: .float16, headDim: 64), architecture: .sm80)
+        for d in plan.all {
+            #expect(try BackwardKernel(descriptor: d).source.contains("sizeof(BackwardParams) == \(bytes.count)"))
+        }
+        #expect(bytes.count % 8 == 0)
+        #expect(Array(bytes[0..<8]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
+        #expect(Array(bytes[(bytes.count - 4)...]) == withUnsafeBytes(of: UInt32(7).littleEndian, Array.init))
+    }
+
+    /// Every D in 1…256, every architecture, with and without the heaviest options: valid
+    /// descriptors whose tile head dim covers D, and dK and dV each computed exactly once.
+    @Test func heuristicsCoverEveryHeadDim() throws {
+        for arch in [GPUArchitecture.sm80, .sm86, .sm89, .sm90a] {
+            for D in 1...256 {
+                for dropout in [false, true] {
+                    let problem = BackwardProblem(elementType: .float16, headDim: D, mask: .window, softcap: dropout, alibi: dropout, dropout: dropout)
+                    let plan = try BackwardHeuristics.plan(for: problem, architecture: arch)
+                    for d in plan.all {
+                        #expect(d.invalidReason == nil, "\(d.name): \(d.invalidReason ?? "")")
+                        _ = try BackwardKernel(descriptor: d)
+                        if d.pass != .preprocess { #expect(d.headDim >= D && d.headDim % 16 == 0) }
+                    }
+                    #expect(plan.keyValue.filter(\.computeDK).count == 1)
+                    #expect(plan.keyValue.filter(\.computeDV).count == 1)
+                }
+            }
+        }
+        #expect(throws: (any Error).self) { try BackwardHeuristics.plan(for: BackwardProblem(elementType: .float16, headDim: 257), architecture: .sm90a) }
+    }
+}
