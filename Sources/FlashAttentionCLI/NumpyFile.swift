@@ -2,12 +2,21 @@ import FlashAttention
 import Foundation
 
 /// The element types a `.npy` file may hold for the command line: IEEE float32 and float16,
-/// little-endian.
+/// and int32/int64 for index arrays (`flash-attn kvcache`'s sequence lengths and block
+/// tables), little-endian.
 public enum NumpyElement: String, Sendable, Hashable {
     case float32 = "<f4"
     case float16 = "<f2"
+    case int32 = "<i4"
+    case int64 = "<i8"
 
-    public var byteCount: Int { self == .float32 ? 4 : 2 }
+    public var byteCount: Int {
+        switch self {
+        case .float16: 2
+        case .float32, .int32: 4
+        case .int64: 8
+        }
+    }
 }
 
 /// A dense, C-order array read from or written to a NumPy `.npy` file.
@@ -57,9 +66,22 @@ public struct NumpyArray: Sendable, Equatable {
                     let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
                     result[index] = HalfConversion.float(float16Bits: bits)
                 }
+            case .int32, .int64:
+                for (index, value) in integers().enumerated() { result[index] = Float(value) }
             }
         }
         return result
+    }
+
+    /// The elements of an int32/int64 array, row-major; empty for a float array.
+    public func integers() -> [Int] {
+        bytes.withUnsafeBytes { raw in
+            switch element {
+            case .int32: (0..<elementCount).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+            case .int64: (0..<elementCount).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+            case .float32, .float16: []
+            }
+        }
     }
 
     /// The array as a tensor of `elementType`, each element rounded to it.
@@ -83,6 +105,8 @@ public struct NumpyArray: Sendable, Equatable {
                     let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
                     view.store(HalfConversion.float(float16Bits: bits), at: index)
                 }
+            case (.int32, _), (.int64, _):
+                for (index, value) in integers().enumerated() { view.store(Float(value), at: index) }
             }
         }
         return tensor
@@ -143,8 +167,10 @@ extension NumpyArray {
         switch fields.descr {
         case "<f4", "=f4", "|f4": element = .float32  // '=' and '|' mean native: little-endian on every host we build for
         case "<f2", "=f2", "|f2": element = .float16
-        case ">f4", ">f2": throw NumpyFormatError("dtype '\(fields.descr)' is big-endian; expected little-endian '<f4' or '<f2'")
-        default: throw NumpyFormatError("dtype '\(fields.descr)' is not supported; expected float32 '<f4' or float16 '<f2'")
+        case "<i4", "=i4", "|i4": element = .int32
+        case "<i8", "=i8", "|i8": element = .int64
+        case ">f4", ">f2", ">i4", ">i8": throw NumpyFormatError("dtype '\(fields.descr)' is big-endian; expected little-endian '<f4', '<f2', '<i4' or '<i8'")
+        default: throw NumpyFormatError("dtype '\(fields.descr)' is not supported; expected float32 '<f4', float16 '<f2', int32 '<i4' or int64 '<i8'")
         }
         guard !fields.fortranOrder else { throw NumpyFormatError("fortran_order is True; expected a C-order array (np.ascontiguousarray)") }
         var count = 1
