@@ -10,6 +10,7 @@ public struct FlashAttnCommand: ParsableCommand {
         // One subcommand per line, so adding one is a one-line edit.
         subcommands: [
             RunCommand.self,
+            KVCacheCommand.self,
             BenchCommand.self,
             VerifyCommand.self,
             CheckCommand.self,
