@@ -58,6 +58,10 @@ public struct BenchCommand: ReportingCommand {
     public var chart: String?
     @Flag(help: "Plain lines only: no progress bar.")
     public var quiet = false
+    @Flag(help: "Decoding over a KV cache instead (Sq = 1; see DecodeBench): --seqlens are contexts, --batch a list.")
+    public var decode = false
+    @Option(name: .customLong("kv-heads"), help: ArgumentHelp("With --decode: comma-separated KV head counts (default 8,32).", valueName: "list"))
+    public var kvHeads: String?
 
     public init() {}
 
@@ -70,6 +74,7 @@ public struct BenchCommand: ReportingCommand {
     }
 
     public func perform() throws {
+        if decode { return try DecodeBench(command: self).run() }
         let deviceSelection = try ArgumentValues.device(device)
         let lengths = try ArgumentValues.intList(seqlens, flag: "--seqlens", range: 1...1 << 20, default: [512, 1024, 2048, 4096, 8192, 16384])
         let dims = try ArgumentValues.intList(headDims, flag: "--head-dims", range: 1...256, default: [64, 128])
