@@ -35,46 +35,82 @@ static inline __m512 fa_kv_reduce8(const __m512 *a) {
 }
 
 // Key j's row: rows ? rows[j] + offset : K + j·ldk.
-static inline __attribute__((always_inline)) void fa_kv_scores_impl(
-    const int NC, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset, int keys,
-    const uint16_t *Q, int ldq, int cols, int d, float *S, int lds) {
+static inline __attribute__((always_inline)) const uint16_t *fa_kv_row(const uint16_t *K, ptrdiff_t ldk,
+                                                                       const uint16_t *const *rows, ptrdiff_t offset,
+                                                                       int j) {
+  return rows ? rows[j] + offset : K + (ptrdiff_t)j * ldk;
+}
+
+// KP keys at once, NC accumulators per key (NC = COLS rounded up to 1, 2, 4 or 8, KP·NC ≤ 8):
+// the KP·NC vector sums reduce together, lane kk·NC + c holding key kk's column c, so one
+// reduction tree serves several keys when a KV head has few query columns.
+static inline __attribute__((always_inline)) void fa_kv_scores_keys(
+    const int KP, const int NC, const int COLS, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows,
+    ptrdiff_t offset, int j, const uint16_t *Q, int ldq, int d, float *S, int lds) {
   const int full = d / 32 * 32;
   const __mmask32 tail = (__mmask32)((1ull << (d - full)) - 1);
-  const __mmask16 store = (__mmask16)((1u << cols) - 1);
-  for (int j = 0; j < keys; j++) {
-    const uint16_t *k = rows ? rows[j] + offset : K + (ptrdiff_t)j * ldk;
-    __m512 acc[8];
-    for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();
-    for (int e = 0; e < full; e += 32) {
-      __m512bh kv = (__m512bh)_mm512_loadu_si512((const void *)(k + e));
-      for (int c = 0; c < NC; c++)
-        if (c < cols) acc[c] = _mm512_dpbf16_ps(acc[c], kv, (__m512bh)_mm512_loadu_si512((const void *)(Q + (ptrdiff_t)c * ldq + e)));
-    }
-    if (full < d) {
-      __m512bh kv = (__m512bh)_mm512_maskz_loadu_epi16(tail, k + full);
-      for (int c = 0; c < NC; c++)
-        if (c < cols)
-          acc[c] = _mm512_dpbf16_ps(acc[c], kv, (__m512bh)_mm512_maskz_loadu_epi16(tail, Q + (ptrdiff_t)c * ldq + full));
-    }
-    float *s = S + (ptrdiff_t)j * lds;
-    if (NC == 1) {
-      s[0] = _mm512_reduce_add_ps(acc[0]);
-    } else if (NC <= 4) {
-      __m512 z = _mm512_setzero_ps();
-      __m512 r = fa_kv_reduce4(acc[0], acc[1], NC > 2 ? acc[2] : z, NC > 2 ? acc[3] : z);
-      _mm512_mask_storeu_ps(s, store, r);
-    } else {
-      _mm512_mask_storeu_ps(s, store, fa_kv_reduce8(acc));
+  const uint16_t *k[8];
+  for (int kk = 0; kk < KP; kk++) k[kk] = fa_kv_row(K, ldk, rows, offset, j + kk);
+  __m512 acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+  for (int e = 0; e < full; e += 32) {
+    __m512bh kv[8];
+    for (int kk = 0; kk < KP; kk++) kv[kk] = (__m512bh)_mm512_loadu_si512((const void *)(k[kk] + e));
+    for (int c = 0; c < COLS; c++) {
+      __m512bh qv = (__m512bh)_mm512_loadu_si512((const void *)(Q + (ptrdiff_t)c * ldq + e));
+      for (int kk = 0; kk < KP; kk++) acc[kk * NC + c] = _mm512_dpbf16_ps(acc[kk * NC + c], kv[kk], qv);
     }
   }
+  if (full < d) {
+    __m512bh kv[8];
+    for (int kk = 0; kk < KP; kk++) kv[kk] = (__m512bh)_mm512_maskz_loadu_epi16(tail, k[kk] + full);
+    for (int c = 0; c < COLS; c++) {
+      __m512bh qv = (__m512bh)_mm512_maskz_loadu_epi16(tail, Q + (ptrdiff_t)c * ldq + full);
+      for (int kk = 0; kk < KP; kk++) acc[kk * NC + c] = _mm512_dpbf16_ps(acc[kk * NC + c], kv[kk], qv);
+    }
+  }
+  if (KP * NC == 1) {
+    S[(ptrdiff_t)j * lds] = _mm512_reduce_add_ps(acc[0]);
+    return;
+  }
+  __m512 r;
+  if (KP * NC <= 4) r = fa_kv_reduce4(acc[0], acc[1], acc[2], acc[3]);
+  else r = fa_kv_reduce8(acc);
+  if (NC == 1) {
+    // One column: lane kk is key kk's score; the score tile's rows are lds apart.
+    float lanes[16];
+    _mm512_storeu_ps(lanes, r);
+    for (int kk = 0; kk < KP; kk++) S[(ptrdiff_t)(j + kk) * lds] = lanes[kk];
+    return;
+  }
+  for (int kk = 0; kk < KP; kk++) {
+    // Lanes kk·NC ..< kk·NC + COLS to S row j + kk (masked-off lanes are not accessed).
+    const __mmask16 m = (__mmask16)(((1u << COLS) - 1) << (kk * NC));
+    _mm512_mask_storeu_ps(S + (ptrdiff_t)(j + kk) * lds - kk * NC, m, r);
+  }
+}
+
+static inline __attribute__((always_inline)) void fa_kv_scores_impl(
+    const int NC, const int COLS, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset,
+    int keys, const uint16_t *Q, int ldq, int d, float *S, int lds) {
+  const int KP = 8 / NC;
+  int j = 0;
+  for (; j + KP <= keys; j += KP) fa_kv_scores_keys(KP, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds);
+  for (; j < keys; j++) fa_kv_scores_keys(1, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds);
 }
 
 static void fa_kv_scores_any(const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset, int keys,
                              const uint16_t *Q, int ldq, int cols, int d, float *S, int lds) {
-  if (cols <= 1) fa_kv_scores_impl(1, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
-  else if (cols <= 2) fa_kv_scores_impl(2, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
-  else if (cols <= 4) fa_kv_scores_impl(4, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
-  else fa_kv_scores_impl(8, K, ldk, rows, offset, keys, Q, ldq, cols, d, S, lds);
+  switch (cols) {
+    case 1: fa_kv_scores_impl(1, 1, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 2: fa_kv_scores_impl(2, 2, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 3: fa_kv_scores_impl(4, 3, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 4: fa_kv_scores_impl(4, 4, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 5: fa_kv_scores_impl(8, 5, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 6: fa_kv_scores_impl(8, 6, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 7: fa_kv_scores_impl(8, 7, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    default: fa_kv_scores_impl(8, 8, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+  }
 }
 
 void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
@@ -141,10 +177,12 @@ static inline __attribute__((always_inline)) void fa_kv_pv_impl(
 
 void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
                         int cols, int d, float *O, int ldo, int accumulate) {
-  if (cols <= 1) fa_kv_pv_impl(1, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
-  else if (cols <= 2) fa_kv_pv_impl(2, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
-  else if (cols <= 4) fa_kv_pv_impl(4, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
-  else fa_kv_pv_impl(8, rows, offset, keys, P, ldp, cols, d, O, ldo, accumulate);
+  switch (cols) {
+#define FA_KV_PV(C) case C: fa_kv_pv_impl(C, rows, offset, keys, P, ldp, C, d, O, ldo, accumulate); break;
+    FA_KV_PV(1) FA_KV_PV(2) FA_KV_PV(3) FA_KV_PV(4) FA_KV_PV(5) FA_KV_PV(6) FA_KV_PV(7)
+#undef FA_KV_PV
+    default: fa_kv_pv_impl(8, rows, offset, keys, P, ldp, 8, d, O, ldo, accumulate); break;
+  }
 }
 
 void fa_kv_pair_order_to_natural(float *O, int ldo, int count, int d) {
