@@ -1,0 +1,267 @@
+import CUDADriver
+import FlashAttentionCore
+import Synchronization
+
+/// Device scratch of the backward (the per-row statistics, and dO converted to the input type
+/// when needed), kept per (device, stream) so that repeated calls allocate nothing. A call
+/// holds the lock while it queues its kernels: calls on one stream then run one after another
+/// and never share the scratch.
+final class BackwardWorkspace: Sendable {
+    struct Key: Hashable, Sendable {
+        var ordinal: Int
+        var stream: UInt
+    }
+
+    private static let workspaces = LockedDictionary<Key, BackwardWorkspace>()
+    private let buffer = Mutex<CUDABuffer?>(nil)
+
+    static func forStream(_ stream: CUDAStream, ordinal: Int) throws -> BackwardWorkspace {
+        try workspaces.value(for: Key(ordinal: ordinal, stream: UInt(bitPattern: stream.handle))) { BackwardWorkspace() }
+    }
+
+    /// Runs `body` with at least `bytes` of scratch, under the lock.
+    func with(bytes: Int, context: CUDAContext, stream: CUDAStream, _ body: (UInt64) throws -> Void) throws {
+        try buffer.withLock { current in
+            if current == nil || current!.byteCount < bytes {
+                // Kernels queued earlier may still read the old buffer.
+                if current != nil { try stream.synchronize() }
+                current = nil
+                current = try CUDABuffer(byteCount: max(bytes, 1 << 20), context: context)
+            }
+            try body(current!.address)
+        }
+    }
+}
+
+extension CUDABackend {
+    /// The backward on the GPU: host tensors are staged through device memory (poisoned
+    /// gradients, copied back), device tensors are used in place on the backend's stream.
+    /// float32 inputs go to the fallback backend when one is set and the tensors are on the host.
+    public func backwardOnGPU(_ arguments: BackwardArguments) throws {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        if arguments.q.elementType == .float32 {
+            if let fallback, arguments.q.device == .cpu { return try fallback.backward(arguments) }
+            throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
+        }
+        do {
+            try context.makeCurrent()
+            switch arguments.q.device {
+            case .cpu:
+                try backwardStaged(arguments, layout: layout)
+            case .cuda(let ordinal):
+                guard ordinal == context.device.ordinal else {
+                    throw FlashAttentionError.invalidArgument(name: "q", expected: "tensors on cuda:\(context.device.ordinal), this backend's device, got cuda:\(ordinal)")
+                }
+                let workspace = try BackwardWorkspace.forStream(stream, ordinal: ordinal)
+                try launchBackward(arguments, layout: layout, stream: stream, workspace: workspace)
+            }
+        } catch let error as FlashAttentionError {
+            throw error
+        } catch {
+            throw FlashAttentionError.backendFailure("\(error)")
+        }
+    }
+
+    /// The kernels a backward call runs, and why.
+    public func backwardPlan(_ arguments: BackwardArguments) throws -> BackwardPlan {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        return try BackwardHeuristics.plan(for: backwardProblem(arguments, layout: layout), architecture: architecture)
+    }
+
+    func backwardProblem(_ arguments: BackwardArguments, layout: AttentionLayout) -> BackwardProblem {
+        let options = arguments.options
+        let window = options.effectiveWindow
+        let mask: KernelMask = window.left < 0 && window.right < 0 ? .none : (window.left < 0 && window.right == 0 ? .causal : .window)
+        let D = layout.headDim
+        func aligned(_ view: TensorView) -> Bool {
+            let rank = view.rank
+            guard view.strides[rank - 1] == 1 || D == 1 else { return false }
+            guard view.strides.dropLast().allSatisfy({ $0 % 8 == 0 }) else { return false }
+            return UInt(bitPattern: view.data) % 16 == 0
+        }
+        let others = D % 8 == 0 && [arguments.q, arguments.k, arguments.v, arguments.dq, arguments.dk, arguments.dv].allSatisfy(aligned)
+        let gradOutReadable = arguments.dOut.elementType == arguments.q.elementType
+        // A dO in another type is converted; so is a strided one when that keeps the rest vectorized.
+        let convert = !gradOutReadable || (others && !aligned(arguments.dOut))
+        return BackwardProblem(
+            elementType: arguments.q.elementType, gradOutType: arguments.dOut.elementType, outType: arguments.out.elementType,
+            dqType: arguments.dq.elementType, dkType: arguments.dk.elementType, dvType: arguments.dv.elementType,
+            headDim: D, mask: mask, softcap: options.softcap > 0, alibi: options.alibi != nil,
+            dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
+            vectorized: others && (convert || aligned(arguments.dOut)), convertGradOut: convert)
+    }
+
+    // MARK: - Host tensors
+
+    private func backwardStaged(_ arguments: BackwardArguments, layout: AttentionLayout) throws {
+        let staging = try CUDAStream(context: context)
+        func upload(_ view: TensorView) throws -> CUDATensor {
+            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
+            try tensor.copy(from: view, stream: staging)
+            return tensor
+        }
+        func poisoned(_ view: TensorView) throws -> CUDATensor {
+            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
+            // An element the kernels fail to write comes back as NaN, not as stale memory.
+            try tensor.buffer.fill(byte: 0xFF, stream: staging)
+            return tensor
+        }
+        let q = try upload(arguments.q), k = try upload(arguments.k), v = try upload(arguments.v)
+        let out = try upload(arguments.out), dOut = try upload(arguments.dOut), lse = try upload(arguments.lse)
+        let dq = try poisoned(arguments.dq), dk = try poisoned(arguments.dk), dv = try poisoned(arguments.dv)
+        var device = arguments
+        (device.q, device.k, device.v, device.out, device.dOut, device.lse) = (q.view, k.view, v.view, out.view, dOut.view, lse.view)
+        (device.dq, device.dk, device.dv) = (dq.view, dk.view, dv.view)
+        // The scratch must outlive the kernels: kept until the stream has drained.
+        let workspace = BackwardWorkspace()
+        try launchBackward(device, layout: layout, stream: staging, workspace: workspace)
+        try staging.synchronize()
+        withExtendedLifetime(workspace) {}
+        try dq.copy(to: arguments.dq, stream: staging)
+        try dk.copy(to: arguments.dk, stream: staging)
+        try dv.copy(to: arguments.dv, stream: staging)
+    }
+
+    // MARK: - Device tensors
+
+    private func launchBackward(_ arguments: BackwardArguments, layout: AttentionLayout, stream: CUDAStream, workspace: BackwardWorkspace) throws {
+        guard layout.batch > 0, layout.heads > 0 else { return }
+        let totalQ = layout.totalQ, totalK = layout.totalK
+        guard totalQ < Int(Int32.max), totalK < Int(Int32.max), layout.seqlenQ < Int(Int32.max), layout.seqlenK < Int(Int32.max) else {
+            throw FlashAttentionError.unsupported("sequence lengths or token counts ≥ 2³¹ on CUDA")
+        }
+        guard layout.heads <= 65535 else { throw FlashAttentionError.unsupported("more than 65535 heads on CUDA") }
+        let problem = backwardProblem(arguments, layout: layout)
+        let plan = try BackwardHeuristics.plan(for: problem, architecture: architecture)
+        // Compile (or load) everything before queueing anything.
+        let pre = try BackwardKernelCache.kernel(plan.preprocess, context: context)
+        let keyValue = try plan.keyValue.map { try BackwardKernelCache.kernel($0, context: context) }
+        let query = try BackwardKernelCache.kernel(plan.query, context: context)
+        let options = arguments.options
+        let D = layout.headDim
+        var temporaries: [CUDABuffer] = []
+
+        var p = BackwardParameters()
+        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        func strides(_ a: SequenceAddressing) -> (Int64, Int64, Int64, Int64) {
+            (Int64(a.batchStride), Int64(a.rowStride), Int64(a.headStride), Int64(a.dimStride))
+        }
+        p.q = address(arguments.q); p.k = address(arguments.k); p.v = address(arguments.v); p.o = address(arguments.out)
+        p.doutSource = address(arguments.dOut); p.lse = address(arguments.lse)
+        p.dq = address(arguments.dq); p.dk = address(arguments.dk); p.dv = address(arguments.dv)
+        p.qStrides = strides(layout.addressing(q: arguments.q))
+        p.kStrides = strides(layout.addressing(k: arguments.k))
+        p.vStrides = strides(layout.addressing(k: arguments.v))
+        p.oStrides = strides(layout.addressing(q: arguments.out))
+        p.doutSourceStrides = strides(layout.addressing(q: arguments.dOut))
+        p.dqStrides = strides(layout.addressing(q: arguments.dq))
+        p.dkStrides = strides(layout.addressing(k: arguments.dk))
+        p.dvStrides = strides(layout.addressing(k: arguments.dv))
+        let la = layout.addressing(rowStats: arguments.lse)
+        p.lseStrides = (Int64(la.batchStride), Int64(la.headStride), Int64(la.rowStride))
+        if let varlen = layout.varlen {
+            func upload(_ offsets: [Int]) throws -> UInt64 {
+                let values = offsets.map { Int32(truncatingIfNeeded: $0) }
+                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
+                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
+                temporaries.append(buffer)
+                return buffer.address
+            }
+            p.cuSeqlensQ = try upload(varlen.cuSeqlensQ)
+            p.cuSeqlensK = try upload(varlen.cuSeqlensK)
+        }
+        if let alibi = options.alibi {
+            let slopes = alibi.slopes
+            if case .cuda = slopes.device {
+                p.alibiSlopes = address(slopes)
+            } else {
+                let values = (0..<slopes.elementCount).map { i -> Float in
+                    slopes.rank == 1 ? slopes.load(at: i * slopes.strides[0])
+                        : slopes.load(at: (i / slopes.shape[1]) * slopes.strides[0] + (i % slopes.shape[1]) * slopes.strides[1])
+                }
+                let buffer = try CUDABuffer(byteCount: max(values.count, 1) * 4, context: context)
+                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
+                temporaries.append(buffer)
+                p.alibiSlopes = buffer.address
+            }
+            let contiguous = slopes.device == .cpu
+            if slopes.rank == 1 {
+                (p.alibiBatchStride, p.alibiHeadStride) = (0, contiguous ? 1 : Int64(slopes.strides[0]))
+            } else {
+                (p.alibiBatchStride, p.alibiHeadStride) = contiguous ? (Int64(slopes.shape[1]), 1) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
+            }
+        }
+        let scale = options.scale(headDim: D)
+        let log2e: Float = 1.4426950408889634
+        if options.softcap > 0 {
+            p.scaleLog2 = options.softcap * log2e
+            p.softcapInputScale = scale / options.softcap
+        } else {
+            p.scaleLog2 = scale * log2e
+        }
+        p.gradScale = scale
+        if let dropout = options.dropout, dropout.probability > 0 {
+            let mask = DropoutMask(dropout)
+            p.dropoutSeed = mask.seed
+            p.dropoutThreshold = mask.threshold
+            p.dropoutKeepScale = mask.keepScale
+        }
+        let window = options.effectiveWindow
+        p.windowLeft = Int32(clamping: window.left)
+        p.windowRight = Int32(clamping: window.right)
+        p.batch = Int32(layout.batch)
+        p.heads = Int32(layout.heads)
+        p.groupSize = Int32(layout.groupSize)
+        p.seqlenQ = Int32(layout.seqlenQ)
+        p.seqlenK = Int32(layout.seqlenK)
+        p.headDim = Int32(D)
+        p.totalQ = Int32(totalQ)
+        p.rowsPerBatch = Int32(layout.varlen == nil ? max(layout.seqlenQ, 1) : max(totalQ, 1))
+        p.statHeadStride = Int64(totalQ)
+
+        // Scratch: L and D (heads × totalQ floats each), then the converted dO (totalQ × heads × D).
+        func rounded(_ bytes: Int) -> Int { (bytes + 255) / 256 * 256 }
+        let statBytes = rounded(layout.heads * totalQ * 4)
+        let convertedBytes = problem.convertGradOut ? rounded(totalQ * layout.heads * D * 2) : 0
+        try workspace.with(bytes: 2 * statBytes + convertedBytes, context: context, stream: stream) { base in
+            p.lseLog2 = base
+            p.delta = base + UInt64(statBytes)
+            if problem.convertGradOut {
+                p.dout = base + UInt64(2 * statBytes)
+                let rowStride = Int64(layout.heads * D)
+                p.doutStrides = (layout.varlen == nil ? Int64(layout.seqlenQ) * rowStride : 0, rowStride, Int64(D), 1)
+            } else {
+                p.dout = p.doutSource
+                p.doutStrides = p.doutSourceStrides
+            }
+            if totalQ > 0 {
+                let rows = totalQ * layout.heads
+                try pre.function.launch(grid: ((rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                        stream: stream, parameters: p.packed())
+            }
+            func launchGrid(_ kernel: LoadedBackwardKernel, blocks: Int, heads: Int) throws {
+                var start = 0
+                while start < layout.batch {
+                    let count = min(65535, layout.batch - start)
+                    p.batchOffset = Int32(start)
+                    try kernel.function.launch(
+                        grid: (blocks, heads, count), block: (kernel.compiled.descriptor.threads, 1, 1),
+                        sharedMemoryBytes: kernel.compiled.descriptor.sharedMemoryBytes, stream: stream, parameters: p.packed())
+                    start += count
+                }
+            }
+            if layout.seqlenK > 0 && totalK > 0 {
+                for kernel in keyValue {
+                    let n = kernel.compiled.descriptor.blockN
+                    try launchGrid(kernel, blocks: (layout.seqlenK + n - 1) / n, heads: layout.kvHeads)
+                }
+            }
+            if layout.seqlenQ > 0 && totalQ > 0 {
+                let m = query.compiled.descriptor.blockM
+                try launchGrid(query, blocks: (layout.seqlenQ + m - 1) / m, heads: layout.heads)
+            }
+        }
+        // Uploaded offsets and slopes must outlive the kernels that read them.
+        if !temporaries.isEmpty { try stream.synchronize() }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds flash-attn for the GPU machine with the CUDA backward work from a private worktree:
+# the committed tree plus this working copy's CUDA folders, the backward CLI file and scripts,
+# so other people's half-edited files elsewhere cannot break the build. Stages the binary as
+# .device-bwd/flash-attn.gz (git-ignored) for a `device` call's `carry`.
+#   usage (from the project root): scripts/device/backward_stage.sh [--sync-only] [--test FILTER]
+set -euo pipefail
+[ -f Package.swift ] || { echo "run from the project root" >&2; exit 2; }
+root=$(pwd)
+wt="$root/.build-cudabwd/wt"
+if [ ! -e "$wt/.git" ]; then
+  git worktree add --detach "$wt" HEAD >/dev/null
+else
+  (cd "$wt" && git reset -q --hard && git clean -fdq && git checkout -q --detach "$(git -C "$root" rev-parse HEAD)")
+fi
+for path in Sources/CUDADriver Sources/FlashAttentionCUDA Tests/FlashAttentionCUDATests scripts; do
+  rm -rf "$wt/$path"; mkdir -p "$(dirname "$wt/$path")"; cp -r "$root/$path" "$wt/$path"
+done
+for f in Sources/FlashAttentionCLI/CompileCommand.swift Sources/FlashAttentionCLI/BackwardBenchCommand.swift \
+         Sources/FlashAttention/FlashAttention.swift; do
+  [ -f "$root/$f" ] && cp "$root/$f" "$wt/$f"
+done
+grep -q "BackwardBenchCommand.self" "$wt/Sources/FlashAttentionCLI/FlashAttnCommand.swift" ||
+  sed -i 's/^\(\s*\)CompileCommand.self,$/\1CompileCommand.self,\n\1BackwardBenchCommand.self,/' "$wt/Sources/FlashAttentionCLI/FlashAttnCommand.swift"
+cd "$wt"
+case "${1:-}" in
+  --sync-only) exit 0 ;;
+  --test) swift build --scratch-path "$root/.build-cudabwd/wt-debug" --build-tests 2>&1 | grep -E "error" || true
+          exec swift test --scratch-path "$root/.build-cudabwd/wt-debug" --skip-build --filter "${2:-Backward}" ;;
+esac
+swift build -c release --scratch-path "$root/.build-cudabwd/wt-build" --product flash-attn --static-swift-stdlib -Xswiftc -static-stdlib > "$root/.build-cudabwd/build.log" 2>&1 ||
+  { grep -E "error" "$root/.build-cudabwd/build.log" | head; echo "build failed: nothing staged" >&2; exit 1; }
+bin=$(swift build -c release --scratch-path "$root/.build-cudabwd/wt-build" --show-bin-path)
+mkdir -p "$root/.device-bwd"
+grep -qx '/.device-bwd/' "$root/.git/info/exclude" 2>/dev/null || echo '/.device-bwd/' >> "$root/.git/info/exclude"
+cp "$bin/flash-attn" "$root/.device-bwd/flash-attn"
+strip "$root/.device-bwd/flash-attn"; gzip -9 -f "$root/.device-bwd/flash-attn"
+echo "staged .device-bwd/flash-attn.gz ($(du -h "$root/.device-bwd/flash-attn.gz" | cut -f1))"
