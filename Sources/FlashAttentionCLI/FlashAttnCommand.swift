@@ -16,6 +16,7 @@ public struct FlashAttnCommand: ParsableCommand {
             CheckCommand.self,
             DemoCommand.self,
             CompileCommand.self,
+            BackwardBenchCommand.self,
         ])
 
     public init() {}

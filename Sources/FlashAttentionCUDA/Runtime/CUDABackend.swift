@@ -44,8 +44,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
     public static var isAvailable: Bool { CUDA.isAvailable }
 
     public func backward(_ arguments: BackwardArguments) throws {
-        if let fallback, arguments.q.device == .cpu { return try fallback.backward(arguments) }
-        throw FlashAttentionError.unsupported("the backward pass on CUDA (use the CPU backend for gradients)")
+        try backwardOnGPU(arguments)  // CUDABackend+Backward.swift
     }
 
     public func forward(_ arguments: ForwardArguments) throws {
