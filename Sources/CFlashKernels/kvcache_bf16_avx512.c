@@ -34,6 +34,12 @@ static inline __m512 fa_kv_reduce8(const __m512 *a) {
   return _mm512_shuffle_f32x4(z, z, _MM_SHUFFLE(0, 0, 2, 0));
 }
 
+// Brings one row of d bfloat16 values into L2.
+static inline __attribute__((always_inline)) void fa_kv_prefetch_row(const uint16_t *row, int d) {
+  const char *p = (const char *)row;
+  for (int b = 0; b < 2 * d; b += 64) __builtin_prefetch(p + b, 0, 2);
+}
+
 // Key j's row: rows ? rows[j] + offset : K + j·ldk.
 static inline __attribute__((always_inline)) const uint16_t *fa_kv_row(const uint16_t *K, ptrdiff_t ldk,
                                                                        const uint16_t *const *rows, ptrdiff_t offset,
@@ -46,7 +52,10 @@ static inline __attribute__((always_inline)) const uint16_t *fa_kv_row(const uin
 // reduction tree serves several keys when a KV head has few query columns.
 static inline __attribute__((always_inline)) void fa_kv_scores_keys(
     const int KP, const int NC, const int COLS, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows,
-    ptrdiff_t offset, int j, const uint16_t *Q, int ldq, int d, float *S, int lds) {
+    ptrdiff_t offset, int j, const uint16_t *Q, int ldq, int d, float *S, int lds, const uint16_t *const *next,
+    int next_keys) {
+  for (int kk = 0; kk < KP; kk++)
+    if (j + kk < next_keys) fa_kv_prefetch_row(next[j + kk] + offset, d);
   const int full = d / 32 * 32;
   const __mmask32 tail = (__mmask32)((1ull << (d - full)) - 1);
   const uint16_t *k[8];
@@ -92,43 +101,48 @@ static inline __attribute__((always_inline)) void fa_kv_scores_keys(
 
 static inline __attribute__((always_inline)) void fa_kv_scores_impl(
     const int NC, const int COLS, const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset,
-    int keys, const uint16_t *Q, int ldq, int d, float *S, int lds) {
+    int keys, const uint16_t *Q, int ldq, int d, float *S, int lds, const uint16_t *const *next, int next_keys) {
   const int KP = 8 / NC;
   int j = 0;
-  for (; j + KP <= keys; j += KP) fa_kv_scores_keys(KP, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds);
-  for (; j < keys; j++) fa_kv_scores_keys(1, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds);
+  for (; j + KP <= keys; j += KP)
+    fa_kv_scores_keys(KP, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds, next, next_keys);
+  for (; j < keys; j++) fa_kv_scores_keys(1, NC, COLS, K, ldk, rows, offset, j, Q, ldq, d, S, lds, next, next_keys);
+  for (; j < next_keys; j++) fa_kv_prefetch_row(next[j] + offset, d);  // a longer next block
 }
 
 static void fa_kv_scores_any(const uint16_t *K, ptrdiff_t ldk, const uint16_t *const *rows, ptrdiff_t offset, int keys,
-                             const uint16_t *Q, int ldq, int cols, int d, float *S, int lds) {
+                             const uint16_t *Q, int ldq, int cols, int d, float *S, int lds, const uint16_t *const *next,
+                             int next_keys) {
   switch (cols) {
-    case 1: fa_kv_scores_impl(1, 1, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 2: fa_kv_scores_impl(2, 2, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 3: fa_kv_scores_impl(4, 3, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 4: fa_kv_scores_impl(4, 4, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 5: fa_kv_scores_impl(8, 5, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 6: fa_kv_scores_impl(8, 6, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    case 7: fa_kv_scores_impl(8, 7, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
-    default: fa_kv_scores_impl(8, 8, K, ldk, rows, offset, keys, Q, ldq, d, S, lds); break;
+    case 1: fa_kv_scores_impl(1, 1, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 2: fa_kv_scores_impl(2, 2, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 3: fa_kv_scores_impl(4, 3, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 4: fa_kv_scores_impl(4, 4, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 5: fa_kv_scores_impl(8, 5, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 6: fa_kv_scores_impl(8, 6, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    case 7: fa_kv_scores_impl(8, 7, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
+    default: fa_kv_scores_impl(8, 8, K, ldk, rows, offset, keys, Q, ldq, d, S, lds, next, next_keys); break;
   }
 }
 
 void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_t *Q, int ldq, int cols, int d,
                        float *S, int lds) {
-  fa_kv_scores_any(K, ldk, NULL, 0, keys, Q, ldq, cols, d, S, lds);
+  fa_kv_scores_any(K, ldk, NULL, 0, keys, Q, ldq, cols, d, S, lds, NULL, 0);
 }
 
 void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint16_t *Q, int ldq,
-                            int cols, int d, float *S, int lds) {
-  fa_kv_scores_any(NULL, 0, rows, offset, keys, Q, ldq, cols, d, S, lds);
+                            int cols, int d, float *S, int lds, const uint16_t *const *next, int next_keys) {
+  fa_kv_scores_any(NULL, 0, rows, offset, keys, Q, ldq, cols, d, S, lds, next, next ? next_keys : 0);
 }
 
 // One 32-feature chunk of O for NC columns: pairs of V rows interleaved in registers
 // (unpacklo/hi_epi16 within 128-bit lanes give the pair order), P pairs broadcast.
 static inline __attribute__((always_inline)) void fa_kv_pv_impl(
     const int NC, const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp, int cols,
-    int d, float *O, int ldo, int accumulate) {
+    int d, float *O, int ldo, int accumulate, const uint16_t *const *next, int next_keys) {
   for (int e = 0; e < d; e += 32) {
+    // The next block's rows, spread over the first chunk's pass.
+    const int prefetching = e == 0;
     __m512 lo[8], hi[8];
     for (int c = 0; c < NC; c++) {
       if (c < cols && accumulate) {
@@ -141,6 +155,10 @@ static inline __attribute__((always_inline)) void fa_kv_pv_impl(
     }
     int q = 0;
     for (; 2 * q + 1 < keys; q++) {
+      if (prefetching) {
+        if (2 * q < next_keys) fa_kv_prefetch_row(next[2 * q] + offset, d);
+        if (2 * q + 1 < next_keys) fa_kv_prefetch_row(next[2 * q + 1] + offset, d);
+      }
       __m512i a = _mm512_loadu_si512((const void *)(rows[2 * q] + offset + e));
       __m512i b = _mm512_loadu_si512((const void *)(rows[2 * q + 1] + offset + e));
       __m512bh pl = (__m512bh)_mm512_unpacklo_epi16(a, b), ph = (__m512bh)_mm512_unpackhi_epi16(a, b);
@@ -153,6 +171,8 @@ static inline __attribute__((always_inline)) void fa_kv_pv_impl(
         }
       }
     }
+    if (prefetching)
+      for (int r = 2 * q; r < next_keys; r++) fa_kv_prefetch_row(next[r] + offset, d);
     if (2 * q < keys) {  // an odd last key pairs with zeros (its P word's high half is 0 too)
       __m512i a = _mm512_loadu_si512((const void *)(rows[2 * q] + offset + e));
       __m512i z = _mm512_setzero_si512();
@@ -176,12 +196,13 @@ static inline __attribute__((always_inline)) void fa_kv_pv_impl(
 }
 
 void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
-                        int cols, int d, float *O, int ldo, int accumulate) {
+                        int cols, int d, float *O, int ldo, int accumulate, const uint16_t *const *next, int next_keys) {
+  if (!next) next_keys = 0;
   switch (cols) {
-#define FA_KV_PV(C) case C: fa_kv_pv_impl(C, rows, offset, keys, P, ldp, C, d, O, ldo, accumulate); break;
+#define FA_KV_PV(C) case C: fa_kv_pv_impl(C, rows, offset, keys, P, ldp, C, d, O, ldo, accumulate, next, next_keys); break;
     FA_KV_PV(1) FA_KV_PV(2) FA_KV_PV(3) FA_KV_PV(4) FA_KV_PV(5) FA_KV_PV(6) FA_KV_PV(7)
 #undef FA_KV_PV
-    default: fa_kv_pv_impl(8, rows, offset, keys, P, ldp, 8, d, O, ldo, accumulate); break;
+    default: fa_kv_pv_impl(8, rows, offset, keys, P, ldp, 8, d, O, ldo, accumulate, next, next_keys); break;
   }
 }
 
@@ -208,12 +229,14 @@ void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_
   (void)K; (void)ldk; (void)keys; (void)Q; (void)ldq; (void)cols; (void)d; (void)S; (void)lds;
 }
 void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint16_t *Q, int ldq,
-                            int cols, int d, float *S, int lds) {
-  (void)rows; (void)offset; (void)keys; (void)Q; (void)ldq; (void)cols; (void)d; (void)S; (void)lds;
+                            int cols, int d, float *S, int lds, const uint16_t *const *next, int next_keys) {
+  (void)rows; (void)offset; (void)keys; (void)Q; (void)ldq; (void)cols; (void)d; (void)S; (void)lds; (void)next;
+  (void)next_keys;
 }
 void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
-                        int cols, int d, float *O, int ldo, int accumulate) {
+                        int cols, int d, float *O, int ldo, int accumulate, const uint16_t *const *next, int next_keys) {
   (void)rows; (void)offset; (void)keys; (void)P; (void)ldp; (void)cols; (void)d; (void)O; (void)ldo; (void)accumulate;
+  (void)next; (void)next_keys;
 }
 void fa_kv_pair_order_to_natural(float *O, int ldo, int count, int d) { (void)O; (void)ldo; (void)count; (void)d; }
 #endif

@@ -20,9 +20,11 @@ void fa_kv_scores_bf16(const uint16_t *K, ptrdiff_t ldk, int keys, const uint16_
                        float *S, int lds);
 
 /// fa_kv_scores_bf16 with key j's row at rows[j] + offset (elements): the rows of one key
-/// block, wherever their pages are, in one call per KV head.
+/// block, wherever their pages are, in one call per KV head. While key j is computed, row j of
+/// the next block (next[j] + offset, j < next_keys; next may be NULL) is prefetched into L2,
+/// so the next block streams in at the pace this one is consumed.
 void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint16_t *Q, int ldq,
-                            int cols, int d, float *S, int lds);
+                            int cols, int d, float *S, int lds, const uint16_t *const *next, int next_keys);
 
 /// Decode P·V of one KV head (AVX512-BF16), cols ≤ 8 query columns, d a multiple of 32:
 ///
@@ -33,8 +35,9 @@ void fa_kv_scores_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int k
 /// so each 32-feature chunk of O is held in "pair order": features 0–3, 8–11, 16–19, 24–27
 /// of the chunk, then 4–7, 12–15, 20–23, 28–31. Element-wise steps (rescale, finish, the
 /// split merge) do not care; fa_kv_pair_order_to_natural restores the order before the store.
+/// Prefetches the next block's rows like fa_kv_scores_rows_bf16.
 void fa_kv_pv_rows_bf16(const uint16_t *const *rows, ptrdiff_t offset, int keys, const uint32_t *P, int ldp,
-                        int cols, int d, float *O, int ldo, int accumulate);
+                        int cols, int d, float *O, int ldo, int accumulate, const uint16_t *const *next, int next_keys);
 
 /// Rewrites `count` rows of O (leading dimension ldo, d a multiple of 32) from the pair order
 /// of fa_kv_pv_rows_bf16 to natural feature order, in place.

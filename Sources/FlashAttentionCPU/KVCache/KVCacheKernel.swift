@@ -269,24 +269,11 @@ struct KVCacheKernel: @unchecked Sendable {
         return first
     }
 
-    /// Prefetches rows [part·n/parts, (part+1)·n/parts) of the key block j0 ..< j0 + n, every
-    /// KV head of the task: the next block arrives in slices while this one computes, instead
-    /// of in one burst that fills the miss queue and stalls the core.
-    @inline(__always)
-    private func prefetchSlice(_ a: CacheAddressing, rowBytes: Int, batch b: Int, kvHead: Int, block j0: Int, count n: Int,
-                               part: Int, parts: Int) {
-        let lo = part * n / parts, hi = (part + 1) * n / parts
-        guard lo < hi else { return }
-        let bytes = span(a, rowBytes: rowBytes)
-        forEachRun(batch: b, from: layout.keyStart(batch: b) + j0 + lo, count: hi - lo) { _, count, block, row in
-            fa_prefetch_rows(a.pointer(block: block, row: row, head: kvHead), a.rowStride * a.elementType.byteCount,
-                             Int32(count), Int32(bytes))
-        }
-    }
-
     /// The decoding loop on AVX512-BF16 (``pairOrder``): per key block, the rows' addresses once,
     /// then per KV head the scores (fa_kv_scores_rows_bf16) and O += P·V (fa_kv_pv_rows_bf16)
-    /// straight from the cache rows, whatever pages they sit on.
+    /// straight from the cache rows, whatever pages they sit on. The kernels prefetch the next
+    /// block's rows as they consume this one's, a row for a row, so memory requests stay in
+    /// flight at a steady rate (bursts of prefetches fill the miss queue and stall the core).
     private func streamDecodeBF16(
         keys: Range<Int>, batch b: Int, kvHead: Int, row0: Int, rows: Int, columns: UnsafePointer<fa_fwd_columns>,
         masked: (Int, Int) -> Bool, scratch: KVCacheScratch
@@ -299,31 +286,44 @@ struct KVCacheKernel: @unchecked Sendable {
                               q.strides[1], q.strides[3], Int32(rows), Int32(d), queryRows + h * rows * dp, Int32(dp))
         }
         let probabilities = UnsafeMutableRawPointer(scratch.probabilities).assumingMemoryBound(to: UInt32.self)
-        let kRows = scratch.keyRowPointers, vRows = scratch.valueRowPointers
+        let kb = KVCachePlan.keyBlock
+        // Row addresses of block j ..< j + n into half `half` of the pointer arrays.
+        func addresses(_ j: Int, _ n: Int, into half: Int) {
+            let kRows = scratch.keyRowPointers + half * kb, vRows = scratch.valueRowPointers + half * kb
+            forEachRun(batch: b, from: pad + j, count: n) { i, count, block, row in
+                let k = UnsafePointer(kc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
+                let v = UnsafePointer(vc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
+                for r in 0..<count {
+                    kRows[i + r] = k + r * kc.rowStride
+                    vRows[i + r] = v + r * vc.rowStride
+                }
+            }
+        }
+        var current = 0
         if !keys.isEmpty {
             let n = min(plan.blockKeys, keys.count)
-            prefetchSlice(kc, rowBytes: keyRowBytes, batch: b, kvHead: kvHead, block: keys.lowerBound, count: n, part: 0, parts: 1)
-            prefetchSlice(vc, rowBytes: valueRowBytes, batch: b, kvHead: kvHead, block: keys.lowerBound, count: n, part: 0, parts: 1)
+            addresses(keys.lowerBound, n, into: 0)
+            // The first block has no predecessor to prefetch it: ask for all of it now.
+            for (a, rowBytes) in [(kc, keyRowBytes), (vc, valueRowBytes)] {
+                let bytes = span(a, rowBytes: rowBytes)
+                forEachRun(batch: b, from: pad + keys.lowerBound, count: n) { _, count, block, row in
+                    fa_prefetch_rows(a.pointer(block: block, row: row, head: kvHead), a.rowStride * a.elementType.byteCount,
+                                     Int32(count), Int32(bytes))
+                }
+            }
         }
         var first = true
         var j0 = keys.lowerBound
         while j0 < keys.upperBound {
             let nk = min(plan.blockKeys, keys.upperBound - j0)
             let j1 = j0 + nk, next = min(plan.blockKeys, keys.upperBound - j1)
-            forEachRun(batch: b, from: pad + j0, count: nk) { i, n, block, row in
-                let k = UnsafePointer(kc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
-                let v = UnsafePointer(vc.pointer(block: block, row: row, head: kvHead).assumingMemoryBound(to: UInt16.self))
-                for r in 0..<n {
-                    kRows[i + r] = k + r * kc.rowStride
-                    vRows[i + r] = v + r * vc.rowStride
-                }
-            }
+            if next > 0 { addresses(j1, next, into: 1 - current) }
+            let kRows = scratch.keyRowPointers + current * kb, vRows = scratch.valueRowPointers + current * kb
+            let kNext = next > 0 ? UnsafePointer(scratch.keyRowPointers + (1 - current) * kb) : nil
+            let vNext = next > 0 ? UnsafePointer(scratch.valueRowPointers + (1 - current) * kb) : nil
             for t in 0..<perTask {
                 fa_kv_scores_rows_bf16(kRows, t * kc.headStride, Int32(nk), queryRows + t * gc * dp, Int32(dp), Int32(gc),
-                                       Int32(d), scratch.scores + t * gc, Int32(ldc))
-                if next > 0 {
-                    prefetchSlice(kc, rowBytes: keyRowBytes, batch: b, kvHead: kvHead, block: j1, count: next, part: t, parts: perTask)
-                }
+                                       Int32(d), scratch.scores + t * gc, Int32(ldc), kNext, Int32(next))
             }
             fa_fwd_softmax_block(columns, scratch.scores, Int32(nk), Int32(j0), masked(j0, nk) ? 1 : 0,
                                  scratch.rowMax, scratch.rowSum, scratch.alpha)
@@ -331,12 +331,10 @@ struct KVCacheKernel: @unchecked Sendable {
             fa_fwd_pack_p_bf16(scratch.scores, Int32(ldc), Int32(nk), Int32(cols), probabilities, Int32(ldc))
             for t in 0..<perTask {
                 fa_kv_pv_rows_bf16(vRows, t * vc.headStride, Int32(nk), probabilities + t * gc, Int32(ldc), Int32(gc), Int32(d),
-                                   scratch.output + t * gc * dp, Int32(dp), first ? 0 : 1)
-                if next > 0 {
-                    prefetchSlice(vc, rowBytes: valueRowBytes, batch: b, kvHead: kvHead, block: j1, count: next, part: t, parts: perTask)
-                }
+                                   scratch.output + t * gc * dp, Int32(dp), first ? 0 : 1, vNext, Int32(next))
             }
             first = false
+            current = 1 - current
             j0 = j1
         }
         return first

@@ -116,7 +116,8 @@ final class KVCacheScratch {
     let keyHi: UnsafeMutablePointer<Int32>
     /// Float32 rows for the append and the query rotation (headDim entries).
     let row: UnsafeMutablePointer<Float>
-    /// The cache rows of one key block (at the task's first KV head), for the decode kernels.
+    /// The cache rows of two key blocks (this one and the next, at the task's first KV head),
+    /// keyBlock entries each, for the decode kernels.
     let keyRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
     let valueRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
     private var allocations: [UnsafeMutableRawPointer] = []
@@ -153,10 +154,10 @@ final class KVCacheScratch {
         keyLo = ints(n)
         keyHi = ints(n)
         row = floats(d)
-        keyRowPointers = .allocate(capacity: kb)
-        valueRowPointers = .allocate(capacity: kb)
-        keyRowPointers.initialize(repeating: nil, count: kb)
-        valueRowPointers.initialize(repeating: nil, count: kb)
+        keyRowPointers = .allocate(capacity: 2 * kb)
+        valueRowPointers = .allocate(capacity: 2 * kb)
+        keyRowPointers.initialize(repeating: nil, count: 2 * kb)
+        valueRowPointers.initialize(repeating: nil, count: 2 * kb)
         allocations.append(UnsafeMutableRawPointer(keyRowPointers))
         allocations.append(UnsafeMutableRawPointer(valueRowPointers))
         self.allocations = allocations
