@@ -2,44 +2,64 @@ import Foundation
 
 /// Grouped bar charts of benchmark throughput, as a self-contained SVG.
 ///
-/// One panel per (head dim, mask) in columns and (dtype, pass) in rows; in each panel one group
-/// of bars per sequence length and one colour per implementation, so ours and the peers timed
-/// in the same run stand side by side. Panels in a row share their y scale.
+/// One panel per (head dim, mask) and per (dtype, pass); in each panel one group of bars per
+/// sequence length and one colour per implementation, so ours and the peers timed in the same
+/// run stand side by side. A (dtype, pass) group's panels share their y scale; they stand in
+/// one line unless ``Layout/panelsPerRow`` wraps them.
 enum BenchChart {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
     static let panelWidth = 330.0, panelHeight = 230.0
     static let marginLeft = 62.0, marginRight = 14.0, marginTop = 30.0, marginBottom = 44.0
 
-    static func svg(_ results: BenchResults) -> String {
+    /// What a caller may change; the defaults are `flash-attn bench --chart`'s chart.
+    struct Layout {
+        /// The first line; nil: "Attention throughput (<unit>, higher is better)".
+        var title: String?
+        /// The grey lines under the title ("\n" separates them); nil: machine, threads, B, H.
+        var subtitle: String?
+        /// Panels per line; nil: all panels of a (dtype, pass) group in one line.
+        var panelsPerRow: Int?
+        /// TFLOP/s (true) or GFLOP/s (false); nil: TFLOP/s when the largest value is 2000 GFLOP/s or more.
+        var tera: Bool?
+    }
+
+    static func svg(_ results: BenchResults, layout: Layout = Layout()) -> String {
         let records = results.records.filter { $0.gflops.isFinite && $0.gflops > 0 }
         let implementations = unique(records.map(\.implementation))
         let columns = unique(records.map { ColumnKey(headDim: $0.headDim, causal: $0.causal) })
         let rows = unique(records.map { RowKey(dtype: $0.dtype, pass: $0.pass) })
         let maxValue = records.map(\.gflops).max() ?? 1
-        let useTera = maxValue >= 2000
+        let useTera = layout.tera ?? (maxValue >= 2000)
         let unit = useTera ? "TFLOP/s" : "GFLOP/s"
         let scale = useTera ? 1e-3 : 1.0
+        let perLine = min(max(layout.panelsPerRow ?? columns.count, 1), max(columns.count, 1))
+        let linesPerRow = (max(columns.count, 1) + perLine - 1) / perLine
 
-        let headerHeight = 64.0
-        let width = max(Double(max(columns.count, 1)) * panelWidth, 520)
-        let height = headerHeight + Double(max(rows.count, 1)) * panelHeight + 8
+        let title = layout.title ?? "Attention throughput (\(unit), higher is better)"
+        let subtitle = (layout.subtitle ?? "\(results.cpu), \(results.threads) threads, B=\(records.first?.batch ?? 1) H=\(records.first?.heads ?? 8); FLOPs = 4·B·H·N²·D (causal ½, backward 2.5×)")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let legendTop = 29.0 + 15 * Double(subtitle.count)
+        let width = max(Double(perLine) * panelWidth, 520)
+        let legend = legendPositions(implementations, width: width)
+        let headerHeight = legendTop + 18 * Double((legend.map(\.line).max() ?? 0) + 1)
+        let height = headerHeight + Double(max(rows.count, 1) * linesPerRow) * panelHeight + 8
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="11">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="12" y="20" font-size="15" font-weight="bold">\(escape("Attention throughput (\(unit), higher is better)"))</text>
-            <text x="12" y="37" fill="#444">\(escape("\(results.cpu), \(results.threads) threads, B=\(records.first?.batch ?? 1) H=\(records.first?.heads ?? 8); FLOPs = 4·B·H·N²·D (causal ½, backward 2.5×)"))</text>
+            <text x="12" y="20" font-size="15" font-weight="bold">\(escape(title))</text>
 
             """
-        // Legend.
-        var x = 12.0
-        for (index, name) in implementations.enumerated() {
-            svg += "<rect x=\"\(f(x))\" y=\"46\" width=\"12\" height=\"12\" fill=\"\(palette[index % palette.count])\"/>"
-            svg += "<text x=\"\(f(x + 17))\" y=\"56\">\(escape(name))</text>\n"
-            x += 17 + Double(name.count) * 6.5 + 18
+        for (index, line) in subtitle.enumerated() {
+            svg += "<text x=\"12\" y=\"\(f(37 + 15 * Double(index)))\" fill=\"#444\">\(escape(line))</text>\n"
+        }
+        for (index, (name, position)) in zip(implementations, legend).enumerated() {
+            let y = legendTop + 18 * Double(position.line)
+            svg += "<rect x=\"\(f(position.x))\" y=\"\(f(y))\" width=\"12\" height=\"12\" fill=\"\(palette[index % palette.count])\"/>"
+            svg += "<text x=\"\(f(position.x + 17))\" y=\"\(f(y + 10))\">\(escape(name))</text>\n"
         }
         if records.isEmpty {
-            svg += "<text x=\"12\" y=\"90\">no results</text>\n</svg>\n"
+            svg += "<text x=\"12\" y=\"\(f(headerHeight + 26))\">no results</text>\n</svg>\n"
             return svg
         }
         for (rowIndex, row) in rows.enumerated() {
@@ -47,7 +67,8 @@ enum BenchChart {
             let top = niceCeiling((rowRecords.map(\.gflops).max() ?? 1) * scale)
             for (columnIndex, column) in columns.enumerated() {
                 let panel = rowRecords.filter { $0.headDim == column.headDim && $0.causal == column.causal }
-                svg += panelSVG(panel, x: Double(columnIndex) * panelWidth, y: headerHeight + Double(rowIndex) * panelHeight,
+                let line = rowIndex * linesPerRow + columnIndex / perLine
+                svg += panelSVG(panel, x: Double(columnIndex % perLine) * panelWidth, y: headerHeight + Double(line) * panelHeight,
                                 title: "\(row.dtype) \(row.pass), D=\(column.headDim), \(column.causal ? "causal" : "no mask")",
                                 top: top, scale: scale, unit: unit, implementations: implementations)
             }
@@ -62,7 +83,7 @@ enum BenchChart {
                          unit: String, implementations: [String]) -> String {
         let left = x + marginLeft, right = x + panelWidth - marginRight
         let plotTop = y + marginTop, bottom = y + panelHeight - marginBottom
-        var svg = "<g>\n<text x=\"\(f((left + right) / 2))\" y=\"\(f(y + 18))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(title))</text>\n"
+        var svg = "<g class=\"panel\">\n<text x=\"\(f((left + right) / 2))\" y=\"\(f(y + 18))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(title))</text>\n"
         // Y axis with ticks and grid.
         let ticks = 5
         for tick in 0...ticks {
@@ -87,11 +108,26 @@ enum BenchChart {
                 let barHeight = (bottom - plotTop) * min(value / top, 1)
                 let bx = groupLeft + Double(implementationIndex) * barWidth
                 svg += "<rect x=\"\(f(bx))\" y=\"\(f(bottom - barHeight))\" width=\"\(f(max(barWidth - 1, 1)))\" height=\"\(f(barHeight))\" fill=\"\(palette[implementationIndex % palette.count])\">"
-                svg += "<title>\(escape("\(name) N=\(n): \(label(value)) \(unit), \(String(format: "%.2f", record.ms)) ms"))</title></rect>\n"
+                let time = record.ms.isFinite ? ", \(String(format: "%.2f", record.ms)) ms" : ""
+                svg += "<title>\(escape("\(name) N=\(n): \(label(value)) \(unit)\(time)"))</title></rect>\n"
             }
             svg += "<text x=\"\(f(left + (Double(groupIndex) + 0.5) * groupWidth))\" y=\"\(f(bottom + 15))\" text-anchor=\"middle\">\(n >= 1024 && n % 1024 == 0 ? "\(n / 1024)k" : "\(n)")</text>\n"
         }
         return svg + "</g>\n"
+    }
+
+    /// Where each legend entry goes: left to right, on a new line when the next would pass
+    /// `width` (text width estimated at 6.5 px a character for the 11 px font).
+    static func legendPositions(_ names: [String], width: Double) -> [(x: Double, line: Int)] {
+        var x = 12.0, line = 0
+        var positions: [(x: Double, line: Int)] = []
+        for name in names {
+            let entryWidth = 17 + Double(name.count) * 6.5
+            if x > 12, x + entryWidth > width - 12 { x = 12; line += 1 }
+            positions.append((x, line))
+            x += entryWidth + 18
+        }
+        return positions
     }
 
     /// 1, 2 or 5 times a power of ten, at least `value`.

@@ -12,6 +12,7 @@ public struct FlashAttnCommand: ParsableCommand {
             RunCommand.self,
             KVCacheCommand.self,
             BenchCommand.self,
+            ChartCommand.self,
             VerifyCommand.self,
             CheckCommand.self,
             DemoCommand.self,
