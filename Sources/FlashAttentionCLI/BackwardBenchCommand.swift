@@ -47,11 +47,16 @@ public struct BackwardBenchCommand: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "With --warm-verify: parallel compiles.")
     var jobs = 16
+    @Option(help: "Random float64-oracle cases (forward and backward) pinned to these head dims (comma-separated), contiguous layouts.")
+    var checkDims: String?
+    @Option(help: "With --check-dims: cases per head dim and element type.")
+    var checkCases = 8
 
     public init() {}
 
     public func run() throws {
         if let warmVerify { try warm(cases: warmVerify) }
+        if let checkDims { try checkPinned(checkDims) }
         if let determinism { try checkDeterminism(runs: determinism) }
         if sanitize { try runSanitizerProblems() }
         if bench { try runBench() }
@@ -64,10 +69,17 @@ public struct BackwardBenchCommand: ParsableCommand {
     func warm(cases: Int) throws {
         let backend = try CUDABackend()
         let generator = ProblemGenerator(seed: seed, elementTypes: [.float16, .bfloat16], maxWork: 3_000_000)
+        var specs = (0..<cases).map { generator.spec(index: $0) }
+        for D in (checkDims ?? "").split(separator: ",").compactMap({ Int($0) }) {
+            for type in [ElementType.bfloat16, .float16] {
+                let pinned = ProblemGenerator(seed: seed &+ UInt64(D), elementTypes: [type], maxWork: 2_000_000)
+                specs += (0..<checkCases).map { pinned.spec(index: $0, constraints: ProblemConstraints(headDim: D, strided: false)) }
+            }
+        }
         var forward = Set<AttentionKernelDescriptor>(), backward = Set<BackwardKernelDescriptor>()
         let fake = UnsafeMutableRawPointer(bitPattern: 1 << 20)!
-        for index in 0..<cases {
-            let problem = RandomProblem(generator.spec(index: index))
+        for spec in specs {
+            let problem = RandomProblem(spec)
             func device(_ view: TensorView) -> TensorView {
                 TensorView(data: fake, elementType: view.elementType, shape: view.shape, device: .cuda(ordinal: 0))
             }
@@ -95,6 +107,25 @@ public struct BackwardBenchCommand: ParsableCommand {
         let failed = failures.withLock { $0 }
         print("warm: \(forward.count) forward + \(backward.count) backward kernels for \(cases) verify cases in \(Int(monotonic() - start)) s, \(failed.count) failed")
         for f in failed.prefix(5) { print("  \(f.prefix(400))") }
+    }
+
+    /// Oracle cases at fixed head dims (the random sweep draws D from a short list), with
+    /// contiguous tensors so the vectorized (and on sm_90a, wgmma) kernels run.
+    func checkPinned(_ dims: String) throws {
+        let backend = try CUDABackend()
+        let verifier = Verifier(backend: backend)
+        var passed = 0, failed = 0
+        for D in dims.split(separator: ",").compactMap({ Int($0) }) {
+            for type in [ElementType.bfloat16, .float16] {
+                let generator = ProblemGenerator(seed: seed &+ UInt64(D), elementTypes: [type], maxWork: 2_000_000)
+                for i in 0..<checkCases {
+                    let spec = generator.spec(index: i, constraints: ProblemConstraints(headDim: D, strided: false))
+                    let result = verifier.verify(spec, backward: true)
+                    if result.passed { passed += 1 } else { failed += 1; print("check D=\(D) \(type) #\(i) \(result)") }
+                }
+            }
+        }
+        print("pinned head dims \(dims): \(passed) passed, \(failed) failed")
     }
 
     // MARK: - Device problems

@@ -16,10 +16,13 @@ summary=()
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader | tee "$OUT/gpu.txt"
 t0=$(date +%s)
 if [[ $skip != *" verify "* ]]; then
-  timeout 120 /tmp/fa backward-bench --warm-verify "$cases" --jobs 16 2>&1 | tee "$OUT/warm.txt" | tail -3
+  pinned=${BWD_CHECK_DIMS:-64,128,192,256}
+  timeout 150 /tmp/fa backward-bench --warm-verify "$cases" --check-dims "$pinned" --jobs 16 2>&1 | tee "$OUT/warm.txt" | grep -v "^check\|^pinned" | tail -3
   timeout 200 /tmp/fa verify --device cuda --dtypes float16,bfloat16 --cases "$cases" > "$OUT/verify.txt" 2>&1
   echo "verify exit $?"; grep '^#' "$OUT/verify.txt" | head -6 | cut -c1-600
   summary+=("verify: $(tail -1 "$OUT/verify.txt")")
+  grep "^check" "$OUT/warm.txt" | head -6 | cut -c1-600
+  summary+=("$(grep '^pinned' "$OUT/warm.txt")")
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 if [[ $skip != *" determinism "* ]]; then
@@ -46,6 +49,10 @@ if ! grep -q " 0 failed" "$OUT/verify.txt" 2>/dev/null && [ "${BWD_FULL:-0}" != 
 if [[ $skip != *" bench "* ]]; then
   timeout 240 /tmp/fa backward-bench --bench --csv "$OUT/ours.csv" --head-dims "$dims" --seqlens "$seqlens" --dtypes "$dtypes" > "$OUT/bench.txt" 2>&1
   echo "bench exit $?"; tail -2 "$OUT/bench.txt"
+fi
+if [ "${BWD_COMPARE:-0}" = 1 ]; then
+  FLASH_ATTENTION_BWD_WGMMA=0 timeout 120 /tmp/fa backward-bench --bench --csv "$OUT/ours_mma.csv" --head-dims 64,128,256 --seqlens 1024,4096,16384 --dtypes bf16 > "$OUT/bench_mma.txt" 2>&1
+  echo "mma.sync (FLASH_ATTENTION_BWD_WGMMA=0):"; grep TFLOP "$OUT/bench_mma.txt"
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 if [[ $skip != *" torch "* ]]; then

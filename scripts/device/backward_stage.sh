@@ -3,7 +3,8 @@
 # the committed tree plus this working copy's CUDA folders, the backward CLI file and scripts,
 # so other people's half-edited files elsewhere cannot break the build. Stages the binary as
 # .device-bwd/flash-attn.gz (git-ignored) for a `device` call's `carry`.
-#   usage (from the project root): scripts/device/backward_stage.sh [--sync-only] [--test FILTER]
+#   usage (from the project root): [BASE=commit] scripts/device/backward_stage.sh [--sync-only] [--test FILTER]
+# BASE (default HEAD) picks the committed tree to build on, e.g. when HEAD is mid-change elsewhere.
 set -euo pipefail
 [ -f Package.swift ] || { echo "run from the project root" >&2; exit 2; }
 root=$(pwd)
@@ -11,7 +12,7 @@ wt="$root/.build-cudabwd/wt"
 if [ ! -e "$wt/.git" ]; then
   git worktree add --detach "$wt" HEAD >/dev/null
 else
-  (cd "$wt" && git reset -q --hard && git clean -fdq && git checkout -q --detach "$(git -C "$root" rev-parse HEAD)")
+  (cd "$wt" && git reset -q --hard && git clean -fdq && git checkout -q --detach "$(git -C "$root" rev-parse "${BASE:-HEAD}")")
 fi
 for path in Sources/CUDADriver Sources/FlashAttentionCUDA Tests/FlashAttentionCUDATests scripts; do
   rm -rf "$wt/$path"; mkdir -p "$(dirname "$wt/$path")"; cp -r "$root/$path" "$wt/$path"

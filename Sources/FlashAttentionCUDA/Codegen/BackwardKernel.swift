@@ -52,9 +52,9 @@ public struct BackwardKernel: Sendable {
         case .preprocess:
             parts.append(preprocessKernel)
         case .keyValue:
-            parts += [tileLoader, keyValueKernel]
+            parts += [wgmmaWrappers, tileLoader, keyValueKernel]
         case .query:
-            parts += [tileLoader, queryKernel]
+            parts += [wgmmaWrappers, tileLoader, queryKernel]
         }
         return parts.joined(separator: "\n\n") + "\n"
     }
@@ -75,6 +75,10 @@ public struct BackwardKernel: Sendable {
         constexpr int M_TILES = \(rowTiles);       // m16 row tiles per warp (the rows the warp owns)
         constexpr int D_TILES = HEAD_DIM / 8;
         constexpr int LDS = HEAD_DIM + 8;          // shared row stride: 16 B pad, conflict-free ldmatrix
+        constexpr bool WGMMA = \(flag(d.mainloop == .wgmma));
+        // Elements per tile row: padded rows for ldmatrix, unpadded 128-byte-swizzled 64-column
+        // blocks for wgmma (a tile of R rows takes R·ROW_ELEMS elements either way).
+        constexpr int ROW_ELEMS = WGMMA ? HEAD_DIM : LDS;
         constexpr bool CAUSAL = \(flag(d.mask == .causal));
         constexpr bool WINDOW = \(flag(d.mask == .window));
         constexpr bool SOFTCAP = \(flag(d.softcap));
@@ -141,10 +145,13 @@ public struct BackwardKernel: Sendable {
     /// The same tile mover as the forward's: 16-byte `cp.async` chunks (zero-filled past the
     /// data) or element-wise loads for any strides and D.
     private var tileLoader: String {
+        // Row r's chunk: padded rows (ldmatrix), or 128-byte-swizzled rows in 64-column blocks
+        // (the wgmma operand layout: chunk c of row r lands at chunk c ^ (r % 8)).
+        let dstRow = isWGMMA ? "dst + r * 64 + ((c8 ^ (r & 7)) << 3)" : "dst + i * ROW_STEP * LDS"
         let body: String
         if descriptor.vectorized {
             body = """
-                        cp_async16(smem_u32(dst + i * ROW_STEP * LDS), valid ? (const void*)(src_row + col) : (const void*)gmem, valid);
+                        cp_async16(smem_u32(\(dstRow)), valid ? (const void*)(src_row + col) : (const void*)gmem, valid);
             """
         } else {
             body = """
@@ -156,7 +163,7 @@ public struct BackwardKernel: Sendable {
                             const u32 hi = (r < rows_valid && c1 < head_dim) ? src_row[(i64)c1 * dim_stride] : 0u;
                             w[e] = lo | (hi << 16);
                         }
-                        st_shared_v4(smem_u32(dst + i * ROW_STEP * LDS), w[0], w[1], w[2], w[3]);
+                        st_shared_v4(smem_u32(\(dstRow)), w[0], w[1], w[2], w[3]);
             """
         }
         return """
@@ -172,7 +179,7 @@ public struct BackwardKernel: Sendable {
             const bool col_valid = col < head_dim;
             const u16* src_row = gmem + (i64)r0 * row_stride;
             const i64 step = (i64)ROW_STEP * row_stride;
-            u16* dst = smem + r0 * LDS + col;
+            \(isWGMMA ? "u16* dst = smem + (col >> 6) * ROWS * 64;\n            const int c8 = (col >> 3) & 7;" : "u16* dst = smem + r0 * LDS + col;")
             #pragma unroll
             for (int i = 0; i < (ROWS + ROW_STEP - 1) / ROW_STEP; ++i) {
                 const int r = r0 + i * ROW_STEP;
@@ -331,11 +338,11 @@ public struct BackwardKernel: Sendable {
         \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
             constexpr int N_TILES = BLOCK_N / 8;
             static_assert(BLOCK_M == 16 * M_TILES * WARPS && BLOCK_N % 16 == 0 && HEAD_DIM % 16 == 0, "tile shape");
-            extern __shared__ __align__(128) unsigned char smem_raw[];
-            u16* sQ = (u16*)smem_raw;
-            u16* sdO = sQ + BLOCK_M * LDS;
-            u16* sK0 = sdO + BLOCK_M * LDS;          // two stages of K, then two of V
-            u16* sV0 = sK0 + 2 * BLOCK_N * LDS;
+        \(sharedBase)
+            u16* sQ = (u16*)smem_base;
+            u16* sdO = sQ + BLOCK_M * ROW_ELEMS;
+            u16* sK0 = sdO + BLOCK_M * ROW_ELEMS;          // two stages of K, then two of V
+            u16* sV0 = sK0 + 2 * BLOCK_N * ROW_ELEMS;
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
             const int group = lane >> 2, tig = lane & 3;
             // Heaviest query blocks (most keys under a causal mask) start first.
@@ -393,7 +400,7 @@ public struct BackwardKernel: Sendable {
             u64 dropout_stream = 0;
             if (DROPOUT) dropout_stream = dropout_stream_key(p.dropout_seed, batch, head);
             (void)alibi_log2; (void)dropout_stream;
-        \(fragmentLanes)
+        \(isWGMMA ? "    // wgmma A operands: this warpgroup's 64 rows start 64·128 B into each 64-column block.\n    const u32 wg_rows = (warp >> 2) * 64 * 128;" : fragmentLanes)
             const u32 sQ_base = smem_u32(sQ), sdO_base = smem_u32(sdO), sK_stage0 = smem_u32(sK0), sV_stage0 = smem_u32(sV0);
             int stage = 0;
 
@@ -401,46 +408,16 @@ public struct BackwardKernel: Sendable {
                 const int n0 = n_block * BLOCK_N;
                 // This stage has landed, and every warp is done with the other one.
                 cp_async_wait<0>();
-                __syncthreads();
+                \(asyncProxyFence)__syncthreads();
                 if (n_block > n_block_min) {
                     const int next = n0 - BLOCK_N;
-                    load_tile<BLOCK_N>(sK0 + (stage ^ 1) * BLOCK_N * LDS, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);
-                    load_tile<BLOCK_N>(sV0 + (stage ^ 1) * BLOCK_N * LDS, v_seq + (i64)next * p.v_row_stride, p.v_row_stride, p.v_dim_stride, seqlen_k - next, p.head_dim, tid);
+                    load_tile<BLOCK_N>(sK0 + (stage ^ 1) * BLOCK_N * ROW_ELEMS, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);
+                    load_tile<BLOCK_N>(sV0 + (stage ^ 1) * BLOCK_N * ROW_ELEMS, v_seq + (i64)next * p.v_row_stride, p.v_row_stride, p.v_dim_stride, seqlen_k - next, p.head_dim, tid);
                     cp_async_commit();
                 }
-                const u32 sK_base = sK_stage0 + stage * BLOCK_N * LDS * 2, sV_base = sV_stage0 + stage * BLOCK_N * LDS * 2;
+                const u32 sK_base = sK_stage0 + stage * BLOCK_N * ROW_ELEMS * 2, sV_base = sV_stage0 + stage * BLOCK_N * ROW_ELEMS * 2;
 
-                // S = Q·Kᵀ and dP = dO·Vᵀ
-                float s[M_TILES][N_TILES][4], dp[M_TILES][N_TILES][4];
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int nt = 0; nt < N_TILES; ++nt)
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) { s[mt][nt][e] = 0.0f; dp[mt][nt][e] = 0.0f; }
-                #pragma unroll
-                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                    u32 a[M_TILES][4], ad[M_TILES][4];
-                    #pragma unroll
-                    for (int mt = 0; mt < M_TILES; ++mt) {
-                        ldmatrix_x4(a[mt], sQ_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
-                        ldmatrix_x4(ad[mt], sdO_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
-                    }
-                    #pragma unroll
-                    for (int np = 0; np < N_TILES / 2; ++np) {
-                        u32 b[4], c[4];
-                        ldmatrix_x4(b, sK_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
-                        ldmatrix_x4(c, sV_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
-                        #pragma unroll
-                        for (int mt = 0; mt < M_TILES; ++mt) {
-                            mma_16816(s[mt][2 * np], a[mt], b[0], b[1]);
-                            mma_16816(s[mt][2 * np + 1], a[mt], b[2], b[3]);
-                            mma_16816(dp[mt][2 * np], ad[mt], c[0], c[1]);
-                            mma_16816(dp[mt][2 * np + 1], ad[mt], c[2], c[3]);
-                        }
-                    }
-                }
-
+        \(queryScores)
                 // P = 2^(transform(S) − L), masked; dS = P ∘ (keep·dP/(1−p) − D) [∘ sech²], kept in s
                 const bool edge = n0 < full_lo || n0 + BLOCK_N > full_hi;
                 #pragma unroll
@@ -475,19 +452,7 @@ public struct BackwardKernel: Sendable {
                         pk[mt][ks][2] = pack_input2(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
                         pk[mt][ks][3] = pack_input2(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
                     }
-                // dQ += dS·K  (K read k-major: ldmatrix.trans)
-                #pragma unroll
-                for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                    #pragma unroll
-                    for (int dp2 = 0; dp2 < D_TILES / 2; ++dp2) {
-                        u32 b[4];
-                        ldmatrix_x4_trans(b, sK_base + t_lane + (ks * 16 * LDS + dp2 * 16) * 2);
-                        #pragma unroll
-                        for (int mt = 0; mt < M_TILES; ++mt) {
-                            mma_16816(acc_dq[mt][2 * dp2], pk[mt][ks], b[0], b[1]);
-                            mma_16816(acc_dq[mt][2 * dp2 + 1], pk[mt][ks], b[2], b[3]);
-                        }
-                    }
+        \(queryAccumulate)
                 stage ^= 1;
             }
 
@@ -508,12 +473,12 @@ public struct BackwardKernel: Sendable {
         \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
             constexpr int Q_TILES = BLOCK_M / 8;     // n8 column tiles of Sᵀ (queries)
             static_assert(BLOCK_N == 16 * M_TILES * WARPS && BLOCK_M % 16 == 0 && BLOCK_M <= THREADS && HEAD_DIM % 16 == 0, "tile shape");
-            extern __shared__ __align__(128) unsigned char smem_raw[];
-            u16* sK = (u16*)smem_raw;
-            u16* sV = sK + BLOCK_N * LDS;
-            u16* sQ0 = sK + \(needsV ? 2 : 1) * BLOCK_N * LDS;   // two stages of Q, then two of dO
-            u16* sdO0 = sQ0 + 2 * BLOCK_M * LDS;
-            float* sL0 = (float*)(sdO0 + 2 * BLOCK_M * LDS);    // two stages of L, then two of D
+        \(sharedBase)
+            u16* sK = (u16*)smem_base;
+            u16* sV = sK + BLOCK_N * ROW_ELEMS;
+            u16* sQ0 = sK + \(needsV ? 2 : 1) * BLOCK_N * ROW_ELEMS;   // two stages of Q, then two of dO
+            u16* sdO0 = sQ0 + 2 * BLOCK_M * ROW_ELEMS;
+            float* sL0 = (float*)(sdO0 + 2 * BLOCK_M * ROW_ELEMS);    // two stages of L, then two of D
             float* sD0 = sL0 + 2 * BLOCK_M;
             (void)sV; (void)sD0;
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -558,9 +523,9 @@ public struct BackwardKernel: Sendable {
             // Starts the Q and dO tiles of `step` into `stage`.
             auto issue = [&](int step, int stage) {
                 const int h = step_head(step), m0s = step_m0(step);
-                load_tile<BLOCK_M>(sQ0 + stage * BLOCK_M * LDS, q_seq + (i64)m0s * p.q_row_stride + (i64)h * p.q_head_stride,
+                load_tile<BLOCK_M>(sQ0 + stage * BLOCK_M * ROW_ELEMS, q_seq + (i64)m0s * p.q_row_stride + (i64)h * p.q_head_stride,
                                    p.q_row_stride, p.q_dim_stride, seqlen_q - m0s, p.head_dim, tid);
-                load_tile<BLOCK_M>(sdO0 + stage * BLOCK_M * LDS, do_seq + (i64)m0s * p.do_row_stride + (i64)h * p.do_head_stride,
+                load_tile<BLOCK_M>(sdO0 + stage * BLOCK_M * ROW_ELEMS, do_seq + (i64)m0s * p.do_row_stride + (i64)h * p.do_head_stride,
                                    p.do_row_stride, p.do_dim_stride, seqlen_q - m0s, p.head_dim, tid);
                 cp_async_commit();
             };
@@ -595,7 +560,7 @@ public struct BackwardKernel: Sendable {
                         if (COMPUTE_DK) acc_dk[mt][dt][e] = 0.0f;
                         if (COMPUTE_DV) acc_dv[mt][dt][e] = 0.0f;
                     }
-        \(fragmentLanes)
+        \(isWGMMA ? "    // wgmma A operands: this warpgroup's 64 rows start 64·128 B into each 64-column block.\n    const u32 wg_rows = (warp >> 2) * 64 * 128;" : fragmentLanes)
             const u32 sK_base = smem_u32(sK), sV_base = smem_u32(sV), sQ_stage0 = smem_u32(sQ0), sdO_stage0 = smem_u32(sdO0);
             (void)sV_base;
 
@@ -605,7 +570,7 @@ public struct BackwardKernel: Sendable {
                 const int m0 = step_m0(step);
                 // This step's tiles have landed, and every warp is done with the other stage.
                 cp_async_wait<0>();
-                __syncthreads();
+                \(asyncProxyFence)__syncthreads();
                 const bool more = step + 1 < steps;
                 if (more) { issue(step + 1, stage ^ 1); fetch_stats(step + 1); }
                 float alibi_log2 = 0.0f;
@@ -613,52 +578,12 @@ public struct BackwardKernel: Sendable {
                 u64 dropout_stream = 0;
                 if (DROPOUT) dropout_stream = dropout_stream_key(p.dropout_seed, batch, head);
                 (void)alibi_log2; (void)dropout_stream;
-                const u32 sQ_base = sQ_stage0 + stage * BLOCK_M * LDS * 2, sdO_base = sdO_stage0 + stage * BLOCK_M * LDS * 2;
+                const u32 sQ_base = sQ_stage0 + stage * BLOCK_M * ROW_ELEMS * 2, sdO_base = sdO_stage0 + stage * BLOCK_M * ROW_ELEMS * 2;
                 const float* sL = sL0 + stage * BLOCK_M;
                 const float* sD = sD0 + stage * BLOCK_M;
                 (void)sD;
 
-                // Sᵀ = K·Qᵀ (and dPᵀ = V·dOᵀ): this warp's key rows × the step's queries
-                float st[M_TILES][Q_TILES][4];
-                float dpt[M_TILES][Q_TILES][4];
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int nt = 0; nt < Q_TILES; ++nt)
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            st[mt][nt][e] = 0.0f;
-                            if (COMPUTE_DK) dpt[mt][nt][e] = 0.0f;
-                        }
-                #pragma unroll
-                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                    u32 a[M_TILES][4], av[M_TILES][4];
-                    #pragma unroll
-                    for (int mt = 0; mt < M_TILES; ++mt) {
-                        ldmatrix_x4(a[mt], sK_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
-                        if (COMPUTE_DK) ldmatrix_x4(av[mt], sV_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
-                    }
-                    #pragma unroll
-                    for (int np = 0; np < Q_TILES / 2; ++np) {
-                        u32 b[4];
-                        ldmatrix_x4(b, sQ_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
-                        #pragma unroll
-                        for (int mt = 0; mt < M_TILES; ++mt) {
-                            mma_16816(st[mt][2 * np], a[mt], b[0], b[1]);
-                            mma_16816(st[mt][2 * np + 1], a[mt], b[2], b[3]);
-                        }
-                        if (COMPUTE_DK) {
-                            u32 c[4];
-                            ldmatrix_x4(c, sdO_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
-                            #pragma unroll
-                            for (int mt = 0; mt < M_TILES; ++mt) {
-                                mma_16816(dpt[mt][2 * np], av[mt], c[0], c[1]);
-                                mma_16816(dpt[mt][2 * np + 1], av[mt], c[2], c[3]);
-                            }
-                        }
-                    }
-                }
-
+        \(keyValueScores)
                 // Pᵀ ∘ keep (kept in st) and dSᵀ (kept in dpt); rows are keys j, columns queries i
                 const bool edge = !(key_lo(m0 + BLOCK_M - 1) <= n0 && key_hi(m0) >= n0 + BLOCK_N);
                 #pragma unroll
@@ -713,6 +638,216 @@ public struct BackwardKernel: Sendable {
         """
     }
 
+
+    // MARK: - Main-loop products: mma.sync (sm_80+) or wgmma (sm_90a)
+
+    private var isWGMMA: Bool { descriptor.mainloop == .wgmma }
+
+    /// wgmma reads shared memory through the async proxy: cp.async's writes are fenced into it
+    /// before the barrier that publishes them.
+    private var asyncProxyFence: String { isWGMMA ? "asm volatile(\"fence.proxy.async.shared::cta;\\n\" ::: \"memory\");\n                " : "" }
+
+    private var sharedBase: String {
+        isWGMMA
+            ? """
+                extern __shared__ __align__(1024) unsigned char smem_raw[];
+                // Swizzle atoms need 1024-byte alignment; the launch asks for 1 KB of slack.
+                unsigned char* smem_base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
+            """
+            : """
+                extern __shared__ __align__(128) unsigned char smem_raw[];
+                unsigned char* smem_base = smem_raw;
+            """
+    }
+
+    /// The wgmma wrappers of this variant (every accumulator register named), and `touch`
+    /// fences that keep the compiler from reading accumulators before `wgmma.wait_group`.
+    private var wgmmaWrappers: String {
+        guard isWGMMA else { return "" }
+        let d = descriptor
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        let sn = d.pass == .query ? d.blockN : d.blockM
+        func operands(_ array: String, tiles: Int) -> String {
+            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[0][\(nt)][\($0)])" } }.joined(separator: ", ")
+        }
+        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        let n = sn / 2, o = d.headDim / 2
+        return """
+        // S(64×\(sn)) = A·Bᵀ (+ S if accumulate): A and B from shared-memory descriptors, K-major.
+        FA_DEVICE void wgmma_s(float (&s)[1][\(sn / 8)][4], u64 da, u64 db, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(sn)k16.f32.\(t).\(t) {\(registers(n))}, %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
+                         : \(operands("s", tiles: sn / 8))
+                         : "l"(da), "l"(db), "r"(accumulate));
+        }
+        // O(64×\(d.headDim)) += A·B: A in registers, B from shared memory read MN-major (transposed).
+        FA_DEVICE void wgmma_o(float (&acc)[1][\(d.headDim / 8)][4], const u32 (&a)[4], u64 db) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc", tiles: d.headDim / 8))
+                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+        }
+        FA_DEVICE void touch_s(float (&s)[1][\(sn / 8)][4]) { asm volatile("" : \(operands("s", tiles: sn / 8)) :: "memory"); }
+        FA_DEVICE void touch_o(float (&acc)[1][\(d.headDim / 8)][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
+        """
+    }
+
+    /// dQ pass: S = Q·Kᵀ and dP = dO·Vᵀ for this warp's (warpgroup's) rows.
+    private var queryScores: String {
+        guard isWGMMA else { return #"""
+                // S = Q·Kᵀ and dP = dO·Vᵀ
+                float s[M_TILES][N_TILES][4], dp[M_TILES][N_TILES][4];
+                #pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt)
+                    #pragma unroll
+                    for (int nt = 0; nt < N_TILES; ++nt)
+                        #pragma unroll
+                        for (int e = 0; e < 4; ++e) { s[mt][nt][e] = 0.0f; dp[mt][nt][e] = 0.0f; }
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    u32 a[M_TILES][4], ad[M_TILES][4];
+                    #pragma unroll
+                    for (int mt = 0; mt < M_TILES; ++mt) {
+                        ldmatrix_x4(a[mt], sQ_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
+                        ldmatrix_x4(ad[mt], sdO_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
+                    }
+                    #pragma unroll
+                    for (int np = 0; np < N_TILES / 2; ++np) {
+                        u32 b[4], c[4];
+                        ldmatrix_x4(b, sK_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
+                        ldmatrix_x4(c, sV_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
+                        #pragma unroll
+                        for (int mt = 0; mt < M_TILES; ++mt) {
+                            mma_16816(s[mt][2 * np], a[mt], b[0], b[1]);
+                            mma_16816(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                            mma_16816(dp[mt][2 * np], ad[mt], c[0], c[1]);
+                            mma_16816(dp[mt][2 * np + 1], ad[mt], c[2], c[3]);
+                        }
+                    }
+                }
+
+"""# }
+        return """
+                // S = Q·Kᵀ and dP = dO·Vᵀ  (wgmma m64n\(descriptor.blockN)k16, both operands from shared memory)
+                float s[M_TILES][N_TILES][4], dp[M_TILES][N_TILES][4];
+                wgmma_fence();
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    const u32 off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32, off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32;
+                    wgmma_s(s, smem_desc(sQ_base + wg_rows + off_m, 16, 1024), smem_desc(sK_base + off_n, 16, 1024), ks > 0 ? 1 : 0);
+                }
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    const u32 off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32, off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32;
+                    wgmma_s(dp, smem_desc(sdO_base + wg_rows + off_m, 16, 1024), smem_desc(sV_base + off_n, 16, 1024), ks > 0 ? 1 : 0);
+                }
+                wgmma_commit();
+                wgmma_wait0();
+                touch_s(s); touch_s(dp);
+
+        """
+    }
+
+    /// dQ pass: dQ += dS·K (K read k-major).
+    private var queryAccumulate: String {
+        guard isWGMMA else { return #"""
+                // dQ += dS·K  (K read k-major: ldmatrix.trans)
+                #pragma unroll
+                for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                    #pragma unroll
+                    for (int dp2 = 0; dp2 < D_TILES / 2; ++dp2) {
+                        u32 b[4];
+                        ldmatrix_x4_trans(b, sK_base + t_lane + (ks * 16 * LDS + dp2 * 16) * 2);
+                        #pragma unroll
+                        for (int mt = 0; mt < M_TILES; ++mt) {
+                            mma_16816(acc_dq[mt][2 * dp2], pk[mt][ks], b[0], b[1]);
+                            mma_16816(acc_dq[mt][2 * dp2 + 1], pk[mt][ks], b[2], b[3]);
+                        }
+                    }
+"""# }
+        return """
+                // dQ += dS·K  (wgmma m64n\(descriptor.headDim)k16, dS from registers, K read MN-major)
+                wgmma_fence();
+                #pragma unroll
+                for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                    wgmma_o(acc_dq, pk[0][ks], smem_desc(sK_base + ks * 16 * 128, BLOCK_N * 128, 1024));
+                wgmma_commit();
+                wgmma_wait0();
+                touch_o(acc_dq);
+
+        """
+    }
+
+    /// Key/value pass: Sᵀ = K·Qᵀ (and dPᵀ = V·dOᵀ) for this warp's (warpgroup's) key rows.
+    private var keyValueScores: String {
+        guard isWGMMA else { return #"""
+                // Sᵀ = K·Qᵀ (and dPᵀ = V·dOᵀ): this warp's key rows × the step's queries
+                float st[M_TILES][Q_TILES][4];
+                float dpt[M_TILES][Q_TILES][4];
+                #pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt)
+                    #pragma unroll
+                    for (int nt = 0; nt < Q_TILES; ++nt)
+                        #pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            st[mt][nt][e] = 0.0f;
+                            if (COMPUTE_DK) dpt[mt][nt][e] = 0.0f;
+                        }
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    u32 a[M_TILES][4], av[M_TILES][4];
+                    #pragma unroll
+                    for (int mt = 0; mt < M_TILES; ++mt) {
+                        ldmatrix_x4(a[mt], sK_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
+                        if (COMPUTE_DK) ldmatrix_x4(av[mt], sV_base + a_lane + (mt * 16 * LDS + ks * 16) * 2);
+                    }
+                    #pragma unroll
+                    for (int np = 0; np < Q_TILES / 2; ++np) {
+                        u32 b[4];
+                        ldmatrix_x4(b, sQ_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
+                        #pragma unroll
+                        for (int mt = 0; mt < M_TILES; ++mt) {
+                            mma_16816(st[mt][2 * np], a[mt], b[0], b[1]);
+                            mma_16816(st[mt][2 * np + 1], a[mt], b[2], b[3]);
+                        }
+                        if (COMPUTE_DK) {
+                            u32 c[4];
+                            ldmatrix_x4(c, sdO_base + b_lane + (np * 16 * LDS + ks * 16) * 2);
+                            #pragma unroll
+                            for (int mt = 0; mt < M_TILES; ++mt) {
+                                mma_16816(dpt[mt][2 * np], av[mt], c[0], c[1]);
+                                mma_16816(dpt[mt][2 * np + 1], av[mt], c[2], c[3]);
+                            }
+                        }
+                    }
+                }
+
+"""# }
+        return """
+                // Sᵀ = K·Qᵀ (and dPᵀ = V·dOᵀ)  (wgmma m64n\(descriptor.blockM)k16, both operands from shared memory)
+                float st[M_TILES][Q_TILES][4];
+                float dpt[M_TILES][Q_TILES][4];
+                wgmma_fence();
+                #pragma unroll
+                for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
+                    wgmma_s(st, smem_desc(sK_base + wg_rows + off_n, 16, 1024), smem_desc(sQ_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                }
+                if (COMPUTE_DK) {
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
+                        wgmma_s(dpt, smem_desc(sV_base + wg_rows + off_n, 16, 1024), smem_desc(sdO_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                    }
+                }
+                wgmma_commit();
+                wgmma_wait0();
+                touch_s(st);
+                if (COMPUTE_DK) touch_s(dpt);
+
+        """
+    }
+
     /// Packs an accumulator array [M_TILES][Q_TILES][4] into A fragments `pa` (k = queries).
     private func packA(from acc: String) -> String {
         """
@@ -730,7 +865,18 @@ public struct BackwardKernel: Sendable {
 
     /// acc[mt][·] += pa[mt] · tile, the tile (BLOCK_M query rows × HEAD_DIM) read k-major.
     private func accumulate(_ acc: String, a: String, base: String) -> String {
-        """
+        if isWGMMA {
+            return """
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o(\(acc), \(a)[0][ks], smem_desc(\(base) + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
+                    wgmma_wait0();
+                    touch_o(\(acc));
+            """
+        }
+        return """
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
                         #pragma unroll

@@ -98,6 +98,24 @@ public enum BackwardHeuristics {
                    reason: "99 KB parts: 68 KB shared, split dK/dV"),
     ]
 
+    /// sm_90a with the wgmma main loop (tile head dims 64, 128, 192, 256; vectorized layouts):
+    /// warpgroups of 64 rows, B operands read once per warpgroup from swizzled shared memory.
+    public static let hopper: [TileChoice] = [
+        TileChoice(maxHeadDim: 64, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 64, dropoutQueryN: 64,
+                   reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64"),
+        TileChoice(maxHeadDim: 128, queryM: 128, queryN: 64, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
+                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile"),
+        TileChoice(maxHeadDim: 256, queryM: 128, queryN: 32, queryWarps: 8, keyN: 64, keyM: 32, keyWarps: 4, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
+                   reason: "sm_90a wgmma, D > 128: split dK/dV (128 accumulator regs each); 64-query steps spill the dV kernel"),
+    ]
+
+    /// Whether the wgmma main loop runs a problem: sm_90a, tile head dim a multiple of 64,
+    /// 16-byte-aligned tensors. `FLASH_ATTENTION_BWD_WGMMA=0` keeps mma.sync.
+    static func useWGMMA(tileHeadDim tileD: Int, problem: BackwardProblem, architecture: GPUArchitecture) -> Bool {
+        architecture.computeCapability == 90 && tileD % 64 == 0 && problem.vectorized
+            && FileSystem.environment("FLASH_ATTENTION_BWD_WGMMA") != "0"
+    }
+
     public static func table(for architecture: GPUArchitecture) -> [TileChoice] {
         architecture.maxSharedMemoryPerBlock >= 160_000 ? largeSharedMemory : smallSharedMemory
     }
@@ -111,7 +129,8 @@ public enum BackwardHeuristics {
             throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
         }
         let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
-        guard let choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
+        let wgmma = useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture)
+        guard let choice = (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
         let pre = BackwardKernelDescriptor(
@@ -127,7 +146,8 @@ public enum BackwardHeuristics {
                 dvType: pass == .keyValue && dv ? problem.dvType : problem.elementType,
                 headDim: tileD, blockM: m, blockN: n, warps: warps, minBlocksPerMultiprocessor: 1, mask: problem.mask,
                 softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
-                vectorized: problem.vectorized, computeDK: pass == .keyValue ? dk : true, computeDV: pass == .keyValue ? dv : true)
+                vectorized: problem.vectorized, computeDK: pass == .keyValue ? dk : true, computeDV: pass == .keyValue ? dv : true,
+                mainloop: wgmma ? .wgmma : .mmaSync)
         }
         let keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
         let keyValue = choice.split
@@ -139,11 +159,19 @@ public enum BackwardHeuristics {
     }
 
     /// The variants CI compiles for an architecture: per table row, the plain bf16 causal
-    /// kernels and the fp16 kernels with every option on (the most registers).
+    /// kernels and the fp16 kernels with every option on (the most registers); on sm_90a the
+    /// wgmma rows, and the mma.sync kernels that strided layouts fall back to there.
     public static func tableVariants(for architecture: GPUArchitecture) -> [BackwardKernelDescriptor] {
         var variants: [BackwardKernelDescriptor] = []
-        for choice in table(for: architecture) {
-            let plain = BackwardProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal)
+        let rows = architecture.computeCapability == 90 ? hopper : table(for: architecture)
+        for choice in rows {
+            var plain = BackwardProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal)
+            if architecture.computeCapability == 90 && choice.maxHeadDim == 128, let plan = try? plan(for: plain, architecture: architecture) {
+                plain.vectorized = false
+                if let scalar = try? self.plan(for: plain, architecture: architecture) { variants += scalar.all }
+                plain.vectorized = true
+                variants += plan.all.filter { !variants.contains($0) }
+            }
             let everything = BackwardProblem(
                 elementType: .float16, gradOutType: .float32, outType: .float32, dqType: .float32, dkType: .float32,
                 dvType: .float32, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true, dropout: true,

@@ -51,6 +51,9 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
     /// into two kernels, since dK and dV together would not fit in registers.
     public var computeDK: Bool
     public var computeDV: Bool
+    /// `mma.sync` (sm_80+) or warpgroup `wgmma` from swizzled shared memory (sm_90a; one
+    /// 64-row warpgroup tile per 4 warps, tile head dim a multiple of 64, vectorized tiles).
+    public var mainloop: KernelMainloop
 
     public init(
         pass: BackwardPass, architecture: GPUArchitecture, elementType: ElementType,
@@ -58,7 +61,8 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
         headDim: Int, blockM: Int = 64, blockN: Int = 64, warps: Int = 4, minBlocksPerMultiprocessor: Int = 1,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
-        varlen: Bool = false, vectorized: Bool = true, computeDK: Bool = true, computeDV: Bool = true
+        varlen: Bool = false, vectorized: Bool = true, computeDK: Bool = true, computeDV: Bool = true,
+        mainloop: KernelMainloop = .mmaSync
     ) {
         self.pass = pass
         self.architecture = architecture
@@ -82,6 +86,7 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         self.vectorized = vectorized
         self.computeDK = computeDK
         self.computeDV = computeDV
+        self.mainloop = mainloop
     }
 
     public var threads: Int { warps * 32 }
@@ -94,16 +99,18 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// Dynamic shared memory of the launch.
     public var sharedMemoryBytes: Int {
-        let row = sharedRowStride * 2
+        // wgmma: unpadded swizzled rows, plus 1 KB to align the swizzle atoms.
+        let row = mainloop == .wgmma ? headDim * 2 : sharedRowStride * 2
+        let slack = mainloop == .wgmma ? 1024 : 0
         switch pass {
         case .preprocess:
             return 0
         case .query:
             // Q and dO once; K and V double-buffered.
-            return 2 * blockM * row + 4 * blockN * row
+            return 2 * blockM * row + 4 * blockN * row + slack
         case .keyValue:
             // K (and V); Q and dO double-buffered; LSE and D rows double-buffered.
-            return (keyValueNeedsV ? 2 : 1) * blockN * row + 4 * blockM * row + 4 * blockM * 4
+            return (keyValueNeedsV ? 2 : 1) * blockN * row + 4 * blockM * row + 4 * blockM * 4 + slack
         }
     }
 
@@ -118,6 +125,14 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         let owned = pass == .query ? blockM : blockN
         if owned % (16 * warps) != 0 { return "\(pass == .query ? "blockM" : "blockN") \(owned) must be a multiple of 16·warps = \(16 * warps)" }
         if pass == .keyValue && !computeDK && !computeDV { return "a key/value kernel computes dK, dV or both" }
+        if mainloop == .wgmma {
+            if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
+            if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
+            if warps % 4 != 0 || owned != 16 * warps { return "wgmma needs whole warpgroups of 64 rows: \(pass == .query ? "blockM" : "blockN") = 16·warps" }
+            let n = pass == .query ? blockN : blockM
+            if n > 256 || n % 16 != 0 { return "the wgmma score tile's N must be a multiple of 16 up to 256" }
+            if !vectorized { return "wgmma tiles move with cp.async (vectorized layouts only)" }
+        }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
@@ -154,6 +169,7 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         if dropout { parts.append("dropout") }
         if varlen { parts.append("varlen") }
         if !vectorized { parts.append("scalar") }
+        if mainloop == .wgmma { parts.append("wgmma") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
