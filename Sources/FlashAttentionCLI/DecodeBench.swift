@@ -17,6 +17,13 @@ import Glibc
 /// they read the same bytes in a scattered order). Cache read = 2 · B · context · Hk · D ·
 /// element size bytes (K and V, each byte once).
 ///
+/// Memory bandwidth (``DecodeBenchBandwidth``, copy and read) is measured once at the start and
+/// again right before each point, which is then judged against its own measurement: on a shared
+/// virtual machine the bandwidth left by the neighbours drifts by tens of percent over minutes.
+/// Before every timed call (ours and torch's) a buffer twice the size of the last-level cache is
+/// written, so caches that would fit in L3 (1k contexts) are read from memory, as they would be
+/// between the layers of a real model.
+///
 /// On the CPU a point whose cache (K + V) exceeds ``maximumCacheBytes`` is skipped and listed:
 /// torch needs its own copy in its layout, plus the files that carry it, so 2 GiB of cache
 /// costs about 10 GiB of memory at the peak.
@@ -48,7 +55,10 @@ struct DecodeBench {
         var samplesMs: [Double]
         var cacheBytes: Int
         var gbps: Double
-        /// GB/s over the measured copy (read + write) and read bandwidths, in percent.
+        /// The copy (read + write) and read bandwidths measured right before this point, and the
+        /// GB/s over them in percent.
+        var copyGBps: Double
+        var readGBps: Double
         var percentOfCopy: Double
         var percentOfRead: Double
         /// Norm-wise relative difference of torch's output from ours (torch rows only).
@@ -106,7 +116,7 @@ struct DecodeBench {
         let progress = ProgressLine(total: points.count, enabled: stdoutIsTerminal && !command.quiet)
         progress.line("flash-attn bench --decode: \(backend.name), \(threads) threads, \(report.cpu); H=\(heads) D=\(DecodeBench.headDim), Sq=1 with 1 token appended"
             + (peer.map { ", torch \($0.version) on the same contiguous cache" } ?? ""))
-        progress.line(String(format: "memory bandwidth (%d threads, 512 MiB buffers): copy %.1f GB/s (read + write), read %.1f GB/s",
+        progress.line(String(format: "memory bandwidth at the start (%d threads, 512 MiB buffers): copy %.1f GB/s (read + write), read %.1f GB/s; each point is judged against a measurement taken right before it",
                              threads, bandwidth.copyGBps, bandwidth.readGBps))
         progress.line(DecodeBench.header)
         let scratch = "/dev/shm/flash-attn-decode-\(getpid())"
@@ -122,8 +132,9 @@ struct DecodeBench {
                 continue
             }
             progress.update(label)
+            let local = DecodeBenchBandwidth.measure(threads: threads, bytes: 256 << 20, passes: 3)
             let records = try measure(type: type, batch: b, context: s, heads: heads, kvHeads: hk, repeats: repeats,
-                                      backend: backend, peer: peer, scratch: scratch, bandwidth: bandwidth)
+                                      backend: backend, peer: peer, scratch: scratch, bandwidth: local)
             report.records += records
             let torch = records.first { $0.implementation.hasPrefix("torch") }
             for record in records where !record.implementation.hasPrefix("torch") {
@@ -165,13 +176,14 @@ struct DecodeBench {
             let gbps = Double(cacheBytes) / (ms * 1e-3) / 1e9
             return Record(implementation: name, dtype: type.rawValue, batch: batch, context: context, heads: heads,
                           kvHeads: kvHeads, headDim: d, layout: layout, pageSize: page, ms: ms, samplesMs: samples,
-                          cacheBytes: cacheBytes, gbps: gbps, percentOfCopy: 100 * gbps / bandwidth.copyGBps,
-                          percentOfRead: 100 * gbps / bandwidth.readGBps)
+                          cacheBytes: cacheBytes, gbps: gbps, copyGBps: bandwidth.copyGBps, readGBps: bandwidth.readGBps,
+                          percentOfCopy: 100 * gbps / bandwidth.copyGBps, percentOfRead: 100 * gbps / bandwidth.readGBps)
         }
         func time(_ arguments: KVCacheArguments) throws -> [Double] {
             try backend.forwardWithKVCache(arguments)  // warm-up
             let clock = ContinuousClock()
             return try (0..<repeats).map { _ in
+                DecodeBench.evictCaches()
                 let start = clock.now
                 try backend.forwardWithKVCache(arguments)
                 let elapsed = clock.now - start
@@ -221,7 +233,8 @@ struct DecodeBench {
         defer { for path in Array(paths.values) + [outPath] { unlink(path) } }
         let samples = try peer.decode(["q": paths["q"]!, "k": paths["k"]!, "v": paths["v"]!, "out": outPath,
                                        "batch": batch, "context": context, "heads": heads, "kv_heads": kvHeads,
-                                       "head_dim": d, "dtype": type.rawValue, "repeats": repeats])
+                                       "head_dim": d, "dtype": type.rawValue, "repeats": repeats,
+                                       "evict_bytes": DecodeBench.evictionBuffer.count])
         var torchRecord = record("torch sdpa cpu", "contiguous", nil, samples)
         if let data = FileManager.default.contents(atPath: outPath), data.count == oursOut.count * 4 {
             let theirs = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -230,6 +243,29 @@ struct DecodeBench {
         records.append(torchRecord)
         return records
     }
+
+    /// Writes a buffer twice the size of this machine's largest cache (64 MiB if unknown), so
+    /// nothing of the previous call is left in L3.
+    static func evictCaches() {
+        let bytes = evictionBuffer.count
+        guard bytes > 0 else { return }
+        let words = evictionBuffer.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        for i in 0..<(bytes / 8) { words[i] &+= 1 }
+    }
+
+    nonisolated(unsafe) static let evictionBuffer: UnsafeMutableRawBufferPointer = {
+        var largest = 32 << 20
+        for level in 0..<8 {
+            let path = "/sys/devices/system/cpu/cpu0/cache/index\(level)/size"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasSuffix("K"), let k = Int(trimmed.dropLast()) { largest = max(largest, k << 10) }
+            if trimmed.hasSuffix("M"), let m = Int(trimmed.dropLast()) { largest = max(largest, m << 20) }
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * largest, alignment: 64)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        return buffer
+    }()
 
     /// Uniform values of unit variance, rounded to the element type (bfloat16 written directly).
     static func random(_ shape: [Int], _ type: ElementType, _ state: inout UInt64) -> Tensor {
@@ -253,7 +289,7 @@ struct DecodeBench {
         return tensor
     }
 
-    static let header = "dtype      B  context  Hk  layout           ms      GB/s  %copy  %read | torch ms  torch GB/s  ours/torch  diff"
+    static let header = "dtype      B  context  Hk  layout           ms      GB/s  %copy  %read  copy/read GB/s | torch ms  torch GB/s  ours/torch  diff"
 
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
         let fill = String(repeating: " ", count: max(0, width - text.count))
@@ -264,7 +300,8 @@ struct DecodeBench {
         let layout = r.layout == "paged" ? "paged/\(r.pageSize ?? 0)" : r.layout
         var text = pad(r.dtype, 9, right: true) + pad("\(r.batch)", 3) + pad("\(r.context)", 9) + pad("\(r.kvHeads)", 4) + "  "
             + pad(layout, 11, right: true) + pad(String(format: "%.3f", r.ms), 9) + pad(String(format: "%.1f", r.gbps), 10)
-            + pad(String(format: "%.0f%%", r.percentOfCopy), 7) + pad(String(format: "%.0f%%", r.percentOfRead), 7) + " |"
+            + pad(String(format: "%.0f%%", r.percentOfCopy), 7) + pad(String(format: "%.0f%%", r.percentOfRead), 7)
+            + pad(String(format: "%.1f/%.1f", r.copyGBps, r.readGBps), 16) + " |"
         if let torch {
             text += pad(String(format: "%.3f", torch.ms), 9) + pad(String(format: "%.1f", torch.gbps), 12)
                 + pad(String(format: "%.2fx", torch.ms / r.ms), 12)
@@ -279,8 +316,8 @@ struct DecodeBench {
             lines.append([r.implementation, r.dtype, "\(r.batch)", "\(r.context)", "\(r.heads)", "\(r.kvHeads)", "\(r.headDim)",
                           r.layout, r.pageSize.map(String.init) ?? "", String(format: "%.4f", r.ms), "\(r.cacheBytes)",
                           String(format: "%.2f", r.gbps), String(format: "%.1f", r.percentOfCopy),
-                          String(format: "%.1f", r.percentOfRead), String(format: "%.2f", report.copyGBps),
-                          String(format: "%.2f", report.readGBps), r.relativeDifference.map { String(format: "%.3g", $0) } ?? ""]
+                          String(format: "%.1f", r.percentOfRead), String(format: "%.2f", r.copyGBps),
+                          String(format: "%.2f", r.readGBps), r.relativeDifference.map { String(format: "%.3g", $0) } ?? ""]
                 .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
