@@ -45,7 +45,7 @@ public struct KVCacheLayout: Sendable, Hashable {
 
     public var maxSeqlenK: Int { (0..<batch).map { seqlenK(batch: $0) }.max() ?? 0 }
 
-    /// Total keys read by one call (over all rows and KV heads count once per head).
+    /// Keys attended, summed over the batch rows (each read once per KV head).
     public var totalKeys: Int { (0..<batch).reduce(0) { $0 + seqlenK(batch: $1) } }
 
     /// Where absolute key j of row b lives: (cache row or page, row within it).
