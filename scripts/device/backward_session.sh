@@ -62,3 +62,5 @@ if [[ $skip != *" torch "* ]]; then
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 printf '%s\n' "${summary[@]}"
+# At most 8 files come back from a device call: the tables, plus every log in one archive.
+(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz --exclude session.txt . && find . -maxdepth 1 -type f ! -name logs.tgz ! -name table.txt ! -name torch.csv ! -name ours.csv ! -name session.txt ! -name tune_summary.txt -delete)

@@ -345,9 +345,10 @@ public struct BackwardKernel: Sendable {
             u16* sV0 = sK0 + 2 * BLOCK_N * ROW_ELEMS;
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
             const int group = lane >> 2, tig = lane & 3;
-            // Heaviest query blocks (most keys under a causal mask) start first.
-            const int m_block = gridDim.x - 1 - blockIdx.x;
-            const int head = blockIdx.y;
+            // Heads vary fastest in launch order, so every head's heaviest query blocks (most keys
+            // under a causal mask) start before any lighter ones.
+            const int m_block = gridDim.y - 1 - blockIdx.y;
+            const int head = blockIdx.x;
             const int batch = blockIdx.z + p.batch_offset;
         \(sequenceSetup)
             const int m0 = m_block * BLOCK_M;
@@ -483,9 +484,10 @@ public struct BackwardKernel: Sendable {
             (void)sV; (void)sD0;
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
             const int group = lane >> 2, tig = lane & 3;
-            // Under a causal mask the first key blocks are seen by the most queries: they start first.
-            const int n_block = blockIdx.x;
-            const int kv_head = blockIdx.y;
+            // Under a causal mask the first key blocks are seen by the most queries: with heads
+            // fastest in launch order, every head's first key blocks start before lighter ones.
+            const int n_block = blockIdx.y;
+            const int kv_head = blockIdx.x;
             const int batch = blockIdx.z + p.batch_offset;
         \(sequenceSetup)
             const int n0 = n_block * BLOCK_N;

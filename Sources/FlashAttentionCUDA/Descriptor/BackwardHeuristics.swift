@@ -102,11 +102,11 @@ public enum BackwardHeuristics {
     /// warpgroups of 64 rows, B operands read once per warpgroup from swizzled shared memory.
     public static let hopper: [TileChoice] = [
         TileChoice(maxHeadDim: 64, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 64, dropoutQueryN: 64,
-                   reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64"),
-        TileChoice(maxHeadDim: 128, queryM: 128, queryN: 64, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
-                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile"),
-        TileChoice(maxHeadDim: 256, queryM: 128, queryN: 32, queryWarps: 8, keyN: 64, keyM: 32, keyWarps: 4, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
-                   reason: "sm_90a wgmma, D > 128: split dK/dV (128 accumulator regs each); 64-query steps spill the dV kernel"),
+                   reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64 (128-query steps spill); H100 sweep: 128-key dQ steps +3% over 64"),
+        TileChoice(maxHeadDim: 128, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
+                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile; H100 sweep: 128-key dQ steps +1% over 64"),
+        TileChoice(maxHeadDim: 256, queryM: 128, queryN: 32, queryWarps: 8, keyN: 128, keyM: 32, keyWarps: 8, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
+                   reason: "sm_90a wgmma, D > 128: split dK/dV (128 accumulator regs each); H100 sweep: 128-key blocks (8 warps) +14% over 64 (4 warps); 64-query steps spill the dV kernel"),
     ]
 
     /// Whether the wgmma main loop runs a problem: sm_90a, tile head dim a multiple of 64,
@@ -114,6 +114,20 @@ public enum BackwardHeuristics {
     static func useWGMMA(tileHeadDim tileD: Int, problem: BackwardProblem, architecture: GPUArchitecture) -> Bool {
         architecture.computeCapability == 90 && tileD % 64 == 0 && problem.vectorized
             && FileSystem.environment("FLASH_ATTENTION_BWD_WGMMA") != "0"
+    }
+
+    /// A tuning hook: `FLASH_ATTENTION_BWD_TILES="64:128x128w8/128x128w8,256:..."` replaces,
+    /// per tile head dim, the dQ pass's (blockM x blockN, warps) and the dK/dV pass's
+    /// (blockN x blockM, warps) without dropout, so one run can compare shapes.
+    static func tileOverride(headDim: Int) -> (Int, Int, Int, Int, Int, Int)? {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_BWD_TILES") else { return nil }
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, Int(parts[0]) == headDim else { continue }
+            let n = parts[1].split(whereSeparator: { "xw/".contains($0) }).compactMap { Int($0) }
+            if n.count == 6 { return (n[0], n[1], n[2], n[3], n[4], n[5]) }
+        }
+        return nil
     }
 
     public static func table(for architecture: GPUArchitecture) -> [TileChoice] {
@@ -130,8 +144,12 @@ public enum BackwardHeuristics {
         }
         let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
         let wgmma = useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture)
-        guard let choice = (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
+        guard var choice = (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
+        }
+        if let o = tileOverride(headDim: tileD) {
+            (choice.queryM, choice.queryN, choice.queryWarps, choice.keyN, choice.keyM, choice.keyWarps) = o
+            choice.reason = "FLASH_ATTENTION_BWD_TILES override"
         }
         let pre = BackwardKernelDescriptor(
             pass: .preprocess, architecture: architecture, elementType: problem.elementType,

@@ -130,13 +130,18 @@ extension CUDABackend {
         guard totalQ < Int(Int32.max), totalK < Int(Int32.max), layout.seqlenQ < Int(Int32.max), layout.seqlenK < Int(Int32.max) else {
             throw FlashAttentionError.unsupported("sequence lengths or token counts ≥ 2³¹ on CUDA")
         }
-        guard layout.heads <= 65535 else { throw FlashAttentionError.unsupported("more than 65535 heads on CUDA") }
         let problem = backwardProblem(arguments, layout: layout)
         let plan = try BackwardHeuristics.plan(for: problem, architecture: architecture)
         // Compile (or load) everything before queueing anything.
         let pre = try BackwardKernelCache.kernel(plan.preprocess, context: context)
         let keyValue = try plan.keyValue.map { try BackwardKernelCache.kernel($0, context: context) }
         let query = try BackwardKernelCache.kernel(plan.query, context: context)
+        // Grids are (heads, blocks, batch): blocks along y, at most 65535.
+        let keyBlocks = plan.keyValue.map { ($0.blockN, (layout.seqlenK + $0.blockN - 1) / $0.blockN) }
+        let queryBlocks = (layout.seqlenQ + plan.query.blockM - 1) / plan.query.blockM
+        for (tile, blocks) in keyBlocks + [(plan.query.blockM, queryBlocks)] where blocks > 65535 {
+            throw FlashAttentionError.unsupported("sequences longer than \(65535 * tile) tokens in the CUDA backward")
+        }
         let options = arguments.options
         let D = layout.headDim
         var temporaries: [CUDABuffer] = []
@@ -245,7 +250,7 @@ extension CUDABackend {
                     let count = min(65535, layout.batch - start)
                     p.batchOffset = Int32(start)
                     try kernel.function.launch(
-                        grid: (blocks, heads, count), block: (kernel.compiled.descriptor.threads, 1, 1),
+                        grid: (heads, blocks, count), block: (kernel.compiled.descriptor.threads, 1, 1),
                         sharedMemoryBytes: kernel.compiled.descriptor.sharedMemoryBytes, stream: stream, parameters: p.packed())
                     start += count
                 }
