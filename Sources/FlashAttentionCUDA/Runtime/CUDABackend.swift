@@ -5,14 +5,14 @@ enum FileSystemFlag {
     static var wgmmaVSwap: Bool { FileSystem.environment("FLASH_ATTENTION_WGMMA_V_SWAP") == "1" }
 }
 
-/// Forward attention on an NVIDIA GPU with kernels generated for each variant and compiled
-/// at run time by NVRTC.
+/// Forward and backward attention on an NVIDIA GPU with kernels generated for each variant
+/// and compiled at run time by NVRTC.
 ///
 /// Tensors on `.cuda(ordinal)` are used in place (any strides; the kernel runs on the
 /// backend's stream and the call returns once it is queued). Host tensors are copied to the
 /// device and the results back, and the call returns when they are written. Requests this
-/// backend does not run (float32 inputs, the backward pass) go to `fallback` when one is set
-/// and the tensors are on the host.
+/// backend does not run (float32 inputs: the tensor cores take float16 or bfloat16) go to
+/// `fallback` when one is set and the tensors are on the host.
 public final class CUDABackend: AttentionBackend, @unchecked Sendable {
     public let name = "cuda"
     public let context: CUDAContext
@@ -25,7 +25,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
     ///   - ordinal: the device.
     ///   - stream: a `CUstream` to launch on (a framework's current stream); nil for the
     ///     legacy default stream.
-    ///   - fallback: runs what this backend cannot (float32, backward) for host tensors.
+    ///   - fallback: runs what this backend cannot (float32 inputs) for host tensors.
     public init(ordinal: Int = 0, stream: CUhandle? = nil, fallback: (any AttentionBackend)? = nil) throws {
         do {
             context = try CUDAContext.primary(ordinal: ordinal)
