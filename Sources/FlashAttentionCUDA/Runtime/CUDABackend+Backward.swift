@@ -39,27 +39,14 @@ extension CUDABackend {
     /// float32 inputs go to the fallback backend when one is set and the tensors are on the host.
     public func backwardOnGPU(_ arguments: BackwardArguments) throws {
         let layout = try arguments.validate(maxHeadDim: 256)
-        if arguments.q.elementType == .float32 {
-            if let fallback, arguments.q.device == .cpu { return try fallback.backward(arguments) }
-            throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
-        }
-        do {
-            try context.makeCurrent()
-            switch arguments.q.device {
-            case .cpu:
-                try backwardStaged(arguments, layout: layout)
-            case .cuda(let ordinal):
-                guard ordinal == context.device.ordinal else {
-                    throw FlashAttentionError.invalidArgument(name: "q", expected: "tensors on cuda:\(context.device.ordinal), this backend's device, got cuda:\(ordinal)")
-                }
+        try route(
+            q: arguments.q,
+            fallback: { try $0.backward(arguments) },
+            staged: { try backwardStaged(arguments, layout: layout) },
+            inPlace: { ordinal in
                 let workspace = try BackwardWorkspace.forStream(stream, ordinal: ordinal)
                 try launchBackward(arguments, layout: layout, stream: stream, workspace: workspace)
-            }
-        } catch let error as FlashAttentionError {
-            throw error
-        } catch {
-            throw FlashAttentionError.backendFailure("\(error)")
-        }
+            })
     }
 
     /// The kernels a backward call runs, and why.

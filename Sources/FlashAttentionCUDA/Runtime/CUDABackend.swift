@@ -49,20 +49,34 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
 
     public func forward(_ arguments: ForwardArguments) throws {
         let layout = try arguments.validate(maxHeadDim: 256)
-        if arguments.q.elementType == .float32 {
-            if let fallback, arguments.q.device == .cpu { return try fallback.forward(arguments) }
+        try route(
+            q: arguments.q,
+            fallback: { try $0.forward(arguments) },
+            staged: { try forwardStaged(arguments, layout: layout) },
+            inPlace: { _ in try launch(arguments, layout: layout) })
+    }
+
+    /// The routing forward and backward share: float32 inputs go to the fallback (host tensors)
+    /// or are refused; host tensors are staged through device memory; device tensors must be on
+    /// this backend's device and run in place. Non-library errors become `backendFailure`.
+    func route(
+        q: TensorView, fallback runFallback: (any AttentionBackend) throws -> Void,
+        staged: () throws -> Void, inPlace: (_ ordinal: Int) throws -> Void
+    ) throws {
+        if q.elementType == .float32 {
+            if let fallback, q.device == .cpu { return try runFallback(fallback) }
             throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
         }
         do {
             try context.makeCurrent()
-            switch arguments.q.device {
+            switch q.device {
             case .cpu:
-                try forwardStaged(arguments, layout: layout)
+                try staged()
             case .cuda(let ordinal):
                 guard ordinal == context.device.ordinal else {
                     throw FlashAttentionError.invalidArgument(name: "q", expected: "tensors on cuda:\(context.device.ordinal), this backend's device, got cuda:\(ordinal)")
                 }
-                try launch(arguments, layout: layout)
+                try inPlace(ordinal)
             }
         } catch let error as FlashAttentionError {
             throw error
