@@ -11,6 +11,15 @@ public enum KernelMask: String, Sendable, Hashable, CaseIterable {
     case window
 }
 
+extension KernelMask {
+    /// The mask kind of an effective window (causal already folded in as right = 0).
+    init(_ window: SlidingWindow) {
+        if window.left < 0 && window.right < 0 { self = .none }
+        else if window.left < 0 && window.right == 0 { self = .causal }
+        else { self = .window }
+    }
+}
+
 /// The tensor-core instructions of the main loop.
 public enum KernelMainloop: String, Sendable, Hashable, CaseIterable {
     /// `mma.sync` m16n8k16 with `ldmatrix` and `cp.async` (sm_80 and newer): FlashAttention-2.

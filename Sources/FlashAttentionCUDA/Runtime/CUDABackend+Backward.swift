@@ -58,14 +58,9 @@ extension CUDABackend {
     func backwardProblem(_ arguments: BackwardArguments, layout: AttentionLayout) -> BackwardProblem {
         let options = arguments.options
         let window = options.effectiveWindow
-        let mask: KernelMask = window.left < 0 && window.right < 0 ? .none : (window.left < 0 && window.right == 0 ? .causal : .window)
+        let mask = KernelMask(window)
         let D = layout.headDim
-        func aligned(_ view: TensorView) -> Bool {
-            let rank = view.rank
-            guard view.strides[rank - 1] == 1 || D == 1 else { return false }
-            guard view.strides.dropLast().allSatisfy({ $0 % 8 == 0 }) else { return false }
-            return UInt(bitPattern: view.data) % 16 == 0
-        }
+        func aligned(_ view: TensorView) -> Bool { CUDABackend.isVectorAligned(view, headDim: D) }
         let others = D % 8 == 0 && [arguments.q, arguments.k, arguments.v, arguments.dq, arguments.dk, arguments.dv].allSatisfy(aligned)
         let gradOutReadable = arguments.dOut.elementType == arguments.q.elementType
         // A dO in another type is converted; so is a strided one when that keeps the rest vectorized.

@@ -123,17 +123,20 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
         return try KernelHeuristics.descriptor(for: problem(arguments, layout: layout), architecture: architecture)
     }
 
+    /// Whether the 16-byte vector paths can read a tensor: unit stride along D, every other
+    /// stride a multiple of 8 elements, and a 16-byte aligned base.
+    static func isVectorAligned(_ view: TensorView, headDim D: Int) -> Bool {
+        guard view.strides[view.rank - 1] == 1 || D == 1 else { return false }
+        guard view.strides.dropLast().allSatisfy({ $0 % 8 == 0 }) else { return false }
+        return UInt(bitPattern: view.data) % 16 == 0
+    }
+
     func problem(_ arguments: ForwardArguments, layout: AttentionLayout) -> AttentionProblem {
         let options = arguments.options
         let window = options.effectiveWindow
-        let mask: KernelMask = window.left < 0 && window.right < 0 ? .none : (window.left < 0 && window.right == 0 ? .causal : .window)
+        let mask = KernelMask(window)
         let D = layout.headDim
-        func aligned(_ view: TensorView) -> Bool {
-            let rank = view.rank
-            guard view.strides[rank - 1] == 1 || D == 1 else { return false }
-            guard view.strides.dropLast().allSatisfy({ $0 % 8 == 0 }) else { return false }
-            return UInt(bitPattern: view.data) % 16 == 0
-        }
+        func aligned(_ view: TensorView) -> Bool { CUDABackend.isVectorAligned(view, headDim: D) }
         let vectorized = D % 8 == 0 && [arguments.q, arguments.k, arguments.v, arguments.out].allSatisfy(aligned)
         return AttentionProblem(
             elementType: arguments.q.elementType, outputType: arguments.out.elementType, headDim: D, mask: mask,
