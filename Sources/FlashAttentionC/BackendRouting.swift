@@ -16,4 +16,20 @@ enum BackendRouting {
             return try CUDABackend(ordinal: ordinal, stream: stream)
         }
     }
+
+    /// The backend of a KV-cache call on `device`: the CPU backend for host memory; for CUDA
+    /// memory the CUDA backend once it implements ``KVCacheBackend`` (its decode kernels),
+    /// until then FA_ERROR_UNSUPPORTED. Never a fallback to the host.
+    static func kvCacheBackend(for device: Device, stream: UnsafeMutableRawPointer?, threads: Int?) throws -> any KVCacheBackend {
+        switch device {
+        case .cpu:
+            return try FlashAttention.kvCacheBackend(for: .cpu, threads: threads)
+        case .cuda(let ordinal):
+            let gpu: any AttentionBackend = try CUDABackend(ordinal: ordinal, stream: stream)
+            guard let kvCache = gpu as? any KVCacheBackend else {
+                throw FlashAttentionError.unsupported("attention with a KV cache on CUDA tensors (the CUDA decode kernels have not landed)")
+            }
+            return kvCache
+        }
+    }
 }

@@ -113,6 +113,14 @@ enum TensorDescriptor {
 
     /// Cumulative sequence offsets: rank 1, int32 or int64, host memory.
     static func offsets(_ pointer: UnsafePointer<fa_tensor>?, name: String) throws -> [Int] {
+        try integers(pointer, name: name, rank: 1, form: "(batch + 1)").values
+    }
+
+    /// An integer tensor in host memory (int32 or int64) of the given rank: its shape and its
+    /// elements in row-major order, whatever its strides.
+    static func integers(
+        _ pointer: UnsafePointer<fa_tensor>?, name: String, rank: Int, form: String
+    ) throws -> (shape: [Int], values: [Int]) {
         guard let pointer else { throw fail(name, "a non-NULL fa_tensor pointer") }
         let tensor = pointer.pointee
         let dtype = UInt32(bitPattern: tensor.dtype)
@@ -120,21 +128,29 @@ enum TensorDescriptor {
             throw fail(name, "dtype int32 or int64, got \(dtypeName(code: tensor.dtype))")
         }
         guard try device(of: tensor, name: name) == .cpu else {
-            throw fail(name, "offsets in host memory (FA_DEVICE_CPU); copy them to the host first")
+            throw fail(name, "indices in host memory (FA_DEVICE_CPU); copy them to the host first")
         }
         let (shape, strides, elements) = try geometry(of: tensor, name: name)
-        guard shape.count == 1 else { throw fail(name, "rank 1 (batch + 1), got shape \(describe(shape))") }
-        guard elements > 0 else { return [] }
+        guard shape.count == rank else { throw fail(name, "rank \(rank) \(form), got shape \(describe(shape))") }
+        guard elements > 0 else { return (shape, []) }
         guard let data = tensor.data else { throw fail(name, "a non-NULL data pointer") }
         let width = dtype == FA_DTYPE_INT32.rawValue ? 4 : 8
         guard Int(bitPattern: data) % width == 0 else { throw fail(name, "data aligned to its \(width)-byte elements") }
-        let stride = strides[0]
+        // Row-major element n's offset: its digits in the shape's mixed radix, times the strides.
+        func offset(_ n: Int) -> Int {
+            var rest = n, result = 0
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                result += (rest % shape[axis]) * strides[axis]
+                rest /= shape[axis]
+            }
+            return result
+        }
         if width == 4 {
             let values = data.assumingMemoryBound(to: Int32.self)
-            return (0..<elements).map { Int(values[$0 * stride]) }
+            return (shape, (0..<elements).map { Int(values[offset($0)]) })
         }
         let values = data.assumingMemoryBound(to: Int64.self)
-        return (0..<elements).map { Int(values[$0 * stride]) }
+        return (shape, (0..<elements).map { Int(values[offset($0)]) })
     }
 
     static func describe(_ values: [Int]) -> String { "(" + values.map(String.init).joined(separator: ", ") + ")" }

@@ -78,7 +78,7 @@ const char *fa_status_name(fa_status status);
 #define FA_MAX_RANK 8
 
 /** Element types (fa_tensor.dtype). Attention tensors are float32, float16 or bfloat16;
- *  cu_seqlens are int32 or int64. */
+ *  cu_seqlens and the KV-cache index tensors are int32 or int64. */
 enum fa_dtype_code {
     FA_DTYPE_FLOAT32 = 0,
     FA_DTYPE_FLOAT16 = 1,
@@ -185,6 +185,38 @@ fa_status fa_varlen_backward(const fa_tensor *dout, const fa_tensor *q, const fa
                              const fa_tensor *cu_seqlens_q, const fa_tensor *cu_seqlens_k,
                              int64_t max_seqlen_q, int64_t max_seqlen_k,
                              const fa_tensor *dq, const fa_tensor *dk, const fa_tensor *dv,
+                             const fa_options *options, void *stream);
+
+/* ---- KV cache (inference) ----------------------------------------------------------- */
+
+/** Attention over a KV cache, the reference library's flash_attn_with_kvcache (decoding,
+ *  chunked prefill). Per batch row b, with L = cache_seqlens[b] + seqlen_new:
+ *   1. when k and v are given, their seqlen_new rows are written into the cache IN PLACE at
+ *      positions cache_seqlens[b] ..< L (k rotated first when rotary tables are given);
+ *   2. the queries (rotated when rotary tables are given) attend to cache positions
+ *      cache_leftpad[b] ..< L, masks aligned bottom-right as in fa_forward.
+ *  Rotary positions are absolute cache positions: new key i at cache_seqlens[b] + i; query i
+ *  at cache_seqlens[b] + i when the call is causal or windowed, else at cache_seqlens[b].
+ *
+ *  q (B, Sq, H, D). k_cache, v_cache: (B_cache, S_cache, Hk, D) contiguous rows, or, with a
+ *  block_table, (num_blocks, page_size, Hk, D) pages of any page_size >= 1. k, v: NULL (no
+ *  append) or (B, seqlen_new, Hk, D), q's dtype. rotary_cos, rotary_sin: NULL or
+ *  (seqlen_ro, rotary_dim / 2) on q's device, rotating the first rotary_dim features of each
+ *  head: pairs (x[2i], x[2i+1]) when rotary_interleaved is nonzero, (x[i], x[i + rotary_dim/2])
+ *  otherwise. Index tensors, int32 or int64, in HOST memory: cache_seqlens (B), required;
+ *  cache_batch_idx (B) or NULL (cache row of each batch row; contiguous caches only);
+ *  cache_leftpad (B) or NULL; block_table (B, max_blocks) or NULL. num_splits: key splits
+ *  (flash-decoding), 0 picks them, 1 never splits. out like q; softmax_lse (B, H, Sq) float32
+ *  or NULL. options: scale, causal, window, softcap, ALiBi (dropout_p must be 0).
+ *  Argument errors leave everything untouched, the cache included. */
+fa_status fa_kvcache_forward(const fa_tensor *q, const fa_tensor *k_cache, const fa_tensor *v_cache,
+                             const fa_tensor *k, const fa_tensor *v,
+                             const fa_tensor *rotary_cos, const fa_tensor *rotary_sin,
+                             int32_t rotary_interleaved,
+                             const fa_tensor *cache_seqlens, const fa_tensor *cache_batch_idx,
+                             const fa_tensor *cache_leftpad, const fa_tensor *block_table,
+                             int32_t num_splits,
+                             const fa_tensor *out, const fa_tensor *softmax_lse,
                              const fa_options *options, void *stream);
 
 /* ---- Utilities ----------------------------------------------------------------------- */
