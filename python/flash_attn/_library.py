@@ -89,9 +89,10 @@ assert all(f.size == TENSOR_SIZE for f in TENSOR_FORMATS)
 assert _OPTIONS_FORMAT.size <= OPTIONS_SIZE
 assert _OPTIONS_FORMAT.size == FAOptions.num_threads.offset + 4
 
-# Slots in a thread's scratch buffer: enough descriptors for the largest call (backward:
-# dout, q, k, v, out, lse, dq, dk, dv, cu_seqlens_q, cu_seqlens_k, alibi) plus the options.
-TENSOR_SLOTS = 12
+# Slots in a thread's scratch buffer: enough descriptors for the largest call (the KV-cache
+# forward: q, k_cache, v_cache, k, v, rotary_cos, rotary_sin, cache_seqlens, cache_batch_idx,
+# cache_leftpad, block_table, alibi, out, lse) plus the options.
+TENSOR_SLOTS = 14
 
 
 class Scratch(threading.local):
@@ -182,6 +183,8 @@ library.fa_varlen_forward.restype = _status
 library.fa_varlen_forward.argtypes = [_p, _p, _p, _p, _p, _i64, _i64, _p, _p, _p, _p]
 library.fa_varlen_backward.restype = _status
 library.fa_varlen_backward.argtypes = [_p] * 8 + [_i64, _i64] + [_p] * 5
+library.fa_kvcache_forward.restype = _status
+library.fa_kvcache_forward.argtypes = [_p] * 7 + [ctypes.c_int32] + [_p] * 4 + [ctypes.c_int32] + [_p] * 4
 library.fa_dropout_keep_mask.restype = _status
 library.fa_dropout_keep_mask.argtypes = [ctypes.c_uint64, ctypes.c_float, _i64, _i64, _i64, _i64, _p, _i64]
 

@@ -46,6 +46,7 @@ from ._descriptors import (
     _pack_options,
     _stream,
 )
+from ._kvcache import flash_attn_with_kvcache
 
 __all__ = [
     "FlashAttentionError",
@@ -55,6 +56,7 @@ __all__ = [
     "flash_attn_varlen_func",
     "flash_attn_varlen_kvpacked_func",
     "flash_attn_varlen_qkvpacked_func",
+    "flash_attn_with_kvcache",
 ]
 
 

@@ -26,6 +26,9 @@ int main(void) {
     /* A NULL q must come back as an argument error with a message, not a crash. */
     fa_status status = fa_forward(NULL, &t, &t, &t, NULL, &options, NULL);
     if (status != FA_ERROR_INVALID_ARGUMENT || fa_last_error()[0] == '\0') return 3;
+    status = fa_kvcache_forward(NULL, &t, &t, NULL, NULL, NULL, NULL, 1, NULL, NULL, NULL, NULL, 0, &t, NULL,
+                                &options, NULL);
+    if (status != FA_ERROR_INVALID_ARGUMENT || fa_last_error()[0] == '\0') return 5;
     if (fa_version() != FLASH_ATTENTION_VERSION) return 4;
     printf("%zu %zu %zu %zu %zu %zu\n", sizeof(fa_tensor), offsetof(fa_tensor, shape),
            offsetof(fa_tensor, strides), sizeof(fa_options), offsetof(fa_options, alibi_slopes),
