@@ -203,14 +203,6 @@ def _attention_probs(q, k, lse, softmax_scale, causal, window_size, softcap, ali
         return result
 
 
-def _probs_or_empty(q, k, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p,
-                    seed, varlen=None):
-    if return_softmax and dropout_p > 0:
-        return _attention_probs(q, k, lse, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
-                                varlen)
-    return q.new_empty((0,))
-
-
 # ---------------------------------------------------------------------------------------------
 # Autograd functions
 
@@ -226,177 +218,9 @@ def _needs_grad(tensors):
 
 _grad_enabled = torch.is_grad_enabled
 
-
-class FlashAttnFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                return_softmax):
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        q, k, v, out, lse = ctx.saved_tensors
-        dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
-        return dq, dk, dv, None, None, None, None, None, None, None, None
-
-
-class FlashAttnQKVPackedFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                return_softmax):
-        q, k, v = _unpack(qkv, 2, "qkv", 3)
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed)
-        ctx.save_for_backward(qkv, out, lse)
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        qkv, out, lse = ctx.saved_tensors
-        q, k, v = _unpack(qkv, 2, "qkv", 3)
-        # One packed gradient, written through three strided views: no concatenation.
-        dqkv = qkv.new_empty(qkv.shape)
-        dq, dk, dv = dqkv.unbind(2)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
-        return dqkv, None, None, None, None, None, None, None, None
-
-
-class FlashAttnKVPackedFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                return_softmax):
-        k, v = _unpack(kv, 2, "kv", 2)
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed)
-        ctx.save_for_backward(q, kv, out, lse)
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        q, kv, out, lse = ctx.saved_tensors
-        k, v = _unpack(kv, 2, "kv", 2)
-        dq = q.new_empty(q.shape)
-        dkv = kv.new_empty(kv.shape)
-        dk, dv = dkv.unbind(2)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options)
-        return dq, dkv, None, None, None, None, None, None, None, None
-
-
-class FlashAttnVarlenFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
-                causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
-        varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed, varlen)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.varlen = varlen
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed, varlen)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        q, k, v, out, lse = ctx.saved_tensors
-        dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
-        return (dq, dk, dv) + (None,) * 12
-
-
-class FlashAttnVarlenQKVPackedFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap,
-                alibi_slopes, deterministic, return_softmax):
-        q, k, v = _unpack(qkv, 1, "qkv", 3)
-        offsets = _host_offsets(cu_seqlens)
-        varlen = (offsets, offsets, max_seqlen, max_seqlen)
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed, varlen)
-        ctx.save_for_backward(qkv, out, lse)
-        ctx.varlen = varlen
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed, varlen)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        qkv, out, lse = ctx.saved_tensors
-        q, k, v = _unpack(qkv, 1, "qkv", 3)
-        dqkv = qkv.new_empty(qkv.shape)
-        dq, dk, dv = dqkv.unbind(1)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
-        return (dqkv,) + (None,) * 10
-
-
-class FlashAttnVarlenKVPackedFunc(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
-                causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
-        k, v = _unpack(kv, 1, "kv", 2)
-        varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
-        seed = _draw_seed(dropout_p)
-        out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                            deterministic, seed, varlen)
-        ctx.save_for_backward(q, kv, out, lse)
-        ctx.varlen = varlen
-        ctx.options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, seed)
-        if not return_softmax:
-            return out
-        s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                                  dropout_p, seed, varlen)
-        ctx.mark_non_differentiable(lse, s_dmask)
-        return out, lse, s_dmask
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout, *_):
-        q, kv, out, lse = ctx.saved_tensors
-        k, v = _unpack(kv, 1, "kv", 2)
-        dq = q.new_empty(q.shape)
-        dkv = kv.new_empty(kv.shape)
-        dk, dv = dkv.unbind(1)
-        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
-        return (dq, dkv) + (None,) * 12
+# How a public function's tensors hold q, k and v: None for separate q, k, v; otherwise
+# (name, axis, count): one packed qkv (count 3) or q plus a packed kv (count 2), stacked along
+# `axis` (2 for dense (batch, seqlen, n, heads, dim), 1 for varlen (total, n, heads, dim)).
 
 
 def _unpack(packed, axis, name, count):
@@ -410,11 +234,92 @@ def _unpack(packed, axis, name, count):
     return packed.unbind(axis)
 
 
-def _run(function, direct, tensors, args):
-    """Autograd only when a gradient can flow; plain inference skips the Function machinery."""
+def _split(packing, tensors):
+    """(q, k, v) from the public function's tensors."""
+    if packing is None:
+        return tensors
+    name, axis, count = packing
+    if count == 3:
+        return _unpack(tensors[0], axis, name, 3)
+    k, v = _unpack(tensors[1], axis, name, 2)
+    return tensors[0], k, v
+
+
+def _gradient_buffers(packing, tensors, q, k, v):
+    """(gradients for autograd, one per input tensor; dq, dk, dv views the backward writes).
+    A packed input gets one packed gradient, written through strided views: no concatenation."""
+    if packing is None:
+        grads = (q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape))
+        return grads, grads
+    _, axis, count = packing
+    packed = tensors[-1]
+    d_packed = packed.new_empty(packed.shape)
+    if count == 3:
+        return (d_packed,), d_packed.unbind(axis)
+    dq = q.new_empty(q.shape)
+    dk, dv = d_packed.unbind(axis)
+    return (dq, d_packed), (dq, dk, dv)
+
+
+def _attention_forward(packing, varlen, options, tensors):
+    """(q, k, out, lse, seed) of one forward call; options are (dropout_p, softmax_scale, causal,
+    window_size, softcap, alibi_slopes, deterministic)."""
+    q, k, v = _split(packing, tensors)
+    seed = _draw_seed(options[0])
+    out, lse = _forward(q, k, v, *options, seed, varlen)
+    return q, k, out, lse, seed
+
+
+def _attention_probs_for(q, k, lse, options, seed, varlen):
+    """S_dmask of return_attn_probs: empty without dropout (as in the reference library)."""
+    dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, _ = options
+    if dropout_p > 0:
+        return _attention_probs(q, k, lse, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
+                                varlen)
+    return q.new_empty((0,))
+
+
+class FlashAttnFunction(torch.autograd.Function):
+    """The autograd function behind every public function of this module: packing and varlen
+    say how the input tensors hold q, k, v; the backward returns one gradient per tensor."""
+
+    @staticmethod
+    def forward(ctx, packing, varlen, options, return_softmax, *tensors):
+        q, k, out, lse, seed = _attention_forward(packing, varlen, options, tensors)
+        ctx.save_for_backward(*tensors, out, lse)
+        ctx.packing, ctx.varlen = packing, varlen
+        ctx.options = options + (seed,)  # _backward's option arguments, in order
+        if not return_softmax:
+            return out
+        s_dmask = _attention_probs_for(q, k, lse, options, seed, varlen)
+        ctx.mark_non_differentiable(lse, s_dmask)
+        return out, lse, s_dmask
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dout, *_):
+        *tensors, out, lse = ctx.saved_tensors
+        q, k, v = _split(ctx.packing, tensors)
+        grads, (dq, dk, dv) = _gradient_buffers(ctx.packing, tensors, q, k, v)
+        _backward(dout, q, k, v, out, lse, dq, dk, dv, *ctx.options, varlen=ctx.varlen)
+        return (None, None, None, None) + tuple(grads)
+
+
+def _attention(packing, varlen, tensors, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+               deterministic, return_softmax):
+    """Every public function: autograd only when a gradient can flow; plain inference skips the
+    Function machinery."""
+    options = (dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic)
     if _needs_grad(tensors):
-        return function.apply(*args)
-    return direct(*args)
+        return FlashAttnFunction.apply(packing, varlen, options, return_softmax, *tensors)
+    q, k, out, lse, seed = _attention_forward(packing, varlen, options, tensors)
+    if not return_softmax:
+        return out
+    return out, lse, _attention_probs_for(q, k, lse, options, seed, varlen)
+
+
+def _varlen(cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k):
+    return (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,9 +355,8 @@ def flash_attn_qkvpacked_func(
         S_dmask [if return_attn_probs]: an empty tensor when dropout_p == 0; otherwise the
             probabilities (batch_size, nheads, seqlen, seqlen) in q's dtype, dropped entries negated.
     """
-    return _run(FlashAttnQKVPackedFunc, _direct_qkvpacked, (qkv, alibi_slopes),
-                (qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                 return_attn_probs))
+    return _attention(("qkv", 2, 3), None, (qkv,), dropout_p, softmax_scale, causal, window_size, softcap,
+                      alibi_slopes, deterministic, return_attn_probs)
 
 
 def flash_attn_kvpacked_func(
@@ -477,9 +381,8 @@ def flash_attn_kvpacked_func(
         out: (batch_size, seqlen_q, nheads, headdim); with return_attn_probs also softmax_lse
         (batch_size, nheads, seqlen_q) and S_dmask (see flash_attn_func).
     """
-    return _run(FlashAttnKVPackedFunc, _direct_kvpacked, (q, kv, alibi_slopes),
-                (q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                 return_attn_probs))
+    return _attention(("kv", 2, 2), None, (q, kv), dropout_p, softmax_scale, causal, window_size, softcap,
+                      alibi_slopes, deterministic, return_attn_probs)
 
 
 def flash_attn_func(
@@ -530,9 +433,8 @@ def flash_attn_func(
         FlashAttentionError (a RuntimeError) with the library's message on a wrong shape,
         dtype, device or option value.
     """
-    return _run(FlashAttnFunc, _direct_func, (q, k, v, alibi_slopes),
-                (q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                 return_attn_probs))
+    return _attention(None, None, (q, k, v), dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
+                      deterministic, return_attn_probs)
 
 
 def flash_attn_varlen_qkvpacked_func(
@@ -561,9 +463,8 @@ def flash_attn_varlen_qkvpacked_func(
         and S_dmask (empty when dropout_p == 0, else (batch_size, nheads, max_seqlen,
         max_seqlen), zero-padded).
     """
-    return _run(FlashAttnVarlenQKVPackedFunc, _direct_varlen_qkvpacked, (qkv, alibi_slopes),
-                (qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                 deterministic, return_attn_probs))
+    return _attention(("qkv", 1, 3), _varlen(cu_seqlens, cu_seqlens, max_seqlen, max_seqlen), (qkv,), dropout_p,
+                      softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, return_attn_probs)
 
 
 def flash_attn_varlen_kvpacked_func(
@@ -594,9 +495,9 @@ def flash_attn_varlen_kvpacked_func(
         out: (total_q, nheads, headdim); with return_attn_probs also softmax_lse
         (nheads, total_q) and S_dmask (see flash_attn_varlen_func).
     """
-    return _run(FlashAttnVarlenKVPackedFunc, _direct_varlen_kvpacked, (q, kv, alibi_slopes),
-                (q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
-                 window_size, softcap, alibi_slopes, deterministic, return_attn_probs))
+    return _attention(("kv", 1, 2), _varlen(cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k), (q, kv),
+                      dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
+                      return_attn_probs)
 
 
 def flash_attn_varlen_func(
@@ -640,66 +541,5 @@ def flash_attn_varlen_func(
     if block_table is not None:
         raise FlashAttentionError("unsupported: block_table (paged KV cache) is not implemented yet",
                                   "FA_ERROR_UNSUPPORTED")
-    return _run(FlashAttnVarlenFunc, _direct_varlen, (q, k, v, alibi_slopes),
-                (q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
-                 window_size, softcap, alibi_slopes, deterministic, return_attn_probs))
-
-
-# ---------------------------------------------------------------------------------------------
-# Inference paths: the same computation as the autograd functions' forward, without a graph.
-
-
-def _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p, seed,
-            varlen=None):
-    if not return_softmax:
-        return out
-    s_dmask = _probs_or_empty(q, k, lse, True, softmax_scale, causal, window_size, softcap, alibi_slopes, dropout_p,
-                              seed, varlen)
-    return out, lse, s_dmask
-
-
-def _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                 return_softmax):
-    seed = _draw_seed(dropout_p)
-    out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                        seed)
-    return _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                   dropout_p, seed)
-
-
-def _direct_qkvpacked(qkv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                      return_softmax):
-    q, k, v = _unpack(qkv, 2, "qkv", 3)
-    return _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                        return_softmax)
-
-
-def _direct_kvpacked(q, kv, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                     return_softmax):
-    k, v = _unpack(kv, 2, "kv", 2)
-    return _direct_func(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                        return_softmax)
-
-
-def _direct_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal,
-                   window_size, softcap, alibi_slopes, deterministic, return_softmax):
-    varlen = (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
-    seed = _draw_seed(dropout_p)
-    out, lse = _forward(q, k, v, dropout_p, softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic,
-                        seed, varlen)
-    return _finish(q, k, out, lse, return_softmax, softmax_scale, causal, window_size, softcap, alibi_slopes,
-                   dropout_p, seed, varlen)
-
-
-def _direct_varlen_qkvpacked(qkv, cu_seqlens, max_seqlen, dropout_p, softmax_scale, causal, window_size, softcap,
-                             alibi_slopes, deterministic, return_softmax):
-    q, k, v = _unpack(qkv, 1, "qkv", 3)
-    return _direct_varlen(q, k, v, cu_seqlens, cu_seqlens, max_seqlen, max_seqlen, dropout_p, softmax_scale, causal,
-                          window_size, softcap, alibi_slopes, deterministic, return_softmax)
-
-
-def _direct_varlen_kvpacked(q, kv, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
-                            causal, window_size, softcap, alibi_slopes, deterministic, return_softmax):
-    k, v = _unpack(kv, 1, "kv", 2)
-    return _direct_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale,
-                          causal, window_size, softcap, alibi_slopes, deterministic, return_softmax)
+    return _attention(None, _varlen(cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k), (q, k, v), dropout_p,
+                      softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, return_attn_probs)
