@@ -1,0 +1,255 @@
+import FlashAttentionCore
+
+/// The split-KV attention kernel of a KV-cache call (flash-decoding), generated from a
+/// ``DecodeKernelDescriptor`` of kind `.attention`.
+///
+/// Grid (splits · query tiles, KV heads, batch). A CTA owns `rowsPerBlock` query rows of one KV
+/// head (row m is query m / G of head hk·G + m % G, G the group size), so every query head of
+/// a KV head shares each key the CTA reads: the cache is read once per split, not once per
+/// query head. Threads form key groups of `headDim / 8` lanes, each lane owning 8 features; a
+/// group takes `keysPerStep` keys per step and issues all their 16-byte K and V loads before
+/// using any (loads in flight hide the memory latency; the CTA's groups read neighbouring keys
+/// at once). Scores are reduced across the group's lanes with shuffles, masked (causal/window
+/// bottom-right with respect to the row's visible keys, the left pad), capped and biased, and
+/// folded into a per-row online softmax in the log2 domain. At the end the groups' partial
+/// (max, sum, acc) are merged through shared memory and the CTA writes either the final out and
+/// LSE (one split) or an fp32 partial out and log2-domain LSE per split for the combine kernel.
+///
+/// The CTA's keys are the union of its rows' visible intervals, cut into `splits` contiguous
+/// ranges of whole 64-key blocks; a split whose range is empty writes LSE −∞ and out 0.
+public struct DecodeKernel: Sendable {
+    public static let entryPoint = "flash_decode_attention"
+    public let descriptor: DecodeKernelDescriptor
+
+    public init(descriptor: DecodeKernelDescriptor) throws {
+        guard descriptor.kind == .attention else { throw FlashAttentionError.invalidArgument(name: "descriptor", expected: "an attention descriptor, got \(descriptor.kind)") }
+        if let reason = descriptor.invalidReason { throw FlashAttentionError.invalidArgument(name: "descriptor", expected: reason) }
+        self.descriptor = descriptor
+    }
+
+    public var source: String {
+        let d = descriptor
+        let T = d.threadsPerKey, KG = d.keyGroups, R = d.rowsPerBlock, N = d.keysPerStep, DT = d.headDim
+        let rowBounds: String
+        switch d.mask {
+        case .none: rowBounds = ""
+        case .causal: rowBounds = "z = min(z, diag + 1);"
+        case .window: rowBounds = "if (p.window_left >= 0) a = max(a, diag - p.window_left); if (p.window_right >= 0) z = min(z, diag + p.window_right + 1);"
+        }
+        let address = d.paged
+            ? """
+                            const int blk = block_table_[tableRow + j / p.page_size];
+                            const long long slot = j % p.page_size;
+                            const long long ko = blk * p.kc_s0 + slot * p.kc_s1 + kHead;
+                            const long long vo = blk * p.vc_s0 + slot * p.vc_s1 + vHead;
+            """
+            : """
+                            const long long ko = kRow + (long long)j * p.kc_s1;
+                            const long long vo = vRow + (long long)j * p.vc_s1;
+            """
+        let load = d.vectorized
+            ? """
+                            kv[n] = ld_vec8(kc + ko);
+                            vv[n] = ld_vec8(vc + vo);
+            """
+            : """
+                            u32 kw[4], vw[4];
+                            #pragma unroll
+                            for (int e = 0; e < 4; ++e) {
+                                // ko/vo already point at feature d0; f counts from there.
+                                const int f0 = 2 * e, f1 = f0 + 1;
+                                const bool in0 = d0 + f0 < p.head_dim, in1 = d0 + f1 < p.head_dim;
+                                const u32 k0 = in0 ? kc[ko + f0 * p.kc_s3] : 0, k1 = in1 ? kc[ko + f1 * p.kc_s3] : 0;
+                                const u32 v0 = in0 ? vc[vo + f0 * p.vc_s3] : 0, v1 = in1 ? vc[vo + f1 * p.vc_s3] : 0;
+                                kw[e] = k0 | (k1 << 16);
+                                vw[e] = v0 | (v1 << 16);
+                            }
+                            kv[n] = Vec8{kw[0], kw[1], kw[2], kw[3]};
+                            vv[n] = Vec8{vw[0], vw[1], vw[2], vw[3]};
+            """
+        let score = d.softcap
+            ? "float x = p.scale_log2 * accurate_tanh(dot * p.softcap_input_scale);"
+            : "float x = dot * p.scale_log2;"
+        let alibi = d.alibi ? "x -= slope[r] * fabsf((float)(diag[r] - (j - pad)));" : ""
+        let finish: String
+        if d.splitOutput {
+            finish = """
+                    const long long row = (((long long)split * p.batch + b) * p.heads + h) * p.seqlen_q + i;
+                    ((float*)p.partial_out)[row * \(DT) + dd] = L > 0.0f ? o / L : 0.0f;
+                    if (dd == 0) ((float*)p.partial_lse)[row] = L > 0.0f ? mx + log2f(L) : -FA_INF;
+            """
+        } else {
+            finish = """
+                    st_out((void*)p.out, b * p.o_s0 + i * p.o_s1 + h * p.o_s2 + dd * p.o_s3, L > 0.0f ? o / L : 0.0f);
+            """ + (d.writeLSE ? """
+
+                    if (dd == 0) ((float*)p.lse)[b * p.lse_s0 + h * p.lse_s1 + i * p.lse_s2] = L > 0.0f ? (mx + log2f(L)) * 0.6931471805599453f : FA_INF;
+            """ : "")
+        }
+        return """
+        // \(d.name): generated by DecodeKernel.swift from its descriptor; do not edit.
+        \(DevicePrelude.source(elementType: d.elementType == .bfloat16 ? "bf16" : "f16"))
+
+        \(DecodeParameters.cDeclaration())
+
+        \(DecodeKernelSupport.loadFunction("ld_x", d.elementType))
+        \(DecodeKernelSupport.storeFunction("st_out", d.outputType))
+        \(DecodeKernelSupport.unpackPair(d.elementType))
+        \(DecodeKernelSupport.vector)
+
+        #define T \(T)
+        #define KG \(KG)
+        #define R \(R)
+        #define N \(N)
+        #define DT \(DT)
+
+        extern "C" __global__ void __launch_bounds__(\(d.threads))
+        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
+            extern __shared__ float smem[];
+            const int* seqlens_ = (const int*)p.seqlens;
+            const int* left_pad_ = (const int*)p.left_pad;
+            const int* cache_rows_ = (const int*)p.cache_rows;
+            const int* block_table_ = (const int*)p.block_table;
+            const int split = blockIdx.x % p.splits, tile = blockIdx.x / p.splits;
+            const int hk = blockIdx.y, b = blockIdx.z;
+            const int tid = threadIdx.x, group = tid / T, sub = tid % T, d0 = sub * 8;
+            const int G = p.group_size, rows = p.seqlen_q * G;
+            const int end = seqlens_[b] + p.seqlen_new;
+            const int pad = left_pad_[b];
+            const int Sk = end - pad;
+
+            // The CTA's query rows: q (rotated already when rotary is on), visible keys, ALiBi slope.
+            float q[R][8];
+            int rowLo[R], rowHi[R], diag[R];
+            float slope[R];
+            int lo = 0x7fffffff, hi = -1;
+            #pragma unroll
+            for (int r = 0; r < R; ++r) {
+                const int m = tile * R + r;
+                const bool valid = m < rows;
+                const int i = valid ? m / G : 0, h = hk * G + (valid ? m % G : 0);
+                #pragma unroll
+                for (int e = 0; e < 8; ++e) {
+                    q[r][e] = valid && d0 + e < p.head_dim ? ld_x((const void*)p.q, b * p.q_s0 + i * p.q_s1 + h * p.q_s2 + (d0 + e) * p.q_s3) : 0.0f;
+                }
+                diag[r] = i + Sk - p.seqlen_q;
+                int a = 0, z = Sk;
+                { const int diag = i + Sk - p.seqlen_q; \(rowBounds) }
+                if (!valid || z < a) { a = 0; z = 0; }
+                rowLo[r] = pad + a;
+                rowHi[r] = pad + z;
+                if (z > a) { lo = min(lo, pad + a); hi = max(hi, pad + z); }
+                slope[r] = \(d.alibi ? "((const float*)p.alibi_slopes)[b * p.alibi_batch_stride + h * p.alibi_head_stride] * 1.4426950408889634f" : "0.0f");
+            }
+            if (hi <= lo) { lo = 0; hi = 0; }
+
+            // This split's keys: contiguous whole 64-key blocks of the CTA's range.
+            const int chunk = ((hi - lo + p.splits - 1) / p.splits + 63) / 64 * 64;
+            const int kBeg = min(hi, lo + split * chunk), kEnd = min(hi, kBeg + chunk);
+
+            const u16* kc = (const u16*)p.k_cache;
+            const u16* vc = (const u16*)p.v_cache;
+            const long long kHead = hk * p.kc_s2 + d0 * p.kc_s3, vHead = hk * p.vc_s2 + d0 * p.vc_s3;
+            \(d.paged ? "const long long tableRow = (long long)b * p.max_blocks;" : "const long long cacheRow = cache_rows_[b];\n    const long long kRow = cacheRow * p.kc_s0 + kHead, vRow = cacheRow * p.vc_s0 + vHead;")
+
+            float acc[R][8], mrow[R], lrow[R];
+            #pragma unroll
+            for (int r = 0; r < R; ++r) {
+                mrow[r] = -FA_INF; lrow[r] = 0.0f;
+                #pragma unroll
+                for (int e = 0; e < 8; ++e) acc[r][e] = 0.0f;
+            }
+
+            for (int base = kBeg; base < kEnd; base += KG * N) {
+                Vec8 kv[N], vv[N];
+                // Every load of the step first, then the math.
+                #pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    const int j = base + n * KG + group;
+                    if (j < kEnd) {
+        \(address)
+        \(load)
+                    } else {
+                        kv[n] = Vec8{0u, 0u, 0u, 0u};
+                        vv[n] = Vec8{0u, 0u, 0u, 0u};
+                    }
+                }
+                float s[N][R];
+                #pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    const int j = base + n * KG + group;
+                    float kf[8];
+                    unpack8(kv[n], kf);
+                    #pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        float dot = 0.0f;
+                        #pragma unroll
+                        for (int e = 0; e < 8; ++e) dot = fmaf(q[r][e], kf[e], dot);
+                        #pragma unroll
+                        for (int off = T / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+                        \(score)
+                        \(alibi)
+                        s[n][r] = (j < kEnd && j >= rowLo[r] && j < rowHi[r]) ? x : -FA_INF;
+                    }
+                }
+                float mnew[R], alpha[R];
+                #pragma unroll
+                for (int r = 0; r < R; ++r) {
+                    float mx = mrow[r];
+                    #pragma unroll
+                    for (int n = 0; n < N; ++n) mx = fmaxf(mx, s[n][r]);
+                    mnew[r] = mx;
+                    // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
+                    const float safe = mx == -FA_INF ? 0.0f : mx;
+                    alpha[r] = fast_exp2(mrow[r] - safe);
+                    mrow[r] = mx;
+                    lrow[r] *= alpha[r];
+                    #pragma unroll
+                    for (int n = 0; n < N; ++n) { s[n][r] = fast_exp2(s[n][r] - safe); lrow[r] += s[n][r]; }
+                    #pragma unroll
+                    for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
+                }
+                #pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    float vf[8];
+                    unpack8(vv[n], vf);
+                    #pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        #pragma unroll
+                        for (int e = 0; e < 8; ++e) acc[r][e] = fmaf(s[n][r], vf[e], acc[r][e]);
+                    }
+                }
+            }
+
+            // Merge the key groups: acc[KG][R][DT], then m and l per (group, row).
+            float* accS = smem;
+            float* mS = smem + KG * R * DT;
+            float* lS = mS + KG * R;
+            #pragma unroll
+            for (int r = 0; r < R; ++r) {
+                #pragma unroll
+                for (int e = 0; e < 8; ++e) accS[(group * R + r) * DT + d0 + e] = acc[r][e];
+                if (sub == 0) { mS[group * R + r] = mrow[r]; lS[group * R + r] = lrow[r]; }
+            }
+            __syncthreads();
+            for (int idx = tid; idx < R * DT; idx += \(d.threads)) {
+                const int r = idx / DT, dd = idx % DT;
+                const int m = tile * R + r;
+                if (m >= rows || dd >= p.head_dim) continue;
+                float mx = -FA_INF;
+                for (int g = 0; g < KG; ++g) mx = fmaxf(mx, mS[g * R + r]);
+                float L = 0.0f, o = 0.0f;
+                if (mx != -FA_INF) {
+                    for (int g = 0; g < KG; ++g) {
+                        const float w = fast_exp2(mS[g * R + r] - mx);
+                        L = fmaf(lS[g * R + r], w, L);
+                        o = fmaf(accS[(g * R + r) * DT + dd], w, o);
+                    }
+                }
+                const int i = m / G, h = hk * G + m % G;
+        \(finish)
+            }
+        }
+        """
+    }
+}

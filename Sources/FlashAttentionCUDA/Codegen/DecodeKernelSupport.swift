@@ -1,0 +1,53 @@
+import FlashAttentionCore
+
+/// Source pieces the three decode-path kernels share: typed element loads and stores, and the
+/// 16-byte vector the attention kernel reads the cache with.
+enum DecodeKernelSupport {
+    /// The prelude's conversions to float32 for a storage type, as a C expression of `bits`/`f`.
+    static func loadFunction(_ name: String, _ type: ElementType) -> String {
+        switch type {
+        case .float32:
+            return "FA_DEVICE float \(name)(const void* p, long long i) { return ((const float*)p)[i]; }"
+        case .bfloat16:
+            return "FA_DEVICE float \(name)(const void* p, long long i) { return bf16_to_f32(((const u16*)p)[i]); }"
+        case .float16:
+            return "FA_DEVICE float \(name)(const void* p, long long i) { return f16_to_f32(((const u16*)p)[i]); }"
+        }
+    }
+
+    /// Rounds a float32 to the storage type (nearest even) and stores it.
+    static func storeFunction(_ name: String, _ type: ElementType) -> String {
+        switch type {
+        case .float32:
+            return "FA_DEVICE void \(name)(void* p, long long i, float x) { ((float*)p)[i] = x; }"
+        case .bfloat16:
+            return "FA_DEVICE void \(name)(void* p, long long i, float x) { ((u16*)p)[i] = f32_to_bf16(x); }"
+        case .float16:
+            return "FA_DEVICE void \(name)(void* p, long long i, float x) { ((u16*)p)[i] = f32_to_f16(x); }"
+        }
+    }
+
+    /// Unpacks one 16-bit pair into two float32 (low half first).
+    static func unpackPair(_ type: ElementType) -> String {
+        switch type {
+        case .bfloat16:
+            return "FA_DEVICE void unpack2(u32 w, float& lo, float& hi) { lo = __uint_as_float(w << 16); hi = __uint_as_float(w & 0xffff0000u); }"
+        default:
+            return "FA_DEVICE void unpack2(u32 w, float& lo, float& hi) { lo = f16_to_f32((u16)(w & 0xffffu)); hi = f16_to_f32((u16)(w >> 16)); }"
+        }
+    }
+
+    static let vector = """
+    // Eight 16-bit features: one 16-byte load.
+    struct __align__(16) Vec8 { u32 x, y, z, w; };
+    FA_DEVICE Vec8 ld_vec8(const void* p) {
+        Vec8 v;
+        asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\\n"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+        return v;
+    }
+    FA_DEVICE void unpack8(const Vec8& v, float (&f)[8]) {
+        unpack2(v.x, f[0], f[1]); unpack2(v.y, f[2], f[3]); unpack2(v.z, f[4], f[5]); unpack2(v.w, f[6], f[7]);
+    }
+    """
+}

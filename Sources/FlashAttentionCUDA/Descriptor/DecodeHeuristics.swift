@@ -1,0 +1,217 @@
+import FlashAttentionCore
+
+/// What a KV-cache call asks of the GPU, before any performance decision.
+public struct DecodeProblem: Sendable, Hashable {
+    public var elementType: ElementType
+    public var outputType: ElementType
+    public var headDim: Int
+    public var groupSize: Int
+    public var seqlenQ: Int
+    public var batch: Int
+    public var kvHeads: Int
+    /// The longest visible key range of a batch row (cache + new keys − left pad).
+    public var maxSeqlenK: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    public var paged: Bool
+    /// Unit head-dim stride, 16-byte aligned rows and D % 8 == 0 for both caches.
+    public var vectorized: Bool
+    public var writeLSE: Bool
+    public var rotary: DecodeRotary
+    public var rotaryTableType: ElementType
+    public var appendKeys: Bool
+    /// The caller's `numSplits` (0: the heuristic picks).
+    public var requestedSplits: Int
+    /// The device's streaming multiprocessors (132 on an H100 SXM).
+    public var multiprocessors: Int
+
+    public init(
+        elementType: ElementType, outputType: ElementType? = nil, headDim: Int, groupSize: Int = 1, seqlenQ: Int = 1,
+        batch: Int = 1, kvHeads: Int = 1, maxSeqlenK: Int = 1, mask: KernelMask = .none, softcap: Bool = false,
+        alibi: Bool = false, paged: Bool = false, vectorized: Bool = true, writeLSE: Bool = true,
+        rotary: DecodeRotary = .none, rotaryTableType: ElementType = .float32, appendKeys: Bool = false,
+        requestedSplits: Int = 0, multiprocessors: Int = 132
+    ) {
+        self.elementType = elementType
+        self.outputType = outputType ?? elementType
+        self.headDim = headDim
+        self.groupSize = groupSize
+        self.seqlenQ = seqlenQ
+        self.batch = batch
+        self.kvHeads = kvHeads
+        self.maxSeqlenK = maxSeqlenK
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.paged = paged
+        self.vectorized = vectorized
+        self.writeLSE = writeLSE
+        self.rotary = rotary
+        self.rotaryTableType = rotaryTableType
+        self.appendKeys = appendKeys
+        self.requestedSplits = requestedSplits
+        self.multiprocessors = multiprocessors
+    }
+}
+
+/// The kernels of one KV-cache call and the split count, with the reasons.
+public struct DecodePlan: Sendable {
+    public var append: DecodeKernelDescriptor?
+    public var attention: DecodeKernelDescriptor
+    public var combine: DecodeKernelDescriptor?
+    public var splits: Int
+    /// Query tiles of `attention.rowsPerBlock` rows per (batch row, KV head).
+    public var queryTiles: Int
+    public var reason: String
+
+    public var all: [DecodeKernelDescriptor] { [append, attention, combine].compactMap { $0 } }
+}
+
+/// Problem → decode kernels and split count: every performance decision of the GPU decode path.
+public enum DecodeHeuristics {
+    /// One row of the table: the attention tile for a number of query rows per CTA.
+    public struct RowChoice: Sendable, Hashable {
+        public var rowsPerBlock: Int
+        public var keysPerStep: Int
+        public var reason: String
+    }
+
+    /// Rows per CTA (query rows × heads of the KV group, rounded up to 1, 2, 4, 8) → keys each
+    /// key group loads per step. Registers per thread hold q and acc (16·R floats) plus the
+    /// step's K and V (8·N words): N shrinks as R grows so the sum stays near 128 and 3–4
+    /// CTAs of 128 threads fit an SM.
+    public static let rows: [RowChoice] = [
+        RowChoice(rowsPerBlock: 1, keysPerStep: 8, reason: "MHA decode (G = 1): 16 loads of 16 B in flight per thread, q and acc 16 floats"),
+        RowChoice(rowsPerBlock: 2, keysPerStep: 8, reason: "G = 2: 16 loads in flight, q and acc 32 floats"),
+        RowChoice(rowsPerBlock: 4, keysPerStep: 4, reason: "GQA G = 4 (Llama-3 8B/70B style): 8 loads in flight, q and acc 64 floats"),
+        RowChoice(rowsPerBlock: 8, keysPerStep: 2, reason: "G ≥ 8 or prefill rows: q and acc 128 floats leave room for 4 loads in flight"),
+    ]
+
+    /// Split targets: about two resident CTAs per SM, and no split shorter than this many keys
+    /// (below that the partial write and the combine cost more than the parallelism gains).
+    public static let ctasPerMultiprocessor = 2
+    public static let minimumKeysPerSplit = 256
+    public static let maximumSplits = 128
+
+    static func tileHeadDim(_ D: Int) -> Int {
+        var t = 8
+        while t < D { t *= 2 }
+        return t
+    }
+
+    public static func plan(for problem: DecodeProblem, architecture: GPUArchitecture) throws -> DecodePlan {
+        guard problem.elementType == .float16 || problem.elementType == .bfloat16 else {
+            throw FlashAttentionError.unsupported("\(problem.elementType) KV caches on CUDA (the decode kernels take float16 or bfloat16)")
+        }
+        guard problem.headDim >= 1, problem.headDim <= 256 else {
+            throw FlashAttentionError.unsupported("head dim \(problem.headDim) on CUDA (1…256)")
+        }
+        let tileD = tileHeadDim(problem.headDim)
+        let rowCount = max(1, problem.seqlenQ * problem.groupSize)
+        let choice = rows.first { $0.rowsPerBlock >= min(rowCount, 8) } ?? rows[rows.count - 1]
+        let queryTiles = (rowCount + choice.rowsPerBlock - 1) / choice.rowsPerBlock
+        let tasks = problem.batch * problem.kvHeads * queryTiles
+
+        var splits: Int, splitReason: String
+        let keyBlocks = max(1, (problem.maxSeqlenK + 63) / 64)
+        if problem.requestedSplits > 0 {
+            splits = min(problem.requestedSplits, keyBlocks, maximumSplits)
+            splitReason = "numSplits \(problem.requestedSplits) requested (capped at \(splits): 64-key blocks, at most \(maximumSplits))"
+        } else {
+            let target = ctasPerMultiprocessor * max(1, problem.multiprocessors)
+            let byLength = max(1, problem.maxSeqlenK / minimumKeysPerSplit)
+            if tasks >= target {
+                splits = 1
+                splitReason = "\(tasks) CTAs already fill \(problem.multiprocessors) SMs × \(ctasPerMultiprocessor): no split"
+            } else {
+                splits = max(1, min((target + tasks - 1) / tasks, byLength, maximumSplits))
+                splitReason = "\(tasks) CTAs for \(problem.multiprocessors) SMs × \(ctasPerMultiprocessor): \(splits) splits of ≥ \(minimumKeysPerSplit) keys"
+            }
+        }
+
+        let attention = DecodeKernelDescriptor(
+            kind: .attention, architecture: architecture, elementType: problem.elementType,
+            outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
+            keysPerStep: choice.keysPerStep, warps: 4, mask: problem.mask, softcap: problem.softcap,
+            alibi: problem.alibi, paged: problem.paged, vectorized: problem.vectorized && problem.headDim % 8 == 0,
+            splitOutput: splits > 1, writeLSE: splits > 1 ? true : problem.writeLSE)
+        let combine = splits > 1
+            ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
+                                     outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE)
+            : nil
+        let append = problem.appendKeys || problem.rotary != .none
+            ? DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: problem.elementType,
+                                     warps: 4, rotary: problem.rotary,
+                                     rotaryTableType: problem.rotary == .none ? .float32 : problem.rotaryTableType,
+                                     appendKeys: problem.appendKeys, appendPaged: problem.appendKeys && problem.paged)
+            : nil
+        let reason = "rows/CTA \(choice.rowsPerBlock), keys/step \(choice.keysPerStep) (\(choice.reason)); \(splitReason)"
+        return DecodePlan(append: append, attention: attention, combine: combine, splits: splits,
+                          queryTiles: queryTiles, reason: reason)
+    }
+
+    /// The variants the compile tests cover: every row choice and tile head dim in both element
+    /// types' commonest shapes, each mask and option, paged and scalar paths, both outputs, and
+    /// every append and combine form.
+    public static func tableVariants(for architecture: GPUArchitecture) -> [DecodeKernelDescriptor] {
+        var variants: [DecodeKernelDescriptor] = []
+        for type in [ElementType.bfloat16, .float16] {
+            for choice in rows {
+                for split in [false, true] {
+                    variants.append(DecodeKernelDescriptor(
+                        kind: .attention, architecture: architecture, elementType: type, headDim: 128,
+                        rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep, mask: .causal,
+                        paged: split, splitOutput: split))
+                }
+            }
+            for tile in [8, 16, 32, 64, 256] {
+                variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type,
+                                                       headDim: tile, rowsPerBlock: 4, keysPerStep: 4, splitOutput: true))
+            }
+            for combineTile in [64, 128, 256] {
+                variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: type,
+                                                       headDim: combineTile))
+            }
+            for rotary in DecodeRotary.allCases {
+                for paged in [false, true] {
+                    variants.append(DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: type,
+                                                           rotary: rotary, rotaryTableType: rotary == .none ? .float32 : type,
+                                                           appendKeys: true, appendPaged: paged))
+                }
+            }
+        }
+        // The heaviest option sets, once each.
+        variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16,
+                                               outputType: .float32, headDim: 256, rowsPerBlock: 8, keysPerStep: 2,
+                                               mask: .window, softcap: true, alibi: true, paged: true, vectorized: false,
+                                               splitOutput: false))
+        variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .float16,
+                                               headDim: 128, rowsPerBlock: 4, keysPerStep: 4, mask: .window, softcap: true,
+                                               alibi: true, paged: false, vectorized: true, splitOutput: true))
+        variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
+                                               outputType: .float32, headDim: 128, writeLSE: false))
+        variants.append(DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: .bfloat16,
+                                               rotary: .halfSplit, rotaryTableType: .float32, appendKeys: true))
+        return variants
+    }
+}
+
+extension DecodeKernelDescriptor {
+    /// The generated CUDA source of this descriptor.
+    public func source() throws -> String {
+        switch kind {
+        case .append: try KVAppendKernel(descriptor: self).source
+        case .attention: try DecodeKernel(descriptor: self).source
+        case .combine: try SplitCombineKernel(descriptor: self).source
+        }
+    }
+
+    public var entryPoint: String {
+        switch kind {
+        case .append: KVAppendKernel.entryPoint
+        case .attention: DecodeKernel.entryPoint
+        case .combine: SplitCombineKernel.entryPoint
+        }
+    }
+}

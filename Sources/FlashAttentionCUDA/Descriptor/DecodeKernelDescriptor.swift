@@ -1,0 +1,151 @@
+import FlashAttentionCore
+
+/// The three kernels of a KV-cache call on the GPU, in launch order.
+public enum DecodeKernelKind: String, Sendable, Hashable, CaseIterable {
+    /// New keys (rotated) and values written into the cache in place; queries rotated into scratch.
+    case append
+    /// Split-KV attention of the queries over the cache: one CTA per (split, query tile, KV head,
+    /// batch row) serving every query head of its KV head, so the cache is read once.
+    case attention
+    /// The exact log-sum-exp merge of the splits' partial (out, LSE) pairs.
+    case combine
+}
+
+/// How the append kernel rotates: not at all, GPT-J pairs (2i, 2i+1) or GPT-NeoX pairs (i, i + r/2).
+public enum DecodeRotary: String, Sendable, Hashable, CaseIterable {
+    case none, interleaved, halfSplit
+}
+
+/// Everything that changes the instructions of one decode-path kernel, and nothing else.
+///
+/// Run-time values (pointers, strides, lengths, page size, window extents, split count) travel
+/// in ``DecodeParameters``. Equal descriptors generate byte-identical source; fields a kind does
+/// not use stay at their defaults (``DecodeHeuristics`` sees to it) so that equal work gives
+/// equal descriptors and one cache entry.
+public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertible {
+    public var kind: DecodeKernelKind
+    public var architecture: GPUArchitecture
+    /// q, cache, k, v: float16 or bfloat16.
+    public var elementType: ElementType
+    /// Storage of `out` (attention without splits, combine).
+    public var outputType: ElementType
+    /// Attention/combine: the tile head dim, 8·2^t ≥ D (8 … 256); each of `headDim / 8`
+    /// threads of a key group owns 8 consecutive features. Append: 0.
+    public var headDim: Int
+    /// Attention: query rows (query × head of the KV group) per CTA, 1, 2, 4 or 8.
+    public var rowsPerBlock: Int
+    /// Attention: keys each key group loads per step (all loads issued before any use).
+    public var keysPerStep: Int
+    public var warps: Int
+    public var mask: KernelMask
+    public var softcap: Bool
+    public var alibi: Bool
+    /// Attention: cache addressed through the block table (any page size).
+    public var paged: Bool
+    /// Attention: 16-byte cache loads (unit head-dim stride, 16-byte aligned rows, D % 8 == 0).
+    public var vectorized: Bool
+    /// Attention: write fp32 partials per split (the combine kernel finishes), else the final
+    /// out and LSE directly.
+    public var splitOutput: Bool
+    /// Attention without splits, combine: write the LSE.
+    public var writeLSE: Bool
+    /// Append: the rotation, and the storage of the cos/sin tables.
+    public var rotary: DecodeRotary
+    public var rotaryTableType: ElementType
+    /// Append: write new keys/values into the cache (else only rotate q).
+    public var appendKeys: Bool
+    /// Append: whether the cache is paged (the slot of an appended key comes from the table).
+    public var appendPaged: Bool
+
+    public init(
+        kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
+        headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, warps: Int = 4, mask: KernelMask = .none,
+        softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
+        splitOutput: Bool = false, writeLSE: Bool = true, rotary: DecodeRotary = .none,
+        rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
+    ) {
+        self.kind = kind
+        self.architecture = architecture
+        self.elementType = elementType
+        self.outputType = outputType ?? elementType
+        self.headDim = headDim
+        self.rowsPerBlock = rowsPerBlock
+        self.keysPerStep = keysPerStep
+        self.warps = warps
+        self.mask = mask
+        self.softcap = softcap
+        self.alibi = alibi
+        self.paged = paged
+        self.vectorized = vectorized
+        self.splitOutput = splitOutput
+        self.writeLSE = writeLSE
+        self.rotary = rotary
+        self.rotaryTableType = rotaryTableType
+        self.appendKeys = appendKeys
+        self.appendPaged = appendPaged
+    }
+
+    public var threads: Int { warps * 32 }
+    /// Attention: threads that share one key (each owns 8 features).
+    public var threadsPerKey: Int { max(1, headDim / 8) }
+    /// Attention: keys in flight per CTA step.
+    public var keyGroups: Int { warps * 32 / threadsPerKey }
+
+    /// Attention: the per-group partial accumulators merged through shared memory at the end
+    /// (float32 acc[groups][rows][headDim], then m and l per group and row).
+    public var sharedMemoryBytes: Int {
+        guard kind == .attention else { return 0 }
+        return 4 * keyGroups * rowsPerBlock * (headDim + 2)
+    }
+
+    /// Why this descriptor cannot be generated, or nil.
+    public var invalidReason: String? {
+        guard elementType == .float16 || elementType == .bfloat16 else { return "element type \(elementType): decode kernels take float16 or bfloat16" }
+        guard warps >= 1, warps <= 8 else { return "warps \(warps) outside 1…8" }
+        switch kind {
+        case .append:
+            if !appendKeys && rotary == .none { return "an append kernel with nothing to do" }
+        case .attention, .combine:
+            guard [8, 16, 32, 64, 128, 256].contains(headDim) else { return "tile head dim \(headDim) is not 8·2^t ≤ 256" }
+            if kind == .attention {
+                guard [1, 2, 4, 8].contains(rowsPerBlock) else { return "rows per block \(rowsPerBlock) not in 1, 2, 4, 8" }
+                guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
+                guard sharedMemoryBytes <= 48 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 48 KB" }
+            }
+        }
+        return nil
+    }
+
+    private static func typeName(_ type: ElementType) -> String {
+        switch type {
+        case .float16: "f16"
+        case .bfloat16: "bf16"
+        case .float32: "f32"
+        }
+    }
+
+    /// A readable, unique name (also the NVRTC program name).
+    public var name: String {
+        var parts = ["decode", kind.rawValue, architecture.targetName, Self.typeName(elementType)]
+        switch kind {
+        case .append:
+            parts.append(appendKeys ? (appendPaged ? "kv-paged" : "kv") : "qonly")
+            if rotary != .none { parts += ["rope-\(rotary.rawValue)", Self.typeName(rotaryTableType)] }
+        case .attention:
+            parts += ["d\(headDim)", "r\(rowsPerBlock)", "n\(keysPerStep)", "w\(warps)", mask.rawValue,
+                      "o\(Self.typeName(outputType))"]
+            if softcap { parts.append("softcap") }
+            if alibi { parts.append("alibi") }
+            if paged { parts.append("paged") }
+            if !vectorized { parts.append("scalar") }
+            parts.append(splitOutput ? "split" : "final")
+            if !splitOutput && !writeLSE { parts.append("nolse") }
+        case .combine:
+            parts += ["d\(headDim)", "o\(Self.typeName(outputType))"]
+            if !writeLSE { parts.append("nolse") }
+        }
+        return parts.joined(separator: "_")
+    }
+
+    public var description: String { name }
+}

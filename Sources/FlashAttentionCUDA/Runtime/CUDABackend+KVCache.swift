@@ -1,0 +1,263 @@
+import CUDADriver
+import FlashAttentionCore
+import Synchronization
+
+/// Device scratch of the KV-cache path, kept per (device, stream): the call's index arrays
+/// (cacheSeqlens, left pad, cache rows, block table, ALiBi slopes), the rotated queries and the
+/// splits' partials. A call holds the lock while it queues its kernels, so calls on one stream
+/// run one after another and never share the scratch.
+///
+/// The index arrays are uploaded only when they differ from the last call's: an upload from
+/// pageable host memory waits for the stream, and a decoding loop over an unchanged block
+/// table should not pay that.
+final class DecodeWorkspace: Sendable {
+    struct Key: Hashable, Sendable {
+        var ordinal: Int
+        var stream: UInt
+    }
+
+    private struct State: @unchecked Sendable {
+        var buffer: CUDABuffer?
+        var metadata: [Int32] = []
+    }
+
+    private static let workspaces = LockedDictionary<Key, DecodeWorkspace>()
+    private let state = Mutex<State>(State())
+
+    static func forStream(_ stream: CUDAStream, ordinal: Int) throws -> DecodeWorkspace {
+        try workspaces.value(for: Key(ordinal: ordinal, stream: UInt(bitPattern: stream.handle))) { DecodeWorkspace() }
+    }
+
+    /// Runs `body` with the scratch's address (at least `bytes`), `metadata` at its start.
+    func with(bytes: Int, metadata: [Int32], context: CUDAContext, stream: CUDAStream, _ body: (UInt64) throws -> Void) throws {
+        try state.withLock { current in
+            if current.buffer == nil || current.buffer!.byteCount < bytes {
+                // Kernels queued earlier may still read the old buffer.
+                if current.buffer != nil { try stream.synchronize() }
+                current.buffer = nil
+                current.metadata = []
+                current.buffer = try CUDABuffer(byteCount: max(bytes, 1 << 20), context: context)
+            }
+            if current.metadata != metadata {
+                current.metadata = []
+                try metadata.withUnsafeBytes { try current.buffer!.copy(from: $0, stream: stream) }
+                current.metadata = metadata
+            }
+            try body(current.buffer!.address)
+        }
+    }
+}
+
+extension CUDABackend: KVCacheBackend {
+    /// Attention over a KV cache on the GPU (the reference library's `flash_attn_with_kvcache`):
+    /// the append kernel writes the new keys (rotated) and values into the cache in place and
+    /// rotates the queries, the split-KV attention kernel reads the cache once per KV head, and
+    /// the combine kernel merges the splits.
+    ///
+    /// Device tensors are used in place on the backend's stream (the call returns once the
+    /// kernels are queued). Host tensors are staged through device memory: out and LSE poisoned
+    /// before the kernels run, the caches copied back when keys were appended. float32 caches
+    /// go to the fallback backend when one is set and the tensors are on the host.
+    public func forwardWithKVCache(_ arguments: KVCacheArguments) throws {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        try route(
+            q: arguments.q,
+            fallback: { backend in
+                guard let kv = backend as? any KVCacheBackend else {
+                    throw FlashAttentionError.unsupported("float32 KV caches on CUDA (the fallback backend has no KV-cache path)")
+                }
+                try kv.forwardWithKVCache(arguments)
+            },
+            staged: { try kvCacheStaged(arguments, layout: layout) },
+            inPlace: { ordinal in
+                // Validation put every tensor on q's device; the slopes may be on either.
+                let workspace = try DecodeWorkspace.forStream(stream, ordinal: ordinal)
+                try launchKVCache(arguments, layout: layout, stream: stream, workspace: workspace)
+            })
+    }
+
+    /// The kernels and split count a KV-cache call runs with, and why.
+    public func kvCachePlan(_ arguments: KVCacheArguments) throws -> DecodePlan {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        return try DecodeHeuristics.plan(for: decodeProblem(arguments, layout: layout), architecture: architecture)
+    }
+
+    func decodeProblem(_ a: KVCacheArguments, layout: KVCacheLayout) -> DecodeProblem {
+        let D = layout.headDim
+        let vectorized = D % 8 == 0 && CUDABackend.isVectorAligned(a.kCache, headDim: D) && CUDABackend.isVectorAligned(a.vCache, headDim: D)
+        let rotary: DecodeRotary = a.rotary == nil ? .none : (layout.rotaryInterleaved ? .interleaved : .halfSplit)
+        return DecodeProblem(
+            elementType: a.q.elementType, outputType: a.out.elementType, headDim: D, groupSize: layout.groupSize,
+            seqlenQ: layout.seqlenQ, batch: layout.batch, kvHeads: layout.kvHeads, maxSeqlenK: layout.maxSeqlenK,
+            mask: KernelMask(a.options.effectiveWindow), softcap: a.options.softcap > 0, alibi: a.options.alibi != nil,
+            paged: layout.pageSize != nil, vectorized: vectorized, writeLSE: a.lse != nil, rotary: rotary,
+            rotaryTableType: a.rotary?.cos.elementType ?? .float32, appendKeys: layout.seqlenNew > 0,
+            requestedSplits: a.numSplits, multiprocessors: context.device.multiprocessorCount)
+    }
+
+    // MARK: - Host tensors
+
+    private func kvCacheStaged(_ arguments: KVCacheArguments, layout: KVCacheLayout) throws {
+        let staging = try CUDAStream(context: context)
+        func upload(_ view: TensorView) throws -> CUDATensor {
+            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
+            try tensor.copy(from: view, stream: staging)
+            return tensor
+        }
+        func poisoned(_ view: TensorView) throws -> CUDATensor {
+            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
+            // An element the kernels fail to write comes back as NaN, not as stale memory.
+            try tensor.buffer.fill(byte: 0xFF, stream: staging)
+            return tensor
+        }
+        var device = arguments
+        let q = try upload(arguments.q), kCache = try upload(arguments.kCache), vCache = try upload(arguments.vCache)
+        let k = try arguments.k.map(upload), v = try arguments.v.map(upload)
+        let cos = try arguments.rotary.map { try upload($0.cos) }, sin = try arguments.rotary.map { try upload($0.sin) }
+        let out = try poisoned(arguments.out), lse = try arguments.lse.map(poisoned)
+        (device.q, device.kCache, device.vCache, device.out) = (q.view, kCache.view, vCache.view, out.view)
+        device.k = k?.view
+        device.v = v?.view
+        device.lse = lse?.view
+        if let cos, let sin, let rotary = arguments.rotary {
+            device.rotary = RotaryEmbedding(cos: cos.view, sin: sin.view, interleaved: rotary.interleaved)
+        }
+        // The scratch must outlive the kernels: kept until the stream has drained.
+        let workspace = DecodeWorkspace()
+        try launchKVCache(device, layout: layout, stream: staging, workspace: workspace)
+        try staging.synchronize()
+        withExtendedLifetime((workspace, q, k, v, cos, sin)) {}
+        try out.copy(to: arguments.out, stream: staging)
+        if let lse, let host = arguments.lse { try lse.copy(to: host, stream: staging) }
+        if layout.seqlenNew > 0 {
+            try kCache.copy(to: arguments.kCache, stream: staging)
+            try vCache.copy(to: arguments.vCache, stream: staging)
+        }
+    }
+
+    // MARK: - Device tensors
+
+    private static func strides4(_ view: TensorView) -> (Int64, Int64, Int64, Int64) {
+        (Int64(view.strides[0]), Int64(view.strides[1]), Int64(view.strides[2]), Int64(view.strides[3]))
+    }
+
+    private func launchKVCache(_ a: KVCacheArguments, layout: KVCacheLayout, stream: CUDAStream, workspace: DecodeWorkspace) throws {
+        guard layout.batch > 0 else { return }
+        let B = layout.batch, Sq = layout.seqlenQ, H = layout.heads, Hk = layout.kvHeads, D = layout.headDim
+        guard B <= 65535, Hk <= 65535 else { throw FlashAttentionError.unsupported("more than 65535 batch rows or KV heads on CUDA") }
+        guard B * Sq * H < Int(Int32.max) / 2, layout.capacity < Int(Int32.max), B * max(1, layout.seqlenNew) * Hk < Int(Int32.max) / 2 else {
+            throw FlashAttentionError.unsupported("KV-cache problems with ≥ 2³⁰ rows or a cache of ≥ 2³¹ keys per sequence on CUDA")
+        }
+        let plan = try DecodeHeuristics.plan(for: decodeProblem(a, layout: layout), architecture: architecture)
+        // Compile (or load) everything before queueing anything.
+        let append = try plan.append.map { try DecodeKernelCache.kernel($0, context: context) }
+        let attention = try DecodeKernelCache.kernel(plan.attention, context: context)
+        let combine = try plan.combine.map { try DecodeKernelCache.kernel($0, context: context) }
+
+        // Index arrays, in one upload: seqlens, left pad, cache rows, block table, ALiBi slopes.
+        var metadata = layout.cacheSeqlens.map { Int32($0) } + layout.leftPad.map { Int32($0) }
+        metadata += layout.pageSize == nil ? layout.cacheRows.map { Int32($0) } : [Int32](repeating: 0, count: B)
+        let tableOffset = metadata.count
+        if let table = a.blockTable { metadata += table.entries }
+        let slopeOffset = metadata.count
+        var slopesOnDevice: UInt64?
+        var slopeStrides: (Int64, Int64) = (0, 0)
+        if let alibi = a.options.alibi {
+            let slopes = alibi.slopes
+            if case .cuda = slopes.device {
+                slopesOnDevice = UInt64(UInt(bitPattern: slopes.data))
+                slopeStrides = slopes.rank == 1 ? (0, Int64(slopes.strides[0])) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
+            } else {
+                for b in 0..<B { for h in 0..<H { metadata.append(Int32(bitPattern: alibi.slope(batch: b, head: h).bitPattern)) } }
+                slopeStrides = (Int64(H), 1)
+            }
+        }
+        func align(_ n: Int) -> Int { (n + 255) / 256 * 256 }
+        let metadataBytes = align(metadata.count * 4)
+        let rotatedBytes = a.rotary != nil ? align(B * Sq * H * D * a.q.elementType.byteCount) : 0
+        let partialRows = plan.splits > 1 ? plan.splits * B * H * Sq : 0
+        let partialOutBytes = align(partialRows * plan.attention.headDim * 4)
+        let partialLSEBytes = align(partialRows * 4)
+
+        try workspace.with(bytes: metadataBytes + rotatedBytes + partialOutBytes + partialLSEBytes, metadata: metadata,
+                           context: context, stream: stream) { scratch in
+            func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+            var p = DecodeParameters()
+            p.seqlens = scratch
+            p.leftPad = scratch + UInt64(B * 4)
+            p.cacheRows = scratch + UInt64(2 * B * 4)
+            p.blockTable = a.blockTable != nil ? scratch + UInt64(tableOffset * 4) : 0
+            if a.options.alibi != nil {
+                p.alibiSlopes = slopesOnDevice ?? scratch + UInt64(slopeOffset * 4)
+                (p.alibiBatchStride, p.alibiHeadStride) = slopeStrides
+            }
+            p.qRotated = scratch + UInt64(metadataBytes)
+            p.partialOut = scratch + UInt64(metadataBytes + rotatedBytes)
+            p.partialLSE = scratch + UInt64(metadataBytes + rotatedBytes + partialOutBytes)
+            p.qSource = address(a.q)
+            p.qSourceStrides = CUDABackend.strides4(a.q)
+            if a.rotary != nil {
+                p.q = p.qRotated
+                p.qStrides = (Int64(Sq * H * D), Int64(H * D), Int64(D), 1)
+            } else {
+                p.q = address(a.q)
+                p.qStrides = CUDABackend.strides4(a.q)
+            }
+            p.kCache = address(a.kCache); p.kCacheStrides = CUDABackend.strides4(a.kCache)
+            p.vCache = address(a.vCache); p.vCacheStrides = CUDABackend.strides4(a.vCache)
+            if let k = a.k, let v = a.v {
+                p.kNew = address(k); p.kNewStrides = CUDABackend.strides4(k)
+                p.vNew = address(v); p.vNewStrides = CUDABackend.strides4(v)
+            }
+            p.out = address(a.out); p.outStrides = CUDABackend.strides4(a.out)
+            if let lse = a.lse {
+                p.lse = address(lse)
+                p.lseStrides = (Int64(lse.strides[0]), Int64(lse.strides[1]), Int64(lse.strides[2]))
+            }
+            if let rotary = a.rotary {
+                p.rotaryCos = address(rotary.cos); p.cosStrides = (Int64(rotary.cos.strides[0]), Int64(rotary.cos.strides[1]))
+                p.rotarySin = address(rotary.sin); p.sinStrides = (Int64(rotary.sin.strides[0]), Int64(rotary.sin.strides[1]))
+                p.rotaryDim = Int32(layout.rotaryDim)
+            }
+            p.batch = Int32(B); p.heads = Int32(H); p.kvHeads = Int32(Hk); p.groupSize = Int32(layout.groupSize)
+            p.seqlenQ = Int32(Sq); p.seqlenNew = Int32(layout.seqlenNew); p.headDim = Int32(D)
+            p.pageSize = Int32(layout.pageSize ?? 1)
+            p.maxBlocks = Int32(a.blockTable?.maxBlocksPerSequence ?? 0)
+            let window = a.options.effectiveWindow
+            p.windowLeft = Int32(clamping: window.left)
+            p.windowRight = Int32(clamping: window.right)
+            p.splits = Int32(plan.splits)
+            p.queryTiles = Int32(plan.queryTiles)
+            p.queryPositionsAdvance = layout.queryPositionsAdvance ? 1 : 0
+            p.appendRows = Int32(plan.append?.appendKeys == true ? B * layout.seqlenNew * Hk : 0)
+            p.queryRows = Int32(a.rotary != nil ? B * Sq * H : 0)
+            let scale = a.options.scale(headDim: D)
+            let log2e: Float = 1.4426950408889634
+            if a.options.softcap > 0 {
+                p.scaleLog2 = a.options.softcap * log2e
+                p.softcapInputScale = scale / a.options.softcap
+            } else {
+                p.scaleLog2 = scale * log2e
+            }
+            let bytes = p.packed()
+
+            if let append, let descriptor = plan.append {
+                let rows = Int(p.appendRows + p.queryRows)
+                if rows > 0 {
+                    try append.function.launch(grid: ((rows + descriptor.warps - 1) / descriptor.warps, 1, 1),
+                                               block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
+                                               parameters: bytes)
+                }
+            }
+            guard Sq > 0 else { return }
+            try attention.function.launch(grid: (plan.splits * plan.queryTiles, Hk, B), block: (plan.attention.threads, 1, 1),
+                                          sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
+            if let combine, let descriptor = plan.combine {
+                let rows = B * H * Sq
+                try combine.function.launch(grid: ((rows + descriptor.warps - 1) / descriptor.warps, 1, 1),
+                                            block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
+                                            parameters: bytes)
+            }
+        }
+    }
+}
