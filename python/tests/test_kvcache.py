@@ -421,3 +421,41 @@ def test_cuda_descriptors_without_cuda_report_a_clean_error():
                                             None, None, 0, ref(co), None, None, None)
     assert status in (2, 3), (status, lib.library.fa_last_error())  # unsupported or device unavailable
     assert lib.library.fa_last_error()
+
+
+def test_c_abi_index_tensor_checks():
+    # Through the C ABI directly: a NULL cache_seqlens, a device-memory index tensor and a
+    # wrong-rank block table are argument errors naming them.
+    import ctypes
+
+    from flash_attn import _library as lib
+
+    def describe(t, dtype, device_type=lib.DEVICE_CPU):
+        d = lib.FATensor()
+        d.data, d.dtype, d.device_type, d.rank = t.data_ptr(), dtype, device_type, t.dim()
+        for axis in range(t.dim()):
+            d.shape[axis], d.strides[axis] = t.shape[axis], t.stride(axis)
+        return d
+
+    q, cache = torch.zeros(1, 1, 2, 8, dtype=torch.float16), torch.zeros(1, 4, 2, 8, dtype=torch.float16)
+    out = torch.empty_like(q)
+    lengths = torch.tensor([2], dtype=torch.int32)
+    f16 = lambda t: describe(t, lib.DTYPE_FLOAT16)
+    dq, dk, dv, do = f16(q), f16(cache), f16(cache), f16(out)
+    ref = ctypes.addressof
+
+    def status_and_message(seqlens=None, block_table=None):
+        status = lib.library.fa_kvcache_forward(
+            ref(dq), ref(dk), ref(dv), None, None, None, None, 1, seqlens and ref(seqlens), None, None,
+            block_table and ref(block_table), 0, ref(do), None, None, None)
+        return status, lib.library.fa_last_error().decode()
+
+    status, message = status_and_message()
+    assert status == 1 and "'cache_seqlens'" in message
+    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32, lib.DEVICE_CUDA))
+    assert status == 1 and "'cache_seqlens'" in message and "host" in message
+    table = torch.zeros(4, dtype=torch.int32)
+    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32), describe(table, lib.DTYPE_INT32))
+    assert status == 1 and "'block_table'" in message and "rank 2" in message
+    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32))
+    assert status == 0 and message == ""
