@@ -37,6 +37,8 @@ public struct VerifyCommand: ParsableCommand {
     public var threads: Int?
     @Flag(help: "Print a line for every case, not only failures.")
     public var verbose = false
+    @Flag(name: .customLong("kvcache"), help: "Check KV-cache calls (append, rotary, paged, splits) instead: out, LSE and the caches after the append.")
+    public var kvCache = false
 
     public init() {}
 
@@ -52,6 +54,19 @@ public struct VerifyCommand: ParsableCommand {
             types.append(type)
         }
         guard cases >= 0 else { throw ValidationError("--cases: expected a count ≥ 0, got \(cases)") }
+        if kvCache {
+            let result: (passed: Int, failed: Int, backend: String)
+            do {
+                result = try VerifyKVCache(device: selection, cases: cases, seed: seed, types: types, index: index,
+                                           verbose: verbose, threads: threads).run()
+            } catch {
+                print("error: \(error)")
+                throw ExitCode(1)
+            }
+            print("\(result.passed) passed, \(result.failed) failed (kvcache, backend \(result.backend), seed \(seed))")
+            if result.failed > 0 { throw ExitCode(1) }
+            return
+        }
         let backend: any AttentionBackend
         do {
             backend = try FlashAttention.backend(for: selection, threads: threads)
