@@ -1,4 +1,5 @@
 import FlashAttention
+import FlashAttentionCUDA
 import Foundation
 
 #if canImport(Glibc)
@@ -101,6 +102,7 @@ struct DecodeBench {
             throw CLIError("--device", message: "\(deviceSelection.rawValue) cannot run --decode here: \(error)")
         }
 
+        if let gpu = backend as? CUDABackend { return try DecodeBenchCUDA(command: command, backend: gpu).run() }
         let bandwidth = DecodeBenchBandwidth.measure(threads: threads)
         var peer: DecodeBenchTorch?
         var torchNote: String?

@@ -82,10 +82,12 @@ main()
     private(set) var version = ""
 
     /// Starts the worker, or throws why not (no python3, no torch).
-    init(threads: Int) throws {
+    /// - Parameter script: the worker's Python source (the CPU worker above by default; the GPU
+    ///   bench passes ``DecodeBenchCUDA/torchScript``).
+    init(threads: Int, script: String = DecodeBenchTorch.script) throws {
         signal(SIGPIPE, SIG_IGN)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", DecodeBenchTorch.script]
+        process.arguments = ["python3", "-c", script]
         var environment = ProcessInfo.processInfo.environment
         environment["OMP_NUM_THREADS"] = String(threads)
         environment["PYTHONUNBUFFERED"] = "1"

@@ -165,7 +165,8 @@ public enum DecodeHeuristics {
                         paged: split, splitOutput: split))
                 }
             }
-            for tile in [8, 16, 32, 64, 256] {
+            // Tile head dims other than 128, once (the element type changes only the conversions).
+            for tile in [8, 16, 32, 64, 256] where type == .bfloat16 {
                 variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type,
                                                        headDim: tile, rowsPerBlock: 4, keysPerStep: 4, splitOutput: true))
             }

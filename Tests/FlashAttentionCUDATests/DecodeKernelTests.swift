@@ -1,0 +1,112 @@
+import CUDADriver
+import FlashAttention
+import FlashAttentionCUDA
+import FlashAttentionReference
+import Testing
+
+struct DecodeCompileCase: CustomTestStringConvertible, Sendable {
+    var descriptor: DecodeKernelDescriptor
+    var testDescription: String { descriptor.name }
+}
+
+let decodeCompileCases: [DecodeCompileCase] = [GPUArchitecture.sm90a, .sm80].flatMap {
+    DecodeHeuristics.tableVariants(for: $0).map { DecodeCompileCase(descriptor: $0) }
+}
+
+@Suite("Decode (KV cache) kernel generator and compilation (no GPU)")
+struct DecodeKernelTests {
+    /// Every append, attention and combine variant of the table compiles for sm_90a and sm_80
+    /// without spills or a stack frame (NVRTC, no disk cache).
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: decodeCompileCases)
+    func variantCompilesWithoutSpills(_ testCase: DecodeCompileCase) throws {
+        let compiled = try DecodeKernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(!compiled.image.isEmpty)
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+    }
+
+    @Test func equalDescriptorsGiveIdenticalSourceAndDistinctNames() throws {
+        let variants = DecodeHeuristics.tableVariants(for: .sm90a)
+        for descriptor in variants {
+            let copy = descriptor
+            let a = try descriptor.source(), b = try copy.source()
+            #expect(a == b)
+            #expect(a.contains("extern \"C\" __global__"))
+            #expect(a.contains(descriptor.entryPoint))
+            #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
+        }
+        #expect(Set(variants.map(\.name)).count == variants.count)
+        #expect(Set(try variants.map { try $0.source() }).count == variants.count)
+    }
+
+    @Test func parameterBytesMatchTheDeclaredStruct() throws {
+        var p = DecodeParameters()
+        p.q = 0x1122_3344_5566_7788
+        p.softcapInputScale = 2.5
+        let bytes = p.packed()
+        for d in DecodeHeuristics.tableVariants(for: .sm80) {
+            #expect(try d.source().contains("sizeof(DecodeParams) == \(bytes.count)"))
+        }
+        #expect(bytes.count % 8 == 0)
+        #expect(Array(bytes[0..<8]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
+        // 516 bytes of fields (the last one the softcap scale), padded to 520.
+        #expect(bytes.count == 520)
+        #expect(Array(bytes[512..<516]) == withUnsafeBytes(of: Float(2.5).bitPattern.littleEndian, Array.init))
+        #expect(Array(bytes[516...]) == [0, 0, 0, 0])
+    }
+
+    /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
+    /// numSplits, and every head dim 1…256 gets a valid plan.
+    @Test func splitHeuristic() throws {
+        func plan(_ batch: Int, _ kvHeads: Int, _ context: Int, groupSize: Int = 4, splits: Int = 0) throws -> DecodePlan {
+            try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: groupSize,
+                                                         batch: batch, kvHeads: kvHeads, maxSeqlenK: context,
+                                                         requestedSplits: splits), architecture: .sm90a)
+        }
+        let single = try plan(1, 8, 8192)
+        #expect(single.splits == 32 && single.combine != nil && single.attention.splitOutput)
+        #expect(try plan(1, 8, 131072).splits == 33)
+        #expect(try plan(1, 8, 1024).splits == 4)
+        #expect(try plan(64, 8, 131072).splits == 1)
+        #expect(try plan(64, 8, 131072).combine == nil)
+        #expect(try plan(1, 8, 300).splits == 1)
+        #expect(try plan(1, 8, 8192, splits: 5).splits == 5)
+        #expect(try plan(1, 8, 100, splits: 50).splits == 2)
+        #expect(try plan(1, 32, 8192, groupSize: 1).attention.rowsPerBlock == 1)
+        for D in 1...256 {
+            let p = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: D, groupSize: 3, seqlenQ: 7,
+                                                                 maxSeqlenK: 5000, mask: .window, softcap: true, alibi: true,
+                                                                 paged: true, vectorized: D % 8 == 0, rotary: .halfSplit,
+                                                                 appendKeys: true), architecture: .sm80)
+            for d in p.all {
+                #expect(d.invalidReason == nil, "\(d.name): \(d.invalidReason ?? "")")
+                _ = try d.source()
+            }
+            #expect(p.attention.headDim >= D)
+        }
+        #expect(throws: (any Error).self) { try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float32, headDim: 64), architecture: .sm90a) }
+    }
+}
+
+@Suite("CUDA KV cache on a GPU")
+struct CUDAKVCacheTests {
+    /// Random KV-cache calls (paged and contiguous, rotary, batch index, left pad, masks,
+    /// splits) against the float64 oracle, the caches after the append included.
+    @Test(.enabled(if: gpuAvailable, noGPUReason), arguments: 0..<16)
+    func randomCaseMatchesOracle(_ index: Int) throws {
+        let backend = try CUDABackend()
+        let check = KVCacheCheck(KVCacheSpec.random(seed: 5, index: index, maxContext: 1200))
+        let failures = try check.verify { try backend.forwardWithKVCache($0) }
+        #expect(failures.isEmpty, "\(check.spec): \(failures)")
+    }
+
+    @Test func kvCacheBackendForCUDAIsTheGPUWhenPresent() throws {
+        if gpuAvailable {
+            #expect(try FlashAttention.kvCacheBackend(for: .cuda).name == "cuda")
+        } else {
+            #expect(throws: FlashAttentionError.self) { try FlashAttention.kvCacheBackend(for: .cuda) }
+            #expect(try FlashAttention.kvCacheBackend(for: .auto).name == "cpu")
+        }
+    }
+}
