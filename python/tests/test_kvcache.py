@@ -396,66 +396,61 @@ def test_paged_errors_name_the_argument():
     expect("cache_batch_idx", p, cache_batch_idx=torch.tensor([0, 1, 2], dtype=torch.int32))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path")
-def test_cuda_descriptors_without_cuda_report_a_clean_error():
-    # Through the C ABI directly: a CUDA descriptor must reach the CUDA backend (and fail cleanly
-    # here, no driver), never be read as host memory.
+# ---------------------------------------------------------------------------------------------
+# The C ABI directly (ctypes descriptors)
+
+
+def describe(t, dtype, device_type=None):
+    """An fa_tensor of `t` (kept alive by the caller)."""
+    from flash_attn import _library as lib
+
+    d = lib.FATensor()
+    d.data, d.dtype, d.rank = t.data_ptr(), dtype, t.dim()
+    d.device_type = lib.DEVICE_CPU if device_type is None else device_type
+    for axis in range(t.dim()):
+        d.shape[axis], d.strides[axis] = t.shape[axis], t.stride(axis)
+    return d
+
+
+def kvcache_call(device_type, seqlens=None, block_table=None):
+    """fa_kvcache_forward on a tiny float16 problem described as on `device_type`: (status, message)."""
     import ctypes
 
     from flash_attn import _library as lib
-
-    def describe(t, device_type):
-        d = lib.FATensor()
-        d.data, d.dtype, d.device_type, d.rank = t.data_ptr(), lib.DTYPE_FLOAT16, device_type, t.dim()
-        for axis in range(t.dim()):
-            d.shape[axis], d.strides[axis] = t.shape[axis], t.stride(axis)
-        return d
-
-    q, cache = torch.zeros(1, 1, 2, 8, dtype=torch.float16), torch.zeros(1, 4, 2, 8, dtype=torch.float16)
-    lengths = torch.tensor([2], dtype=torch.int32)
-    seqlens = describe(lengths, lib.DEVICE_CPU)
-    seqlens.dtype = lib.DTYPE_INT32
-    cq, ck, cv, co = (describe(t, lib.DEVICE_CUDA) for t in (q, cache, cache, q.clone()))
-    ref = ctypes.addressof
-    status = lib.library.fa_kvcache_forward(ref(cq), ref(ck), ref(cv), None, None, None, None, 1, ref(seqlens), None,
-                                            None, None, 0, ref(co), None, None, None)
-    assert status in (2, 3), (status, lib.library.fa_last_error())  # unsupported or device unavailable
-    assert lib.library.fa_last_error()
-
-
-def test_c_abi_index_tensor_checks():
-    # Through the C ABI directly: a NULL cache_seqlens, a device-memory index tensor and a
-    # wrong-rank block table are argument errors naming them.
-    import ctypes
-
-    from flash_attn import _library as lib
-
-    def describe(t, dtype, device_type=lib.DEVICE_CPU):
-        d = lib.FATensor()
-        d.data, d.dtype, d.device_type, d.rank = t.data_ptr(), dtype, device_type, t.dim()
-        for axis in range(t.dim()):
-            d.shape[axis], d.strides[axis] = t.shape[axis], t.stride(axis)
-        return d
 
     q, cache = torch.zeros(1, 1, 2, 8, dtype=torch.float16), torch.zeros(1, 4, 2, 8, dtype=torch.float16)
     out = torch.empty_like(q)
-    lengths = torch.tensor([2], dtype=torch.int32)
-    f16 = lambda t: describe(t, lib.DTYPE_FLOAT16)
-    dq, dk, dv, do = f16(q), f16(cache), f16(cache), f16(out)
+    dq, dk, dv, do = (describe(t, lib.DTYPE_FLOAT16, device_type) for t in (q, cache, cache, out))
     ref = ctypes.addressof
+    status = lib.library.fa_kvcache_forward(
+        ref(dq), ref(dk), ref(dv), None, None, None, None, 1, seqlens and ref(seqlens), None, None,
+        block_table and ref(block_table), 0, ref(do), None, None, None)
+    return status, lib.library.fa_last_error().decode()
 
-    def status_and_message(seqlens=None, block_table=None):
-        status = lib.library.fa_kvcache_forward(
-            ref(dq), ref(dk), ref(dv), None, None, None, None, 1, seqlens and ref(seqlens), None, None,
-            block_table and ref(block_table), 0, ref(do), None, None, None)
-        return status, lib.library.fa_last_error().decode()
 
-    status, message = status_and_message()
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path")
+def test_cuda_descriptors_without_cuda_report_a_clean_error():
+    # A CUDA descriptor must reach the CUDA backend (and fail cleanly here, no driver), never be
+    # read as host memory.
+    from flash_attn import _library as lib
+
+    lengths = torch.tensor([2], dtype=torch.int32)
+    status, message = kvcache_call(lib.DEVICE_CUDA, describe(lengths, lib.DTYPE_INT32))
+    assert status in (2, 3) and message, (status, message)  # unsupported or device unavailable
+
+
+def test_c_abi_index_tensor_checks():
+    # A NULL cache_seqlens, a device-memory index tensor and a wrong-rank block table are
+    # argument errors naming them.
+    from flash_attn import _library as lib
+
+    cpu = lib.DEVICE_CPU
+    lengths, table = torch.tensor([2], dtype=torch.int32), torch.zeros(4, dtype=torch.int32)
+    status, message = kvcache_call(cpu)
     assert status == 1 and "'cache_seqlens'" in message
-    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32, lib.DEVICE_CUDA))
+    status, message = kvcache_call(cpu, describe(lengths, lib.DTYPE_INT32, lib.DEVICE_CUDA))
     assert status == 1 and "'cache_seqlens'" in message and "host" in message
-    table = torch.zeros(4, dtype=torch.int32)
-    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32), describe(table, lib.DTYPE_INT32))
+    status, message = kvcache_call(cpu, describe(lengths, lib.DTYPE_INT32), describe(table, lib.DTYPE_INT32))
     assert status == 1 and "'block_table'" in message and "rank 2" in message
-    status, message = status_and_message(describe(lengths, lib.DTYPE_INT32))
+    status, message = kvcache_call(cpu, describe(lengths, lib.DTYPE_INT32))
     assert status == 0 and message == ""
