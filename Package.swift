@@ -35,6 +35,12 @@ let package = Package(
                 "FlashAttention", "FlashAttentionReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Context parallelism (ring and Ulysses schedules, zigzag sharding) over any communicator and device; CPU pieces.
+        .target(name: "FlashAttentionRing", dependencies: ["FlashAttentionCore", "FlashAttentionCPU"]),
+        // The same schedules on CUDA devices over NCCL.
+        // NCCL's by-value unique id for dlsym'd ncclCommInitRank.
+        .target(name: "CNCCLShim"),
+        .target(name: "FlashAttentionRingCUDA", dependencies: ["FlashAttentionRing", "FlashAttentionCUDA", "CUDADriver", "CNCCLShim"]),
         .executableTarget(name: "flash-attn", dependencies: ["FlashAttentionCLI"]),
         // The stable C header, and its Swift implementation built as libflashattention.so.
         .target(name: "CFlashAttentionABI"),
@@ -43,6 +49,7 @@ let package = Package(
             name: "FlashAttentionTests",
             dependencies: ["FlashAttention", "FlashAttentionCPU", "FlashAttentionReference", "CFlashKernels"]),
         .testTarget(name: "FlashAttentionCUDATests", dependencies: ["FlashAttentionCUDA", "CUDADriver", "FlashAttention", "FlashAttentionReference"]),
+        .testTarget(name: "FlashAttentionRingTests", dependencies: ["FlashAttentionRing", "FlashAttentionCPU", "FlashAttentionReference"]),
         .testTarget(name: "FlashAttentionCLITests", dependencies: ["FlashAttentionCLI", "FlashAttention", "FlashAttentionReference"]),
     ]
 )

@@ -50,7 +50,13 @@ final class DriverAPI: @unchecked Sendable {
     let cuEventRecord: @convention(c) (CUhandle?, CUhandle?) -> Result
     let cuEventSynchronize: @convention(c) (CUhandle?) -> Result
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle?, CUhandle?) -> Result
+    let cuStreamWaitEvent: @convention(c) (CUhandle?, CUhandle?, UInt32) -> Result
     let cuPointerGetAttribute: @convention(c) (UnsafeMutableRawPointer, Int32, CUdeviceptr) -> Result
+    /// `cuTensorMapEncodeTiled` (CUDA 12+ drivers; nil on older ones): TMA descriptors for sm_90.
+    let cuTensorMapEncodeTiled: (@convention(c) (
+        UnsafeMutableRawPointer, Int32, UInt32, UnsafeMutableRawPointer?, UnsafePointer<UInt64>, UnsafePointer<UInt64>,
+        UnsafePointer<UInt32>, UnsafePointer<UInt32>, Int32, Int32, Int32, Int32
+    ) -> Result)?
 
     init(library: DynamicLibrary) throws {
         self.library = library
@@ -89,7 +95,9 @@ final class DriverAPI: @unchecked Sendable {
         cuEventRecord = try library.function("cuEventRecord")
         cuEventSynchronize = try library.function("cuEventSynchronize")
         cuEventElapsedTime = try library.function("cuEventElapsedTime")
+        cuStreamWaitEvent = try library.function("cuStreamWaitEvent")
         cuPointerGetAttribute = try library.function("cuPointerGetAttribute")
+        cuTensorMapEncodeTiled = library.optionalFunction("cuTensorMapEncodeTiled")
     }
 
     /// `CUDA_ERROR_…` for a result code.
