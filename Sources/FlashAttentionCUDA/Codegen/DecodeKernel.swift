@@ -49,8 +49,10 @@ public struct DecodeKernel: Sendable {
             """
         let load = d.vectorized
             ? """
-                            kv[n] = ld_vec8(kc + ko);
-                            vv[n] = ld_vec8(vc + vo);
+                            // Lanes past D (a tile wider than D) read nothing: their q is 0, but
+                            // memory past the row could be NaN or unmapped.
+                            kv[n] = live ? ld_vec8(kc + ko) : Vec8{0u, 0u, 0u, 0u};
+                            vv[n] = live ? ld_vec8(vc + vo) : Vec8{0u, 0u, 0u, 0u};
             """
             : """
                             u32 kw[4], vw[4];
@@ -113,6 +115,7 @@ public struct DecodeKernel: Sendable {
             const int split = blockIdx.x % p.splits, tile = blockIdx.x / p.splits;
             const int hk = blockIdx.y, b = blockIdx.z;
             const int tid = threadIdx.x, group = tid / T, sub = tid % T, d0 = sub * 8;
+            const bool live = d0 < p.head_dim;
             const int G = p.group_size, rows = p.seqlen_q * G;
             const int end = seqlens_[b] + p.seqlen_new;
             const int pad = left_pad_[b];
