@@ -88,9 +88,15 @@ public enum DecodeHeuristics {
         RowChoice(rowsPerBlock: 8, keysPerStep: 2, reason: "G ≥ 8 or prefill rows: q and acc 128 floats leave room for 4 loads in flight"),
     ]
 
-    /// Split targets: about two resident CTAs per SM, and no split shorter than this many keys
-    /// (below that the partial write and the combine cost more than the parallelism gains).
-    public static let ctasPerMultiprocessor = 2
+    /// Split targets: about eight CTAs per SM, and no split shorter than this many keys (below
+    /// that the partial write and the combine cost more than the parallelism gains).
+    ///
+    /// Eight, not the two or three that are resident at once: a bandwidth-bound grid of 1.3
+    /// waves (B = 64, Hk = 8: 512 CTAs, 396 resident at 167 registers) runs its second wave a
+    /// third full, so the tail alone costs a third of the time. Several waves of smaller CTAs
+    /// keep the tail short; the partials they add are 2·B·H·D·4 bytes per split, nothing
+    /// beside the cache.
+    public static let ctasPerMultiprocessor = 8
     public static let minimumKeysPerSplit = 256
     public static let maximumSplits = 128
 
