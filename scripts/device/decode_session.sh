@@ -16,7 +16,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total 
 t0=$(date +%s)
 if [[ $skip != *" verify "* ]]; then
   for seed in 1 2 3 4; do
-    timeout 240 /tmp/fa verify --kvcache --device cuda --seed $seed --cases "$cases" > "$OUT/verify_$seed.txt" 2>&1 &
+    timeout 150 /tmp/fa verify --kvcache --device cuda --seed $seed --cases "$cases" > "$OUT/verify_$seed.txt" 2>&1 &
   done
   wait
   for seed in 1 2 3 4; do
@@ -27,13 +27,13 @@ fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 if [[ $skip != *" sanitize "* ]]; then
   san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
-  timeout 150 "$san" --tool memcheck --error-exitcode 9 /tmp/fa verify --kvcache --device cuda --seed 9 --cases 10 > "$OUT/sanitize.txt" 2>&1
+  timeout 90 "$san" --tool memcheck --error-exitcode 9 /tmp/fa verify --kvcache --device cuda --seed 9 --cases 10 > "$OUT/sanitize.txt" 2>&1
   code=$?; echo "memcheck exit $code"; grep -E "ERROR SUMMARY|Invalid|passed" "$OUT/sanitize.txt" | head -5
   summary+=("memcheck (10 kvcache cases): exit $code, $(grep 'ERROR SUMMARY' "$OUT/sanitize.txt" | tail -1)")
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 if [[ $skip != *" bench "* ]]; then
-  timeout 420 /tmp/fa bench --decode --device cuda --csv "$OUT/decode.csv" ${DEC_BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1
+  timeout 320 /tmp/fa bench --decode --device cuda --csv "$OUT/decode.csv" ${DEC_BENCH_ARGS:-} > "$OUT/bench.txt" 2>&1
   echo "bench exit $?"; cat "$OUT/bench.txt"
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
