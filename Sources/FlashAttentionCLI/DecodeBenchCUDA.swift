@@ -297,7 +297,7 @@ def main():
                 break
             if op == "hello":
                 reply = {"ok": True, "torch": torch.__version__ + " on " + torch.cuda.get_device_name(0)}
-            elif op == "decode_cuda":
+            elif op in ("decode", "decode_cuda"):
                 B, S, H, Hk, D = (int(req[key]) for key in ("batch", "context", "heads", "kv_heads", "head_dim"))
                 dtype = kinds[req["dtype"]]
                 dev = torch.device("cuda")
