@@ -13,7 +13,7 @@ public enum DeviceSelection: String, Sendable, CaseIterable {
 /// Exact attention with the reference FlashAttention library's semantics.
 ///
 /// ```swift
-/// let q = Tensor(shape: [1, 128, 8, 64], elementType: .bfloat16, values: ...)
+/// let q = try Tensor(shape: [1, 128, 8, 64], elementType: .bfloat16, values: ...)
 /// let (out, lse) = try FlashAttention.forward(q: q, k: k, v: v, options: .init(causal: true))
 /// ```
 public enum FlashAttention {

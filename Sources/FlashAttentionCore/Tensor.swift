@@ -16,8 +16,24 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A tensor holding `values` (row-major), each rounded to `elementType`.
-    public convenience init(shape: [Int], elementType: ElementType = .float32, values: [Float]) {
-        precondition(values.count == shape.reduce(1, *), "values.count must equal the product of shape")
+    ///
+    /// - Throws: ``FlashAttentionError/invalidArgument(name:expected:)`` naming `shape` for a
+    ///   negative size, or `values` when their count is not the product of `shape`.
+    public convenience init(shape: [Int], elementType: ElementType = .float32, values: [Float]) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw FlashAttentionError.invalidArgument(name: "shape", expected: "non-negative sizes, got \(shape)")
+        }
+        let (count, overflow) = shape.reduce((1, false)) { running, size in
+            let (product, overflow) = running.0.multipliedReportingOverflow(by: size)
+            return (product, running.1 || overflow)
+        }
+        guard !overflow else {
+            throw FlashAttentionError.invalidArgument(name: "shape", expected: "sizes whose product fits in Int, got \(shape)")
+        }
+        guard values.count == count else {
+            throw FlashAttentionError.invalidArgument(
+                name: "values", expected: "\(count) values (the product of shape \(shape)), got \(values.count)")
+        }
         self.init(shape: shape, elementType: elementType)
         let view = self.view
         for (index, value) in values.enumerated() { view.store(value, at: index) }

@@ -109,7 +109,7 @@ public enum ReferenceKVCache {
             var options = arguments.options
             var slopes: Tensor?
             if let alibi = options.alibi {
-                let tensor = Tensor(shape: [H], values: (0..<H).map { alibi.slope(batch: b, head: $0) })
+                let tensor = try Tensor(shape: [H], values: (0..<H).map { alibi.slope(batch: b, head: $0) })
                 options.alibi = ALiBi(slopes: tensor.view)
                 slopes = tensor
             }

@@ -8,9 +8,9 @@ import Testing
         // --- begin README example (keep identical to README.md's ```swift block) ---
         let (batch, seqlen, heads, headDim) = (1, 1024, 8, 64)
         let values = (0..<(batch * seqlen * heads * headDim)).map { _ in Float.random(in: -1...1) }
-        let q = Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: values)
-        let k = Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: Array(values.reversed()))
-        let v = Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: values.shuffled())
+        let q = try Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: values)
+        let k = try Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: Array(values.reversed()))
+        let v = try Tensor(shape: [batch, seqlen, heads, headDim], elementType: .bfloat16, values: values.shuffled())
         let options = AttentionOptions(causal: true, window: SlidingWindow(left: 256, right: 0))
         let (out, lse) = try FlashAttention.forward(q: q, k: k, v: v, options: options)
         // Gradients of the loss ½‖out‖², whose gradient with respect to out is out itself.

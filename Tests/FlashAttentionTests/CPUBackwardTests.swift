@@ -147,7 +147,7 @@ import FlashAttentionReference
         var slopes: Tensor? = nil
         if p.alibiRank > 0 {
             let shape = p.alibiRank == 1 ? [p.heads] : [batch, p.heads]
-            slopes = Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in 0.05 + 0.4 * abs(noise.next()) })
+            slopes = try Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in 0.05 + 0.4 * abs(noise.next()) })
         }
         let options = AttentionOptions(
             softmaxScale: p.softmaxScale, causal: p.causal, window: p.window, softcap: p.softcap,

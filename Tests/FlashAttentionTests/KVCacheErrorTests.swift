@@ -25,8 +25,8 @@ import FlashAttentionReference
         return nil
     }
 
-    @Test func contiguousArguments() {
-        let problem = KVCacheProblem(KVCacheCase(batch: 2, seqlenQ: 2, heads: 4, kvHeads: 2, headDim: 16, seqlenNew: 2,
+    @Test func contiguousArguments() throws {
+        let problem = try KVCacheProblem(KVCacheCase(batch: 2, seqlenQ: 2, heads: 4, kvHeads: 2, headDim: 16, seqlenNew: 2,
                                                  capacity: 20, rotaryDim: 8, batchIndex: true, leftPad: true,
                                                  lengths: [10, 18], seed: 1))
         let other = Tensor(shape: [2, 2, 4, 16]), short = Tensor(shape: [5, 4])
@@ -66,8 +66,8 @@ import FlashAttentionReference
         }
     }
 
-    @Test func pagedArguments() {
-        let problem = KVCacheProblem(KVCacheCase(batch: 2, heads: 2, kvHeads: 1, headDim: 8, seqlenNew: 1, pageSize: 4,
+    @Test func pagedArguments() throws {
+        let problem = try KVCacheProblem(KVCacheCase(batch: 2, heads: 2, kvHeads: 1, headDim: 8, seqlenNew: 1, pageSize: 4,
                                                  capacity: 16, lengths: [5, 9], seed: 2))
         let table = problem.blockTable!
         let empty = Tensor(shape: [3, 0, 1, 8])

@@ -5,9 +5,9 @@ import FlashAttentionReference
 
 /// ``AttentionMerge``: attention over disjoint key sets merges into attention over their union.
 @Suite struct KVCacheMergeTests {
-    static func random(_ shape: [Int], seed: UInt64, type: ElementType = .float32) -> Tensor {
+    static func random(_ shape: [Int], seed: UInt64, type: ElementType = .float32) throws -> Tensor {
         var rng = SeededRandom(seed: seed)
-        return Tensor(shape: shape, elementType: type, values: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal()) })
+        return try Tensor(shape: shape, elementType: type, values: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal()) })
     }
 
     /// out and lse of attention of q over keys `range` of k/v.
@@ -19,7 +19,7 @@ import FlashAttentionReference
     }
 
     @Test func twoHalvesEqualTheWhole() throws {
-        let q = Self.random([2, 5, 4, 32], seed: 1), k = Self.random([2, 100, 2, 32], seed: 2), v = Self.random([2, 100, 2, 32], seed: 3)
+        let q = try Self.random([2, 5, 4, 32], seed: 1), k = try Self.random([2, 100, 2, 32], seed: 2), v = try Self.random([2, 100, 2, 32], seed: 3)
         let (whole, wholeLSE) = try Self.attention(q, k, v, keys: 0..<100)
         let (a, aLSE) = try Self.attention(q, k, v, keys: 0..<37)
         let (b, bLSE) = try Self.attention(q, k, v, keys: 37..<100)
@@ -40,7 +40,7 @@ import FlashAttentionReference
 
     /// Three parts against the float64 oracle over all keys, bfloat16 parts into a float32 out.
     @Test func threePartsAgainstTheOracle() throws {
-        let q = Self.random([1, 3, 4, 16], seed: 4), k = Self.random([1, 90, 4, 16], seed: 5), v = Self.random([1, 90, 4, 16], seed: 6)
+        let q = try Self.random([1, 3, 4, 16], seed: 4), k = try Self.random([1, 90, 4, 16], seed: 5), v = try Self.random([1, 90, 4, 16], seed: 6)
         let reference = try ReferenceAttention.forward(ForwardArguments(
             q: q.view, k: k.view, v: v.view, out: Tensor(shape: q.shape).view, lse: Tensor(shape: [1, 4, 3]).view))
         var outs: [Tensor] = [], lses: [Tensor] = []
@@ -59,12 +59,12 @@ import FlashAttentionReference
     /// 0 / +∞; a NaN lse makes the row NaN. Packed (T, H, D) layout with (H, T) lse.
     @Test func emptyPartsAndNaN() throws {
         let d = 8
-        let full = Self.random([3, 2, d], seed: 7)
+        let full = try Self.random([3, 2, d], seed: 7)
         let garbage = Tensor(shape: [3, 2, d])
         garbage.poison()  // NaN everywhere: must never be read
-        let fullLSE = Tensor(shape: [2, 3], values: [1.5, -2, .infinity, 0.25, 3, -.infinity])
+        let fullLSE = try Tensor(shape: [2, 3], values: [1.5, -2, .infinity, 0.25, 3, -.infinity])
         // Part 2 is empty everywhere, as +∞ in some rows and −∞ in others.
-        let emptyLSE = Tensor(shape: [2, 3], values: [.infinity, -.infinity, .infinity, -.infinity, .infinity, -.infinity])
+        let emptyLSE = try Tensor(shape: [2, 3], values: [.infinity, -.infinity, .infinity, -.infinity, .infinity, -.infinity])
         let out = Tensor(shape: [3, 2, d]), lse = Tensor(shape: [2, 3])
         try AttentionMerge.merge(outs: [full.view, garbage.view], lses: [fullLSE.view, emptyLSE.view], out: out.view, lse: lse.view)
         let o = out.floats(), f = full.floats(), l = lse.floats()
@@ -81,7 +81,7 @@ import FlashAttentionReference
                 }
             }
         }
-        let nanLSE = Tensor(shape: [2, 3], values: [.nan, 0, 0, 0, 0, 0])
+        let nanLSE = try Tensor(shape: [2, 3], values: [.nan, 0, 0, 0, 0, 0])
         try AttentionMerge.merge(outs: [full.view, full.view], lses: [nanLSE.view, fullLSE.view], out: out.view, lse: lse.view)
         #expect(lse.floats()[0].isNaN)
         #expect(out.floats()[0].isNaN)

@@ -87,15 +87,15 @@ final class KVCacheProblem {
     let batchIndex: [Int32]?
     let leftPad: [Int32]?
 
-    init(_ spec: KVCacheCase) {
+    init(_ spec: KVCacheCase) throws {
         self.spec = spec
         var rng = SeededRandom(seed: SeededRandom.derive(spec.seed, 99))
         let B = spec.batch, H = spec.heads, Hk = spec.kvHeads, D = spec.headDim, type = spec.type
-        func filled(_ shape: [Int]) -> Tensor {
+        func filled(_ shape: [Int]) throws -> Tensor {
             let count = shape.reduce(1, *)
-            return Tensor(shape: shape, elementType: type, values: (0..<count).map { _ in Float(rng.normal()) })
+            return try Tensor(shape: shape, elementType: type, values: (0..<count).map { _ in Float(rng.normal()) })
         }
-        q = filled([B, spec.seqlenQ, H, D])
+        q = try filled([B, spec.seqlenQ, H, D])
         var capacity = spec.capacity
         var table: BlockTable?
         var cacheRows: [Int]
@@ -148,8 +148,8 @@ final class KVCacheProblem {
             }
         }
         if spec.seqlenNew > 0 {
-            k = filled([B, spec.seqlenNew, Hk, D])
-            v = filled([B, spec.seqlenNew, Hk, D])
+            k = try filled([B, spec.seqlenNew, Hk, D])
+            v = try filled([B, spec.seqlenNew, Hk, D])
         } else {
             k = nil
             v = nil
@@ -157,13 +157,13 @@ final class KVCacheProblem {
         if spec.rotaryDim > 0 {
             let rows = capacity + spec.seqlenQ, half = spec.rotaryDim / 2
             let angles = (0..<(rows * half)).map { _ in rng.uniform(0, 2 * Double.pi) }
-            cos = Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_cos($0)) })
-            sin = Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_sin($0)) })
+            cos = try Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_cos($0)) })
+            sin = try Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_sin($0)) })
         } else {
             cos = nil
             sin = nil
         }
-        slopes = spec.alibi ? Tensor(shape: [B, H], values: (0..<(B * H)).map { _ in Float(rng.uniform(0, 0.3)) }) : nil
+        slopes = try spec.alibi ? Tensor(shape: [B, H], values: (0..<(B * H)).map { _ in Float(rng.uniform(0, 0.3)) }) : nil
         out = Tensor(shape: q.shape, elementType: type)
         lse = Tensor(shape: [B, H, spec.seqlenQ])
     }

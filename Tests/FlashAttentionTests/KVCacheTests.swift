@@ -93,7 +93,7 @@ import FlashAttentionReference
         for (index, (page, splits)) in [(nil, 0), (16, 0), (7, 6)].enumerated() {
             var results: [[UInt8]] = []
             for threads in [1, 2, 3] {
-                let problem = KVCacheProblem(KVCacheCase(batch: 2, heads: 8, kvHeads: 2, headDim: 64, seqlenNew: 2,
+                let problem = try KVCacheProblem(KVCacheCase(batch: 2, heads: 8, kvHeads: 2, headDim: 64, seqlenNew: 2,
                                                          type: .bfloat16, pageSize: page, capacity: 1500, rotaryDim: 32,
                                                          numSplits: splits, lengths: [1400, 900], seed: UInt64(60 + index)))
                 problem.out.poison()
@@ -113,7 +113,7 @@ import FlashAttentionReference
         for page in [nil, 16, 1] as [Int?] {
             let spec = KVCacheCase(batch: 2, heads: 4, kvHeads: 2, headDim: 64, seqlenNew: 0, type: .bfloat16,
                                    pageSize: page, capacity: 512, lengths: [500, 333], seed: 70)
-            let problem = KVCacheProblem(spec)
+            let problem = try KVCacheProblem(spec)
             // Same values whatever the layout: rewrite the visible keys from one seed.
             var rng = SeededRandom(seed: 71)
             for b in 0..<2 {

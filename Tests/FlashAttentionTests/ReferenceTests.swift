@@ -129,9 +129,9 @@ import Glibc
     /// Which keys each row sees, read off the output: v_j is the unit vector e_j, so out row i
     /// is row i of the probability matrix.
     static func visibility(seqlenQ: Int, seqlenK: Int, causal: Bool, window: SlidingWindow) throws -> [[Int]] {
-        let k = Tensor(shape: [1, seqlenK, 1, seqlenK], values: (0..<seqlenK * seqlenK).map { _ in 0 })
-        let v = Tensor(shape: [1, seqlenK, 1, seqlenK], values: (0..<seqlenK * seqlenK).map { $0 / seqlenK == $0 % seqlenK ? 1 : 0 })
-        let qWide = Tensor(shape: [1, seqlenQ, 1, seqlenK], values: [Float](repeating: 0.1, count: seqlenQ * seqlenK))
+        let k = try Tensor(shape: [1, seqlenK, 1, seqlenK], values: (0..<seqlenK * seqlenK).map { _ in 0 })
+        let v = try Tensor(shape: [1, seqlenK, 1, seqlenK], values: (0..<seqlenK * seqlenK).map { $0 / seqlenK == $0 % seqlenK ? 1 : 0 })
+        let qWide = try Tensor(shape: [1, seqlenQ, 1, seqlenK], values: [Float](repeating: 0.1, count: seqlenQ * seqlenK))
         let out = Tensor(shape: qWide.shape), lse = Tensor(shape: [1, 1, seqlenQ])
         let arguments = ForwardArguments(q: qWide.view, k: k.view, v: v.view, out: out.view, lse: lse.view,
                                          options: AttentionOptions(causal: causal, window: window))
@@ -236,18 +236,18 @@ import Glibc
         var startQ = 0, startK = 0
         for b in 0..<lq.count {
             // The dense problem of sequence b: copy its tokens out of the packed tensors.
-            func dense(_ view: TensorView, start: Int, length: Int, heads: Int) -> Tensor {
+            func dense(_ view: TensorView, start: Int, length: Int, heads: Int) throws -> Tensor {
                 var values = [Float]()
                 for t in 0..<length {
                     for h in 0..<heads { for d in 0..<D { values.append(view[start + t, h, d]) } }
                 }
-                return Tensor(shape: [1, length, heads, D], values: values)
+                return try Tensor(shape: [1, length, heads, D], values: values)
             }
-            let q = dense(packed[.q], start: startQ, length: lq[b], heads: H)
-            let k = dense(packed[.k], start: startK, length: lk[b], heads: Hk)
-            let v = dense(packed[.v], start: startK, length: lk[b], heads: Hk)
-            let g = dense(packed[.dOut], start: startQ, length: lq[b], heads: H)
-            let slopes = Tensor(shape: [H], values: (0..<H).map { packed.options.alibi!.slope(batch: b, head: $0) })
+            let q = try dense(packed[.q], start: startQ, length: lq[b], heads: H)
+            let k = try dense(packed[.k], start: startK, length: lk[b], heads: Hk)
+            let v = try dense(packed[.v], start: startK, length: lk[b], heads: Hk)
+            let g = try dense(packed[.dOut], start: startQ, length: lq[b], heads: H)
+            let slopes = try Tensor(shape: [H], values: (0..<H).map { packed.options.alibi!.slope(batch: b, head: $0) })
             var options = packed.options
             options.alibi = ALiBi(slopes: slopes.view)
             let out = Tensor(shape: q.shape), lse = Tensor(shape: [1, H, lq[b]])
