@@ -37,6 +37,8 @@ public struct BackwardBenchCommand: ParsableCommand {
     var dtypes = "bf16,fp16"
     @Option(help: "With --bench: timed calls per point (median).")
     var iterations = 10
+    @Flag(help: "With --bench: time calls that allow non-deterministic gradients (AttentionOptions.deterministic = false).")
+    var nondeterministic = false
     @Option(help: "Rerun each determinism problem this many times.")
     var determinism: Int?
     @Flag(help: "Run the small sanitizer problems once each.")
@@ -54,7 +56,11 @@ public struct BackwardBenchCommand: ParsableCommand {
 
     public init() {}
 
+    @Flag(help: "Compile, in parallel, the backward kernels of the --bench grid in every dQ mode (separate, ordered, atomic) and the forward kernels it runs first.")
+    var warmBench = false
+
     public func run() throws {
+        if warmBench { try warmGrid() }
         if let warmVerify { try warm(cases: warmVerify) }
         if let checkDims { try checkPinned(checkDims) }
         if let determinism { try checkDeterminism(runs: determinism) }
@@ -106,6 +112,48 @@ public struct BackwardBenchCommand: ParsableCommand {
         }
         let failed = failures.withLock { $0 }
         print("warm: \(forward.count) forward + \(backward.count) backward kernels for \(cases) verify cases in \(Int(monotonic() - start)) s, \(failed.count) failed")
+        for f in failed.prefix(5) { print("  \(f.prefix(400))") }
+    }
+
+    /// The grid's kernels: every (type, D, causal) in each dQ mode, plus the forward's.
+    func warmGrid() throws {
+        let backend = try CUDABackend()
+        let dims = headDims.split(separator: ",").compactMap { Int($0) }
+        let types: [ElementType] = dtypes.split(separator: ",").map { $0 == "fp16" ? .float16 : .bfloat16 }
+        var backward = Set<BackwardKernelDescriptor>(), forward = Set<AttentionKernelDescriptor>()
+        let fake = UnsafeMutableRawPointer(bitPattern: 1 << 20)!
+        for type in types {
+            for D in dims {
+                for causal in [false, true] {
+                    for mode in BackwardDQMode.allCases {
+                        var problem = BackwardProblem(elementType: type, headDim: D, mask: causal ? .causal : .none)
+                        problem.deterministic = mode != .atomic
+                        if let plan = try? BackwardHeuristics.plan(for: problem, architecture: backend.architecture, dqMode: mode) {
+                            backward.formUnion(plan.all)
+                        }
+                    }
+                    let shape = [1, 1024, 2048 / D, D]
+                    func view(_ s: [Int], _ t: ElementType = type) -> TensorView { TensorView(data: fake, elementType: t, shape: s, device: .cuda(ordinal: 0)) }
+                    let f = ForwardArguments(q: view(shape), k: view(shape), v: view(shape), out: view(shape),
+                                             lse: view([1, 2048 / D, 1024], .float32), options: AttentionOptions(causal: causal))
+                    if let d = try? backend.plan(f).descriptor { forward.insert(d) }
+                }
+            }
+        }
+        let start = monotonic()
+        let list = Array(backward), forwardList = Array(forward)
+        let total = list.count + forwardList.count
+        let failures = Mutex<[String]>([])
+        let workers = max(1, jobs)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for i in stride(from: worker, to: total, by: workers) {
+                do {
+                    if i < list.count { _ = try BackwardKernelCompiler.compile(list[i]) } else { _ = try KernelCompiler.compile(forwardList[i - list.count]) }
+                } catch { failures.withLock { $0.append("\(error)") } }
+            }
+        }
+        let failed = failures.withLock { $0 }
+        print("warm-bench: \(list.count) backward + \(forwardList.count) forward kernels in \(Int(monotonic() - start)) s, \(failed.count) failed")
         for f in failed.prefix(5) { print("  \(f.prefix(400))") }
     }
 
@@ -259,7 +307,7 @@ public struct BackwardBenchCommand: ParsableCommand {
                 for N in lengths {
                     let B = 16384 / N, H = 2048 / D
                     for causal in [false, true] {
-                        let options = AttentionOptions(causal: causal)
+                        let options = AttentionOptions(causal: causal, deterministic: !nondeterministic)
                         let problem = try DeviceProblem(batch: B, seqlenQ: N, seqlenK: N, heads: H, kvHeads: H, headDim: D, type: type,
                                                         options: options, backend: backend, stream: stream, seed: UInt64(D * 7 + N))
                         let plan = try backend.backwardPlan(problem.arguments)

@@ -40,7 +40,12 @@ struct BackwardKernelTests {
         #expect(a == b)
         #expect(a.contains("extern \"C\" __global__"))
         #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
-        #expect(!a.contains("atomic"), "the backward is deterministic: no atomics")
+        if descriptor.dqMode != .atomic {
+            // Deterministic variants: no floating-point reduction in arrival order.
+            #expect(!a.contains("atomic") && !a.contains(".f32.add"), "deterministic variants have no atomics")
+        } else {
+            #expect(a.contains("red.global.v2.f32.add"))
+        }
     }
 
     @Test func differentDescriptorsGiveDifferentSourceAndNames() throws {

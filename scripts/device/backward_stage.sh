@@ -8,30 +8,31 @@
 set -euo pipefail
 [ -f Package.swift ] || { echo "run from the project root" >&2; exit 2; }
 root=$(pwd)
-wt="$root/.build-cudabwd/wt"
+wt="$root/.build-bwd-static/wt"
 if [ ! -e "$wt/.git" ]; then
   git worktree add --detach "$wt" HEAD >/dev/null
 else
   (cd "$wt" && git reset -q --hard && git clean -fdq && git checkout -q --detach "$(git -C "$root" rev-parse "${BASE:-HEAD}")")
 fi
-for path in Sources/CUDADriver Sources/FlashAttentionCUDA Tests/FlashAttentionCUDATests scripts; do
-  rm -rf "$wt/$path"; mkdir -p "$(dirname "$wt/$path")"; cp -r "$root/$path" "$wt/$path"
-done
-for f in Sources/FlashAttentionCLI/CompileCommand.swift Sources/FlashAttentionCLI/BackwardBenchCommand.swift \
-         Sources/FlashAttention/FlashAttention.swift; do
-  [ -f "$root/$f" ] && cp "$root/$f" "$wt/$f"
+# Only the backward's own files come from the working copy (other work in the same folders
+# may be mid-edit); everything else is the committed tree.
+rm -rf "$wt/scripts"; cp -r "$root/scripts" "$wt/scripts"
+for f in Sources/FlashAttentionCUDA/Descriptor/Backward*.swift Sources/FlashAttentionCUDA/Codegen/Backward*.swift \
+         Sources/FlashAttentionCUDA/Runtime/BackwardKernelCache.swift "Sources/FlashAttentionCUDA/Runtime/CUDABackend+Backward.swift" \
+         Sources/FlashAttentionCLI/BackwardBenchCommand.swift Tests/FlashAttentionCUDATests/Backward*.swift; do
+  cp "$root/$f" "$wt/$f"
 done
 grep -q "BackwardBenchCommand.self" "$wt/Sources/FlashAttentionCLI/FlashAttnCommand.swift" ||
   sed -i 's/^\(\s*\)CompileCommand.self,$/\1CompileCommand.self,\n\1BackwardBenchCommand.self,/' "$wt/Sources/FlashAttentionCLI/FlashAttnCommand.swift"
 cd "$wt"
 case "${1:-}" in
   --sync-only) exit 0 ;;
-  --test) swift build --scratch-path "$root/.build-cudabwd/wt-debug" --build-tests 2>&1 | grep -E "error" || true
-          exec swift test --scratch-path "$root/.build-cudabwd/wt-debug" --skip-build --filter "${2:-Backward}" ;;
+  --test) swift build --scratch-path "$root/.build-bwd-static/wt-debug" --build-tests 2>&1 | grep -E "error" || true
+          exec swift test --scratch-path "$root/.build-bwd-static/wt-debug" --skip-build --filter "${2:-Backward}" ;;
 esac
-swift build -c release --scratch-path "$root/.build-cudabwd/wt-build" --product flash-attn --static-swift-stdlib -Xswiftc -static-stdlib > "$root/.build-cudabwd/build.log" 2>&1 ||
-  { grep -E "error" "$root/.build-cudabwd/build.log" | head; echo "build failed: nothing staged" >&2; exit 1; }
-bin=$(swift build -c release --scratch-path "$root/.build-cudabwd/wt-build" --show-bin-path)
+swift build -c release --scratch-path "$root/.build-bwd-static/wt-build" --product flash-attn --static-swift-stdlib -Xswiftc -static-stdlib > "$root/.build-bwd-static/build.log" 2>&1 ||
+  { grep -E "error" "$root/.build-bwd-static/build.log" | head; echo "build failed: nothing staged" >&2; exit 1; }
+bin=$(swift build -c release --scratch-path "$root/.build-bwd-static/wt-build" --show-bin-path)
 mkdir -p "$root/.device-bwd"
 grep -qx '/.device-bwd/' "$root/.git/info/exclude" 2>/dev/null || echo '/.device-bwd/' >> "$root/.git/info/exclude"
 cp "$bin/flash-attn" "$root/.device-bwd/flash-attn"

@@ -51,6 +51,8 @@ public struct BackwardKernel: Sendable {
         switch d.pass {
         case .preprocess:
             parts.append(preprocessKernel)
+        case .convertDQ:
+            parts.append(convertKernel)
         case .keyValue:
             parts += [wgmmaWrappers, tileLoader, keyValueKernel]
         case .query:
@@ -64,7 +66,8 @@ public struct BackwardKernel: Sendable {
     private var constants: String {
         let d = descriptor
         func flag(_ b: Bool) -> String { b ? "true" : "false" }
-        let rowTiles = d.pass == .preprocess ? 1 : d.rowsPerWarp / 16
+        let rowTiles = d.pass == .preprocess || d.pass == .convertDQ ? 1 : d.rowsPerWarp / 16
+        let (warpgroups, dqSplit, dqN) = fusedDQShape
         return """
         constexpr int HEAD_DIM = \(d.headDim);
         constexpr int BLOCK_M = \(d.blockM);   // query rows: per block (dQ pass), per step (dK/dV pass)
@@ -88,6 +91,11 @@ public struct BackwardKernel: Sendable {
         constexpr bool COMPUTE_DK = \(flag(d.computeDK));
         constexpr bool COMPUTE_DV = \(flag(d.computeDV));
         constexpr bool CONVERT_DO = \(flag(d.convertGradOut));
+        constexpr bool FUSED_DQ = \(flag(d.fusedDQ));            // dQ accumulated here (5 products)
+        constexpr bool ORDERED_DQ = \(flag(d.fusedDQ && d.dqMode == .ordered));  // in key-block order
+        constexpr int DQ_WGS = \(warpgroups);
+        constexpr bool DQ_SPLIT = \(flag(dqSplit));              // warpgroups split dQ's columns
+        constexpr int DQ_N = \(dqN);                          // dQ columns per warpgroup product
         constexpr float LOG2E = 1.4426950408889634f;
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
@@ -330,6 +338,160 @@ public struct BackwardKernel: Sendable {
         """
     }
 
+    // MARK: - Fused dQ (5-product backward)
+
+    /// Warpgroups, whether they split dQ's columns (in 64-column blocks, when they divide
+    /// evenly; otherwise one warpgroup, taking turns by step, forms the whole row block), and
+    /// the N of each warpgroup's dQ product.
+    private var fusedDQShape: (Int, Bool, Int) {
+        let d = descriptor
+        let warpgroups = max(1, d.warps / 4)
+        let split = d.headDim >= 64 && (d.headDim / 64) % warpgroups == 0
+        return (warpgroups, split, split ? d.headDim / warpgroups : d.headDim)
+    }
+
+    /// dQ(64×DQ_N) += dS·K with both operands from shared memory read MN-major (dSᵀ is stored
+    /// keys × queries, K keys × D), and the global-memory primitives of the accumulation.
+    private var fusedDQWrappers: String {
+        let d = descriptor
+        guard d.fusedDQ else { return "" }
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        let n = fusedDQShape.2
+        let q = n / 2
+        let ops = (0..<(n / 8)).flatMap { nt in (0..<4).map { "\"+f\"(acc[0][\(nt)][\($0)])" } }.joined(separator: ", ")
+        let regs = (0..<q).map { "%\($0)" }.joined(separator: ", ")
+        return """
+        FA_DEVICE void wgmma_dq(float (&acc)[1][\(n / 8)][4], u64 da, u64 db, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(q + 2), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(n)k16.f32.\(t).\(t) {\(regs)}, %\(q), %\(q + 1), p, 1, 1, 1, 1;\\n}\\n"
+                         : \(ops)
+                         : "l"(da), "l"(db), "r"(accumulate));
+        }
+        FA_DEVICE void touch_dq(float (&acc)[1][\(n / 8)][4]) { asm volatile("" : \(ops) :: "memory"); }
+        FA_DEVICE void st_shared_u32(u32 a, u32 v) { asm volatile("st.shared.b32 [%0], %1;\\n" :: "r"(a), "r"(v) : "memory"); }
+        // L2-coherent float pairs (the accumulator is shared with other thread blocks; L1 is not coherent).
+        FA_DEVICE void ld_cg2(const float* p, float& a, float& b) { asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];\\n" : "=f"(a), "=f"(b) : "l"(p) : "memory"); }
+        FA_DEVICE void st_cg2(float* p, float a, float b) { asm volatile("st.global.cg.v2.f32 [%0], {%1, %2};\\n" :: "l"(p), "f"(a), "f"(b) : "memory"); }
+        \(d.dqMode == .atomic ? #"FA_DEVICE void red_add2(float* p, float a, float b) { asm volatile("red.global.v2.f32.add [%0], {%1, %2};\n" :: "l"(p), "f"(a), "f"(b) : "memory"); }"# : "")
+        // The turn counter: acquire before reading the accumulator; release after the block's
+        // adds (one thread, after a barrier that orders every thread's stores before it).
+        FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
+        FA_DEVICE void red_release_inc(int* p) { asm volatile("red.release.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
+        """
+    }
+
+    /// One warp per (token, head): dQ = softmax scale · the float32 accumulator (rows nothing
+    /// reached stay 0), in dQ's type and strides.
+    private var convertKernel: String {
+        """
+        extern "C" __global__ void __launch_bounds__(256)
+        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
+            const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+            const i64 r = (i64)blockIdx.x * 8 + warp;
+            if (r >= (i64)p.total_q * p.heads) return;
+            const int t = (int)(r / p.heads), h = (int)(r % p.heads);
+            const int b = t / p.rows_per_batch, i = t % p.rows_per_batch;
+            const float* src = (const float*)p.dq_accum + ((i64)h * p.stat_head_stride + t) * HEAD_DIM;
+            dq_t* dst = (dq_t*)p.dq + (i64)b * p.dq_batch_stride + (i64)i * p.dq_row_stride + (i64)h * p.dq_head_stride;
+            for (int d = lane; d < p.head_dim; d += 32) store_dq1(dst + (i64)d * p.dq_dim_stride, src[d] * p.grad_scale);
+        }
+        """
+    }
+
+    /// Fused dQ: this warp's dSᵀ rows (packed A fragments `pa`) into the keys × queries tile,
+    /// 128-byte rows swizzled like the operand tiles (chunk c of row r at c ^ (r % 8)).
+    private var storeDS: String {
+        guard descriptor.fusedDQ else { return "" }
+        return """
+                    {
+                        const u32 lo = sdS_base + (warp_row + group) * 128 + tig * 4, hi = lo + 8 * 128;
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
+                            const u32 c0 = ((2 * ks) ^ group) << 4, c1 = ((2 * ks + 1) ^ group) << 4;
+                            st_shared_u32(lo + c0, pa[0][ks][0]);
+                            st_shared_u32(hi + c0, pa[0][ks][1]);
+                            st_shared_u32(lo + c1, pa[0][ks][2]);
+                            st_shared_u32(hi + c1, pa[0][ks][3]);
+                        }
+                    }
+        """
+    }
+
+    /// Fused dQ: dQ_partial = dS·K over this block's keys, added to the float32 accumulator of
+    /// (head, query rows m0…m0+63): in key-block order through the turn counter (ordered), or
+    /// with `red.global.add` (atomic).
+    private var fusedDQStep: String {
+        guard descriptor.fusedDQ else { return "" }
+        return """
+                {
+                    // The dSᵀ tile is complete once every warp stored its rows.
+                    asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory");
+                    __syncthreads();
+                    const int wg = warp >> 2;
+                    const bool owner = DQ_SPLIT || wg == step % DQ_WGS;
+                    const int col0 = DQ_SPLIT ? wg * DQ_N : 0;
+                    float acc_q[1][DQ_N / 8][4];
+                    if (owner) {
+                        wgmma_fence();
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                            wgmma_dq(acc_q, smem_desc(sdS_base + ks * 16 * 128, BLOCK_N * 128, 1024),
+                                     smem_desc(sK_base + (col0 / 64) * BLOCK_N * 128 + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                        wgmma_commit();
+                    }
+                    // Ordered: the key blocks that see query block m0 are a contiguous run starting
+                    // at key_lo(m0)/BLOCK_N (visibility is monotone in both indices); this block's
+                    // turn is its place in that run. Lower key blocks launch earlier, so the wait
+                    // always ends.
+                    int* sem = (int*)p.dq_sem + ((i64)head * p.batch + batch) * ((p.seqlen_q + BLOCK_M - 1) / BLOCK_M) + m0 / BLOCK_M;
+                    (void)sem;
+                    if (ORDERED_DQ && tid == 0) {
+                        const int turn = n_block - key_lo(m0) / BLOCK_N;
+                        while (ld_acquire(sem) != turn) { }
+                    }
+                    if (owner) { wgmma_wait0(); touch_dq(acc_q); }
+                    if (ORDERED_DQ) __syncthreads();
+                    if (owner) {
+                        float* base = (float*)p.dq_accum + ((i64)head * p.stat_head_stride + stat_base + m0) * HEAD_DIM + col0 + tig * 2;
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            const int row = (warp & 3) * 16 + group + 8 * r;
+                            if (m0 + row < seqlen_q) {
+                                float* rp = base + (i64)row * HEAD_DIM;
+                                if (ORDERED_DQ) {
+                                    float a[DQ_N / 8], b[DQ_N / 8];
+                                    #pragma unroll
+                                    for (int nt = 0; nt < DQ_N / 8; ++nt) ld_cg2(rp + nt * 8, a[nt], b[nt]);
+                                    #pragma unroll
+                                    for (int nt = 0; nt < DQ_N / 8; ++nt) st_cg2(rp + nt * 8, a[nt] + acc_q[0][nt][2 * r], b[nt] + acc_q[0][nt][2 * r + 1]);
+                                }\(atomicBranch)
+                            }
+                        }
+                    }
+                    // Passed on after the next barrier (every thread's adds are before it).
+                    if (ORDERED_DQ) release_sem = sem;
+                }
+        """
+    }
+
+    /// Ordered dQ: thread 0 passes the previous step's turn on (its adds are all before the
+    /// step's first barrier), either right after that barrier or after the score products.
+    private func orderedRelease(early: Bool) -> String {
+        let d = descriptor
+        guard d.fusedDQ && d.dqMode == .ordered && d.dqEarlyRelease == early else { return "" }
+        return "        if (tid == 0 && release_sem != nullptr) { red_release_inc(release_sem); release_sem = nullptr; }  // the previous step's turn"
+    }
+
+    /// The atomic mode's adds (only atomic variants contain a floating-point reduction).
+    private var atomicBranch: String {
+        guard descriptor.dqMode == .atomic else { return "" }
+        return " else {\n" + """
+                                    #pragma unroll
+                                    for (int nt = 0; nt < DQ_N / 8; ++nt) red_add2(rp + nt * 8, acc_q[0][nt][2 * r], acc_q[0][nt][2 * r + 1]);
+                                }
+        """
+    }
+
     // MARK: - dQ pass
 
     private var queryKernel: String {
@@ -481,7 +643,8 @@ public struct BackwardKernel: Sendable {
             u16* sdO0 = sQ0 + 2 * BLOCK_M * ROW_ELEMS;
             float* sL0 = (float*)(sdO0 + 2 * BLOCK_M * ROW_ELEMS);    // two stages of L, then two of D
             float* sD0 = sL0 + 2 * BLOCK_M;
-            (void)sV; (void)sD0;
+            u16* sdS = (u16*)(sD0 + 2 * BLOCK_M);                        // fused dQ: dSᵀ, keys × queries
+            (void)sV; (void)sD0; (void)sdS;
             const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
             const int group = lane >> 2, tig = lane & 3;
             // Under a causal mask the first key blocks are seen by the most queries: with heads
@@ -521,7 +684,10 @@ public struct BackwardKernel: Sendable {
             }
 
             auto step_head = [&](int step) { return kv_head * p.group_size + step / m_blocks; };
-            auto step_m0 = [&](int step) { return (m_block_min + step % m_blocks) * BLOCK_M; };
+            // With fused dQ the query blocks run last to first: every key block starts on the last
+            // query block (which all of them see), so the turns of the ordered mode follow
+            // launch order with a lag of one step per key block instead of waiting on the diagonal.
+            auto step_m0 = [&](int step) { return (m_block_min + (FUSED_DQ ? m_blocks - 1 - step % m_blocks : step % m_blocks)) * BLOCK_M; };
             // Starts the Q and dO tiles of `step` into `stage`.
             auto issue = [&](int step, int stage) {
                 const int h = step_head(step), m0s = step_m0(step);
@@ -564,7 +730,11 @@ public struct BackwardKernel: Sendable {
                     }
         \(isWGMMA ? "    // wgmma A operands: this warpgroup's 64 rows start 64·128 B into each 64-column block.\n    const u32 wg_rows = (warp >> 2) * 64 * 128;" : fragmentLanes)
             const u32 sK_base = smem_u32(sK), sV_base = smem_u32(sV), sQ_stage0 = smem_u32(sQ0), sdO_stage0 = smem_u32(sdO0);
-            (void)sV_base;
+            const u32 sdS_base = smem_u32(sdS);
+            (void)sV_base; (void)sdS_base;
+            // Ordered dQ: the counter whose turn this block passes on after the next barrier.
+            int* release_sem = nullptr;
+            (void)release_sem;
 
             for (int step = 0; step < steps; ++step) {
                 const int stage = step & 1;
@@ -573,6 +743,7 @@ public struct BackwardKernel: Sendable {
                 // This step's tiles have landed, and every warp is done with the other stage.
                 cp_async_wait<0>();
                 \(asyncProxyFence)__syncthreads();
+        \(orderedRelease(early: true))
                 const bool more = step + 1 < steps;
                 if (more) { issue(step + 1, stage ^ 1); fetch_stats(step + 1); }
                 float alibi_log2 = 0.0f;
@@ -586,6 +757,7 @@ public struct BackwardKernel: Sendable {
                 (void)sD;
 
         \(keyValueScores)
+        \(orderedRelease(early: false))
                 // Pᵀ ∘ keep (kept in st) and dSᵀ (kept in dpt); rows are keys j, columns queries i
                 const bool edge = !(key_lo(m0 + BLOCK_M - 1) <= n0 && key_hi(m0) >= n0 + BLOCK_N);
                 #pragma unroll
@@ -621,12 +793,15 @@ public struct BackwardKernel: Sendable {
                     // dK += dSᵀ·Q  (Q read k-major)
                     u32 pa[M_TILES][BLOCK_M / 16][4];
         \(packA(from: "dpt"))
+        \(storeDS)
         \(accumulate("acc_dk", a: "pa", base: "sQ_base"))
                 }
+        \(fusedDQStep)
                 // The next step's statistics into the other stage (no warp reads it this step).
                 if (more && tid < BLOCK_M) { sL0[(stage ^ 1) * BLOCK_M + tid] = l_next; sD0[(stage ^ 1) * BLOCK_M + tid] = d_next; }
             }
 
+        \(descriptor.fusedDQ && descriptor.dqMode == .ordered ? "    __syncthreads();  // every thread's last adds, then the last turn\n    if (tid == 0 && release_sem != nullptr) red_release_inc(release_sem);" : "")
             // dK = scale · Σ dSᵀ·Q;  dV = Σ (Pᵀ ∘ keep)·dO / (1 − p)
             if (COMPUTE_DK) {
                 const float factor = p.grad_scale;
@@ -690,6 +865,7 @@ public struct BackwardKernel: Sendable {
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
         }
         FA_DEVICE void touch_s(float (&s)[1][\(sn / 8)][4]) { asm volatile("" : \(operands("s", tiles: sn / 8)) :: "memory"); }
+        \(fusedDQWrappers)
         FA_DEVICE void touch_o(float (&acc)[1][\(d.headDim / 8)][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
         """
     }

@@ -15,6 +15,9 @@ public struct BackwardParameters: Sendable, Equatable {
     public var dq: UInt64 = 0, dk: UInt64 = 0, dv: UInt64 = 0
     public var cuSeqlensQ: UInt64 = 0, cuSeqlensK: UInt64 = 0
     public var alibiSlopes: UInt64 = 0
+    /// Fused dQ (ordered or atomic): float32 accumulator (heads, totalQ, tile head dim), and one
+    /// int32 turn counter per (head, batch, query block) for the ordered mode; both zeroed first.
+    public var dqAccum: UInt64 = 0, dqSemaphore: UInt64 = 0
     // Strides in elements: (batch, row, head, dim); varlen tensors have batch stride 0.
     public var qStrides: (Int64, Int64, Int64, Int64) = (0, 0, 0, 1)
     public var kStrides: (Int64, Int64, Int64, Int64) = (0, 0, 0, 1)
@@ -94,6 +97,7 @@ extension BackwardParameters {
             .u64("dq") { $0.dq }, .u64("dk") { $0.dk }, .u64("dv") { $0.dv },
             .u64("cu_seqlens_q") { $0.cuSeqlensQ }, .u64("cu_seqlens_k") { $0.cuSeqlensK },
             .u64("alibi_slopes") { $0.alibiSlopes },
+            .u64("dq_accum") { $0.dqAccum }, .u64("dq_sem") { $0.dqSemaphore },
         ]
         f += BackwardParameterField.strides("q") { $0.qStrides }
         f += BackwardParameterField.strides("k") { $0.kStrides }

@@ -22,12 +22,15 @@ public struct BackwardProblem: Sendable, Hashable {
     /// dO is converted to the input type by the preprocess (its type differs from q's, or it
     /// is strided where everything else is not).
     public var convertGradOut: Bool
+    /// Bitwise-reproducible gradients (``AttentionOptions/deterministic``): dQ is never summed
+    /// with atomics.
+    public var deterministic: Bool
 
     public init(
         elementType: ElementType, gradOutType: ElementType? = nil, outType: ElementType? = nil,
         dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil, headDim: Int,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
-        varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false
+        varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false, deterministic: Bool = true
     ) {
         self.elementType = elementType
         self.gradOutType = gradOutType ?? elementType
@@ -43,6 +46,7 @@ public struct BackwardProblem: Sendable, Hashable {
         self.varlen = varlen
         self.vectorized = vectorized
         self.convertGradOut = convertGradOut
+        self.deterministic = deterministic
     }
 }
 
@@ -51,6 +55,7 @@ public struct BackwardPlan: Sendable, Hashable {
     public var preprocess: BackwardKernelDescriptor
     /// One fused dK/dV kernel, or a dV kernel then a dK kernel (large head dims).
     public var keyValue: [BackwardKernelDescriptor]
+    /// The dQ pass, or (when the key/value kernel accumulates dQ) the float32 → dQ conversion.
     public var query: BackwardKernelDescriptor
     public var reason: String
 
@@ -76,6 +81,11 @@ public enum BackwardHeuristics {
         public var dropoutKeyM: Int
         public var dropoutQueryN: Int
         public var reason: String
+        /// dQ accumulated in the key/value kernel (wgmma rows with 64-query steps, no split):
+        /// the default for deterministic calls (ordered turns) and for the rest (atomics).
+        public var deterministicDQ: BackwardDQMode = .separate
+        public var fastDQ: BackwardDQMode = .separate
+        public var dqReason: String = ""
     }
 
     /// sm_80 and sm_90 (164 KB / 227 KB of shared memory per block): every row fits 164 KB.
@@ -116,6 +126,18 @@ public enum BackwardHeuristics {
             && FileSystem.environment("FLASH_ATTENTION_BWD_WGMMA") != "0"
     }
 
+    /// How dQ is formed: the table's mode for deterministic calls or for the rest (atomics
+    /// only where the call allows non-determinism). `FLASH_ATTENTION_BWD_DQ=separate|ordered|atomic`
+    /// overrides it for measurements, whatever the call asks. Shapes the key/value kernel
+    /// cannot fuse use the separate pass.
+    static func dqMode(choice: TileChoice, problem: BackwardProblem, fusable: Bool, forced: BackwardDQMode?) -> BackwardDQMode {
+        guard fusable else { return .separate }
+        if let forced { return forced }
+        if let tuning = FileSystem.environment("FLASH_ATTENTION_BWD_DQ").flatMap({ BackwardDQMode(rawValue: $0 == "ordered-early" ? "ordered" : $0) }) { return tuning }
+        let mode = problem.deterministic ? choice.deterministicDQ : choice.fastDQ
+        return mode == .atomic && problem.deterministic ? .ordered : mode
+    }
+
     /// A tuning hook: `FLASH_ATTENTION_BWD_TILES="64:128x128w8/128x128w8,256:..."` replaces,
     /// per tile head dim, the dQ pass's (blockM x blockN, warps) and the dK/dV pass's
     /// (blockN x blockM, warps) without dropout, so one run can compare shapes.
@@ -135,7 +157,7 @@ public enum BackwardHeuristics {
     }
 
     /// The kernels for a problem.
-    public static func plan(for problem: BackwardProblem, architecture: GPUArchitecture) throws -> BackwardPlan {
+    public static func plan(for problem: BackwardProblem, architecture: GPUArchitecture, dqMode forced: BackwardDQMode? = nil) throws -> BackwardPlan {
         guard problem.headDim >= 1, problem.headDim <= 256 else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on CUDA (1...256)")
         }
@@ -168,6 +190,21 @@ public enum BackwardHeuristics {
                 mainloop: wgmma ? .wgmma : .mmaSync)
         }
         let keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
+        // Fused dQ: wgmma, one dK/dV kernel with 64-query steps; softcap, ALiBi and dropout add
+        // registers that make it spill (ptxas, sm_90a: 4–48 bytes at D = 64 and 128).
+        let fusable = wgmma && !choice.split && keyM == 64 && tileD <= 128 && choice.keyWarps % 4 == 0
+            && !problem.softcap && !problem.alibi && !problem.dropout
+        let mode = dqMode(choice: choice, problem: problem, fusable: fusable, forced: forced)
+        if mode != .separate {
+            var keyValue = main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: true)
+            keyValue.dqMode = mode
+            keyValue.dqEarlyRelease = mode == .ordered && FileSystem.environment("FLASH_ATTENTION_BWD_DQ") == "ordered-early"
+            let convert = BackwardKernelDescriptor(
+                pass: .convertDQ, architecture: architecture, elementType: problem.elementType, dqType: problem.dqType,
+                headDim: tileD, blockM: 16, blockN: 16, warps: 8, varlen: problem.varlen)
+            return BackwardPlan(preprocess: pre, keyValue: [keyValue], query: convert,
+                                reason: choice.reason + "; dQ \(mode.rawValue) in the dK/dV kernel" + (choice.dqReason.isEmpty ? "" : " (\(choice.dqReason))"))
+        }
         let keyValue = choice.split
             ? [main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: false, dv: true),
                main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: false)]
@@ -194,9 +231,19 @@ public enum BackwardHeuristics {
                 elementType: .float16, gradOutType: .float32, outType: .float32, dqType: .float32, dkType: .float32,
                 dvType: .float32, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true, dropout: true,
                 varlen: true, convertGradOut: true)
-            for problem in [plain, everything] {
-                guard let plan = try? plan(for: problem, architecture: architecture) else { continue }
-                for d in plan.all where !variants.contains(d) { variants.append(d) }
+            // The fused-dQ kernels with every option they take (window, varlen, float32 outputs).
+            var noDropout = everything
+            (noDropout.dropout, noDropout.softcap, noDropout.alibi) = (false, false, false)
+            let extra = architecture.computeCapability == 90 ? [noDropout] : []
+            for problem in [plain, everything] + extra {
+                // (the no-dropout problem only for the fused kernels it adds)
+                let modes: [BackwardDQMode?] = problem == noDropout ? [.ordered, .atomic] : [nil, .separate] + (architecture.computeCapability == 90 ? [.ordered, .atomic] : [])
+                for mode in modes {
+                    var problem = problem
+                    problem.deterministic = mode != .atomic
+                    guard let plan = try? plan(for: problem, architecture: architecture, dqMode: mode) else { continue }
+                    for d in plan.all where !variants.contains(d) { variants.append(d) }
+                }
             }
         }
         return variants

@@ -10,6 +10,23 @@ public enum BackwardPass: String, Sendable, Hashable, CaseIterable {
     case keyValue
     /// Grid over query blocks: each block owns its dQ tile and visits its key blocks.
     case query
+    /// After a key/value kernel that accumulated dQ in float32 (``BackwardDQMode/ordered`` or
+    /// ``BackwardDQMode/atomic``): dQ = softmax scale · accumulator, in dQ's type and strides.
+    case convertDQ
+}
+
+/// How dQ is computed.
+public enum BackwardDQMode: String, Sendable, Hashable, CaseIterable {
+    /// A separate query pass recomputes S and dP (7 products per block pair); every dQ element
+    /// is owned by one thread block. Deterministic.
+    case separate
+    /// The key/value kernel also forms dQ_partial = dS·K (5 products) and adds it to a float32
+    /// accumulator in a fixed order: the key blocks of one (batch, head, query block) take turns
+    /// through a counter in global memory, lowest key block first. Deterministic.
+    case ordered
+    /// As ``ordered`` but with `red.global.add` in whatever order the blocks arrive: fastest,
+    /// not bitwise reproducible.
+    case atomic
 }
 
 /// Everything that changes the instructions of one backward kernel, and nothing else.
@@ -54,6 +71,12 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
     /// `mma.sync` (sm_80+) or warpgroup `wgmma` from swizzled shared memory (sm_90a; one
     /// 64-row warpgroup tile per 4 warps, tile head dim a multiple of 64, vectorized tiles).
     public var mainloop: KernelMainloop
+    /// Key/value pass (wgmma, computing dK): also accumulate dQ, in order or with atomics.
+    public var dqMode: BackwardDQMode
+    /// Ordered dQ: pass the turn on right after the next step's first barrier instead of
+    /// after its score products (by then the adds have drained, so the release fence is
+    /// cheap). A measurement knob (`FLASH_ATTENTION_BWD_DQ=ordered-early`).
+    public var dqEarlyRelease: Bool = false
 
     public init(
         pass: BackwardPass, architecture: GPUArchitecture, elementType: ElementType,
@@ -62,7 +85,7 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         headDim: Int, blockM: Int = 64, blockN: Int = 64, warps: Int = 4, minBlocksPerMultiprocessor: Int = 1,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, vectorized: Bool = true, computeDK: Bool = true, computeDV: Bool = true,
-        mainloop: KernelMainloop = .mmaSync
+        mainloop: KernelMainloop = .mmaSync, dqMode: BackwardDQMode = .separate
     ) {
         self.pass = pass
         self.architecture = architecture
@@ -87,7 +110,11 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         self.computeDK = computeDK
         self.computeDV = computeDV
         self.mainloop = mainloop
+        self.dqMode = dqMode
     }
+
+    /// The key/value kernel also accumulates dQ (5-product backward).
+    public var fusedDQ: Bool { pass == .keyValue && dqMode != .separate }
 
     public var threads: Int { warps * 32 }
     /// Padded shared row stride in elements (16 bytes of padding: conflict-free `ldmatrix`).
@@ -103,14 +130,16 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         let row = mainloop == .wgmma ? headDim * 2 : sharedRowStride * 2
         let slack = mainloop == .wgmma ? 1024 : 0
         switch pass {
-        case .preprocess:
+        case .preprocess, .convertDQ:
             return 0
         case .query:
             // Q and dO once; K and V double-buffered.
             return 2 * blockM * row + 4 * blockN * row + slack
         case .keyValue:
             // K (and V); Q and dO double-buffered; LSE and D rows double-buffered.
+            // With dQ fused: dSᵀ as a 16-bit (keys × queries) tile, the A operand of dQ = dS·K.
             return (keyValueNeedsV ? 2 : 1) * blockN * row + 4 * blockM * row + 4 * blockM * 4 + slack
+                + (fusedDQ ? blockN * blockM * 2 : 0)
         }
     }
 
@@ -118,7 +147,14 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
     public var invalidReason: String? {
         if elementType == .float32 { return "inputs must be float16 or bfloat16 (tensor cores), got float32" }
         if !architecture.supportsMMASync { return "\(architecture) has no mma.sync bf16 path (needs sm_80+)" }
-        if pass == .preprocess { return warps == 8 ? nil : "the preprocess kernel runs 8 warps" }
+        if pass == .preprocess || pass == .convertDQ { return warps == 8 ? nil : "the \(pass) kernel runs 8 warps" }
+        if dqMode != .separate && pass != .keyValue { return "only the key/value kernel accumulates dQ" }
+        if fusedDQ {
+            if mainloop != .wgmma { return "dQ accumulation in the key/value kernel needs the wgmma main loop" }
+            if !computeDK { return "dQ accumulation needs dS: the kernel must compute dK" }
+            if blockM != 64 { return "dQ accumulation needs 64-query steps (one wgmma M tile), got \(blockM)" }
+            if headDim > 128 { return "dQ accumulation is generated for tile head dims up to 128, got \(headDim)" }
+        }
         if headDim % 16 != 0 || headDim < 16 || headDim > 256 { return "tile head dim must be a multiple of 16 in 16...256, got \(headDim)" }
         if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
         if blockM % 16 != 0 || blockN % 16 != 0 || blockM < 16 || blockN < 16 { return "blockM and blockN must be positive multiples of 16" }
@@ -147,6 +183,7 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         switch pass {
         case .preprocess: parts.append("pre")
         case .query: parts.append("dq")
+        case .convertDQ: parts.append("dqcvt")
         case .keyValue: parts.append(computeDK && computeDV ? "dkdv" : computeDK ? "dk" : "dv")
         }
         parts.append(Self.typeName(elementType))
@@ -154,6 +191,13 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
             parts.append("do" + Self.typeName(gradOutType))
             parts.append("o" + Self.typeName(outType))
             if convertGradOut { parts.append("cvt") }
+            if varlen { parts.append("varlen") }
+            parts.append(architecture.targetName)
+            return parts.joined(separator: "_")
+        }
+        if pass == .convertDQ {
+            parts.append("dq" + Self.typeName(dqType))
+            parts.append("d\(headDim)")
             if varlen { parts.append("varlen") }
             parts.append(architecture.targetName)
             return parts.joined(separator: "_")
@@ -170,6 +214,7 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         if varlen { parts.append("varlen") }
         if !vectorized { parts.append("scalar") }
         if mainloop == .wgmma { parts.append("wgmma") }
+        if fusedDQ { parts.append("dq" + dqMode.rawValue + (dqEarlyRelease && dqMode == .ordered ? "early" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

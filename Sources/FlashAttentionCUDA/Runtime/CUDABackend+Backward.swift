@@ -70,7 +70,8 @@ extension CUDABackend {
             dqType: arguments.dq.elementType, dkType: arguments.dk.elementType, dvType: arguments.dv.elementType,
             headDim: D, mask: mask, softcap: options.softcap > 0, alibi: options.alibi != nil,
             dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
-            vectorized: others && (convert || aligned(arguments.dOut)), convertGradOut: convert)
+            vectorized: others && (convert || aligned(arguments.dOut)), convertGradOut: convert,
+            deterministic: options.deterministic)
     }
 
     // MARK: - Host tensors
@@ -120,8 +121,9 @@ extension CUDABackend {
         let query = try BackwardKernelCache.kernel(plan.query, context: context)
         // Grids are (heads, blocks, batch): blocks along y, at most 65535.
         let keyBlocks = plan.keyValue.map { ($0.blockN, (layout.seqlenK + $0.blockN - 1) / $0.blockN) }
+        let fusedDQ = plan.query.pass == .convertDQ
         let queryBlocks = (layout.seqlenQ + plan.query.blockM - 1) / plan.query.blockM
-        for (tile, blocks) in keyBlocks + [(plan.query.blockM, queryBlocks)] where blocks > 65535 {
+        for (tile, blocks) in keyBlocks + (fusedDQ ? [] : [(plan.query.blockM, queryBlocks)]) where blocks > 65535 {
             throw FlashAttentionError.unsupported("sequences longer than \(65535 * tile) tokens in the CUDA backward")
         }
         let options = arguments.options
@@ -210,7 +212,12 @@ extension CUDABackend {
         func rounded(_ bytes: Int) -> Int { (bytes + 255) / 256 * 256 }
         let statBytes = rounded(layout.heads * totalQ * 4)
         let convertedBytes = problem.convertGradOut ? rounded(totalQ * layout.heads * D * 2) : 0
-        try workspace.with(bytes: 2 * statBytes + convertedBytes, context: context, stream: stream) { base in
+        // Fused dQ: float32 accumulator (heads, totalQ, tile D) and the turn counters (heads,
+        // batch, query blocks of the key/value kernel), zeroed together before the kernel.
+        let fusedKernel = plan.keyValue.first { $0.fusedDQ }
+        let accumBytes = fusedKernel.map { rounded(layout.heads * totalQ * $0.headDim * 4) } ?? 0
+        let semaphoreBytes = fusedKernel.map { rounded(layout.heads * layout.batch * ((layout.seqlenQ + $0.blockM - 1) / $0.blockM) * 4) } ?? 0
+        try workspace.with(bytes: 2 * statBytes + convertedBytes + accumBytes + semaphoreBytes, context: context, stream: stream) { base in
             p.lseLog2 = base
             p.delta = base + UInt64(statBytes)
             if problem.convertGradOut {
@@ -220,6 +227,11 @@ extension CUDABackend {
             } else {
                 p.dout = p.doutSource
                 p.doutStrides = p.doutSourceStrides
+            }
+            if fusedKernel != nil {
+                p.dqAccum = base + UInt64(2 * statBytes + convertedBytes)
+                p.dqSemaphore = p.dqAccum + UInt64(accumBytes)
+                try CUDAMemory.fill(p.dqAccum, byte: 0, byteCount: accumBytes + semaphoreBytes, stream: stream)
             }
             if totalQ > 0 {
                 let rows = totalQ * layout.heads
@@ -243,7 +255,13 @@ extension CUDABackend {
                     try launchGrid(kernel, blocks: (layout.seqlenK + n - 1) / n, heads: layout.kvHeads)
                 }
             }
-            if layout.seqlenQ > 0 && totalQ > 0 {
+            if fusedDQ {
+                if totalQ > 0 {
+                    let rows = totalQ * layout.heads
+                    try query.function.launch(grid: ((rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                              stream: stream, parameters: p.packed())
+                }
+            } else if layout.seqlenQ > 0 && totalQ > 0 {
                 let m = query.compiled.descriptor.blockM
                 try launchGrid(query, blocks: (layout.seqlenQ + m - 1) / m, heads: layout.heads)
             }
