@@ -329,6 +329,18 @@ def test_int64_and_strided_indices(device):
     check(problem, block_table=wide.t(), cache_seqlens=lengths)
 
 
+def test_strided_caches_are_written_in_place(device):
+    # K and V caches as views into one (B, S, 2, Hk, D) tensor, q transposed: read and written
+    # through their strides, nothing copied.
+    problem = make_problem(device, torch.float16, page_size=None, s_new=2, rotary="interleaved", sq=2,
+                           options=dict(causal=True))
+    kv = torch.stack([problem["k_cache"], problem["v_cache"]], dim=2)
+    problem["k_cache"], problem["v_cache"] = kv[:, :, 0], kv[:, :, 1]
+    problem["q"] = problem["q"].transpose(1, 2).contiguous().transpose(1, 2)
+    check(problem)
+    assert problem["k_cache"].data_ptr() == kv.data_ptr()
+
+
 def test_exported_like_the_reference():
     assert from_interface is flash_attn_with_kvcache
 
