@@ -6,7 +6,7 @@ import operator
 import torch
 
 from . import _library as _lib
-from ._descriptors import _ALIBI, _OFFSET_CODES, _TENSOR_SIZE, _check, _fail, _pack, _pack_options, _stream
+from ._descriptors import _ALIBI, _OFFSET_CODES, _check, _fail, _pack, _pack_options, _stream
 
 __all__ = ["flash_attn_with_kvcache"]
 
