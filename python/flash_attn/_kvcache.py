@@ -115,24 +115,35 @@ def flash_attn_with_kvcache(
         FlashAttentionError (a RuntimeError) naming the argument; then nothing, the cache
         included, has been written.
     """
-    scratch = _lib.scratch
-    buffer, base = scratch.buffer, scratch.base
     if not isinstance(q, torch.Tensor):
         raise _fail("q", f"a torch.Tensor, got {type(q).__name__}")
     if q.dim() != 4:
         raise _fail("q", f"rank 4 (batch_size, seqlen_q, nheads, headdim), got shape {tuple(q.shape)}")
     if not isinstance(k_cache, torch.Tensor):
         raise _fail("k_cache", f"a torch.Tensor, got {type(k_cache).__name__}")
+    out = torch.empty_like(q, memory_format=torch.contiguous_format)
+    lse = None
+    if return_softmax_lse:
+        lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32, device=q.device)
+    lengths = _cache_lengths(cache_seqlens, q, k_cache, block_table)
+    _kvcache_forward(q, k_cache, v_cache, k, v, rotary_cos, rotary_sin, lengths, cache_batch_idx, cache_leftpad,
+                     block_table, softmax_scale, causal, window_size, softcap, rotary_interleaved, alibi_slopes,
+                     num_splits, out, lse)
+    return (out, lse) if return_softmax_lse else out
+
+
+def _kvcache_forward(q, k_cache, v_cache, k, v, rotary_cos, rotary_sin, cache_seqlens, cache_batch_idx, cache_leftpad,
+                     block_table, softmax_scale, causal, window_size, softcap, rotary_interleaved, alibi_slopes,
+                     num_splits, out, lse):
+    """One fa_kvcache_forward call writing the caller's out (and lse, or None)."""
+    scratch = _lib.scratch
+    buffer, base = scratch.buffer, scratch.base
     try:
         num_splits = operator.index(num_splits)
     except TypeError:
         raise _fail("num_splits", f"an int, got {num_splits!r}") from None
     if not 0 <= num_splits < 2**31:
         raise _fail("num_splits", f"an int ≥ 0 (0 picks the splits from the sizes), got {num_splits!r}")
-    out = torch.empty_like(q, memory_format=torch.contiguous_format)
-    lse = None
-    if return_softmax_lse:
-        lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32, device=q.device)
     # The options (and slot _ALIBI) first: _pack_options may skip rewriting unchanged options.
     options = _pack_options(buffer, base, softmax_scale, causal, window_size, softcap, alibi_slopes, 0.0, 0, False)
 
@@ -142,7 +153,7 @@ def flash_attn_with_kvcache(
         return _pack(buffer, base, slot, tensor, name) if codes is None else _pack(buffer, base, slot, tensor, name, codes)
 
     # Host copies of the index tensors live in these locals until the call returns.
-    lengths = _cache_lengths(cache_seqlens, q, k_cache, block_table)
+    lengths = _host_indices(cache_seqlens)
     batch_idx = _host_indices(cache_batch_idx)
     leftpad = _host_indices(cache_leftpad)
     table = _host_indices(block_table)
@@ -164,4 +175,43 @@ def flash_attn_with_kvcache(
         None if lse is None else _pack(buffer, base, _LSE, lse, "softmax_lse"),
     )
     _check(_lib.library.fa_kvcache_forward(*addresses, options, _stream(q)))
-    return (out, lse) if return_softmax_lse else out
+
+
+def paged_varlen_forward(q, k_cache, v_cache, cu_seqlens_q, cu_seqlens_k, block_table, softmax_scale, causal,
+                         window_size, softcap, alibi_slopes):
+    """flash_attn_varlen_func with a block_table: sequence b's queries q[cu_seqlens_q[b]:
+    cu_seqlens_q[b + 1]] attend to the first cu_seqlens_k[b + 1] - cu_seqlens_k[b] keys of
+    its pages. One KV-cache call per sequence (no append). Returns (out, lse (nheads, total_q))."""
+    if not isinstance(q, torch.Tensor) or q.dim() != 3:
+        shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
+        raise _fail("q", f"rank 3 (total_q, nheads, headdim), got {shape}")
+    offsets = []
+    for name, cu in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)):
+        if not isinstance(cu, torch.Tensor) or cu.dim() != 1 or cu.dtype not in (torch.int32, torch.int64):
+            raise _fail(name, "a rank-1 int32 (or int64) tensor of batch_size + 1 offsets")
+        offsets.append(cu.tolist())
+    cu_q, cu_k = offsets
+    if not isinstance(block_table, torch.Tensor) or block_table.dim() != 2:
+        raise _fail("block_table", "a (batch_size, max_num_blocks_per_seq) int32 tensor")
+    batch = block_table.shape[0]
+    if len(cu_q) != batch + 1 or len(cu_k) != batch + 1:
+        raise _fail("cu_seqlens_k", f"{batch + 1} offsets (block_table's batch + 1) for q and k, got {len(cu_q)} and {len(cu_k)}")
+    if cu_q[0] != 0 or cu_q[-1] != q.shape[0] or any(a > b for a, b in zip(cu_q, cu_q[1:])):
+        raise _fail("cu_seqlens_q", f"non-decreasing offsets from 0 to total_q ({q.shape[0]}), got {cu_q}")
+    if cu_k[0] != 0 or any(a > b for a, b in zip(cu_k, cu_k[1:])):
+        raise _fail("cu_seqlens_k", f"non-decreasing offsets from 0, got {cu_k}")
+    if alibi_slopes is not None and (not isinstance(alibi_slopes, torch.Tensor) or alibi_slopes.dim() not in (1, 2)):
+        raise _fail("alibi_slopes", "a (nheads,) or (batch_size, nheads) float32 tensor")
+    out = torch.empty_like(q, memory_format=torch.contiguous_format)
+    lse = torch.empty((q.shape[1], q.shape[0]), dtype=torch.float32, device=q.device)
+    table = _host_indices(block_table)
+    for b in range(batch):
+        q0, q1 = cu_q[b], cu_q[b + 1]
+        if q1 == q0:
+            continue
+        slopes = alibi_slopes[b] if alibi_slopes is not None and alibi_slopes.dim() == 2 else alibi_slopes
+        lengths = torch.tensor([cu_k[b + 1] - cu_k[b]], dtype=torch.int32)
+        _kvcache_forward(q[q0:q1].unsqueeze(0), k_cache, v_cache, None, None, None, None, lengths, None, None,
+                         table[b : b + 1], softmax_scale, causal, window_size, softcap, True, slopes, 0,
+                         out[q0:q1].unsqueeze(0), lse[:, q0:q1].unsqueeze(0))
+    return out, lse

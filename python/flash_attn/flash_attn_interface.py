@@ -46,7 +46,7 @@ from ._descriptors import (
     _pack_options,
     _stream,
 )
-from ._kvcache import flash_attn_with_kvcache
+from ._kvcache import flash_attn_with_kvcache, paged_varlen_forward
 
 __all__ = [
     "FlashAttentionError",
@@ -318,6 +318,19 @@ def _attention(packing, varlen, tensors, dropout_p, softmax_scale, causal, windo
     return out, lse, _attention_probs_for(q, k, lse, options, seed, varlen)
 
 
+def _paged_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, dropout_p, softmax_scale, causal, window_size,
+                  softcap, alibi_slopes, return_attn_probs):
+    """flash_attn_varlen_func over a paged KV cache (inference only, like the reference's)."""
+    if dropout_p != 0:
+        raise _fail("dropout_p", f"0 with block_table (paged attention is inference only), got {dropout_p}")
+    if _needs_grad((q, k, v)):
+        raise FlashAttentionError("unsupported: gradients through a paged KV cache (block_table); call it under "
+                                  "torch.no_grad() or pass tensors that do not require grad", "FA_ERROR_UNSUPPORTED")
+    out, lse = paged_varlen_forward(q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, softmax_scale, causal,
+                                    window_size, softcap, alibi_slopes)
+    return (out, lse, q.new_empty((0,))) if return_attn_probs else out
+
+
 def _varlen(cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k):
     return (_host_offsets(cu_seqlens_q), _host_offsets(cu_seqlens_k), max_seqlen_q, max_seqlen_k)
 
@@ -529,7 +542,10 @@ def flash_attn_varlen_func(
         cu_seqlens_q, cu_seqlens_k: (batch_size + 1,), int32 (int64 accepted). CUDA offsets
             are copied to the host (a few integers) before the call.
         max_seqlen_q, max_seqlen_k: int. Maximum query / key sequence lengths.
-        block_table: paged KV cache; not supported yet (must be None).
+        block_table [optional]: (batch_size, max_num_blocks_per_seq) int32: paged K/V. Then k and
+            v are caches (num_blocks, page_block_size, nheads_k, headdim), pages of any size;
+            sequence b reads the first cu_seqlens_k[b + 1] - cu_seqlens_k[b] keys of its pages.
+            Inference only: no dropout, no gradients. Runs one call per sequence.
         Other arguments as flash_attn_func.
     Return:
         out: (total_q, nheads, headdim).
@@ -539,7 +555,7 @@ def flash_attn_varlen_func(
             entries negated.
     """
     if block_table is not None:
-        raise FlashAttentionError("unsupported: block_table (paged KV cache) is not implemented yet",
-                                  "FA_ERROR_UNSUPPORTED")
+        return _paged_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, dropout_p, softmax_scale, causal,
+                             window_size, softcap, alibi_slopes, return_attn_probs)
     return _attention(None, _varlen(cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k), (q, k, v), dropout_p,
                       softmax_scale, causal, window_size, softcap, alibi_slopes, deterministic, return_attn_probs)

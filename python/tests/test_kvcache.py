@@ -346,6 +346,71 @@ def test_exported_like_the_reference():
 
 
 # ---------------------------------------------------------------------------------------------
+# flash_attn_varlen_func with a block_table (paged K/V, one call per sequence)
+
+
+@pytest.mark.parametrize("page_size", [1, 5, 16])
+@pytest.mark.parametrize("options", [dict(causal=True), dict(window_size=(4, 1), softcap=2.0), dict(alibi="batch")],
+                         ids=["causal", "window_softcap", "alibi"])
+def test_paged_varlen(device, page_size, options):
+    from flash_attn import flash_attn_varlen_func
+
+    dtype, heads, kv_heads, dim = torch.float16, 4, 2, 24
+    lengths_q, lengths_k = [3, 0, 9, 1], [7, 5, 9, 30]
+    batch, max_blocks = len(lengths_q), math.ceil(max(lengths_k) / page_size)
+    pages = batch * max_blocks + 2
+    q = torch.randn(sum(lengths_q), heads, dim, dtype=dtype)
+    k_cache = torch.randn(pages, page_size, kv_heads, dim, dtype=dtype)
+    v_cache = torch.randn(pages, page_size, kv_heads, dim, dtype=dtype)
+    table = torch.randperm(pages)[: batch * max_blocks].view(batch, max_blocks).to(torch.int32)
+    cu_q = torch.tensor([0] + lengths_q, dtype=torch.int32).cumsum(0).to(torch.int32)
+    cu_k = torch.tensor([0] + lengths_k, dtype=torch.int32).cumsum(0).to(torch.int32)
+    options = dict(options)
+    if options.pop("alibi", None):
+        options["alibi_slopes"] = torch.rand(batch, heads) * 0.3
+    moved = lambda t: t.to(device)
+    out, lse, _ = flash_attn_varlen_func(
+        moved(q), moved(k_cache), moved(v_cache), moved(cu_q), moved(cu_k), max(lengths_q), max(lengths_k),
+        block_table=moved(table), return_attn_probs=True,
+        **{n: (moved(x) if isinstance(x, torch.Tensor) else x) for n, x in options.items()})
+    out, lse = out.cpu(), lse.cpu()
+    for b in range(batch):
+        q0, q1 = int(cu_q[b]), int(cu_q[b + 1])
+        if q1 == q0:
+            continue
+        keys = [(int(table[b, j // page_size]), j % page_size) for j in range(lengths_k[b])]
+        kk = torch.stack([k_cache[p, r] for p, r in keys]).unsqueeze(0)
+        vv = torch.stack([v_cache[p, r] for p, r in keys]).unsqueeze(0)
+        ref = dict(causal=options.get("causal", False), window=options.get("window_size", (-1, -1)),
+                   softcap=options.get("softcap", 0.0))
+        if "alibi_slopes" in options:
+            ref["alibi"] = options["alibi_slopes"][b]
+        oracle = attention_reference(q[q0:q1].unsqueeze(0), kk, vv, **ref)
+        naive = attention_reference(q[q0:q1].unsqueeze(0), kk, vv, compute_dtype=dtype, **ref)
+        assert_within_budget("out", out[q0:q1].unsqueeze(0), oracle[0], naive[0], 2, dtype)
+        check_lse(lse[:, q0:q1].unsqueeze(0), oracle[1])
+
+
+def test_paged_varlen_is_inference_only():
+    from flash_attn import flash_attn_varlen_func
+
+    q = torch.randn(4, 2, 8, dtype=torch.float16, requires_grad=True)
+    cache = torch.randn(3, 4, 2, 8, dtype=torch.float16)
+    cu, table = torch.tensor([0, 4], dtype=torch.int32), torch.tensor([[0]], dtype=torch.int32)
+    with pytest.raises(FlashAttentionError) as info:
+        flash_attn_varlen_func(q, cache, cache, cu, cu, 4, 4, block_table=table)
+    assert info.value.status == "FA_ERROR_UNSUPPORTED"
+    with torch.no_grad():
+        out = flash_attn_varlen_func(q, cache, cache, cu, cu, 4, 4, block_table=table)
+    assert out.shape == q.shape
+    with pytest.raises(FlashAttentionError, match="'dropout_p'"):
+        flash_attn_varlen_func(q.detach(), cache, cache, cu, cu, 4, 4, dropout_p=0.1, block_table=table)
+    with pytest.raises(FlashAttentionError, match="'cu_seqlens_k'"):
+        flash_attn_varlen_func(q.detach(), cache, cache, cu, torch.tensor([0, 2, 4], dtype=torch.int32), 4, 4,
+                               block_table=table)
+
+
+# ---------------------------------------------------------------------------------------------
 # Errors: named arguments, nothing written
 
 
