@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "FlashAttentionCLI",
             dependencies: [
-                "FlashAttention", "FlashAttentionReference",
+                "FlashAttention", "FlashAttentionReference", "FlashAttentionRing", "FlashAttentionRingCUDA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Context parallelism (ring and Ulysses schedules, zigzag sharding) over any communicator and device; CPU pieces.

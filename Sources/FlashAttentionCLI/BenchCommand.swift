@@ -62,6 +62,8 @@ public struct BenchCommand: ReportingCommand {
     public var decode = false
     @Option(name: .customLong("kv-heads"), help: ArgumentHelp("With --decode: comma-separated KV head counts (default 8,32).", valueName: "list"))
     public var kvHeads: String?
+    @Option(name: .customLong("ring"), help: ArgumentHelp("Context parallelism over P GPUs, one process each (see `flash-attn ring-bench`); --seqlens are total tokens.", valueName: "P"))
+    public var ring: Int?
 
     public init() {}
 
@@ -75,6 +77,7 @@ public struct BenchCommand: ReportingCommand {
 
     public func perform() throws {
         if decode { return try DecodeBench(command: self).run() }
+        if let ring { return try RingBenchCommand.launch(world: ring, passthrough: seqlens.map { ["--tokens", $0] } ?? []) }
         let deviceSelection = try ArgumentValues.device(device)
         let lengths = try ArgumentValues.intList(seqlens, flag: "--seqlens", range: 1...1 << 20, default: [512, 1024, 2048, 4096, 8192, 16384])
         let dims = try ArgumentValues.intList(headDims, flag: "--head-dims", range: 1...256, default: [64, 128])

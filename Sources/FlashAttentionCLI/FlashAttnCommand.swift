@@ -18,6 +18,7 @@ public struct FlashAttnCommand: ParsableCommand {
             DemoCommand.self,
             CompileCommand.self,
             BackwardBenchCommand.self,
+            RingBenchCommand.self,
         ])
 
     public init() {}

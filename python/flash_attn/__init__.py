@@ -17,6 +17,7 @@ from .flash_attn_interface import (
     flash_attn_varlen_qkvpacked_func,
     flash_attn_with_kvcache,
 )
+from .ring_flash_attn import ring_flash_attn_func
 
 # This package's own version (the C library reports its own through library_version()).
 __version__ = "0.1.0"
@@ -32,4 +33,5 @@ __all__ = [
     "flash_attn_with_kvcache",
     "library_path",
     "library_version",
+    "ring_flash_attn_func",
 ]
