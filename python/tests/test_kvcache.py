@@ -226,8 +226,9 @@ def test_layouts(device, page_size, dtype):
 @pytest.mark.parametrize("page_size", [None, 3, 16])
 @pytest.mark.parametrize("rotary", ["interleaved", "half"])
 @pytest.mark.parametrize("causal", [False, True])
-def test_rotary(device, page_size, rotary, causal):
-    problem = make_problem(device, torch.float32, page_size=page_size, sq=3, s_new=3, rotary=rotary,
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_rotary(device, page_size, rotary, causal, dtype):
+    problem = make_problem(device, dtype, page_size=page_size, sq=3, s_new=3, rotary=rotary,
                            options=dict(causal=causal))
     check(problem)
 
@@ -279,7 +280,7 @@ def test_cache_batch_idx(device):
 
 def test_per_row_lengths_including_empty(device):
     # A row with an empty cache and no new keys sees nothing: out 0, LSE +inf.
-    problem = make_problem(device, torch.float32, s_new=0, lengths=[0, 17, 40], page_size=3)
+    problem = make_problem(device, torch.float16, s_new=0, lengths=[0, 17, 40], page_size=3)
     out, lse = check(problem)
     assert torch.all(out[0] == 0) and torch.all(torch.isposinf(lse[0]))
 
@@ -298,7 +299,7 @@ def test_chunked_prefill(device):
 
 @pytest.mark.parametrize("num_splits", [1, 3, 0])
 def test_num_splits(device, num_splits):
-    problem = make_problem(device, torch.float32, batch=1, capacity=300, lengths=[290], s_new=1, page_size=16)
+    problem = make_problem(device, torch.bfloat16, batch=1, capacity=300, lengths=[290], s_new=1, page_size=16)
     check(problem, num_splits=num_splits)
 
 
@@ -314,7 +315,7 @@ def test_int_cache_seqlens_and_default_return(device):
 
 
 def test_cache_seqlens_none_means_full(device):
-    problem = make_problem(device, torch.float32, s_new=0, lengths=[40, 40, 40])
+    problem = make_problem(device, torch.float16, s_new=0, lengths=[40, 40, 40])
     expected, _ = call(problem)
     got = flash_attn_with_kvcache(problem["q"], problem["k_cache"], problem["v_cache"])
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
