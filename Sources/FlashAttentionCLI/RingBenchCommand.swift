@@ -43,6 +43,8 @@ public struct RingBenchCommand: ParsableCommand {
     public var strategy = "ring"
     @Option(name: .customLong("check-tokens"), help: "Total tokens of the correctness check (0 skips it).")
     public var checkTokens = 8192
+    @Flag(name: .customLong("check-varlen"), help: "Check a packed batch too (sequences of 1/2, 1/4, 1/8, 1/8 of --check-tokens).")
+    public var checkVarlen = false
     @Option(help: "Timed calls per point (median).")
     public var iterations = 5
     @Flag(name: .customLong("no-baseline"), help: "Skip the single-GPU timing (for contexts that do not fit one GPU).")
@@ -156,7 +158,10 @@ struct RingBenchWorker {
         let strategy = ContextParallelStrategy(rawValue: command.strategy) ?? .ring
         if command.checkTokens > 0 {
             for type in [ElementType.bfloat16, .float16] {
-                try check(type: type, device: device, communicator: communicator, strategy: strategy)
+                try check(type: type, packed: false, device: device, communicator: communicator, strategy: strategy)
+                if command.checkVarlen {
+                    try check(type: type, packed: true, device: device, communicator: communicator, strategy: strategy)
+                }
             }
         }
         let type = try ArgumentValues.elementType(command.dtype)
@@ -168,14 +173,24 @@ struct RingBenchWorker {
 
     // MARK: - Correctness
 
-    func check(type: ElementType, device: CUDARingDevice, communicator: NCCLCommunicator, strategy: ContextParallelStrategy) throws {
+    func check(type: ElementType, packed: Bool, device: CUDARingDevice, communicator: NCCLCommunicator, strategy: ContextParallelStrategy) throws {
         let n = command.checkTokens, H = command.heads, Hk = command.kvHeads ?? command.heads, D = command.headDim
         let causal = !command.nonCausal
         let options = AttentionOptions(causal: causal)
-        let sharding = try ZigzagSharding(worldSize: world, seqlen: n)
+        // A packed batch: four sequences of n/2, n/4, n/8, n/8 tokens (each a multiple of 2P
+        // when n is a multiple of 16P).
+        let varlen: VarlenLayout? = packed ? {
+            let lengths = [n / 2, n / 4, n / 8, n - n / 2 - n / 4 - n / 8]
+            let cu = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+            return VarlenLayout(cuSeqlensQ: cu, cuSeqlensK: cu)
+        }() : nil
+        let sharding = try varlen.map { try ZigzagSharding(worldSize: world, varlen: $0) } ?? ZigzagSharding(worldSize: world, seqlen: n)
+        let ta = packed ? 0 : 1, la = packed ? 1 : 2
+        func shape(_ h: Int, tokens: Int) -> [Int] { packed ? [tokens, h, D] : [1, tokens, h, D] }
+        func lseShape(tokens: Int) -> [Int] { packed ? [H, tokens] : [1, H, tokens] }
         func host(_ h: Int, seed: UInt64) -> Tensor {
             var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-            let t = Tensor(shape: [1, n, h, D], elementType: type)
+            let t = Tensor(shape: shape(h, tokens: n), elementType: type)
             let view = t.view
             for i in 0..<t.elementCount {
                 state ^= state << 13; state ^= state >> 7; state ^= state << 17
@@ -203,31 +218,31 @@ struct RingBenchWorker {
         }
         // Single-GPU reference on this rank's GPU.
         let gq = try upload(q), gk = try upload(k), gv = try upload(v), gdo = try upload(dout)
-        let gout = try empty([1, n, H, D], type), glse = try empty([1, H, n], .float32)
-        let gdq = try empty([1, n, H, D], type), gdk = try empty([1, n, Hk, D], type), gdv = try empty([1, n, Hk, D], type)
-        try device.backend.forward(ForwardArguments(q: gq.view, k: gk.view, v: gv.view, out: gout.view, lse: glse.view, options: options))
+        let gout = try empty(shape(H, tokens: n), type), glse = try empty(lseShape(tokens: n), .float32)
+        let gdq = try empty(shape(H, tokens: n), type), gdk = try empty(shape(Hk, tokens: n), type), gdv = try empty(shape(Hk, tokens: n), type)
+        try device.backend.forward(ForwardArguments(q: gq.view, k: gk.view, v: gv.view, out: gout.view, lse: glse.view, options: options, varlen: varlen))
         try device.backend.backward(BackwardArguments(dOut: gdo.view, q: gq.view, k: gk.view, v: gv.view, out: gout.view, lse: glse.view,
-                                                      dq: gdq.view, dk: gdk.view, dv: gdv.view, options: options))
+                                                      dq: gdq.view, dk: gdk.view, dv: gdv.view, options: options, varlen: varlen))
         try stream.synchronize()
         let reference = try [gout, glse, gdq, gdk, gdv].map(download)
         // The shards, through the ring.
-        let lq = try upload(sharding.shard(q.view, rank: rank, tokenAxis: 1))
-        let lk = try upload(sharding.shard(k.view, rank: rank, tokenAxis: 1))
-        let lv = try upload(sharding.shard(v.view, rank: rank, tokenAxis: 1))
-        let ldo = try upload(sharding.shard(dout.view, rank: rank, tokenAxis: 1))
+        let lq = try upload(sharding.shard(q.view, rank: rank, tokenAxis: ta))
+        let lk = try upload(sharding.shard(k.view, rank: rank, tokenAxis: ta))
+        let lv = try upload(sharding.shard(v.view, rank: rank, tokenAxis: ta))
+        let ldo = try upload(sharding.shard(dout.view, rank: rank, tokenAxis: ta))
         let m = n / world
-        let lout = try empty([1, m, H, D], type), llse = try empty([1, H, m], .float32)
-        let ldq = try empty([1, m, H, D], type), ldk = try empty([1, m, Hk, D], type), ldv = try empty([1, m, Hk, D], type)
+        let lout = try empty(shape(H, tokens: m), type), llse = try empty(lseShape(tokens: m), .float32)
+        let ldq = try empty(shape(H, tokens: m), type), ldk = try empty(shape(Hk, tokens: m), type), ldv = try empty(shape(Hk, tokens: m), type)
         let attention = ContextParallelAttention(communicator: communicator, device: device, strategy: strategy)
-        try attention.forward(ForwardArguments(q: lq.view, k: lk.view, v: lv.view, out: lout.view, lse: llse.view, options: options))
+        try attention.forward(ForwardArguments(q: lq.view, k: lk.view, v: lv.view, out: lout.view, lse: llse.view, options: options, varlen: varlen))
         try attention.backward(BackwardArguments(dOut: ldo.view, q: lq.view, k: lk.view, v: lv.view, out: lout.view, lse: llse.view,
-                                                 dq: ldq.view, dk: ldk.view, dv: ldv.view, options: options))
+                                                 dq: ldq.view, dk: ldk.view, dv: ldv.view, options: options, varlen: varlen))
         try stream.synchronize()
         let got = try [lout, llse, ldq, ldk, ldv].map(download)
-        var line = "check \(type) N=\(n) H=\(H)/\(Hk) D=\(D) causal=\(causal) \(strategy.rawValue) P=\(world):"
+        var line = "check \(type)\(packed ? " packed [\(varlen!.cuSeqlensQ.map(String.init).joined(separator: ","))]" : "") N=\(n) H=\(H)/\(Hk) D=\(D) causal=\(causal) \(strategy.rawValue) P=\(world):"
         var ok = true
         for (i, name) in ["out", "lse", "dq", "dk", "dv"].enumerated() {
-            let expected = try sharding.shard(reference[i].view, rank: rank, tokenAxis: i == 1 ? 2 : 1, elementType: .float32)
+            let expected = try sharding.shard(reference[i].view, rank: rank, tokenAxis: i == 1 ? la : ta, elementType: .float32)
             let error = relativeError(got[i], expected)
             // Same kernels, same precision: the ring only reorders float32 sums and rounds once more.
             let bound = type == .bfloat16 ? 1.6e-2 : 2e-3

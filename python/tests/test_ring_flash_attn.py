@@ -83,3 +83,68 @@ def test_refuses_window():
     q = torch.randn(1, 4, 1, 8)
     with pytest.raises(FlashAttentionError, match="window"):
         ring_flash_attn_func(q, q, q, window_size=(2, 0))
+
+
+def _cuda_main():
+    """On GPUs: `torchrun --nproc_per_node=P python/tests/test_ring_flash_attn.py` checks
+    ring_flash_attn_func over NCCL against flash_attn_func on the whole sequence (bf16, forward
+    and backward) and times both at 128k tokens."""
+    dist.init_process_group("nccl")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    torch.cuda.set_device(rank)
+    from flash_attn import flash_attn_func
+    from flash_attn.ring_flash_attn import ring_flash_attn_func, zigzag_shard
+
+    def problem(n, heads=16, d=128, seed=0):
+        g = torch.Generator(device="cuda").manual_seed(seed)
+        return [torch.randn(1, n, heads, d, device="cuda", dtype=torch.bfloat16, generator=g) for _ in range(4)]
+
+    q, k, v, dout = problem(8192)
+    full = [t.clone().requires_grad_() for t in (q, k, v)]
+    ref = flash_attn_func(*full, causal=True)
+    ref.backward(dout)
+    local = [zigzag_shard(t, rank, world_size).requires_grad_() for t in (q, k, v)]
+    out = ring_flash_attn_func(*local, causal=True)
+    out.backward(zigzag_shard(dout, rank, world_size))
+    errors = []
+    for name, got, want in [("out", out, ref), ("dq", local[0].grad, full[0].grad),
+                            ("dk", local[1].grad, full[1].grad), ("dv", local[2].grad, full[2].grad)]:
+        want = zigzag_shard(want.detach(), rank, world_size).float()
+        errors.append(f"{name} {float((got.detach().float() - want).norm() / want.norm()):.2e}")
+    print(f"[rank {rank}] python ring P={world_size} bf16 N=8192 causal: " + " ".join(errors), flush=True)
+
+    def timed(fn, iterations=3):
+        fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(iterations):
+            dist.barrier()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        return sorted(times)[len(times) // 2]
+
+    n = 131072
+    q, k, v, dout = problem(n)
+    local = [zigzag_shard(t, rank, world_size).requires_grad_() for t in (q, k, v)]
+    ldout = zigzag_shard(dout, rank, world_size)
+    del q, k, v, dout
+    fwd = timed(lambda: ring_flash_attn_func(*local, causal=True))
+
+    def fwd_bwd():
+        ring_flash_attn_func(*local, causal=True).backward(ldout)
+
+    both = timed(fwd_bwd)
+    flops = 4 * n * n * 16 * 128 / 2
+    if rank == 0:
+        print(f"[rank 0] python ring P={world_size} bf16 N={n} H=16 D=128 causal: fwd {fwd:.1f} ms "
+              f"{flops / world_size / fwd / 1e9:.0f} TFLOP/s/GPU, fwd+bwd {both:.1f} ms "
+              f"{3.5 * flops / world_size / both / 1e9:.0f} TFLOP/s/GPU", flush=True)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    _cuda_main()

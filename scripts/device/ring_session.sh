@@ -8,6 +8,8 @@
 #   all:     (default) on P GPUs: ring checks + 128k timings (efficiency bar), Ulysses the
 #            same, ring on 2 of the GPUs at 128k, then 1M tokens × 16 heads × D=128 causal
 #            forward and backward (no single-GPU baseline at 1M).
+#   extra:   packed (varlen) and GQA checks, non-causal, Ulysses packed, and the Python
+#            ring_flash_attn_func over NCCL (torchrun; needs .device-ring/libflashattention.so.gz).
 # Environment: RING_TOKENS overrides the timed token counts.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -40,6 +42,18 @@ case "$phase" in
     run ring_check "$P" 240 --check-tokens 8192 --tokens 32768 --iterations 3 || { tail -30 "$OUT/ring_check.txt"; exit 1; }
     run ulysses_check "$P" 150 --strategy ulysses --check-tokens 8192 --tokens 32768 --iterations 3
     run ring_128k "$P" 240 --check-tokens 0 --tokens ${RING_TOKENS:-131072} --iterations 5 ;;
+  extra)
+    # Packed batches, GQA, non-causal, Ulysses packed, and the Python function over NCCL.
+    run ring_varlen_gqa "$P" 200 --check-tokens 8192 --check-varlen --kv-heads 4 --tokens ${RING_TOKENS:-131072} --iterations 5
+    run ring_noncausal "$P" 150 --check-tokens 8192 --check-varlen --non-causal --tokens ${RING_TOKENS:-131072} --iterations 5
+    run ulysses_varlen "$P" 150 --strategy ulysses --check-tokens 8192 --check-varlen --kv-heads 4 --tokens 32768 --iterations 3
+    if [ -f .device-ring/libflashattention.so.gz ]; then
+      gunzip -c .device-ring/libflashattention.so.gz > /tmp/libflashattention.so
+      PYTHONPATH=$PWD/python FLASH_ATTENTION_LIB=/tmp/libflashattention.so timeout 200 \
+        python3 -m torch.distributed.run --nproc_per_node="$P" python/tests/test_ring_flash_attn.py > "$OUT/python_ring.txt" 2>&1
+      code=$?; echo "== python_ring (exit $code)"; grep -E "python ring|Error|error" "$OUT/python_ring.txt" | cut -c1-400 | head -12
+      summary+=("python_ring exit $code"); stamp python_ring
+    fi ;;
   *)
     # All on one machine: P = all GPUs, then P = 2 on the first two, then 1M tokens.
     run ring_p$P "$P" 200 --check-tokens 8192 --tokens ${RING_TOKENS:-131072} --iterations 5 || { tail -30 "$OUT/ring_p$P.txt"; }
@@ -49,4 +63,4 @@ case "$phase" in
     run ring_1m "$P" 300 --check-tokens 0 --tokens 1048576 --iterations 1 --no-baseline ;;
 esac
 echo "== summary"; printf '%s\n' "${summary[@]}"
-grep -h "ring P=" "$OUT"/*.txt | sed 's/^\[rank 0\] //' | cut -c1-900
+grep -h "ring P=\|check " "$OUT"/*.txt | sed 's/^\[rank 0\] //' | cut -c1-900
