@@ -70,6 +70,34 @@ struct BackwardKernelTests {
         #expect(Array(bytes[(bytes.count - 4)...]) == withUnsafeBytes(of: UInt32(7).littleEndian, Array.init))
     }
 
+    /// sm_90a: masked, short or option-heavy problems take the 4-warp rows, plain unmasked long
+    /// ones the two-warpgroup rows; by default dQ comes from the separate pass (deterministic
+    /// or not); fused modes only when asked for, never atomic where dropout or options prevent
+    /// fusing, and the fused plan ends in the conversion kernel.
+    @Test func hopperRowsAndDQModes() throws {
+        func plan(_ D: Int, _ mask: KernelMask, _ keys: Int, dropout: Bool = false, deterministic: Bool = true,
+                  mode: BackwardDQMode? = nil) throws -> BackwardPlan {
+            try BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, dropout: dropout,
+                                                             deterministic: deterministic, seqlenK: keys), architecture: .sm90a, dqMode: mode)
+        }
+        for D in [64, 128] {
+            #expect(try plan(D, .causal, 16384).keyValue[0].warps == 4)
+            #expect(try plan(D, .none, 2048).keyValue[0].warps == 4)
+            #expect(try plan(D, .none, 16384).keyValue[0].warps == 8)
+            #expect(try plan(D, .none, 16384, dropout: true).keyValue[0].warps == 4)
+            for deterministic in [true, false] {
+                let p = try plan(D, .causal, 4096, deterministic: deterministic)
+                #expect(p.query.pass == .query && p.keyValue.allSatisfy { $0.dqMode == .separate })
+            }
+            for mode in [BackwardDQMode.ordered, .atomic] {
+                let fused = try plan(D, .causal, 4096, deterministic: mode == .ordered, mode: mode)
+                #expect(fused.keyValue.count == 1 && fused.keyValue[0].dqMode == mode && fused.query.pass == .convertDQ)
+                #expect(try plan(D, .causal, 4096, dropout: true, mode: mode).query.pass == .query)
+            }
+        }
+        #expect(try plan(256, .causal, 4096, mode: .ordered).keyValue.count == 2)
+    }
+
     /// Every D in 1…256, every architecture, with and without the heaviest options: valid
     /// descriptors whose tile head dim covers D, and dK and dV each computed exactly once.
     @Test func heuristicsCoverEveryHeadDim() throws {

@@ -25,12 +25,16 @@ public struct BackwardProblem: Sendable, Hashable {
     /// Bitwise-reproducible gradients (``AttentionOptions/deterministic``): dQ is never summed
     /// with atomics.
     public var deterministic: Bool
+    /// Keys per sequence (the maximum for varlen); 0 when unknown. Picks between the Hopper
+    /// tables (``BackwardHeuristics/hopperNarrow`` up to ``BackwardHeuristics/narrowMaxKeys``).
+    public var seqlenK: Int
 
     public init(
         elementType: ElementType, gradOutType: ElementType? = nil, outType: ElementType? = nil,
         dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil, headDim: Int,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
-        varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false, deterministic: Bool = true
+        varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false, deterministic: Bool = true,
+        seqlenK: Int = 0
     ) {
         self.elementType = elementType
         self.gradOutType = gradOutType ?? elementType
@@ -47,6 +51,7 @@ public struct BackwardProblem: Sendable, Hashable {
         self.vectorized = vectorized
         self.convertGradOut = convertGradOut
         self.deterministic = deterministic
+        self.seqlenK = seqlenK
     }
 }
 
@@ -114,10 +119,25 @@ public enum BackwardHeuristics {
         TileChoice(maxHeadDim: 64, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 64, dropoutQueryN: 64,
                    reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64 (128-query steps spill); H100 sweep: 128-key dQ steps +3% over 64"),
         TileChoice(maxHeadDim: 128, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
-                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile; H100 sweep: 128-key dQ steps +1% over 64"),
+                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile; H100 sweep: 128-key dQ steps +1% over 64",
+                   deterministicDQ: .separate, fastDQ: .separate,
+                   dqReason: "H100 bf16, unmasked N = 8k/16k: atomic fused dQ 369/378 TFLOP/s against 360/363 (separate), but its kernel spills 4 bytes here; ordered 267/275 (turn waits and read-modify-writes on the critical path)"),
         TileChoice(maxHeadDim: 256, queryM: 128, queryN: 32, queryWarps: 8, keyN: 128, keyM: 32, keyWarps: 8, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
                    reason: "sm_90a wgmma, D > 128: split dK/dV (128 accumulator regs each); H100 sweep: 128-key blocks (8 warps) +14% over 64 (4 warps); 64-query steps spill the dV kernel"),
     ]
+
+    /// sm_90a wgmma for masked problems and short sequences (≤ ``narrowMaxKeys`` keys): one
+    /// warpgroup per dK/dV block (64 keys), so two blocks share each SM and one block's
+    /// barriers and `wgmma` waits overlap the other's work. Unmasked long sequences keep the
+    /// two-warpgroup rows of ``hopper`` (half the Q/dO reloads).
+    public static let hopperNarrow: [TileChoice] = [
+        TileChoice(maxHeadDim: 64, queryM: 64, queryN: 128, queryWarps: 4, keyN: 64, keyM: 64, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 64,
+                   reason: "sm_90a wgmma, D = 64, masked or N ≤ 4k: 4-warp blocks, two per SM; H100 bf16: causal 121–249 TFLOP/s against 105–231 (8 warps), unmasked N ≤ 4k +3–8%, but unmasked 8k/16k 277/265 against 290/298; 32-query steps with dropout (64 spill with softcap + ALiBi)"),
+        TileChoice(maxHeadDim: 128, queryM: 128, queryN: 128, queryWarps: 8, keyN: 64, keyM: 64, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
+                   reason: "sm_90a wgmma, D = 128, masked or N ≤ 4k: 4-warp dK/dV blocks, two per SM; H100 bf16: causal 157–322 TFLOP/s against 144–316, unmasked N ≤ 4k +0–4%, but unmasked 8k/16k 341/355 against 360/363"),
+    ]
+    /// Longest key sequence that takes ``hopperNarrow`` without a mask (H100 crossover between 4k and 8k).
+    public static let narrowMaxKeys = 4096
 
     /// Whether the wgmma main loop runs a problem: sm_90a, tile head dim a multiple of 64,
     /// 16-byte-aligned tensors. `FLASH_ATTENTION_BWD_WGMMA=0` keeps mma.sync.
@@ -166,7 +186,10 @@ public enum BackwardHeuristics {
         }
         let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
         let wgmma = useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture)
-        guard var choice = (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
+        // The two-warpgroup rows only where they were measured faster: plain, unmasked, long.
+        let narrow = wgmma && (problem.mask != .none || problem.seqlenK <= narrowMaxKeys || problem.softcap || problem.alibi || problem.dropout)
+        guard var choice = (narrow ? hopperNarrow.first(where: { $0.maxHeadDim >= tileD }) : nil)
+            ?? (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
         if let o = tileOverride(headDim: tileD) {
@@ -218,9 +241,12 @@ public enum BackwardHeuristics {
     /// wgmma rows, and the mma.sync kernels that strided layouts fall back to there.
     public static func tableVariants(for architecture: GPUArchitecture) -> [BackwardKernelDescriptor] {
         var variants: [BackwardKernelDescriptor] = []
-        let rows = architecture.computeCapability == 90 ? hopper : table(for: architecture)
-        for choice in rows {
-            var plain = BackwardProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal)
+        let hopperRows = hopper.map { ($0, false) } + hopperNarrow.map { ($0, true) }
+        let rows = architecture.computeCapability == 90 ? hopperRows : table(for: architecture).map { ($0, true) }
+        for (choice, narrowRow) in rows {
+            // Narrow Hopper rows (and every other table) through a causal problem, wide rows unmasked and long.
+            var plain = BackwardProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: narrowRow ? .causal : .none,
+                                        seqlenK: narrowRow ? 1024 : 16384)
             if architecture.computeCapability == 90 && choice.maxHeadDim == 128, let plan = try? plan(for: plain, architecture: architecture) {
                 plain.vectorized = false
                 if let scalar = try? self.plan(for: plain, architecture: architecture) { variants += scalar.all }
@@ -229,15 +255,20 @@ public enum BackwardHeuristics {
             }
             let everything = BackwardProblem(
                 elementType: .float16, gradOutType: .float32, outType: .float32, dqType: .float32, dkType: .float32,
-                dvType: .float32, headDim: choice.maxHeadDim, mask: .window, softcap: true, alibi: true, dropout: true,
-                varlen: true, convertGradOut: true)
+                dvType: .float32, headDim: choice.maxHeadDim, mask: narrowRow ? .window : .none, softcap: true, alibi: true, dropout: true,
+                varlen: true, convertGradOut: true, seqlenK: plain.seqlenK)
             // The fused-dQ kernels with every option they take (window, varlen, float32 outputs).
             var noDropout = everything
             (noDropout.dropout, noDropout.softcap, noDropout.alibi) = (false, false, false)
-            let extra = architecture.computeCapability == 90 ? [noDropout] : []
+            // Fused dQ is compiled clean (no spills) on the narrow Hopper rows; on the two-warpgroup
+            // D = 128 row it spills 4–24 bytes, so there it stays a measurement knob.
+            let fusedModes: [BackwardDQMode?] = architecture.computeCapability == 90 && narrowRow ? [.ordered, .atomic] : []
+            var causalPlain = plain
+            causalPlain.mask = .causal
+            let extra = (fusedModes.isEmpty ? [] : [noDropout]) + (narrowRow ? [] : [causalPlain])
             for problem in [plain, everything] + extra {
                 // (the no-dropout problem only for the fused kernels it adds)
-                let modes: [BackwardDQMode?] = problem == noDropout ? [.ordered, .atomic] : [nil, .separate] + (architecture.computeCapability == 90 ? [.ordered, .atomic] : [])
+                let modes: [BackwardDQMode?] = problem == noDropout ? fusedModes : [nil, .separate] + fusedModes
                 for mode in modes {
                     var problem = problem
                     problem.deterministic = mode != .atomic
