@@ -49,7 +49,7 @@ let package = Package(
             name: "FlashAttentionTests",
             dependencies: ["FlashAttention", "FlashAttentionCPU", "FlashAttentionReference", "CFlashKernels"]),
         .testTarget(name: "FlashAttentionCUDATests", dependencies: ["FlashAttentionCUDA", "CUDADriver", "FlashAttention", "FlashAttentionReference"]),
-        .testTarget(name: "FlashAttentionRingTests", dependencies: ["FlashAttentionRing", "FlashAttentionCPU", "FlashAttentionReference"]),
+        .testTarget(name: "FlashAttentionRingTests", dependencies: ["FlashAttentionRing", "FlashAttentionCPU", "FlashAttentionReference", "FlashAttentionCUDA"]),
         .testTarget(name: "FlashAttentionCLITests", dependencies: ["FlashAttentionCLI", "FlashAttention", "FlashAttentionReference"]),
     ]
 )

@@ -20,9 +20,6 @@ public final class NCCLCommunicator: RingCommunicator, @unchecked Sendable {
     public let communicationStream: CUDAStream
     let nccl: NCCLLibrary
     let comm: UnsafeMutableRawPointer
-    /// Events recorded around every exchange when timing is on (for the hidden-communication report).
-    public var timing: [(start: CUDAEvent, end: CUDAEvent)] = []
-    public var recordsTiming = false
 
     /// Joins the communicator `id` as `rank` of `worldSize`, on `computeStream`'s device.
     public init(id: NCCLUniqueID, rank: Int, worldSize: Int, computeStream: CUDAStream) throws {
@@ -63,8 +60,6 @@ public final class NCCLCommunicator: RingCommunicator, @unchecked Sendable {
             let ready = try CUDAEvent(context: context)
             try ready.record(on: computeStream)
             try communicationStream.wait(for: ready)
-            let start = recordsTiming ? try CUDAEvent(context: context) : nil
-            try start?.record(on: communicationStream)
             let stream = UnsafeMutableRawPointer(communicationStream.handle)
             try nccl.check(nccl.ncclGroupStart(), "ncclGroupStart")
             var failure: (any Error)?
@@ -78,7 +73,6 @@ public final class NCCLCommunicator: RingCommunicator, @unchecked Sendable {
             if let failure { throw failure }
             let done = try CUDAEvent(context: context)
             try done.record(on: communicationStream)
-            if let start { timing.append((start, done)) }
             return Request(done: done, computeStream: computeStream)
         } catch let error as FlashAttentionError {
             throw error
@@ -93,11 +87,6 @@ public final class NCCLCommunicator: RingCommunicator, @unchecked Sendable {
         try context.makeCurrent()
         // ncclFloat32 = 7, ncclSum = 0.
         try nccl.check(nccl.ncclAllReduce(buffer, buffer, count, 7, 0, comm, UnsafeMutableRawPointer(computeStream.handle)), "ncclAllReduce", comm: comm)
-    }
-
-    /// Milliseconds the recorded exchanges took on the communication stream (after a sync).
-    public func recordedMilliseconds() throws -> Double {
-        try timing.reduce(0) { $0 + (try CUDAEvent.elapsedMilliseconds(from: $1.start, to: $1.end)) }
     }
 }
 

@@ -7,8 +7,8 @@ import FlashAttentionCore
 /// NCCL loaded with `dlopen`: nothing from NCCL is needed at build time.
 ///
 /// Search order: `$FLASH_ATTENTION_NCCL`; `libnccl.so.2` and `libnccl.so` on the loader path;
-/// then `nvidia/nccl/lib/libnccl.so.2` under `python3`'s site-packages (the `nvidia-nccl-cu*`
-/// wheel PyTorch installs). Failures list every place tried.
+/// then `nvidia/nccl/lib/libnccl.so.2` (and any other `nvidia/*/lib/libnccl.so.2`) under
+/// `python3`'s site-packages (the `nvidia-nccl-cu*` wheel PyTorch installs). Failures list every place tried.
 public final class NCCLLibrary: @unchecked Sendable {
     public typealias Result = Int32
     public let path: String
@@ -76,8 +76,20 @@ public final class NCCLLibrary: @unchecked Sendable {
         if let explicit = getenv("FLASH_ATTENTION_NCCL").map({ String(cString: $0) }), !explicit.isEmpty { list.append(explicit) }
         list += ["libnccl.so.2", "libnccl.so"]
         for site in pythonSitePackages() {
-            let path = site + "/nvidia/nccl/lib/libnccl.so.2"
-            if access(path, F_OK) == 0 { list.append(path) }
+            // nvidia-nccl-cu12 installs nvidia/nccl/lib; newer wheels may group libraries
+            // under another nvidia/<name>/lib folder.
+            var folders = ["nccl"]
+            if let dir = opendir(site + "/nvidia") {
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                    if !name.hasPrefix("."), name != "nccl" { folders.append(name) }
+                }
+                closedir(dir)
+            }
+            for folder in folders {
+                let path = "\(site)/nvidia/\(folder)/lib/libnccl.so.2"
+                if access(path, F_OK) == 0 { list.append(path) }
+            }
         }
         return list
     }

@@ -55,6 +55,33 @@ import FlashAttentionRing
         }
     }
 
+    @Test func packedScheduleCoversEveryPairOnce() {
+        // Packed blocks address halves only; causal or not, every visible chunk pair once.
+        for P in 1...4 {
+            for causal in [false, true] {
+                var count = [Int](repeating: 0, count: 4 * P * P)
+                for r in 0..<P {
+                    for s in 0..<P {
+                        let src = RingSchedule.source(step: s, rank: r, worldSize: P)
+                        for block in RingSchedule.blocks(step: s, rank: r, worldSize: P, causal: causal, packed: true) {
+                            #expect(block.q != .all && block.k != .all)
+                            let i = block.q == .first ? r : 2 * P - 1 - r
+                            let j = block.k == .first ? src : 2 * P - 1 - src
+                            if !causal || j <= i { count[i * 2 * P + j] += 1 }
+                            // An unmasked block must lie wholly below the diagonal.
+                            if causal && !block.causal { #expect(j < i, "P=\(P) rank \(r) step \(s)") }
+                        }
+                    }
+                }
+                for i in 0..<(2 * P) {
+                    for j in 0..<(2 * P) where !causal || j <= i {
+                        #expect(count[i * 2 * P + j] == 1, "P=\(P) causal=\(causal) chunk pair (\(i), \(j))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func scheduleCoversTheCausalTriangleOnce() {
         // Every (query chunk, key chunk) pair below the diagonal is computed exactly once.
         for P in 1...5 {
