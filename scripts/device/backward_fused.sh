@@ -90,4 +90,6 @@ for k in modes["separate"]:
     print(f"| {k[0]} | {k[1]} | {k[2]} | {'yes' if k[3] == '1' else 'no'} | {s:.0f} | {o:.0f} | {e:.0f} | {a:.0f} | {fa:.0f} | {cu:.0f} | {o/a:.2f} | {o/fa:.2f} | {a/fa:.2f} |")
 PY
 printf '%s\n' "${summary[@]}"
-(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz . && find . -maxdepth 1 -type f ! -name logs.tgz ! -name fused_table.txt ! -name 'ours_*.csv' ! -name torch.csv -delete)
+# At most 8 files come back: the tables and CSVs, plus every log in one archive (written outside
+# $OUT first: tar fails on a folder that changes under it).
+(cd "$OUT" && tar czf /tmp/bwd-logs.tgz . ; find . -maxdepth 1 -type f ! -name fused_table.txt ! -name 'ours_*.csv' ! -name torch.csv -delete; mv /tmp/bwd-logs.tgz logs.tgz)

@@ -63,4 +63,5 @@ fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
 printf '%s\n' "${summary[@]}"
 # At most 8 files come back from a device call: the tables, plus every log in one archive.
-(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz --exclude session.txt . && find . -maxdepth 1 -type f ! -name logs.tgz ! -name table.txt ! -name torch.csv ! -name ours.csv ! -name session.txt ! -name tune_summary.txt -delete)
+# (The archive is written outside $OUT first: tar fails on a folder that changes under it.)
+(cd "$OUT" && tar czf /tmp/bwd-logs.tgz --exclude session.txt . ; find . -maxdepth 1 -type f ! -name table.txt ! -name torch.csv ! -name ours.csv ! -name session.txt ! -name tune_summary.txt -delete; mv /tmp/bwd-logs.tgz logs.tgz)

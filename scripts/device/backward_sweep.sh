@@ -78,4 +78,4 @@ for k in modes["separate"]:
     print(f"| {k[0]} | {k[1]} | {k[2]} | {'yes' if k[3] == '1' else 'no'} | {s:.0f} | {o:.0f} | {a:.0f} | {fa:.0f} | {cu:.0f} | {o/a:.2f} | {s/fa:.2f} | {o/fa:.2f} | {a/fa:.2f} |")
 PY
 cat "$OUT/sweep_summary.txt"
-(cd "$OUT" && tar czf /tmp/logs.tgz . && find . -maxdepth 1 -type f ! -name grid_table.txt ! -name sweep_summary.txt ! -name 'ours_*.csv' ! -name torch.csv -delete && mv /tmp/logs.tgz .)
+(cd "$OUT" && tar czf /tmp/bwd-logs.tgz . ; find . -maxdepth 1 -type f ! -name grid_table.txt ! -name sweep_summary.txt ! -name 'ours_*.csv' ! -name torch.csv -delete; mv /tmp/bwd-logs.tgz logs.tgz)
