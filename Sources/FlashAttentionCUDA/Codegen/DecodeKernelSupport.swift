@@ -46,6 +46,11 @@ enum DecodeKernelSupport {
                      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
         return v;
     }
+    FA_DEVICE Vec8 ld_shared_vec8(u32 addr) {
+        Vec8 v;
+        asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
+        return v;
+    }
     FA_DEVICE void unpack8(const Vec8& v, float (&f)[8]) {
         unpack2(v.x, f[0], f[1]); unpack2(v.y, f[2], f[3]); unpack2(v.z, f[4], f[5]); unpack2(v.w, f[6], f[7]);
     }

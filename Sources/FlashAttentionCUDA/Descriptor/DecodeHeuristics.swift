@@ -100,6 +100,13 @@ public enum DecodeHeuristics {
     public static let minimumKeysPerSplit = 256
     public static let maximumSplits = 128
 
+    /// `cp.async` stages for a step of `keysPerStep` keys: as many as fit 64 KB of shared memory
+    /// per CTA (three CTAs per SM on sm_90 and sm_80), 2 to 4. Each thread keeps
+    /// (stages − 1) · 2 · keysPerStep 16-byte loads in flight without holding registers for them.
+    public static func stages(keysPerStep: Int, threads: Int) -> Int {
+        max(2, min(4, 65536 / (threads * keysPerStep * 32)))
+    }
+
     static func tileHeadDim(_ D: Int) -> Int {
         var t = 8
         while t < D { t *= 2 }
@@ -136,11 +143,13 @@ public enum DecodeHeuristics {
             }
         }
 
+        let vectorized = problem.vectorized && problem.headDim % 8 == 0
         let attention = DecodeKernelDescriptor(
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
-            keysPerStep: choice.keysPerStep, warps: 4, mask: problem.mask, softcap: problem.softcap,
-            alibi: problem.alibi, paged: problem.paged, vectorized: problem.vectorized && problem.headDim % 8 == 0,
+            keysPerStep: choice.keysPerStep, stages: vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
+            warps: 4, mask: problem.mask, softcap: problem.softcap,
+            alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
             splitOutput: splits > 1, writeLSE: splits > 1 ? true : problem.writeLSE)
         let combine = splits > 1
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
@@ -167,14 +176,15 @@ public enum DecodeHeuristics {
                 for split in [false, true] {
                     variants.append(DecodeKernelDescriptor(
                         kind: .attention, architecture: architecture, elementType: type, headDim: 128,
-                        rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep, mask: .causal,
+                        rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
+                        stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal,
                         paged: split, splitOutput: split))
                 }
             }
             // Tile head dims other than 128, once (the element type changes only the conversions).
             for tile in [8, 16, 32, 64, 256] where type == .bfloat16 {
                 variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type,
-                                                       headDim: tile, rowsPerBlock: 4, keysPerStep: 4, splitOutput: true))
+                                                       headDim: tile, rowsPerBlock: 4, keysPerStep: 4, stages: 4, splitOutput: true))
             }
             for combineTile in [64, 128, 256] {
                 variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: type,
@@ -194,7 +204,7 @@ public enum DecodeHeuristics {
                                                mask: .window, softcap: true, alibi: true, paged: true, vectorized: false,
                                                splitOutput: false))
         variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .float16,
-                                               headDim: 128, rowsPerBlock: 4, keysPerStep: 4, mask: .window, softcap: true,
+                                               headDim: 128, rowsPerBlock: 4, keysPerStep: 4, stages: 4, mask: .window, softcap: true,
                                                alibi: true, paged: false, vectorized: true, splitOutput: true))
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

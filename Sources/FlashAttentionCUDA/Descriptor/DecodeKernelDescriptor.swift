@@ -36,6 +36,9 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     public var rowsPerBlock: Int
     /// Attention: keys each key group loads per step (all loads issued before any use).
     public var keysPerStep: Int
+    /// Attention: `cp.async` pipeline depth (steps of K/V in shared memory, `stages − 1` in
+    /// flight while one is computed); 0 loads straight into registers (the scalar path).
+    public var stages: Int
     public var warps: Int
     public var mask: KernelMask
     public var softcap: Bool
@@ -59,7 +62,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
 
     public init(
         kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
-        headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, warps: Int = 4, mask: KernelMask = .none,
+        headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, stages: Int = 0, warps: Int = 4, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
         splitOutput: Bool = false, writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
@@ -71,6 +74,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.headDim = headDim
         self.rowsPerBlock = rowsPerBlock
         self.keysPerStep = keysPerStep
+        self.stages = stages
         self.warps = warps
         self.mask = mask
         self.softcap = softcap
@@ -95,8 +99,12 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// (float32 acc[groups][rows][headDim], then m and l per group and row).
     public var sharedMemoryBytes: Int {
         guard kind == .attention else { return 0 }
-        return 4 * keyGroups * rowsPerBlock * (headDim + 2)
+        let merge = 4 * keyGroups * rowsPerBlock * (headDim + 2)
+        return max(merge, pipelined ? stages * keysPerStep * 2 * threads * 16 : 0)
     }
+
+    /// Attention: K/V go through the `cp.async` pipeline (16-byte aligned caches only).
+    public var pipelined: Bool { kind == .attention && vectorized && stages >= 2 }
 
     /// Why this descriptor cannot be generated, or nil.
     public var invalidReason: String? {
@@ -110,7 +118,10 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if kind == .attention {
                 guard [1, 2, 4, 8].contains(rowsPerBlock) else { return "rows per block \(rowsPerBlock) not in 1, 2, 4, 8" }
                 guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
-                guard sharedMemoryBytes <= 48 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 48 KB" }
+                guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
+                guard sharedMemoryBytes <= 100 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 100 KB" }
+            } else if threads < DecodeHeuristics.maximumSplits {
+                return "a combine CTA needs a thread per split (\(DecodeHeuristics.maximumSplits)), got \(threads)"
             }
         }
         return nil
@@ -132,7 +143,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             parts.append(appendKeys ? (appendPaged ? "kv-paged" : "kv") : "qonly")
             if rotary != .none { parts += ["rope-\(rotary.rawValue)", Self.typeName(rotaryTableType)] }
         case .attention:
-            parts += ["d\(headDim)", "r\(rowsPerBlock)", "n\(keysPerStep)", "w\(warps)", mask.rawValue,
+            parts += ["d\(headDim)", "r\(rowsPerBlock)", "n\(keysPerStep)", "s\(pipelined ? stages : 0)", "w\(warps)", mask.rawValue,
                       "o\(Self.typeName(outputType))"]
             if softcap { parts.append("softcap") }
             if alibi { parts.append("alibi") }

@@ -250,11 +250,13 @@ extension CUDABackend: KVCacheBackend {
                 }
             }
             guard Sq > 0 else { return }
-            try attention.function.launch(grid: (plan.splits * plan.queryTiles, Hk, B), block: (plan.attention.threads, 1, 1),
+            // KV heads fastest: the CTAs that start together read neighbouring 256-byte pieces of
+            // the same cache rows, rather than one head's rows a power-of-two stride apart.
+            try attention.function.launch(grid: (Hk * plan.splits * plan.queryTiles, B, 1), block: (plan.attention.threads, 1, 1),
                                           sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
             if let combine, let descriptor = plan.combine {
                 let rows = B * H * Sq
-                try combine.function.launch(grid: ((rows + descriptor.warps - 1) / descriptor.warps, 1, 1),
+                try combine.function.launch(grid: (rows, 1, 1),
                                             block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
                                             parameters: bytes)
             }
