@@ -96,8 +96,16 @@ public enum DecodeHeuristics {
     /// third full, so the tail alone costs a third of the time. Several waves of smaller CTAs
     /// keep the tail short; the partials they add are 2·B·H·D·4 bytes per split, nothing
     /// beside the cache.
-    public static let ctasPerMultiprocessor = 8
-    public static let minimumKeysPerSplit = 256
+    public static let ctasPerMultiprocessor = tuning.ctas ?? 8
+    public static let minimumKeysPerSplit = tuning.minimumKeys ?? 256
+
+    /// `FLASH_ATTENTION_DECODE_SPLITS=ctas,minkeys`: a tuning hook for sweeps on a device
+    /// (scripts/device/decode_session.sh); unset in normal use.
+    static let tuning: (ctas: Int?, minimumKeys: Int?) = {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_DECODE_SPLITS") else { return (nil, nil) }
+        let parts = text.split(separator: ",").map { Int($0) }
+        return (parts.first.flatMap { $0 }.map { max(1, $0) }, parts.dropFirst().first.flatMap { $0 }.map { max(16, $0) })
+    }()
     public static let maximumSplits = 128
 
     /// `cp.async` stages for a step of `keysPerStep` keys: as many as fit 64 KB of shared memory
