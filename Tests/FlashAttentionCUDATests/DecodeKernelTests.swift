@@ -66,9 +66,11 @@ struct DecodeKernelTests {
         }
         let single = try plan(1, 8, 8192)
         #expect(single.splits == 32 && single.combine != nil && single.attention.splitOutput)
-        #expect(try plan(1, 8, 131072).splits == 128)
+        #expect(try plan(1, 8, 131072).splits == 33)
+        #expect(try plan(8, 8, 131072).splits == 32)
+        #expect(try plan(8, 32, 131072, groupSize: 1).splits == 9)
         #expect(try plan(1, 8, 1024).splits == 4)
-        #expect(try plan(64, 8, 131072).splits == 3)
+        #expect(try plan(64, 8, 131072).splits == 5)
         #expect(try plan(64, 32, 131072, groupSize: 1).splits == 1)
         #expect(try plan(64, 32, 131072, groupSize: 1).combine == nil)
         #expect(try plan(1, 8, 300).splits == 1)

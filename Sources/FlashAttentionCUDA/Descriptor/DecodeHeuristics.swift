@@ -88,15 +88,16 @@ public enum DecodeHeuristics {
         RowChoice(rowsPerBlock: 8, keysPerStep: 2, reason: "G ≥ 8 or prefill rows: q and acc 128 floats leave room for 4 loads in flight"),
     ]
 
-    /// Split targets: about eight CTAs per SM, and no split shorter than this many keys (below
-    /// that the partial write and the combine cost more than the parallelism gains).
-    ///
-    /// Eight, not the two or three that are resident at once: a bandwidth-bound grid of 1.3
-    /// waves (B = 64, Hk = 8: 512 CTAs, 396 resident at 167 registers) runs its second wave a
-    /// third full, so the tail alone costs a third of the time. Several waves of smaller CTAs
-    /// keep the tail short; the partials they add are 2·B·H·D·4 bytes per split, nothing
-    /// beside the cache.
+    /// Split targets, from an H100 sweep (`scripts/device/decode_tune.sh`, bf16, H = 32, D = 128,
+    /// ctas-per-SM × min-keys ∈ {2, 4, 8, 16} × {128, 256, 512}): at long contexts B = 1 and
+    /// B = 8 (Hk = 8) both peak near 32 splits (B = 1, 128k: 90% of copy bandwidth at 33 splits,
+    /// 80% at 128; B = 8, 128k: 100% at 33, 94% at 17, 90% at 5), Hk = 32 likewise (B = 8: 103%
+    /// at 9 splits, 99% at 5). So: at least two CTAs per SM, else up to 16 per SM but no more
+    /// than 32 splits, never below `minimumKeysPerSplit` keys, none once the grid alone has
+    /// `ctasPerMultiprocessor` CTAs per SM (B = 64, Hk = 32 reads at 100–104% unsplit).
     public static let ctasPerMultiprocessor = tuning.ctas ?? 8
+    public static let deepCTAsPerMultiprocessor = 16
+    public static let deepSplits = 32
     public static let minimumKeysPerSplit = tuning.minimumKeys ?? 256
 
     /// `FLASH_ATTENTION_DECODE_SPLITS=ctas,minkeys`: a tuning hook for sweeps on a device
@@ -140,14 +141,16 @@ public enum DecodeHeuristics {
             splits = min(problem.requestedSplits, keyBlocks, maximumSplits)
             splitReason = "numSplits \(problem.requestedSplits) requested (capped at \(splits): 64-key blocks, at most \(maximumSplits))"
         } else {
-            let target = ctasPerMultiprocessor * max(1, problem.multiprocessors)
+            let sms = max(1, problem.multiprocessors)
             let byLength = max(1, problem.maxSeqlenK / minimumKeysPerSplit)
-            if tasks >= target {
+            if tasks >= ctasPerMultiprocessor * sms {
                 splits = 1
-                splitReason = "\(tasks) CTAs already fill \(problem.multiprocessors) SMs × \(ctasPerMultiprocessor): no split"
+                splitReason = "\(tasks) CTAs already fill \(sms) SMs × \(ctasPerMultiprocessor): no split"
             } else {
-                splits = max(1, min((target + tasks - 1) / tasks, byLength, maximumSplits))
-                splitReason = "\(tasks) CTAs for \(problem.multiprocessors) SMs × \(ctasPerMultiprocessor): \(splits) splits of ≥ \(minimumKeysPerSplit) keys"
+                let fill = (2 * sms + tasks - 1) / tasks
+                let deep = min(deepSplits, (deepCTAsPerMultiprocessor * sms + tasks - 1) / tasks)
+                splits = max(1, min(max(fill, deep), byLength, maximumSplits))
+                splitReason = "\(tasks) CTAs on \(sms) SMs: \(splits) splits (≥ 2 CTAs/SM, up to 16/SM within \(deepSplits) splits, ≥ \(minimumKeysPerSplit) keys each)"
             }
         }
 
