@@ -34,9 +34,13 @@ public struct AttentionKernel: Sendable {
         self.descriptor = descriptor
     }
 
+    /// For generators that reuse this one's helpers on a descriptor validated elsewhere.
+    init(unchecked descriptor: AttentionKernelDescriptor) { self.descriptor = descriptor }
+
     /// The complete translation unit: header comment, prelude, parameter struct, kernel.
     public var source: String {
         let d = descriptor
+        if d.mainloop == .tmaWarpSpecialized { return HopperForwardKernel(checked: d).source }
         let input = d.elementType == .bfloat16 ? "bf16" : "f16"
         return [
             "// FlashAttention forward: \(d.name)",
@@ -83,7 +87,8 @@ public struct AttentionKernel: Sendable {
         """
     }
 
-    private var elementHelpers: String {
+    /// Output type, packing and store helpers (shared with ``HopperForwardKernel``).
+    var elementHelpers: String {
         let d = descriptor
         let pack = d.elementType == .bfloat16 ? "pack_bf16x2" : "pack_f16x2"
         let load = d.elementType == .bfloat16 ? "bf16_to_f32" : "f16_to_f32"

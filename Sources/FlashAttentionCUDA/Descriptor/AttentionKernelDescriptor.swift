@@ -26,6 +26,11 @@ public enum KernelMainloop: String, Sendable, Hashable, CaseIterable {
     case mmaSync
     /// Warpgroup `wgmma` m64nNk16 from swizzled shared memory (sm_90a only).
     case wgmma
+    /// Hopper warp-specialised `wgmma` (sm_90a): a producer warp loads Q, K and V with TMA bulk
+    /// tensor copies into a multi-stage pipeline on mbarriers; two consumer warpgroups of 64
+    /// rows each take turns issuing their products (ping-pong) so one's softmax hides under the
+    /// other's matrix work. ``HopperForwardKernel`` generates it.
+    case tmaWarpSpecialized
 }
 
 /// Everything that changes the instructions of one forward kernel, and nothing else.
@@ -69,13 +74,19 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// kernels) instead of 4-byte pieces straight from the accumulators.
     public var stagedEpilogue: Bool
     public var mainloop: KernelMainloop
+    /// K/V shared-memory stages of the TMA pipeline (``KernelMainloop/tmaWarpSpecialized`` only).
+    public var stages: Int
+    /// One thread block per multiprocessor walks the tiles (``KernelMainloop/tmaWarpSpecialized``
+    /// only): the next tile's Q and K load while this one's last product and epilogue run.
+    public var persistent: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
-        earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync
+        earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
+        stages: Int = 2, persistent: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -96,6 +107,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.earlyKPrefetch = earlyKPrefetch
         self.stagedEpilogue = stagedEpilogue
         self.mainloop = mainloop
+        self.stages = stages
+        self.persistent = persistent
     }
 
     // MARK: - Derived layout facts
@@ -108,7 +121,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedRowStride: Int { headDim + 8 }
     /// Q tile, one K tile and one V tile (wgmma: unpadded swizzled rows plus 1 KB to align them).
     public var sharedMemoryBytes: Int {
-        mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
+        // TMA loop: Q, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers.
+        if mainloop == .tmaWarpSpecialized { return (blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
     /// Why this descriptor cannot be generated, or nil.
@@ -116,6 +131,20 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if elementType == .float32 { return "inputs must be float16 or bfloat16 (tensor cores), got float32" }
         if headDim % 16 != 0 || headDim < 16 || headDim > 256 { return "tile head dim must be a multiple of 16 in 16...256, got \(headDim)" }
         if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
+        if mainloop == .tmaWarpSpecialized {
+            if architecture.computeCapability != 90 { return "the TMA warp-specialised loop needs sm_90a, got \(architecture)" }
+            if headDim != 64 && headDim != 128 { return "the TMA warp-specialised loop runs head dims 64 and 128, got \(headDim)" }
+            if warps != 12 || blockM != 128 { return "the TMA warp-specialised loop is 3 warpgroups (1 producer, 2 × 64-row consumers): blockM 128, 12 warps" }
+            if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
+            if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
+            if softcap || alibi || dropout || mask == .window || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
+                return "the TMA warp-specialised loop has no softcap, ALiBi, dropout, window, prescaled scores, scalar loads or mma.sync options"
+            }
+            if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
+                return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
+            }
+            return nil
+        }
         if blockM % (16 * warps) != 0 { return "blockM \(blockM) must be a multiple of 16·warps = \(16 * warps)" }
         if blockN % 16 != 0 || blockN < 16 { return "blockN must be a positive multiple of 16, got \(blockN)" }
         if !architecture.supportsMMASync { return "\(architecture) has no mma.sync bf16 path (needs sm_80+)" }
@@ -123,6 +152,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
+        if persistent && mainloop != .tmaWarpSpecialized { return "only the TMA warp-specialised loop has a persistent grid" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -150,6 +180,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

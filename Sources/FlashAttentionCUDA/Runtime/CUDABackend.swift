@@ -142,7 +142,8 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             elementType: arguments.q.elementType, outputType: arguments.out.elementType, headDim: D, mask: mask,
             softcap: options.softcap > 0, alibi: options.alibi != nil,
             dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
-            writeLSE: arguments.lse != nil, nonPositiveScale: options.scale(headDim: D) <= 0, vectorized: vectorized)
+            writeLSE: arguments.lse != nil, nonPositiveScale: options.scale(headDim: D) <= 0, vectorized: vectorized,
+            tensorMapFriendly: vectorized && CUDABackend.isTensorMapFriendly(arguments, layout: layout), seqlenQ: layout.seqlenQ)
     }
 
     private func launch(_ arguments: ForwardArguments, layout: AttentionLayout, on launchStream: CUDAStream? = nil) throws {
@@ -233,13 +234,27 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
 
         let mBlocks = (layout.seqlenQ + descriptor.blockM - 1) / descriptor.blockM
         guard layout.heads <= 65535 else { throw FlashAttentionError.unsupported("more than 65535 heads on CUDA") }
+        // The Hopper TMA kernel takes its tensor maps in front of the parameters (CUDABackend+Hopper.swift).
+        let tensorMaps = descriptor.mainloop == .tmaWarpSpecialized ? try hopperTensorMaps(arguments, layout: layout, descriptor: descriptor) : nil
+        if descriptor.persistent, let tensorMaps {
+            // One block per multiprocessor walks every tile (needs the tile count in an int).
+            let tiles = mBlocks * layout.heads * layout.batch
+            guard tiles < Int(Int32.max) else { throw FlashAttentionError.unsupported("more than 2³¹ tiles on CUDA") }
+            try kernel.function.launch(
+                grid: (min(tiles, context.device.multiprocessorCount), 1, 1), block: (descriptor.threads, 1, 1),
+                sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream,
+                parameters: HopperForwardKernel.packedParameters(tensorMaps: tensorMaps, parameters: p))
+            if !temporaries.isEmpty { try stream.synchronize() }
+            return
+        }
         var batchStart = 0
         while batchStart < layout.batch {
             let count = min(65535, layout.batch - batchStart)
             p.batchOffset = Int32(batchStart)
             try kernel.function.launch(
                 grid: (mBlocks, layout.heads, count), block: (descriptor.threads, 1, 1),
-                sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: p.packed())
+                sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream,
+                parameters: tensorMaps.map { HopperForwardKernel.packedParameters(tensorMaps: $0, parameters: p) } ?? p.packed())
             batchStart += count
         }
         // Uploaded offsets and slopes must outlive the kernel that reads them.

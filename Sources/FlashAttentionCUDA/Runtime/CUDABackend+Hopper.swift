@@ -1,0 +1,57 @@
+import CUDADriver
+import FlashAttentionCore
+
+/// Tensor maps for the Hopper TMA forward kernel (``KernelMainloop/tmaWarpSpecialized``).
+extension CUDABackend {
+    /// Whether TMA tensor maps can describe q, k and v: no empty dimension, unit head-dim
+    /// stride, 16-byte-aligned bases, and every stride of a dimension longer than one a
+    /// positive multiple of 16 bytes.
+    static func isTensorMapFriendly(_ arguments: ForwardArguments, layout: AttentionLayout) -> Bool {
+        func friendly(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int) -> Bool {
+            guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
+            let batches = layout.varlen == nil ? layout.batch : 1
+            for (stride, extent) in [(a.rowStride, rows), (a.headStride, heads), (a.batchStride, batches)] where extent > 1 {
+                guard stride > 0, stride % 8 == 0, stride < (1 << 38) else { return false }
+            }
+            return true
+        }
+        let rowsQ = layout.varlen == nil ? layout.seqlenQ : layout.totalQ
+        let rowsK = layout.varlen == nil ? layout.seqlenK : layout.totalK
+        // A map cannot have an empty dimension (Sk = 0 runs the other loops: O = 0, LSE = +∞).
+        guard rowsQ > 0, rowsK > 0, layout.heads > 0, layout.kvHeads > 0, layout.batch > 0 else { return false }
+        return friendly(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads)
+            && friendly(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads)
+            && friendly(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads)
+    }
+
+    /// The Q, K and V maps: 4-D (D, rows, heads, batch), innermost first; varlen tensors are one
+    /// batch of all tokens. A copy moves a box of 64 columns (128 bytes, swizzled) × the tile's
+    /// rows of one head.
+    func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
+        let type: CUDATensorMap.DataType = arguments.q.elementType == .bfloat16 ? .bfloat16 : .float16
+        let varlen = layout.varlen != nil
+        func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
+            let D = layout.headDim
+            let dims: [Int] = [D, rows, heads, varlen ? 1 : layout.batch]
+            // A dimension of extent one is never stepped along: give it a stride TMA accepts.
+            var strides: [Int] = []
+            var previous = D * 2
+            for (i, stride) in [a.rowStride, a.headStride, a.batchStride].enumerated() {
+                let bytes = dims[i + 1] > 1 ? stride * 2 : (previous + 15) / 16 * 16
+                strides.append(bytes)
+                previous = bytes * dims[i + 1]
+            }
+            return try CUDATensorMap(
+                dataType: type, address: UInt64(UInt(bitPattern: view.data)), dims: dims.map { UInt64($0) },
+                strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
+            ).bytes
+        }
+        let rowsQ = varlen ? layout.totalQ : layout.seqlenQ
+        let rowsK = varlen ? layout.totalK : layout.seqlenK
+        return [
+            try map(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads, boxRows: descriptor.blockM),
+            try map(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
+            try map(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
+        ]
+    }
+}

@@ -1,0 +1,124 @@
+import CUDADriver
+import FlashAttentionCUDA
+import FlashAttentionCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Hopper TMA warp-specialised forward variants CI compiles: both element types, head dims
+/// 64 and 128, causal and not, dense and varlen, with and without LSE, float32 output, and
+/// the table's persistent shapes.
+let hopperVariants: [AttentionKernelDescriptor] = {
+    var list: [AttentionKernelDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for d in [64, 128] {
+            for mask in [KernelMask.none, .causal] {
+                list.append(AttentionKernelDescriptor(
+                    architecture: .sm90a, elementType: type, headDim: d, blockM: 128, blockN: 128, warps: 12,
+                    mask: mask, mainloop: .tmaWarpSpecialized, stages: 2))
+            }
+        }
+    }
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, varlen: true, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2))
+    // The table's persistent shapes.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
+    return list
+}()
+
+struct HopperCase: CustomTestStringConvertible, Sendable {
+    var descriptor: AttentionKernelDescriptor
+    var testDescription: String { descriptor.name }
+}
+
+@Suite("Hopper TMA warp-specialised forward (no GPU)")
+struct HopperForwardTests {
+    @Test func equalDescriptorsGenerateIdenticalSource() throws {
+        for d in hopperVariants {
+            let a = try AttentionKernel(descriptor: d).source, b = try AttentionKernel(descriptor: d).source
+            #expect(a == b)
+            #expect(a.contains("cp.async.bulk.tensor") && a.contains("setmaxnreg") && a.contains("wgmma.mma_async"))
+            #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
+        }
+        #expect(try AttentionKernel(descriptor: hopperVariants[0]).source != AttentionKernel(descriptor: hopperVariants[1]).source)
+    }
+
+    /// The struct the kernel declares and the bytes the launcher packs have the same size, and
+    /// the forward parameters start right after the three 128-byte maps.
+    @Test func parameterBytesMatchTheStruct() throws {
+        var p = ForwardParameters()
+        p.q = 0x1122_3344_5566_7788
+        p.seqlenQ = 77
+        let maps = (0..<3).map { i in [UInt8](repeating: UInt8(i + 1), count: 128) }
+        let bytes = HopperForwardKernel.packedParameters(tensorMaps: maps, parameters: p)
+        #expect(bytes.count == HopperForwardKernel.parameterStructSize)
+        #expect(bytes.count % 64 == 0)
+        #expect(Array(bytes[0..<128]) == maps[0] && Array(bytes[256..<384]) == maps[2])
+        #expect(Array(bytes[384..<(384 + p.packed().count)]) == p.packed())
+        let source = try AttentionKernel(descriptor: hopperVariants[0]).source
+        #expect(source.contains("sizeof(HopperParams) == \(HopperForwardKernel.parameterStructSize)"))
+    }
+
+    @Test func invalidShapesAreRefused() {
+        var d = hopperVariants[0]
+        d.headDim = 256
+        #expect(d.invalidReason != nil)
+        d = hopperVariants[0]
+        d.architecture = .sm80
+        #expect(d.invalidReason != nil)
+        d = hopperVariants[0]
+        d.dropout = true
+        #expect(d.invalidReason != nil)
+        d = hopperVariants[0]
+        d.mainloop = .wgmma
+        d.warps = 4
+        d.blockM = 64
+        d.persistent = true
+        #expect(d.invalidReason != nil, "only the TMA loop has a persistent grid")
+        #expect(hopperVariants.allSatisfy { $0.invalidReason == nil })
+    }
+
+    /// The heuristics pick the TMA kernel for plain problems with TMA-friendly tensors, the
+    /// table's shape for each (D, mask), and leave everything else to the other loops.
+    @Test func heuristicsRouteByTheTable() throws {
+        // The switches change the answers; this checks the table itself.
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil else { return }
+        func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
+        let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
+        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && !causal128.persistent)
+        let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 512))
+        #expect(plain128.mainloop == .tmaWarpSpecialized && plain128.blockN == 176 && plain128.persistent)
+        let plain40 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 40, varlen: true, tensorMapFriendly: true))
+        #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent)
+        // Causal D = 64 keeps the wgmma loop: faster at N ≤ 1k, and the TMA row awaits a GPU check.
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 2048)).mainloop == .wgmma)
+        // Not for: unfriendly strides, dropout, softcap, a window, D = 256, other architectures.
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, tensorMapFriendly: true), architecture: .sm80).descriptor.mainloop == .mmaSync)
+    }
+
+    /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperVariants.map { HopperCase(descriptor: $0) })
+    func compilesWithoutSpills(_ testCase: HopperCase) throws {
+        let compiled = try KernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(!compiled.image.isEmpty)
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+        #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7510"), "wgmma serialised:\n\(compiled.log)")
+    }
+}
