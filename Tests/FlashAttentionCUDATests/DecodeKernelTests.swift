@@ -50,10 +50,10 @@ struct DecodeKernelTests {
         }
         #expect(bytes.count % 8 == 0)
         #expect(Array(bytes[0..<8]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
-        // 516 bytes of fields (the last one the softcap scale), padded to 520.
-        #expect(bytes.count == 520)
-        #expect(Array(bytes[512..<516]) == withUnsafeBytes(of: Float(2.5).bitPattern.littleEndian, Array.init))
-        #expect(Array(bytes[516...]) == [0, 0, 0, 0])
+        // 524 bytes of fields (the last one the softcap scale), padded to 528.
+        #expect(bytes.count == 528)
+        #expect(Array(bytes[520..<524]) == withUnsafeBytes(of: Float(2.5).bitPattern.littleEndian, Array.init))
+        #expect(Array(bytes[524...]) == [0, 0, 0, 0])
     }
 
     /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
@@ -65,7 +65,28 @@ struct DecodeKernelTests {
                                                          requestedSplits: splits), architecture: .sm90a)
         }
         let single = try plan(1, 8, 8192)
-        #expect(single.splits == 32 && single.combine != nil && single.attention.splitOutput)
+        #expect(single.splits == 32 && single.attention.splitOutput)
+        // Split calls merge in the attention kernel unless the A/B override asks for the kernel.
+        #expect(single.attention.fusedCombine == DecodeHeuristics.fuseCombine)
+        #expect((single.combine == nil) == DecodeHeuristics.fuseCombine)
+        #expect(!(try plan(64, 32, 131072, groupSize: 1).attention.fusedCombine))
+        // Decode steps append in the attention kernel; prefill chunks, Sq = 0 and the scalar
+        // path keep the append kernel.
+        func appendPlan(new: Int, seqlenQ: Int = 1, vectorized: Bool = true, architecture: GPUArchitecture = .sm90a) throws -> DecodePlan {
+            try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: 128, groupSize: 1, seqlenQ: seqlenQ,
+                                                         batch: 2, kvHeads: 8, maxSeqlenK: 4096, vectorized: vectorized,
+                                                         rotary: .interleaved, rotaryTableType: .float16, appendKeys: true,
+                                                         seqlenNew: new), architecture: architecture)
+        }
+        if DecodeHeuristics.fuseAppend {
+            let step = try appendPlan(new: 1)
+            #expect(step.append == nil && step.attention.fusedAppend && step.attention.rotary == .interleaved)
+            #expect(step.attention.rotaryTableType == .float16)
+        }
+        for p in [try appendPlan(new: 64, seqlenQ: 64), try appendPlan(new: 1, seqlenQ: 0), try appendPlan(new: 1, vectorized: false),
+                  try appendPlan(new: 1, architecture: .sm80)] {
+            #expect(p.append != nil && !p.attention.fusedAppend && p.attention.rotary == .none)
+        }
         #expect(try plan(1, 8, 131072).splits == 33)
         #expect(try plan(8, 8, 131072).splits == 32)
         #expect(try plan(8, 32, 131072, groupSize: 1).splits == 9)

@@ -3,7 +3,9 @@
 # calls (4 seeds in parallel; odd cases on device tensors), compute-sanitizer memcheck on a few,
 # then `bench --decode --device cuda` beside torch SDPA. Logs go to $OUT; summary printed last.
 #   usage on the device: bash scripts/device/decode_session.sh [cases-per-seed]
-# Environment: DEC_SKIP (words: verify sanitize bench), DEC_BENCH_ARGS (extra bench flags).
+# Environment: DEC_SKIP (words: verify sanitize bench ab), DEC_BENCH_ARGS (extra bench flags),
+# DEC_TUNE (FLASH_ATTENTION_DECODE_SPLITS settings timed at B = 1, 8 without torch after the
+# bench), DEC_AB / DEC_AB_BATCH (the A/B phase below), DEC_SEED0 (verify seed offset).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 cases=${1:-60}
@@ -15,8 +17,10 @@ summary=()
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 t0=$(date +%s)
 if [[ $skip != *" verify "* ]]; then
+  # Seed 3 runs the separate append kernel, seed 4 the fused combine, so every path is checked.
   for seed in 1 2 3 4; do
-    timeout 150 /tmp/fa verify --kvcache --device cuda --seed $seed --cases "$cases" > "$OUT/verify_$seed.txt" 2>&1 &
+    envs=(); [[ $seed == 3 ]] && envs=(FLASH_ATTENTION_DECODE_APPEND=kernel); [[ $seed == 4 ]] && envs=(FLASH_ATTENTION_DECODE_COMBINE=fused)
+    env "${envs[@]}" timeout 150 /tmp/fa verify --kvcache --device cuda --seed $((seed + ${DEC_SEED0:-0})) --cases "$cases" > "$OUT/verify_$seed.txt" 2>&1 &
   done
   wait
   for seed in 1 2 3 4; do
@@ -37,5 +41,24 @@ if [[ $skip != *" bench "* ]]; then
   echo "bench exit $?"; cat "$OUT/bench.txt"
 fi
 echo "[t=$(( $(date +%s) - t0 ))s]"
+# A/B on the same card, B in DEC_AB_BATCH: DEC_AB words `append` (separate append kernel),
+# `fused` (combine fused into attention), `both` (append kernel + fused combine), `kernels`
+# (append and combine kernels: the path before the fused append).
+if [[ $skip != *" ab "* ]]; then
+  for ab in ${DEC_AB:-kernels}; do
+    envs=()
+    [[ $ab == append || $ab == both || $ab == kernels ]] && envs+=(FLASH_ATTENTION_DECODE_APPEND=kernel)
+    [[ $ab == fused || $ab == both ]] && envs+=(FLASH_ATTENTION_DECODE_COMBINE=fused)
+    env "${envs[@]}" timeout 100 /tmp/fa bench --decode --device cuda --no-torch --batch ${DEC_AB_BATCH:-1,8} \
+      --csv "$OUT/ab_$ab.csv" > "$OUT/ab_$ab.txt" 2>&1
+    echo "== A/B: $ab"; grep contiguous "$OUT/ab_$ab.txt"
+  done
+fi
+for setting in ${DEC_TUNE:-}; do
+  FLASH_ATTENTION_DECODE_SPLITS=$setting timeout 100 /tmp/fa bench --decode --device cuda --no-torch --batch 1,8 \
+    --csv "$OUT/tune_${setting/,/_}.csv" > "$OUT/tune_${setting/,/_}.txt" 2>&1
+  echo "== splits $setting"; grep contiguous "$OUT/tune_${setting/,/_}.txt"
+done
+echo "[t=$(( $(date +%s) - t0 ))s]"
 printf '%s\n' "${summary[@]}"
-(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz . && find . -maxdepth 1 -type f ! -name logs.tgz ! -name bench.txt ! -name decode.csv -delete)
+(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz . && find . -maxdepth 1 -type f ! -name logs.tgz ! -name bench.txt ! -name decode.csv ! -name 'ab_*.csv' ! -name 'tune_*.csv' -delete)

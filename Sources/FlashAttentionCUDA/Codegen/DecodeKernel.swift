@@ -88,7 +88,126 @@ public struct DecodeKernel: Sendable {
                     if (dd == 0) ((float*)p.lse)[b * p.lse_s0 + h * p.lse_s1 + i * p.lse_s2] = L > 0.0f ? (mx + log2f(L)) * 0.6931471805599453f : FA_INF;
             """ : "")
         }
+        // The fused combine: every CTA publishes its partials (fence, then a ticket); the CTA
+        // that draws the last ticket of its (b, hk, tile) resets the ticket for the next call and
+        // merges all splits' partials in split order from L2, so the bits never depend on which
+        // CTA came last.
+        let fusedMerge = """
+            __threadfence();
+            __syncthreads();  // also: the group merge above is done with shared memory
+            bool last = false;
+            if (tid == 0) {
+                int* ticket = (int*)p.tickets + ((long long)b * p.kv_heads + hk) * p.query_tiles + tile;
+                last = atomicAdd(ticket, 1) == p.splits - 1;
+                if (last) *ticket = 0;  // every split has arrived: ready for the next launch
+            }
+            // Broadcast through the barrier, not a static shared word: the kernel's shared memory
+            // stays exactly the dynamic 64 KB that three CTAs per SM fit around.
+            if (!__syncthreads_or(last)) return;
+            __threadfence();
+            const long long perSplit = (long long)p.batch * p.heads * p.seqlen_q;
+            float* lseS = smem;  // [R][splits]
+            for (int idx = tid; idx < R * p.splits; idx += \(d.threads)) {
+                const int r = idx / p.splits, s = idx % p.splits, m = tile * R + r;
+                float l = -FA_INF;
+                if (m < rows) {
+                    const int i = m / G, h = hk * G + m % G;
+                    l = __ldcg((const float*)p.partial_lse + s * perSplit + ((long long)b * p.heads + h) * p.seqlen_q + i);
+                }
+                lseS[idx] = l;
+            }
+            __syncthreads();
+            for (int idx = tid; idx < R * DT; idx += \(d.threads)) {
+                const int r = idx / DT, dd = idx % DT;
+                const int m = tile * R + r;
+                if (m >= rows || dd >= p.head_dim) continue;
+                const int i = m / G, h = hk * G + m % G;
+                const float* ls = lseS + r * p.splits;
+                float mx = -FA_INF;
+                for (int s = 0; s < p.splits; ++s) mx = fmaxf(mx, ls[s]);
+                float L = 0.0f, o = 0.0f;
+                if (mx != -FA_INF) {
+                    const float* po = (const float*)p.partial_out + (((long long)b * p.heads + h) * p.seqlen_q + i) * DT + dd;
+                    #pragma unroll 16
+                    for (int s = 0; s < p.splits; ++s) {
+                        const float w = fast_exp2(ls[s] - mx);
+                        L += w;
+                        o = fmaf(w, __ldcg(po + s * perSplit * DT), o);
+                    }
+                }
+                st_out((void*)p.out, b * p.o_s0 + i * p.o_s1 + h * p.o_s2 + dd * p.o_s3, L > 0.0f ? o / L : 0.0f);
+        \(d.writeLSE ? "        if (dd == 0) ((float*)p.lse)[b * p.lse_s0 + h * p.lse_s1 + i * p.lse_s2] = L > 0.0f ? (mx + log2f(L)) * 0.6931471805599453f : FA_INF;" : "")
+            }
+        """
         let pipelined = d.pipelined
+        let toBits = d.elementType == .bfloat16 ? "f32_to_bf16" : "f32_to_f16"
+        let qLoad = d.fusedAppend
+            ? "rotated((const void*)p.q_src, b * p.qs_s0 + i * p.qs_s1 + h * p.qs_s2, p.qs_s3, d0 + e, oldLen + (p.query_positions_advance ? i : 0), rotary_of(p))"
+            : "ld_x((const void*)p.q, b * p.q_s0 + i * p.q_s1 + h * p.q_s2 + (d0 + e) * p.q_s3)"
+        // The fused append's pieces. New keys are rounded to the storage type exactly as the
+        // cache store rounds them, so attention sees the bits the cache will hold.
+        let appendSupport = """
+        \(DecodeKernelSupport.storeFunction("st_x", d.elementType))
+        \(DecodeKernelSupport.loadFunction("ld_rot", d.rotaryTableType))
+        \(KVAppendKernel.rotaryStruct)
+        \(KVAppendKernel.rotateFunction(d.rotary))
+        // Features d0 … d0 + 7 of new key / value row `base` (D % 8 == 0 on this path).
+        // Built from the (constant-bank) parameters where used, so nothing stays live in registers.
+        FA_DEVICE Rotary rotary_of(const DecodeParams& p) {
+            return Rotary{(const void*)p.rotary_cos, (const void*)p.rotary_sin, p.cos_s0, p.cos_s1, p.sin_s0, p.sin_s1, p.rotary_dim};
+        }
+        FA_DEVICE Vec8 new_key8(const DecodeParams& p, long long base, int d0, int pos) {
+            const Rotary ro = rotary_of(p);
+            u32 w[4];
+            #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const u32 lo = \(toBits)(rotated((const void*)p.k_new, base, p.kn_s3, d0 + 2 * e, pos, ro));
+                const u32 hi = \(toBits)(rotated((const void*)p.k_new, base, p.kn_s3, d0 + 2 * e + 1, pos, ro));
+                w[e] = lo | (hi << 16);
+            }
+            return Vec8{w[0], w[1], w[2], w[3]};
+        }
+        FA_DEVICE void st_shared_vec8(u32 addr, const Vec8& v) {
+            asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\\n" :: "r"(addr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
+        }
+        FA_DEVICE Vec8 new_value8(const DecodeParams& p, long long base, int d0) {
+            const u16* v = (const u16*)p.v_new;
+            u32 w[4];
+            #pragma unroll
+            for (int e = 0; e < 4; ++e) w[e] = (u32)v[base + (d0 + 2 * e) * p.vn_s3] | ((u32)v[base + (d0 + 2 * e + 1) * p.vn_s3] << 16);
+            return Vec8{w[0], w[1], w[2], w[3]};
+        }
+        """
+        // Keys at or past oldLen are this call's new keys: the pipeline skipped their cache slots
+        // (another CTA may be writing them), so they come from k/v here, into the thread's own
+        // (already landed, zero-filled) pipeline slots: nothing stays live in registers.
+        let newKeys = """
+                        if (live && base + (N - 1) * KG + group >= oldLen) {
+                            #pragma unroll 1
+                            for (int n = 0; n < N; ++n) {
+                                const int j = base + n * KG + group;
+                                if (j >= oldLen && j < kEnd) {
+                                    const int t = j - oldLen;
+                                    st_shared_vec8(SLOT(k % \(d.stages), n, 0), new_key8(p, b * p.kn_s0 + t * p.kn_s1 + hk * p.kn_s2, d0, j));
+                                    st_shared_vec8(SLOT(k % \(d.stages), n, 1), new_value8(p, b * p.vn_s0 + t * p.vn_s1 + hk * p.vn_s2, d0));
+                                }
+                            }
+                        }
+        """
+        let slot = d.paged
+            ? "const long long page = block_table_[(long long)b * p.max_blocks + pos / p.page_size]; const long long slot = pos % p.page_size; const long long kBase = page * p.kc_s0 + slot * p.kc_s1 + hk * p.kc_s2, vBase = page * p.vc_s0 + slot * p.vc_s1 + hk * p.vc_s2;"
+            : "const long long row = cache_rows_[b]; const long long kBase = row * p.kc_s0 + (long long)pos * p.kc_s1 + hk * p.kc_s2, vBase = row * p.vc_s0 + (long long)pos * p.vc_s1 + hk * p.vc_s2;"
+        // One CTA per (b, hk) writes the new rows into the cache; no CTA of this launch reads them there.
+        let appendWriter = """
+            if (split == 0 && tile == 0) {
+                for (int idx = tid; idx < p.seqlen_new * p.head_dim; idx += \(d.threads)) {
+                    const int t = idx / p.head_dim, e = idx % p.head_dim, pos = oldLen + t;
+                    \(slot)
+                    st_x((void*)p.k_cache, kBase + e * p.kc_s3, rotated((const void*)p.k_new, b * p.kn_s0 + t * p.kn_s1 + hk * p.kn_s2, p.kn_s3, e, pos, rotary_of(p)));
+                    ((u16*)p.v_cache)[vBase + e * p.vc_s3] = ((const u16*)p.v_new)[b * p.vn_s0 + t * p.vn_s1 + hk * p.vn_s2 + e * p.vn_s3];
+                }
+            }
+        """
         let loopHead: String
         if pipelined {
             let S = d.stages
@@ -96,13 +215,14 @@ public struct DecodeKernel: Sendable {
             // the pipeline needs no barrier: cp.async.wait_group orders a thread's own copies.
             loopHead = """
                     const u32 pipe = smem_u32(smem);
+                    \(d.paged ? "// The page of the thread's last key: the table is read once per page, not per key.\n        int pgLo = -0x40000000; long long pgK = 0, pgV = 0;" : "")
                     const int steps = kEnd > kBeg ? (kEnd - kBeg + KG * N - 1) / (KG * N) : 0;
                     #define SLOT(st, n, kind) (pipe + ((((st) * N + (n)) * 2 + (kind)) * \(d.threads) + tid) * 16)
                     #define ISSUE(k, st) { \\
                         _Pragma("unroll") \\
                         for (int n = 0; n < N; ++n) { \\
                             const int j = kBeg + (k) * KG * N + n * KG + group; \\
-                            const bool valid = live && j < kEnd; \\
+                            const bool valid = live && j < kEnd\(d.fusedAppend ? " && j < oldLen" : ""); \\
                             long long ko = 0, vo = 0; \\
                             if (valid) { KEY_OFFSETS(j) } \\
                             cp_async16(SLOT(st, n, 0), kc + ko, valid); \\
@@ -117,6 +237,7 @@ public struct DecodeKernel: Sendable {
                         const int base = kBeg + k * KG * N;
                         Vec8 kv[N], vv[N];
                         cp_async_wait<\(S - 2)>();
+                \(d.fusedAppend ? newKeys : "")
                         #pragma unroll
                         for (int n = 0; n < N; ++n) {
                             kv[n] = ld_shared_vec8(SLOT(k % \(S), n, 0));
@@ -144,7 +265,7 @@ public struct DecodeKernel: Sendable {
             """
         }
         let keyOffsets = d.paged
-            ? "const int blk = block_table_[tableRow + j / p.page_size]; const long long slot = j % p.page_size; ko = blk * p.kc_s0 + slot * p.kc_s1 + kHead; vo = blk * p.vc_s0 + slot * p.vc_s1 + vHead;"
+            ? "if (j < pgLo || j >= pgLo + p.page_size) { const int pg = j / p.page_size; const long long blk = block_table_[tableRow + pg]; pgLo = pg * p.page_size; pgK = blk * p.kc_s0 + kHead; pgV = blk * p.vc_s0 + vHead; } ko = pgK + (long long)(j - pgLo) * p.kc_s1; vo = pgV + (long long)(j - pgLo) * p.vc_s1;"
             : "ko = kRow + (long long)j * p.kc_s1; vo = vRow + (long long)j * p.vc_s1;"
         return """
         // \(d.name): generated by DecodeKernel.swift from its descriptor; do not edit.
@@ -156,6 +277,7 @@ public struct DecodeKernel: Sendable {
         \(DecodeKernelSupport.storeFunction("st_out", d.outputType))
         \(DecodeKernelSupport.unpackPair(d.elementType))
         \(DecodeKernelSupport.vector)
+        \(d.fusedAppend ? appendSupport : "")
 
         #define T \(T)
         #define KG \(KG)
@@ -180,6 +302,7 @@ public struct DecodeKernel: Sendable {
             const int end = seqlens_[b] + p.seqlen_new;
             const int pad = left_pad_[b];
             const int Sk = end - pad;
+        \(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
 
             // The CTA's query rows: q (rotated already when rotary is on), visible keys, ALiBi slope.
             float q[R][8];
@@ -193,7 +316,7 @@ public struct DecodeKernel: Sendable {
                 const int i = valid ? m / G : 0, h = hk * G + (valid ? m % G : 0);
                 #pragma unroll
                 for (int e = 0; e < 8; ++e) {
-                    q[r][e] = valid && d0 + e < p.head_dim ? ld_x((const void*)p.q, b * p.q_s0 + i * p.q_s1 + h * p.q_s2 + (d0 + e) * p.q_s3) : 0.0f;
+                    q[r][e] = valid && d0 + e < p.head_dim ? \(qLoad) : 0.0f;
                 }
                 diag[r] = i + Sk - p.seqlen_q;
                 int a = 0, z = Sk;
@@ -205,6 +328,7 @@ public struct DecodeKernel: Sendable {
                 slope[r] = \(d.alibi ? "((const float*)p.alibi_slopes)[b * p.alibi_batch_stride + h * p.alibi_head_stride] * 1.4426950408889634f" : "0.0f");
             }
             if (hi <= lo) { lo = 0; hi = 0; }
+        \(d.fusedAppend ? appendWriter : "")
 
             // This split's keys: contiguous whole 64-key blocks of the CTA's range.
             const int chunk = ((hi - lo + p.splits - 1) / p.splits + 63) / 64 * 64;
@@ -300,6 +424,7 @@ public struct DecodeKernel: Sendable {
                 const int i = m / G, h = hk * G + m % G;
         \(finish)
             }
+        \(d.fusedCombine ? fusedMerge : "")
         }
         """
     }

@@ -23,6 +23,9 @@ public struct DecodeParameters: Sendable, Equatable {
     public var alibiSlopes: UInt64 = 0
     /// Scratch, float32: partial out (splits, B, H, Sq, headDim) and log2-domain LSE (splits, B, H, Sq).
     public var partialOut: UInt64 = 0, partialLSE: UInt64 = 0
+    /// Fused combine: int32 split tickets, one per (batch row, KV head, query tile), zero
+    /// between calls (the merging CTA resets its own).
+    public var tickets: UInt64 = 0
     // Strides in elements: (batch, row, head, dim); caches (block, row, head, dim).
     public var qStrides: (Int64, Int64, Int64, Int64) = (0, 0, 0, 1)
     public var qSourceStrides: (Int64, Int64, Int64, Int64) = (0, 0, 0, 1)
@@ -100,6 +103,7 @@ extension DecodeParameters {
             .u64("cache_rows") { $0.cacheRows }, .u64("block_table") { $0.blockTable },
             .u64("alibi_slopes") { $0.alibiSlopes },
             .u64("partial_out") { $0.partialOut }, .u64("partial_lse") { $0.partialLSE },
+            .u64("tickets") { $0.tickets },
         ]
         f += DecodeParameterField.strides("q") { $0.qStrides }
         f += DecodeParameterField.strides("qs") { $0.qSourceStrides }

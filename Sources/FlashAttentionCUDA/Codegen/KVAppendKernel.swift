@@ -21,28 +21,7 @@ public struct KVAppendKernel: Sendable {
 
     public var source: String {
         let d = descriptor
-        let rotate: String
-        switch d.rotary {
-        case .none:
-            rotate = "FA_DEVICE float rotated(const void* src, long long base, long long ds, int e, int pos, const Rotary& ro) { return ld_x(src, base + e * ds); }"
-        case .interleaved, .halfSplit:
-            let pair = d.rotary == .interleaved
-                ? "const bool first = (e & 1) == 0; const int t = e >> 1; const int partner = e ^ 1;"
-                : "const int half = ro.dim >> 1; const bool first = e < half; const int t = first ? e : e - half; const int partner = first ? e + half : e - half;"
-            rotate = """
-            FA_DEVICE float rotated(const void* src, long long base, long long ds, int e, int pos, const Rotary& ro) {
-                const float x = ld_x(src, base + e * ds);
-                if (e >= ro.dim) return x;
-                \(pair)
-                const float y = ld_x(src, base + partner * ds);
-                const float c = ld_rot(ro.cos, pos * ro.cos_s0 + t * ro.cos_s1);
-                const float s = ld_rot(ro.sin, pos * ro.sin_s0 + t * ro.sin_s1);
-                const float x0 = first ? x : y, x1 = first ? y : x;
-                // Separate roundings, no FMA: the CPU backend's arithmetic, bit for bit.
-                return first ? __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)) : __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
-            }
-            """
-        }
+        let rotate = Self.rotateFunction(d.rotary)
         let slot = d.appendPaged
             ? """
                 const int page = block_table_[(long long)b * p.max_blocks + pos / p.page_size];
@@ -82,8 +61,7 @@ public struct KVAppendKernel: Sendable {
         \(DecodeKernelSupport.loadFunction("ld_x", d.elementType))
         \(DecodeKernelSupport.storeFunction("st_x", d.elementType))
         \(DecodeKernelSupport.loadFunction("ld_rot", d.rotaryTableType))
-        // The rotation's inputs, copied out of the parameters once.
-        struct Rotary { const void* cos; const void* sin; long long cos_s0, cos_s1, sin_s0, sin_s1; int dim; };
+        \(Self.rotaryStruct)
         \(rotate)
 
         extern "C" __global__ void __launch_bounds__(\(d.threads))
@@ -112,4 +90,37 @@ public struct KVAppendKernel: Sendable {
         }
         """
     }
+}
+
+extension KVAppendKernel {
+    /// `rotated(src, base, ds, e, pos, ro)`: feature e of the row at `base`, rotated at position
+    /// `pos` (GPT-J or GPT-NeoX pairs over the first `ro.dim` features) in float32 with the CPU
+    /// backend's roundings; `ld_x`, `ld_rot` and `struct Rotary` come before it. Shared with the
+    /// attention kernel's fused append, so both write and read the same key bits.
+    static func rotateFunction(_ rotary: DecodeRotary) -> String {
+        switch rotary {
+        case .none:
+            return "FA_DEVICE float rotated(const void* src, long long base, long long ds, int e, int pos, const Rotary& ro) { return ld_x(src, base + e * ds); }"
+        case .interleaved, .halfSplit:
+            let pair = rotary == .interleaved
+                ? "const bool first = (e & 1) == 0; const int t = e >> 1; const int partner = e ^ 1;"
+                : "const int half = ro.dim >> 1; const bool first = e < half; const int t = first ? e : e - half; const int partner = first ? e + half : e - half;"
+            return """
+            FA_DEVICE float rotated(const void* src, long long base, long long ds, int e, int pos, const Rotary& ro) {
+                const float x = ld_x(src, base + e * ds);
+                if (e >= ro.dim) return x;
+                \(pair)
+                const float y = ld_x(src, base + partner * ds);
+                const float c = ld_rot(ro.cos, pos * ro.cos_s0 + t * ro.cos_s1);
+                const float s = ld_rot(ro.sin, pos * ro.sin_s0 + t * ro.sin_s1);
+                const float x0 = first ? x : y, x1 = first ? y : x;
+                // Separate roundings, no FMA: the CPU backend's arithmetic, bit for bit.
+                return first ? __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)) : __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+            }
+            """
+        }
+    }
+
+    /// The rotation's inputs, copied out of the parameters once.
+    static let rotaryStruct = "struct Rotary { const void* cos; const void* sin; long long cos_s0, cos_s1, sin_s0, sin_s1; int dim; };"
 }

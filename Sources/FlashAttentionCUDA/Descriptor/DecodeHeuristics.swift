@@ -21,6 +21,8 @@ public struct DecodeProblem: Sendable, Hashable {
     public var rotary: DecodeRotary
     public var rotaryTableType: ElementType
     public var appendKeys: Bool
+    /// New keys per batch row (the fused append takes short runs only).
+    public var seqlenNew: Int
     /// The caller's `numSplits` (0: the heuristic picks).
     public var requestedSplits: Int
     /// The device's streaming multiprocessors (132 on an H100 SXM).
@@ -31,7 +33,7 @@ public struct DecodeProblem: Sendable, Hashable {
         batch: Int = 1, kvHeads: Int = 1, maxSeqlenK: Int = 1, mask: KernelMask = .none, softcap: Bool = false,
         alibi: Bool = false, paged: Bool = false, vectorized: Bool = true, writeLSE: Bool = true,
         rotary: DecodeRotary = .none, rotaryTableType: ElementType = .float32, appendKeys: Bool = false,
-        requestedSplits: Int = 0, multiprocessors: Int = 132
+        seqlenNew: Int = 0, requestedSplits: Int = 0, multiprocessors: Int = 132
     ) {
         self.elementType = elementType
         self.outputType = outputType ?? elementType
@@ -50,6 +52,7 @@ public struct DecodeProblem: Sendable, Hashable {
         self.rotary = rotary
         self.rotaryTableType = rotaryTableType
         self.appendKeys = appendKeys
+        self.seqlenNew = seqlenNew
         self.requestedSplits = requestedSplits
         self.multiprocessors = multiprocessors
     }
@@ -108,6 +111,25 @@ public enum DecodeHeuristics {
         return (parts.first.flatMap { $0 }.map { max(1, $0) }, parts.dropFirst().first.flatMap { $0 }.map { max(16, $0) })
     }()
     public static let maximumSplits = 128
+    /// Whether split calls merge in the attention kernel's last CTA per tile (one launch fewer)
+    /// rather than in the combine kernel. Off: on the H100 the fused merge was slower at every
+    /// split point of the decode grid (B = 1, 1k, Hk = 8: 23.0 µs against 19.2 µs; B = 8, 8k:
+    /// 124.5 against 117.9 µs): the last CTA walks the splits serially after its own keys, where
+    /// the combine kernel spreads a row's splits over a CTA. `FLASH_ATTENTION_DECODE_COMBINE=fused`
+    /// turns it on (A/B timing; it is oracle-checked as well).
+    public static let fuseCombine = FileSystem.environment("FLASH_ATTENTION_DECODE_COMBINE") == "fused"
+    /// Decode steps (≤ `maximumFusedAppend` new keys, pipelined caches) append and rotate in the
+    /// attention kernel (one launch fewer); `FLASH_ATTENTION_DECODE_APPEND=kernel` keeps the
+    /// append kernel (A/B timing). Longer runs (prefill chunks) keep it: each CTA would rebuild
+    /// every new key it reads from k/v, rotation included.
+    public static let fuseAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") != "kernel"
+    public static let maximumFusedAppend = 8
+
+    /// Whether a row choice takes the fused append on an architecture: sm_80's ptxas spills
+    /// the one-row, 8-keys-per-step loop with it (128 registers), so that pair keeps the kernel.
+    public static func fusedAppendFits(_ choice: RowChoice, architecture: GPUArchitecture) -> Bool {
+        architecture >= .sm90a || choice.rowsPerBlock > 1 || choice.keysPerStep < 8
+    }
 
     /// `cp.async` stages for a step of `keysPerStep` keys: as many as fit 64 KB of shared memory
     /// per CTA (three CTAs per SM on sm_90 and sm_80), 2 to 4. Each thread keeps
@@ -155,18 +177,25 @@ public enum DecodeHeuristics {
         }
 
         let vectorized = problem.vectorized && problem.headDim % 8 == 0
+        let appendWork = problem.appendKeys || problem.rotary != .none
+        // Sq = 0 launches no attention, so the append kernel must run.
+        let fusedAppend = fuseAppend && appendWork && vectorized && problem.seqlenQ > 0 && problem.seqlenNew <= maximumFusedAppend
+            && fusedAppendFits(choice, architecture: architecture)
         let attention = DecodeKernelDescriptor(
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
             keysPerStep: choice.keysPerStep, stages: vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
             warps: 4, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
-            splitOutput: splits > 1, writeLSE: splits > 1 ? true : problem.writeLSE)
-        let combine = splits > 1
+            splitOutput: splits > 1, fusedCombine: fuseCombine, fusedAppend: fusedAppend,
+            writeLSE: splits > 1 && !fuseCombine ? true : problem.writeLSE,
+            rotary: fusedAppend ? problem.rotary : .none,
+            rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32)
+        let combine = splits > 1 && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
                                      outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE)
             : nil
-        let append = problem.appendKeys || problem.rotary != .none
+        let append = appendWork && !fusedAppend
             ? DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: problem.elementType,
                                      warps: 4, rotary: problem.rotary,
                                      rotaryTableType: problem.rotary == .none ? .float32 : problem.rotaryTableType,
@@ -190,6 +219,15 @@ public enum DecodeHeuristics {
                         rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
                         stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal,
                         paged: split, splitOutput: split))
+                    // The fused-combine form of each row choice (the default for split calls).
+                    if split && type == .bfloat16 {
+                        variants.append(DecodeKernelDescriptor(
+                            kind: .attention, architecture: architecture, elementType: type, headDim: 128,
+                            rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
+                            stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal,
+                            paged: choice.rowsPerBlock % 2 == 0, splitOutput: true, fusedCombine: true,
+                            writeLSE: choice.rowsPerBlock != 2))
+                    }
                 }
             }
             // Tile head dims other than 128, once (the element type changes only the conversions).
@@ -217,6 +255,24 @@ public enum DecodeHeuristics {
         variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .float16,
                                                headDim: 128, rowsPerBlock: 4, keysPerStep: 4, stages: 4, mask: .window, softcap: true,
                                                alibi: true, paged: false, vectorized: true, splitOutput: true))
+        variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .float16,
+                                               outputType: .float32, headDim: 256, rowsPerBlock: 8, keysPerStep: 2,
+                                               mask: .window, softcap: true, alibi: true, paged: true, vectorized: false,
+                                               splitOutput: true, fusedCombine: true))
+        // Fused append: none/GPT-J/NeoX, contiguous and paged, split and not.
+        for (index, rotary) in DecodeRotary.allCases.enumerated() {
+            for paged in [false, true] {
+                let type: ElementType = paged ? .float16 : .bfloat16
+                var choice = rows[(index + (paged ? 1 : 0)) % rows.count]
+                if !fusedAppendFits(choice, architecture: architecture) { choice = rows[1] }
+                variants.append(DecodeKernelDescriptor(
+                    kind: .attention, architecture: architecture, elementType: type, headDim: 128,
+                    rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
+                    stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal, paged: paged,
+                    splitOutput: !paged, fusedCombine: true, fusedAppend: true, rotary: rotary,
+                    rotaryTableType: rotary == .none ? .float32 : (paged ? type : .float32)))
+            }
+        }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))
         variants.append(DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: .bfloat16,

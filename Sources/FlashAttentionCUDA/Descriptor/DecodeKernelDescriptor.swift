@@ -50,7 +50,18 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// Attention: write fp32 partials per split (the combine kernel finishes), else the final
     /// out and LSE directly.
     public var splitOutput: Bool
-    /// Attention without splits, combine: write the LSE.
+    /// Attention with split output: the last split CTA to finish for a (batch row, KV head,
+    /// query tile) merges the partials in split order (a global ticket per tile), so no combine
+    /// kernel runs. The merge order is fixed, so the result is bitwise the same whichever CTA
+    /// finishes last.
+    public var fusedCombine: Bool
+    /// Attention: the append done in this kernel (no append launch): queries rotated as they
+    /// are loaded, new keys (rotated) and values read from k/v wherever attention needs them
+    /// (never from the cache slots being written) and written into the cache by the first
+    /// split's CTA of query tile 0. `rotary` and `rotaryTableType` then describe the rotation.
+    /// Pipelined descriptors only.
+    public var fusedAppend: Bool
+    /// Attention without splits or with the fused combine, combine: write the LSE.
     public var writeLSE: Bool
     /// Append: the rotation, and the storage of the cos/sin tables.
     public var rotary: DecodeRotary
@@ -64,7 +75,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, stages: Int = 0, warps: Int = 4, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
-        splitOutput: Bool = false, writeLSE: Bool = true, rotary: DecodeRotary = .none,
+        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
     ) {
         self.kind = kind
@@ -82,6 +93,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.paged = paged
         self.vectorized = vectorized
         self.splitOutput = splitOutput
+        self.fusedCombine = splitOutput && fusedCombine
+        self.fusedAppend = fusedAppend
         self.writeLSE = writeLSE
         self.rotary = rotary
         self.rotaryTableType = rotaryTableType
@@ -120,6 +133,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                 guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
                 guard sharedMemoryBytes <= 100 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 100 KB" }
+                if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
             } else if threads < DecodeHeuristics.maximumSplits {
                 return "a combine CTA needs a thread per split (\(DecodeHeuristics.maximumSplits)), got \(threads)"
             }
@@ -149,8 +163,12 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if alibi { parts.append("alibi") }
             if paged { parts.append("paged") }
             if !vectorized { parts.append("scalar") }
-            parts.append(splitOutput ? "split" : "final")
-            if !splitOutput && !writeLSE { parts.append("nolse") }
+            parts.append(fusedCombine ? "fused" : splitOutput ? "split" : "final")
+            if (!splitOutput || fusedCombine) && !writeLSE { parts.append("nolse") }
+            if fusedAppend {
+                parts.append("append")
+                if rotary != .none { parts += ["rope-\(rotary.rawValue)", Self.typeName(rotaryTableType)] }
+            }
         case .combine:
             parts += ["d\(headDim)", "o\(Self.typeName(outputType))"]
             if !writeLSE { parts.append("nolse") }

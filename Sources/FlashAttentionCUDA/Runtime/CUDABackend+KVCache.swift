@@ -19,6 +19,9 @@ final class DecodeWorkspace: Sendable {
     private struct State: @unchecked Sendable {
         var buffer: CUDABuffer?
         var metadata: [Int32] = []
+        /// The fused combine's split tickets: zeroed once when allocated; every call leaves
+        /// them zero again (the merging CTA resets its ticket).
+        var tickets: CUDABuffer?
     }
 
     private static let workspaces = LockedDictionary<Key, DecodeWorkspace>()
@@ -28,9 +31,18 @@ final class DecodeWorkspace: Sendable {
         try workspaces.value(for: Key(ordinal: ordinal, stream: UInt(bitPattern: stream.handle))) { DecodeWorkspace() }
     }
 
-    /// Runs `body` with the scratch's address (at least `bytes`), `metadata` at its start.
-    func with(bytes: Int, metadata: [Int32], context: CUDAContext, stream: CUDAStream, _ body: (UInt64) throws -> Void) throws {
+    /// Runs `body` with the scratch's address (at least `bytes`), `metadata` at its start, and
+    /// the address of `tickets` zero int32 tickets.
+    func with(bytes: Int, metadata: [Int32], tickets: Int, context: CUDAContext, stream: CUDAStream,
+              _ body: (UInt64, UInt64) throws -> Void) throws {
         try state.withLock { current in
+            if tickets > 0, current.tickets == nil || current.tickets!.byteCount < tickets * 4 {
+                if current.tickets != nil { try stream.synchronize() }
+                current.tickets = nil
+                let buffer = try CUDABuffer(byteCount: max(tickets * 4, 4096), context: context)
+                try buffer.fill(byte: 0, stream: stream)
+                current.tickets = buffer
+            }
             if current.buffer == nil || current.buffer!.byteCount < bytes {
                 // Kernels queued earlier may still read the old buffer.
                 if current.buffer != nil { try stream.synchronize() }
@@ -43,7 +55,7 @@ final class DecodeWorkspace: Sendable {
                 try metadata.withUnsafeBytes { try current.buffer!.copy(from: $0, stream: stream) }
                 current.metadata = metadata
             }
-            try body(current.buffer!.address)
+            try body(current.buffer!.address, current.tickets?.address ?? 0)
         }
     }
 }
@@ -52,7 +64,7 @@ extension CUDABackend: KVCacheBackend {
     /// Attention over a KV cache on the GPU (the reference library's `flash_attn_with_kvcache`):
     /// the append kernel writes the new keys (rotated) and values into the cache in place and
     /// rotates the queries, the split-KV attention kernel reads the cache once per KV head, and
-    /// the combine kernel merges the splits.
+    /// its last CTA per (batch row, KV head) merges the splits.
     ///
     /// Device tensors are used in place on the backend's stream (the call returns once the
     /// kernels are queued). Host tensors are staged through device memory: out and LSE poisoned
@@ -91,7 +103,7 @@ extension CUDABackend: KVCacheBackend {
             seqlenQ: layout.seqlenQ, batch: layout.batch, kvHeads: layout.kvHeads, maxSeqlenK: layout.maxSeqlenK,
             mask: KernelMask(a.options.effectiveWindow), softcap: a.options.softcap > 0, alibi: a.options.alibi != nil,
             paged: layout.pageSize != nil, vectorized: vectorized, writeLSE: a.lse != nil, rotary: rotary,
-            rotaryTableType: a.rotary?.cos.elementType ?? .float32, appendKeys: layout.seqlenNew > 0,
+            rotaryTableType: a.rotary?.cos.elementType ?? .float32, appendKeys: layout.seqlenNew > 0, seqlenNew: layout.seqlenNew,
             requestedSplits: a.numSplits, multiprocessors: context.device.multiprocessorCount)
     }
 
@@ -174,13 +186,14 @@ extension CUDABackend: KVCacheBackend {
         }
         func align(_ n: Int) -> Int { (n + 255) / 256 * 256 }
         let metadataBytes = align(metadata.count * 4)
-        let rotatedBytes = a.rotary != nil ? align(B * Sq * H * D * a.q.elementType.byteCount) : 0
+        let rotatedBytes = a.rotary != nil && !plan.attention.fusedAppend ? align(B * Sq * H * D * a.q.elementType.byteCount) : 0
         let partialRows = plan.splits > 1 ? plan.splits * B * H * Sq : 0
         let partialOutBytes = align(partialRows * plan.attention.headDim * 4)
         let partialLSEBytes = align(partialRows * 4)
 
+        let tickets = plan.attention.fusedCombine ? B * Hk * plan.queryTiles : 0
         try workspace.with(bytes: metadataBytes + rotatedBytes + partialOutBytes + partialLSEBytes, metadata: metadata,
-                           context: context, stream: stream) { scratch in
+                           tickets: tickets, context: context, stream: stream) { scratch, ticketAddress in
             func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
             var p = DecodeParameters()
             p.seqlens = scratch
@@ -194,9 +207,10 @@ extension CUDABackend: KVCacheBackend {
             p.qRotated = scratch + UInt64(metadataBytes)
             p.partialOut = scratch + UInt64(metadataBytes + rotatedBytes)
             p.partialLSE = scratch + UInt64(metadataBytes + rotatedBytes + partialOutBytes)
+            p.tickets = ticketAddress
             p.qSource = address(a.q)
             p.qSourceStrides = CUDABackend.strides4(a.q)
-            if a.rotary != nil {
+            if a.rotary != nil && !plan.attention.fusedAppend {
                 p.q = p.qRotated
                 p.qStrides = (Int64(Sq * H * D), Int64(H * D), Int64(D), 1)
             } else {
