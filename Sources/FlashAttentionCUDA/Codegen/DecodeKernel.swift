@@ -17,6 +17,11 @@ import FlashAttentionCore
 ///
 /// The CTA's keys are the union of its rows' visible intervals, cut into `splits` contiguous
 /// ranges of whole 64-key blocks; a split whose range is empty writes LSE −∞ and out 0.
+///
+/// Two fusions, each a descriptor flag: `fusedAppend` folds the append kernel in (queries
+/// rotated on load; new keys rebuilt from k/v into the thread's own pipeline slots, never read
+/// from the cache slots split 0 of tile 0 writes in the same launch), and `fusedCombine` lets
+/// the last split CTA of a tile merge the partials in split order (a ticket per tile).
 public struct DecodeKernel: Sendable {
     public static let entryPoint = "flash_decode_attention"
     public let descriptor: DecodeKernelDescriptor

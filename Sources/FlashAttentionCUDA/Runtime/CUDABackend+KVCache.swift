@@ -62,9 +62,10 @@ final class DecodeWorkspace: Sendable {
 
 extension CUDABackend: KVCacheBackend {
     /// Attention over a KV cache on the GPU (the reference library's `flash_attn_with_kvcache`):
-    /// the append kernel writes the new keys (rotated) and values into the cache in place and
-    /// rotates the queries, the split-KV attention kernel reads the cache once per KV head, and
-    /// its last CTA per (batch row, KV head) merges the splits.
+    /// the new keys (rotated) and values go into the cache in place and the queries are rotated
+    /// (inside the attention kernel for decode steps, else by the append kernel), the split-KV
+    /// attention kernel reads the cache once per KV head, and the combine kernel merges the
+    /// splits (or the attention kernel's last CTA per tile, with the fused combine).
     ///
     /// Device tensors are used in place on the backend's stream (the call returns once the
     /// kernels are queued). Host tensors are staged through device memory: out and LSE poisoned
