@@ -78,10 +78,20 @@ struct DecodeKernelTests {
                                                          rotary: .interleaved, rotaryTableType: .float16, appendKeys: true,
                                                          seqlenNew: new), architecture: architecture)
         }
-        if DecodeHeuristics.fuseAppend {
+        if DecodeHeuristics.fuseAppend && DecodeHeuristics.fuseRotaryAppend {
             let step = try appendPlan(new: 1)
             #expect(step.append == nil && step.attention.fusedAppend && step.attention.rotary == .interleaved)
             #expect(step.attention.rotaryTableType == .float16)
+        }
+        if DecodeHeuristics.fuseAppend && !DecodeHeuristics.fuseRotaryAppend {
+            // Rotary steps keep the append kernel (its fused form awaits a GPU check); plain
+            // appends fuse.
+            let rotary = try appendPlan(new: 1)
+            #expect(rotary.append != nil && !rotary.attention.fusedAppend)
+            let plain = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: 128, groupSize: 1, seqlenQ: 1,
+                                                                     batch: 2, kvHeads: 8, maxSeqlenK: 4096, appendKeys: true,
+                                                                     seqlenNew: 1), architecture: .sm90a)
+            #expect(plain.append == nil && plain.attention.fusedAppend)
         }
         for p in [try appendPlan(new: 64, seqlenQ: 64), try appendPlan(new: 1, seqlenQ: 0), try appendPlan(new: 1, vectorized: false),
                   try appendPlan(new: 1, architecture: .sm80)] {

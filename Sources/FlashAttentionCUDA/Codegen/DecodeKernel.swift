@@ -146,8 +146,12 @@ public struct DecodeKernel: Sendable {
         """
         let pipelined = d.pipelined
         let toBits = d.elementType == .bfloat16 ? "f32_to_bf16" : "f32_to_f16"
+        let fromBits = d.elementType == .bfloat16 ? "bf16_to_f32" : "f16_to_f32"
+        let rotatedQuery = "rotated((const void*)p.q_src, b * p.qs_s0 + i * p.qs_s1 + h * p.qs_s2, p.qs_s3, d0 + e, oldLen + (p.query_positions_advance ? i : 0), rotary_of(p))"
+        // A rotated query is rounded to the storage type, as the append kernel stores it and the
+        // CPU backend computes it: both paths then see the same query bits.
         let qLoad = d.fusedAppend
-            ? "rotated((const void*)p.q_src, b * p.qs_s0 + i * p.qs_s1 + h * p.qs_s2, p.qs_s3, d0 + e, oldLen + (p.query_positions_advance ? i : 0), rotary_of(p))"
+            ? (d.rotary == .none ? rotatedQuery : "\(fromBits)(\(toBits)(\(rotatedQuery)))")
             : "ld_x((const void*)p.q, b * p.q_s0 + i * p.q_s1 + h * p.q_s2 + (d0 + e) * p.q_s3)"
         // The fused append's pieces. New keys are rounded to the storage type exactly as the
         // cache store rounds them, so attention sees the bits the cache will hold.
