@@ -210,6 +210,28 @@ public final class KVCacheCheck {
         out.poison()
         lse.poison()
         try run(arguments)
+        return KVCacheComparison.failures(
+            type: type, batch: spec.batch, heads: spec.heads, seqlenQ: spec.seqlenQ, headDim: spec.headDim,
+            expected: expected, kBefore: kBefore, out: out, lse: lse, kCache: kCache, vCache: vCache)
+    }
+}
+
+/// The checks of one KV-cache call against the float64 oracle, shared by the CLI's sweep and
+/// the tests: out/LSE within twice naive attention in the same precision (1e-5 for float32),
+/// no NaN, rows that see no key exactly 0 and +∞, V in the cache bit-exact everywhere, K
+/// unchanged outside the appended slots and within 1e-3 (norm-wise, or the storage's unit
+/// roundoff) of the float64 rotation in them.
+public enum KVCacheComparison {
+    /// - Parameters:
+    ///   - expected: the oracle's result for the call.
+    ///   - kBefore: the K cache before the call, with its unwritten slots poisoned (NaN): a slot
+    ///     that was NaN and holds a key in `expected` is an appended one.
+    /// - Returns: the failures (empty when the call passes).
+    public static func failures(
+        type: ElementType, batch: Int, heads H: Int, seqlenQ Sq: Int, headDim D: Int,
+        expected: ReferenceKVCache.Result, kBefore: [Float],
+        out: Tensor, lse: Tensor, kCache: Tensor, vCache: Tensor
+    ) -> [String] {
         var failures: [String] = []
         let outValues = out.floats().map(Double.init), lseValues = lse.floats().map(Double.init)
         if outValues.contains(where: \.isNaN) { failures.append("out has NaN (an element not written?)") }
@@ -226,8 +248,7 @@ public final class KVCacheCheck {
         let lseError = ErrorMetrics.relativeError(lseValues, reference: expected.lse)
         let lseBudget = budget(expected.lse, naive: expected.naiveLSE, storage: .float32)
         if !(lseError <= lseBudget) { failures.append("lse error \(lseError) > \(lseBudget)") }
-        let D = spec.headDim, H = spec.heads, Sq = spec.seqlenQ
-        for b in 0..<spec.batch {
+        for b in 0..<batch {
             for h in 0..<H {
                 for i in 0..<Sq where expected.lse[(b * H + h) * Sq + i] == .infinity {
                     if lseValues[(b * H + h) * Sq + i] != .infinity { failures.append("empty row (\(b),\(h),\(i)): lse not +inf") }

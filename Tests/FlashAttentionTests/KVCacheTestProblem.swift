@@ -188,56 +188,9 @@ final class KVCacheProblem {
         out.poison()
         lse.poison()
         try backend.forwardWithKVCache(arguments)
-        var failures: [String] = []
-        let outValues = out.floats().map(Double.init), lseValues = lse.floats().map(Double.init)
-        // Budgets as the shared Verifier sets them: float32 1e-5 norm-wise; float16/bfloat16
-        // twice naive attention in that precision (at least its rounding) + 1e-5.
-        func budget(_ reference: [Double], naive: [Double]?, storage: ElementType) -> Double {
-            guard type != .float32, let naive else { return 1e-5 }
-            let naiveError = ErrorMetrics.relativeError(naive, reference: reference)
-            let rounding = max(ErrorMetrics.storeRoundingError(reference, to: storage), storage.unitRoundoff * 0.5)
-            return 2 * max(naiveError, rounding) + 1e-5
-        }
-        let outError = ErrorMetrics.relativeError(outValues, reference: expected.out)
-        let outBudget = budget(expected.out, naive: expected.naiveOut, storage: type)
-        if !(outError <= outBudget) { failures.append("out error \(outError) > \(outBudget)") }
-        let lseError = ErrorMetrics.relativeError(lseValues, reference: expected.lse)
-        let lseBudget = budget(expected.lse, naive: expected.naiveLSE, storage: .float32)
-        if !(lseError <= lseBudget) { failures.append("lse error \(lseError) > \(lseBudget)") }
-        // Rows that see no key: exactly 0 and +∞.
-        let D = spec.headDim, H = spec.heads, Sq = spec.seqlenQ
-        for b in 0..<spec.batch {
-            for h in 0..<H {
-                for i in 0..<Sq where expected.lse[(b * H + h) * Sq + i] == .infinity {
-                    if lseValues[(b * H + h) * Sq + i] != .infinity { failures.append("empty row (\(b),\(h),\(i)): lse not +inf") }
-                    let base = ((b * Sq + i) * H + h) * D
-                    if outValues[base..<(base + D)].contains(where: { $0 != 0 }) { failures.append("empty row (\(b),\(h),\(i)): out not 0") }
-                }
-            }
-        }
-        // The caches: V exact everywhere; K unchanged except at appended slots, which are within
-        // 1e-3 (or the storage's unit roundoff, for bfloat16) of the float64 rotation.
-        func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }
-        let vAfter = vCache.floats().map(Double.init)
-        let vMismatch = zip(vAfter, expected.vCache).filter { !same($0, $1) }.count
-        if vMismatch > 0 { failures.append("v_cache: \(vMismatch) elements differ from the expected append") }
-        let kAfter = kCache.floats().map(Double.init)
-        var appendedGot: [Double] = [], appendedWant: [Double] = [], kChanged = 0
-        for index in kAfter.indices {
-            // Appended slots are exactly those poisoned before and holding a key now.
-            let appended = kBefore[index].isNaN && !expected.kCache[index].isNaN
-            if appended {
-                appendedGot.append(kAfter[index])
-                appendedWant.append(expected.kCache[index])
-            } else if !same(kAfter[index], Double(kBefore[index])) {
-                kChanged += 1
-            }
-        }
-        if kChanged > 0 { failures.append("k_cache: \(kChanged) elements changed outside the appended slots") }
-        let kError = ErrorMetrics.relativeError(appendedGot, reference: appendedWant)
-        let kBudget = max(1e-3, type.unitRoundoff)
-        if !(kError <= kBudget) { failures.append("appended k error \(kError) > \(kBudget)") }
-        return failures
+        return KVCacheComparison.failures(
+            type: type, batch: spec.batch, heads: spec.heads, seqlenQ: spec.seqlenQ, headDim: spec.headDim,
+            expected: expected, kBefore: kBefore, out: out, lse: lse, kCache: kCache, vCache: vCache)
     }
 }
 
