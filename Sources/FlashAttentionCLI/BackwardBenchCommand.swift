@@ -106,7 +106,7 @@ public struct BackwardBenchCommand: ParsableCommand {
             for i in stride(from: worker, to: total, by: workers) {
                 do {
                     if i < forwardList.count { _ = try KernelCompiler.compile(forwardList[i]) }
-                    else { _ = try BackwardKernelCompiler.compile(backwardList[i - forwardList.count]) }
+                    else { _ = try GeneratedKernelCompiler.compile(backwardList[i - forwardList.count]) }
                 } catch { failures.withLock { $0.append("\(error)") } }
             }
         }
@@ -148,7 +148,7 @@ public struct BackwardBenchCommand: ParsableCommand {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for i in stride(from: worker, to: total, by: workers) {
                 do {
-                    if i < list.count { _ = try BackwardKernelCompiler.compile(list[i]) } else { _ = try KernelCompiler.compile(forwardList[i - list.count]) }
+                    if i < list.count { _ = try GeneratedKernelCompiler.compile(list[i]) } else { _ = try KernelCompiler.compile(forwardList[i - list.count]) }
                 } catch { failures.withLock { $0.append("\(error)") } }
             }
         }

@@ -24,7 +24,7 @@ struct BackwardKernelTests {
     /// stack frame (NVRTC, no disk cache).
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: backwardCompileCases)
     func variantCompilesWithoutSpills(_ testCase: BackwardCompileCase) throws {
-        let compiled = try BackwardKernelCompiler.compile(testCase.descriptor, cache: nil)
+        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
         #expect(!compiled.image.isEmpty)
         if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name) \(compiled.report.map { "\($0.registers) regs, spill \($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "-")") }
         let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")

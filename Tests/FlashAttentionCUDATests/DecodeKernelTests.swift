@@ -19,7 +19,7 @@ struct DecodeKernelTests {
     /// without spills or a stack frame (NVRTC, no disk cache).
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: decodeCompileCases)
     func variantCompilesWithoutSpills(_ testCase: DecodeCompileCase) throws {
-        let compiled = try DecodeKernelCompiler.compile(testCase.descriptor, cache: nil)
+        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
         #expect(!compiled.image.isEmpty)
         let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
         #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")

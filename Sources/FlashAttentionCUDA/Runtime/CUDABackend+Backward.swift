@@ -116,9 +116,9 @@ extension CUDABackend {
         let problem = backwardProblem(arguments, layout: layout)
         let plan = try BackwardHeuristics.plan(for: problem, architecture: architecture)
         // Compile (or load) everything before queueing anything.
-        let pre = try BackwardKernelCache.kernel(plan.preprocess, context: context)
-        let keyValue = try plan.keyValue.map { try BackwardKernelCache.kernel($0, context: context) }
-        let query = try BackwardKernelCache.kernel(plan.query, context: context)
+        let pre = try GeneratedKernels.backward.kernel(plan.preprocess, context: context)
+        let keyValue = try plan.keyValue.map { try GeneratedKernels.backward.kernel($0, context: context) }
+        let query = try GeneratedKernels.backward.kernel(plan.query, context: context)
         // Grids are (heads, blocks, batch): blocks along y, at most 65535.
         let keyBlocks = plan.keyValue.map { ($0.blockN, (layout.seqlenK + $0.blockN - 1) / $0.blockN) }
         let fusedDQ = plan.query.pass == .convertDQ

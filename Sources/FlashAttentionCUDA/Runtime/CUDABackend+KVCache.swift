@@ -163,9 +163,9 @@ extension CUDABackend: KVCacheBackend {
         }
         let plan = try DecodeHeuristics.plan(for: decodeProblem(a, layout: layout), architecture: architecture)
         // Compile (or load) everything before queueing anything.
-        let append = try plan.append.map { try DecodeKernelCache.kernel($0, context: context) }
-        let attention = try DecodeKernelCache.kernel(plan.attention, context: context)
-        let combine = try plan.combine.map { try DecodeKernelCache.kernel($0, context: context) }
+        let append = try plan.append.map { try GeneratedKernels.decode.kernel($0, context: context) }
+        let attention = try GeneratedKernels.decode.kernel(plan.attention, context: context)
+        let combine = try plan.combine.map { try GeneratedKernels.decode.kernel($0, context: context) }
 
         // Index arrays, in one upload: seqlens, left pad, cache rows, block table, ALiBi slopes.
         var metadata = layout.cacheSeqlens.map { Int32($0) } + layout.leftPad.map { Int32($0) }
