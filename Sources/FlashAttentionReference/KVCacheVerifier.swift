@@ -71,6 +71,8 @@ public struct KVCacheSpec: CustomStringConvertible, Sendable {
         c.capacity = rng.int(in: max(8, c.seqlenNew + 1)...maxContext)
         // Keep the oracle's work (B·Sq·H·context·D) near 10⁸ at most.
         while c.batch * c.seqlenQ * c.heads * c.capacity * c.headDim > 60_000_000, c.capacity > 64 { c.capacity /= 2 }
+        // Halving may undercut the new keys (Sq = 64 prefill chunks): the cache must still hold them.
+        c.capacity = max(c.capacity, c.seqlenNew + 1)
         if c.seqlenNew > 0, rng.chance(0.6) {
             c.rotaryDim = 2 * rng.int(in: 1...max(1, c.headDim / 2))
             c.interleaved = rng.chance(0.5)
