@@ -32,6 +32,8 @@ public struct KVCacheSpec: CustomStringConvertible, Sendable {
     public var alibi = false
     public var softmaxScale: Float?
     public var numSplits = 0
+    /// Explicit cache lengths per batch row; drawn at random when nil.
+    public var lengths: [Int]?
     public var seed: UInt64 = 1
 
     public init() {}
@@ -140,7 +142,7 @@ public final class KVCacheCheck {
         }
         blockTable = table
         // Odd, per-row lengths; now and then an empty cache or a full one.
-        let lengths = (0..<B).map { _ in
+        let lengths = spec.lengths ?? (0..<B).map { _ in
             rng.pick([0, capacity - spec.seqlenNew, rng.int(in: 0...(capacity - spec.seqlenNew)), rng.int(in: 0...(capacity - spec.seqlenNew))])
         }
         cacheSeqlens = lengths.map { Int32($0) }

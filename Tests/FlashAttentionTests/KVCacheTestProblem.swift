@@ -76,126 +76,33 @@ struct KVCacheCase: CustomStringConvertible, Sendable {
     }
 }
 
-/// The tensors of a ``KVCacheCase``. Cache slots that hold no visible key (beyond each row's
-/// length, inside its left pad, unused pages) are NaN, so reading one poisons the output.
-final class KVCacheProblem {
-    let spec: KVCacheCase
-    let q: Tensor, kCache: Tensor, vCache: Tensor, out: Tensor, lse: Tensor
-    let k: Tensor?, v: Tensor?, cos: Tensor?, sin: Tensor?, slopes: Tensor?
-    let cacheSeqlens: [Int32]
-    let blockTable: BlockTable?
-    let batchIndex: [Int32]?
-    let leftPad: [Int32]?
+/// The tensors of a ``KVCacheCase``: the reference module's ``KVCacheCheck`` (the same
+/// construction `flash-attn verify --kvcache` sweeps), so the tests and the CLI build and judge
+/// their problems one way.
+typealias KVCacheProblem = KVCacheCheck
 
-    init(_ spec: KVCacheCase) throws {
-        self.spec = spec
-        var rng = SeededRandom(seed: SeededRandom.derive(spec.seed, 99))
-        let B = spec.batch, H = spec.heads, Hk = spec.kvHeads, D = spec.headDim, type = spec.type
-        func filled(_ shape: [Int]) throws -> Tensor {
-            let count = shape.reduce(1, *)
-            return try Tensor(shape: shape, elementType: type, values: (0..<count).map { _ in Float(rng.normal()) })
-        }
-        q = try filled([B, spec.seqlenQ, H, D])
-        var capacity = spec.capacity
-        var table: BlockTable?
-        var cacheRows: [Int]
-        let cacheShape: [Int]
-        if let page = spec.pageSize {
-            let pagesPerRow = (capacity + page - 1) / page
-            capacity = pagesPerRow * page
-            let numBlocks = B * pagesPerRow + 3
-            var pages = Array(0..<numBlocks)
-            for i in stride(from: pages.count - 1, to: 0, by: -1) { pages.swapAt(i, rng.int(in: 0...i)) }
-            table = BlockTable(entries: (0..<(B * pagesPerRow)).map { Int32(pages[$0]) }, maxBlocksPerSequence: pagesPerRow)
-            cacheShape = [numBlocks, page, Hk, D]
-            cacheRows = []
-            batchIndex = nil
-        } else {
-            let rowsInCache = B + (spec.batchIndex ? 2 : 0)
-            var rows = Array(0..<rowsInCache)
-            if spec.batchIndex {
-                for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, rng.int(in: 0...i)) }
-                batchIndex = rows.prefix(B).map { Int32($0) }
-            } else {
-                batchIndex = nil
-            }
-            cacheRows = Array(rows.prefix(B))
-            cacheShape = [rowsInCache, capacity, Hk, D]
-        }
-        blockTable = table
-        let lengths = spec.lengths ?? (0..<B).map { _ in rng.int(in: 0...(capacity - spec.seqlenNew)) }
-        cacheSeqlens = lengths.map { Int32($0) }
-        let pads = spec.leftPad ? lengths.map { rng.int(in: 0...$0) } : nil
-        leftPad = pads.map { $0.map { Int32($0) } }
-        kCache = Tensor(shape: cacheShape, elementType: type)
-        vCache = Tensor(shape: cacheShape, elementType: type)
-        kCache.poison()
-        vCache.poison()
-        for b in 0..<B {
-            for j in (pads?[b] ?? 0)..<lengths[b] {
-                let (block, row): (Int, Int)
-                if let table, let page = spec.pageSize {
-                    (block, row) = (table.block(batch: b, index: j / page), j % page)
-                } else {
-                    (block, row) = (cacheRows[b], j)
-                }
-                for head in 0..<Hk {
-                    for e in 0..<D {
-                        kCache.view[block, row, head, e] = Float(rng.normal())
-                        vCache.view[block, row, head, e] = Float(rng.normal())
-                    }
-                }
-            }
-        }
-        if spec.seqlenNew > 0 {
-            k = try filled([B, spec.seqlenNew, Hk, D])
-            v = try filled([B, spec.seqlenNew, Hk, D])
-        } else {
-            k = nil
-            v = nil
-        }
-        if spec.rotaryDim > 0 {
-            let rows = capacity + spec.seqlenQ, half = spec.rotaryDim / 2
-            let angles = (0..<(rows * half)).map { _ in rng.uniform(0, 2 * Double.pi) }
-            cos = try Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_cos($0)) })
-            sin = try Tensor(shape: [rows, half], elementType: type, values: angles.map { Float(Foundation_sin($0)) })
-        } else {
-            cos = nil
-            sin = nil
-        }
-        slopes = try spec.alibi ? Tensor(shape: [B, H], values: (0..<(B * H)).map { _ in Float(rng.uniform(0, 0.3)) }) : nil
-        out = Tensor(shape: q.shape, elementType: type)
-        lse = Tensor(shape: [B, H, spec.seqlenQ])
-    }
-
-    var arguments: KVCacheArguments {
-        var options = AttentionOptions(softmaxScale: spec.softmaxScale, causal: spec.causal, window: spec.window,
-                                       softcap: spec.softcap)
-        if let slopes { options.alibi = ALiBi(slopes: slopes.view) }
-        let rotary = cos.map { RotaryEmbedding(cos: $0.view, sin: sin!.view, interleaved: spec.interleaved) }
-        return KVCacheArguments(
-            q: q.view, kCache: kCache.view, vCache: vCache.view, k: k?.view, v: v?.view, cacheSeqlens: cacheSeqlens,
-            blockTable: blockTable, rotary: rotary, cacheBatchIndex: batchIndex, cacheLeftPad: leftPad,
-            out: out.view, lse: lse.view, options: options, numSplits: spec.numSplits)
-    }
-
-    /// Runs `backend` on poisoned outputs and checks out, lse and both caches against the
-    /// float64 oracle; returns the failures (empty when the case passes).
-    func verify(backend: any KVCacheBackend) throws -> [String] {
-        let type = spec.type
-        let expected = try ReferenceKVCache.run(arguments, naivePrecision: type == .float32 ? nil : type)
-        let kBefore = kCache.floats()
-        out.poison()
-        lse.poison()
-        try backend.forwardWithKVCache(arguments)
-        return KVCacheComparison.failures(
-            type: type, batch: spec.batch, heads: spec.heads, seqlenQ: spec.seqlenQ, headDim: spec.headDim,
-            expected: expected, kBefore: kBefore, out: out, lse: lse, kCache: kCache, vCache: vCache)
+extension KVCacheCase {
+    /// The case as the reference module's spec; rotary tables are stored in the case's type.
+    var spec: KVCacheSpec {
+        var s = KVCacheSpec()
+        s.batch = batch; s.seqlenQ = seqlenQ; s.heads = heads; s.kvHeads = kvHeads; s.headDim = headDim
+        s.seqlenNew = seqlenNew; s.type = type; s.pageSize = pageSize; s.capacity = capacity
+        s.rotaryDim = rotaryDim; s.interleaved = interleaved; s.rotaryTableType = type
+        s.batchIndex = batchIndex; s.leftPad = leftPad; s.causal = causal; s.window = window
+        s.softcap = softcap; s.alibi = alibi; s.softmaxScale = softmaxScale; s.numSplits = numSplits
+        s.lengths = lengths; s.seed = seed
+        return s
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-private func Foundation_cos(_ x: Double) -> Double { Glibc.cos(x) }
-private func Foundation_sin(_ x: Double) -> Double { Glibc.sin(x) }
-#endif
+extension KVCacheCheck {
+    convenience init(_ testCase: KVCacheCase) throws {
+        self.init(testCase.spec)
+    }
+
+    /// Runs `backend` on poisoned outputs and checks out, LSE and both caches against the
+    /// float64 oracle; returns the failures (empty when the case passes).
+    func verify(backend: any KVCacheBackend) throws -> [String] {
+        try verify { try backend.forwardWithKVCache($0) }
+    }
+}
