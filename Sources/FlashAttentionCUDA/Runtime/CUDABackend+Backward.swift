@@ -114,6 +114,10 @@ extension CUDABackend {
             throw FlashAttentionError.unsupported("sequence lengths or token counts ≥ 2³¹ on CUDA")
         }
         let problem = backwardProblem(arguments, layout: layout)
+        // sm_90a TMA warp-specialised backward (CUDABackend+HopperBackward.swift), where it applies.
+        if let hopper = hopperBackwardPlan(arguments, layout: layout, problem: problem) {
+            return try launchHopperBackward(arguments, layout: layout, plan: hopper, stream: stream, workspace: workspace)
+        }
         let plan = try BackwardHeuristics.plan(for: problem, architecture: architecture)
         // Compile (or load) everything before queueing anything.
         let pre = try GeneratedKernels.backward.kernel(plan.preprocess, context: context)

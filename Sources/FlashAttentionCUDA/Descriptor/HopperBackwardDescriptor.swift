@@ -1,0 +1,140 @@
+import FlashAttentionCore
+
+/// The kernels of the Hopper (sm_90a) backward, in launch order.
+public enum HopperBackwardPass: String, Sendable, Hashable, CaseIterable {
+    /// Per (token, head): D = rowsum(dO ∘ O) and LSE·log2(e), float32, written into a layout
+    /// padded to whole 64-row query blocks (padding rows: L = +∞, D = 0) so that one bulk copy
+    /// moves a step's statistics.
+    case preprocess
+    /// Per key block: dK, dV, and dQ_partial = dS·K added to a float32 accumulator in key-block
+    /// order (a dedicated warp does the ordered add, off the consumers' path).
+    case keyValue
+    /// dQ = softmax scale · accumulator, in dQ's type and strides.
+    case convertDQ
+}
+
+/// Everything that changes the instructions of one Hopper backward kernel.
+///
+/// The Hopper backward (``HopperBackwardKernel``) takes a narrow set of problems — dense
+/// layouts, float16/bfloat16 inputs and dO, tensor-map-friendly strides, tile head dim 128,
+/// no mask or causal, no softcap, ALiBi, dropout or window — and everything else stays on the
+/// ``BackwardKernelDescriptor`` kernels; ``HopperBackwardDescriptor/accepts(_:)`` says which.
+public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConvertible {
+    public var pass: HopperBackwardPass
+    /// q, k, v and dO: float16 or bfloat16.
+    public var elementType: ElementType
+    /// Preprocess: storage of O (any float type).
+    public var outType: ElementType
+    /// Gradient storage types.
+    public var dqType: ElementType
+    public var dkType: ElementType
+    public var dvType: ElementType
+    /// Tile head dim (the problem's D is at most this; the copy engine zero-fills the rest).
+    public var headDim: Int
+    /// Query rows per step (one wgmma M tile).
+    public var blockM: Int = 64
+    /// Keys per thread block: two consumer warpgroups of 64 keys.
+    public var blockN: Int = 128
+    /// Q/dO pipeline depth.
+    public var stages: Int = 2
+    public var mask: KernelMask
+    /// dQ added in key-block order (bitwise reproducible). Off: the dedicated warp adds in
+    /// arrival order (a measurement knob).
+    public var orderedDQ: Bool = true
+
+    public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
+                dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
+                headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true) {
+        self.pass = pass
+        self.elementType = elementType
+        self.outType = outType ?? elementType
+        self.dqType = dqType ?? elementType
+        self.dkType = dkType ?? elementType
+        self.dvType = dvType ?? elementType
+        self.headDim = headDim
+        self.mask = mask
+        self.stages = stages
+        self.orderedDQ = orderedDQ
+    }
+
+    public var architecture: GPUArchitecture { .sm90a }
+
+    /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
+    /// 128-thread consumer warpgroups; the small kernels run 256.
+    public var threads: Int { pass == .keyValue ? 384 : 256 }
+
+    /// Dynamic shared memory of the key/value kernel: K, V (whole block), Q and dO (`stages`
+    /// tiles each), L and D rows, dSᵀ (two buffers), one float32 dQ_partial tile, barriers,
+    /// plus 1 KB to align the swizzle atoms.
+    public var sharedMemoryBytes: Int {
+        guard pass == .keyValue else { return 0 }
+        let kv = 2 * blockN * headDim * 2
+        let qdo = 2 * stages * blockM * headDim * 2
+        let stats = 2 * stages * blockM * 4
+        let ds = 2 * blockN * blockM * 2
+        let dq = blockM * headDim * 4
+        let barriers = 256
+        return kv + qdo + stats + ds + dq + barriers + 1024
+    }
+
+    /// Why this descriptor cannot be generated, or nil.
+    public var invalidReason: String? {
+        if elementType != .float16 && elementType != .bfloat16 { return "inputs must be float16 or bfloat16" }
+        if headDim != 128 { return "the Hopper backward is generated for tile head dim 128, got \(headDim)" }
+        if blockM != 64 || blockN != 128 { return "the Hopper backward runs 64-query steps over 128-key blocks" }
+        if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
+        if mask == .window { return "sliding windows stay on the other backward kernels" }
+        if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
+        return nil
+    }
+
+    /// Whether the Hopper backward takes `problem` (the rest stays on the other kernels).
+    public static func accepts(_ problem: BackwardProblem) -> Bool {
+        (problem.elementType == .bfloat16 || problem.elementType == .float16)
+            && problem.gradOutType == problem.elementType
+            && problem.headDim > 64 && problem.headDim <= 128 && problem.headDim % 8 == 0
+            && (problem.mask == .none || problem.mask == .causal)
+            && !problem.softcap && !problem.alibi && !problem.dropout && !problem.varlen
+            && problem.vectorized && !problem.convertGradOut
+    }
+
+    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`: nowhere yet,
+    /// until an H100 call has checked it against the float64 oracle and timed it faster.
+    public static func defaultOn(_ problem: BackwardProblem) -> Bool { false }
+
+    /// The three kernels of `problem`, or nil when it does not qualify.
+    public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true) -> [HopperBackwardDescriptor]? {
+        guard accepts(problem) else { return nil }
+        let t = problem.elementType
+        return [
+            HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType),
+            HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
+                                     mask: problem.mask, orderedDQ: orderedDQ),
+            HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType),
+        ]
+    }
+
+    static func typeName(_ t: ElementType) -> String { t == .bfloat16 ? "bf16" : t == .float16 ? "fp16" : "f32" }
+
+    /// A short, stable name: `hbwd_dkdv_bf16_d128_m64n128s2_causal_sm_90a`.
+    public var name: String {
+        var parts = ["hbwd"]
+        switch pass {
+        case .preprocess:
+            parts += ["pre", Self.typeName(elementType), "o" + Self.typeName(outType)]
+        case .convertDQ:
+            parts += ["dqcvt", Self.typeName(elementType), "dq" + Self.typeName(dqType), "d\(headDim)"]
+        case .keyValue:
+            parts += ["dkdv", Self.typeName(elementType)]
+            if dkType != elementType { parts.append("dk" + Self.typeName(dkType)) }
+            if dvType != elementType { parts.append("dv" + Self.typeName(dvType)) }
+            parts += ["d\(headDim)", "m\(blockM)n\(blockN)s\(stages)"]
+            if mask != .none { parts.append(mask.rawValue) }
+            if !orderedDQ { parts.append("dqunordered") }
+        }
+        parts.append(architecture.targetName)
+        return parts.joined(separator: "_")
+    }
+
+    public var description: String { name }
+}

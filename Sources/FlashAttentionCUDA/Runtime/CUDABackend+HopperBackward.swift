@@ -1,0 +1,150 @@
+import CUDADriver
+import FlashAttentionCore
+
+extension HopperBackwardDescriptor: GeneratedKernelDescriptor {
+    /// Every Hopper backward kernel opts in to its dynamic shared memory.
+    public var sharedMemoryOptInThreshold: Int { 0 }
+    public var entryPoint: String { HopperBackwardKernel.entryPoint }
+    public func generatedSource() throws -> String { try HopperBackwardKernel(descriptor: self).source }
+}
+
+/// The Hopper backward's kernels, compiled or read from disk once per process.
+public enum HopperBackwardKernels {
+    public static let cache = GeneratedKernelCache<HopperBackwardDescriptor>()
+}
+
+/// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
+/// and its launch.
+extension CUDABackend {
+    /// `FLASH_ATTENTION_HOPPER_BWD=1` forces the Hopper backward wherever it applies, `0` keeps
+    /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says.
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
+    /// not bitwise reproducible; used only for non-deterministic calls).
+    func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
+        guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
+        let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
+        if setting == "0" { return nil }
+        if setting != "1" && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
+        guard layout.varlen == nil, layout.batch <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
+              (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
+              Self.tensorMapsFit(arguments, layout: layout) else { return nil }
+        let ordered = problem.deterministic || FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ") != "unordered"
+        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered)
+    }
+
+    /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
+    /// bases, every stride of a dimension longer than one a positive multiple of 16 bytes.
+    static func tensorMapsFit(_ arguments: BackwardArguments, layout: AttentionLayout) -> Bool {
+        func fits(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int) -> Bool {
+            guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
+            for (stride, extent) in [(a.rowStride, rows), (a.headStride, heads), (a.batchStride, layout.batch)] where extent > 1 {
+                guard stride > 0, stride % 8 == 0, stride < (1 << 38) else { return false }
+            }
+            return true
+        }
+        return fits(arguments.q, layout.addressing(q: arguments.q), rows: layout.seqlenQ, heads: layout.heads)
+            && fits(arguments.dOut, layout.addressing(q: arguments.dOut), rows: layout.seqlenQ, heads: layout.heads)
+            && fits(arguments.k, layout.addressing(k: arguments.k), rows: layout.seqlenK, heads: layout.kvHeads)
+            && fits(arguments.v, layout.addressing(k: arguments.v), rows: layout.seqlenK, heads: layout.kvHeads)
+    }
+
+    /// Q, K, V, dO maps: 4-D (D, rows, heads, batch), innermost first; a copy moves 64 columns
+    /// (128 bytes, swizzled) × the tile's rows of one head.
+    private func hopperBackwardTensorMaps(_ arguments: BackwardArguments, layout: AttentionLayout, descriptor: HopperBackwardDescriptor) throws -> [[UInt8]] {
+        let type: CUDATensorMap.DataType = arguments.q.elementType == .bfloat16 ? .bfloat16 : .float16
+        func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
+            let D = layout.headDim
+            let dims: [Int] = [D, rows, heads, layout.batch]
+            var strides: [Int] = []
+            var previous = D * 2
+            for (i, stride) in [a.rowStride, a.headStride, a.batchStride].enumerated() {
+                // A dimension of extent one is never stepped along: give it a stride TMA accepts.
+                let bytes = dims[i + 1] > 1 ? stride * 2 : (previous + 15) / 16 * 16
+                strides.append(bytes)
+                previous = bytes * dims[i + 1]
+            }
+            return try CUDATensorMap(
+                dataType: type, address: UInt64(UInt(bitPattern: view.data)), dims: dims.map { UInt64($0) },
+                strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
+            ).bytes
+        }
+        return [
+            try map(arguments.q, layout.addressing(q: arguments.q), rows: layout.seqlenQ, heads: layout.heads, boxRows: descriptor.blockM),
+            try map(arguments.k, layout.addressing(k: arguments.k), rows: layout.seqlenK, heads: layout.kvHeads, boxRows: descriptor.blockN),
+            try map(arguments.v, layout.addressing(k: arguments.v), rows: layout.seqlenK, heads: layout.kvHeads, boxRows: descriptor.blockN),
+            try map(arguments.dOut, layout.addressing(q: arguments.dOut), rows: layout.seqlenQ, heads: layout.heads, boxRows: descriptor.blockM),
+        ]
+    }
+
+    /// Queues the three Hopper backward kernels on `stream`. Scratch (from `workspace`): padded
+    /// L and D rows, the dQ accumulator and the turn counters (zeroed here).
+    func launchHopperBackward(_ arguments: BackwardArguments, layout: AttentionLayout, plan: [HopperBackwardDescriptor],
+                              stream: CUDAStream, workspace: BackwardWorkspace) throws {
+        let kernels = try plan.map { try HopperBackwardKernels.cache.kernel($0, context: context) }
+        let (pre, keyValue, convert) = (kernels[0], kernels[1], kernels[2])
+        let kv = plan[1]
+        let maps = try hopperBackwardTensorMaps(arguments, layout: layout, descriptor: kv)
+        let options = arguments.options
+        let D = layout.headDim
+        let mBlocks = (layout.seqlenQ + kv.blockM - 1) / kv.blockM
+        let tiles = layout.heads * layout.batch * mBlocks
+
+        var p = BackwardParameters()
+        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        func strides(_ a: SequenceAddressing) -> (Int64, Int64, Int64, Int64) {
+            (Int64(a.batchStride), Int64(a.rowStride), Int64(a.headStride), Int64(a.dimStride))
+        }
+        p.q = address(arguments.q); p.k = address(arguments.k); p.v = address(arguments.v); p.o = address(arguments.out)
+        p.dout = address(arguments.dOut); p.doutSource = p.dout; p.lse = address(arguments.lse)
+        p.dq = address(arguments.dq); p.dk = address(arguments.dk); p.dv = address(arguments.dv)
+        p.qStrides = strides(layout.addressing(q: arguments.q))
+        p.kStrides = strides(layout.addressing(k: arguments.k))
+        p.vStrides = strides(layout.addressing(k: arguments.v))
+        p.oStrides = strides(layout.addressing(q: arguments.out))
+        p.doutStrides = strides(layout.addressing(q: arguments.dOut))
+        p.doutSourceStrides = p.doutStrides
+        p.dqStrides = strides(layout.addressing(q: arguments.dq))
+        p.dkStrides = strides(layout.addressing(k: arguments.dk))
+        p.dvStrides = strides(layout.addressing(k: arguments.dv))
+        let la = layout.addressing(rowStats: arguments.lse)
+        p.lseStrides = (Int64(la.batchStride), Int64(la.headStride), Int64(la.rowStride))
+        let scale = options.scale(headDim: D)
+        p.scaleLog2 = scale * 1.4426950408889634
+        p.gradScale = scale
+        p.batch = Int32(layout.batch)
+        p.heads = Int32(layout.heads)
+        p.groupSize = Int32(layout.groupSize)
+        p.seqlenQ = Int32(layout.seqlenQ)
+        p.seqlenK = Int32(layout.seqlenK)
+        p.headDim = Int32(D)
+        p.totalQ = Int32(layout.totalQ)
+        p.rowsPerBatch = Int32(max(layout.seqlenQ, 1))
+        p.statHeadStride = Int64(layout.batch * mBlocks * kv.blockM)
+
+        func rounded(_ bytes: Int) -> Int { (bytes + 255) / 256 * 256 }
+        let statBytes = rounded(tiles * kv.blockM * 4)
+        let accumBytes = rounded(tiles * kv.blockM * kv.headDim * 4)
+        let semaphoreBytes = rounded(tiles * 4)
+        try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes, context: context, stream: stream) { base in
+            p.lseLog2 = base
+            p.delta = base + UInt64(statBytes)
+            p.dqAccum = base + UInt64(2 * statBytes)
+            p.dqSemaphore = p.dqAccum + UInt64(accumBytes)
+            // Ordered: the first key block stores its tile, so only the counters need zeros.
+            if kv.orderedDQ {
+                try CUDAMemory.fill(p.dqSemaphore, byte: 0, byteCount: semaphoreBytes, stream: stream)
+            } else {
+                try CUDAMemory.fill(p.dqAccum, byte: 0, byteCount: accumBytes + semaphoreBytes, stream: stream)
+            }
+            let rows = tiles * kv.blockM
+            try pre.function.launch(grid: ((rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                    stream: stream, parameters: p.packed())
+            try keyValue.function.launch(
+                grid: (layout.kvHeads, (layout.seqlenK + kv.blockN - 1) / kv.blockN, layout.batch), block: (kv.threads, 1, 1),
+                sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
+                parameters: HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p))
+            try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                        stream: stream, parameters: p.packed())
+        }
+    }
+}

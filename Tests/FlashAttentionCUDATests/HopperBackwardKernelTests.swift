@@ -1,0 +1,95 @@
+import CUDADriver
+import FlashAttentionCUDA
+import FlashAttentionCore
+import Testing
+
+/// The Hopper backward variants CI compiles: both element types, causal and not, ordered and
+/// unordered dQ, float32 gradients, and the small kernels.
+let hopperBackwardVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: mask))
+        }
+        list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: type, outType: .float32))
+        list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, stages: 3))
+    list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16))
+    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32))
+    return list
+}()
+
+struct HopperBackwardCase: CustomTestStringConvertible, Sendable {
+    var descriptor: HopperBackwardDescriptor
+    var testDescription: String { descriptor.name }
+}
+
+@Suite("Hopper TMA warp-specialised backward (no GPU)")
+struct HopperBackwardKernelTests {
+    @Test func equalDescriptorsGenerateIdenticalSource() throws {
+        for d in hopperBackwardVariants {
+            let copy = d
+            let a = try HopperBackwardKernel(descriptor: d).source, b = try HopperBackwardKernel(descriptor: copy).source
+            #expect(a == b)
+            #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
+            if d.pass == .keyValue {
+                #expect(a.contains("cp.async.bulk.tensor") && a.contains("setmaxnreg") && a.contains("wgmma.mma_async"))
+                // Ordered variants add dQ only through the turn counter: one bulk reduction
+                // after the acquire, never an element-wise atomic.
+                #expect(!a.contains("\"red.global") && !a.contains("atom."))
+            }
+        }
+        let names = Set(hopperBackwardVariants.map(\.name))
+        #expect(names.count == hopperBackwardVariants.count, "names identify variants")
+    }
+
+    @Test func parameterBytesMatchTheStruct() throws {
+        var p = BackwardParameters()
+        p.q = 0x1122_3344_5566_7788
+        p.seqlenQ = 77
+        let maps = (0..<4).map { i in [UInt8](repeating: UInt8(i + 1), count: 128) }
+        let bytes = HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p)
+        #expect(bytes.count == HopperBackwardKernel.parameterStructSize && bytes.count % 64 == 0)
+        #expect(Array(bytes[384..<512]) == maps[3])
+        #expect(Array(bytes[512..<(512 + p.packed().count)]) == p.packed())
+        let source = try HopperBackwardKernel(descriptor: hopperBackwardVariants[0]).source
+        #expect(source.contains("sizeof(HopperBwdParams) == \(HopperBackwardKernel.parameterStructSize)"))
+    }
+
+    /// Which problems the Hopper backward takes; the rest stays on the other kernels.
+    @Test func acceptsOnlyItsProblems() {
+        let plain = BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, softcap: false, alibi: false,
+                                    dropout: false, varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 4096)
+        #expect(HopperBackwardDescriptor.accepts(plain))
+        #expect(HopperBackwardDescriptor.plan(for: plain)?.map(\.pass) == [.preprocess, .keyValue, .convertDQ])
+        var p = plain; p.mask = .window
+        #expect(!HopperBackwardDescriptor.accepts(p))
+        p = plain; p.dropout = true
+        #expect(!HopperBackwardDescriptor.accepts(p))
+        p = plain; p.varlen = true
+        #expect(!HopperBackwardDescriptor.accepts(p))
+        p = plain; p.headDim = 256
+        #expect(!HopperBackwardDescriptor.accepts(p))
+        p = plain; p.convertGradOut = true
+        #expect(!HopperBackwardDescriptor.accepts(p))
+        var d = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)
+        d.headDim = 256
+        #expect(d.invalidReason != nil)
+        #expect(hopperBackwardVariants.allSatisfy { $0.invalidReason == nil })
+    }
+
+    /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardVariants.map { HopperBackwardCase(descriptor: $0) })
+    func compilesWithoutSpills(_ testCase: HopperBackwardCase) throws {
+        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(!compiled.image.isEmpty)
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name)\n\(compiled.log)") }
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+        #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
+    }
+}
