@@ -74,6 +74,11 @@ struct HopperBackwardKernelTests {
         #expect(!HopperBackwardDescriptor.accepts(p))
         p = plain; p.convertGradOut = true
         #expect(!HopperBackwardDescriptor.accepts(p))
+        // On by default from 1k keys (measured faster there), off below.
+        p = plain
+        #expect(HopperBackwardDescriptor.defaultOn(p))
+        p.seqlenK = 512
+        #expect(!HopperBackwardDescriptor.defaultOn(p))
         var d = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)
         d.headDim = 256
         #expect(d.invalidReason != nil)

@@ -98,9 +98,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             && problem.vectorized && !problem.convertGradOut
     }
 
-    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`: nowhere yet,
-    /// until an H100 call has checked it against the float64 oracle and timed it faster.
-    public static func defaultOn(_ problem: BackwardProblem) -> Bool { false }
+    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`: from 1k keys
+    /// (H100, bf16 D = 128: 1.23–1.50× the 3-pass backward at N = 2k…16k, 0.95–1.06× at 512,
+    /// where the grid has too few key blocks to fill the machine).
+    public static func defaultOn(_ problem: BackwardProblem) -> Bool { accepts(problem) && problem.seqlenK >= 1024 }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true) -> [HopperBackwardDescriptor]? {

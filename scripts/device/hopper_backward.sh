@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# One device call for the Hopper TMA warp-specialised backward (FLASH_ATTENTION_HOPPER_BWD=1):
+# float64-oracle cases pinned to head dims it takes, determinism, compute-sanitizer memcheck and
+# racecheck on its kernels, then bf16/fp16 timings new vs old (FLASH_ATTENTION_HOPPER_BWD=0)
+# beside PyTorch's flash (FA2) and cuDNN backward. Logs under $OUT; summary last.
+#   usage on the device: bash scripts/device/hopper_backward.sh
+# Environment: HB_SKIP (words: check determinism sanitize bench torch), HB_SEQLENS, HB_DTYPES,
+# HB_CASES (pinned cases per head dim and type).
+set -uo pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+gunzip -c .device-bwd2/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
+export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
+export FLASH_ATTENTION_NVRTC=${FLASH_ATTENTION_NVRTC:-/usr/local/cuda/lib64/libnvrtc.so}
+skip=" ${HB_SKIP:-} "
+seqlens=${HB_SEQLENS:-512,2048,8192,16384}; dtypes=${HB_DTYPES:-bf16}
+summary=()
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader | tee "$OUT/gpu.txt"
+t0=$(date +%s)
+stamp() { echo "[t=$(( $(date +%s) - t0 ))s] $*"; }
+if [[ $skip != *" check "* ]]; then
+  FLASH_ATTENTION_HOPPER_BWD_LOG=1 FLASH_ATTENTION_HOPPER_BWD=1 timeout 120 /tmp/fa backward-bench --check-dims "${HB_CHECK_DIMS:-128,96}" --check-cases "${HB_CASES:-16}" > "$OUT/check.txt" 2>&1
+  code=$?; echo "check exit $code"; [ $code = 124 ] && skip="$skip determinism sanitize bench torch "; grep "^check" "$OUT/check.txt" | head -6 | cut -c1-400
+  summary+=("$(grep '^pinned' "$OUT/check.txt"); Hopper backward launches: $(grep -c '^hopper-bwd' "$OUT/check.txt")")
+  stamp check
+fi
+if [[ $skip != *" determinism "* ]]; then
+  FLASH_ATTENTION_HOPPER_BWD=1 timeout 60 /tmp/fa backward-bench --determinism 30 > "$OUT/determinism.txt" 2>&1
+  echo "determinism exit $?"; grep "D=128 float16 none" "$OUT/determinism.txt"
+  summary+=("$(grep 'D=128 float16 none' "$OUT/determinism.txt")")
+  stamp determinism
+fi
+if [[ $skip != *" sanitize "* ]]; then
+  san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  for tool in ${HB_SANITIZERS:-memcheck racecheck}; do
+    FLASH_ATTENTION_HOPPER_BWD_LOG=1 FLASH_ATTENTION_HOPPER_BWD=1 timeout 90 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 \
+      /tmp/fa backward-bench --check-dims 128 --check-cases "${HB_SAN_CASES:-3}" > "$OUT/sanitize_$tool.txt" 2>&1
+    code=$?; echo "$tool exit $code"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|pinned" "$OUT/sanitize_$tool.txt" | head -3
+    summary+=("$tool: exit $code, $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize_$tool.txt" | tail -1), Hopper launches $(grep -c '^hopper-bwd' "$OUT/sanitize_$tool.txt")")
+  done
+  stamp sanitize
+fi
+if [[ $skip != *" bench "* ]]; then
+  for mode in 1 0; do
+    FLASH_ATTENTION_HOPPER_BWD=$mode timeout 90 /tmp/fa backward-bench --bench --csv "$OUT/bench$mode.csv" --head-dims 128 \
+      --seqlens "$seqlens" --dtypes "$dtypes" > "$OUT/bench$mode.txt" 2>&1
+    echo "bench HOPPER_BWD=$mode exit $?"
+  done
+  if [ "${HB_UNORDERED:-0}" = 1 ]; then  # dQ added in arrival order: the cost of the ordered turns
+    FLASH_ATTENTION_HOPPER_BWD=1 FLASH_ATTENTION_HOPPER_BWD_DQ=unordered timeout 90 /tmp/fa backward-bench --bench --nondeterministic \
+      --csv "$OUT/benchU.csv" --head-dims 128 --seqlens "$seqlens" --dtypes bf16 > "$OUT/benchU.txt" 2>&1
+    echo "bench unordered exit $?"
+  fi
+  stamp bench
+fi
+if [[ $skip != *" torch "* ]]; then
+  PYTHONUNBUFFERED=1 timeout 120 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench1.csv" --out "$OUT/torch.csv" --dims 128 \
+    --seqlens "$seqlens" --dtypes "$dtypes" > "$OUT/table.txt" 2>"$OUT/torch_err.txt"
+  echo "torch exit $?"
+  stamp torch
+fi
+# new | old | FA2 | cuDNN per point (TFLOP/s), from the three CSVs.
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary_table.txt"
+import csv, os, sys
+out = sys.argv[1]
+def load(name):
+    rows = {}
+    path = os.path.join(out, name)
+    if not os.path.exists(path): return rows
+    for r in csv.DictReader(open(path)):
+        rows[(r.get("dtype"), r.get("headdim"), r.get("seqlen"), r.get("causal"))] = r
+    return rows
+new, old, torch_rows, unordered = load("bench1.csv"), load("bench0.csv"), load("torch.csv"), load("benchU.csv")
+print("dtype D N causal | new old FA2 cuDNN unordered | new/old new/FA2 new/cuDNN")
+for key in sorted(new, key=lambda k: (k[0], int(k[1]), int(k[2]), k[3])):
+    n = float(new[key]["tflops"]); o = float(old[key]["tflops"]) if key in old else float("nan")
+    t = torch_rows.get(key, {})
+    fa2 = float(t.get("flash") or "nan"); cu = float(t.get("cudnn") or "nan")
+    u = float(unordered[key]["tflops"]) if key in unordered else float("nan")
+    print(f"{key[0]} {key[1]} {key[2]} {key[3]} | {n:.0f} {o:.0f} {fa2:.0f} {cu:.0f} {u:.0f} | {n/o:.2f} {n/fa2:.2f} {n/cu:.2f}")
+EOF
+printf '%s\n' "${summary[@]}"
+(cd "$OUT" && tar czf /tmp/hb-logs.tgz . ; find . -maxdepth 1 -type f ! -name summary_table.txt ! -name table.txt ! -name torch.csv ! -name 'bench?.csv' ! -name summary_table.txt -delete; mv /tmp/hb-logs.tgz logs.tgz)
