@@ -15,6 +15,8 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
         list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type))
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, stages: 3))
     list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32))

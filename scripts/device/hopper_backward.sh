@@ -27,6 +27,12 @@ if [[ $skip != *" determinism "* ]]; then
   FLASH_ATTENTION_HOPPER_BWD=1 timeout 60 /tmp/fa backward-bench --determinism 30 > "$OUT/determinism.txt" 2>&1
   echo "determinism exit $?"; grep "D=128 float16 none" "$OUT/determinism.txt"
   summary+=("$(grep 'D=128 float16 none' "$OUT/determinism.txt")")
+  if [[ " ${HB_BENCH_MODES:-} " == *" 2 "* ]]; then
+    FLASH_ATTENTION_HOPPER_BWD_DQBUF=2 FLASH_ATTENTION_HOPPER_BWD=1 timeout 60 /tmp/fa backward-bench --determinism 30 > "$OUT/determinism2.txt" 2>&1
+    summary+=("dqbuf2: $(grep 'D=128 float16 none' "$OUT/determinism2.txt")")
+    FLASH_ATTENTION_HOPPER_BWD_DQBUF=2 FLASH_ATTENTION_HOPPER_BWD=1 timeout 60 /tmp/fa backward-bench --check-dims 128 --check-cases 8 > "$OUT/check2.txt" 2>&1
+    summary+=("dqbuf2: $(grep '^pinned' "$OUT/check2.txt")")
+  fi
   stamp determinism
 fi
 if [[ $skip != *" sanitize "* ]]; then
@@ -40,21 +46,23 @@ if [[ $skip != *" sanitize "* ]]; then
   stamp sanitize
 fi
 if [[ $skip != *" bench "* ]]; then
-  for mode in 1 0; do
-    FLASH_ATTENTION_HOPPER_BWD=$mode timeout 90 /tmp/fa backward-bench --bench --csv "$OUT/bench$mode.csv" --head-dims 128 \
-      --seqlens "$seqlens" --dtypes "$dtypes" > "$OUT/bench$mode.txt" 2>&1
-    echo "bench HOPPER_BWD=$mode exit $?"
+  # 1: the Hopper backward, 0: the 3-pass backward, 2: Hopper with two dQ buffers (bf16),
+  # U: Hopper with dQ added in arrival order (bf16, non-deterministic calls).
+  for mode in ${HB_BENCH_MODES:-1 0}; do
+    case $mode in
+      1|0) env=(FLASH_ATTENTION_HOPPER_BWD=$mode); types=$dtypes; extra=() ;;
+      2) env=(FLASH_ATTENTION_HOPPER_BWD=1 FLASH_ATTENTION_HOPPER_BWD_DQBUF=2); types=bf16; extra=() ;;
+      U) env=(FLASH_ATTENTION_HOPPER_BWD=1 FLASH_ATTENTION_HOPPER_BWD_DQ=unordered); types=bf16; extra=(--nondeterministic) ;;
+    esac
+    env "${env[@]}" timeout 90 /tmp/fa backward-bench --bench "${extra[@]}" --csv "$OUT/bench$mode.csv" --head-dims 128 \
+      --seqlens "$seqlens" --dtypes "$types" > "$OUT/bench$mode.txt" 2>&1
+    echo "bench $mode exit $?"
   done
-  if [ "${HB_UNORDERED:-0}" = 1 ]; then  # dQ added in arrival order: the cost of the ordered turns
-    FLASH_ATTENTION_HOPPER_BWD=1 FLASH_ATTENTION_HOPPER_BWD_DQ=unordered timeout 90 /tmp/fa backward-bench --bench --nondeterministic \
-      --csv "$OUT/benchU.csv" --head-dims 128 --seqlens "$seqlens" --dtypes bf16 > "$OUT/benchU.txt" 2>&1
-    echo "bench unordered exit $?"
-  fi
   stamp bench
 fi
 if [[ $skip != *" torch "* ]]; then
   PYTHONUNBUFFERED=1 timeout 120 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench1.csv" --out "$OUT/torch.csv" --dims 128 \
-    --seqlens "$seqlens" --dtypes "$dtypes" > "$OUT/table.txt" 2>"$OUT/torch_err.txt"
+    --seqlens "$seqlens" --dtypes "${HB_TORCH_DTYPES:-$dtypes}" > "$OUT/table.txt" 2>"$OUT/torch_err.txt"
   echo "torch exit $?"
   stamp torch
 fi
@@ -69,14 +77,15 @@ def load(name):
     for r in csv.DictReader(open(path)):
         rows[(r.get("dtype"), r.get("headdim"), r.get("seqlen"), r.get("causal"))] = r
     return rows
-new, old, torch_rows, unordered = load("bench1.csv"), load("bench0.csv"), load("torch.csv"), load("benchU.csv")
-print("dtype D N causal | new old FA2 cuDNN unordered | new/old new/FA2 new/cuDNN")
+new, old, torch_rows, unordered, buf2 = load("bench1.csv"), load("bench0.csv"), load("torch.csv"), load("benchU.csv"), load("bench2.csv")
+print("dtype D N causal | new old FA2 cuDNN dqbuf2 unordered | new/old new/FA2 new/cuDNN")
 for key in sorted(new, key=lambda k: (k[0], int(k[1]), int(k[2]), k[3])):
     n = float(new[key]["tflops"]); o = float(old[key]["tflops"]) if key in old else float("nan")
     t = torch_rows.get(key, {})
     fa2 = float(t.get("flash") or "nan"); cu = float(t.get("cudnn") or "nan")
     u = float(unordered[key]["tflops"]) if key in unordered else float("nan")
-    print(f"{key[0]} {key[1]} {key[2]} {key[3]} | {n:.0f} {o:.0f} {fa2:.0f} {cu:.0f} {u:.0f} | {n/o:.2f} {n/fa2:.2f} {n/cu:.2f}")
+    b2 = float(buf2[key]["tflops"]) if key in buf2 else float("nan")
+    print(f"{key[0]} {key[1]} {key[2]} {key[3]} | {n:.0f} {o:.0f} {fa2:.0f} {cu:.0f} {b2:.0f} {u:.0f} | {n/o:.2f} {n/fa2:.2f} {n/cu:.2f}")
 EOF
 printf '%s\n' "${summary[@]}"
 (cd "$OUT" && tar czf /tmp/hb-logs.tgz . ; find . -maxdepth 1 -type f ! -name summary_table.txt ! -name table.txt ! -name torch.csv ! -name 'bench?.csv' ! -name summary_table.txt -delete; mv /tmp/hb-logs.tgz logs.tgz)

@@ -99,6 +99,7 @@ public struct HopperBackwardKernel: Sendable {
         constexpr unsigned DQ_BYTES = BLOCK_M * HEAD_DIM * 4;
         constexpr bool CAUSAL = \(flag(d.mask == .causal));
         constexpr bool ORDERED = \(flag(d.orderedDQ));
+        constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
         constexpr float LOG2E = 1.4426950408889634f;
         constexpr int BAR_DS = 1;                  // named barrier: both consumers' dSᵀ rows are in shared memory
         static_assert(HEAD_DIM == 128 && BLOCK_M == 64 && BLOCK_N == 128, "tile shape");
@@ -242,6 +243,7 @@ public struct HopperBackwardKernel: Sendable {
         FA_DEVICE void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\\n" ::: "memory"); }
         FA_DEVICE void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\\n" ::: "memory"); }
         FA_DEVICE void bulk_wait() { asm volatile("cp.async.bulk.wait_group 0;\\n" ::: "memory"); }
+        FA_DEVICE void bulk_wait_one() { asm volatile("cp.async.bulk.wait_group 1;\\n" ::: "memory"); }
         FA_DEVICE void fence_async_global() { asm volatile("fence.proxy.async.global;\\n" ::: "memory"); }
         FA_DEVICE void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory"); }
         FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
@@ -317,11 +319,11 @@ public struct HopperBackwardKernel: Sendable {
             const u32 sdO = sQ + STAGES * QT_BYTES;
             const u32 sdS = sdO + STAGES * QT_BYTES;        // two buffers of dSᵀ (keys × queries, 128-byte rows)
             const u32 sdQ = sdS + 2 * DS_BYTES;             // dQ_partial, float32, fragment order
-            const u32 sL = sdQ + DQ_BYTES;                  // STAGES rows of L, then STAGES rows of D
+            const u32 sL = sdQ + DQ_BUFS * DQ_BYTES;        // STAGES rows of L, then STAGES rows of D
             const u32 sDelta = sL + STAGES * STAT_BYTES;
-            const u32 bar = sDelta + STAGES * STAT_BYTES;   // kv full, dq full, dq empty, then per stage: full, free
-            const u32 bar_kv = bar, bar_dq_full = bar + 8, bar_dq_empty = bar + 16;
-            const u32 bar_full = bar + 24, bar_free = bar_full + 8 * STAGES;
+            const u32 bar = sDelta + STAGES * STAT_BYTES;   // kv full, per dQ buffer: full, empty; per stage: full, free
+            const u32 bar_kv = bar, bar_dq_full = bar + 8, bar_dq_empty = bar_dq_full + 8 * DQ_BUFS;
+            const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
             const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
@@ -336,8 +338,10 @@ public struct HopperBackwardKernel: Sendable {
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
-                mbar_init(bar_dq_full, CONSUMER_THREADS);
-                mbar_init(bar_dq_empty, 1);
+                for (int b = 0; b < DQ_BUFS; ++b) {
+                    mbar_init(bar_dq_full + 8 * b, CONSUMER_THREADS);
+                    mbar_init(bar_dq_empty + 8 * b, 1);
+                }
                 for (int s = 0; s < STAGES; ++s) {
                     mbar_init(bar_full + 8 * s, 1);
                     mbar_init(bar_free + 8 * s, CONSUMER_THREADS);
@@ -374,9 +378,14 @@ public struct HopperBackwardKernel: Sendable {
                     }
                 } else if (warp == 1 && lane == 0) {
                     // MARK: dQ writer: adds each step's dQ_partial in key-block order
+                    // With two buffers the add of step t is issued before step t − 1's completes:
+                    // step t − 1's turn passes on once it has (one add in flight per writer).
+                    int* pending = nullptr;
                     for (int step = 0; step < steps; ++step) {
                         \(stepDecode)
-                        mbar_wait(bar_dq_full, step & 1);
+                        const int buf = DQ_BUFS == 2 ? step & 1 : 0;
+                        const u32 src = sdQ + buf * DQ_BYTES;
+                        mbar_wait(bar_dq_full + 8 * buf, (DQ_BUFS == 2 ? step >> 1 : step) & 1);
                         const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
                         int* sem = (int*)p.dq_sem + tile;
                         float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
@@ -385,19 +394,34 @@ public struct HopperBackwardKernel: Sendable {
                             if (n_block > 0) {
                                 while (ld_acquire(sem) != n_block) { }
                                 fence_async_global();
-                                bulk_reduce_add(dst, sdQ, DQ_BYTES);
+                                bulk_reduce_add(dst, src, DQ_BYTES);
                             } else {
-                                bulk_store(dst, sdQ, DQ_BYTES);  // the first turn: nothing to add to
+                                bulk_store(dst, src, DQ_BYTES);  // the first turn: nothing to add to
                             }
                         } else {
-                            bulk_reduce_add(dst, sdQ, DQ_BYTES);
+                            bulk_reduce_add(dst, src, DQ_BYTES);
                         }
                         bulk_commit();
-                        bulk_wait_read();
-                        mbar_arrive(bar_dq_empty);               // the consumers may stage the next tile
+                        if (DQ_BUFS == 2) {
+                            if (pending != nullptr) {
+                                bulk_wait_one();                 // step t − 1's add is complete
+                                mbar_arrive(bar_dq_empty + 8 * (buf ^ 1));
+                                fence_async_global();
+                                red_release_inc(pending);
+                            }
+                            pending = sem;
+                        } else {
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty);           // the consumers may stage the next tile
+                            bulk_wait();
+                            fence_async_global();
+                            red_release_inc(sem);                // the next key block's turn (and "reached" for the convert)
+                        }
+                    }
+                    if (pending != nullptr) {
                         bulk_wait();
                         fence_async_global();
-                        red_release_inc(sem);                    // the next key block's turn (and "reached" for the convert)
+                        red_release_inc(pending);
                     }
                 }
             } else {
@@ -514,14 +538,15 @@ public struct HopperBackwardKernel: Sendable {
                     wgmma_wait<0>();
                     touch_dq(acc_q);
                     // Stage dQ_partial for the writer once it has sent the previous one.
-                    mbar_wait(bar_dq_empty, (step & 1) ^ 1);
+                    const int buf = DQ_BUFS == 2 ? step & 1 : 0;
+                    mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
                     {
-                        const u32 dst = sdQ + wg * (DQ_BYTES / 2) + ct * 16;
+                        const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
                         #pragma unroll
                         for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
                     }
                     fence_async_shared();
-                    mbar_arrive(bar_dq_full);
+                    mbar_arrive(bar_dq_full + 8 * buf);
                 }
 
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)

@@ -41,10 +41,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// dQ added in key-block order (bitwise reproducible). Off: the dedicated warp adds in
     /// arrival order (a measurement knob).
     public var orderedDQ: Bool = true
+    /// dQ_partial tiles in shared memory: 1 (the writer completes each add before the
+    /// consumers stage the next) or 2 (the writer issues step t's add before waiting for step
+    /// t − 1's, and passes step t − 1's turn on then).
+    public var dqBuffers: Int = 1
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
-                headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true) {
+                headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -55,6 +59,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.mask = mask
         self.stages = stages
         self.orderedDQ = orderedDQ
+        self.dqBuffers = dqBuffers
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -72,7 +77,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         let qdo = 2 * stages * blockM * headDim * 2
         let stats = 2 * stages * blockM * 4
         let ds = 2 * blockN * blockM * 2
-        let dq = blockM * headDim * 4
+        let dq = dqBuffers * blockM * headDim * 4
         let barriers = 256
         return kv + qdo + stats + ds + dq + barriers + 1024
     }
@@ -83,6 +88,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if headDim != 128 { return "the Hopper backward is generated for tile head dim 128, got \(headDim)" }
         if blockM != 64 || blockN != 128 { return "the Hopper backward runs 64-query steps over 128-key blocks" }
         if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
+        if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -104,13 +110,13 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func defaultOn(_ problem: BackwardProblem) -> Bool { accepts(problem) && problem.seqlenK >= 1024 }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
-    public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true) -> [HopperBackwardDescriptor]? {
+    public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType
         return [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
-                                     mask: problem.mask, orderedDQ: orderedDQ),
+                                     mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType),
         ]
     }
@@ -132,6 +138,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             parts += ["d\(headDim)", "m\(blockM)n\(blockN)s\(stages)"]
             if mask != .none { parts.append(mask.rawValue) }
             if !orderedDQ { parts.append("dqunordered") }
+            if dqBuffers != 1 { parts.append("dqbuf\(dqBuffers)") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -19,7 +19,8 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD=1` forces the Hopper backward wherever it applies, `0` keeps
     /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says.
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
-    /// not bitwise reproducible; used only for non-deterministic calls).
+    /// not bitwise reproducible; used only for non-deterministic calls);
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial (a measurement knob).
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
@@ -29,7 +30,8 @@ extension CUDABackend {
               (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         let ordered = problem.deterministic || FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ") != "unordered"
-        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered)
+        let buffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF") == "2" ? 2 : 1
+        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
