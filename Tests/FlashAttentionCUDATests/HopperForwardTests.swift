@@ -30,6 +30,24 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
+    // The dynamic tile scheduler (causal, varlen, fp32 output) and D = 256 (80- and 64-key steps).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+            varlen: type == .float16, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+            mask: .causal, varlen: type == .float16, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    }
     return list
 }()
 
@@ -62,6 +80,8 @@ struct HopperForwardTests {
         #expect(bytes.count % 64 == 0)
         #expect(Array(bytes[0..<128]) == maps[0] && Array(bytes[256..<384]) == maps[2])
         #expect(Array(bytes[384..<(384 + p.packed().count)]) == p.packed())
+        let counter = HopperForwardKernel.packedParameters(tensorMaps: maps, parameters: p, tileCounter: 0x0102_0304_0506_0708)
+        #expect(Array(counter[(384 + p.packed().count)..<(392 + p.packed().count)]) == [8, 7, 6, 5, 4, 3, 2, 1])
         let source = try AttentionKernel(descriptor: hopperVariants[0]).source
         #expect(source.contains("sizeof(HopperParams) == \(HopperForwardKernel.parameterStructSize)"))
     }
@@ -69,7 +89,13 @@ struct HopperForwardTests {
     @Test func invalidShapesAreRefused() {
         var d = hopperVariants[0]
         d.headDim = 256
+        #expect(d.invalidReason != nil, "128-key steps at D = 256 overflow shared memory")
+        d = hopperVariants[0]
+        d.headDim = 192
         #expect(d.invalidReason != nil)
+        d = hopperVariants[0]
+        d.dynamicScheduler = true
+        #expect(d.invalidReason != nil, "the dynamic scheduler needs the persistent grid")
         d = hopperVariants[0]
         d.architecture = .sm80
         #expect(d.invalidReason != nil)
@@ -92,21 +118,29 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
-        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && !causal128.persistent)
+        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler)
         let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 512))
         #expect(plain128.mainloop == .tmaWarpSpecialized && plain128.blockN == 176 && plain128.persistent)
         let plain40 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 40, varlen: true, tensorMapFriendly: true))
-        #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent)
+        #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent && plain40.blockN == 128)
+        // D = 64 non-causal: 192-key steps from N = 2k.
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 2048)).blockN == 192)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 1024)).blockN == 128)
+        // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler.
+        let plain256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2048))
+        #expect(plain256.mainloop == .tmaWarpSpecialized && plain256.blockN == 80 && plain256.persistent && !plain256.dynamicScheduler)
+        let causal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true))
+        #expect(causal256.mainloop == .tmaWarpSpecialized && causal256.blockN == 64 && causal256.dynamicScheduler)
         // Causal D = 64 keeps the wgmma loop up to N = 1k (faster there), the TMA kernel from 2k.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024)).mainloop == .wgmma)
         let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 2048))
-        #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 128 && !causal64.persistent)
-        // Not for: unfriendly strides, dropout, softcap, a window, D = 256, other architectures.
+        #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 192 && causal64.dynamicScheduler)
+        // Not for: unfriendly strides, dropout, softcap, a window, tile D = 192, other architectures.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window, tensorMapFriendly: true)).mainloop == .wgmma)
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 192, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, tensorMapFriendly: true), architecture: .sm80).descriptor.mainloop == .mmaSync)
     }
 

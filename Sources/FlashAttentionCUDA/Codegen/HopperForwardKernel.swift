@@ -48,16 +48,19 @@ public struct HopperForwardKernel: Sendable {
     /// parameter struct (Q, K, V; 128 bytes each, 64-byte aligned).
     public static let tensorMapBytes = 3 * 128
 
-    /// The size of the generated `HopperParams` struct: the maps, the forward parameters,
-    /// padded to the struct's 64-byte alignment.
-    public static var parameterStructSize: Int { (tensorMapBytes + ForwardParameters.structSize + 63) / 64 * 64 }
+    /// The size of the generated `HopperParams` struct: the maps, the forward parameters, the
+    /// dynamic scheduler's counter address, padded to the struct's 64-byte alignment.
+    public static var parameterStructSize: Int { (tensorMapBytes + ForwardParameters.structSize + 8 + 63) / 64 * 64 }
 
-    /// The bytes of the kernel's one parameter: the three encoded maps, then `parameters`.
-    public static func packedParameters(tensorMaps: [[UInt8]], parameters: ForwardParameters) -> [UInt8] {
+    /// The bytes of the kernel's one parameter: the three encoded maps, then `parameters`, then
+    /// `tileCounter` (two zeroed uint32 in device memory; only
+    /// ``AttentionKernelDescriptor/dynamicScheduler`` kernels read it, and leave it zero again).
+    public static func packedParameters(tensorMaps: [[UInt8]], parameters: ForwardParameters, tileCounter: UInt64 = 0) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(parameterStructSize)
         for map in tensorMaps { bytes += map + [UInt8](repeating: 0, count: max(0, 128 - map.count)) }
         bytes += parameters.packed()
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: tileCounter >> (8 * UInt64(i)))) }
         while bytes.count < parameterStructSize { bytes.append(0) }
         return bytes
     }
@@ -98,16 +101,21 @@ public struct HopperForwardKernel: Sendable {
         constexpr bool VARLEN = \(flag(d.varlen));
         constexpr bool WRITE_LSE = \(flag(d.writeLSE));
         constexpr bool PERSISTENT = \(flag(d.persistent));  // one block per SM walks tiles blockIdx.x, + gridDim.x, …
+        constexpr bool DYNAMIC = \(flag(d.dynamicScheduler));  // … or takes the next tile from a device counter
+        // Dynamic order: (batch, head) pairs in sections whose K and V fit this much of the L2
+        // (50 MB on the H100, split in two halves), heaviest row blocks first within a section.
+        constexpr long long SCHED_L2_BYTES = 16ll << 20;
         constexpr float LN2 = 0.6931471805599453f;
         constexpr int BAR_TURN = 1;                 // named barriers 1 and 2: consumer warpgroup turns (0 is __syncthreads)
         static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == 128, "tile shape");
+        static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
 
         // The copy engine's descriptors, then the forward parameters, in one __grid_constant__
         // struct: the maps are read in place in parameter space (their generic address).
         struct __align__(64) TensorMap { u64 w[16]; };
-        struct __align__(64) HopperParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; FlashParams p; };
+        struct __align__(64) HopperParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; FlashParams p; u64 tile_counter; };
         static_assert(sizeof(HopperParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");
         """
     }
@@ -142,6 +150,8 @@ public struct HopperForwardKernel: Sendable {
         FA_DEVICE void tma_prefetch_map(const TensorMap* map) {
             asm volatile("prefetch.tensormap [%0];\\n" :: "l"((u64)map) : "memory");
         }
+        FA_DEVICE void st_shared_s32(u32 addr, int v) { asm volatile("st.shared.s32 [%0], %1;\\n" :: "r"(addr), "r"(v) : "memory"); }
+        FA_DEVICE int ld_shared_s32(u32 addr) { int v; asm volatile("ld.shared.s32 %0, [%1];\\n" : "=r"(v) : "r"(addr) : "memory"); return v; }
         FA_DEVICE void named_sync(int id, int count) { asm volatile("bar.sync %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
         FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
         template <int N> FA_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\\n" :: "n"(N) : "memory"); }
@@ -177,14 +187,61 @@ public struct HopperForwardKernel: Sendable {
 
     /// The tile loop's head, the same text in the producer and the consumers so both walk
     /// the same tiles: decodes a tile into its rows, head and batch and skips it when empty.
-    private var tileLoop: String {
-        """
+    ///
+    /// With the dynamic scheduler the producer takes each tile index from the device counter,
+    /// decodes it and publishes (row block, head, batch) in shared memory with the tile's Q (the
+    /// "Q full" barrier; a plain arrival for a tile without keys, and row block −1 for the end);
+    /// the consumers read it there after that barrier, so both roles still walk the same tiles.
+    /// The producer rewrites the slot only after "Q free", which every consumer thread passes
+    /// after reading it.
+    private func tileLoop(producer: Bool) -> String {
+        if descriptor.dynamicScheduler {
+            // The producer decodes the tile and publishes (m_block, head, batch); the consumers
+            // only read them (no scheduler arithmetic in their registers).
+            let head = producer ? """
+            // The next index is taken once this tile's copies are queued: its latency hides behind
+            // the producer's waits for free stages, and no register holds it across the copies.
+            for (int tile = (int)blockIdx.x;; tile = (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u)) {
+                        // Publish the tile (or the end) once both consumers are done with the last Q.
+                        mbar_wait(bar_q_free, (q_iter & 1) ^ 1);
+                        ++q_iter;
+                        if (tile >= total_tiles) { st_shared_s32(sched_slot, -1); mbar_arrive(bar_q); break; }
+                        // Sections of (batch, head) pairs sized to the L2, row blocks heaviest first.
+                        const int sched_pairs = p.heads * p.batch;
+                        const int sched_sect = imax(1, imin(sched_pairs, (int)(SCHED_L2_BYTES / ((long long)imax(p.seqlen_k, 1) * HEAD_DIM * 4))));
+                        const int sched_per_sect = sched_sect * m_blocks;
+                        const int sect_idx = tile / sched_per_sect, within = tile - sect_idx * sched_per_sect;
+                        const int sect_pairs = imin(sched_sect, sched_pairs - sect_idx * sched_sect);
+                        const int m_block = m_blocks - 1 - within / sect_pairs;
+                        const int pair = sect_idx * sched_sect + within % sect_pairs;
+                        const int head = pair % p.heads;
+                        const int batch = pair / p.heads;
+                        st_shared_s32(sched_slot, m_block); st_shared_s32(sched_slot + 4, head); st_shared_s32(sched_slot + 8, batch);
+            """ : """
+            for (;;) {
+                        mbar_wait(bar_q, q_iter & 1);
+                        ++q_iter;
+                        const int m_block = ld_shared_s32(sched_slot);
+                        if (m_block < 0) break;
+                        const int head = ld_shared_s32(sched_slot + 4), batch = ld_shared_s32(sched_slot + 8);
+            """
+            return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q); continue; }" : "{ mbar_arrive(bar_q_free); continue; }")
+        }
+        return """
         for (int tile = PERSISTENT ? (int)blockIdx.x : 0; tile < (PERSISTENT ? total_tiles : 1); tile += PERSISTENT ? (int)gridDim.x : 1) {
                     // Heaviest row blocks (most keys under a causal mask) first; in the persistent
                     // grid, consecutive tiles share a head so its K/V stay in L2.
                     const int m_block = PERSISTENT ? m_blocks - 1 - tile % m_blocks : (int)(gridDim.x - 1 - blockIdx.x);
                     const int head = PERSISTENT ? (tile / m_blocks) % p.heads : (int)blockIdx.y;
                     const int batch = PERSISTENT ? tile / (m_blocks * p.heads) : (int)blockIdx.z + p.batch_offset;
+        """ + tileDecodeTail(skip: "continue;")
+    }
+
+    /// `skip` leaves a tile past its sequence's end (varlen): the dynamic scheduler's roles
+    /// still complete the tile's barrier phases.
+    private func tileDecodeTail(skip: String) -> String {
+        """
+
                     int q_start = 0, k_start = 0, seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
                     if (VARLEN) {
                         const int* cu_q = (const int*)p.cu_seqlens_q;
@@ -193,7 +250,7 @@ public struct HopperForwardKernel: Sendable {
                         k_start = cu_k[batch]; seqlen_k = cu_k[batch + 1] - k_start;
                     }
                     const int m0 = m_block * BLOCK_M;
-                    if (m0 >= seqlen_q) continue;
+                    if (m0 >= seqlen_q) \(skip)
                     const int rows_here = imin(BLOCK_M, seqlen_q - m0);
                     const int kv_head = head / p.group_size;
                     const int diag = seqlen_k - seqlen_q;  // query i's diagonal is key i + diag (bottom-right)
@@ -227,6 +284,10 @@ public struct HopperForwardKernel: Sendable {
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
             const int total_tiles = m_blocks * p.heads * p.batch;
             (void)total_tiles;
+            // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch) after
+            // the barriers, and the device counters (tiles taken, blocks done).
+            const u32 sched_slot = bar_q + 16 + 32 * STAGES;
+            (void)sched_slot;
 
             if (tid == 0) {
                 mbar_init(bar_q, 1);
@@ -247,11 +308,13 @@ public struct HopperForwardKernel: Sendable {
                 if (warp == 0 && lane == 0) {
                     tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);
                     int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
-                    \(tileLoop)
-                        if (n_blocks == 0) continue;
-                        // Q of the last tile is no longer read once both consumers release it.
-                        mbar_wait(bar_q_free, (q_iter & 1) ^ 1);
-                        ++q_iter;
+                    \(tileLoop(producer: true))
+                        if (n_blocks == 0) { if (DYNAMIC) mbar_arrive(bar_q); continue; }
+                        if (!DYNAMIC) {
+                            // Q of the last tile is no longer read once both consumers release it.
+                            mbar_wait(bar_q_free, (q_iter & 1) ^ 1);
+                            ++q_iter;
+                        }
                         mbar_expect_tx(bar_q, Q_BYTES);
                         #pragma unroll
                         for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + db * BLOCK_M * 128, &hp.tm_q, bar_q, db * 64, q_row, head, t_batch);
@@ -271,6 +334,13 @@ public struct HopperForwardKernel: Sendable {
                             for (int db = 0; db < D_BLOCKS; ++db)
                                 tma_load(sV + stage * KV_BYTES + db * BLOCK_N * 128, &hp.tm_v, bar_v_full + 8 * stage, db * 64, row, kv_head, t_batch);
                         }
+                    }
+                    if (DYNAMIC) {
+                        // Every block has taken its last index: the last one to get here leaves the
+                        // counters zero for the next launch on this stream.
+                        __threadfence();
+                        unsigned int* tile_counter = (unsigned int*)hp.tile_counter;
+                        if (atomicAdd(tile_counter + 1, 1u) == gridDim.x - 1) { atomicExch(tile_counter, 0u); atomicExch(tile_counter + 1, 0u); }
                     }
                 }
             } else {
@@ -331,7 +401,7 @@ public struct HopperForwardKernel: Sendable {
                 // warpgroup 0 takes the first.
                 if (wg == 1) named_arrive(BAR_TURN + 0, CONSUMER_THREADS);
                 int kv_iter = 0, q_iter = 0;
-                \(tileLoop)
+                \(tileLoop(producer: false))
                     out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;
                     float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
                     if (n_blocks == 0) {
@@ -341,6 +411,7 @@ public struct HopperForwardKernel: Sendable {
                             if (c < p.head_dim) store_out1(o_tile + (i64)r * p.o_row_stride + c, 0.0f);
                         }
                         if (WRITE_LSE) for (int r = ctid; r < rows_here; r += CONSUMER_THREADS) lse_tile[(i64)r * p.lse_row_stride] = FA_INF;
+                        if (DYNAMIC) mbar_arrive(bar_q_free);
                         continue;
                     }
                     const int row0 = m0 + row_in_block;
@@ -388,8 +459,10 @@ public struct HopperForwardKernel: Sendable {
                         }
                     };
 
-                    mbar_wait(bar_q, q_iter & 1);
-                    ++q_iter;
+                    if (!DYNAMIC) {
+                        mbar_wait(bar_q, q_iter & 1);
+                        ++q_iter;
+                    }
                     // First step: S = Q·K_lastᵀ, softmax.
                     {
                         const int stage = kv_iter % STAGES;

@@ -79,6 +79,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// One thread block per multiprocessor walks the tiles (``KernelMainloop/tmaWarpSpecialized``
     /// only): the next tile's Q and K load while this one's last product and epilogue run.
     public var persistent: Bool
+    /// The persistent grid takes its tiles from a device counter, heaviest first, instead of a
+    /// fixed stride (``KernelMainloop/tmaWarpSpecialized`` with ``persistent`` only): balances
+    /// causal tiles of unequal length across multiprocessors.
+    public var dynamicScheduler: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -86,7 +90,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
-        stages: Int = 2, persistent: Bool = false
+        stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -109,6 +113,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.mainloop = mainloop
         self.stages = stages
         self.persistent = persistent
+        self.dynamicScheduler = dynamicScheduler
     }
 
     // MARK: - Derived layout facts
@@ -133,7 +138,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
         if mainloop == .tmaWarpSpecialized {
             if architecture.computeCapability != 90 { return "the TMA warp-specialised loop needs sm_90a, got \(architecture)" }
-            if headDim != 64 && headDim != 128 { return "the TMA warp-specialised loop runs head dims 64 and 128, got \(headDim)" }
+            if headDim != 64 && headDim != 128 && headDim != 256 { return "the TMA warp-specialised loop runs head dims 64, 128 and 256, got \(headDim)" }
+            if dynamicScheduler && !persistent { return "the dynamic tile scheduler needs the persistent grid" }
             if warps != 12 || blockM != 128 { return "the TMA warp-specialised loop is 3 warpgroups (1 producer, 2 × 64-row consumers): blockM 128, 12 warps" }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
@@ -152,7 +158,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if persistent && mainloop != .tmaWarpSpecialized { return "only the TMA warp-specialised loop has a persistent grid" }
+        if (persistent || dynamicScheduler) && mainloop != .tmaWarpSpecialized { return "only the TMA warp-specialised loop has a persistent grid" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -180,7 +186,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -169,9 +169,14 @@ public enum KernelHeuristics {
     public struct HopperChoice: Sendable, Hashable {
         public var headDim: Int
         public var causal: Bool
+        /// The row applies to problems with at least this many query rows (0: any, also an
+        /// unknown length); the first matching row wins, so longer-sequence rows come first.
+        public var minSeqlenQ: Int = 0
         public var blockN: Int
         public var stages: Int
         public var persistent: Bool
+        /// The persistent grid takes tiles from a device counter, heaviest first (causal balance).
+        public var dynamicScheduler: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -180,74 +185,98 @@ public enum KernelHeuristics {
         public var reason: String
     }
 
-    /// The TMA warp-specialised kernel's shapes on sm_90a. H100 bf16, one device call
-    /// (scripts/device/hopper_final.sh, 2026-11-26), TFLOP/s at N = 512 / 2k / 16k of five
-    /// settings: 128×2 (keys × stages), 128×2 persistent, 128×3p / 176×2p, 192×2p / 128×3p,
-    /// 64×4p / 176×2 (D 64 / D 128):
+    /// The TMA warp-specialised kernel's shapes on sm_90a (keys × stages, p = persistent, d =
+    /// persistent with the dynamic tile scheduler). H100, TFLOP/s at N = 512 / 2k / 16k.
+    ///
+    /// Session 1 (scripts/device/hopper_final.sh, bf16), settings 128×2, 128×2p, 128×3p / 176×2p,
+    /// 192×2p / 128×3p, 64×4p / 176×2 (D 64 / D 128):
     ///   D=64:   294/429/460, 332/425/462, 336/420/452, 318/429/472, 298/374/414
     ///   D=64c:  181/342/462, 156/312/410, 156/314/413, 152/311/444, 136/258/356
     ///   D=128:  413/617/675, 443/623/636, 438/627/684, 438/622/652, 402/613/674
     ///   D=128c: 254/485/599, 196/440/411, 206/449/410, 199/429/405, 228/466/629
-    /// A persistent grid hides the prologue and epilogue of short tiles (non-causal +5–13% at
-    /// N = 512) but its static tile order loses the hardware's dynamic balancing of causal tiles
-    /// of unequal length (−10–30%), so causal grids stay one block per tile.
+    /// The static persistent order lost causal grids 10–30%: its fixed stride cannot balance
+    /// tiles of unequal length.
+    ///
+    /// Session 2 (scripts/device/hopper_sched.sh, bf16, same call for every row):
+    ///   D=64:   128×2p 335/425/453, 128×2d 310/415/449, 192×2p 318/429/479
+    ///   D=64c:  128×2 181/342/477, 128×2d 194/346/442, 192×2d 177/353/483
+    ///   D=128:  176×2p 435/622/701, 176×2d 430/621/672, 128×2d 437/613/655
+    ///   D=128c: 128×2 253/480/593, 128×2d 261/522/606, 128×3d 254/515/586
+    ///   D=256:  80×2p 434/682/798, 80×2 427/657/759, 64×2p 433/640/691
+    ///   D=256c: 80×2 255/493/630, 80×2p 191/470/390, 64×2d 255/539/640
+    /// The dynamic scheduler (a device counter hands out tiles, heaviest first within
+    /// L2-sized sections of heads) gives causal grids the persistent overlap without the
+    /// imbalance: D = 128 causal 1.00–1.09× the one-block-per-tile grid at all 12 grid points.
+    /// Interleaved A/B in the second call (scripts/device/hopper_confirm.sh; each setting twice,
+    /// bf16 means at N = 2k/4k/8k/16k): D=64 192×2p 438/464/453/467 vs 128×2p 430/450/446/431;
+    /// D=64c 192×2d 358/429/435/479 vs 128×2 345/401/430/459 vs 128×2d 350/392/412/431.
     public static let hopperTable: [HopperChoice] = [
+        HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, persistent: 1.20–1.33× the wgmma loop over the grid (geomean 403 vs 387 for non-persistent at N = 512/2k/16k)"),
-        // Timed, not yet oracle-checked on the GPU (no pinned or random case reached it): off.
-        HopperChoice(headDim: 64, causal: true, blockN: 128, stages: 2, persistent: false, maxSeqlenForWGMMA: 1024, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation from N = 2k (1.11–1.36× the wgmma loop); at N ≤ 1k the 64×64 wgmma blocks win (214 vs 181, 271 vs 264 at N = 512, 1k). Oracle-checked on the H100 by scripts/device/final_session.sh (pinned D = 64/128 with FLASH_ATTENTION_HOPPER=1: 160/160, its causal D = 64 kernels reached in both dtypes)"),
+        HopperChoice(headDim: 64, causal: true, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 1024, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation from N = 2k, 192-key steps, dynamic tile scheduler: interleaved A/B 1.01–1.08× the one-block-per-tile 128×2 at N = 2k…16k (16 of 16 paired runs faster; 128×2d was slower, 0.92–1.01×). At N ≤ 1k the 64×64 wgmma blocks win (214 vs 178–194 at N = 512, 270 vs 265 at 1k)"),
         HopperChoice(headDim: 128, causal: false, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of the sweep)"),
-        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: false, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation, one block per tile: 1.09–1.47× the wgmma loop (176-key steps: −10% at N = 512, +5% at 16k)"),
+                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
+        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "persistent with the dynamic tile scheduler: 1.00–1.09× the one-block-per-tile grid at every grid point (bf16 and fp16), 0.76–1.00× cuDNN"),
+        // D = 256: 128×80 tiles in 2 stages fill 225 KB of shared memory (Q 64 KB, K and V 40 KB each per stage).
+        HopperChoice(headDim: 256, causal: false, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN"),
+        HopperChoice(headDim: 256, causal: true, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at D = 256, 64-key steps, dynamic tile scheduler: 1.11–1.50× the wgmma loop; 80-key steps spill with the scheduler (44 B) and were slower without it (geomean 429 vs 445)"),
     ]
 
     /// The TMA warp-specialised kernel (``KernelMainloop/tmaWarpSpecialized``) for a problem it
-    /// runs and where it measured faster (``hopperTable``): sm_90a, tile head dim 64 or 128, no
+    /// runs and where it measured faster (``hopperTable``): sm_90a, tile head dim 64, 128 or 256, no
     /// softcap, ALiBi, dropout or window, a positive scale, tensors a TMA map can describe
     /// (columns past D arrive as zeros). `FLASH_ATTENTION_HOPPER=0` turns it off,
     /// `FLASH_ATTENTION_HOPPER=1` also takes the rows not yet checked on a GPU and the short
     /// causal problems the table leaves to wgmma.
     static func hopperDescriptor(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> (AttentionKernelDescriptor, String)? {
-        guard architecture.computeCapability == 90, tileD == 64 || tileD == 128, problem.vectorized, problem.tensorMapFriendly,
+        guard architecture.computeCapability == 90, tileD == 64 || tileD == 128 || tileD == 256, problem.vectorized, problem.tensorMapFriendly,
               !problem.dropout, !problem.softcap, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window
         else { return nil }
         let switchValue = FileSystem.environment("FLASH_ATTENTION_HOPPER")
         guard switchValue != "0" else { return nil }
         let causal = problem.mask == .causal
-        guard var choice = hopperTable.first(where: { $0.headDim == tileD && $0.causal == causal }) else { return nil }
+        guard var choice = hopperTable.first(where: {
+            $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ)
+        }) else { return nil }
         if !choice.checkedOnGPU, switchValue != "1" { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
         if let override = hopperTileOverride(headDim: tileD, causal: causal) {
-            (choice.blockN, choice.stages, choice.persistent) = override
+            (choice.blockN, choice.stages, choice.persistent, choice.dynamicScheduler) = override
             choice.reason = "FLASH_ATTENTION_HOPPER_TILES override"
         }
         let d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
-            mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent)
+            mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
+            dynamicScheduler: choice.persistent && choice.dynamicScheduler)
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
 
-    /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2,128:176x2"`
-    /// sets keys per step × pipeline stages for a tile head dim (`p`: persistent grid; key
-    /// suffix `c`: causal only, which wins over the plain entry), so one run can compare shapes
-    /// without a rebuild.
-    static func hopperTileOverride(headDim: Int, causal: Bool) -> (Int, Int, Bool)? {
+    /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`
+    /// sets keys per step × pipeline stages for a tile head dim (`p`: persistent grid, `d`:
+    /// persistent with the dynamic tile scheduler; key suffix `c`: causal only, which wins over
+    /// the plain entry), so one run can compare shapes without a rebuild.
+    static func hopperTileOverride(headDim: Int, causal: Bool) -> (Int, Int, Bool, Bool)? {
         guard let text = FileSystem.environment("FLASH_ATTENTION_HOPPER_TILES") else { return nil }
-        var plain: (Int, Int, Bool)?, causalOnly: (Int, Int, Bool)?
+        var plain: (Int, Int, Bool, Bool)?, causalOnly: (Int, Int, Bool, Bool)?
         for item in text.split(separator: ",") {
             let parts = item.split(separator: ":")
             guard parts.count == 2 else { continue }
             let key = String(parts[0]), isCausal = key.hasSuffix("c")
             guard Int(isCausal ? String(key.dropLast()) : key) == headDim else { continue }
-            let persistent = parts[1].hasSuffix("p")
+            let dynamic = parts[1].hasSuffix("d")
+            let persistent = dynamic || parts[1].hasSuffix("p")
             let numbers = parts[1].split(separator: "x").compactMap { Int($0.filter(\.isNumber)) }
             guard numbers.count == 2 else { continue }
-            let choice = (numbers[0], numbers[1], persistent)
+            let choice = (numbers[0], numbers[1], persistent, dynamic)
             if isCausal { causalOnly = choice } else { plain = choice }
         }
         return causal ? causalOnly ?? plain : plain

@@ -55,3 +55,41 @@ extension CUDABackend {
         ]
     }
 }
+
+/// The dynamic tile scheduler's two uint32 counters (tiles taken, blocks done), one pair per
+/// (device, stream). Zeroed once when allocated; every launch leaves them zero again (its last
+/// block to finish taking tiles resets them), so the launches of one stream, which run one
+/// after another, share the pair and no launch pays for a memset.
+final class HopperTileCounters: Sendable {
+    struct Key: Hashable, Sendable {
+        var ordinal: Int
+        var stream: UInt
+    }
+
+    private static let counters = LockedDictionary<Key, HopperTileCounters>()
+    let buffer: CUDABuffer
+
+    private init(context: CUDAContext, stream: CUDAStream) throws {
+        buffer = try CUDABuffer(byteCount: 8, context: context)
+        try buffer.fill(byte: 0, stream: stream)
+        // Zero before any kernel reads it, and an error here rather than a captured memset
+        // when a framework records the stream into a graph.
+        try stream.synchronize()
+    }
+
+    /// The counters' device address for launches on `stream`.
+    static func address(context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
+        let key = Key(ordinal: context.device.ordinal, stream: UInt(bitPattern: stream.handle))
+        return try counters.value(for: key) { try HopperTileCounters(context: context, stream: stream) }.buffer.address
+    }
+}
+
+extension CUDABackend {
+    /// Blocks of a persistent Hopper grid: one per multiprocessor. `FLASH_ATTENTION_HOPPER_GRID=n`
+    /// caps it for checks, so small oracle problems still send each block through many tiles
+    /// (the scheduler's hand-over, its end and its counter reset).
+    static func hopperPersistentBlocks(_ multiprocessors: Int) -> Int {
+        if let text = FileSystem.environment("FLASH_ATTENTION_HOPPER_GRID"), let cap = Int(text), cap > 0 { return min(cap, multiprocessors) }
+        return multiprocessors
+    }
+}
