@@ -105,8 +105,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`: from 1k keys
-    /// (H100, bf16 D = 128: 1.23–1.50× the 3-pass backward at N = 2k…16k, 0.95–1.06× at 512,
-    /// where the grid has too few key blocks to fill the machine).
+    /// (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass backward at N = 1k…16k, 0.95–1.06×
+    /// at 512, where 4 key blocks per head leave the writer's turn chain and the launch
+    /// overhead exposed; docs/cuda-backward.md, "Hopper backward").
     public static func defaultOn(_ problem: BackwardProblem) -> Bool { accepts(problem) && problem.seqlenK >= 1024 }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
