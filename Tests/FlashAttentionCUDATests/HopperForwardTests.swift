@@ -37,6 +37,13 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 128, warps: 12,
         mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    // D = 64 with 192-key steps (the table's rows from N = 2k).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 192, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 192, warps: 12,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
     for type in [ElementType.bfloat16, .float16] {
         list.append(AttentionKernelDescriptor(
             architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 80, warps: 12,
