@@ -12,7 +12,29 @@ struct BackwardCompileCase: CustomTestStringConvertible, Sendable {
 
 let backwardCompileCases: [BackwardCompileCase] = [GPUArchitecture.sm90a, .sm80].flatMap {
     BackwardHeuristics.tableVariants(for: $0).map { BackwardCompileCase(descriptor: $0) }
-}
+} + backwardMeasurementVariants.map { BackwardCompileCase(descriptor: $0) }
+
+/// The sm_90a kernels a device A/B runs besides the defaults: the D = 64/128/256 causal
+/// kernels with the session-5 code changes turned off (FLASH_ATTENTION_BWD_OFF=all), and the
+/// float16 kernels of the reference grid (the table variants are bfloat16 where plain).
+let backwardMeasurementVariants: [BackwardKernelDescriptor] = {
+    var out: [BackwardKernelDescriptor] = []
+    for D in [64, 128, 256] {
+        guard let plan = try? BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: D, mask: .causal, seqlenK: 16384),
+                                                      architecture: .sm90a) else { continue }
+        for var d in plan.keyValue + [plan.query] {
+            (d.splitEdgeSteps, d.sharedStartOrder, d.overlapProducts, d.preloadStatistics, d.chunkedSteps) = (false, false, false, false, false)
+            out.append(d)
+        }
+        for (mask, keys) in [(KernelMask.causal, 16384), (.none, 2048), (.none, 16384)] {
+            if let plan = try? BackwardHeuristics.plan(for: BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: keys),
+                                                       architecture: .sm90a) {
+                out += (plan.keyValue + [plan.query]).filter { !out.contains($0) }
+            }
+        }
+    }
+    return out
+}()
 
 enum FileSystemProbe {
     static let verbose = getenv("FA_BWD_VERBOSE") != nil
@@ -25,11 +47,18 @@ struct BackwardKernelTests {
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: backwardCompileCases)
     func variantCompilesWithoutSpills(_ testCase: BackwardCompileCase) throws {
         let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
+        if let dir = getenv("FA_BWD_DUMP").map({ String(cString: $0) }), let file = fopen(dir + "/" + testCase.descriptor.name + ".cu", "w") {
+            fputs(compiled.source, file)
+            fclose(file)
+        }
         #expect(!compiled.image.isEmpty)
-        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name) \(compiled.report.map { "\($0.registers) regs, spill \($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "-")") }
+        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name) \(compiled.report.map { "\($0.registers) regs, spill \($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "-")\(compiled.log.contains("serialized") ? " SERIALIZED" : "")") }
         let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
         #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
         #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+        // ptxas keeps wgmma groups in flight only where it can prove the registers they read
+        // and write untouched; otherwise it serializes them and says so.
+        #expect(!compiled.log.contains("serialized"), "\(testCase.descriptor.name): \(compiled.log)")
     }
 
     @Test(arguments: BackwardHeuristics.tableVariants(for: .sm90a) + BackwardHeuristics.tableVariants(for: .sm86))
@@ -81,7 +110,11 @@ struct BackwardKernelTests {
                                                              deterministic: deterministic, seqlenK: keys), architecture: .sm90a, dqMode: mode)
         }
         for D in [64, 128] {
-            #expect(try plan(D, .causal, 16384).keyValue[0].warps == 4)
+            // Masked plain problems: 4-warp rows at D = 64, the two-warpgroup rows at D = 128
+            // (session 5), except with dropout or when dQ is fused.
+            #expect(try plan(D, .causal, 16384).keyValue[0].warps == (D == 64 ? 4 : 8))
+            #expect(try plan(D, .causal, 16384, dropout: true).keyValue[0].warps == 4)
+            #expect(try plan(D, .causal, 16384, mode: .ordered).keyValue[0].warps == 4)
             #expect(try plan(D, .none, 2048).keyValue[0].warps == 4)
             #expect(try plan(D, .none, 16384).keyValue[0].warps == 8)
             #expect(try plan(D, .none, 16384, dropout: true).keyValue[0].warps == 4)

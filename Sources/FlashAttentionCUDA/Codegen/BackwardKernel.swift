@@ -96,6 +96,9 @@ public struct BackwardKernel: Sendable {
         constexpr int DQ_WGS = \(warpgroups);
         constexpr bool DQ_SPLIT = \(flag(dqSplit));              // warpgroups split dQ's columns
         constexpr int DQ_N = \(dqN);                          // dQ columns per warpgroup product
+        // Visit order: from the tile every block of a head shares (dK/dV: the last query block;
+        // dQ: the first key block), so blocks launched together read the same tiles together.
+        constexpr bool SHARED_START = \(flag(d.usesSharedStartOrder));
         constexpr float LOG2E = 1.4426950408889634f;
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
@@ -492,6 +495,172 @@ public struct BackwardKernel: Sendable {
         """
     }
 
+    // MARK: - Element-wise steps
+
+    /// How the element-wise step applies the mask.
+    enum EdgeTest {
+        /// Test every element, predicated on the step's `edge` flag (one copy of the loop).
+        case predicated
+        /// Test every element (the copy for steps a mask boundary crosses).
+        case always
+        /// No test (the copy for steps inside every row's visible keys).
+        case never
+    }
+
+    /// The element-wise step of a pass: one predicated copy, or (``BackwardKernelDescriptor/splitsEdgeSteps``)
+    /// a masked copy for edge steps and an unmasked one for the rest, so that interior steps
+    /// (all but the diagonal ones under a causal mask) pay no per-element test.
+    private func edgeSplit(_ body: (EdgeTest) -> String) -> String {
+        guard descriptor.splitsEdgeSteps else { return body(.predicated) }
+        return """
+                if (edge) {
+        \(body(.always))
+                } else {
+        \(body(.never))
+                }
+        """
+    }
+
+    /// dQ pass: P = 2^(transform(S) − L), masked; dS = P ∘ (keep·dP/(1−p) − D) [∘ sech²], kept in s.
+    private func queryElementwise(_ test: EdgeTest, tiles lo: String = "0", _ hi: String = "N_TILES") -> String {
+        let mask: String
+        switch test {
+        case .predicated: mask = "if (edge && (jl < lo || jl >= hi)) pr = 0.0f;"
+        case .always: mask = "if (jl < lo || jl >= hi) pr = 0.0f;"
+        case .never: mask = ""
+        }
+        return """
+                #pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt)
+                    #pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const int i = row0 + mt * 16 + 8 * r;
+                        \(test == .never ? "(void)i;" : "const int lo = key_lo(i) - (n0 + tig * 2), hi = key_hi(i) - (n0 + tig * 2);")
+                        #pragma unroll
+                        for (int nt = \(lo); nt < \(hi); ++nt)
+                            #pragma unroll
+                            for (int c = 0; c < 2; ++c) {
+                                const int jl = nt * 8 + c;
+                                const int j = n0 + tig * 2 + jl;
+                                (void)j; (void)jl;
+                                float x = s[mt][nt][2 * r + c];
+                                \(probability(i: "i", j: "j", lse: "lse_r[mt][r]"))
+                                \(mask)
+                                float g = dp[mt][nt][2 * r + c];
+                                if (DROPOUT) g = dropout_keep(dropout_stream, i, j, p.dropout_threshold) ? g * p.dropout_keep_scale : 0.0f;
+                                s[mt][nt][2 * r + c] = pr * (g - delta_r[mt][r]) * sc;
+                            }
+                    }
+        """
+    }
+
+    /// Whether the dQ kernel works in two halves of its key columns (wgmma).
+    private var chunksQuery: Bool { descriptor.pass == .query && descriptor.chunksSteps }
+
+    /// dQ pass after the score products: dS, packed as A fragments, then dQ += dS·K; in two
+    /// halves of the keys when chunked (the second half's element-wise work overlaps the first
+    /// half's products; one wait at the end).
+    private var queryStep: String {
+        let pack = """
+                        pk[mt][ks][0] = pack_input2(s[mt][2 * ks][0], s[mt][2 * ks][1]);
+                        pk[mt][ks][1] = pack_input2(s[mt][2 * ks][2], s[mt][2 * ks][3]);
+                        pk[mt][ks][2] = pack_input2(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
+                        pk[mt][ks][3] = pack_input2(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
+        """
+        guard chunksQuery else {
+            return """
+            \(edgeSplit { queryElementwise($0) })
+                    // dS as A fragments (the accumulator layout of two n8 tiles is one k16 A tile)
+                    u32 pk[M_TILES][BLOCK_N / 16][4];
+                    #pragma unroll
+                    for (int mt = 0; mt < M_TILES; ++mt)
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+            \(pack)
+                        }
+            \(queryAccumulate)
+            """
+        }
+        return """
+                // dS in two halves of the keys, each half's dQ += dS·K issued once it is packed
+                // (wgmma m64n\(descriptor.headDim)k16, dS from registers, K read MN-major)
+                u32 pk[M_TILES][BLOCK_N / 16][4];
+                #pragma unroll
+                for (int half = 0; half < 2; ++half) {
+        \(edgeSplit { queryElementwise($0, tiles: "half * (N_TILES / 2)", "(half + 1) * (N_TILES / 2)") })
+                    #pragma unroll
+                    for (int mt = 0; mt < M_TILES; ++mt)
+                        #pragma unroll
+                        for (int ks = half * (BLOCK_N / 32); ks < (half + 1) * (BLOCK_N / 32); ++ks) {
+        \(pack)
+                        }
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = half * (BLOCK_N / 32); ks < (half + 1) * (BLOCK_N / 32); ++ks)
+                        wgmma_o(acc_dq, pk[0][ks], smem_desc(sK_base + ks * 16 * 128, BLOCK_N * 128, 1024));
+                    wgmma_commit();
+                }
+                wgmma_wait0();
+                touch_o(acc_dq); touch_a(pk);
+
+        """
+    }
+
+    /// Whether the dK/dV kernel reads L and D into registers during the score products.
+    private var preloadsStatistics: Bool { descriptor.preloadsStatistics }
+
+    /// dK/dV pass: Pᵀ ∘ keep (kept in st) and dSᵀ (kept in dpt); rows are keys j, columns queries i.
+    private func keyValueElementwise(_ test: EdgeTest, tiles lo: String = "0", _ hi: String = "Q_TILES") -> String {
+        let mask: String
+        switch test {
+        case .predicated: mask = "if (edge && (j < key_lo(i) || j >= key_hi(i))) pr = 0.0f;"
+        case .always: mask = "if (j < key_lo(i) || j >= key_hi(i)) pr = 0.0f;"
+        case .never: mask = ""
+        }
+        let (lse, delta) = preloadsStatistics ? ("l_col[nt][e & 1]", "d_col[nt][e & 1]") : ("sL[col]", "sD[col]")
+        return """
+                #pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt)
+                    #pragma unroll
+                    for (int nt = \(lo); nt < \(hi); ++nt)
+                        #pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int j = key0 + mt * 16 + 8 * (e >> 1);
+                            const int col = nt * 8 + tig * 2 + (e & 1);
+                            const int i = m0 + col;
+                            (void)i; (void)j; (void)col;
+                            float x = st[mt][nt][e];
+                            \(probability(i: "i", j: "j", lse: lse))
+                            \(mask)
+                            bool keep = true;
+                            if (DROPOUT) keep = dropout_keep(dropout_stream, i, j, p.dropout_threshold);
+                            if (COMPUTE_DK) {
+                                float g = dpt[mt][nt][e];
+                                if (DROPOUT) g = keep ? g * p.dropout_keep_scale : 0.0f;
+                                dpt[mt][nt][e] = pr * (g - \(delta)) * sc;
+                            }
+                            (void)sc; (void)keep;
+                            st[mt][nt][e] = keep ? pr : 0.0f;
+                        }
+        """
+    }
+
+    /// dK/dV kernel (wgmma): L and D of this thread's query columns, read while the score
+    /// products run (the element-wise step then starts on registers).
+    private var statisticsPreload: String {
+        guard preloadsStatistics else { return "" }
+        return """
+                float l_col[Q_TILES][2], d_col[Q_TILES][2];
+                #pragma unroll
+                for (int nt = 0; nt < Q_TILES; ++nt)
+                    #pragma unroll
+                    for (int c = 0; c < 2; ++c) {
+                        l_col[nt][c] = sL[nt * 8 + tig * 2 + c];
+                        d_col[nt][c] = COMPUTE_DK ? sD[nt * 8 + tig * 2 + c] : 0.0f;
+                    }
+        """
+    }
+
     // MARK: - dQ pass
 
     private var queryKernel: String {
@@ -536,7 +705,7 @@ public struct BackwardKernel: Sendable {
             // Prologue: Q, dO and the first K, V stage in flight.
             load_tile<BLOCK_M>(sQ, q_tile, p.q_row_stride, p.q_dim_stride, rows_here, p.head_dim, tid);
             load_tile<BLOCK_M>(sdO, do_tile, p.do_row_stride, p.do_dim_stride, rows_here, p.head_dim, tid);
-            int n_block = n_block_max - 1;
+        \(descriptor.usesSharedStartOrder ? "    const int n_steps = n_block_max - n_block_min;\n    int n_block = n_block_min;  // key blocks first to last" : "    int n_block = n_block_max - 1;  // key blocks last to first")
             load_tile<BLOCK_N>(sK0, k_seq + (i64)n_block * BLOCK_N * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - n_block * BLOCK_N, p.head_dim, tid);
             load_tile<BLOCK_N>(sV0, v_seq + (i64)n_block * BLOCK_N * p.v_row_stride, p.v_row_stride, p.v_dim_stride, seqlen_k - n_block * BLOCK_N, p.head_dim, tid);
             cp_async_commit();
@@ -567,13 +736,13 @@ public struct BackwardKernel: Sendable {
             const u32 sQ_base = smem_u32(sQ), sdO_base = smem_u32(sdO), sK_stage0 = smem_u32(sK0), sV_stage0 = smem_u32(sV0);
             int stage = 0;
 
-            for (; n_block >= n_block_min; --n_block) {
+        \(descriptor.usesSharedStartOrder ? "    for (int n_step = 0; n_step < n_steps; ++n_step, ++n_block) {" : "    for (; n_block >= n_block_min; --n_block) {")
                 const int n0 = n_block * BLOCK_N;
                 // This stage has landed, and every warp is done with the other one.
                 cp_async_wait<0>();
                 \(asyncProxyFence)__syncthreads();
-                if (n_block > n_block_min) {
-                    const int next = n0 - BLOCK_N;
+                if (\(descriptor.usesSharedStartOrder ? "n_step + 1 < n_steps" : "n_block > n_block_min")) {
+                    const int next = n0 \(descriptor.usesSharedStartOrder ? "+" : "-") BLOCK_N;
                     load_tile<BLOCK_N>(sK0 + (stage ^ 1) * BLOCK_N * ROW_ELEMS, k_seq + (i64)next * p.k_row_stride, p.k_row_stride, p.k_dim_stride, seqlen_k - next, p.head_dim, tid);
                     load_tile<BLOCK_N>(sV0 + (stage ^ 1) * BLOCK_N * ROW_ELEMS, v_seq + (i64)next * p.v_row_stride, p.v_row_stride, p.v_dim_stride, seqlen_k - next, p.head_dim, tid);
                     cp_async_commit();
@@ -583,39 +752,7 @@ public struct BackwardKernel: Sendable {
         \(queryScores)
                 // P = 2^(transform(S) − L), masked; dS = P ∘ (keep·dP/(1−p) − D) [∘ sech²], kept in s
                 const bool edge = n0 < full_lo || n0 + BLOCK_N > full_hi;
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int r = 0; r < 2; ++r) {
-                        const int i = row0 + mt * 16 + 8 * r;
-                        const int lo = key_lo(i) - (n0 + tig * 2), hi = key_hi(i) - (n0 + tig * 2);
-                        #pragma unroll
-                        for (int nt = 0; nt < N_TILES; ++nt)
-                            #pragma unroll
-                            for (int c = 0; c < 2; ++c) {
-                                const int jl = nt * 8 + c;
-                                const int j = n0 + tig * 2 + jl;
-                                (void)j;
-                                float x = s[mt][nt][2 * r + c];
-                                \(probability(i: "i", j: "j", lse: "lse_r[mt][r]"))
-                                if (edge && (jl < lo || jl >= hi)) pr = 0.0f;
-                                float g = dp[mt][nt][2 * r + c];
-                                if (DROPOUT) g = dropout_keep(dropout_stream, i, j, p.dropout_threshold) ? g * p.dropout_keep_scale : 0.0f;
-                                s[mt][nt][2 * r + c] = pr * (g - delta_r[mt][r]) * sc;
-                            }
-                    }
-                // dS as A fragments (the accumulator layout of two n8 tiles is one k16 A tile)
-                u32 pk[M_TILES][BLOCK_N / 16][4];
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        pk[mt][ks][0] = pack_input2(s[mt][2 * ks][0], s[mt][2 * ks][1]);
-                        pk[mt][ks][1] = pack_input2(s[mt][2 * ks][2], s[mt][2 * ks][3]);
-                        pk[mt][ks][2] = pack_input2(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
-                        pk[mt][ks][3] = pack_input2(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
-                    }
-        \(queryAccumulate)
+        \(queryStep)
                 stage ^= 1;
             }
 
@@ -684,10 +821,12 @@ public struct BackwardKernel: Sendable {
             }
 
             auto step_head = [&](int step) { return kv_head * p.group_size + step / m_blocks; };
-            // With fused dQ the query blocks run last to first: every key block starts on the last
-            // query block (which all of them see), so the turns of the ordered mode follow
-            // launch order with a lag of one step per key block instead of waiting on the diagonal.
-            auto step_m0 = [&](int step) { return (m_block_min + (FUSED_DQ ? m_blocks - 1 - step % m_blocks : step % m_blocks)) * BLOCK_M; };
+            // The query blocks run last to first (SHARED_START, and always with fused dQ): every key
+            // block starts on the last query block (which all of them see under a causal mask), so
+            // blocks launched together read the same Q/dO tiles together, and the turns of the
+            // ordered mode follow launch order with a lag of one step per key block instead of
+            // waiting on the diagonal.
+            auto step_m0 = [&](int step) { return (m_block_min + (FUSED_DQ || SHARED_START ? m_blocks - 1 - step % m_blocks : step % m_blocks)) * BLOCK_M; };
             // Starts the Q and dO tiles of `step` into `stage`.
             auto issue = [&](int step, int stage) {
                 const int h = step_head(step), m0s = step_m0(step);
@@ -760,42 +899,9 @@ public struct BackwardKernel: Sendable {
         \(orderedRelease(early: false))
                 // Pᵀ ∘ keep (kept in st) and dSᵀ (kept in dpt); rows are keys j, columns queries i
                 const bool edge = !(key_lo(m0 + BLOCK_M - 1) <= n0 && key_hi(m0) >= n0 + BLOCK_N);
-                #pragma unroll
-                for (int mt = 0; mt < M_TILES; ++mt)
-                    #pragma unroll
-                    for (int nt = 0; nt < Q_TILES; ++nt)
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int j = key0 + mt * 16 + 8 * (e >> 1);
-                            const int col = nt * 8 + tig * 2 + (e & 1);
-                            const int i = m0 + col;
-                            float x = st[mt][nt][e];
-                            \(probability(i: "i", j: "j", lse: "sL[col]"))
-                            if (edge && (j < key_lo(i) || j >= key_hi(i))) pr = 0.0f;
-                            bool keep = true;
-                            if (DROPOUT) keep = dropout_keep(dropout_stream, i, j, p.dropout_threshold);
-                            if (COMPUTE_DK) {
-                                float g = dpt[mt][nt][e];
-                                if (DROPOUT) g = keep ? g * p.dropout_keep_scale : 0.0f;
-                                dpt[mt][nt][e] = pr * (g - sD[col]) * sc;
-                            }
-                            (void)sc; (void)keep;
-                            st[mt][nt][e] = keep ? pr : 0.0f;
-                        }
+        \(keyValueStepElementwise)
 
-                if (COMPUTE_DV) {
-                    // dV += (Pᵀ ∘ keep)·dO  (dO read k-major: ldmatrix.trans)
-                    u32 pa[M_TILES][BLOCK_M / 16][4];
-        \(packA(from: "st"))
-        \(accumulate("acc_dv", a: "pa", base: "sdO_base"))
-                }
-                if (COMPUTE_DK) {
-                    // dK += dSᵀ·Q  (Q read k-major)
-                    u32 pa[M_TILES][BLOCK_M / 16][4];
-        \(packA(from: "dpt"))
-        \(storeDS)
-        \(accumulate("acc_dk", a: "pa", base: "sQ_base"))
-                }
+        \(keyValueProducts)
         \(fusedDQStep)
                 // The next step's statistics into the other stage (no warp reads it this step).
                 if (more && tid < BLOCK_M) { sL0[(stage ^ 1) * BLOCK_M + tid] = l_next; sD0[(stage ^ 1) * BLOCK_M + tid] = d_next; }
@@ -815,6 +921,100 @@ public struct BackwardKernel: Sendable {
         """
     }
 
+
+    /// Whether the dK/dV kernel issues its dV and dK products back to back (wgmma, both computed).
+    private var overlapsProducts: Bool { descriptor.overlapsProducts }
+
+    /// dK/dV pass: the whole step's element-wise work before the products (unless chunked,
+    /// where each half's runs just before its products).
+    private var keyValueStepElementwise: String {
+        chunksKeyValue ? "" : edgeSplit { keyValueElementwise($0) }
+    }
+
+    /// Whether the dK/dV kernel works in two halves of its query columns (overlapped products,
+    /// dQ not fused: the fused step stores the whole dSᵀ tile first).
+    private var chunksKeyValue: Bool { descriptor.pass == .keyValue && descriptor.chunksSteps }
+
+    /// dK/dV kernel: dV += (Pᵀ ∘ keep)·dO and dK += dSᵀ·Q, each waited for in turn, or (overlapped)
+    /// both `wgmma` groups in flight at once: dS is packed while dV's products run, and one wait
+    /// ends the step. The A fragments stay live (touched) until that wait, since the tensor core
+    /// reads them asynchronously.
+    private var keyValueProducts: String {
+        if chunksKeyValue {
+            return """
+                    {
+                        // Two halves of the step's queries: P and dS of a half, packed, then its dV and
+                        // dK products issued; the second half's element-wise work runs while the first
+                        // half's products do, and one wait ends the step.
+                        u32 pv[M_TILES][BLOCK_M / 16][4], pa[M_TILES][BLOCK_M / 16][4];
+                        #pragma unroll
+                        for (int half = 0; half < 2; ++half) {
+            \(edgeSplit { keyValueElementwise($0, tiles: "half * (Q_TILES / 2)", "(half + 1) * (Q_TILES / 2)") })
+                            #pragma unroll
+                            for (int ks = half * (BLOCK_M / 32); ks < (half + 1) * (BLOCK_M / 32); ++ks) {
+                                pv[0][ks][0] = pack_input2(st[0][2 * ks][0], st[0][2 * ks][1]);
+                                pv[0][ks][1] = pack_input2(st[0][2 * ks][2], st[0][2 * ks][3]);
+                                pv[0][ks][2] = pack_input2(st[0][2 * ks + 1][0], st[0][2 * ks + 1][1]);
+                                pv[0][ks][3] = pack_input2(st[0][2 * ks + 1][2], st[0][2 * ks + 1][3]);
+                                pa[0][ks][0] = pack_input2(dpt[0][2 * ks][0], dpt[0][2 * ks][1]);
+                                pa[0][ks][1] = pack_input2(dpt[0][2 * ks][2], dpt[0][2 * ks][3]);
+                                pa[0][ks][2] = pack_input2(dpt[0][2 * ks + 1][0], dpt[0][2 * ks + 1][1]);
+                                pa[0][ks][3] = pack_input2(dpt[0][2 * ks + 1][2], dpt[0][2 * ks + 1][3]);
+                            }
+                            wgmma_fence();
+                            #pragma unroll
+                            for (int ks = half * (BLOCK_M / 32); ks < (half + 1) * (BLOCK_M / 32); ++ks)
+                                wgmma_o(acc_dv, pv[0][ks], smem_desc(sdO_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                            #pragma unroll
+                            for (int ks = half * (BLOCK_M / 32); ks < (half + 1) * (BLOCK_M / 32); ++ks)
+                                wgmma_o(acc_dk, pa[0][ks], smem_desc(sQ_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                            wgmma_commit();
+                        }
+                        wgmma_wait0();
+                        touch_o(acc_dv); touch_o(acc_dk); touch_a(pv); touch_a(pa);
+                    }
+            """
+        }
+        guard overlapsProducts else {
+            return """
+                    if (COMPUTE_DV) {
+                        // dV += (Pᵀ ∘ keep)·dO  (dO read k-major)
+                        u32 pa[M_TILES][BLOCK_M / 16][4];
+            \(packA(from: "st"))
+            \(accumulate("acc_dv", a: "pa", base: "sdO_base"))
+                    }
+                    if (COMPUTE_DK) {
+                        // dK += dSᵀ·Q  (Q read k-major)
+                        u32 pa[M_TILES][BLOCK_M / 16][4];
+            \(packA(from: "dpt"))
+            \(storeDS)
+            \(accumulate("acc_dk", a: "pa", base: "sQ_base"))
+                    }
+            """
+        }
+        return """
+                {
+                    // dV += (Pᵀ ∘ keep)·dO, then dK += dSᵀ·Q while it runs (dO and Q read MN-major)
+                    u32 pv[M_TILES][BLOCK_M / 16][4];
+        \(packA(from: "st", into: "pv"))
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o(acc_dv, pv[0][ks], smem_desc(sdO_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
+                    u32 pa[M_TILES][BLOCK_M / 16][4];
+        \(packA(from: "dpt"))
+        \(storeDS)
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o(acc_dk, pa[0][ks], smem_desc(sQ_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
+                    wgmma_wait0();
+                    touch_o(acc_dv); touch_o(acc_dk); touch_a(pv); touch_a(pa);
+                }
+        """
+    }
 
     // MARK: - Main-loop products: mma.sync (sm_80+) or wgmma (sm_90a)
 
@@ -865,9 +1065,19 @@ public struct BackwardKernel: Sendable {
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
         }
         FA_DEVICE void touch_s(float (&s)[1][\(sn / 8)][4]) { asm volatile("" : \(operands("s", tiles: sn / 8)) :: "memory"); }
+        \(touchAWrapper)
         \(fusedDQWrappers)
         FA_DEVICE void touch_o(float (&acc)[1][\(d.headDim / 8)][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
         """
+    }
+
+    /// Overlapped dK/dV products: a fence that keeps the A fragments of an in-flight `wgmma`
+    /// live and unmodified until its wait.
+    private var touchAWrapper: String {
+        guard overlapsProducts || chunksQuery else { return "" }
+        let k = (descriptor.pass == .query ? descriptor.blockN : descriptor.blockM) / 16
+        let operands = (0..<k).flatMap { t in (0..<4).map { "\"+r\"(a[0][\(t)][\($0)])" } }.joined(separator: ", ")
+        return "FA_DEVICE void touch_a(u32 (&a)[1][\(k)][4]) { asm volatile(\"\" : \(operands) :: \"memory\"); }"
     }
 
     /// dQ pass: S = Q·Kᵀ and dP = dO·Vᵀ for this warp's (warpgroup's) rows.
@@ -1019,6 +1229,7 @@ public struct BackwardKernel: Sendable {
                     }
                 }
                 wgmma_commit();
+        \(statisticsPreload)
                 wgmma_wait0();
                 touch_s(st);
                 if (COMPUTE_DK) touch_s(dpt);
@@ -1027,16 +1238,16 @@ public struct BackwardKernel: Sendable {
     }
 
     /// Packs an accumulator array [M_TILES][Q_TILES][4] into A fragments `pa` (k = queries).
-    private func packA(from acc: String) -> String {
+    private func packA(from acc: String, into pa: String = "pa") -> String {
         """
                     #pragma unroll
                     for (int mt = 0; mt < M_TILES; ++mt)
                         #pragma unroll
                         for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
-                            pa[mt][ks][0] = pack_input2(\(acc)[mt][2 * ks][0], \(acc)[mt][2 * ks][1]);
-                            pa[mt][ks][1] = pack_input2(\(acc)[mt][2 * ks][2], \(acc)[mt][2 * ks][3]);
-                            pa[mt][ks][2] = pack_input2(\(acc)[mt][2 * ks + 1][0], \(acc)[mt][2 * ks + 1][1]);
-                            pa[mt][ks][3] = pack_input2(\(acc)[mt][2 * ks + 1][2], \(acc)[mt][2 * ks + 1][3]);
+                            \(pa)[mt][ks][0] = pack_input2(\(acc)[mt][2 * ks][0], \(acc)[mt][2 * ks][1]);
+                            \(pa)[mt][ks][1] = pack_input2(\(acc)[mt][2 * ks][2], \(acc)[mt][2 * ks][3]);
+                            \(pa)[mt][ks][2] = pack_input2(\(acc)[mt][2 * ks + 1][0], \(acc)[mt][2 * ks + 1][1]);
+                            \(pa)[mt][ks][3] = pack_input2(\(acc)[mt][2 * ks + 1][2], \(acc)[mt][2 * ks + 1][3]);
                         }
         """
     }

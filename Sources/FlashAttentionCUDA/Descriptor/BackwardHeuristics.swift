@@ -91,6 +91,9 @@ public enum BackwardHeuristics {
         public var deterministicDQ: BackwardDQMode = .separate
         public var fastDQ: BackwardDQMode = .separate
         public var dqReason: String = ""
+        /// `__launch_bounds__` minimum blocks per SM of the dK/dV and dQ kernels (caps registers).
+        public var keyMinBlocks: Int = 1
+        public var queryMinBlocks: Int = 1
     }
 
     /// sm_80 and sm_90 (164 KB / 227 KB of shared memory per block): every row fits 164 KB.
@@ -119,22 +122,23 @@ public enum BackwardHeuristics {
         TileChoice(maxHeadDim: 64, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 64, dropoutQueryN: 64,
                    reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64 (128-query steps spill); H100 sweep: 128-key dQ steps +3% over 64"),
         TileChoice(maxHeadDim: 128, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
-                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile; H100 sweep: 128-key dQ steps +1% over 64",
+                   reason: "sm_90a wgmma, D = 128: two warpgroups share each K/V (dQ) or Q/dO (dK/dV) tile; H100 sweep: 128-key dQ steps +1% over 64; plain masked problems too since session 5 (bf16 causal 2k/16k 298/395 TFLOP/s against 303/382 with the 4-warp row)",
                    deterministicDQ: .separate, fastDQ: .separate,
                    dqReason: "H100 bf16, unmasked N = 8k/16k: atomic fused dQ 369/378 TFLOP/s against 360/363 (separate), but its kernel spills 4 bytes here; ordered 267/275 (turn waits and read-modify-writes on the critical path)"),
         TileChoice(maxHeadDim: 256, queryM: 128, queryN: 32, queryWarps: 8, keyN: 128, keyM: 32, keyWarps: 8, split: true, dropoutKeyM: 32, dropoutQueryN: 16,
                    reason: "sm_90a wgmma, D > 128: split dK/dV (128 accumulator regs each); H100 sweep: 128-key blocks (8 warps) +14% over 64 (4 warps); 64-query steps spill the dV kernel"),
     ]
 
-    /// sm_90a wgmma for masked problems and short sequences (≤ ``narrowMaxKeys`` keys): one
+    /// sm_90a wgmma for masked problems (D = 64; at D = 128 only with softcap, ALiBi, dropout
+    /// or fused dQ), option-heavy ones and short sequences (≤ ``narrowMaxKeys`` keys): one
     /// warpgroup per dK/dV block (64 keys), so two blocks share each SM and one block's
-    /// barriers and `wgmma` waits overlap the other's work. Unmasked long sequences keep the
-    /// two-warpgroup rows of ``hopper`` (half the Q/dO reloads).
+    /// barriers and `wgmma` waits overlap the other's work. Unmasked long sequences (and plain
+    /// masked ones at D = 128) keep the two-warpgroup rows of ``hopper`` (half the Q/dO reloads).
     public static let hopperNarrow: [TileChoice] = [
         TileChoice(maxHeadDim: 64, queryM: 64, queryN: 128, queryWarps: 4, keyN: 64, keyM: 64, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 64,
-                   reason: "sm_90a wgmma, D = 64, masked or N ≤ 4k: 4-warp blocks, two per SM; H100 bf16: causal 121–249 TFLOP/s against 105–231 (8 warps), unmasked N ≤ 4k +3–8%, but unmasked 8k/16k 277/265 against 290/298; 32-query steps with dropout (64 spill with softcap + ALiBi)"),
+                   reason: "sm_90a wgmma, D = 64, masked or N ≤ 4k: 4-warp blocks, two per SM; H100 bf16: causal 121–249 TFLOP/s against 105–231 (8 warps), unmasked N ≤ 4k +3–8%, but unmasked 8k/16k 277/265 against 290/298; 32-query steps with dropout (64 spill with softcap + ALiBi); session 5 (split edge steps): causal 2k/8k/16k 236/290/287 against 222/283/295 with the 8-warp row"),
         TileChoice(maxHeadDim: 128, queryM: 128, queryN: 128, queryWarps: 8, keyN: 64, keyM: 64, keyWarps: 4, split: false, dropoutKeyM: 32, dropoutQueryN: 32,
-                   reason: "sm_90a wgmma, D = 128, masked or N ≤ 4k: 4-warp dK/dV blocks, two per SM; H100 bf16: causal 157–322 TFLOP/s against 144–316, unmasked N ≤ 4k +0–4%, but unmasked 8k/16k 341/355 against 360/363"),
+                   reason: "sm_90a wgmma, D = 128, N ≤ 4k or softcap/ALiBi/dropout (or fused dQ): 4-warp dK/dV blocks, two per SM; H100 bf16: unmasked N ≤ 4k +0–4%, but unmasked 8k/16k 341/355 against 360/363; plain masked problems moved to the two-warpgroup row in session 5"),
     ]
     /// Longest key sequence that takes ``hopperNarrow`` without a mask (H100 crossover between 4k and 8k).
     public static let narrowMaxKeys = 4096
@@ -161,15 +165,41 @@ public enum BackwardHeuristics {
     /// A tuning hook: `FLASH_ATTENTION_BWD_TILES="64:128x128w8/128x128w8,256:..."` replaces,
     /// per tile head dim, the dQ pass's (blockM x blockN, warps) and the dK/dV pass's
     /// (blockN x blockM, warps) without dropout, so one run can compare shapes.
-    static func tileOverride(headDim: Int) -> (Int, Int, Int, Int, Int, Int)? {
+    /// An item "64c:…" applies to masked problems only and "64u:…" to unmasked ones; either
+    /// takes precedence over a plain "64:…". A trailing "b3" on a pass's shape sets its minimum
+    /// blocks per SM ("64c:64x128w4/64x64w4b3").
+    static func tileOverride(headDim: Int, masked: Bool, base: TileChoice) -> TileChoice? {
         guard let text = FileSystem.environment("FLASH_ATTENTION_BWD_TILES") else { return nil }
+        var plain: TileChoice?
         for item in text.split(separator: ",") {
             let parts = item.split(separator: ":")
-            guard parts.count == 2, Int(parts[0]) == headDim else { continue }
-            let n = parts[1].split(whereSeparator: { "xw/".contains($0) }).compactMap { Int($0) }
-            if n.count == 6 { return (n[0], n[1], n[2], n[3], n[4], n[5]) }
+            guard parts.count == 2 else { continue }
+            let key = parts[0]
+            let suffix = key.last.map { "cu".contains($0) ? String($0) : "" } ?? ""
+            guard Int(key.dropLast(suffix.count)) == headDim else { continue }
+            let passes = parts[1].split(separator: "/")
+            guard passes.count == 2 else { continue }
+            func shape(_ text: Substring) -> [Int]? {
+                let n = text.split(whereSeparator: { "xwb".contains($0) }).compactMap { Int($0) }
+                return n.count == 3 ? n + [1] : n.count == 4 ? n : nil
+            }
+            guard let q = shape(passes[0]), let k = shape(passes[1]) else { continue }
+            var choice = base
+            (choice.queryM, choice.queryN, choice.queryWarps, choice.queryMinBlocks) = (q[0], q[1], q[2], q[3])
+            (choice.keyN, choice.keyM, choice.keyWarps, choice.keyMinBlocks) = (k[0], k[1], k[2], k[3])
+            choice.reason = "FLASH_ATTENTION_BWD_TILES override"
+            if suffix.isEmpty { plain = choice }
+            if suffix == (masked ? "c" : "u") { return choice }
         }
-        return nil
+        return plain
+    }
+
+    /// Session-5 changes of the generated code that `FLASH_ATTENTION_BWD_OFF` turns off for
+    /// measurements (comma-separated: edge, order, overlap, preload, chunk; "all").
+    static func disabledChanges() -> Set<String> {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_BWD_OFF") else { return [] }
+        let words = Set(text.split(separator: ",").map(String.init))
+        return words.contains("all") ? ["edge", "order", "overlap", "preload", "chunk"] : words
     }
 
     public static func table(for architecture: GPUArchitecture) -> [TileChoice] {
@@ -186,31 +216,47 @@ public enum BackwardHeuristics {
         }
         let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
         let wgmma = useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture)
-        // The two-warpgroup rows only where they were measured faster: plain, unmasked, long.
-        let narrow = wgmma && (problem.mask != .none || problem.seqlenK <= narrowMaxKeys || problem.softcap || problem.alibi || problem.dropout)
+        // The two-warpgroup rows only where they were measured faster: plain, unmasked, long; and
+        // (session 5) plain masked problems at D = 128, unless dQ is fused (measured on the narrow rows).
+        let options = problem.softcap || problem.alibi || problem.dropout
+        let fusedAsked = (forced ?? FileSystem.environment("FLASH_ATTENTION_BWD_DQ").flatMap {
+            BackwardDQMode(rawValue: $0 == "ordered-early" ? "ordered" : $0) }).map { $0 != .separate } ?? false
+        let wideMasked = tileD > 64 && problem.mask != .none && !options && !fusedAsked
+        let narrow = wgmma && !wideMasked && (problem.mask != .none || problem.seqlenK <= narrowMaxKeys || options)
         guard var choice = (narrow ? hopperNarrow.first(where: { $0.maxHeadDim >= tileD }) : nil)
             ?? (wgmma ? hopper : table(for: architecture)).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
-        if let o = tileOverride(headDim: tileD) {
-            (choice.queryM, choice.queryN, choice.queryWarps, choice.keyN, choice.keyM, choice.keyWarps) = o
-            choice.reason = "FLASH_ATTENTION_BWD_TILES override"
-        }
+        if let o = tileOverride(headDim: tileD, masked: problem.mask != .none, base: choice) { choice = o }
         let pre = BackwardKernelDescriptor(
             pass: .preprocess, architecture: architecture, elementType: problem.elementType,
             gradOutType: problem.gradOutType, outType: problem.outType, convertGradOut: problem.convertGradOut,
             dqType: problem.elementType, dkType: problem.elementType, dvType: problem.elementType,
             headDim: 0, blockM: 16, blockN: 16, warps: 8, varlen: problem.varlen)
+        let off = disabledChanges()
         func main(_ pass: BackwardPass, m: Int, n: Int, warps: Int, dk: Bool, dv: Bool) -> BackwardKernelDescriptor {
-            BackwardKernelDescriptor(
+            let minBlocks = pass == .query ? choice.queryMinBlocks : choice.keyMinBlocks
+            var d = BackwardKernelDescriptor(
                 pass: pass, architecture: architecture, elementType: problem.elementType,
                 dqType: pass == .query ? problem.dqType : problem.elementType,
                 dkType: pass == .keyValue && dk ? problem.dkType : problem.elementType,
                 dvType: pass == .keyValue && dv ? problem.dvType : problem.elementType,
-                headDim: tileD, blockM: m, blockN: n, warps: warps, minBlocksPerMultiprocessor: 1, mask: problem.mask,
+                headDim: tileD, blockM: m, blockN: n, warps: warps, minBlocksPerMultiprocessor: minBlocks, mask: problem.mask,
                 softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
                 vectorized: problem.vectorized, computeDK: pass == .keyValue ? dk : true, computeDV: pass == .keyValue ? dv : true,
                 mainloop: wgmma ? .wgmma : .mmaSync)
+            // Session 5's step changes (they apply to the wgmma kernels of plain problems, see
+            // BackwardKernelDescriptor.plainWGMMAStep: the others sit at 255 registers and would
+            // spill; the edge split to masked ones, as unmasked problems have edge steps only at
+            // a sequence's end, where the predicated test is one compare per row and a second
+            // copy only costs code: H100 bf16 D = 64 unmasked 2k/8k/16k 279/304/306 TFLOP/s
+            // without the split, 272/300/301 with).
+            d.splitEdgeSteps = !off.contains("edge")
+            d.sharedStartOrder = !off.contains("order")
+            d.overlapProducts = !off.contains("overlap")
+            d.preloadStatistics = !off.contains("preload")
+            d.chunkedSteps = !off.contains("chunk")
+            return d
         }
         let keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
         // Fused dQ: wgmma, one dK/dV kernel with 64-query steps; softcap, ALiBi and dropout add
@@ -265,7 +311,10 @@ public enum BackwardHeuristics {
             let fusedModes: [BackwardDQMode?] = architecture.computeCapability == 90 && narrowRow ? [.ordered, .atomic] : []
             var causalPlain = plain
             causalPlain.mask = .causal
-            let extra = (fusedModes.isEmpty ? [] : [noDropout]) + (narrowRow ? [] : [causalPlain])
+            // Narrow rows also through an unmasked short problem (D = 128 masked plain problems take the wide row).
+            var unmaskedShort = plain
+            unmaskedShort.mask = .none
+            let extra = (fusedModes.isEmpty ? [] : [noDropout]) + (narrowRow ? [unmaskedShort] : [causalPlain])
             for problem in [plain, everything] + extra {
                 // (the no-dropout problem only for the fused kernels it adds)
                 let modes: [BackwardDQMode?] = problem == noDropout ? fusedModes : [nil, .separate] + fusedModes

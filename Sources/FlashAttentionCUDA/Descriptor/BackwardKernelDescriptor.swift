@@ -77,6 +77,26 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
     /// after its score products (by then the adds have drained, so the release fence is
     /// cheap). A measurement knob (`FLASH_ATTENTION_BWD_DQ=ordered-early`).
     public var dqEarlyRelease: Bool = false
+    /// The element-wise step in two copies: one that tests the mask, for the steps a mask
+    /// boundary crosses (the diagonal under a causal mask, a sequence's end), and one with no
+    /// per-element test for the rest. Off: one copy, the test predicated on every element.
+    public var splitEdgeSteps: Bool = true
+    /// Every block starts on the tile all blocks of its head share and walks away from it: the
+    /// dK/dV kernel visits query blocks last to first (under a causal mask every key block sees
+    /// the last query block), the dQ kernel key blocks first to last. Blocks launched together
+    /// then read the same Q/dO (K/V) tiles at about the same time (L2 reuse). Off: both start
+    /// at their diagonal.
+    public var sharedStartOrder: Bool = true
+    /// wgmma dK/dV kernel computing both: the dV and dK products are issued back to back and
+    /// waited for once (dS is packed while dV's products run). Off: a wait after each.
+    public var overlapProducts: Bool = true
+    /// wgmma dK/dV kernel: each thread reads the L and D values of its query columns into
+    /// registers while the score products run, instead of from shared memory after them.
+    public var preloadStatistics: Bool = true
+    /// wgmma kernels: the element-wise step in two halves of the step's columns, each half's
+    /// products (dV and dK, or dQ) issued as soon as it is packed, so that the second half's
+    /// element-wise work runs while the first half's products do.
+    public var chunkedSteps: Bool = true
 
     public init(
         pass: BackwardPass, architecture: GPUArchitecture, elementType: ElementType,
@@ -111,6 +131,20 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         self.computeDV = computeDV
         self.mainloop = mainloop
         self.dqMode = dqMode
+    }
+
+    /// Session 5's step changes apply to the `wgmma` main passes of plain problems (softcap,
+    /// ALiBi and dropout kernels sit at 255 registers and keep the single predicated step); the
+    /// fields above are requests, these say what the generated kernel does.
+    var plainWGMMAStep: Bool { mainloop == .wgmma && (pass == .query || pass == .keyValue) && !softcap && !alibi && !dropout }
+    /// Two copies of the element-wise step (masked problems: unmasked ones have edge steps
+    /// only at a sequence's end, where the predicated test is one compare per row).
+    public var splitsEdgeSteps: Bool { splitEdgeSteps && plainWGMMAStep && mask != .none }
+    public var usesSharedStartOrder: Bool { sharedStartOrder && plainWGMMAStep }
+    public var overlapsProducts: Bool { overlapProducts && plainWGMMAStep && pass == .keyValue && computeDK && computeDV }
+    public var preloadsStatistics: Bool { preloadStatistics && plainWGMMAStep && pass == .keyValue }
+    public var chunksSteps: Bool {
+        chunkedSteps && plainWGMMAStep && (pass == .query ? blockN % 32 == 0 : overlapsProducts && !fusedDQ && blockM % 32 == 0)
     }
 
     /// The key/value kernel also accumulates dQ (5-product backward).
@@ -215,6 +249,17 @@ public struct BackwardKernelDescriptor: Sendable, Hashable, CustomStringConverti
         if !vectorized { parts.append("scalar") }
         if mainloop == .wgmma { parts.append("wgmma") }
         if fusedDQ { parts.append("dq" + dqMode.rawValue + (dqEarlyRelease && dqMode == .ordered ? "early" : "")) }
+        // Measurement variants with a session-5 change turned off (FLASH_ATTENTION_BWD_OFF).
+        if pass == .query || pass == .keyValue {
+            // (only the changes that would apply to this kernel)
+            var on = self
+            (on.splitEdgeSteps, on.sharedStartOrder, on.overlapProducts, on.preloadStatistics, on.chunkedSteps) = (true, true, true, true, true)
+            let off = [(splitsEdgeSteps, on.splitsEdgeSteps, "e"), (usesSharedStartOrder, on.usesSharedStartOrder, "o"),
+                       (overlapsProducts, on.overlapsProducts, "v"), (preloadsStatistics, on.preloadsStatistics, "p"),
+                       (chunksSteps, on.chunksSteps, "c")]
+                .filter { !$0.0 && $0.1 }.map(\.2).joined()
+            if !off.isEmpty { parts.append("off" + off) }
+        }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
