@@ -18,7 +18,7 @@ fi
 # may be mid-edit); everything else is the committed tree.
 rm -rf "$wt/scripts"; cp -r "$root/scripts" "$wt/scripts"
 for f in Sources/FlashAttentionCUDA/Descriptor/Backward*.swift Sources/FlashAttentionCUDA/Codegen/Backward*.swift \
-         "Sources/FlashAttentionCUDA/Runtime/BackwardKernelDescriptor+Generated.swift" Sources/FlashAttentionCUDA/Runtime/GeneratedKernel.swift "Sources/FlashAttentionCUDA/Runtime/CUDABackend+Backward.swift" \
+         "Sources/FlashAttentionCUDA/Runtime/BackwardKernelDescriptor+Generated.swift" Sources/FlashAttentionCUDA/Runtime/GeneratedKernel.swift \
          Sources/FlashAttentionCLI/BackwardBenchCommand.swift Tests/FlashAttentionCUDATests/Backward*.swift; do
   cp "$root/$f" "$wt/$f"
 done
