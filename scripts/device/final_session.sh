@@ -5,7 +5,10 @@
 # on CUDA, and the Python suite on CUDA tensors. Logs go to $OUT; the summary is printed last.
 #   usage on the device: bash scripts/device/final_session.sh
 # Expects .device-me/flash-attn.gz (static CLI) and .device-me/libflashattention.so.
-# FINAL_SKIP (words: check verify pinned kvcache pytest) leaves steps out.
+# FINAL_SKIP (words: check verify pinned kvcache pytest large sanitize) leaves steps out.
+# `large` runs python/tests/test_large.py (the Hopper kernels at 1k-4k tokens against the float64
+# oracle, counting the warp-specialised backward's launches); `sanitize` runs compute-sanitizer
+# memcheck and racecheck over a multi-step Hopper backward call.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
@@ -35,4 +38,14 @@ export FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so FLASH_ATTENTION_
 want pytest && timeout 200 python3 -m pytest -q -x -p no:cacheprovider python/tests --ignore=python/tests/test_ring_flash_attn.py > "$OUT/pytest.txt" 2>&1
 summary+=("pytest cuda exit $?: $(tail -1 "$OUT/pytest.txt")")
 stamp pytest
+want large && FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 240 python3 -m pytest -q -s -p no:cacheprovider python/tests/test_large.py > "$OUT/large.txt" 2>&1
+summary+=("pytest large exit $?: $(tail -1 "$OUT/large.txt"); Hopper backward launches: $(grep -c '^hopper-bwd' "$OUT/large.txt")")
+stamp large
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+for tool in memcheck racecheck; do
+  want sanitize || continue
+  FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 240 "$san" --tool $tool --kernel-name regex:hbwd python3 scripts/device/sanitize_hopper_backward.py > "$OUT/sanitize_$tool.txt" 2>&1
+  summary+=("$tool hopper backward exit $?: $(grep -c '^hopper-bwd' "$OUT/sanitize_$tool.txt") launches; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize_$tool.txt" | tr '\n' ' ')")
+  stamp $tool
+done
 echo "=== summary"; printf '%s\n' "${summary[@]}"
