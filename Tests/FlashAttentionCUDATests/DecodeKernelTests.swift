@@ -65,7 +65,7 @@ struct DecodeKernelTests {
                                                          requestedSplits: splits), architecture: .sm90a)
         }
         let single = try plan(1, 8, 8192)
-        #expect(single.splits == 32 && single.attention.splitOutput)
+        #expect(single.splits == 33 && single.attention.splitOutput)
         // Split calls merge in the attention kernel unless the A/B override asks for the kernel.
         #expect(single.attention.fusedCombine == DecodeHeuristics.fuseCombine)
         #expect((single.combine == nil) == DecodeHeuristics.fuseCombine)
@@ -84,7 +84,7 @@ struct DecodeKernelTests {
             #expect(step.attention.rotaryTableType == .float16)
         }
         if DecodeHeuristics.fuseAppend && !DecodeHeuristics.fuseRotaryAppend {
-            // Rotary steps keep the append kernel (its fused form awaits a GPU check); plain
+            // FLASH_ATTENTION_DECODE_APPEND=plain: rotary steps keep the append kernel; plain
             // appends fuse.
             let rotary = try appendPlan(new: 1)
             #expect(rotary.append != nil && !rotary.attention.fusedAppend)
@@ -93,21 +93,37 @@ struct DecodeKernelTests {
                                                                      seqlenNew: 1), architecture: .sm90a)
             #expect(plain.append == nil && plain.attention.fusedAppend)
         }
-        for p in [try appendPlan(new: 64, seqlenQ: 64), try appendPlan(new: 1, seqlenQ: 0), try appendPlan(new: 1, vectorized: false),
-                  try appendPlan(new: 1, architecture: .sm80)] {
+        // (sm_80 spills the scalar 1-row tile with the append fused; the tensor-core kernel fits.)
+        for p in [try appendPlan(new: 64, seqlenQ: 64), try appendPlan(new: 1, seqlenQ: 0), try appendPlan(new: 1, vectorized: false)]
+            + (DecodeHeuristics.useTensorCores ? [] : [try appendPlan(new: 1, architecture: .sm80)]) {
             #expect(p.append != nil && !p.attention.fusedAppend && p.attention.rotary == .none)
         }
         #expect(try plan(1, 8, 131072).splits == 33)
         #expect(try plan(8, 8, 131072).splits == 32)
         #expect(try plan(8, 32, 131072, groupSize: 1).splits == 9)
-        #expect(try plan(1, 8, 1024).splits == 4)
+        // A tiny grid (B = 1, Hk = 8: 8 CTAs) splits down to 64 keys; B = 8 keeps 256.
+        #expect(try plan(1, 8, 1024).splits == 16)
+        #expect(try plan(8, 8, 1024).splits == 4)
         #expect(try plan(64, 8, 131072).splits == 5)
         #expect(try plan(64, 32, 131072, groupSize: 1).splits == 1)
         #expect(try plan(64, 32, 131072, groupSize: 1).combine == nil)
-        #expect(try plan(1, 8, 300).splits == 1)
+        #expect(try plan(1, 8, 300).splits == 4)
+        #expect(try plan(8, 8, 300).splits == 1)
         #expect(try plan(1, 8, 8192, splits: 5).splits == 5)
         #expect(try plan(1, 8, 100, splits: 50).splits == 2)
-        #expect(try plan(1, 32, 8192, groupSize: 1).attention.rowsPerBlock == 1)
+        // Pipelined problems with tile head dims 16…128 take the tensor-core kernel (16 rows per
+        // CTA) unless FLASH_ATTENTION_DECODE_MMA=off; the scalar path keeps the row table.
+        let mha = try plan(1, 32, 8192, groupSize: 1).attention
+        #expect(mha.tensorCores == DecodeHeuristics.useTensorCores)
+        #expect(mha.rowsPerBlock == (DecodeHeuristics.useTensorCores ? 16 : 1))
+        let prefill = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: 4, seqlenQ: 64,
+                                                                   batch: 1, kvHeads: 8, maxSeqlenK: 4096), architecture: .sm90a)
+        #expect(prefill.queryTiles == (DecodeHeuristics.useTensorCores ? 16 : 32))
+        for (D, vectorized) in [(256, true), (8, true), (128, false)] {
+            let p = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: D, groupSize: 1, maxSeqlenK: 4096,
+                                                                 vectorized: vectorized), architecture: .sm90a)
+            #expect(!p.attention.tensorCores, "D = \(D), vectorized \(vectorized) stays on the scalar kernel")
+        }
         for D in 1...256 {
             let p = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: D, groupSize: 3, seqlenQ: 7,
                                                                  maxSeqlenK: 5000, mask: .window, softcap: true, alibi: true,

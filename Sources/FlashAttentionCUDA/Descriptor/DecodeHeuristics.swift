@@ -102,6 +102,10 @@ public enum DecodeHeuristics {
     public static let deepCTAsPerMultiprocessor = 16
     public static let deepSplits = 32
     public static let minimumKeysPerSplit = tuning.minimumKeys ?? 256
+    /// Keys per split for a tiny grid (at most one CTA per 16 SMs before splitting): its time is
+    /// the latency of each CTA's steps, so shorter splits pay. H100, B = 1, 1k, Hk = 8: 16 splits
+    /// of 64 keys 16.8 µs, 4 of 256 keys 19.2 µs (B = 8, 1k lost with 64: 39 against 32 µs).
+    public static let tinyGridKeysPerSplit = tuning.minimumKeys ?? 64
 
     /// `FLASH_ATTENTION_DECODE_SPLITS=ctas,minkeys`: a tuning hook for sweeps on a device
     /// (scripts/device/decode_session.sh); unset in normal use.
@@ -123,12 +127,28 @@ public enum DecodeHeuristics {
     /// (A/B timing). Longer runs (prefill chunks) keep it: each CTA would rebuild every new key
     /// it reads from k/v, rotation included.
     public static let fuseAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") != "kernel"
-    /// Whether rotary steps take the fused append too. Off by default: on the H100 the first
-    /// fused kernel kept the rotated query in float32 where the append kernel (and the CPU
-    /// backend) round it to the storage type, and the Python suite's LSE check caught the
-    /// difference (bf16, 2.9e-3). The generator now rounds it, but that fix has not run on a GPU
-    /// yet, so rotary steps stay on the append kernel unless `FLASH_ATTENTION_DECODE_APPEND=fused`.
-    public static let fuseRotaryAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") == "fused"
+    /// Whether rotary steps take the fused append too (queries rotated as they are loaded and
+    /// rounded to the storage type, as the append kernel stores them; new keys rotated where
+    /// read). On by default since the H100 check of session 5 (oracle sweeps forced fused, the
+    /// Python suite 70/70); `FLASH_ATTENTION_DECODE_APPEND=plain` keeps rotary steps on the append
+    /// kernel (fusing only steps without rotary), `=kernel` every step.
+    public static let fuseRotaryAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") != "plain"
+    /// Whether pipelined decode problems with tile head dims 16…128 take the tensor-core kernel
+    /// (``DecodeKernelDescriptor/tensorCores``). Off by default: on the H100 (session 5) it is
+    /// oracle-exact but only level with the scalar kernel — B = 1: 19.5 against 19.2 µs at 1k,
+    /// B = 8, 32k: 382 against 388 µs, B = 64, 8k: 725 against 747 µs, but B = 8, 8k: 132 against
+    /// 118 µs and B = 64, 1k: 134 against 120 µs (bf16, Hk = 8). `FLASH_ATTENTION_DECODE_MMA=on`
+    /// takes it.
+    public static let useTensorCores = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA") == "on"
+    /// `FLASH_ATTENTION_DECODE_STAGES=n`: the tensor-core kernel's pipeline depth (a tuning hook).
+    static let stageOverride: Int? = FileSystem.environment("FLASH_ATTENTION_DECODE_STAGES").flatMap { Int($0) }.map { max(2, min(8, $0)) }
+
+    /// Stages of the tensor-core kernel: a stage is 64 keys of K and V (16 per warp); as many as
+    /// fit 96 KB (two CTAs per SM), 2 to 4 — 3 at D = 128, so two 32 KB steps stay in flight.
+    public static func tensorCoreStages(headDim: Int, warps: Int = 4) -> Int {
+        if let stageOverride { return stageOverride }
+        return max(2, min(4, 98304 / (warps * 2 * 16 * headDim * 2)))
+    }
     public static let maximumFusedAppend = 8
 
     /// Whether a row choice takes the fused append on an architecture: sm_80's ptxas spills
@@ -159,7 +179,11 @@ public enum DecodeHeuristics {
         }
         let tileD = tileHeadDim(problem.headDim)
         let rowCount = max(1, problem.seqlenQ * problem.groupSize)
-        let choice = rows.first { $0.rowsPerBlock >= min(rowCount, 8) } ?? rows[rows.count - 1]
+        let vectorized = problem.vectorized && problem.headDim % 8 == 0
+        let tensorCores = useTensorCores && vectorized && tileD >= 16 && tileD <= 128 && architecture.supportsMMASync
+        let choice = tensorCores
+            ? RowChoice(rowsPerBlock: 16, keysPerStep: 16, reason: "tensor cores: 16 rows (the group's heads × queries) per m16n8k16 tile, 16 keys per warp step")
+            : rows.first { $0.rowsPerBlock >= min(rowCount, 8) } ?? rows[rows.count - 1]
         let queryTiles = (rowCount + choice.rowsPerBlock - 1) / choice.rowsPerBlock
         let tasks = problem.batch * problem.kvHeads * queryTiles
 
@@ -170,7 +194,8 @@ public enum DecodeHeuristics {
             splitReason = "numSplits \(problem.requestedSplits) requested (capped at \(splits): 64-key blocks, at most \(maximumSplits))"
         } else {
             let sms = max(1, problem.multiprocessors)
-            let byLength = max(1, problem.maxSeqlenK / minimumKeysPerSplit)
+            let minimumKeys = tasks * 16 <= sms ? tinyGridKeysPerSplit : minimumKeysPerSplit
+            let byLength = max(1, problem.maxSeqlenK / minimumKeys)
             if tasks >= ctasPerMultiprocessor * sms {
                 splits = 1
                 splitReason = "\(tasks) CTAs already fill \(sms) SMs × \(ctasPerMultiprocessor): no split"
@@ -178,22 +203,22 @@ public enum DecodeHeuristics {
                 let fill = (2 * sms + tasks - 1) / tasks
                 let deep = min(deepSplits, (deepCTAsPerMultiprocessor * sms + tasks - 1) / tasks)
                 splits = max(1, min(max(fill, deep), byLength, maximumSplits))
-                splitReason = "\(tasks) CTAs on \(sms) SMs: \(splits) splits (≥ 2 CTAs/SM, up to 16/SM within \(deepSplits) splits, ≥ \(minimumKeysPerSplit) keys each)"
+                splitReason = "\(tasks) CTAs on \(sms) SMs: \(splits) splits (≥ 2 CTAs/SM, up to 16/SM within \(deepSplits) splits, ≥ \(minimumKeys) keys each)"
             }
         }
 
-        let vectorized = problem.vectorized && problem.headDim % 8 == 0
         let appendWork = problem.appendKeys || problem.rotary != .none
         // Sq = 0 launches no attention, so the append kernel must run.
         let fusedAppend = fuseAppend && appendWork && vectorized && problem.seqlenQ > 0 && problem.seqlenNew <= maximumFusedAppend
-            && fusedAppendFits(choice, architecture: architecture) && (problem.rotary == .none || fuseRotaryAppend)
+            && (tensorCores || fusedAppendFits(choice, architecture: architecture)) && (problem.rotary == .none || fuseRotaryAppend)
         let attention = DecodeKernelDescriptor(
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
-            keysPerStep: choice.keysPerStep, stages: vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
+            keysPerStep: choice.keysPerStep,
+            stages: tensorCores ? tensorCoreStages(headDim: tileD) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
             warps: 4, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
-            splitOutput: splits > 1, fusedCombine: fuseCombine, fusedAppend: fusedAppend,
+            splitOutput: splits > 1, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
             writeLSE: splits > 1 && !fuseCombine ? true : problem.writeLSE,
             rotary: fusedAppend ? problem.rotary : .none,
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32)
@@ -278,6 +303,29 @@ public enum DecodeHeuristics {
                     splitOutput: !paged, fusedCombine: true, fusedAppend: true, rotary: rotary,
                     rotaryTableType: rotary == .none ? .float32 : (paged ? type : .float32)))
             }
+        }
+        // The tensor-core kernel: both types, split and final, contiguous and paged, each tile
+        // head dim, the heaviest options, the fused append (every rotation) and fused combine.
+        func mma(_ type: ElementType, _ tile: Int, outputType: ElementType? = nil, mask: KernelMask = .causal, softcap: Bool = false,
+                 alibi: Bool = false, paged: Bool = false, split: Bool = false, fusedCombine: Bool = false,
+                 fusedAppend: Bool = false, rotary: DecodeRotary = .none) -> DecodeKernelDescriptor {
+            DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type, outputType: outputType,
+                                   headDim: tile, rowsPerBlock: 16, keysPerStep: 16, stages: tensorCoreStages(headDim: tile),
+                                   mask: mask, softcap: softcap, alibi: alibi, paged: paged, splitOutput: split,
+                                   fusedCombine: fusedCombine, fusedAppend: fusedAppend, tensorCores: true,
+                                   rotary: rotary, rotaryTableType: rotary == .none ? .float32 : type)
+        }
+        for type in [ElementType.bfloat16, .float16] {
+            for split in [false, true] {
+                variants.append(mma(type, 128, paged: split, split: split, fusedAppend: true))
+                variants.append(mma(type, 128, paged: !split, split: split))
+            }
+        }
+        for tile in [16, 32, 64] { variants.append(mma(.bfloat16, tile, split: true, fusedAppend: tile == 64)) }
+        variants.append(mma(.float16, 128, outputType: .float32, mask: .window, softcap: true, alibi: true, paged: true, split: false))
+        variants.append(mma(.bfloat16, 128, mask: .window, softcap: true, alibi: true, split: true, fusedCombine: true))
+        for rotary in [DecodeRotary.interleaved, .halfSplit] {
+            variants.append(mma(.bfloat16, 128, paged: rotary == .halfSplit, split: true, fusedAppend: true, rotary: rotary))
         }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

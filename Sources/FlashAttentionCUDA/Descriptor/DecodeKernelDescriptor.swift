@@ -61,6 +61,11 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// split's CTA of query tile 0. `rotary` and `rotaryTableType` then describe the rotation.
     /// Pipelined descriptors only.
     public var fusedAppend: Bool
+    /// Attention: the tensor-core form (``DecodeKernel``'s `mma.sync` loop): 16 query rows per
+    /// CTA as the M side of m16n8k16 tiles, 16 keys per warp per step, each warp streaming its
+    /// own key tiles. Pipelined descriptors with tile head dims 16…128 only; `rowsPerBlock` is
+    /// 16 and `keysPerStep` 16 (per warp).
+    public var tensorCores: Bool
     /// Attention without splits or with the fused combine, combine: write the LSE.
     public var writeLSE: Bool
     /// Append: the rotation, and the storage of the cos/sin tables.
@@ -75,7 +80,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, stages: Int = 0, warps: Int = 4, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
-        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, writeLSE: Bool = true, rotary: DecodeRotary = .none,
+        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false,
+        writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
     ) {
         self.kind = kind
@@ -95,6 +101,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.splitOutput = splitOutput
         self.fusedCombine = splitOutput && fusedCombine
         self.fusedAppend = fusedAppend
+        self.tensorCores = tensorCores
         self.writeLSE = writeLSE
         self.rotary = rotary
         self.rotaryTableType = rotaryTableType
@@ -106,13 +113,17 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// Attention: threads that share one key (each owns 8 features).
     public var threadsPerKey: Int { max(1, headDim / 8) }
     /// Attention: keys in flight per CTA step.
-    public var keyGroups: Int { warps * 32 / threadsPerKey }
+    public var keyGroups: Int { tensorCores ? warps : warps * 32 / threadsPerKey }
 
     /// Attention: the per-group partial accumulators merged through shared memory at the end
     /// (float32 acc[groups][rows][headDim], then m and l per group and row).
     public var sharedMemoryBytes: Int {
         guard kind == .attention else { return 0 }
         let merge = 4 * keyGroups * rowsPerBlock * (headDim + 2)
+        if tensorCores {
+            // [stage][warp][K, V][16 keys][headDim] 16-bit elements.
+            return max(merge, stages * warps * 2 * 16 * headDim * 2)
+        }
         return max(merge, pipelined ? stages * keysPerStep * 2 * threads * 16 : 0)
     }
 
@@ -129,8 +140,15 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         case .attention, .combine:
             guard [8, 16, 32, 64, 128, 256].contains(headDim) else { return "tile head dim \(headDim) is not 8·2^t ≤ 256" }
             if kind == .attention {
-                guard [1, 2, 4, 8].contains(rowsPerBlock) else { return "rows per block \(rowsPerBlock) not in 1, 2, 4, 8" }
-                guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
+                if tensorCores {
+                    guard rowsPerBlock == 16, keysPerStep == 16 else { return "the tensor-core kernel takes 16 rows and 16 keys per warp step" }
+                    guard headDim >= 16, headDim <= 128 else { return "the tensor-core kernel takes tile head dims 16…128, got \(headDim)" }
+                    guard pipelined else { return "the tensor-core kernel needs the cp.async pipeline (vectorized, stages ≥ 2)" }
+                    guard architecture.supportsMMASync else { return "mma.sync needs sm_80 or newer" }
+                } else {
+                    guard [1, 2, 4, 8].contains(rowsPerBlock) else { return "rows per block \(rowsPerBlock) not in 1, 2, 4, 8" }
+                    guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
+                }
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
                 guard sharedMemoryBytes <= 100 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 100 KB" }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
@@ -159,6 +177,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         case .attention:
             parts += ["d\(headDim)", "r\(rowsPerBlock)", "n\(keysPerStep)", "s\(pipelined ? stages : 0)", "w\(warps)", mask.rawValue,
                       "o\(Self.typeName(outputType))"]
+            if tensorCores { parts.append("mma") }
             if softcap { parts.append("softcap") }
             if alibi { parts.append("alibi") }
             if paged { parts.append("paged") }
