@@ -469,10 +469,8 @@ public struct AttentionKernel: Sendable {
         guard isWGMMA else { return "" }
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        func operands(_ array: String, tiles: Int) -> String {
-            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[0][\(nt)][\($0)])" } }.joined(separator: ", ")
-        }
-        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array + "[0]", tiles: tiles) }
+        let registers = WGMMAText.registers
         let n = d.blockN / 2, o = d.headDim / 2
         return """
         // D(64×\(d.blockN)) = A·B (+ D if accumulate): A and B from shared-memory descriptors, K-major.

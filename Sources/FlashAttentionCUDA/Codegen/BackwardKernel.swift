@@ -1044,10 +1044,8 @@ public struct BackwardKernel: Sendable {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         let sn = d.pass == .query ? d.blockN : d.blockM
-        func operands(_ array: String, tiles: Int) -> String {
-            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[0][\(nt)][\($0)])" } }.joined(separator: ", ")
-        }
-        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array + "[0]", tiles: tiles) }
+        let registers = WGMMAText.registers
         let n = sn / 2, o = d.headDim / 2
         return """
         // S(64×\(sn)) = A·Bᵀ (+ S if accumulate): A and B from shared-memory descriptors, K-major.

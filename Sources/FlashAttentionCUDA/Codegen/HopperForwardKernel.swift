@@ -120,41 +120,13 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The shared sm_90 helpers, plus the scheduler's shared-memory slot accessors and the
+    /// consumers' named-barrier arrival.
     private var asyncHelpers: String {
-        """
-        // MARK: mbarriers, TMA, named barriers, register reallocation (sm_90)
-
-        FA_DEVICE void mbar_init(u32 bar, u32 count) {
-            asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\\n" :: "r"(bar), "r"(count) : "memory");
-        }
-        // One arrival that also announces `bytes` of copy-engine writes to wait for.
-        FA_DEVICE void mbar_expect_tx(u32 bar, u32 bytes) {
-            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\\n" :: "r"(bar), "r"(bytes) : "memory");
-        }
-        FA_DEVICE void mbar_arrive(u32 bar) {
-            asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\\n" :: "r"(bar) : "memory");
-        }
-        // Waits until the phase of parity `parity` has completed.
-        FA_DEVICE void mbar_wait(u32 bar, u32 parity) {
-            u32 done;
-            do {
-                asm volatile("{\\n.reg .pred p;\\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\\nselp.u32 %0, 1, 0, p;\\n}\\n"
-                             : "=r"(done) : "r"(bar), "r"(parity) : "memory");
-            } while (!done);
-        }
-        // Tile (c0 = column, c1 = row, c2 = head, c3 = batch) of a 4-D map → shared memory, completing on `bar`.
-        FA_DEVICE void tma_load(u32 dst, const TensorMap* map, u32 bar, int c0, int c1, int c2, int c3) {
-            asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\\n"
-                         :: "r"(dst), "l"((u64)map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
-        }
-        FA_DEVICE void tma_prefetch_map(const TensorMap* map) {
-            asm volatile("prefetch.tensormap [%0];\\n" :: "l"((u64)map) : "memory");
-        }
+        HopperAsyncPrelude.source + "\n" + """
         FA_DEVICE void st_shared_s32(u32 addr, int v) { asm volatile("st.shared.s32 [%0], %1;\\n" :: "r"(addr), "r"(v) : "memory"); }
         FA_DEVICE int ld_shared_s32(u32 addr) { int v; asm volatile("ld.shared.s32 %0, [%1];\\n" : "=r"(v) : "r"(addr) : "memory"); return v; }
-        FA_DEVICE void named_sync(int id, int count) { asm volatile("bar.sync %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
         FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
-        template <int N> FA_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\\n" :: "n"(N) : "memory"); }
         """
     }
 
@@ -162,10 +134,8 @@ public struct HopperForwardKernel: Sendable {
     private var wgmmaWrappers: String {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        func operands(_ array: String, tiles: Int) -> String {
-            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[\(nt)][\($0)])" } }.joined(separator: ", ")
-        }
-        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
+        let registers = WGMMAText.registers
         let n = d.blockN / 2, o = d.headDim / 2
         return """
         // S(64×\(d.blockN)) = Q·Kᵀ (+ S if accumulate): both from shared-memory descriptors, K-major.
