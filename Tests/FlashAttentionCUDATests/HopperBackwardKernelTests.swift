@@ -20,6 +20,17 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, stages: 3))
     list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32))
+    // Tile D = 64 (128-query steps, dQ_partial split by query rows).
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask))
+        }
+        list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: type, headDim: 64))
+        list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: 64))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, orderedDQ: false))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 64))
+    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, dqType: .float32, headDim: 64))
     return list
 }()
 
@@ -74,10 +85,32 @@ struct HopperBackwardKernelTests {
         #expect(!HopperBackwardDescriptor.accepts(p))
         p = plain; p.headDim = 256
         #expect(!HopperBackwardDescriptor.accepts(p))
+        p = plain; p.headDim = 100
+        #expect(!HopperBackwardDescriptor.accepts(p), "D % 8 != 0")
+        // D ≤ 64 runs tile D = 64 (128-query steps) in all three kernels.
+        for D in [8, 40, 64] {
+            p = plain; p.headDim = D
+            let plan = HopperBackwardDescriptor.plan(for: p)
+            #expect(plan?.map(\.headDim) == [64, 64, 64] && plan?.map(\.blockM) == [128, 128, 128])
+        }
+        p = plain; p.headDim = 72
+        #expect(HopperBackwardDescriptor.plan(for: p)?.map(\.headDim) == [128, 128, 128])
+        // Two dQ buffers do not fit tile D = 64's shared memory: the problem stays on the other kernels.
+        p = plain; p.headDim = 64
+        #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2) == nil)
         p = plain; p.convertGradOut = true
         #expect(!HopperBackwardDescriptor.accepts(p))
         // On by default from 1k keys (measured faster there), off below.
         p = plain
+        #expect(HopperBackwardDescriptor.defaultOn(p))
+        p.seqlenK = 512
+        #expect(!HopperBackwardDescriptor.defaultOn(p))
+        // D ≤ 64: unmasked from 1k keys, causal from 2k (measured at D = 64).
+        p = plain; p.headDim = 64; p.seqlenK = 1024
+        #expect(!HopperBackwardDescriptor.defaultOn(p))
+        p.seqlenK = 2048
+        #expect(HopperBackwardDescriptor.defaultOn(p))
+        p.mask = .none; p.seqlenK = 1024
         #expect(HopperBackwardDescriptor.defaultOn(p))
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))

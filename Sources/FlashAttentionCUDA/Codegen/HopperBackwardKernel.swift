@@ -8,7 +8,8 @@ import FlashAttentionCore
 /// ```
 /// preprocess (per token, head):  D = rowsum(dO ∘ O);  L = LSE·log2(e)   → padded (head, batch, row) rows
 /// key/value kernel (per 128-key block; 384 threads):
-///   warp 0 (producer): K, V once; per step (64 queries of one head, last query block first):
+///   warp 0 (producer): K, V once; per step (64 queries of one head at tile D = 128, 128 at
+///           tile D = 64; last query block first):
 ///           Q, dO (cp.async.bulk.tensor, 128-byte swizzle), L, D (cp.async.bulk) → stage s
 ///   warp 1 (dQ writer): per step, once the consumers staged dQ_partial in shared memory:
 ///           wait for this (head, query block)'s turn (counter = key block index),
@@ -17,7 +18,8 @@ import FlashAttentionCore
 ///   warpgroups 1 and 2 (consumers, 64 keys each):
 ///           Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ (wgmma); Pᵀ, dSᵀ in registers
 ///           dV += Pᵀ·dO, dK += dSᵀ·Q (A from registers); dSᵀ → shared memory
-///           dQ_partial[:, 64·wg…] = dS·K[:, 64·wg…] (both operands from shared memory)
+///           dQ_partial[:, 64·wg…] = dS·K[:, 64·wg…] (both operands from shared memory;
+///           tile D = 64: dQ_partial[64·wg…, :] = dS[64·wg…, :]·K)
 ///           dQ_partial → shared memory → the writer
 /// convert (per query block, head, batch): dQ = scale · accumulator, in dQ's type and strides
 /// ```
@@ -85,12 +87,15 @@ public struct HopperBackwardKernel: Sendable {
         constexpr int HEAD_DIM = \(d.headDim);     // tile head dim (problem D ≤ this; zero-filled)
         constexpr int BLOCK_M = \(d.blockM);       // queries per step
         constexpr int BLOCK_N = \(d.blockN);       // keys per thread block (64 per consumer warpgroup)
+        // dQ_partial split between the consumers by query rows (tile D = 64, 128-query steps: each
+        // warpgroup one m64n64 product over the block's keys) or by columns (tile D = 128).
+        constexpr bool SPLIT_Q = \(flag(d.splitsQueries));
         constexpr int STAGES = \(d.stages);        // Q/dO pipeline depth
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = 256;
         constexpr int D_TILES = HEAD_DIM / 8;      // n8 tiles of a dK/dV row block
         constexpr int Q_TILES = BLOCK_M / 8;       // n8 tiles of Sᵀ (queries)
-        constexpr int DQ_N = HEAD_DIM / 2;         // dQ columns per consumer warpgroup
+        constexpr int DQ_N = SPLIT_Q ? HEAD_DIM : HEAD_DIM / 2;  // dQ columns per consumer warpgroup
         constexpr int DQ_TILES = DQ_N / 8;
         constexpr unsigned KV_BYTES = BLOCK_N * HEAD_DIM * 2;
         constexpr unsigned QT_BYTES = BLOCK_M * HEAD_DIM * 2;
@@ -102,7 +107,8 @@ public struct HopperBackwardKernel: Sendable {
         constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
         constexpr float LOG2E = 1.4426950408889634f;
         constexpr int BAR_DS = 1;                  // named barrier: both consumers' dSᵀ rows are in shared memory
-        static_assert(HEAD_DIM == 128 && BLOCK_M == 64 && BLOCK_N == 128, "tile shape");
+        static_assert((HEAD_DIM == 128 && BLOCK_M == 64 && BLOCK_N == 128) || (HEAD_DIM == 64 && BLOCK_M == 128 && BLOCK_N == 128), "tile shape");
+        static_assert(DQ_N == 64, "one m64n64 dQ product per consumer warpgroup");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
         struct __align__(64) TensorMap { u64 w[16]; };
@@ -176,7 +182,8 @@ public struct HopperBackwardKernel: Sendable {
     // MARK: - Convert
 
     /// One block per (query block, head, batch): the accumulator tile is in the consumers'
-    /// fragment order (warpgroup half, n8 tile, thread, 4 floats); a query block no key block
+    /// fragment order (warpgroup half — of the columns, or with `SPLIT_Q` of the query rows —,
+    /// n8 tile, thread, 4 floats); a query block no key block
     /// reached (its turn counter is 0) writes zeros.
     private var convertKernel: String {
         """
@@ -191,7 +198,7 @@ public struct HopperBackwardKernel: Sendable {
             for (int f = threadIdx.x; f < BLOCK_M * HEAD_DIM / 4; f += 256) {
                 const int half = f / (DQ_TILES * 128), nt = (f / 128) % DQ_TILES, ct = f % 128;
                 const int lane = ct & 31, group = lane >> 2, tig = lane & 3;
-                const int row = (ct >> 5) * 16 + group, col = half * DQ_N + nt * 8 + tig * 2;
+                const int row = (SPLIT_Q ? half * 64 : 0) + (ct >> 5) * 16 + group, col = (SPLIT_Q ? 0 : half * DQ_N) + nt * 8 + tig * 2;
                 float4 v = reached ? src[f] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
                 const int i0 = m_block * BLOCK_M + row;
                 if (col < p.head_dim) {
@@ -267,7 +274,7 @@ public struct HopperBackwardKernel: Sendable {
             (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[\(nt)][\($0)])" } }.joined(separator: ", ")
         }
         func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
-        let s = d.blockM / 2, o = d.headDim / 2, q = d.headDim / 4
+        let s = d.blockM / 2, o = d.headDim / 2, q = d.dqColumns / 2
         return """
         // Sᵀ(64 keys × \(d.blockM) queries) = A·Bᵀ (+ if accumulate): both K-major in shared memory.
         FA_DEVICE void wgmma_s(float (&s)[Q_TILES][4], u64 da, u64 db, int accumulate) {
@@ -283,16 +290,16 @@ public struct HopperBackwardKernel: Sendable {
                          : \(operands("acc", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
         }
-        // dQ_partial(64 queries × \(d.headDim / 2)) (+)= dS·K: A = dSᵀ (keys × queries) and B = K (keys × D), both read MN-major.
+        // dQ_partial(64 queries × \(d.dqColumns)) (+)= dS·K: A = dSᵀ (keys × queries) and B = K (keys × D), both read MN-major.
         FA_DEVICE void wgmma_dq(float (&acc)[DQ_TILES][4], u64 da, u64 db, int accumulate) {
             asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(q + 2), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim / 2)k16.f32.\(t).\(t) {\(registers(q))}, %\(q), %\(q + 1), p, 1, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc", tiles: d.headDim / 16))
+                         "wgmma.mma_async.sync.aligned.m64n\(d.dqColumns)k16.f32.\(t).\(t) {\(registers(q))}, %\(q), %\(q + 1), p, 1, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc", tiles: d.dqColumns / 8))
                          : "l"(da), "l"(db), "r"(accumulate));
         }
         FA_DEVICE void touch_s(float (&s)[Q_TILES][4]) { asm volatile("" : \(operands("s", tiles: d.blockM / 8)) :: "memory"); }
         FA_DEVICE void touch_o(float (&acc)[D_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
-        FA_DEVICE void touch_dq(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 16)) :: "memory"); }
+        FA_DEVICE void touch_dq(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.dqColumns / 8)) :: "memory"); }
         """
     }
 
@@ -317,7 +324,7 @@ public struct HopperBackwardKernel: Sendable {
             const u32 sV = sK + KV_BYTES;
             const u32 sQ = sV + KV_BYTES;                   // STAGES tiles: 64-column blocks of BLOCK_M rows
             const u32 sdO = sQ + STAGES * QT_BYTES;
-            const u32 sdS = sdO + STAGES * QT_BYTES;        // two buffers of dSᵀ (keys × queries, 128-byte rows)
+            const u32 sdS = sdO + STAGES * QT_BYTES;        // two buffers of dSᵀ (keys × queries: 64-query blocks of 128-byte rows)
             const u32 sdQ = sdS + 2 * DS_BYTES;             // dQ_partial, float32, fragment order
             const u32 sL = sdQ + DQ_BUFS * DQ_BYTES;        // STAGES rows of L, then STAGES rows of D
             const u32 sDelta = sL + STAGES * STAT_BYTES;
@@ -510,12 +517,14 @@ public struct HopperBackwardKernel: Sendable {
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
                         wgmma_o(acc_dk, pd[ks], smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
                     wgmma_commit();
-                    // dSᵀ rows of this warp → shared memory (chunk c of row r at c ^ (r % 8)).
+                    // dSᵀ rows of this warp → shared memory: 64-query column blocks of BLOCK_N rows,
+                    // chunk c of row r at c ^ (r % 8).
                     {
-                        const u32 lo = ds_base + (warp_row + group) * 128 + tig * 4, hi = lo + 8 * 128;
+                        const u32 lo0 = ds_base + (warp_row + group) * 128 + tig * 4;
                         #pragma unroll
                         for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
-                            const u32 c0 = ((2 * ks) ^ group) << 4, c1 = ((2 * ks + 1) ^ group) << 4;
+                            const u32 lo = lo0 + (ks >> 2) * (BLOCK_N * 128), hi = lo + 8 * 128;
+                            const u32 c0 = (((2 * ks) & 7) ^ group) << 4, c1 = (((2 * ks + 1) & 7) ^ group) << 4;
                             st_shared_u32(lo + c0, pd[ks][0]);
                             st_shared_u32(hi + c0, pd[ks][1]);
                             st_shared_u32(lo + c1, pd[ks][2]);
@@ -524,13 +533,15 @@ public struct HopperBackwardKernel: Sendable {
                     }
                     fence_async_shared();
                     named_sync(BAR_DS, CONSUMER_THREADS);
-                    // dQ_partial[:, 64·wg …] = dS·K[:, 64·wg …] over all 128 keys of the block.
+                    // dQ_partial[:, 64·wg …] = dS·K[:, 64·wg …] over all 128 keys of the block
+                    // (SPLIT_Q: dQ_partial[64·wg …, :] = dS[64·wg …, :]·K).
                     float acc_q[DQ_TILES][4];
+                    const u32 dq_a = ds_base + (SPLIT_Q ? wg * BLOCK_N * 128 : 0), dq_b = sK + (SPLIT_Q ? 0 : wg * BLOCK_N * 128);
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                        wgmma_dq(acc_q, smem_desc(ds_base + ks * 16 * 128, BLOCK_N * 128, 1024),
-                                 smem_desc(sK + wg * BLOCK_N * 128 + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                        wgmma_dq(acc_q, smem_desc(dq_a + ks * 16 * 128, BLOCK_N * 128, 1024),
+                                 smem_desc(dq_b + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
                     wgmma_commit();
                     wgmma_wait<1>();
                     touch_o(acc_dv); touch_o(acc_dk);

@@ -16,8 +16,8 @@ public enum HopperBackwardPass: String, Sendable, Hashable, CaseIterable {
 /// Everything that changes the instructions of one Hopper backward kernel.
 ///
 /// The Hopper backward (``HopperBackwardKernel``) takes a narrow set of problems — dense
-/// layouts, float16/bfloat16 inputs and dO, tensor-map-friendly strides, tile head dim 128,
-/// no mask or causal, no softcap, ALiBi, dropout or window — and everything else stays on the
+/// layouts, float16/bfloat16 inputs and dO, tensor-map-friendly strides, D ≤ 128 (tile head dim
+/// 64 or 128), no mask or causal, no softcap, ALiBi, dropout or window — and everything else stays on the
 /// ``BackwardKernelDescriptor`` kernels; ``HopperBackwardDescriptor/accepts(_:)`` says which.
 public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConvertible {
     public var pass: HopperBackwardPass
@@ -29,9 +29,12 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public var dqType: ElementType
     public var dkType: ElementType
     public var dvType: ElementType
-    /// Tile head dim (the problem's D is at most this; the copy engine zero-fills the rest).
+    /// Tile head dim, 64 or 128 (the problem's D is at most this; the copy engine zero-fills
+    /// the rest).
     public var headDim: Int
-    /// Query rows per step (one wgmma M tile).
+    /// Query rows per step: 64 at tile D = 128 (one wgmma M tile; each consumer computes half
+    /// of dQ_partial's columns), 128 at tile D = 64 (each consumer computes dQ_partial for half
+    /// of the step's queries, so every product keeps an n64 or wider shape).
     public var blockM: Int = 64
     /// Keys per thread block: two consumer warpgroups of 64 keys.
     public var blockN: Int = 128
@@ -56,6 +59,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.dkType = dkType ?? elementType
         self.dvType = dvType ?? elementType
         self.headDim = headDim
+        self.blockM = headDim == 64 ? 128 : 64
         self.mask = mask
         self.stages = stages
         self.orderedDQ = orderedDQ
@@ -63,6 +67,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     public var architecture: GPUArchitecture { .sm90a }
+
+    /// Whether the consumers split dQ_partial by query rows (tile D = 64) rather than by columns.
+    public var splitsQueries: Bool { headDim == 64 }
+
+    /// Columns of one consumer's dQ_partial product (64 in both tile shapes).
+    public var dqColumns: Int { splitsQueries ? headDim : headDim / 2 }
+
+    /// The tile head dim of a problem head dim (≤ 128).
+    public static func tileHeadDim(_ headDim: Int) -> Int { headDim <= 64 ? 64 : 128 }
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.
@@ -85,8 +98,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Why this descriptor cannot be generated, or nil.
     public var invalidReason: String? {
         if elementType != .float16 && elementType != .bfloat16 { return "inputs must be float16 or bfloat16" }
-        if headDim != 128 { return "the Hopper backward is generated for tile head dim 128, got \(headDim)" }
-        if blockM != 64 || blockN != 128 { return "the Hopper backward runs 64-query steps over 128-key blocks" }
+        if headDim != 128 && headDim != 64 { return "the Hopper backward is generated for tile head dims 64 and 128, got \(headDim)" }
+        if blockN != 128 || blockM != (headDim == 64 ? 128 : 64) {
+            return "the Hopper backward runs 128-key blocks with 64-query steps at tile D = 128, 128-query steps at tile D = 64"
+        }
         if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
@@ -98,28 +113,40 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func accepts(_ problem: BackwardProblem) -> Bool {
         (problem.elementType == .bfloat16 || problem.elementType == .float16)
             && problem.gradOutType == problem.elementType
-            && problem.headDim > 64 && problem.headDim <= 128 && problem.headDim % 8 == 0
+            && problem.headDim > 0 && problem.headDim <= 128 && problem.headDim % 8 == 0
             && (problem.mask == .none || problem.mask == .causal)
             && !problem.softcap && !problem.alibi && !problem.dropout && !problem.varlen
             && problem.vectorized && !problem.convertGradOut
     }
 
-    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`: from 1k keys
-    /// (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass backward at N = 1k…16k, 0.95–1.06×
-    /// at 512, where 4 key blocks per head leave the writer's turn chain and the launch
-    /// overhead exposed; docs/cuda-backward.md, "Hopper backward").
-    public static func defaultOn(_ problem: BackwardProblem) -> Bool { accepts(problem) && problem.seqlenK >= 1024 }
+    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`:
+    /// - D = 65…128: from 1k keys (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass
+    ///   backward at N = 1k…16k, 0.95–1.06× at 512, where 4 key blocks per head leave the
+    ///   writer's turn chain and the launch overhead exposed);
+    /// - D ≤ 64 (tile D = 64): unmasked from 1k keys, causal from 2k (H100, D = 64, bf16 and
+    ///   fp16: unmasked 1.22–1.57× the 3-pass backward at N = 1k…16k; causal 1.06–1.37× at
+    ///   2k…16k but 0.94–0.95× at 1k, where half the steps are diagonal ones).
+    ///
+    /// docs/cuda-backward.md, "Hopper backward".
+    public static func defaultOn(_ problem: BackwardProblem) -> Bool {
+        guard accepts(problem) else { return false }
+        if problem.headDim > 64 { return problem.seqlenK >= 1024 }
+        return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
+    }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
-        let t = problem.elementType
-        return [
-            HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType),
+        let t = problem.elementType, tile = tileHeadDim(problem.headDim)
+        let plan = [
+            HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
-                                     mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers),
-            HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType),
+                                     headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers),
+            HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
+        // A knob setting the tile cannot take (two dQ buffers at tile D = 64 exceed the shared
+        // memory) leaves the problem on the other kernels.
+        return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
     }
 
     static func typeName(_ t: ElementType) -> String { t == .bfloat16 ? "bf16" : t == .float16 ? "fp16" : "f32" }
@@ -130,6 +157,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         switch pass {
         case .preprocess:
             parts += ["pre", Self.typeName(elementType), "o" + Self.typeName(outType)]
+            if blockM != 64 { parts.append("m\(blockM)") }  // rows padded to whole steps
         case .convertDQ:
             parts += ["dqcvt", Self.typeName(elementType), "dq" + Self.typeName(dqType), "d\(headDim)"]
         case .keyValue:
