@@ -212,29 +212,10 @@ public struct HopperBackwardKernel: Sendable {
 
     // MARK: - Key/value kernel
 
+    /// The shared sm_90 helpers, plus bulk copies and reductions, the dQ turn's acquire and
+    /// release, the async-proxy fences and shared-memory stores.
     private var asyncHelpers: String {
-        """
-        FA_DEVICE void mbar_init(u32 bar, u32 count) {
-            asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\\n" :: "r"(bar), "r"(count) : "memory");
-        }
-        FA_DEVICE void mbar_expect_tx(u32 bar, u32 bytes) {
-            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\\n" :: "r"(bar), "r"(bytes) : "memory");
-        }
-        FA_DEVICE void mbar_arrive(u32 bar) {
-            asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\\n" :: "r"(bar) : "memory");
-        }
-        FA_DEVICE void mbar_wait(u32 bar, u32 parity) {
-            u32 done;
-            do {
-                asm volatile("{\\n.reg .pred p;\\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\\nselp.u32 %0, 1, 0, p;\\n}\\n"
-                             : "=r"(done) : "r"(bar), "r"(parity) : "memory");
-            } while (!done);
-        }
-        // Tile (c0 = column, c1 = row, c2 = head, c3 = batch) of a 4-D map → shared memory, completing on `bar`.
-        FA_DEVICE void tma_load(u32 dst, const TensorMap* map, u32 bar, int c0, int c1, int c2, int c3) {
-            asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\\n"
-                         :: "r"(dst), "l"((u64)map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
-        }
+        HopperAsyncPrelude.source + "\n" + """
         // `bytes` contiguous bytes (16-byte aligned) → shared memory, completing on `bar`.
         FA_DEVICE void bulk_load(u32 dst, const void* src, u32 bytes, u32 bar) {
             asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\\n"
@@ -255,9 +236,6 @@ public struct HopperBackwardKernel: Sendable {
         FA_DEVICE void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory"); }
         FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
         FA_DEVICE void red_release_inc(int* p) { asm volatile("red.release.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
-        FA_DEVICE void tma_prefetch_map(const TensorMap* map) { asm volatile("prefetch.tensormap [%0];\\n" :: "l"((u64)map) : "memory"); }
-        FA_DEVICE void named_sync(int id, int count) { asm volatile("bar.sync %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
-        template <int N> FA_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\\n" :: "n"(N) : "memory"); }
         FA_DEVICE void st_shared_u32(u32 a, u32 v) { asm volatile("st.shared.b32 [%0], %1;\\n" :: "r"(a), "r"(v) : "memory"); }
         FA_DEVICE void st_shared_f4(u32 a, float x, float y, float z, float w) {
             asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\\n" :: "r"(a), "f"(x), "f"(y), "f"(z), "f"(w) : "memory");
@@ -270,10 +248,8 @@ public struct HopperBackwardKernel: Sendable {
     private var wgmmaWrappers: String {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        func operands(_ array: String, tiles: Int) -> String {
-            (0..<tiles).flatMap { nt in (0..<4).map { "\"+f\"(\(array)[\(nt)][\($0)])" } }.joined(separator: ", ")
-        }
-        func registers(_ count: Int) -> String { (0..<count).map { "%\($0)" }.joined(separator: ", ") }
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
+        let registers = WGMMAText.registers
         let s = d.blockM / 2, o = d.headDim / 2, q = d.dqColumns / 2
         return """
         // Sᵀ(64 keys × \(d.blockM) queries) = A·Bᵀ (+ if accumulate): both K-major in shared memory.
