@@ -59,11 +59,37 @@ struct DecodeKernelTests {
     /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
     /// numSplits, and every head dim 1…256 gets a valid plan.
     @Test func splitHeuristic() throws {
-        func plan(_ batch: Int, _ kvHeads: Int, _ context: Int, groupSize: Int = 4, splits: Int = 0) throws -> DecodePlan {
+        func plan(_ batch: Int, _ kvHeads: Int, _ context: Int, groupSize: Int = 4, splits: Int = 0,
+                  cluster: Int? = 0, architecture: GPUArchitecture = .sm90a) throws -> DecodePlan {
             try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: groupSize,
                                                          batch: batch, kvHeads: kvHeads, maxSeqlenK: context,
-                                                         requestedSplits: splits), architecture: .sm90a)
+                                                         requestedSplits: splits), architecture: architecture, forcedCluster: cluster)
         }
+        // Split clusters (sm_90): the splits merge in the attention launch, no partials, no
+        // combine; a longer split list is cut to the cluster; requested splits above it and
+        // sm_80 keep the combine kernel.
+        for limit in [8, 16] {
+            let tiny = try plan(1, 8, 1024, cluster: limit)
+            #expect(tiny.splits == min(16, limit) && tiny.attention.clusterSplits == tiny.splits)
+            #expect(!tiny.attention.splitOutput && tiny.combine == nil && tiny.attention.invalidReason == nil)
+            #expect(try plan(1, 8, 8192, cluster: limit).attention.clusterSplits == limit)
+            #expect(try plan(8, 8, 1024, cluster: limit).attention.clusterSplits == 4)
+            #expect(try plan(64, 32, 131072, groupSize: 1, cluster: limit).attention.clusterSplits == 0)
+            let forced = try plan(1, 8, 8192, splits: 20, cluster: limit)
+            #expect(forced.splits == 20 && (forced.attention.clusterSplits == 0) == (limit < 20))
+            let ampere = try plan(1, 8, 1024, cluster: limit, architecture: .sm80)
+            #expect(ampere.attention.clusterSplits == 0 && ampere.combine != nil)
+        }
+        #expect(try plan(1, 8, 8192, splits: 5, cluster: 16).attention.clusterSplits == 5)
+        // The default rule (no override): clusters only for grids of at most one CTA per SM
+        // whose splits fit one cluster, never cut.
+        #expect(try plan(1, 8, 1024, cluster: nil).attention.clusterSplits == 16)
+        #expect(try plan(1, 32, 1024, groupSize: 1, cluster: nil).attention.clusterSplits == 4)
+        for (b, hk, context, g) in [(8, 8, 1024, 4), (8, 32, 1024, 1), (64, 8, 1024, 4), (1, 8, 8192, 4), (1, 8, 32768, 4)] {
+            let p = try plan(b, hk, context, groupSize: g, cluster: nil), old = try plan(b, hk, context, groupSize: g)
+            #expect(p.attention.clusterSplits == 0 && p.splits == old.splits)
+        }
+        #expect(try plan(1, 8, 1024, cluster: nil, architecture: .sm80).attention.clusterSplits == 0)
         let single = try plan(1, 8, 8192)
         #expect(single.splits == 33 && single.attention.splitOutput)
         // Split calls merge in the attention kernel unless the A/B override asks for the kernel.

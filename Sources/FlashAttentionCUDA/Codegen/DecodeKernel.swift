@@ -23,6 +23,10 @@ import FlashAttentionCore
 /// from the cache slots split 0 of tile 0 writes in the same launch), and `fusedCombine` lets
 /// the last split CTA of a tile merge the partials in split order (a ticket per tile).
 ///
+/// With `clusterSplits` (sm_90) a task's splits are one thread-block cluster (split = rank,
+/// splits fastest in the grid) that merges the partials through distributed shared memory and
+/// writes the final out and LSE itself: no partials in global memory, no combine kernel.
+///
 /// With `tensorCores` the same pieces wrap an `mma.sync` main loop instead (DecodeKernelMMA.swift).
 public struct DecodeKernel: Sendable {
     public static let entryPoint = "flash_decode_attention"
@@ -80,6 +84,13 @@ public struct DecodeKernel: Sendable {
             ? "float x = p.scale_log2 * accurate_tanh(dot * p.softcap_input_scale);"
             : "float x = dot * p.scale_log2;"
         let alibi = d.alibi ? "x -= slope[r] * fabsf((float)(diag[r] - (j - pad)));" : ""
+        let finalFinish = """
+                    st_out((void*)p.out, b * p.o_s0 + i * p.o_s1 + h * p.o_s2 + dd * p.o_s3, L > 0.0f ? o / L : 0.0f);
+            """ + (d.writeLSE ? """
+
+                    if (dd == 0) ((float*)p.lse)[b * p.lse_s0 + h * p.lse_s1 + i * p.lse_s2] = L > 0.0f ? (mx + log2f(L)) * 0.6931471805599453f : FA_INF;
+            """ : "")
+        let CS = d.clusterSplits
         let finish: String
         if d.splitOutput {
             finish = """
@@ -87,14 +98,76 @@ public struct DecodeKernel: Sendable {
                     ((float*)p.partial_out)[row * \(DT) + dd] = L > 0.0f ? o / L : 0.0f;
                     if (dd == 0) ((float*)p.partial_lse)[row] = L > 0.0f ? mx + log2f(L) : -FA_INF;
             """
-        } else {
+        } else if CS > 1 {
+            // The split's unnormalized partial stays in this CTA's shared memory for the cluster.
             finish = """
-                    st_out((void*)p.out, b * p.o_s0 + i * p.o_s1 + h * p.o_s2 + dd * p.o_s3, L > 0.0f ? o / L : 0.0f);
-            """ + (d.writeLSE ? """
-
-                    if (dd == 0) ((float*)p.lse)[b * p.lse_s0 + h * p.lse_s1 + i * p.lse_s2] = L > 0.0f ? (mx + log2f(L)) * 0.6931471805599453f : FA_INF;
-            """ : "")
+                    xO[r * DT + dd] = o;
+                    if (dd == 0) { xM[r] = mx; xL[r] = L; }
+            """
+        } else {
+            finish = finalFinish
         }
+        // The cluster merge: once every split of the cluster has its partial in shared memory
+        // (the cluster barrier releases and acquires it), the cluster's CTAs share the R·DT
+        // outputs between them; each reads the splits' (out, max, sum) through distributed shared
+        // memory in split order (the same bits whichever CTA runs first) and writes the final
+        // out and LSE. The second barrier keeps every CTA's shared memory alive until all reads
+        // of it are done.
+        let clusterMerge = """
+            cluster_barrier();
+            {
+                const u32 xBase = smem_u32(xO);
+                for (int idx = split * \(d.threads) + tid; idx < R * DT; idx += \(CS * d.threads)) {
+                    const int r = idx / DT, dd = idx % DT;
+                    const int m = tile * R + r;
+                    if (m >= rows || dd >= p.head_dim) continue;
+                    float ms[\(CS)], ls[\(CS)], os[\(CS)];
+                    #pragma unroll
+                    for (int s = 0; s < \(CS); ++s) {
+                        const u32 remote = cluster_map(xBase, (u32)s);
+                        os[s] = ld_cluster_f32(remote + 4u * (u32)(r * DT + dd));
+                        ms[s] = ld_cluster_f32(remote + 4u * (u32)(R * DT + r));
+                        ls[s] = ld_cluster_f32(remote + 4u * (u32)(R * DT + R + r));
+                    }
+                    float mx = -FA_INF;
+                    #pragma unroll
+                    for (int s = 0; s < \(CS); ++s) mx = fmaxf(mx, ms[s]);
+                    float L = 0.0f, o = 0.0f;
+                    if (mx != -FA_INF) {
+                        #pragma unroll
+                        for (int s = 0; s < \(CS); ++s) {
+                            const float w = fast_exp2(ms[s] - mx);
+                            L = fmaf(ls[s], w, L);
+                            o = fmaf(os[s], w, o);
+                        }
+                    }
+                    const int i = m / G, h = hk * G + m % G;
+            \(finalFinish)
+                }
+            }
+            cluster_barrier();
+        """
+        // A cluster's CTAs are neighbours in x: splits fastest there (split = rank in the cluster).
+        let gridMap = CS > 1
+            ? "const int split = blockIdx.x % \(CS), rest = blockIdx.x / \(CS);\n    const int hk = rest % p.kv_heads, tile = rest / p.kv_heads;"
+            : "const int hk = blockIdx.x % p.kv_heads, rest = blockIdx.x / p.kv_heads;\n    const int split = rest % p.splits, tile = rest / p.splits;"
+        let clusterSupport = """
+        // Thread-block cluster pieces (sm_90): a full cluster barrier (release/acquire), the
+        // shared::cluster address of a shared-memory word in CTA `rank`, a load from it.
+        FA_DEVICE void cluster_barrier() {
+            asm volatile("barrier.cluster.arrive.release.aligned;\\n\\tbarrier.cluster.wait.acquire.aligned;\\n" ::: "memory");
+        }
+        FA_DEVICE u32 cluster_map(u32 addr, u32 rank) {
+            u32 r;
+            asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\\n" : "=r"(r) : "r"(addr), "r"(rank));
+            return r;
+        }
+        FA_DEVICE float ld_cluster_f32(u32 addr) {
+            float v;
+            asm volatile("ld.shared::cluster.f32 %0, [%1];\\n" : "=f"(v) : "r"(addr) : "memory");
+            return v;
+        }
+        """
         // The fused combine: every CTA publishes its partials (fence, then a ticket); the CTA
         // that draws the last ticket of its (b, hk, tile) resets the ticket for the next call and
         // merges all splits' partials in split order from L2, so the bits never depend on which
@@ -299,6 +372,7 @@ public struct DecodeKernel: Sendable {
         \(DecodeKernelSupport.unpackPair(d.elementType))
         \(DecodeKernelSupport.vector)
         \(d.fusedAppend ? appendSupport : "")
+        \(CS > 1 ? clusterSupport : "")
 
         #define T \(T)
         #define KG \(KG)
@@ -307,15 +381,14 @@ public struct DecodeKernel: Sendable {
         #define DT \(DT)
         #define KEY_OFFSETS(j) \(keyOffsets)
 
-        extern "C" __global__ void __launch_bounds__(\(d.threads))
+        extern "C" __global__ void \(CS > 1 ? "__cluster_dims__(\(CS), 1, 1) " : "")__launch_bounds__(\(d.threads))
         \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
             extern __shared__ float smem[];
             const int* seqlens_ = (const int*)p.seqlens;
             const int* left_pad_ = (const int*)p.left_pad;
             const int* cache_rows_ = (const int*)p.cache_rows;
             const int* block_table_ = (const int*)p.block_table;
-            const int hk = blockIdx.x % p.kv_heads, rest = blockIdx.x / p.kv_heads;
-            const int split = rest % p.splits, tile = rest / p.splits;
+            \(gridMap)
             const int b = blockIdx.y;
             const int tid = threadIdx.x, group = tid / T, sub = tid % T, d0 = sub * 8;
             const bool live = d0 < p.head_dim;
@@ -421,6 +494,7 @@ public struct DecodeKernel: Sendable {
             float* accS = smem;
             float* mS = smem + KG * R * DT;
             float* lS = mS + KG * R;
+            \(CS > 1 ? "float* xO = lS + KG * R; float* xM = xO + R * DT; float* xL = xM + R;  // the cluster's exchange area" : "")
             #pragma unroll
             for (int r = 0; r < R; ++r) {
                 #pragma unroll
@@ -446,6 +520,7 @@ public struct DecodeKernel: Sendable {
         \(finish)
             }
         \(d.fusedCombine ? fusedMerge : "")
+        \(CS > 1 ? clusterMerge : "")
         }
         """
     }

@@ -122,6 +122,25 @@ public enum DecodeHeuristics {
     /// the combine kernel spreads a row's splits over a CTA. `FLASH_ATTENTION_DECODE_COMBINE=fused`
     /// turns it on (A/B timing; it is oracle-checked as well).
     public static let fuseCombine = FileSystem.environment("FLASH_ATTENTION_DECODE_COMBINE") == "fused"
+    /// `FLASH_ATTENTION_DECODE_CLUSTER=off|8|16`: forces the split-cluster merge (sm_90,
+    /// ``DecodeKernelDescriptor/clusterSplits``) on every split call with clusters of up to that
+    /// many CTAs, a longer split list cut to it (16 is a non-portable size), or `off` never; the
+    /// A/B hook of `scripts/device/decode_cluster.sh`. Unset: the default rule below.
+    public static let clusterOverride: Int? = {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_DECODE_CLUSTER") else { return nil }
+        guard let n = Int(text), n >= 2 else { return 0 }
+        return min(16, n)
+    }()
+    /// The default rule: a split call whose grid is at most one CTA per SM (tasks × splits ≤ SMs)
+    /// and whose heuristic splits fit one cluster of ≤ 16 merges its splits in the attention
+    /// launch, never cutting the split list. H100 (bf16, H = 32, D = 128, same run, the combine
+    /// kernel against clusters): B = 1, 1k, Hk = 8 (16 splits, 128 CTAs) 16.9 → 15.6 µs; B = 1,
+    /// 1k, Hk = 32 (4 splits, 128 CTAs) 18.2 → 16.6 µs; level at B = 8, 1k, Hk = 8 (256 CTAs:
+    /// 32.5 → 32.0); slower on fuller grids (B = 8, 1k, Hk = 32: 63.9 → 67.3; B = 64, 1k, Hk = 8:
+    /// 122.5 → 125.9; B = 64, 32k, Hk = 8: 2807 → 2881) and wherever the splits were cut to fit
+    /// (B = 1, 32k, Hk = 8: 71.8 → 83.5 with 16, 97.5 with 8): CTAs of a cluster wait at the
+    /// cluster barrier for the slowest split, holding their SM slots.
+    public static let defaultClusterLimit = 16
     /// Decode steps (≤ `maximumFusedAppend` new keys, pipelined caches) append in the attention
     /// kernel (one launch fewer); `FLASH_ATTENTION_DECODE_APPEND=kernel` keeps the append kernel
     /// (A/B timing). Longer runs (prefill chunks) keep it: each CTA would rebuild every new key
@@ -170,7 +189,10 @@ public enum DecodeHeuristics {
         return t
     }
 
-    public static func plan(for problem: DecodeProblem, architecture: GPUArchitecture) throws -> DecodePlan {
+    /// `forcedCluster`: the environment's `FLASH_ATTENTION_DECODE_CLUSTER` unless given (tests
+    /// pass it); nil takes the default cluster rule, 0 never clusters.
+    public static func plan(for problem: DecodeProblem, architecture: GPUArchitecture,
+                            forcedCluster: Int? = DecodeHeuristics.clusterOverride) throws -> DecodePlan {
         guard problem.elementType == .float16 || problem.elementType == .bfloat16 else {
             throw FlashAttentionError.unsupported("\(problem.elementType) KV caches on CUDA (the decode kernels take float16 or bfloat16)")
         }
@@ -207,6 +229,22 @@ public enum DecodeHeuristics {
             }
         }
 
+        // sm_90: the splits of a task as one thread-block cluster, merged in the attention launch.
+        var cluster = 0
+        let clusterLimit = forcedCluster ?? defaultClusterLimit
+        if clusterLimit >= 2, splits > 1, architecture >= .sm90a, !tensorCores, !fuseCombine {
+            if let forcedCluster, problem.requestedSplits == 0, splits > forcedCluster {
+                splits = forcedCluster
+                splitReason += "; cut to \(splits) for one cluster"
+            }
+            let small = forcedCluster != nil || tasks * splits <= max(1, problem.multiprocessors)
+            if splits <= clusterLimit && small {
+                cluster = splits
+                splitReason += "; splits merged as a cluster of \(splits) through distributed shared memory"
+            }
+        }
+        let splitOutput = splits > 1 && cluster == 0
+
         let appendWork = problem.appendKeys || problem.rotary != .none
         // Sq = 0 launches no attention, so the append kernel must run.
         let fusedAppend = fuseAppend && appendWork && vectorized && problem.seqlenQ > 0 && problem.seqlenNew <= maximumFusedAppend
@@ -218,11 +256,11 @@ public enum DecodeHeuristics {
             stages: tensorCores ? tensorCoreStages(headDim: tileD) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
             warps: 4, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
-            splitOutput: splits > 1, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
-            writeLSE: splits > 1 && !fuseCombine ? true : problem.writeLSE,
+            splitOutput: splitOutput, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
+            clusterSplits: cluster, writeLSE: splitOutput && !fuseCombine ? true : problem.writeLSE,
             rotary: fusedAppend ? problem.rotary : .none,
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32)
-        let combine = splits > 1 && !fuseCombine
+        let combine = splitOutput && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
                                      outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE)
             : nil
@@ -326,6 +364,25 @@ public enum DecodeHeuristics {
         variants.append(mma(.bfloat16, 128, mask: .window, softcap: true, alibi: true, split: true, fusedCombine: true))
         for rotary in [DecodeRotary.interleaved, .halfSplit] {
             variants.append(mma(.bfloat16, 128, paged: rotary == .halfSplit, split: true, fusedAppend: true, rotary: rotary))
+        }
+        // Cluster merges (sm_90): each row choice, 2 … 16 splits, paged, the fused append, options.
+        if architecture >= .sm90a {
+            for (index, choice) in rows.enumerated() {
+                for cluster in [2, 8, 16] where cluster != 2 || index == 0 {
+                    variants.append(DecodeKernelDescriptor(
+                        kind: .attention, architecture: architecture, elementType: index % 2 == 0 ? .bfloat16 : .float16,
+                        headDim: 128, rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
+                        stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal,
+                        paged: cluster == 8, fusedAppend: fusedAppendFits(choice, architecture: architecture) && cluster != 16,
+                        clusterSplits: cluster, writeLSE: index != 1))
+                }
+            }
+            variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .float16,
+                                                   outputType: .float32, headDim: 256, rowsPerBlock: 8, keysPerStep: 2,
+                                                   mask: .window, softcap: true, alibi: true, paged: true, vectorized: false,
+                                                   clusterSplits: 4))
+            variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16,
+                                                   headDim: 64, rowsPerBlock: 4, keysPerStep: 4, stages: 4, clusterSplits: 3))
         }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

@@ -66,6 +66,14 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// own key tiles. Pipelined descriptors with tile head dims 16…128 only; `rowsPerBlock` is
     /// 16 and `keysPerStep` 16 (per warp).
     public var tensorCores: Bool
+    /// Attention (sm_90): the splits of one (batch row, KV head, query tile) run as one thread-block
+    /// cluster of this many CTAs (`__cluster_dims__`, split index = rank in the cluster) and
+    /// merge their partial (out, max, sum) through distributed shared memory: the CTAs share the
+    /// outputs of the merge between them, read every split's partial in split order (bitwise the
+    /// same whatever the timing), and write the final out and LSE, so no combine kernel runs and
+    /// no partial touches global memory. 0: no cluster (`splitOutput` decides). 2…16; the
+    /// kernel's split count must equal it (the runtime allows non-portable sizes above 8).
+    public var clusterSplits: Int
     /// Attention without splits or with the fused combine, combine: write the LSE.
     public var writeLSE: Bool
     /// Append: the rotation, and the storage of the cos/sin tables.
@@ -80,7 +88,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, stages: Int = 0, warps: Int = 4, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
-        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false,
+        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0,
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
     ) {
@@ -102,6 +110,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.fusedCombine = splitOutput && fusedCombine
         self.fusedAppend = fusedAppend
         self.tensorCores = tensorCores
+        self.clusterSplits = kind == .attention && !splitOutput ? clusterSplits : 0
         self.writeLSE = writeLSE
         self.rotary = rotary
         self.rotaryTableType = rotaryTableType
@@ -119,7 +128,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// (float32 acc[groups][rows][headDim], then m and l per group and row).
     public var sharedMemoryBytes: Int {
         guard kind == .attention else { return 0 }
-        let merge = 4 * keyGroups * rowsPerBlock * (headDim + 2)
+        // A cluster adds its exchange area (unnormalized out, max, sum per row) after the groups'.
+        let merge = 4 * (keyGroups + (clusterSplits > 1 ? 1 : 0)) * rowsPerBlock * (headDim + 2)
         if tensorCores {
             // [stage][warp][K, V][16 keys][headDim] 16-bit elements.
             return max(merge, stages * warps * 2 * 16 * headDim * 2)
@@ -152,6 +162,11 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
                 guard sharedMemoryBytes <= 100 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 100 KB" }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
+                if clusterSplits != 0 {
+                    guard clusterSplits >= 2, clusterSplits <= 16 else { return "cluster of \(clusterSplits) splits outside 2…16" }
+                    guard architecture >= .sm90a else { return "thread-block clusters need sm_90" }
+                    guard !tensorCores else { return "the tensor-core kernel has no cluster merge" }
+                }
             } else if threads < DecodeHeuristics.maximumSplits {
                 return "a combine CTA needs a thread per split (\(DecodeHeuristics.maximumSplits)), got \(threads)"
             }
@@ -182,7 +197,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if alibi { parts.append("alibi") }
             if paged { parts.append("paged") }
             if !vectorized { parts.append("scalar") }
-            parts.append(fusedCombine ? "fused" : splitOutput ? "split" : "final")
+            parts.append(fusedCombine ? "fused" : splitOutput ? "split" : clusterSplits > 1 ? "cluster\(clusterSplits)" : "final")
             if (!splitOutput || fusedCombine) && !writeLSE { parts.append("nolse") }
             if fusedAppend {
                 parts.append("append")

@@ -25,6 +25,18 @@ final class DecodeWorkspace: Sendable {
     }
 
     private static let workspaces = LockedDictionary<Key, DecodeWorkspace>()
+    /// Modules whose attention kernel may launch clusters above 8 CTAs: the attribute is set
+    /// once per loaded module, not on every call (the host time of a decode step counts).
+    private static let largeClusterModules = Mutex<Set<ObjectIdentifier>>([])
+
+    static func allowLargeClusters(_ function: CUDAFunction) throws {
+        let id = ObjectIdentifier(function.module)
+        try largeClusterModules.withLock { done in
+            guard !done.contains(id) else { return }
+            try function.allowNonPortableClusterSize()
+            done.insert(id)
+        }
+    }
     private let state = Mutex<State>(State())
 
     static func forStream(_ stream: CUDAStream, ordinal: Int) throws -> DecodeWorkspace {
@@ -65,7 +77,8 @@ extension CUDABackend: KVCacheBackend {
     /// the new keys (rotated) and values go into the cache in place and the queries are rotated
     /// (inside the attention kernel for decode steps, else by the append kernel), the split-KV
     /// attention kernel reads the cache once per KV head, and the combine kernel merges the
-    /// splits (or the attention kernel's last CTA per tile, with the fused combine).
+    /// splits (or the attention kernel's last CTA per tile, with the fused combine, or the
+    /// split cluster through distributed shared memory on sm_90).
     ///
     /// Device tensors are used in place on the backend's stream (the call returns once the
     /// kernels are queued). Host tensors are staged through device memory: out and LSE poisoned
@@ -188,7 +201,8 @@ extension CUDABackend: KVCacheBackend {
         func align(_ n: Int) -> Int { (n + 255) / 256 * 256 }
         let metadataBytes = align(metadata.count * 4)
         let rotatedBytes = a.rotary != nil && !plan.attention.fusedAppend ? align(B * Sq * H * D * a.q.elementType.byteCount) : 0
-        let partialRows = plan.splits > 1 ? plan.splits * B * H * Sq : 0
+        // A cluster merges in shared memory: partials only for the combine kernels' paths.
+        let partialRows = plan.attention.splitOutput ? plan.splits * B * H * Sq : 0
         let partialOutBytes = align(partialRows * plan.attention.headDim * 4)
         let partialLSEBytes = align(partialRows * 4)
 
@@ -267,6 +281,8 @@ extension CUDABackend: KVCacheBackend {
             guard Sq > 0 else { return }
             // KV heads fastest: the CTAs that start together read neighbouring 256-byte pieces of
             // the same cache rows, rather than one head's rows a power-of-two stride apart.
+            // (A cluster launch puts a task's splits fastest instead: a cluster is neighbours in x.)
+            if plan.attention.clusterSplits > 8 { try DecodeWorkspace.allowLargeClusters(attention.function) }
             try attention.function.launch(grid: (Hk * plan.splits * plan.queryTiles, B, 1), block: (plan.attention.threads, 1, 1),
                                           sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
             if let combine, let descriptor = plan.combine {
