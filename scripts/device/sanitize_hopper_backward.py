@@ -1,7 +1,7 @@
 """One multi-step Hopper backward call per mask for compute-sanitizer: 1024 keys × 1000 queries,
 so each key block walks 16 query blocks and the ordered dQ turn chain is 8 blocks long (the
 pinned oracle cases only reached single-step launches).
-    compute-sanitizer --tool racecheck --kernel-name regex:hbwd python3 scripts/device/sanitize_hopper_backward.py
+    compute-sanitizer --tool racecheck --kernel-name kns=hbwd python3 scripts/device/sanitize_hopper_backward.py
 """
 import torch
 
