@@ -31,6 +31,13 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, orderedDQ: false))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 64))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, dqType: .float32, headDim: 64))
+    // The next step's Sᵀ pipelined behind the dQ product, both tiles.
+    for mask in [KernelMask.none, .causal] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: mask, pipelinedS: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: mask, pipelinedS: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqBuffers: 2, pipelinedS: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 64, pipelinedS: true))
     return list
 }()
 
@@ -114,6 +121,18 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultOn(p))
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))
+        // Two dQ buffers by default only where measured faster: unmasked, tile D = 128, from 2k keys.
+        p = plain; p.mask = .none; p.seqlenK = 2048
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: HopperBackwardDescriptor.defaultDQBuffers(p))?[1].dqBuffers == 2)
+        p.seqlenK = 1024
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        p = plain
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1, "causal keeps one buffer")
+        p = plain; p.mask = .none; p.headDim = 64
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1, "tile D = 64 has no room for two")
+        // The pipelined Sᵀ schedule stays a knob (measured slower or level).
+        #expect(!HopperBackwardDescriptor.defaultPipelinedS(plain))
         var d = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)
         d.headDim = 256
         #expect(d.invalidReason != nil)
@@ -131,5 +150,6 @@ struct HopperBackwardKernelTests {
         #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
         #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
         #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
+        #expect(!compiled.log.contains("serialized"), "wgmma serialized:\n\(compiled.log)")
     }
 }

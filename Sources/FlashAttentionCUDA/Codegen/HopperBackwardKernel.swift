@@ -105,6 +105,8 @@ public struct HopperBackwardKernel: Sendable {
         constexpr bool CAUSAL = \(flag(d.mask == .causal));
         constexpr bool ORDERED = \(flag(d.orderedDQ));
         constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
+        // The next step's Sᵀ product is issued behind this step's dQ product (software pipelining).
+        constexpr bool PIPE_S = \(flag(d.pipelinedS));
         constexpr float LOG2E = 1.4426950408889634f;
         constexpr int BAR_DS = 1;                  // named barrier: both consumers' dSᵀ rows are in shared memory
         static_assert((HEAD_DIM == 128 && BLOCK_M == 64 && BLOCK_N == 128) || (HEAD_DIM == 64 && BLOCK_M == 128 && BLOCK_N == 128), "tile shape");
@@ -289,6 +291,18 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
+    /// Sᵀ = K·Qᵀ of the step whose Q tile starts at `qBase` into `st`, one committed group.
+    private func issueS(_ qBase: String) -> String {
+        """
+        #pragma unroll
+                            for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                                const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
+                                wgmma_s(st, smem_desc(sK + wg_rows + off_n, 16, 1024), smem_desc(\(qBase) + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                            }
+                            wgmma_commit();
+        """
+    }
+
     private var keyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -424,22 +438,30 @@ public struct HopperBackwardKernel: Sendable {
                 const float scale_log2 = p.scale_log2;
                 if (steps > 0) mbar_wait(bar_kv, 0);
 
+                float st[Q_TILES][4];
+                if (PIPE_S) {
+                    // Step 0's Sᵀ (unconditional like the loop's: ptxas then tracks one group per
+                    // path and serializes nothing; with no steps it reads unused shared memory).
+                    if (steps > 0) mbar_wait(bar_full, 0);
+                    wgmma_fence();
+                    \(issueS("sQ"))
+                    wgmma_wait<0>();
+                    touch_s(st);
+                }
+
                 for (int step = 0; step < steps; ++step) {
                     \(stepDecode)
                     const int stage = step % STAGES;
                     const u32 q_base = sQ + stage * QT_BYTES, do_base = sdO + stage * QT_BYTES;
                     const u32 ds_base = sdS + (step & 1) * DS_BYTES;
-                    mbar_wait(bar_full + 8 * stage, (step / STAGES) & 1);
+                    if (!PIPE_S) mbar_wait(bar_full + 8 * stage, (step / STAGES) & 1);
 
-                    // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ, one group each.
-                    float st[Q_TILES][4], dpt[Q_TILES][4];
+                    // Sᵀ = K·Qᵀ (pipelined: issued at the end of the previous step) and dPᵀ = V·dOᵀ, one group each.
+                    float dpt[Q_TILES][4];
                     wgmma_fence();
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
-                        wgmma_s(st, smem_desc(sK + wg_rows + off_n, 16, 1024), smem_desc(q_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                    if (!PIPE_S) {
+                        \(issueS("q_base"))
                     }
-                    wgmma_commit();
                     #pragma unroll
                     for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
                         const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
@@ -522,7 +544,21 @@ public struct HopperBackwardKernel: Sendable {
                     wgmma_wait<1>();
                     touch_o(acc_dv); touch_o(acc_dk);
                     mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
-                    wgmma_wait<0>();
+                    if (PIPE_S) {
+                        // The next step's Sᵀ queues behind the dQ product and runs while this
+                        // step's dQ_partial is staged for the writer. The last step repeats its
+                        // own (the producer loads nothing more, so the stage stays intact): a
+                        // conditional issue makes ptxas serialize every wgmma (C7512).
+                        const bool more = step + 1 < steps;
+                        const int next = (step + 1) % STAGES;
+                        if (more) mbar_wait(bar_full + 8 * next, ((step + 1) / STAGES) & 1);
+                        const u32 q_next = more ? sQ + next * QT_BYTES : q_base;
+                        wgmma_fence();
+                        \(issueS("q_next"))
+                        wgmma_wait<1>();
+                    } else {
+                        wgmma_wait<0>();
+                    }
                     touch_dq(acc_q);
                     // Stage dQ_partial for the writer once it has sent the previous one.
                     const int buf = DQ_BUFS == 2 ? step & 1 : 0;
@@ -534,6 +570,9 @@ public struct HopperBackwardKernel: Sendable {
                     }
                     fence_async_shared();
                     mbar_arrive(bar_dq_full + 8 * buf);
+                    // Pipelined: the next Sᵀ completes here, so no wgmma group is in flight
+                    // across the loop's back edge (carrying one there serializes them, C7514).
+                    if (PIPE_S) { wgmma_wait<0>(); touch_s(st); }
                 }
 
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)

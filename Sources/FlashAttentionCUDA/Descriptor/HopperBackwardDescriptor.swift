@@ -48,10 +48,17 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// consumers stage the next) or 2 (the writer issues step t's add before waiting for step
     /// t − 1's, and passes step t − 1's turn on then).
     public var dqBuffers: Int = 1
+    /// Software pipelining across steps: each consumer issues the next step's Sᵀ = K·Qᵀ
+    /// product right behind this step's dQ product (after dV/dK complete), so Sᵀ runs on the
+    /// tensor cores while the consumer waits for dQ_partial, stages it and arrives on the
+    /// writer's barrier; the next step starts with its dPᵀ product. One more Sᵀ accumulator
+    /// (blockM / 2 registers per thread) is live across the dQ product.
+    public var pipelinedS: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
-                headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1) {
+                headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
+                pipelinedS: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -64,6 +71,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.stages = stages
         self.orderedDQ = orderedDQ
         self.dqBuffers = dqBuffers
+        self.pipelinedS = pipelinedS && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -134,14 +142,32 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
 
+    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two for unmasked
+    /// problems at tile D = 128 from 2k keys (H100, bf16 D = 128: 1.07–1.08× one buffer at
+    /// N = 2k…16k; level at 1k, 0.94× at 512; causal 0.88–1.00×, where passing each turn on a
+    /// step later stalls the shorter, staggered chains), else one. Tile D = 64 has no room for
+    /// a second buffer. Still ordered: bitwise reproducible either way.
+    public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
+        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
+    }
+
+    /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
+    /// `FLASH_ATTENTION_HOPPER_BWD_PIPE` is unset: never (H100, bf16: level on causal problems,
+    /// 0.66–0.82× unmasked from 8k keys with one dQ buffer; docs/cuda-backward.md).
+    public static func defaultPipelinedS(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// The three kernels of `problem`, or nil when it does not qualify.
-    public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1) -> [HopperBackwardDescriptor]? {
+    public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
+                            pipelinedS: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
-                                     headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers),
+                                     headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
+                                     pipelinedS: pipelinedS),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
         // A knob setting the tile cannot take (two dQ buffers at tile D = 64 exceed the shared
@@ -168,6 +194,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if mask != .none { parts.append(mask.rawValue) }
             if !orderedDQ { parts.append("dqunordered") }
             if dqBuffers != 1 { parts.append("dqbuf\(dqBuffers)") }
+            if pipelinedS { parts.append("pipe") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -20,7 +20,10 @@ extension CUDABackend {
     /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says.
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
     /// not bitwise reproducible; used only for non-deterministic calls);
-    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial (a measurement knob).
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial, `=1` keeps one buffer;
+    /// `FLASH_ATTENTION_HOPPER_BWD_PIPE=1` issues each step's Sᵀ product during the previous
+    /// step's dQ product, `=0` does not; unset, both follow
+    /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)`` and ``HopperBackwardDescriptor/defaultPipelinedS(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
@@ -30,8 +33,11 @@ extension CUDABackend {
               (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         let ordered = problem.deterministic || FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ") != "unordered"
-        let buffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF") == "2" ? 2 : 1
-        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers)
+        let bufferSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
+        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
+        let pipeSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
+        let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
+        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, pipelinedS: pipelined)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
