@@ -142,13 +142,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
 
-    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two for unmasked
-    /// problems at tile D = 128 from 2k keys (H100, bf16 D = 128: 1.07–1.08× one buffer at
-    /// N = 2k…16k; level at 1k, 0.94× at 512; causal 0.88–1.00×, where passing each turn on a
-    /// step later stalls the shorter, staggered chains), else one. Tile D = 64 has no room for
-    /// a second buffer. Still ordered: bitwise reproducible either way.
+    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: one. Two measured
+    /// faster on unmasked problems at tile D = 128 from 2k keys (H100, bf16 D = 128: 1.07–1.08×
+    /// one buffer at N = 2k…16k; level at 1k, 0.94× at 512; causal 0.88–1.00×), and passed small
+    /// pinned oracle cases, bitwise reruns and racecheck over a multi-step chain, but no
+    /// float64-oracle case has yet run the two-buffer writer at the sizes where it would be the
+    /// default, so it stays behind `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` until one has
+    /// (`python/tests/test_large.py` on the GPU). Tile D = 64 has no room for a second buffer.
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
-        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
+        1
     }
 
     /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
