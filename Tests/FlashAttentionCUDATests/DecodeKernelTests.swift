@@ -40,6 +40,29 @@ struct DecodeKernelTests {
         #expect(Set(try variants.map { try $0.source() }).count == variants.count)
     }
 
+    /// The transposed reduction (step 7): only scalar kernels with 2+ lanes per key take it,
+    /// it shows in the name, it replaces the per-product shuffles (N·R − 1 xor shuffles and
+    /// N·R broadcasts per step instead of N·R·log2 T), and the heuristics leave it off by default.
+    @Test func transposedReduceForm() throws {
+        func make(_ tile: Int, tensorCores: Bool = false, _ on: Bool) -> DecodeKernelDescriptor {
+            DecodeKernelDescriptor(kind: .attention, architecture: .sm90a, elementType: .bfloat16, headDim: tile,
+                                   rowsPerBlock: tensorCores ? 16 : 4, keysPerStep: tensorCores ? 16 : 4, stages: 4,
+                                   tensorCores: tensorCores, transposedReduce: on)
+        }
+        #expect(make(128, true).transposedReduce && make(128, true).name.hasSuffix("_tr_final"))
+        #expect(!make(8, true).transposedReduce, "one lane per key has nothing to reduce")
+        #expect(!make(64, tensorCores: true, true).transposedReduce)
+        let lane = try make(128, false).source(), transposed = try make(128, true).source()
+        #expect(lane.contains("for (int off = T / 2; off > 0; off >>= 1)") && !transposed.contains("for (int off = T / 2"))
+        // D = 128: T = 16 lanes, N·R = 16 sums, four halving stages (each a C loop over its values)
+        // in place of the lane form's one shuffle loop (the prelude has its own).
+        #expect(transposed.ranges(of: "__shfl_xor_sync").count == lane.ranges(of: "__shfl_xor_sync").count - 1 + 4)
+        #expect(transposed.contains("__shfl_sync(0xffffffffu, xs["))
+        let problem = DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: 4, batch: 1, kvHeads: 8, maxSeqlenK: 8192)
+        let plan = try DecodeHeuristics.plan(for: problem, architecture: .sm90a)
+        #expect(plan.attention.transposedReduce == DecodeHeuristics.useTransposedReduce)
+    }
+
     @Test func parameterBytesMatchTheDeclaredStruct() throws {
         var p = DecodeParameters()
         p.q = 0x1122_3344_5566_7788

@@ -355,6 +355,141 @@ public struct DecodeKernel: Sendable {
         let keyOffsets = d.paged
             ? "if (j < pgLo || j >= pgLo + p.page_size) { const int pg = j / p.page_size; const long long blk = block_table_[tableRow + pg]; pgLo = pg * p.page_size; pgK = blk * p.kc_s0 + kHead; pgV = blk * p.vc_s0 + vHead; } ko = pgK + (long long)(j - pgLo) * p.kc_s1; vo = pgV + (long long)(j - pgLo) * p.vc_s1;"
             : "ko = kRow + (long long)j * p.kc_s1; vo = vRow + (long long)j * p.vc_s1;"
+        // The step's scores. Lane form: every lane reduces each (key, row) dot product over the
+        // group's T lanes on its own (log2 T shuffles per product) and scores all of them.
+        // Transposed form: the N·R partial sums are reduced together, each butterfly stage
+        // handing half of the values a lane still holds to its partner (N·R − 1 shuffles for the
+        // step), so a lane ends with the full sums of P = max(1, N·R / T) (key, row) pairs, scores
+        // and masks only those, and broadcasts them back (N·R shuffles).
+        let V = N * R, P = max(1, V / T), laneBlock = T / min(V, T)
+        let scoreBlock: String
+        let laneSetup: String
+        if d.transposedReduce {
+            var stages = ""
+            var held = V
+            var off = T / 2
+            while off >= 1 {
+                if held > 1 {
+                    let half = held / 2
+                    // A lane with bit `off` keeps the upper half of its values (index bit held/2).
+                    stages += """
+                            {
+                                const bool up = (sub & \(off)) != 0;
+                                #pragma unroll
+                                for (int i = 0; i < \(half); ++i) {
+                                    const float send = up ? part[i] : part[i + \(half)];
+                                    const float keep = up ? part[i + \(half)] : part[i];
+                                    part[i] = keep + __shfl_xor_sync(0xffffffffu, send, \(off));
+                                }
+                            }
+
+                    """
+                    held = half
+                } else {
+                    stages += "            part[0] += __shfl_xor_sync(0xffffffffu, part[0], \(off));\n"
+                }
+                off /= 2
+            }
+            let laneAlibi = d.alibi ? "x -= mySlope[i] * fabsf((float)(myDiag[i] - (j - pad)));" : ""
+            scoreBlock = """
+                    // Partial dot products of the step's (key n, row r) pairs, index n·R + r.
+                    float part[\(V)];
+                    #pragma unroll
+                    for (int n = 0; n < N; ++n) {
+                        float kf[8];
+                        unpack8(kv[n], kf);
+                        #pragma unroll
+                        for (int r = 0; r < R; ++r) {
+                            float dot = 0.0f;
+                            #pragma unroll
+                            for (int e = 0; e < 8; ++e) dot = fmaf(q[r][e], kf[e], dot);
+                            part[n * R + r] = dot;
+                        }
+                    }
+            \(stages)
+                    // This lane's sums are pairs slot·P + i: score and mask them here, once.
+                    float xs[\(P)];
+                    #pragma unroll
+                    for (int i = 0; i < \(P); ++i) {
+                        const int j = base + myJ[i];
+                        const float dot = part[i];
+                        \(score)
+                        \(laneAlibi)
+                        xs[i] = (j < kEnd && j >= myLo[i] && j < myHi[i]) ? x : -FA_INF;
+                    }
+                    float s[N][R];
+                    #pragma unroll
+                    for (int n = 0; n < N; ++n) {
+                        #pragma unroll
+                        for (int r = 0; r < R; ++r) s[n][r] = __shfl_sync(0xffffffffu, xs[(n * R + r) % \(P)], ((n * R + r) / \(P)) * \(laneBlock), T);
+                    }
+            """
+            // The (key, row) pairs a lane scores never change: their key offset, visible keys and
+            // ALiBi terms are picked once (selects over the unrolled rows, no local memory).
+            laneSetup = """
+                const int slot = sub / \(laneBlock);
+                int myJ[\(P)], myLo[\(P)], myHi[\(P)], myDiag[\(P)];
+                float mySlope[\(P)];
+                #pragma unroll
+                for (int i = 0; i < \(P); ++i) {
+                    const int v = slot * \(P) + i, rr = v % R;
+                    myJ[i] = (v / R) * KG + group;
+                    myLo[i] = rowLo[0]; myHi[i] = rowHi[0]; myDiag[i] = diag[0]; mySlope[i] = slope[0];
+                    #pragma unroll
+                    for (int r = 1; r < R; ++r) {
+                        if (rr == r) { myLo[i] = rowLo[r]; myHi[i] = rowHi[r]; myDiag[i] = diag[r]; mySlope[i] = slope[r]; }
+                    }
+                }
+                (void)myDiag; (void)mySlope;
+            """
+        } else {
+            laneSetup = ""
+            scoreBlock = """
+                    float s[N][R];
+                    #pragma unroll
+                    for (int n = 0; n < N; ++n) {
+                        const int j = base + n * KG + group;
+                        float kf[8];
+                        unpack8(kv[n], kf);
+                        #pragma unroll
+                        for (int r = 0; r < R; ++r) {
+                            float dot = 0.0f;
+                            #pragma unroll
+                            for (int e = 0; e < 8; ++e) dot = fmaf(q[r][e], kf[e], dot);
+                            #pragma unroll
+                            for (int off = T / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+                            \(score)
+                            \(alibi)
+                            s[n][r] = (j < kEnd && j >= rowLo[r] && j < rowHi[r]) ? x : -FA_INF;
+                        }
+                    }
+            """
+        }
+        // A row whose max did not move has alpha = 1 exactly (or acc = l = 0 while it is −∞):
+        // the transposed form skips its rescale.
+        let rescale = d.transposedReduce
+            ? """
+                            mrow[r] = mx;
+                            #pragma unroll
+                            for (int n = 0; n < N; ++n) { s[n][r] = fast_exp2(s[n][r] - safe); }
+                            if (mx != mOld) {
+                                alpha[r] = fast_exp2(mOld - safe);
+                                lrow[r] *= alpha[r];
+                                #pragma unroll
+                                for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
+                            }
+                            #pragma unroll
+                            for (int n = 0; n < N; ++n) lrow[r] += s[n][r];
+            """
+            : """
+                            alpha[r] = fast_exp2(mrow[r] - safe);
+                            mrow[r] = mx;
+                            lrow[r] *= alpha[r];
+                            #pragma unroll
+                            for (int n = 0; n < N; ++n) { s[n][r] = fast_exp2(s[n][r] - safe); lrow[r] += s[n][r]; }
+                            #pragma unroll
+                            for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
+            """
         if d.tensorCores {
             return mmaSource(MMAPieces(
                 rowBounds: rowBounds, keyOffsets: keyOffsets, score: score, finish: finish,
@@ -433,6 +568,7 @@ public struct DecodeKernel: Sendable {
             const long long kHead = hk * p.kc_s2 + d0 * p.kc_s3, vHead = hk * p.vc_s2 + d0 * p.vc_s3;
             \(d.paged ? "const long long tableRow = (long long)b * p.max_blocks;" : "const long long cacheRow = cache_rows_[b];\n    const long long kRow = cacheRow * p.kc_s0 + kHead, vRow = cacheRow * p.vc_s0 + vHead;")
 
+        \(laneSetup)
             float acc[R][8], mrow[R], lrow[R];
             #pragma unroll
             for (int r = 0; r < R; ++r) {
@@ -442,40 +578,18 @@ public struct DecodeKernel: Sendable {
             }
 
         \(loopHead)
-                float s[N][R];
-                #pragma unroll
-                for (int n = 0; n < N; ++n) {
-                    const int j = base + n * KG + group;
-                    float kf[8];
-                    unpack8(kv[n], kf);
-                    #pragma unroll
-                    for (int r = 0; r < R; ++r) {
-                        float dot = 0.0f;
-                        #pragma unroll
-                        for (int e = 0; e < 8; ++e) dot = fmaf(q[r][e], kf[e], dot);
-                        #pragma unroll
-                        for (int off = T / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-                        \(score)
-                        \(alibi)
-                        s[n][r] = (j < kEnd && j >= rowLo[r] && j < rowHi[r]) ? x : -FA_INF;
-                    }
-                }
+        \(scoreBlock)
                 float mnew[R], alpha[R];
                 #pragma unroll
                 for (int r = 0; r < R; ++r) {
                     float mx = mrow[r];
+                    const float mOld = mx; (void)mOld;
                     #pragma unroll
                     for (int n = 0; n < N; ++n) mx = fmaxf(mx, s[n][r]);
                     mnew[r] = mx;
                     // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
                     const float safe = mx == -FA_INF ? 0.0f : mx;
-                    alpha[r] = fast_exp2(mrow[r] - safe);
-                    mrow[r] = mx;
-                    lrow[r] *= alpha[r];
-                    #pragma unroll
-                    for (int n = 0; n < N; ++n) { s[n][r] = fast_exp2(s[n][r] - safe); lrow[r] += s[n][r]; }
-                    #pragma unroll
-                    for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
+        \(rescale)
                 }
                 #pragma unroll
                 for (int n = 0; n < N; ++n) {

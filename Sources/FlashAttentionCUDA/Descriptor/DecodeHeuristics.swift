@@ -159,6 +159,17 @@ public enum DecodeHeuristics {
     /// 118 µs and B = 64, 1k: 134 against 120 µs (bf16, Hk = 8). `FLASH_ATTENTION_DECODE_MMA=on`
     /// takes it.
     public static let useTensorCores = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA") == "on"
+    /// Whether the scalar attention kernel reduces a step's (key, row) dot products together
+    /// (``DecodeKernelDescriptor/transposedReduce``). Off by default until it is timed on a
+    /// device (step 7 compiled it, spill-free on sm_90a and sm_80, but had no device time):
+    /// `FLASH_ATTENTION_DECODE_REDUCE=transposed` takes it, anything else the per-product lane
+    /// reduction of steps 1–6.
+    public static let useTransposedReduce = FileSystem.environment("FLASH_ATTENTION_DECODE_REDUCE") == "transposed"
+    /// Whether the transposed reduction fits: sm_80's ptxas spills the 8-keys-per-step loop
+    /// with the fused append and rotary (168 registers), so that pair keeps the lane form.
+    public static func transposedReduceFits(keysPerStep: Int, fusedAppend: Bool, architecture: GPUArchitecture) -> Bool {
+        architecture >= .sm90a || !fusedAppend || keysPerStep < 8
+    }
     /// `FLASH_ATTENTION_DECODE_STAGES=n`: the tensor-core kernel's pipeline depth (a tuning hook).
     static let stageOverride: Int? = FileSystem.environment("FLASH_ATTENTION_DECODE_STAGES").flatMap { Int($0) }.map { max(2, min(8, $0)) }
 
@@ -257,7 +268,9 @@ public enum DecodeHeuristics {
             warps: 4, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
             splitOutput: splitOutput, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
-            clusterSplits: cluster, writeLSE: splitOutput && !fuseCombine ? true : problem.writeLSE,
+            clusterSplits: cluster, transposedReduce: useTransposedReduce && !tensorCores
+                && transposedReduceFits(keysPerStep: choice.keysPerStep, fusedAppend: fusedAppend, architecture: architecture),
+            writeLSE: splitOutput && !fuseCombine ? true : problem.writeLSE,
             rotary: fusedAppend ? problem.rotary : .none,
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32)
         let combine = splitOutput && !fuseCombine
@@ -388,7 +401,19 @@ public enum DecodeHeuristics {
                                                outputType: .float32, headDim: 128, writeLSE: false))
         variants.append(DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: .bfloat16,
                                                rotary: .halfSplit, rotaryTableType: .float32, appendKeys: true))
-        return variants
+        // Every scalar attention variant above in the transposed-reduction form (the default),
+        // and the lane form of each row choice and the heaviest option set (the knob's path).
+        let lane = variants.filter { $0.kind == .attention && !$0.tensorCores && $0.headDim == 128 && $0.clusterSplits == 0
+            && !$0.fusedAppend && !$0.splitOutput } + variants.filter { $0.kind == .attention && !$0.vectorized && $0.fusedCombine }
+        variants = variants.map { variant in
+            var variant = variant
+            if variant.kind == .attention && !variant.tensorCores && variant.headDim >= 16
+                && transposedReduceFits(keysPerStep: variant.keysPerStep, fusedAppend: variant.fusedAppend, architecture: architecture) {
+                variant.transposedReduce = true
+            }
+            return variant
+        }
+        return variants + lane
     }
 }
 

@@ -74,6 +74,13 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// no partial touches global memory. 0: no cluster (`splitOutput` decides). 2…16; the
     /// kernel's split count must equal it (the runtime allows non-portable sizes above 8).
     public var clusterSplits: Int
+    /// Attention, scalar (not tensor-core) kernel with 2+ threads per key: a step's N·R (key,
+    /// row) dot products are reduced across the key group's lanes together (a transposed
+    /// butterfly: each stage halves the values a lane holds, `N·R − 1` shuffles in all instead
+    /// of `N·R·log2 T`), each lane scores and masks only the sums it ends with, and the scores
+    /// are broadcast back for the softmax; the O rescale is skipped for rows whose running max
+    /// did not move. Same math, fewer instructions per key.
+    public var transposedReduce: Bool
     /// Attention without splits or with the fused combine, combine: write the LSE.
     public var writeLSE: Bool
     /// Append: the rotation, and the storage of the cos/sin tables.
@@ -88,7 +95,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         kind: DecodeKernelKind, architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int = 0, rowsPerBlock: Int = 1, keysPerStep: Int = 4, stages: Int = 0, warps: Int = 4, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
-        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0,
+        splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0, transposedReduce: Bool = false,
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
     ) {
@@ -111,6 +118,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.fusedAppend = fusedAppend
         self.tensorCores = tensorCores
         self.clusterSplits = kind == .attention && !splitOutput ? clusterSplits : 0
+        self.transposedReduce = kind == .attention && !tensorCores && headDim >= 16 && transposedReduce
         self.writeLSE = writeLSE
         self.rotary = rotary
         self.rotaryTableType = rotaryTableType
@@ -197,6 +205,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if alibi { parts.append("alibi") }
             if paged { parts.append("paged") }
             if !vectorized { parts.append("scalar") }
+            if transposedReduce { parts.append("tr") }
             parts.append(fusedCombine ? "fused" : splitOutput ? "split" : clusterSplits > 1 ? "cluster\(clusterSplits)" : "final")
             if (!splitOutput || fusedCombine) && !writeLSE { parts.append("nolse") }
             if fusedAppend {
