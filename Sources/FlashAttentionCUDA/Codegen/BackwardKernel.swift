@@ -107,7 +107,8 @@ public struct BackwardKernel: Sendable {
 
     private static func cType(_ t: ElementType) -> String { t == .float32 ? "float" : "u16" }
 
-    private static func loadFunction(_ name: String, _ t: ElementType) -> String {
+    /// `load_<name>(p)` → float for a tensor stored as `t` (the Hopper backward uses it too).
+    static func loadFunction(_ name: String, _ t: ElementType) -> String {
         let body: String
         switch t {
         case .float32: body = "return *p;"

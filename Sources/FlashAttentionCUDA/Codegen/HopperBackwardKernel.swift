@@ -119,12 +119,6 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
-    private static func loadFunction(_ name: String, _ t: ElementType) -> String {
-        let c = t == .float32 ? "float" : "u16"
-        let body = t == .float32 ? "return *p;" : t == .bfloat16 ? "return bf16_to_f32(*p);" : "return f16_to_f32(*p);"
-        return "typedef \(c) \(name)_t;\nFA_DEVICE float load_\(name)(const \(name)_t* p) { \(body) }"
-    }
-
     private static func storeFunction(_ name: String, _ t: ElementType) -> String {
         let c = t == .float32 ? "float" : "u16"
         let body: String
@@ -142,7 +136,7 @@ public struct HopperBackwardKernel: Sendable {
         return [
             "FA_DEVICE u32 pack_input2(float lo, float hi) { return \(bf ? "pack_bf16x2" : "pack_f16x2")(lo, hi); }",
             "FA_DEVICE float load_in(const u16* p) { return \(bf ? "bf16_to_f32" : "f16_to_f32")(*p); }",
-            Self.loadFunction("o", d.outType),
+            BackwardKernel.loadFunction("o", d.outType),
             Self.storeFunction("dq", d.dqType),
             Self.storeFunction("dk", d.dkType),
             Self.storeFunction("dv", d.dvType),
