@@ -121,10 +121,17 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultOn(p))
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))
-        // One dQ buffer by default until the two-buffer writer has run the large oracle cases;
-        // two stay available where they fit (tile D = 128), none at tile D = 64.
+        // Two dQ buffers by default on unmasked tile D = 128 from 2k keys (measured faster
+        // there only); one elsewhere, and tile D = 64 has no room for two.
         p = plain; p.mask = .none; p.seqlenK = 2048
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        p.seqlenK = 1024
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        p.seqlenK = 2048; p.mask = .causal
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        p.mask = .none; p.headDim = 64
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        p.headDim = plain.headDim
         #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2)?[1].dqBuffers == 2)
         p.headDim = 64
         #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2) == nil, "tile D = 64 has no room for two")

@@ -48,6 +48,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// consumers stage the next) or 2 (the writer issues step t's add before waiting for step
     /// t − 1's, and passes step t − 1's turn on then).
     public var dqBuffers: Int = 1
+    /// Writer threads with two buffers: 1 (one thread alternates between the buffers, as
+    /// above) or 2 (a writer per buffer, warps 1 and 2: each completes its own step's add and
+    /// passes that turn on without waiting for the other buffer's turn).
+    public var dqWriters: Int = 1
     /// Software pipelining across steps: each consumer issues the next step's Sᵀ = K·Qᵀ
     /// product right behind this step's dQ product (after dV/dK complete), so Sᵀ runs on the
     /// tensor cores while the consumer waits for dQ_partial, stages it and arrives on the
@@ -58,7 +62,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                pipelinedS: Bool = false) {
+                dqWriters: Int = 1, pipelinedS: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -71,6 +75,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.stages = stages
         self.orderedDQ = orderedDQ
         self.dqBuffers = dqBuffers
+        self.dqWriters = dqWriters
         self.pipelinedS = pipelinedS && pass == .keyValue
     }
 
@@ -112,6 +117,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         }
         if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
+        if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2) { return "two dQ writers need two dQ buffers" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -142,15 +148,26 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
 
-    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: one. Two measured
-    /// faster on unmasked problems at tile D = 128 from 2k keys (H100, bf16 D = 128: 1.07–1.08×
-    /// one buffer at N = 2k…16k; level at 1k, 0.94× at 512; causal 0.88–1.00×), and passed small
-    /// pinned oracle cases, bitwise reruns and racecheck over a multi-step chain, but no
-    /// float64-oracle case has yet run the two-buffer writer at the sizes where it would be the
-    /// default, so it stays behind `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` until one has
-    /// (`python/tests/test_large.py` on the GPU). Tile D = 64 has no room for a second buffer.
+    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two on unmasked
+    /// problems at tile D = 128 from 2k keys, one elsewhere. Two measured 1.07–1.08× one buffer
+    /// there (H100, bf16 D = 128, N = 2k…16k), but level at 1k, 0.94× at 512 and 0.88–1.00× on
+    /// causal problems. The two-buffer writer passed the float64 oracle at 2k–4k tokens
+    /// (`python/tests/test_large.py` with the knob forced, causal included), bitwise reruns,
+    /// memcheck and racecheck over a multi-step chain. Tile D = 64 has no room for a second buffer.
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
+        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
+    }
+
+    /// dQ writer threads when `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS` is unset and two buffers
+    /// run: one (the two-writer form is being measured).
+    public static func defaultDQWriters(_ problem: BackwardProblem) -> Int {
         1
+    }
+
+    /// Whether dQ is added in key-block order when `FLASH_ATTENTION_HOPPER_BWD_DQ` is unset:
+    /// always (deterministic calls always are; see the runtime).
+    public static func defaultOrderedDQ(_ problem: BackwardProblem) -> Bool {
+        true
     }
 
     /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
@@ -162,14 +179,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                            pipelinedS: Bool = false) -> [HopperBackwardDescriptor]? {
+                            dqWriters: Int = 1, pipelinedS: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
-                                     pipelinedS: pipelinedS),
+                                     dqWriters: dqWriters, pipelinedS: pipelinedS),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
         // A knob setting the tile cannot take (two dQ buffers at tile D = 64 exceed the shared
@@ -196,6 +213,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if mask != .none { parts.append(mask.rawValue) }
             if !orderedDQ { parts.append("dqunordered") }
             if dqBuffers != 1 { parts.append("dqbuf\(dqBuffers)") }
+            if dqWriters != 1 { parts.append("w\(dqWriters)") }
             if pipelinedS { parts.append("pipe") }
         }
         parts.append(architecture.targetName)
