@@ -39,7 +39,7 @@ want pytest && timeout 200 python3 -m pytest -q -x -p no:cacheprovider python/te
 summary+=("pytest cuda exit $?: $(tail -1 "$OUT/pytest.txt")")
 stamp pytest
 want large && FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 240 python3 -m pytest -q -s -p no:cacheprovider python/tests/test_large.py > "$OUT/large.txt" 2>&1
-summary+=("pytest large exit $?: $(tail -1 "$OUT/large.txt"); Hopper backward launches: $(grep -c '^hopper-bwd' "$OUT/large.txt")")
+summary+=("pytest large exit $?: $(tail -1 "$OUT/large.txt"); Hopper backward launches: $(grep -o "hopper-bwd" "$OUT/large.txt" | wc -l)")
 stamp large
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 for tool in memcheck racecheck; do
