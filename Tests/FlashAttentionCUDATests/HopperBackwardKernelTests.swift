@@ -17,6 +17,14 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqBuffers: 2))
+    // A writer thread per dQ buffer (the default at tile D = 128 from 2k keys), causal and not;
+    // arrival-order adds with two buffers (one writer).
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: mask, dqBuffers: 2, dqWriters: 2))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, stages: 3))
     list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32))
@@ -121,20 +129,28 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultOn(p))
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))
-        // Two dQ buffers by default on unmasked tile D = 128 from 2k keys (measured faster
-        // there only); one elsewhere, and tile D = 64 has no room for two.
+        // Two dQ buffers (a writer each) by default at tile D = 128 from 2k keys, causal or not
+        // (measured faster there); one elsewhere, and tile D = 64 has no room for two.
         p = plain; p.mask = .none; p.seqlenK = 2048
-        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2 && HopperBackwardDescriptor.defaultDQWriters(p) == 2)
         p.seqlenK = 1024
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
         p.seqlenK = 2048; p.mask = .causal
-        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        #expect(HopperBackwardDescriptor.defaultOrderedDQ(p))
         p.mask = .none; p.headDim = 64
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
         p.headDim = plain.headDim
         #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2)?[1].dqBuffers == 2)
         p.headDim = 64
         #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2) == nil, "tile D = 64 has no room for two")
+        // A writer per buffer needs two buffers and ordered adds.
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqWriters: 2).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2,
+                                         dqWriters: 2).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2).invalidReason == nil)
+        p = plain; p.mask = .none
+        #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2, dqWriters: 2)?[1].name.contains("dqbuf2_w2") == true)
         // The pipelined Sᵀ schedule stays a knob (measured slower or level).
         #expect(!HopperBackwardDescriptor.defaultPipelinedS(plain))
         var d = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)

@@ -15,6 +15,9 @@ import FlashAttentionCore
 ///           wait for this (head, query block)'s turn (counter = key block index),
 ///           cp.reduce.async.bulk .add.f32 of the 32 KB tile into the float32 accumulator
 ///           (the first key block stores instead), wait, release the turn
+///           (two buffers, `DQ_WRITERS` = 2: warps 1 and 2 each do this for every other step,
+///           so a turn passes on as soon as its own add completes; arrival order: one writer
+///           that waits only for each add's read of the buffer)
 ///   warpgroups 1 and 2 (consumers, 64 keys each):
 ///           Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ (wgmma); Pᵀ, dSᵀ in registers
 ///           dV += Pᵀ·dO, dK += dSᵀ·Q (A from registers); dSᵀ → shared memory
@@ -105,6 +108,8 @@ public struct HopperBackwardKernel: Sendable {
         constexpr bool CAUSAL = \(flag(d.mask == .causal));
         constexpr bool ORDERED = \(flag(d.orderedDQ));
         constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
+        constexpr int DQ_WRITERS = \(d.dqWriters);     // writer threads (2: one per buffer, warps 1 and 2)
+        static_assert(DQ_WRITERS == 1 || DQ_BUFS == 2, "a writer per buffer");
         // The next step's Sᵀ product is issued behind this step's dQ product (software pipelining).
         constexpr bool PIPE_S = \(flag(d.pipelinedS));
         constexpr float LOG2E = 1.4426950408889634f;
@@ -231,6 +236,7 @@ public struct HopperBackwardKernel: Sendable {
         FA_DEVICE void fence_async_global() { asm volatile("fence.proxy.async.global;\\n" ::: "memory"); }
         FA_DEVICE void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory"); }
         FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
+        FA_DEVICE void red_relaxed_inc(int* p) { asm volatile("red.relaxed.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
         FA_DEVICE void red_release_inc(int* p) { asm volatile("red.release.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
         FA_DEVICE void st_shared_u32(u32 a, u32 v) { asm volatile("st.shared.b32 [%0], %1;\\n" :: "r"(a), "r"(v) : "memory"); }
         FA_DEVICE void st_shared_f4(u32 a, float x, float y, float z, float w) {
@@ -367,7 +373,52 @@ public struct HopperBackwardKernel: Sendable {
                         bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
                         bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
                     }
-                } else if (warp == 1 && lane == 0) {
+                } else if (!ORDERED && warp == 1 && lane == 0) {
+                    // MARK: dQ writer, arrival order (non-deterministic calls): nothing waits on an
+                    // add's completion, only on its read of the buffer; the adds complete before exit.
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const int buf = step % DQ_BUFS;
+                        mbar_wait(bar_dq_full + 8 * buf, (step / DQ_BUFS) & 1);
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        bulk_reduce_add((float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM), sdQ + buf * DQ_BYTES, DQ_BYTES);
+                        bulk_commit();
+                        bulk_wait_read();
+                        mbar_arrive(bar_dq_empty + 8 * buf);   // the consumers may stage into it again
+                        red_relaxed_inc((int*)p.dq_sem + tile);  // "reached", for the convert kernel
+                    }
+                    bulk_wait();
+                } else if (ORDERED && DQ_WRITERS == 2 && (warp == 1 || warp == 2) && lane == 0) {
+                    // MARK: dQ writers, one per buffer: warp 1 adds the even steps, warp 2 the odd ones.
+                    // Each runs the one-buffer cycle on its own bulk groups, so a step's turn passes
+                    // on as soon as its own add completes, never behind the next step's turn wait.
+                    const int w = warp - 1;
+                    for (int step = w; step < steps; step += 2) {
+                        \(stepDecode)
+                        const u32 src = sdQ + w * DQ_BYTES;
+                        mbar_wait(bar_dq_full + 8 * w, (step >> 1) & 1);
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        if (ORDERED) {
+                            if (n_block > 0) {
+                                while (ld_acquire(sem) != n_block) { }
+                                fence_async_global();
+                                bulk_reduce_add(dst, src, DQ_BYTES);
+                            } else {
+                                bulk_store(dst, src, DQ_BYTES);  // the first turn: nothing to add to
+                            }
+                        } else {
+                            bulk_reduce_add(dst, src, DQ_BYTES);
+                        }
+                        bulk_commit();
+                        bulk_wait_read();
+                        mbar_arrive(bar_dq_empty + 8 * w);       // the consumers may stage step + 2 here
+                        bulk_wait();
+                        fence_async_global();
+                        red_release_inc(sem);                    // the next key block's turn
+                    }
+                } else if (DQ_WRITERS == 1 && warp == 1 && lane == 0) {
                     // MARK: dQ writer: adds each step's dQ_partial in key-block order
                     // With two buffers the add of step t is issued before step t − 1's completes:
                     // step t − 1's turn passes on once it has (one add in flight per writer).

@@ -48,9 +48,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// consumers stage the next) or 2 (the writer issues step t's add before waiting for step
     /// t − 1's, and passes step t − 1's turn on then).
     public var dqBuffers: Int = 1
-    /// Writer threads with two buffers: 1 (one thread alternates between the buffers, as
-    /// above) or 2 (a writer per buffer, warps 1 and 2: each completes its own step's add and
-    /// passes that turn on without waiting for the other buffer's turn).
+    /// Writer threads with two buffers and ordered adds: 1 (one thread alternates between the
+    /// buffers, as above) or 2 (a writer per buffer, warps 1 and 2, even and odd steps: each
+    /// completes its own step's add and passes that turn on at once, never behind the other
+    /// step's turn wait). Arrival-order adds wait on no turn and keep one writer.
     public var dqWriters: Int = 1
     /// Software pipelining across steps: each consumer issues the next step's Sᵀ = K·Qᵀ
     /// product right behind this step's dQ product (after dV/dK complete), so Sᵀ runs on the
@@ -117,7 +118,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         }
         if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
-        if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2) { return "two dQ writers need two dQ buffers" }
+        if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -148,24 +149,34 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
 
-    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two on unmasked
-    /// problems at tile D = 128 from 2k keys, one elsewhere. Two measured 1.07–1.08× one buffer
-    /// there (H100, bf16 D = 128, N = 2k…16k), but level at 1k, 0.94× at 512 and 0.88–1.00× on
-    /// causal problems. The two-buffer writer passed the float64 oracle at 2k–4k tokens
-    /// (`python/tests/test_large.py` with the knob forced, causal included), bitwise reruns,
-    /// memcheck and racecheck over a multi-step chain. Tile D = 64 has no room for a second buffer.
+    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two at tile D = 128
+    /// from 2k keys, causal or not (with a writer each, ``defaultDQWriters(_:)``), one
+    /// elsewhere. Tile D = 64 has no room for a second buffer.
+    ///
+    /// H100, one call, D = 128, N = 2k…16k: two buffers with a writer each 1.04–1.16× one
+    /// buffer on causal problems (bf16; fp16 1.03–1.13×), where the single two-buffer writer
+    /// had lost (it passed each turn on a step late), and 1.00–1.20× the single two-buffer
+    /// writer on unmasked ones (fp16 1.03–1.27×; its 8k/16k samples sat 10–16 % under earlier
+    /// calls, so part of that is the spread); level at 512 and 1k, so those keep one buffer.
+    /// Checked with the form forced: 48/48 pinned float64-oracle
+    /// cases, `test_large.py` 15/15, 20/20 + 2 × 15/15 bitwise reruns, memcheck 0 errors and
+    /// racecheck 0 hazards over 8-block turn chains (docs/cuda-backward.md).
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
-        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
+        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
     }
 
     /// dQ writer threads when `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS` is unset and two buffers
-    /// run: one (the two-writer form is being measured).
+    /// run with ordered adds: two (measured at or above one writer at every D = 128 point,
+    /// see ``defaultDQBuffers(_:)``).
     public static func defaultDQWriters(_ problem: BackwardProblem) -> Int {
-        1
+        2
     }
 
     /// Whether dQ is added in key-block order when `FLASH_ATTENTION_HOPPER_BWD_DQ` is unset:
-    /// always (deterministic calls always are; see the runtime).
+    /// always. Deterministic calls always are (the runtime); non-deterministic calls could add
+    /// in arrival order (`=unordered`), but that measured level with two writers (H100, bf16
+    /// D = 128: 0.97–1.05×) and its writer has not yet passed the oracle at size, so it stays
+    /// a knob.
     public static func defaultOrderedDQ(_ problem: BackwardProblem) -> Bool {
         true
     }

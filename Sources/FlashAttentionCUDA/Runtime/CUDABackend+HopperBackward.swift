@@ -20,7 +20,9 @@ extension CUDABackend {
     /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says.
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
     /// not bitwise reproducible; used only for non-deterministic calls);
-    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial, `=1` keeps one buffer;
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered` keeps key-block order for non-deterministic calls too;
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial where two fit (tile D = 128), `=1` keeps one buffer;
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS=2` gives each of two buffers its own writer thread, `=1` one;
     /// `FLASH_ATTENTION_HOPPER_BWD_PIPE=1` issues each step's Sᵀ product during the previous
     /// step's dQ product, `=0` does not; unset, both follow
     /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)`` and ``HopperBackwardDescriptor/defaultPipelinedS(_:)``.
@@ -32,12 +34,22 @@ extension CUDABackend {
         guard layout.varlen == nil, layout.batch <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
-        let ordered = problem.deterministic || FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ") != "unordered"
+        // A deterministic call always adds in key-block order, whatever the knob says.
+        let orderSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ")
+        let ordered = problem.deterministic || orderSetting == "ordered"
+            || (orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
         let bufferSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
-        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
+        // Two buffers fit tile D = 128 only: the knob leaves tile D = 64 on one.
+        let twoFit = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 128
+        let buffers = bufferSetting == "2" && twoFit ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
+        let writerSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
+        // Arrival-order adds wait on no turn: one writer serves both buffers.
+        let writers = buffers != 2 || !ordered ? 1
+            : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQWriters(problem)
         let pipeSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
         let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
-        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, pipelinedS: pipelined)
+        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
+                                             pipelinedS: pipelined)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
