@@ -2,7 +2,8 @@
 # One device call for the Hopper backward's dQ writers (issue 9's backward bar): a writer thread
 # per dQ buffer (FLASH_ATTENTION_HOPPER_BWD_DQBUF=2 FLASH_ATTENTION_HOPPER_BWD_DQWRITERS=2, "w2")
 # checked with it forced (pinned float64-oracle cases, test_large.py ordered and unordered,
-# bitwise reruns, memcheck + racecheck over multi-step chains), then the bf16 grid in both
+# bitwise reruns, memcheck + racecheck over multi-step chains; with DQ=unordered the runtime keeps one
+# writer, so those runs check the arrival-order writer with two buffers), then the bf16 grid in both
 # determinism modes beside FA2 and cuDNN, a few fp16 points, and ncu on one D = 128 point.
 #   usage on the device: bash scripts/device/hopper_backward_writers.sh   (logs under $OUT)
 # Expects .device-bwd2/flash-attn.gz and .device-bwd2/libflashattention.so.
@@ -76,7 +77,7 @@ for q in ordered unordered; do
   want large && summary+=("test_large w2 $q: $(tail -1 "$OUT/large_$q.txt"); w2 launches $(grep -c 'hopper-bwd.*w2' "$OUT/large_$q.txt"), unordered $(grep -c 'hopper-bwd.*dqunordered' "$OUT/large_$q.txt")")
 done
 for f in "$OUT"/san_*.txt; do
-  [ -f "$f" ] && summary+=("$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $f | tail -1); w2 launches $(grep -c '^hopper-bwd.*w2' $f)")
+  [ -f "$f" ] && summary+=("$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $f | tail -1); launches w2 $(grep -c '^hopper-bwd.*w2' $f), unordered $(grep -c '^hopper-bwd.*dqunordered' $f)")
 done
 stamp checks
 for pid in "${bg[@]}"; do wait $pid; done
