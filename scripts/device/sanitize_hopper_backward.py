@@ -1,7 +1,9 @@
 """One multi-step Hopper backward call per mask for compute-sanitizer: 1024 keys × 1000 queries,
 so each key block walks 16 query blocks and the ordered dQ turn chain is 8 blocks long (the
 pinned oracle cases only reached single-step launches).
-    compute-sanitizer --tool racecheck --kernel-name kns=hbwd python3 scripts/device/sanitize_hopper_backward.py
+    compute-sanitizer --tool racecheck --kernel-name kns=flash_attention_backward_hopper python3 scripts/device/sanitize_hopper_backward.py
+(every Hopper backward kernel has that entry name; the descriptor names such as hbwd_... are not
+kernel symbols, so kns=hbwd matches nothing)
 """
 import torch
 
