@@ -44,7 +44,7 @@ stamp large
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 for tool in memcheck racecheck; do
   want sanitize || continue
-  FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 240 "$san" --tool $tool --kernel-name kns=hbwd python3 scripts/device/sanitize_hopper_backward.py > "$OUT/sanitize_$tool.txt" 2>&1
+  FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 240 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper python3 scripts/device/sanitize_hopper_backward.py > "$OUT/sanitize_$tool.txt" 2>&1
   summary+=("$tool hopper backward exit $?: $(grep -c '^hopper-bwd' "$OUT/sanitize_$tool.txt") launches; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize_$tool.txt" | tr '\n' ' ')")
   stamp $tool
 done
