@@ -55,6 +55,32 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 64, warps: 12,
             mask: .causal, varlen: type == .float16, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
     }
+    // Two Q buffers (the next tile's Q loads under this tile's last steps): the persistent and
+    // dynamic shapes with room for a second Q beside the K/V ring.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 160, warps: 12,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 192, warps: 12,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 192, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2))
+    // A share of the softmax's exponentials on the FMA pipe (D = 64, where the MUFU binds).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, emulatedExp2Every: 4))
+    // The overlapped epilogue (off by default): one and two Q buffers, the static and the dynamic grid.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, overlapEpilogue: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        qStages: 2, overlapEpilogue: true))
     return list
 }()
 
@@ -122,26 +148,37 @@ struct HopperForwardTests {
     /// table's shape for each (D, mask), and leave everything else to the other loops.
     @Test func heuristicsRouteByTheTable() throws {
         // The switches change the answers; this checks the table itself.
-        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil else { return }
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
-        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler)
-        let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 512))
-        #expect(plain128.mainloop == .tmaWarpSpecialized && plain128.blockN == 176 && plain128.persistent)
+        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)
+        // Two Q buffers where tiles are a few key steps long (D = 128: causal below 2k, plain at 512).
+        let shortCausal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(shortCausal128.blockN == 128 && shortCausal128.dynamicScheduler && shortCausal128.qStages == 2)
+        let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(plain128.mainloop == .tmaWarpSpecialized && plain128.blockN == 176 && plain128.persistent && plain128.qStages == 1)
+        let short128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 512))
+        #expect(short128.blockN == 128 && short128.persistent && short128.qStages == 2)
         let plain40 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 40, varlen: true, tensorMapFriendly: true))
         #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent && plain40.blockN == 128)
         // D = 64 non-causal: 192-key steps from N = 2k.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 2048)).blockN == 192)
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 1024)).blockN == 128)
+        let short64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(short64.blockN == 128 && short64.qStages == 2)
         // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler.
         let plain256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2048))
         #expect(plain256.mainloop == .tmaWarpSpecialized && plain256.blockN == 80 && plain256.persistent && !plain256.dynamicScheduler)
         let causal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true))
         #expect(causal256.mainloop == .tmaWarpSpecialized && causal256.blockN == 64 && causal256.dynamicScheduler)
-        // Causal D = 64 keeps the wgmma loop up to N = 1k (faster there), the TMA kernel from 2k.
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024)).mainloop == .wgmma)
-        let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 2048))
-        #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 192 && causal64.dynamicScheduler)
+        // Causal D = 64: 128-key steps with two Q buffers below 4k (the wgmma loop no longer runs
+        // it), 192-key steps from 4k.
+        for n in [512, 1024, 2048] {
+            let short = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: n))
+            #expect(short.mainloop == .tmaWarpSpecialized && short.blockN == 128 && short.dynamicScheduler && short.qStages == 2)
+        }
+        let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
+        #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 192 && causal64.dynamicScheduler && causal64.qStages == 1)
         // Not for: unfriendly strides, dropout, softcap, a window, tile D = 192, other architectures.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
@@ -162,5 +199,10 @@ struct HopperForwardTests {
         #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
         #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
         #expect(!compiled.log.contains("C7510"), "wgmma serialised:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7514"), "wgmma serialised (accumulators read in flight):\n\(compiled.log)")
+        // The overlapped epilogue (off by default) keeps one injected wait; the shipped kernels none.
+        if !testCase.descriptor.overlapEpilogue {
+            #expect(!compiled.log.contains("C7517"), "ptxas injected a wgmma wait:\n\(compiled.log)")
+        }
     }
 }

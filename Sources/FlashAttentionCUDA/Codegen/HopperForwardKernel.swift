@@ -10,8 +10,11 @@ import FlashAttentionCore
 ///
 /// ```
 /// warpgroup 0 (producer, 24 registers): one thread issues TMA copies
-///     per tile: wait until Q is free, Q; then for each key block, last to first: wait until
-///     stage s is free, K → stage s, V → stage s (each completing on that stage's "full" mbarrier)
+///     per tile: wait until its Q buffer is free, Q; then for each key block, last to first: wait
+///     until stage s is free, K → stage s, V → stage s (each completing on that stage's "full"
+///     mbarrier). With two Q buffers (``AttentionKernelDescriptor/qStages``) the next tile's Q
+///     goes out right after this tile's last V copy, a key step or more before this tile's
+///     last S product frees the buffer the one-buffer kernel waits for.
 /// warpgroups 1 and 2 (consumers, 240 registers), 64 query rows each:
 ///     S₀ = Q·K₀ᵀ; softmax → P₀
 ///     for j = 1 …:  [my turn]  S_j = Q·K_jᵀ (async); O = O·α; O += P_{j−1}·V_{j−1} (async)  [your turn]
@@ -90,6 +93,9 @@ public struct HopperForwardKernel: Sendable {
         constexpr int BLOCK_M = \(d.blockM);        // query rows per thread block (2 consumer warpgroups × 64)
         constexpr int BLOCK_N = \(d.blockN);        // keys per main-loop step
         constexpr int STAGES = \(d.stages);         // K/V pipeline depth
+        constexpr int EXP2_EMU = \(d.emulatedExp2Every);    // every EXP2_EMU-th n8 tile of S exponentiates on the FMA pipe (0: none)
+        constexpr bool OVERLAP = \(flag(d.overlapEpilogue));  // a tile's last P·V and epilogue run under the next tile's first S
+        constexpr int Q_STAGES = \(d.qStages);      // Q buffers (2: the next tile's Q loads under this tile's last steps)
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = 256;
         constexpr int N_TILES = BLOCK_N / 8;        // n8 column tiles of S per warp
@@ -127,6 +133,16 @@ public struct HopperForwardKernel: Sendable {
         FA_DEVICE void st_shared_s32(u32 addr, int v) { asm volatile("st.shared.s32 [%0], %1;\\n" :: "r"(addr), "r"(v) : "memory"); }
         FA_DEVICE int ld_shared_s32(u32 addr) { int v; asm volatile("ld.shared.s32 %0, [%1];\\n" : "=r"(v) : "r"(addr) : "memory"); return v; }
         FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
+        // 2^x without the MUFU: x = k + f with k = round(x) (the 1.5·2²³ shift leaves k in t's low
+        // mantissa bits) and |f| ≤ ½; 2^f by a degree-3 polynomial (relative error ≤ 1.1e-4, under
+        // half an fp16 ulp of P); k added to the exponent field. x < −126 (masked keys: −∞) gives 0.
+        FA_DEVICE float exp2_fma(float x) {
+            const float t = __fadd_rn(x, 12582912.0f);
+            const float f = __fsub_rn(x, __fsub_rn(t, 12582912.0f));
+            const float p = fmaf(fmaf(fmaf(0.0550083665f, f, 0.242209848f), f, 0.693282866f), f, 1.0f);
+            const float r = __uint_as_float(__float_as_uint(p) + (__float_as_uint(t) << 23));
+            return x >= -126.0f ? r : 0.0f;
+        }
         """
     }
 
@@ -172,10 +188,12 @@ public struct HopperForwardKernel: Sendable {
             // The next index is taken once this tile's copies are queued: its latency hides behind
             // the producer's waits for free stages, and no register holds it across the copies.
             for (int tile = (int)blockIdx.x;; tile = (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u)) {
-                        // Publish the tile (or the end) once both consumers are done with the last Q.
-                        mbar_wait(bar_q_free, (q_iter & 1) ^ 1);
+                        // Publish the tile (or the end) once both consumers are done with this Q buffer's last tile.
+                        qb = q_iter % Q_STAGES;
+                        mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
                         ++q_iter;
-                        if (tile >= total_tiles) { st_shared_s32(sched_slot, -1); mbar_arrive(bar_q); break; }
+                        const u32 slot = sched_slot + 16 * qb;
+                        if (tile >= total_tiles) { st_shared_s32(slot, -1); mbar_arrive(bar_q + 8 * qb); break; }
                         // Sections of (batch, head) pairs sized to the L2, row blocks heaviest first.
                         const int sched_pairs = p.heads * p.batch;
                         const int sched_sect = imax(1, imin(sched_pairs, (int)(SCHED_L2_BYTES / ((long long)imax(p.seqlen_k, 1) * HEAD_DIM * 4))));
@@ -186,16 +204,18 @@ public struct HopperForwardKernel: Sendable {
                         const int pair = sect_idx * sched_sect + within % sect_pairs;
                         const int head = pair % p.heads;
                         const int batch = pair / p.heads;
-                        st_shared_s32(sched_slot, m_block); st_shared_s32(sched_slot + 4, head); st_shared_s32(sched_slot + 8, batch);
+                        st_shared_s32(slot, m_block); st_shared_s32(slot + 4, head); st_shared_s32(slot + 8, batch);
             """ : """
             for (;;) {
-                        mbar_wait(bar_q, q_iter & 1);
+                        qb = q_iter % Q_STAGES;
+                        mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
                         ++q_iter;
-                        const int m_block = ld_shared_s32(sched_slot);
+                        const u32 slot = sched_slot + 16 * qb;
+                        const int m_block = ld_shared_s32(slot);
                         if (m_block < 0) break;
-                        const int head = ld_shared_s32(sched_slot + 4), batch = ld_shared_s32(sched_slot + 8);
+                        const int head = ld_shared_s32(slot + 4), batch = ld_shared_s32(slot + 8);
             """
-            return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q); continue; }" : "{ mbar_arrive(bar_q_free); continue; }")
+            return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q + 8 * qb); continue; }" : "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
         }
         return """
         for (int tile = PERSISTENT ? (int)blockIdx.x : 0; tile < (PERSISTENT ? total_tiles : 1); tile += PERSISTENT ? (int)gridDim.x : 1) {
@@ -244,24 +264,26 @@ public struct HopperForwardKernel: Sendable {
             // Swizzle atoms need 1024-byte alignment; the launch asks for 1 KB of slack.
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
             const u32 sQ = smem_u32(base);
-            const u32 sK = sQ + Q_BYTES;                   // STAGES tiles
+            const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
-            const u32 bar_q = sV + STAGES * KV_BYTES;      // Q full, Q free, then per stage: K full, V full, K free, V free
-            const u32 bar_q_free = bar_q + 8;
-            const u32 bar_k_full = bar_q + 16, bar_v_full = bar_k_full + 8 * STAGES;
+            const u32 bar_q = sV + STAGES * KV_BYTES;      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            const u32 bar_q_free = bar_q + 8 * Q_STAGES;
+            const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
             const int total_tiles = m_blocks * p.heads * p.batch;
             (void)total_tiles;
-            // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch) after
-            // the barriers, and the device counters (tiles taken, blocks done).
-            const u32 sched_slot = bar_q + 16 + 32 * STAGES;
+            // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch), one
+            // 16-byte slot per Q buffer after the barriers, and the device counters (tiles taken, blocks done).
+            const u32 sched_slot = bar_q + 16 * Q_STAGES + 32 * STAGES;
             (void)sched_slot;
 
             if (tid == 0) {
-                mbar_init(bar_q, 1);
-                mbar_init(bar_q_free, CONSUMER_THREADS);
+                for (int q = 0; q < Q_STAGES; ++q) {
+                    mbar_init(bar_q + 8 * q, 1);
+                    mbar_init(bar_q_free + 8 * q, CONSUMER_THREADS);
+                }
                 for (int s = 0; s < STAGES; ++s) {
                     mbar_init(bar_k_full + 8 * s, 1);
                     mbar_init(bar_v_full + 8 * s, 1);
@@ -278,16 +300,18 @@ public struct HopperForwardKernel: Sendable {
                 if (warp == 0 && lane == 0) {
                     tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);
                     int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
+                    int qb = 0;                   // this tile's Q buffer
                     \(tileLoop(producer: true))
-                        if (n_blocks == 0) { if (DYNAMIC) mbar_arrive(bar_q); continue; }
+                        if (n_blocks == 0) { if (DYNAMIC) mbar_arrive(bar_q + 8 * qb); continue; }
                         if (!DYNAMIC) {
-                            // Q of the last tile is no longer read once both consumers release it.
-                            mbar_wait(bar_q_free, (q_iter & 1) ^ 1);
+                            // The buffer's last Q is no longer read once both consumers release it.
+                            qb = q_iter % Q_STAGES;
+                            mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
                             ++q_iter;
                         }
-                        mbar_expect_tx(bar_q, Q_BYTES);
+                        mbar_expect_tx(bar_q + 8 * qb, Q_BYTES);
                         #pragma unroll
-                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + db * BLOCK_M * 128, &hp.tm_q, bar_q, db * 64, q_row, head, t_batch);
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);
                         for (int it = 0; it < n_blocks; ++it, ++kv_iter) {
                             const int stage = kv_iter % STAGES;
                             const u32 phase = (kv_iter / STAGES) & 1;
@@ -325,7 +349,7 @@ public struct HopperForwardKernel: Sendable {
                 // apart, a 16-column k step is +32 B inside a 64-column block, blocks ROWS·128 B
                 // apart. V is read MN-major: 64-column blocks BLOCK_N·128 B apart along N,
                 // 8-key groups 1024 B apart along K.
-                const u32 q_base = sQ + wg * 64 * 128;
+                u32 q_base = sQ + wg * 64 * 128;                 // this warpgroup's rows of the tile's Q buffer
                 float acc_o[D_TILES][4];
                 float row_max[2], row_sum[2], alpha[2];
                 float s[N_TILES][4];
@@ -371,26 +395,62 @@ public struct HopperForwardKernel: Sendable {
                 // warpgroup 0 takes the first.
                 if (wg == 1) named_arrive(BAR_TURN + 0, CONSUMER_THREADS);
                 int kv_iter = 0, q_iter = 0;
+                int qb = 0;  // this tile's Q buffer
+
+                // MARK: epilogue: O = O / l; LSE = (m·s + log2 l)·ln 2; a row with l = 0 writes O = 0, LSE = +∞
+                auto epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here) {
+                    #pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const float l = warp_sum4(row_sum[r]);
+                        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+                        const int row = row_in_block + 8 * r;
+                        if (row < rows_here) {
+                            out_t* o_row = o_tile + (i64)row * p.o_row_stride;
+                            #pragma unroll
+                            for (int dt = 0; dt < D_TILES; ++dt) {
+                                const int col = dt * 8 + tig * 2;
+                                if (col < p.head_dim) store_out2(o_row + col, acc_o[dt][2 * r] * inv, acc_o[dt][2 * r + 1] * inv);
+                            }
+                            if (WRITE_LSE && tig == 0)
+                                lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
+                        }
+                    }
+                };
+                // OVERLAP: the previous tile's last P·V was issued and not waited for; once it has
+                // completed (the caller waits), release its V stage and write its O and LSE.
+                bool pending = false;
+                out_t* prev_o = nullptr;
+                float* prev_lse = nullptr;
+                int prev_rows = 0;
+                auto finish_pending = [&]() {
+                    mbar_arrive(bar_v_free + 8 * ((kv_iter - 1) % STAGES));
+                    epilogue(prev_o, prev_lse, prev_rows);
+                    pending = false;
+                };
                 \(tileLoop(producer: false))
                     out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;
                     float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
                     if (n_blocks == 0) {
+                        if (OVERLAP && pending) { wgmma_wait<0>(); finish_pending(); }
                         // No row of this tile sees a key: O = 0, LSE = +∞.
                         for (int e = ctid; e < rows_here * HEAD_DIM; e += CONSUMER_THREADS) {
                             const int r = e / HEAD_DIM, c = e % HEAD_DIM;
                             if (c < p.head_dim) store_out1(o_tile + (i64)r * p.o_row_stride + c, 0.0f);
                         }
                         if (WRITE_LSE) for (int r = ctid; r < rows_here; r += CONSUMER_THREADS) lse_tile[(i64)r * p.lse_row_stride] = FA_INF;
-                        if (DYNAMIC) mbar_arrive(bar_q_free);
+                        if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);
                         continue;
                     }
                     const int row0 = m0 + row_in_block;
                     // Keys every row of this warpgroup sees: tiles wholly below need no mask.
                     const int full_hi = CAUSAL ? imin(seqlen_k, m0 + wg * 64 + diag + 1) : seqlen_k;
-                    #pragma unroll
-                    for (int dt = 0; dt < D_TILES; ++dt) acc_o[dt][0] = acc_o[dt][1] = acc_o[dt][2] = acc_o[dt][3] = 0.0f;
-                    row_max[0] = row_max[1] = -FA_INF;
-                    row_sum[0] = row_sum[1] = 0.0f;
+                    auto init_rows = [&]() {
+                        #pragma unroll
+                        for (int dt = 0; dt < D_TILES; ++dt) acc_o[dt][0] = acc_o[dt][1] = acc_o[dt][2] = acc_o[dt][3] = 0.0f;
+                        row_max[0] = row_max[1] = -FA_INF;
+                        row_sum[0] = row_sum[1] = 0.0f;
+                    };
+                    if (!OVERLAP) init_rows();
                     // Mask S to this thread's rows' keys (sequence end; causal edge), then the online
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
                     auto softmax = [&](int n0) {
@@ -421,7 +481,8 @@ public struct HopperForwardKernel: Sendable {
                             for (int nt = 0; nt < N_TILES; ++nt)
                                 #pragma unroll
                                 for (int c = 0; c < 2; ++c) {
-                                    const float pv = fast_exp2(fmaf(s[nt][2 * r + c], scale_log2, -m_scaled));
+                                    const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
+                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
                                     sum += pv;
                                     s[nt][2 * r + c] = pv;
                                 }
@@ -430,9 +491,11 @@ public struct HopperForwardKernel: Sendable {
                     };
 
                     if (!DYNAMIC) {
-                        mbar_wait(bar_q, q_iter & 1);
+                        qb = q_iter % Q_STAGES;
+                        mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
                         ++q_iter;
                     }
+                    q_base = sQ + qb * Q_BYTES + wg * 64 * 128;
                     // First step: S = Q·K_lastᵀ, softmax.
                     {
                         const int stage = kv_iter % STAGES;
@@ -441,6 +504,15 @@ public struct HopperForwardKernel: Sendable {
                         wgmma_fence();
                         issue_qk(stage);
                         named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        if (OVERLAP) {
+                            // The previous tile's P·V ran under this tile's head and this S's issue.
+                            // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
+                            // ptxas serialise every wgmma of the kernel (C7514; 0.62–0.91× on the
+                            // H100), so both products are waited for here.
+                            wgmma_wait<0>();
+                            if (pending) finish_pending();
+                            init_rows();
+                        }
                         wgmma_wait<0>();
                         mbar_arrive(bar_k_free + 8 * stage);
                         softmax((n_blocks - 1) * BLOCK_N);
@@ -466,36 +538,28 @@ public struct HopperForwardKernel: Sendable {
                         convert_p();
                     }
                     // Every product with Q has completed: the producer may load the next tile's Q.
-                    mbar_arrive(bar_q_free);
+                    mbar_arrive(bar_q_free + 8 * qb);
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         rescale_o();
                         mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(stage);
-                        wgmma_wait<0>();
-                        mbar_arrive(bar_v_free + 8 * stage);
-                    }
-                    kv_iter += n_blocks;
-
-                    // MARK: epilogue: O = O / l; LSE = (m·s + log2 l)·ln 2; a row with l = 0 writes O = 0, LSE = +∞
-                    #pragma unroll
-                    for (int r = 0; r < 2; ++r) {
-                        const float l = warp_sum4(row_sum[r]);
-                        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-                        const int row = row_in_block + 8 * r;
-                        if (row < rows_here) {
-                            out_t* o_row = o_tile + (i64)row * p.o_row_stride;
-                            #pragma unroll
-                            for (int dt = 0; dt < D_TILES; ++dt) {
-                                const int col = dt * 8 + tig * 2;
-                                if (col < p.head_dim) store_out2(o_row + col, acc_o[dt][2 * r] * inv, acc_o[dt][2 * r + 1] * inv);
-                            }
-                            if (WRITE_LSE && tig == 0)
-                                lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
+                        if (!OVERLAP) {
+                            wgmma_wait<0>();
+                            mbar_arrive(bar_v_free + 8 * stage);
                         }
                     }
+                    kv_iter += n_blocks;
+                    if (OVERLAP) {
+                        pending = true;
+                        prev_o = o_tile; prev_lse = lse_tile; prev_rows = rows_here;
+                        continue;
+                    }
+                    epilogue(o_tile, lse_tile, rows_here);
                 }
+                if (OVERLAP && pending) { wgmma_wait<0>(); finish_pending(); }
+
                 // Warpgroup 0 received one more turn signal than it used: take it, so both
                 // named barriers end the kernel idle.
                 if (wg == 0) named_sync(BAR_TURN + 0, CONSUMER_THREADS);

@@ -83,6 +83,26 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// fixed stride (``KernelMainloop/tmaWarpSpecialized`` with ``persistent`` only): balances
     /// causal tiles of unequal length across multiprocessors.
     public var dynamicScheduler: Bool
+    /// Q buffers of the TMA kernel (1 or 2; ``KernelMainloop/tmaWarpSpecialized`` with
+    /// ``persistent`` only). With two, the producer loads the next tile's Q as soon as it has
+    /// queued this tile's last K/V copy, a key step or more before this tile's last S product
+    /// frees the one buffer, so at short N the next tile's first product need not wait for Q.
+    public var qStages: Int
+    /// Every this many n8 column tiles of S, the softmax computes 2^x on the FMA and integer
+    /// pipes (a degree-3 polynomial, relative error ≤ 1.1e-4) instead of the MUFU `ex2` (0: never;
+    /// ``KernelMainloop/tmaWarpSpecialized`` only). At D = 64 a score costs the tensor cores as
+    /// many cycles as its `ex2` costs the MUFU (both 1/16 of an SM clock), so moving a share of
+    /// the exponentials off the MUFU could shorten the softmax. Measured on the H100 (every 4th
+    /// tile, D = 64): 0.92–0.98× of the same kernel without it at every N, so off
+    /// (`FLASH_ATTENTION_HOPPER_EXP2`): the softmax is issue-bound, not MUFU-bound.
+    public var emulatedExp2Every: Int
+    /// A tile's last P·V is issued and not waited for: it runs under the next tile's head and
+    /// first S issue, and the tile's epilogue (O / l, the stores, LSE) follows that S
+    /// (``KernelMainloop/tmaWarpSpecialized`` with ``persistent`` only). Off: the form measured
+    /// on the H100 (epilogue under the S, wait_group 1) made ptxas serialise the kernel's wgmma
+    /// (0.62–0.91×); this form compiles without that (one injected wait remains, C7517) and has
+    /// not run on a GPU. `FLASH_ATTENTION_HOPPER_OVERLAP=1` turns it on.
+    public var overlapEpilogue: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -90,7 +110,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
-        stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false
+        stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
+        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -114,6 +135,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.stages = stages
         self.persistent = persistent
         self.dynamicScheduler = dynamicScheduler
+        self.qStages = qStages
+        self.emulatedExp2Every = emulatedExp2Every
+        self.overlapEpilogue = overlapEpilogue
     }
 
     // MARK: - Derived layout facts
@@ -126,8 +150,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedRowStride: Int { headDim + 8 }
     /// Q tile, one K tile and one V tile (wgmma: unpadded swizzled rows plus 1 KB to align them).
     public var sharedMemoryBytes: Int {
-        // TMA loop: Q, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers.
-        if mainloop == .tmaWarpSpecialized { return (blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers.
+        if mainloop == .tmaWarpSpecialized { return (qStages * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -140,6 +164,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if architecture.computeCapability != 90 { return "the TMA warp-specialised loop needs sm_90a, got \(architecture)" }
             if headDim != 64 && headDim != 128 && headDim != 256 { return "the TMA warp-specialised loop runs head dims 64, 128 and 256, got \(headDim)" }
             if dynamicScheduler && !persistent { return "the dynamic tile scheduler needs the persistent grid" }
+            if qStages != 1 && qStages != 2 { return "qStages must be 1 or 2, got \(qStages)" }
+            if emulatedExp2Every < 0 || emulatedExp2Every > 8 { return "emulatedExp2Every must be in 0...8, got \(emulatedExp2Every)" }
+            if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
+            if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if warps != 12 || blockM != 128 { return "the TMA warp-specialised loop is 3 warpgroups (1 producer, 2 × 64-row consumers): blockM 128, 12 warps" }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
@@ -158,7 +186,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler) && mainloop != .tmaWarpSpecialized { return "only the TMA warp-specialised loop has a persistent grid" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue) && mainloop != .tmaWarpSpecialized { return "only the TMA warp-specialised loop has a persistent grid" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -186,7 +214,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

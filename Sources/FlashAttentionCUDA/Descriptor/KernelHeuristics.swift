@@ -177,6 +177,12 @@ public enum KernelHeuristics {
         public var persistent: Bool
         /// The persistent grid takes tiles from a device counter, heaviest first (causal balance).
         public var dynamicScheduler: Bool = false
+        /// Q buffers (2: the next tile's Q loads while this tile's last key steps run; persistent only).
+        public var qStages: Int = 1
+        /// Every this many n8 tiles of S exponentiate on the FMA pipe instead of the MUFU (0: never).
+        public var exp2Every: Int = 0
+        /// The last P·V and epilogue of a tile run under the next tile's first S (persistent only).
+        public var overlapEpilogue: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -210,15 +216,38 @@ public enum KernelHeuristics {
     /// Interleaved A/B in the second call (scripts/device/hopper_confirm.sh; each setting twice,
     /// bf16 means at N = 2k/4k/8k/16k): D=64 192×2p 438/464/453/467 vs 128×2p 430/450/446/431;
     /// D=64c 192×2d 358/429/435/479 vs 128×2 345/401/430/459 vs 128×2d 350/392/412/431.
+    ///
+    /// Session 3 (scripts/device/hopper_q2.sh, bf16, two interleaved rounds, r1/r2): two Q buffers
+    /// (`q`: the next tile's Q loads under this tile's last key steps) win where tiles are a few
+    /// key steps long: D=64c 128×2dq 231/231 at N = 512, 321/322 at 1k, 384/387 at 2k vs the
+    /// shipped wgmma loop 213/216, 269/275 and 192×2d 356/359; D=64 128×2pq 348/349, 402/403 vs
+    /// 128×2p 335/339, 394/400 (N = 512 / 1k); D=128c 128×2dq 271/269, 412/411 vs 128×2d 262/261,
+    /// 395/400; D=128 128×2pq 442/441 vs 176×2p 437/425 at 512. From 2k (4k for D=64c) they
+    /// were level or slower (D=128c 16k 557/541 vs 601/590), so the rows stop there.
+    /// `FLASH_ATTENTION_HOPPER_QBUF=1` skips the two-buffer rows (the session-2 table).
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
+        HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "two Q buffers below N = 2k: 1.01–1.04× the one-buffer 128×2p at N = 512 / 1k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, persistent: 1.20–1.33× the wgmma loop over the grid (geomean 403 vs 387 for non-persistent at N = 512/2k/16k)"),
+        HopperChoice(headDim: 64, causal: true, minSeqlenQ: 4096, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "192-key steps with the dynamic tile scheduler from N = 4k (session 2's row; two Q buffers were level or slower there)"),
+        HopperChoice(headDim: 64, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "two Q buffers, 128-key steps, dynamic scheduler below N = 4k: 1.07× the wgmma loop at N = 512, 1.18× at 1k, 1.08× the 192×2d kernel at 2k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: true, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 1024, checkedOnGPU: true,
                      reason: "TMA + warp specialisation from N = 2k, 192-key steps, dynamic tile scheduler: interleaved A/B 1.01–1.08× the one-block-per-tile 128×2 at N = 2k…16k (16 of 16 paired runs faster; 128×2d was slower, 0.92–1.01×). At N ≤ 1k the 64×64 wgmma blocks win (214 vs 178–194 at N = 512, 270 vs 265 at 1k)"),
+        HopperChoice(headDim: 128, causal: false, minSeqlenQ: 1024, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
+        HopperChoice(headDim: 128, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "two Q buffers (no room beside 176-key stages, so 128) below N = 1k: 1.02× the 176×2p kernel at N = 512, level at 1k (session 3, two rounds)"),
         HopperChoice(headDim: 128, causal: false, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
+        HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3)"),
+        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "two Q buffers below N = 2k: 1.03–1.04× the one-buffer 128×2d at N = 512 / 1k (session 3, two rounds)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler: 1.00–1.09× the one-block-per-tile grid at every grid point (bf16 and fp16), 0.76–1.00× cuDNN"),
         // D = 256: 128×80 tiles in 2 stages fill 225 KB of shared memory (Q 64 KB, K and V 40 KB each per stage).
@@ -241,45 +270,71 @@ public enum KernelHeuristics {
         let switchValue = FileSystem.environment("FLASH_ATTENTION_HOPPER")
         guard switchValue != "0" else { return nil }
         let causal = problem.mask == .causal
+        // FLASH_ATTENTION_HOPPER_QBUF=1 skips the two-Q-buffer rows: the table as it was before them.
+        let oneQ = FileSystem.environment("FLASH_ATTENTION_HOPPER_QBUF") == "1"
         guard var choice = hopperTable.first(where: {
-            $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ)
+            $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
         }) else { return nil }
         if !choice.checkedOnGPU, switchValue != "1" { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
         if let override = hopperTileOverride(headDim: tileD, causal: causal) {
-            (choice.blockN, choice.stages, choice.persistent, choice.dynamicScheduler) = override
+            (choice.blockN, choice.stages, choice.persistent, choice.dynamicScheduler, choice.qStages) = override
             choice.reason = "FLASH_ATTENTION_HOPPER_TILES override"
+        }
+        if let every = hopperExp2Override(headDim: tileD) { choice.exp2Every = every }
+        // FLASH_ATTENTION_HOPPER_OVERLAP=1 / 0 forces the overlapped epilogue on / off.
+        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP") {
+        case "1": choice.overlapEpilogue = true
+        case "0": choice.overlapEpilogue = false
+        default: break
         }
         let d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
-            dynamicScheduler: choice.persistent && choice.dynamicScheduler)
+            dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
+            emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue)
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
 
     /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`
     /// sets keys per step × pipeline stages for a tile head dim (`p`: persistent grid, `d`:
-    /// persistent with the dynamic tile scheduler; key suffix `c`: causal only, which wins over
-    /// the plain entry), so one run can compare shapes without a rebuild.
-    static func hopperTileOverride(headDim: Int, causal: Bool) -> (Int, Int, Bool, Bool)? {
+    /// persistent with the dynamic tile scheduler, `q` after either: two Q buffers, e.g.
+    /// `128:160x2pq`; key suffix `c`: causal only, which wins over the plain entry), so one run
+    /// can compare shapes without a rebuild.
+    static func hopperTileOverride(headDim: Int, causal: Bool) -> (Int, Int, Bool, Bool, Int)? {
         guard let text = FileSystem.environment("FLASH_ATTENTION_HOPPER_TILES") else { return nil }
-        var plain: (Int, Int, Bool, Bool)?, causalOnly: (Int, Int, Bool, Bool)?
+        var plain: (Int, Int, Bool, Bool, Int)?, causalOnly: (Int, Int, Bool, Bool, Int)?
         for item in text.split(separator: ",") {
             let parts = item.split(separator: ":")
             guard parts.count == 2 else { continue }
             let key = String(parts[0]), isCausal = key.hasSuffix("c")
             guard Int(isCausal ? String(key.dropLast()) : key) == headDim else { continue }
-            let dynamic = parts[1].hasSuffix("d")
-            let persistent = dynamic || parts[1].hasSuffix("p")
-            let numbers = parts[1].split(separator: "x").compactMap { Int($0.filter(\.isNumber)) }
+            var shape = Substring(parts[1])
+            let twoQ = shape.hasSuffix("q")
+            if twoQ { shape = shape.dropLast() }
+            let dynamic = shape.hasSuffix("d")
+            let persistent = dynamic || shape.hasSuffix("p")
+            let numbers = shape.split(separator: "x").compactMap { Int($0.filter(\.isNumber)) }
             guard numbers.count == 2 else { continue }
-            let choice = (numbers[0], numbers[1], persistent, dynamic)
+            let choice = (numbers[0], numbers[1], persistent, dynamic, twoQ && persistent ? 2 : 1)
             if isCausal { causalOnly = choice } else { plain = choice }
         }
         return causal ? causalOnly ?? plain : plain
+    }
+
+    /// A tuning hook for the TMA kernel's softmax: `FLASH_ATTENTION_HOPPER_EXP2="64:4,128:0"` (or
+    /// one number for every head dim) exponentiates every k-th n8 tile of S on the FMA pipe.
+    static func hopperExp2Override(headDim: Int) -> Int? {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXP2") else { return nil }
+        if let every = Int(text) { return every }
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            if parts.count == 2, Int(parts[0]) == headDim, let every = Int(parts[1]) { return every }
+        }
+        return nil
     }
 
     /// A tuning hook: `FLASH_ATTENTION_TILES="128:128x128w8b1,256:64x64w4b2"` replaces the
