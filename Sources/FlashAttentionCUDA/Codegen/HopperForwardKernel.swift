@@ -94,7 +94,7 @@ public struct HopperForwardKernel: Sendable {
         constexpr int BLOCK_N = \(d.blockN);        // keys per main-loop step
         constexpr int STAGES = \(d.stages);         // K/V pipeline depth
         constexpr int EXP2_EMU = \(d.emulatedExp2Every);    // every EXP2_EMU-th n8 tile of S exponentiates on the FMA pipe (0: none)
-        constexpr bool OVERLAP = \(flag(d.overlapEpilogue));  // a tile's last P·V and epilogue run under the next tile's first S
+        constexpr bool OVERLAP = \(flag(d.overlapEpilogue));  // a tile's last P·V runs under the next tile's head and first S issue
         constexpr int Q_STAGES = \(d.qStages);      // Q buffers (2: the next tile's Q loads under this tile's last steps)
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = 256;
@@ -431,7 +431,8 @@ public struct HopperForwardKernel: Sendable {
                     out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;
                     float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
                     if (n_blocks == 0) {
-                        if (OVERLAP && pending) { wgmma_wait<0>(); finish_pending(); }
+                        // Waits unconditionally: ptxas cannot tell that nothing is in flight without `pending`.
+                        if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }
                         // No row of this tile sees a key: O = 0, LSE = +∞.
                         for (int e = ctid; e < rows_here * HEAD_DIM; e += CONSUMER_THREADS) {
                             const int r = e / HEAD_DIM, c = e % HEAD_DIM;
@@ -507,7 +508,7 @@ public struct HopperForwardKernel: Sendable {
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
-                            // ptxas serialise every wgmma of the kernel (C7514; 0.62–0.91× on the
+                            // ptxas serialise every wgmma of the kernel (C7514; 0.62–1.00× on the
                             // H100), so both products are waited for here.
                             wgmma_wait<0>();
                             if (pending) finish_pending();
@@ -558,7 +559,7 @@ public struct HopperForwardKernel: Sendable {
                     }
                     epilogue(o_tile, lse_tile, rows_here);
                 }
-                if (OVERLAP && pending) { wgmma_wait<0>(); finish_pending(); }
+                if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }
 
                 // Warpgroup 0 received one more turn signal than it used: take it, so both
                 // named barriers end the kernel idle.
