@@ -9,44 +9,23 @@ Timing: CUDA events, median of `--iters` calls after warm-up, fresh random input
     python3 scripts/bench_cuda.py --ours ours.csv [--out torch.csv] [--dims 64,128,256] ...
 """
 import argparse
-import csv
 import sys
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-
-def time_ms(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    events = [torch.cuda.Event(enable_timing=True) for _ in range(iters + 1)]
-    events[0].record()
-    for i in range(iters):
-        fn()
-        events[i + 1].record()
-    torch.cuda.synchronize()
-    times = sorted(events[i].elapsed_time(events[i + 1]) for i in range(iters))
-    return times[len(times) // 2]
+from bench_common import add_grid_arguments, print_table, read_ours, time_ms, write_rows
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", help="CSV from flash-attn compile --bench --bench-csv")
     ap.add_argument("--out", help="write torch timings as CSV here")
-    ap.add_argument("--dims", default="64,128,256")
-    ap.add_argument("--seqlens", default="512,1024,2048,4096,8192,16384")
-    ap.add_argument("--dtypes", default="bf16,fp16")
-    ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
+    add_grid_arguments(ap, iters=20, warmup=3)
     args = ap.parse_args()
 
-    ours = {}
-    if args.ours:
-        with open(args.ours) as f:
-            for row in csv.DictReader(f):
-                ours[(row["dtype"], int(row["headdim"]), int(row["seqlen"]), int(row["causal"]))] = float(row["tflops"])
+    ours = read_ours(args.ours)
 
     tokens, hidden = 16384, 2048
     rows = []
@@ -77,22 +56,8 @@ def main():
                 del q, k, v
                 torch.cuda.empty_cache()
 
-    if args.out:
-        with open(args.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-            w.writeheader()
-            w.writerows(rows)
-
-    print(f"{'dtype':5} {'D':>4} {'N':>6} {'causal':>6} {'ours':>7} {'flash':>7} {'cudnn':>7} {'ours/flash':>10} {'ours/cudnn':>10}")
-    for r in rows:
-        of = r["ours"] / r["flash"] if r["flash"] == r["flash"] and r["flash"] > 0 else float("nan")
-        oc = r["ours"] / r["cudnn"] if r["cudnn"] == r["cudnn"] and r["cudnn"] > 0 else float("nan")
-        print(f"{r['dtype']:5} {r['headdim']:>4} {r['seqlen']:>6} {r['causal']:>6} {r['ours']:7.1f} {r['flash']:7.1f} "
-              f"{r['cudnn']:7.1f} {of:10.2f} {oc:10.2f}")
-    ratios = [r["ours"] / r["flash"] for r in rows if r["flash"] == r["flash"] and r["ours"] == r["ours"]]
-    if ratios:
-        print(f"ours/flash: min {min(ratios):.2f}, max {max(ratios):.2f}, points at >= 1.0: "
-              f"{sum(x >= 1.0 for x in ratios)}/{len(ratios)}")
+    write_rows(args.out, rows)
+    print_table(rows, "ours/flash")
 
 
 if __name__ == "__main__":
