@@ -109,7 +109,7 @@ public struct HopperBackwardKernel: Sendable {
         constexpr bool ORDERED = \(flag(d.orderedDQ));
         constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
         constexpr int DQ_WRITERS = \(d.dqWriters);     // writer threads (2: one per buffer, warps 1 and 2)
-        static_assert(DQ_WRITERS == 1 || DQ_BUFS == 2, "a writer per buffer");
+        static_assert(DQ_WRITERS == 1 || DQ_BUFS == 2, "a writer per buffer");\(barrierConstants)
         // The next step's Sᵀ product is issued behind this step's dQ product (software pipelining).
         constexpr bool PIPE_S = \(flag(d.pipelinedS));
         constexpr float LOG2E = 1.4426950408889634f;
@@ -121,6 +121,31 @@ public struct HopperBackwardKernel: Sendable {
         struct __align__(64) TensorMap { u64 w[16]; };
         struct __align__(64) HopperBwdParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; TensorMap tm_do; BackwardParams p; };
         static_assert(sizeof(HopperBwdParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");
+        """
+    }
+
+    /// The barrier reserve, only where the barriers may sit in the alignment pad (the plain
+    /// layout's text is unchanged).
+    private var barrierConstants: String {
+        guard descriptor.barriersInAlignmentPad else { return "" }
+        return """
+
+        constexpr u32 BAR_BYTES = \(HopperBackwardDescriptor.barrierBytes);   // mbarrier reserve (in the alignment pad when it has room)
+        static_assert(8 * (1 + 2 * DQ_BUFS + 2 * STAGES) <= BAR_BYTES, "mbarriers fit their reserve");
+        """
+    }
+
+    /// Where the mbarriers start (kv full, per dQ buffer: full, empty; per stage: full, free):
+    /// right after the tiles, or (``HopperBackwardDescriptor/barriersInAlignmentPad``) in the
+    /// pad in front of the aligned tiles when it has room for them. The allocation is the
+    /// tiles plus 1008 B, so a pad under BAR_BYTES leaves room behind the tiles.
+    private var barrierBase: String {
+        guard descriptor.barriersInAlignmentPad else {
+            return "const u32 bar = sDelta + STAGES * STAT_BYTES;   // kv full, per dQ buffer: full, empty; per stage: full, free"
+        }
+        return """
+        const u32 pad = sK - smem_u32(smem_raw);        // 0 … 1008: the dynamic base is 16-byte aligned
+            const u32 bar = pad >= BAR_BYTES ? sK - BAR_BYTES : sDelta + STAGES * STAT_BYTES;  // kv full, per dQ buffer: full, empty; per stage: full, free
         """
     }
 
@@ -318,7 +343,7 @@ public struct HopperBackwardKernel: Sendable {
             const u32 sdQ = sdS + 2 * DS_BYTES;             // dQ_partial, float32, fragment order
             const u32 sL = sdQ + DQ_BUFS * DQ_BYTES;        // STAGES rows of L, then STAGES rows of D
             const u32 sDelta = sL + STAGES * STAT_BYTES;
-            const u32 bar = sDelta + STAGES * STAT_BYTES;   // kv full, per dQ buffer: full, empty; per stage: full, free
+            \(barrierBase)
             const u32 bar_kv = bar, bar_dq_full = bar + 8, bar_dq_empty = bar_dq_full + 8 * DQ_BUFS;
             const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;

@@ -95,18 +95,40 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 128-thread consumer warpgroups; the small kernels run 256.
     public var threads: Int { pass == .keyValue ? 384 : 256 }
 
-    /// Dynamic shared memory of the key/value kernel: K, V (whole block), Q and dO (`stages`
-    /// tiles each), L and D rows, dSᵀ (two buffers), one float32 dQ_partial tile, barriers,
-    /// plus 1 KB to align the swizzle atoms.
-    public var sharedMemoryBytes: Int {
+    /// Bytes of the key/value kernel's tiles: K, V (whole block), Q and dO (`stages` tiles
+    /// each), dSᵀ (two buffers), `dqBuffers` float32 dQ_partial tiles, L and D rows.
+    public var tileBytes: Int {
         guard pass == .keyValue else { return 0 }
         let kv = 2 * blockN * headDim * 2
         let qdo = 2 * stages * blockM * headDim * 2
         let stats = 2 * stages * blockM * 4
         let ds = 2 * blockN * blockM * 2
         let dq = dqBuffers * blockM * headDim * 4
-        let barriers = 256
-        return kv + qdo + stats + ds + dq + barriers + 1024
+        return kv + qdo + stats + ds + dq
+    }
+
+    /// Bytes reserved for the key/value kernel's mbarriers (it uses 8 · (1 + 2·dqBuffers +
+    /// 2·stages) ≤ 88).
+    public static let barrierBytes = 256
+
+    /// Whether the mbarriers go into the pad in front of the 1024-byte-aligned tiles when the
+    /// pad has room for them (else right after the tiles), so that one alignment slack of
+    /// 1008 B covers both: only where the plain layout (tiles, then barriers, plus 1 KB of slack)
+    /// misses the limit — tile D = 64 with two dQ buffers (232,704 of 232,448 B; 232,432 this
+    /// way). Every other variant keeps the plain layout and its generated source.
+    public var barriersInAlignmentPad: Bool {
+        pass == .keyValue && tileBytes + Self.barrierBytes + 1024 > architecture.maxSharedMemoryPerBlock
+    }
+
+    /// Dynamic shared memory of the key/value kernel: ``tileBytes``, the barriers, plus 1 KB
+    /// to align the swizzle atoms to 1024 bytes. With ``barriersInAlignmentPad``, the tiles
+    /// plus 1008 B: the dynamic base is 16-byte aligned, so the pad in front of the aligned
+    /// tiles is at most 1008 B; a pad of 256 B or more holds the barriers, and a shorter one
+    /// (≤ 240 B) leaves ≥ 768 B behind the tiles for them.
+    public var sharedMemoryBytes: Int {
+        guard pass == .keyValue else { return 0 }
+        if barriersInAlignmentPad { return tileBytes + 1024 - 16 }
+        return tileBytes + Self.barrierBytes + 1024
     }
 
     /// Why this descriptor cannot be generated, or nil.
@@ -151,7 +173,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two at tile D = 128
     /// from 2k keys, causal or not (with a writer each, ``defaultDQWriters(_:)``), one
-    /// elsewhere. Tile D = 64 has no room for a second buffer.
+    /// elsewhere. Tile D = 64 fits two with its barriers in the alignment pad
+    /// (``barriersInAlignmentPad``), but that form has not been timed or checked on a device
+    /// yet, so it runs only with `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2`.
     ///
     /// H100, one call, D = 128, N = 2k…16k: two buffers with a writer each 1.04–1.16× one
     /// buffer on causal problems (bf16; fp16 1.03–1.13×), where the single two-buffer writer
@@ -200,8 +224,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      dqWriters: dqWriters, pipelinedS: pipelinedS),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
-        // A knob setting the tile cannot take (two dQ buffers at tile D = 64 exceed the shared
-        // memory) leaves the problem on the other kernels.
+        // A knob setting the tile cannot take (a shared-memory layout over the limit) leaves
+        // the problem on the other kernels.
         return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
     }
 

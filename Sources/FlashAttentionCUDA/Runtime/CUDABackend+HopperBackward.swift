@@ -21,7 +21,7 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
     /// not bitwise reproducible; used only for non-deterministic calls);
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered` keeps key-block order for non-deterministic calls too;
-    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial where two fit (tile D = 128), `=1` keeps one buffer;
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial (both tiles; tile D = 64 only this way), `=1` keeps one buffer;
     /// `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS=2` gives each of two buffers its own writer thread, `=1` one;
     /// `FLASH_ATTENTION_HOPPER_BWD_PIPE=1` issues each step's Sᵀ product during the previous
     /// step's dQ product, `=0` does not; unset, both follow
@@ -39,8 +39,11 @@ extension CUDABackend {
         let ordered = problem.deterministic || orderSetting == "ordered"
             || (orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
         let bufferSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
-        // Two buffers fit tile D = 128 only: the knob leaves tile D = 64 on one.
-        let twoFit = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 128
+        // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); should
+        // a layout miss the limit, the knob leaves that tile on one buffer.
+        let twoFit = HopperBackwardDescriptor(pass: .keyValue, elementType: problem.elementType,
+                                              headDim: HopperBackwardDescriptor.tileHeadDim(problem.headDim),
+                                              mask: problem.mask, dqBuffers: 2).invalidReason == nil
         let buffers = bufferSetting == "2" && twoFit ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
         let writerSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
         // Arrival-order adds wait on no turn: one writer serves both buffers.

@@ -1,0 +1,51 @@
+import FlashAttentionCUDA
+import FlashAttentionCore
+import Foundation
+import Testing
+
+/// Every valid Hopper backward descriptor of a broad grid, for before/after comparisons of the
+/// generator: `FA_HOPPER_BWD_DUMP=<dir> swift test --filter HopperBackwardSourceDump` writes
+/// each one's source to `<dir>/<name>.cu` (a refactor must leave the files byte-identical).
+let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    let types: [ElementType] = [.bfloat16, .float16]
+    for t in types {
+        for tile in [64, 128] {
+            for out in [t, .float32] {
+                list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: out, headDim: tile))
+                list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: out, headDim: tile))
+            }
+            for mask in [KernelMask.none, .causal] {
+                for grad in [t, .float32] {
+                    for stages in [2, 3] {
+                        for ordered in [true, false] {
+                            for buffers in [1, 2] {
+                                for writers in [1, 2] {
+                                    for pipe in [false, true] {
+                                        list.append(HopperBackwardDescriptor(
+                                            pass: .keyValue, elementType: t, dkType: grad, dvType: grad, headDim: tile,
+                                            mask: mask, stages: stages, orderedDQ: ordered, dqBuffers: buffers,
+                                            dqWriters: writers, pipelinedS: pipe))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return list.filter { $0.invalidReason == nil }
+}()
+
+@Suite("Hopper backward source dump (FA_HOPPER_BWD_DUMP)")
+struct HopperBackwardSourceDump {
+    @Test func dumpSources() throws {
+        guard let dir = ProcessInfo.processInfo.environment["FA_HOPPER_BWD_DUMP"], !dir.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for d in hopperBackwardDumpGrid {
+            let source = try HopperBackwardKernel(descriptor: d).source
+            try source.write(toFile: dir + "/" + d.name + ".cu", atomically: true, encoding: .utf8)
+        }
+    }
+}
