@@ -28,6 +28,12 @@ struct DecodeBenchCUDA {
     let backend: CUDABackend
 
     static let patternElements = 32 << 20
+    /// `FLASH_ATTENTION_BENCH_DECODE_LAYOUTS=contiguous`: time the contiguous cache only (split
+    /// and kernel sweeps on a device, where the paged layouts would triple the call).
+    static let pagedLayouts = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_LAYOUTS"] != "contiguous"
+    /// `FLASH_ATTENTION_BENCH_DECODE_HOST=1`: also print each point's host time to queue a call
+    /// and its back-to-back GPU time per call (the host-overhead question of issue 6).
+    static let measureHost = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_HOST"] == "1"
     static let flushBytes = 256 << 20
 
     func run() throws {
@@ -211,11 +217,27 @@ struct DecodeBenchCUDA {
             let contiguous = KVCacheArguments(q: dq.view, kCache: kCache.view, vCache: vCache.view, k: dk.view, v: dv.view,
                                               cacheSeqlens: lengths, out: out.view, lse: lse.view, options: options)
             records.append(record(ours, "contiguous", nil, try time(contiguous)))
+            if DecodeBenchCUDA.measureHost {
+                // Where a call's time goes: host time to queue one call (wall clock, no sync), and
+                // the GPU time per call of 100 back-to-back calls (events), which exceeds the
+                // per-call figure only when the host cannot keep up.
+                let calls = 100
+                try stream.synchronize()
+                try start.record(on: stream)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<calls { try backend.forwardWithKVCache(contiguous) }
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                try end.record(on: stream)
+                try end.synchronize()
+                let gpu = try CUDAEvent.elapsedMilliseconds(from: start, to: end) * 1000 / Double(calls)
+                say(String(format: "host B=%d context=%d Hk=%d: %.2f us/call to queue, %.2f us/call back-to-back (events), %.2f us per call (median)",
+                           batch, context, kvHeads, Double(t1 - t0) / 1000 / Double(calls), gpu, BenchCommand.median(records[0].samplesMs) * 1000))
+            }
             let host = Tensor(shape: q.shape, elementType: type)
             try out.copy(to: host.view, stream: stream)
             oursOut = host.floats()
 
-            for page in DecodeBench.pageSizes where context % page == 0 {
+            for page in DecodeBench.pageSizes where context % page == 0 && DecodeBenchCUDA.pagedLayouts {
                 let pages = batch * context / page, perRow = context / page
                 var order = Array(0..<pages)
                 var state = seed | 1

@@ -3,6 +3,9 @@ import FlashAttention
 import FlashAttentionCUDA
 import FlashAttentionReference
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct DecodeCompileCase: CustomTestStringConvertible, Sendable {
     var descriptor: DecodeKernelDescriptor
@@ -24,6 +27,20 @@ struct DecodeKernelTests {
         let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
         #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
         #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+    }
+
+    /// `DECODE_DUMP_DIR=<dir>`: writes the source of every sm_90a table variant there (for
+    /// reading the SASS of a variant with NVRTC + nvdisasm off the device); otherwise nothing.
+    @Test func dumpSourcesWhenAsked() throws {
+        guard let value = getenv("DECODE_DUMP_DIR") else { return }
+        let dir = String(cString: value)
+        for descriptor in DecodeHeuristics.tableVariants(for: .sm90a) {
+            try Array(try descriptor.source().utf8).withUnsafeBytes { bytes in
+                let file = fopen(dir + "/" + descriptor.name + ".cu", "wb")
+                defer { if let file { fclose(file) } }
+                _ = fwrite(bytes.baseAddress, 1, bytes.count, file)
+            }
+        }
     }
 
     @Test func equalDescriptorsGiveIdenticalSourceAndDistinctNames() throws {
@@ -82,12 +99,35 @@ struct DecodeKernelTests {
     /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
     /// numSplits, and every head dim 1…256 gets a valid plan.
     @Test func splitHeuristic() throws {
+        // The scalar kernel's rules, unless `form` asks for the tensor-core rule ("default", "on").
         func plan(_ batch: Int, _ kvHeads: Int, _ context: Int, groupSize: Int = 4, splits: Int = 0,
-                  cluster: Int? = 0, architecture: GPUArchitecture = .sm90a) throws -> DecodePlan {
+                  cluster: Int? = 0, architecture: GPUArchitecture = .sm90a, form: String = "off") throws -> DecodePlan {
             try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: groupSize,
                                                          batch: batch, kvHeads: kvHeads, maxSeqlenK: context,
-                                                         requestedSplits: splits), architecture: architecture, forcedCluster: cluster)
+                                                         requestedSplits: splits), architecture: architecture, forcedCluster: cluster,
+                                      tensorCoreForm: form == "default" ? nil : form)
         }
+        // The tensor-core kernels are the default for GQA decode (2…8 rows per KV head) on grids
+        // that are not tiny: keys as M up to 2k keys, rows as M beyond, 2048-key splits unless
+        // that leaves SMs idle; tiny grids and MHA keep the scalar kernel.
+        for (b, hk, context, g, rowsPerBlock, splits) in [(8, 8, 1024, 4, 8, 1), (8, 8, 8192, 4, 16, 4), (8, 8, 32768, 4, 16, 16),
+                                                          (64, 8, 1024, 4, 8, 1), (64, 8, 8192, 4, 16, 4), (8, 4, 8192, 8, 16, 4),
+                                                          (8, 16, 8192, 2, 16, 4), (16, 8, 2048, 4, 8, 1)] {
+            let p = try plan(b, hk, context, groupSize: g, cluster: nil, form: "default")
+            #expect(p.attention.tensorCores && p.attention.rowsPerBlock == rowsPerBlock && p.attention.clusterSplits == 0, "\(b) \(hk) \(context)")
+            #expect(p.splits == splits && p.attention.invalidReason == nil, "\(b) \(hk) \(context): \(p.splits) splits")
+            let warps = rowsPerBlock == 8 && b * hk < 132 ? DecodeHeuristics.keysFormUnderfilledWarps : 4
+            #expect(p.attention.warps == warps)
+            #expect(p.attention.stages == (warps == 8 ? 2 : 3))
+            #expect(p.attention.sharedMemoryBytes == (rowsPerBlock == 8 ? p.attention.stages * warps * 2 * 16 * 272 + warps * 256 : 3 * 4 * 2 * 16 * 256))
+        }
+        for (b, hk, context, g) in [(1, 8, 1024, 4), (1, 8, 32768, 4), (8, 32, 8192, 1), (64, 32, 1024, 1)] {
+            #expect(!(try plan(b, hk, context, groupSize: g, cluster: nil, form: "default").attention.tensorCores), "\(b) \(hk) \(context)")
+        }
+        let forcedOn = try plan(1, 8, 1024, form: "on"), forcedOld = try plan(8, 8, 8192, form: "m16")
+        #expect(forcedOn.attention.tensorCores && forcedOn.attention.rowsPerBlock == 8)
+        #expect(forcedOld.attention.tensorCores && forcedOld.attention.rowsPerBlock == 16)
+        #expect(try plan(8, 8, 8192, groupSize: 16, form: "on").attention.rowsPerBlock == 16)
         // Split clusters (sm_90): the splits merge in the attention launch, no partials, no
         // combine; a longer split list is cut to the cluster; requested splits above it and
         // sm_80 keep the combine kernel.
@@ -160,11 +200,11 @@ struct DecodeKernelTests {
         #expect(try plan(8, 8, 300).splits == 1)
         #expect(try plan(1, 8, 8192, splits: 5).splits == 5)
         #expect(try plan(1, 8, 100, splits: 50).splits == 2)
-        // Pipelined problems with tile head dims 16…128 take the tensor-core kernel (16 rows per
-        // CTA) unless FLASH_ATTENTION_DECODE_MMA=off; the scalar path keeps the row table.
-        let mha = try plan(1, 32, 8192, groupSize: 1).attention
+        // MHA decode keeps the scalar kernel unless FLASH_ATTENTION_DECODE_MMA=on (then the
+        // keys-as-M form, 8 rows per CTA); a long prefill chunk (256 rows) too, or rows as M with it.
+        let mha = try plan(1, 32, 8192, groupSize: 1, form: "default").attention
         #expect(mha.tensorCores == DecodeHeuristics.useTensorCores)
-        #expect(mha.rowsPerBlock == (DecodeHeuristics.useTensorCores ? 16 : 1))
+        #expect(mha.rowsPerBlock == (DecodeHeuristics.useTensorCores ? 8 : 1))
         let prefill = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: 4, seqlenQ: 64,
                                                                    batch: 1, kvHeads: 8, maxSeqlenK: 4096), architecture: .sm90a)
         #expect(prefill.queryTiles == (DecodeHeuristics.useTensorCores ? 16 : 32))

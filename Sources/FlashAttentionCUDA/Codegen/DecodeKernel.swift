@@ -297,11 +297,12 @@ public struct DecodeKernel: Sendable {
             }
         """
         let loopHead: String
+        var prologue = ""
         if pipelined {
             let S = d.stages
             // Each thread copies its own 16-byte pieces and later reads exactly those back, so
             // the pipeline needs no barrier: cp.async.wait_group orders a thread's own copies.
-            loopHead = """
+            prologue = """
                     const u32 pipe = smem_u32(smem);
                     \(d.paged ? "// The page of the thread's last key: the table is read once per page, not per key.\n        int pgLo = -0x40000000; long long pgK = 0, pgV = 0;" : "")
                     const int steps = kEnd > kBeg ? (kEnd - kBeg + KG * N - 1) / (KG * N) : 0;
@@ -321,6 +322,8 @@ public struct DecodeKernel: Sendable {
                     for (int st = 0; st < \(S - 1); ++st) {
                         if (st < steps) ISSUE(st, st) else cp_async_commit();
                     }
+            """
+            loopHead = """
                     for (int k = 0; k < steps; ++k) {
                         const int base = kBeg + k * KG * N;
                         Vec8 kv[N], vv[N];
@@ -491,7 +494,8 @@ public struct DecodeKernel: Sendable {
                             for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
             """
         if d.tensorCores {
-            return mmaSource(MMAPieces(
+            let form = d.rowsPerBlock == 8 ? mmaKeysSource : mmaSource
+            return form(MMAPieces(
                 rowBounds: rowBounds, keyOffsets: keyOffsets, score: score, finish: finish,
                 fusedMerge: d.fusedCombine ? fusedMerge : "", appendSupport: d.fusedAppend ? appendSupport : "",
                 appendWriter: d.fusedAppend ? appendWriter : "", qLoadAt: qLoadAt))
@@ -533,8 +537,8 @@ public struct DecodeKernel: Sendable {
             const int Sk = end - pad;
         \(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
 
-            // The CTA's query rows: q (rotated already when rotary is on), visible keys, ALiBi slope.
-            float q[R][8];
+            // The CTA's query rows: visible keys, ALiBi slope (q is loaded once the first K/V
+            // copies are in flight, so the two memory latencies overlap).
             int rowLo[R], rowHi[R], diag[R];
             float slope[R];
             int lo = 0x7fffffff, hi = -1;
@@ -543,10 +547,7 @@ public struct DecodeKernel: Sendable {
                 const int m = tile * R + r;
                 const bool valid = m < rows;
                 const int i = valid ? m / G : 0, h = hk * G + (valid ? m % G : 0);
-                #pragma unroll
-                for (int e = 0; e < 8; ++e) {
-                    q[r][e] = valid && d0 + e < p.head_dim ? \(qLoad) : 0.0f;
-                }
+                (void)h;
                 diag[r] = i + Sk - p.seqlen_q;
                 int a = 0, z = Sk;
                 { const int diag = i + Sk - p.seqlen_q; \(rowBounds) }
@@ -569,6 +570,19 @@ public struct DecodeKernel: Sendable {
             \(d.paged ? "const long long tableRow = (long long)b * p.max_blocks;" : "const long long cacheRow = cache_rows_[b];\n    const long long kRow = cacheRow * p.kc_s0 + kHead, vRow = cacheRow * p.vc_s0 + vHead;")
 
         \(laneSetup)
+        \(pipelined ? prologue : "")
+            // q (rotated already when rotary is on, or rotated here with the fused append).
+            float q[R][8];
+            #pragma unroll
+            for (int r = 0; r < R; ++r) {
+                const int m = tile * R + r;
+                const bool valid = m < rows;
+                const int i = valid ? m / G : 0, h = hk * G + (valid ? m % G : 0);
+                #pragma unroll
+                for (int e = 0; e < 8; ++e) {
+                    q[r][e] = valid && d0 + e < p.head_dim ? \(qLoad) : 0.0f;
+                }
+            }
             float acc[R][8], mrow[R], lrow[R];
             #pragma unroll
             for (int r = 0; r < R; ++r) {

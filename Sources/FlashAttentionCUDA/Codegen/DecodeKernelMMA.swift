@@ -1,7 +1,9 @@
 import FlashAttentionCore
 
-/// The tensor-core form of the decode attention kernel (`DecodeKernelDescriptor.tensorCores`,
-/// off by default: `FLASH_ATTENTION_DECODE_MMA=on`).
+/// The rows-as-M tensor-core form of the decode attention kernel (`tensorCores` with
+/// `rowsPerBlock` 16): by default for GQA decode (2…8 rows per KV head) on grids that are not
+/// tiny with contexts above 2k keys (``DecodeHeuristics/defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``);
+/// `FLASH_ATTENTION_DECODE_MMA=m16|on|off` forces it or the other forms.
 ///
 /// Why it exists: the scalar kernel is issue-bound on the H100 (ncu) — a key's dot product is
 /// spread over 16 lanes (four shuffle rounds per key and row) and every lane repeats the
@@ -10,8 +12,10 @@ import FlashAttentionCore
 /// queries) are the M side of `mma.sync` m16n8k16 tiles, as cuDNN's decode kernel does: each
 /// warp takes 16 keys per step, S = Q·Kᵀ is 16 MMAs over D = 128 (two accumulator chains), the
 /// softmax runs on the fragments, and P·V is another 16 MMAs with P rounded to the storage
-/// type. What it measured: oracle-exact, level with the scalar kernel (a few per cent either
-/// way; docs/performance.md), so it stays off.
+/// type. Session 5 measured it level with the scalar kernel on the scalar kernel's 256-key
+/// splits; with 2048-key splits (session 4) it is the fastest form at long GQA contexts
+/// (B = 64, 8k, Hk = 8: 721 against 745 µs; B = 8, 32k: 371 against 379). The keys-as-M form
+/// (DecodeKernelMMAKeys.swift) takes short contexts.
 ///
 /// Each warp streams its own 16-key tiles through a `cp.async` pipeline in shared memory (rows
 /// XOR-swizzled by 16-byte chunk so `ldmatrix` reads 8 rows without bank conflicts); the
@@ -159,21 +163,6 @@ extension DecodeKernel {
                 slope[rs] = \(d.alibi ? "valid ? ((const float*)p.alibi_slopes)[b * p.alibi_batch_stride + h * p.alibi_head_stride] * 1.4426950408889634f : 0.0f" : "0.0f");
             }
 
-            // Q as m16n8k16 A fragments, rounded to the storage type (exact: q is stored in it).
-            u32 qa[DT / 16][4];
-            #pragma unroll
-            for (int kk = 0; kk < DT / 16; ++kk) {
-                #pragma unroll
-                for (int x = 0; x < 4; ++x) {
-                    const int rs = x & 1;
-                    const int col = kk * 16 + 2 * c + (x >> 1) * 8;
-                    const bool valid = g + 8 * rs < live;
-                    const int i = qi[rs], h = qh[rs];
-                    const float v0 = valid && col < p.head_dim ? \(pieces.qLoadAt("col")) : 0.0f;
-                    const float v1 = valid && col + 1 < p.head_dim ? \(pieces.qLoadAt("col + 1")) : 0.0f;
-                    qa[kk][x] = \(pack)(v0, v1);
-                }
-            }
         \(pieces.appendWriter)
 
             // This split's keys: contiguous whole 64-key blocks of the CTA's range (one step of
@@ -198,6 +187,23 @@ extension DecodeKernel {
             #pragma unroll
             for (int st = 0; st < \(S - 1); ++st) {
                 if (st < steps) ISSUE(st, st) else cp_async_commit();
+            }
+
+            // Q as m16n8k16 A fragments, rounded to the storage type (exact: q is stored in it);
+            // loaded once the first K/V copies are in flight, so the two memory latencies overlap.
+            u32 qa[DT / 16][4];
+            #pragma unroll
+            for (int kk = 0; kk < DT / 16; ++kk) {
+                #pragma unroll
+                for (int x = 0; x < 4; ++x) {
+                    const int rs = x & 1;
+                    const int col = kk * 16 + 2 * c + (x >> 1) * 8;
+                    const bool valid = g + 8 * rs < live;
+                    const int i = qi[rs], h = qh[rs];
+                    const float v0 = valid && col < p.head_dim ? \(pieces.qLoadAt("col")) : 0.0f;
+                    const float v1 = valid && col + 1 < p.head_dim ? \(pieces.qLoadAt("col + 1")) : 0.0f;
+                    qa[kk][x] = \(pack)(v0, v1);
+                }
             }
 
             float o[DT / 8][4];

@@ -152,13 +152,39 @@ public enum DecodeHeuristics {
     /// Python suite 70/70); `FLASH_ATTENTION_DECODE_APPEND=plain` keeps rotary steps on the append
     /// kernel (fusing only steps without rotary), `=kernel` every step.
     public static let fuseRotaryAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") != "plain"
-    /// Whether pipelined decode problems with tile head dims 16…128 take the tensor-core kernel
-    /// (``DecodeKernelDescriptor/tensorCores``). Off by default: on the H100 (session 5) it is
-    /// oracle-exact but only level with the scalar kernel — B = 1: 19.5 against 19.2 µs at 1k,
-    /// B = 8, 32k: 382 against 388 µs, B = 64, 8k: 725 against 747 µs, but B = 8, 8k: 132 against
-    /// 118 µs and B = 64, 1k: 134 against 120 µs (bf16, Hk = 8). `FLASH_ATTENTION_DECODE_MMA=on`
-    /// takes it.
+    /// Whether `FLASH_ATTENTION_DECODE_MMA=on` forces the tensor-core kernels wherever they apply
+    /// (pipelined problems, tile head dims 16…128). By default ``defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``
+    /// decides (session 5 had the rows-as-M form off everywhere: with the scalar kernel's
+    /// 256-key splits it was only level, B = 8, 8k 132 against 118 µs; 2048-key splits and the
+    /// keys-as-M form made the difference in session 4).
     public static let useTensorCores = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA") == "on"
+    /// `FLASH_ATTENTION_DECODE_MMA`: `on` takes a tensor-core form wherever it applies (keys as M
+    /// for up to 8 rows per KV head, rows as M above), `m16` the rows-as-M form of session 5
+    /// everywhere, `gqa-m16` the rows-as-M form where the default rule takes tensor cores, `off`
+    /// never; unset, the default rule (``defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``).
+    public static let tensorCoreMode: String? = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA")
+    /// The default rule for the tensor-core kernels (session 4): GQA decode, 2…8 query rows per
+    /// KV head, on grids that are not tiny (more than one CTA per 16 SMs before splitting; tiny
+    /// grids keep the scalar kernel and its split cluster: the tensor-core forms were level or
+    /// slower there, B = 1, Hk = 8). The keys-as-M form takes contexts up to
+    /// ``keysFormMaximumContext``, the rows-as-M form longer ones; both split at 2048 keys.
+    /// H100 (bf16, H = 32, Hk = 8, D = 128, µs, one run): scalar / keys as M / rows as M —
+    /// B = 8, 1k 28.8 / 28.6 / 30.8; B = 64, 1k 119.6 / 106.0 / 106.5; B = 8, 8k 115.8 / 105.5 /
+    /// 104.4; B = 8, 32k 378.9 / 387.4 / 371.1; B = 64, 8k 745 / 761 / 721; B = 64, 32k 2794 /
+    /// 2941 / 2793. (Splitting the keys form's B = 8, 1k grid to 2 or 4 CTAs per SM lost: 30.5.)
+    /// `FLASH_ATTENTION_DECODE_MMA=off` restores the scalar kernel everywhere.
+    public static func defaultKeysFormTensorCores(rows: Int, tasks: Int, multiprocessors: Int) -> Bool {
+        rows >= 2 && rows <= 8 && tasks * 16 > multiprocessors
+    }
+    public static let keysFormMaximumContext = 2048
+    /// Warps per CTA of the keys-as-M form on grids of less than one CTA per SM (B = 8, 1k,
+    /// Hk = 8: 64 CTAs of 1024 keys, each CTA's time the latency of its steps): 8, with two
+    /// stages (138 KB). H100, same run: 28.5 → 27.2 µs at B = 8, 1k; 43.6 → 42.0 at 2k.
+    /// `FLASH_ATTENTION_DECODE_MMA_WARPS=4` keeps four.
+    public static let keysFormUnderfilledWarps: Int = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA_WARPS").flatMap { Int($0) }.map { $0 >= 8 ? 8 : 4 } ?? 8
+    /// Keys per split for the tensor-core kernels (64 keys a CTA step): long splits, as each CTA
+    /// is short of instructions and long of latency. `FLASH_ATTENTION_DECODE_SPLITS` overrides it.
+    public static let tensorCoreKeysPerSplit = tuning.minimumKeys ?? 2048
     /// Whether the scalar attention kernel reduces a step's (key, row) dot products together
     /// (``DecodeKernelDescriptor/transposedReduce``): yes unless
     /// `FLASH_ATTENTION_DECODE_REDUCE=lane`. On the H100 (bf16, H = 32, D = 128) it ran 1.00–1.04×
@@ -171,6 +197,9 @@ public enum DecodeHeuristics {
     public static func transposedReduceFits(keysPerStep: Int, fusedAppend: Bool, architecture: GPUArchitecture) -> Bool {
         architecture >= .sm90a || !fusedAppend || keysPerStep < 8
     }
+    /// `FLASH_ATTENTION_DECODE_WARPS=n` (1…8): the scalar kernel's warps per CTA (a tuning hook;
+    /// 4 by default), its `cp.async` stages sized for that many threads.
+    static let warpOverride: Int? = FileSystem.environment("FLASH_ATTENTION_DECODE_WARPS").flatMap { Int($0) }.map { max(1, min(8, $0)) }
     /// `FLASH_ATTENTION_DECODE_STAGES=n`: the tensor-core kernel's pipeline depth (a tuning hook).
     static let stageOverride: Int? = FileSystem.environment("FLASH_ATTENTION_DECODE_STAGES").flatMap { Int($0) }.map { max(2, min(8, $0)) }
 
@@ -179,6 +208,12 @@ public enum DecodeHeuristics {
     public static func tensorCoreStages(headDim: Int, warps: Int = 4) -> Int {
         if let stageOverride { return stageOverride }
         return max(2, min(4, 98304 / (warps * 2 * 16 * headDim * 2)))
+    }
+    /// Stages of the keys-as-M form (rows padded by 16 bytes, a 256-byte Pᵀ tile per warp): as
+    /// many as fit 106 KB (two CTAs per SM on sm_90), 2 to 4 — 3 at D = 128.
+    public static func keysFormStages(headDim: Int, warps: Int = 4) -> Int {
+        if let stageOverride { return stageOverride }
+        return max(2, min(4, (106 * 1024 - warps * 256) / (warps * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim))))
     }
     public static let maximumFusedAppend = 8
 
@@ -202,9 +237,11 @@ public enum DecodeHeuristics {
     }
 
     /// `forcedCluster`: the environment's `FLASH_ATTENTION_DECODE_CLUSTER` unless given (tests
-    /// pass it); nil takes the default cluster rule, 0 never clusters.
+    /// pass it); nil takes the default cluster rule, 0 never clusters. `tensorCoreForm`: the
+    /// environment's `FLASH_ATTENTION_DECODE_MMA` (on, m16, off; nil: the default rule) unless given.
     public static func plan(for problem: DecodeProblem, architecture: GPUArchitecture,
-                            forcedCluster: Int? = DecodeHeuristics.clusterOverride) throws -> DecodePlan {
+                            forcedCluster: Int? = DecodeHeuristics.clusterOverride,
+                            tensorCoreForm: String? = DecodeHeuristics.tensorCoreMode) throws -> DecodePlan {
         guard problem.elementType == .float16 || problem.elementType == .bfloat16 else {
             throw FlashAttentionError.unsupported("\(problem.elementType) KV caches on CUDA (the decode kernels take float16 or bfloat16)")
         }
@@ -214,10 +251,28 @@ public enum DecodeHeuristics {
         let tileD = tileHeadDim(problem.headDim)
         let rowCount = max(1, problem.seqlenQ * problem.groupSize)
         let vectorized = problem.vectorized && problem.headDim % 8 == 0
-        let tensorCores = useTensorCores && vectorized && tileD >= 16 && tileD <= 128 && architecture.supportsMMASync
+        let mmaFits = vectorized && tileD >= 16 && tileD <= 128 && architecture.supportsMMASync
+        let scalarTasks = problem.batch * problem.kvHeads * ((rowCount + 7) / 8)
+        let tensorCores: Bool, keysAsM: Bool
+        switch tensorCoreForm {
+        case "on": (tensorCores, keysAsM) = (mmaFits, rowCount <= 8)
+        case "m16": (tensorCores, keysAsM) = (mmaFits, false)
+        case "off": (tensorCores, keysAsM) = (false, false)
+        case "gqa-m16":
+            // The default rule's problems on the rows-as-M form (A/B of the two forms).
+            let on = mmaFits && defaultKeysFormTensorCores(rows: rowCount, tasks: scalarTasks, multiprocessors: problem.multiprocessors)
+            (tensorCores, keysAsM) = (on, false)
+        default:
+            let on = mmaFits && defaultKeysFormTensorCores(rows: rowCount, tasks: scalarTasks, multiprocessors: problem.multiprocessors)
+            (tensorCores, keysAsM) = (on, on && problem.maxSeqlenK <= keysFormMaximumContext)
+        }
         let choice = tensorCores
-            ? RowChoice(rowsPerBlock: 16, keysPerStep: 16, reason: "tensor cores: 16 rows (the group's heads × queries) per m16n8k16 tile, 16 keys per warp step")
+            ? (keysAsM
+                ? RowChoice(rowsPerBlock: 8, keysPerStep: 16, reason: "tensor cores, keys as M: 16 keys per warp step × up to 8 rows (the group's heads × queries) per m16n8k16 tile")
+                : RowChoice(rowsPerBlock: 16, keysPerStep: 16, reason: "tensor cores: 16 rows (the group's heads × queries) per m16n8k16 tile, 16 keys per warp step"))
             : rows.first { $0.rowsPerBlock >= min(rowCount, 8) } ?? rows[rows.count - 1]
+        // The override only where two stages of the wider CTA still fit 100 KB of shared memory.
+        let scalarWarps = warpOverride.map { 2 * choice.keysPerStep * 2 * 32 * $0 * 16 <= 100 * 1024 ? $0 : 4 } ?? 4
         let queryTiles = (rowCount + choice.rowsPerBlock - 1) / choice.rowsPerBlock
         let tasks = problem.batch * problem.kvHeads * queryTiles
 
@@ -228,7 +283,7 @@ public enum DecodeHeuristics {
             splitReason = "numSplits \(problem.requestedSplits) requested (capped at \(splits): 64-key blocks, at most \(maximumSplits))"
         } else {
             let sms = max(1, problem.multiprocessors)
-            let minimumKeys = tasks * 16 <= sms ? tinyGridKeysPerSplit : minimumKeysPerSplit
+            let minimumKeys = tasks * 16 <= sms ? tinyGridKeysPerSplit : tensorCores ? tensorCoreKeysPerSplit : minimumKeysPerSplit
             let byLength = max(1, problem.maxSeqlenK / minimumKeys)
             if tasks >= ctasPerMultiprocessor * sms {
                 splits = 1
@@ -256,6 +311,7 @@ public enum DecodeHeuristics {
             }
         }
         let splitOutput = splits > 1 && cluster == 0
+        let keysWarps = keysAsM && tasks * splits < problem.multiprocessors ? keysFormUnderfilledWarps : 4
 
         let appendWork = problem.appendKeys || problem.rotary != .none
         // Sq = 0 launches no attention, so the append kernel must run.
@@ -265,8 +321,8 @@ public enum DecodeHeuristics {
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
             keysPerStep: choice.keysPerStep,
-            stages: tensorCores ? tensorCoreStages(headDim: tileD) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 128) : 0,
-            warps: 4, mask: problem.mask, softcap: problem.softcap,
+            stages: tensorCores ? (keysAsM ? keysFormStages(headDim: tileD, warps: keysWarps) : tensorCoreStages(headDim: tileD)) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 32 * scalarWarps) : 0,
+            warps: tensorCores ? (keysAsM ? keysWarps : 4) : scalarWarps, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
             splitOutput: splitOutput, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
             clusterSplits: cluster, transposedReduce: useTransposedReduce && !tensorCores
@@ -360,9 +416,10 @@ public enum DecodeHeuristics {
         // head dim, the heaviest options, the fused append (every rotation) and fused combine.
         func mma(_ type: ElementType, _ tile: Int, outputType: ElementType? = nil, mask: KernelMask = .causal, softcap: Bool = false,
                  alibi: Bool = false, paged: Bool = false, split: Bool = false, fusedCombine: Bool = false,
-                 fusedAppend: Bool = false, rotary: DecodeRotary = .none) -> DecodeKernelDescriptor {
+                 fusedAppend: Bool = false, rotary: DecodeRotary = .none, keysAsM: Bool = false, warps: Int = 4) -> DecodeKernelDescriptor {
             DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type, outputType: outputType,
-                                   headDim: tile, rowsPerBlock: 16, keysPerStep: 16, stages: tensorCoreStages(headDim: tile),
+                                   headDim: tile, rowsPerBlock: keysAsM ? 8 : 16, keysPerStep: 16,
+                                   stages: keysAsM ? keysFormStages(headDim: tile, warps: warps) : tensorCoreStages(headDim: tile), warps: warps,
                                    mask: mask, softcap: softcap, alibi: alibi, paged: paged, splitOutput: split,
                                    fusedCombine: fusedCombine, fusedAppend: fusedAppend, tensorCores: true,
                                    rotary: rotary, rotaryTableType: rotary == .none ? .float32 : type)
@@ -378,6 +435,22 @@ public enum DecodeHeuristics {
         variants.append(mma(.bfloat16, 128, mask: .window, softcap: true, alibi: true, split: true, fusedCombine: true))
         for rotary in [DecodeRotary.interleaved, .halfSplit] {
             variants.append(mma(.bfloat16, 128, paged: rotary == .halfSplit, split: true, fusedAppend: true, rotary: rotary))
+        }
+        // The keys-as-M form (the default for GQA decode): the same spread.
+        for type in [ElementType.bfloat16, .float16] {
+            for split in [false, true] {
+                variants.append(mma(type, 128, paged: split, split: split, fusedAppend: true, keysAsM: true))
+                variants.append(mma(type, 128, paged: !split, split: split, keysAsM: true))
+            }
+        }
+        for tile in [16, 32, 64] { variants.append(mma(.bfloat16, tile, split: true, fusedAppend: tile == 64, keysAsM: true)) }
+        // Its 8-warp form (FLASH_ATTENTION_DECODE_MMA_WARPS=8, under-filled grids).
+        variants.append(mma(.bfloat16, 128, fusedAppend: true, keysAsM: true, warps: 8))
+        variants.append(mma(.float16, 128, paged: true, split: true, keysAsM: true, warps: 8))
+        variants.append(mma(.float16, 128, outputType: .float32, mask: .window, softcap: true, alibi: true, paged: true, split: false, keysAsM: true))
+        variants.append(mma(.bfloat16, 128, mask: .window, softcap: true, alibi: true, split: true, fusedCombine: true, keysAsM: true))
+        for rotary in [DecodeRotary.interleaved, .halfSplit] {
+            variants.append(mma(.bfloat16, 128, paged: rotary == .halfSplit, split: true, fusedAppend: true, rotary: rotary, keysAsM: true))
         }
         // Cluster merges (sm_90): each row choice, 2 … 16 splits, paged, the fused append, options.
         if architecture >= .sm90a {

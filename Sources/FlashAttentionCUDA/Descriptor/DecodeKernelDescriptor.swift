@@ -61,10 +61,11 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// split's CTA of query tile 0. `rotary` and `rotaryTableType` then describe the rotation.
     /// Pipelined descriptors only.
     public var fusedAppend: Bool
-    /// Attention: the tensor-core form (``DecodeKernel``'s `mma.sync` loop): 16 query rows per
-    /// CTA as the M side of m16n8k16 tiles, 16 keys per warp per step, each warp streaming its
-    /// own key tiles. Pipelined descriptors with tile head dims 16…128 only; `rowsPerBlock` is
-    /// 16 and `keysPerStep` 16 (per warp).
+    /// Attention: the tensor-core form (``DecodeKernel``'s `mma.sync` loop), 16 keys per warp per
+    /// step, each warp streaming its own key tiles. `rowsPerBlock` 16: the CTA's query rows are
+    /// the M side of m16n8k16 tiles (S = Q·Kᵀ); 8: the keys are (Sᵀ = K·Qᵀ, Oᵀ += Vᵀ·Pᵀ), the
+    /// form for GQA groups of up to 8 rows. Pipelined descriptors with tile head dims 16…128
+    /// only; `keysPerStep` 16 (per warp).
     public var tensorCores: Bool
     /// Attention (sm_90): the splits of one (batch row, KV head, query tile) run as one thread-block
     /// cluster of this many CTAs (`__cluster_dims__`, split index = rank in the cluster) and
@@ -139,6 +140,11 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         // A cluster adds its exchange area (unnormalized out, max, sum per row) after the groups'.
         let merge = 4 * (keyGroups + (clusterSplits > 1 ? 1 : 0)) * rowsPerBlock * (headDim + 2)
         if tensorCores {
+            if rowsPerBlock == 8 {
+                // Keys as M: [stage][warp][K, V][16 keys][pitch] (rows padded by 16 bytes), then
+                // a 256-byte Pᵀ tile per warp.
+                return max(merge, stages * warps * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + warps * 256)
+            }
             // [stage][warp][K, V][16 keys][headDim] 16-bit elements.
             return max(merge, stages * warps * 2 * 16 * headDim * 2)
         }
@@ -159,7 +165,9 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             guard [8, 16, 32, 64, 128, 256].contains(headDim) else { return "tile head dim \(headDim) is not 8·2^t ≤ 256" }
             if kind == .attention {
                 if tensorCores {
-                    guard rowsPerBlock == 16, keysPerStep == 16 else { return "the tensor-core kernel takes 16 rows and 16 keys per warp step" }
+                    guard rowsPerBlock == 16 || rowsPerBlock == 8, keysPerStep == 16 else {
+                        return "the tensor-core kernel takes 16 rows (rows as M) or 8 (keys as M) and 16 keys per warp step"
+                    }
                     guard headDim >= 16, headDim <= 128 else { return "the tensor-core kernel takes tile head dims 16…128, got \(headDim)" }
                     guard pipelined else { return "the tensor-core kernel needs the cp.async pipeline (vectorized, stages ≥ 2)" }
                     guard architecture.supportsMMASync else { return "mma.sync needs sm_80 or newer" }
@@ -168,7 +176,10 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                     guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
                 }
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
-                guard sharedMemoryBytes <= 100 * 1024 else { return "\(sharedMemoryBytes) B of shared memory > 100 KB" }
+                // The keys-as-M form's padded 3-stage pipeline takes 103 KB at D = 128 (two CTAs
+                // per SM on sm_90), its 8-warp 2-stage form 138 KB (one; sm_80 allows 163 KB).
+                let sharedLimit = (tensorCores ? 160 : 100) * 1024
+                guard sharedMemoryBytes <= sharedLimit else { return "\(sharedMemoryBytes) B of shared memory > \(sharedLimit / 1024) KB" }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
                 if clusterSplits != 0 {
                     guard clusterSplits >= 2, clusterSplits <= 16 else { return "cluster of \(clusterSplits) splits outside 2…16" }
