@@ -328,6 +328,31 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
+    /// One step's add by an ordered dQ writer (the same text in the one- and two-writer forms):
+    /// the (head, query block) tile's turn counter and accumulator, the wait for this key block's
+    /// turn, then the bulk add (the first key block stores) from `src`, committed as one bulk group.
+    /// `note`, a comment line ahead of the turn logic.
+    private func issueOrderedAdd(note: String? = nil) -> String {
+        let comment = note.map { "\n                " + $0 } ?? ""
+        return """
+        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);\(comment)
+                        if (ORDERED) {
+                            if (n_block > 0) {
+                                while (ld_acquire(sem) != n_block) { }
+                                fence_async_global();
+                                bulk_reduce_add(dst, src, DQ_BYTES);
+                            } else {
+                                bulk_store(dst, src, DQ_BYTES);  // the first turn: nothing to add to
+                            }
+                        } else {
+                            bulk_reduce_add(dst, src, DQ_BYTES);
+                        }
+                        bulk_commit();
+        """
+    }
+
     private var keyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -422,21 +447,7 @@ public struct HopperBackwardKernel: Sendable {
                         \(stepDecode)
                         const u32 src = sdQ + w * DQ_BYTES;
                         mbar_wait(bar_dq_full + 8 * w, (step >> 1) & 1);
-                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                        int* sem = (int*)p.dq_sem + tile;
-                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
-                        if (ORDERED) {
-                            if (n_block > 0) {
-                                while (ld_acquire(sem) != n_block) { }
-                                fence_async_global();
-                                bulk_reduce_add(dst, src, DQ_BYTES);
-                            } else {
-                                bulk_store(dst, src, DQ_BYTES);  // the first turn: nothing to add to
-                            }
-                        } else {
-                            bulk_reduce_add(dst, src, DQ_BYTES);
-                        }
-                        bulk_commit();
+                        \(issueOrderedAdd())
                         bulk_wait_read();
                         mbar_arrive(bar_dq_empty + 8 * w);       // the consumers may stage step + 2 here
                         bulk_wait();
@@ -453,22 +464,7 @@ public struct HopperBackwardKernel: Sendable {
                         const int buf = DQ_BUFS == 2 ? step & 1 : 0;
                         const u32 src = sdQ + buf * DQ_BYTES;
                         mbar_wait(bar_dq_full + 8 * buf, (DQ_BUFS == 2 ? step >> 1 : step) & 1);
-                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                        int* sem = (int*)p.dq_sem + tile;
-                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
-                        // Key blocks that see query block m are 0, 1, … (no left window): block n's turn is n.
-                        if (ORDERED) {
-                            if (n_block > 0) {
-                                while (ld_acquire(sem) != n_block) { }
-                                fence_async_global();
-                                bulk_reduce_add(dst, src, DQ_BYTES);
-                            } else {
-                                bulk_store(dst, src, DQ_BYTES);  // the first turn: nothing to add to
-                            }
-                        } else {
-                            bulk_reduce_add(dst, src, DQ_BYTES);
-                        }
-                        bulk_commit();
+                        \(issueOrderedAdd(note: "// Key blocks that see query block m are 0, 1, … (no left window): block n's turn is n."))
                         if (DQ_BUFS == 2) {
                             if (pending != nullptr) {
                                 bulk_wait_one();                 // step t − 1's add is complete
