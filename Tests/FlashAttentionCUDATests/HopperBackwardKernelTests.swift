@@ -37,15 +37,6 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
         list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: 64))
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, orderedDQ: false))
-    // Tile D = 64 with two dQ buffers (barriers in the alignment pad; FLASH_ATTENTION_HOPPER_BWD_DQBUF=2):
-    // a writer each, causal and not; one writer; arrival order.
-    for type in [ElementType.bfloat16, .float16] {
-        for mask in [KernelMask.none, .causal] {
-            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask, dqBuffers: 2, dqWriters: 2))
-        }
-    }
-    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 64, mask: .causal, dqBuffers: 2))
-    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, orderedDQ: false, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 64))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, dqType: .float32, headDim: 64))
     // The next step's Sᵀ pipelined behind the dQ product, both tiles.
@@ -55,6 +46,17 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqBuffers: 2, pipelinedS: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 64, pipelinedS: true))
+    // (Appended last so earlier variants keep their index in the source dumps.)
+    // Tile D = 64 with two dQ buffers (barriers in the alignment pad; FLASH_ATTENTION_HOPPER_BWD_DQBUF=2):
+    // a writer each, causal and not; one writer; arrival order.
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask, dqBuffers: 2, dqWriters: 2))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 64, mask: .causal, dqBuffers: 2))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, orderedDQ: false, dqBuffers: 2))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, dqBuffers: 2, dqWriters: 2, pipelinedS: true))
     return list
 }()
 
