@@ -267,7 +267,9 @@ extension DecodeKernel {
                     mx[rs] = warp_max4(mx[rs]);
                     // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
                     const float safe = mx[rs] == -FA_INF ? 0.0f : mx[rs];
-                    alpha[rs] = fast_exp2(mrow[rs] - safe);
+                    // A max that did not move leaves alpha exactly 1: padding rows (12 of 16 at
+                    // G = 4) stay at −∞ and no longer force the O rescale every step.
+                    alpha[rs] = mx[rs] == mrow[rs] ? 1.0f : fast_exp2(mrow[rs] - safe);
                     mrow[rs] = mx[rs];
                     lrow[rs] *= alpha[rs];
                     #pragma unroll
