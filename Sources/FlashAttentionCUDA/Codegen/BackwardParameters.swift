@@ -57,40 +57,12 @@ public struct BackwardParameters: Sendable, Equatable {
     public init() {}
 }
 
-/// One field of ``BackwardParameters``: its C declaration and how to read it.
-struct BackwardParameterField: Sendable {
-    let name: String
-    /// C type and size in bytes.
-    let cType: String
-    let size: Int
-    let read: @Sendable (BackwardParameters) -> UInt64
+extension BackwardParameters: KernelParameterTable {
+    static let cStructName = "BackwardParams"
 
-    static func u64(_ name: String, _ get: @escaping @Sendable (BackwardParameters) -> UInt64) -> Self {
-        .init(name: name, cType: "unsigned long long", size: 8, read: get)
-    }
-    static func i64(_ name: String, _ get: @escaping @Sendable (BackwardParameters) -> Int64) -> Self {
-        .init(name: name, cType: "long long", size: 8, read: { UInt64(bitPattern: get($0)) })
-    }
-    static func i32(_ name: String, _ get: @escaping @Sendable (BackwardParameters) -> Int32) -> Self {
-        .init(name: name, cType: "int", size: 4, read: { UInt64(UInt32(bitPattern: get($0))) })
-    }
-    static func u32(_ name: String, _ get: @escaping @Sendable (BackwardParameters) -> UInt32) -> Self {
-        .init(name: name, cType: "unsigned int", size: 4, read: { UInt64(get($0)) })
-    }
-    static func f32(_ name: String, _ get: @escaping @Sendable (BackwardParameters) -> Float) -> Self {
-        .init(name: name, cType: "float", size: 4, read: { UInt64(get($0).bitPattern) })
-    }
-    /// Four strides `<prefix>_batch_stride`, `_row_stride`, `_head_stride`, `_dim_stride`.
-    static func strides(_ prefix: String, _ get: @escaping @Sendable (BackwardParameters) -> (Int64, Int64, Int64, Int64)) -> [Self] {
-        [.i64(prefix + "_batch_stride") { get($0).0 }, .i64(prefix + "_row_stride") { get($0).1 },
-         .i64(prefix + "_head_stride") { get($0).2 }, .i64(prefix + "_dim_stride") { get($0).3 }]
-    }
-}
-
-extension BackwardParameters {
     /// The struct's fields in declaration order; the single source of its layout.
-    static let fields: [BackwardParameterField] = {
-        var f: [BackwardParameterField] = [
+    static let fields: [ParameterField<BackwardParameters>] = {
+        var f: [ParameterField<BackwardParameters>] = [
             .u64("q") { $0.q }, .u64("k") { $0.k }, .u64("v") { $0.v }, .u64("o") { $0.o },
             .u64("dout") { $0.dout }, .u64("dout_src") { $0.doutSource }, .u64("lse") { $0.lse },
             .u64("lse_log2") { $0.lseLog2 }, .u64("delta") { $0.delta },
@@ -99,15 +71,15 @@ extension BackwardParameters {
             .u64("alibi_slopes") { $0.alibiSlopes },
             .u64("dq_accum") { $0.dqAccum }, .u64("dq_sem") { $0.dqSemaphore },
         ]
-        f += BackwardParameterField.strides("q") { $0.qStrides }
-        f += BackwardParameterField.strides("k") { $0.kStrides }
-        f += BackwardParameterField.strides("v") { $0.vStrides }
-        f += BackwardParameterField.strides("o") { $0.oStrides }
-        f += BackwardParameterField.strides("do") { $0.doutStrides }
-        f += BackwardParameterField.strides("dos") { $0.doutSourceStrides }
-        f += BackwardParameterField.strides("dq") { $0.dqStrides }
-        f += BackwardParameterField.strides("dk") { $0.dkStrides }
-        f += BackwardParameterField.strides("dv") { $0.dvStrides }
+        f += ParameterField.strides("q") { $0.qStrides }
+        f += ParameterField.strides("k") { $0.kStrides }
+        f += ParameterField.strides("v") { $0.vStrides }
+        f += ParameterField.strides("o") { $0.oStrides }
+        f += ParameterField.strides("do") { $0.doutStrides }
+        f += ParameterField.strides("dos") { $0.doutSourceStrides }
+        f += ParameterField.strides("dq") { $0.dqStrides }
+        f += ParameterField.strides("dk") { $0.dkStrides }
+        f += ParameterField.strides("dv") { $0.dvStrides }
         f += [
             .i64("lse_batch_stride") { $0.lseStrides.0 }, .i64("lse_head_stride") { $0.lseStrides.1 },
             .i64("lse_row_stride") { $0.lseStrides.2 },
@@ -126,29 +98,8 @@ extension BackwardParameters {
         return f
     }()
 
-    /// Size of the C struct: the fields, padded to 8-byte alignment.
-    static var structSize: Int { (fields.reduce(0) { $0 + $1.size } + 7) / 8 * 8 }
-
-    /// The C declaration of `struct BackwardParams`, with a size check.
-    static func cDeclaration() -> String {
-        var lines = ["struct BackwardParams {"]
-        for field in fields { lines.append("    \(field.cType) \(field.name);") }
-        lines.append("};")
-        lines.append("static_assert(sizeof(BackwardParams) == \(structSize), \"parameter layout drifted from the Swift table\");")
-        return lines.joined(separator: "\n")
-    }
-
     /// The bytes of the struct, little-endian, laid out as ``cDeclaration()`` declares it.
-    public func packed() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.structSize)
-        for field in Self.fields {
-            let value = field.read(self)
-            for i in 0..<field.size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
-        }
-        while bytes.count < Self.structSize { bytes.append(0) }
-        return bytes
-    }
+    public func packed() -> [UInt8] { packedFields() }
 
     public static func == (a: BackwardParameters, b: BackwardParameters) -> Bool { a.packed() == b.packed() }
 }

@@ -45,8 +45,8 @@ public struct ForwardParameters: Sendable, Equatable {
     public init() {}
 }
 
-/// One field of the parameter struct: its C declaration and how to read it from Swift.
-struct ParameterField: Sendable {
+/// One field of a kernel's parameter struct: its C declaration and how to read it from Swift.
+struct ParameterField<Parameters>: Sendable {
     enum Kind: Sendable {
         case u64, i64, i32, u32, f32
         var cType: String {
@@ -68,28 +68,70 @@ struct ParameterField: Sendable {
 
     let name: String
     let kind: Kind
-    let read: @Sendable (ForwardParameters) -> UInt64
+    let read: @Sendable (Parameters) -> UInt64
 
-    static func u64(_ name: String, _ get: @escaping @Sendable (ForwardParameters) -> UInt64) -> Self {
+    static func u64(_ name: String, _ get: @escaping @Sendable (Parameters) -> UInt64) -> Self {
         .init(name: name, kind: .u64, read: get)
     }
-    static func i64(_ name: String, _ get: @escaping @Sendable (ForwardParameters) -> Int64) -> Self {
+    static func i64(_ name: String, _ get: @escaping @Sendable (Parameters) -> Int64) -> Self {
         .init(name: name, kind: .i64, read: { UInt64(bitPattern: get($0)) })
     }
-    static func i32(_ name: String, _ get: @escaping @Sendable (ForwardParameters) -> Int32) -> Self {
+    static func i32(_ name: String, _ get: @escaping @Sendable (Parameters) -> Int32) -> Self {
         .init(name: name, kind: .i32, read: { UInt64(UInt32(bitPattern: get($0))) })
     }
-    static func u32(_ name: String, _ get: @escaping @Sendable (ForwardParameters) -> UInt32) -> Self {
+    static func u32(_ name: String, _ get: @escaping @Sendable (Parameters) -> UInt32) -> Self {
         .init(name: name, kind: .u32, read: { UInt64(get($0)) })
     }
-    static func f32(_ name: String, _ get: @escaping @Sendable (ForwardParameters) -> Float) -> Self {
+    static func f32(_ name: String, _ get: @escaping @Sendable (Parameters) -> Float) -> Self {
         .init(name: name, kind: .f32, read: { UInt64(get($0).bitPattern) })
+    }
+    /// Four strides `<prefix>_batch_stride`, `_row_stride`, `_head_stride`, `_dim_stride`.
+    static func strides(_ prefix: String, _ get: @escaping @Sendable (Parameters) -> (Int64, Int64, Int64, Int64)) -> [Self] {
+        [.i64(prefix + "_batch_stride") { get($0).0 }, .i64(prefix + "_row_stride") { get($0).1 },
+         .i64(prefix + "_head_stride") { get($0).2 }, .i64(prefix + "_dim_stride") { get($0).3 }]
     }
 }
 
-extension ForwardParameters {
+/// A parameter struct described by a field table: the table gives the C declaration, the
+/// size and the packed bytes, so the generated struct and the launcher's bytes cannot drift.
+protocol KernelParameterTable {
+    /// The C struct's name in the generated source.
+    static var cStructName: String { get }
     /// The struct's fields in declaration order; the single source of its layout.
-    static let fields: [ParameterField] = [
+    static var fields: [ParameterField<Self>] { get }
+}
+
+extension KernelParameterTable {
+    /// Size of the C struct: the fields, padded to 8-byte alignment.
+    static var structSize: Int { (fields.reduce(0) { $0 + $1.kind.size } + 7) / 8 * 8 }
+
+    /// The C declaration of the struct, with a size check.
+    static func cDeclaration() -> String {
+        var lines = ["struct \(cStructName) {"]
+        for field in fields { lines.append("    \(field.kind.cType) \(field.name);") }
+        lines.append("};")
+        lines.append("static_assert(sizeof(\(cStructName)) == \(structSize), \"parameter layout drifted from the Swift table\");")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The bytes of the struct, little-endian, laid out as ``cDeclaration()`` declares it.
+    func packedFields() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.structSize)
+        for field in Self.fields {
+            let value = field.read(self)
+            for i in 0..<field.kind.size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+        }
+        while bytes.count < Self.structSize { bytes.append(0) }
+        return bytes
+    }
+}
+
+extension ForwardParameters: KernelParameterTable {
+    static let cStructName = "FlashParams"
+
+    /// The struct's fields in declaration order; the single source of its layout.
+    static let fields: [ParameterField<ForwardParameters>] = [
         .u64("q") { $0.q }, .u64("k") { $0.k }, .u64("v") { $0.v }, .u64("o") { $0.o },
         .u64("lse") { $0.lse },
         .u64("cu_seqlens_q") { $0.cuSeqlensQ }, .u64("cu_seqlens_k") { $0.cuSeqlensK },
@@ -115,30 +157,6 @@ extension ForwardParameters {
         .i32("wgmma_v_swap") { $0.wgmmaVSwap },
     ]
 
-    /// Size of the C struct: the fields, padded to 8-byte alignment.
-    static var structSize: Int {
-        let raw = fields.reduce(0) { $0 + $1.kind.size }
-        return (raw + 7) / 8 * 8
-    }
-
-    /// The C declaration of `struct FlashParams`, with a size check.
-    static func cDeclaration() -> String {
-        var lines = ["struct FlashParams {"]
-        for field in fields { lines.append("    \(field.kind.cType) \(field.name);") }
-        lines.append("};")
-        lines.append("static_assert(sizeof(FlashParams) == \(structSize), \"parameter layout drifted from the Swift table\");")
-        return lines.joined(separator: "\n")
-    }
-
     /// The bytes of the struct, little-endian, laid out as ``cDeclaration()`` declares it.
-    public func packed() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.structSize)
-        for field in Self.fields {
-            let value = field.read(self)
-            for i in 0..<field.kind.size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
-        }
-        while bytes.count < Self.structSize { bytes.append(0) }
-        return bytes
-    }
+    public func packed() -> [UInt8] { packedFields() }
 }
