@@ -174,6 +174,18 @@ public struct AttentionKernel: Sendable {
 
     // MARK: - The kernel
 
+    /// This batch entry's first query and key token and its lengths (varlen: from the offsets),
+    /// in the forward and the backward main passes alike (`batch` and `p` in scope).
+    static let sequenceBounds = """
+            int q_start = 0, k_start = 0, seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
+            if (VARLEN) {
+                const int* cu_q = (const int*)p.cu_seqlens_q;
+                const int* cu_k = (const int*)p.cu_seqlens_k;
+                q_start = cu_q[batch]; seqlen_q = cu_q[batch + 1] - q_start;
+                k_start = cu_k[batch]; seqlen_k = cu_k[batch + 1] - k_start;
+            }
+        """
+
     private var kernel: String {
         let d = descriptor
         let scale = d.prescaleScores ? "1.0f" : "p.scale_log2"
@@ -190,13 +202,7 @@ public struct AttentionKernel: Sendable {
             const int batch = blockIdx.z + p.batch_offset;
 
             // MARK: this sequence
-            int q_start = 0, k_start = 0, seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
-            if (VARLEN) {
-                const int* cu_q = (const int*)p.cu_seqlens_q;
-                const int* cu_k = (const int*)p.cu_seqlens_k;
-                q_start = cu_q[batch]; seqlen_q = cu_q[batch + 1] - q_start;
-                k_start = cu_k[batch]; seqlen_k = cu_k[batch + 1] - k_start;
-            }
+        \(AttentionKernel.sequenceBounds)
             const int m0 = m_block * BLOCK_M;
             if (m0 >= seqlen_q) return;
             const int rows_here = imin(BLOCK_M, seqlen_q - m0);

@@ -284,13 +284,7 @@ public struct BackwardKernel: Sendable {
 
     private var sequenceSetup: String {
         """
-            int q_start = 0, k_start = 0, seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
-            if (VARLEN) {
-                const int* cu_q = (const int*)p.cu_seqlens_q;
-                const int* cu_k = (const int*)p.cu_seqlens_k;
-                q_start = cu_q[batch]; seqlen_q = cu_q[batch + 1] - q_start;
-                k_start = cu_k[batch]; seqlen_k = cu_k[batch + 1] - k_start;
-            }
+        \(AttentionKernel.sequenceBounds)
             const int diag = seqlen_k - seqlen_q;  // query i's diagonal is key i + diag (bottom-right)
             // First token of this sequence in the (head, token) statistics.
             const i64 stat_base = VARLEN ? (i64)q_start : (i64)batch * p.seqlen_q;
@@ -309,10 +303,11 @@ public struct BackwardKernel: Sendable {
 
     // MARK: - Preprocess
 
-    private var preprocessKernel: String {
+    /// The entry of the two one-warp-per-(token, head) kernels (preprocess, dQ conversion):
+    /// 8 warps a block, warp r takes token t = r / heads, head h = r % heads, which is row i of
+    /// batch entry b.
+    private var tokenHeadWarpEntry: String {
         """
-        // One warp per (token, head): D = Σ_d dO·O in float32 (fixed order: lane-strided, then a
-        // butterfly), L = LSE·log2(e); with CONVERT_DO, dO is also written in the input type.
         extern "C" __global__ void __launch_bounds__(256)
         \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
             const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -320,6 +315,14 @@ public struct BackwardKernel: Sendable {
             if (r >= (i64)p.total_q * p.heads) return;
             const int t = (int)(r / p.heads), h = (int)(r % p.heads);
             const int b = t / p.rows_per_batch, i = t % p.rows_per_batch;
+        """
+    }
+
+    private var preprocessKernel: String {
+        """
+        // One warp per (token, head): D = Σ_d dO·O in float32 (fixed order: lane-strided, then a
+        // butterfly), L = LSE·log2(e); with CONVERT_DO, dO is also written in the input type.
+        \(tokenHeadWarpEntry)
             const o_t* o_row = (const o_t*)p.o + (i64)b * p.o_batch_stride + (i64)i * p.o_row_stride + (i64)h * p.o_head_stride;
             const dos_t* g_row = (const dos_t*)p.dout_src + (i64)b * p.dos_batch_stride + (i64)i * p.dos_row_stride + (i64)h * p.dos_head_stride;
             u16* c_row = (u16*)p.dout + (i64)t * p.do_row_stride + (i64)h * p.do_head_stride;
@@ -388,13 +391,7 @@ public struct BackwardKernel: Sendable {
     /// reached stay 0), in dQ's type and strides.
     private var convertKernel: String {
         """
-        extern "C" __global__ void __launch_bounds__(256)
-        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
-            const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-            const i64 r = (i64)blockIdx.x * 8 + warp;
-            if (r >= (i64)p.total_q * p.heads) return;
-            const int t = (int)(r / p.heads), h = (int)(r % p.heads);
-            const int b = t / p.rows_per_batch, i = t % p.rows_per_batch;
+        \(tokenHeadWarpEntry)
             const float* src = (const float*)p.dq_accum + ((i64)h * p.stat_head_stride + t) * HEAD_DIM;
             dq_t* dst = (dq_t*)p.dq + (i64)b * p.dq_batch_stride + (i64)i * p.dq_row_stride + (i64)h * p.dq_head_stride;
             for (int d = lane; d < p.head_dim; d += 32) store_dq1(dst + (i64)d * p.dq_dim_stride, src[d] * p.grad_scale);
