@@ -78,17 +78,9 @@ extension CUDABackend {
 
     private func backwardStaged(_ arguments: BackwardArguments, layout: AttentionLayout) throws {
         let staging = try CUDAStream(context: context)
-        func upload(_ view: TensorView) throws -> CUDATensor {
-            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
-            try tensor.copy(from: view, stream: staging)
-            return tensor
-        }
-        func poisoned(_ view: TensorView) throws -> CUDATensor {
-            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
-            // An element the kernels fail to write comes back as NaN, not as stale memory.
-            try tensor.buffer.fill(byte: 0xFF, stream: staging)
-            return tensor
-        }
+        func upload(_ view: TensorView) throws -> CUDATensor { try stagedCopy(of: view, stream: staging) }
+        // Poisoned: an element the kernels fail to write comes back as NaN, not as stale memory.
+        func poisoned(_ view: TensorView) throws -> CUDATensor { try poisonedTensor(like: view, stream: staging) }
         let q = try upload(arguments.q), k = try upload(arguments.k), v = try upload(arguments.v)
         let out = try upload(arguments.out), dOut = try upload(arguments.dOut), lse = try upload(arguments.lse)
         let dq = try poisoned(arguments.dq), dk = try poisoned(arguments.dk), dv = try poisoned(arguments.dv)
@@ -135,7 +127,7 @@ extension CUDABackend {
         var temporaries: [CUDABuffer] = []
 
         var p = BackwardParameters()
-        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        let address = CUDABackend.address
         func strides(_ a: SequenceAddressing) -> (Int64, Int64, Int64, Int64) {
             (Int64(a.batchStride), Int64(a.rowStride), Int64(a.headStride), Int64(a.dimStride))
         }
@@ -153,46 +145,14 @@ extension CUDABackend {
         let la = layout.addressing(rowStats: arguments.lse)
         p.lseStrides = (Int64(la.batchStride), Int64(la.headStride), Int64(la.rowStride))
         if let varlen = layout.varlen {
-            func upload(_ offsets: [Int]) throws -> UInt64 {
-                let values = offsets.map { Int32(truncatingIfNeeded: $0) }
-                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
-                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
-                temporaries.append(buffer)
-                return buffer.address
-            }
-            p.cuSeqlensQ = try upload(varlen.cuSeqlensQ)
-            p.cuSeqlensK = try upload(varlen.cuSeqlensK)
+            p.cuSeqlensQ = try uploadInt32(varlen.cuSeqlensQ, stream: stream, temporaries: &temporaries)
+            p.cuSeqlensK = try uploadInt32(varlen.cuSeqlensK, stream: stream, temporaries: &temporaries)
         }
         if let alibi = options.alibi {
-            let slopes = alibi.slopes
-            if case .cuda = slopes.device {
-                p.alibiSlopes = address(slopes)
-            } else {
-                let values = (0..<slopes.elementCount).map { i -> Float in
-                    slopes.rank == 1 ? slopes.load(at: i * slopes.strides[0])
-                        : slopes.load(at: (i / slopes.shape[1]) * slopes.strides[0] + (i % slopes.shape[1]) * slopes.strides[1])
-                }
-                let buffer = try CUDABuffer(byteCount: max(values.count, 1) * 4, context: context)
-                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
-                temporaries.append(buffer)
-                p.alibiSlopes = buffer.address
-            }
-            let contiguous = slopes.device == .cpu
-            if slopes.rank == 1 {
-                (p.alibiBatchStride, p.alibiHeadStride) = (0, contiguous ? 1 : Int64(slopes.strides[0]))
-            } else {
-                (p.alibiBatchStride, p.alibiHeadStride) = contiguous ? (Int64(slopes.shape[1]), 1) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
-            }
+            (p.alibiSlopes, p.alibiBatchStride, p.alibiHeadStride) = try alibiSlopes(alibi.slopes, stream: stream, temporaries: &temporaries)
         }
-        let scale = options.scale(headDim: D)
-        let log2e: Float = 1.4426950408889634
-        if options.softcap > 0 {
-            p.scaleLog2 = options.softcap * log2e
-            p.softcapInputScale = scale / options.softcap
-        } else {
-            p.scaleLog2 = scale * log2e
-        }
-        p.gradScale = scale
+        (p.scaleLog2, p.softcapInputScale) = CUDABackend.scoreScales(options, headDim: D)
+        p.gradScale = options.scale(headDim: D)
         if let dropout = options.dropout, dropout.probability > 0 {
             let mask = DropoutMask(dropout)
             p.dropoutSeed = mask.seed

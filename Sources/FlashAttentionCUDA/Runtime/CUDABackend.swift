@@ -89,20 +89,11 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
 
     private func forwardStaged(_ arguments: ForwardArguments, layout: AttentionLayout) throws {
         let staging = try CUDAStream(context: context)
-        func upload(_ view: TensorView) throws -> CUDATensor {
-            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
-            try tensor.copy(from: view, stream: staging)
-            return tensor
-        }
+        func upload(_ view: TensorView) throws -> CUDATensor { try stagedCopy(of: view, stream: staging) }
         let q = try upload(arguments.q), k = try upload(arguments.k), v = try upload(arguments.v)
-        let out = try CUDATensor(shape: arguments.out.shape, elementType: arguments.out.elementType, context: context)
-        // Poison: an element the kernel fails to write comes back as NaN, not as stale memory.
-        try out.buffer.fill(byte: 0xFF, stream: staging)
-        let lse = try arguments.lse.map { view -> CUDATensor in
-            let tensor = try CUDATensor(shape: view.shape, elementType: .float32, context: context)
-            try tensor.buffer.fill(byte: 0xFF, stream: staging)
-            return tensor
-        }
+        // Poisoned: an element the kernel fails to write comes back as NaN, not as stale memory.
+        let out = try poisonedTensor(like: arguments.out, stream: staging)
+        let lse = try arguments.lse.map { try poisonedTensor(like: $0, elementType: .float32, stream: staging) }
         var device = arguments
         device.q = q.view
         device.k = k.view
@@ -157,7 +148,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
         var p = ForwardParameters()
         let qa = layout.addressing(q: arguments.q), ka = layout.addressing(k: arguments.k)
         let va = layout.addressing(k: arguments.v), oa = layout.addressing(q: arguments.out)
-        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        let address = CUDABackend.address
         p.q = address(arguments.q); p.k = address(arguments.k); p.v = address(arguments.v); p.o = address(arguments.out)
         (p.qBatchStride, p.qRowStride, p.qHeadStride, p.qDimStride) = (Int64(qa.batchStride), Int64(qa.rowStride), Int64(qa.headStride), Int64(qa.dimStride))
         (p.kBatchStride, p.kRowStride, p.kHeadStride, p.kDimStride) = (Int64(ka.batchStride), Int64(ka.rowStride), Int64(ka.headStride), Int64(ka.dimStride))
@@ -169,49 +160,17 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             (p.lseBatchStride, p.lseHeadStride, p.lseRowStride) = (Int64(la.batchStride), Int64(la.headStride), Int64(la.rowStride))
         }
         if let varlen = layout.varlen {
-            func upload(_ offsets: [Int]) throws -> UInt64 {
-                let values = offsets.map { Int32(truncatingIfNeeded: $0) }
-                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
-                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
-                temporaries.append(buffer)
-                return buffer.address
-            }
             guard (varlen.cuSeqlensQ.last ?? 0) < Int(Int32.max), (varlen.cuSeqlensK.last ?? 0) < Int(Int32.max) else {
                 throw FlashAttentionError.unsupported("varlen token counts ≥ 2³¹ on CUDA")
             }
-            p.cuSeqlensQ = try upload(varlen.cuSeqlensQ)
-            p.cuSeqlensK = try upload(varlen.cuSeqlensK)
+            p.cuSeqlensQ = try uploadInt32(varlen.cuSeqlensQ, stream: stream, temporaries: &temporaries)
+            p.cuSeqlensK = try uploadInt32(varlen.cuSeqlensK, stream: stream, temporaries: &temporaries)
         }
         if let alibi = options.alibi {
-            let slopes = alibi.slopes
-            if case .cuda = slopes.device {
-                p.alibiSlopes = address(slopes)
-            } else {
-                let values = (0..<slopes.elementCount).map { i -> Float in
-                    slopes.rank == 1 ? slopes.load(at: i * slopes.strides[0])
-                        : slopes.load(at: (i / slopes.shape[1]) * slopes.strides[0] + (i % slopes.shape[1]) * slopes.strides[1])
-                }
-                let buffer = try CUDABuffer(byteCount: values.count * 4, context: context)
-                try values.withUnsafeBytes { try buffer.copy(from: $0, stream: stream) }
-                temporaries.append(buffer)
-                p.alibiSlopes = buffer.address
-            }
-            let contiguous = slopes.device == .cpu
-            if slopes.rank == 1 {
-                (p.alibiBatchStride, p.alibiHeadStride) = (0, contiguous ? 1 : Int64(slopes.strides[0]))
-            } else {
-                (p.alibiBatchStride, p.alibiHeadStride) = contiguous ? (Int64(slopes.shape[1]), 1) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
-            }
+            (p.alibiSlopes, p.alibiBatchStride, p.alibiHeadStride) = try alibiSlopes(alibi.slopes, stream: stream, temporaries: &temporaries)
         }
         let D = layout.headDim
-        let scale = options.scale(headDim: D)
-        let log2e: Float = 1.4426950408889634
-        if options.softcap > 0 {
-            p.scaleLog2 = options.softcap * log2e
-            p.softcapInputScale = scale / options.softcap
-        } else {
-            p.scaleLog2 = scale * log2e
-        }
+        (p.scaleLog2, p.softcapInputScale) = CUDABackend.scoreScales(options, headDim: D)
         if let dropout = options.dropout, dropout.probability > 0 {
             let mask = DropoutMask(dropout)
             p.dropoutSeed = mask.seed
