@@ -23,56 +23,12 @@ struct CPUForward {
     func run() throws {
         let plan = ForwardPlan(layout: layout)
         let kernel = ForwardKernel(arguments: arguments, plan: plan)
-        let tasks = plan.queryTasks
-        guard tasks > 0 else { return }
-        if plan.splits == 1 {
-            WorkQueue.run(tasks: tasks, threads: threads) { _, next in
-                let scratch = ForwardScratch(plan: plan)
-                while let task = next() { kernel.run(task: task, split: 0, scratch: scratch, partial: nil) }
-            }
-            return
-        }
-        // Split over keys: partial (O, m, l) per (task, split), then a merge in split order.
-        let partials = ForwardPartials(plan: plan)
-        WorkQueue.run(tasks: tasks * plan.splits, threads: threads) { _, next in
-            let scratch = ForwardScratch(plan: plan)
-            while let item = next() {
-                let task = item / plan.splits, split = item % plan.splits
-                kernel.run(task: task, split: split, scratch: scratch, partial: partials.slot(task: task, split: split))
-            }
-        }
-        WorkQueue.run(tasks: tasks, threads: threads) { _, next in
-            let scratch = ForwardScratch(plan: plan)
-            while let task = next() { kernel.merge(task: task, partials: partials, scratch: scratch) }
-        }
-    }
-}
-
-/// Partial results of key-split tasks: unnormalised O and the log2-domain (m, l) per column.
-final class ForwardPartials: @unchecked Sendable {
-    let plan: ForwardPlan
-    let storage: UnsafeMutablePointer<Float>
-    let slotSize: Int
-
-    struct Slot {
-        let output: UnsafeMutablePointer<Float>
-        let rowMax: UnsafeMutablePointer<Float>
-        let rowSum: UnsafeMutablePointer<Float>
-    }
-
-    init(plan: ForwardPlan) {
-        self.plan = plan
-        slotSize = plan.maxColumns * plan.paddedHeadDim + 2 * plan.columnStride
-        let count = slotSize * plan.queryTasks * plan.splits
-        storage = .allocate(capacity: count)
-    }
-
-    deinit { storage.deallocate() }
-
-    func slot(task: Int, split: Int) -> Slot {
-        let base = storage + (task * plan.splits + split) * slotSize
-        let o = plan.maxColumns * plan.paddedHeadDim
-        return Slot(output: base, rowMax: base + o, rowSum: base + o + plan.columnStride)
+        // Split over keys (plan.splits > 1): partial (O, m, l) per (task, split), then a merge in split order.
+        SplitPartials.run(
+            tasks: plan.queryTasks, splits: plan.splits, threads: threads, partials: { SplitPartials(plan: plan) },
+            scratch: { ForwardScratch(plan: plan) },
+            run: { kernel.run(task: $0, split: $1, scratch: $2, partial: $3) },
+            merge: { kernel.merge(task: $0, partials: $1, scratch: $2) })
     }
 }
 
@@ -138,7 +94,7 @@ struct ForwardKernel: @unchecked Sendable {
     }
 
     /// One query task (or one key split of it): writes out/lse, or the partial slot.
-    func run(task: Int, split: Int, scratch: ForwardScratch, partial: ForwardPartials.Slot?) {
+    func run(task: Int, split: Int, scratch: ForwardScratch, partial: SplitPartials.Slot?) {
         let layout = plan.layout
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let sq = layout.seqlenQ(batch: b), sk = layout.seqlenK(batch: b)
@@ -149,20 +105,8 @@ struct ForwardKernel: @unchecked Sendable {
         let geometry = MaskGeometry(seqlenQ: sq, seqlenK: sk, window: window)
 
         // Per-column parameters; columns are head-major: c = head·rows + r.
-        var maxLo = 0, minHi = Int.max, anyEmpty = false
-        for r in 0..<rows {
-            let range = geometry.keyRange(row: row0 + r)
-            if range.isEmpty { anyEmpty = true } else {
-                maxLo = max(maxLo, range.lowerBound); minHi = min(minHi, range.upperBound)
-            }
-            let diag = Float(row0 + r + sk - sq)
-            for h in 0..<g {
-                let c = h * rows + r
-                scratch.keyLo[c] = Int32(range.lowerBound)
-                scratch.keyHi[c] = Int32(range.upperBound)
-                scratch.diagonal[c] = diag
-            }
-        }
+        let (maxLo, minHi, anyEmpty) = geometry.fillColumns(
+            row0: row0, rows: rows, heads: g, keyLo: scratch.keyLo, keyHi: scratch.keyHi, diagonal: scratch.diagonal)
         for c in cols..<ldc {
             scratch.keyLo[c] = 0; scratch.keyHi[c] = 0; scratch.diagonal[c] = 0; scratch.slope[c] = 0
             scratch.dropBase[c] = 0
@@ -196,9 +140,7 @@ struct ForwardKernel: @unchecked Sendable {
             scratch.output.update(repeating: 0, count: cols * dp)
         }
         if let partial {
-            partial.output.update(from: scratch.output, count: cols * dp)
-            partial.rowMax.update(from: scratch.rowMax, count: ldc)
-            partial.rowSum.update(from: scratch.rowSum, count: ldc)
+            partial.save(output: scratch.output, count: cols * dp, rowMax: scratch.rowMax, rowSum: scratch.rowSum, columnStride: ldc)
             return
         }
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
@@ -373,33 +315,14 @@ struct ForwardKernel: @unchecked Sendable {
     }
 
     /// Combines the key splits of one task in split order: O = Σ 2^(m_s − M)·O_s, likewise l.
-    func merge(task: Int, partials: ForwardPartials, scratch: ForwardScratch) {
+    func merge(task: Int, partials: SplitPartials, scratch: ForwardScratch) {
         let layout = plan.layout
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let sq = layout.seqlenQ(batch: b)
         let row0 = rowBlock * plan.rowsPerTask
         let rows = min(plan.rowsPerTask, sq - row0)
-        let cols = plan.groupSize * rows, d = plan.headDim, dp = plan.paddedHeadDim
-        for c in 0..<cols {
-            var m = -Float.infinity
-            for s in 0..<plan.splits { m = max(m, partials.slot(task: task, split: s).rowMax[c]) }
-            scratch.rowMax[c] = m
-            var l: Float = 0
-            let o = scratch.output + c * dp
-            o.update(repeating: 0, count: d)
-            if m > -.infinity {
-                for s in 0..<plan.splits {
-                    let slot = partials.slot(task: task, split: s)
-                    let ms = slot.rowMax[c]
-                    guard ms > -.infinity else { continue }
-                    let w = exp2f(ms - m)
-                    l += w * slot.rowSum[c]
-                    let os = slot.output + c * dp
-                    for e in 0..<d { o[e] += w * os[e] }
-                }
-            }
-            scratch.rowSum[c] = l
-        }
+        let cols = plan.groupSize * rows, d = plan.headDim
+        partials.merge(task: task, columns: cols, headDim: d, output: scratch.output, rowMax: scratch.rowMax, rowSum: scratch.rowSum)
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
     }
 

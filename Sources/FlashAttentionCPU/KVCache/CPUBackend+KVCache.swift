@@ -29,28 +29,12 @@ struct CPUKVCache {
                                elementBytes: arguments.kCache.elementType.byteCount)
         let kernel = KVCacheKernel(q: rotated?.view ?? arguments.q, kCache: arguments.kCache, vCache: arguments.vCache,
                                    out: arguments.out, lse: arguments.lse, options: arguments.options, plan: plan)
-        let tasks = plan.queryTasks
         withExtendedLifetime(rotated) {
-            guard tasks > 0 else { return }
-            if plan.splits == 1 {
-                WorkQueue.run(tasks: tasks, threads: threads) { _, next in
-                    let scratch = KVCacheScratch(plan: plan)
-                    while let task = next() { kernel.run(task: task, split: 0, scratch: scratch, partial: nil) }
-                }
-                return
-            }
-            let partials = KVCachePartials(plan: plan)
-            WorkQueue.run(tasks: tasks * plan.splits, threads: threads) { _, next in
-                let scratch = KVCacheScratch(plan: plan)
-                while let item = next() {
-                    let task = item / plan.splits, split = item % plan.splits
-                    kernel.run(task: task, split: split, scratch: scratch, partial: partials.slot(task: task, split: split))
-                }
-            }
-            WorkQueue.run(tasks: tasks, threads: threads) { _, next in
-                let scratch = KVCacheScratch(plan: plan)
-                while let task = next() { kernel.merge(task: task, partials: partials, scratch: scratch) }
-            }
+            SplitPartials.run(
+                tasks: plan.queryTasks, splits: plan.splits, threads: threads, partials: { SplitPartials(plan: plan) },
+                scratch: { KVCacheScratch(plan: plan) },
+                run: { kernel.run(task: $0, split: $1, scratch: $2, partial: $3) },
+                merge: { kernel.merge(task: $0, partials: $1, scratch: $2) })
         }
     }
 }

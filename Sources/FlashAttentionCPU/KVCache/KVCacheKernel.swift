@@ -117,7 +117,7 @@ struct KVCacheKernel: @unchecked Sendable {
     }
 
     /// One query task (or one key split of it): writes out/lse, or the partial slot.
-    func run(task: Int, split: Int, scratch: KVCacheScratch, partial: KVCachePartials.Slot?) {
+    func run(task: Int, split: Int, scratch: KVCacheScratch, partial: SplitPartials.Slot?) {
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let sq = layout.seqlenQ, sk = layout.seqlenK(batch: b)
         let heads = plan.headsPerTask, dp = plan.paddedHeadDim, ldc = plan.columnStride
@@ -128,20 +128,8 @@ struct KVCacheKernel: @unchecked Sendable {
 
         // Per-column parameters in the row's own key coordinates (0 = the first key after the
         // pad); columns are head-major: c = head·rows + r, heads counted from the task's first.
-        var maxLo = 0, minHi = Int.max, anyEmpty = false
-        for r in 0..<rows {
-            let range = geometry.keyRange(row: row0 + r)
-            if range.isEmpty { anyEmpty = true } else {
-                maxLo = max(maxLo, range.lowerBound); minHi = min(minHi, range.upperBound)
-            }
-            let diag = Float(row0 + r + sk - sq)
-            for h in 0..<heads {
-                let c = h * rows + r
-                scratch.keyLo[c] = Int32(range.lowerBound)
-                scratch.keyHi[c] = Int32(range.upperBound)
-                scratch.diagonal[c] = diag
-            }
-        }
+        let (maxLo, minHi, anyEmpty) = geometry.fillColumns(
+            row0: row0, rows: rows, heads: heads, keyLo: scratch.keyLo, keyHi: scratch.keyHi, diagonal: scratch.diagonal)
         for c in cols..<ldc {
             scratch.keyLo[c] = 0; scratch.keyHi[c] = 0; scratch.diagonal[c] = 0; scratch.slope[c] = 0
         }
@@ -168,9 +156,7 @@ struct KVCacheKernel: @unchecked Sendable {
         }
         if first { scratch.output.update(repeating: 0, count: cols * dp) }
         if let partial {
-            partial.output.update(from: scratch.output, count: cols * dp)
-            partial.rowMax.update(from: scratch.rowMax, count: ldc)
-            partial.rowSum.update(from: scratch.rowSum, count: ldc)
+            partial.save(output: scratch.output, count: cols * dp, rowMax: scratch.rowMax, rowSum: scratch.rowSum, columnStride: ldc)
             return
         }
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
@@ -439,31 +425,12 @@ struct KVCacheKernel: @unchecked Sendable {
     }
 
     /// Combines the key splits of one task in split order: O = Σ 2^(m_s − M)·O_s, likewise l.
-    func merge(task: Int, partials: KVCachePartials, scratch: KVCacheScratch) {
+    func merge(task: Int, partials: SplitPartials, scratch: KVCacheScratch) {
         let (b, kvHead, rowBlock) = plan.decode(task: task)
         let row0 = rowBlock * plan.rowsPerTask
         let rows = min(plan.rowsPerTask, layout.seqlenQ - row0)
-        let cols = plan.headsPerTask * rows, d = plan.headDim, dp = plan.paddedHeadDim
-        for c in 0..<cols {
-            var m = -Float.infinity
-            for s in 0..<plan.splits { m = max(m, partials.slot(task: task, split: s).rowMax[c]) }
-            scratch.rowMax[c] = m
-            var l: Float = 0
-            let o = scratch.output + c * dp
-            o.update(repeating: 0, count: d)
-            if m > -.infinity {
-                for s in 0..<plan.splits {
-                    let slot = partials.slot(task: task, split: s)
-                    let ms = slot.rowMax[c]
-                    guard ms > -.infinity else { continue }
-                    let w = exp2f(ms - m)
-                    l += w * slot.rowSum[c]
-                    let os = slot.output + c * dp
-                    for e in 0..<d { o[e] += w * os[e] }
-                }
-            }
-            scratch.rowSum[c] = l
-        }
+        let cols = plan.headsPerTask * rows, d = plan.headDim
+        partials.merge(task: task, columns: cols, headDim: d, output: scratch.output, rowMax: scratch.rowMax, rowSum: scratch.rowSum)
         store(batch: b, kvHead: kvHead, row0: row0, rows: rows, scratch: scratch)
     }
 }

@@ -165,30 +165,3 @@ final class KVCacheScratch {
 
     deinit { for pointer in allocations { pointer.deallocate() } }
 }
-
-/// Partial results of split tasks: unnormalised O and the log2-domain (m, l) per column.
-final class KVCachePartials: @unchecked Sendable {
-    let plan: KVCachePlan
-    let storage: UnsafeMutablePointer<Float>
-    let slotSize: Int
-
-    struct Slot {
-        let output: UnsafeMutablePointer<Float>
-        let rowMax: UnsafeMutablePointer<Float>
-        let rowSum: UnsafeMutablePointer<Float>
-    }
-
-    init(plan: KVCachePlan) {
-        self.plan = plan
-        slotSize = plan.maxColumns * plan.paddedHeadDim + 2 * plan.columnStride
-        storage = .allocate(capacity: max(1, slotSize * plan.queryTasks * plan.splits))
-    }
-
-    deinit { storage.deallocate() }
-
-    func slot(task: Int, split: Int) -> Slot {
-        let base = storage + (task * plan.splits + split) * slotSize
-        let o = plan.maxColumns * plan.paddedHeadDim
-        return Slot(output: base, rowMax: base + o, rowSum: base + o + plan.columnStride)
-    }
-}
