@@ -42,6 +42,18 @@ public enum ArgumentValues {
         return value
     }
 
+    /// The score and mask options `run` and `kvcache` share (`--scale`, `--causal`,
+    /// `--window-left`, `--window-right`, `--softcap`), checked in that order.
+    public static func attentionOptions(
+        scale: String?, causal: Bool, windowLeft: String?, windowRight: String?, softcap: String?
+    ) throws -> AttentionOptions {
+        AttentionOptions(
+            softmaxScale: try Self.scale(scale), causal: causal,
+            window: SlidingWindow(left: try windowBound(windowLeft, flag: "--window-left"),
+                                  right: try windowBound(windowRight, flag: "--window-right")),
+            softcap: try Self.softcap(softcap))
+    }
+
     public static func positiveInt(_ text: String?, flag: String, default value: Int) throws -> Int {
         guard let text else { return value }
         guard let parsed = Int(text), parsed >= 1 else { throw CLIError(flag, "a positive integer, got '\(text)'") }

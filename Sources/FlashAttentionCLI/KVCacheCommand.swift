@@ -118,11 +118,8 @@ public struct KVCacheCommand: ReportingCommand {
         }
         let elementType = try ArgumentValues.elementType(dtype)
         let deviceSelection = try ArgumentValues.device(device)
-        var options = AttentionOptions(
-            softmaxScale: try ArgumentValues.scale(scale), causal: causal,
-            window: SlidingWindow(left: try ArgumentValues.windowBound(windowLeft, flag: "--window-left"),
-                                  right: try ArgumentValues.windowBound(windowRight, flag: "--window-right")),
-            softcap: try ArgumentValues.softcap(softcap))
+        var options = try ArgumentValues.attentionOptions(
+            scale: scale, causal: causal, windowLeft: windowLeft, windowRight: windowRight, softcap: softcap)
         var splits = 0
         if let numSplits {
             guard let value = Int(numSplits), value >= 0 else { throw CLIError("--num-splits", "an integer ≥ 0 (0 picks the splits), got '\(numSplits)'") }

@@ -93,11 +93,8 @@ public struct RunCommand: ReportingCommand {
         let backwardWanted = given.count == gradientFlags.count
         let elementType = try ArgumentValues.elementType(dtype)
         let deviceSelection = try ArgumentValues.device(device)
-        var options = AttentionOptions(
-            softmaxScale: try ArgumentValues.scale(scale), causal: causal,
-            window: SlidingWindow(left: try ArgumentValues.windowBound(windowLeft, flag: "--window-left"),
-                                  right: try ArgumentValues.windowBound(windowRight, flag: "--window-right")),
-            softcap: try ArgumentValues.softcap(softcap))
+        var options = try ArgumentValues.attentionOptions(
+            scale: scale, causal: causal, windowLeft: windowLeft, windowRight: windowRight, softcap: softcap)
         var destinations: [(flag: String, path: String)] = [("--out", out)]
         if let lse { destinations.append(("--lse", lse)) }
         if backwardWanted, let dq, let dk, let dv { destinations += [("--dq", dq), ("--dk", dk), ("--dv", dv)] }
