@@ -27,37 +27,29 @@ final class ForwardScratch {
     let slope: UnsafeMutablePointer<Float>
     let dropBase: UnsafeMutablePointer<UInt64>
 
-    private var allocations: [UnsafeMutableRawPointer] = []
+    private let buffers: ScratchBuffers
 
     init(plan: ForwardPlan) {
         let d = plan.paddedHeadDim, n = plan.columnStride, kb = ForwardPlan.keyBlock
-        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 16) * 4)
-            return raw.bindMemory(to: Float.self, capacity: max(count, 16))
-        }
-        queryRows = floats(plan.maxColumns * d)
-        queryT = floats(d * n)
-        scores = floats(kb * n)
-        output = floats(plan.maxColumns * d)
-        keys = floats(kb * d)
-        values = floats(kb * d)
-        probabilities = floats(kb / 2 * n)
-        rowMax = floats(n)
-        rowSum = floats(n)
-        alpha = floats(n)
-        logSumExp = floats(n)
-        diagonal = floats(n)
-        slope = floats(n)
-        let lo = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
-        let hi = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
-        let drop = UnsafeMutableRawPointer.allocate(byteCount: n * 8, alignment: 64)
-        keyLo = lo.initializeMemory(as: Int32.self, repeating: 0, count: n)
-        keyHi = hi.initializeMemory(as: Int32.self, repeating: 0, count: n)
-        dropBase = drop.initializeMemory(as: UInt64.self, repeating: 0, count: n)
-        allocations = [queryRows, queryT, scores, output, keys, values, probabilities, rowMax, rowSum, alpha, logSumExp, diagonal, slope]
-            .map { UnsafeMutableRawPointer($0) } + [lo, hi, drop]
+        var buffers = ScratchBuffers()
+        queryRows = buffers.zeroed(count: plan.maxColumns * d)
+        queryT = buffers.zeroed(count: d * n)
+        scores = buffers.zeroed(count: kb * n)
+        output = buffers.zeroed(count: plan.maxColumns * d)
+        keys = buffers.zeroed(count: kb * d)
+        values = buffers.zeroed(count: kb * d)
+        probabilities = buffers.zeroed(count: kb / 2 * n)
+        rowMax = buffers.zeroed(count: n)
+        rowSum = buffers.zeroed(count: n)
+        alpha = buffers.zeroed(count: n)
+        logSumExp = buffers.zeroed(count: n)
+        diagonal = buffers.zeroed(count: n)
+        slope = buffers.zeroed(count: n)
+        keyLo = buffers.zeroed(count: n)
+        keyHi = buffers.zeroed(count: n)
+        dropBase = buffers.zeroed(count: n)
+        self.buffers = buffers
     }
 
-    deinit { for pointer in allocations { pointer.deallocate() } }
+    deinit { buffers.deallocateAll() }
 }

@@ -120,48 +120,32 @@ final class KVCacheScratch {
     /// keyBlock entries each, for the decode kernels.
     let keyRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
     let valueRowPointers: UnsafeMutablePointer<UnsafePointer<UInt16>?>
-    private var allocations: [UnsafeMutableRawPointer] = []
+    private let buffers: ScratchBuffers
 
     init(plan: KVCachePlan) {
         let d = plan.paddedHeadDim, n = plan.columnStride, kb = KVCachePlan.keyBlock
-        var allocations: [UnsafeMutableRawPointer] = []
-        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let bytes = max(count, 16) * 4
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-            allocations.append(raw)
-            return raw.bindMemory(to: Float.self, capacity: max(count, 16))
-        }
-        func ints(_ count: Int) -> UnsafeMutablePointer<Int32> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-            allocations.append(raw)
-            return raw.initializeMemory(as: Int32.self, repeating: 0, count: max(count, 16))
-        }
-        queryRows = floats(plan.maxColumns * d)
-        queryT = floats(d * n)
-        scores = floats(kb * n)  // kb ≥ blockKeys
-        output = floats(plan.maxColumns * d)
-        keys = floats(kb * d)
-        values = floats(kb * d)
-        staging = floats(kb * d / 2)
-        probabilities = floats(kb / 2 * n)
-        rowMax = floats(n)
-        rowSum = floats(n)
-        alpha = floats(n)
-        logSumExp = floats(n)
-        diagonal = floats(n)
-        slope = floats(n)
-        keyLo = ints(n)
-        keyHi = ints(n)
-        row = floats(d)
-        keyRowPointers = .allocate(capacity: 2 * kb)
-        valueRowPointers = .allocate(capacity: 2 * kb)
-        keyRowPointers.initialize(repeating: nil, count: 2 * kb)
-        valueRowPointers.initialize(repeating: nil, count: 2 * kb)
-        allocations.append(UnsafeMutableRawPointer(keyRowPointers))
-        allocations.append(UnsafeMutableRawPointer(valueRowPointers))
-        self.allocations = allocations
+        var buffers = ScratchBuffers()
+        queryRows = buffers.zeroed(count: plan.maxColumns * d)
+        queryT = buffers.zeroed(count: d * n)
+        scores = buffers.zeroed(count: kb * n)  // kb ≥ blockKeys
+        output = buffers.zeroed(count: plan.maxColumns * d)
+        keys = buffers.zeroed(count: kb * d)
+        values = buffers.zeroed(count: kb * d)
+        staging = buffers.zeroed(count: kb * d / 2)
+        probabilities = buffers.zeroed(count: kb / 2 * n)
+        rowMax = buffers.zeroed(count: n)
+        rowSum = buffers.zeroed(count: n)
+        alpha = buffers.zeroed(count: n)
+        logSumExp = buffers.zeroed(count: n)
+        diagonal = buffers.zeroed(count: n)
+        slope = buffers.zeroed(count: n)
+        keyLo = buffers.zeroed(count: n)
+        keyHi = buffers.zeroed(count: n)
+        row = buffers.zeroed(count: d)
+        keyRowPointers = buffers.zeroed(count: 2 * kb)
+        valueRowPointers = buffers.zeroed(count: 2 * kb)
+        self.buffers = buffers
     }
 
-    deinit { for pointer in allocations { pointer.deallocate() } }
+    deinit { buffers.deallocateAll() }
 }
