@@ -53,6 +53,8 @@ public struct BackwardBenchCommand: ParsableCommand {
     var checkDims: String?
     @Option(help: "With --check-dims: cases per head dim and element type.")
     var checkCases = 8
+    @Flag(help: "With --check-dims: dense problems only (no varlen, no softcap/ALiBi/dropout/window; every other case causal), the ones the Hopper warp-specialised backward takes.")
+    var checkDense = false
 
     public init() {}
 
@@ -79,7 +81,7 @@ public struct BackwardBenchCommand: ParsableCommand {
         for D in (checkDims ?? "").split(separator: ",").compactMap({ Int($0) }) {
             for type in [ElementType.bfloat16, .float16] {
                 let pinned = ProblemGenerator(seed: seed &+ UInt64(D), elementTypes: [type], maxWork: 2_000_000)
-                specs += (0..<checkCases).map { pinned.spec(index: $0, constraints: ProblemConstraints(headDim: D, strided: false)) }
+                specs += (0..<checkCases).map { pinned.spec(index: $0, constraints: pinnedConstraints(headDim: D, index: $0)) }
             }
         }
         var forward = Set<AttentionKernelDescriptor>(), backward = Set<BackwardKernelDescriptor>()
@@ -159,6 +161,14 @@ public struct BackwardBenchCommand: ParsableCommand {
 
     /// Oracle cases at fixed head dims (the random sweep draws D from a short list), with
     /// contiguous tensors so the vectorized (and on sm_90a, wgmma) kernels run.
+    /// The constraints of pinned case `index`: contiguous views; with `--check-dense` also no
+    /// varlen and no option but a causal mask on odd cases, so that a forced Hopper backward
+    /// (`FLASH_ATTENTION_HOPPER_BWD=1`) takes every case instead of handing most of them on.
+    func pinnedConstraints(headDim: Int, index: Int) -> ProblemConstraints {
+        guard checkDense else { return ProblemConstraints(headDim: headDim, strided: false) }
+        return ProblemConstraints(headDim: headDim, options: index % 2 == 1 ? [.causal] : [], varlen: false, strided: false)
+    }
+
     func checkPinned(_ dims: String) throws {
         let backend = try CUDABackend()
         let verifier = Verifier(backend: backend)
@@ -167,7 +177,7 @@ public struct BackwardBenchCommand: ParsableCommand {
             for type in [ElementType.bfloat16, .float16] {
                 let generator = ProblemGenerator(seed: seed &+ UInt64(D), elementTypes: [type], maxWork: 2_000_000)
                 for i in 0..<checkCases {
-                    let spec = generator.spec(index: i, constraints: ProblemConstraints(headDim: D, strided: false))
+                    let spec = generator.spec(index: i, constraints: pinnedConstraints(headDim: D, index: i))
                     let result = verifier.verify(spec, backward: true)
                     if result.passed { passed += 1 } else { failed += 1; print("check D=\(D) \(type) #\(i) \(result)") }
                 }
