@@ -65,35 +65,12 @@ public struct DecodeParameters: Sendable, Equatable {
     public init() {}
 }
 
-/// One field of ``DecodeParameters``: its C declaration and how to read it.
-struct DecodeParameterField: Sendable {
-    let name: String
-    let cType: String
-    let size: Int
-    let read: @Sendable (DecodeParameters) -> UInt64
+extension DecodeParameters: KernelParameterTable {
+    static let cStructName = "DecodeParams"
 
-    static func u64(_ name: String, _ get: @escaping @Sendable (DecodeParameters) -> UInt64) -> Self {
-        .init(name: name, cType: "unsigned long long", size: 8, read: get)
-    }
-    static func i64(_ name: String, _ get: @escaping @Sendable (DecodeParameters) -> Int64) -> Self {
-        .init(name: name, cType: "long long", size: 8, read: { UInt64(bitPattern: get($0)) })
-    }
-    static func i32(_ name: String, _ get: @escaping @Sendable (DecodeParameters) -> Int32) -> Self {
-        .init(name: name, cType: "int", size: 4, read: { UInt64(UInt32(bitPattern: get($0))) })
-    }
-    static func f32(_ name: String, _ get: @escaping @Sendable (DecodeParameters) -> Float) -> Self {
-        .init(name: name, cType: "float", size: 4, read: { UInt64(get($0).bitPattern) })
-    }
-    static func strides(_ prefix: String, _ get: @escaping @Sendable (DecodeParameters) -> (Int64, Int64, Int64, Int64)) -> [Self] {
-        [.i64(prefix + "_s0") { get($0).0 }, .i64(prefix + "_s1") { get($0).1 },
-         .i64(prefix + "_s2") { get($0).2 }, .i64(prefix + "_s3") { get($0).3 }]
-    }
-}
-
-extension DecodeParameters {
     /// The struct's fields in declaration order; the single source of its layout.
-    static let fields: [DecodeParameterField] = {
-        var f: [DecodeParameterField] = [
+    static let fields: [ParameterField<DecodeParameters>] = {
+        var f: [ParameterField<DecodeParameters>] = [
             .u64("q") { $0.q }, .u64("q_src") { $0.qSource }, .u64("q_rot") { $0.qRotated },
             .u64("k_cache") { $0.kCache }, .u64("v_cache") { $0.vCache },
             .u64("k_new") { $0.kNew }, .u64("v_new") { $0.vNew },
@@ -105,13 +82,13 @@ extension DecodeParameters {
             .u64("partial_out") { $0.partialOut }, .u64("partial_lse") { $0.partialLSE },
             .u64("tickets") { $0.tickets },
         ]
-        f += DecodeParameterField.strides("q") { $0.qStrides }
-        f += DecodeParameterField.strides("qs") { $0.qSourceStrides }
-        f += DecodeParameterField.strides("kc") { $0.kCacheStrides }
-        f += DecodeParameterField.strides("vc") { $0.vCacheStrides }
-        f += DecodeParameterField.strides("kn") { $0.kNewStrides }
-        f += DecodeParameterField.strides("vn") { $0.vNewStrides }
-        f += DecodeParameterField.strides("o") { $0.outStrides }
+        f += ParameterField.strides(indexed: "q") { $0.qStrides }
+        f += ParameterField.strides(indexed: "qs") { $0.qSourceStrides }
+        f += ParameterField.strides(indexed: "kc") { $0.kCacheStrides }
+        f += ParameterField.strides(indexed: "vc") { $0.vCacheStrides }
+        f += ParameterField.strides(indexed: "kn") { $0.kNewStrides }
+        f += ParameterField.strides(indexed: "vn") { $0.vNewStrides }
+        f += ParameterField.strides(indexed: "o") { $0.outStrides }
         f += [
             .i64("lse_s0") { $0.lseStrides.0 }, .i64("lse_s1") { $0.lseStrides.1 }, .i64("lse_s2") { $0.lseStrides.2 },
             .i64("cos_s0") { $0.cosStrides.0 }, .i64("cos_s1") { $0.cosStrides.1 },
@@ -129,29 +106,8 @@ extension DecodeParameters {
         return f
     }()
 
-    /// Size of the C struct: the fields, padded to 8-byte alignment.
-    static var structSize: Int { (fields.reduce(0) { $0 + $1.size } + 7) / 8 * 8 }
-
-    /// The C declaration of `struct DecodeParams`, with a size check.
-    static func cDeclaration() -> String {
-        var lines = ["struct DecodeParams {"]
-        for field in fields { lines.append("    \(field.cType) \(field.name);") }
-        lines.append("};")
-        lines.append("static_assert(sizeof(DecodeParams) == \(structSize), \"parameter layout drifted from the Swift table\");")
-        return lines.joined(separator: "\n")
-    }
-
     /// The bytes of the struct, little-endian, laid out as ``cDeclaration()`` declares it.
-    public func packed() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.structSize)
-        for field in Self.fields {
-            let value = field.read(self)
-            for i in 0..<field.size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
-        }
-        while bytes.count < Self.structSize { bytes.append(0) }
-        return bytes
-    }
+    public func packed() -> [UInt8] { packedFields() }
 
     public static func == (a: DecodeParameters, b: DecodeParameters) -> Bool { a.packed() == b.packed() }
 }

@@ -90,6 +90,12 @@ struct ParameterField<Parameters>: Sendable {
         [.i64(prefix + "_batch_stride") { get($0).0 }, .i64(prefix + "_row_stride") { get($0).1 },
          .i64(prefix + "_head_stride") { get($0).2 }, .i64(prefix + "_dim_stride") { get($0).3 }]
     }
+    /// Four strides `<prefix>_s0` … `_s3` (the decode struct's names: a cache's first axis is
+    /// a block, not a batch entry).
+    static func strides(indexed prefix: String, _ get: @escaping @Sendable (Parameters) -> (Int64, Int64, Int64, Int64)) -> [Self] {
+        [.i64(prefix + "_s0") { get($0).0 }, .i64(prefix + "_s1") { get($0).1 },
+         .i64(prefix + "_s2") { get($0).2 }, .i64(prefix + "_s3") { get($0).3 }]
+    }
 }
 
 /// A parameter struct described by a field table: the table gives the C declaration, the
