@@ -630,23 +630,7 @@ public struct DecodeKernel: Sendable {
                 if (sub == 0) { mS[group * R + r] = mrow[r]; lS[group * R + r] = lrow[r]; }
             }
             __syncthreads();
-            for (int idx = tid; idx < R * DT; idx += \(d.threads)) {
-                const int r = idx / DT, dd = idx % DT;
-                const int m = tile * R + r;
-                if (m >= rows || dd >= p.head_dim) continue;
-                float mx = -FA_INF;
-                for (int g = 0; g < KG; ++g) mx = fmaxf(mx, mS[g * R + r]);
-                float L = 0.0f, o = 0.0f;
-                if (mx != -FA_INF) {
-                    for (int g = 0; g < KG; ++g) {
-                        const float w = fast_exp2(mS[g * R + r] - mx);
-                        L = fmaf(lS[g * R + r], w, L);
-                        o = fmaf(accS[(g * R + r) * DT + dd], w, o);
-                    }
-                }
-                const int i = m / G, h = hk * G + m % G;
-        \(finish)
-            }
+        \(DecodeKernelSupport.groupMerge(rows: "R", skip: "m >= rows || dd >= p.head_dim", threads: d.threads, finish: finish))
         \(d.fusedCombine ? fusedMerge : "")
         \(CS > 1 ? clusterMerge : "")
         }

@@ -38,6 +38,57 @@ extension DecodeKernel {
         var qLoadAt: (String) -> String
     }
 
+    /// The tensor-core forms' kernel entry: the grid's (KV head, split, query tile) and batch
+    /// row, the lane's fragment coordinates (g = lane / 4, c = lane % 4) and the batch row's
+    /// keys after the left padding.
+    func mmaEntry() -> String {
+        let d = descriptor
+        return """
+            extern __shared__ float smem[];
+            const int* seqlens_ = (const int*)p.seqlens;
+            const int* left_pad_ = (const int*)p.left_pad;
+            const int* cache_rows_ = (const int*)p.cache_rows;
+            const int* block_table_ = (const int*)p.block_table;
+            const int hk = blockIdx.x % p.kv_heads, rest = blockIdx.x / p.kv_heads;
+            const int split = rest % p.splits, tile = rest / p.splits;
+            const int b = blockIdx.y;
+            const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
+            const int G = p.group_size, rows = p.seqlen_q * G;
+            const int end = seqlens_[b] + p.seqlen_new;
+            const int pad = left_pad_[b];
+            const int Sk = end - pad;
+        \(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
+        """
+    }
+
+    /// The union [lo, hi) of the visible keys of the CTA's `rowsPerTile` query rows (row m:
+    /// query m / G of head hk·G + m % G), of which the first `live` are real: every thread
+    /// needs it (a short loop, not unrolled: code size matters with so few warps per SM).
+    static func mmaKeyUnion(rowsPerTile t: Int, rowBounds: String) -> String {
+        """
+            const int live = min(\(t), rows - tile * \(t));
+            int lo = 0x7fffffff, hi = -1;
+            #pragma unroll 1
+            for (int r = 0; r < live; ++r) {
+                const int i = (tile * \(t) + r) / G;
+                int a = 0, z = Sk;
+                { const int diag = i + Sk - p.seqlen_q; \(rowBounds) }
+                if (z > a) { lo = min(lo, pad + a); hi = max(hi, pad + z); }
+            }
+            if (hi <= lo) { lo = 0; hi = 0; }
+        """
+    }
+
+    /// The split's keys, whole 64-key blocks of the CTA's range, and the KV head's cache bases.
+    static let mmaSplitRange = """
+            const int chunk = ((hi - lo + p.splits - 1) / p.splits + 63) / 64 * 64;
+            const int kBeg = min(hi, lo + split * chunk), kEnd = min(hi, kBeg + chunk);
+
+            const u16* kc = (const u16*)p.k_cache;
+            const u16* vc = (const u16*)p.v_cache;
+            const long long kHead = hk * p.kc_s2, vHead = hk * p.vc_s2;
+        """
+
     func mmaSource(_ pieces: MMAPieces) -> String {
         let d = descriptor
         let DT = d.headDim, S = d.stages, W = d.warps
@@ -117,35 +168,13 @@ extension DecodeKernel {
 
         extern "C" __global__ void __launch_bounds__(\(d.threads), 1)
         \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
-            extern __shared__ float smem[];
-            const int* seqlens_ = (const int*)p.seqlens;
-            const int* left_pad_ = (const int*)p.left_pad;
-            const int* cache_rows_ = (const int*)p.cache_rows;
-            const int* block_table_ = (const int*)p.block_table;
-            const int hk = blockIdx.x % p.kv_heads, rest = blockIdx.x / p.kv_heads;
-            const int split = rest % p.splits, tile = rest / p.splits;
-            const int b = blockIdx.y;
-            const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
-            const int G = p.group_size, rows = p.seqlen_q * G;
-            const int end = seqlens_[b] + p.seqlen_new;
-            const int pad = left_pad_[b];
-            const int Sk = end - pad;
-        \(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
+        \(mmaEntry())
 
             // The CTA's 16 query rows (row m: query m / G of head hk·G + m % G); its real rows are
             // the first `live` ones. Every thread needs the union of their visible keys (a short
             // loop, not unrolled: code size matters with so few warps per SM); its own rows are
             // g and g + 8.
-            const int live = min(16, rows - tile * 16);
-            int lo = 0x7fffffff, hi = -1;
-            #pragma unroll 1
-            for (int r = 0; r < live; ++r) {
-                const int i = (tile * 16 + r) / G;
-                int a = 0, z = Sk;
-                { const int diag = i + Sk - p.seqlen_q; \(pieces.rowBounds) }
-                if (z > a) { lo = min(lo, pad + a); hi = max(hi, pad + z); }
-            }
-            if (hi <= lo) { lo = 0; hi = 0; }
+        \(Self.mmaKeyUnion(rowsPerTile: 16, rowBounds: pieces.rowBounds))
             int rowLo[2], rowHi[2], diag[2], qi[2], qh[2];
             float slope[2];
             #pragma unroll
@@ -167,12 +196,7 @@ extension DecodeKernel {
 
             // This split's keys: contiguous whole 64-key blocks of the CTA's range (one step of
             // the CTA: 16 keys per warp).
-            const int chunk = ((hi - lo + p.splits - 1) / p.splits + 63) / 64 * 64;
-            const int kBeg = min(hi, lo + split * chunk), kEnd = min(hi, kBeg + chunk);
-
-            const u16* kc = (const u16*)p.k_cache;
-            const u16* vc = (const u16*)p.v_cache;
-            const long long kHead = hk * p.kc_s2, vHead = hk * p.vc_s2;
+        \(Self.mmaSplitRange)
             // A lane copies one chunk column (ch) of keys kr0, kr0 + \(32 / chunks), … of each 16-key tile.
             const int ch = lane % \(chunks), kr0 = lane / \(chunks);
             const bool chunkLive = ch * 8 < p.head_dim;
@@ -317,23 +341,7 @@ extension DecodeKernel {
                 if (c == 0) { mS[warp * R + r] = mrow[rs]; lS[warp * R + r] = lrow[rs]; }
             }
             __syncthreads();
-            for (int idx = tid; idx < live * DT; idx += \(d.threads)) {
-                const int r = idx / DT, dd = idx % DT;
-                const int m = tile * R + r;
-                if (dd >= p.head_dim) continue;
-                float mx = -FA_INF;
-                for (int g = 0; g < KG; ++g) mx = fmaxf(mx, mS[g * R + r]);
-                float L = 0.0f, o = 0.0f;
-                if (mx != -FA_INF) {
-                    for (int g = 0; g < KG; ++g) {
-                        const float w = fast_exp2(mS[g * R + r] - mx);
-                        L = fmaf(lS[g * R + r], w, L);
-                        o = fmaf(accS[(g * R + r) * DT + dd], w, o);
-                    }
-                }
-                const int i = m / G, h = hk * G + m % G;
-        \(pieces.finish)
-            }
+        \(DecodeKernelSupport.groupMerge(rows: "live", skip: "dd >= p.head_dim", threads: d.threads, finish: pieces.finish))
         \(pieces.fusedMerge)
         }
         """

@@ -120,34 +120,12 @@ extension DecodeKernel {
 
         extern "C" __global__ void __launch_bounds__(\(d.threads), \(minBlocks))
         \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
-            extern __shared__ float smem[];
-            const int* seqlens_ = (const int*)p.seqlens;
-            const int* left_pad_ = (const int*)p.left_pad;
-            const int* cache_rows_ = (const int*)p.cache_rows;
-            const int* block_table_ = (const int*)p.block_table;
-            const int hk = blockIdx.x % p.kv_heads, rest = blockIdx.x / p.kv_heads;
-            const int split = rest % p.splits, tile = rest / p.splits;
-            const int b = blockIdx.y;
-            const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
-            const int G = p.group_size, rows = p.seqlen_q * G;
-            const int end = seqlens_[b] + p.seqlen_new;
-            const int pad = left_pad_[b];
-            const int Sk = end - pad;
-        \(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
+        \(mmaEntry())
 
             // The CTA's 8 query rows (row m: query m / G of head hk·G + m % G); its real rows are
             // the first `live` ones. Every thread needs the union of their visible keys; its
             // score rows are 2c and 2c + 1, its Qᵀ row (B operand) is g.
-            const int live = min(8, rows - tile * 8);
-            int lo = 0x7fffffff, hi = -1;
-            #pragma unroll 1
-            for (int r = 0; r < live; ++r) {
-                const int i = (tile * 8 + r) / G;
-                int a = 0, z = Sk;
-                { const int diag = i + Sk - p.seqlen_q; \(pieces.rowBounds) }
-                if (z > a) { lo = min(lo, pad + a); hi = max(hi, pad + z); }
-            }
-            if (hi <= lo) { lo = 0; hi = 0; }
+        \(Self.mmaKeyUnion(rowsPerTile: 8, rowBounds: pieces.rowBounds))
             int rowLo[2], rowHi[2], diag[2];
             float slope[2];
             #pragma unroll
@@ -168,12 +146,7 @@ extension DecodeKernel {
 
             // This split's keys: contiguous whole 64-key blocks of the CTA's range (a step of
             // the CTA: 16 keys per warp).
-            const int chunk = ((hi - lo + p.splits - 1) / p.splits + 63) / 64 * 64;
-            const int kBeg = min(hi, lo + split * chunk), kEnd = min(hi, kBeg + chunk);
-
-            const u16* kc = (const u16*)p.k_cache;
-            const u16* vc = (const u16*)p.v_cache;
-            const long long kHead = hk * p.kc_s2, vHead = hk * p.vc_s2;
+        \(Self.mmaSplitRange)
             // Lane l copies chunk ch = l % \(chunks) of keys kr0 + \(rowStep)·i (kr0 = l / \(chunks)) of each
             // 16-key tile: one warp instruction reads \(32 / chunks) whole key rows (coalesced).
             const int ch = lane % \(chunks), kr0 = lane / \(chunks);
@@ -316,23 +289,7 @@ extension DecodeKernel {
                 if (g == 0) { mS[warp * R + r] = mrow[rs]; lS[warp * R + r] = lrow[rs]; }
             }
             __syncthreads();
-            for (int idx = tid; idx < live * DT; idx += \(d.threads)) {
-                const int r = idx / DT, dd = idx % DT;
-                const int m = tile * R + r;
-                if (dd >= p.head_dim) continue;
-                float mx = -FA_INF;
-                for (int g = 0; g < KG; ++g) mx = fmaxf(mx, mS[g * R + r]);
-                float L = 0.0f, o = 0.0f;
-                if (mx != -FA_INF) {
-                    for (int g = 0; g < KG; ++g) {
-                        const float w = fast_exp2(mS[g * R + r] - mx);
-                        L = fmaf(lS[g * R + r], w, L);
-                        o = fmaf(accS[(g * R + r) * DT + dd], w, o);
-                    }
-                }
-                const int i = m / G, h = hk * G + m % G;
-        \(pieces.finish)
-            }
+        \(DecodeKernelSupport.groupMerge(rows: "live", skip: "dd >= p.head_dim", threads: d.threads, finish: pieces.finish))
         \(pieces.fusedMerge)
         }
         """

@@ -55,4 +55,30 @@ enum DecodeKernelSupport {
         unpack2(v.x, f[0], f[1]); unpack2(v.y, f[2], f[3]); unpack2(v.z, f[4], f[5]); unpack2(v.w, f[6], f[7]);
     }
     """
+
+    /// The merge of the CTA's key groups (the scalar kernel) or warps (the tensor-core forms):
+    /// for each output element (row r, dim dd) the groups' partial sums `accS` and `lS` are
+    /// rescaled to their common max from `mS`; `finish` then writes o / L (or the split's
+    /// partials) for query i of head h. Rows or dims for which `skip` holds are left alone.
+    static func groupMerge(rows: String, skip: String, threads: Int, finish: String) -> String {
+        """
+            for (int idx = tid; idx < \(rows) * DT; idx += \(threads)) {
+                const int r = idx / DT, dd = idx % DT;
+                const int m = tile * R + r;
+                if (\(skip)) continue;
+                float mx = -FA_INF;
+                for (int g = 0; g < KG; ++g) mx = fmaxf(mx, mS[g * R + r]);
+                float L = 0.0f, o = 0.0f;
+                if (mx != -FA_INF) {
+                    for (int g = 0; g < KG; ++g) {
+                        const float w = fast_exp2(mS[g * R + r] - mx);
+                        L = fmaf(lS[g * R + r], w, L);
+                        o = fmaf(accS[(g * R + r) * DT + dd], w, o);
+                    }
+                }
+                const int i = m / G, h = hk * G + m % G;
+        \(finish)
+            }
+        """
+    }
 }
