@@ -75,69 +75,26 @@ def main():
 main()
 """#
 
-    private let process = Process()
-    private let input: FileHandle
-    private let output: FileHandle
-    private var buffer: [UInt8] = []
+    private let worker: PythonWorker
     private(set) var version = ""
 
     /// Starts the worker, or throws why not (no python3, no torch).
     /// - Parameter script: the worker's Python source (the CPU worker above by default; the GPU
     ///   bench passes ``DecodeBenchCUDA/torchScript``).
     init(threads: Int, script: String = DecodeBenchTorch.script) throws {
-        signal(SIGPIPE, SIG_IGN)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = String(threads)
-        environment["PYTHONUNBUFFERED"] = "1"
-        process.environment = environment
-        let stdinPipe = Pipe(), stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = FileHandle.nullDevice
-        input = stdinPipe.fileHandleForWriting
-        output = stdoutPipe.fileHandleForReading
-        try process.run()
-        let hello = try request(["op": "hello", "threads": threads])
+        worker = try PythonWorker(arguments: ["-c", script], threads: threads,
+                                  exitMessage: "the torch worker exited (python3 with torch is needed)")
+        let hello: Reply = try worker.request(["op": "hello", "threads": threads])
         guard hello.ok, let version = hello.torch else { throw CLIError(message: "torch did not start: \(hello.error ?? "no reply")") }
         self.version = version
-    }
-
-    deinit {
-        if process.isRunning {
-            try? input.write(contentsOf: Data("{\"op\": \"quit\"}\n".utf8))
-            try? input.close()
-            process.waitUntilExit()
-        }
     }
 
     /// Times torch on the files of one point; returns the per-run milliseconds.
     func decode(_ fields: [String: Any]) throws -> [Double] {
         var message = fields
         message["op"] = "decode"
-        let reply = try request(message)
+        let reply: Reply = try worker.request(message)
         guard reply.ok, let ms = reply.ms else { throw CLIError(message: "torch failed: \(reply.error ?? "no reply")") }
         return ms
-    }
-
-    private func request(_ object: [String: Any]) throws -> Reply {
-        var line = try JSONSerialization.data(withJSONObject: object)
-        line.append(0x0A)
-        do {
-            try input.write(contentsOf: line)
-        } catch {
-            throw CLIError(message: "the torch worker exited")
-        }
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let reply = Array(buffer[..<newline])
-                buffer.removeSubrange(...newline)
-                return try JSONDecoder().decode(Reply.self, from: Data(reply))
-            }
-            let chunk = output.availableData
-            guard !chunk.isEmpty else { throw CLIError(message: "the torch worker exited (python3 with torch is needed)") }
-            buffer += chunk
-        }
     }
 }

@@ -26,44 +26,19 @@ final class TorchPeer {
         var error: String?
     }
 
-    private let process: Process
-    private let input: FileHandle
-    private let output: FileHandle
-    private var buffer: [UInt8] = []
+    private let worker: PythonWorker
     /// torch's version string, as the worker reported it.
     private(set) var version = ""
 
     /// Starts the worker, or says why not (no python3, no torch, no script).
     init(script: String, threads: Int) throws {
-        // A worker that dies must surface as a failed write, not kill us with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = String(threads)
-        environment["PYTHONUNBUFFERED"] = "1"
-        process.environment = environment
-        let stdinPipe = Pipe(), stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = FileHandle.nullDevice
-        input = stdinPipe.fileHandleForWriting
-        output = stdoutPipe.fileHandleForReading
-        try process.run()
-        let hello: Hello = try request(["op": "hello", "threads": threads])
+        worker = try PythonWorker(arguments: [script], threads: threads,
+                                  exitMessage: "the torch worker exited (python3 with torch is needed for the comparison)")
+        let hello: Hello = try worker.request(["op": "hello", "threads": threads])
         guard hello.ok, let version = hello.torch else {
             throw CLIError(message: "the torch worker did not start: \(hello.error ?? "no reply")")
         }
         self.version = version
-    }
-
-    deinit {
-        if process.isRunning {
-            try? input.write(contentsOf: Data("{\"op\": \"quit\"}\n".utf8))
-            try? input.close()
-            process.waitUntilExit()
-        }
     }
 
     /// Times forward (and backward) on the inputs in `paths` (q, k, v, do), writing torch's
@@ -73,36 +48,9 @@ final class TorchPeer {
         var request: [String: Any] = ["op": "bench", "dtype": dtype, "causal": causal, "repeats": repeats,
                                       "warmup": warmup, "backward": backward, "out": outPath]
         for (key, value) in paths { request[key] = value }
-        let timing: Timing = try self.request(request)
+        let timing: Timing = try worker.request(request)
         guard timing.ok else { throw CLIError(message: "torch failed: \(timing.error ?? "no reply")") }
         return timing
-    }
-
-    private func request<T: Decodable>(_ object: [String: Any]) throws -> T {
-        var line = try JSONSerialization.data(withJSONObject: object)
-        line.append(0x0A)
-        do {
-            try input.write(contentsOf: line)
-        } catch {
-            throw CLIError(message: "the torch worker exited (python3 with torch is needed for the comparison)")
-        }
-        let reply = try readLine()
-        return try JSONDecoder().decode(T.self, from: Data(reply))
-    }
-
-    private func readLine() throws -> [UInt8] {
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = Array(buffer[..<newline])
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            let chunk = output.availableData
-            guard !chunk.isEmpty else {
-                throw CLIError(message: "the torch worker exited (python3 with torch is needed for the comparison)")
-            }
-            buffer += chunk
-        }
     }
 
     /// The worker script: `--torch-script`, else `scripts/bench_torch_cpu.py` under the current
@@ -117,5 +65,66 @@ final class TorchPeer {
             directory = directory.deletingLastPathComponent()
         }
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+}
+
+/// A long-lived `python3` worker that reads one JSON request per line on its stdin and answers
+/// each with one JSON line on its stdout: the process and the line protocol behind
+/// ``TorchPeer`` (training benchmarks) and ``DecodeBenchTorch`` (decode benchmark).
+final class PythonWorker {
+    private let process = Process()
+    private let input: FileHandle
+    private let output: FileHandle
+    private var buffer: [UInt8] = []
+    /// What a failed request reports when the worker is gone.
+    private let exitMessage: String
+
+    /// Starts `python3 <arguments>` with `OMP_NUM_THREADS` = `threads` and unbuffered output.
+    init(arguments: [String], threads: Int, exitMessage: String) throws {
+        // A worker that dies must surface as a failed write, not kill us with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        self.exitMessage = exitMessage
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = String(threads)
+        environment["PYTHONUNBUFFERED"] = "1"
+        process.environment = environment
+        let stdinPipe = Pipe(), stdoutPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = FileHandle.nullDevice
+        input = stdinPipe.fileHandleForWriting
+        output = stdoutPipe.fileHandleForReading
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            try? input.write(contentsOf: Data("{\"op\": \"quit\"}\n".utf8))
+            try? input.close()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Sends one request and decodes the worker's one-line reply.
+    func request<T: Decodable>(_ object: [String: Any]) throws -> T {
+        var line = try JSONSerialization.data(withJSONObject: object)
+        line.append(0x0A)
+        do {
+            try input.write(contentsOf: line)
+        } catch {
+            throw CLIError(message: exitMessage)
+        }
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let reply = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                return try JSONDecoder().decode(T.self, from: Data(reply))
+            }
+            let chunk = output.availableData
+            guard !chunk.isEmpty else { throw CLIError(message: exitMessage) }
+            buffer += chunk
+        }
     }
 }
