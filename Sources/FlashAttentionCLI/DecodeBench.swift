@@ -77,24 +77,69 @@ struct DecodeBench {
         var skipped: [String]
     }
 
-    func run() throws {
-        let deviceSelection = try ArgumentValues.device(command.device)
-        let contexts = try ArgumentValues.intList(command.seqlens, flag: "--seqlens", range: 1...(1 << 24),
-                                                  default: [1024, 8192, 32768, 131072])
-        let batches = try ArgumentValues.intList(command.batch, flag: "--batch", range: 1...4096, default: [1, 8, 64])
-        let heads = try ArgumentValues.positiveInt(command.heads, flag: "--heads", default: 32)
-        let kvHeadsList = try ArgumentValues.intList(command.kvHeads, flag: "--kv-heads", range: 1...heads, default: [8, 32].filter { $0 <= heads })
-        for hk in kvHeadsList where heads % hk != 0 {
-            throw CLIError("--kv-heads", "KV head counts that divide --heads \(heads), got \(hk)")
+    /// The grid flags of `bench --decode`, checked in the same order on every device.
+    struct Grid {
+        var contexts: [Int], batches: [Int], heads: Int, kvHeads: [Int], types: [ElementType], repeats: Int
+
+        init(_ command: BenchCommand, repeatsDefault: Int, allowsFloat32: Bool) throws {
+            let contexts = try ArgumentValues.intList(command.seqlens, flag: "--seqlens", range: 1...(1 << 24),
+                                                      default: [1024, 8192, 32768, 131072])
+            let batches = try ArgumentValues.intList(command.batch, flag: "--batch", range: 1...4096, default: [1, 8, 64])
+            let heads = try ArgumentValues.positiveInt(command.heads, flag: "--heads", default: 32)
+            let kvHeads = try ArgumentValues.intList(command.kvHeads, flag: "--kv-heads", range: 1...heads, default: [8, 32].filter { $0 <= heads })
+            for hk in kvHeads where heads % hk != 0 {
+                throw CLIError("--kv-heads", "KV head counts that divide --heads \(heads), got \(hk)")
+            }
+            let types = try ArgumentValues.elementTypes(command.dtypes, flag: "--dtypes", default: [.bfloat16])
+            if !allowsFloat32 {
+                for type in types where type == .float32 { throw CLIError("--dtypes", "float16 or bfloat16 on CUDA, got float32") }
+            }
+            let repeats = try ArgumentValues.positiveInt(command.repeats, flag: "--repeats", default: repeatsDefault)
+            (self.contexts, self.batches, self.heads, self.kvHeads, self.types, self.repeats) = (contexts, batches, heads, kvHeads, types, repeats)
         }
-        let types = try ArgumentValues.elementTypes(command.dtypes, flag: "--dtypes", default: [.bfloat16])
-        let repeats = try ArgumentValues.positiveInt(command.repeats, flag: "--repeats", default: 5)
-        let threads = try ArgumentValues.positiveInt(command.threads, flag: "--threads", default: SystemInfo.defaultThreads)
+
+        /// Every (type, Hk, B, context) point, contexts ascending innermost.
+        var points: [(ElementType, Int, Int, Int)] {
+            var points: [(ElementType, Int, Int, Int)] = []
+            for type in types { for hk in kvHeads { for b in batches { for s in contexts.sorted() { points.append((type, hk, b, s)) } } } }
+            return points
+        }
+    }
+
+    /// The `--csv` and `--json` destinations, checked writable (no `--chart` with `--decode`).
+    static func outputs(_ command: BenchCommand) throws -> [(flag: String, path: String)] {
         var outputs: [(flag: String, path: String)] = []
         if let csv = command.csv { outputs.append(("--csv", csv)) }
         if let json = command.json { outputs.append(("--json", json)) }
         if command.chart != nil { throw CLIError("--chart", "no chart with --decode (use --csv or --json)") }
         try OutputFiles.checkWritable(outputs)
+        return outputs
+    }
+
+    /// Ends the progress line, lists the skipped points and the torch note, then writes the
+    /// `--csv`/`--json` files of the report.
+    static func finish(_ report: Report, command: BenchCommand, progress: ProgressLine, torchNote: String?,
+                       outputs: [(flag: String, path: String)]) throws {
+        progress.finish()
+        for text in report.skipped { say("skipped: \(text)") }
+        if let torchNote { say(torchNote) }
+        var files = OutputFiles()
+        if let csv = command.csv { files.add(flag: "--csv", path: csv, bytes: Array(DecodeBench.csv(report).utf8)) }
+        if let json = command.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            files.add(flag: "--json", path: json, bytes: Array(try encoder.encode(report)))
+        }
+        try files.commit()
+        for (flag, path) in outputs { say("wrote \(path) (\(flag.dropFirst(2)))") }
+    }
+
+    func run() throws {
+        let deviceSelection = try ArgumentValues.device(command.device)
+        let grid = try Grid(command, repeatsDefault: 5, allowsFloat32: true)
+        let (heads, repeats) = (grid.heads, grid.repeats)
+        let threads = try ArgumentValues.positiveInt(command.threads, flag: "--threads", default: SystemInfo.defaultThreads)
+        let outputs = try DecodeBench.outputs(command)
         let backend: any KVCacheBackend
         do {
             backend = try FlashAttention.kvCacheBackend(for: deviceSelection, threads: threads)
@@ -113,8 +158,7 @@ struct DecodeBench {
         var report = Report(command: (["flash-attn"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
                             cpu: SystemInfo.cpuModel, threads: threads, torch: peer?.version,
                             copyGBps: bandwidth.copyGBps, readGBps: bandwidth.readGBps, records: [], skipped: [])
-        var points: [(ElementType, Int, Int, Int)] = []
-        for type in types { for hk in kvHeadsList { for b in batches { for s in contexts.sorted() { points.append((type, hk, b, s)) } } } }
+        let points = grid.points
         let progress = ProgressLine(total: points.count, enabled: stdoutIsTerminal && !command.quiet)
         progress.line("flash-attn bench --decode: \(backend.name), \(threads) threads, \(report.cpu); H=\(heads) D=\(DecodeBench.headDim), Sq=1 with 1 token appended"
             + (peer.map { ", torch \($0.version) on the same contiguous cache" } ?? ""))
@@ -144,18 +188,7 @@ struct DecodeBench {
             }
             progress.advance()
         }
-        progress.finish()
-        for text in report.skipped { say("skipped: \(text)") }
-        if let torchNote { say(torchNote) }
-        var files = OutputFiles()
-        if let csv = command.csv { files.add(flag: "--csv", path: csv, bytes: Array(DecodeBench.csv(report).utf8)) }
-        if let json = command.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            files.add(flag: "--json", path: json, bytes: Array(try encoder.encode(report)))
-        }
-        try files.commit()
-        for (flag, path) in outputs { say("wrote \(path) (\(flag.dropFirst(2)))") }
+        try DecodeBench.finish(report, command: command, progress: progress, torchNote: torchNote, outputs: outputs)
     }
 
     /// One (type, B, context, Hk) point: ours on the contiguous cache and on each page size,

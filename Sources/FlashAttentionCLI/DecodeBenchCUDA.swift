@@ -37,22 +37,9 @@ struct DecodeBenchCUDA {
     static let flushBytes = 256 << 20
 
     func run() throws {
-        let contexts = try ArgumentValues.intList(command.seqlens, flag: "--seqlens", range: 1...(1 << 24),
-                                                  default: [1024, 8192, 32768, 131072])
-        let batches = try ArgumentValues.intList(command.batch, flag: "--batch", range: 1...4096, default: [1, 8, 64])
-        let heads = try ArgumentValues.positiveInt(command.heads, flag: "--heads", default: 32)
-        let kvHeadsList = try ArgumentValues.intList(command.kvHeads, flag: "--kv-heads", range: 1...heads, default: [8, 32].filter { $0 <= heads })
-        for hk in kvHeadsList where heads % hk != 0 {
-            throw CLIError("--kv-heads", "KV head counts that divide --heads \(heads), got \(hk)")
-        }
-        let types = try ArgumentValues.elementTypes(command.dtypes, flag: "--dtypes", default: [.bfloat16])
-        for type in types where type == .float32 { throw CLIError("--dtypes", "float16 or bfloat16 on CUDA, got float32") }
-        let repeats = try ArgumentValues.positiveInt(command.repeats, flag: "--repeats", default: 20)
-        var outputs: [(flag: String, path: String)] = []
-        if let csv = command.csv { outputs.append(("--csv", csv)) }
-        if let json = command.json { outputs.append(("--json", json)) }
-        if command.chart != nil { throw CLIError("--chart", "no chart with --decode (use --csv or --json)") }
-        try OutputFiles.checkWritable(outputs)
+        let grid = try DecodeBench.Grid(command, repeatsDefault: 20, allowsFloat32: false)
+        let (heads, repeats) = (grid.heads, grid.repeats)
+        let outputs = try DecodeBench.outputs(command)
 
         let context = backend.context
         try context.makeCurrent()
@@ -74,8 +61,7 @@ struct DecodeBenchCUDA {
         var report = DecodeBench.Report(command: (["flash-attn"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
                                         cpu: device.name, threads: device.multiprocessorCount, torch: peer?.version,
                                         copyGBps: copyGBps, readGBps: 0, records: [], skipped: [])
-        var points: [(ElementType, Int, Int, Int)] = []
-        for type in types { for hk in kvHeadsList { for b in batches { for s in contexts.sorted() { points.append((type, hk, b, s)) } } } }
+        let points = grid.points
         let progress = ProgressLine(total: points.count, enabled: stdoutIsTerminal && !command.quiet)
         progress.line("flash-attn bench --decode: cuda, \(device.name) (\(device.multiprocessorCount) SMs); H=\(heads) D=\(DecodeBench.headDim), Sq=1 with 1 token appended"
             + (peer.map { ", torch \($0.version) SDPA on the same contiguous cache" } ?? ""))
@@ -100,18 +86,7 @@ struct DecodeBenchCUDA {
             }
             progress.advance()
         }
-        progress.finish()
-        for text in report.skipped { say("skipped: \(text)") }
-        if let torchNote { say(torchNote) }
-        var files = OutputFiles()
-        if let csv = command.csv { files.add(flag: "--csv", path: csv, bytes: Array(DecodeBench.csv(report).utf8)) }
-        if let json = command.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            files.add(flag: "--json", path: json, bytes: Array(try encoder.encode(report)))
-        }
-        try files.commit()
-        for (flag, path) in outputs { say("wrote \(path) (\(flag.dropFirst(2)))") }
+        try DecodeBench.finish(report, command: command, progress: progress, torchNote: torchNote, outputs: outputs)
     }
 
     /// Best of five 1 GiB device-to-device copies, counting bytes read and written.
