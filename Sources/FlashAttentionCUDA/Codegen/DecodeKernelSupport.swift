@@ -82,3 +82,23 @@ enum DecodeKernelSupport {
         """
     }
 }
+
+extension DecodeKernel {
+    /// The attention kernels' common preamble (all three forms): the device prelude for the
+    /// storage type, the parameter struct, typed loads and stores, the 16-byte vector helpers,
+    /// and `appendSupport` (the fused append's functions, or nothing).
+    func sourceHeader(appendSupport: String) -> String {
+        let d = descriptor
+        return """
+        \(DevicePrelude.source(elementType: d.elementType == .bfloat16 ? "bf16" : "f16"))
+
+        \(DecodeParameters.cDeclaration())
+
+        \(DecodeKernelSupport.loadFunction("ld_x", d.elementType))
+        \(DecodeKernelSupport.storeFunction("st_out", d.outputType))
+        \(DecodeKernelSupport.unpackPair(d.elementType))
+        \(DecodeKernelSupport.vector)
+        \(appendSupport)
+        """
+    }
+}
