@@ -174,8 +174,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two at tile D = 128
     /// from 2k keys, causal or not (with a writer each, ``defaultDQWriters(_:)``), one
     /// elsewhere. Tile D = 64 fits two with its barriers in the alignment pad
-    /// (``barriersInAlignmentPad``), but that form has not been timed or checked on a device
-    /// yet, so it runs only with `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2`.
+    /// (``barriersInAlignmentPad``), but timed on the H100 (bf16, 2k/8k/16k) it gained 1–4 % on
+    /// causal problems and lost 18 % unmasked at 8k, so it runs only with
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` (docs/cuda-backward.md).
     ///
     /// H100, one call, D = 128, N = 2k…16k: two buffers with a writer each 1.04–1.16× one
     /// buffer on causal problems (bf16; fp16 1.03–1.13×), where the single two-buffer writer
