@@ -24,37 +24,25 @@ final class BackwardWorkspace {
     let keyLo: UnsafeMutablePointer<Int32>
     let keyHi: UnsafeMutablePointer<Int32>
 
-    private let allocations: [UnsafeMutableRawPointer]
+    private let buffers: ScratchBuffers
 
     init(plan: BackwardPlan, headDim: Int) {
-        var allocations: [UnsafeMutableRawPointer] = []
-        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-            allocations.append(raw)
-            return raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 16))
-        }
-        func ints(_ count: Int) -> UnsafeMutablePointer<Int32> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-            allocations.append(raw)
-            return raw.initializeMemory(as: Int32.self, repeating: 0, count: max(count, 16))
-        }
+        var buffers = ScratchBuffers()
         let rowTile = plan.tileK * plan.paddedDim
-        keys = floats(rowTile)
-        values = floats(rowTile)
-        keysT = floats(headDim * plan.tileK)
-        valuesT = floats(headDim * plan.tileK)
-        dKeys = floats(rowTile)
-        dValues = floats(rowTile)
-        scores = floats(plan.blockQ * plan.tileK)
-        dScores = floats(plan.blockQ * plan.tileK)
-        query = floats(plan.blockQ * plan.paddedDim)
-        dOut = floats(plan.blockQ * plan.paddedDim)
-        keyLo = ints(plan.blockQ)
-        keyHi = ints(plan.blockQ)
-        self.allocations = allocations
+        keys = buffers.zeroed(count: rowTile)
+        values = buffers.zeroed(count: rowTile)
+        keysT = buffers.zeroed(count: headDim * plan.tileK)
+        valuesT = buffers.zeroed(count: headDim * plan.tileK)
+        dKeys = buffers.zeroed(count: rowTile)
+        dValues = buffers.zeroed(count: rowTile)
+        scores = buffers.zeroed(count: plan.blockQ * plan.tileK)
+        dScores = buffers.zeroed(count: plan.blockQ * plan.tileK)
+        query = buffers.zeroed(count: plan.blockQ * plan.paddedDim)
+        dOut = buffers.zeroed(count: plan.blockQ * plan.paddedDim)
+        keyLo = buffers.zeroed(count: plan.blockQ)
+        keyHi = buffers.zeroed(count: plan.blockQ)
+        self.buffers = buffers
     }
 
-    deinit {
-        for pointer in allocations { pointer.deallocate() }
-    }
+    deinit { buffers.deallocateAll() }
 }
