@@ -122,13 +122,14 @@ extension KernelParameterTable {
 
     /// The bytes of the struct, little-endian, laid out as ``cDeclaration()`` declares it.
     func packedFields() -> [UInt8] {
+        let size = Self.structSize
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.structSize)
+        bytes.reserveCapacity(size)
         for field in Self.fields {
             let value = field.read(self)
             for i in 0..<field.kind.size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
         }
-        while bytes.count < Self.structSize { bytes.append(0) }
+        while bytes.count < size { bytes.append(0) }
         return bytes
     }
 }

@@ -230,7 +230,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
     }
 
-    static func typeName(_ t: ElementType) -> String { t == .bfloat16 ? "bf16" : t == .float16 ? "fp16" : "f32" }
+    static func typeName(_ t: ElementType) -> String { BackwardKernelDescriptor.typeName(t) }
 
     /// A short, stable name: `hbwd_dkdv_bf16_d128_m64n128s2_causal_sm_90a`.
     public var name: String {

@@ -42,7 +42,7 @@ extension CUDABackend {
                 previous = bytes * dims[i + 1]
             }
             return try CUDATensorMap(
-                dataType: type, address: UInt64(UInt(bitPattern: view.data)), dims: dims.map { UInt64($0) },
+                dataType: type, address: CUDABackend.address(view), dims: dims.map { UInt64($0) },
                 strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
             ).bytes
         }
@@ -89,7 +89,10 @@ extension CUDABackend {
     /// caps it for checks, so small oracle problems still send each block through many tiles
     /// (the scheduler's hand-over, its end and its counter reset).
     static func hopperPersistentBlocks(_ multiprocessors: Int) -> Int {
-        if let text = FileSystem.environment("FLASH_ATTENTION_HOPPER_GRID"), let cap = Int(text), cap > 0 { return min(cap, multiprocessors) }
+        if let cap = hopperGridCap { return min(cap, multiprocessors) }
         return multiprocessors
     }
+
+    /// `FLASH_ATTENTION_HOPPER_GRID`, read once rather than on every persistent launch.
+    private static let hopperGridCap: Int? = FileSystem.environment("FLASH_ATTENTION_HOPPER_GRID").flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
 }

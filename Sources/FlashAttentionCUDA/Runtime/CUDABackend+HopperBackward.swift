@@ -31,7 +31,8 @@ extension CUDABackend {
         let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
         if setting == "0" { return nil }
         if setting != "1" && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
-        guard layout.varlen == nil, layout.batch <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
+        // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
+        guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         // A deterministic call always adds in key-block order, whatever the knob says.
@@ -39,12 +40,9 @@ extension CUDABackend {
         let ordered = problem.deterministic || orderSetting == "ordered"
             || (orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
         let bufferSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
-        // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); should
-        // a layout miss the limit, the knob leaves that tile on one buffer.
-        let twoFit = HopperBackwardDescriptor(pass: .keyValue, elementType: problem.elementType,
-                                              headDim: HopperBackwardDescriptor.tileHeadDim(problem.headDim),
-                                              mask: problem.mask, dqBuffers: 2).invalidReason == nil
-        let buffers = bufferSetting == "2" && twoFit ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
+        // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
+        // layout over the limit would make `plan` hand the problem to the other kernels.
+        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
         let writerSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
         // Arrival-order adds wait on no turn: one writer serves both buffers.
         let writers = buffers != 2 || !ordered ? 1
@@ -87,7 +85,7 @@ extension CUDABackend {
                 previous = bytes * dims[i + 1]
             }
             return try CUDATensorMap(
-                dataType: type, address: UInt64(UInt(bitPattern: view.data)), dims: dims.map { UInt64($0) },
+                dataType: type, address: CUDABackend.address(view), dims: dims.map { UInt64($0) },
                 strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
             ).bytes
         }
@@ -117,7 +115,7 @@ extension CUDABackend {
         let tiles = layout.heads * layout.batch * mBlocks
 
         var p = BackwardParameters()
-        func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+        let address = CUDABackend.address
         func strides(_ a: SequenceAddressing) -> (Int64, Int64, Int64, Int64) {
             (Int64(a.batchStride), Int64(a.rowStride), Int64(a.headStride), Int64(a.dimStride))
         }

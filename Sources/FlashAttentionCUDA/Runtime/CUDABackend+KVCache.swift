@@ -125,17 +125,8 @@ extension CUDABackend: KVCacheBackend {
 
     private func kvCacheStaged(_ arguments: KVCacheArguments, layout: KVCacheLayout) throws {
         let staging = try CUDAStream(context: context)
-        func upload(_ view: TensorView) throws -> CUDATensor {
-            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
-            try tensor.copy(from: view, stream: staging)
-            return tensor
-        }
-        func poisoned(_ view: TensorView) throws -> CUDATensor {
-            let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
-            // An element the kernels fail to write comes back as NaN, not as stale memory.
-            try tensor.buffer.fill(byte: 0xFF, stream: staging)
-            return tensor
-        }
+        func upload(_ view: TensorView) throws -> CUDATensor { try stagedCopy(of: view, stream: staging) }
+        func poisoned(_ view: TensorView) throws -> CUDATensor { try poisonedTensor(like: view, stream: staging) }
         var device = arguments
         let q = try upload(arguments.q), kCache = try upload(arguments.kCache), vCache = try upload(arguments.vCache)
         let k = try arguments.k.map(upload), v = try arguments.v.map(upload)
@@ -191,7 +182,7 @@ extension CUDABackend: KVCacheBackend {
         if let alibi = a.options.alibi {
             let slopes = alibi.slopes
             if case .cuda = slopes.device {
-                slopesOnDevice = UInt64(UInt(bitPattern: slopes.data))
+                slopesOnDevice = CUDABackend.address(slopes)
                 slopeStrides = slopes.rank == 1 ? (0, Int64(slopes.strides[0])) : (Int64(slopes.strides[0]), Int64(slopes.strides[1]))
             } else {
                 for b in 0..<B { for h in 0..<H { metadata.append(Int32(bitPattern: alibi.slope(batch: b, head: h).bitPattern)) } }
@@ -209,7 +200,7 @@ extension CUDABackend: KVCacheBackend {
         let tickets = plan.attention.fusedCombine ? B * Hk * plan.queryTiles : 0
         try workspace.with(bytes: metadataBytes + rotatedBytes + partialOutBytes + partialLSEBytes, metadata: metadata,
                            tickets: tickets, context: context, stream: stream) { scratch, ticketAddress in
-            func address(_ view: TensorView) -> UInt64 { UInt64(UInt(bitPattern: view.data)) }
+            let address = CUDABackend.address
             var p = DecodeParameters()
             p.seqlens = scratch
             p.leftPad = scratch + UInt64(B * 4)

@@ -1,7 +1,7 @@
 import CUDADriver
 import FlashAttentionCore
 
-/// What the forward and backward launchers share: staging host tensors through device memory,
+/// What the forward, backward and KV-cache launchers share: staging host tensors through device memory,
 /// and the parameter-struct values both compute the same way (device addresses, varlen
 /// offsets, ALiBi slopes, the score scales).
 extension CUDABackend {
@@ -12,10 +12,10 @@ extension CUDABackend {
         return tensor
     }
 
-    /// A device tensor shaped like `view` (in `elementType`, default the view's) filled with
-    /// 0xFF: an element the kernels fail to write comes back as NaN, not as stale memory.
-    func poisonedTensor(like view: TensorView, elementType: ElementType? = nil, stream: CUDAStream) throws -> CUDATensor {
-        let tensor = try CUDATensor(shape: view.shape, elementType: elementType ?? view.elementType, context: context)
+    /// A device tensor shaped and typed like `view` filled with 0xFF: an element the kernels
+    /// fail to write comes back as NaN, not as stale memory.
+    func poisonedTensor(like view: TensorView, stream: CUDAStream) throws -> CUDATensor {
+        let tensor = try CUDATensor(shape: view.shape, elementType: view.elementType, context: context)
         try tensor.buffer.fill(byte: 0xFF, stream: stream)
         return tensor
     }

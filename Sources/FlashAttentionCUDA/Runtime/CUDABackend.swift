@@ -93,7 +93,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
         let q = try upload(arguments.q), k = try upload(arguments.k), v = try upload(arguments.v)
         // Poisoned: an element the kernel fails to write comes back as NaN, not as stale memory.
         let out = try poisonedTensor(like: arguments.out, stream: staging)
-        let lse = try arguments.lse.map { try poisonedTensor(like: $0, elementType: .float32, stream: staging) }
+        let lse = try arguments.lse.map { try poisonedTensor(like: $0, stream: staging) }
         var device = arguments
         device.q = q.view
         device.k = k.view
