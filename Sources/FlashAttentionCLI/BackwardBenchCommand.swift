@@ -159,8 +159,6 @@ public struct BackwardBenchCommand: ParsableCommand {
         for f in failed.prefix(5) { print("  \(f.prefix(400))") }
     }
 
-    /// Oracle cases at fixed head dims (the random sweep draws D from a short list), with
-    /// contiguous tensors so the vectorized (and on sm_90a, wgmma) kernels run.
     /// The constraints of pinned case `index`: contiguous views; with `--check-dense` also no
     /// varlen and no option but a causal mask on odd cases, so that a forced Hopper backward
     /// (`FLASH_ATTENTION_HOPPER_BWD=1`) takes every case instead of handing most of them on.
@@ -169,6 +167,8 @@ public struct BackwardBenchCommand: ParsableCommand {
         return ProblemConstraints(headDim: headDim, options: index % 2 == 1 ? [.causal] : [], varlen: false, strided: false)
     }
 
+    /// Oracle cases at fixed head dims (the random sweep draws D from a short list), with
+    /// contiguous tensors so the vectorized (and on sm_90a, wgmma) kernels run.
     func checkPinned(_ dims: String) throws {
         let backend = try CUDABackend()
         let verifier = Verifier(backend: backend)
