@@ -80,6 +80,23 @@ struct DecodeKernelTests {
         #expect(plan.attention.transposedReduce == DecodeHeuristics.useTransposedReduce)
     }
 
+    /// Every planned decode kernel fits its architecture's shared memory: the keys-as-M form's
+    /// 3-stage and 8-warp shapes (103 and 138 KB at D = 128) exceed sm_86/sm_89's 99 KB a block,
+    /// so there it plans 2 stages and 4 warps.
+    @Test(arguments: [GPUArchitecture.sm80, .sm86, .sm89, .sm90a])
+    func plannedKernelsFitSharedMemory(_ architecture: GPUArchitecture) throws {
+        for (batch, kvHeads, context, groupSize) in [(8, 8, 1024, 4), (64, 8, 1024, 4), (8, 8, 8192, 4), (1, 8, 8192, 4),
+                                                     (8, 32, 1024, 1), (64, 4, 2048, 8)] {
+            let problem = DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: groupSize, batch: batch,
+                                        kvHeads: kvHeads, maxSeqlenK: context, multiprocessors: architecture == .sm90a ? 132 : 84)
+            let plan = try DecodeHeuristics.plan(for: problem, architecture: architecture, tensorCoreForm: nil)
+            #expect(plan.attention.invalidReason == nil, "\(architecture) B=\(batch) Hk=\(kvHeads) \(context): \(plan.attention.invalidReason ?? "")")
+            #expect(plan.attention.sharedMemoryBytes <= architecture.maxSharedMemoryPerBlock)
+        }
+        #expect(DecodeHeuristics.keysFormEightWarpsFit(headDim: 128, architecture: .sm90a))
+        #expect(!DecodeHeuristics.keysFormEightWarpsFit(headDim: 128, architecture: .sm86))
+    }
+
     @Test func parameterBytesMatchTheDeclaredStruct() throws {
         var p = DecodeParameters()
         p.q = 0x1122_3344_5566_7788

@@ -210,10 +210,17 @@ public enum DecodeHeuristics {
         return max(2, min(4, 98304 / (warps * 2 * 16 * headDim * 2)))
     }
     /// Stages of the keys-as-M form (rows padded by 16 bytes, a 256-byte Pᵀ tile per warp): as
-    /// many as fit 106 KB (two CTAs per SM on sm_90), 2 to 4 — 3 at D = 128.
-    public static func keysFormStages(headDim: Int, warps: Int = 4) -> Int {
+    /// many as fit 106 KB (two CTAs per SM on sm_90) and the architecture's per-block limit, 2 to
+    /// 4 — 3 at D = 128 (2 on sm_86/sm_89, whose 99 KB limit the 3-stage 103 KB would miss).
+    public static func keysFormStages(headDim: Int, warps: Int = 4, architecture: GPUArchitecture) -> Int {
         if let stageOverride { return stageOverride }
-        return max(2, min(4, (106 * 1024 - warps * 256) / (warps * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim))))
+        let budget = min(106 * 1024, architecture.maxSharedMemoryPerBlock)
+        return max(2, min(4, (budget - warps * 256) / (warps * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim))))
+    }
+    /// Whether the keys-as-M form's 8-warp, 2-stage shape fits the architecture's shared memory
+    /// (138 KB at D = 128: sm_80 and sm_90 yes, sm_86/sm_89 no; they keep 4 warps).
+    public static func keysFormEightWarpsFit(headDim: Int, architecture: GPUArchitecture) -> Bool {
+        2 * 8 * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 8 * 256 <= architecture.maxSharedMemoryPerBlock
     }
     public static let maximumFusedAppend = 8
 
@@ -311,7 +318,8 @@ public enum DecodeHeuristics {
             }
         }
         let splitOutput = splits > 1 && cluster == 0
-        let keysWarps = keysAsM && tasks * splits < problem.multiprocessors ? keysFormUnderfilledWarps : 4
+        let keysWarps = keysAsM && tasks * splits < problem.multiprocessors
+            && keysFormEightWarpsFit(headDim: tileD, architecture: architecture) ? keysFormUnderfilledWarps : 4
 
         let appendWork = problem.appendKeys || problem.rotary != .none
         // Sq = 0 launches no attention, so the append kernel must run.
@@ -321,7 +329,7 @@ public enum DecodeHeuristics {
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
             keysPerStep: choice.keysPerStep,
-            stages: tensorCores ? (keysAsM ? keysFormStages(headDim: tileD, warps: keysWarps) : tensorCoreStages(headDim: tileD)) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 32 * scalarWarps) : 0,
+            stages: tensorCores ? (keysAsM ? keysFormStages(headDim: tileD, warps: keysWarps, architecture: architecture) : tensorCoreStages(headDim: tileD)) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 32 * scalarWarps) : 0,
             warps: tensorCores ? (keysAsM ? keysWarps : 4) : scalarWarps, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
             splitOutput: splitOutput, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
@@ -419,7 +427,7 @@ public enum DecodeHeuristics {
                  fusedAppend: Bool = false, rotary: DecodeRotary = .none, keysAsM: Bool = false, warps: Int = 4) -> DecodeKernelDescriptor {
             DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: type, outputType: outputType,
                                    headDim: tile, rowsPerBlock: keysAsM ? 8 : 16, keysPerStep: 16,
-                                   stages: keysAsM ? keysFormStages(headDim: tile, warps: warps) : tensorCoreStages(headDim: tile), warps: warps,
+                                   stages: keysAsM ? keysFormStages(headDim: tile, warps: warps, architecture: architecture) : tensorCoreStages(headDim: tile), warps: warps,
                                    mask: mask, softcap: softcap, alibi: alibi, paged: paged, splitOutput: split,
                                    fusedCombine: fusedCombine, fusedAppend: fusedAppend, tensorCores: true,
                                    rotary: rotary, rotaryTableType: rotary == .none ? .float32 : type)
@@ -444,9 +452,11 @@ public enum DecodeHeuristics {
             }
         }
         for tile in [16, 32, 64] { variants.append(mma(.bfloat16, tile, split: true, fusedAppend: tile == 64, keysAsM: true)) }
-        // Its 8-warp form (FLASH_ATTENTION_DECODE_MMA_WARPS=8, under-filled grids).
-        variants.append(mma(.bfloat16, 128, fusedAppend: true, keysAsM: true, warps: 8))
-        variants.append(mma(.float16, 128, paged: true, split: true, keysAsM: true, warps: 8))
+        // Its 8-warp form (under-filled grids), where it fits.
+        if keysFormEightWarpsFit(headDim: 128, architecture: architecture) {
+            variants.append(mma(.bfloat16, 128, fusedAppend: true, keysAsM: true, warps: 8))
+            variants.append(mma(.float16, 128, paged: true, split: true, keysAsM: true, warps: 8))
+        }
         variants.append(mma(.float16, 128, outputType: .float32, mask: .window, softcap: true, alibi: true, paged: true, split: false, keysAsM: true))
         variants.append(mma(.bfloat16, 128, mask: .window, softcap: true, alibi: true, split: true, fusedCombine: true, keysAsM: true))
         for rotary in [DecodeRotary.interleaved, .halfSplit] {

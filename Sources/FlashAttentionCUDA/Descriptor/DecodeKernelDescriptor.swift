@@ -177,8 +177,9 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                 }
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
                 // The keys-as-M form's padded 3-stage pipeline takes 103 KB at D = 128 (two CTAs
-                // per SM on sm_90), its 8-warp 2-stage form 138 KB (one; sm_80 allows 163 KB).
-                let sharedLimit = (tensorCores ? 160 : 100) * 1024
+                // per SM on sm_90), its 8-warp 2-stage form 138 KB (one; sm_80 allows 163 KB);
+                // sm_86/sm_89 allow 99 KB a block.
+                let sharedLimit = min((tensorCores ? 160 : 100) * 1024, architecture.maxSharedMemoryPerBlock)
                 guard sharedMemoryBytes <= sharedLimit else { return "\(sharedMemoryBytes) B of shared memory > \(sharedLimit / 1024) KB" }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
                 if clusterSplits != 0 {
