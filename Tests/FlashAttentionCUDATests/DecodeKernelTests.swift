@@ -3,9 +3,6 @@ import FlashAttention
 import FlashAttentionCUDA
 import FlashAttentionReference
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct DecodeCompileCase: CustomTestStringConvertible, Sendable {
     var descriptor: DecodeKernelDescriptor
@@ -27,20 +24,6 @@ struct DecodeKernelTests {
         let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
         #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
         #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
-    }
-
-    /// `DECODE_DUMP_DIR=<dir>`: writes the source of every sm_90a table variant there (for
-    /// reading the SASS of a variant with NVRTC + nvdisasm off the device); otherwise nothing.
-    @Test func dumpSourcesWhenAsked() throws {
-        guard let value = getenv("DECODE_DUMP_DIR") else { return }
-        let dir = String(cString: value)
-        for descriptor in DecodeHeuristics.tableVariants(for: .sm90a) {
-            try Array(try descriptor.source().utf8).withUnsafeBytes { bytes in
-                let file = fopen(dir + "/" + descriptor.name + ".cu", "wb")
-                defer { if let file { fclose(file) } }
-                _ = fwrite(bytes.baseAddress, 1, bytes.count, file)
-            }
-        }
     }
 
     @Test func equalDescriptorsGiveIdenticalSourceAndDistinctNames() throws {
