@@ -165,7 +165,7 @@ struct DecodeKernelTests {
             try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: 128, groupSize: 1, seqlenQ: seqlenQ,
                                                          batch: 2, kvHeads: 8, maxSeqlenK: 4096, vectorized: vectorized,
                                                          rotary: .interleaved, rotaryTableType: .float16, appendKeys: true,
-                                                         seqlenNew: new), architecture: architecture)
+                                                         seqlenNew: new), architecture: architecture, tensorCoreForm: nil)
         }
         if DecodeHeuristics.fuseAppend && DecodeHeuristics.fuseRotaryAppend {
             let step = try appendPlan(new: 1)
@@ -184,7 +184,7 @@ struct DecodeKernelTests {
         }
         // (sm_80 spills the scalar 1-row tile with the append fused; the tensor-core kernel fits.)
         for p in [try appendPlan(new: 64, seqlenQ: 64), try appendPlan(new: 1, seqlenQ: 0), try appendPlan(new: 1, vectorized: false)]
-            + (DecodeHeuristics.useTensorCores ? [] : [try appendPlan(new: 1, architecture: .sm80)]) {
+            + [try appendPlan(new: 1, architecture: .sm80)] {
             #expect(p.append != nil && !p.attention.fusedAppend && p.attention.rotary == .none)
         }
         #expect(try plan(1, 8, 131072).splits == 33)
@@ -200,14 +200,16 @@ struct DecodeKernelTests {
         #expect(try plan(8, 8, 300).splits == 1)
         #expect(try plan(1, 8, 8192, splits: 5).splits == 5)
         #expect(try plan(1, 8, 100, splits: 50).splits == 2)
-        // MHA decode keeps the scalar kernel unless FLASH_ATTENTION_DECODE_MMA=on (then the
-        // keys-as-M form, 8 rows per CTA); a long prefill chunk (256 rows) too, or rows as M with it.
+        // MHA decode keeps the scalar kernel by default (FLASH_ATTENTION_DECODE_MMA=on gives it
+        // the keys-as-M form, 8 rows per CTA); a long prefill chunk (256 rows) too, or rows as M.
         let mha = try plan(1, 32, 8192, groupSize: 1, form: "default").attention
-        #expect(mha.tensorCores == DecodeHeuristics.useTensorCores)
-        #expect(mha.rowsPerBlock == (DecodeHeuristics.useTensorCores ? 8 : 1))
+        #expect(!mha.tensorCores && mha.rowsPerBlock == 1)
+        let mhaOn = try plan(1, 32, 8192, groupSize: 1, form: "on").attention
+        #expect(mhaOn.tensorCores && mhaOn.rowsPerBlock == 8)
         let prefill = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: 4, seqlenQ: 64,
-                                                                   batch: 1, kvHeads: 8, maxSeqlenK: 4096), architecture: .sm90a)
-        #expect(prefill.queryTiles == (DecodeHeuristics.useTensorCores ? 16 : 32))
+                                                                   batch: 1, kvHeads: 8, maxSeqlenK: 4096), architecture: .sm90a,
+                                                tensorCoreForm: nil)
+        #expect(prefill.queryTiles == 32)
         for (D, vectorized) in [(256, true), (8, true), (128, false)] {
             let p = try DecodeHeuristics.plan(for: DecodeProblem(elementType: .float16, headDim: D, groupSize: 1, maxSeqlenK: 4096,
                                                                  vectorized: vectorized), architecture: .sm90a)

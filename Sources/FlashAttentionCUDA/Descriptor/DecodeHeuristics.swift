@@ -152,12 +152,6 @@ public enum DecodeHeuristics {
     /// Python suite 70/70); `FLASH_ATTENTION_DECODE_APPEND=plain` keeps rotary steps on the append
     /// kernel (fusing only steps without rotary), `=kernel` every step.
     public static let fuseRotaryAppend = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND") != "plain"
-    /// Whether `FLASH_ATTENTION_DECODE_MMA=on` forces the tensor-core kernels wherever they apply
-    /// (pipelined problems, tile head dims 16…128). By default ``defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``
-    /// decides (session 5 had the rows-as-M form off everywhere: with the scalar kernel's
-    /// 256-key splits it was only level, B = 8, 8k 132 against 118 µs; 2048-key splits and the
-    /// keys-as-M form made the difference in session 4).
-    public static let useTensorCores = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA") == "on"
     /// `FLASH_ATTENTION_DECODE_MMA`: `on` takes a tensor-core form wherever it applies (keys as M
     /// for up to 8 rows per KV head, rows as M above), `m16` the rows-as-M form of session 5
     /// everywhere, `gqa-m16` the rows-as-M form where the default rule takes tensor cores, `off`
