@@ -57,6 +57,24 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 64, mask: .causal, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, orderedDQ: false, dqBuffers: 2))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, dqBuffers: 2, dqWriters: 2, pipelinedS: true))
+    // dV's product issued ahead of dSᵀ (FLASH_ATTENTION_HOPPER_BWD_EARLYDV=1; tile D = 128 only):
+    // the shipped shape, causal and not, both types; with the pipelined Sᵀ; float32 gradients.
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: mask, dqBuffers: 2, dqWriters: 2, earlyDV: true))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, pipelinedS: true, earlyDV: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, dqBuffers: 2, dqWriters: 2, earlyDV: true))
+    // One dQ buffer (tile D = 128 below 2k keys).
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, earlyDV: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, earlyDV: true, lateDK: true))
+    // With dK's product behind dQ's (FLASH_ATTENTION_HOPPER_BWD_LATEDK=1).
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: mask, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true))
+        }
+    }
     return list
 }()
 
@@ -173,6 +191,23 @@ struct HopperBackwardKernelTests {
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,
     /// 256 B of barriers, 1 KB of alignment slack); tile D = 64 with two dQ buffers would need
     /// 232,704 B that way, so its barriers share the slack (232,432 of 232,448 B).
+    /// The early dV / late dK orders exist at tile D = 128 only: a tile D = 64 descriptor asking
+    /// for them is invalid, and a plan for a D ≤ 64 problem drops them instead of handing the
+    /// problem to the other kernels.
+    @Test func productOrderKnobs() throws {
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, earlyDV: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, lateDK: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, pipelinedS: true, earlyDV: true, lateDK: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, lateDK: true).invalidReason == nil)
+        let small = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 64), earlyDV: true, lateDK: true))
+        #expect(small[1].headDim == 64 && !small[1].earlyDV && !small[1].lateDK)
+        let large = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), earlyDV: true, lateDK: true))
+        #expect(large[1].earlyDV && large[1].lateDK && large[1].name.hasSuffix("_edv_ldk_sm_90a"))
+        // Off, the source is the shipped one (the new text is generated only when asked for).
+        let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)).source
+        #expect(!plain.contains("Pᵀ as A fragments") && plain.contains("wgmma_wait<0>();\n            touch_s(dpt);"))
+    }
+
     @Test func sharedMemoryLayouts() {
         func kv(_ D: Int, _ buffers: Int, stages: Int = 2) -> HopperBackwardDescriptor {
             HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: D, stages: stages, dqBuffers: buffers,

@@ -353,6 +353,142 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
+    /// Pᵀ and dSᵀ → A fragments, then dV's product (``HopperBackwardDescriptor/earlyDV`` off:
+    /// with dK's, one group), up to the `#pragma unroll` of dK's loop.
+    private var packAndIssueDV: String {
+        func pack(_ array: String, _ from: String) -> String {
+            (0..<4).map { i in
+                let tile = i < 2 ? "2 * ks" : "2 * ks + 1", e = i % 2 == 0 ? "[0], \(from)[\(tile)][1]" : "[2], \(from)[\(tile)][3]"
+                return "                \(array)[ks][\(i)] = pack_input2(\(from)[\(tile)]\(e));"
+            }.joined(separator: "\n")
+        }
+        guard descriptor.earlyDV else {
+            return """
+            // Both as A fragments: two adjacent n8 tiles are one k16 step.
+                        u32 pp[BLOCK_M / 16][4], pd[BLOCK_M / 16][4];
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
+            \(pack("pp", "st"))
+            \(pack("pd", "dpt"))
+                        }
+                        // dV += Pᵀ·dO, dK += dSᵀ·Q (one group).
+                        wgmma_fence();
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                            wgmma_o(acc_dv, pp[ks], smem_desc(do_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                        \(dkIssue)
+            """
+        }
+        return """
+        // dSᵀ as A fragments (Pᵀ's went to dV's product, still in flight).
+                    u32 pd[BLOCK_M / 16][4];
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
+        \(pack("pd", "dpt"))
+                    }
+        """ + (descriptor.lateDK ? "" : """
+
+                    // dK += dSᵀ·Q (its own group, behind dV's).
+                    wgmma_fence();
+                    \(dkIssue)
+        """)
+    }
+
+    /// With ``HopperBackwardDescriptor/earlyDV``: Pᵀ → A fragments and dV += Pᵀ·dO as its own
+    /// group right after the exponentials, so the tensor cores run it while dPᵀ completes and
+    /// dSᵀ is computed; the wait for dPᵀ then leaves this group in flight. Empty otherwise.
+    private var earlyDVIssue: String {
+        guard descriptor.earlyDV else { return "" }
+        let pack = (0..<4).map { i in
+            let tile = i < 2 ? "2 * ks" : "2 * ks + 1", e = i % 2 == 0 ? "[0], st[\(tile)][1]" : "[2], st[\(tile)][3]"
+            return "                pp[ks][\(i)] = pack_input2(st[\(tile)]\(e));"
+        }.joined(separator: "\n")
+        return """
+        // Pᵀ as A fragments (two adjacent n8 tiles are one k16 step); dV += Pᵀ·dO, one group.
+                    u32 pp[BLOCK_M / 16][4];
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
+        \(pack)
+                    }
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o(acc_dv, pp[ks], smem_desc(do_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
+
+        """ + "            "
+    }
+
+    /// The end of a step after the dQ product's commit: dV/dK complete (the stage is freed),
+    /// dQ_partial completes and is staged for the writer. With ``HopperBackwardDescriptor/lateDK``
+    /// dK's product is issued behind dQ's instead, so it runs while dQ_partial is staged.
+    private var stepTail: String {
+        guard descriptor.lateDK else {
+            return """
+            wgmma_wait<1>();
+                        touch_o(acc_dv); touch_o(acc_dk);
+                        mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
+                        if (PIPE_S) {
+                            // The next step's Sᵀ queues behind the dQ product and runs while this
+                            // step's dQ_partial is staged for the writer. The last step repeats its
+                            // own (the producer loads nothing more, so the stage stays intact): a
+                            // conditional issue makes ptxas serialize every wgmma (C7512).
+                            const bool more = step + 1 < steps;
+                            const int next = (step + 1) % STAGES;
+                            if (more) mbar_wait(bar_full + 8 * next, ((step + 1) / STAGES) & 1);
+                            const u32 q_next = more ? sQ + next * QT_BYTES : q_base;
+                            wgmma_fence();
+                            \(issueS("q_next"))
+                            wgmma_wait<1>();
+                        } else {
+                            wgmma_wait<0>();
+                        }
+                        touch_dq(acc_q);
+                        // Stage dQ_partial for the writer once it has sent the previous one.
+                        const int buf = DQ_BUFS == 2 ? step & 1 : 0;
+                        mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
+                        {
+                            const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
+                            #pragma unroll
+                            for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
+                        }
+                        fence_async_shared();
+                        mbar_arrive(bar_dq_full + 8 * buf);
+                        // Pipelined: the next Sᵀ completes here, so no wgmma group is in flight
+                        // across the loop's back edge (carrying one there serializes them, C7514).
+                        if (PIPE_S) { wgmma_wait<0>(); touch_s(st); }
+            """
+        }
+        return """
+        \(dkIssue)
+                    wgmma_wait<1>();                     // dV and dQ_partial complete; dK runs on
+                    touch_dq(acc_q);
+                    // Stage dQ_partial for the writer once it has sent the previous one.
+                    const int buf = DQ_BUFS == 2 ? step & 1 : 0;
+                    mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
+                    {
+                        const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
+                    }
+                    fence_async_shared();
+                    mbar_arrive(bar_dq_full + 8 * buf);
+                    wgmma_wait<0>();
+                    touch_o(acc_dv); touch_o(acc_dk);
+                    mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
+        """
+    }
+
+    /// dK += dSᵀ·Q from the `pd` fragments, one committed group.
+    private var dkIssue: String {
+        """
+        #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o(acc_dk, pd[ks], smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
+        """
+    }
+
     private var keyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -551,36 +687,15 @@ public struct HopperBackwardKernel: Sendable {
                             if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;
                             st[nt][e] = pr;
                         }
-                    // dSᵀ = Pᵀ ∘ (dPᵀ − D)
-                    wgmma_wait<0>();
+                    \(earlyDVIssue)// dSᵀ = Pᵀ ∘ (dPᵀ − D)
+                    wgmma_wait<\(descriptor.earlyDV ? 1 : 0)>();
                     touch_s(dpt);
                     #pragma unroll
                     for (int nt = 0; nt < Q_TILES; ++nt)
                         #pragma unroll
                         for (int e = 0; e < 4; ++e)
                             dpt[nt][e] = st[nt][e] * (dpt[nt][e] - d_row[nt * 8 + (e & 1)]);
-                    // Both as A fragments: two adjacent n8 tiles are one k16 step.
-                    u32 pp[BLOCK_M / 16][4], pd[BLOCK_M / 16][4];
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_M / 16; ++ks) {
-                        pp[ks][0] = pack_input2(st[2 * ks][0], st[2 * ks][1]);
-                        pp[ks][1] = pack_input2(st[2 * ks][2], st[2 * ks][3]);
-                        pp[ks][2] = pack_input2(st[2 * ks + 1][0], st[2 * ks + 1][1]);
-                        pp[ks][3] = pack_input2(st[2 * ks + 1][2], st[2 * ks + 1][3]);
-                        pd[ks][0] = pack_input2(dpt[2 * ks][0], dpt[2 * ks][1]);
-                        pd[ks][1] = pack_input2(dpt[2 * ks][2], dpt[2 * ks][3]);
-                        pd[ks][2] = pack_input2(dpt[2 * ks + 1][0], dpt[2 * ks + 1][1]);
-                        pd[ks][3] = pack_input2(dpt[2 * ks + 1][2], dpt[2 * ks + 1][3]);
-                    }
-                    // dV += Pᵀ·dO, dK += dSᵀ·Q (one group).
-                    wgmma_fence();
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_o(acc_dv, pp[ks], smem_desc(do_base + ks * 16 * 128, BLOCK_M * 128, 1024));
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_o(acc_dk, pd[ks], smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
-                    wgmma_commit();
+                    \(packAndIssueDV)
                     // dSᵀ rows of this warp → shared memory: 64-query column blocks of BLOCK_N rows,
                     // chunk c of row r at c ^ (r % 8).
                     {
@@ -607,38 +722,7 @@ public struct HopperBackwardKernel: Sendable {
                         wgmma_dq(acc_q, smem_desc(dq_a + ks * 16 * 128, BLOCK_N * 128, 1024),
                                  smem_desc(dq_b + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
                     wgmma_commit();
-                    wgmma_wait<1>();
-                    touch_o(acc_dv); touch_o(acc_dk);
-                    mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
-                    if (PIPE_S) {
-                        // The next step's Sᵀ queues behind the dQ product and runs while this
-                        // step's dQ_partial is staged for the writer. The last step repeats its
-                        // own (the producer loads nothing more, so the stage stays intact): a
-                        // conditional issue makes ptxas serialize every wgmma (C7512).
-                        const bool more = step + 1 < steps;
-                        const int next = (step + 1) % STAGES;
-                        if (more) mbar_wait(bar_full + 8 * next, ((step + 1) / STAGES) & 1);
-                        const u32 q_next = more ? sQ + next * QT_BYTES : q_base;
-                        wgmma_fence();
-                        \(issueS("q_next"))
-                        wgmma_wait<1>();
-                    } else {
-                        wgmma_wait<0>();
-                    }
-                    touch_dq(acc_q);
-                    // Stage dQ_partial for the writer once it has sent the previous one.
-                    const int buf = DQ_BUFS == 2 ? step & 1 : 0;
-                    mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
-                    {
-                        const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
-                        #pragma unroll
-                        for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
-                    }
-                    fence_async_shared();
-                    mbar_arrive(bar_dq_full + 8 * buf);
-                    // Pipelined: the next Sᵀ completes here, so no wgmma group is in flight
-                    // across the loop's back edge (carrying one there serializes them, C7514).
-                    if (PIPE_S) { wgmma_wait<0>(); touch_s(st); }
+                    \(stepTail)
                 }
 
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)

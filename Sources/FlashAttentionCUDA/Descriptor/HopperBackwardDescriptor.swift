@@ -59,11 +59,19 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// writer's barrier; the next step starts with its dPᵀ product. One more Sᵀ accumulator
     /// (blockM / 2 registers per thread) is live across the dQ product.
     public var pipelinedS: Bool = false
+    /// dV += Pᵀ·dO issued as soon as Pᵀ is packed, while the consumer still waits for dPᵀ and
+    /// computes dSᵀ, instead of in one group with dK += dSᵀ·Q: the tensor cores run dV during
+    /// the dSᵀ arithmetic, which otherwise leaves them idle in both (lockstep) consumers.
+    public var earlyDV: Bool = false
+    /// With ``earlyDV``: dK += dSᵀ·Q issued behind the dQ product instead of ahead of the dSᵀ
+    /// stores, so the consumer waits only for dV and dQ_partial before staging dQ_partial, and
+    /// dK runs on the tensor cores meanwhile (the stage is freed once dK completes).
+    public var lateDK: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                dqWriters: Int = 1, pipelinedS: Bool = false) {
+                dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -78,6 +86,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.dqBuffers = dqBuffers
         self.dqWriters = dqWriters
         self.pipelinedS = pipelinedS && pass == .keyValue
+        self.earlyDV = earlyDV && pass == .keyValue
+        self.lateDK = lateDK && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -142,6 +152,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
+        if earlyDV && headDim != 128 {
+            // 128-query steps: Sᵀ, dPᵀ and Pᵀ's fragments live together (224 registers) and spill.
+            return "the early dV product is generated for tile D = 128"
+        }
+        if lateDK && (!earlyDV || pipelinedS) { return "a late dK product needs the early dV product and no pipelined Sᵀ" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -213,16 +228,31 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         false
     }
 
+    /// Whether dV's product is issued ahead of dSᵀ when `FLASH_ATTENTION_HOPPER_BWD_EARLYDV` is
+    /// unset: not yet (untimed).
+    public static func defaultEarlyDV(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// Whether dK's product is issued behind dQ's (with the early dV) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: not yet (untimed).
+    public static func defaultLateDK(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                            dqWriters: Int = 1, pipelinedS: Bool = false) -> [HopperBackwardDescriptor]? {
+                            dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
+                            lateDK: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
+        // The early dV (and so the late dK) exists at tile D = 128 only; tile D = 64 keeps its order.
+        let earlyDV = earlyDV && tile == 128, lateDK = lateDK && tile == 128
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
-                                     dqWriters: dqWriters, pipelinedS: pipelinedS),
+                                     dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
         // A knob setting the tile cannot take (a shared-memory layout over the limit) leaves
@@ -251,6 +281,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if dqBuffers != 1 { parts.append("dqbuf\(dqBuffers)") }
             if dqWriters != 1 { parts.append("w\(dqWriters)") }
             if pipelinedS { parts.append("pipe") }
+            if earlyDV { parts.append("edv") }
+            if lateDK { parts.append("ldk") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

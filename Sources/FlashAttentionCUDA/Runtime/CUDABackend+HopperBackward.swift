@@ -24,8 +24,11 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` double-buffers dQ_partial (both tiles; tile D = 64 only this way), `=1` keeps one buffer;
     /// `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS=2` gives each of two buffers its own writer thread, `=1` one;
     /// `FLASH_ATTENTION_HOPPER_BWD_PIPE=1` issues each step's Sᵀ product during the previous
-    /// step's dQ product, `=0` does not; unset, both follow
-    /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)`` and ``HopperBackwardDescriptor/defaultPipelinedS(_:)``.
+    /// step's dQ product, `=0` does not; `FLASH_ATTENTION_HOPPER_BWD_EARLYDV=1` issues dV's
+    /// product ahead of dSᵀ, `=0` with dK's; `FLASH_ATTENTION_HOPPER_BWD_LATEDK=1` (with the early
+    /// dV, without the pipelined Sᵀ) issues dK's product behind dQ's; unset, they follow
+    /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)``, ``HopperBackwardDescriptor/defaultPipelinedS(_:)``
+    /// ``HopperBackwardDescriptor/defaultEarlyDV(_:)`` and ``HopperBackwardDescriptor/defaultLateDK(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
@@ -49,8 +52,12 @@ extension CUDABackend {
             : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQWriters(problem)
         let pipeSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
         let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
+        let earlySetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV")
+        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
+        let lateSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
+        let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
-                                             pipelinedS: pipelined)
+                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
