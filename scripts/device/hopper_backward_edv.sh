@@ -3,9 +3,10 @@
 #   S = shipped; E = dV's product issued right after the exponentials, ahead of dSᵀ
 #   (FLASH_ATTENTION_HOPPER_BWD_EARLYDV=1); L = E plus dK's product behind dQ's, so dQ_partial is
 #   staged while dK runs (FLASH_ATTENTION_HOPPER_BWD_LATEDK=1); P = pipelined Sᵀ (existing knob).
-# Phase 1 (beside the compiles): E and L forced through the float64 oracle (--check-dense, D 64/128),
+# E and L exist at tile D = 128 only (D 65…128; tile D = 64 keeps its order).
+# Phase 1 (beside the compiles): E and L forced through the float64 oracle (--check-dense, D 128/96),
 # bitwise reruns, a random verify sweep, memcheck + racecheck on multi-step problems. Phase 2: bf16
-# D = 64/128 N = 1k…16k in every mode (two interleaved rounds if time allows), fp16 S/E/L, PyTorch
+# D = 128 N = 1k…16k in every mode (two interleaved rounds if time allows), fp16 S/E/L, PyTorch
 # SDPA cuDNN and flash in the same call, ncu tensor-pipe utilisation at D = 128 8k.
 #   usage on the device: bash scripts/device/hopper_backward_edv.sh   (logs under $OUT)
 # Expects .device-bwd2/flash-attn.gz. HW_BUDGET (s, default 200) bounds the optional steps.
@@ -25,7 +26,7 @@ summary=()
 python3 -c "
 import numpy as np
 r = np.random.default_rng(5)
-for d in (64, 128):
+for d in (96, 128):
     for n, s in (('q', (1, 1000, 4, d)), ('k', (1, 1024, 2, d)), ('v', (1, 1024, 2, d)), ('do', (1, 1000, 4, d))):
         np.save(f'/tmp/san{d}_{n}.npy', r.standard_normal(s).astype(np.float16))
 for n in ('q', 'k', 'v', 'do'): np.save('/tmp/nc_' + n + '.npy', r.standard_normal((1, 8192, 16, 128)).astype(np.float16))
@@ -35,25 +36,25 @@ sargs() { echo "run --q /tmp/san$1_q.npy --k /tmp/san$1_k.npy --v /tmp/san$1_v.n
 # Phase 1: compiles (a short bench per mode) beside the checks.
 ck=()
 for m in S E L P; do
-  env $(menv $m) timeout 150 /tmp/fa backward-bench --bench --head-dims 64,128 --seqlens 1024,2048 --dtypes bf16,fp16 --iterations 1 \
+  env $(menv $m) timeout 150 /tmp/fa backward-bench --bench --head-dims 128 --seqlens 1024,2048 --dtypes bf16,fp16 --iterations 1 \
     > "$OUT/warm_$m.txt" 2>&1 & ck+=($!)
 done
 for m in E L; do
   env $H=1 $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 /tmp/fa backward-bench --warm-verify 0 --jobs 8 \
-    --check-dims 64,128 --check-cases 12 --check-dense > "$OUT/check_$m.txt" 2>&1 & ck+=($!)
+    --check-dims 128,96 --check-cases 12 --check-dense > "$OUT/check_$m.txt" 2>&1 & ck+=($!)
   env $H=1 $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 /tmp/fa backward-bench --determinism 10 > "$OUT/det_$m.txt" 2>&1 & ck+=($!)
 done
 ( env $H=1 $(menv L) timeout 60 /tmp/fa backward-bench --warm-verify 30 --seed 11 --jobs 8 > "$OUT/verify_warm.txt" 2>&1
   env $H=1 $(menv L) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 90 /tmp/fa verify --device cuda --dtypes float16,bfloat16 --cases 30 --seed 11 \
     > "$OUT/verify_L.txt" 2>&1 ) & ck+=($!)
 # Sanitizers: 1000 queries x 1024 keys, GQA 4/2 (16 query blocks per key block, 8-block dQ turn chains),
-# D = 128 causal (two writers) and D = 64 unmasked, E and L forced.
+# D = 128 causal (two writers, fp16) and D = 96 unmasked (tile 128, one writer, bf16), E and L forced.
 for m in E L; do
   for tool in memcheck racecheck; do
     env $H=1 $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
       --error-exitcode 9 /tmp/fa $(sargs 128 float16 --causal ${m}${tool}) > "$OUT/san_${tool}_${m}_d128c.txt" 2>&1 & ck+=($!)
     env $H=1 $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
-      --error-exitcode 9 /tmp/fa $(sargs 64 bfloat16 "" ${m}${tool}) > "$OUT/san_${tool}_${m}_d64.txt" 2>&1 & ck+=($!)
+      --error-exitcode 9 /tmp/fa $(sargs 96 bfloat16 "" ${m}${tool}) > "$OUT/san_${tool}_${m}_d96.txt" 2>&1 & ck+=($!)
   done
 done
 for pid in "${ck[@]}"; do wait $pid; done
@@ -70,16 +71,16 @@ printf '%s\n' "${summary[@]}"
 
 # Phase 2: timings (nothing else on the GPU).
 bench() {  # mode dtypes tag
-  env $(menv $1) timeout 60 /tmp/fa backward-bench --bench --csv "$OUT/bench_$1_$3.csv" --head-dims 64,128 \
+  env $(menv $1) timeout 60 /tmp/fa backward-bench --bench --csv "$OUT/bench_$1_$3.csv" --head-dims 128 \
     --seqlens 1024,2048,4096,8192,16384 --dtypes $2 > "$OUT/bench_$1_$3.txt" 2>&1
   stamp "bench $1 $3 exit $?"
 }
 for m in S E L P; do bench $m bf16 r1; done
-PYTHONUNBUFFERED=1 timeout 60 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_S_r1.csv" --out "$OUT/torch_bf16.csv" --dims 64,128 \
+PYTHONUNBUFFERED=1 timeout 60 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_S_r1.csv" --out "$OUT/torch_bf16.csv" --dims 128 \
   --seqlens 1024,2048,4096,8192,16384 --dtypes bf16 > "$OUT/torch_bf16.txt" 2>&1
 stamp "torch bf16"
 for m in S E L; do bench $m fp16 f1; done
-PYTHONUNBUFFERED=1 timeout 60 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_S_f1.csv" --out "$OUT/torch_fp16.csv" --dims 64,128 \
+PYTHONUNBUFFERED=1 timeout 60 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_S_f1.csv" --out "$OUT/torch_fp16.csv" --dims 128 \
   --seqlens 1024,2048,4096,8192,16384 --dtypes fp16 > "$OUT/torch_fp16.txt" 2>&1
 stamp "torch fp16"
 # ncu: D = 128 unmasked 8k fp16 (B = 1, H = 16), the key/value kernel (second Hopper launch).
