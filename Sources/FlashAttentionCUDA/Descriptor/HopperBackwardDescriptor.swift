@@ -32,13 +32,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Tile head dim, 64 or 128 (the problem's D is at most this; the copy engine zero-fills
     /// the rest).
     public var headDim: Int
-    /// Query rows per step: 64 at tile D = 128 (one wgmma M tile; each consumer computes half
-    /// of dQ_partial's columns), 128 at tile D = 64 (each consumer computes dQ_partial for half
-    /// of the step's queries, so every product keeps an n64 or wider shape).
-    public var blockM: Int = 64
+    /// Query rows per step, fixed by the tile head dim: 64 at tile D = 128 (one wgmma M tile;
+    /// each consumer computes half of dQ_partial's columns), 128 at tile D = 64 (each consumer
+    /// computes dQ_partial for half of the step's queries, so every product keeps an n64 or
+    /// wider shape).
+    public var blockM: Int { headDim == 64 ? 128 : 64 }
     /// Keys per thread block: two consumer warpgroups of 64 keys.
-    public var blockN: Int = 128
-    /// Q/dO pipeline depth.
+    public var blockN: Int { 128 }
+    /// Q/dO pipeline depth: 2 in every plan (``plan(for:orderedDQ:dqBuffers:dqWriters:pipelinedS:earlyDV:lateDK:)``
+    /// never asks for more, and no knob does); 3 fits tile D = 128 with one dQ buffer and stays
+    /// generated and compiled by the tests only, as the shape a deeper pipeline would start from.
     public var stages: Int = 2
     public var mask: KernelMask
     /// dQ added in key-block order (bitwise reproducible). Off: the dedicated warp adds in
@@ -79,7 +82,6 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.dkType = dkType ?? elementType
         self.dvType = dvType ?? elementType
         self.headDim = headDim
-        self.blockM = headDim == 64 ? 128 : 64
         self.mask = mask
         self.stages = stages
         self.orderedDQ = orderedDQ
@@ -145,9 +147,6 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public var invalidReason: String? {
         if elementType != .float16 && elementType != .bfloat16 { return "inputs must be float16 or bfloat16" }
         if headDim != 128 && headDim != 64 { return "the Hopper backward is generated for tile head dims 64 and 128, got \(headDim)" }
-        if blockN != 128 || blockM != (headDim == 64 ? 128 : 64) {
-            return "the Hopper backward runs 128-key blocks with 64-query steps at tile D = 128, 128-query steps at tile D = 64"
-        }
         if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }

@@ -126,15 +126,13 @@ extension CUDABackend {
         func strides(_ a: SequenceAddressing) -> (Int64, Int64, Int64, Int64) {
             (Int64(a.batchStride), Int64(a.rowStride), Int64(a.headStride), Int64(a.dimStride))
         }
-        p.q = address(arguments.q); p.k = address(arguments.k); p.v = address(arguments.v); p.o = address(arguments.out)
-        p.dout = address(arguments.dOut); p.doutSource = p.dout; p.lse = address(arguments.lse)
+        // Only the fields the three kernels read: q, k, v and dO reach the key/value kernel
+        // through the tensor maps (the preprocess reads O and dO), and the statistics rows are
+        // addressed from the padded tile count, so the rest of BackwardParameters stays zero.
+        p.o = address(arguments.out); p.dout = address(arguments.dOut); p.lse = address(arguments.lse)
         p.dq = address(arguments.dq); p.dk = address(arguments.dk); p.dv = address(arguments.dv)
-        p.qStrides = strides(layout.addressing(q: arguments.q))
-        p.kStrides = strides(layout.addressing(k: arguments.k))
-        p.vStrides = strides(layout.addressing(k: arguments.v))
         p.oStrides = strides(layout.addressing(q: arguments.out))
         p.doutStrides = strides(layout.addressing(q: arguments.dOut))
-        p.doutSourceStrides = p.doutStrides
         p.dqStrides = strides(layout.addressing(q: arguments.dq))
         p.dkStrides = strides(layout.addressing(k: arguments.dk))
         p.dvStrides = strides(layout.addressing(k: arguments.dv))
@@ -149,9 +147,6 @@ extension CUDABackend {
         p.seqlenQ = Int32(layout.seqlenQ)
         p.seqlenK = Int32(layout.seqlenK)
         p.headDim = Int32(D)
-        p.totalQ = Int32(layout.totalQ)
-        p.rowsPerBatch = Int32(max(layout.seqlenQ, 1))
-        p.statHeadStride = Int64(layout.batch * mBlocks * kv.blockM)
 
         func rounded(_ bytes: Int) -> Int { (bytes + 255) / 256 * 256 }
         let statBytes = rounded(tiles * kv.blockM * 4)
