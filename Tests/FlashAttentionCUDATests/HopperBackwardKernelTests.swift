@@ -203,6 +203,17 @@ struct HopperBackwardKernelTests {
         #expect(small[1].headDim == 64 && !small[1].earlyDV && !small[1].lateDK)
         let large = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), earlyDV: true, lateDK: true))
         #expect(large[1].earlyDV && large[1].lateDK && large[1].name.hasSuffix("_edv_ldk_sm_90a"))
+        let piped = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), pipelinedS: true,
+                                                               earlyDV: true, lateDK: true))
+        #expect(piped[1].pipelinedS && piped[1].earlyDV && !piped[1].lateDK, "a knob combination never hands the problem on")
+        // Defaults: unmasked problems at tile D = 128 take both; causal ones and tile D = 64 neither.
+        for (D, mask, on) in [(128, KernelMask.none, true), (96, .none, true), (128, .causal, false), (64, .none, false), (64, .causal, false)] {
+            let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: 4096)
+            #expect(HopperBackwardDescriptor.defaultEarlyDV(problem) == on && HopperBackwardDescriptor.defaultLateDK(problem) == on)
+            let plan = try #require(HopperBackwardDescriptor.plan(for: problem, earlyDV: HopperBackwardDescriptor.defaultEarlyDV(problem),
+                                                                  lateDK: HopperBackwardDescriptor.defaultLateDK(problem)))
+            #expect(plan[1].earlyDV == on && plan[1].lateDK == on)
+        }
         // Off, the source is the shipped one (the new text is generated only when asked for).
         let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)).source
         #expect(!plain.contains("Pᵀ as A fragments") && plain.contains("wgmma_wait<0>();\n            touch_s(dpt);"))

@@ -10,6 +10,7 @@
 # SDPA cuDNN and flash in the same call, ncu tensor-pipe utilisation at D = 128 8k.
 #   usage on the device: bash scripts/device/hopper_backward_edv.sh   (logs under $OUT)
 # Expects .device-bwd2/flash-attn.gz. HW_BUDGET (s, default 200) bounds the optional steps.
+# (Run once, 2026-11-26, before E + L became the unmasked default; the modes now set both knobs.)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 gunzip -c .device-bwd2/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
@@ -17,7 +18,7 @@ export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
 export FLASH_ATTENTION_NVRTC=${FLASH_ATTENTION_NVRTC:-/usr/local/cuda/lib64/libnvrtc.so}
 budget=${HW_BUDGET:-200}
 H=FLASH_ATTENTION_HOPPER_BWD; E=FLASH_ATTENTION_HOPPER_BWD_EARLYDV; L=FLASH_ATTENTION_HOPPER_BWD_LATEDK; P=FLASH_ATTENTION_HOPPER_BWD_PIPE
-menv() { case $1 in S) echo "$E=0";; E) echo "$E=1";; L) echo "$E=1 $L=1";; P) echo "$P=1";; esac; }
+menv() { case $1 in S) echo "$E=0 $L=0";; E) echo "$E=1 $L=0";; L) echo "$E=1 $L=1";; P) echo "$P=1 $E=0 $L=0";; esac; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
 t0=$(date +%s); el() { echo $(( $(date +%s) - t0 )); }; stamp() { echo "[t=$(el)s] $*"; }
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)

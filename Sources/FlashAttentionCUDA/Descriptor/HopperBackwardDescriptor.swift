@@ -228,15 +228,25 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether dV's product is issued ahead of dSᵀ when `FLASH_ATTENTION_HOPPER_BWD_EARLYDV` is
-    /// unset: not yet (untimed).
+    /// unset: on unmasked problems at tile D = 128 (D = 65…128), together with
+    /// ``defaultLateDK(_:)``; off for causal ones and at tile D = 64 (where it spills).
+    ///
+    /// H100, one call (session 5), D = 128, N = 1k…16k, two bf16 rounds and one fp16: the early
+    /// dV alone level with the shipped order (0.96–1.01×); with the late dK 1.00–1.03× unmasked
+    /// (bf16 2k/4k/8k/16k 1.02/1.02/1.03/1.02×; fp16 1.00–1.02×; ncu at 8k: 2.36 against 2.42 ms,
+    /// tensor pipe 66.7 against 64.2 %), but 0.90–0.95× causal (the pipelined Sᵀ loses there
+    /// too, 0.89–0.94×). Checked with both forced: 48/48 pinned float64-oracle cases each,
+    /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards
+    /// (docs/performance.md, "Hopper backward: product order").
     public static func defaultEarlyDV(_ problem: BackwardProblem) -> Bool {
-        false
+        problem.mask == .none && tileHeadDim(problem.headDim) == 128
     }
 
     /// Whether dK's product is issued behind dQ's (with the early dV) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: not yet (untimed).
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: wherever the early dV is on by default
+    /// (``defaultEarlyDV(_:)``, which has the timings).
     public static func defaultLateDK(_ problem: BackwardProblem) -> Bool {
-        false
+        defaultEarlyDV(problem)
     }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
@@ -245,8 +255,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             lateDK: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
-        // The early dV (and so the late dK) exists at tile D = 128 only; tile D = 64 keeps its order.
-        let earlyDV = earlyDV && tile == 128, lateDK = lateDK && tile == 128
+        // The early dV (and so the late dK) exists at tile D = 128 only; tile D = 64 keeps its
+        // order. The late dK and the pipelined Sᵀ exclude each other: the pipelined Sᵀ wins.
+        let earlyDV = earlyDV && tile == 128, lateDK = lateDK && earlyDV && !pipelinedS
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
