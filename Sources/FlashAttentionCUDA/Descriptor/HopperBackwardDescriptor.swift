@@ -234,7 +234,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// H100, one call (session 5), D = 128, N = 1k…16k, two bf16 rounds and one fp16: the early
     /// dV alone level with the shipped order (0.96–1.01×); with the late dK 1.00–1.03× unmasked
     /// (bf16 2k/4k/8k/16k 1.02/1.02/1.03/1.02×; fp16 1.00–1.02×; ncu at 8k: 2.36 against 2.42 ms,
-    /// tensor pipe 66.7 against 64.2 %), but 0.90–0.95× causal (the pipelined Sᵀ loses there
+    /// tensor pipe 66.7 against 64.2 %), but 0.86–0.95× causal (the pipelined Sᵀ loses there
     /// too, 0.89–0.94×). Checked with both forced: 48/48 pinned float64-oracle cases each,
     /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards
     /// (docs/performance.md, "Hopper backward: product order").
