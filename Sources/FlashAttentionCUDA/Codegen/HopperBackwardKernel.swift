@@ -24,6 +24,9 @@ import FlashAttentionCore
 ///           dQ_partial[:, 64·wg…] = dS·K[:, 64·wg…] (both operands from shared memory;
 ///           tile D = 64: dQ_partial[64·wg…, :] = dS[64·wg…, :]·K)
 ///           dQ_partial → shared memory → the writer
+///           (earlyDV: dV's product issued right after Pᵀ, before dPᵀ is waited for; lateDK:
+///           dK's issued behind dQ's, so dQ_partial is staged while dK runs — the unmasked
+///           default at tile D = 128)
 /// convert (per query block, head, batch): dQ = scale · accumulator, in dQ's type and strides
 /// ```
 /// Five products per (key block, query block) instead of the 3-pass backward's seven; the

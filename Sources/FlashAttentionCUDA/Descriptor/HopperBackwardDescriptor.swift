@@ -236,8 +236,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// (bf16 2k/4k/8k/16k 1.02/1.02/1.03/1.02×; fp16 1.00–1.02×; ncu at 8k: 2.36 against 2.42 ms,
     /// tensor pipe 66.7 against 64.2 %), but 0.86–0.95× causal (the pipelined Sᵀ loses there
     /// too, 0.89–0.94×). Checked with both forced: 48/48 pinned float64-oracle cases each,
-    /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards
-    /// (docs/performance.md, "Hopper backward: product order").
+    /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards; and with
+    /// two dQ buffers and two writers forced (the unmasked form from 2k keys) 48/48, bitwise,
+    /// 0 errors / 0 hazards (docs/performance.md, "Hopper backward: product order").
     public static func defaultEarlyDV(_ problem: BackwardProblem) -> Bool {
         problem.mask == .none && tileHeadDim(problem.headDim) == 128
     }
