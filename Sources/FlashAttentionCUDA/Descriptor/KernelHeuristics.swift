@@ -183,6 +183,9 @@ public enum KernelHeuristics {
         public var exp2Every: Int = 0
         /// The last P·V and epilogue of a tile run under the next tile's first S (persistent only).
         public var overlapEpilogue: Bool = false
+        /// The producer prefetches the next tile's Q and first K/V blocks into the L2 (persistent
+        /// only). No row sets it: 0.72–0.96× at N = 512 / 1k (session 5, scripts/device/hopper_l2.sh).
+        public var l2Prefetch: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -225,6 +228,11 @@ public enum KernelHeuristics {
     /// 395/400; D=128 128×2pq 442/441 vs 176×2p 437/425 at 512. From 2k (4k for D=64c) they
     /// were level or slower (D=128c 16k 557/541 vs 601/590), so the rows stop there.
     /// `FLASH_ATTENTION_HOPPER_QBUF=1` skips the two-buffer rows (the session-2 table).
+    ///
+    /// Session 5 (scripts/device/hopper_l2.sh, hopper_s5b.sh; bf16 + fp16, two interleaved rounds,
+    /// N = 512 / 1k / 2k): no row changed. The next tile's L2 prefetch (`FLASH_ATTENTION_HOPPER_L2=1`)
+    /// was 0.72–0.96× at every point; deeper rings were level or slower: D=64 128×3pq / 128×3dq
+    /// 0.98–1.01×, D=128 96×3pq / 96×3dq 0.87–0.97×, D=256 48×2pq / 48×2dq 0.80–0.92×.
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
@@ -288,13 +296,20 @@ public enum KernelHeuristics {
         case "0": choice.overlapEpilogue = false
         default: break
         }
+        // FLASH_ATTENTION_HOPPER_L2=1 / 0 forces the next tile's L2 prefetch on / off.
+        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_L2") {
+        case "1": choice.l2Prefetch = true
+        case "0": choice.l2Prefetch = false
+        default: break
+        }
         let d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
-            emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue)
+            emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue,
+            l2Prefetch: choice.persistent && choice.l2Prefetch)
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }

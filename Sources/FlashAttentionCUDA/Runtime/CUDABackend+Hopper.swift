@@ -1,5 +1,6 @@
 import CUDADriver
 import FlashAttentionCore
+import Synchronization
 
 /// Tensor maps for the Hopper TMA forward kernel (``KernelMainloop/tmaWarpSpecialized``).
 extension CUDABackend {
@@ -60,13 +61,26 @@ extension CUDABackend {
 /// (device, stream). Zeroed once when allocated; every launch leaves them zero again (its last
 /// block to finish taking tiles resets them), so the launches of one stream, which run one
 /// after another, share the pair and no launch pays for a memset.
+///
+/// A host-tensor call stages through a fresh stream each time: it borrows a pair from a
+/// per-device pool for the call (``lending(to:context:_:)``) and gives it back once its stream
+/// has been synchronized, so those streams do not grow the table without bound.
 final class HopperTileCounters: Sendable {
     struct Key: Hashable, Sendable {
         var ordinal: Int
         var stream: UInt
     }
 
-    private static let counters = LockedDictionary<Key, HopperTileCounters>()
+    private struct State {
+        /// The pair each stream's launches use.
+        var byStream: [Key: HopperTileCounters] = [:]
+        /// Pairs given back by finished staged calls, zero, per device ordinal.
+        var idle: [Int: [HopperTileCounters]] = [:]
+        /// Pairs of staged calls that failed: a kernel may still hold them, so they are never freed.
+        var retired: [HopperTileCounters] = []
+    }
+
+    private static let state = Mutex(State())
     let buffer: CUDABuffer
 
     private init(context: CUDAContext, stream: CUDAStream) throws {
@@ -80,7 +94,35 @@ final class HopperTileCounters: Sendable {
     /// The counters' device address for launches on `stream`.
     static func address(context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
         let key = Key(ordinal: context.device.ordinal, stream: UInt(bitPattern: stream.handle))
-        return try counters.value(for: key) { try HopperTileCounters(context: context, stream: stream) }.buffer.address
+        return try state.withLock { state in
+            if let counters = state.byStream[key] { return counters.buffer.address }
+            let counters = try HopperTileCounters(context: context, stream: stream)
+            state.byStream[key] = counters
+            return counters.buffer.address
+        }
+    }
+
+    /// Runs `body` (launches on `stream`, then a synchronize of it) with a pooled pair standing
+    /// for the stream's own, and returns the pair to the pool afterwards: the kernels have left
+    /// it zero. A pair whose body threw is kept alive but not reused.
+    static func lending<Result>(to stream: CUDAStream, context: CUDAContext, _ body: () throws -> Result) throws -> Result {
+        let ordinal = context.device.ordinal
+        let key = Key(ordinal: ordinal, stream: UInt(bitPattern: stream.handle))
+        let (counters, displaced) = try state.withLock { state -> (HopperTileCounters, HopperTileCounters?) in
+            let counters = try state.idle[ordinal]?.popLast() ?? HopperTileCounters(context: context, stream: stream)
+            // A handle reused from a destroyed stream may still have an entry: put it back afterwards.
+            let displaced = state.byStream.updateValue(counters, forKey: key)
+            return (counters, displaced)
+        }
+        func restore(_ state: inout State) { state.byStream[key] = displaced }
+        do {
+            let result = try body()
+            state.withLock { state in restore(&state); state.idle[ordinal, default: []].append(counters) }
+            return result
+        } catch {
+            state.withLock { state in restore(&state); state.retired.append(counters) }
+            throw error
+        }
     }
 }
 

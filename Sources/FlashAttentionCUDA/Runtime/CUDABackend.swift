@@ -100,8 +100,11 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
         device.v = v.view
         device.out = out.view
         device.lse = lse?.view
-        try launch(device, layout: layout, on: staging)
-        try staging.synchronize()
+        // The stream is new each call: its tile counters come from a pool, not a table entry per stream.
+        try HopperTileCounters.lending(to: staging, context: context) {
+            try launch(device, layout: layout, on: staging)
+            try staging.synchronize()
+        }
         try out.copy(to: arguments.out, stream: staging)
         if let lse, let host = arguments.lse { try lse.copy(to: host, stream: staging) }
     }
