@@ -35,6 +35,11 @@ struct DecodeBenchCUDA {
     /// and its back-to-back GPU time per call (the host-overhead question of issue 6).
     static let measureHost = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_HOST"] == "1"
     static let flushBytes = 256 << 20
+    /// `FLASH_ATTENTION_BENCH_DECODE_SPLITS=n`: the contiguous call's `numSplits` (split-count
+    /// sweeps on a device; 0 or unset: the heuristic's).
+    static let forcedSplits = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_SPLITS"].flatMap { Int($0) } ?? 0
+    /// The pure-read ceiling kernel (`FLASH_ATTENTION_BENCH_DECODE_READ=1`), loaded by `run`.
+    nonisolated(unsafe) static var reader: DecodeBenchRead?
 
     func run() throws {
         let grid = try DecodeBench.Grid(command, repeatsDefault: 20, allowsFloat32: false)
@@ -46,6 +51,9 @@ struct DecodeBenchCUDA {
         let stream = try CUDAStream(context: context)
         let timed = try CUDABackend(ordinal: context.device.ordinal, stream: stream.handle)
         let flush = try CUDABuffer(byteCount: DecodeBenchCUDA.flushBytes, context: context)
+        if DecodeBenchRead.enabled {
+            DecodeBenchCUDA.reader = try DecodeBenchRead(context: context, architecture: timed.architecture)
+        }
         let copyGBps = try DecodeBenchCUDA.copyBandwidth(context: context, stream: stream)
 
         var peer: DecodeBenchTorch?
@@ -81,7 +89,7 @@ struct DecodeBenchCUDA {
                                       backend: timed, stream: stream, flush: flush, peer: peer, scratch: scratch, copyGBps: copyGBps)
             report.records += records
             let torch = records.first { $0.implementation.hasPrefix("torch") }
-            for record in records where !record.implementation.hasPrefix("torch") {
+            for record in records where !record.implementation.hasPrefix("torch") && !record.implementation.hasPrefix("pure") {
                 progress.line(DecodeBenchCUDA.row(record, torch: record.layout == "contiguous" ? torch : nil))
             }
             progress.advance()
@@ -190,8 +198,21 @@ struct DecodeBenchCUDA {
             }
             let ours = "flash-attn cuda"
             let contiguous = KVCacheArguments(q: dq.view, kCache: kCache.view, vCache: vCache.view, k: dk.view, v: dv.view,
-                                              cacheSeqlens: lengths, out: out.view, lse: lse.view, options: options)
+                                              cacheSeqlens: lengths, out: out.view, lse: lse.view, options: options,
+                                              numSplits: DecodeBenchCUDA.forcedSplits)
             records.append(record(ours, "contiguous", nil, try time(contiguous)))
+            if let reader = DecodeBenchCUDA.reader {
+                // The pure-read ceiling of the same bytes, timed the same way.
+                let sink = try CUDABuffer(byteCount: 256, context: ctx)
+                let read = try reader.measure(a: kCache.buffer.address, b: vCache.buffer.address, bytesEach: cacheBytes / 2,
+                                              multiprocessors: ctx.device.multiprocessorCount, perCall: perCall, repeats: repeats,
+                                              flush: flush, sink: sink, stream: stream, context: ctx)
+                let ceiling = record("pure read cuda", "contiguous", nil, [read.ms])
+                records.append(ceiling)
+                say(String(format: "read ceiling B=%d context=%d Hk=%d: %.2f us (%.0f GB/s, %.0f%% of copy; %d CTAs/SM) — ours %.2f us = %.0f%% of it",
+                           batch, context, kvHeads, read.ms * 1000, ceiling.gbps, ceiling.percentOfCopy, read.ctasPerSM,
+                           records[0].ms * 1000, 100 * read.ms / records[0].ms))
+            }
             if DecodeBenchCUDA.measureHost {
                 // Where a call's time goes: host time to queue one call (wall clock, no sync), and
                 // the GPU time per call of 100 back-to-back calls (events), which exceeds the

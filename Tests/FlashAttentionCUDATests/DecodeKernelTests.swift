@@ -96,6 +96,30 @@ struct DecodeKernelTests {
         #expect(Array(bytes[524...]) == [0, 0, 0, 0])
     }
 
+    /// The runtime's plan cache keys on ``DecodeHeuristics/planEquivalentLength(_:)``: every
+    /// length must plan exactly as its canonical length does (kernels, splits, tiles, reason).
+    @Test func planEquivalentLengthPlansTheSame() throws {
+        var lengths = Array(0...300) + Array(1980...2200) + [8191, 8192, 8193, 32767, 32768, 32769, 131071, 131072, 131073]
+        lengths += stride(from: 300, to: 140_000, by: 997).map { $0 }
+        for (batch, kvHeads, groupSize, splits) in [(1, 8, 4, 0), (8, 8, 4, 0), (64, 8, 4, 0), (1, 32, 1, 0), (8, 32, 1, 0),
+                                                   (2, 4, 8, 0), (1, 8, 4, 40), (3, 2, 2, 7)] {
+            for architecture in [GPUArchitecture.sm90a, .sm80] {
+                for length in lengths {
+                    func plan(_ n: Int) throws -> DecodePlan {
+                        try DecodeHeuristics.plan(for: DecodeProblem(elementType: .bfloat16, headDim: 128, groupSize: groupSize,
+                                                                     batch: batch, kvHeads: kvHeads, maxSeqlenK: n,
+                                                                     requestedSplits: splits), architecture: architecture)
+                    }
+                    let canonical = DecodeHeuristics.planEquivalentLength(length)
+                    let a = try plan(length), b = try plan(canonical)
+                    #expect(a.all == b.all && a.splits == b.splits && a.queryTiles == b.queryTiles && a.reason == b.reason,
+                            "B=\(batch) Hk=\(kvHeads) G=\(groupSize) splits=\(splits) \(architecture) length \(length) → \(canonical)")
+                }
+            }
+        }
+        #expect(DecodeHeuristics.planEquivalentLength(8192) == 8192 && DecodeHeuristics.planEquivalentLength(8200) == 8193)
+    }
+
     /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
     /// numSplits, and every head dim 1…256 gets a valid plan.
     @Test func splitHeuristic() throws {
@@ -187,6 +211,18 @@ struct DecodeKernelTests {
             + [try appendPlan(new: 1, architecture: .sm80)] {
             #expect(p.append != nil && !p.attention.fusedAppend && p.attention.rotary == .none)
         }
+        // Programmatic dependent launch (sm_90): split calls with the combine kernel only.
+        if DecodeHeuristics.dependentLaunchOverride ?? DecodeHeuristics.dependentLaunchDefault {
+            #expect(single.attention.dependentLaunch && single.combine?.dependentLaunch == true)
+            let tensorSplit = try plan(8, 8, 8192, cluster: nil, form: "default")
+            #expect(tensorSplit.attention.dependentLaunch && tensorSplit.combine?.dependentLaunch == true)
+            #expect(tensorSplit.attention.name.hasSuffix("_pdl") && tensorSplit.attention.invalidReason == nil)
+        }
+        for p in [try plan(1, 8, 8192, architecture: .sm80), try plan(1, 8, 1024, cluster: nil), try plan(64, 32, 131072, groupSize: 1)] {
+            #expect(!p.attention.dependentLaunch && p.combine?.dependentLaunch != true)
+        }
+        #expect(DecodeKernelDescriptor(kind: .combine, architecture: .sm80, elementType: .bfloat16, headDim: 128,
+                                       dependentLaunch: true).invalidReason != nil)
         #expect(try plan(1, 8, 131072).splits == 33)
         #expect(try plan(8, 8, 131072).splits == 32)
         #expect(try plan(8, 32, 131072, groupSize: 1).splits == 9)

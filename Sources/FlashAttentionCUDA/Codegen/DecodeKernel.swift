@@ -513,7 +513,7 @@ public struct DecodeKernel: Sendable {
         #define KEY_OFFSETS(j) \(keyOffsets)
 
         extern "C" __global__ void \(CS > 1 ? "__cluster_dims__(\(CS), 1, 1) " : "")__launch_bounds__(\(d.threads))
-        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
+        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {\(DecodeKernelSupport.dependentTrigger(descriptor))
             extern __shared__ float smem[];
             const int* seqlens_ = (const int*)p.seqlens;
             const int* left_pad_ = (const int*)p.left_pad;

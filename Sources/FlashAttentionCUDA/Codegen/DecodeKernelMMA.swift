@@ -182,7 +182,7 @@ extension DecodeKernel {
         #define KEY_OFFSETS(j) \(pieces.keyOffsets)
 
         extern "C" __global__ void __launch_bounds__(\(d.threads), 1)
-        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
+        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {\(DecodeKernelSupport.dependentTrigger(descriptor))
         \(mmaEntry())
 
             // The CTA's 16 query rows (row m: query m / G of head hk·G + m % G); its real rows are

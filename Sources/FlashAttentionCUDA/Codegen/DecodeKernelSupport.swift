@@ -3,6 +3,19 @@ import FlashAttentionCore
 /// Source pieces the three decode-path kernels share: typed element loads and stores, and the
 /// 16-byte vector the attention kernel reads the cache with.
 enum DecodeKernelSupport {
+    /// Programmatic dependent launch (sm_90, ``DecodeKernelDescriptor/dependentLaunch``): the
+    /// split attention kernel lets its combine kernel launch as soon as every CTA has started
+    /// (appended to the kernel's opening line; empty otherwise, so other sources do not change).
+    static func dependentTrigger(_ d: DecodeKernelDescriptor) -> String {
+        d.dependentLaunch ? "\n    asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");" : ""
+    }
+
+    /// The combine kernel's side: wait until the attention grid has completed and its partials
+    /// are visible before reading any (the launch itself may have overlapped its tail).
+    static func dependentWait(_ d: DecodeKernelDescriptor) -> String {
+        d.dependentLaunch ? "\n    asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");" : ""
+    }
+
     /// The prelude's conversions to float32 for a storage type, as a C expression of `bits`/`f`.
     static func loadFunction(_ name: String, _ type: ElementType) -> String {
         switch type {

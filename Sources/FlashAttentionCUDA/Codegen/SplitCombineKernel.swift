@@ -34,7 +34,7 @@ public struct SplitCombineKernel: Sendable {
         // the \(lanes) lanes walk the splits in parallel with 16-byte loads (the partials of one
         // split are contiguous), so a row of 128 splits costs a few load latencies, not 128.
         extern "C" __global__ void __launch_bounds__(\(d.threads))
-        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {
+        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {\(DecodeKernelSupport.dependentWait(descriptor))
             __shared__ float weight[\(DecodeHeuristics.maximumSplits)];
             __shared__ float reduce[\(d.warps)];
             __shared__ float4 partial[\(lanes)][\(quads)];

@@ -98,6 +98,11 @@ public enum DecodeHeuristics {
     /// at 9 splits, 99% at 5). So: at least two CTAs per SM, else up to 16 per SM but no more
     /// than 32 splits, never below `minimumKeysPerSplit` keys, none once the grid alone has
     /// `ctasPerMultiprocessor` CTAs per SM (B = 64, Hk = 32 reads at 100–104% unsplit).
+    /// Rechecked in session 5 (`scripts/device/decode_s5a.sh`, B = 1, Hk = 8, forced splits, µs
+    /// at 8k / 32k / 128k): 16: 29.8 / 77.5 / 258; **33 (this rule): 27.9 / 67.6 / 191**; 49:
+    /// 28.7 / 68.6 / 191; 66: 38.2 / 80.6 / 227; 99: 39.0 / 75.2 / 195; 128: 44 / 77 / 211 —
+    /// above 3 CTAs per SM (396 of the scalar kernel's 168-register, 64 KB CTAs) a second wave
+    /// costs more than the shorter splits save.
     public static let ctasPerMultiprocessor = tuning.ctas ?? 8
     public static let deepCTAsPerMultiprocessor = 16
     public static let deepSplits = 32
@@ -217,6 +222,18 @@ public enum DecodeHeuristics {
         2 * 8 * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 8 * 256 <= architecture.maxSharedMemoryPerBlock
     }
     public static let maximumFusedAppend = 8
+    /// `FLASH_ATTENTION_DECODE_PDL=on|off`: whether a split call on sm_90 launches its combine
+    /// kernel as a programmatic dependent of the attention kernel
+    /// (``DecodeKernelDescriptor/dependentLaunch``). Unset: ``dependentLaunchDefault``.
+    public static let dependentLaunchOverride: Bool? = FileSystem.environment("FLASH_ATTENTION_DECODE_PDL").map { $0 == "on" }
+    /// On: the combine kernel's launch and CTA start overlap the attention kernel's tail. H100
+    /// (bf16, H = 32, D = 128, contiguous, one run, off → on, µs): B = 1, Hk = 8: 8k 29.5 → 28.0,
+    /// 32k 69.2 → 67.5; B = 8, 8k 105.3 → 102.8; B = 64, 8k 724.4 → 718.3; Hk = 32, B = 1: 8k
+    /// 64.5 → 62.8, 32k 186.2 → 182.3; cluster and unsplit points unchanged (no combine), no
+    /// point slower beyond run-to-run noise (a second round: B = 8, 32k 371.1 → 373.3, 128k
+    /// 189.7 → 190.3). Oracle (36 random cases forced on, 12 of them on the tensor-core forms)
+    /// and memcheck clean.
+    public static let dependentLaunchDefault = true
 
     /// Whether a row choice takes the fused append on an architecture: sm_80's ptxas spills
     /// the one-row, 8-keys-per-step loop with it (128 registers), so that pair keeps the kernel.
@@ -229,6 +246,20 @@ public enum DecodeHeuristics {
     /// (stages − 1) · 2 · keysPerStep 16-byte loads in flight without holding registers for them.
     public static func stages(keysPerStep: Int, threads: Int) -> Int {
         max(2, min(4, 65536 / (threads * keysPerStep * 32)))
+    }
+
+    /// A key length that gives the same plan as `maxSeqlenK` (the runtime's plan cache keys on
+    /// it, so a decoding loop, whose longest row grows by one key a step, reuses one plan per
+    /// 64 keys instead of missing every step). The plan reads the length only as whole 64-key
+    /// blocks (rounded up: ``maximumSplits`` caps), as whole splits of a multiple of 64 keys
+    /// (rounded down) and against ``keysFormMaximumContext`` (a multiple of 64): a multiple of 64
+    /// stays itself, anything else becomes the first length after its block's start, which
+    /// rounds the same both ways. Under a `FLASH_ATTENTION_DECODE_SPLITS` minimum that is not a
+    /// multiple of 64 the length stays exact.
+    public static func planEquivalentLength(_ maxSeqlenK: Int) -> Int {
+        let minimums = [minimumKeysPerSplit, tinyGridKeysPerSplit, tensorCoreKeysPerSplit, keysFormMaximumContext]
+        guard maxSeqlenK > 0, maxSeqlenK % 64 != 0, minimums.allSatisfy({ $0 % 64 == 0 }) else { return maxSeqlenK }
+        return maxSeqlenK / 64 * 64 + 1
     }
 
     static func tileHeadDim(_ D: Int) -> Int {
@@ -319,6 +350,8 @@ public enum DecodeHeuristics {
         // Sq = 0 launches no attention, so the append kernel must run.
         let fusedAppend = fuseAppend && appendWork && vectorized && problem.seqlenQ > 0 && problem.seqlenNew <= maximumFusedAppend
             && (tensorCores || fusedAppendFits(choice, architecture: architecture)) && (problem.rotary == .none || fuseRotaryAppend)
+        let dependentLaunch = (dependentLaunchOverride ?? dependentLaunchDefault) && architecture >= .sm90a
+            && splitOutput && !fuseCombine
         let attention = DecodeKernelDescriptor(
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
@@ -331,10 +364,12 @@ public enum DecodeHeuristics {
                 && transposedReduceFits(keysPerStep: choice.keysPerStep, fusedAppend: fusedAppend, architecture: architecture),
             writeLSE: splitOutput && !fuseCombine ? true : problem.writeLSE,
             rotary: fusedAppend ? problem.rotary : .none,
-            rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32)
+            rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32,
+            dependentLaunch: dependentLaunch)
         let combine = splitOutput && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
-                                     outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE)
+                                     outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE,
+                                     dependentLaunch: dependentLaunch)
             : nil
         let append = appendWork && !fusedAppend
             ? DecodeKernelDescriptor(kind: .append, architecture: architecture, elementType: problem.elementType,
@@ -474,6 +509,25 @@ public enum DecodeHeuristics {
                                                    clusterSplits: 4))
             variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16,
                                                    headDim: 64, rowsPerBlock: 4, keysPerStep: 4, stages: 4, clusterSplits: 3))
+            // Programmatic dependent launch (split attention → combine): the scalar kernel of
+            // each row choice (paged on odd ones), both tensor-core forms, and both combines.
+            for (index, choice) in rows.enumerated() {
+                variants.append(DecodeKernelDescriptor(
+                    kind: .attention, architecture: architecture, elementType: .bfloat16, headDim: 128,
+                    rowsPerBlock: choice.rowsPerBlock, keysPerStep: choice.keysPerStep,
+                    stages: stages(keysPerStep: choice.keysPerStep, threads: 128), mask: .causal, paged: index % 2 == 1,
+                    splitOutput: true, fusedAppend: fusedAppendFits(choice, architecture: architecture),
+                    dependentLaunch: true))
+            }
+            var keysForm = mma(.bfloat16, 128, split: true, fusedAppend: true, keysAsM: true)
+            keysForm.dependentLaunch = true
+            var rowsForm = mma(.bfloat16, 128, paged: true, split: true, fusedAppend: true)
+            rowsForm.dependentLaunch = true
+            variants += [keysForm, rowsForm]
+            for type in [ElementType.bfloat16, .float16] {
+                variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: type,
+                                                       headDim: 128, writeLSE: type == .bfloat16, dependentLaunch: true))
+            }
         }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

@@ -84,6 +84,12 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     public var transposedReduce: Bool
     /// Attention without splits or with the fused combine, combine: write the LSE.
     public var writeLSE: Bool
+    /// sm_90 programmatic dependent launch between a split attention kernel and its combine
+    /// kernel: the attention kernel's CTAs execute `griddepcontrol.launch_dependents` as they
+    /// start, and the combine kernel (launched with the programmatic-serialization attribute)
+    /// waits in `griddepcontrol.wait` before it reads a partial, so its launch and CTA start
+    /// overlap the attention kernel's tail instead of following its completion.
+    public var dependentLaunch: Bool
     /// Append: the rotation, and the storage of the cos/sin tables.
     public var rotary: DecodeRotary
     public var rotaryTableType: ElementType
@@ -98,7 +104,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         softcap: Bool = false, alibi: Bool = false, paged: Bool = false, vectorized: Bool = true,
         splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0, transposedReduce: Bool = false,
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
-        rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false
+        rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false,
+        dependentLaunch: Bool = false
     ) {
         self.kind = kind
         self.architecture = architecture
@@ -125,6 +132,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.rotaryTableType = rotaryTableType
         self.appendKeys = appendKeys
         self.appendPaged = appendPaged
+        // Only the split attention kernel (with the combine kernel after it) and the combine kernel.
+        self.dependentLaunch = dependentLaunch && (kind == .combine || (kind == .attention && splitOutput && !self.fusedCombine))
     }
 
     public var threads: Int { warps * 32 }
@@ -158,6 +167,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     public var invalidReason: String? {
         guard elementType == .float16 || elementType == .bfloat16 else { return "element type \(elementType): decode kernels take float16 or bfloat16" }
         guard warps >= 1, warps <= 8 else { return "warps \(warps) outside 1…8" }
+        if dependentLaunch && architecture < .sm90a { return "programmatic dependent launch needs sm_90" }
         switch kind {
         case .append:
             if !appendKeys && rotary == .none { return "an append kernel with nothing to do" }
@@ -228,6 +238,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             parts += ["d\(headDim)", "o\(Self.typeName(outputType))"]
             if !writeLSE { parts.append("nolse") }
         }
+        if dependentLaunch { parts.append("pdl") }
         return parts.joined(separator: "_")
     }
 

@@ -72,6 +72,60 @@ final class DecodeWorkspace: Sendable {
     }
 }
 
+/// A decode problem's plan and its loaded kernels, made once per (problem, device): a decoding
+/// loop calls with the same shapes every step, and building the plan (its reason strings, the
+/// descriptors) and looking the three kernels up cost host time on every call otherwise.
+/// `FLASH_ATTENTION_DECODE_PLAN_CACHE=off` re-plans every call (host-time A/B).
+struct DecodeLaunchPlan: Sendable {
+    struct Key: Hashable, Sendable {
+        var problem: DecodeProblem
+        var architecture: GPUArchitecture
+        var ordinal: Int
+    }
+
+    var plan: DecodePlan
+    var append: LoadedGeneratedKernel<DecodeKernelDescriptor>?
+    var attention: LoadedGeneratedKernel<DecodeKernelDescriptor>
+    var combine: LoadedGeneratedKernel<DecodeKernelDescriptor>?
+    /// Whether the combine kernel goes through `cuLaunchKernelEx` with programmatic serialization.
+    var dependentCombine: Bool
+
+    /// Entries kept before the cache starts over (a long decoding loop adds one per 64 keys of
+    /// context; the kernels themselves stay in `GeneratedKernels.decode`).
+    static let capacity = 4096
+    static let cache = Mutex<[Key: DecodeLaunchPlan]>([:])
+    static let cacheEnabled = FileSystem.environment("FLASH_ATTENTION_DECODE_PLAN_CACHE") != "off"
+
+    static func make(_ problem: DecodeProblem, architecture: GPUArchitecture, context: CUDAContext) throws -> DecodeLaunchPlan {
+        let plan = try DecodeHeuristics.plan(for: problem, architecture: architecture)
+        // Compile (or load) everything before queueing anything.
+        let append = try plan.append.map { try GeneratedKernels.decode.kernel($0, context: context) }
+        let attention = try GeneratedKernels.decode.kernel(plan.attention, context: context)
+        let combine = try plan.combine.map { try GeneratedKernels.decode.kernel($0, context: context) }
+        if plan.attention.clusterSplits > 8 { try DecodeWorkspace.allowLargeClusters(attention.function) }
+        return DecodeLaunchPlan(plan: plan, append: append, attention: attention, combine: combine,
+                                dependentCombine: plan.combine?.dependentLaunch == true && CUDAFunction.supportsDependentLaunch)
+    }
+
+    /// The cached entry for `problem`, keyed (and planned) on its plan-equivalent length
+    /// (``DecodeHeuristics/planEquivalentLength(_:)``): the same plan as `problem`'s own.
+    static func lookup(_ problem: DecodeProblem, architecture: GPUArchitecture, context: CUDAContext) throws -> DecodeLaunchPlan {
+        guard cacheEnabled else { return try make(problem, architecture: architecture, context: context) }
+        var canonical = problem
+        canonical.maxSeqlenK = DecodeHeuristics.planEquivalentLength(problem.maxSeqlenK)
+        let key = Key(problem: canonical, architecture: architecture, ordinal: context.device.ordinal)
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        // Made outside the lock (a first call may compile for seconds); a racing caller makes
+        // an equal entry.
+        let entry = try make(canonical, architecture: architecture, context: context)
+        cache.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+        return entry
+    }
+}
+
 extension CUDABackend: KVCacheBackend {
     /// Attention over a KV cache on the GPU (the reference library's `flash_attn_with_kvcache`):
     /// the new keys (rotated) and values go into the cache in place and the queries are rotated
@@ -165,11 +219,9 @@ extension CUDABackend: KVCacheBackend {
         guard B * Sq * H < Int(Int32.max) / 2, layout.capacity < Int(Int32.max), B * max(1, layout.seqlenNew) * Hk < Int(Int32.max) / 2 else {
             throw FlashAttentionError.unsupported("KV-cache problems with ≥ 2³⁰ rows or a cache of ≥ 2³¹ keys per sequence on CUDA")
         }
-        let plan = try DecodeHeuristics.plan(for: decodeProblem(a, layout: layout), architecture: architecture)
-        // Compile (or load) everything before queueing anything.
-        let append = try plan.append.map { try GeneratedKernels.decode.kernel($0, context: context) }
-        let attention = try GeneratedKernels.decode.kernel(plan.attention, context: context)
-        let combine = try plan.combine.map { try GeneratedKernels.decode.kernel($0, context: context) }
+        let launchPlan = try DecodeLaunchPlan.lookup(decodeProblem(a, layout: layout), architecture: architecture, context: context)
+        let plan = launchPlan.plan
+        let (append, attention, combine) = (launchPlan.append, launchPlan.attention, launchPlan.combine)
 
         // Index arrays, in one upload: seqlens, left pad, cache rows, block table, ALiBi slopes.
         var metadata = layout.cacheSeqlens.map { Int32($0) } + layout.leftPad.map { Int32($0) }
@@ -273,14 +325,18 @@ extension CUDABackend: KVCacheBackend {
             // KV heads fastest: the CTAs that start together read neighbouring 256-byte pieces of
             // the same cache rows, rather than one head's rows a power-of-two stride apart.
             // (A cluster launch puts a task's splits fastest instead: a cluster is neighbours in x.)
-            if plan.attention.clusterSplits > 8 { try DecodeWorkspace.allowLargeClusters(attention.function) }
             try attention.function.launch(grid: (Hk * plan.splits * plan.queryTiles, B, 1), block: (plan.attention.threads, 1, 1),
                                           sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
             if let combine, let descriptor = plan.combine {
                 let rows = B * H * Sq
-                try combine.function.launch(grid: (rows, 1, 1),
-                                            block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
-                                            parameters: bytes)
+                if launchPlan.dependentCombine {
+                    try combine.function.launchDependent(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1),
+                                                         sharedMemoryBytes: 0, stream: stream, parameters: bytes)
+                } else {
+                    try combine.function.launch(grid: (rows, 1, 1),
+                                                block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
+                                                parameters: bytes)
+                }
             }
         }
     }

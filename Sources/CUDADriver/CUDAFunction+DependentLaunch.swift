@@ -1,0 +1,57 @@
+/// Programmatic dependent launch (sm_90): a kernel launched this way may start while the kernel
+/// before it on the stream is still running, once every CTA of that kernel has executed
+/// `griddepcontrol.launch_dependents` (or exited). The dependent kernel must execute
+/// `griddepcontrol.wait` before it reads anything the earlier kernel writes: that wait returns
+/// once the earlier grid has completed and its memory operations are visible.
+extension CUDAFunction {
+    /// `cuLaunchKernelEx` (CUDA 12+ drivers), resolved once; nil on older drivers.
+    private static let launchKernelEx: (@convention(c) (UnsafeRawPointer, CUhandle?,
+        UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32)? = {
+        (try? CUDA.driver())?.library.optionalFunction("cuLaunchKernelEx")
+    }()
+
+    /// Whether the driver has `cuLaunchKernelEx` (programmatic dependent launches).
+    public static var supportsDependentLaunch: Bool { launchKernelEx != nil }
+
+    /// Like ``launch(grid:block:sharedMemoryBytes:stream:parameters:)``, with the launch
+    /// attribute `CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION` set: the kernel may begin
+    /// before the previous kernel on `stream` completes (see the extension's note). Throws
+    /// when the driver lacks `cuLaunchKernelEx`.
+    public func launchDependent(
+        grid: (Int, Int, Int), block: (Int, Int, Int), sharedMemoryBytes: Int, stream: CUDAStream,
+        parameters: [UInt8]
+    ) throws {
+        let api = try CUDA.driver()
+        guard let launchEx = Self.launchKernelEx else {
+            throw CUDAError.invalidRequest("programmatic dependent launch needs cuLaunchKernelEx (a CUDA 12 driver)")
+        }
+        guard grid.0 >= 1, grid.1 >= 1, grid.1 <= 65535, grid.2 >= 1, grid.2 <= 65535, grid.0 <= Int(Int32.max) else {
+            throw CUDAError.invalidRequest("grid \(grid) of \(name) is outside the device's limits")
+        }
+        // CUlaunchAttribute: { CUlaunchAttributeID id (4 B); 4 B pad; 64-byte value union } = 72 B.
+        // id 6 = PROGRAMMATIC_STREAM_SERIALIZATION, value.programmaticStreamSerializationAllowed = 1.
+        var attribute = [UInt8](repeating: 0, count: 72)
+        attribute[0] = 6
+        attribute[8] = 1
+        var bytes = parameters
+        let code = attribute.withUnsafeMutableBytes { attributeBytes -> Int32 in
+            // CUlaunchConfig: 7 × uint32 (grid, block, shared bytes), pad to 32, CUstream at 32,
+            // CUlaunchAttribute* at 40, uint32 numAttrs at 48; 56 bytes.
+            var config = [UInt8](repeating: 0, count: 56)
+            config.withUnsafeMutableBytes { raw in
+                let values = [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedMemoryBytes]
+                for (i, v) in values.enumerated() { raw.storeBytes(of: UInt32(v), toByteOffset: 4 * i, as: UInt32.self) }
+                raw.storeBytes(of: UInt(bitPattern: stream.handle), toByteOffset: 32, as: UInt.self)
+                raw.storeBytes(of: UInt(bitPattern: attributeBytes.baseAddress), toByteOffset: 40, as: UInt.self)
+                raw.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+            }
+            return bytes.withUnsafeMutableBytes { raw -> Int32 in
+                var arguments: [UnsafeMutableRawPointer?] = [raw.baseAddress]
+                return arguments.withUnsafeMutableBufferPointer { args in
+                    config.withUnsafeBytes { launchEx($0.baseAddress!, handle, args.baseAddress, nil) }
+                }
+            }
+        }
+        try api.check(code, "cuLaunchKernelEx(\(name), grid \(grid), block \(block), \(sharedMemoryBytes) B shared, programmatic serialization)")
+    }
+}
