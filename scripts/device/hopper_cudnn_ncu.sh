@@ -21,9 +21,9 @@ with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
     torch.cuda.nvtx.range_pop()
     torch.cuda.synchronize()
 PY
-m=gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,dram__bytes_write.sum,lts__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sector_hit_rate.pct,launch__grid_size,launch__block_size,launch__cluster_dim_x,launch__cluster_dim_y,launch__registers_per_thread,launch__shared_mem_per_block_dynamic
+m=gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,dram__bytes_write.sum,lts__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sector_hit_rate.pct
 for c in 0 1; do
-  timeout 60 ncu --clock-control none --nvtx --nvtx-include "sdpa/" --metrics $m python3 /tmp/sdpa_once.py $c > $OUT/ncu_cudnn_causal$c.txt 2>&1
+  timeout 60 ncu --clock-control none --nvtx --nvtx-include "sdpa/" --section LaunchStats --metrics $m python3 /tmp/sdpa_once.py $c > $OUT/ncu_cudnn_causal$c.txt 2>&1
   echo "cuDNN D=128 N=512 causal=$c: $(grep -m2 "Context" $OUT/ncu_cudnn_causal$c.txt | cut -c1-220)"
-  grep -E 'duration|hmma|dram__|lts__|launch__' $OUT/ncu_cudnn_causal$c.txt | tr -s ' ' | sed 's/^/   /'
+  grep -E 'duration|hmma|dram__|lts__|Grid Size|Block Size|Cluster|Registers|Shared Memory|Threads|Waves' $OUT/ncu_cudnn_causal$c.txt | tr -s ' ' | sed 's/^/   /'
 done
