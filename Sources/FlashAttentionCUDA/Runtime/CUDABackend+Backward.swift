@@ -55,6 +55,15 @@ extension CUDABackend {
         return try BackwardHeuristics.plan(for: backwardProblem(arguments, layout: layout), architecture: architecture)
     }
 
+    /// The names of the kernels a backward call launches, in launch order: the sm_90a
+    /// warp-specialised kernels where they apply, else ``backwardPlan(_:)``'s.
+    public func backwardKernelNames(_ arguments: BackwardArguments) throws -> [String] {
+        let layout = try arguments.validate(maxHeadDim: 256)
+        let problem = backwardProblem(arguments, layout: layout)
+        if let hopper = hopperBackwardPlan(arguments, layout: layout, problem: problem) { return hopper.map(\.name) }
+        return try BackwardHeuristics.plan(for: problem, architecture: architecture).all.map(\.name)
+    }
+
     func backwardProblem(_ arguments: BackwardArguments, layout: AttentionLayout) -> BackwardProblem {
         let options = arguments.options
         let window = options.effectiveWindow
