@@ -36,6 +36,9 @@ extension DecodeKernel {
         var appendSupport: String
         var appendWriter: String
         var qLoadAt: (String) -> String
+        /// The fused append behind the copies and the query load (empty unless `appendBehindCopies`;
+        /// then `appendWriter` is empty), opening the line after the query fragments.
+        var appendBehind: String
     }
 
     /// The tensor-core forms' kernel entry: the grid's (KV head, split, query tile) and batch
@@ -232,7 +235,7 @@ extension DecodeKernel {
                 }
             }
 
-            float o[DT / 8][4];
+        \(pieces.appendBehind)    float o[DT / 8][4];
             #pragma unroll
             for (int nt = 0; nt < DT / 8; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
             float mrow[2] = {-FA_INF, -FA_INF}, lrow[2] = {0.0f, 0.0f};

@@ -166,7 +166,7 @@ extension DecodeKernel {
                 }
             }
 
-            float o[DT / 16][4];
+        \(pieces.appendBehind)    float o[DT / 16][4];
             #pragma unroll
             for (int mt = 0; mt < DT / 16; ++mt) o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.0f;
             float mrow[2] = {-FA_INF, -FA_INF}, lrow[2] = {0.0f, 0.0f};

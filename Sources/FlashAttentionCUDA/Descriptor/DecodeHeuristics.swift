@@ -222,6 +222,15 @@ public enum DecodeHeuristics {
         2 * 8 * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 8 * 256 <= architecture.maxSharedMemoryPerBlock
     }
     public static let maximumFusedAppend = 8
+    /// `FLASH_ATTENTION_DECODE_APPEND_BEHIND=on|off`: whether the fused append's cache writes go
+    /// behind the first K/V copies and the query load, with the new rows of k/v fetched into L1
+    /// there (``DecodeKernelDescriptor/appendBehindCopies``). Unset: ``appendBehindCopiesDefault``.
+    public static let appendBehindCopiesOverride: Bool? = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND_BEHIND").map { $0 == "on" }
+    public static let appendBehindCopiesDefault = false
+    /// `FLASH_ATTENTION_DECODE_TIMELINE=<file>`: the scalar attention kernel stamps each CTA's
+    /// progress (``DecodeTimeline``) and the runtime appends the stamps of every call to the file
+    /// (it waits for each call: a diagnostic, not for timing the call itself).
+    public static let timelinePath: String? = FileSystem.environment("FLASH_ATTENTION_DECODE_TIMELINE")
     /// `FLASH_ATTENTION_DECODE_PDL=on|off`: whether a split call on sm_90 launches its combine
     /// kernel as a programmatic dependent of the attention kernel
     /// (``DecodeKernelDescriptor/dependentLaunch``). Unset: ``dependentLaunchDefault``.
@@ -365,7 +374,9 @@ public enum DecodeHeuristics {
             writeLSE: splitOutput && !fuseCombine ? true : problem.writeLSE,
             rotary: fusedAppend ? problem.rotary : .none,
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32,
-            dependentLaunch: dependentLaunch)
+            dependentLaunch: dependentLaunch,
+            appendBehindCopies: fusedAppend && (appendBehindCopiesOverride ?? appendBehindCopiesDefault),
+            timeline: timelinePath != nil && !tensorCores && vectorized && !fuseCombine)
         let combine = splitOutput && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
                                      outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE,
@@ -528,6 +539,24 @@ public enum DecodeHeuristics {
                 variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: type,
                                                        headDim: 128, writeLSE: type == .bfloat16, dependentLaunch: true))
             }
+        }
+        // The fused append behind the first copies: every form that fuses it (scalar final,
+        // split and cluster; both tensor-core forms; paged; rotary).
+        variants += variants.filter { $0.kind == .attention && $0.fusedAppend && !$0.fusedCombine }.map { variant in
+            var variant = variant
+            variant.appendBehindCopies = true
+            return variant
+        }
+        // The timeline diagnostic (scalar kernel): split output, and a 16-CTA cluster with the
+        // fused append behind the copies (the B = 1, 1k shape) on sm_90.
+        variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16, headDim: 128,
+                                               rowsPerBlock: 4, keysPerStep: 4, stages: stages(keysPerStep: 4, threads: 128),
+                                               mask: .causal, splitOutput: true, fusedAppend: true, timeline: true))
+        if architecture >= .sm90a {
+            variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16, headDim: 128,
+                                                   rowsPerBlock: 4, keysPerStep: 4, stages: stages(keysPerStep: 4, threads: 128),
+                                                   mask: .causal, fusedAppend: true, clusterSplits: 16,
+                                                   appendBehindCopies: true, timeline: true))
         }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

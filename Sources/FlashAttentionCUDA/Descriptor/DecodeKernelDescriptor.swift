@@ -61,6 +61,17 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// split's CTA of query tile 0. `rotary` and `rotaryTableType` then describe the rotation.
     /// Pipelined descriptors only.
     public var fusedAppend: Bool
+    /// Attention with `fusedAppend`: the append's cache writes are issued behind the CTA's first
+    /// K/V copies and the query load (not before them), and the CTAs whose keys include this
+    /// call's new keys fetch those rows of k/v (and the rotary rows) into L1 there, so neither the
+    /// writer CTA's copies nor the step that rebuilds the new keys waits a memory round trip of
+    /// its own. Same results bit for bit: no CTA of the launch reads the slots being written.
+    public var appendBehindCopies: Bool
+    /// Attention, scalar pipelined kernel without the fused combine: a diagnostic build that
+    /// stamps the global timer at fixed points of each CTA's work into the buffer passed as
+    /// `tickets` (``DecodeTimeline``; `FLASH_ATTENTION_DECODE_TIMELINE=<file>`). Never planned
+    /// otherwise.
+    public var timeline: Bool
     /// Attention: the tensor-core form (``DecodeKernel``'s `mma.sync` loop), 16 keys per warp per
     /// step, each warp streaming its own key tiles. `rowsPerBlock` 16: the CTA's query rows are
     /// the M side of m16n8k16 tiles (S = Q·Kᵀ); 8: the keys are (Sᵀ = K·Qᵀ, Oᵀ += Vᵀ·Pᵀ), the
@@ -105,7 +116,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0, transposedReduce: Bool = false,
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false,
-        dependentLaunch: Bool = false
+        dependentLaunch: Bool = false, appendBehindCopies: Bool = false, timeline: Bool = false
     ) {
         self.kind = kind
         self.architecture = architecture
@@ -124,6 +135,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.splitOutput = splitOutput
         self.fusedCombine = splitOutput && fusedCombine
         self.fusedAppend = fusedAppend
+        self.appendBehindCopies = kind == .attention && fusedAppend && appendBehindCopies
+        self.timeline = kind == .attention && timeline
         self.tensorCores = tensorCores
         self.clusterSplits = kind == .attention && !splitOutput ? clusterSplits : 0
         self.transposedReduce = kind == .attention && !tensorCores && headDim >= 16 && transposedReduce
@@ -192,6 +205,9 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                 let sharedLimit = min((tensorCores ? 160 : 100) * 1024, architecture.maxSharedMemoryPerBlock)
                 guard sharedMemoryBytes <= sharedLimit else { return "\(sharedMemoryBytes) B of shared memory > \(sharedLimit / 1024) KB" }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
+                if timeline && (tensorCores || !pipelined || fusedCombine) {
+                    return "the timeline stamps the scalar pipelined kernel without the fused combine only"
+                }
                 if clusterSplits != 0 {
                     guard clusterSplits >= 2, clusterSplits <= 16 else { return "cluster of \(clusterSplits) splits outside 2…16" }
                     guard architecture >= .sm90a else { return "thread-block clusters need sm_90" }
@@ -233,12 +249,14 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if fusedAppend {
                 parts.append("append")
                 if rotary != .none { parts += ["rope-\(rotary.rawValue)", Self.typeName(rotaryTableType)] }
+                if appendBehindCopies { parts.append("behind") }
             }
         case .combine:
             parts += ["d\(headDim)", "o\(Self.typeName(outputType))"]
             if !writeLSE { parts.append("nolse") }
         }
         if dependentLaunch { parts.append("pdl") }
+        if timeline { parts.append("timeline") }
         return parts.joined(separator: "_")
     }
 

@@ -1,6 +1,9 @@
 import CUDADriver
 import FlashAttentionCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Device scratch of the KV-cache path, kept per (device, stream): the call's index arrays
 /// (cacheSeqlens, left pad, cache rows, block table, ALiBi slopes), the rotated queries and the
@@ -123,6 +126,48 @@ struct DecodeLaunchPlan: Sendable {
             entries[key] = entry
         }
         return entry
+    }
+}
+
+/// The timeline diagnostic's host side (`FLASH_ATTENTION_DECODE_TIMELINE=<file>`, see
+/// ``DecodeTimeline``): a device buffer the stamping kernel writes through `tickets`, read back
+/// after each call and appended to the file as one line per CTA: `call cta sm t0 … t7` (ns of
+/// the global timer, absolute).
+enum DecodeTimelineRecorder {
+    private struct State: @unchecked Sendable {
+        var buffer: CUDABuffer?
+        var calls = 0
+    }
+    private static let state = Mutex<State>(State())
+
+    static func buffer(ctas: Int, context: CUDAContext) throws -> UInt64 {
+        try state.withLock { current in
+            let bytes = ctas * DecodeTimeline.slots * 8
+            if current.buffer == nil || current.buffer!.byteCount < bytes {
+                current.buffer = try CUDABuffer(byteCount: max(bytes, 4096), context: context)
+            }
+            return current.buffer!.address
+        }
+    }
+
+    static func record(ctas: Int, stream: CUDAStream, path: String) throws {
+        try stream.synchronize()
+        try state.withLock { current in
+            guard let buffer = current.buffer else { return }
+            var words = [UInt64](repeating: 0, count: ctas * DecodeTimeline.slots)
+            try words.withUnsafeMutableBytes { try buffer.copy(to: $0, stream: stream) }
+            var text = ""
+            for cta in 0..<ctas {
+                let row = words[(cta * DecodeTimeline.slots)..<((cta + 1) * DecodeTimeline.slots)]
+                text += "\(current.calls) \(cta) \(row[row.startIndex + 8])"
+                for slot in 0..<8 { text += " \(row[row.startIndex + slot])" }
+                text += "\n"
+            }
+            current.calls += 1
+            guard let file = fopen(path, "a") else { return }
+            fputs(text, file)
+            fclose(file)
+        }
     }
 }
 
@@ -266,6 +311,8 @@ extension CUDABackend: KVCacheBackend {
             p.partialOut = scratch + UInt64(metadataBytes + rotatedBytes)
             p.partialLSE = scratch + UInt64(metadataBytes + rotatedBytes + partialOutBytes)
             p.tickets = ticketAddress
+            let timelineCTAs = Hk * plan.splits * plan.queryTiles * B
+            if plan.attention.timeline { p.tickets = try DecodeTimelineRecorder.buffer(ctas: timelineCTAs, context: context) }
             p.qSource = address(a.q)
             p.qSourceStrides = CUDABackend.strides4(a.q)
             if a.rotary != nil && !plan.attention.fusedAppend {
@@ -337,6 +384,9 @@ extension CUDABackend: KVCacheBackend {
                                                 block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
                                                 parameters: bytes)
                 }
+            }
+            if plan.attention.timeline, let path = DecodeHeuristics.timelinePath {
+                try DecodeTimelineRecorder.record(ctas: timelineCTAs, stream: stream, path: path)
             }
         }
     }
