@@ -92,6 +92,24 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, outputType: .float32, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, l2Prefetch: true))
+    // The TMA store of O (off by default): the table's short-N shapes (two Q buffers, static and
+    // dynamic grid, dense and varlen) and the one-tile-per-block grid.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        qStages: 2, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        varlen: true, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, tmaStoreO: true))
     return list
 }()
 
@@ -128,6 +146,41 @@ struct HopperForwardTests {
         #expect(Array(counter[(384 + p.packed().count)..<(392 + p.packed().count)]) == [8, 7, 6, 5, 4, 3, 2, 1])
         let source = try AttentionKernel(descriptor: hopperVariants[0]).source
         #expect(source.contains("sizeof(HopperParams) == \(HopperForwardKernel.parameterStructSize)"))
+        // The TMA store of O: a fourth map (O's) after V's, the parameters after it.
+        let withO = HopperForwardKernel.packedParameters(tensorMaps: maps + [[UInt8](repeating: 9, count: 128)], parameters: p)
+        #expect(withO.count == HopperForwardKernel.parameterStructSize(tensorMaps: 4) && withO.count % 64 == 0)
+        #expect(Array(withO[384..<512]) == [UInt8](repeating: 9, count: 128))
+        #expect(Array(withO[512..<(512 + p.packed().count)]) == p.packed())
+        let stored = try #require(hopperVariants.first { $0.tmaStoreO })
+        let storedSource = try AttentionKernel(descriptor: stored).source
+        #expect(storedSource.contains("TensorMap tm_o;") && storedSource.contains("cp.async.bulk.tensor.4d.global.shared::cta"))
+        #expect(storedSource.contains("sizeof(HopperParams) == \(HopperForwardKernel.parameterStructSize(tensorMaps: 4))"))
+        #expect(!source.contains("tm_o") && !source.contains("stmatrix"), "kernels without the store keep their source")
+    }
+
+    /// The TMA store of O stages a tile of its own: it fits beside 128-key stages at D = 128 with
+    /// two Q buffers (the short-N rows), not beside 176-key stages; it needs a 16-bit output of
+    /// the input's type and excludes the overlapped epilogue.
+    @Test func tmaStoreOShapes() throws {
+        let short128 = try #require(hopperVariants.first { $0.tmaStoreO && $0.headDim == 128 && $0.mask == .none })
+        #expect(short128.invalidReason == nil && short128.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
+        var plain = short128
+        plain.tmaStoreO = false
+        #expect(short128.sharedMemoryBytes == plain.sharedMemoryBytes + 128 * 128 * 2)
+        var wide = short128
+        wide.blockN = 176
+        wide.qStages = 1
+        #expect(wide.invalidReason != nil, "no room for the staging tile beside 176-key stages")
+        var f32 = short128
+        f32.outputType = .float32
+        #expect(f32.invalidReason != nil)
+        var overlap = short128
+        overlap.overlapEpilogue = true
+        #expect(overlap.invalidReason != nil)
+        var loop = short128
+        (loop.mainloop, loop.persistent, loop.qStages, loop.warps, loop.blockM) = (.wgmma, false, 1, 4, 64)
+        #expect(loop.invalidReason != nil, "only the TMA loop stores O by TMA")
+        #expect(short128.name.hasSuffix("tmaws2pq2so_sm_90a"))
     }
 
     @Test func invalidShapesAreRefused() {

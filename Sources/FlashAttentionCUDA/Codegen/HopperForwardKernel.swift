@@ -53,18 +53,23 @@ public struct HopperForwardKernel: Sendable {
 
     /// The size of the generated `HopperParams` struct: the maps, the forward parameters, the
     /// dynamic scheduler's counter address, padded to the struct's 64-byte alignment.
-    public static var parameterStructSize: Int { (tensorMapBytes + ForwardParameters.structSize + 8 + 63) / 64 * 64 }
+    public static var parameterStructSize: Int { parameterStructSize(tensorMaps: 3) }
 
-    /// The bytes of the kernel's one parameter: the three encoded maps, then `parameters`, then
+    /// The struct's size with `count` 128-byte maps in front (4: O's after V's, for
+    /// ``AttentionKernelDescriptor/tmaStoreO``).
+    public static func parameterStructSize(tensorMaps count: Int) -> Int { (count * 128 + ForwardParameters.structSize + 8 + 63) / 64 * 64 }
+
+    /// The bytes of the kernel's one parameter: the encoded maps (Q, K, V, and O's with
+    /// ``AttentionKernelDescriptor/tmaStoreO``), then `parameters`, then
     /// `tileCounter` (two zeroed uint32 in device memory; only
     /// ``AttentionKernelDescriptor/dynamicScheduler`` kernels read it, and leave it zero again).
     public static func packedParameters(tensorMaps: [[UInt8]], parameters: ForwardParameters, tileCounter: UInt64 = 0) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(parameterStructSize)
+        bytes.reserveCapacity(parameterStructSize(tensorMaps: tensorMaps.count))
         for map in tensorMaps { bytes += map + [UInt8](repeating: 0, count: max(0, 128 - map.count)) }
         bytes += parameters.packed()
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: tileCounter >> (8 * UInt64(i)))) }
-        while bytes.count < parameterStructSize { bytes.append(0) }
+        while bytes.count < parameterStructSize(tensorMaps: tensorMaps.count) { bytes.append(0) }
         return bytes
     }
 
@@ -113,7 +118,7 @@ public struct HopperForwardKernel: Sendable {
         constexpr long long SCHED_L2_BYTES = 16ll << 20;
         constexpr float LN2 = 0.6931471805599453f;
         constexpr int BAR_TURN = 1;                 // named barriers 1 and 2: consumer warpgroup turns (0 is __syncthreads)
-        static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == 128, "tile shape");
+        \(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == 128, "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
@@ -121,8 +126,8 @@ public struct HopperForwardKernel: Sendable {
         // The copy engine's descriptors, then the forward parameters, in one __grid_constant__
         // struct: the maps are read in place in parameter space (their generic address).
         struct __align__(64) TensorMap { u64 w[16]; };
-        struct __align__(64) HopperParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; FlashParams p; u64 tile_counter; };
-        static_assert(sizeof(HopperParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");
+        struct __align__(64) HopperParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v;\(d.tmaStoreO ? " TensorMap tm_o;" : "") FlashParams p; u64 tile_counter; };
+        static_assert(sizeof(HopperParams) == \(Self.parameterStructSize(tensorMaps: d.tmaStoreO ? 4 : 3)), "parameter layout drifted from the Swift packing");
         """
     }
 
@@ -143,7 +148,40 @@ public struct HopperForwardKernel: Sendable {
             const float r = __uint_as_float(__float_as_uint(p) + (__float_as_uint(t) << 23));
             return x >= -126.0f ? r : 0.0f;
         }
-        """ + (descriptor.l2Prefetch ? "\n" + l2PrefetchHelper : "")
+        """ + (descriptor.l2Prefetch ? "\n" + l2PrefetchHelper : "") + (descriptor.tmaStoreO ? "\n" + storeHelpers : "")
+    }
+
+    /// Constants of the TMA store of O (``AttentionKernelDescriptor/tmaStoreO`` only).
+    private var storeConstants: String {
+        """
+        constexpr unsigned O_BYTES = BLOCK_M * HEAD_DIM * 2;  // O staging tile of the bulk tensor store
+        constexpr int BAR_STORE = 3;                // named barriers 3 and 4: a consumer warpgroup's staging of O
+
+        """
+    }
+
+    /// The shared-memory → global half of the copy engine, for the TMA store of O
+    /// (``AttentionKernelDescriptor/tmaStoreO`` only).
+    private var storeHelpers: String {
+        """
+        // Four 8×8 tiles of 16-bit values, one 32-bit register of each per thread (the mma
+        // accumulator layout), to the row addresses lanes 0–7, 8–15, 16–23, 24–31 give.
+        FA_DEVICE void stmatrix_x4(u32 addr, u32 r0, u32 r1, u32 r2, u32 r3) {
+            asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\\n" :: "r"(addr), "r"(r0), "r"(r1), "r"(r2), "r"(r3) : "memory");
+        }
+        // Ordinary shared-memory writes made visible to the copy engine (each writing thread, before the barrier).
+        FA_DEVICE void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory"); }
+        // A box of shared memory → a 4-D map's tile (rows and columns past the tensor's end are not written).
+        FA_DEVICE void tma_store(const TensorMap* map, u32 src, int c0, int c1, int c2, int c3) {
+            asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];\\n"
+                         :: "l"((u64)map), "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
+        }
+        FA_DEVICE void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\\n" ::: "memory"); }
+        // This thread's committed stores have read their shared memory (it may be written again).
+        FA_DEVICE void bulk_wait_read0() { asm volatile("cp.async.bulk.wait_group.read 0;\\n" ::: "memory"); }
+        // This thread's committed stores have completed.
+        FA_DEVICE void bulk_wait0() { asm volatile("cp.async.bulk.wait_group 0;\\n" ::: "memory"); }
+        """
     }
 
     /// The L2 half of a bulk tensor copy (``AttentionKernelDescriptor/l2Prefetch`` only).
@@ -324,6 +362,56 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The consumers' epilogue through the TMA store of O (``AttentionKernelDescriptor/tmaStoreO``):
+    /// O / l in the output type, staged by `stmatrix` into this warpgroup's 64 rows of the
+    /// staging tile in the 128-byte-swizzled layout the copy engine reads (the 16-byte chunk c of
+    /// row r at chunk c ^ (r mod 8)), then one bulk tensor store per 64-column block issued by
+    /// the warpgroup's first thread. That thread waits for its previous store to have read the
+    /// rows (a tile ago) before the warpgroup writes them again. LSE is written directly.
+    private var storeEpilogue: String {
+        """
+
+                // MARK: epilogue through the TMA store of O
+                const bool store_issuer = (ctid & 127) == 0;   // one thread per warpgroup issues its stores
+                const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block
+                auto store_epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here, int o_row, int o_head, int o_batch) {
+                    // A varlen box past the sequence's end would write the next sequence's rows.
+                    if (VARLEN && wg * 64 + 64 > rows_here) { epilogue(o_tile, lse_tile, rows_here); return; }
+                    float inv[2];
+                    #pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const float l = warp_sum4(row_sum[r]);
+                        inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
+                        const int row = row_in_block + 8 * r;
+                        if (WRITE_LSE && tig == 0 && row < rows_here)
+                            lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
+                    }
+                    // The previous tile's store has read the staging rows.
+                    if (store_issuer) bulk_wait_read0();
+                    named_sync(BAR_STORE + wg, 128);
+                    // stmatrix x4: matrices (rows +0, n8 tile dt), (+8, dt), (+0, dt + 1), (+8, dt + 1); lane l
+                    // gives row (l mod 8) of matrix l / 8.
+                    const int mat = lane >> 3, mrow = lane & 7;
+                    const u32 row_addr = o_stage + ((warp & 3) * 16 + 8 * (mat & 1) + mrow) * 128;
+                    #pragma unroll
+                    for (int dt = 0; dt < D_TILES; dt += 2) {
+                        const u32 addr = row_addr + (dt >> 3) * (BLOCK_M * 128) + ((((dt & 7) + (mat >> 1)) ^ mrow) << 4);
+                        stmatrix_x4(addr, pack_input2(acc_o[dt][0] * inv[0], acc_o[dt][1] * inv[0]),
+                                    pack_input2(acc_o[dt][2] * inv[1], acc_o[dt][3] * inv[1]),
+                                    pack_input2(acc_o[dt + 1][0] * inv[0], acc_o[dt + 1][1] * inv[0]),
+                                    pack_input2(acc_o[dt + 1][2] * inv[1], acc_o[dt + 1][3] * inv[1]));
+                    }
+                    fence_proxy_async_shared();
+                    named_sync(BAR_STORE + wg, 128);
+                    if (store_issuer && wg * 64 < rows_here) {
+                        #pragma unroll
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_store(&hp.tm_o, o_stage + db * (BLOCK_M * 128), db * 64, o_row + wg * 64, o_head, o_batch);
+                        bulk_commit();
+                    }
+                };
+        """
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -335,7 +423,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 sQ = smem_u32(base);
             const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
-            const u32 bar_q = sV + STAGES * KV_BYTES;      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            \(descriptor.tmaStoreO ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
             const u32 bar_q_free = bar_q + 8 * Q_STAGES;
             const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
@@ -367,7 +455,7 @@ public struct HopperForwardKernel: Sendable {
                 // MARK: producer warpgroup: one thread issues every copy
                 asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
                 if (warp == 0 && lane == 0) {
-                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);
+                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);\(descriptor.tmaStoreO ? " tma_prefetch_map(&hp.tm_o);" : "")
                     int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
                     int qb = 0;                   // this tile's Q buffer
                     \(tileLoop(producer: true))
@@ -495,7 +583,7 @@ public struct HopperForwardKernel: Sendable {
                     mbar_arrive(bar_v_free + 8 * ((kv_iter - 1) % STAGES));
                     epilogue(prev_o, prev_lse, prev_rows);
                     pending = false;
-                };
+                };\(descriptor.tmaStoreO ? storeEpilogue : "")
                 \(tileLoop(producer: false))
                     out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;
                     float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
@@ -626,9 +714,9 @@ public struct HopperForwardKernel: Sendable {
                         prev_o = o_tile; prev_lse = lse_tile; prev_rows = rows_here;
                         continue;
                     }
-                    epilogue(o_tile, lse_tile, rows_here);
+                    \(descriptor.tmaStoreO ? "store_epilogue(o_tile, lse_tile, rows_here, q_row, head, t_batch);" : "epilogue(o_tile, lse_tile, rows_here);")
                 }
-                if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }
+                if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }\(descriptor.tmaStoreO ? "\n        // The last stores complete before the block exits.\n        if (store_issuer) bulk_wait0();" : "")
 
                 // Warpgroup 0 received one more turn signal than it used: take it, so both
                 // named barriers end the kernel idle.

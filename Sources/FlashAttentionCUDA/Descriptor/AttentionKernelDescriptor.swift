@@ -115,6 +115,18 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// tile twice, the prefetched lines gone from the L2 before their copy), so it is off
     /// (`FLASH_ATTENTION_HOPPER_L2=1`).
     public var l2Prefetch: Bool
+    /// The consumers write O through shared memory and a bulk tensor store instead of 4-byte
+    /// stores from the accumulators (``KernelMainloop/tmaWarpSpecialized`` only; 16-bit output of
+    /// the input's type; not with ``overlapEpilogue``). Each consumer warpgroup stages its 64 rows
+    /// with `stmatrix` in the 128-byte-swizzled layout (a tile of its own, `blockM × headDim`
+    /// elements beside the K/V ring: D = 64 anywhere, D = 128 only beside 128-key stages), and
+    /// one thread issues `cp.async.bulk.tensor` shared → global per 64-column block; the
+    /// warpgroup goes on to the next tile while the copy engine drains the store, and waits for
+    /// it to have read the staging rows only at the next tile's epilogue. At short N a tile is a
+    /// few key steps, so its epilogue is a larger share of it. A varlen warpgroup whose rows run
+    /// past its sequence's end stores directly (a box would write into the next sequence).
+    /// `FLASH_ATTENTION_HOPPER_STORE=1`.
+    public var tmaStoreO: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -123,7 +135,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
-        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, l2Prefetch: Bool = false
+        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, l2Prefetch: Bool = false, tmaStoreO: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -151,6 +163,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.emulatedExp2Every = emulatedExp2Every
         self.overlapEpilogue = overlapEpilogue
         self.l2Prefetch = l2Prefetch
+        self.tmaStoreO = tmaStoreO
     }
 
     // MARK: - Derived layout facts
@@ -163,8 +176,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedRowStride: Int { headDim + 8 }
     /// Q tile, one K tile and one V tile (wgmma: unpadded swizzled rows plus 1 KB to align them).
     public var sharedMemoryBytes: Int {
-        // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers.
-        if mainloop == .tmaWarpSpecialized { return (qStages * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
+        // (and the O staging tile of the bulk tensor store).
+        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -182,6 +196,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
             if l2Prefetch && !persistent { return "the L2 prefetch of the next tile needs the persistent grid" }
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
+            if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
+            if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
             if warps != 12 || blockM != 128 { return "the TMA warp-specialised loop is 3 warpgroups (1 producer, 2 × 64-row consumers): blockM 128, 12 warps" }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
@@ -200,7 +216,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || l2Prefetch) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue and l2Prefetch need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || l2Prefetch || tmaStoreO) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, l2Prefetch and tmaStoreO need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -228,7 +244,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (l2Prefetch ? "l2" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (l2Prefetch ? "l2" : "") + (tmaStoreO ? "so" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -186,6 +186,9 @@ public enum KernelHeuristics {
         /// The producer prefetches the next tile's Q and first K/V blocks into the L2 (persistent
         /// only). No row sets it: 0.72–0.96× at N = 512 / 1k (session 5, scripts/device/hopper_l2.sh).
         public var l2Prefetch: Bool = false
+        /// O leaves through shared memory and a bulk tensor store (16-bit outputs; where the
+        /// staging tile fits beside the ring). No row sets it yet: `FLASH_ATTENTION_HOPPER_STORE=1`.
+        public var tmaStoreO: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -302,7 +305,13 @@ public enum KernelHeuristics {
         case "0": choice.l2Prefetch = false
         default: break
         }
-        let d = AttentionKernelDescriptor(
+        // FLASH_ATTENTION_HOPPER_STORE=1 / 0 forces the TMA store of O on / off.
+        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE") {
+        case "1": choice.tmaStoreO = true
+        case "0": choice.tmaStoreO = false
+        default: break
+        }
+        var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
@@ -310,6 +319,13 @@ public enum KernelHeuristics {
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
             emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue,
             l2Prefetch: choice.persistent && choice.l2Prefetch)
+        if choice.tmaStoreO {
+            // Only where the staging tile fits beside the ring and the output is the input's type;
+            // elsewhere the same kernel with direct stores.
+            var staged = d
+            staged.tmaStoreO = true
+            if staged.invalidReason == nil { d = staged }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }

@@ -4,9 +4,10 @@ import Synchronization
 
 /// Tensor maps for the Hopper TMA forward kernel (``KernelMainloop/tmaWarpSpecialized``).
 extension CUDABackend {
-    /// Whether TMA tensor maps can describe q, k and v: no empty dimension, unit head-dim
-    /// stride, 16-byte-aligned bases, and every stride of a dimension longer than one a
-    /// positive multiple of 16 bytes.
+    /// Whether TMA tensor maps can describe q, k and v (and a 16-bit output, which the TMA store
+    /// of O writes through a map): no empty dimension, unit head-dim stride, 16-byte-aligned
+    /// bases, and every stride of a dimension longer than one a positive multiple of 16 bytes.
+    /// An output the vectorized loops accept fails this only with a zero or ≥ 2³⁸-element stride.
     static func isTensorMapFriendly(_ arguments: ForwardArguments, layout: AttentionLayout) -> Bool {
         func friendly(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int) -> Bool {
             guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
@@ -23,11 +24,13 @@ extension CUDABackend {
         return friendly(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads)
             && friendly(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads)
             && friendly(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads)
+            && (arguments.out.elementType == .float32 || friendly(arguments.out, layout.addressing(q: arguments.out), rows: rowsQ, heads: layout.heads))
     }
 
-    /// The Q, K and V maps: 4-D (D, rows, heads, batch), innermost first; varlen tensors are one
-    /// batch of all tokens. A copy moves a box of 64 columns (128 bytes, swizzled) × the tile's
-    /// rows of one head.
+    /// The Q, K and V maps (and O's for ``AttentionKernelDescriptor/tmaStoreO``): 4-D (D, rows,
+    /// heads, batch), innermost first; varlen tensors are one batch of all tokens. A copy moves a
+    /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head; a store of O, one
+    /// warpgroup's 64 rows.
     func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
         let type: CUDATensorMap.DataType = arguments.q.elementType == .bfloat16 ? .bfloat16 : .float16
         let varlen = layout.varlen != nil
@@ -53,7 +56,8 @@ extension CUDABackend {
             try map(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads, boxRows: descriptor.blockM),
             try map(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
             try map(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
-        ]
+        ] + (descriptor.tmaStoreO
+            ? [try map(arguments.out, layout.addressing(q: arguments.out), rows: rowsQ, heads: layout.heads, boxRows: 64)] : [])
     }
 }
 
