@@ -85,6 +85,7 @@ public struct BackwardBenchCommand: ParsableCommand {
             }
         }
         var forward = Set<AttentionKernelDescriptor>(), backward = Set<BackwardKernelDescriptor>()
+        var hopper = Set<HopperBackwardDescriptor>()
         let fake = UnsafeMutableRawPointer(bitPattern: 1 << 20)!
         for spec in specs {
             let problem = RandomProblem(spec)
@@ -98,22 +99,29 @@ public struct BackwardBenchCommand: ParsableCommand {
             var b = problem.backwardArguments
             (b.q, b.k, b.v, b.out, b.dOut, b.lse) = (device(b.q), device(b.k), device(b.v), device(b.out), device(b.dOut), device(b.lse))
             (b.dq, b.dk, b.dv) = (device(b.dq), device(b.dk), device(b.dv))
-            if let plan = try? backend.backwardPlan(b) { backward.formUnion(plan.all) }
+            // The kernels that will run: on sm_90 often the warp-specialised backward.
+            switch try? backend.backwardRoute(b) {
+            case .hopper(let kernels): hopper.formUnion(kernels)
+            case .generic(let plan): backward.formUnion(plan.all)
+            case nil: break
+            }
         }
         let start = monotonic()
-        let forwardList = Array(forward), backwardList = Array(backward)
-        let total = forwardList.count + backwardList.count, workers = max(1, self.jobs)
+        let forwardList = Array(forward), backwardList = Array(backward), hopperList = Array(hopper)
+        let total = forwardList.count + backwardList.count + hopperList.count, workers = max(1, self.jobs)
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for i in stride(from: worker, to: total, by: workers) {
                 do {
                     if i < forwardList.count { _ = try KernelCompiler.compile(forwardList[i]) }
-                    else { _ = try GeneratedKernelCompiler.compile(backwardList[i - forwardList.count]) }
+                    else if i < forwardList.count + backwardList.count {
+                        _ = try GeneratedKernelCompiler.compile(backwardList[i - forwardList.count])
+                    } else { _ = try GeneratedKernelCompiler.compile(hopperList[i - forwardList.count - backwardList.count]) }
                 } catch { failures.withLock { $0.append("\(error)") } }
             }
         }
         let failed = failures.withLock { $0 }
-        print("warm: \(forward.count) forward + \(backward.count) backward kernels for \(cases) verify cases in \(Int(monotonic() - start)) s, \(failed.count) failed")
+        print("warm: \(forward.count) forward + \(backward.count + hopper.count) backward kernels for \(cases) verify cases in \(Int(monotonic() - start)) s, \(failed.count) failed")
         for f in failed.prefix(5) { print("  \(f.prefix(400))") }
     }
 
@@ -294,7 +302,7 @@ public struct BackwardBenchCommand: ParsableCommand {
             try stream.synchronize()
             let bytes = try problem.gradientBytes(stream: stream)
             let unwritten = stride(from: 0, to: bytes.count, by: 2).filter { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xFF }.count
-            print("sanitize D=\(D) Sq=\(sq) Sk=\(sk) \(type): \(try backend.backwardKernelNames(problem.arguments).joined(separator: " ")) unwritten=\(unwritten)")
+            print("sanitize D=\(D) Sq=\(sq) Sk=\(sk) \(type): \(try backend.backwardRoute(problem.arguments).kernelNames.joined(separator: " ")) unwritten=\(unwritten)")
         }
         withExtendedLifetime(slopes) {}
     }
@@ -321,7 +329,7 @@ public struct BackwardBenchCommand: ParsableCommand {
                         let problem = try DeviceProblem(batch: B, seqlenQ: N, seqlenK: N, heads: H, kvHeads: H, headDim: D, type: type,
                                                         options: options, backend: backend, stream: stream, seed: UInt64(D * 7 + N))
                         // The kernels actually launched (the Hopper ones where they apply).
-                        let variant = try backend.backwardKernelNames(problem.arguments).joined(separator: "+")
+                        let variant = try backend.backwardRoute(problem.arguments).kernelNames.joined(separator: "+")
                         for _ in 0..<2 { try backend.backward(problem.arguments) }
                         try stream.synchronize()
                         let events = try (0...iterations).map { _ in try CUDAEvent(context: context) }

@@ -188,9 +188,6 @@ struct HopperBackwardKernelTests {
         #expect(hopperBackwardVariants.allSatisfy { $0.invalidReason == nil })
     }
 
-    /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,
-    /// 256 B of barriers, 1 KB of alignment slack); tile D = 64 with two dQ buffers would need
-    /// 232,704 B that way, so its barriers share the slack (232,432 of 232,448 B).
     /// The early dV / late dK orders exist at tile D = 128 only: a tile D = 64 descriptor asking
     /// for them is invalid, and a plan for a D ≤ 64 problem drops them instead of handing the
     /// problem to the other kernels.
@@ -219,6 +216,9 @@ struct HopperBackwardKernelTests {
         #expect(!plain.contains("Pᵀ as A fragments") && plain.contains("wgmma_wait<0>();\n            touch_s(dpt);"))
     }
 
+    /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,
+    /// 256 B of barriers, 1 KB of alignment slack); tile D = 64 with two dQ buffers would need
+    /// 232,704 B that way, so its barriers share the slack (232,432 of 232,448 B).
     @Test func sharedMemoryLayouts() {
         func kv(_ D: Int, _ buffers: Int, stages: Int = 2) -> HopperBackwardDescriptor {
             HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: D, stages: stages, dqBuffers: buffers,

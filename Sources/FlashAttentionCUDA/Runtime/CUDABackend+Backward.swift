@@ -55,13 +55,18 @@ extension CUDABackend {
         return try BackwardHeuristics.plan(for: backwardProblem(arguments, layout: layout), architecture: architecture)
     }
 
-    /// The names of the kernels a backward call launches, in launch order: the sm_90a
-    /// warp-specialised kernels where they apply, else ``backwardPlan(_:)``'s.
-    public func backwardKernelNames(_ arguments: BackwardArguments) throws -> [String] {
+    /// The kernels a backward call launches: the sm_90a warp-specialised ones where they apply
+    /// (``HopperBackwardDescriptor/defaultOn(_:)`` and the `FLASH_ATTENTION_HOPPER_BWD` knobs),
+    /// else ``backwardPlan(_:)``'s. Benchmarks and pre-compilation ask this, so they name and
+    /// build what actually runs.
+    public func backwardRoute(_ arguments: BackwardArguments) throws -> BackwardRoute {
         let layout = try arguments.validate(maxHeadDim: 256)
-        let problem = backwardProblem(arguments, layout: layout)
-        if let hopper = hopperBackwardPlan(arguments, layout: layout, problem: problem) { return hopper.map(\.name) }
-        return try BackwardHeuristics.plan(for: problem, architecture: architecture).all.map(\.name)
+        return try backwardRoute(arguments, layout: layout, problem: backwardProblem(arguments, layout: layout))
+    }
+
+    func backwardRoute(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) throws -> BackwardRoute {
+        if let hopper = hopperBackwardPlan(arguments, layout: layout, problem: problem) { return .hopper(hopper) }
+        return .generic(try BackwardHeuristics.plan(for: problem, architecture: architecture))
     }
 
     func backwardProblem(_ arguments: BackwardArguments, layout: AttentionLayout) -> BackwardProblem {
@@ -115,11 +120,14 @@ extension CUDABackend {
             throw FlashAttentionError.unsupported("sequence lengths or token counts ≥ 2³¹ on CUDA")
         }
         let problem = backwardProblem(arguments, layout: layout)
-        // sm_90a TMA warp-specialised backward (CUDABackend+HopperBackward.swift), where it applies.
-        if let hopper = hopperBackwardPlan(arguments, layout: layout, problem: problem) {
+        let plan: BackwardPlan
+        switch try backwardRoute(arguments, layout: layout, problem: problem) {
+        case .hopper(let hopper):
+            // sm_90a TMA warp-specialised backward (CUDABackend+HopperBackward.swift).
             return try launchHopperBackward(arguments, layout: layout, plan: hopper, stream: stream, workspace: workspace)
+        case .generic(let generic):
+            plan = generic
         }
-        let plan = try BackwardHeuristics.plan(for: problem, architecture: architecture)
         // Compile (or load) everything before queueing anything.
         let pre = try GeneratedKernels.backward.kernel(plan.preprocess, context: context)
         let keyValue = try plan.keyValue.map { try GeneratedKernels.backward.kernel($0, context: context) }
@@ -241,5 +249,21 @@ extension CUDABackend {
         }
         // Uploaded offsets and slopes must outlive the kernels that read them.
         if !temporaries.isEmpty { try stream.synchronize() }
+    }
+}
+
+/// Which kernels a CUDA backward call runs (``CUDABackend/backwardRoute(_:)``).
+public enum BackwardRoute: Sendable, Hashable {
+    /// The sm_90a TMA warp-specialised kernels: preprocess, dK/dV (with dQ partials), dQ conversion.
+    case hopper([HopperBackwardDescriptor])
+    /// The portable kernels: preprocess, dK/dV (one or two), dQ.
+    case generic(BackwardPlan)
+
+    /// The kernels' names in launch order.
+    public var kernelNames: [String] {
+        switch self {
+        case .hopper(let kernels): kernels.map(\.name)
+        case .generic(let plan): plan.all.map(\.name)
+        }
     }
 }

@@ -13,6 +13,18 @@ public enum HopperBackwardKernels {
     public static let cache = GeneratedKernelCache<HopperBackwardDescriptor>()
 }
 
+/// The Hopper backward's environment knobs, read once per process (a backward call should not
+/// scan the environment eight times; nothing sets them after start-up).
+private enum HopperBackwardKnobs {
+    static let enabled = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
+    static let order = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ")
+    static let buffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
+    static let writers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
+    static let pipelined = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
+    static let earlyDV = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV")
+    static let lateDK = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
+}
+
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
 /// and its launch.
 extension CUDABackend {
@@ -31,7 +43,7 @@ extension CUDABackend {
     /// ``HopperBackwardDescriptor/defaultEarlyDV(_:)`` and ``HopperBackwardDescriptor/defaultLateDK(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
-        let setting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
+        let setting = HopperBackwardKnobs.enabled
         if setting == "0" { return nil }
         if setting != "1" && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
@@ -39,22 +51,22 @@ extension CUDABackend {
               (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         // A deterministic call always adds in key-block order, whatever the knob says.
-        let orderSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ")
+        let orderSetting = HopperBackwardKnobs.order
         let ordered = problem.deterministic || orderSetting == "ordered"
             || (orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
-        let bufferSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
+        let bufferSetting = HopperBackwardKnobs.buffers
         // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
         // layout over the limit would make `plan` hand the problem to the other kernels.
         let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
-        let writerSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
+        let writerSetting = HopperBackwardKnobs.writers
         // Arrival-order adds wait on no turn: one writer serves both buffers.
         let writers = buffers != 2 || !ordered ? 1
             : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQWriters(problem)
-        let pipeSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
+        let pipeSetting = HopperBackwardKnobs.pipelined
         let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
-        let earlySetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV")
+        let earlySetting = HopperBackwardKnobs.earlyDV
         let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
-        let lateSetting = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
+        let lateSetting = HopperBackwardKnobs.lateDK
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK)
