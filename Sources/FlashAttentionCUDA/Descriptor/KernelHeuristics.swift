@@ -186,8 +186,10 @@ public enum KernelHeuristics {
         /// The producer prefetches the next tile's Q and first K/V blocks into the L2 (persistent
         /// only). No row sets it: 0.72–0.96× at N = 512 / 1k (session 5, scripts/device/hopper_l2.sh).
         public var l2Prefetch: Bool = false
-        /// O leaves through shared memory and a bulk tensor store (16-bit outputs; where the
-        /// staging tile fits beside the ring). No row sets it yet: `FLASH_ATTENTION_HOPPER_STORE=1`.
+        /// O leaves through shared memory and a bulk tensor store. A row that sets it applies only
+        /// to outputs of the input's 16-bit type (the next row takes the others);
+        /// `FLASH_ATTENTION_HOPPER_STORE=0` skips such rows, `=1` sets it on every row where the
+        /// staging tile fits.
         public var tmaStoreO: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
@@ -236,9 +238,22 @@ public enum KernelHeuristics {
     /// N = 512 / 1k / 2k): no row changed. The next tile's L2 prefetch (`FLASH_ATTENTION_HOPPER_L2=1`)
     /// was 0.72–0.96× at every point; deeper rings were level or slower: D=64 128×3pq / 128×3dq
     /// 0.98–1.01×, D=128 96×3pq / 96×3dq 0.87–0.97×, D=256 48×2pq / 48×2dq 0.80–0.92×.
+    ///
+    /// Session 5, TMA store of O (scripts/device/hopper_store.sh, `FLASH_ATTENTION_HOPPER_STORE=1`,
+    /// bf16 + fp16, two interleaved rounds, N = 512 / 1k / 2k; r1/r2 means, store ÷ shipped):
+    ///   D=128:  128×2pq + store 1.15 / 1.13 / 1.07 (bf16 529 vs 460 at 512, 627 vs 554 at 1k,
+    ///           675 vs 631 at 2k, where 176×2p ships: no room for the staging tile beside it)
+    ///   D=128c: 128×2dq + store 1.15 / 1.08 / 1.03–1.07 (bf16 317 vs 274, 460 vs 424, 548 vs 514)
+    ///   D=64:   128×2pq + store 1.05 / 1.02; 192×2p + store at 2k 0.985
+    ///   D=64c:  128×2dq + store 1.01 / 0.99 / 0.985
+    /// The store rows below stop at 2k (not measured beyond). The causal D = 128 store kernels were
+    /// timed but not reached by an oracle case on the GPU, so that row waits for a check
+    /// (`checkedOnGPU: false`; `FLASH_ATTENTION_HOPPER=1` takes it).
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
+        HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA store of O beside two Q buffers below N = 2k: 1.05× the direct stores at N = 512, 1.02× at 1k (session 5, two rounds, bf16 + fp16); 16-bit outputs of the input's type"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "two Q buffers below N = 2k: 1.01–1.04× the one-buffer 128×2p at N = 512 / 1k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -249,12 +264,20 @@ public enum KernelHeuristics {
                      reason: "two Q buffers, 128-key steps, dynamic scheduler below N = 4k: 1.07× the wgmma loop at N = 512, 1.18× at 1k, 1.08× the 192×2d kernel at 2k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: true, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 1024, checkedOnGPU: true,
                      reason: "TMA + warp specialisation from N = 2k, 192-key steps, dynamic tile scheduler: interleaved A/B 1.01–1.08× the one-block-per-tile 128×2 at N = 2k…16k (16 of 16 paired runs faster; 128×2d was slower, 0.92–1.01×). At N ≤ 1k the 64×64 wgmma blocks win (214 vs 178–194 at N = 512, 270 vs 265 at 1k)"),
+        HopperChoice(headDim: 128, causal: false, minSeqlenQ: 2049, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps); the store row below was measured only up to N = 2k"),
+        HopperChoice(headDim: 128, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA store of O beside two Q buffers up to N = 2k (128-key steps: the staging tile has no room beside 176): 1.15× the shipped 128×2pq at N = 512, 1.13× / 1.07× the 176×2p kernel at 1k / 2k (session 5, two rounds, bf16 + fp16); 16-bit outputs of the input's type"),
         HopperChoice(headDim: 128, causal: false, minSeqlenQ: 1024, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
         HopperChoice(headDim: 128, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "two Q buffers (no room beside 176-key stages, so 128) below N = 1k: 1.02× the 176×2p kernel at N = 512, level at 1k (session 3, two rounds)"),
         HopperChoice(headDim: 128, causal: false, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
+        HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2049, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3); the store row below was measured only up to N = 2k"),
+        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: false,
+                     reason: "TMA store of O beside two Q buffers up to N = 2k: 1.15× the shipped 128×2dq at N = 512, 1.08× at 1k, 1.03–1.07× the 128×2d kernel at 2k (session 5, two rounds, bf16 + fp16); not yet reached by an oracle case on the GPU"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -283,10 +306,15 @@ public enum KernelHeuristics {
         let causal = problem.mask == .causal
         // FLASH_ATTENTION_HOPPER_QBUF=1 skips the two-Q-buffer rows: the table as it was before them.
         let oneQ = FileSystem.environment("FLASH_ATTENTION_HOPPER_QBUF") == "1"
+        // FLASH_ATTENTION_HOPPER_STORE=0 skips the rows with the TMA store of O (the table before
+        // them), =1 stores O by TMA on every row where the staging tile fits.
+        let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
+        // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
+                && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
+                && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
-        if !choice.checkedOnGPU, switchValue != "1" { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
         if let override = hopperTileOverride(headDim: tileD, causal: causal) {
             (choice.blockN, choice.stages, choice.persistent, choice.dynamicScheduler, choice.qStages) = override
@@ -305,12 +333,7 @@ public enum KernelHeuristics {
         case "0": choice.l2Prefetch = false
         default: break
         }
-        // FLASH_ATTENTION_HOPPER_STORE=1 / 0 forces the TMA store of O on / off.
-        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE") {
-        case "1": choice.tmaStoreO = true
-        case "0": choice.tmaStoreO = false
-        default: break
-        }
+        if store == "1" { choice.tmaStoreO = true }
         var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
