@@ -36,9 +36,11 @@ extension DecodeKernel {
         var appendSupport: String
         var appendWriter: String
         var qLoadAt: (String) -> String
-        /// The fused append behind the copies and the query load (empty unless `appendBehindCopies`;
-        /// then `appendWriter` is empty), opening the line after the query fragments.
+        /// With `appendBehindCopies` (else empty): the new rows' L1 prefetch, opening the line after
+        /// the query fragments, and the append's writer, opening the line after the main loop
+        /// (`appendWriter` is empty then).
         var appendBehind: String
+        var appendAfterLoop: String
     }
 
     /// The tensor-core forms' kernel entry: the grid's (KV head, split, query tile) and batch
@@ -327,7 +329,7 @@ extension DecodeKernel {
                     mma_16816(o[nt + 1], pa, vb[2], vb[3]);
                 }
             }
-            cp_async_wait<0>();
+        \(pieces.appendAfterLoop)    cp_async_wait<0>();
             __syncthreads();  // the merge below reuses the pipeline's shared memory
 
             // Merge the warps: acc[warp][16 rows][DT], then m and l per (warp, row).

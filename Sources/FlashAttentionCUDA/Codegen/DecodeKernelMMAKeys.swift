@@ -247,7 +247,7 @@ extension DecodeKernel {
                 }
                 __syncwarp();  // every lane has read the Pᵀ tile before the next step rewrites it
             }
-            cp_async_wait<0>();
+        \(pieces.appendAfterLoop)    cp_async_wait<0>();
             __syncthreads();  // the merge below reuses the pipeline's shared memory
 
             // Merge the warps: acc[warp][8 rows][DT], then m and l per (warp, row).

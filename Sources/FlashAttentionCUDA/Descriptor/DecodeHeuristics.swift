@@ -222,10 +222,21 @@ public enum DecodeHeuristics {
         2 * 8 * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 8 * 256 <= architecture.maxSharedMemoryPerBlock
     }
     public static let maximumFusedAppend = 8
-    /// `FLASH_ATTENTION_DECODE_APPEND_BEHIND=on|off`: whether the fused append's cache writes go
-    /// behind the first K/V copies and the query load, with the new rows of k/v fetched into L1
-    /// there (``DecodeKernelDescriptor/appendBehindCopies``). Unset: ``appendBehindCopiesDefault``.
+    /// `FLASH_ATTENTION_DECODE_APPEND_BEHIND=on|off`: whether the fused append moves off the
+    /// copies' path (the new rows of k/v fetched into L1 behind the first K/V copies and q, the
+    /// cache writes after the main loop; ``DecodeKernelDescriptor/appendBehindCopies``). Unset:
+    /// ``appendBehindCopiesDefault``.
     public static let appendBehindCopiesOverride: Bool? = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND_BEHIND").map { $0 == "on" }
+    /// Off: on the H100 (bf16, H = 32, D = 128, contiguous, two alternating rounds in one run,
+    /// `scripts/device/decode_s5c.sh`) it was slower at every 1k point — B = 1, Hk = 8 14.9 / 14.7
+    /// → 15.4 / 15.6 µs, B = 8 27.8 / 27.5 → 28.4 / 28.7, B = 64 106.4 / 105.5 → 107.2 / 107.6,
+    /// Hk = 32 B = 1 15.8 / 15.9 → 16.2 / 16.7 — and level at 8k. The in-kernel timeline shows why:
+    /// the writer CTA's stall before its copies was real (its copies went out 3.97 µs after the
+    /// launch's first CTA start against 1.6 µs for the others at B = 1, 1k) but hidden, as every
+    /// CTA's first K/V arrived together at 6.1–6.5 µs whenever it was issued; moved behind the
+    /// loop, the writer's stores still waited on k/v (merge 9.15 against 8.78 µs) and the cluster
+    /// ended later (10.88 against 10.72 µs). Oracle-checked forced on (24 random cases in this form,
+    /// 30 in a first form that stored right after the q load; memcheck clean).
     public static let appendBehindCopiesDefault = false
     /// `FLASH_ATTENTION_DECODE_TIMELINE=<file>`: the scalar attention kernel stamps each CTA's
     /// progress (``DecodeTimeline``) and the runtime appends the stamps of every call to the file

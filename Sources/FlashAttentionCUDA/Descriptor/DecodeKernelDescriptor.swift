@@ -61,11 +61,12 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// split's CTA of query tile 0. `rotary` and `rotaryTableType` then describe the rotation.
     /// Pipelined descriptors only.
     public var fusedAppend: Bool
-    /// Attention with `fusedAppend`: the append's cache writes are issued behind the CTA's first
-    /// K/V copies and the query load (not before them), and the CTAs whose keys include this
-    /// call's new keys fetch those rows of k/v (and the rotary rows) into L1 there, so neither the
-    /// writer CTA's copies nor the step that rebuilds the new keys waits a memory round trip of
-    /// its own. Same results bit for bit: no CTA of the launch reads the slots being written.
+    /// Attention with `fusedAppend`: the append moved off the copies' path. Once the CTA's first
+    /// K/V copies and its query load are issued, the CTAs whose keys include this call's new keys
+    /// (and the writer CTA) fetch those rows of k/v into L1; the writer stores them into the cache
+    /// after its main loop instead of before its first copy, and the step that rebuilds the new
+    /// keys finds them in L1. Same results bit for bit: no CTA of the launch reads the slots
+    /// being written.
     public var appendBehindCopies: Bool
     /// Attention, scalar pipelined kernel without the fused combine: a diagnostic build that
     /// stamps the global timer at fixed points of each CTA's work into the buffer passed as
