@@ -22,10 +22,13 @@ let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
                             for buffers in [1, 2] {
                                 for writers in [1, 2] {
                                     for pipe in [false, true] {
-                                        list.append(HopperBackwardDescriptor(
-                                            pass: .keyValue, elementType: t, dkType: grad, dvType: grad, headDim: tile,
-                                            mask: mask, stages: stages, orderedDQ: ordered, dqBuffers: buffers,
-                                            dqWriters: writers, pipelinedS: pipe))
+                                        // The product orders: shipped, early dV, early dV + late dK.
+                                        for (early, late) in [(false, false), (true, false), (true, true)] {
+                                            list.append(HopperBackwardDescriptor(
+                                                pass: .keyValue, elementType: t, dkType: grad, dvType: grad, headDim: tile,
+                                                mask: mask, stages: stages, orderedDQ: ordered, dqBuffers: buffers,
+                                                dqWriters: writers, pipelinedS: pipe, earlyDV: early, lateDK: late))
+                                        }
                                     }
                                 }
                             }

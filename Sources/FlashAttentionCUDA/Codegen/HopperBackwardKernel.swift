@@ -359,12 +359,7 @@ public struct HopperBackwardKernel: Sendable {
     /// Pᵀ and dSᵀ → A fragments, then dV's product (``HopperBackwardDescriptor/earlyDV`` off:
     /// with dK's, one group), up to the `#pragma unroll` of dK's loop.
     private var packAndIssueDV: String {
-        func pack(_ array: String, _ from: String) -> String {
-            (0..<4).map { i in
-                let tile = i < 2 ? "2 * ks" : "2 * ks + 1", e = i % 2 == 0 ? "[0], \(from)[\(tile)][1]" : "[2], \(from)[\(tile)][3]"
-                return "                \(array)[ks][\(i)] = pack_input2(\(from)[\(tile)]\(e));"
-            }.joined(separator: "\n")
-        }
+        let pack = Self.packFragments
         guard descriptor.earlyDV else {
             return """
             // Both as A fragments: two adjacent n8 tiles are one k16 step.
@@ -397,15 +392,21 @@ public struct HopperBackwardKernel: Sendable {
         """)
     }
 
+    /// The loop body that packs `from`'s two adjacent n8 accumulator tiles of step `ks` into the
+    /// k16 A fragment `array[ks]` (16-bit pairs).
+    private static func packFragments(_ array: String, _ from: String) -> String {
+        (0..<4).map { i in
+            let tile = i < 2 ? "2 * ks" : "2 * ks + 1", e = i % 2 == 0 ? "[0], \(from)[\(tile)][1]" : "[2], \(from)[\(tile)][3]"
+            return "                \(array)[ks][\(i)] = pack_input2(\(from)[\(tile)]\(e));"
+        }.joined(separator: "\n")
+    }
+
     /// With ``HopperBackwardDescriptor/earlyDV``: Pᵀ → A fragments and dV += Pᵀ·dO as its own
     /// group right after the exponentials, so the tensor cores run it while dPᵀ completes and
     /// dSᵀ is computed; the wait for dPᵀ then leaves this group in flight. Empty otherwise.
     private var earlyDVIssue: String {
         guard descriptor.earlyDV else { return "" }
-        let pack = (0..<4).map { i in
-            let tile = i < 2 ? "2 * ks" : "2 * ks + 1", e = i % 2 == 0 ? "[0], st[\(tile)][1]" : "[2], st[\(tile)][3]"
-            return "                pp[ks][\(i)] = pack_input2(st[\(tile)]\(e));"
-        }.joined(separator: "\n")
+        let pack = Self.packFragments("pp", "st")
         return """
         // Pᵀ as A fragments (two adjacent n8 tiles are one k16 step); dV += Pᵀ·dO, one group.
                     u32 pp[BLOCK_M / 16][4];
@@ -447,16 +448,7 @@ public struct HopperBackwardKernel: Sendable {
                             wgmma_wait<0>();
                         }
                         touch_dq(acc_q);
-                        // Stage dQ_partial for the writer once it has sent the previous one.
-                        const int buf = DQ_BUFS == 2 ? step & 1 : 0;
-                        mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
-                        {
-                            const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
-                            #pragma unroll
-                            for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
-                        }
-                        fence_async_shared();
-                        mbar_arrive(bar_dq_full + 8 * buf);
+                        \(stageDQ)
                         // Pipelined: the next Sᵀ completes here, so no wgmma group is in flight
                         // across the loop's back edge (carrying one there serializes them, C7514).
                         if (PIPE_S) { wgmma_wait<0>(); touch_s(st); }
@@ -466,7 +458,18 @@ public struct HopperBackwardKernel: Sendable {
         \(dkIssue)
                     wgmma_wait<1>();                     // dV and dQ_partial complete; dK runs on
                     touch_dq(acc_q);
-                    // Stage dQ_partial for the writer once it has sent the previous one.
+                    \(stageDQ)
+                    wgmma_wait<0>();
+                    touch_o(acc_dv); touch_o(acc_dk);
+                    mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
+        """
+    }
+
+    /// dQ_partial into the writer's buffer once the writer has sent that buffer's previous
+    /// contents, then handed over (both step tails end this way).
+    private var stageDQ: String {
+        """
+        // Stage dQ_partial for the writer once it has sent the previous one.
                     const int buf = DQ_BUFS == 2 ? step & 1 : 0;
                     mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
                     {
@@ -476,9 +479,6 @@ public struct HopperBackwardKernel: Sendable {
                     }
                     fence_async_shared();
                     mbar_arrive(bar_dq_full + 8 * buf);
-                    wgmma_wait<0>();
-                    touch_o(acc_dv); touch_o(acc_dk);
-                    mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
         """
     }
 
