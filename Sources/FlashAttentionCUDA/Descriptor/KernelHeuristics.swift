@@ -301,14 +301,14 @@ public enum KernelHeuristics {
         guard architecture.computeCapability == 90, tileD == 64 || tileD == 128 || tileD == 256, problem.vectorized, problem.tensorMapFriendly,
               !problem.dropout, !problem.softcap, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window
         else { return nil }
-        let switchValue = FileSystem.environment("FLASH_ATTENTION_HOPPER")
+        let switchValue = HopperForwardKnobs.enabled
         guard switchValue != "0" else { return nil }
         let causal = problem.mask == .causal
         // FLASH_ATTENTION_HOPPER_QBUF=1 skips the two-Q-buffer rows: the table as it was before them.
-        let oneQ = FileSystem.environment("FLASH_ATTENTION_HOPPER_QBUF") == "1"
+        let oneQ = HopperForwardKnobs.queryBuffers == "1"
         // FLASH_ATTENTION_HOPPER_STORE=0 skips the rows with the TMA store of O (the table before
         // them), =1 stores O by TMA on every row where the staging tile fits.
-        let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
+        let store = HopperForwardKnobs.store
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
@@ -322,13 +322,13 @@ public enum KernelHeuristics {
         }
         if let every = hopperExp2Override(headDim: tileD) { choice.exp2Every = every }
         // FLASH_ATTENTION_HOPPER_OVERLAP=1 / 0 forces the overlapped epilogue on / off.
-        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP") {
+        switch HopperForwardKnobs.overlap {
         case "1": choice.overlapEpilogue = true
         case "0": choice.overlapEpilogue = false
         default: break
         }
         // FLASH_ATTENTION_HOPPER_L2=1 / 0 forces the next tile's L2 prefetch on / off.
-        switch FileSystem.environment("FLASH_ATTENTION_HOPPER_L2") {
+        switch HopperForwardKnobs.l2Prefetch {
         case "1": choice.l2Prefetch = true
         case "0": choice.l2Prefetch = false
         default: break
@@ -434,4 +434,14 @@ public enum KernelHeuristics {
         }
         return variants
     }
+}
+
+/// The Hopper forward's environment knobs, read once per process (the table lookup runs on
+/// every forward call; nothing sets them after start-up).
+private enum HopperForwardKnobs {
+    static let enabled = FileSystem.environment("FLASH_ATTENTION_HOPPER")
+    static let queryBuffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_QBUF")
+    static let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
+    static let overlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP")
+    static let l2Prefetch = FileSystem.environment("FLASH_ATTENTION_HOPPER_L2")
 }
