@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Programmatic dependent launch (sm_90): a kernel launched this way may start while the kernel
 /// before it on the stream is still running, once every CTA of that kernel has executed
 /// `griddepcontrol.launch_dependents` (or exited). The dependent kernel must execute
@@ -10,8 +12,43 @@ extension CUDAFunction {
         (try? CUDA.driver())?.library.optionalFunction("cuLaunchKernelEx")
     }()
 
-    /// Whether the driver has `cuLaunchKernelEx` (programmatic dependent launches).
-    public static var supportsDependentLaunch: Bool { launchKernelEx != nil }
+    /// Set, for the rest of the process, once the driver has refused a dependent launch: a
+    /// driver can export `cuLaunchKernelEx` and still reject the programmatic-serialization
+    /// attribute (one too old for it, or a stream capture before CUDA 12.3). Trying again on every
+    /// call would only fail again, so later launches go straight to the plain launch.
+    private static let dependentLaunchRefused = Atomic<Bool>(false)
+
+    /// Whether dependent launches are available: the driver has `cuLaunchKernelEx` and has not
+    /// refused one in this process (see ``launchAllowingDependence(grid:block:sharedMemoryBytes:stream:parameters:)``).
+    public static var supportsDependentLaunch: Bool {
+        launchKernelEx != nil && !dependentLaunchRefused.load(ordering: .relaxed)
+    }
+
+    /// Launches as a programmatic dependent (``launchDependent(grid:block:sharedMemoryBytes:stream:parameters:)``)
+    /// where the driver takes it, else plainly; returns whether the launch was dependent. For a
+    /// kernel that is correct both ways: its `griddepcontrol.wait` is a no-op in a plain launch,
+    /// which starts only once the previous kernel has completed. A driver error from the dependent
+    /// launch (nothing was queued) falls back to the plain launch and turns dependent launches off
+    /// for the process, so the caller, whose earlier kernels are already queued, still gets its
+    /// kernel; errors the plain launch would raise as well (the grid's limits) are thrown as is.
+    @discardableResult
+    public func launchAllowingDependence(
+        grid: (Int, Int, Int), block: (Int, Int, Int), sharedMemoryBytes: Int, stream: CUDAStream,
+        parameters: [UInt8]
+    ) throws -> Bool {
+        if Self.supportsDependentLaunch {
+            do {
+                try launchDependent(grid: grid, block: block, sharedMemoryBytes: sharedMemoryBytes, stream: stream,
+                                    parameters: parameters)
+                return true
+            } catch let error as CUDAError {
+                guard case .driver = error else { throw error }
+                Self.dependentLaunchRefused.store(true, ordering: .relaxed)
+            }
+        }
+        try launch(grid: grid, block: block, sharedMemoryBytes: sharedMemoryBytes, stream: stream, parameters: parameters)
+        return false
+    }
 
     /// Like ``launch(grid:block:sharedMemoryBytes:stream:parameters:)``, with the launch
     /// attribute `CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION` set: the kernel may begin

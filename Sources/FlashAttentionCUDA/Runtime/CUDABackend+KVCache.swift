@@ -90,7 +90,9 @@ struct DecodeLaunchPlan: Sendable {
     var append: LoadedGeneratedKernel<DecodeKernelDescriptor>?
     var attention: LoadedGeneratedKernel<DecodeKernelDescriptor>
     var combine: LoadedGeneratedKernel<DecodeKernelDescriptor>?
-    /// Whether the combine kernel goes through `cuLaunchKernelEx` with programmatic serialization.
+    /// Whether the combine kernel goes through `cuLaunchKernelEx` with programmatic serialization
+    /// (falling back to a plain launch if the driver refuses it: see
+    /// `CUDAFunction.launchAllowingDependence`).
     var dependentCombine: Bool
 
     /// Entries kept before the cache starts over (a long decoding loop adds one per 64 keys of
@@ -377,8 +379,11 @@ extension CUDABackend: KVCacheBackend {
             if let combine, let descriptor = plan.combine {
                 let rows = B * H * Sq
                 if launchPlan.dependentCombine {
-                    try combine.function.launchDependent(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1),
-                                                         sharedMemoryBytes: 0, stream: stream, parameters: bytes)
+                    // The attention kernel is already queued (the cache may be appended in place):
+                    // a driver that refuses the dependent launch gets the plain one, and the
+                    // refusal is remembered process-wide (the cached plan keeps its flag).
+                    try combine.function.launchAllowingDependence(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1),
+                                                                  sharedMemoryBytes: 0, stream: stream, parameters: bytes)
                 } else {
                     try combine.function.launch(grid: (rows, 1, 1),
                                                 block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
