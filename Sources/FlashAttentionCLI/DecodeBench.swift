@@ -34,6 +34,12 @@ struct DecodeBench {
     static let headDim = 128
     static let pageSizes = [16, 256]
 
+    /// An on/off knob of the bench (`1` or `on` turns it on), read as the library reads its own
+    /// (``DecodeHeuristics/switchValue(_:)``); unset or anything else is off.
+    static func switchKnob(_ name: String) -> Bool {
+        DecodeHeuristics.switchValue(ProcessInfo.processInfo.environment[name]) ?? false
+    }
+
     /// The largest cache (K + V bytes) the CPU benchmark allocates: 2 GiB, or an eighth of
     /// physical memory if that is less.
     static var maximumCacheBytes: Int {

@@ -31,9 +31,9 @@ struct DecodeBenchCUDA {
     /// `FLASH_ATTENTION_BENCH_DECODE_LAYOUTS=contiguous`: time the contiguous cache only (split
     /// and kernel sweeps on a device, where the paged layouts would triple the call).
     static let pagedLayouts = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_LAYOUTS"] != "contiguous"
-    /// `FLASH_ATTENTION_BENCH_DECODE_HOST=1`: also print each point's host time to queue a call
+    /// `FLASH_ATTENTION_BENCH_DECODE_HOST=1` (or `on`): also print each point's host time to queue a call
     /// and its back-to-back GPU time per call (the host-overhead question of issue 6).
-    static let measureHost = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_HOST"] == "1"
+    static let measureHost = DecodeBench.switchKnob("FLASH_ATTENTION_BENCH_DECODE_HOST")
     static let flushBytes = 256 << 20
     /// `FLASH_ATTENTION_BENCH_DECODE_SPLITS=n`: the contiguous call's `numSplits` (split-count
     /// sweeps on a device; 0 or unset: the heuristic's).

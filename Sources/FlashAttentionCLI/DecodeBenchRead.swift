@@ -2,7 +2,7 @@ import CUDADriver
 import FlashAttentionCUDA
 import Foundation
 
-/// `FLASH_ATTENTION_BENCH_DECODE_READ=1`: the ceiling a decode point can reach on this device —
+/// `FLASH_ATTENTION_BENCH_DECODE_READ=1` (or `on`): the ceiling a decode point can reach on this device —
 /// a pure streaming read of the same K and V bytes (16-byte loads, four independent loads in
 /// flight per thread, XOR-folded so nothing is elided), timed exactly as the decode call is
 /// (L2 flushed before each call under 200 MB, else back-to-back batches). The best of a few
@@ -11,7 +11,7 @@ import Foundation
 struct DecodeBenchRead {
     let function: CUDAFunction
 
-    static let enabled = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_READ"] == "1"
+    static let enabled = DecodeBench.switchKnob("FLASH_ATTENTION_BENCH_DECODE_READ")
     static let threads = 256
     /// CTAs per SM tried (the figure kept is the best median).
     static let ctasPerSM = [2, 4, 8, 16]

@@ -120,6 +120,15 @@ struct DecodeKernelTests {
         #expect(DecodeHeuristics.planEquivalentLength(8192) == 8192 && DecodeHeuristics.planEquivalentLength(8200) == 8193)
     }
 
+    /// On/off knobs (`FLASH_ATTENTION_DECODE_PDL`, `_APPEND_BEHIND`, `_PLAN_CACHE`): `1` must not
+    /// read as off, and an unknown spelling keeps the default.
+    @Test func switchKnobValues() {
+        #expect(DecodeHeuristics.switchValue("on") == true && DecodeHeuristics.switchValue("1") == true)
+        #expect(DecodeHeuristics.switchValue("off") == false && DecodeHeuristics.switchValue("0") == false)
+        #expect(DecodeHeuristics.switchValue(nil) == nil && DecodeHeuristics.switchValue("yes") == nil)
+        #expect(DecodeHeuristics.switchValue("ON") == nil && DecodeHeuristics.switchValue("") == nil)
+    }
+
     /// The split heuristic: fills the SMs at batch 1, never splits a full grid, honours
     /// numSplits, and every head dim 1…256 gets a valid plan.
     @Test func splitHeuristic() throws {

@@ -120,6 +120,18 @@ public enum DecodeHeuristics {
         return (parts.first.flatMap { $0 }.map { max(1, $0) }, parts.dropFirst().first.flatMap { $0 }.map { max(16, $0) })
     }()
     public static let maximumSplits = 128
+    /// An on/off knob of the environment, read by ``switchValue(_:)``.
+    static func switchKnob(_ name: String) -> Bool? { switchValue(FileSystem.environment(name)) }
+    /// How the decode path reads an on/off knob's value: `on` or `1` is true, `off` or `0` false,
+    /// unset or anything else nil (the knob's default), so a spelling the knob does not know
+    /// never turns a feature the wrong way.
+    public static func switchValue(_ text: String?) -> Bool? {
+        switch text {
+        case "on", "1": true
+        case "off", "0": false
+        default: nil
+        }
+    }
     /// Whether split calls merge in the attention kernel's last CTA per tile (one launch fewer)
     /// rather than in the combine kernel. Off: on the H100 the fused merge was slower at every
     /// split point of the decode grid (B = 1, 1k, Hk = 8: 23.0 µs against 19.2 µs; B = 8, 8k:
@@ -129,12 +141,14 @@ public enum DecodeHeuristics {
     public static let fuseCombine = FileSystem.environment("FLASH_ATTENTION_DECODE_COMBINE") == "fused"
     /// `FLASH_ATTENTION_DECODE_CLUSTER=off|8|16`: forces the split-cluster merge (sm_90,
     /// ``DecodeKernelDescriptor/clusterSplits``) on every split call with clusters of up to that
-    /// many CTAs, a longer split list cut to it (16 is a non-portable size), or `off` never; the
-    /// A/B hook of `scripts/device/decode_cluster.sh`. Unset: the default rule below.
+    /// many CTAs, a longer split list cut to it (16 is a non-portable size), or `off` (or a size
+    /// below 2) never; the A/B hook of `scripts/device/decode_cluster.sh`. Unset or anything else:
+    /// the default rule below.
     public static let clusterOverride: Int? = {
         guard let text = FileSystem.environment("FLASH_ATTENTION_DECODE_CLUSTER") else { return nil }
-        guard let n = Int(text), n >= 2 else { return 0 }
-        return min(16, n)
+        if text == "off" { return 0 }
+        guard let n = Int(text) else { return nil }
+        return n >= 2 ? min(16, n) : 0
     }()
     /// The default rule: a split call whose grid is at most one CTA per SM (tasks × splits ≤ SMs)
     /// and whose heuristic splits fit one cluster of ≤ 16 merges its splits in the attention
@@ -160,8 +174,15 @@ public enum DecodeHeuristics {
     /// `FLASH_ATTENTION_DECODE_MMA`: `on` takes a tensor-core form wherever it applies (keys as M
     /// for up to 8 rows per KV head, rows as M above), `m16` the rows-as-M form of session 5
     /// everywhere, `gqa-m16` the rows-as-M form where the default rule takes tensor cores, `off`
-    /// never; unset, the default rule (``defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``).
-    public static let tensorCoreMode: String? = FileSystem.environment("FLASH_ATTENTION_DECODE_MMA")
+    /// never (`1` and `0` read as `on` and `off`); unset or anything else, the default rule
+    /// (``defaultKeysFormTensorCores(rows:tasks:multiprocessors:)``).
+    public static let tensorCoreMode: String? = {
+        switch FileSystem.environment("FLASH_ATTENTION_DECODE_MMA") {
+        case "1": "on"
+        case "0": "off"
+        case let mode: mode
+        }
+    }()
     /// The default rule for the tensor-core kernels (session 4): GQA decode, 2…8 query rows per
     /// KV head, on grids that are not tiny (more than one CTA per 16 SMs before splitting; tiny
     /// grids keep the scalar kernel and its split cluster: the tensor-core forms were level or
@@ -222,11 +243,11 @@ public enum DecodeHeuristics {
         2 * 8 * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 8 * 256 <= architecture.maxSharedMemoryPerBlock
     }
     public static let maximumFusedAppend = 8
-    /// `FLASH_ATTENTION_DECODE_APPEND_BEHIND=on|off`: whether the fused append moves off the
+    /// `FLASH_ATTENTION_DECODE_APPEND_BEHIND=on|off` (or `1|0`): whether the fused append moves off the
     /// copies' path (the new rows of k/v fetched into L1 behind the first K/V copies and q, the
     /// cache writes after the main loop; ``DecodeKernelDescriptor/appendBehindCopies``). Unset:
     /// ``appendBehindCopiesDefault``.
-    public static let appendBehindCopiesOverride: Bool? = FileSystem.environment("FLASH_ATTENTION_DECODE_APPEND_BEHIND").map { $0 == "on" }
+    public static let appendBehindCopiesOverride: Bool? = switchKnob("FLASH_ATTENTION_DECODE_APPEND_BEHIND")
     /// Off: on the H100 (bf16, H = 32, D = 128, contiguous, two alternating rounds in one run,
     /// `scripts/device/decode_s5c.sh`) it was slower at every 1k point — B = 1, Hk = 8 14.9 / 14.7
     /// → 15.4 / 15.6 µs, B = 8 27.8 / 27.5 → 28.4 / 28.7, B = 64 106.4 / 105.5 → 107.2 / 107.6,
@@ -242,10 +263,10 @@ public enum DecodeHeuristics {
     /// progress (``DecodeTimeline``) and the runtime appends the stamps of every call to the file
     /// (it waits for each call: a diagnostic, not for timing the call itself).
     public static let timelinePath: String? = FileSystem.environment("FLASH_ATTENTION_DECODE_TIMELINE")
-    /// `FLASH_ATTENTION_DECODE_PDL=on|off`: whether a split call on sm_90 launches its combine
+    /// `FLASH_ATTENTION_DECODE_PDL=on|off` (or `1|0`): whether a split call on sm_90 launches its combine
     /// kernel as a programmatic dependent of the attention kernel
     /// (``DecodeKernelDescriptor/dependentLaunch``). Unset: ``dependentLaunchDefault``.
-    public static let dependentLaunchOverride: Bool? = FileSystem.environment("FLASH_ATTENTION_DECODE_PDL").map { $0 == "on" }
+    public static let dependentLaunchOverride: Bool? = switchKnob("FLASH_ATTENTION_DECODE_PDL")
     /// On: the combine kernel's launch and CTA start overlap the attention kernel's tail. H100
     /// (bf16, H = 32, D = 128, contiguous, one run, off → on, µs): B = 1, Hk = 8: 8k 29.5 → 28.0,
     /// 32k 69.2 → 67.5; B = 8, 8k 105.3 → 102.8; B = 64, 8k 724.4 → 718.3; Hk = 32, B = 1: 8k
@@ -277,10 +298,13 @@ public enum DecodeHeuristics {
     /// rounds the same both ways. Under a `FLASH_ATTENTION_DECODE_SPLITS` minimum that is not a
     /// multiple of 64 the length stays exact.
     public static func planEquivalentLength(_ maxSeqlenK: Int) -> Int {
-        let minimums = [minimumKeysPerSplit, tinyGridKeysPerSplit, tensorCoreKeysPerSplit, keysFormMaximumContext]
-        guard maxSeqlenK > 0, maxSeqlenK % 64 != 0, minimums.allSatisfy({ $0 % 64 == 0 }) else { return maxSeqlenK }
+        guard maxSeqlenK > 0, maxSeqlenK % 64 != 0, lengthsRoundToBlocks else { return maxSeqlenK }
         return maxSeqlenK / 64 * 64 + 1
     }
+    /// Whether every length the plan compares against is a multiple of 64 (fixed for the
+    /// process: the knobs are read once), so ``planEquivalentLength(_:)`` may round.
+    static let lengthsRoundToBlocks = [minimumKeysPerSplit, tinyGridKeysPerSplit, tensorCoreKeysPerSplit, keysFormMaximumContext]
+        .allSatisfy { $0 % 64 == 0 }
 
     static func tileHeadDim(_ D: Int) -> Int {
         var t = 8

@@ -78,7 +78,7 @@ final class DecodeWorkspace: Sendable {
 /// A decode problem's plan and its loaded kernels, made once per (problem, device): a decoding
 /// loop calls with the same shapes every step, and building the plan (its reason strings, the
 /// descriptors) and looking the three kernels up cost host time on every call otherwise.
-/// `FLASH_ATTENTION_DECODE_PLAN_CACHE=off` re-plans every call (host-time A/B).
+/// `FLASH_ATTENTION_DECODE_PLAN_CACHE=off` (or `0`) re-plans every call (host-time A/B).
 struct DecodeLaunchPlan: Sendable {
     struct Key: Hashable, Sendable {
         var problem: DecodeProblem
@@ -99,7 +99,7 @@ struct DecodeLaunchPlan: Sendable {
     /// context; the kernels themselves stay in `GeneratedKernels.decode`).
     static let capacity = 4096
     static let cache = Mutex<[Key: DecodeLaunchPlan]>([:])
-    static let cacheEnabled = FileSystem.environment("FLASH_ATTENTION_DECODE_PLAN_CACHE") != "off"
+    static let cacheEnabled = DecodeHeuristics.switchKnob("FLASH_ATTENTION_DECODE_PLAN_CACHE") ?? true
 
     static func make(_ problem: DecodeProblem, architecture: GPUArchitecture, context: CUDAContext) throws -> DecodeLaunchPlan {
         let plan = try DecodeHeuristics.plan(for: problem, architecture: architecture)
