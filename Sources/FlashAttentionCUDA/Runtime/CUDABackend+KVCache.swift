@@ -135,6 +135,11 @@ struct DecodeLaunchPlan: Sendable {
 /// ``DecodeTimeline``): a device buffer the stamping kernel writes through `tickets`, read back
 /// after each call and appended to the file as one line per CTA: `call cta sm t0 … t7` (ns of
 /// the global timer, absolute).
+///
+/// A single-stream diagnostic: there is one buffer for the process, so calls running at the
+/// same time on several streams overwrite each other's rows (run it from one stream). A larger
+/// buffer is allocated only after the requesting stream has drained; a kernel still running on
+/// another stream could write into the freed one (again: one stream).
 enum DecodeTimelineRecorder {
     private struct State: @unchecked Sendable {
         var buffer: CUDABuffer?
@@ -142,10 +147,13 @@ enum DecodeTimelineRecorder {
     }
     private static let state = Mutex<State>(State())
 
-    static func buffer(ctas: Int, context: CUDAContext) throws -> UInt64 {
+    static func buffer(ctas: Int, context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
         try state.withLock { current in
             let bytes = ctas * DecodeTimeline.slots * 8
             if current.buffer == nil || current.buffer!.byteCount < bytes {
+                // The last call's kernel may still write the old buffer.
+                if current.buffer != nil { try stream.synchronize() }
+                current.buffer = nil
                 current.buffer = try CUDABuffer(byteCount: max(bytes, 4096), context: context)
             }
             return current.buffer!.address
@@ -166,7 +174,11 @@ enum DecodeTimelineRecorder {
                 text += "\n"
             }
             current.calls += 1
-            guard let file = fopen(path, "a") else { return }
+            guard let file = fopen(path, "a") else {
+                let reason = String(cString: strerror(errno))
+                throw FlashAttentionError.io(
+                    path: path, reason: "cannot open the FLASH_ATTENTION_DECODE_TIMELINE file for appending (\(reason))")
+            }
             fputs(text, file)
             fclose(file)
         }
@@ -314,7 +326,7 @@ extension CUDABackend: KVCacheBackend {
             p.partialLSE = scratch + UInt64(metadataBytes + rotatedBytes + partialOutBytes)
             p.tickets = ticketAddress
             let timelineCTAs = Hk * plan.splits * plan.queryTiles * B
-            if plan.attention.timeline { p.tickets = try DecodeTimelineRecorder.buffer(ctas: timelineCTAs, context: context) }
+            if plan.attention.timeline { p.tickets = try DecodeTimelineRecorder.buffer(ctas: timelineCTAs, context: context, stream: stream) }
             p.qSource = address(a.q)
             p.qSourceStrides = CUDABackend.strides4(a.q)
             if a.rotary != nil && !plan.attention.fusedAppend {
