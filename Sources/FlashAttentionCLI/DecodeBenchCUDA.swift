@@ -38,8 +38,6 @@ struct DecodeBenchCUDA {
     /// `FLASH_ATTENTION_BENCH_DECODE_SPLITS=n`: the contiguous call's `numSplits` (split-count
     /// sweeps on a device; 0 or unset: the heuristic's).
     static let forcedSplits = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_SPLITS"].flatMap { Int($0) } ?? 0
-    /// The pure-read ceiling kernel (`FLASH_ATTENTION_BENCH_DECODE_READ=1`), loaded by `run`.
-    nonisolated(unsafe) static var reader: DecodeBenchRead?
 
     func run() throws {
         let grid = try DecodeBench.Grid(command, repeatsDefault: 20, allowsFloat32: false)
@@ -51,9 +49,8 @@ struct DecodeBenchCUDA {
         let stream = try CUDAStream(context: context)
         let timed = try CUDABackend(ordinal: context.device.ordinal, stream: stream.handle)
         let flush = try CUDABuffer(byteCount: DecodeBenchCUDA.flushBytes, context: context)
-        if DecodeBenchRead.enabled {
-            DecodeBenchCUDA.reader = try DecodeBenchRead(context: context, architecture: timed.architecture)
-        }
+        // The pure-read ceiling kernel (`FLASH_ATTENTION_BENCH_DECODE_READ=1`), loaded once here.
+        let reader = DecodeBenchRead.enabled ? try DecodeBenchRead(context: context, architecture: timed.architecture) : nil
         let copyGBps = try DecodeBenchCUDA.copyBandwidth(context: context, stream: stream)
 
         var peer: DecodeBenchTorch?
@@ -86,7 +83,8 @@ struct DecodeBenchCUDA {
             }
             progress.update(label)
             let records = try measure(type: type, batch: b, context: s, heads: heads, kvHeads: hk, repeats: repeats,
-                                      backend: timed, stream: stream, flush: flush, peer: peer, scratch: scratch, copyGBps: copyGBps)
+                                      backend: timed, stream: stream, flush: flush, reader: reader, peer: peer, scratch: scratch,
+                                      copyGBps: copyGBps)
             report.records += records
             let torch = records.first { $0.implementation.hasPrefix("torch") }
             for record in records where !record.implementation.hasPrefix("torch") && !record.implementation.hasPrefix("pure") {
@@ -134,7 +132,7 @@ struct DecodeBenchCUDA {
     }
 
     func measure(type: ElementType, batch: Int, context: Int, heads: Int, kvHeads: Int, repeats: Int,
-                 backend: CUDABackend, stream: CUDAStream, flush: CUDABuffer, peer: DecodeBenchTorch?,
+                 backend: CUDABackend, stream: CUDAStream, flush: CUDABuffer, reader: DecodeBenchRead?, peer: DecodeBenchTorch?,
                  scratch: String, copyGBps: Double) throws -> [DecodeBench.Record] {
         let d = DecodeBench.headDim
         let cacheBytes = 2 * batch * context * kvHeads * d * type.byteCount
@@ -201,7 +199,7 @@ struct DecodeBenchCUDA {
                                               cacheSeqlens: lengths, out: out.view, lse: lse.view, options: options,
                                               numSplits: DecodeBenchCUDA.forcedSplits)
             records.append(record(ours, "contiguous", nil, try time(contiguous)))
-            if let reader = DecodeBenchCUDA.reader {
+            if let reader {
                 // The pure-read ceiling of the same bytes, timed the same way.
                 let sink = try CUDABuffer(byteCount: 256, context: ctx)
                 let read = try reader.measure(a: kCache.buffer.address, b: vCache.buffer.address, bytesEach: cacheBytes / 2,
