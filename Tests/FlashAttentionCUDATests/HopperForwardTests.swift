@@ -218,12 +218,16 @@ struct HopperForwardTests {
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)
-        // Two Q buffers where tiles are a few key steps long (D = 128: causal below 2k, plain at 512).
-        // (The causal store row is not yet checked on a GPU: skipped without FLASH_ATTENTION_HOPPER=1.)
+        // Two Q buffers and the TMA store of O where tiles are a few key steps long (D = 128 causal
+        // up to 2k); the one-buffer dynamic-scheduler kernel beyond, and for float32 outputs.
         let shortCausal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024))
-        #expect(shortCausal128.blockN == 128 && shortCausal128.dynamicScheduler && shortCausal128.qStages == 2 && !shortCausal128.tmaStoreO)
+        #expect(shortCausal128.blockN == 128 && shortCausal128.dynamicScheduler && shortCausal128.qStages == 2 && shortCausal128.tmaStoreO)
         let causal128At2k = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 2048))
-        #expect(causal128At2k.dynamicScheduler && causal128At2k.qStages == 1 && !causal128At2k.tmaStoreO)
+        #expect(causal128At2k.dynamicScheduler && causal128At2k.qStages == 2 && causal128At2k.tmaStoreO)
+        let causal128Past2k = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 2049))
+        #expect(causal128Past2k.dynamicScheduler && causal128Past2k.qStages == 1 && !causal128Past2k.tmaStoreO)
+        let causal128F32 = try pick(AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(causal128F32.dynamicScheduler && causal128F32.qStages == 2 && !causal128F32.tmaStoreO)
         // Non-causal D = 128 up to 2k: 128-key steps, two Q buffers and the TMA store of O; 176-key
         // steps beyond, and for outputs the store cannot write (float32).
         let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 1024))

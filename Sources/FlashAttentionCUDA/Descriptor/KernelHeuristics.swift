@@ -247,8 +247,8 @@ public enum KernelHeuristics {
     ///   D=64:   128×2pq + store 1.05 / 1.02; 192×2p + store at 2k 0.985
     ///   D=64c:  128×2dq + store 1.01 / 0.99 / 0.985
     /// The store rows below stop at 2k (not measured beyond). The causal D = 128 store kernels were
-    /// timed but not reached by an oracle case on the GPU, so that row waits for a check
-    /// (`checkedOnGPU: false`; `FLASH_ATTENTION_HOPPER=1` takes it).
+    /// timed in that call but reached by no oracle case; the session's closing call checked them
+    /// (scripts/device/final_s5.sh: dense causal D = 128 float64-oracle cases, memcheck, racecheck).
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
@@ -276,8 +276,8 @@ public enum KernelHeuristics {
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2049, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3); the store row below was measured only up to N = 2k"),
-        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: false,
-                     reason: "TMA store of O beside two Q buffers up to N = 2k: 1.15× the shipped 128×2dq at N = 512, 1.08× at 1k, 1.03–1.07× the 128×2d kernel at 2k (session 5, two rounds, bf16 + fp16); not yet reached by an oracle case on the GPU"),
+        HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA store of O beside two Q buffers up to N = 2k: 1.15× the shipped 128×2dq at N = 512, 1.08× at 1k, 1.03–1.07× the 128×2d kernel at 2k (session 5, two rounds, bf16 + fp16); oracle and sanitizers in the session's closing call (scripts/device/final_s5.sh)"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
