@@ -15,7 +15,10 @@
 #   usage on the device: bash scripts/device/final_s5.sh
 # Expects .device-me/flash-attn.gz and .device-me/libflashattention.so.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT/py" "$OUT/logs"; LOG=$OUT/logs
+# Everything is written under /tmp/fs5 and packed into $OUT/final_s5.tgz after the checks and at
+# the end (the run tool returns only a few files, and a timed-out run still returns the first pack).
+RESULT=${OUT:-/tmp/out}; OUT=/tmp/fs5; mkdir -p "$RESULT" "$OUT/py" "$OUT/logs"; LOG=$OUT/logs
+pack() { tar -czf "$RESULT/final_s5.tgz" -C "$OUT" . ; }
 t0=$(date +%s); stamp() { echo "[t=$(( $(date +%s) - t0 ))s] $1"; }
 gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
@@ -52,21 +55,6 @@ for tool in memcheck racecheck; do
   echo "exit $?" >> "$LOG/san_fwd_$tool.txt"
 done
 stamp "C: sanitizers"
-# D
-timeout 150 /tmp/fa compile --bench --bench-csv "$OUT/fwd.csv" --bench-head-dims 64,128,256 --bench-seqlens 512,1024,2048,4096,8192,16384 \
-  --bench-dtypes bf16,fp16 > "$LOG/bench_fwd.txt" 2>&1; echo "forward bench exit $?" >> "$LOG/bench_fwd.txt"
-PYTHONUNBUFFERED=1 timeout 200 python3 scripts/bench_cuda.py --ours "$OUT/fwd.csv" --out "$OUT/fwd_torch.csv" --dims 64,128,256 \
-  --seqlens 512,1024,2048,4096,8192,16384 --dtypes bf16,fp16 > "$OUT/fwd_table.txt" 2>"$LOG/fwd_torch_err.txt"; echo "torch exit $?" >> "$OUT/fwd_table.txt"
-stamp "D: forward grid"
-if (( $(date +%s) - t0 < ${FINAL_BWD_DEADLINE:-330} )); then
-  timeout 150 /tmp/fa backward-bench --bench --csv "$OUT/bwd.csv" --head-dims 64,128,256 --seqlens 512,1024,2048,4096,8192,16384 \
-    --dtypes bf16,fp16 > "$LOG/bench_bwd.txt" 2>&1; echo "backward bench exit $?" >> "$LOG/bench_bwd.txt"
-  PYTHONUNBUFFERED=1 timeout 120 python3 scripts/bench_cuda_backward.py --ours "$OUT/bwd.csv" --out "$OUT/bwd_torch.csv" --dims 64,128,256 \
-    --seqlens 512,1024,2048,4096,8192,16384 --dtypes bf16,fp16 > "$OUT/bwd_table.txt" 2>"$LOG/bwd_torch_err.txt"; echo "torch exit $?" >> "$OUT/bwd_table.txt"
-  stamp "D: backward grid"
-else
-  echo "backward grid skipped (time)"
-fi
 echo "=== python (CUDA tensors)"
 echo "subset: $(tail -1 "$OUT/py/subset.txt")"
 echo "large: $(tail -1 "$OUT/py/large.txt"); Hopper backward launches: $(grep -c 'hopper-bwd' "$OUT/py/large.txt")"
@@ -78,6 +66,23 @@ echo "=== sanitizers"; sed -n '/=== summary/,$p' "$LOG/final_b.txt" | grep -E "m
 for tool in memcheck racecheck; do
   echo "forward $tool (2-block grid): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/san_fwd_$tool.txt" | tail -1) $(tail -1 "$LOG/san_fwd_$tool.txt"); $(tail -2 "$LOG/san_fwd_$tool.txt" | head -1); store kernels: $(used /tmp/c-san-$tool | tr ' ' '\n' | grep -c 'so_sm')"
 done
+pack
+# D
+timeout 150 /tmp/fa compile --bench --bench-csv "$OUT/fwd.csv" --bench-head-dims 64,128,256 --bench-seqlens 512,1024,2048,4096,8192,16384 \
+  --bench-dtypes bf16,fp16 > "$LOG/bench_fwd.txt" 2>&1; echo "forward bench exit $?" >> "$LOG/bench_fwd.txt"
+PYTHONUNBUFFERED=1 timeout 200 python3 scripts/bench_cuda.py --ours "$OUT/fwd.csv" --out "$OUT/fwd_torch.csv" --dims 64,128,256 \
+  --seqlens 512,1024,2048,4096,8192,16384 --dtypes bf16,fp16 > "$OUT/fwd_table.txt" 2>"$LOG/fwd_torch_err.txt"; echo "torch exit $?" >> "$OUT/fwd_table.txt"
+stamp "D: forward grid"
+if (( $(date +%s) - t0 < ${FINAL_BWD_DEADLINE:-290} )); then
+  timeout 100 /tmp/fa backward-bench --bench --csv "$OUT/bwd.csv" --head-dims 64,128,256 --seqlens 512,1024,2048,4096,8192,16384 \
+    --dtypes bf16,fp16 > "$LOG/bench_bwd.txt" 2>&1; echo "backward bench exit $?" >> "$LOG/bench_bwd.txt"
+  PYTHONUNBUFFERED=1 timeout 90 python3 scripts/bench_cuda_backward.py --ours "$OUT/bwd.csv" --out "$OUT/bwd_torch.csv" --dims 64,128,256 \
+    --seqlens 512,1024,2048,4096,8192,16384 --dtypes bf16,fp16 > "$OUT/bwd_table.txt" 2>"$LOG/bwd_torch_err.txt"; echo "torch exit $?" >> "$OUT/bwd_table.txt"
+  stamp "D: backward grid"
+else
+  echo "backward grid skipped (time)"
+fi
 echo "=== forward grid"; tail -80 "$OUT/fwd_table.txt"
 [[ -f "$OUT/bwd_table.txt" ]] && { echo "=== backward grid"; tail -80 "$OUT/bwd_table.txt"; }
 stamp "end"
+pack
