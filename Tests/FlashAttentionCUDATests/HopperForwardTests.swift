@@ -228,11 +228,13 @@ struct HopperForwardTests {
         #expect(causal128Past2k.dynamicScheduler && causal128Past2k.qStages == 1 && !causal128Past2k.tmaStoreO)
         let causal128F32 = try pick(AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024))
         #expect(causal128F32.dynamicScheduler && causal128F32.qStages == 2 && !causal128F32.tmaStoreO)
-        // Non-causal D = 128 up to 2k: 128-key steps, two Q buffers and the TMA store of O; 176-key
+        // Non-causal D = 128 up to 4k: 128-key steps, two Q buffers and the TMA store of O; 176-key
         // steps beyond, and for outputs the store cannot write (float32).
         let plain128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 1024))
         #expect(plain128.mainloop == .tmaWarpSpecialized && plain128.blockN == 128 && plain128.persistent && plain128.qStages == 2 && plain128.tmaStoreO)
-        let long128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 4096))
+        let plain128At4k = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 4096))
+        #expect(plain128At4k.blockN == 128 && plain128At4k.qStages == 2 && plain128At4k.tmaStoreO)
+        let long128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 4097))
         #expect(long128.blockN == 176 && long128.qStages == 1 && !long128.tmaStoreO)
         let f32At1k = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 128, tensorMapFriendly: true, seqlenQ: 1024))
         #expect(f32At1k.blockN == 176 && !f32At1k.tmaStoreO)

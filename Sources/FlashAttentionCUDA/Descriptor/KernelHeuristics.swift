@@ -246,9 +246,13 @@ public enum KernelHeuristics {
     ///   D=128c: 128×2dq + store 1.15 / 1.08 / 1.03–1.07 (bf16 317 vs 274, 460 vs 424, 548 vs 514)
     ///   D=64:   128×2pq + store 1.05 / 1.02; 192×2p + store at 2k 0.985
     ///   D=64c:  128×2dq + store 1.01 / 0.99 / 0.985
-    /// The store rows below stop at 2k (not measured beyond). The causal D = 128 store kernels were
-    /// timed in that call but reached by no oracle case; the session's closing call checked them
-    /// (scripts/device/final_s5.sh: dense causal D = 128 float64-oracle cases, memcheck, racecheck).
+    /// The causal D = 128 store kernels were timed in that call but reached by no oracle case; the
+    /// session's closing call checked them (scripts/device/final_s5.sh: dense causal D = 128
+    /// float64-oracle cases, memcheck, racecheck).
+    /// Past 2k (scripts/device/hopper_store_long.sh, D = 128, two interleaved rounds, bf16 / fp16,
+    /// store ÷ shipped): unmasked 4k 1.031 / 1.023, 8k 1.010 / 1.020 (single runs 0.96–1.06),
+    /// 16k 0.988 / 0.989; causal 4k 1.005 / 1.022 (the shipped fp16 runs 559 and 583), 8k 0.994 /
+    /// 1.004, 16k 0.966 / 0.995. So the unmasked store row reaches 4k; the causal one stays at 2k.
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
@@ -264,10 +268,10 @@ public enum KernelHeuristics {
                      reason: "two Q buffers, 128-key steps, dynamic scheduler below N = 4k: 1.07× the wgmma loop at N = 512, 1.18× at 1k, 1.08× the 192×2d kernel at 2k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: true, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 1024, checkedOnGPU: true,
                      reason: "TMA + warp specialisation from N = 2k, 192-key steps, dynamic tile scheduler: interleaved A/B 1.01–1.08× the one-block-per-tile 128×2 at N = 2k…16k (16 of 16 paired runs faster; 128×2d was slower, 0.92–1.01×). At N ≤ 1k the 64×64 wgmma blocks win (214 vs 178–194 at N = 512, 270 vs 265 at 1k)"),
-        HopperChoice(headDim: 128, causal: false, minSeqlenQ: 2049, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps); the store row below was measured only up to N = 2k"),
+        HopperChoice(headDim: 128, causal: false, minSeqlenQ: 4097, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps); beyond 4k the store row below was level or slower (8k 0.99–1.02× with run-to-run noise, 16k 0.99×; scripts/device/hopper_store_long.sh)"),
         HopperChoice(headDim: 128, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA store of O beside two Q buffers up to N = 2k (128-key steps: the staging tile has no room beside 176): 1.15× the shipped 128×2pq at N = 512, 1.13× / 1.07× the 176×2p kernel at 1k / 2k (session 5, two rounds, bf16 + fp16); 16-bit outputs of the input's type"),
+                     reason: "TMA store of O beside two Q buffers up to N = 4k (128-key steps: the staging tile has no room beside 176): 1.15× the shipped 128×2pq at N = 512, 1.13× / 1.07× the 176×2p kernel at 1k / 2k (session 5, two rounds, bf16 + fp16), 1.02–1.03× at 4k (hopper_store_long.sh, two rounds, both dtypes); 16-bit outputs of the input's type"),
         HopperChoice(headDim: 128, causal: false, minSeqlenQ: 1024, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
         HopperChoice(headDim: 128, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -275,7 +279,7 @@ public enum KernelHeuristics {
         HopperChoice(headDim: 128, causal: false, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2049, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3); the store row below was measured only up to N = 2k"),
+                     reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3); the store row below was level or slower past 2k (hopper_store_long.sh: 4k 1.005 / 1.022 within noise, 8k 0.99–1.00×, 16k 0.97–0.99×)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA store of O beside two Q buffers up to N = 2k: 1.15× the shipped 128×2dq at N = 512, 1.08× at 1k, 1.03–1.07× the 128×2d kernel at 2k (session 5, two rounds, bf16 + fp16); oracle and sanitizers in the session's closing call (scripts/device/final_s5.sh)"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
