@@ -198,6 +198,24 @@ public struct HopperForwardKernel: Sendable {
     /// Keys blocks of the next tile the producer prefetches into the L2 (the first it will copy).
     static let l2PrefetchKeyBlocks = 8
 
+    /// The dynamic scheduler's tile index `tile` → `<prefix>m_block`, `<prefix>head`, `<prefix>batch`:
+    /// sections of (batch, head) pairs sized to the L2, row blocks heaviest first. One text for the
+    /// scheduler and the L2 prefetch of the next tile, so the prefetch follows the schedule.
+    /// Lines after the first are indented by `indent` spaces.
+    private static func sectionTileDecode(tile: String, prefix n: String, indent: Int) -> String {
+        [
+            "const int \(n)sched_pairs = p.heads * p.batch;",
+            "const int \(n)sched_sect = imax(1, imin(\(n)sched_pairs, (int)(SCHED_L2_BYTES / ((long long)imax(p.seqlen_k, 1) * HEAD_DIM * 4))));",
+            "const int \(n)sched_per_sect = \(n)sched_sect * m_blocks;",
+            "const int \(n)sect_idx = \(tile) / \(n)sched_per_sect, \(n)within = \(tile) - \(n)sect_idx * \(n)sched_per_sect;",
+            "const int \(n)sect_pairs = imin(\(n)sched_sect, \(n)sched_pairs - \(n)sect_idx * \(n)sched_sect);",
+            "const int \(n)m_block = m_blocks - 1 - \(n)within / \(n)sect_pairs;",
+            "const int \(n)pair = \(n)sect_idx * \(n)sched_sect + \(n)within % \(n)sect_pairs;",
+            "const int \(n)head = \(n)pair % p.heads;",
+            "const int \(n)batch = \(n)pair / p.heads;",
+        ].joined(separator: "\n" + String(repeating: " ", count: indent))
+    }
+
     /// The producer's L2 prefetch of the next tile (dense tensors; ``AttentionKernelDescriptor/l2Prefetch``):
     /// its Q and its first key blocks in copy order (last to first). The static grid's next tile
     /// is `tile + gridDim.x`, prefetched right after this tile's Q copy; the dynamic scheduler's
@@ -206,16 +224,7 @@ public struct HopperForwardKernel: Sendable {
     private func l2PrefetchNextTile(dynamic: Bool) -> String {
         let d = descriptor
         guard d.l2Prefetch, d.dynamicScheduler == dynamic else { return "" }
-        let decode = d.dynamicScheduler ? """
-                                const int n_pairs = p.heads * p.batch;
-                                const int n_sect = imax(1, imin(n_pairs, (int)(SCHED_L2_BYTES / ((long long)imax(p.seqlen_k, 1) * HEAD_DIM * 4))));
-                                const int n_per_sect = n_sect * m_blocks;
-                                const int n_sect_idx = nt / n_per_sect, n_within = nt - n_sect_idx * n_per_sect;
-                                const int n_sect_pairs = imin(n_sect, n_pairs - n_sect_idx * n_sect);
-                                const int n_m_block = m_blocks - 1 - n_within / n_sect_pairs;
-                                const int n_pair = n_sect_idx * n_sect + n_within % n_sect_pairs;
-                                const int n_head = n_pair % p.heads, n_batch = n_pair / p.heads;
-        """ : """
+        let decode = d.dynamicScheduler ? String(repeating: " ", count: 24) + Self.sectionTileDecode(tile: "nt", prefix: "n_", indent: 24) : """
                                 const int n_m_block = m_blocks - 1 - nt % m_blocks;
                                 const int n_head = (nt / m_blocks) % p.heads, n_batch = nt / (m_blocks * p.heads);
         """
@@ -302,15 +311,7 @@ public struct HopperForwardKernel: Sendable {
                         const u32 slot = sched_slot + 16 * qb;
                         if (tile >= total_tiles) { st_shared_s32(slot, -1); mbar_arrive(bar_q + 8 * qb); break; }
                         // Sections of (batch, head) pairs sized to the L2, row blocks heaviest first.
-                        const int sched_pairs = p.heads * p.batch;
-                        const int sched_sect = imax(1, imin(sched_pairs, (int)(SCHED_L2_BYTES / ((long long)imax(p.seqlen_k, 1) * HEAD_DIM * 4))));
-                        const int sched_per_sect = sched_sect * m_blocks;
-                        const int sect_idx = tile / sched_per_sect, within = tile - sect_idx * sched_per_sect;
-                        const int sect_pairs = imin(sched_sect, sched_pairs - sect_idx * sched_sect);
-                        const int m_block = m_blocks - 1 - within / sect_pairs;
-                        const int pair = sect_idx * sched_sect + within % sect_pairs;
-                        const int head = pair % p.heads;
-                        const int batch = pair / p.heads;
+                        \(Self.sectionTileDecode(tile: "tile", prefix: "", indent: 12))
                         st_shared_s32(slot, m_block); st_shared_s32(slot + 4, head); st_shared_s32(slot + 8, batch);
             """ : """
             for (;;) {
