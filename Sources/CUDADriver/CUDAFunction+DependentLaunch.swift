@@ -62,15 +62,12 @@ extension CUDAFunction {
         guard let launchEx = Self.launchKernelEx else {
             throw CUDAError.invalidRequest("programmatic dependent launch needs cuLaunchKernelEx (a CUDA 12 driver)")
         }
-        guard grid.0 >= 1, grid.1 >= 1, grid.1 <= 65535, grid.2 >= 1, grid.2 <= 65535, grid.0 <= Int(Int32.max) else {
-            throw CUDAError.invalidRequest("grid \(grid) of \(name) is outside the device's limits")
-        }
+        try checkGrid(grid)
         // CUlaunchAttribute: { CUlaunchAttributeID id (4 B); 4 B pad; 64-byte value union } = 72 B.
         // id 6 = PROGRAMMATIC_STREAM_SERIALIZATION, value.programmaticStreamSerializationAllowed = 1.
         var attribute = [UInt8](repeating: 0, count: 72)
         attribute[0] = 6
         attribute[8] = 1
-        var bytes = parameters
         let code = attribute.withUnsafeMutableBytes { attributeBytes -> Int32 in
             // CUlaunchConfig: 7 × uint32 (grid, block, shared bytes), pad to 32, CUstream at 32,
             // CUlaunchAttribute* at 40, uint32 numAttrs at 48; 56 bytes.
@@ -82,11 +79,8 @@ extension CUDAFunction {
                 raw.storeBytes(of: UInt(bitPattern: attributeBytes.baseAddress), toByteOffset: 40, as: UInt.self)
                 raw.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
             }
-            return bytes.withUnsafeMutableBytes { raw -> Int32 in
-                var arguments: [UnsafeMutableRawPointer?] = [raw.baseAddress]
-                return arguments.withUnsafeMutableBufferPointer { args in
-                    config.withUnsafeBytes { launchEx($0.baseAddress!, handle, args.baseAddress, nil) }
-                }
+            return withKernelParameters(parameters) { args in
+                config.withUnsafeBytes { launchEx($0.baseAddress!, handle, args, nil) }
             }
         }
         try api.check(code, "cuLaunchKernelEx(\(name), grid \(grid), block \(block), \(sharedMemoryBytes) B shared, programmatic serialization)")

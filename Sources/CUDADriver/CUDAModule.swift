@@ -72,19 +72,31 @@ public struct CUDAFunction: @unchecked Sendable {
         parameters: [UInt8]
     ) throws {
         let api = try CUDA.driver()
+        try checkGrid(grid)
+        let code = withKernelParameters(parameters) { args in
+            api.cuLaunchKernel(
+                handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                UInt32(block.0), UInt32(block.1), UInt32(block.2),
+                UInt32(sharedMemoryBytes), stream.handle, args, nil)
+        }
+        try api.check(code, "cuLaunchKernel(\(name), grid \(grid), block \(block), \(sharedMemoryBytes) B shared)")
+    }
+
+    /// Grid extents the driver accepts (x up to 2³¹ − 1, y and z up to 65535), checked before
+    /// any launch so the error names the kernel and the grid.
+    func checkGrid(_ grid: (Int, Int, Int)) throws {
         guard grid.0 >= 1, grid.1 >= 1, grid.1 <= 65535, grid.2 >= 1, grid.2 <= 65535, grid.0 <= Int(Int32.max) else {
             throw CUDAError.invalidRequest("grid \(grid) of \(name) is outside the device's limits")
         }
+    }
+
+    /// `body` with the `kernelParams` array a launch takes: one pointer, to `parameters` (the
+    /// bytes of the kernel's single struct parameter).
+    func withKernelParameters<R>(_ parameters: [UInt8], _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> R) -> R {
         var bytes = parameters
-        let code = bytes.withUnsafeMutableBytes { raw -> Int32 in
+        return bytes.withUnsafeMutableBytes { raw in
             var arguments: [UnsafeMutableRawPointer?] = [raw.baseAddress]
-            return arguments.withUnsafeMutableBufferPointer { args in
-                api.cuLaunchKernel(
-                    handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
-                    UInt32(block.0), UInt32(block.1), UInt32(block.2),
-                    UInt32(sharedMemoryBytes), stream.handle, args.baseAddress, nil)
-            }
+            return arguments.withUnsafeMutableBufferPointer { body($0.baseAddress) }
         }
-        try api.check(code, "cuLaunchKernel(\(name), grid \(grid), block \(block), \(sharedMemoryBytes) B shared)")
     }
 }
