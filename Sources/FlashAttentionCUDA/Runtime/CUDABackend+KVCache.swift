@@ -90,10 +90,6 @@ struct DecodeLaunchPlan: Sendable {
     var append: LoadedGeneratedKernel<DecodeKernelDescriptor>?
     var attention: LoadedGeneratedKernel<DecodeKernelDescriptor>
     var combine: LoadedGeneratedKernel<DecodeKernelDescriptor>?
-    /// Whether the combine kernel goes through `cuLaunchKernelEx` with programmatic serialization
-    /// (falling back to a plain launch if the driver refuses it: see
-    /// `CUDAFunction.launchAllowingDependence`).
-    var dependentCombine: Bool
 
     /// Entries kept before the cache starts over (a long decoding loop adds one per 64 keys of
     /// context; the kernels themselves stay in `GeneratedKernels.decode`).
@@ -108,8 +104,7 @@ struct DecodeLaunchPlan: Sendable {
         let attention = try GeneratedKernels.decode.kernel(plan.attention, context: context)
         let combine = try plan.combine.map { try GeneratedKernels.decode.kernel($0, context: context) }
         if plan.attention.clusterSplits > 8 { try DecodeWorkspace.allowLargeClusters(attention.function) }
-        return DecodeLaunchPlan(plan: plan, append: append, attention: attention, combine: combine,
-                                dependentCombine: plan.combine?.dependentLaunch == true && CUDAFunction.supportsDependentLaunch)
+        return DecodeLaunchPlan(plan: plan, append: append, attention: attention, combine: combine)
     }
 
     /// The cached entry for `problem`, keyed (and planned) on its plan-equivalent length
@@ -390,10 +385,10 @@ extension CUDABackend: KVCacheBackend {
                                           sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
             if let combine, let descriptor = plan.combine {
                 let rows = B * H * Sq
-                if launchPlan.dependentCombine {
+                if descriptor.dependentLaunch {
                     // The attention kernel is already queued (the cache may be appended in place):
-                    // a driver that refuses the dependent launch gets the plain one, and the
-                    // refusal is remembered process-wide (the cached plan keeps its flag).
+                    // a driver without dependent launches, or one that refuses this one, gets the
+                    // plain launch (the refusal is remembered process-wide).
                     try combine.function.launchAllowingDependence(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1),
                                                                   sharedMemoryBytes: 0, stream: stream, parameters: bytes)
                 } else {
