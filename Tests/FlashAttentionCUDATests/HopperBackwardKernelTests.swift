@@ -75,6 +75,24 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
             list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: mask, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true))
         }
     }
+    list += hopperBackwardWideVariants
+    return list
+}()
+
+/// Tile D = 256 (the wide kernel: 64 keys shared by both consumer warpgroups, head dim split):
+/// both Q stage counts, both types, causal and not, float32 gradients, the convert kernels.
+let hopperBackwardWideVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            for stages in [1, 2] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: stages))
+            }
+        }
+        list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: 256))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256, mask: .causal))
+    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32, headDim: 256))
     return list
 }()
 
@@ -127,8 +145,20 @@ struct HopperBackwardKernelTests {
         #expect(!HopperBackwardDescriptor.accepts(p))
         p = plain; p.varlen = true
         #expect(!HopperBackwardDescriptor.accepts(p))
-        p = plain; p.headDim = 256
+        p = plain; p.headDim = 264
         #expect(!HopperBackwardDescriptor.accepts(p))
+        // D = 129…256: the wide kernel (tile 256, 64-key blocks) between the tile D = 128
+        // preprocess and a tile D = 256 convert.
+        for D in [136, 160, 200, 232, 256] {
+            p = plain; p.headDim = D
+            let plan = HopperBackwardDescriptor.plan(for: p)
+            #expect(plan?.map(\.headDim) == [128, 256, 256] && plan?[1].blockN == 64 && plan?[1].blockM == 64)
+        }
+        p = plain; p.headDim = 256
+        #expect(HopperBackwardDescriptor.defaultOn(p) == HopperBackwardDescriptor.defaultWide)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1)?[1].name == "hbwd_dkdv_bf16_d256_m64n64s1_causal_sm_90a")
+        #expect(HopperBackwardDescriptor.plan(for: p, orderedDQ: false, dqBuffers: 2, dqWriters: 2, earlyDV: true)?[1].orderedDQ == true,
+                "knobs of the tile D = 128 schedules leave the wide kernel as it is")
         p = plain; p.headDim = 100
         #expect(!HopperBackwardDescriptor.accepts(p), "D % 8 != 0")
         // D ≤ 64 runs tile D = 64 (128-query steps) in all three kernels.
@@ -183,8 +213,12 @@ struct HopperBackwardKernelTests {
         // The pipelined Sᵀ schedule stays a knob (measured slower or level).
         #expect(!HopperBackwardDescriptor.defaultPipelinedS(plain))
         var d = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)
-        d.headDim = 256
+        d.headDim = 192
         #expect(d.invalidReason != nil)
+        d.headDim = 256
+        #expect(d.invalidReason == nil)
+        d.stages = 3
+        #expect(d.invalidReason != nil, "tile D = 256 takes one or two Q stages")
         #expect(hopperBackwardVariants.allSatisfy { $0.invalidReason == nil })
     }
 
@@ -236,6 +270,11 @@ struct HopperBackwardKernelTests {
         #expect(padded?.contains("pad >= BAR_BYTES ? sK - BAR_BYTES") == true)
         let plain = try? HopperBackwardKernel(descriptor: kv(128, 2)).source
         #expect(plain?.contains("BAR_BYTES") == false)
+        // Tile D = 256: one Q stage with a 64 KB dQ staging, or two with 32 KB (two rounds).
+        let wide1 = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1)
+        let wide2 = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 2)
+        #expect(wide1.sharedMemoryBytes == 231_168 && wide2.sharedMemoryBytes == 231_424)
+        #expect(wide1.invalidReason == nil && wide2.invalidReason == nil && wide2.sharedMemoryBytes <= limit)
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.

@@ -38,6 +38,18 @@ let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
             }
         }
     }
+    // Tile D = 256 (the wide kernel; appended, so the files above keep their names and text).
+    for t in types {
+        for out in [t, .float32] {
+            list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: out, headDim: 256))
+            for mask in [KernelMask.none, .causal] {
+                for stages in [1, 2] {
+                    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: out, dvType: out, headDim: 256,
+                                                         mask: mask, stages: stages))
+                }
+            }
+        }
+    }
     return list.filter { $0.invalidReason == nil }
 }()
 

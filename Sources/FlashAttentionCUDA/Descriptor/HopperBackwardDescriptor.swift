@@ -16,8 +16,8 @@ public enum HopperBackwardPass: String, Sendable, Hashable, CaseIterable {
 /// Everything that changes the instructions of one Hopper backward kernel.
 ///
 /// The Hopper backward (``HopperBackwardKernel``) takes a narrow set of problems — dense
-/// layouts, float16/bfloat16 inputs and dO, tensor-map-friendly strides, D ≤ 128 (tile head dim
-/// 64 or 128), no mask or causal, no softcap, ALiBi, dropout or window — and everything else stays on the
+/// layouts, float16/bfloat16 inputs and dO, tensor-map-friendly strides, D ≤ 256 (tile head dim
+/// 64, 128 or 256; tile 256 is ``HopperBackwardKernel``'s wide form), no mask or causal, no softcap, ALiBi, dropout or window — and everything else stays on the
 /// ``BackwardKernelDescriptor`` kernels; ``HopperBackwardDescriptor/accepts(_:)`` says which.
 public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConvertible {
     public var pass: HopperBackwardPass
@@ -29,17 +29,20 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public var dqType: ElementType
     public var dkType: ElementType
     public var dvType: ElementType
-    /// Tile head dim, 64 or 128 (the problem's D is at most this; the copy engine zero-fills
-    /// the rest).
+    /// Tile head dim, 64, 128 or 256 (the problem's D is at most this; the copy engine
+    /// zero-fills the rest). At 256 the two consumer warpgroups share 64 keys and split the
+    /// head dim (HopperBackwardWideKernel.swift); only `stages` (1 or 2: Q buffers, and with
+    /// them the dQ staging rounds) and `mask` vary there.
     public var headDim: Int
     /// Query rows per step, fixed by the tile head dim: 64 at tile D = 128 (one wgmma M tile;
     /// each consumer computes half of dQ_partial's columns), 128 at tile D = 64 (each consumer
     /// computes dQ_partial for half of the step's queries, so every product keeps an n64 or
     /// wider shape).
     public var blockM: Int { headDim == 64 ? 128 : 64 }
-    /// Keys per thread block: two consumer warpgroups of 64 keys.
-    public var blockN: Int { 128 }
-    /// Q/dO pipeline depth: 2 in every plan (``plan(for:orderedDQ:dqBuffers:dqWriters:pipelinedS:earlyDV:lateDK:)``
+    /// Keys per thread block: two consumer warpgroups of 64 keys (tile D = 256: 64 keys shared
+    /// by both, each owning half of the head dim).
+    public var blockN: Int { headDim == 256 ? 64 : 128 }
+    /// Q/dO pipeline depth (tile D = 256: Q buffers, dO has one): 2 in every plan at tile D = 64/128 (``plan(for:orderedDQ:dqBuffers:dqWriters:pipelinedS:earlyDV:lateDK:wideStages:)``
     /// never asks for more, and no knob does); 3 fits tile D = 128 with one dQ buffer and stays
     /// generated and compiled by the tests only, as the shape a deeper pipeline would start from.
     public var stages: Int = 2
@@ -100,8 +103,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Columns of one consumer's dQ_partial product (64 in both tile shapes).
     public var dqColumns: Int { splitsQueries ? headDim : headDim / 2 }
 
-    /// The tile head dim of a problem head dim (≤ 128).
-    public static func tileHeadDim(_ headDim: Int) -> Int { headDim <= 64 ? 64 : 128 }
+    /// The tile head dim of a problem head dim (≤ 256).
+    public static func tileHeadDim(_ headDim: Int) -> Int { headDim <= 64 ? 64 : headDim <= 128 ? 128 : 256 }
+
+    /// Whether D = 129…256 takes the wide Hopper backward (tile D = 256) without a knob: not
+    /// yet (it runs with `FLASH_ATTENTION_HOPPER_BWD=1` or `FLASH_ATTENTION_HOPPER_BWD256=1`
+    /// until it has passed the device checks; docs/performance.md, "Hopper backward at D = 256").
+    public static let defaultWide = false
+
+    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset.
+    public static func defaultWideStages(_ problem: BackwardProblem) -> Int { 2 }
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.
@@ -111,12 +122,22 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// each), dSᵀ (two buffers), `dqBuffers` float32 dQ_partial tiles, L and D rows.
     public var tileBytes: Int {
         guard pass == .keyValue else { return 0 }
+        if headDim == 256 { return wideTileBytes }
         let kv = 2 * blockN * headDim * 2
         let qdo = 2 * stages * blockM * headDim * 2
         let stats = 2 * stages * blockM * 4
         let ds = 2 * blockN * blockM * 2
         let dq = dqBuffers * blockM * headDim * 4
         return kv + qdo + stats + ds + dq
+    }
+
+    /// Tile D = 256: K and V (32 KB each), `stages` Q tiles and one dO tile (32 KB each), Pᵀ
+    /// and dSᵀ (bf16/fp16, 8 KB each), Pᵀ in float32 (16 KB), the dQ_partial staging (64 KB
+    /// with one Q stage, 32 KB in two rounds with two), `stages` rows of L and one of D.
+    var wideTileBytes: Int {
+        let tile = 64 * 256 * 2
+        let staging = stages == 1 ? 64 * 256 * 4 : 64 * 128 * 4
+        return 2 * tile + (stages + 1) * tile + 2 * 64 * 64 * 2 + 64 * 64 * 4 + staging + (stages + 1) * 64 * 4
     }
 
     /// Bytes reserved for the key/value kernel's mbarriers (it uses 8 · (1 + 2·dqBuffers +
@@ -146,8 +167,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Why this descriptor cannot be generated, or nil.
     public var invalidReason: String? {
         if elementType != .float16 && elementType != .bfloat16 { return "inputs must be float16 or bfloat16" }
-        if headDim != 128 && headDim != 64 { return "the Hopper backward is generated for tile head dims 64 and 128, got \(headDim)" }
-        if stages < 2 || stages > 3 { return "stages must be 2 or 3" }
+        if headDim != 128 && headDim != 64 && headDim != 256 { return "the Hopper backward is generated for tile head dims 64, 128 and 256, got \(headDim)" }
+        if headDim == 256 {
+            if stages < 1 || stages > 2 { return "tile D = 256 takes one or two Q stages" }
+            if !orderedDQ || dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK {
+                return "tile D = 256 has one schedule (ordered dQ, its own staging, no product-order variants)"
+            }
+        }
+        if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
@@ -164,7 +191,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func accepts(_ problem: BackwardProblem) -> Bool {
         (problem.elementType == .bfloat16 || problem.elementType == .float16)
             && problem.gradOutType == problem.elementType
-            && problem.headDim > 0 && problem.headDim <= 128 && problem.headDim % 8 == 0
+            && problem.headDim > 0 && problem.headDim <= 256 && problem.headDim % 8 == 0
             && (problem.mask == .none || problem.mask == .causal)
             && !problem.softcap && !problem.alibi && !problem.dropout && !problem.varlen
             && problem.vectorized && !problem.convertGradOut
@@ -181,6 +208,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// docs/cuda-backward.md, "Hopper backward".
     public static func defaultOn(_ problem: BackwardProblem) -> Bool {
         guard accepts(problem) else { return false }
+        if tileHeadDim(problem.headDim) == 256 { return defaultWide }
         if problem.headDim > 64 { return problem.seqlenK >= 1024 }
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
@@ -253,9 +281,21 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
-                            lateDK: Bool = false) -> [HopperBackwardDescriptor]? {
+                            lateDK: Bool = false, wideStages: Int = 2) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
+        if tile == 256 {
+            // One schedule: ordered dQ (deterministic calls need it; arrival order is not
+            // generated here). The statistics rows are padded to 64-row blocks, as at tile
+            // D = 128, so the preprocess is that kernel.
+            let plan = [
+                HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: 128),
+                HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
+                                         headDim: 256, mask: problem.mask, stages: wideStages),
+                HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256),
+            ]
+            return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
+        }
         // The early dV (and so the late dK) exists at tile D = 128 only; tile D = 64 keeps its
         // order. The late dK and the pipelined Sᵀ exclude each other: the pipelined Sᵀ wins.
         let earlyDV = earlyDV && tile == 128, lateDK = lateDK && earlyDV && !pipelinedS

@@ -23,6 +23,8 @@ private enum HopperBackwardKnobs {
     static let pipelined = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
     static let earlyDV = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV")
     static let lateDK = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
+    static let wide = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256")
+    static let wideStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -41,14 +43,20 @@ extension CUDABackend {
     /// dV, without the pipelined Sᵀ) issues dK's product behind dQ's; unset, they follow
     /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)``, ``HopperBackwardDescriptor/defaultPipelinedS(_:)``
     /// ``HopperBackwardDescriptor/defaultEarlyDV(_:)`` and ``HopperBackwardDescriptor/defaultLateDK(_:)``.
+    /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
+    /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
+    /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
+    /// picks its Q stages (``HopperBackwardDescriptor/defaultWideStages(_:)``).
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = HopperBackwardKnobs.enabled
         if setting == "0" { return nil }
-        if setting != "1" && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
+        let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
+        if wide && HopperBackwardKnobs.wide == "0" { return nil }
+        if setting != "1" && !(wide && HopperBackwardKnobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
         guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
-              (layout.seqlenK + 127) / 128 <= 65535, layout.kvHeads > 0,
+              (layout.seqlenK + 63) / 64 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         // A deterministic call always adds in key-block order, whatever the knob says.
         let orderSetting = HopperBackwardKnobs.order
@@ -68,8 +76,10 @@ extension CUDABackend {
         let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
         let lateSetting = HopperBackwardKnobs.lateDK
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
+        let stageSetting = HopperBackwardKnobs.wideStages
+        let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : HopperBackwardDescriptor.defaultWideStages(problem)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
-                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK)
+                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned

@@ -1,0 +1,398 @@
+import FlashAttentionCore
+
+/// The key/value kernel of the Hopper backward at tile head dim 256 (``HopperBackwardKernel``
+/// generates it for a descriptor with `headDim == 256`; the preprocess and convert kernels are
+/// the common ones).
+///
+/// At D = 256 one consumer warpgroup cannot hold dK and dV for its keys (64 keys × 256 columns,
+/// two float32 accumulators: 256 registers a thread), so the two consumer warpgroups share one
+/// block of 64 keys and split the head dim instead:
+///
+/// ```
+/// per step (64 queries of one head; Q double-buffered with stages = 2, dO single):
+///   WG0: Sᵀ = K·Qᵀ           WG1: dPᵀ = V·dOᵀ         (the same m64n64k16 code, operands per WG)
+///   WG0: Pᵀ = 2^(Sᵀ·scale − L), masked → sP (bf16, swizzled) and sPf (float32, fragment order)
+///   ── named barrier P ──
+///   both: dV[:, 128·wg…] += Pᵀ·dO[:, 128·wg…]                    (m64n128k16, A and B in shared memory)
+///   WG1: dSᵀ = Pᵀ ∘ (dPᵀ − D) from sPf → sdS (bf16, swizzled)
+///   ── named barrier dS ──
+///   both: dK[:, 128·wg…] += dSᵀ·Q[:, 128·wg…]
+///         dQ_partial[:, 128·wg + 64·c…] = dS·K[:, 128·wg + 64·c…]   (c = 0, 1: two m64n64 chunks)
+///   dQ_partial → shared memory → the writer warp (ordered bulk adds, as at tile D = 64/128)
+/// ```
+///
+/// The two warpgroups do the same tensor work per step (one 64×64×256 product each for Sᵀ/dPᵀ,
+/// then three 64×128×64 ones). Shared memory: K, V 32 KB each; Q 32 KB per stage; dO 32 KB; sP,
+/// sdS 8 KB each; sPf 16 KB; the dQ staging 64 KB with one Q stage (one add per step) or 32 KB
+/// with two (two rounds a step, 16 KB per warpgroup each).
+///
+/// Every shared buffer is reused only after a wait that implies its readers are done: sP of step
+/// t + 1 is written after dO of step t + 1 arrived (so both dV products of step t, which read sP,
+/// completed: dO's free barrier counts their completion); sdS of step t + 1 after barrier P of
+/// step t + 1 (the other warpgroup finished step t); sPf of step t + 1 after barrier dS of step t.
+extension HopperBackwardKernel {
+    /// The constants of the tile D = 256 kernels (all three passes: the convert kernel reads
+    /// `DQ_N`/`DQ_TILES` for the accumulator's fragment order, here 64-column chunks).
+    var wideConstants: String {
+        let d = descriptor
+        func flag(_ b: Bool) -> String { b ? "true" : "false" }
+        return """
+        constexpr int HEAD_DIM = 256;              // tile head dim (problem D ≤ this; zero-filled)
+        constexpr int BLOCK_M = 64;                // queries per step
+        constexpr int BLOCK_N = 64;                // keys per thread block (both consumer warpgroups)
+        constexpr bool SPLIT_Q = false;
+        constexpr int Q_STAGES = \(d.stages);      // Q pipeline depth (dO has one stage)
+        constexpr int DQ_ROUNDS = Q_STAGES == 1 ? 1 : 2;  // dQ_partial staged whole (64 KB) or in two 32 KB rounds
+        constexpr int THREADS = \(d.threads);
+        constexpr int CONSUMER_THREADS = 256;
+        constexpr int DQ_N = 64;                   // columns of one dQ_partial chunk (accumulator fragment order)
+        constexpr int DQ_TILES = DQ_N / 8;
+        constexpr int HALF_TILES = 16;             // n8 tiles of a warpgroup's 128 dK/dV columns
+        constexpr unsigned KV_BYTES = BLOCK_N * HEAD_DIM * 2;
+        constexpr unsigned QT_BYTES = BLOCK_M * HEAD_DIM * 2;
+        constexpr unsigned COL_BLOCK = 64 * 128;   // one 64-column block of a 64-row tile
+        constexpr unsigned STAT_BYTES = BLOCK_M * 4;
+        constexpr unsigned PT_BYTES = BLOCK_N * BLOCK_M * 2;      // Pᵀ or dSᵀ, bf16/fp16
+        constexpr unsigned PF_BYTES = BLOCK_N * BLOCK_M * 4;      // Pᵀ, float32
+        constexpr unsigned CHUNK_BYTES = BLOCK_M * DQ_N * 4;      // one 64-column dQ_partial chunk
+        constexpr unsigned DQ_STAGE_BYTES = (4 / DQ_ROUNDS) * CHUNK_BYTES;
+        constexpr bool CAUSAL = \(flag(d.mask == .causal));
+        constexpr float LOG2E = 1.4426950408889634f;
+        constexpr int BAR_P = 1;                   // named barrier: Pᵀ is in shared memory
+        constexpr int BAR_DS = 2;                  // named barrier: dSᵀ is in shared memory
+        FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
+        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
+        struct __align__(64) TensorMap { u64 w[16]; };
+        struct __align__(64) HopperBwdParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; TensorMap tm_do; BackwardParams p; };
+        static_assert(sizeof(HopperBwdParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");
+        """
+    }
+
+    /// The tile D = 256 wgmma wrappers (all operands in shared memory) and the float32
+    /// fragment load.
+    var wideWrappers: String {
+        let t = descriptor.elementType == .bfloat16 ? "bf16" : "f16"
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
+        let registers = WGMMAText.registers
+        return """
+        // Sᵀ or dPᵀ (64 keys × 64 queries) (+)= A·Bᵀ: both K-major (128-byte swizzle).
+        FA_DEVICE void wgmma_sp(float (&s)[8][4], u64 da, u64 db, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %34, 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.\(t).\(t) {\(registers(32))}, %32, %33, p, 1, 1, 0, 0;\\n}\\n"
+                         : \(operands("s", tiles: 8))
+                         : "l"(da), "l"(db), "r"(accumulate));
+        }
+        // dK/dV half (64 keys × 128 columns) += A·B: A = Pᵀ or dSᵀ (K-major), B = dO or Q (queries × D, MN-major).
+        FA_DEVICE void wgmma_half(float (&acc)[HALF_TILES][4], u64 da, u64 db) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %66, 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n128k16.f32.\(t).\(t) {\(registers(64))}, %64, %65, p, 1, 1, 0, 1;\\n}\\n"
+                         : \(operands("acc", tiles: 16))
+                         : "l"(da), "l"(db), "r"(1));
+        }
+        // dQ_partial chunk (64 queries × 64 columns) (+)= dS·K: A = dSᵀ and B = K, both MN-major.
+        FA_DEVICE void wgmma_chunk(float (&acc)[DQ_TILES][4], u64 da, u64 db, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %34, 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.\(t).\(t) {\(registers(32))}, %32, %33, p, 1, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc", tiles: 8))
+                         : "l"(da), "l"(db), "r"(accumulate));
+        }
+        FA_DEVICE void touch_sp(float (&s)[8][4]) { asm volatile("" : \(operands("s", tiles: 8)) :: "memory"); }
+        FA_DEVICE void touch_half(float (&acc)[HALF_TILES][4]) { asm volatile("" : \(operands("acc", tiles: 16)) :: "memory"); }
+        FA_DEVICE void touch_chunk(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: 8)) :: "memory"); }
+        FA_DEVICE float4 ld_shared_f4(u32 a) {
+            float4 v;
+            asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
+            return v;
+        }
+        """
+    }
+
+    /// A 64 × 64 accumulator `v` of this thread (rows `row_lo`, `row_lo + 8`) → bf16/fp16 pairs
+    /// in a keys × queries tile at `tile` (128-byte rows, chunk c of row r at c ^ (r % 8)).
+    private static func swizzledStore(_ v: String, _ tile: String) -> String {
+        """
+        {
+                            const u32 lo = \(tile) + row_lo * 128 + tig * 4, hi = lo + 8 * 128;
+                            #pragma unroll
+                            for (int nt = 0; nt < 8; ++nt) {
+                                const u32 c = (nt ^ group) << 4;
+                                st_shared_u32(lo + c, pack_input2(\(v)[nt][0], \(v)[nt][1]));
+                                st_shared_u32(hi + c, pack_input2(\(v)[nt][2], \(v)[nt][3]));
+                            }
+                        }
+        """
+    }
+
+    /// The tile D = 256 key/value kernel.
+    var wideKeyValueKernel: String {
+        """
+        extern "C" __global__ void __launch_bounds__(THREADS, 1)
+        \(Self.entryPoint)(const __grid_constant__ HopperBwdParams hp) {
+            const BackwardParams& p = hp.p;
+            extern __shared__ __align__(1024) unsigned char smem_raw[];
+            unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
+            const u32 sK = smem_u32(base);                  // 64-column blocks of 64 rows × 128 B
+            const u32 sV = sK + KV_BYTES;
+            const u32 sQ = sV + KV_BYTES;                   // Q_STAGES tiles, same layout
+            const u32 sdO = sQ + Q_STAGES * QT_BYTES;
+            const u32 sP = sdO + QT_BYTES;                  // Pᵀ (keys × queries, 128-byte swizzled rows)
+            const u32 sdS = sP + PT_BYTES;                  // dSᵀ, same layout
+            const u32 sPf = sdS + PT_BYTES;                 // Pᵀ, float32, fragment order
+            const u32 sdQ = sPf + PF_BYTES;                 // dQ_partial staging, float32, fragment order
+            const u32 sL = sdQ + DQ_STAGE_BYTES;            // Q_STAGES rows of L, then one row of D
+            const u32 sDelta = sL + Q_STAGES * STAT_BYTES;
+            const u32 bar = sDelta + STAT_BYTES;            // kv; q full/free per stage; dO full/free; dQ full/empty
+            const u32 bar_kv = bar, bar_q_full = bar + 8, bar_q_free = bar_q_full + 8 * Q_STAGES;
+            const u32 bar_do_full = bar_q_free + 8 * Q_STAGES, bar_do_free = bar_do_full + 8;
+            const u32 bar_dq_full = bar_do_free + 8, bar_dq_empty = bar_dq_full + 8;
+            const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+
+            const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
+            const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
+            const int diag = seqlen_k - seqlen_q;     // query i's diagonal is key i + diag (bottom-right)
+            const int n0 = n_block * BLOCK_N;
+            const int m_blocks = (seqlen_q + BLOCK_M - 1) / BLOCK_M;
+            // Queries that see some key of this block: [q_lo, seqlen_q) (causal: key n0's first query).
+            const int q_lo = CAUSAL ? imin(seqlen_q, imax(0, n0 - diag)) : 0;
+            const int m_steps = m_blocks - q_lo / BLOCK_M;
+            const int steps = n0 < seqlen_k ? m_steps * p.group_size : 0;
+
+            if (tid == 0) {
+                mbar_init(bar_kv, 1);
+                for (int s = 0; s < Q_STAGES; ++s) {
+                    mbar_init(bar_q_full + 8 * s, 1);
+                    mbar_init(bar_q_free + 8 * s, CONSUMER_THREADS);
+                }
+                mbar_init(bar_do_full, 1);
+                mbar_init(bar_do_free, CONSUMER_THREADS);
+                mbar_init(bar_dq_full, CONSUMER_THREADS);
+                mbar_init(bar_dq_empty, 1);
+                asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
+            }
+            __syncthreads();
+
+            if (warp < 4) {
+                asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
+                if (warp == 0 && lane == 0 && steps > 0) {
+                    // MARK: producer
+                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v); tma_prefetch_map(&hp.tm_do);
+                    mbar_expect_tx(bar_kv, 2 * KV_BYTES);
+                    #pragma unroll
+                    for (int db = 0; db < HEAD_DIM / 64; ++db) {
+                        tma_load(sK + db * COL_BLOCK, &hp.tm_k, bar_kv, db * 64, n0, kv_head, batch);
+                        tma_load(sV + db * COL_BLOCK, &hp.tm_v, bar_kv, db * 64, n0, kv_head, batch);
+                    }
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
+                        // dO first: its buffer frees once step − 1's dV products complete, before Q's.
+                        mbar_wait(bar_do_free, (step & 1) ^ 1);
+                        mbar_expect_tx(bar_do_full, QT_BYTES + STAT_BYTES);
+                        #pragma unroll
+                        for (int db = 0; db < HEAD_DIM / 64; ++db) tma_load(sdO + db * COL_BLOCK, &hp.tm_do, bar_do_full, db * 64, m0, h, batch);
+                        bulk_load(sDelta, (const float*)p.delta + stat, STAT_BYTES, bar_do_full);
+                        const int stage = step % Q_STAGES;
+                        const u32 q_full = bar_q_full + 8 * stage;
+                        mbar_wait(bar_q_free + 8 * stage, ((step / Q_STAGES) & 1) ^ 1);
+                        mbar_expect_tx(q_full, QT_BYTES + STAT_BYTES);
+                        #pragma unroll
+                        for (int db = 0; db < HEAD_DIM / 64; ++db)
+                            tma_load(sQ + stage * QT_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, db * 64, m0, h, batch);
+                        bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
+                    }
+                } else if (warp == 1 && lane == 0) {
+                    // MARK: dQ writer: adds each step's dQ_partial in key-block order. Key blocks that
+                    // see query block m are 0, 1, … (no left window): block n's turn is n.
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        #pragma unroll
+                        for (int r = 0; r < DQ_ROUNDS; ++r) {
+                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
+                            if (r == 0 && n_block > 0) {
+                                while (ld_acquire(sem) != n_block) { }
+                                fence_async_global();
+                            }
+                            if (DQ_ROUNDS == 1) {
+                                // The staging holds the four chunks in accumulator order.
+                                if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
+                                else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
+                            } else {
+                                // Round r: warpgroup 0's chunk r, warpgroup 1's chunk 2 + r.
+                                float* d0 = dst + r * (CHUNK_BYTES / 4);
+                                float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
+                                if (n_block > 0) {
+                                    bulk_reduce_add(d0, sdQ, CHUNK_BYTES);
+                                    bulk_reduce_add(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                } else {
+                                    bulk_store(d0, sdQ, CHUNK_BYTES);
+                                    bulk_store(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                }
+                            }
+                            bulk_commit();
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
+                        }
+                        bulk_wait();
+                        fence_async_global();
+                        red_release_inc(sem);                        // the next key block's turn (and "reached" for the convert)
+                    }
+                }
+            } else {
+                // MARK: consumers
+                asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\\n" ::: "memory");
+                const int wg = (warp >> 2) - 1;                 // 0: Sᵀ and Pᵀ; 1: dPᵀ and dSᵀ; columns 128·wg … of dK, dV, dQ
+                const int ct = tid - 128 - 128 * wg;            // thread within the warpgroup
+                const int group = lane >> 2, tig = lane & 3;
+                const int row_lo = (warp & 3) * 16 + group;     // this thread's key rows: row_lo, row_lo + 8
+                const int key0 = n0 + row_lo;
+                const u32 half_cols = wg * 2 * COL_BLOCK;       // this warpgroup's two 64-column blocks
+                float acc_dk[HALF_TILES][4], acc_dv[HALF_TILES][4];
+                #pragma unroll
+                for (int dt = 0; dt < HALF_TILES; ++dt)
+                    #pragma unroll
+                    for (int e = 0; e < 4; ++e) { acc_dk[dt][e] = 0.0f; acc_dv[dt][e] = 0.0f; }
+                const float scale_log2 = p.scale_log2;
+                if (steps > 0) mbar_wait(bar_kv, 0);
+                // The first product's operands: K and Q (warpgroup 0) or V and dO (warpgroup 1).
+                const u32 first_a = wg == 0 ? sK : sV;
+
+                for (int step = 0; step < steps; ++step) {
+                    \(stepDecode)
+                    const int stage = step % Q_STAGES;
+                    const u32 q_base = sQ + stage * QT_BYTES;
+                    mbar_wait(bar_q_full + 8 * stage, (step / Q_STAGES) & 1);
+                    mbar_wait(bar_do_full, step & 1);
+
+                    // Sᵀ = K·Qᵀ (warpgroup 0) or dPᵀ = V·dOᵀ (warpgroup 1), one group.
+                    float sp[8][4];
+                    const u32 first_b = wg == 0 ? q_base : sdO;
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
+                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc(first_b + off, 16, 1024), ks > 0 ? 1 : 0);
+                    }
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    touch_sp(sp);
+
+                    if (wg == 0) {
+                        // Pᵀ = 2^(scale·log2e·Sᵀ − L), masked (keys past the end; causal: j > i + diag).
+                        const bool edge = n0 + BLOCK_N > seqlen_k || (CAUSAL && n0 + BLOCK_N - 1 > m0 + diag);
+                        const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
+                        #pragma unroll
+                        for (int nt = 0; nt < 8; ++nt)
+                            #pragma unroll
+                            for (int e = 0; e < 4; ++e) {
+                                const int j = key0 + 8 * (e >> 1);
+                                const int col = nt * 8 + (e & 1);           // + tig·2: in l_row
+                                float pr = fast_exp2(sp[nt][e] * scale_log2 - l_row[col]);
+                                if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;
+                                sp[nt][e] = pr;
+                            }
+                        #pragma unroll
+                        for (int nt = 0; nt < 8; ++nt) st_shared_f4(sPf + (nt * 128 + ct) * 16, sp[nt][0], sp[nt][1], sp[nt][2], sp[nt][3]);
+                        \(Self.swizzledStore("sp", "sP"))
+                        fence_async_shared();
+                    }
+                    named_sync(BAR_P, CONSUMER_THREADS);
+
+                    // dV[:, 128·wg …] += Pᵀ·dO[:, 128·wg …], one group.
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_half(acc_dv, smem_desc(sP + ks * 32, 16, 1024), smem_desc(sdO + half_cols + ks * 16 * 128, COL_BLOCK, 1024));
+                    wgmma_commit();
+
+                    if (wg == 1) {
+                        // dSᵀ = Pᵀ ∘ (dPᵀ − D), P in float32 from warpgroup 0.
+                        const float* d_row = (const float*)(base + (sDelta - sK)) + tig * 2;
+                        #pragma unroll
+                        for (int nt = 0; nt < 8; ++nt) {
+                            const float4 pr = ld_shared_f4(sPf + (nt * 128 + ct) * 16);
+                            sp[nt][0] = pr.x * (sp[nt][0] - d_row[nt * 8]);
+                            sp[nt][1] = pr.y * (sp[nt][1] - d_row[nt * 8 + 1]);
+                            sp[nt][2] = pr.z * (sp[nt][2] - d_row[nt * 8]);
+                            sp[nt][3] = pr.w * (sp[nt][3] - d_row[nt * 8 + 1]);
+                        }
+                        \(Self.swizzledStore("sp", "sdS"))
+                        fence_async_shared();
+                    }
+                    named_sync(BAR_DS, CONSUMER_THREADS);
+
+                    // dK[:, 128·wg …] += dSᵀ·Q[:, 128·wg …]; dQ_partial chunks 2·wg and 2·wg + 1 = dS·K[:, chunk].
+                    float acc_q0[DQ_TILES][4], acc_q1[DQ_TILES][4];
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_half(acc_dk, smem_desc(sdS + ks * 32, 16, 1024), smem_desc(q_base + half_cols + ks * 16 * 128, COL_BLOCK, 1024));
+                    wgmma_commit();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                        wgmma_chunk(acc_q0, smem_desc(sdS + ks * 16 * 128, COL_BLOCK, 1024),
+                                    smem_desc(sK + half_cols + ks * 16 * 128, COL_BLOCK, 1024), ks > 0 ? 1 : 0);
+                    wgmma_commit();
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                        wgmma_chunk(acc_q1, smem_desc(sdS + ks * 16 * 128, COL_BLOCK, 1024),
+                                    smem_desc(sK + half_cols + COL_BLOCK + ks * 16 * 128, COL_BLOCK, 1024), ks > 0 ? 1 : 0);
+                    wgmma_commit();
+                    wgmma_wait<3>();                     // dV complete: dO (and D) of this step are no longer read
+                    touch_half(acc_dv);
+                    mbar_arrive(bar_do_free);
+                    wgmma_wait<2>();                     // dK complete: Q (and L) of this stage are no longer read
+                    touch_half(acc_dk);
+                    mbar_arrive(bar_q_free + 8 * stage);
+                    wgmma_wait<1>();
+                    touch_chunk(acc_q0);
+                    // Stage dQ_partial for the writer once it has sent the previous round.
+                    mbar_wait(bar_dq_empty, ((step * DQ_ROUNDS) & 1) ^ 1);
+                    {
+                        const u32 dst = sdQ + (DQ_ROUNDS == 1 ? 2 * wg : wg) * CHUNK_BYTES + ct * 16;
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q0[nt][0], acc_q0[nt][1], acc_q0[nt][2], acc_q0[nt][3]);
+                    }
+                    if (DQ_ROUNDS == 2) {
+                        fence_async_shared();
+                        mbar_arrive(bar_dq_full);
+                    }
+                    wgmma_wait<0>();
+                    touch_chunk(acc_q1);
+                    if (DQ_ROUNDS == 2) mbar_wait(bar_dq_empty, ((step * DQ_ROUNDS + 1) & 1) ^ 1);
+                    {
+                        const u32 dst = sdQ + (DQ_ROUNDS == 1 ? 2 * wg + 1 : wg) * CHUNK_BYTES + ct * 16;
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q1[nt][0], acc_q1[nt][1], acc_q1[nt][2], acc_q1[nt][3]);
+                    }
+                    fence_async_shared();
+                    mbar_arrive(bar_dq_full);
+                }
+
+                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
+                dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
+                dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
+                const float factor = p.grad_scale;
+                #pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    const int j = key0 + 8 * r;
+                    if (j < seqlen_k) {
+                        dk_t* dk_row = dk_tile + (i64)j * p.dk_row_stride;
+                        dv_t* dv_row = dv_tile + (i64)j * p.dv_row_stride;
+                        #pragma unroll
+                        for (int dt = 0; dt < HALF_TILES; ++dt) {
+                            const int col = wg * 128 + dt * 8 + tig * 2;
+                            if (col < p.head_dim) {
+                                store_dk2(dk_row + col, acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor);
+                                store_dv2(dv_row + col, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        """
+    }
+}
