@@ -21,6 +21,12 @@ import FlashAttentionCore
 ///   dQ_partial → shared memory → the writer warp (ordered bulk adds, as at tile D = 64/128)
 /// ```
 ///
+/// With one Q stage (`stages` = 1) both chunks go to a 64 KB staging at the end of the step (the
+/// first while the second is still computed). With two, the staging is 32 KB: round 0 (each
+/// warpgroup's first chunk) at the end of the step, round 1 at the start of the next step while
+/// its first product runs, so the writer reads round 0 (after its turn wait) off the consumers'
+/// path; the last step's round 1 follows the loop.
+///
 /// The two warpgroups do the same tensor work per step (one 64×64×256 product each for Sᵀ/dPᵀ,
 /// then three 64×128×64 ones). Shared memory: K, V 32 KB each; Q 32 KB per stage; dO 32 KB; sP,
 /// sdS 8 KB each; sPf 16 KB; the dQ staging 64 KB with one Q stage (one add per step) or 32 KB
@@ -120,6 +126,21 @@ extension HopperBackwardKernel {
                                 st_shared_u32(hi + c, pack_input2(\(v)[nt][2], \(v)[nt][3]));
                             }
                         }
+        """
+    }
+
+    /// Two-round staging: the second dQ_partial chunk (`held`) of buffer use `use` (round 1
+    /// of a step) into this warpgroup's half of the staging once the writer has read round 0.
+    private static func stageSecondChunk(_ use: String) -> String {
+        """
+        mbar_wait(bar_dq_empty, ((\(use)) & 1) ^ 1);
+                            {
+                                const u32 dst = sdQ + wg * CHUNK_BYTES + ct * 16;
+                                #pragma unroll
+                                for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, held[nt][0], held[nt][1], held[nt][2], held[nt][3]);
+                            }
+                            fence_async_shared();
+                            mbar_arrive(bar_dq_full);
         """
     }
 
@@ -258,6 +279,11 @@ extension HopperBackwardKernel {
                 if (steps > 0) mbar_wait(bar_kv, 0);
                 // The first product's operands: K and Q (warpgroup 0) or V and dO (warpgroup 1).
                 const u32 first_a = wg == 0 ? sK : sV;
+                // Two rounds: the second dQ_partial chunk is staged while the next step's first
+                // product runs (the writer reads round 0 meanwhile), so it lives across steps in
+                // `held`, a copy made by arithmetic (x + 0, not foldable in IEEE) so that ptxas sees
+                // registers no wgmma defines and injects no wait for them (C7517).
+                float held[DQ_TILES][4];
 
                 for (int step = 0; step < steps; ++step) {
                     \(stepDecode)
@@ -276,6 +302,9 @@ extension HopperBackwardKernel {
                         wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc(first_b + off, 16, 1024), ks > 0 ? 1 : 0);
                     }
                     wgmma_commit();
+                    if (DQ_ROUNDS == 2 && step > 0) {
+                        \(Self.stageSecondChunk("2 * step - 1"))
+                    }
                     wgmma_wait<0>();
                     touch_sp(sp);
 
@@ -361,14 +390,24 @@ extension HopperBackwardKernel {
                     }
                     wgmma_wait<0>();
                     touch_chunk(acc_q1);
-                    if (DQ_ROUNDS == 2) mbar_wait(bar_dq_empty, ((step * DQ_ROUNDS + 1) & 1) ^ 1);
-                    {
-                        const u32 dst = sdQ + (DQ_ROUNDS == 1 ? 2 * wg + 1 : wg) * CHUNK_BYTES + ct * 16;
+                    if (DQ_ROUNDS == 2) {
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt)
+                            #pragma unroll
+                            for (int e = 0; e < 4; ++e) held[nt][e] = acc_q1[nt][e] + 0.0f;
+                    }
+                    if (DQ_ROUNDS == 1) {
+                        // Chunk 2·wg + 1 beside chunk 2·wg; one hand-over a step.
+                        const u32 dst = sdQ + (2 * wg + 1) * CHUNK_BYTES + ct * 16;
                         #pragma unroll
                         for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q1[nt][0], acc_q1[nt][1], acc_q1[nt][2], acc_q1[nt][3]);
+                        fence_async_shared();
+                        mbar_arrive(bar_dq_full);
                     }
-                    fence_async_shared();
-                    mbar_arrive(bar_dq_full);
+                }
+                if (DQ_ROUNDS == 2 && steps > 0) {
+                    // The last step's second chunk.
+                    \(Self.stageSecondChunk("2 * steps - 1"))
                 }
 
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)

@@ -106,13 +106,19 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// The tile head dim of a problem head dim (≤ 256).
     public static func tileHeadDim(_ headDim: Int) -> Int { headDim <= 64 ? 64 : headDim <= 128 ? 128 : 256 }
 
-    /// Whether D = 129…256 takes the wide Hopper backward (tile D = 256) without a knob: not
-    /// yet (it runs with `FLASH_ATTENTION_HOPPER_BWD=1` or `FLASH_ATTENTION_HOPPER_BWD256=1`
-    /// until it has passed the device checks; docs/performance.md, "Hopper backward at D = 256").
-    public static let defaultWide = false
+    /// Whether D = 129…256 takes the wide Hopper backward (tile D = 256) without a knob
+    /// (`FLASH_ATTENTION_HOPPER_BWD256=0` keeps the 3-pass kernels): yes, at every length.
+    /// H100, bf16 D = 256, N = 512…16k (session 6, two rounds): the one-stage form 1.00–1.21×
+    /// the 3-pass kernels (1.00 only at 512 causal), 0.73–0.92× cuDNN against their 0.65–0.86×.
+    /// Checked forced in both stage forms: 48/48 pinned dense float64-oracle cases at D = 192/256
+    /// each, bitwise reruns, a random verify sweep, memcheck 0 errors and racecheck 0 hazards
+    /// (docs/performance.md, "Hopper backward at D = 256").
+    public static let defaultWide = true
 
-    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset.
-    public static func defaultWideStages(_ problem: BackwardProblem) -> Int { 2 }
+    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: one
+    /// (the 64 KB dQ staging). Two stages with the in-step second staging round measured
+    /// 0.86–1.00× one stage (H100, bf16 D = 256): its consumers waited on the writer's turn.
+    public static func defaultWideStages(_ problem: BackwardProblem) -> Int { 1 }
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.
@@ -198,6 +204,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`:
+    /// - D = 129…256 (tile D = 256): ``defaultWide``;
     /// - D = 65…128: from 1k keys (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass
     ///   backward at N = 1k…16k, 0.95–1.06× at 512, where 4 key blocks per head leave the
     ///   writer's turn chain and the launch overhead exposed);
