@@ -35,6 +35,10 @@ struct DecodeBenchCUDA {
     /// and its back-to-back GPU time per call (the host-overhead question of issue 6).
     static let measureHost = DecodeBench.switchKnob("FLASH_ATTENTION_BENCH_DECODE_HOST")
     static let flushBytes = 256 << 20
+    /// `FLASH_ATTENTION_BENCH_DECODE_FLUSH=clean`: a diagnostic — our calls are timed after an L2
+    /// flush that leaves clean lines (``DecodeBenchRead/flushL2(_:clean:multiprocessors:sink:stream:)``)
+    /// instead of the memset's dirty ones; torch keeps the memset, so compare with `--no-torch`.
+    static let cleanFlush = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_FLUSH"] == "clean"
     /// `FLASH_ATTENTION_BENCH_DECODE_SPLITS=n`: the contiguous call's `numSplits` (split-count
     /// sweeps on a device; 0 or unset: the heuristic's).
     static let forcedSplits = ProcessInfo.processInfo.environment["FLASH_ATTENTION_BENCH_DECODE_SPLITS"].flatMap { Int($0) } ?? 0
@@ -50,7 +54,8 @@ struct DecodeBenchCUDA {
         let timed = try CUDABackend(ordinal: context.device.ordinal, stream: stream.handle)
         let flush = try CUDABuffer(byteCount: DecodeBenchCUDA.flushBytes, context: context)
         // The pure-read ceiling kernel (`FLASH_ATTENTION_BENCH_DECODE_READ=1`), loaded once here.
-        let reader = DecodeBenchRead.enabled ? try DecodeBenchRead(context: context, architecture: timed.architecture) : nil
+        let reader = DecodeBenchRead.enabled || DecodeBenchCUDA.cleanFlush
+            ? try DecodeBenchRead(context: context, architecture: timed.architecture) : nil
         let copyGBps = try DecodeBenchCUDA.copyBandwidth(context: context, stream: stream)
 
         var peer: DecodeBenchTorch?
@@ -171,13 +176,18 @@ struct DecodeBenchCUDA {
             let lse = try CUDATensor(shape: [batch, heads, 1], elementType: .float32, context: ctx)
             try stream.synchronize()
 
+            let flushSink = try CUDABuffer(byteCount: 256, context: ctx)
             func time(_ arguments: KVCacheArguments) throws -> [Double] {
                 try backend.forwardWithKVCache(arguments)  // compile, load, upload the index arrays
                 try backend.forwardWithKVCache(arguments)
                 try stream.synchronize()
                 if perCall {
                     return try (0..<repeats).map { _ in
-                        try flush.fill(byte: 0, stream: stream)
+                        if DecodeBenchCUDA.cleanFlush, let reader {
+                            try reader.flushL2(flush, clean: true, multiprocessors: ctx.device.multiprocessorCount, sink: flushSink, stream: stream)
+                        } else {
+                            try flush.fill(byte: 0, stream: stream)
+                        }
                         try start.record(on: stream)
                         try backend.forwardWithKVCache(arguments)
                         try end.record(on: stream)
@@ -199,7 +209,7 @@ struct DecodeBenchCUDA {
                                               cacheSeqlens: lengths, out: out.view, lse: lse.view, options: options,
                                               numSplits: DecodeBenchCUDA.forcedSplits)
             records.append(record(ours, "contiguous", nil, try time(contiguous)))
-            if let reader {
+            if let reader, DecodeBenchRead.enabled {
                 // The pure-read ceiling of the same bytes, timed the same way.
                 let sink = try CUDABuffer(byteCount: 256, context: ctx)
                 let read = try reader.measure(a: kCache.buffer.address, b: vCache.buffer.address, bytesEach: cacheBytes / 2,
@@ -210,6 +220,24 @@ struct DecodeBenchCUDA {
                 say(String(format: "read ceiling B=%d context=%d Hk=%d: %.2f us (%.0f GB/s, %.0f%% of copy; %d CTAs/SM) — ours %.2f us = %.0f%% of it",
                            batch, context, kvHeads, read.ms * 1000, ceiling.gbps, ceiling.percentOfCopy, read.ctasPerSM,
                            records[0].ms * 1000, 100 * read.ms / records[0].ms))
+                if DecodeBenchRead.allForms {
+                    // Diagnostics: bulk copies, and both reads after a flush that leaves clean lines.
+                    let sms = ctx.device.multiprocessorCount
+                    let a = kCache.buffer.address, b = vCache.buffer.address, each = cacheBytes / 2
+                    let ldgClean = try reader.measure(a: a, b: b, bytesEach: each, multiprocessors: sms, perCall: perCall, repeats: repeats,
+                                                      clean: true, flush: flush, sink: sink, stream: stream, context: ctx)
+                    records.append(record("pure read cuda clean-l2", "contiguous", nil, [ldgClean.ms]))
+                    var line = String(format: "read forms B=%d context=%d Hk=%d: ldg %.2f us (dirty L2) / %.2f us (clean L2, %d CTAs/SM)",
+                                      batch, context, kvHeads, read.ms * 1000, ldgClean.ms * 1000, ldgClean.ctasPerSM)
+                    for clean in [false, true] {
+                        if let bulk = try reader.measureBulk(a: a, b: b, bytesEach: each, multiprocessors: sms, perCall: perCall,
+                                                             repeats: repeats, clean: clean, flush: flush, sink: sink, stream: stream, context: ctx) {
+                            records.append(record("pure read bulk cuda" + (clean ? " clean-l2" : ""), "contiguous", nil, [bulk.ms]))
+                            line += String(format: "; bulk %.2f us", bulk.ms * 1000) + " (\(clean ? "clean" : "dirty") L2; \(bulk.shape))"
+                        }
+                    }
+                    say(line)
+                }
             }
             if DecodeBenchCUDA.measureHost {
                 // Where a call's time goes: host time to queue one call (wall clock, no sync), and

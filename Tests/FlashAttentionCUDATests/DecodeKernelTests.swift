@@ -181,6 +181,9 @@ struct DecodeKernelTests {
         // whose splits fit one cluster, never cut.
         #expect(try plan(1, 8, 1024, cluster: nil).attention.clusterSplits == 16)
         #expect(try plan(1, 32, 1024, groupSize: 1, cluster: nil).attention.clusterSplits == 4)
+        // The clusters merge by pushing (the knob's default, session 6); split calls have no cluster merge.
+        #expect(try plan(1, 8, 1024, cluster: nil).attention.clusterPush == DecodeHeuristics.clusterPushDefault)
+        #expect(!(try plan(1, 8, 8192, cluster: nil).attention.clusterPush))
         for (b, hk, context, g) in [(8, 8, 1024, 4), (8, 32, 1024, 1), (64, 8, 1024, 4), (1, 8, 8192, 4), (1, 8, 32768, 4)] {
             let p = try plan(b, hk, context, groupSize: g, cluster: nil), old = try plan(b, hk, context, groupSize: g)
             #expect(p.attention.clusterSplits == 0 && p.splits == old.splits)

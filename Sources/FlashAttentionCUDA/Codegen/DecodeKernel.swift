@@ -130,6 +130,20 @@ public struct DecodeKernel: Sendable {
                     ((float*)p.partial_out)[row * \(DT) + dd] = L > 0.0f ? o / L : 0.0f;
                     if (dd == 0) ((float*)p.partial_lse)[row] = L > 0.0f ? mx + log2f(L) : -FA_INF;
             """
+        } else if CS > 1 && d.clusterPush {
+            // The split's normalized out goes straight to the owner of the output, its
+            // log2-domain LSE to every owner of the row's outputs (one word each, no round trip).
+            finish = """
+                    {
+                        const int xi = r * DT + dd;
+                        st_cluster_f32(cluster_map(xBase, (u32)(xi / \(d.clusterChunk))) + 4u * (u32)(split * \(d.clusterChunk) + xi % \(d.clusterChunk)), L > 0.0f ? o / L : 0.0f);
+                    }
+                    if (dd == 0) {
+                        const float lse2 = L > 0.0f ? mx + log2f(L) : -FA_INF;
+                        for (int ow = (r * DT) / \(d.clusterChunk); ow <= (r * DT + DT - 1) / \(d.clusterChunk) && ow < \(CS); ++ow)
+                            st_cluster_f32(cluster_map(xBase, (u32)ow) + 4u * (u32)(\(CS * d.clusterChunk) + split * R + r), lse2);
+                    }
+            """
         } else if CS > 1 {
             // The split's unnormalized partial stays in this CTA's shared memory for the cluster.
             finish = """
@@ -179,6 +193,38 @@ public struct DecodeKernel: Sendable {
             }
             cluster_barrier();
         """
+        // The pushed merge (``DecodeKernelDescriptor/clusterPush``): every split's out and LSE
+        // are in this CTA's exchange area once the barrier has released them; the CTA merges the
+        // outputs it owns in split order from local shared memory. Nothing reads another CTA's
+        // shared memory after this barrier, so no second one keeps it alive.
+        let clusterPushMerge = """
+            cluster_barrier();  // release/acquire: every split's pushed out and LSE are here
+            {
+                const float* xO = smem + \(d.clusterExchangeOffset / 4);
+                const float* xL = xO + \(CS * d.clusterChunk);
+                for (int li = tid; li < \(d.clusterChunk); li += \(d.threads)) {
+                    const int idx = split * \(d.clusterChunk) + li;
+                    if (idx >= R * DT) break;
+                    const int r = idx / DT, dd = idx % DT;
+                    const int m = tile * R + r;
+                    if (m >= rows || dd >= p.head_dim) continue;
+                    float mx = -FA_INF;
+                    #pragma unroll
+                    for (int s = 0; s < \(CS); ++s) mx = fmaxf(mx, xL[s * R + r]);
+                    float L = 0.0f, o = 0.0f;
+                    if (mx != -FA_INF) {
+                        #pragma unroll
+                        for (int s = 0; s < \(CS); ++s) {
+                            const float w = fast_exp2(xL[s * R + r] - mx);
+                            L += w;
+                            o = fmaf(w, xO[s * \(d.clusterChunk) + li], o);
+                        }
+                    }
+                    const int i = m / G, h = hk * G + m % G;
+            \(finalFinish)
+                }
+            }
+        """
         // A cluster's CTAs are neighbours in x: splits fastest there (split = rank in the cluster).
         let gridMap = CS > 1
             ? "const int split = blockIdx.x % \(CS), rest = blockIdx.x / \(CS);\n    const int hk = rest % p.kv_heads, tile = rest / p.kv_heads;"
@@ -199,7 +245,20 @@ public struct DecodeKernel: Sendable {
             asm volatile("ld.shared::cluster.f32 %0, [%1];\\n" : "=f"(v) : "r"(addr) : "memory");
             return v;
         }
-        """
+        """ + (d.clusterPush ? """
+
+        // The pushed merge's pieces: the barrier's two halves apart (a relaxed arrive as the CTA
+        // starts, the wait before its first remote store) and a store to a shared::cluster address.
+        FA_DEVICE void cluster_arrive_relaxed() {
+            asm volatile("barrier.cluster.arrive.relaxed.aligned;\\n" ::: "memory");
+        }
+        FA_DEVICE void cluster_wait() {
+            asm volatile("barrier.cluster.wait.aligned;\\n" ::: "memory");
+        }
+        FA_DEVICE void st_cluster_f32(u32 addr, float v) {
+            asm volatile("st.shared::cluster.f32 [%0], %1;\\n" :: "r"(addr), "f"(v) : "memory");
+        }
+        """ : "")
         // The fused combine: every CTA publishes its partials (fence, then a ticket); the CTA
         // that draws the last ticket of its (b, hk, tile) resets the ticket for the next call and
         // merges all splits' partials in split order from L2, so the bits never depend on which
@@ -547,7 +606,7 @@ public struct DecodeKernel: Sendable {
         #define KEY_OFFSETS(j) \(keyOffsets)
 
         extern "C" __global__ void \(CS > 1 ? "__cluster_dims__(\(CS), 1, 1) " : "")__launch_bounds__(\(d.threads))
-        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {\(DecodeKernelSupport.dependentTrigger(descriptor))\(DecodeTimeline.entry(d.timeline))
+        \(Self.entryPoint)(const __grid_constant__ DecodeParams p) {\(DecodeKernelSupport.dependentTrigger(descriptor))\(DecodeTimeline.entry(d.timeline))\(d.clusterPush ? "\n    cluster_arrive_relaxed();  // this CTA has started (waited on before the first remote store)" : "")
             extern __shared__ float smem[];
             const int* seqlens_ = (const int*)p.seqlens;
             const int* left_pad_ = (const int*)p.left_pad;
@@ -561,7 +620,7 @@ public struct DecodeKernel: Sendable {
             const int end = seqlens_[b] + p.seqlen_new;
             const int pad = left_pad_[b];
             const int Sk = end - pad;
-        \(DecodeTimeline.mark(d.timeline, 1, "Sk > -0x40000000"))\(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
+        \(d.cacheRowEarly ? "    const long long cacheRow = cache_rows_[b];  // with the lengths: two index loads at once, not one after the other\n" : "")\(DecodeTimeline.mark(d.timeline, 1, "Sk > -0x40000000"))\(d.fusedAppend ? "    const int oldLen = seqlens_[b];  // new keys sit at oldLen ..< end" : "")
 
             // The CTA's query rows: visible keys, ALiBi slope (q is loaded once the first K/V
             // copies are in flight, so the two memory latencies overlap).
@@ -593,7 +652,7 @@ public struct DecodeKernel: Sendable {
             const u16* kc = (const u16*)p.k_cache;
             const u16* vc = (const u16*)p.v_cache;
             const long long kHead = hk * p.kc_s2 + d0 * p.kc_s3, vHead = hk * p.vc_s2 + d0 * p.vc_s3;
-            \(d.paged ? "const long long tableRow = (long long)b * p.max_blocks;" : "const long long cacheRow = cache_rows_[b];\n    const long long kRow = cacheRow * p.kc_s0 + kHead, vRow = cacheRow * p.vc_s0 + vHead;")
+            \(d.paged ? "const long long tableRow = (long long)b * p.max_blocks;" : (d.cacheRowEarly ? "" : "const long long cacheRow = cache_rows_[b];\n    ") + "const long long kRow = cacheRow * p.kc_s0 + kHead, vRow = cacheRow * p.vc_s0 + vHead;")
 
         \(laneSetup)
         \(pipelined ? prologue : "")
@@ -648,7 +707,7 @@ public struct DecodeKernel: Sendable {
             float* accS = smem;
             float* mS = smem + KG * R * DT;
             float* lS = mS + KG * R;
-            \(CS > 1 ? "float* xO = lS + KG * R; float* xM = xO + R * DT; float* xL = xM + R;  // the cluster's exchange area" : "")
+            \(CS > 1 && !d.clusterPush ? "float* xO = lS + KG * R; float* xM = xO + R * DT; float* xL = xM + R;  // the cluster's exchange area" : "")
             #pragma unroll
             for (int r = 0; r < R; ++r) {
                 #pragma unroll
@@ -656,9 +715,9 @@ public struct DecodeKernel: Sendable {
                 if (sub == 0) { mS[group * R + r] = mrow[r]; lS[group * R + r] = lrow[r]; }
             }
             __syncthreads();
-        \(DecodeKernelSupport.groupMerge(rows: "R", skip: "m >= rows || dd >= p.head_dim", threads: d.threads, finish: finish))
+        \(d.clusterPush ? "    cluster_wait();  // every CTA of the cluster has started: its exchange area may be written\n    const u32 xBase = smem_u32(smem) + \(d.clusterExchangeOffset)u;\n" : "")\(DecodeKernelSupport.groupMerge(rows: "R", skip: "m >= rows || dd >= p.head_dim", threads: d.threads, finish: finish))
         \(DecodeTimeline.mark(d.timeline, 6))\(d.fusedCombine ? fusedMerge : "")
-        \(CS > 1 ? clusterMerge : "")\(DecodeTimeline.store(d.timeline))
+        \(CS > 1 ? (d.clusterPush ? clusterPushMerge : clusterMerge) : "")\(DecodeTimeline.store(d.timeline))
         }
         """
     }

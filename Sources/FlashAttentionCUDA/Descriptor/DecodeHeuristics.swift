@@ -160,6 +160,34 @@ public enum DecodeHeuristics {
     /// (B = 1, 32k, Hk = 8: 71.8 → 83.5 with 16, 97.5 with 8): CTAs of a cluster wait at the
     /// cluster barrier for the slowest split, holding their SM slots.
     public static let defaultClusterLimit = 16
+    /// `FLASH_ATTENTION_DECODE_CLUSTER_MERGE=push|pull`: how a split cluster merges
+    /// (``DecodeKernelDescriptor/clusterPush``); unset or anything else: ``clusterPushDefault``.
+    public static let clusterMergeOverride: Bool? = {
+        switch FileSystem.environment("FLASH_ATTENTION_DECODE_CLUSTER_MERGE") {
+        case "push": true
+        case "pull": false
+        default: nil
+        }
+    }()
+    /// On: on the H100 (bf16, H = 32, D = 128, contiguous, session 6 call A,
+    /// `scripts/device/decode_s6a.sh`, two alternating rounds, µs) the two cluster points of the
+    /// grid ran pull → push B = 1, 1k, Hk = 8 15.2 / 15.0 → 14.8 / 14.8 and Hk = 32 15.8 / 16.0 →
+    /// 15.6 / 15.6 (every other point runs the same kernel either way). The in-kernel timeline at
+    /// B = 1, 1k, Hk = 8: from the main loop's end to the CTA's end 2.8 → 2.65 µs, last CTA end
+    /// 10.66 → 10.40–10.50 µs — the pushes (group merge plus remote stores, 0.8 → 1.6 µs) cost most
+    /// of what the exit barrier and the 48 remote loads per output saved. Oracle-checked forced on
+    /// (24 random cases, clusters ≤ 16 and ≤ 8 forced on every split call; memcheck clean).
+    public static let clusterPushDefault = true
+    /// `FLASH_ATTENTION_DECODE_ROW_EARLY=on|off` (or `1|0`): whether the scalar kernel on a
+    /// contiguous cache loads its cache row with the lengths (``DecodeKernelDescriptor/cacheRowEarly``).
+    /// Unset: ``cacheRowEarlyDefault``.
+    public static let cacheRowEarlyOverride: Bool? = switchKnob("FLASH_ATTENTION_DECODE_ROW_EARLY")
+    /// Off: level on the H100 (session 6 call A, two rounds, µs, off → on): B = 1, 1k, Hk = 8
+    /// 15.2 / 15.0 → 15.0 / 15.2, B = 8, 8k 102.2 / 102.5 → 104.5 / 103.5, Hk = 32 B = 1, 1k
+    /// 15.8 / 16.0 → 15.9 / 15.8; the timeline's first copies went out at 1.50–1.60 against
+    /// 1.57–1.60 µs, so the cache-row load was not on the path (the lengths' miss is).
+    /// Oracle-checked forced on (24 random cases), so the knob stays for A/B.
+    public static let cacheRowEarlyDefault = false
     /// Decode steps (≤ `maximumFusedAppend` new keys, pipelined caches) append in the attention
     /// kernel (one launch fewer); `FLASH_ATTENTION_DECODE_APPEND=kernel` keeps the append kernel
     /// (A/B timing). Longer runs (prefill chunks) keep it: each CTA would rebuild every new key
@@ -411,7 +439,9 @@ public enum DecodeHeuristics {
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32,
             dependentLaunch: dependentLaunch,
             appendBehindCopies: fusedAppend && (appendBehindCopiesOverride ?? appendBehindCopiesDefault),
-            timeline: timelinePath != nil && !tensorCores && vectorized && !fuseCombine)
+            timeline: timelinePath != nil && !tensorCores && vectorized && !fuseCombine,
+            clusterPush: cluster > 1 && (clusterMergeOverride ?? clusterPushDefault),
+            cacheRowEarly: !tensorCores && !problem.paged && (cacheRowEarlyOverride ?? cacheRowEarlyDefault))
         let combine = splitOutput && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
                                      outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE,
@@ -592,6 +622,26 @@ public enum DecodeHeuristics {
                                                    rowsPerBlock: 4, keysPerStep: 4, stages: stages(keysPerStep: 4, threads: 128),
                                                    mask: .causal, fusedAppend: true, clusterSplits: 16,
                                                    appendBehindCopies: true, timeline: true))
+        }
+        // The pushed cluster merge: every cluster variant above (2 … 16 CTAs, each row choice,
+        // paged, the fused append, the scalar register path, the timeline) in that form.
+        variants += variants.filter { $0.kind == .attention && $0.clusterSplits > 1 }.map { variant in
+            var variant = variant
+            variant.clusterPush = true
+            variant.cacheRowEarly = !variant.paged
+            return variant
+        }
+        // The B = 1, 1k shape as planned on sm_90: a 16-CTA cluster with the fused append, pushed.
+        if architecture >= .sm90a {
+            variants.append(DecodeKernelDescriptor(kind: .attention, architecture: architecture, elementType: .bfloat16, headDim: 128,
+                                                   rowsPerBlock: 4, keysPerStep: 4, stages: stages(keysPerStep: 4, threads: 128),
+                                                   mask: .causal, fusedAppend: true, clusterSplits: 16, clusterPush: true))
+        }
+        // The early cache-row load alone: the scalar kernel's contiguous forms (final, split, fused combine).
+        variants += variants.filter { $0.kind == .attention && !$0.tensorCores && !$0.paged && $0.clusterSplits == 0 && $0.headDim == 128 }.map { variant in
+            var variant = variant
+            variant.cacheRowEarly = true
+            return variant
         }
         variants.append(DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: .bfloat16,
                                                outputType: .float32, headDim: 128, writeLSE: false))

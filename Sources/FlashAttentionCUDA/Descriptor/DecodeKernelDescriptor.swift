@@ -87,6 +87,22 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// no partial touches global memory. 0: no cluster (`splitOutput` decides). 2…16; the
     /// kernel's split count must equal it (the runtime allows non-portable sizes above 8).
     public var clusterSplits: Int
+    /// Attention with `clusterSplits` (scalar kernel): the cluster merge pushes instead of pulling.
+    /// Each CTA arrives (relaxed) at a cluster barrier as it starts and waits on it only once its
+    /// own partial is ready (by then every CTA of the cluster has started, so its shared memory may
+    /// be written), then stores its split's normalized out and log2-domain LSE straight into the
+    /// shared memory of the CTA that owns each output (`st.shared::cluster`: one word per output and
+    /// one per (row, owner), no round trips), meets the others at one release/acquire barrier and
+    /// merges its own outputs from local shared memory in split order. No CTA reads another's
+    /// shared memory after that barrier, so the pull form's second barrier (keeping shared memory
+    /// alive) goes; the exchange area sits past the pipeline and the group merge, which other CTAs'
+    /// stores may not touch. Same result whichever CTA runs first (split order fixed).
+    public var clusterPush: Bool
+    /// Attention, scalar kernel on a contiguous cache: the batch row's cache row is loaded at the
+    /// top with the cache lengths and left pad (independent loads, so their DRAM latencies
+    /// overlap) instead of after the split's key range, where it was a second dependent miss
+    /// before the first copies could go out.
+    public var cacheRowEarly: Bool
     /// Attention, scalar (not tensor-core) kernel with 2+ threads per key: a step's N·R (key,
     /// row) dot products are reduced across the key group's lanes together (a transposed
     /// butterfly: each stage halves the values a lane holds, `N·R − 1` shuffles in all instead
@@ -117,7 +133,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         splitOutput: Bool = false, fusedCombine: Bool = false, fusedAppend: Bool = false, tensorCores: Bool = false, clusterSplits: Int = 0, transposedReduce: Bool = false,
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false,
-        dependentLaunch: Bool = false, appendBehindCopies: Bool = false, timeline: Bool = false
+        dependentLaunch: Bool = false, appendBehindCopies: Bool = false, timeline: Bool = false,
+        clusterPush: Bool = false, cacheRowEarly: Bool = false
     ) {
         self.kind = kind
         self.architecture = architecture
@@ -140,6 +157,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.timeline = kind == .attention && timeline
         self.tensorCores = tensorCores
         self.clusterSplits = kind == .attention && !splitOutput ? clusterSplits : 0
+        self.clusterPush = kind == .attention && !splitOutput && clusterSplits > 1 && !tensorCores && clusterPush
+        self.cacheRowEarly = kind == .attention && !tensorCores && !paged && cacheRowEarly
         self.transposedReduce = kind == .attention && !tensorCores && headDim >= 16 && transposedReduce
         self.writeLSE = writeLSE
         self.rotary = rotary
@@ -160,6 +179,10 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// (float32 acc[groups][rows][headDim], then m and l per group and row).
     public var sharedMemoryBytes: Int {
         guard kind == .attention else { return 0 }
+        if clusterPush {
+            // The push form's exchange area lies past everything the CTA itself uses.
+            return clusterExchangeOffset + 4 * clusterSplits * (clusterChunk + rowsPerBlock)
+        }
         // A cluster adds its exchange area (unnormalized out, max, sum per row) after the groups'.
         let merge = 4 * (keyGroups + (clusterSplits > 1 ? 1 : 0)) * rowsPerBlock * (headDim + 2)
         if tensorCores {
@@ -172,6 +195,17 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             return max(merge, stages * warps * 2 * 16 * headDim * 2)
         }
         return max(merge, pipelined ? stages * keysPerStep * 2 * threads * 16 : 0)
+    }
+
+    /// Attention with `clusterPush`: outputs (row · headDim + dim) each CTA of the cluster owns
+    /// in the merge, a contiguous run (the last CTA's may be shorter).
+    public var clusterChunk: Int { (rowsPerBlock * headDim + clusterSplits - 1) / max(1, clusterSplits) }
+    /// Attention with `clusterPush`: the byte offset of the exchange area ([split][chunk] outputs,
+    /// then [split][row] LSEs), past the pipeline's stages and the key groups' merge area.
+    public var clusterExchangeOffset: Int {
+        let merge = 4 * keyGroups * rowsPerBlock * (headDim + 2)
+        let pipeline = pipelined ? stages * keysPerStep * 2 * threads * 16 : 0
+        return (max(merge, pipeline) + 15) / 16 * 16
     }
 
     /// Attention: K/V go through the `cp.async` pipeline (16-byte aligned caches only).
@@ -214,6 +248,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                     guard architecture >= .sm90a else { return "thread-block clusters need sm_90" }
                     guard !tensorCores else { return "the tensor-core kernel has no cluster merge" }
                 }
+                if clusterPush && clusterSplits < 2 { return "the pushed cluster merge needs a cluster" }
+                if cacheRowEarly && (tensorCores || paged) { return "the early cache-row load is the scalar kernel's, contiguous caches only" }
             } else if threads < DecodeHeuristics.maximumSplits {
                 return "a combine CTA needs a thread per split (\(DecodeHeuristics.maximumSplits)), got \(threads)"
             }
@@ -245,7 +281,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             if paged { parts.append("paged") }
             if !vectorized { parts.append("scalar") }
             if transposedReduce { parts.append("tr") }
-            parts.append(fusedCombine ? "fused" : splitOutput ? "split" : clusterSplits > 1 ? "cluster\(clusterSplits)" : "final")
+            if cacheRowEarly { parts.append("rowearly") }
+            parts.append(fusedCombine ? "fused" : splitOutput ? "split" : clusterSplits > 1 ? "cluster\(clusterSplits)\(clusterPush ? "push" : "")" : "final")
             if (!splitOutput || fusedCombine) && !writeLSE { parts.append("nolse") }
             if fusedAppend {
                 parts.append("append")
