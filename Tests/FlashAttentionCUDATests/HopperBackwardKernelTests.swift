@@ -156,6 +156,11 @@ struct HopperBackwardKernelTests {
         }
         p = plain; p.headDim = 256
         #expect(HopperBackwardDescriptor.defaultOn(p) == HopperBackwardDescriptor.defaultWide)
+        // Two Q stages (two dQ staging rounds) on unmasked problems from 4k keys, one elsewhere.
+        for (mask, keys, stages) in [(KernelMask.none, 4096, 2), (.none, 2048, 1), (.causal, 16384, 1), (.causal, 1024, 1)] {
+            var q = p; q.mask = mask; q.seqlenK = keys
+            #expect(HopperBackwardDescriptor.defaultWideStages(q) == stages)
+        }
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1)?[1].name == "hbwd_dkdv_bf16_d256_m64n64s1_causal_sm_90a")
         #expect(HopperBackwardDescriptor.plan(for: p, orderedDQ: false, dqBuffers: 2, dqWriters: 2, earlyDV: true)?[1].orderedDQ == true,
                 "knobs of the tile D = 128 schedules leave the wide kernel as it is")

@@ -5,7 +5,8 @@
 # dQ staging rounds (FLASH_ATTENTION_HOPPER_BWD256=1 ..._STAGES=2; since call 2 the second round is
 # staged during the next step's first product), N1 = one Q stage, one 64 KB staging (the default
 # since call 1: no knob). Call 1 (2026-11-27 00:44) ran HW_MODES="O N2 N1" with the in-step N2;
-# call 2 runs HW_MODES="O N1 N2" HW_FP16=1.
+# call 2 runs HW_MODES="O N1 N2" HW_FP16=1; call 3 (the shipped rule: two stages unmasked from 4k)
+# HW_SKIP=check HW_MODES="O D" HW_NCU_MODE=N2 HW_BUDGET=70 (D = no knob).
 # Phase 1 (checks first): float64-oracle pinned dense cases at D 192/256 with the Hopper backward
 # forced (both forms, launches counted), bitwise reruns, a random verify sweep with the wide kernel
 # on, memcheck + racecheck (--kernel-name kns=flash_attention_backward_hopper) on small multi-step
@@ -87,7 +88,8 @@ if want bench; then
   for m in $modes; do bench $m bf16 r1; done
 fi
 if want torch; then
-  PYTHONUNBUFFERED=1 timeout 90 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_N1_r1.csv" --out "$OUT/torch_bf16.csv" --dims 256 \
+  ours=$(ls "$OUT"/bench_*_r1.csv 2>/dev/null | tail -1)
+  PYTHONUNBUFFERED=1 timeout 90 python3 scripts/bench_cuda_backward.py --ours "$ours" --out "$OUT/torch_bf16.csv" --dims 256 \
     --seqlens 512,1024,2048,4096,8192,16384 --dtypes bf16 > "$OUT/torch_bf16.txt" 2>&1
   stamp "torch bf16"
 fi
@@ -101,7 +103,8 @@ if want ncu && [ "$(el)" -lt $((budget - 30)) ]; then
 fi
 if [ "${HW_FP16:-0}" = 1 ] && want bench; then
   for m in $modes; do [ "$(el)" -lt $((budget - 20)) ] && bench $m fp16 f1; done
-  [ "$(el)" -lt $((budget - 25)) ] && { PYTHONUNBUFFERED=1 timeout 90 python3 scripts/bench_cuda_backward.py --ours "$OUT/bench_N1_f1.csv" \
+  ours=$(ls "$OUT"/bench_*_f1.csv 2>/dev/null | tail -1)
+  [ "$(el)" -lt $((budget - 25)) ] && { PYTHONUNBUFFERED=1 timeout 90 python3 scripts/bench_cuda_backward.py --ours "$ours" \
     --out "$OUT/torch_fp16.csv" --dims 256 --seqlens 512,1024,2048,4096,8192,16384 --dtypes fp16 > "$OUT/torch_fp16.txt" 2>&1; stamp "torch fp16"; }
 fi
 if want bench; then

@@ -108,17 +108,23 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// Whether D = 129…256 takes the wide Hopper backward (tile D = 256) without a knob
     /// (`FLASH_ATTENTION_HOPPER_BWD256=0` keeps the 3-pass kernels): yes, at every length.
-    /// H100, bf16 D = 256, N = 512…16k (session 6, two rounds): the one-stage form 1.00–1.21×
-    /// the 3-pass kernels (1.00 only at 512 causal), 0.73–0.92× cuDNN against their 0.65–0.86×.
-    /// Checked forced in both stage forms: 48/48 pinned dense float64-oracle cases at D = 192/256
-    /// each, bitwise reruns, a random verify sweep, memcheck 0 errors and racecheck 0 hazards
+    /// H100, D = 256, N = 512…16k, bf16 (two rounds) and fp16 (session 6, second call): with
+    /// ``defaultWideStages(_:)`` 1.00–1.24× the 3-pass kernels (1.00–1.01 only at 512 causal),
+    /// 0.73–0.93× cuDNN against their 0.63–0.86×. Checked in both stage forms (forced) on the
+    /// shipped build: 48/48 pinned dense float64-oracle cases at D = 192/256 each, bitwise
+    /// reruns, a random verify sweep, memcheck 0 errors and racecheck 0 hazards
     /// (docs/performance.md, "Hopper backward at D = 256").
     public static let defaultWide = true
 
-    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: one
-    /// (the 64 KB dQ staging). Two stages with the in-step second staging round measured
-    /// 0.86–1.00× one stage (H100, bf16 D = 256): its consumers waited on the writer's turn.
-    public static func defaultWideStages(_ problem: BackwardProblem) -> Int { 1 }
+    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: two
+    /// (32 KB dQ staging in two rounds, the second during the next step's first product) on
+    /// unmasked problems from 4k keys, one (64 KB staging, Q reloaded behind dK) elsewhere.
+    /// H100, D = 256 (second call, bf16 / fp16): unmasked 4k/8k/16k two stages 1.08/1.14/1.13×
+    /// one stage (fp16 1.07/1.15/1.18×), but 0.90–0.98× at 512…2k; causal two stages 0.90–0.95×
+    /// up to 8k and level at 16k (1.02/1.03×), so causal keeps one.
+    public static func defaultWideStages(_ problem: BackwardProblem) -> Int {
+        problem.mask == .none && problem.seqlenK >= 4096 ? 2 : 1
+    }
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.
