@@ -110,6 +110,25 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, tmaStoreO: true))
+    // Three consumer warpgroups at D = 64 (off by default, FLASH_ATTENTION_HOPPER_WG=3): the table's
+    // D = 64 shapes with 192-row tiles — two Q buffers with the TMA store of O, the dynamic
+    // scheduler (causal, with the store; varlen with a float32 output; one Q buffer: two spill),
+    // the one-Q persistent grid and the one-tile-per-block grid.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, tmaStoreO: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, tmaStoreO: true))
     return list
 }()
 
@@ -183,6 +202,32 @@ struct HopperForwardTests {
         #expect(short128.name.hasSuffix("tmaws2pq2so_sm_90a"))
     }
 
+    /// Three consumer warpgroups: 192-row tiles of 16 warps at D = 64 with up to 128-key steps;
+    /// the turn barriers go round three warpgroups and each consumer has 160 registers.
+    @Test func threeConsumerWarpgroups() throws {
+        let three = try #require(hopperVariants.first { $0.blockM == 192 && $0.tmaStoreO && $0.persistent })
+        #expect(three.invalidReason == nil && three.consumerWarpgroups == 3 && three.threads == 512)
+        #expect(three.name.contains("m192n128w16b1"))
+        let source = try AttentionKernel(descriptor: three).source
+        #expect(source.contains("constexpr int CONSUMER_THREADS = 384;") && source.contains("constexpr int TURN_THREADS = 256;"))
+        #expect(source.contains("setmaxnreg.inc.sync.aligned.u32 160;") && source.contains("named_arrive(BAR_TURN + (wg == 2 ? 0 : wg + 1), TURN_THREADS);"))
+        #expect(source.contains("constexpr int BAR_STORE = 4;"))
+        let two = try AttentionKernel(descriptor: hopperVariants[0]).source
+        #expect(two.contains("setmaxnreg.inc.sync.aligned.u32 240;") && !two.contains("TURN_THREADS"))
+        var wide = three
+        wide.blockN = 192
+        #expect(wide.invalidReason != nil, "192-key steps need more than 160 registers")
+        var d128 = three
+        d128.headDim = 128
+        #expect(d128.invalidReason != nil)
+        var odd = three
+        odd.warps = 12
+        #expect(odd.invalidReason != nil, "192 rows are 3 consumer warpgroups + the producer: 16 warps")
+        var dynamicTwoQ = three
+        (dynamicTwoQ.mask, dynamicTwoQ.dynamicScheduler, dynamicTwoQ.tmaStoreO) = (.causal, true, false)
+        #expect(dynamicTwoQ.invalidReason != nil, "the dynamic scheduler with two Q buffers spills 12 B at 160 registers")
+    }
+
     @Test func invalidShapesAreRefused() {
         var d = hopperVariants[0]
         d.headDim = 256
@@ -214,7 +259,8 @@ struct HopperForwardTests {
         // The switches change the answers; this checks the table itself.
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_L2") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_L2") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)
@@ -243,11 +289,18 @@ struct HopperForwardTests {
         let short128 = try pick(AttentionProblem(elementType: .float16, headDim: 128, tensorMapFriendly: true, seqlenQ: 512))
         #expect(short128.blockN == 128 && short128.persistent && short128.qStages == 2 && short128.tmaStoreO)
         let plain40 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 40, varlen: true, tensorMapFriendly: true))
-        #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent && plain40.blockN == 128)
-        // D = 64 non-causal: 192-key steps from N = 2k.
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 2048)).blockN == 192)
+        #expect(plain40.mainloop == .tmaWarpSpecialized && plain40.headDim == 64 && plain40.persistent && plain40.blockN == 128 && plain40.blockM == 192)
+        // D = 64 non-causal: three consumer warpgroups (192-row tiles, 128-key steps) at every N,
+        // with two Q buffers and the TMA store of O below 2k; float32 outputs keep two warpgroups
+        // (192-key steps from 2k).
+        let long64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 2048))
+        #expect(long64.blockM == 192 && long64.warps == 16 && long64.blockN == 128 && long64.qStages == 1 && !long64.tmaStoreO)
         let short64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, tensorMapFriendly: true, seqlenQ: 1024))
-        #expect(short64.blockN == 128 && short64.qStages == 2 && short64.tmaStoreO)
+        #expect(short64.blockM == 192 && short64.blockN == 128 && short64.qStages == 2 && short64.tmaStoreO)
+        let long64F32 = try pick(AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, tensorMapFriendly: true, seqlenQ: 2048))
+        #expect(long64F32.blockM == 128 && long64F32.blockN == 192)
+        let short64F32 = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 64, tensorMapFriendly: true, seqlenQ: 512))
+        #expect(short64F32.blockM == 128 && short64F32.qStages == 2 && !short64F32.tmaStoreO)
         // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler.
         let plain256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2048))
         #expect(plain256.mainloop == .tmaWarpSpecialized && plain256.blockN == 80 && plain256.persistent && !plain256.dynamicScheduler)
@@ -257,7 +310,7 @@ struct HopperForwardTests {
         // it), 192-key steps from 4k.
         for n in [512, 1024, 2048] {
             let short = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: n))
-            #expect(short.mainloop == .tmaWarpSpecialized && short.blockN == 128 && short.dynamicScheduler && short.qStages == 2 && !short.tmaStoreO)
+            #expect(short.mainloop == .tmaWarpSpecialized && short.blockN == 128 && short.dynamicScheduler && short.qStages == 2 && !short.tmaStoreO && short.blockM == 128)
         }
         let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 192 && causal64.dynamicScheduler && causal64.qStages == 1)

@@ -21,6 +21,9 @@ import FlashAttentionCore
 ///                   wait S_j; release K_j; mask; softmax → α, P_j; wait O; release V_{j−1}
 ///     O = O·α; O += P_last·V_last; O /= l
 /// ```
+/// With ``AttentionKernelDescriptor/consumerWarpgroups`` = 3 (D = 64) a block has 512 threads and
+/// 192 query rows; the consumers have 160 registers each and the turns go round all three.
+///
 /// The turn-taking ("ping-pong") is a pair of named barriers: a warpgroup issues its two
 /// products only after the other has issued its own, so while one warpgroup runs its softmax
 /// the tensor cores work on the other's products. Within a warpgroup, the softmax of step j
@@ -95,14 +98,14 @@ public struct HopperForwardKernel: Sendable {
         func flag(_ b: Bool) -> String { b ? "true" : "false" }
         return """
         constexpr int HEAD_DIM = \(d.headDim);      // tile head dim (problem D ≤ this; the copy engine zero-fills the rest)
-        constexpr int BLOCK_M = \(d.blockM);        // query rows per thread block (2 consumer warpgroups × 64)
+        constexpr int BLOCK_M = \(d.blockM);        // query rows per thread block (\(d.consumerWarpgroups) consumer warpgroups × 64)
         constexpr int BLOCK_N = \(d.blockN);        // keys per main-loop step
         constexpr int STAGES = \(d.stages);         // K/V pipeline depth
         constexpr int EXP2_EMU = \(d.emulatedExp2Every);    // every EXP2_EMU-th n8 tile of S exponentiates on the FMA pipe (0: none)
         constexpr bool OVERLAP = \(flag(d.overlapEpilogue));  // a tile's last P·V runs under the next tile's head and first S issue
         constexpr int Q_STAGES = \(d.qStages);      // Q buffers (2: the next tile's Q loads under this tile's last steps)
         constexpr int THREADS = \(d.threads);
-        constexpr int CONSUMER_THREADS = 256;
+        constexpr int CONSUMER_THREADS = \(d.consumerWarpgroups * 128);
         constexpr int N_TILES = BLOCK_N / 8;        // n8 column tiles of S per warp
         constexpr int D_TILES = HEAD_DIM / 8;       // n8 column tiles of O per warp
         constexpr int D_BLOCKS = HEAD_DIM / 64;     // 64-column (128-byte) swizzle blocks per row
@@ -117,8 +120,8 @@ public struct HopperForwardKernel: Sendable {
         // (50 MB on the H100, split in two halves), heaviest row blocks first within a section.
         constexpr long long SCHED_L2_BYTES = 16ll << 20;
         constexpr float LN2 = 0.6931471805599453f;
-        constexpr int BAR_TURN = 1;                 // named barriers 1 and 2: consumer warpgroup turns (0 is __syncthreads)
-        \(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == 128, "tile shape");
+        constexpr int BAR_TURN = 1;                 // named barriers \(threeConsumers ? "1, 2 and 3" : "1 and 2"): consumer warpgroup turns (0 is __syncthreads)
+        \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
@@ -151,11 +154,35 @@ public struct HopperForwardKernel: Sendable {
         """ + (descriptor.l2Prefetch ? "\n" + l2PrefetchHelper : "") + (descriptor.tmaStoreO ? "\n" + storeHelpers : "")
     }
 
+    /// Three consumer warpgroups (192-row tiles, ``AttentionKernelDescriptor/consumerWarpgroups``).
+    private var threeConsumers: Bool { descriptor.consumerWarpgroups == 3 }
+
+    /// Threads a turn barrier counts: with two consumer warpgroups every consumer thread (the
+    /// text the two-warpgroup kernels have always had); with three, the warpgroup taking its
+    /// turn and the one handing it over.
+    private var turnThreads: String { threeConsumers ? "TURN_THREADS" : "CONSUMER_THREADS" }
+
+    /// The warpgroup whose turn follows `wg`'s.
+    private var nextWarpgroup: String { threeConsumers ? "(wg == 2 ? 0 : wg + 1)" : "(1 - wg)" }
+
+    /// The consumers' register budget after `setmaxnreg`: 240 beside one 24-register producer
+    /// warpgroup with two consumer warpgroups (24·128 + 240·256 ≤ 64 K), 160 with three
+    /// (24·128 + 160·384 ≤ 64 K).
+    static func consumerRegisters(_ d: AttentionKernelDescriptor) -> Int { d.consumerWarpgroups == 3 ? 160 : 240 }
+
+    /// Three consumer warpgroups only: a turn barrier is one warpgroup's sync and the previous one's arrival.
+    private var turnConstants: String {
+        """
+        constexpr int TURN_THREADS = 256;           // a turn barrier: the warpgroup taking its turn and the one handing it over
+
+        """
+    }
+
     /// Constants of the TMA store of O (``AttentionKernelDescriptor/tmaStoreO`` only).
     private var storeConstants: String {
         """
         constexpr unsigned O_BYTES = BLOCK_M * HEAD_DIM * 2;  // O staging tile of the bulk tensor store
-        constexpr int BAR_STORE = 3;                // named barriers 3 and 4: a consumer warpgroup's staging of O
+        constexpr int BAR_STORE = \(1 + descriptor.consumerWarpgroups);                // named barriers \(threeConsumers ? "4, 5 and 6" : "3 and 4"): a consumer warpgroup's staging of O
 
         """
     }
@@ -497,9 +524,9 @@ public struct HopperForwardKernel: Sendable {
                 }
             } else {
                 // MARK: consumer warpgroups
-                asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\\n" ::: "memory");
-                const int wg = (warp >> 2) - 1;                  // 0 or 1: rows 64·wg … 64·wg + 63 of a tile
-                const int ctid = tid - 128;                      // 0 … 255 over both consumer warpgroups
+                asm volatile("setmaxnreg.inc.sync.aligned.u32 \(Self.consumerRegisters(descriptor));\\n" ::: "memory");
+                const int wg = (warp >> 2) - 1;                  // \(threeConsumers ? "0, 1 or 2" : "0 or 1"): rows 64·wg … 64·wg + 63 of a tile
+                const int ctid = tid - 128;                      // \(threeConsumers ? "0 … 383 over the three" : "0 … 255 over both") consumer warpgroups
                 const int group = lane >> 2, tig = lane & 3;     // accumulator fragment coordinates
                 const int row_in_block = wg * 64 + (warp & 3) * 16 + group;  // this thread's rows: +0 and +8
                 const float scale_log2 = p.scale_log2;
@@ -549,9 +576,9 @@ public struct HopperForwardKernel: Sendable {
                     }
                 };
 
-                // Turns alternate WG 0, WG 1, WG 0, … across all tiles (both walk the same steps):
+                \(threeConsumers ? "// Turns go round WG 0, WG 1, WG 2, WG 0, … across all tiles (all walk the same steps):" : "// Turns alternate WG 0, WG 1, WG 0, … across all tiles (both walk the same steps):")
                 // warpgroup 0 takes the first.
-                if (wg == 1) named_arrive(BAR_TURN + 0, CONSUMER_THREADS);
+                if (wg == \(descriptor.consumerWarpgroups - 1)) named_arrive(BAR_TURN + 0, \(turnThreads));
                 int kv_iter = 0, q_iter = 0;
                 int qb = 0;  // this tile's Q buffer
 
@@ -659,10 +686,10 @@ public struct HopperForwardKernel: Sendable {
                     {
                         const int stage = kv_iter % STAGES;
                         mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
@@ -681,14 +708,14 @@ public struct HopperForwardKernel: Sendable {
                         const int cur = kv_iter + it, prv = cur - 1;
                         const int stage = cur % STAGES, prev = prv % STAGES;
                         mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
                         rescale_o();
                         mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(prev);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         wgmma_wait<1>();  // S landed; P·V may still run
                         mbar_arrive(bar_k_free + 8 * stage);
                         softmax((n_blocks - 1 - it) * BLOCK_N);
@@ -719,9 +746,9 @@ public struct HopperForwardKernel: Sendable {
                 }
                 if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }\(descriptor.tmaStoreO ? "\n        // The last stores complete before the block exits.\n        if (store_issuer) bulk_wait0();" : "")
 
-                // Warpgroup 0 received one more turn signal than it used: take it, so both
+                // Warpgroup 0 received one more turn signal than it used: take it, so \(threeConsumers ? "all" : "both")
                 // named barriers end the kernel idle.
-                if (wg == 0) named_sync(BAR_TURN + 0, CONSUMER_THREADS);
+                if (wg == 0) named_sync(BAR_TURN + 0, \(turnThreads));
             }
         }
         """

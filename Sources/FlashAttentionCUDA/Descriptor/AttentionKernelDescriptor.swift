@@ -172,6 +172,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
 
     // MARK: - Derived layout facts
 
+    /// Consumer warpgroups of the TMA warp-specialised loop, 64 query rows each: 2 (blockM 128,
+    /// 12 warps with the producer), or 3 (blockM 192, 16 warps; D = 64 with at most 128-key steps,
+    /// since each consumer then has 160 registers). A third consumer keeps the tensor cores fed
+    /// while two warpgroups run their softmax: at D = 64 a step's products are short beside its
+    /// exponentials, so with two the pipe idles during the softmax (FlashAttention-3's D = 64
+    /// shape). Rows past the sequence in a tile's last row block are computed and not stored.
+    public var consumerWarpgroups: Int { mainloop == .tmaWarpSpecialized ? blockM / 64 : 0 }
+
     /// m16 row tiles each warp owns.
     public var rowTilesPerWarp: Int { blockM / (16 * warps) }
     public var threads: Int { warps * 32 }
@@ -202,7 +210,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
             if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
-            if warps != 12 || blockM != 128 { return "the TMA warp-specialised loop is 3 warpgroups (1 producer, 2 × 64-row consumers): blockM 128, 12 warps" }
+            if !((warps == 12 && blockM == 128) || (warps == 16 && blockM == 192)) {
+                return "the TMA warp-specialised loop is 1 producer and 2 or 3 64-row consumer warpgroups: blockM 128 with 12 warps, or 192 with 16"
+            }
+            if blockM == 192 && (headDim != 64 || blockN > 128) {
+                return "three consumer warpgroups (160 registers each) hold at most D = 64 with 128-key steps, got D = \(headDim), \(blockN) keys"
+            }
+            if blockM == 192 && dynamicScheduler && qStages == 2 {
+                return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each)"
+            }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
             if softcap || alibi || dropout || mask == .window || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {

@@ -191,6 +191,10 @@ public enum KernelHeuristics {
         /// `FLASH_ATTENTION_HOPPER_STORE=0` skips such rows, `=1` sets it on every row where the
         /// staging tile fits.
         public var tmaStoreO: Bool = false
+        /// Consumer warpgroups (3: 192-row tiles, D = 64 with at most 128-key steps).
+        /// `FLASH_ATTENTION_HOPPER_WG=3` sets it on every D = 64 row (capping its key steps at 128;
+        /// one Q buffer beside the dynamic scheduler), `=2` skips the rows that set it.
+        public var consumerWarpgroups: Int = 2
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -253,9 +257,20 @@ public enum KernelHeuristics {
     /// store ÷ shipped): unmasked 4k 1.031 / 1.023, 8k 1.010 / 1.020 (single runs 0.96–1.06),
     /// 16k 0.988 / 0.989; causal 4k 1.005 / 1.022 (the shipped fp16 runs 559 and 583), 8k 0.994 /
     /// 1.004, 16k 0.966 / 0.995. So the unmasked store row reaches 4k; the causal one stays at 2k.
+    ///
+    /// Session 6, three consumer warpgroups at D = 64 (scripts/device/hopper_wg3.sh,
+    /// `FLASH_ATTENTION_HOPPER_WG=3` on every D = 64 row, two interleaved rounds, bf16 / fp16 means,
+    /// ÷ shipped): unmasked 1.086 / 1.069 (N = 512), 1.094 / 1.078 (1k), 1.129 / 1.128 (2k),
+    /// 1.163 / 1.128 (4k), 1.116 / 1.075 (8k), 1.144 / 1.153 (16k); causal (one Q buffer: two spill
+    /// beside the dynamic scheduler at 160 registers) 0.82 / 0.81 at 512 and 1k, 0.99 at 2k,
+    /// 1.00–1.04 from 4k. So the unmasked rows take three warpgroups; causal keeps two.
     public static let hopperTable: [HopperChoice] = [
+        HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, consumerWarpgroups: 3, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "three consumer warpgroups (192-row tiles, 128-key steps) from N = 2k: 1.08–1.16× the two-warpgroup 192×2p kernel at N = 2k…16k (session 6, scripts/device/hopper_wg3.sh and hopper_wg3_confirm.sh, two interleaved rounds each, bf16 + fp16; 1.03–1.13× cuDNN); 16-bit outputs (float32 outputs were not checked on the GPU)"),
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 192, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps from N = 2k: interleaved A/B (2 runs × bf16/fp16) 1.01–1.03× the 128-key steps at N = 2k/4k, 1.01–1.09× at 8k/16k; 0.93–0.96× at N ≤ 1k (session 2 grid)"),
+        HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, consumerWarpgroups: 3, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "three consumer warpgroups (192-row tiles) with two Q buffers and the TMA store of O below N = 2k: 1.07–1.09× the two-warpgroup kernel at N = 512 / 1k although a 512- or 1k-row sequence leaves the last tile's third (or second and third) warpgroup computing rows past the end (session 6, two calls, two rounds each, bf16 + fp16; 0.98–0.99× cuDNN); 16-bit outputs of the input's type"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA store of O beside two Q buffers below N = 2k: 1.05× the direct stores at N = 512, 1.02× at 1k (session 5, two rounds, bf16 + fp16); 16-bit outputs of the input's type"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -313,10 +328,14 @@ public enum KernelHeuristics {
         // FLASH_ATTENTION_HOPPER_STORE=0 skips the rows with the TMA store of O (the table before
         // them), =1 stores O by TMA on every row where the staging tile fits.
         let store = HopperForwardKnobs.store
+        // FLASH_ATTENTION_HOPPER_WG=2 skips the rows with three consumer warpgroups (the table before
+        // them); so do float32 outputs, whose three-warpgroup kernels no oracle case has run on a GPU.
+        let twoConsumers = HopperForwardKnobs.consumerWarpgroups == "2"
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
@@ -338,9 +357,17 @@ public enum KernelHeuristics {
         default: break
         }
         if store == "1" { choice.tmaStoreO = true }
+        // FLASH_ATTENTION_HOPPER_WG=3 sets three consumer warpgroups on any D = 64 row.
+        if HopperForwardKnobs.consumerWarpgroups == "3" && tileD == 64 { choice.consumerWarpgroups = 3 }
+        if choice.consumerWarpgroups == 3 {
+            // 160 registers per consumer: at most 128-key steps, one Q buffer beside the dynamic scheduler.
+            choice.blockN = min(choice.blockN, 128)
+            if choice.dynamicScheduler { choice.qStages = 1 }
+        }
         var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
-            headDim: tileD, blockM: 128, blockN: choice.blockN, warps: 12, minBlocksPerMultiprocessor: 1, mask: problem.mask,
+            headDim: tileD, blockM: 64 * choice.consumerWarpgroups, blockN: choice.blockN, warps: 4 + 4 * choice.consumerWarpgroups,
+            minBlocksPerMultiprocessor: 1, mask: problem.mask,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
@@ -448,4 +475,5 @@ private enum HopperForwardKnobs {
     static let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
     static let overlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP")
     static let l2Prefetch = FileSystem.environment("FLASH_ATTENTION_HOPPER_L2")
+    static let consumerWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_WG")
 }
