@@ -81,17 +81,6 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         qStages: 2, overlapEpilogue: true))
-    // The next tile's L2 prefetch (off by default): the static grid, and the dynamic grid with its
-    // one-tile-early indices (varlen: the prefetch compiled out, the early indices kept).
-    list.append(AttentionKernelDescriptor(
-        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
-        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, l2Prefetch: true))
-    list.append(AttentionKernelDescriptor(
-        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
-        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, l2Prefetch: true))
-    list.append(AttentionKernelDescriptor(
-        architecture: .sm90a, elementType: .bfloat16, outputType: .float32, headDim: 256, blockM: 128, blockN: 64, warps: 12,
-        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, l2Prefetch: true))
     // The TMA store of O (off by default): the table's short-N shapes (two Q buffers, static and
     // dynamic grid, dense and varlen) and the one-tile-per-block grid.
     list.append(AttentionKernelDescriptor(
@@ -259,7 +248,7 @@ struct HopperForwardTests {
         // The switches change the answers; this checks the table itself.
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_L2") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))

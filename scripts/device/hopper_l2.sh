@@ -9,6 +9,8 @@
 # PyTorch SDPA cuDNN + flash (FA2) in the same call; ncu at D = 128 N = 512 (shipped and L2,
 # unmasked and causal); SASS of the L2 cubins.
 #   usage on the device: bash scripts/device/hopper_l2.sh
+# (The FLASH_ATTENTION_HOPPER_L2 knob and the L2-prefetch variant were removed in session 6: this
+# script records how session 5 measured them and no longer changes the kernels it runs.)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=$OUT/logs; mkdir -p $LOG
 gunzip -c .device-hop/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1

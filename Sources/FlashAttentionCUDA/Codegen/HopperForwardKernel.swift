@@ -151,7 +151,7 @@ public struct HopperForwardKernel: Sendable {
             const float r = __uint_as_float(__float_as_uint(p) + (__float_as_uint(t) << 23));
             return x >= -126.0f ? r : 0.0f;
         }
-        """ + (descriptor.l2Prefetch ? "\n" + l2PrefetchHelper : "") + (descriptor.tmaStoreO ? "\n" + storeHelpers : "")
+        """ + (descriptor.tmaStoreO ? "\n" + storeHelpers : "")
     }
 
     /// Three consumer warpgroups (192-row tiles, ``AttentionKernelDescriptor/consumerWarpgroups``).
@@ -211,24 +211,9 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
-    /// The L2 half of a bulk tensor copy (``AttentionKernelDescriptor/l2Prefetch`` only).
-    private var l2PrefetchHelper: String {
-        """
-        // A box of a 4-D map fetched into the L2 only: nothing lands in shared memory, no barrier completes.
-        FA_DEVICE void tma_prefetch_l2(const TensorMap* map, int c0, int c1, int c2, int c3) {
-            asm volatile("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];\\n"
-                         :: "l"((u64)map), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
-        }
-        """
-    }
-
-    /// Keys blocks of the next tile the producer prefetches into the L2 (the first it will copy).
-    static let l2PrefetchKeyBlocks = 8
-
     /// The dynamic scheduler's tile index `tile` → `<prefix>m_block`, `<prefix>head`, `<prefix>batch`:
-    /// sections of (batch, head) pairs sized to the L2, row blocks heaviest first. One text for the
-    /// scheduler and the L2 prefetch of the next tile, so the prefetch follows the schedule.
-    /// Lines after the first are indented by `indent` spaces.
+    /// sections of (batch, head) pairs sized to the L2, row blocks heaviest first. Lines after the
+    /// first are indented by `indent` spaces.
     private static func sectionTileDecode(tile: String, prefix n: String, indent: Int) -> String {
         [
             "const int \(n)sched_pairs = p.heads * p.batch;",
@@ -241,45 +226,6 @@ public struct HopperForwardKernel: Sendable {
             "const int \(n)head = \(n)pair % p.heads;",
             "const int \(n)batch = \(n)pair / p.heads;",
         ].joined(separator: "\n" + String(repeating: " ", count: indent))
-    }
-
-    /// The producer's L2 prefetch of the next tile (dense tensors; ``AttentionKernelDescriptor/l2Prefetch``):
-    /// its Q and its first key blocks in copy order (last to first). The static grid's next tile
-    /// is `tile + gridDim.x`, prefetched right after this tile's Q copy; the dynamic scheduler's
-    /// is `ahead`, taken one tile early, prefetched at the loop head before this tile is decoded
-    /// (fewer live values there: the producer has 24 registers).
-    private func l2PrefetchNextTile(dynamic: Bool) -> String {
-        let d = descriptor
-        guard d.l2Prefetch, d.dynamicScheduler == dynamic else { return "" }
-        let decode = d.dynamicScheduler ? String(repeating: " ", count: 24) + Self.sectionTileDecode(tile: "nt", prefix: "n_", indent: 24) : """
-                                const int n_m_block = m_blocks - 1 - nt % m_blocks;
-                                const int n_head = (nt / m_blocks) % p.heads, n_batch = nt / (m_blocks * p.heads);
-        """
-        return """
-
-                        // L2 prefetch of the next tile (dense tensors): its Q and first \(Self.l2PrefetchKeyBlocks) key blocks,
-                        // a whole tile ahead of their copies into shared memory.
-                        if (!VARLEN) {
-                            const int nt = \(dynamic ? "ahead" : "tile + (int)gridDim.x");
-                            if (nt < total_tiles) {
-        \(decode)
-                                const int n_m0 = n_m_block * BLOCK_M, n_rows = imin(BLOCK_M, p.seqlen_q - n_m0);
-                                const int n_hi = CAUSAL ? imin(p.seqlen_k, n_m0 + n_rows - 1 + p.seqlen_k - p.seqlen_q + 1) : p.seqlen_k;
-                                const int n_nb = n_hi > 0 ? (n_hi + BLOCK_N - 1) / BLOCK_N : 0;
-                                const int n_kv_head = n_head / p.group_size;
-                                #pragma unroll
-                                for (int db = 0; db < D_BLOCKS; ++db) tma_prefetch_l2(&hp.tm_q, db * 64, n_m0, n_head, n_batch);
-                                for (int it = 0; it < imin(n_nb, \(Self.l2PrefetchKeyBlocks)); ++it) {
-                                    const int n_row = (n_nb - 1 - it) * BLOCK_N;
-                                    #pragma unroll
-                                    for (int db = 0; db < D_BLOCKS; ++db) {
-                                        tma_prefetch_l2(&hp.tm_k, db * 64, n_row, n_kv_head, n_batch);
-                                        tma_prefetch_l2(&hp.tm_v, db * 64, n_row, n_kv_head, n_batch);
-                                    }
-                                }
-                            }
-                        }
-        """
     }
 
     /// The two wgmma wrappers, every accumulator register named.
@@ -320,12 +266,7 @@ public struct HopperForwardKernel: Sendable {
         if descriptor.dynamicScheduler {
             // The producer decodes the tile and publishes (m_block, head, batch); the consumers
             // only read them (no scheduler arithmetic in their registers).
-            let take = descriptor.l2Prefetch ? """
-            // L2 prefetch: each block takes its indices one tile early, so while it runs a tile it
-            // knows the next (`ahead`: blockIdx.x + gridDim.x second, then 2·gridDim.x + the counter).
-            int ahead = (int)blockIdx.x + (int)gridDim.x;
-            for (int tile = (int)blockIdx.x;; tile = ahead, ahead = tile < total_tiles ? 2 * (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u) : total_tiles) {\(l2PrefetchNextTile(dynamic: true))
-            """ : """
+            let take = """
             // The next index is taken once this tile's copies are queued: its latency hides behind
             // the producer's waits for free stages, and no register holds it across the copies.
             for (int tile = (int)blockIdx.x;; tile = (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u)) {
@@ -496,7 +437,7 @@ public struct HopperForwardKernel: Sendable {
                         }
                         mbar_expect_tx(bar_q + 8 * qb, Q_BYTES);
                         #pragma unroll
-                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);\(l2PrefetchNextTile(dynamic: false))
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);
                         for (int it = 0; it < n_blocks; ++it, ++kv_iter) {
                             const int stage = kv_iter % STAGES;
                             const u32 phase = (kv_iter / STAGES) & 1;

@@ -103,18 +103,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// on the H100); this one compiles clean and measured 0.93–1.02× the shipped kernels (bf16
     /// D 64/128, N 512–16k). It spills at D = 256 with 80-key steps. `FLASH_ATTENTION_HOPPER_OVERLAP=1`.
     public var overlapEpilogue: Bool
-    /// The producer asks the L2 for the next tile's Q and first K/V blocks (bulk tensor
-    /// prefetches, no shared memory) when it starts a tile, a whole tile ahead of their copies
-    /// (``KernelMainloop/tmaWarpSpecialized`` with ``persistent`` only; dense tensors: a varlen
-    /// tile's rows depend on offsets the producer would have to load first). With the dynamic
-    /// scheduler each block takes its tile indices one tile early so the next one is known.
-    /// At short N a tile is a few key steps, and its first copies otherwise wait for device memory
-    /// with at most two steps of look-ahead. Measured on the H100 (session 5, N = 512 / 1k, all
-    /// three head dims): 0.72–0.96× the same kernels without it at all 24 points; ncu at D = 128
-    /// N = 512 read 265 / 315 MB from device memory instead of 201 (unmasked / causal: every Q
-    /// tile twice, the prefetched lines gone from the L2 before their copy), so it is off
-    /// (`FLASH_ATTENTION_HOPPER_L2=1`).
-    public var l2Prefetch: Bool
     /// The consumers write O through shared memory and a bulk tensor store instead of 4-byte
     /// stores from the accumulators (``KernelMainloop/tmaWarpSpecialized`` only; 16-bit output of
     /// the input's type; not with ``overlapEpilogue``). Each consumer warpgroup stages its 64 rows
@@ -139,7 +127,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
-        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, l2Prefetch: Bool = false, tmaStoreO: Bool = false
+        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -166,7 +154,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.qStages = qStages
         self.emulatedExp2Every = emulatedExp2Every
         self.overlapEpilogue = overlapEpilogue
-        self.l2Prefetch = l2Prefetch
         self.tmaStoreO = tmaStoreO
     }
 
@@ -206,7 +193,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if qStages != 1 && qStages != 2 { return "qStages must be 1 or 2, got \(qStages)" }
             if emulatedExp2Every < 0 || emulatedExp2Every > 8 { return "emulatedExp2Every must be in 0...8, got \(emulatedExp2Every)" }
             if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
-            if l2Prefetch && !persistent { return "the L2 prefetch of the next tile needs the persistent grid" }
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
             if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
@@ -236,7 +222,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || l2Prefetch || tmaStoreO) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, l2Prefetch and tmaStoreO need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue and tmaStoreO need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -265,8 +251,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
         if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "")) }
-        // A part of its own: glued to the letters above, "pd" + "l2" would read as the decode kernels' "pdl".
-        if l2Prefetch { parts.append("l2pf") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

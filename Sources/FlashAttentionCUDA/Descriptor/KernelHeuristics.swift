@@ -183,9 +183,6 @@ public enum KernelHeuristics {
         public var exp2Every: Int = 0
         /// The last P·V and epilogue of a tile run under the next tile's first S (persistent only).
         public var overlapEpilogue: Bool = false
-        /// The producer prefetches the next tile's Q and first K/V blocks into the L2 (persistent
-        /// only). No row sets it: 0.72–0.96× at N = 512 / 1k (session 5, scripts/device/hopper_l2.sh).
-        public var l2Prefetch: Bool = false
         /// O leaves through shared memory and a bulk tensor store. A row that sets it applies only
         /// to outputs of the input's 16-bit type (the next row takes the others);
         /// `FLASH_ATTENTION_HOPPER_STORE=0` skips such rows, `=1` sets it on every row where the
@@ -239,7 +236,7 @@ public enum KernelHeuristics {
     /// `FLASH_ATTENTION_HOPPER_QBUF=1` skips the two-buffer rows (the session-2 table).
     ///
     /// Session 5 (scripts/device/hopper_l2.sh, hopper_s5b.sh; bf16 + fp16, two interleaved rounds,
-    /// N = 512 / 1k / 2k): no row changed. The next tile's L2 prefetch (`FLASH_ATTENTION_HOPPER_L2=1`)
+    /// N = 512 / 1k / 2k): no row changed. The next tile's L2 prefetch (then `FLASH_ATTENTION_HOPPER_L2=1`; removed in session 6)
     /// was 0.72–0.96× at every point; deeper rings were level or slower: D=64 128×3pq / 128×3dq
     /// 0.98–1.01×, D=128 96×3pq / 96×3dq 0.87–0.97×, D=256 48×2pq / 48×2dq 0.80–0.92×.
     ///
@@ -350,12 +347,6 @@ public enum KernelHeuristics {
         case "0": choice.overlapEpilogue = false
         default: break
         }
-        // FLASH_ATTENTION_HOPPER_L2=1 / 0 forces the next tile's L2 prefetch on / off.
-        switch HopperForwardKnobs.l2Prefetch {
-        case "1": choice.l2Prefetch = true
-        case "0": choice.l2Prefetch = false
-        default: break
-        }
         if store == "1" { choice.tmaStoreO = true }
         // FLASH_ATTENTION_HOPPER_WG=3 sets three consumer warpgroups on any D = 64 row.
         if HopperForwardKnobs.consumerWarpgroups == "3" && tileD == 64 { choice.consumerWarpgroups = 3 }
@@ -371,8 +362,7 @@ public enum KernelHeuristics {
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
-            emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue,
-            l2Prefetch: choice.persistent && choice.l2Prefetch)
+            emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue)
         if choice.tmaStoreO {
             // Only where the staging tile fits beside the ring and the output is the input's type;
             // elsewhere the same kernel with direct stores.
@@ -474,6 +464,5 @@ private enum HopperForwardKnobs {
     static let queryBuffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_QBUF")
     static let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
     static let overlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP")
-    static let l2Prefetch = FileSystem.environment("FLASH_ATTENTION_HOPPER_L2")
     static let consumerWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_WG")
 }
