@@ -118,6 +118,10 @@ public enum BackwardHeuristics {
 
     /// sm_90a with the wgmma main loop (tile head dims 64, 128, 192, 256; vectorized layouts):
     /// warpgroups of 64 rows, B operands read once per warpgroup from swizzled shared memory.
+    /// Dense float16/bfloat16 problems with tensor-map-friendly strides go to the Hopper
+    /// warp-specialised backward first (``HopperBackwardDescriptor/defaultOn(_:)``; at
+    /// D = 129…256 its tile D = 256 form, 1.00–1.24× this table's D ≤ 256 row on the H100), so
+    /// these rows serve the rest (options, varlen, strided views, `FLASH_ATTENTION_HOPPER_BWD=0`).
     public static let hopper: [TileChoice] = [
         TileChoice(maxHeadDim: 64, queryM: 128, queryN: 128, queryWarps: 8, keyN: 128, keyM: 64, keyWarps: 8, split: false, dropoutKeyM: 64, dropoutQueryN: 64,
                    reason: "sm_90a wgmma, D = 64: dQ pass S+dP 128 regs + dQ 32; dK/dV pass 64 + 64 (128-query steps spill); H100 sweep: 128-key dQ steps +3% over 64"),
