@@ -118,6 +118,25 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, tmaStoreO: true))
+    // Three consumer warpgroups with two Q buffers beside the dynamic scheduler (causal D = 64,
+    // FLASH_ATTENTION_HOPPER_WG=3): late tile addresses, plain, with the TMA store of O, and
+    // varlen with a float32 output (the most registers).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        varlen: true, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, lateTileAddresses: true))
     return list
 }()
 
@@ -215,6 +234,16 @@ struct HopperForwardTests {
         var dynamicTwoQ = three
         (dynamicTwoQ.mask, dynamicTwoQ.dynamicScheduler, dynamicTwoQ.tmaStoreO) = (.causal, true, false)
         #expect(dynamicTwoQ.invalidReason != nil, "the dynamic scheduler with two Q buffers spills 12 B at 160 registers")
+        // Late tile addresses make room for it; they read the dynamic scheduler's slot.
+        var late = dynamicTwoQ
+        late.lateTileAddresses = true
+        #expect(late.invalidReason == nil && late.name.hasSuffix("tmaws2pdq2lt_sm_90a"))
+        let lateSource = try AttentionKernel(descriptor: late).source
+        #expect(lateSource.contains("const int e_m_block = ld_shared_s32(slot)") && lateSource.contains("epilogue(o_tile, lse_tile, e_rows);"))
+        var staticLate = late
+        staticLate.dynamicScheduler = false
+        #expect(staticLate.invalidReason != nil, "late tile addresses need the dynamic scheduler's slot")
+        #expect(!(try AttentionKernel(descriptor: three).source).contains("e_m_block"), "kernels without late tile addresses keep their source")
     }
 
     @Test func invalidShapesAreRefused() {
@@ -249,7 +278,7 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)

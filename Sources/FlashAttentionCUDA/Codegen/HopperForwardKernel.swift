@@ -381,6 +381,49 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// ``AttentionKernelDescriptor/lateTileAddresses``: the consumers hold no tile coordinates
+    /// or output addresses through the main loop.
+    private var late: Bool { descriptor.lateTileAddresses }
+
+    /// The tile's O and LSE row-block addresses (the first line unindented, the second by `indent`).
+    private func tileAddresses(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;\n"
+            + pad + "float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;\n"
+            + pad
+    }
+
+    /// Late tile addresses: the tile's coordinates read again from its scheduler slot, which
+    /// stays this tile's until every consumer thread has arrived on its Q-free barrier.
+    private var lateTileReload: String {
+        let pad = String(repeating: " ", count: 12)
+        return "// The tile's coordinates again from its slot (ours until Q free): no register held them through the loop.\n"
+            + pad + "const int e_m_block = ld_shared_s32(slot), e_head = ld_shared_s32(slot + 4), e_batch = ld_shared_s32(slot + 8);\n"
+            + pad
+    }
+
+    /// Late tile addresses: the epilogue's rows and addresses from the reloaded coordinates.
+    private var lateTileDecode: String {
+        """
+
+                    int e_q_start = 0, e_seqlen_q = p.seqlen_q;
+                    if (VARLEN) { const int* cu_q = (const int*)p.cu_seqlens_q; e_q_start = cu_q[e_batch]; e_seqlen_q = cu_q[e_batch + 1] - e_q_start; }
+                    const int e_m0 = e_m_block * BLOCK_M, e_rows = imin(BLOCK_M, e_seqlen_q - e_m0);
+                    out_t* o_tile = (out_t*)p.o + (i64)e_batch * p.o_batch_stride + (i64)(e_q_start + e_m0) * p.o_row_stride + (i64)e_head * p.o_head_stride;
+                    float* lse_tile = (float*)p.lse + (i64)e_batch * p.lse_batch_stride + (i64)e_head * p.lse_head_stride + (i64)(e_q_start + e_m0) * p.lse_row_stride;
+        """
+    }
+
+    /// The tile's epilogue call (direct stores or the TMA store of O).
+    private var epilogueCall: String {
+        if late {
+            return descriptor.tmaStoreO
+                ? "store_epilogue(o_tile, lse_tile, e_rows, (VARLEN ? e_q_start : 0) + e_m0, e_head, VARLEN ? 0 : e_batch);"
+                : "epilogue(o_tile, lse_tile, e_rows);"
+        }
+        return descriptor.tmaStoreO ? "store_epilogue(o_tile, lse_tile, rows_here, q_row, head, t_batch);" : "epilogue(o_tile, lse_tile, rows_here);"
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -554,10 +597,8 @@ public struct HopperForwardKernel: Sendable {
                     pending = false;
                 };\(descriptor.tmaStoreO ? storeEpilogue : "")
                 \(tileLoop(producer: false))
-                    out_t* o_tile = (out_t*)p.o + (i64)batch * p.o_batch_stride + (i64)(q_start + m0) * p.o_row_stride + (i64)head * p.o_head_stride;
-                    float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
-                    if (n_blocks == 0) {
-                        // Waits unconditionally: ptxas cannot tell that nothing is in flight without `pending`.
+                    \(late ? "" : tileAddresses(indent: 12))if (n_blocks == 0) {
+                        \(late ? tileAddresses(indent: 16) : "")// Waits unconditionally: ptxas cannot tell that nothing is in flight without `pending`.
                         if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }
                         // No row of this tile sees a key: O = 0, LSE = +∞.
                         for (int e = ctid; e < rows_here * HEAD_DIM; e += CONSUMER_THREADS) {
@@ -664,8 +705,8 @@ public struct HopperForwardKernel: Sendable {
                         mbar_arrive(bar_v_free + 8 * prev);
                         convert_p();
                     }
-                    // Every product with Q has completed: the producer may load the next tile's Q.
-                    mbar_arrive(bar_q_free + 8 * qb);
+                    \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
+                    mbar_arrive(bar_q_free + 8 * qb);\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         rescale_o();
@@ -680,10 +721,10 @@ public struct HopperForwardKernel: Sendable {
                     kv_iter += n_blocks;
                     if (OVERLAP) {
                         pending = true;
-                        prev_o = o_tile; prev_lse = lse_tile; prev_rows = rows_here;
+                        prev_o = o_tile; prev_lse = lse_tile; prev_rows = \(late ? "e_rows" : "rows_here");
                         continue;
                     }
-                    \(descriptor.tmaStoreO ? "store_epilogue(o_tile, lse_tile, rows_here, q_row, head, t_batch);" : "epilogue(o_tile, lse_tile, rows_here);")
+                    \(epilogueCall)
                 }
                 if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }\(descriptor.tmaStoreO ? "\n        // The last stores complete before the block exits.\n        if (store_issuer) bulk_wait0();" : "")
 

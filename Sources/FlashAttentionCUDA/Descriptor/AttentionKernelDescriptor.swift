@@ -119,6 +119,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// the table where it won (``KernelHeuristics/hopperTable``); `FLASH_ATTENTION_HOPPER_STORE=1`
     /// forces it wherever the staging tile fits, `=0` turns it off.
     public var tmaStoreO: Bool
+    /// The consumers hold no tile coordinates or output addresses through the main loop: after
+    /// the last S product they read the tile's (row block, head, batch) again from the dynamic
+    /// scheduler's shared-memory slot (still this tile's until they arrive on its Q-free barrier)
+    /// and compute the O / LSE addresses and row count for the epilogue there
+    /// (``KernelMainloop/tmaWarpSpecialized`` with ``dynamicScheduler`` only). Frees the registers
+    /// three consumer warpgroups (160 each) need to run two Q buffers beside the dynamic scheduler:
+    /// without it that shape spills 12 B (NVRTC 13.5), with it 0. Set by the heuristics exactly
+    /// where that shape runs (``KernelHeuristics/hopperTable``, `FLASH_ATTENTION_HOPPER_WG=3`).
+    public var lateTileAddresses: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -127,7 +136,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         varlen: Bool = false, writeLSE: Bool = true, prescaleScores: Bool? = nil, vectorized: Bool = true,
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
-        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false
+        emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
+        lateTileAddresses: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -155,6 +165,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.emulatedExp2Every = emulatedExp2Every
         self.overlapEpilogue = overlapEpilogue
         self.tmaStoreO = tmaStoreO
+        self.lateTileAddresses = lateTileAddresses
     }
 
     // MARK: - Derived layout facts
@@ -202,8 +213,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if blockM == 192 && (headDim != 64 || blockN > 128) {
                 return "three consumer warpgroups (160 registers each) hold at most D = 64 with 128-key steps, got D = \(headDim), \(blockN) keys"
             }
-            if blockM == 192 && dynamicScheduler && qStages == 2 {
-                return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each)"
+            if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
+            if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
+                return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
             }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
@@ -222,7 +234,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue and tmaStoreO need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO and lateTileAddresses need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -250,7 +262,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -190,7 +190,8 @@ public enum KernelHeuristics {
         public var tmaStoreO: Bool = false
         /// Consumer warpgroups (3: 192-row tiles, D = 64 with at most 128-key steps).
         /// `FLASH_ATTENTION_HOPPER_WG=3` sets it on every D = 64 row (capping its key steps at 128;
-        /// one Q buffer beside the dynamic scheduler), `=2` skips the rows that set it.
+        /// two Q buffers beside the dynamic scheduler take late tile addresses, or one Q buffer with
+        /// `FLASH_ATTENTION_HOPPER_LATE=0`), `=2` skips the rows that set it.
         public var consumerWarpgroups: Int = 2
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
@@ -351,9 +352,10 @@ public enum KernelHeuristics {
         // FLASH_ATTENTION_HOPPER_WG=3 sets three consumer warpgroups on any D = 64 row.
         if HopperForwardKnobs.consumerWarpgroups == "3" && tileD == 64 { choice.consumerWarpgroups = 3 }
         if choice.consumerWarpgroups == 3 {
-            // 160 registers per consumer: at most 128-key steps, one Q buffer beside the dynamic scheduler.
+            // 160 registers per consumer: at most 128-key steps; two Q buffers beside the dynamic
+            // scheduler only with late tile addresses (FLASH_ATTENTION_HOPPER_LATE=0: one Q buffer there).
             choice.blockN = min(choice.blockN, 128)
-            if choice.dynamicScheduler { choice.qStages = 1 }
+            if choice.dynamicScheduler && HopperForwardKnobs.lateTileAddresses == "0" { choice.qStages = 1 }
         }
         var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
@@ -363,6 +365,9 @@ public enum KernelHeuristics {
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
             emulatedExp2Every: choice.exp2Every, overlapEpilogue: choice.persistent && choice.overlapEpilogue)
+        // Three consumer warpgroups with two Q buffers beside the dynamic scheduler fit 160
+        // registers only when the consumers hold no tile addresses through the main loop.
+        if choice.consumerWarpgroups == 3 && d.dynamicScheduler && d.qStages == 2 { d.lateTileAddresses = true }
         if choice.tmaStoreO {
             // Only where the staging tile fits beside the ring and the output is the input's type;
             // elsewhere the same kernel with direct stores.
@@ -465,4 +470,5 @@ private enum HopperForwardKnobs {
     static let store = FileSystem.environment("FLASH_ATTENTION_HOPPER_STORE")
     static let overlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_OVERLAP")
     static let consumerWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_WG")
+    static let lateTileAddresses = FileSystem.environment("FLASH_ATTENTION_HOPPER_LATE")
 }
