@@ -137,6 +137,18 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         varlen: true, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         tmaStoreO: true, lateTileAddresses: true))
+    // O staged in the Q buffer for the TMA store at D = 256 (FLASH_ATTENTION_HOPPER_OQ=1): the
+    // table's two D = 256 shapes (80-key persistent, causal 64-key dynamic) without and with LSE.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
     return list
 }()
 
@@ -246,6 +258,28 @@ struct HopperForwardTests {
         #expect(!(try AttentionKernel(descriptor: three).source).contains("e_m_block"), "kernels without late tile addresses keep their source")
     }
 
+    /// O staged in the Q buffer (D = 256): no staging tile of its own, so the shared memory is
+    /// the plain kernel's; dense tensors with the TMA store only.
+    @Test func stageOInQueryBufferShapes() throws {
+        let oq = try #require(hopperVariants.first { $0.stageOInQueryBuffer && $0.mask == .none })
+        #expect(oq.invalidReason == nil && oq.name.hasSuffix("tmaws2psooq_sm_90a"))
+        var plain = oq
+        (plain.tmaStoreO, plain.stageOInQueryBuffer) = (false, false)
+        #expect(oq.sharedMemoryBytes == plain.sharedMemoryBytes)
+        var ownTile = oq
+        ownTile.stageOInQueryBuffer = false
+        #expect(ownTile.invalidReason != nil, "no room for a staging tile of its own at D = 256")
+        var varlen = oq
+        varlen.varlen = true
+        #expect(varlen.invalidReason != nil)
+        var noStore = oq
+        noStore.tmaStoreO = false
+        #expect(noStore.invalidReason != nil)
+        let source = try AttentionKernel(descriptor: oq).source
+        #expect(source.contains("const u32 o_stage = sQ + qb * Q_BYTES + wg * 64 * 128;") && !source.contains("const u32 sO"))
+        #expect(!(try AttentionKernel(descriptor: plain).source).contains("o_stage"))
+    }
+
     @Test func invalidShapesAreRefused() {
         var d = hopperVariants[0]
         d.headDim = 256
@@ -278,7 +312,7 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil else { return }
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)
@@ -354,5 +388,6 @@ struct HopperForwardTests {
         #expect(!compiled.log.contains("C7510"), "wgmma serialised:\n\(compiled.log)")
         #expect(!compiled.log.contains("C7514"), "wgmma serialised (accumulators read in flight):\n\(compiled.log)")
         #expect(!compiled.log.contains("C7517"), "ptxas injected a wgmma wait:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7519"), "wgmma serialised:\n\(compiled.log)")
     }
 }

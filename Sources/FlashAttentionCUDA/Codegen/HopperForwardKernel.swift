@@ -342,10 +342,10 @@ public struct HopperForwardKernel: Sendable {
 
                 // MARK: epilogue through the TMA store of O
                 const bool store_issuer = (ctid & 127) == 0;   // one thread per warpgroup issues its stores
-                const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block
+                \(oq ? "// O is staged in this warpgroup's 64 rows of the tile's Q buffer (free once its last S product is done)" : "const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block")
                 auto store_epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here, int o_row, int o_head, int o_batch) {
                     // A varlen box past the sequence's end would write the next sequence's rows.
-                    if (VARLEN && wg * 64 + 64 > rows_here) { epilogue(o_tile, lse_tile, rows_here); return; }
+                    if (VARLEN && wg * 64 + 64 > rows_here) { epilogue(o_tile, lse_tile, rows_here); \(oq ? "mbar_arrive(bar_q_free + 8 * qb); " : "")return; }
                     float inv[2];
                     #pragma unroll
                     for (int r = 0; r < 2; ++r) {
@@ -355,9 +355,7 @@ public struct HopperForwardKernel: Sendable {
                         if (WRITE_LSE && tig == 0 && row < rows_here)
                             lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
                     }
-                    // The previous tile's store has read the staging rows.
-                    if (store_issuer) bulk_wait_read0();
-                    named_sync(BAR_STORE + wg, 128);
+                    \(oq ? oqStageHead : "// The previous tile's store has read the staging rows.\n            if (store_issuer) bulk_wait_read0();\n            ")named_sync(BAR_STORE + wg, 128);
                     // stmatrix x4: matrices (rows +0, n8 tile dt), (+8, dt), (+0, dt + 1), (+8, dt + 1); lane l
                     // gives row (l mod 8) of matrix l / 8.
                     const int mat = lane >> 3, mrow = lane & 7;
@@ -376,9 +374,27 @@ public struct HopperForwardKernel: Sendable {
                         #pragma unroll
                         for (int db = 0; db < D_BLOCKS; ++db) tma_store(&hp.tm_o, o_stage + db * (BLOCK_M * 128), db * 64, o_row + wg * 64, o_head, o_batch);
                         bulk_commit();
-                    }
+                    }\(oq ? oqStageTail : "")
                 };
         """
+    }
+
+    /// ``AttentionKernelDescriptor/stageOInQueryBuffer``: O is staged in the tile's Q buffer.
+    private var oq: Bool { descriptor.stageOInQueryBuffer }
+
+    /// O staged in the Q buffer: the warpgroup's rows of it, once all four of its warps are past
+    /// their last S product (the barrier after this).
+    private var oqStageHead: String {
+        "// This warpgroup's 64 rows of the Q buffer: only its own S products read them, all done.\n"
+            + String(repeating: " ", count: 12) + "const u32 o_stage = sQ + qb * Q_BYTES + wg * 64 * 128;\n"
+            + String(repeating: " ", count: 12)
+    }
+
+    /// O staged in the Q buffer: the Q-free arrival waits until the store has read the rows.
+    private var oqStageTail: String {
+        "\n" + String(repeating: " ", count: 12) + "// The store has read these rows: the producer may load the next tile's Q into the buffer.\n"
+            + String(repeating: " ", count: 12) + "if (store_issuer) bulk_wait_read0();\n"
+            + String(repeating: " ", count: 12) + "mbar_arrive(bar_q_free + 8 * qb);"
     }
 
     /// ``AttentionKernelDescriptor/lateTileAddresses``: the consumers hold no tile coordinates
@@ -435,7 +451,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 sQ = smem_u32(base);
             const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
-            \(descriptor.tmaStoreO ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            \(descriptor.tmaStoreO && !oq ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
             const u32 bar_q_free = bar_q + 8 * Q_STAGES;
             const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
@@ -706,7 +722,7 @@ public struct HopperForwardKernel: Sendable {
                         convert_p();
                     }
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
-                    mbar_arrive(bar_q_free + 8 * qb);\(late ? lateTileDecode : "")
+                    \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         rescale_o();

@@ -128,6 +128,16 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// without it that shape spills 12 B (NVRTC 13.5), with it 0. Set by the heuristics exactly
     /// where that shape runs (``KernelHeuristics/hopperTable``, `FLASH_ATTENTION_HOPPER_WG=3`).
     public var lateTileAddresses: Bool
+    /// With ``tmaStoreO``: O is staged in the tile's Q buffer instead of a tile of its own, for
+    /// head dims where no staging tile fits beside the K/V ring (D = 256). A consumer warpgroup
+    /// writes its 64 rows of O over its own 64 rows of Q (only its own S products read them,
+    /// all complete by the epilogue), and the Q buffer is released to the producer only after the
+    /// bulk store has read them (the warpgroup's issuing thread waits for that), so the next
+    /// tile's Q load starts after this tile's epilogue instead of after its last S product.
+    /// Not with ``lateTileAddresses``; dense tensors only (the varlen kernel, which keeps a direct-store
+    /// fallback for a sequence's last rows, spills 64 B at D = 256). `FLASH_ATTENTION_HOPPER_OQ=1`
+    /// sets it on the D = 256 rows.
+    public var stageOInQueryBuffer: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -137,7 +147,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
-        lateTileAddresses: Bool = false
+        lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -166,6 +176,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.overlapEpilogue = overlapEpilogue
         self.tmaStoreO = tmaStoreO
         self.lateTileAddresses = lateTileAddresses
+        self.stageOInQueryBuffer = stageOInQueryBuffer
     }
 
     // MARK: - Derived layout facts
@@ -188,7 +199,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedMemoryBytes: Int {
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
         // (and the O staging tile of the bulk tensor store).
-        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -213,6 +224,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if blockM == 192 && (headDim != 64 || blockN > 128) {
                 return "three consumer warpgroups (160 registers each) hold at most D = 64 with 128-key steps, got D = \(headDim), \(blockN) keys"
             }
+            if stageOInQueryBuffer && (!tmaStoreO || lateTileAddresses) { return "O staged in the Q buffer needs the TMA store of O and excludes late tile addresses" }
+            if stageOInQueryBuffer && varlen { return "O staged in the Q buffer with the varlen fallback store spills (64 B at D = 256): dense tensors only" }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -234,7 +247,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO and lateTileAddresses need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses and stageOInQueryBuffer need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -262,7 +275,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
