@@ -3,6 +3,9 @@ import FlashAttention
 import FlashAttentionCUDA
 import FlashAttentionReference
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct DecodeCompileCase: CustomTestStringConvertible, Sendable {
     var descriptor: DecodeKernelDescriptor
@@ -149,6 +152,9 @@ struct DecodeKernelTests {
             let p = try plan(b, hk, context, groupSize: g, cluster: nil, form: "default")
             #expect(p.attention.tensorCores && p.attention.rowsPerBlock == rowsPerBlock && p.attention.clusterSplits == 0, "\(b) \(hk) \(context)")
             #expect(p.splits == splits && p.attention.invalidReason == nil, "\(b) \(hk) \(context): \(p.splits) splits")
+            // The streaming form is the default on keys-form grids of ≥ 2 CTAs per SM (session 6, part 2).
+            #expect(p.attention.streamRing == (rowsPerBlock == 8 && b * hk >= 264 && DecodeHeuristics.streamRingOverride == nil))
+            if p.attention.streamRing { continue }
             let warps = rowsPerBlock == 8 && b * hk < 132 ? DecodeHeuristics.keysFormUnderfilledWarps : 4
             #expect(p.attention.warps == warps)
             #expect(p.attention.stages == (warps == 8 ? 2 : 3))
@@ -297,5 +303,59 @@ struct CUDAKVCacheTests {
             #expect(throws: FlashAttentionError.self) { try FlashAttention.kvCacheBackend(for: .cuda) }
             #expect(try FlashAttention.kvCacheBackend(for: .auto).name == "cpu")
         }
+    }
+
+    /// The streaming form (session 6, part 2, `FLASH_ATTENTION_DECODE_STREAM`): the default only on
+    /// keys-form grids of ≥ 2 CTAs per SM; forced on, it takes every GQA tensor-core point of up to 8 rows on a contiguous sm_90
+    /// cache whose head dim is the tile's (keys as M, the producer warp added to the consumers),
+    /// with the same split count as the form it replaces, and nowhere else.
+    @Test func streamRingForm() throws {
+        func plan(_ batch: Int, _ context: Int, paged: Bool = false, headDim: Int = 128, architecture: GPUArchitecture = .sm90a,
+                  stream: Bool?) throws -> DecodePlan {
+            var problem = DecodeProblem(elementType: .bfloat16, headDim: headDim, groupSize: 4, batch: batch, kvHeads: 8, maxSeqlenK: context)
+            problem.paged = paged
+            return try DecodeHeuristics.plan(for: problem, architecture: architecture, forcedCluster: nil, tensorCoreForm: nil, streamForm: stream)
+        }
+        for (batch, context) in [(8, 1024), (64, 1024), (8, 8192), (64, 32768)] {
+            let shipped = try plan(batch, context, stream: nil), stream = try plan(batch, context, stream: true)
+            // The default rule: keys-form contexts on grids of ≥ 2 CTAs per SM (B = 64, 1k here).
+            #expect(shipped.attention.streamRing == (batch == 64 && context == 1024))
+            #expect(!(try plan(batch, context, stream: false).attention.streamRing))
+            let d = stream.attention
+            #expect(d.streamRing && d.tensorCores && d.rowsPerBlock == 8 && d.invalidReason == nil, "B=\(batch) \(context): \(d.invalidReason ?? "")")
+            #expect(d.threads == (d.warps + d.streamProducers) * 32 && d.name.contains("_mma_stream"))
+            #expect(stream.splits == shipped.splits)
+            #expect(d.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock - 1024)
+        }
+        #expect(try plan(8, 1024, stream: true).attention.warps == 8, "under one CTA per SM: 8 consumer warps")
+        #expect(try plan(64, 1024, stream: true).attention.warps == 4)
+        #expect(!(try plan(8, 1024, paged: true, stream: true).attention.streamRing))
+        #expect(!(try plan(8, 1024, headDim: 120, stream: true).attention.streamRing))
+        #expect(!(try plan(8, 1024, architecture: .sm80, stream: true).attention.streamRing))
+        #expect(!(try plan(1, 8192, stream: true).attention.streamRing), "tiny grids keep the scalar kernel")
+        let source = try plan(8, 8192, stream: true).attention.source()
+        #expect(source.contains("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"))
+        #expect(source.contains("if (warp >= KG)"))
+        #expect(DecodeHeuristics.streamVariants(for: .sm80).isEmpty)
+        #expect(DecodeHeuristics.streamVariants(for: .sm90a).allSatisfy { $0.streamRing && $0.invalidReason == nil })
+    }
+
+    /// `FA_STREAM_CASES=<seed>,<seed>…`: prints the `verify --kvcache` cases (seed:index, first 200
+    /// indices) that the streaming form serves with `FLASH_ATTENTION_DECODE_MMA=on` — contiguous,
+    /// head dim 64 or 128, at most 8 rows per KV head — so a device check can run those cases
+    /// only (`scripts/device/decode_s6c.sh`). Off unless the variable is set.
+    @Test(.enabled(if: getenv("FA_STREAM_CASES") != nil, "set FA_STREAM_CASES=<seeds> to list"))
+    func streamVerifyCases() throws {
+        let seeds = String(cString: getenv("FA_STREAM_CASES")!).split(separator: ",").compactMap { UInt64($0) }
+        var picked: [String] = []
+        for seed in seeds {
+            for index in 0..<200 {
+                let spec = KVCacheSpec.random(seed: seed, index: index)
+                if spec.pageSize == nil, [64, 128].contains(spec.headDim), spec.seqlenQ * (spec.heads / spec.kvHeads) <= 8 {
+                    picked.append("\(seed):\(index)")
+                }
+            }
+        }
+        print("STREAM_CASES " + picked.joined(separator: " "))
     }
 }

@@ -585,7 +585,7 @@ public struct DecodeKernel: Sendable {
                             for (int e = 0; e < 8; ++e) acc[r][e] *= alpha[r];
             """
         if d.tensorCores {
-            let form = d.rowsPerBlock == 8 ? mmaKeysSource : mmaSource
+            let form = d.streamRing ? mmaStreamSource : d.rowsPerBlock == 8 ? mmaKeysSource : mmaSource
             return form(MMAPieces(
                 rowBounds: rowBounds, keyOffsets: keyOffsets, score: score, finish: finish,
                 fusedMerge: d.fusedCombine ? fusedMerge : "", appendSupport: d.fusedAppend ? appendSupport : "",

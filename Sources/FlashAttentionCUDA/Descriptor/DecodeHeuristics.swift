@@ -188,6 +188,44 @@ public enum DecodeHeuristics {
     /// 1.57–1.60 µs, so the cache-row load was not on the path (the lengths' miss is).
     /// Oracle-checked forced on (24 random cases), so the knob stays for A/B.
     public static let cacheRowEarlyDefault = false
+    /// `FLASH_ATTENTION_DECODE_STREAM=on|off` (or `1|0`): `on` takes the keys-as-M streaming form
+    /// (``DecodeKernelDescriptor/streamRing``: producer warps' `cp.async.bulk` ring feeding the
+    /// consumer warps) wherever a tensor-core form with up to 8 rows per KV head runs on sm_90 over
+    /// a contiguous cache whose head dim is the tile's (with `FLASH_ATTENTION_DECODE_MMA=on` also
+    /// at B = 1), `off` nowhere. Unset: ``defaultStreamRing(keysForm:tasks:multiprocessors:)``.
+    public static let streamRingOverride: Bool? = switchKnob("FLASH_ATTENTION_DECODE_STREAM")
+    /// Whether the default rule for the streaming form is on (``defaultStreamRing(keysForm:tasks:multiprocessors:)``).
+    public static let streamRingDefault = true
+    /// Where the streaming form is the default: the keys-as-M form's contexts (≤ 2k keys, one split)
+    /// on grids of at least two CTAs per SM. H100, session 6 part 2, call B (bf16, H = 32, Hk = 8,
+    /// D = 128, µs, alternating in one call, 4 producer warps): B = 64, 1k stream 104.1 / 103.5 against
+    /// the keys form 107.4 / 106.1 (torch 95.1). It is not the default where it lost or tied in that
+    /// call: B = 8, 1k (under one CTA per SM; 30.4–30.6 against 27.0–27.5: a producer warp issues its
+    /// 32 row copies per tile one after another, so an SM with one CTA gets too few copies out),
+    /// B = 64, 8k (752 against 720, rows as M) and B = 8, 8k (101.7 / 101.9 against 102.5 / 102.8: level).
+    public static func defaultStreamRing(keysForm: Bool, tasks: Int, multiprocessors: Int) -> Bool {
+        streamRingDefault && keysForm && tasks >= 2 * max(1, multiprocessors)
+    }
+    /// `FLASH_ATTENTION_DECODE_STREAM_SHAPE=WxS[xP]`: the streaming form's consumer warps (1…8), ring
+    /// slots (2…32) and producer warps (1…8), a tuning hook; unset: ``streamShape(headDim:underfilled:architecture:)``.
+    static let streamShapeOverride: (warps: Int, stages: Int, producers: Int)? = {
+        guard let text = FileSystem.environment("FLASH_ATTENTION_DECODE_STREAM_SHAPE") else { return nil }
+        let parts = text.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2 || parts.count == 3 else { return nil }
+        return (max(1, min(8, parts[0])), max(2, min(32, parts[1])), max(1, min(8, parts.count == 3 ? parts[2] : streamProducersDefault)))
+    }()
+    /// Producer warps per CTA of the streaming form (`DecodeKernelDescriptor.streamProducers`).
+    public static let streamProducersDefault = 4
+    /// The streaming form's shape: grids under one CTA per SM take 8 consumer warps and as many
+    /// 16-key slots as fit 200 KB (23 at D = 128: ~22 tiles, 190 KB, in flight per SM); fuller
+    /// grids 4 consumer warps and as many slots as fit 106 KB (12: two CTAs per SM, as the keys form).
+    public static func streamShape(headDim: Int, underfilled: Bool, architecture: GPUArchitecture) -> (warps: Int, stages: Int, producers: Int) {
+        if let streamShapeOverride { return streamShapeOverride }
+        let warps = underfilled ? 8 : 4
+        let budget = min(underfilled ? 200 * 1024 : 106 * 1024, architecture.maxSharedMemoryPerBlock - 1024)
+        let slot = 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 16
+        return (warps, max(2, min(32, (budget - warps * 256) / slot)), streamProducersDefault)
+    }
     /// Decode steps (≤ `maximumFusedAppend` new keys, pipelined caches) append in the attention
     /// kernel (one launch fewer); `FLASH_ATTENTION_DECODE_APPEND=kernel` keeps the append kernel
     /// (A/B timing). Longer runs (prefill chunks) keep it: each CTA would rebuild every new key
@@ -345,7 +383,8 @@ public enum DecodeHeuristics {
     /// environment's `FLASH_ATTENTION_DECODE_MMA` (on, m16, off; nil: the default rule) unless given.
     public static func plan(for problem: DecodeProblem, architecture: GPUArchitecture,
                             forcedCluster: Int? = DecodeHeuristics.clusterOverride,
-                            tensorCoreForm: String? = DecodeHeuristics.tensorCoreMode) throws -> DecodePlan {
+                            tensorCoreForm: String? = DecodeHeuristics.tensorCoreMode,
+                            streamForm: Bool? = DecodeHeuristics.streamRingOverride) throws -> DecodePlan {
         guard problem.elementType == .float16 || problem.elementType == .bfloat16 else {
             throw FlashAttentionError.unsupported("\(problem.elementType) KV caches on CUDA (the decode kernels take float16 or bfloat16)")
         }
@@ -357,7 +396,8 @@ public enum DecodeHeuristics {
         let vectorized = problem.vectorized && problem.headDim % 8 == 0
         let mmaFits = vectorized && tileD >= 16 && tileD <= 128 && architecture.supportsMMASync
         let scalarTasks = problem.batch * problem.kvHeads * ((rowCount + 7) / 8)
-        let tensorCores: Bool, keysAsM: Bool
+        let tensorCores: Bool
+        var keysAsM: Bool
         switch tensorCoreForm {
         case "on": (tensorCores, keysAsM) = (mmaFits, rowCount <= 8)
         case "m16": (tensorCores, keysAsM) = (mmaFits, false)
@@ -370,6 +410,11 @@ public enum DecodeHeuristics {
             let on = mmaFits && defaultKeysFormTensorCores(rows: rowCount, tasks: scalarTasks, multiprocessors: problem.multiprocessors)
             (tensorCores, keysAsM) = (on, on && problem.maxSeqlenK <= keysFormMaximumContext)
         }
+        // The streaming form (sm_90, contiguous, head dim = tile): the keys-as-M math on a bulk-copy ring.
+        let stream = (streamForm ?? defaultStreamRing(keysForm: keysAsM, tasks: scalarTasks, multiprocessors: problem.multiprocessors))
+            && tensorCores && rowCount <= 8 && architecture >= .sm90a
+            && !problem.paged && problem.headDim == tileD && !fuseCombine
+        keysAsM = keysAsM || stream
         let choice = tensorCores
             ? (keysAsM
                 ? RowChoice(rowsPerBlock: 8, keysPerStep: 16, reason: "tensor cores, keys as M: 16 keys per warp step × up to 8 rows (the group's heads × queries) per m16n8k16 tile")
@@ -418,6 +463,7 @@ public enum DecodeHeuristics {
         let keysWarps = keysAsM && tasks * splits < problem.multiprocessors
             && keysFormEightWarpsFit(headDim: tileD, architecture: architecture) ? keysFormUnderfilledWarps : 4
 
+        let streamShape = Self.streamShape(headDim: tileD, underfilled: tasks * splits < problem.multiprocessors, architecture: architecture)
         let appendWork = problem.appendKeys || problem.rotary != .none
         // Sq = 0 launches no attention, so the append kernel must run.
         let fusedAppend = fuseAppend && appendWork && vectorized && problem.seqlenQ > 0 && problem.seqlenNew <= maximumFusedAppend
@@ -428,8 +474,8 @@ public enum DecodeHeuristics {
             kind: .attention, architecture: architecture, elementType: problem.elementType,
             outputType: problem.outputType, headDim: tileD, rowsPerBlock: choice.rowsPerBlock,
             keysPerStep: choice.keysPerStep,
-            stages: tensorCores ? (keysAsM ? keysFormStages(headDim: tileD, warps: keysWarps, architecture: architecture) : tensorCoreStages(headDim: tileD)) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 32 * scalarWarps) : 0,
-            warps: tensorCores ? (keysAsM ? keysWarps : 4) : scalarWarps, mask: problem.mask, softcap: problem.softcap,
+            stages: stream ? streamShape.stages : tensorCores ? (keysAsM ? keysFormStages(headDim: tileD, warps: keysWarps, architecture: architecture) : tensorCoreStages(headDim: tileD)) : vectorized ? stages(keysPerStep: choice.keysPerStep, threads: 32 * scalarWarps) : 0,
+            warps: stream ? streamShape.warps : tensorCores ? (keysAsM ? keysWarps : 4) : scalarWarps, mask: problem.mask, softcap: problem.softcap,
             alibi: problem.alibi, paged: problem.paged, vectorized: vectorized,
             splitOutput: splitOutput, fusedCombine: fuseCombine, fusedAppend: fusedAppend, tensorCores: tensorCores,
             clusterSplits: cluster, transposedReduce: useTransposedReduce && !tensorCores
@@ -438,10 +484,11 @@ public enum DecodeHeuristics {
             rotary: fusedAppend ? problem.rotary : .none,
             rotaryTableType: fusedAppend && problem.rotary != .none ? problem.rotaryTableType : .float32,
             dependentLaunch: dependentLaunch,
-            appendBehindCopies: fusedAppend && (appendBehindCopiesOverride ?? appendBehindCopiesDefault),
+            appendBehindCopies: fusedAppend && !stream && (appendBehindCopiesOverride ?? appendBehindCopiesDefault),
             timeline: timelinePath != nil && !tensorCores && vectorized && !fuseCombine,
             clusterPush: cluster > 1 && (clusterMergeOverride ?? clusterPushDefault),
-            cacheRowEarly: !tensorCores && !problem.paged && (cacheRowEarlyOverride ?? cacheRowEarlyDefault))
+            cacheRowEarly: !tensorCores && !problem.paged && (cacheRowEarlyOverride ?? cacheRowEarlyDefault),
+            streamRing: stream, streamProducers: streamShape.producers)
         let combine = splitOutput && !fuseCombine
             ? DecodeKernelDescriptor(kind: .combine, architecture: architecture, elementType: problem.elementType,
                                      outputType: problem.outputType, headDim: tileD, warps: 4, writeLSE: problem.writeLSE,
@@ -659,7 +706,44 @@ public enum DecodeHeuristics {
             }
             return variant
         }
-        return variants + lane
+        return variants + lane + streamVariants(for: architecture)
+    }
+
+    /// The streaming form's variants (sm_90 only; appended last so every other variant keeps its
+    /// index in the source dump): both element types, final and split output, the fused append
+    /// (plain and rotary), options, both planned shapes and a shallow ring.
+    public static func streamVariants(for architecture: GPUArchitecture) -> [DecodeKernelDescriptor] {
+        guard architecture >= .sm90a else { return [] }
+        func stream(_ type: ElementType, _ tile: Int = 128, outputType: ElementType? = nil, mask: KernelMask = .causal,
+                    softcap: Bool = false, alibi: Bool = false, split: Bool, fusedAppend: Bool = false,
+                    rotary: DecodeRotary = .none, underfilled: Bool = false, stages: Int? = nil, pdl: Bool = false,
+                    producers: Int? = nil) -> DecodeKernelDescriptor {
+            let shape = streamShape(headDim: tile, underfilled: underfilled, architecture: architecture)
+            return DecodeKernelDescriptor(
+                kind: .attention, architecture: architecture, elementType: type, outputType: outputType, headDim: tile,
+                rowsPerBlock: 8, keysPerStep: 16, stages: stages ?? shape.stages, warps: shape.warps, mask: mask,
+                softcap: softcap, alibi: alibi, splitOutput: split, fusedAppend: fusedAppend, tensorCores: true,
+                rotary: rotary, dependentLaunch: pdl && split,
+                streamRing: true, streamProducers: producers ?? shape.producers)
+        }
+        var variants: [DecodeKernelDescriptor] = []
+        for type in [ElementType.bfloat16, .float16] {
+            for split in [false, true] {
+                variants.append(stream(type, split: split, fusedAppend: true, pdl: split))
+                variants.append(stream(type, split: split))
+            }
+        }
+        variants.append(stream(.bfloat16, split: false, fusedAppend: true, underfilled: true))
+        variants.append(stream(.bfloat16, split: true, fusedAppend: true, underfilled: true, pdl: true))
+        variants.append(stream(.bfloat16, split: true, stages: 2))
+        variants.append(stream(.bfloat16, split: true, fusedAppend: true, producers: 1))
+        variants.append(stream(.bfloat16, split: false, fusedAppend: true, underfilled: true, producers: 8))
+        for tile in [16, 32, 64] { variants.append(stream(.bfloat16, tile, split: true, fusedAppend: tile == 64)) }
+        variants.append(stream(.float16, outputType: .float32, mask: .window, softcap: true, alibi: true, split: false))
+        for rotary in [DecodeRotary.interleaved, .halfSplit] {
+            variants.append(stream(.bfloat16, split: true, fusedAppend: true, rotary: rotary))
+        }
+        return variants
     }
 }
 

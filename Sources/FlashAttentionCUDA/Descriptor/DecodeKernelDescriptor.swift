@@ -103,6 +103,17 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
     /// overlap) instead of after the split's key range, where it was a second dependent miss
     /// before the first copies could go out.
     public var cacheRowEarly: Bool
+    /// Attention, keys-as-M tensor-core form (sm_90, contiguous cache, head dim = tile head dim):
+    /// the streaming form (`Codegen/DecodeKernelStream.swift`). `streamProducers` extra warps keep a
+    /// CTA-wide ring of `stages` 16-key K/V tiles in flight with `cp.async.bulk` (one copy per key
+    /// row, a full and an empty mbarrier per slot), and the `warps` consumer warps take tiles in
+    /// turn as they land, so the copies never wait on a consumer's dependent chain. Same math and
+    /// merge as the keys form.
+    public var streamRing: Bool
+    /// Attention with `streamRing`: producer warps (1…8), tile t issued by producer t mod this.
+    /// A warp issues its 32 row copies one after another (H100: one producer per CTA moved only
+    /// ~7 GB/s per SM of 256-byte rows), so more producers put more copies in flight.
+    public var streamProducers: Int
     /// Attention, scalar (not tensor-core) kernel with 2+ threads per key: a step's N·R (key,
     /// row) dot products are reduced across the key group's lanes together (a transposed
     /// butterfly: each stage halves the values a lane holds, `N·R − 1` shuffles in all instead
@@ -134,7 +145,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         writeLSE: Bool = true, rotary: DecodeRotary = .none,
         rotaryTableType: ElementType = .float32, appendKeys: Bool = false, appendPaged: Bool = false,
         dependentLaunch: Bool = false, appendBehindCopies: Bool = false, timeline: Bool = false,
-        clusterPush: Bool = false, cacheRowEarly: Bool = false
+        clusterPush: Bool = false, cacheRowEarly: Bool = false, streamRing: Bool = false,
+        streamProducers: Int = 1
     ) {
         self.kind = kind
         self.architecture = architecture
@@ -159,6 +171,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.clusterSplits = kind == .attention && !splitOutput ? clusterSplits : 0
         self.clusterPush = kind == .attention && !splitOutput && clusterSplits > 1 && !tensorCores && clusterPush
         self.cacheRowEarly = kind == .attention && !tensorCores && !paged && cacheRowEarly
+        self.streamRing = kind == .attention && tensorCores && rowsPerBlock == 8 && streamRing
+        self.streamProducers = self.streamRing ? streamProducers : 1
         self.transposedReduce = kind == .attention && !tensorCores && headDim >= 16 && transposedReduce
         self.writeLSE = writeLSE
         self.rotary = rotary
@@ -169,7 +183,8 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         self.dependentLaunch = dependentLaunch && (kind == .combine || (kind == .attention && splitOutput && !self.fusedCombine))
     }
 
-    public var threads: Int { warps * 32 }
+    /// The streaming form adds its producer warp to the `warps` consumer warps.
+    public var threads: Int { (warps + (streamRing ? streamProducers : 0)) * 32 }
     /// Attention: threads that share one key (each owns 8 features).
     public var threadsPerKey: Int { max(1, headDim / 8) }
     /// Attention: keys in flight per CTA step.
@@ -185,6 +200,10 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
         }
         // A cluster adds its exchange area (unnormalized out, max, sum per row) after the groups'.
         let merge = 4 * (keyGroups + (clusterSplits > 1 ? 1 : 0)) * rowsPerBlock * (headDim + 2)
+        if streamRing {
+            // [slot][K, V][16 keys][pitch], a 256-byte Pᵀ tile per consumer warp, 2 mbarriers a slot.
+            return max(merge, stages * 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + warps * 256 + stages * 16)
+        }
         if tensorCores {
             if rowsPerBlock == 8 {
                 // Keys as M: [stage][warp][K, V][16 keys][pitch] (rows padded by 16 bytes), then
@@ -233,12 +252,25 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                     guard [1, 2, 4, 8].contains(rowsPerBlock) else { return "rows per block \(rowsPerBlock) not in 1, 2, 4, 8" }
                     guard [1, 2, 4, 8].contains(keysPerStep) else { return "keys per step \(keysPerStep) not in 1, 2, 4, 8" }
                 }
+                if streamRing {
+                    guard architecture >= .sm90a else { return "the streaming form's bulk copies need sm_90" }
+                    guard !paged, !fusedCombine, !appendBehindCopies, clusterSplits == 0, !timeline else {
+                        return "the streaming form takes contiguous caches, no fused combine, append behind copies, cluster or timeline"
+                    }
+                    guard stages >= 2, stages <= 32, warps <= 8, streamProducers >= 1, streamProducers <= 8 else {
+                        return "the streaming form takes 2…32 ring slots, 1…8 consumer warps and 1…8 producer warps"
+                    }
+                    guard sharedMemoryBytes <= architecture.maxSharedMemoryPerBlock - 1024 else {
+                        return "\(sharedMemoryBytes) B of shared memory > \(architecture.maxSharedMemoryPerBlock - 1024)"
+                    }
+                } else {
                 guard stages == 0 || (stages >= 2 && stages <= 8) else { return "stages \(stages) not 0 or 2…8" }
                 // The keys-as-M form's padded 3-stage pipeline takes 103 KB at D = 128 (two CTAs
                 // per SM on sm_90), its 8-warp 2-stage form 138 KB (one; sm_80 allows 163 KB);
                 // sm_86/sm_89 allow 99 KB a block.
                 let sharedLimit = min((tensorCores ? 160 : 100) * 1024, architecture.maxSharedMemoryPerBlock)
                 guard sharedMemoryBytes <= sharedLimit else { return "\(sharedMemoryBytes) B of shared memory > \(sharedLimit / 1024) KB" }
+                }
                 if fusedAppend && !pipelined { return "a fused append needs the cp.async pipeline (vectorized, stages ≥ 2)" }
                 if timeline && (tensorCores || !pipelined || fusedCombine) {
                     return "the timeline stamps the scalar pipelined kernel without the fused combine only"
@@ -276,6 +308,7 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
             parts += ["d\(headDim)", "r\(rowsPerBlock)", "n\(keysPerStep)", "s\(pipelined ? stages : 0)", "w\(warps)", mask.rawValue,
                       "o\(Self.typeName(outputType))"]
             if tensorCores { parts.append("mma") }
+            if streamRing { parts.append(streamProducers > 1 ? "stream\(streamProducers)" : "stream") }
             if softcap { parts.append("softcap") }
             if alibi { parts.append("alibi") }
             if paged { parts.append("paged") }
