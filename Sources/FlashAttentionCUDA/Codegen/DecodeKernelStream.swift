@@ -9,14 +9,22 @@ import FlashAttentionCore
 /// `cp.async` (16 copy instructions per lane per step plus their addresses) into warp-private
 /// stages, so the copies of the next tiles go out only between the steps of the warp's
 /// dependent chain (ldmatrix → MMA → softmax → shuffle → Pᵀ through shared memory → MMA), and
-/// session 4's ncu saw 12% of warp slots active, latency-bound. Here one extra warp (the
-/// producer) does nothing but keep a CTA-wide ring of `stages` 16-key tiles (K and V, rows padded
-/// by 16 bytes as in the keys form) in flight with `cp.async.bulk` — one 256-byte copy per key
-/// row, lane l copying row l % 16 of K (l < 16) or V, completing on the slot's "full" mbarrier
-/// with `complete_tx` — and the consumer warps take tiles t = warp, warp + W, … in order, wait on
-/// the slot's full barrier, compute, and release it on its "empty" barrier (one arrival), which
-/// the producer waits on before refilling the slot. So the copies never wait for a consumer's
-/// chain, only for a free slot.
+/// session 4's ncu saw 12% of warp slots active, latency-bound. Here `streamProducers` extra
+/// warps do nothing but keep a CTA-wide ring of `stages` 16-key tiles (K and V, rows padded by 16
+/// bytes as in the keys form) in flight with `cp.async.bulk` — one 256-byte copy per key row
+/// (a head's rows are Hk·D apart in the cache), lane l copying row l % 16 of K (l < 16) or V,
+/// completing on the slot's "full" mbarrier with `complete_tx`; producer p issues the tiles
+/// t ≡ p (mod producers) — and the consumer warps take tiles t = warp, warp + W, … in order, wait
+/// on the slot's full barrier, compute, and release it on its "empty" barrier (one arrival),
+/// which the producer of tile t + stages waits on before refilling the slot. So the copies never
+/// wait for a consumer's chain, only for a free slot.
+///
+/// H100 (session 6, part 2): a warp's 32 bulk copies go out one after another, so one producer
+/// per CTA moved only ~7 GB/s per SM (B = 8, 1k, Hk = 8: 80 against 27 µs); four producers bring
+/// it ahead where two CTAs share an SM (B = 64, 1k: 103.5–104.1 against 106.1–107.4 µs for the
+/// keys form; the default there) but not on grids under one CTA per SM (B = 8, 1k: 30.4 against
+/// 27.0) nor against the rows-as-M form at 8k (B = 64: 752 against 720). A TMA tensor map over
+/// (keys, Hk·D) would move a whole tile per copy; not built.
 ///
 /// Rows past the copy limit (past the split's keys, or this call's new keys with the fused
 /// append) are zero-filled by the producer with plain stores before it arms the slot (a V row of
