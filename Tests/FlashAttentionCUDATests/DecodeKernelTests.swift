@@ -352,6 +352,12 @@ struct CUDAKVCacheTests {
             for index in 0..<200 {
                 let spec = KVCacheSpec.random(seed: seed, index: index)
                 if spec.pageSize == nil, [64, 128].contains(spec.headDim), spec.seqlenQ * (spec.heads / spec.kvHeads) <= 8 {
+                    // The planner agrees (MMA=on + STREAM=on): the case runs the streaming kernel.
+                    let problem = DecodeProblem(elementType: spec.type, headDim: spec.headDim, groupSize: spec.heads / spec.kvHeads,
+                                                seqlenQ: spec.seqlenQ, batch: spec.batch, kvHeads: spec.kvHeads,
+                                                maxSeqlenK: spec.capacity, requestedSplits: spec.numSplits)
+                    let plan = try DecodeHeuristics.plan(for: problem, architecture: .sm90a, tensorCoreForm: "on", streamForm: true)
+                    #expect(plan.attention.streamRing, "\(seed):\(index)")
                     picked.append("\(seed):\(index)")
                 }
             }
