@@ -153,7 +153,8 @@ struct DecodeKernelTests {
             #expect(p.attention.tensorCores && p.attention.rowsPerBlock == rowsPerBlock && p.attention.clusterSplits == 0, "\(b) \(hk) \(context)")
             #expect(p.splits == splits && p.attention.invalidReason == nil, "\(b) \(hk) \(context): \(p.splits) splits")
             // The streaming form is the default on keys-form grids of ≥ 2 CTAs per SM (session 6, part 2).
-            #expect(p.attention.streamRing == (rowsPerBlock == 8 && b * hk >= 264 && DecodeHeuristics.streamRingOverride == nil))
+            #expect(p.attention.streamRing == (rowsPerBlock == 8 && b * hk >= 264 && DecodeHeuristics.streamRingOverride == nil
+                                                && DecodeHeuristics.streamRingDefault))
             if p.attention.streamRing { continue }
             let warps = rowsPerBlock == 8 && b * hk < 132 ? DecodeHeuristics.keysFormUnderfilledWarps : 4
             #expect(p.attention.warps == warps)
@@ -319,7 +320,10 @@ struct CUDAKVCacheTests {
         for (batch, context) in [(8, 1024), (64, 1024), (8, 8192), (64, 32768)] {
             let shipped = try plan(batch, context, stream: nil), stream = try plan(batch, context, stream: true)
             // The default rule: keys-form contexts on grids of ≥ 2 CTAs per SM (B = 64, 1k here).
-            #expect(shipped.attention.streamRing == (batch == 64 && context == 1024))
+            #expect(shipped.attention.streamRing == (batch == 64 && context == 1024 && DecodeHeuristics.streamRingDefault))
+            #expect(DecodeHeuristics.defaultStreamRing(keysForm: true, tasks: 512, multiprocessors: 132) == DecodeHeuristics.streamRingDefault)
+            #expect(!DecodeHeuristics.defaultStreamRing(keysForm: true, tasks: 64, multiprocessors: 132))
+            #expect(!DecodeHeuristics.defaultStreamRing(keysForm: false, tasks: 512, multiprocessors: 132))
             #expect(!(try plan(batch, context, stream: false).attention.streamRing))
             let d = stream.attention
             #expect(d.streamRing && d.tensorCores && d.rowsPerBlock == 8 && d.invalidReason == nil, "B=\(batch) \(context): \(d.invalidReason ?? "")")
