@@ -353,19 +353,34 @@ struct HopperForwardTests {
         #expect(long64F32.blockM == 128 && long64F32.blockN == 192)
         let short64F32 = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 64, tensorMapFriendly: true, seqlenQ: 512))
         #expect(short64F32.blockM == 128 && short64F32.qStages == 2 && !short64F32.tmaStoreO)
-        // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler.
+        // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler; up to
+        // N = 2k the TMA store of O staged in the Q buffer (dense 16-bit outputs).
         let plain256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2048))
         #expect(plain256.mainloop == .tmaWarpSpecialized && plain256.blockN == 80 && plain256.persistent && !plain256.dynamicScheduler)
+        #expect(plain256.tmaStoreO && plain256.stageOInQueryBuffer)
+        let long256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2049))
+        #expect(long256.blockN == 80 && !long256.tmaStoreO && !long256.stageOInQueryBuffer)
+        let varlen256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, varlen: true, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(varlen256.blockN == 80 && !varlen256.tmaStoreO, "the varlen kernel keeps direct stores")
+        let f32At256 = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 256, tensorMapFriendly: true, seqlenQ: 1024))
+        #expect(f32At256.blockN == 80 && !f32At256.tmaStoreO)
         let causal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true))
-        #expect(causal256.mainloop == .tmaWarpSpecialized && causal256.blockN == 64 && causal256.dynamicScheduler)
-        // Causal D = 64: 128-key steps with two Q buffers below 4k (the wgmma loop no longer runs
-        // it), 192-key steps from 4k.
-        for n in [512, 1024, 2048] {
+        #expect(causal256.mainloop == .tmaWarpSpecialized && causal256.blockN == 64 && causal256.dynamicScheduler && causal256.stageOInQueryBuffer)
+        let longCausal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
+        #expect(longCausal256.blockN == 64 && longCausal256.dynamicScheduler && !longCausal256.tmaStoreO)
+        // Causal D = 64: two warpgroups, 128-key steps with two Q buffers below 2k (the wgmma loop
+        // no longer runs it); from 2k three warpgroups with two Q buffers beside the dynamic
+        // scheduler (late tile addresses); float32 outputs keep two (192-key steps from 4k).
+        for n in [512, 1024, 2047] {
             let short = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: n))
             #expect(short.mainloop == .tmaWarpSpecialized && short.blockN == 128 && short.dynamicScheduler && short.qStages == 2 && !short.tmaStoreO && short.blockM == 128)
         }
-        let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
-        #expect(causal64.mainloop == .tmaWarpSpecialized && causal64.blockN == 192 && causal64.dynamicScheduler && causal64.qStages == 1)
+        for n in [2048, 4096, 16384] {
+            let causal64 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: n))
+            #expect(causal64.blockM == 192 && causal64.blockN == 128 && causal64.dynamicScheduler && causal64.qStages == 2 && causal64.lateTileAddresses)
+        }
+        let causal64F32 = try pick(AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
+        #expect(causal64F32.mainloop == .tmaWarpSpecialized && causal64F32.blockM == 128 && causal64F32.blockN == 192 && causal64F32.dynamicScheduler && causal64F32.qStages == 1)
         // Not for: unfriendly strides, dropout, softcap, a window, tile D = 192, other architectures.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)

@@ -193,6 +193,9 @@ public enum KernelHeuristics {
         /// two Q buffers beside the dynamic scheduler take late tile addresses, or one Q buffer with
         /// `FLASH_ATTENTION_HOPPER_LATE=0`), `=2` skips the rows that set it.
         public var consumerWarpgroups: Int = 2
+        /// With ``tmaStoreO``: O is staged in the tile's Q buffer (D = 256, where no staging tile of
+        /// its own fits; dense tensors — varlen problems take the same row without the store).
+        public var stageOInQueryBuffer: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -262,6 +265,14 @@ public enum KernelHeuristics {
     /// 1.163 / 1.128 (4k), 1.116 / 1.075 (8k), 1.144 / 1.153 (16k); causal (one Q buffer: two spill
     /// beside the dynamic scheduler at 160 registers) 0.82 / 0.81 at 512 and 1k, 0.99 at 2k,
     /// 1.00–1.04 from 4k. So the unmasked rows take three warpgroups; causal keeps two.
+    ///
+    /// Session 6 (hopfwd6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 / fp16 means ÷
+    /// shipped, cuDNN in the same call): causal D = 64 with three warpgroups and two Q buffers
+    /// beside the dynamic scheduler (late tile addresses) 0.926 / 0.930 at N = 512, 0.886 / 0.896
+    /// at 1k, 1.028 / 1.015 at 2k, 1.100 / 1.078 at 4k, 1.048 / 1.091 at 8k, 1.015 / 1.027 at 16k
+    /// (one Q buffer from 4k: 1.03–1.06); so causal takes it from 2k. D = 256 with the TMA store of
+    /// O staged in the Q buffer: unmasked 1.113 / 1.119 (512), 1.084 / 1.085 (1k), 1.049 / 1.047
+    /// (2k); causal 1.044 / 1.048, 1.043 / 1.047, 1.032 / 1.025 (every run faster); not timed past 2k.
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, consumerWarpgroups: 3, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "three consumer warpgroups (192-row tiles, 128-key steps) from N = 2k: 1.08–1.16× the two-warpgroup 192×2p kernel at N = 2k…16k (session 6, scripts/device/hopper_wg3.sh and hopper_wg3_confirm.sh, two interleaved rounds each, bf16 + fp16; 1.03–1.13× cuDNN); 16-bit outputs (float32 outputs were not checked on the GPU)"),
@@ -275,6 +286,8 @@ public enum KernelHeuristics {
                      reason: "two Q buffers below N = 2k: 1.01–1.04× the one-buffer 128×2p at N = 512 / 1k (session 3, two rounds)"),
         HopperChoice(headDim: 64, causal: false, blockN: 128, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, persistent: 1.20–1.33× the wgmma loop over the grid (geomean 403 vs 387 for non-persistent at N = 512/2k/16k)"),
+        HopperChoice(headDim: 64, causal: true, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, consumerWarpgroups: 3, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "three consumer warpgroups (192-row tiles, 128-key steps) with two Q buffers beside the dynamic scheduler (late tile addresses: 0 spills at 160 registers) from N = 2k: 1.02× the two-warpgroup 128×2dq at 2k, 1.05–1.10× the 192×2d kernel at 4k / 8k, 1.02× at 16k (session 6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 + fp16; 0.97–1.02× cuDNN); 0.89–0.93× below 2k, where two warpgroups stay; 16-bit outputs (float32 outputs were not checked on the GPU)"),
         HopperChoice(headDim: 64, causal: true, minSeqlenQ: 4096, blockN: 192, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "192-key steps with the dynamic tile scheduler from N = 4k (session 2's row; two Q buffers were level or slower there)"),
         HopperChoice(headDim: 64, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -302,8 +315,16 @@ public enum KernelHeuristics {
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler: 1.00–1.09× the one-block-per-tile grid at every grid point (bf16 and fp16), 0.76–1.00× cuDNN"),
         // D = 256: 128×80 tiles in 2 stages fill 225 KB of shared memory (Q 64 KB, K and V 40 KB each per stage).
+        HopperChoice(headDim: 256, causal: false, minSeqlenQ: 2049, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN; O staged in the Q buffer (the row below) was not timed past N = 2k"),
+        HopperChoice(headDim: 256, causal: false, blockN: 80, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "the TMA store of O staged in the Q buffer up to N = 2k: 1.11–1.12× the direct stores at N = 512, 1.08× at 1k, 1.05× at 2k (session 6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 + fp16; 0.94–0.95 / 1.01–1.02 / 1.04× cuDNN); 16-bit outputs of the input's type, dense tensors"),
         HopperChoice(headDim: 256, causal: false, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN"),
+        HopperChoice(headDim: 256, causal: true, minSeqlenQ: 2049, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at D = 256, 64-key steps, dynamic tile scheduler: 1.11–1.50× the wgmma loop; O staged in the Q buffer (the row below) was not timed past N = 2k"),
+        HopperChoice(headDim: 256, causal: true, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, tmaStoreO: true, stageOInQueryBuffer: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "the TMA store of O staged in the Q buffer up to N = 2k: 1.04–1.05× the direct stores at N = 512 / 1k, 1.03× at 2k (session 6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 + fp16; 0.83 / 0.94–0.95 / 1.01–1.02× cuDNN); 16-bit outputs of the input's type, dense tensors"),
         HopperChoice(headDim: 256, causal: true, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation at D = 256, 64-key steps, dynamic tile scheduler: 1.11–1.50× the wgmma loop; 80-key steps spill with the scheduler (44 B) and were slower without it (geomean 429 vs 445)"),
     ]
@@ -380,6 +401,7 @@ public enum KernelHeuristics {
             // elsewhere the same kernel with direct stores.
             var staged = d
             staged.tmaStoreO = true
+            staged.stageOInQueryBuffer = choice.stageOInQueryBuffer
             if staged.invalidReason == nil { d = staged }
         }
         guard d.invalidReason == nil else { return nil }
