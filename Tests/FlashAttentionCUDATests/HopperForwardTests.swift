@@ -149,6 +149,18 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
         writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
+    // ... and the long-N rows without a store of their own (FLASH_ATTENTION_HOPPER_OQ=1): D = 128
+    // 176-key steps, causal D = 128 beside the dynamic scheduler, D = 64 three warpgroups.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
     return list
 }()
 
@@ -313,6 +325,7 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil else { return }
+        // (FLASH_ATTENTION_HOPPER_OQ=1 stages O in the Q buffer on every row without a store.)
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)

@@ -136,7 +136,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// tile's Q load starts after this tile's epilogue instead of after its last S product.
     /// Not with ``lateTileAddresses``; dense tensors only (the varlen kernel, which keeps a direct-store
     /// fallback for a sequence's last rows, spills 64 B at D = 256). `FLASH_ATTENTION_HOPPER_OQ=1`
-    /// sets it on the D = 256 rows.
+    /// sets it on every table row without the store; the table has it at D = 256 up to N = 2k.
     public var stageOInQueryBuffer: Bool
 
     public init(

@@ -389,19 +389,19 @@ public enum KernelHeuristics {
         // Three consumer warpgroups with two Q buffers beside the dynamic scheduler fit 160
         // registers only when the consumers hold no tile addresses through the main loop.
         if choice.consumerWarpgroups == 3 && d.dynamicScheduler && d.qStages == 2 { d.lateTileAddresses = true }
-        // FLASH_ATTENTION_HOPPER_OQ=1: the TMA store of O staged in the Q buffer on the D = 256 rows
-        // (16-bit outputs of the input's type; no staging tile of its own fits there).
-        if HopperForwardKnobs.stageOInQueryBuffer == "1" && tileD == 256 && problem.outputType == problem.elementType {
-            var staged = d
-            (staged.tmaStoreO, staged.stageOInQueryBuffer) = (true, true)
-            if staged.invalidReason == nil { d = staged }
-        }
         if choice.tmaStoreO {
             // Only where the staging tile fits beside the ring and the output is the input's type;
             // elsewhere the same kernel with direct stores.
             var staged = d
             staged.tmaStoreO = true
             staged.stageOInQueryBuffer = choice.stageOInQueryBuffer
+            if staged.invalidReason == nil { d = staged }
+        }
+        // FLASH_ATTENTION_HOPPER_OQ=1: the TMA store of O staged in the Q buffer on every row that
+        // has no store yet (16-bit outputs of the input's type, dense tensors).
+        if HopperForwardKnobs.stageOInQueryBuffer == "1" && !d.tmaStoreO && problem.outputType == problem.elementType {
+            var staged = d
+            (staged.tmaStoreO, staged.stageOInQueryBuffer) = (true, true)
             if staged.invalidReason == nil { d = staged }
         }
         guard d.invalidReason == nil else { return nil }
