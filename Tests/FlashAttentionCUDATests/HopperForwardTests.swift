@@ -367,11 +367,12 @@ struct HopperForwardTests {
         let short64F32 = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 64, tensorMapFriendly: true, seqlenQ: 512))
         #expect(short64F32.blockM == 128 && short64F32.qStages == 2 && !short64F32.tmaStoreO)
         // D = 256: 80-key steps persistent; causal 64-key steps with the dynamic scheduler; up to
-        // N = 2k the TMA store of O staged in the Q buffer (dense 16-bit outputs).
+        // N = 4k (causal 2k) the TMA store of O staged in the Q buffer (dense 16-bit outputs).
         let plain256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2048))
         #expect(plain256.mainloop == .tmaWarpSpecialized && plain256.blockN == 80 && plain256.persistent && !plain256.dynamicScheduler)
         #expect(plain256.tmaStoreO && plain256.stageOInQueryBuffer)
-        let long256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 2049))
+        #expect(try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 4096)).stageOInQueryBuffer)
+        let long256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, tensorMapFriendly: true, seqlenQ: 4097))
         #expect(long256.blockN == 80 && !long256.tmaStoreO && !long256.stageOInQueryBuffer)
         let varlen256 = try pick(AttentionProblem(elementType: .float16, headDim: 256, varlen: true, tensorMapFriendly: true, seqlenQ: 1024))
         #expect(varlen256.blockN == 80 && !varlen256.tmaStoreO, "the varlen kernel keeps direct stores")
@@ -379,7 +380,7 @@ struct HopperForwardTests {
         #expect(f32At256.blockN == 80 && !f32At256.tmaStoreO)
         let causal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true))
         #expect(causal256.mainloop == .tmaWarpSpecialized && causal256.blockN == 64 && causal256.dynamicScheduler && causal256.stageOInQueryBuffer)
-        let longCausal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
+        let longCausal256 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true, seqlenQ: 2049))
         #expect(longCausal256.blockN == 64 && longCausal256.dynamicScheduler && !longCausal256.tmaStoreO)
         // Causal D = 64: two warpgroups, 128-key steps with two Q buffers below 2k (the wgmma loop
         // no longer runs it); from 2k three warpgroups with two Q buffers beside the dynamic

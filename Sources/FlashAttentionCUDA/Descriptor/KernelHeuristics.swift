@@ -272,7 +272,10 @@ public enum KernelHeuristics {
     /// at 1k, 1.028 / 1.015 at 2k, 1.100 / 1.078 at 4k, 1.048 / 1.091 at 8k, 1.015 / 1.027 at 16k
     /// (one Q buffer from 4k: 1.03–1.06); so causal takes it from 2k. D = 256 with the TMA store of
     /// O staged in the Q buffer: unmasked 1.113 / 1.119 (512), 1.084 / 1.085 (1k), 1.049 / 1.047
-    /// (2k); causal 1.044 / 1.048, 1.043 / 1.047, 1.032 / 1.025 (every run faster); not timed past 2k.
+    /// (2k); causal 1.044 / 1.048, 1.043 / 1.047, 1.032 / 1.025 (every run faster). Past 2k
+    /// (hopper_s6d.sh): unmasked 1.044 / 1.040 at 4k, level at 8k / 16k; causal level or mixed; the
+    /// long-N D = 64 / 128 rows with O staged in the Q buffer (FLASH_ATTENTION_HOPPER_OQ=1) were
+    /// level or slower (0.96–1.02, causal D = 128 0.96–1.06 with the power cap's noise): not taken.
     public static let hopperTable: [HopperChoice] = [
         HopperChoice(headDim: 64, causal: false, minSeqlenQ: 2048, blockN: 128, stages: 2, persistent: true, consumerWarpgroups: 3, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "three consumer warpgroups (192-row tiles, 128-key steps) from N = 2k: 1.08–1.16× the two-warpgroup 192×2p kernel at N = 2k…16k (session 6, scripts/device/hopper_wg3.sh and hopper_wg3_confirm.sh, two interleaved rounds each, bf16 + fp16; 1.03–1.13× cuDNN); 16-bit outputs (float32 outputs were not checked on the GPU)"),
@@ -315,14 +318,14 @@ public enum KernelHeuristics {
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler: 1.00–1.09× the one-block-per-tile grid at every grid point (bf16 and fp16), 0.76–1.00× cuDNN"),
         // D = 256: 128×80 tiles in 2 stages fill 225 KB of shared memory (Q 64 KB, K and V 40 KB each per stage).
-        HopperChoice(headDim: 256, causal: false, minSeqlenQ: 2049, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN; O staged in the Q buffer (the row below) was not timed past N = 2k"),
+        HopperChoice(headDim: 256, causal: false, minSeqlenQ: 4097, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN; O staged in the Q buffer (the row below) was level past 4k (1.00 / 1.00× at 8k, 0.98 / 1.01× at 16k, hopper_s6d.sh)"),
         HopperChoice(headDim: 256, causal: false, blockN: 80, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "the TMA store of O staged in the Q buffer up to N = 2k: 1.11–1.12× the direct stores at N = 512, 1.08× at 1k, 1.05× at 2k (session 6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 + fp16; 0.94–0.95 / 1.01–1.02 / 1.04× cuDNN); 16-bit outputs of the input's type, dense tensors"),
+                     reason: "the TMA store of O staged in the Q buffer up to N = 4k: 1.11–1.12× the direct stores at N = 512, 1.08× at 1k, 1.05× at 2k (session 6, scripts/device/hopper_s6c.sh), 1.04× at 4k (hopper_s6d.sh; two interleaved rounds each, bf16 + fp16, every run faster; 0.94–0.95 / 1.01–1.02 / 1.04 / 1.00–1.02× cuDNN); 16-bit outputs of the input's type, dense tensors"),
         HopperChoice(headDim: 256, causal: false, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN"),
         HopperChoice(headDim: 256, causal: true, minSeqlenQ: 2049, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
-                     reason: "TMA + warp specialisation at D = 256, 64-key steps, dynamic tile scheduler: 1.11–1.50× the wgmma loop; O staged in the Q buffer (the row below) was not timed past N = 2k"),
+                     reason: "TMA + warp specialisation at D = 256, 64-key steps, dynamic tile scheduler: 1.11–1.50× the wgmma loop; O staged in the Q buffer (the row below) was level or mixed past N = 2k (1.01 / 1.01× at 4k, 1.02 / 1.04× at 8k, 0.97 / 0.96× at 16k, hopper_s6d.sh)"),
         HopperChoice(headDim: 256, causal: true, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, tmaStoreO: true, stageOInQueryBuffer: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "the TMA store of O staged in the Q buffer up to N = 2k: 1.04–1.05× the direct stores at N = 512 / 1k, 1.03× at 2k (session 6, scripts/device/hopper_s6c.sh, two interleaved rounds, bf16 + fp16; 0.83 / 0.94–0.95 / 1.01–1.02× cuDNN); 16-bit outputs of the input's type, dense tensors"),
         HopperChoice(headDim: 256, causal: true, blockN: 64, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
