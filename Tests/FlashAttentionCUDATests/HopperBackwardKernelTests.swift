@@ -76,6 +76,34 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
         }
     }
     list += hopperBackwardWideVariants
+    list += hopperBackwardGroupedVariants
+    return list
+}()
+
+/// The key/value kernel on the linear grid ordered by head groups (FLASH_ATTENTION_HOPPER_BWD_GROUP)
+/// and with the mask branch (FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH):
+/// tile D = 64's shipped forms (one dQ buffer) causal and not, tile D = 128's causal (two buffers,
+/// a writer each) and unmasked (early dV, late dK) defaults.
+let hopperBackwardGroupedVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: .causal, headGroup: 4))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, headGroup: 4))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, headGroup: 8))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         headGroup: 4))
+    // The mask evaluated on edge steps only (FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1): tile D = 64
+    // causal and not, with the grouped order, tile D = 128 causal (two buffers, a writer each).
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: .causal, maskBranch: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: 2, dqWriters: 2, maskBranch: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, maskBranch: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, headGroup: 4, maskBranch: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 64,
+                                         mask: .causal, maskBranch: true))
     return list
 }()
 
@@ -253,6 +281,53 @@ struct HopperBackwardKernelTests {
         // Off, the source is the shipped one (the new text is generated only when asked for).
         let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16)).source
         #expect(!plain.contains("Pᵀ as A fragments") && plain.contains("wgmma_wait<0>();\n            touch_s(dpt);"))
+    }
+
+    /// The grouped grid order: a linear index decoded as the kernel does covers every
+    /// (batch, kv head, key block) once, key blocks ascend (longest first on causal problems)
+    /// within each group of heads, and the 3-D grid's source is unchanged when it is off.
+    @Test func headGroupOrder() throws {
+        for (heads, blocks, batch, g) in [(32, 16, 2, 4), (6, 5, 3, 4), (3, 7, 1, 8), (5, 1, 2, 2)] {
+            var seen = Set<[Int]>(), order: [[Int]] = []
+            for x in 0..<(heads * blocks * batch) {
+                // The generated decode (HopperBackwardKernel.blockDecode), in Swift.
+                let perBatch = heads * blocks, b = x / perBatch, inBatch = x % perBatch
+                let g0 = inBatch / (g * blocks) * g, inGroup = inBatch % (g * blocks)
+                let gHeads = min(g, heads - g0)
+                let n = inGroup / gHeads, h = g0 + inGroup % gHeads
+                #expect(b < batch && h < heads && n < blocks)
+                seen.insert([b, h, n]); order.append([b, h, n])
+            }
+            #expect(seen.count == heads * blocks * batch)
+            for h in 0..<heads {
+                let ns = order.filter { $0[0] == 0 && $0[1] == h }.map { $0[2] }
+                #expect(ns == Array(0..<blocks))
+            }
+        }
+        let grouped = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, headGroup: 4)
+        #expect(grouped.invalidReason == nil && grouped.name.hasSuffix("_causal_g4_sm_90a"))
+        #expect(try HopperBackwardKernel(descriptor: grouped).source.contains("Linear grid in groups of 4 heads"))
+        let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64)).source
+        #expect(plain.contains("const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;") && !plain.contains("Linear grid"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, headGroup: 4).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, headGroup: 4).headGroup == 0)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), headGroup: 4))
+        #expect(plan[1].headGroup == 4 && plan[0].headGroup == 0 && plan[2].headGroup == 0)
+    }
+
+    /// The mask branch: off, the exponentials are the shipped predicated loop; on, one branch on
+    /// `edge` with an unmasked loop beside it; not at tile D = 256.
+    @Test func maskBranch() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, maskBranch: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_causal_mb_sm_90a"))
+        let text = try HopperBackwardKernel(descriptor: on).source
+        #expect(text.contains("if (edge) {") && text.contains("every key visible to every query"))
+        let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal)).source
+        #expect(!off.contains("if (edge) {")
+                && off.contains("            #pragma unroll\n            for (int nt = 0; nt < Q_TILES; ++nt)\n                #pragma unroll\n                for (int e = 0; e < 4; ++e) {\n                    const int j = key0"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, maskBranch: true).invalidReason != nil)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), maskBranch: true))
+        #expect(plan[1].maskBranch && !plan[0].maskBranch && !plan[2].maskBranch)
     }
 
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,

@@ -50,6 +50,20 @@ let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
             }
         }
     }
+    // The grouped grid order (appended likewise): tile D = 64/128, causal and not.
+    for t in types {
+        for tile in [64, 128] {
+            for mask in [KernelMask.none, .causal] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, headDim: tile, mask: mask,
+                                                     dqBuffers: tile == 128 ? 2 : 1, dqWriters: tile == 128 ? 2 : 1, headGroup: 4))
+                for group in [0, 4] {
+                    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, headDim: tile, mask: mask,
+                                                         dqBuffers: tile == 128 ? 2 : 1, dqWriters: tile == 128 ? 2 : 1,
+                                                         headGroup: group, maskBranch: true))
+                }
+            }
+        }
+    }
     return list.filter { $0.invalidReason == nil }
 }()
 

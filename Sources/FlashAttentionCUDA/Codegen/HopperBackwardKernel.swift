@@ -493,6 +493,62 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
+    /// Pᵀ = 2^(scale·log2e·Sᵀ − L) in place, masked on edge steps. ptxas predicates the mask
+    /// into every step (on a causal problem about 450 more instructions a consumer thread a step
+    /// at tile D = 64: compares, selects, predicate logic), so with
+    /// ``HopperBackwardDescriptor/maskBranch`` the step branches once on `edge` (uniform across
+    /// the CTA) and the other steps run the unmasked loop.
+    private var exponentials: String {
+        // The predicated loop, its lines after the first indented by `pad` (the shipped text at 12).
+        func masked(_ pad: String) -> String {
+            let lines = [
+                "#pragma unroll",
+                "for (int nt = 0; nt < Q_TILES; ++nt)",
+                "    #pragma unroll",
+                "    for (int e = 0; e < 4; ++e) {",
+                "        const int j = key0 + 8 * (e >> 1);",
+                "        const int col = nt * 8 + (e & 1);           // + tig·2: in l_row",
+                "        float pr = fast_exp2(st[nt][e] * scale_log2 - l_row[col]);",
+                "        if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;",
+                "        st[nt][e] = pr;",
+                "    }",
+            ]
+            return lines[0] + lines.dropFirst().map { "\n" + pad + $0 }.joined()
+        }
+        let twelve = String(repeating: " ", count: 12)
+        guard descriptor.maskBranch else { return masked(twelve) }
+        return """
+        if (edge) {
+                        \(masked(twelve + "    "))
+                    } else {
+                        // A step with every key visible to every query: no mask.
+                        #pragma unroll
+                        for (int nt = 0; nt < Q_TILES; ++nt)
+                            #pragma unroll
+                            for (int e = 0; e < 4; ++e)
+                                st[nt][e] = fast_exp2(st[nt][e] * scale_log2 - l_row[nt * 8 + (e & 1)]);
+                    }
+        """
+    }
+
+    /// This CTA's key block, kv head and batch: the 3-D grid's indices, or with
+    /// ``HopperBackwardDescriptor/headGroup`` G the linear grid's order (batch slowest, then groups
+    /// of G kv heads, then key block, head within the group fastest; the last group may be smaller).
+    private var blockDecode: String {
+        let g = descriptor.headGroup
+        guard g > 0 else { return "const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;" }
+        return """
+        // Linear grid in groups of \(g) heads: consecutive key blocks of one head start \(g) CTAs apart,
+                    // so its Q, dO and dQ accumulator tiles are re-read from L2 (causal: longest key blocks first).
+                    const int kv_heads = p.heads / p.group_size, n_blocks = (p.seqlen_k + BLOCK_N - 1) / BLOCK_N;
+                    const int per_batch = kv_heads * n_blocks;
+                    const int batch = (int)(blockIdx.x / per_batch), in_batch = (int)(blockIdx.x % per_batch);
+                    const int g0 = in_batch / (\(g) * n_blocks) * \(g), in_group = in_batch % (\(g) * n_blocks);
+                    const int g_heads = imin(\(g), kv_heads - g0);
+                    const int n_block = in_group / g_heads, kv_head = g0 + in_group % g_heads;
+        """
+    }
+
     private var keyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -513,7 +569,7 @@ public struct HopperBackwardKernel: Sendable {
             const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
-            const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
+            \(blockDecode)
             const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
             const int diag = seqlen_k - seqlen_q;     // query i's diagonal is key i + diag (bottom-right)
             const int n0 = n_block * BLOCK_N;
@@ -681,16 +737,7 @@ public struct HopperBackwardKernel: Sendable {
                     const bool edge = n0 + BLOCK_N > seqlen_k || (CAUSAL && n0 + BLOCK_N - 1 > m0 + diag);
                     const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
                     const float* d_row = (const float*)(base + (sDelta - sK) + stage * STAT_BYTES) + tig * 2;
-                    #pragma unroll
-                    for (int nt = 0; nt < Q_TILES; ++nt)
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int j = key0 + 8 * (e >> 1);
-                            const int col = nt * 8 + (e & 1);           // + tig·2: in l_row
-                            float pr = fast_exp2(st[nt][e] * scale_log2 - l_row[col]);
-                            if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;
-                            st[nt][e] = pr;
-                        }
+                    \(exponentials)
                     \(earlyDVIssue)// dSᵀ = Pᵀ ∘ (dPᵀ − D)
                     wgmma_wait<\(descriptor.earlyDV ? 1 : 0)>();
                     touch_s(dpt);

@@ -73,11 +73,27 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// stores, so the consumer waits only for dV and dQ_partial before staging dQ_partial, and
     /// dK runs on the tensor cores meanwhile (the stage is freed once dK completes).
     public var lateDK: Bool = false
+    /// The key/value grid's order (tile D = 64/128). 0: (kv head, key block, batch) on the grid's
+    /// x, y, z, so the hardware dispatches key block 0 of every head, then key block 1, …: each
+    /// (head, query block)'s Q, dO and dQ accumulator tiles are touched again by the next key
+    /// block only after every head's blocks in between (on a causal problem at 8k–16k keys, tens
+    /// of MB of other traffic: the re-reads and the ordered read-modify-write adds come from
+    /// DRAM). G > 0: one linear grid, batch slowest, then groups of G heads, then key block
+    /// (longest first on causal problems), head within the group fastest, so consecutive key
+    /// blocks of a head start a few CTAs apart and find those tiles still in L2.
+    public var headGroup: Int = 0
+    /// The exponentials branch once per step on whether it is an edge step (keys past the end,
+    /// or causal with a key above some query's diagonal; uniform across the CTA): only edge
+    /// steps evaluate the mask. Off, ptxas predicates the per-element mask into every step, which
+    /// on causal problems adds about 450 instructions a consumer thread a step at tile D = 64
+    /// (LOP3/ISETP/PLOP3/VIADD; the unmasked loop body is about 800).
+    public var maskBranch: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false) {
+                dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
+                headGroup: Int = 0, maskBranch: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -93,6 +109,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.pipelinedS = pipelinedS && pass == .keyValue
         self.earlyDV = earlyDV && pass == .keyValue
         self.lateDK = lateDK && pass == .keyValue
+        self.headGroup = pass == .keyValue ? headGroup : 0
+        self.maskBranch = maskBranch && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -182,12 +200,13 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if headDim != 128 && headDim != 64 && headDim != 256 { return "the Hopper backward is generated for tile head dims 64, 128 and 256, got \(headDim)" }
         if headDim == 256 {
             if stages < 1 || stages > 2 { return "tile D = 256 takes one or two Q stages" }
-            if !orderedDQ || dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK {
+            if !orderedDQ || dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK || headGroup != 0 || maskBranch {
                 return "tile D = 256 has one schedule (ordered dQ, its own staging, no product-order variants)"
             }
         }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
+        if headGroup < 0 || headGroup > 64 { return "headGroup must be 0 (the 3-D grid) or 1…64 heads" }
         if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }
         if mask == .window { return "sliding windows stay on the other backward kernels" }
         if earlyDV && headDim != 128 {
@@ -284,6 +303,29 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         problem.mask == .none && tileHeadDim(problem.headDim) == 128
     }
 
+    /// Heads per group of the key/value grid's order (``headGroup``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP` is unset: 0, the 3-D grid. H100, bf16 D = 64, one round
+    /// (session 6, hopper_backward_group.sh): G = 4 against the 3-D grid 1.08/1.15/1.05× on unmasked
+    /// 4k/8k/16k, 0.94/0.98× at 1k/2k; causal 0.93–1.04× alone and below the mask branch alone
+    /// when combined (2k–8k). Checked forced (with the mask branch): 24/24 pinned float64-oracle
+    /// cases at D = 64, bitwise reruns, memcheck 0 errors and racecheck 0 hazards. Not a default
+    /// until an fp16 A/B and a second bf16 round confirm the unmasked 4k–16k gain.
+    public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
+        0
+    }
+
+    /// Whether the exponentials branch on edge steps (``maskBranch``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH` is unset: not yet. H100, bf16 D = 64 causal, one
+    /// round beside cuDNN (session 6, hopper_backward_group.sh): 1.10/1.13/1.15/1.17× the
+    /// predicated mask at 2k/4k/8k/16k, 0.88/0.93/0.99/0.94× cuDNN against 0.80/0.82/0.86/0.81×.
+    /// Checked forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with
+    /// the branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards. The proposed default,
+    /// `problem.mask == .causal && tileHeadDim(problem.headDim) == 64`, waits for the fp16 A/B
+    /// (and the tile D = 128 causal timing) that the call had no time left for.
+    public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// Whether dK's product is issued behind dQ's (with the early dV) when
     /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: wherever the early dV is on by default
     /// (``defaultEarlyDV(_:)``, which has the timings).
@@ -294,7 +336,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
-                            lateDK: Bool = false, wideStages: Int = 2) -> [HopperBackwardDescriptor]? {
+                            lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
+                            maskBranch: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -316,7 +359,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
-                                     dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK),
+                                     dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
+                                     headGroup: headGroup, maskBranch: maskBranch),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
         ]
         // A knob setting the tile cannot take (a shared-memory layout over the limit) leaves
@@ -347,6 +391,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if pipelinedS { parts.append("pipe") }
             if earlyDV { parts.append("edv") }
             if lateDK { parts.append("ldk") }
+            if headGroup > 0 { parts.append("g\(headGroup)") }
+            if maskBranch { parts.append("mb") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

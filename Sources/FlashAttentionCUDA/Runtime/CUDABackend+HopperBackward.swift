@@ -25,6 +25,8 @@ private enum HopperBackwardKnobs {
     static let lateDK = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
     static let wide = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256")
     static let wideStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES")
+    static let headGroup = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_GROUP")
+    static let maskBranch = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -47,6 +49,11 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
     /// picks its Q stages (``HopperBackwardDescriptor/defaultWideStages(_:)``).
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches tile D = 64/128's key/value kernel on
+    /// a linear grid ordered by groups of G heads (``HopperBackwardDescriptor/headGroup``), `=0`
+    /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (tile D =
+    /// 64/128), `=0` on every step; unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = HopperBackwardKnobs.enabled
@@ -78,8 +85,16 @@ extension CUDABackend {
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         let stageSetting = HopperBackwardKnobs.wideStages
         let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : HopperBackwardDescriptor.defaultWideStages(problem)
+        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks); tile D = 256 has no such form.
+        let blocks = layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch
+        let groupSetting = HopperBackwardKnobs.headGroup.flatMap { Int($0) }
+        var headGroup = groupSetting.map { max(0, min(64, $0)) } ?? HopperBackwardDescriptor.defaultHeadGroup(problem)
+        if wide || blocks > Int(Int32.max) { headGroup = 0 }
+        let branchSetting = HopperBackwardKnobs.maskBranch
+        let maskBranch = !wide && (branchSetting == "1" ? true : branchSetting == "0" ? false : HopperBackwardDescriptor.defaultMaskBranch(problem))
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
-                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages)
+                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
+                                             headGroup: headGroup, maskBranch: maskBranch)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
@@ -188,8 +203,11 @@ extension CUDABackend {
             let rows = tiles * kv.blockM
             try pre.function.launch(grid: ((rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
                                     stream: stream, parameters: p.packed())
+            let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
+            // headGroup > 0: one linear grid, decoded by the kernel (batch, head group, key block, head).
+            let grid = kv.headGroup > 0 ? (layout.kvHeads * keyBlocks * layout.batch, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
             try keyValue.function.launch(
-                grid: (layout.kvHeads, (layout.seqlenK + kv.blockN - 1) / kv.blockN, layout.batch), block: (kv.threads, 1, 1),
+                grid: grid, block: (kv.threads, 1, 1),
                 sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
                 parameters: HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p))
             try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
