@@ -304,26 +304,29 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Heads per group of the key/value grid's order (``headGroup``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP` is unset: 0, the 3-D grid. H100, bf16 D = 64, one round
-    /// (session 6, hopper_backward_group.sh): G = 4 against the 3-D grid 1.08/1.15/1.05× on unmasked
-    /// 4k/8k/16k, 0.94/0.98× at 1k/2k; causal 0.93–1.04× alone and below the mask branch alone
-    /// when combined (2k–8k). Checked forced (with the mask branch): 24/24 pinned float64-oracle
-    /// cases at D = 64, bitwise reruns, memcheck 0 errors and racecheck 0 hazards. Not a default
-    /// until an fp16 A/B and a second bf16 round confirm the unmasked 4k–16k gain.
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP` is unset: 4 on unmasked tile D = 64 from 4k keys, else 0
+    /// (the 3-D grid). H100 (session 6, hopper_backward_group.sh, two calls): G = 4 against the 3-D
+    /// grid, unmasked D = 64 bf16 1.07/1.10–1.15/1.05–1.11× at 4k/8k/16k and fp16 1.07/1.15/1.06×;
+    /// 0.93–0.98× at 1k/2k (so not there); causal 0.93–1.04× (not there either). ncu at fp16 8k:
+    /// L2 hit rate 96 % against 75 %, DRAM throughput 5 % against 33 % of peak — consecutive key
+    /// blocks of a head find its Q, dO and dQ accumulator in L2. Checked forced (with the mask
+    /// branch): 24/24 pinned float64-oracle cases at D = 64, bitwise reruns, memcheck 0 errors and
+    /// racecheck 0 hazards; tile D = 128 was not timed with it.
     public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
-        0
+        problem.mask == .none && tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096 ? 4 : 0
     }
 
     /// Whether the exponentials branch on edge steps (``maskBranch``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH` is unset: not yet. H100, bf16 D = 64 causal, one
-    /// round beside cuDNN (session 6, hopper_backward_group.sh): 1.10/1.13/1.15/1.17× the
-    /// predicated mask at 2k/4k/8k/16k, 0.88/0.93/0.99/0.94× cuDNN against 0.80/0.82/0.86/0.81×.
-    /// Checked forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with
-    /// the branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards. The proposed default,
-    /// `problem.mask == .causal && tileHeadDim(problem.headDim) == 64`, waits for the fp16 A/B
-    /// (and the tile D = 128 causal timing) that the call had no time left for.
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH` is unset: on causal tile D = 64 (ptxas otherwise
+    /// predicates the causal mask into every step: about 450 more SASS instructions a consumer
+    /// thread a step). H100 (session 6, hopper_backward_group.sh, two calls, cuDNN in the same
+    /// call): causal D = 64 bf16 1.10/1.13–1.14/1.14–1.15/1.14–1.17× the predicated mask at
+    /// 2k/4k/8k/16k (two rounds), fp16 1.11/1.13/1.16/1.14×; 0.87–0.97× cuDNN against 0.79–0.85×.
+    /// Unmasked D = 64 0.93–1.03× (not there); tile D = 128 causal not timed with it. Checked
+    /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
+    /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
-        false
+        problem.mask == .causal && tileHeadDim(problem.headDim) == 64
     }
 
     /// Whether dK's product is issued behind dQ's (with the early dV) when
