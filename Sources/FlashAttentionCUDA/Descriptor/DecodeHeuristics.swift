@@ -217,7 +217,10 @@ public enum DecodeHeuristics {
         guard let text = FileSystem.environment("FLASH_ATTENTION_DECODE_STREAM_SHAPE") else { return nil }
         let parts = text.split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2 || parts.count == 3 else { return nil }
-        return (max(1, min(8, parts[0])), max(2, min(32, parts[1])), max(1, min(8, parts.count == 3 ? parts[2] : streamProducersDefault)))
+        let warps = max(1, min(8, parts[0])), producers = max(1, min(8, parts.count == 3 ? parts[2] : streamProducersDefault))
+        // Rounded down to a whole number of rounds of both warp kinds (see streamShape).
+        let round = warps * producers / gcd(warps, producers)
+        return (warps, max(round, min(32, parts[1]) / round * round), producers)
     }()
     /// Producer warps per CTA of the streaming form (`DecodeKernelDescriptor.streamProducers`).
     public static let streamProducersDefault = 4
@@ -229,7 +232,10 @@ public enum DecodeHeuristics {
         let warps = underfilled ? 8 : 4
         let budget = min(underfilled ? 200 * 1024 : 106 * 1024, architecture.maxSharedMemoryPerBlock - 1024)
         let slot = 2 * 16 * DecodeKernel.keysFormPitch(headDim: headDim) + 16
-        return (warps, max(2, min(32, (budget - warps * 256) / slot)), streamProducersDefault)
+        // A whole number of rounds of every consumer and producer warp (the slot waits go by parity).
+        let round = warps * streamProducersDefault / gcd(warps, streamProducersDefault)
+        let slots = max(round, min(32, (budget - warps * 256) / slot) / round * round)
+        return (warps, slots, streamProducersDefault)
     }
     /// Decode steps (≤ `maximumFusedAppend` new keys, pipelined caches) append in the attention
     /// kernel (one launch fewer); `FLASH_ATTENTION_DECODE_APPEND=kernel` keeps the append kernel
@@ -740,7 +746,7 @@ public enum DecodeHeuristics {
         }
         variants.append(stream(.bfloat16, split: false, fusedAppend: true, underfilled: true))
         variants.append(stream(.bfloat16, split: true, fusedAppend: true, underfilled: true, pdl: true))
-        variants.append(stream(.bfloat16, split: true, stages: 2))
+        variants.append(stream(.bfloat16, split: true, stages: 4))  // the shallowest ring: one round of 4 consumer and 4 producer warps
         variants.append(stream(.bfloat16, split: true, fusedAppend: true, producers: 1))
         variants.append(stream(.bfloat16, split: false, fusedAppend: true, underfilled: true, producers: 8))
         for tile in [16, 32, 64] { variants.append(stream(.bfloat16, tile, split: true, fusedAppend: tile == 64)) }
@@ -770,3 +776,6 @@ extension DecodeKernelDescriptor {
         }
     }
 }
+
+/// Greatest common divisor of two positive integers.
+private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

@@ -260,6 +260,12 @@ public struct DecodeKernelDescriptor: Sendable, Hashable, CustomStringConvertibl
                     guard stages >= 2, stages <= 32, warps <= 8, streamProducers >= 1, streamProducers <= 8 else {
                         return "the streaming form takes 2…32 ring slots, 1…8 consumer warps and 1…8 producer warps"
                     }
+                    // Slot waits go by phase parity only, so the warp that waits on a slot must have
+                    // handled its previous fill itself: tile t belongs to consumer t mod W and producer
+                    // t mod P, which holds when the ring is a multiple of both.
+                    guard stages % warps == 0, stages % streamProducers == 0 else {
+                        return "the streaming form's ring slots (\(stages)) must be a multiple of its consumer warps (\(warps)) and producer warps (\(streamProducers))"
+                    }
                     guard sharedMemoryBytes <= architecture.maxSharedMemoryPerBlock - 1024 else {
                         return "\(sharedMemoryBytes) B of shared memory > \(architecture.maxSharedMemoryPerBlock - 1024)"
                     }
