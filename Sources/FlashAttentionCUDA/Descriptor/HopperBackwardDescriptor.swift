@@ -229,7 +229,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`:
-    /// - D = 129…256 (tile D = 256): ``defaultWide``;
+    /// - D = 225…256 (tile D = 256): ``defaultWide``; D = 129…224 keep the 3-pass kernels, whose
+    ///   tiles round D to a multiple of 32 (so they do less padded work there), until timed;
     /// - D = 65…128: from 1k keys (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass
     ///   backward at N = 1k…16k, 0.95–1.06× at 512, where 4 key blocks per head leave the
     ///   writer's turn chain and the launch overhead exposed);
@@ -240,7 +241,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// docs/cuda-backward.md, "Hopper backward".
     public static func defaultOn(_ problem: BackwardProblem) -> Bool {
         guard accepts(problem) else { return false }
-        if tileHeadDim(problem.headDim) == 256 { return defaultWide }
+        // The 3-pass kernels round D up to a multiple of 32, the wide kernel to 256: only
+        // D = 225…256 has the two at the same tile width, the width it was timed at (D = 256).
+        if tileHeadDim(problem.headDim) == 256 { return defaultWide && problem.headDim > 224 }
         if problem.headDim > 64 { return problem.seqlenK >= 1024 }
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
