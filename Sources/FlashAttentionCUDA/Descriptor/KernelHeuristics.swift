@@ -351,13 +351,14 @@ public enum KernelHeuristics {
         // them), =1 stores O by TMA on every row where the staging tile fits.
         let store = HopperForwardKnobs.store
         // FLASH_ATTENTION_HOPPER_WG=2 skips the rows with three consumer warpgroups (the table before
-        // them); so do float32 outputs, whose three-warpgroup kernels no oracle case has run on a GPU.
+        // them); so do float32 outputs and varlen problems, whose three-warpgroup kernels no oracle
+        // case has run on a GPU.
         let twoConsumers = HopperForwardKnobs.consumerWarpgroups == "2"
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
-                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32))
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
