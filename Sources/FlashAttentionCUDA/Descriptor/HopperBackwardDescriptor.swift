@@ -229,8 +229,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`:
-    /// - D = 225…256 (tile D = 256): ``defaultWide``; D = 129…224 keep the 3-pass kernels, whose
-    ///   tiles round D to a multiple of 32 (so they do less padded work there), until timed;
+    /// - D = 129…256 (tile D = 256): ``defaultWide``, except causal D ≤ 192 with ≤ 1k keys;
     /// - D = 65…128: from 1k keys (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass
     ///   backward at N = 1k…16k, 0.95–1.06× at 512, where 4 key blocks per head leave the
     ///   writer's turn chain and the launch overhead exposed);
@@ -241,9 +240,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// docs/cuda-backward.md, "Hopper backward".
     public static func defaultOn(_ problem: BackwardProblem) -> Bool {
         guard accepts(problem) else { return false }
-        // The 3-pass kernels round D up to a multiple of 32, the wide kernel to 256: only
-        // D = 225…256 has the two at the same tile width, the width it was timed at (D = 256).
-        if tileHeadDim(problem.headDim) == 256 { return defaultWide && problem.headDim > 224 }
+        // H100 (session 6, hopper_backward_mid.sh, bf16, wide ÷ 3-pass at 1k / 4k / 16k keys):
+        // D = 160 1.23 / 1.16 / 1.12 unmasked, 1.01 / 1.18 / 1.15 causal; D = 192 1.15 / 1.08 / 1.08,
+        // causal 0.92 / 1.08 / 1.01; D = 224 1.79–1.90, causal 1.31–1.81 (the 3-pass tile 224 is slow).
+        // So causal D ≤ 192 with ≤ 1k keys keeps the 3-pass kernels (their tiles round D only to a
+        // multiple of 32: less padded work where there are few steps to amortise it).
+        if tileHeadDim(problem.headDim) == 256 {
+            return defaultWide && !(problem.mask == .causal && problem.headDim <= 192 && problem.seqlenK <= 1024)
+        }
         if problem.headDim > 64 { return problem.seqlenK >= 1024 }
         return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
     }
