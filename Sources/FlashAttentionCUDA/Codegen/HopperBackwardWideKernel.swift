@@ -169,14 +169,7 @@ extension HopperBackwardKernel {
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
             const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
-            const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
-            const int diag = seqlen_k - seqlen_q;     // query i's diagonal is key i + diag (bottom-right)
-            const int n0 = n_block * BLOCK_N;
-            const int m_blocks = (seqlen_q + BLOCK_M - 1) / BLOCK_M;
-            // Queries that see some key of this block: [q_lo, seqlen_q) (causal: key n0's first query).
-            const int q_lo = CAUSAL ? imin(seqlen_q, imax(0, n0 - diag)) : 0;
-            const int m_steps = m_blocks - q_lo / BLOCK_M;
-            const int steps = n0 < seqlen_k ? m_steps * p.group_size : 0;
+            \(HopperBackwardKernel.keyBlockSteps)
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
