@@ -187,64 +187,7 @@ extension DecodeKernel {
                 __syncwarp();
                 if (k + \(S - 1) < steps) ISSUE(k + \(S - 1), (k + \(S - 1)) % \(S)) else cp_async_commit();
 
-                // Sᵀ = K·Qᵀ over the 16 keys, two accumulator chains (even and odd dim steps):
-                // s[e] is key j0 + g + 8·(e / 2) of row 2c + (e % 2).
-                float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, s2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                const u32 kt = TILE(k % \(S), 0) + kLd, vt = TILE(k % \(S), 1) + vLd;
-                #pragma unroll
-                for (int kk = 0; kk < DT / 16; ++kk) {
-                    u32 ka[4];
-                    ldmatrix_x4(ka, kt + kk * 32);
-                    mma_16816(kk % 2 ? s2 : s, ka, qb[kk][0], qb[kk][1]);
-                }
-                float mx[2] = {mrow[0], mrow[1]};
-                #pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int rs = e & 1;
-                    const int j = j0 + g + 8 * (e >> 1);
-                    const float dot = s[e] + s2[e];
-                    \(pieces.score)
-                    \(alibi)
-                    s[e] = (j < kEnd && j >= rowLo[rs] && j < rowHi[rs]) ? x : -FA_INF;
-                    mx[rs] = fmaxf(mx[rs], s[e]);
-                }
-                float alpha[2];
-                #pragma unroll
-                for (int rs = 0; rs < 2; ++rs) {
-                    mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 4));
-                    mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 8));
-                    mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 16));
-                    // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
-                    // A max that did not move (padding rows included) leaves alpha exactly 1.
-                    const float safe = mx[rs] == -FA_INF ? 0.0f : mx[rs];
-                    alpha[rs] = mx[rs] == mrow[rs] ? 1.0f : fast_exp2(mrow[rs] - safe);
-                    mrow[rs] = mx[rs];
-                    lrow[rs] *= alpha[rs];
-                    s[rs] = fast_exp2(s[rs] - safe);
-                    s[rs + 2] = fast_exp2(s[rs + 2] - safe);
-                    lrow[rs] += s[rs] + s[rs + 2];
-                }
-                // Once the maxima settle, most steps move no row's max: skip the rescale then.
-                if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
-                    #pragma unroll
-                    for (int mt = 0; mt < DT / 16; ++mt) {
-                        o[mt][0] *= alpha[0]; o[mt][1] *= alpha[1];
-                        o[mt][2] *= alpha[0]; o[mt][3] *= alpha[1];
-                    }
-                }
-                // Pᵀ through the warp's shared tile ([key][row] pairs, P rounded to the storage
-                // type), read back transposed as the B fragment of Oᵀ += Vᵀ·Pᵀ.
-                st_shared_u32(pT + g * 16 + c * 4, \(pack)(s[0], s[1]));
-                st_shared_u32(pT + (g + 8) * 16 + c * 4, \(pack)(s[2], s[3]));
-                __syncwarp();
-                u32 pb[2];
-                ldmatrix_x2_trans(pb, pT + (lane & 15) * 16);
-                #pragma unroll
-                for (int mt = 0; mt < DT / 16; ++mt) {
-                    u32 va[4];
-                    ldmatrix_x4_trans(va, vt + mt * 32);
-                    mma_16816(o[mt], va, pb[0], pb[1]);
-                }
+                \(Self.keysTileMath(tiles: "const u32 kt = TILE(k % \(S), 0) + kLd, vt = TILE(k % \(S), 1) + vLd;", score: pieces.score, alibi: alibi, pack: pack, indent: "        "))
                 __syncwarp();  // every lane has read the Pᵀ tile before the next step rewrites it
             }
         \(pieces.appendAfterLoop)    cp_async_wait<0>();
@@ -272,5 +215,73 @@ extension DecodeKernel {
         \(pieces.fusedMerge)
         }
         """
+    }
+
+    /// One 16-key tile of the keys form: Sᵀ = K·Qᵀ from the tile `tiles` points at (it declares
+    /// `kt` and `vt`), the online softmax with the rescale skip, and Oᵀ += Vᵀ·Pᵀ through the
+    /// warp's Pᵀ tile. Shared with the streaming form, whose tiles come from its ring; `indent`
+    /// is the column the text is interpolated at (every line after the first gets it).
+    static func keysTileMath(tiles: String, score: String, alibi: String, pack: String, indent: String) -> String {
+        let text = """
+        // Sᵀ = K·Qᵀ over the 16 keys, two accumulator chains (even and odd dim steps):
+        // s[e] is key j0 + g + 8·(e / 2) of row 2c + (e % 2).
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, s2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        \(tiles)
+        #pragma unroll
+        for (int kk = 0; kk < DT / 16; ++kk) {
+            u32 ka[4];
+            ldmatrix_x4(ka, kt + kk * 32);
+            mma_16816(kk % 2 ? s2 : s, ka, qb[kk][0], qb[kk][1]);
+        }
+        float mx[2] = {mrow[0], mrow[1]};
+        #pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int rs = e & 1;
+            const int j = j0 + g + 8 * (e >> 1);
+            const float dot = s[e] + s2[e];
+            \(score)
+            \(alibi)
+            s[e] = (j < kEnd && j >= rowLo[rs] && j < rowHi[rs]) ? x : -FA_INF;
+            mx[rs] = fmaxf(mx[rs], s[e]);
+        }
+        float alpha[2];
+        #pragma unroll
+        for (int rs = 0; rs < 2; ++rs) {
+            mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 4));
+            mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 8));
+            mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 16));
+            // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
+            // A max that did not move (padding rows included) leaves alpha exactly 1.
+            const float safe = mx[rs] == -FA_INF ? 0.0f : mx[rs];
+            alpha[rs] = mx[rs] == mrow[rs] ? 1.0f : fast_exp2(mrow[rs] - safe);
+            mrow[rs] = mx[rs];
+            lrow[rs] *= alpha[rs];
+            s[rs] = fast_exp2(s[rs] - safe);
+            s[rs + 2] = fast_exp2(s[rs + 2] - safe);
+            lrow[rs] += s[rs] + s[rs + 2];
+        }
+        // Once the maxima settle, most steps move no row's max: skip the rescale then.
+        if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+            #pragma unroll
+            for (int mt = 0; mt < DT / 16; ++mt) {
+                o[mt][0] *= alpha[0]; o[mt][1] *= alpha[1];
+                o[mt][2] *= alpha[0]; o[mt][3] *= alpha[1];
+            }
+        }
+        // Pᵀ through the warp's shared tile ([key][row] pairs, P rounded to the storage
+        // type), read back transposed as the B fragment of Oᵀ += Vᵀ·Pᵀ.
+        st_shared_u32(pT + g * 16 + c * 4, \(pack)(s[0], s[1]));
+        st_shared_u32(pT + (g + 8) * 16 + c * 4, \(pack)(s[2], s[3]));
+        __syncwarp();
+        u32 pb[2];
+        ldmatrix_x2_trans(pb, pT + (lane & 15) * 16);
+        #pragma unroll
+        for (int mt = 0; mt < DT / 16; ++mt) {
+            u32 va[4];
+            ldmatrix_x4_trans(va, vt + mt * 32);
+            mma_16816(o[mt], va, pb[0], pb[1]);
+        }
+        """
+        return text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n" + indent)
     }
 }

@@ -178,58 +178,7 @@ extension DecodeKernel {
                     const int j0 = kBeg + t * 16;
                     mbar_wait(FULL(slot), (t / NS) & 1);
         \(newKeys)
-                    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, s2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                    const u32 kt = RING(slot, 0) + kLd, vt = RING(slot, 1) + vLd;
-                    #pragma unroll
-                    for (int kk = 0; kk < DT / 16; ++kk) {
-                        u32 ka[4];
-                        ldmatrix_x4(ka, kt + kk * 32);
-                        mma_16816(kk % 2 ? s2 : s, ka, qb[kk][0], qb[kk][1]);
-                    }
-                    float mx[2] = {mrow[0], mrow[1]};
-                    #pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int rs = e & 1;
-                        const int j = j0 + g + 8 * (e >> 1);
-                        const float dot = s[e] + s2[e];
-                        \(pieces.score)
-                        \(alibi)
-                        s[e] = (j < kEnd && j >= rowLo[rs] && j < rowHi[rs]) ? x : -FA_INF;
-                        mx[rs] = fmaxf(mx[rs], s[e]);
-                    }
-                    float alpha[2];
-                    #pragma unroll
-                    for (int rs = 0; rs < 2; ++rs) {
-                        mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 4));
-                        mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 8));
-                        mx[rs] = fmaxf(mx[rs], __shfl_xor_sync(0xffffffffu, mx[rs], 16));
-                        // A row that has seen no key yet keeps m = −∞; exp2 of −∞ is 0, never NaN.
-                        const float safe = mx[rs] == -FA_INF ? 0.0f : mx[rs];
-                        alpha[rs] = mx[rs] == mrow[rs] ? 1.0f : fast_exp2(mrow[rs] - safe);
-                        mrow[rs] = mx[rs];
-                        lrow[rs] *= alpha[rs];
-                        s[rs] = fast_exp2(s[rs] - safe);
-                        s[rs + 2] = fast_exp2(s[rs + 2] - safe);
-                        lrow[rs] += s[rs] + s[rs + 2];
-                    }
-                    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
-                        #pragma unroll
-                        for (int mt = 0; mt < DT / 16; ++mt) {
-                            o[mt][0] *= alpha[0]; o[mt][1] *= alpha[1];
-                            o[mt][2] *= alpha[0]; o[mt][3] *= alpha[1];
-                        }
-                    }
-                    st_shared_u32(pT + g * 16 + c * 4, \(pack)(s[0], s[1]));
-                    st_shared_u32(pT + (g + 8) * 16 + c * 4, \(pack)(s[2], s[3]));
-                    __syncwarp();
-                    u32 pb[2];
-                    ldmatrix_x2_trans(pb, pT + (lane & 15) * 16);
-                    #pragma unroll
-                    for (int mt = 0; mt < DT / 16; ++mt) {
-                        u32 va[4];
-                        ldmatrix_x4_trans(va, vt + mt * 32);
-                        mma_16816(o[mt], va, pb[0], pb[1]);
-                    }
+                    \(Self.keysTileMath(tiles: "const u32 kt = RING(slot, 0) + kLd, vt = RING(slot, 1) + vLd;", score: pieces.score, alibi: alibi, pack: pack, indent: "            "))
                     // Every lane has read the slot and the Pᵀ tile: the slot goes back to the producer.
                     __syncwarp();
                     if (lane == 0) mbar_arrive(EMPTY(slot));
