@@ -197,19 +197,7 @@ extension DecodeKernel {
             float* accS = smem;
             float* mS = smem + KG * R * DT;
             float* lS = mS + KG * R;
-            #pragma unroll
-            for (int rs = 0; rs < 2; ++rs) {
-                lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 4);
-                lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 8);
-                lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 16);
-                const int r = 2 * c + rs;
-                #pragma unroll
-                for (int mt = 0; mt < DT / 16; ++mt) {
-                    accS[(warp * R + r) * DT + mt * 16 + g] = o[mt][rs];
-                    accS[(warp * R + r) * DT + mt * 16 + g + 8] = o[mt][2 + rs];
-                }
-                if (g == 0) { mS[warp * R + r] = mrow[rs]; lS[warp * R + r] = lrow[rs]; }
-            }
+            \(Self.keysWarpPartials(indent: "    "))
             __syncthreads();
         \(DecodeKernelSupport.groupMerge(rows: "live", skip: "dd >= p.head_dim", threads: d.threads, finish: pieces.finish))
         \(pieces.fusedMerge)
@@ -280,6 +268,28 @@ extension DecodeKernel {
             u32 va[4];
             ldmatrix_x4_trans(va, vt + mt * 32);
             mma_16816(o[mt], va, pb[0], pb[1]);
+        }
+        """
+        return text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n" + indent)
+    }
+
+    /// A keys-form warp's partial out, max and sum for its 8 rows into the merge area (`accS`,
+    /// `mS`, `lS`), after the row sums are reduced over the quad; shared with the streaming form.
+    /// `indent` is the column the text is interpolated at (every line after the first gets it).
+    static func keysWarpPartials(indent: String) -> String {
+        let text = """
+        #pragma unroll
+        for (int rs = 0; rs < 2; ++rs) {
+            lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 4);
+            lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 8);
+            lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 16);
+            const int r = 2 * c + rs;
+            #pragma unroll
+            for (int mt = 0; mt < DT / 16; ++mt) {
+                accS[(warp * R + r) * DT + mt * 16 + g] = o[mt][rs];
+                accS[(warp * R + r) * DT + mt * 16 + g + 8] = o[mt][2 + rs];
+            }
+            if (g == 0) { mS[warp * R + r] = mrow[rs]; lS[warp * R + r] = lrow[rs]; }
         }
         """
         return text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n" + indent)

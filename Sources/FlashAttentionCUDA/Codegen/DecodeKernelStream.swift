@@ -191,19 +191,7 @@ extension DecodeKernel {
             float* mS = smem + KG * R * DT;
             float* lS = mS + KG * R;
             if (warp < KG) {
-                #pragma unroll
-                for (int rs = 0; rs < 2; ++rs) {
-                    lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 4);
-                    lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 8);
-                    lrow[rs] += __shfl_xor_sync(0xffffffffu, lrow[rs], 16);
-                    const int r = 2 * c + rs;
-                    #pragma unroll
-                    for (int mt = 0; mt < DT / 16; ++mt) {
-                        accS[(warp * R + r) * DT + mt * 16 + g] = o[mt][rs];
-                        accS[(warp * R + r) * DT + mt * 16 + g + 8] = o[mt][2 + rs];
-                    }
-                    if (g == 0) { mS[warp * R + r] = mrow[rs]; lS[warp * R + r] = lrow[rs]; }
-                }
+                \(Self.keysWarpPartials(indent: "        "))
             }
             __syncthreads();
         \(DecodeKernelSupport.groupMerge(rows: "live", skip: "dd >= p.head_dim", threads: d.threads, finish: pieces.finish))
