@@ -150,28 +150,8 @@ struct DecodeBenchRead {
             func launch() throws {
                 try bulk.launch(grid: grid, block: (32, 1, 1), sharedMemoryBytes: sharedBytes, stream: stream, parameters: parameters)
             }
-            try launch()
-            try stream.synchronize()
-            let samples: [Double]
-            if perCall {
-                samples = try (0..<repeats).map { _ in
-                    try flushL2(flush, clean: clean, multiprocessors: multiprocessors, sink: sink, stream: stream)
-                    try start.record(on: stream)
-                    try launch()
-                    try end.record(on: stream)
-                    try end.synchronize()
-                    return try CUDAEvent.elapsedMilliseconds(from: start, to: end)
-                }
-            } else {
-                samples = try (0..<3).map { _ in
-                    try start.record(on: stream)
-                    for _ in 0..<repeats { try launch() }
-                    try end.record(on: stream)
-                    try end.synchronize()
-                    return try CUDAEvent.elapsedMilliseconds(from: start, to: end) / Double(repeats)
-                }
-            }
-            let ms = BenchCommand.median(samples)
+            let ms = try timedMedian(perCall: perCall, repeats: repeats, clean: clean, multiprocessors: multiprocessors,
+                                     flush: flush, sink: sink, stream: stream, start: start, end: end, launch: launch)
             if ms < best.ms { best = (ms, "\(shape.chunk >> 10) KB x \(shape.stages) stages, \(shape.perSM) CTAs/SM") }
         }
         return best
@@ -195,30 +175,38 @@ struct DecodeBenchRead {
             func launch() throws {
                 try function.launch(grid: grid, block: (Self.threads, 1, 1), sharedMemoryBytes: 0, stream: stream, parameters: parameters)
             }
-            try launch()
-            try stream.synchronize()
-            let samples: [Double]
-            if perCall {
-                samples = try (0..<repeats).map { _ in
-                    try flushL2(flush, clean: clean, multiprocessors: multiprocessors, sink: sink, stream: stream)
-                    try start.record(on: stream)
-                    try launch()
-                    try end.record(on: stream)
-                    try end.synchronize()
-                    return try CUDAEvent.elapsedMilliseconds(from: start, to: end)
-                }
-            } else {
-                samples = try (0..<3).map { _ in
-                    try start.record(on: stream)
-                    for _ in 0..<repeats { try launch() }
-                    try end.record(on: stream)
-                    try end.synchronize()
-                    return try CUDAEvent.elapsedMilliseconds(from: start, to: end) / Double(repeats)
-                }
-            }
-            let ms = BenchCommand.median(samples)
+            let ms = try timedMedian(perCall: perCall, repeats: repeats, clean: clean, multiprocessors: multiprocessors,
+                                     flush: flush, sink: sink, stream: stream, start: start, end: end, launch: launch)
             if ms < best.ms { best = (ms, perSM) }
         }
         return best
+    }
+
+    /// Median milliseconds of `launch` after one warm-up: per call behind an L2 flush (`perCall`),
+    /// or `repeats` calls back to back, three times.
+    private func timedMedian(perCall: Bool, repeats: Int, clean: Bool, multiprocessors: Int, flush: CUDABuffer, sink: CUDABuffer,
+                             stream: CUDAStream, start: CUDAEvent, end: CUDAEvent, launch: () throws -> Void) throws -> Double {
+        try launch()
+        try stream.synchronize()
+        let samples: [Double]
+        if perCall {
+            samples = try (0..<repeats).map { _ in
+                try flushL2(flush, clean: clean, multiprocessors: multiprocessors, sink: sink, stream: stream)
+                try start.record(on: stream)
+                try launch()
+                try end.record(on: stream)
+                try end.synchronize()
+                return try CUDAEvent.elapsedMilliseconds(from: start, to: end)
+            }
+        } else {
+            samples = try (0..<3).map { _ in
+                try start.record(on: stream)
+                for _ in 0..<repeats { try launch() }
+                try end.record(on: stream)
+                try end.synchronize()
+                return try CUDAEvent.elapsedMilliseconds(from: start, to: end) / Double(repeats)
+            }
+        }
+        return BenchCommand.median(samples)
     }
 }
