@@ -38,6 +38,21 @@ public struct KVCacheSpec: CustomStringConvertible, Sendable {
 
     public init() {}
 
+    /// A spec with the given fields; every other field keeps its default.
+    public init(batch: Int = 2, seqlenQ: Int = 1, heads: Int = 4, kvHeads: Int = 2, headDim: Int = 32,
+                seqlenNew: Int = 1, type: ElementType = .bfloat16, pageSize: Int? = nil, capacity: Int = 100,
+                rotaryDim: Int = 0, interleaved: Bool = true, rotaryTableType: ElementType = .float32,
+                batchIndex: Bool = false, leftPad: Bool = false, causal: Bool = false,
+                window: SlidingWindow = .unbounded, softcap: Float = 0, alibi: Bool = false,
+                softmaxScale: Float? = nil, numSplits: Int = 0, lengths: [Int]? = nil, seed: UInt64 = 1) {
+        self.batch = batch; self.seqlenQ = seqlenQ; self.heads = heads; self.kvHeads = kvHeads
+        self.headDim = headDim; self.seqlenNew = seqlenNew; self.type = type; self.pageSize = pageSize
+        self.capacity = capacity; self.rotaryDim = rotaryDim; self.interleaved = interleaved
+        self.rotaryTableType = rotaryTableType; self.batchIndex = batchIndex; self.leftPad = leftPad
+        self.causal = causal; self.window = window; self.softcap = softcap; self.alibi = alibi
+        self.softmaxScale = softmaxScale; self.numSplits = numSplits; self.lengths = lengths; self.seed = seed
+    }
+
     public var description: String {
         var parts = ["B=\(batch) Sq=\(seqlenQ) H=\(heads)/\(kvHeads) D=\(headDim) new=\(seqlenNew) \(type)",
                      pageSize.map { "page=\($0)" } ?? "contiguous", "cap=\(capacity)"]
@@ -50,6 +65,7 @@ public struct KVCacheSpec: CustomStringConvertible, Sendable {
         if alibi { parts.append("alibi") }
         if let softmaxScale { parts.append("scale=\(softmaxScale)") }
         if numSplits > 0 { parts.append("splits=\(numSplits)") }
+        parts.append("seed=\(seed)")
         return parts.joined(separator: " ")
     }
 

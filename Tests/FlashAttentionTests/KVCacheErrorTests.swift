@@ -26,8 +26,8 @@ import FlashAttentionReference
     }
 
     @Test func contiguousArguments() throws {
-        let problem = try KVCacheProblem(KVCacheCase(batch: 2, seqlenQ: 2, heads: 4, kvHeads: 2, headDim: 16, seqlenNew: 2,
-                                                 capacity: 20, rotaryDim: 8, batchIndex: true, leftPad: true,
+        let problem = KVCacheProblem(KVCacheCase(batch: 2, seqlenQ: 2, heads: 4, kvHeads: 2, headDim: 16, seqlenNew: 2, type: .float32,
+                                                 capacity: 20, rotaryDim: 8, rotaryTableType: .float32, batchIndex: true, leftPad: true,
                                                  lengths: [10, 18], seed: 1))
         let other = Tensor(shape: [2, 2, 4, 16]), short = Tensor(shape: [5, 4])
         let cases: [(String, (inout KVCacheArguments) -> Void)] = [
@@ -67,7 +67,7 @@ import FlashAttentionReference
     }
 
     @Test func pagedArguments() throws {
-        let problem = try KVCacheProblem(KVCacheCase(batch: 2, heads: 2, kvHeads: 1, headDim: 8, seqlenNew: 1, pageSize: 4,
+        let problem = KVCacheProblem(KVCacheCase(batch: 2, heads: 2, kvHeads: 1, headDim: 8, seqlenNew: 1, type: .float32, pageSize: 4,
                                                  capacity: 16, lengths: [5, 9], seed: 2))
         let table = problem.blockTable!
         let empty = Tensor(shape: [3, 0, 1, 8])

@@ -45,33 +45,33 @@ import FlashAttentionReference
                                                    (32, true, true, .bfloat16), (2, false, false, .float16)].enumerated() {
             KVCacheTests.expectPasses(KVCacheCase(batch: 3, seqlenQ: 3, heads: 4, kvHeads: 2, headDim: 64, seqlenNew: 3,
                                                   type: type, pageSize: index % 2 == 0 ? nil : 16, capacity: 120,
-                                                  rotaryDim: dim, interleaved: interleaved, leftPad: pad, causal: causal,
+                                                  rotaryDim: dim, interleaved: interleaved, rotaryTableType: type, leftPad: pad, causal: causal,
                                                   seed: UInt64(20 + index)))
         }
     }
 
     /// cacheBatchIndex gathers rows from a larger cache; the left pad hides the first keys.
     @Test func batchIndexAndLeftPad() {
-        KVCacheTests.expectPasses(KVCacheCase(batch: 3, seqlenQ: 2, heads: 6, kvHeads: 3, headDim: 32, seqlenNew: 2,
+        KVCacheTests.expectPasses(KVCacheCase(batch: 3, seqlenQ: 2, heads: 6, kvHeads: 3, headDim: 32, seqlenNew: 2, type: .float32,
                                               capacity: 90, batchIndex: true, leftPad: true, causal: true, seed: 30))
         KVCacheTests.expectPasses(KVCacheCase(batch: 2, heads: 4, kvHeads: 1, headDim: 16, seqlenNew: 0, type: .bfloat16,
                                               capacity: 90, batchIndex: true, leftPad: true, alibi: true, seed: 31))
         // A pad equal to the whole cache: only the new keys are visible.
-        KVCacheTests.expectPasses(KVCacheCase(batch: 1, seqlenQ: 2, heads: 2, kvHeads: 1, headDim: 16, seqlenNew: 2,
+        KVCacheTests.expectPasses(KVCacheCase(batch: 1, seqlenQ: 2, heads: 2, kvHeads: 1, headDim: 16, seqlenNew: 2, type: .float32,
                                               pageSize: 5, capacity: 40, leftPad: true, lengths: [0], seed: 32))
     }
 
     /// GQA/MQA with causal, windows, softcap and ALiBi, including rows that see no key.
     @Test func masksAndScores() {
         let cases: [KVCacheCase] = [
-            KVCacheCase(batch: 2, seqlenQ: 9, heads: 8, kvHeads: 1, headDim: 64, seqlenNew: 9, capacity: 150, causal: true,
+            KVCacheCase(batch: 2, seqlenQ: 9, heads: 8, kvHeads: 1, headDim: 64, seqlenNew: 9, type: .float32, capacity: 150, causal: true,
                         softcap: 10, seed: 40),
-            KVCacheCase(batch: 2, seqlenQ: 5, heads: 4, kvHeads: 2, headDim: 40, seqlenNew: 2, pageSize: 3, capacity: 100,
+            KVCacheCase(batch: 2, seqlenQ: 5, heads: 4, kvHeads: 2, headDim: 40, seqlenNew: 2, type: .float32, pageSize: 3, capacity: 100,
                         window: SlidingWindow(left: 7, right: 0), alibi: true, seed: 41),
             // More queries than keys under a causal mask: the first rows see nothing.
-            KVCacheCase(batch: 2, seqlenQ: 9, heads: 2, kvHeads: 2, headDim: 16, seqlenNew: 1, capacity: 50, causal: true,
+            KVCacheCase(batch: 2, seqlenQ: 9, heads: 2, kvHeads: 2, headDim: 16, seqlenNew: 1, type: .float32, capacity: 50, causal: true,
                         lengths: [2, 0], seed: 42),
-            KVCacheCase(batch: 1, seqlenQ: 1, heads: 4, kvHeads: 2, headDim: 8, seqlenNew: 0, capacity: 50, lengths: [0], seed: 43),
+            KVCacheCase(batch: 1, seqlenQ: 1, heads: 4, kvHeads: 2, headDim: 8, seqlenNew: 0, type: .float32, capacity: 50, lengths: [0], seed: 43),
             KVCacheCase(batch: 2, seqlenQ: 3, heads: 3, kvHeads: 1, headDim: 6, seqlenNew: 1, type: .float16, pageSize: 1,
                         capacity: 60, window: SlidingWindow(left: 3, right: 3), softcap: 2.5, softmaxScale: 0.3, seed: 44),
         ]
@@ -93,8 +93,8 @@ import FlashAttentionReference
         for (index, (page, splits)) in [(nil, 0), (16, 0), (7, 6)].enumerated() {
             var results: [[UInt8]] = []
             for threads in [1, 2, 3] {
-                let problem = try KVCacheProblem(KVCacheCase(batch: 2, heads: 8, kvHeads: 2, headDim: 64, seqlenNew: 2,
-                                                         type: .bfloat16, pageSize: page, capacity: 1500, rotaryDim: 32,
+                let problem = KVCacheProblem(KVCacheCase(batch: 2, heads: 8, kvHeads: 2, headDim: 64, seqlenNew: 2,
+                                                         type: .bfloat16, pageSize: page, capacity: 1500, rotaryDim: 32, rotaryTableType: .bfloat16,
                                                          numSplits: splits, lengths: [1400, 900], seed: UInt64(60 + index)))
                 problem.out.poison()
                 problem.lse.poison()
@@ -113,7 +113,7 @@ import FlashAttentionReference
         for page in [nil, 16, 1] as [Int?] {
             let spec = KVCacheCase(batch: 2, heads: 4, kvHeads: 2, headDim: 64, seqlenNew: 0, type: .bfloat16,
                                    pageSize: page, capacity: 512, lengths: [500, 333], seed: 70)
-            let problem = try KVCacheProblem(spec)
+            let problem = KVCacheProblem(spec)
             // Same values whatever the layout: rewrite the visible keys from one seed.
             var rng = SeededRandom(seed: 71)
             for b in 0..<2 {
