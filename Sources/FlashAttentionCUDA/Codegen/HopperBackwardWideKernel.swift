@@ -109,7 +109,7 @@ extension HopperBackwardKernel {
             float4 v;
             asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
             return v;
-        }
+        }\(wideChunkTurnHelpers)
         """
     }
 
@@ -141,6 +141,144 @@ extension HopperBackwardKernel {
                             }
                             fence_async_shared();
                             mbar_arrive(bar_dq_full);
+        """
+    }
+
+    /// The dQ writer's loop (warp 1, lane 0). Key-block order (`orderedDQ`, every deterministic
+    /// call): each (head, query block) tile's adds follow its turn counter, so the writer waits
+    /// for the previous key block's add to complete before its own, and for its own to complete
+    /// before it passes the turn on. Arrival order (`orderedDQ` off, non-deterministic calls):
+    /// the accumulator starts zeroed (the runtime fills it), every key block adds, and the writer
+    /// waits only for each add's read of the staging; the adds complete before the kernel exits.
+    var wideWriterLoop: String {
+        if descriptor.orderedDQ && descriptor.wideChunkTurns { return wideChunkTurnWriterLoop }
+        guard !descriptor.orderedDQ else {
+            return """
+        // MARK: dQ writer: adds each step's dQ_partial in key-block order. Key blocks that
+                    // see query block m are 0, 1, … (no left window): block n's turn is n.
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        #pragma unroll
+                        for (int r = 0; r < DQ_ROUNDS; ++r) {
+                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
+                            if (r == 0 && n_block > 0) {
+                                while (ld_acquire(sem) != n_block) { }
+                                fence_async_global();
+                            }
+                            if (DQ_ROUNDS == 1) {
+                                // The staging holds the four chunks in accumulator order.
+                                if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
+                                else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
+                            } else {
+                                // Round r: warpgroup 0's chunk r, warpgroup 1's chunk 2 + r.
+                                float* d0 = dst + r * (CHUNK_BYTES / 4);
+                                float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
+                                if (n_block > 0) {
+                                    bulk_reduce_add(d0, sdQ, CHUNK_BYTES);
+                                    bulk_reduce_add(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                } else {
+                                    bulk_store(d0, sdQ, CHUNK_BYTES);
+                                    bulk_store(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                }
+                            }
+                            bulk_commit();
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
+                        }
+                        bulk_wait();
+                        fence_async_global();
+                        red_release_inc(sem);                        // the next key block's turn (and "reached" for the convert)
+                    }
+        """
+        }
+        return """
+        // MARK: dQ writer, arrival order: no turn waits, no completion waits between steps
+                    // (session 7: the turn chain and the completion waits kept the consumers
+                    // waiting for the staging about a fifth of their time at 2k keys).
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        #pragma unroll
+                        for (int r = 0; r < DQ_ROUNDS; ++r) {
+                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
+                            if (DQ_ROUNDS == 1) {
+                                bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
+                            } else {
+                                bulk_reduce_add(dst + r * (CHUNK_BYTES / 4), sdQ, CHUNK_BYTES);
+                                bulk_reduce_add(dst + (2 + r) * (CHUNK_BYTES / 4), sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                            }
+                            bulk_commit();
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
+                        }
+                        red_relaxed_inc((int*)p.dq_sem + tile);      // "reached", for the convert kernel
+                    }
+                    bulk_wait();
+        """
+    }
+
+    /// The waits on a few bulk groups (chunk turns only; other variants keep their text).
+    var wideChunkTurnHelpers: String {
+        guard descriptor.orderedDQ && descriptor.wideChunkTurns else { return "" }
+        return """
+
+        template <int N> FA_DEVICE void bulk_wait_group() { asm volatile("cp.async.bulk.wait_group %0;\\n" :: "n"(N) : "memory"); }
+        """
+    }
+
+    /// Key-block order with a turn counter per 64-column chunk (`wideChunkTurns`): chunk k of a
+    /// (head, query block) tile has its own counter (k · tiles further on), so key block n + 1 adds
+    /// chunk 0 as soon as block n's chunk 0 is complete instead of after all 64 KB, and a turn
+    /// chain of key blocks started together builds a quarter of the skew (session 7: ncu at
+    /// D = 256 2k keys, the consumers waited for the staging about a fifth of their time while the
+    /// writer waited on turns and whole-tile completions). Each chunk's add is its own bulk group;
+    /// its turn passes on once that group completes. The same adds in the same order per element:
+    /// still bitwise reproducible.
+    var wideChunkTurnWriterLoop: String {
+        """
+        // MARK: dQ writer: key-block order, a turn counter per 64-column chunk.
+                    const i64 sem_chunk = (i64)p.heads * p.batch * m_blocks;   // counters of chunk k at k · tiles
+                    for (int step = 0; step < steps; ++step) {
+                        \(stepDecode)
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        #pragma unroll
+                        for (int r = 0; r < DQ_ROUNDS; ++r) {
+                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
+                            // One round: the four chunks in accumulator order. Two: warpgroup 0's chunk r, warpgroup 1's 2 + r.
+                            #pragma unroll
+                            for (int c = 0; c < 4 / DQ_ROUNDS; ++c) {
+                                const int k = DQ_ROUNDS == 1 ? c : r + 2 * c;
+                                if (n_block > 0) {
+                                    while (ld_acquire(sem + k * sem_chunk) != n_block) { }
+                                    fence_async_global();
+                                    bulk_reduce_add(dst + k * (CHUNK_BYTES / 4), sdQ + c * CHUNK_BYTES, CHUNK_BYTES);
+                                } else {
+                                    bulk_store(dst + k * (CHUNK_BYTES / 4), sdQ + c * CHUNK_BYTES, CHUNK_BYTES);
+                                }
+                                bulk_commit();
+                            }
+                            // Each chunk's turn passes on as its group completes; the staging frees once all are read.
+                            if (DQ_ROUNDS == 1) {
+                                bulk_wait_group<3>(); fence_async_global(); red_release_inc(sem);
+                                bulk_wait_group<2>(); fence_async_global(); red_release_inc(sem + sem_chunk);
+                                bulk_wait_read();
+                                mbar_arrive(bar_dq_empty);
+                                bulk_wait_group<1>(); fence_async_global(); red_release_inc(sem + 2 * sem_chunk);
+                                bulk_wait(); fence_async_global(); red_release_inc(sem + 3 * sem_chunk);
+                            } else {
+                                bulk_wait_group<1>(); fence_async_global(); red_release_inc(sem + r * sem_chunk);
+                                bulk_wait_read();
+                                mbar_arrive(bar_dq_empty);
+                                bulk_wait(); fence_async_global(); red_release_inc(sem + (2 + r) * sem_chunk);
+                            }
+                        }
+                    }
         """
     }
 
@@ -215,44 +353,7 @@ extension HopperBackwardKernel {
                         bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
                     }
                 } else if (warp == 1 && lane == 0) {
-                    // MARK: dQ writer: adds each step's dQ_partial in key-block order. Key blocks that
-                    // see query block m are 0, 1, … (no left window): block n's turn is n.
-                    for (int step = 0; step < steps; ++step) {
-                        \(stepDecode)
-                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                        int* sem = (int*)p.dq_sem + tile;
-                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
-                        #pragma unroll
-                        for (int r = 0; r < DQ_ROUNDS; ++r) {
-                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
-                            if (r == 0 && n_block > 0) {
-                                while (ld_acquire(sem) != n_block) { }
-                                fence_async_global();
-                            }
-                            if (DQ_ROUNDS == 1) {
-                                // The staging holds the four chunks in accumulator order.
-                                if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
-                                else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
-                            } else {
-                                // Round r: warpgroup 0's chunk r, warpgroup 1's chunk 2 + r.
-                                float* d0 = dst + r * (CHUNK_BYTES / 4);
-                                float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
-                                if (n_block > 0) {
-                                    bulk_reduce_add(d0, sdQ, CHUNK_BYTES);
-                                    bulk_reduce_add(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
-                                } else {
-                                    bulk_store(d0, sdQ, CHUNK_BYTES);
-                                    bulk_store(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
-                                }
-                            }
-                            bulk_commit();
-                            bulk_wait_read();
-                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
-                        }
-                        bulk_wait();
-                        fence_async_global();
-                        red_release_inc(sem);                        // the next key block's turn (and "reached" for the convert)
-                    }
+                    \(wideWriterLoop)
                 }
             } else {
                 // MARK: consumers

@@ -88,12 +88,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// on causal problems adds about 450 instructions a consumer thread a step at tile D = 64
     /// (LOP3/ISETP/PLOP3/VIADD; the unmasked loop body is about 800).
     public var maskBranch: Bool = false
+    /// Tile D = 256 with ordered dQ: a turn counter per 64-column dQ_partial chunk (four arrays of
+    /// counters, so the runtime allocates four times the counters) instead of one per tile; the
+    /// next key block's add of a chunk starts once this block's add of that chunk completes.
+    public var wideChunkTurns: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
-                headGroup: Int = 0, maskBranch: Bool = false) {
+                headGroup: Int = 0, maskBranch: Bool = false, wideChunkTurns: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -111,6 +115,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.lateDK = lateDK && pass == .keyValue
         self.headGroup = pass == .keyValue ? headGroup : 0
         self.maskBranch = maskBranch && pass == .keyValue
+        self.wideChunkTurns = wideChunkTurns && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -200,10 +205,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if headDim != 128 && headDim != 64 && headDim != 256 { return "the Hopper backward is generated for tile head dims 64, 128 and 256, got \(headDim)" }
         if headDim == 256 {
             if stages < 1 || stages > 2 { return "tile D = 256 takes one or two Q stages" }
-            if !orderedDQ || dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK || headGroup != 0 || maskBranch {
-                return "tile D = 256 has one schedule (ordered dQ, its own staging, no product-order variants)"
+            if dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK || headGroup != 0 || maskBranch {
+                return "tile D = 256 has one schedule (its own staging, no product-order variants; dQ ordered or in arrival order)"
             }
         }
+        if wideChunkTurns && (headDim != 256 || !orderedDQ) { return "chunk turns are the wide kernel's ordered dQ form" }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if headGroup < 0 || headGroup > 64 { return "headGroup must be 0 (the 3-D grid) or 1…64 heads" }
@@ -287,6 +293,20 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         true
     }
 
+    /// Whether the wide kernel (tile D = 256) adds dQ in key-block order when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): yes until timed
+    /// (session 7, hopbwd10: arrival order built behind the knob; ncu at D = 256 2k keys showed the
+    /// consumers waiting for the staging about a fifth of their time behind the turn chain).
+    public static func defaultWideOrderedDQ(_ problem: BackwardProblem) -> Bool {
+        true
+    }
+
+    /// Whether the wide kernel's ordered dQ passes its turns per 64-column chunk
+    /// (``wideChunkTurns``) when `FLASH_ATTENTION_HOPPER_BWD256_TURNS` is unset: no, until timed.
+    public static func defaultWideChunkTurns(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
     /// `FLASH_ATTENTION_HOPPER_BWD_PIPE` is unset: never (H100, bf16: level on causal problems,
     /// 0.66–0.82× unmasked from 8k keys with one dQ buffer; docs/cuda-backward.md).
@@ -347,7 +367,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
-                            maskBranch: Bool = false) -> [HopperBackwardDescriptor]? {
+                            maskBranch: Bool = false, wideOrderedDQ: Bool = true,
+                            wideChunkTurns: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -357,7 +378,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             let plan = [
                 HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: 128),
                 HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
-                                         headDim: 256, mask: problem.mask, stages: wideStages),
+                                         headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
+                                         wideChunkTurns: wideChunkTurns && wideOrderedDQ),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256),
             ]
             return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
@@ -403,6 +425,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if lateDK { parts.append("ldk") }
             if headGroup > 0 { parts.append("g\(headGroup)") }
             if maskBranch { parts.append("mb") }
+            if wideChunkTurns { parts.append("ct") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

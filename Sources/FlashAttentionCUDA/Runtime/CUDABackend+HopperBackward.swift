@@ -27,6 +27,8 @@ private enum HopperBackwardKnobs {
     static let wideStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES")
     static let headGroup = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_GROUP")
     static let maskBranch = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH")
+    static let wideOrder = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ")
+    static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -92,9 +94,17 @@ extension CUDABackend {
         if wide || blocks > Int(Int32.max) { headGroup = 0 }
         let branchSetting = HopperBackwardKnobs.maskBranch
         let maskBranch = !wide && (branchSetting == "1" ? true : branchSetting == "0" ? false : HopperBackwardDescriptor.defaultMaskBranch(problem))
+        // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
+        let wideOrderSetting = HopperBackwardKnobs.wideOrder
+        let wideOrdered = problem.deterministic || wideOrderSetting == "ordered"
+            || (wideOrderSetting != "unordered" && HopperBackwardDescriptor.defaultWideOrderedDQ(problem))
+        // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
+        let turnSetting = HopperBackwardKnobs.wideTurns
+        let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : HopperBackwardDescriptor.defaultWideChunkTurns(problem)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
-                                             headGroup: headGroup, maskBranch: maskBranch)
+                                             headGroup: headGroup, maskBranch: maskBranch, wideOrderedDQ: wideOrdered,
+                                             wideChunkTurns: wideTurns)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
@@ -188,7 +198,7 @@ extension CUDABackend {
         func rounded(_ bytes: Int) -> Int { (bytes + 255) / 256 * 256 }
         let statBytes = rounded(tiles * kv.blockM * 4)
         let accumBytes = rounded(tiles * kv.blockM * kv.headDim * 4)
-        let semaphoreBytes = rounded(tiles * 4)
+        let semaphoreBytes = rounded(tiles * 4 * (kv.wideChunkTurns ? 4 : 1))  // chunk turns: four counter arrays
         try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes, context: context, stream: stream) { base in
             p.lseLog2 = base
             p.delta = base + UInt64(statBytes)

@@ -1,0 +1,72 @@
+import CUDADriver
+import FlashAttentionCUDA
+import FlashAttentionCore
+import Testing
+
+/// The wide Hopper backward (tile D = 256) with dQ added in arrival order (descriptor `orderedDQ`
+/// off, `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered`, non-deterministic calls only): both Q stage
+/// forms, both types, causal and not, float32 gradients.
+let hopperBackwardWideUnorderedVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            for stages in [1, 2] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: stages,
+                                                     orderedDQ: false))
+            }
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
+                                         mask: .causal, stages: 1, orderedDQ: false))
+    return list
+}()
+
+@Suite("Hopper wide backward, dQ order (no GPU)")
+struct HopperBackwardWideOrderTests {
+    /// Arrival order is a separate writer loop: no turn counter, no completion wait between
+    /// steps, every key block adds (the runtime zero-fills the accumulator for it).
+    @Test func arrivalOrderWriter() throws {
+        for d in hopperBackwardWideUnorderedVariants {
+            #expect(d.invalidReason == nil, "\(d.name): \(d.invalidReason ?? "")")
+            #expect(d.name.contains("dqunordered"))
+            let a = try HopperBackwardKernel(descriptor: d).source
+            #expect(a.contains("dQ writer, arrival order") && a.contains("red_relaxed_inc((int*)p.dq_sem + tile)"))
+            #expect(!a.contains("while (ld_acquire(sem) != n_block)") && !a.contains("bulk_store(dst"))
+            var ordered = d; ordered.orderedDQ = true
+            let b = try HopperBackwardKernel(descriptor: ordered).source
+            #expect(b.contains("while (ld_acquire(sem) != n_block)") && !b.contains("arrival order"))
+            #expect(a != b)
+        }
+    }
+
+    /// The runtime's plan: deterministic calls stay ordered (the caller passes `wideOrderedDQ`
+    /// true for them); the default is key-block order; the tile D ≤ 128 order knob leaves the
+    /// wide kernel alone, and the wide one leaves tile D ≤ 128 alone.
+    @Test func planOrder() {
+        var p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, softcap: false, alibi: false,
+                                dropout: false, varlen: false, vectorized: true, convertGradOut: false, deterministic: false, seqlenK: 4096)
+        #expect(HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        #expect(HopperBackwardDescriptor.plan(for: p)?[1].orderedDQ == true)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].orderedDQ == false)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].name == "hbwd_dkdv_bf16_d256_m64n64s2_causal_dqunordered_sm_90a")
+        #expect(HopperBackwardDescriptor.plan(for: p, orderedDQ: false)?[1].orderedDQ == true)
+        p.headDim = 128
+        #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].orderedDQ == true)
+    }
+
+    /// Every arrival-order variant compiles for sm_90a with NVRTC, spills nothing, has no stack
+    /// frame, and keeps setmaxnreg and the wgmma waits as written.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardWideUnorderedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func compilesWithoutSpills(_ testCase: HopperBackwardCase) throws {
+        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(!compiled.image.isEmpty)
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name)\n\(compiled.log)") }
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+        #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
+        #expect(!compiled.log.contains("serialized"), "wgmma serialized:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7514") && !compiled.log.contains("C7517"), "wgmma wait warnings:\n\(compiled.log)")
+    }
+}
