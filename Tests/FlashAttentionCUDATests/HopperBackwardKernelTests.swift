@@ -77,6 +77,24 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     }
     list += hopperBackwardWideVariants
     list += hopperBackwardGroupedVariants
+    list += hopperBackwardFastPassVariants
+    return list
+}()
+
+/// The preprocess and the dQ conversion in their fast forms (FLASH_ATTENTION_HOPPER_BWD_FASTPASS,
+/// session 7): both tiles, both input types, O in each storage type, dQ in the inputs' type and
+/// float32.
+let hopperBackwardFastPassVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for tile in [64, 128] {
+        for type in [ElementType.bfloat16, .float16] {
+            list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: type, headDim: tile, fastPasses: true))
+            list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: tile, fastPasses: true))
+            list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, dqType: .float32, headDim: tile, fastPasses: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, outType: .float32, headDim: tile, fastPasses: true))
+        list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .float16, outType: .bfloat16, headDim: tile, fastPasses: true))
+    }
     return list
 }()
 
@@ -328,6 +346,27 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, maskBranch: true).invalidReason != nil)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), maskBranch: true))
         #expect(plan[1].maskBranch && !plan[0].maskBranch && !plan[2].maskBranch)
+    }
+
+    /// The fast preprocess and conversion: named apart, only on those two passes (not the
+    /// key/value kernel, not tile D = 256), carried by the plan, and the plain forms' source is
+    /// unchanged when off.
+    @Test func fastPasses() throws {
+        let pre = HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, headDim: 64, fastPasses: true)
+        let cvt = HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, fastPasses: true)
+        #expect(pre.fastPasses && pre.name.hasSuffix("_m128_d64v_sm_90a") && cvt.name.hasSuffix("_d128_v_sm_90a"))
+        #expect(try HopperBackwardKernel(descriptor: pre).source.contains("constexpr int LPR = HEAD_DIM / 8;"))
+        #expect(try HopperBackwardKernel(descriptor: cvt).source.contains("__shared__ __align__(16) dq_t tile_s[BLOCK_M * PITCH];"))
+        let plainPre = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16)).source
+        let plainCvt = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16)).source
+        #expect(!plainPre.contains("LPR") && plainPre.contains("for (int d = lane; d < p.head_dim; d += 32)"))
+        #expect(!plainCvt.contains("tile_s") && plainCvt.contains("for (int f = threadIdx.x; f < BLOCK_M * HEAD_DIM / 4; f += 256)"))
+        #expect(!HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, fastPasses: true).fastPasses)
+        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, fastPasses: true).fastPasses)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), fastPasses: true))
+        #expect(plan[0].fastPasses && !plan[1].fastPasses && plan[2].fastPasses)
+        let wide = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 256), fastPasses: true))
+        #expect(wide.allSatisfy { !$0.fastPasses })
     }
 
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,

@@ -88,6 +88,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// on causal problems adds about 450 instructions a consumer thread a step at tile D = 64
     /// (LOP3/ISETP/PLOP3/VIADD; the unmasked loop body is about 800).
     public var maskBranch: Bool = false
+    /// The preprocess and the dQ conversion (tile D = 64/128) in their fast forms: the preprocess
+    /// gives each lane 8 contiguous elements (16-byte loads of dO and O) and issues all of a warp's
+    /// rows' loads before its reductions; the conversion loads its whole tile before any store and
+    /// writes dQ through shared memory in 16-byte row chunks. They need 16-byte-aligned rows of O
+    /// (preprocess) and dQ (conversion) with a unit head-dim stride (the runtime checks). The plain
+    /// forms (one warp a row with 2-byte loads; one 16-byte load in flight a thread and 4-byte
+    /// stores) ran at 1.0–2.0 and ~1.4 TB/s on the H100 (ncu, session 7).
+    public var fastPasses: Bool = false
     /// Tile D = 256 with ordered dQ: a turn counter per 64-column dQ_partial chunk (four arrays of
     /// counters, so the runtime allocates four times the counters) instead of one per tile; the
     /// next key block's add of a chunk starts once this block's add of that chunk completes.
@@ -97,7 +105,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
-                headGroup: Int = 0, maskBranch: Bool = false, wideChunkTurns: Bool = false) {
+                headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -115,6 +123,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.lateDK = lateDK && pass == .keyValue
         self.headGroup = pass == .keyValue ? headGroup : 0
         self.maskBranch = maskBranch && pass == .keyValue
+        self.fastPasses = fastPasses && pass != .keyValue && headDim != 256
         self.wideChunkTurns = wideChunkTurns && pass == .keyValue
     }
 
@@ -356,6 +365,13 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         problem.mask == .causal && tileHeadDim(problem.headDim) == 64
     }
 
+    /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): not yet
+    /// (session 7, hopbwd9: built behind the knob, to be timed).
+    public static func defaultFastPasses(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// Whether dK's product is issued behind dQ's (with the early dV) when
     /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: wherever the early dV is on by default
     /// (``defaultEarlyDV(_:)``, which has the timings).
@@ -367,7 +383,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
-                            maskBranch: Bool = false, wideOrderedDQ: Bool = true,
+                            maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
                             wideChunkTurns: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
@@ -388,12 +404,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         // order. The late dK and the pipelined Sᵀ exclude each other: the pipelined Sᵀ wins.
         let earlyDV = earlyDV && tile == 128, lateDK = lateDK && earlyDV && !pipelinedS
         let plan = [
-            HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile),
+            HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
+                                     fastPasses: fastPasses),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
                                      headGroup: headGroup, maskBranch: maskBranch),
-            HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile),
+            HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
+                                     fastPasses: fastPasses),
         ]
         // A knob setting the tile cannot take (a shared-memory layout over the limit) leaves
         // the problem on the other kernels.
@@ -409,8 +427,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         case .preprocess:
             parts += ["pre", Self.typeName(elementType), "o" + Self.typeName(outType)]
             if blockM != 64 { parts.append("m\(blockM)") }  // rows padded to whole steps
+            if fastPasses { parts.append("d\(headDim)v") }
         case .convertDQ:
             parts += ["dqcvt", Self.typeName(elementType), "dq" + Self.typeName(dqType), "d\(headDim)"]
+            if fastPasses { parts.append("v") }
         case .keyValue:
             parts += ["dkdv", Self.typeName(elementType)]
             if dkType != elementType { parts.append("dk" + Self.typeName(dkType)) }

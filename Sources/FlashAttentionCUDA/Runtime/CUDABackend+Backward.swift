@@ -250,6 +250,23 @@ extension CUDABackend {
         // Uploaded offsets and slopes must outlive the kernels that read them.
         if !temporaries.isEmpty { try stream.synchronize() }
     }
+
+    /// Whether the Hopper backward's fast preprocess and dQ conversion
+    /// (``HopperBackwardDescriptor/fastPasses``) can address O and dQ: a unit head-dim stride,
+    /// 16-byte-aligned bases and every stride of a dimension longer than one a multiple of 16
+    /// bytes, so that each 8-element (O: 8 of its type) or 16-byte (dQ) row chunk is one aligned
+    /// vector access.
+    static func fastPassesFit(_ arguments: BackwardArguments, layout: AttentionLayout) -> Bool {
+        func fits(_ view: TensorView, _ a: SequenceAddressing) -> Bool {
+            let size = view.elementType.byteCount
+            guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
+            for (stride, extent) in [(a.rowStride, layout.seqlenQ), (a.headStride, layout.heads), (a.batchStride, layout.batch)] where extent > 1 {
+                guard (stride * size) % 16 == 0 else { return false }
+            }
+            return true
+        }
+        return fits(arguments.out, layout.addressing(q: arguments.out)) && fits(arguments.dq, layout.addressing(q: arguments.dq))
+    }
 }
 
 /// Which kernels a CUDA backward call runs (``CUDABackend/backwardRoute(_:)``).

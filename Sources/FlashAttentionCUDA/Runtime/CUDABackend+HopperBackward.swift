@@ -27,6 +27,7 @@ private enum HopperBackwardKnobs {
     static let wideStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES")
     static let headGroup = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_GROUP")
     static let maskBranch = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH")
+    static let fastPasses = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_FASTPASS")
     static let wideOrder = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ")
     static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
 }
@@ -101,9 +102,14 @@ extension CUDABackend {
         // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
         let turnSetting = HopperBackwardKnobs.wideTurns
         let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : HopperBackwardDescriptor.defaultWideChunkTurns(problem)
+        // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
+        // (tile D = 64/128; O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
+        let fastSetting = HopperBackwardKnobs.fastPasses
+        let fastPasses = (fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem))
+            && Self.fastPassesFit(arguments, layout: layout)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
-                                             headGroup: headGroup, maskBranch: maskBranch, wideOrderedDQ: wideOrdered,
+                                             headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
                                              wideChunkTurns: wideTurns)
     }
 
@@ -211,7 +217,7 @@ extension CUDABackend {
                 try CUDAMemory.fill(p.dqAccum, byte: 0, byteCount: accumBytes + semaphoreBytes, stream: stream)
             }
             let rows = tiles * kv.blockM
-            try pre.function.launch(grid: ((rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
+            try pre.function.launch(grid: (plan[0].fastPasses ? (rows + 63) / 64 : (rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
                                     stream: stream, parameters: p.packed())
             let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
             // headGroup > 0: one linear grid, decoded by the kernel (batch, head group, key block, head).
