@@ -21,6 +21,24 @@ let hopperBackwardWideUnorderedVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The wide backward's ordered dQ with a turn counter per 64-column chunk (descriptor
+/// `wideChunkTurns`, `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk`; measured slower, off): both
+/// stage forms, both types, causal and not, float32 gradients.
+let hopperBackwardWideChunkTurnVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            for stages in [1, 2] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: stages,
+                                                     wideChunkTurns: true))
+            }
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 256,
+                                         stages: 2, wideChunkTurns: true))
+    return list
+}()
+
 @Suite("Hopper wide backward, dQ order (no GPU)")
 struct HopperBackwardWideOrderTests {
     /// Arrival order is a separate writer loop: no turn counter, no completion wait between
@@ -54,10 +72,31 @@ struct HopperBackwardWideOrderTests {
         #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].orderedDQ == true)
     }
 
-    /// Every arrival-order variant compiles for sm_90a with NVRTC, spills nothing, has no stack
+    /// Chunk turns: four counter arrays (the runtime sizes them), one turn wait and one release
+    /// per chunk, valid only at tile D = 256 with ordered dQ.
+    @Test func chunkTurnWriter() throws {
+        for d in hopperBackwardWideChunkTurnVariants {
+            #expect(d.invalidReason == nil, "\(d.name): \(d.invalidReason ?? "")")
+            #expect(d.name.hasSuffix("_ct_sm_90a"))
+            let a = try HopperBackwardKernel(descriptor: d).source
+            #expect(a.contains("ld_acquire(sem + k * sem_chunk) != n_block") && a.contains("bulk_wait_group<1>()"))
+            var tile = d; tile.wideChunkTurns = false
+            #expect(!(try HopperBackwardKernel(descriptor: tile).source).contains("sem_chunk"))
+        }
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, orderedDQ: false,
+                                         wideChunkTurns: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 128, wideChunkTurns: true).invalidReason != nil)
+        let p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .none, softcap: false, alibi: false, dropout: false,
+                                varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 8192)
+        #expect(!HopperBackwardDescriptor.defaultWideChunkTurns(p))
+        #expect(HopperBackwardDescriptor.plan(for: p, wideChunkTurns: true)?[1].wideChunkTurns == true)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false, wideChunkTurns: true)?[1].wideChunkTurns == false)
+    }
+
+    /// Every arrival-order and chunk-turn variant compiles for sm_90a with NVRTC, spills nothing, has no stack
     /// frame, and keeps setmaxnreg and the wgmma waits as written.
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
-          arguments: hopperBackwardWideUnorderedVariants.map { HopperBackwardCase(descriptor: $0) })
+          arguments: (hopperBackwardWideUnorderedVariants + hopperBackwardWideChunkTurnVariants).map { HopperBackwardCase(descriptor: $0) })
     func compilesWithoutSpills(_ testCase: HopperBackwardCase) throws {
         let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
         #expect(!compiled.image.isEmpty)

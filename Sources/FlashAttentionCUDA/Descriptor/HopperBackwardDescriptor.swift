@@ -303,15 +303,22 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the wide kernel (tile D = 256) adds dQ in key-block order when
-    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): yes until timed
-    /// (session 7, hopbwd10: arrival order built behind the knob; ncu at D = 256 2k keys showed the
-    /// consumers waiting for the staging about a fifth of their time behind the turn chain).
+    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): yes. ncu
+    /// (session 7, hopbwd10, D = 256 bf16 2k keys): the consumers waited for the dQ staging about a
+    /// fifth of their time behind the writer's turn chain. Arrival order (non-deterministic calls)
+    /// timed 1.07–1.23× key-block order at N = 1k…16k (0.97–0.98× at 512; bf16, one round, cuDNN in
+    /// the same call), but the float64-oracle commands make deterministic calls, so it has not been
+    /// checked on the GPU and stays a knob (docs/performance.md, "Session 7: … D = 256 …").
     public static func defaultWideOrderedDQ(_ problem: BackwardProblem) -> Bool {
         true
     }
 
     /// Whether the wide kernel's ordered dQ passes its turns per 64-column chunk
-    /// (``wideChunkTurns``) when `FLASH_ATTENTION_HOPPER_BWD256_TURNS` is unset: no, until timed.
+    /// (``wideChunkTurns``) when `FLASH_ATTENTION_HOPPER_BWD256_TURNS` is unset: never. H100
+    /// (session 7, hopbwd10, D = 256, two bf16 rounds and one fp16): 0.67–0.96× the per-tile turn
+    /// (unmasked 16k worst): four acquire polls, fences and releases a step lengthen the writer's
+    /// cycle, which was already about 90 % of a step. Checked forced: 48/48 pinned float64-oracle
+    /// cases per stage form, bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     public static func defaultWideChunkTurns(_ problem: BackwardProblem) -> Bool {
         false
     }
