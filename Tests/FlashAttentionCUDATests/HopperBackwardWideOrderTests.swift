@@ -39,6 +39,24 @@ let hopperBackwardWideChunkTurnVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The wide backward's ordered dQ with two writer threads on alternate steps (descriptor
+/// `wideWriters` = 2, `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=2`; built, not yet timed): both
+/// stage forms, both types, causal and not, float32 gradients.
+let hopperBackwardWideTwoWriterVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            for stages in [1, 2] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: stages,
+                                                     wideWriters: 2))
+            }
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
+                                         mask: .causal, stages: 1, wideWriters: 2))
+    return list
+}()
+
 @Suite("Hopper wide backward, dQ order (no GPU)")
 struct HopperBackwardWideOrderTests {
     /// Arrival order is a separate writer loop: no turn counter, no completion wait between
@@ -93,10 +111,34 @@ struct HopperBackwardWideOrderTests {
         #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false, wideChunkTurns: true)?[1].wideChunkTurns == false)
     }
 
-    /// Every arrival-order and chunk-turn variant compiles for sm_90a with NVRTC, spills nothing, has no stack
+    /// Two writers: warps 1 and 2 on alternate steps, a full barrier per step parity (the
+    /// consumers arrive on their step's); only with ordered dQ and one turn per tile.
+    @Test func twoWriters() throws {
+        for d in hopperBackwardWideTwoWriterVariants {
+            #expect(d.invalidReason == nil, "\(d.name): \(d.invalidReason ?? "")")
+            #expect(d.name.hasSuffix("_ww2_sm_90a"))
+            let a = try HopperBackwardKernel(descriptor: d).source
+            #expect(a.contains("(warp == 1 || warp == 2) && lane == 0") && a.contains("mbar_init(bar_dq_full2, CONSUMER_THREADS)"))
+            #expect(a.contains("for (int step = w; step < steps; step += 2)"))
+            #expect(a.contains("mbar_arrive((((step) & 1) ? bar_dq_full2 : bar_dq_full))"))
+            if d.stages == 2 { #expect(a.contains("(((step - 1) & 1) ? bar_dq_full2 : bar_dq_full)")) }
+            var one = d; one.wideWriters = 1
+            #expect(!(try HopperBackwardKernel(descriptor: one).source).contains("bar_dq_full2"))
+        }
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, orderedDQ: false, wideWriters: 2).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, wideChunkTurns: true, wideWriters: 2).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 128, wideWriters: 2).invalidReason != nil)
+        let p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, softcap: false, alibi: false, dropout: false,
+                                varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 2048)
+        #expect(HopperBackwardDescriptor.defaultWideWriters(p) == 1)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideWriters: 2)?[1].wideWriters == 2)
+        #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false, wideWriters: 2)?[1].wideWriters == 1)
+    }
+
+    /// Every arrival-order, chunk-turn and two-writer variant compiles for sm_90a with NVRTC, spills nothing, has no stack
     /// frame, and keeps setmaxnreg and the wgmma waits as written.
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
-          arguments: (hopperBackwardWideUnorderedVariants + hopperBackwardWideChunkTurnVariants).map { HopperBackwardCase(descriptor: $0) })
+          arguments: (hopperBackwardWideUnorderedVariants + hopperBackwardWideChunkTurnVariants + hopperBackwardWideTwoWriterVariants).map { HopperBackwardCase(descriptor: $0) })
     func compilesWithoutSpills(_ testCase: HopperBackwardCase) throws {
         let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
         #expect(!compiled.image.isEmpty)

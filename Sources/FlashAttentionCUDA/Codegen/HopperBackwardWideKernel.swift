@@ -131,7 +131,7 @@ extension HopperBackwardKernel {
 
     /// Two-round staging: the second dQ_partial chunk (`held`) of buffer use `use` (round 1
     /// of a step) into this warpgroup's half of the staging once the writer has read round 0.
-    private static func stageSecondChunk(_ use: String) -> String {
+    private static func stageSecondChunk(_ use: String, full: String = "bar_dq_full") -> String {
         """
         mbar_wait(bar_dq_empty, ((\(use)) & 1) ^ 1);
                             {
@@ -140,7 +140,7 @@ extension HopperBackwardKernel {
                                 for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, held[nt][0], held[nt][1], held[nt][2], held[nt][3]);
                             }
                             fence_async_shared();
-                            mbar_arrive(bar_dq_full);
+                            mbar_arrive(\(full));
         """
     }
 
@@ -151,6 +151,7 @@ extension HopperBackwardKernel {
     /// the accumulator starts zeroed (the runtime fills it), every key block adds, and the writer
     /// waits only for each add's read of the staging; the adds complete before the kernel exits.
     var wideWriterLoop: String {
+        if wideTwoWriters { return wideTwoWriterLoop }
         if descriptor.orderedDQ && descriptor.wideChunkTurns { return wideChunkTurnWriterLoop }
         guard !descriptor.orderedDQ else {
             return """
@@ -218,6 +219,64 @@ extension HopperBackwardKernel {
                         red_relaxed_inc((int*)p.dq_sem + tile);      // "reached", for the convert kernel
                     }
                     bulk_wait();
+        """
+    }
+
+    /// Whether two writer threads take alternate steps (``HopperBackwardDescriptor/wideWriters``).
+    var wideTwoWriters: Bool { descriptor.wideWriters == 2 }
+
+    /// The dQ staging's full barrier of step `step`: one barrier, or with two writers one per step
+    /// parity (a writer waits only on its own steps' barrier, so it is never two phases behind).
+    func wideFullBarrier(_ step: String) -> String {
+        wideTwoWriters ? "(((\(step)) & 1) ? bar_dq_full2 : bar_dq_full)" : "bar_dq_full"
+    }
+
+    /// Key-block order with two writer threads (`wideWriters` = 2): warp 1 takes the even steps,
+    /// warp 2 the odd ones, each waiting on its own full barrier. A writer frees the one staging
+    /// once its add has read it, then waits for the add's completion and passes the turn on while
+    /// the other writer reads the next step, so the completion wait and the release fence leave
+    /// the per-step cycle (session 7: the writer spent about 47 % of a step reading, 24 % on the
+    /// completion and the release, 16 % spinning; arrival order, which waits for neither, timed
+    /// 1.07–1.23× at D = 256). Same adds in the same order per element: bitwise reproducible.
+    var wideTwoWriterLoop: String {
+        """
+        // MARK: dQ writers (two, alternate steps): key-block order, as the one-writer loop.
+                    const int w = warp - 1;                      // 0: even steps, 1: odd steps
+                    const u32 my_full = w ? bar_dq_full2 : bar_dq_full;
+                    for (int step = w; step < steps; step += 2) {
+                        \(stepDecode)
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        int* sem = (int*)p.dq_sem + tile;
+                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
+                        #pragma unroll
+                        for (int r = 0; r < DQ_ROUNDS; ++r) {
+                            mbar_wait(my_full, ((step >> 1) * DQ_ROUNDS + r) & 1);
+                            if (r == 0 && n_block > 0) {
+                                while (ld_acquire(sem) != n_block) { }
+                                fence_async_global();
+                            }
+                            if (DQ_ROUNDS == 1) {
+                                if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
+                                else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
+                            } else {
+                                float* d0 = dst + r * (CHUNK_BYTES / 4);
+                                float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
+                                if (n_block > 0) {
+                                    bulk_reduce_add(d0, sdQ, CHUNK_BYTES);
+                                    bulk_reduce_add(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                } else {
+                                    bulk_store(d0, sdQ, CHUNK_BYTES);
+                                    bulk_store(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
+                                }
+                            }
+                            bulk_commit();
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
+                        }
+                        bulk_wait();                                 // the other writer reads the next step meanwhile
+                        fence_async_global();
+                        red_release_inc(sem);
+                    }
         """
     }
 
@@ -303,7 +362,7 @@ extension HopperBackwardKernel {
             const u32 bar = sDelta + STAT_BYTES;            // kv; q full/free per stage; dO full/free; dQ full/empty
             const u32 bar_kv = bar, bar_q_full = bar + 8, bar_q_free = bar_q_full + 8 * Q_STAGES;
             const u32 bar_do_full = bar_q_free + 8 * Q_STAGES, bar_do_free = bar_do_full + 8;
-            const u32 bar_dq_full = bar_do_free + 8, bar_dq_empty = bar_dq_full + 8;
+            const u32 bar_dq_full = bar_do_free + 8, bar_dq_empty = bar_dq_full + 8;\(wideTwoWriters ? "\n            const u32 bar_dq_full2 = bar_dq_empty + 8;   // odd steps' staging (two writers)" : "")
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
             const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
@@ -318,7 +377,7 @@ extension HopperBackwardKernel {
                 mbar_init(bar_do_full, 1);
                 mbar_init(bar_do_free, CONSUMER_THREADS);
                 mbar_init(bar_dq_full, CONSUMER_THREADS);
-                mbar_init(bar_dq_empty, 1);
+                mbar_init(bar_dq_empty, 1);\(wideTwoWriters ? "\n                mbar_init(bar_dq_full2, CONSUMER_THREADS);" : "")
                 asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
             }
             __syncthreads();
@@ -352,7 +411,7 @@ extension HopperBackwardKernel {
                             tma_load(sQ + stage * QT_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, db * 64, m0, h, batch);
                         bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
                     }
-                } else if (warp == 1 && lane == 0) {
+                } else if (\(wideTwoWriters ? "(warp == 1 || warp == 2)" : "warp == 1") && lane == 0) {
                     \(wideWriterLoop)
                 }
             } else {
@@ -397,7 +456,7 @@ extension HopperBackwardKernel {
                     }
                     wgmma_commit();
                     if (DQ_ROUNDS == 2 && step > 0) {
-                        \(Self.stageSecondChunk("2 * step - 1"))
+                        \(Self.stageSecondChunk("2 * step - 1", full: wideFullBarrier("step - 1")))
                     }
                     wgmma_wait<0>();
                     touch_sp(sp);
@@ -480,7 +539,7 @@ extension HopperBackwardKernel {
                     }
                     if (DQ_ROUNDS == 2) {
                         fence_async_shared();
-                        mbar_arrive(bar_dq_full);
+                        mbar_arrive(\(wideFullBarrier("step")));
                     }
                     wgmma_wait<0>();
                     touch_chunk(acc_q1);
@@ -496,12 +555,12 @@ extension HopperBackwardKernel {
                         #pragma unroll
                         for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q1[nt][0], acc_q1[nt][1], acc_q1[nt][2], acc_q1[nt][3]);
                         fence_async_shared();
-                        mbar_arrive(bar_dq_full);
+                        mbar_arrive(\(wideFullBarrier("step")));
                     }
                 }
                 if (DQ_ROUNDS == 2 && steps > 0) {
                     // The last step's second chunk.
-                    \(Self.stageSecondChunk("2 * steps - 1"))
+                    \(Self.stageSecondChunk("2 * steps - 1", full: wideFullBarrier("steps - 1")))
                 }
 
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)

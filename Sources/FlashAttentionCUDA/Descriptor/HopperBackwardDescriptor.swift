@@ -100,12 +100,17 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// counters, so the runtime allocates four times the counters) instead of one per tile; the
     /// next key block's add of a chunk starts once this block's add of that chunk completes.
     public var wideChunkTurns: Bool = false
+    /// Tile D = 256 with ordered dQ: dQ writer threads, 1 or 2 (warps 1 and 2 take alternate steps
+    /// over the one staging, each with its own full barrier, so one waits for its add's completion
+    /// and passes the turn on while the other reads the next step).
+    public var wideWriters: Int = 1
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
-                headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false) {
+                headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
+                wideWriters: Int = 1) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -125,6 +130,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.maskBranch = maskBranch && pass == .keyValue
         self.fastPasses = fastPasses && pass != .keyValue && headDim != 256
         self.wideChunkTurns = wideChunkTurns && pass == .keyValue
+        self.wideWriters = pass == .keyValue ? wideWriters : 1
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -219,6 +225,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             }
         }
         if wideChunkTurns && (headDim != 256 || !orderedDQ) { return "chunk turns are the wide kernel's ordered dQ form" }
+        if wideWriters != 1 && (wideWriters != 2 || headDim != 256 || !orderedDQ || wideChunkTurns) {
+            return "two wide dQ writers are the wide kernel's ordered dQ form with one turn per tile"
+        }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if headGroup < 0 || headGroup > 64 { return "headGroup must be 0 (the 3-D grid) or 1…64 heads" }
@@ -323,6 +332,13 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         false
     }
 
+    /// The wide kernel's dQ writer threads (``wideWriters``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_WRITERS` is unset: one. Two are built and checked by CI only
+    /// (session 7, hopbwd10: no device time was left to time them).
+    public static func defaultWideWriters(_ problem: BackwardProblem) -> Int {
+        1
+    }
+
     /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
     /// `FLASH_ATTENTION_HOPPER_BWD_PIPE` is unset: never (H100, bf16: level on causal problems,
     /// 0.66–0.82× unmasked from 8k keys with one dQ buffer; docs/cuda-backward.md).
@@ -391,7 +407,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
-                            wideChunkTurns: Bool = false) -> [HopperBackwardDescriptor]? {
+                            wideChunkTurns: Bool = false, wideWriters: Int = 1) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -402,7 +418,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: 128),
                 HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                          headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
-                                         wideChunkTurns: wideChunkTurns && wideOrderedDQ),
+                                         wideChunkTurns: wideChunkTurns && wideOrderedDQ,
+                                         wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256),
             ]
             return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
@@ -453,6 +470,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if headGroup > 0 { parts.append("g\(headGroup)") }
             if maskBranch { parts.append("mb") }
             if wideChunkTurns { parts.append("ct") }
+            if wideWriters != 1 { parts.append("ww\(wideWriters)") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -30,6 +30,7 @@ private enum HopperBackwardKnobs {
     static let fastPasses = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_FASTPASS")
     static let wideOrder = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ")
     static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
+    static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -102,6 +103,9 @@ extension CUDABackend {
         // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
         let turnSetting = HopperBackwardKnobs.wideTurns
         let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : HopperBackwardDescriptor.defaultWideChunkTurns(problem)
+        // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
+        let wideWriterSetting = HopperBackwardKnobs.wideWriters
+        let wideWriters = wideWriterSetting == "2" ? 2 : wideWriterSetting == "1" ? 1 : HopperBackwardDescriptor.defaultWideWriters(problem)
         // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
         // (tile D = 64/128; O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
         let fastSetting = HopperBackwardKnobs.fastPasses
@@ -110,7 +114,7 @@ extension CUDABackend {
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
                                              headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
-                                             wideChunkTurns: wideTurns)
+                                             wideChunkTurns: wideTurns, wideWriters: wideWriters)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
