@@ -367,6 +367,18 @@ struct HopperBackwardKernelTests {
         #expect(plan[0].fastPasses && !plan[1].fastPasses && plan[2].fastPasses)
         let wide = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 256), fastPasses: true))
         #expect(wide.allSatisfy { !$0.fastPasses })
+        // With the fast passes the route starts at 512 keys for tile D = 64/128 (not tile 256, not below 512).
+        var short = BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, softcap: false, alibi: false,
+                                    dropout: false, varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 512)
+        #expect(!HopperBackwardDescriptor.defaultOn(short) && HopperBackwardDescriptor.defaultOnWithFastPasses(short))
+        short.headDim = 64; short.seqlenK = 1024
+        #expect(!HopperBackwardDescriptor.defaultOn(short) && HopperBackwardDescriptor.defaultOnWithFastPasses(short))
+        short.seqlenK = 256
+        #expect(!HopperBackwardDescriptor.defaultOnWithFastPasses(short))
+        short.headDim = 192; short.seqlenK = 4096
+        #expect(!HopperBackwardDescriptor.defaultOnWithFastPasses(short))
+        short.headDim = 128; short.dropout = true
+        #expect(!HopperBackwardDescriptor.defaultOnWithFastPasses(short))
     }
 
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,

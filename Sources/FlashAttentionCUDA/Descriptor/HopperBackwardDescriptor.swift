@@ -395,6 +395,17 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         false
     }
 
+    /// Whether, with the fast passes on (``fastPasses``: the knob, or ``defaultFastPasses(_:)``),
+    /// the Hopper backward also takes the tile D = 64/128 problems ``defaultOn(_:)`` leaves to the
+    /// 3-pass kernels, from 512 keys: D = 65…128 at 512–1023 keys, D ≤ 64 unmasked at 512–1023 and
+    /// causal at 512–2047. H100 (session 7, hopbwd9, bf16, one round, cuDNN in the same call;
+    /// FLASH_ATTENTION_HOPPER_BWD=1 with the fast passes ÷ the 3-pass route): N = 512 unmasked /
+    /// causal 1.35 / 1.18× at D = 64 and 1.26 / 1.21× at D = 128, causal D = 64 at 1k 1.28× (without
+    /// the fast passes 0.87–1.06×: the two memory-bound launches were a third of such a call).
+    public static func defaultOnWithFastPasses(_ problem: BackwardProblem) -> Bool {
+        accepts(problem) && tileHeadDim(problem.headDim) != 256 && problem.seqlenK >= 512
+    }
+
     /// Whether dK's product is issued behind dQ's (with the early dV) when
     /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: wherever the early dV is on by default
     /// (``defaultEarlyDV(_:)``, which has the timings).

@@ -58,13 +58,23 @@ extension CUDABackend {
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (tile D =
     /// 64/128), `=0` on every step; unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
+    /// forms (tile D = 64/128) and the kernel from 512 keys there, `=0` neither; unset,
+    /// ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = HopperBackwardKnobs.enabled
         if setting == "0" { return nil }
         let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
         if wide && HopperBackwardKnobs.wide == "0" { return nil }
-        if setting != "1" && !(wide && HopperBackwardKnobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem) { return nil }
+        // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
+        // (tile D = 64/128; O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
+        // with them the kernel also runs from 512 keys (``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``).
+        let fastSetting = HopperBackwardKnobs.fastPasses
+        let fastWanted = fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem)
+        let fastPasses = fastWanted && !wide && Self.fastPassesFit(arguments, layout: layout)
+        if setting != "1" && !(wide && HopperBackwardKnobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
+            && !(fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem)) { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
         guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 63) / 64 <= 65535, layout.kvHeads > 0,
@@ -106,11 +116,6 @@ extension CUDABackend {
         // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
         let wideWriterSetting = HopperBackwardKnobs.wideWriters
         let wideWriters = wideWriterSetting == "2" ? 2 : wideWriterSetting == "1" ? 1 : HopperBackwardDescriptor.defaultWideWriters(problem)
-        // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
-        // (tile D = 64/128; O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
-        let fastSetting = HopperBackwardKnobs.fastPasses
-        let fastPasses = (fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem))
-            && Self.fastPassesFit(arguments, layout: layout)
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
                                              headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
