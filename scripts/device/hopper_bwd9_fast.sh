@@ -11,6 +11,10 @@
 # O = defaults, F = fast passes; bf16 two interleaved rounds, fp16 one; HO/HF = the same with the Hopper
 # kernel forced (N = 512, where D = 128 and D = 64 run the 3-pass kernels by default; causal D = 64 1k too);
 # then PyTorch SDPA cuDNN/FA2 on the same grid.
+# Since commit 6d385cb F also moves the tile D = 64/128 route to 512 keys (defaultOnWithFastPasses), so F at
+# 512 (and causal D = 64 1k) is what HF measured in call 2.
+# Call 2 (2026-11-27 03:05, 174 s): checks green; bf16 two rounds F/O 1.03-1.19x from 1k, HF/O 1.18-1.35x at 512;
+# the fp16 F round fell to the budget. Confirming call: HW_SKIP="check sanitize round2" HW_BUDGET=200.
 # HW_SKIP (words: check sanitize fp16 round2 forced torch), HW_BUDGET (s, default 150) bounds optional steps.
 #   usage on the device: bash scripts/device/hopper_bwd9_fast.sh   (expects .device-bwd2/flash-attn.gz)
 set -uo pipefail
