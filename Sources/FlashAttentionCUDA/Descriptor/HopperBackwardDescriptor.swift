@@ -389,10 +389,12 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): not yet
-    /// (session 7, hopbwd9: built behind the knob, to be timed).
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): always
+    /// at tile D = 64/128. H100 (session 7, hopbwd9, bf16 two rounds, cuDNN in the same call): the
+    /// two launches had run at 1.0–2.0 TB/s and were 16–28 % of a call at 1k keys; fast, the
+    /// backward is 1.03–1.19× the old passes from 1k to 8k keys (the most where a call is short).
     public static func defaultFastPasses(_ problem: BackwardProblem) -> Bool {
-        false
+        true
     }
 
     /// Whether, with the fast passes on (``fastPasses``: the knob, or ``defaultFastPasses(_:)``),
