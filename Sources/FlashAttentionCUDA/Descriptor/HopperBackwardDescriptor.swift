@@ -315,8 +315,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): yes. ncu
     /// (session 7, hopbwd10, D = 256 bf16 2k keys): the consumers waited for the dQ staging about a
     /// fifth of their time behind the writer's turn chain. Arrival order (non-deterministic calls)
-    /// timed 1.07–1.23× key-block order at N = 1k…16k (0.97–0.98× at 512; bf16, one round, cuDNN in
-    /// the same call), but the float64-oracle commands make deterministic calls, so it has not been
+    /// timed 1.07–1.23× key-block order at N = 2k…16k and causal 1k (0.97–0.99× at 512 and unmasked
+    /// 1k; bf16, one round, cuDNN in the same call), but the float64-oracle commands make deterministic calls, so it has not been
     /// checked on the GPU and stays a knob (docs/performance.md, "Session 7: … D = 256 …").
     public static func defaultWideOrderedDQ(_ problem: BackwardProblem) -> Bool {
         true
