@@ -161,6 +161,25 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
+    // Session 7 candidates (FLASH_ATTENTION_HOPPER_TILES, FLASH_ATTENTION_HOPPER_LATE): causal D = 128
+    // with 176-key steps beside the dynamic scheduler and late tile addresses (without them it spills
+    // 8 B; varlen with a float32 output, the most registers) and with 160-key steps (0 spills without
+    // them); unmasked D = 256 with 64-key steps and O staged in the Q buffer. (Causal D = 256 with
+    // 80-key steps beside the scheduler spills 8–12 B even with late tile addresses: not a candidate.)
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 160, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
     return list
 }()
 
@@ -328,7 +347,16 @@ struct HopperForwardTests {
         // (FLASH_ATTENTION_HOPPER_OQ=1 stages O in the Q buffer on every row without a store.)
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
-        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 128 && causal128.persistent && causal128.dynamicScheduler && causal128.qStages == 1)
+        #expect(causal128.mainloop == .tmaWarpSpecialized && causal128.blockN == 176 && causal128.persistent && causal128.dynamicScheduler
+                && causal128.qStages == 1 && causal128.lateTileAddresses)
+        // Causal D = 128 from 4k: 176-key steps with late tile addresses (session 7); 128-key steps
+        // below 4k, for varlen problems, and with FLASH_ATTENTION_HOPPER_LATE=0.
+        let causal128Below4k = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4095))
+        #expect(causal128Below4k.blockN == 128 && causal128Below4k.dynamicScheduler && !causal128Below4k.lateTileAddresses)
+        let causal128Varlen = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, varlen: true, tensorMapFriendly: true, seqlenQ: 8192))
+        #expect(causal128Varlen.blockN == 128 && causal128Varlen.dynamicScheduler && !causal128Varlen.lateTileAddresses)
+        let causal128F32At8k = try pick(AttentionProblem(elementType: .float16, outputType: .float32, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 8192))
+        #expect(causal128F32At8k.blockN == 176 && causal128F32At8k.lateTileAddresses)
         // Two Q buffers and the TMA store of O where tiles are a few key steps long (D = 128 causal
         // up to 2k); the one-buffer dynamic-scheduler kernel beyond, and for float32 outputs.
         let shortCausal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 1024))

@@ -196,6 +196,13 @@ public enum KernelHeuristics {
         /// With ``tmaStoreO``: O is staged in the tile's Q buffer (D = 256, where no staging tile of
         /// its own fits; dense tensors — varlen problems take the same row without the store).
         public var stageOInQueryBuffer: Bool = false
+        /// With the dynamic scheduler: the consumers hold no tile addresses through the main loop
+        /// (``AttentionKernelDescriptor/lateTileAddresses``), which takes 176-key steps at D = 128
+        /// from 8 B of spill to 0. A row that sets it skips varlen problems (no oracle case ran
+        /// such a kernel on a GPU). `FLASH_ATTENTION_HOPPER_LATE=1` sets it on every dynamic row,
+        /// `=128` (a list of tile head dims) on those dims' (not where O is staged in the Q buffer),
+        /// `=0` skips the rows that set it; a `FLASH_ATTENTION_HOPPER_TILES` override clears it.
+        public var lateTileAddresses: Bool = false
         /// Causal problems with at most this many query rows keep the wgmma loop (0: none).
         public var maxSeqlenForWGMMA: Int
         /// False for a row whose kernel has been timed but not yet checked against the oracle
@@ -307,6 +314,8 @@ public enum KernelHeuristics {
                      reason: "two Q buffers (no room beside 176-key stages, so 128) below N = 1k: 1.02× the 176×2p kernel at N = 512, level at 1k (session 3, two rounds)"),
         HopperChoice(headDim: 128, causal: false, blockN: 176, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation, 176-key steps, persistent: 1.26–1.48× the wgmma loop (best geomean of both sweeps)"),
+        HopperChoice(headDim: 128, causal: true, minSeqlenQ: 4096, blockN: 176, stages: 2, persistent: true, dynamicScheduler: true, lateTileAddresses: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "176-key steps beside the dynamic scheduler from N = 4k, with late tile addresses (8 B of spill without them, 0 with): 1.04 / 1.01 / 1.04× the 128-key 128×2d kernel at 4k / 8k / 16k in bf16, 1.05 / 1.05 / 1.06× in fp16 (session 7, scripts/device/hopper_fwd7.sh, two interleaved rounds, means; 0.99–1.05× cuDNN in the same call against 0.95–1.01×); 0.95× at 2k, where the row below stays; 160-key steps 0.98–1.07×. Dense problems (no varlen oracle case reached its kernel on a GPU)"),
         HopperChoice(headDim: 128, causal: true, minSeqlenQ: 2049, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler from N = 2k (two Q buffers were slower there: 0.92–0.96×, session 3); the store row below was level or slower past 2k (hopper_store_long.sh: 4k 1.005 / 1.022 within noise, 8k 0.99–1.00×, 16k 0.97–0.99×)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
@@ -359,11 +368,14 @@ public enum KernelHeuristics {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
                 && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen))
+                && !($0.lateTileAddresses && (problem.varlen || HopperForwardKnobs.lateTileAddresses == "0"))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
         if choice.maxSeqlenForWGMMA > 0, problem.seqlenQ > 0, problem.seqlenQ <= choice.maxSeqlenForWGMMA, switchValue != "1" { return nil }
         if let override = hopperTileOverride(headDim: tileD, causal: causal) {
             (choice.blockN, choice.stages, choice.persistent, choice.dynamicScheduler, choice.qStages) = override
+            // The row's late tile addresses go with its shape (FLASH_ATTENTION_HOPPER_LATE=128 sets them again).
+            choice.lateTileAddresses = false
             choice.reason = "FLASH_ATTENTION_HOPPER_TILES override"
         }
         if let every = hopperExp2Override(headDim: tileD) { choice.exp2Every = every }
@@ -393,6 +405,7 @@ public enum KernelHeuristics {
         // Three consumer warpgroups with two Q buffers beside the dynamic scheduler fit 160
         // registers only when the consumers hold no tile addresses through the main loop.
         if choice.consumerWarpgroups == 3 && d.dynamicScheduler && d.qStages == 2 { d.lateTileAddresses = true }
+        if choice.lateTileAddresses && d.dynamicScheduler { d.lateTileAddresses = true }
         if choice.tmaStoreO {
             // Only where the staging tile fits beside the ring and the output is the input's type;
             // elsewhere the same kernel with direct stores.
@@ -408,6 +421,11 @@ public enum KernelHeuristics {
             (staged.tmaStoreO, staged.stageOInQueryBuffer) = (true, true)
             if staged.invalidReason == nil { d = staged }
         }
+        // FLASH_ATTENTION_HOPPER_LATE=1: late tile addresses on every dynamic-scheduler row, or
+        // =128,256: on those tile head dims' (not with O staged in the Q buffer, whose Q-free
+        // arrival follows the store instead).
+        if let late = HopperForwardKnobs.lateTileAddresses, late == "1" || late.split(separator: ",").contains(Substring(String(tileD))),
+           d.dynamicScheduler && !d.stageOInQueryBuffer { d.lateTileAddresses = true }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
