@@ -37,7 +37,7 @@ public struct BackwardBenchCommand: ParsableCommand {
     var dtypes = "bf16,fp16"
     @Option(help: "With --bench: timed calls per point (median).")
     var iterations = 10
-    @Flag(help: "With --bench: time calls that allow non-deterministic gradients (AttentionOptions.deterministic = false).")
+    @Flag(help: "With --bench: time calls that allow non-deterministic gradients (AttentionOptions.deterministic = false); with --check-dims: check such calls against the oracle.")
     var nondeterministic = false
     @Option(help: "Rerun each determinism problem this many times.")
     var determinism: Int?
@@ -185,7 +185,8 @@ public struct BackwardBenchCommand: ParsableCommand {
             for type in [ElementType.bfloat16, .float16] {
                 let generator = ProblemGenerator(seed: seed &+ UInt64(D), elementTypes: [type], maxWork: 2_000_000)
                 for i in 0..<checkCases {
-                    let spec = generator.spec(index: i, constraints: pinnedConstraints(headDim: D, index: i))
+                    var spec = generator.spec(index: i, constraints: pinnedConstraints(headDim: D, index: i))
+                    spec.deterministic = !nondeterministic
                     let result = verifier.verify(spec, backward: true)
                     if result.passed { passed += 1 } else { failed += 1; print("check D=\(D) \(type) #\(i) \(result)") }
                 }

@@ -121,6 +121,9 @@ public struct ProblemSpec: Sendable, Hashable, CustomStringConvertible {
     public var requestLSE: Bool
     /// Seeds the tensor values (and ALiBi slopes).
     public var valueSeed: UInt64
+    /// The backward's ``AttentionOptions/deterministic``: false lets a backend add dQ in arrival
+    /// order (the reference library's default), which the oracle must cover too.
+    public var deterministic = true
 
     public init(
         batch: Int = 1, seqlenQ: Int, seqlenK: Int, heads: Int = 1, kvHeads: Int? = nil, headDim: Int,
@@ -192,6 +195,7 @@ public struct ProblemSpec: Sendable, Hashable, CustomStringConvertible {
         }
         if distribution != .normal { parts.append("values=\(distribution.rawValue)") }
         if !requestLSE { parts.append("no-lse") }
+        if !deterministic { parts.append("nondeterministic") }
         parts.append("valueSeed=\(valueSeed)")
         return parts.joined(separator: " ")
     }
@@ -199,6 +203,6 @@ public struct ProblemSpec: Sendable, Hashable, CustomStringConvertible {
     /// The options, given the slopes tensor (which ``RandomProblem`` owns).
     func options(slopes: TensorView?) -> AttentionOptions {
         AttentionOptions(softmaxScale: softmaxScale, causal: causal, window: window, softcap: softcap,
-                         alibi: slopes.map(ALiBi.init(slopes:)), dropout: dropout)
+                         alibi: slopes.map(ALiBi.init(slopes:)), dropout: dropout, deterministic: deterministic)
     }
 }
