@@ -76,12 +76,21 @@ struct HopperBackwardWideOrderTests {
     }
 
     /// The runtime's plan: deterministic calls stay ordered (the caller passes `wideOrderedDQ`
-    /// true for them); the default is key-block order; the tile D ≤ 128 order knob leaves the
-    /// wide kernel alone, and the wide one leaves tile D ≤ 128 alone.
+    /// true for them); the default is arrival order from 2k keys (1k causal); the tile D ≤ 128
+    /// order knob leaves the wide kernel alone, and the wide one leaves tile D ≤ 128 alone.
     @Test func planOrder() {
         var p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, softcap: false, alibi: false,
                                 dropout: false, varlen: false, vectorized: true, convertGradOut: false, deterministic: false, seqlenK: 4096)
+        #expect(!HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        p.seqlenK = 1024
+        #expect(!HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        p.seqlenK = 1023
         #expect(HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        p.mask = .none; p.seqlenK = 2047
+        #expect(HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        p.seqlenK = 2048
+        #expect(!HopperBackwardDescriptor.defaultWideOrderedDQ(p))
+        p.mask = .causal; p.seqlenK = 4096
         #expect(HopperBackwardDescriptor.plan(for: p)?[1].orderedDQ == true)
         #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].orderedDQ == false)
         #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false)?[1].name == "hbwd_dkdv_bf16_d256_m64n64s2_causal_dqunordered_sm_90a")

@@ -312,14 +312,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the wide kernel (tile D = 256) adds dQ in key-block order when
-    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): yes. ncu
-    /// (session 7, hopbwd10, D = 256 bf16 2k keys): the consumers waited for the dQ staging about a
-    /// fifth of their time behind the writer's turn chain. Arrival order (non-deterministic calls)
-    /// timed 1.07–1.23× key-block order at N = 2k…16k and causal 1k (0.97–0.99× at 512 and unmasked
-    /// 1k; bf16, one round, cuDNN in the same call), but the float64-oracle commands make deterministic calls, so it has not been
-    /// checked on the GPU and stays a knob (docs/performance.md, "Session 7: … D = 256 …").
+    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): below 2k keys
+    /// (1k causal). ncu (session 7, hopbwd10, D = 256 bf16 2k keys): the consumers waited for the
+    /// dQ staging about a fifth of their time behind the writer's turn chain. Arrival order
+    /// (non-deterministic calls) timed 1.07–1.23× key-block order at N = 2k…16k and causal 1k,
+    /// 0.97–0.99× at 512 and unmasked 1k (bf16, one round, cuDNN in the same call); the closing
+    /// call of session 7 checks it against the float64 oracle in non-deterministic calls
+    /// (`backward-bench --check-dense --nondeterministic`) and times it beside the ordered form.
     public static func defaultWideOrderedDQ(_ problem: BackwardProblem) -> Bool {
-        true
+        problem.seqlenK < (problem.mask == .causal ? 1024 : 2048)
     }
 
     /// Whether the wide kernel's ordered dQ passes its turns per 64-column chunk
