@@ -82,15 +82,17 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
 }()
 
 /// The preprocess and the dQ conversion in their fast forms (FLASH_ATTENTION_HOPPER_BWD_FASTPASS,
-/// session 7): both tiles, both input types, O in each storage type, dQ in the inputs' type and
-/// float32.
+/// session 7): every tile, both input types, O in each storage type, dQ in the inputs' type and
+/// float32 (at tile D = 256 a float32 dQ keeps the plain conversion).
 let hopperBackwardFastPassVariants: [HopperBackwardDescriptor] = {
     var list: [HopperBackwardDescriptor] = []
-    for tile in [64, 128] {
+    for tile in [64, 128, 256] {
         for type in [ElementType.bfloat16, .float16] {
             list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: type, headDim: tile, fastPasses: true))
             list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: tile, fastPasses: true))
-            list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, dqType: .float32, headDim: tile, fastPasses: true))
+            if tile != 256 {
+                list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, dqType: .float32, headDim: tile, fastPasses: true))
+            }
         }
         list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, outType: .float32, headDim: tile, fastPasses: true))
         list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: .float16, outType: .bfloat16, headDim: tile, fastPasses: true))
@@ -349,8 +351,8 @@ struct HopperBackwardKernelTests {
     }
 
     /// The fast preprocess and conversion: named apart, only on those two passes (not the
-    /// key/value kernel, not tile D = 256), carried by the plan, and the plain forms' source is
-    /// unchanged when off.
+    /// key/value kernel, not a float32 dQ at tile D = 256), carried by the plan, and the plain
+    /// forms' source is unchanged when off.
     @Test func fastPasses() throws {
         let pre = HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, headDim: 64, fastPasses: true)
         let cvt = HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, fastPasses: true)
@@ -362,11 +364,14 @@ struct HopperBackwardKernelTests {
         #expect(!plainPre.contains("LPR") && plainPre.contains("for (int d = lane; d < p.head_dim; d += 32)"))
         #expect(!plainCvt.contains("tile_s") && plainCvt.contains("for (int f = threadIdx.x; f < BLOCK_M * HEAD_DIM / 4; f += 256)"))
         #expect(!HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, fastPasses: true).fastPasses)
-        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, fastPasses: true).fastPasses)
+        #expect(HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, fastPasses: true).fastPasses)
+        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, dqType: .float32, headDim: 256, fastPasses: true).fastPasses)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), fastPasses: true))
         #expect(plan[0].fastPasses && !plan[1].fastPasses && plan[2].fastPasses)
         let wide = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 256), fastPasses: true))
-        #expect(wide.allSatisfy { !$0.fastPasses })
+        #expect(wide[0].fastPasses && wide[0].headDim == 256 && !wide[1].fastPasses && wide[2].fastPasses)
+        let widePlain = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 256)))
+        #expect(widePlain.allSatisfy { !$0.fastPasses } && widePlain[0].headDim == 128)
         // With the fast passes the route starts at 512 keys for tile D = 64/128 (not tile 256, not below 512).
         var short = BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, softcap: false, alibi: false,
                                     dropout: false, varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 512)

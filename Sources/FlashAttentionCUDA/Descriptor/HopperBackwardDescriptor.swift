@@ -88,7 +88,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// on causal problems adds about 450 instructions a consumer thread a step at tile D = 64
     /// (LOP3/ISETP/PLOP3/VIADD; the unmasked loop body is about 800).
     public var maskBranch: Bool = false
-    /// The preprocess and the dQ conversion (tile D = 64/128) in their fast forms: the preprocess
+    /// The preprocess and the dQ conversion in their fast forms: the preprocess
     /// gives each lane 8 contiguous elements (16-byte loads of dO and O) and issues all of a warp's
     /// rows' loads before its reductions; the conversion loads its whole tile before any store and
     /// writes dQ through shared memory in 16-byte row chunks. They need 16-byte-aligned rows of O
@@ -128,7 +128,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.lateDK = lateDK && pass == .keyValue
         self.headGroup = pass == .keyValue ? headGroup : 0
         self.maskBranch = maskBranch && pass == .keyValue
-        self.fastPasses = fastPasses && pass != .keyValue && headDim != 256
+        // The fast conversion stages a row-major dQ tile in static shared memory (48 KB at most):
+        // a float32 dQ at tile D = 256 (66 KB) keeps the plain form.
+        self.fastPasses = fastPasses && pass != .keyValue && !(pass == .convertDQ && headDim == 256 && self.dqType == .float32)
         self.wideChunkTurns = wideChunkTurns && pass == .keyValue
         self.wideWriters = pass == .keyValue ? wideWriters : 1
     }
@@ -390,10 +392,12 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     }
 
     /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): always
-    /// at tile D = 64/128. H100 (session 7, hopbwd9, bf16 two rounds, cuDNN in the same call): the
-    /// two launches had run at 1.0–2.0 TB/s and were 16–28 % of a call at 1k keys; fast, the
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): always.
+    /// H100 (session 7, hopbwd9, bf16 two rounds, cuDNN in the same call): the two launches had
+    /// run at 1.0–2.0 TB/s and were 16–28 % of a call at 1k keys; fast, the tile D = 64/128
     /// backward is 1.03–1.19× the old passes from 1k to 8k keys (the most where a call is short).
+    /// The same bytes move at tile D = 256 (its call is longer, so it gains less); the closing
+    /// call of session 7 times it there beside `=0`.
     public static func defaultFastPasses(_ problem: BackwardProblem) -> Bool {
         true
     }
@@ -425,16 +429,18 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
-            // One schedule: ordered dQ (deterministic calls need it; arrival order is not
-            // generated here). The statistics rows are padded to 64-row blocks, as at tile
-            // D = 128, so the preprocess is that kernel.
+            // The statistics rows are padded to 64-row blocks, as at tile D = 128, so the plain
+            // preprocess is that kernel (its loop runs over the problem's D); the fast one reads
+            // whole 256-column rows.
             let plan = [
-                HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: 128),
+                HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType,
+                                         headDim: fastPasses ? 256 : 128, fastPasses: fastPasses),
                 HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                          headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
                                          wideChunkTurns: wideChunkTurns && wideOrderedDQ,
                                          wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1),
-                HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256),
+                HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256,
+                                         fastPasses: fastPasses),
             ]
             return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
         }

@@ -59,8 +59,8 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (tile D =
     /// 64/128), `=0` on every step; unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
-    /// forms (tile D = 64/128) and the kernel from 512 keys there, `=0` neither; unset,
-    /// ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
+    /// forms (every tile; a float32 dQ at tile D = 256 keeps the plain conversion) and, at tile
+    /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = HopperBackwardKnobs.enabled
@@ -68,11 +68,11 @@ extension CUDABackend {
         let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
         if wide && HopperBackwardKnobs.wide == "0" { return nil }
         // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
-        // (tile D = 64/128; O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
+        // (O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
         // with them the kernel also runs from 512 keys (``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``).
         let fastSetting = HopperBackwardKnobs.fastPasses
         let fastWanted = fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem)
-        let fastPasses = fastWanted && !wide && Self.fastPassesFit(arguments, layout: layout)
+        let fastPasses = fastWanted && Self.fastPassesFit(arguments, layout: layout)
         if setting != "1" && !(wide && HopperBackwardKnobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
             && !(fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem)) { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
