@@ -173,7 +173,8 @@ extension CUDABackend {
         let kernels = try plan.map { try HopperBackwardKernels.cache.kernel($0, context: context) }
         if FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LOG") == "1" {
             // Device checks count the calls this kernel took.
-            print("hopper-bwd \(plan[1].name) B=\(layout.batch) H=\(layout.heads)/\(layout.kvHeads) Sq=\(layout.seqlenQ) Sk=\(layout.seqlenK) D=\(layout.headDim)")
+            print("hopper-bwd \(plan[1].name) B=\(layout.batch) H=\(layout.heads)/\(layout.kvHeads) Sq=\(layout.seqlenQ) Sk=\(layout.seqlenK) D=\(layout.headDim)"
+                  + " passes=\(plan[0].name),\(plan[2].name)")
         }
         let (pre, keyValue, convert) = (kernels[0], kernels[1], kernels[2])
         let kv = plan[1]
