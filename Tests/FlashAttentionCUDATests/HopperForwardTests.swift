@@ -180,6 +180,35 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true))
+    // The O rescale skipped in warps whose row maxima stayed put (FLASH_ATTENTION_HOPPER_RESCALE=skip,
+    // off by default): the D = 256 table shapes (80-key persistent with O in the Q buffer, causal
+    // 64-key dynamic), causal D = 128 176-key with late tile addresses, D = 64 three warpgroups.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true,
+        skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true, skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, skipUnchangedRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, skipUnchangedRescale: true))
     return list
 }()
 

@@ -379,6 +379,14 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The O rescale of a step: every step, or (``AttentionKernelDescriptor/skipUnchangedRescale``)
+    /// only in a warp where some row's maximum moved (α = 1 exactly otherwise). The vote is
+    /// warp-uniform; the wgmma products around it are warpgroup-wide and reconverge after it.
+    private var rescale: String {
+        guard descriptor.skipUnchangedRescale else { return "rescale_o();" }
+        return "if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();  // α = 1 in every row of the warp: O unchanged"
+    }
+
     /// ``AttentionKernelDescriptor/stageOInQueryBuffer``: O is staged in the tile's Q buffer.
     private var oq: Bool { descriptor.stageOInQueryBuffer }
 
@@ -709,7 +717,7 @@ public struct HopperForwardKernel: Sendable {
                         named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
-                        rescale_o();
+                        \(rescale)
                         mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(prev);
@@ -725,7 +733,7 @@ public struct HopperForwardKernel: Sendable {
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
-                        rescale_o();
+                        \(rescale)
                         mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(stage);

@@ -138,6 +138,13 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// fallback for a sequence's last rows, spills 64 B at D = 256). `FLASH_ATTENTION_HOPPER_OQ=1`
     /// sets it on every table row without the store; the table has it at D = 256 up to N = 2k.
     public var stageOInQueryBuffer: Bool
+    /// The consumers skip the O rescale (`O *= α`, D/2 multiplies a thread a step) in a warp whose
+    /// rows' maxima all stayed put this step (α = 2⁰ = 1 exactly, so the result is bitwise the
+    /// same); one vote a step decides it for the warp. Fewer instructions per FLOP where the
+    /// rescale weighs most (D = 256: 128 FMUL of ~490 a step at 64-key steps), for the long,
+    /// power-capped points. ``KernelMainloop/tmaWarpSpecialized`` only; `FLASH_ATTENTION_HOPPER_RESCALE=skip`
+    /// sets it on every row. Off by default (session 7: built and timed, see docs/performance.md).
+    public var skipUnchangedRescale: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -147,7 +154,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
-        lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false
+        lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -177,6 +184,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.tmaStoreO = tmaStoreO
         self.lateTileAddresses = lateTileAddresses
         self.stageOInQueryBuffer = stageOInQueryBuffer
+        self.skipUnchangedRescale = skipUnchangedRescale
     }
 
     // MARK: - Derived layout facts
@@ -247,7 +255,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses and stageOInQueryBuffer need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer and skipUnchangedRescale need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -275,7 +283,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

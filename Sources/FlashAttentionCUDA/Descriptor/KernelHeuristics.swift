@@ -426,6 +426,8 @@ public enum KernelHeuristics {
         // arrival follows the store instead).
         if let late = HopperForwardKnobs.lateTileAddresses, late == "1" || late.split(separator: ",").contains(Substring(String(tileD))),
            d.dynamicScheduler && !d.stageOInQueryBuffer { d.lateTileAddresses = true }
+        // FLASH_ATTENTION_HOPPER_RESCALE=skip: the O rescale skipped in warps whose row maxima stayed put.
+        if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -523,4 +525,5 @@ private enum HopperForwardKnobs {
     static let consumerWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_WG")
     static let lateTileAddresses = FileSystem.environment("FLASH_ATTENTION_HOPPER_LATE")
     static let stageOInQueryBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OQ")
+    static let rescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_RESCALE")
 }
