@@ -78,6 +78,35 @@ let hopperBackwardVariants: [HopperBackwardDescriptor] = {
     list += hopperBackwardWideVariants
     list += hopperBackwardGroupedVariants
     list += hopperBackwardFastPassVariants
+    list += hopperBackwardPingPongVariants
+    return list
+}()
+
+/// Out-of-phase (ping-pong) consumers at tile D = 128 (FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1,
+/// session 7): each warpgroup's dQ_partial is m64n128 over its own keys (64 more accumulator
+/// registers live across the dQ product), so every product order the runtime can pick with it
+/// must compile without spills: the shipped orders (causal: plain; unmasked: early dV + late dK),
+/// early dV alone, one and two dQ buffers, one and two writers, arrival order, float32 gradients,
+/// the grouped grid and the mask branch.
+let hopperBackwardPingPongVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: 2, dqWriters: 2, pingPong: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             pingPong: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, lateDK: true, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
+                                         pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false, dqBuffers: 2, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, dqBuffers: 2, dqWriters: 2,
+                                         earlyDV: true, lateDK: true, pingPong: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                         maskBranch: true, pingPong: true))
     return list
 }()
 
@@ -384,6 +413,34 @@ struct HopperBackwardKernelTests {
         #expect(!HopperBackwardDescriptor.defaultOnWithFastPasses(short))
         short.headDim = 128; short.dropout = true
         #expect(!HopperBackwardDescriptor.defaultOnWithFastPasses(short))
+    }
+
+    /// Ping-pong consumers: tile D = 128 only, never with the pipelined Sᵀ, carried by the plan
+    /// (dropped, not refused, where the tile cannot take it), named apart; the shipped source has
+    /// none of its text, and its source has no barrier across the warpgroups inside a step.
+    @Test func pingPongConsumers() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          pingPong: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_edv_ldk_pp_sm_90a") && on.dqColumns == 128)
+        #expect(on.sharedMemoryBytes == 231_680, "the same tiles as the two-buffer layout")
+        let text = try HopperBackwardKernel(descriptor: on).source
+        #expect(text.contains("named_sync(BAR_TURN + wg, CONSUMER_THREADS)") && text.contains("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16")
+                && text.contains("mbar_init(bar_dq_half + 8 * b, 128);") && !text.contains("named_sync(BAR_DS"))
+        let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2,
+                                                                                dqWriters: 2, earlyDV: true, lateDK: true)).source
+        #expect(!off.contains("BAR_TURN") && !off.contains("bar_dq_half") && off.contains("named_sync(BAR_DS, CONSUMER_THREADS);"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, pingPong: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, pingPong: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, pipelinedS: true, pingPong: true).invalidReason != nil)
+        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, pingPong: true).pingPong)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), pingPong: true))
+        #expect(!plan[0].pingPong && plan[1].pingPong && !plan[2].pingPong)
+        let small = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64), pingPong: true))
+        #expect(!small[1].pingPong)
+        let piped = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), pipelinedS: true,
+                                                               pingPong: true))
+        #expect(piped[1].pipelinedS && !piped[1].pingPong)
+        #expect(hopperBackwardPingPongVariants.allSatisfy { $0.invalidReason == nil && $0.pingPong })
     }
 
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,

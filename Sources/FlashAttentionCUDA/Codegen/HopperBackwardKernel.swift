@@ -102,7 +102,7 @@ public struct HopperBackwardKernel: Sendable {
         constexpr int CONSUMER_THREADS = 256;
         constexpr int D_TILES = HEAD_DIM / 8;      // n8 tiles of a dK/dV row block
         constexpr int Q_TILES = BLOCK_M / 8;       // n8 tiles of Sᵀ (queries)
-        constexpr int DQ_N = SPLIT_Q ? HEAD_DIM : HEAD_DIM / 2;  // dQ columns per consumer warpgroup
+        constexpr int DQ_N = \(d.pingPong ? "HEAD_DIM;   // dQ columns per consumer warpgroup (ping-pong: all, over its own 64 keys)" : "SPLIT_Q ? HEAD_DIM : HEAD_DIM / 2;  // dQ columns per consumer warpgroup")
         constexpr int DQ_TILES = DQ_N / 8;
         constexpr unsigned KV_BYTES = BLOCK_N * HEAD_DIM * 2;
         constexpr unsigned QT_BYTES = BLOCK_M * HEAD_DIM * 2;
@@ -113,13 +113,13 @@ public struct HopperBackwardKernel: Sendable {
         constexpr bool ORDERED = \(flag(d.orderedDQ));
         constexpr int DQ_BUFS = \(d.dqBuffers);         // dQ_partial tiles in shared memory (2: the writer keeps one add in flight)
         constexpr int DQ_WRITERS = \(d.dqWriters);     // writer threads (2: one per buffer, warps 1 and 2)
-        static_assert(DQ_WRITERS == 1 || DQ_BUFS == 2, "a writer per buffer");\(barrierConstants)
+        static_assert(DQ_WRITERS == 1 || DQ_BUFS == 2, "a writer per buffer");\(barrierConstants)\(pingPongConstants)
         // The next step's Sᵀ product is issued behind this step's dQ product (software pipelining).
         constexpr bool PIPE_S = \(flag(d.pipelinedS));
         constexpr float LOG2E = 1.4426950408889634f;
         constexpr int BAR_DS = 1;                  // named barrier: both consumers' dSᵀ rows are in shared memory
         static_assert((HEAD_DIM == 128 && BLOCK_M == 64 && BLOCK_N == 128) || (HEAD_DIM == 64 && BLOCK_M == 128 && BLOCK_N == 128), "tile shape");
-        static_assert(DQ_N == 64, "one m64n64 dQ product per consumer warpgroup");
+        static_assert(DQ_N == \(d.dqColumns), "one m64n\(d.dqColumns) dQ product per consumer warpgroup");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
         struct __align__(64) TensorMap { u64 w[16]; };
@@ -431,7 +431,7 @@ public struct HopperBackwardKernel: Sendable {
         FA_DEVICE void touch_s(float (&s)[Q_TILES][4]) { asm volatile("" : \(operands("s", tiles: d.blockM / 8)) :: "memory"); }
         FA_DEVICE void touch_o(float (&acc)[D_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
         FA_DEVICE void touch_dq(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.dqColumns / 8)) :: "memory"); }
-        """
+        """ + (d.pingPong ? "\n" + pingPongHelpers(type: t) : "")
     }
 
     /// The step schedule, the same text in the producer, the writer and the consumers.
@@ -580,7 +580,7 @@ public struct HopperBackwardKernel: Sendable {
             """
         }
         return """
-        \(dkIssue)
+        \(descriptor.pingPong ? dkIssueShared : dkIssue)
                     wgmma_wait<1>();                     // dV and dQ_partial complete; dK runs on
                     touch_dq(acc_q);
                     \(stageDQ)
@@ -593,7 +593,8 @@ public struct HopperBackwardKernel: Sendable {
     /// dQ_partial into the writer's buffer once the writer has sent that buffer's previous
     /// contents, then handed over (both step tails end this way).
     private var stageDQ: String {
-        """
+        if descriptor.pingPong { return pingPongStageDQ }
+        return """
         // Stage dQ_partial for the writer once it has sent the previous one.
                     const int buf = DQ_BUFS == 2 ? step & 1 : 0;
                     mbar_wait(bar_dq_empty + 8 * buf, ((DQ_BUFS == 2 ? step >> 1 : step) & 1) ^ 1);
@@ -604,6 +605,151 @@ public struct HopperBackwardKernel: Sendable {
                     }
                     fence_async_shared();
                     mbar_arrive(bar_dq_full + 8 * buf);
+        """
+    }
+
+    // MARK: - Ping-pong consumers (tile D = 128, ``HopperBackwardDescriptor/pingPong``)
+
+    /// The named barriers of the turns and of each warpgroup's dSᵀ rows, and the arrivals that
+    /// hand a staged dQ_partial to the writer (warpgroup 1 only, after its add).
+    private var pingPongConstants: String {
+        guard descriptor.pingPong else { return "" }
+        return """
+
+        // Ping-pong: warpgroup w issues its Sᵀ and dPᵀ products once it holds the turn (named
+        // barrier BAR_TURN + w), then passes it on, so the two run their element-wise phases
+        // (exp for Pᵀ, dSᵀ, the dQ staging) while the other's products keep the tensor cores busy.
+        constexpr int BAR_TURN = 2;                // named barriers 2, 3: a warpgroup's turn to issue
+        constexpr int BAR_WG = 4;                  // named barriers 4, 5: a warpgroup's own dSᵀ rows are in shared memory
+        constexpr int DQ_FULL_ARRIVALS = 128;      // warpgroup 1 hands the summed dQ_partial to the writer
+        """
+    }
+
+    /// Per dQ buffer, a barrier on which warpgroup 0's 128 threads arrive once its partial is
+    /// staged (warpgroup 1 then adds its own).
+    private var pingPongBarrier: String {
+        guard descriptor.pingPong else { return "" }
+        return "\n    const u32 bar_dq_half = bar_free + 8 * STAGES;   // per dQ buffer: warpgroup 0's partial is staged"
+    }
+
+    private var pingPongInit: String {
+        guard descriptor.pingPong else { return "" }
+        return "\n            mbar_init(bar_dq_half + 8 * b, 128);"
+    }
+
+    /// Warpgroup 1 gives warpgroup 0 the first turn (the last turn warpgroup 1 would pass is
+    /// never taken, so it passes steps − 1 turns after its steps: every named barrier completes).
+    private var pingPongFirstTurn: String {
+        guard descriptor.pingPong else { return "" }
+        return "\n        if (wg == 1 && steps > 0) named_arrive(BAR_TURN + 0, CONSUMER_THREADS);   // warpgroup 0 issues first"
+    }
+
+    private var pingPongTakeTurn: String {
+        guard descriptor.pingPong else { return "" }
+        return "\n            named_sync(BAR_TURN + wg, CONSUMER_THREADS);   // this warpgroup's turn to issue Sᵀ and dPᵀ"
+    }
+
+    private var pingPongPassTurn: String {
+        guard descriptor.pingPong else { return "" }
+        return "\n            if (wg == 0 || step + 1 < steps) named_arrive(BAR_TURN + (wg ^ 1), CONSUMER_THREADS);   // the other's turn"
+    }
+
+    /// The named-barrier arrival, a vector shared-memory load (warpgroup 1's add), and dK's
+    /// product with dSᵀ read from shared memory (K-major, as the stores left it), so no dSᵀ
+    /// fragment register stays live across the dQ product.
+    private func pingPongHelpers(type t: String) -> String {
+        let o = descriptor.headDim / 2
+        return """
+        // dK(64 × \(descriptor.headDim)) += A·B: A = dSᵀ (keys × queries, K-major) and B = Q (queries × D, MN-major), both in shared memory.
+        FA_DEVICE void wgmma_o_ss(float (&acc)[D_TILES][4], u64 da, u64 db) {
+            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 2), 0;\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(descriptor.headDim)k16.f32.\(t).\(t) {\(WGMMAText.registers(o))}, %\(o), %\(o + 1), p, 1, 1, 0, 1;\\n}\\n"
+                         : \(WGMMAText.accumulators("acc", tiles: descriptor.headDim / 8))
+                         : "l"(da), "l"(db), "r"(1));
+        }
+        FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
+        FA_DEVICE float4 ld_shared_f4(u32 a) {
+            float4 v;
+            asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
+            return v;
+        }
+        """
+    }
+
+    /// The dQ product after the dSᵀ stores: shipped, both warpgroups' dSᵀ rows (a barrier across
+    /// them) times this warpgroup's 64 columns of K; ping-pong, this warpgroup's own 64 keys times
+    /// all of K's columns (m64n128, a barrier within the warpgroup only).
+    private var dqProduct: String {
+        guard descriptor.pingPong else {
+            return """
+            fence_async_shared();
+                        named_sync(BAR_DS, CONSUMER_THREADS);
+                        // dQ_partial[:, 64·wg …] = dS·K[:, 64·wg …] over all 128 keys of the block
+                        // (SPLIT_Q: dQ_partial[64·wg …, :] = dS[64·wg …, :]·K).
+                        float acc_q[DQ_TILES][4];
+                        const u32 dq_a = ds_base + (SPLIT_Q ? wg * BLOCK_N * 128 : 0), dq_b = sK + (SPLIT_Q ? 0 : wg * BLOCK_N * 128);
+                        wgmma_fence();
+                        #pragma unroll
+                        for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+                            wgmma_dq(acc_q, smem_desc(dq_a + ks * 16 * 128, BLOCK_N * 128, 1024),
+                                     smem_desc(dq_b + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                        wgmma_commit();
+            """
+        }
+        return """
+        // dV's (and dK's) products complete first: their A fragments' registers are then free for
+                    // the 64 of the dQ accumulator (else ptxas serializes every wgmma, C7512).
+                    wgmma_wait<0>();
+                    fence_async_shared();
+                    named_sync(BAR_WG + wg, 128);            // this warpgroup's dSᵀ rows (the other's are not read)
+                    // dQ_partial(wg) = dS[:, 64·wg …]·K[64·wg …, :]: this warpgroup's 64 keys, all 128 columns
+                    // (its registers are Sᵀ's and dPᵀ's, dead once dSᵀ is packed).
+                    float acc_q[DQ_TILES][4];
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < 64 / 16; ++ks)
+                        wgmma_dq(acc_q, smem_desc(ds_base + wg_rows + ks * 16 * 128, BLOCK_N * 128, 1024),
+                                 smem_desc(sK + wg_rows + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                    wgmma_commit();
+        """
+    }
+
+    /// Ping-pong staging: warpgroup 0 stores its partial once the writer has sent the buffer's
+    /// previous tile; warpgroup 1 then adds its own into it (ld/add/st, the same fragment order
+    /// and addresses, so every element is wg0 + wg1 in that order: bitwise reproducible) and
+    /// hands the sum to the writer.
+    private var pingPongStageDQ: String {
+        """
+        // Both partials into the writer's buffer: warpgroup 0 stores, warpgroup 1 adds (fixed order).
+                    const int buf = DQ_BUFS == 2 ? step & 1 : 0;
+                    const u32 use = (DQ_BUFS == 2 ? step >> 1 : step) & 1;
+                    const u32 dst = sdQ + buf * DQ_BYTES + ct * 16;
+                    if (wg == 0) {
+                        mbar_wait(bar_dq_empty + 8 * buf, use ^ 1);
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
+                        mbar_arrive(bar_dq_half + 8 * buf);   // warpgroup 1 may add
+                    } else {
+                        mbar_wait(bar_dq_half + 8 * buf, use);
+                        #pragma unroll
+                        for (int nt = 0; nt < DQ_TILES; ++nt) {
+                            const float4 v = ld_shared_f4(dst + nt * 128 * 16);
+                            st_shared_f4(dst + nt * 128 * 16, v.x + acc_q[nt][0], v.y + acc_q[nt][1], v.z + acc_q[nt][2], v.w + acc_q[nt][3]);
+                        }
+                        fence_async_shared();
+                        mbar_arrive(bar_dq_full + 8 * buf);
+                    }
+        """
+    }
+
+    /// Ping-pong's late dK: dK += dSᵀ·Q with dSᵀ from this warpgroup's rows of the step's dSᵀ
+    /// buffer (stored and fenced before the dQ product), one committed group.
+    private var dkIssueShared: String {
+        """
+        #pragma unroll
+                    for (int ks = 0; ks < BLOCK_M / 16; ++ks)
+                        wgmma_o_ss(acc_dk, smem_desc(ds_base + wg_rows + ks * 32, 16, 1024), smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                    wgmma_commit();
         """
     }
 
@@ -703,7 +849,7 @@ public struct HopperBackwardKernel: Sendable {
             const u32 sDelta = sL + STAGES * STAT_BYTES;
             \(barrierBase)
             const u32 bar_kv = bar, bar_dq_full = bar + 8, bar_dq_empty = bar_dq_full + 8 * DQ_BUFS;
-            const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;
+            const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;\(pingPongBarrier)
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
             \(blockDecode)
@@ -712,8 +858,8 @@ public struct HopperBackwardKernel: Sendable {
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
                 for (int b = 0; b < DQ_BUFS; ++b) {
-                    mbar_init(bar_dq_full + 8 * b, CONSUMER_THREADS);
-                    mbar_init(bar_dq_empty + 8 * b, 1);
+                    mbar_init(bar_dq_full + 8 * b, \(descriptor.pingPong ? "DQ_FULL_ARRIVALS" : "CONSUMER_THREADS"));
+                    mbar_init(bar_dq_empty + 8 * b, 1);\(pingPongInit)
                 }
                 for (int s = 0; s < STAGES; ++s) {
                     mbar_init(bar_full + 8 * s, 1);
@@ -839,14 +985,14 @@ public struct HopperBackwardKernel: Sendable {
                     \(issueS("sQ"))
                     wgmma_wait<0>();
                     touch_s(st);
-                }
+                }\(pingPongFirstTurn)
 
                 for (int step = 0; step < steps; ++step) {
                     \(stepDecode)
                     const int stage = step % STAGES;
                     const u32 q_base = sQ + stage * QT_BYTES, do_base = sdO + stage * QT_BYTES;
                     const u32 ds_base = sdS + (step & 1) * DS_BYTES;
-                    if (!PIPE_S) mbar_wait(bar_full + 8 * stage, (step / STAGES) & 1);
+                    if (!PIPE_S) mbar_wait(bar_full + 8 * stage, (step / STAGES) & 1);\(pingPongTakeTurn)
 
                     // Sᵀ = K·Qᵀ (pipelined: issued at the end of the previous step) and dPᵀ = V·dOᵀ, one group each.
                     float dpt[Q_TILES][4];
@@ -859,7 +1005,7 @@ public struct HopperBackwardKernel: Sendable {
                         const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
                         wgmma_s(dpt, smem_desc(sV + wg_rows + off_n, 16, 1024), smem_desc(do_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
                     }
-                    wgmma_commit();
+                    wgmma_commit();\(pingPongPassTurn)
 
                     // Pᵀ = 2^(scale·log2e·Sᵀ − L), masked (keys past the end; causal: j > i + diag).
                     wgmma_wait<1>();
@@ -891,18 +1037,7 @@ public struct HopperBackwardKernel: Sendable {
                             st_shared_u32(hi + c1, pd[ks][3]);
                         }
                     }
-                    fence_async_shared();
-                    named_sync(BAR_DS, CONSUMER_THREADS);
-                    // dQ_partial[:, 64·wg …] = dS·K[:, 64·wg …] over all 128 keys of the block
-                    // (SPLIT_Q: dQ_partial[64·wg …, :] = dS[64·wg …, :]·K).
-                    float acc_q[DQ_TILES][4];
-                    const u32 dq_a = ds_base + (SPLIT_Q ? wg * BLOCK_N * 128 : 0), dq_b = sK + (SPLIT_Q ? 0 : wg * BLOCK_N * 128);
-                    wgmma_fence();
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                        wgmma_dq(acc_q, smem_desc(dq_a + ks * 16 * 128, BLOCK_N * 128, 1024),
-                                 smem_desc(dq_b + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
-                    wgmma_commit();
+                    \(dqProduct)
                     \(stepTail)
                 }
 

@@ -104,13 +104,20 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// over the one staging, each with its own full barrier, so one waits for its add's completion
     /// and passes the turn on while the other reads the next step).
     public var wideWriters: Int = 1
+    /// Tile D = 128: out-of-phase (ping-pong) consumers. Each warpgroup computes its own
+    /// dQ_partial over its own 64 keys and all 128 columns (dS_wg·K_wg, m64n128), so no barrier
+    /// between the warpgroups remains inside a step; named barriers let them issue their Sᵀ and
+    /// dPᵀ products in turn, so one runs its element-wise work (exp, dSᵀ, staging) while the
+    /// other's products run. Warpgroup 1 adds its partial into warpgroup 0's staged one (fixed
+    /// order: bitwise reproducible) before the writer's one add per (key block, query block).
+    public var pingPong: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
-                wideWriters: Int = 1) {
+                wideWriters: Int = 1, pingPong: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -133,6 +140,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.fastPasses = fastPasses && pass != .keyValue && !(pass == .convertDQ && headDim == 256 && self.dqType == .float32)
         self.wideChunkTurns = wideChunkTurns && pass == .keyValue
         self.wideWriters = pass == .keyValue ? wideWriters : 1
+        self.pingPong = pingPong && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -140,8 +148,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Whether the consumers split dQ_partial by query rows (tile D = 64) rather than by columns.
     public var splitsQueries: Bool { headDim == 64 }
 
-    /// Columns of one consumer's dQ_partial product (64 in both tile shapes).
-    public var dqColumns: Int { splitsQueries ? headDim : headDim / 2 }
+    /// Columns of one consumer's dQ_partial product (64 in both tile shapes; all 128 with
+    /// ``pingPong``, over the warpgroup's own 64 keys).
+    public var dqColumns: Int { splitsQueries || pingPong ? headDim : headDim / 2 }
 
     /// The tile head dim of a problem head dim (≤ 256).
     public static func tileHeadDim(_ headDim: Int) -> Int { headDim <= 64 ? 64 : headDim <= 128 ? 128 : 256 }
@@ -240,6 +249,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             return "the early dV product is generated for tile D = 128"
         }
         if lateDK && (!earlyDV || pipelinedS) { return "a late dK product needs the early dV product and no pipelined Sᵀ" }
+        if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -425,7 +435,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
-                            wideChunkTurns: Bool = false, wideWriters: Int = 1) -> [HopperBackwardDescriptor]? {
+                            wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -453,7 +463,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
-                                     headGroup: headGroup, maskBranch: maskBranch),
+                                     headGroup: headGroup, maskBranch: maskBranch,
+                                     pingPong: pingPong && tile == 128 && !pipelinedS),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
         ]
@@ -491,6 +502,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if maskBranch { parts.append("mb") }
             if wideChunkTurns { parts.append("ct") }
             if wideWriters != 1 { parts.append("ww\(wideWriters)") }
+            if pingPong { parts.append("pp") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -31,6 +31,7 @@ private enum HopperBackwardKnobs {
     static let wideOrder = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ")
     static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
     static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
+    static let pingPong = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -119,7 +120,9 @@ extension CUDABackend {
         return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
                                              pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
                                              headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
-                                             wideChunkTurns: wideTurns, wideWriters: wideWriters)
+                                             wideChunkTurns: wideTurns, wideWriters: wideWriters,
+                                             // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
+                                             pingPong: HopperBackwardKnobs.pingPong == "1")
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
