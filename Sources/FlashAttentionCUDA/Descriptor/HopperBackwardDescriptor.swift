@@ -110,6 +110,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// dPᵀ products in turn, so one runs its element-wise work (exp, dSᵀ, staging) while the
     /// other's products run. Warpgroup 1 adds its partial into warpgroup 0's staged one (fixed
     /// order: bitwise reproducible) before the writer's one add per (key block, query block).
+    /// Off unless `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`. H100 (session 7, hopbwd11, D = 128, N = 1k…8k,
+    /// bf16 two rounds and fp16, cuDNN in the same call): 0.91–1.00× the shipped kernel, losing more
+    /// as N grows. Its dQ product waits for dV/dK (so the 64 more accumulator registers fit), and the
+    /// staging traffic triples (docs/performance.md, "ping-pong consumers"). Checked forced: 48/48
+    /// float64-oracle cases (deterministic and not), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     public var pingPong: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
