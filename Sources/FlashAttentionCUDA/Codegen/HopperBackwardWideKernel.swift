@@ -153,48 +153,7 @@ extension HopperBackwardKernel {
     var wideWriterLoop: String {
         if wideTwoWriters { return wideTwoWriterLoop }
         if descriptor.orderedDQ && descriptor.wideChunkTurns { return wideChunkTurnWriterLoop }
-        guard !descriptor.orderedDQ else {
-            return """
-        // MARK: dQ writer: adds each step's dQ_partial in key-block order. Key blocks that
-                    // see query block m are 0, 1, … (no left window): block n's turn is n.
-                    for (int step = 0; step < steps; ++step) {
-                        \(stepDecode)
-                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                        int* sem = (int*)p.dq_sem + tile;
-                        float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
-                        #pragma unroll
-                        for (int r = 0; r < DQ_ROUNDS; ++r) {
-                            mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);
-                            if (r == 0 && n_block > 0) {
-                                while (ld_acquire(sem) != n_block) { }
-                                fence_async_global();
-                            }
-                            if (DQ_ROUNDS == 1) {
-                                // The staging holds the four chunks in accumulator order.
-                                if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
-                                else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
-                            } else {
-                                // Round r: warpgroup 0's chunk r, warpgroup 1's chunk 2 + r.
-                                float* d0 = dst + r * (CHUNK_BYTES / 4);
-                                float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
-                                if (n_block > 0) {
-                                    bulk_reduce_add(d0, sdQ, CHUNK_BYTES);
-                                    bulk_reduce_add(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
-                                } else {
-                                    bulk_store(d0, sdQ, CHUNK_BYTES);
-                                    bulk_store(d1, sdQ + CHUNK_BYTES, CHUNK_BYTES);
-                                }
-                            }
-                            bulk_commit();
-                            bulk_wait_read();
-                            mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
-                        }
-                        bulk_wait();
-                        fence_async_global();
-                        red_release_inc(sem);                        // the next key block's turn (and "reached" for the convert)
-                    }
-        """
-        }
+        guard !descriptor.orderedDQ else { return orderedWriterLoop(twoWriters: false) }
         return """
         // MARK: dQ writer, arrival order: no turn waits, no completion waits between steps
                     // (session 7: the turn chain and the completion waits kept the consumers
@@ -238,27 +197,43 @@ extension HopperBackwardKernel {
     /// the per-step cycle (session 7: the writer spent about 47 % of a step reading, 24 % on the
     /// completion and the release, 16 % spinning; arrival order, which waits for neither, timed
     /// 1.07–1.23× at D = 256). Same adds in the same order per element: bitwise reproducible.
-    var wideTwoWriterLoop: String {
-        """
-        // MARK: dQ writers (two, alternate steps): key-block order, as the one-writer loop.
-                    const int w = warp - 1;                      // 0: even steps, 1: odd steps
-                    const u32 my_full = w ? bar_dq_full2 : bar_dq_full;
-                    for (int step = w; step < steps; step += 2) {
+    var wideTwoWriterLoop: String { orderedWriterLoop(twoWriters: true) }
+
+    /// The key-block-order writer loop, for one writer thread (every step) or two (alternate
+    /// steps, each on its own full barrier, the other writer reading the next step while this
+    /// one waits for its add's completion).
+    private func orderedWriterLoop(twoWriters: Bool) -> String {
+        let pad = "\n            "
+        let head = twoWriters
+            ? ["// MARK: dQ writers (two, alternate steps): key-block order, as the one-writer loop.",
+               "const int w = warp - 1;                      // 0: even steps, 1: odd steps",
+               "const u32 my_full = w ? bar_dq_full2 : bar_dq_full;",
+               "for (int step = w; step < steps; step += 2) {"].joined(separator: pad)
+            : ["// MARK: dQ writer: adds each step's dQ_partial in key-block order. Key blocks that",
+               "// see query block m are 0, 1, … (no left window): block n's turn is n.",
+               "for (int step = 0; step < steps; ++step) {"].joined(separator: pad)
+        let wait = twoWriters ? "mbar_wait(my_full, ((step >> 1) * DQ_ROUNDS + r) & 1);" : "mbar_wait(bar_dq_full, (step * DQ_ROUNDS + r) & 1);"
+        let completion = twoWriters ? "bulk_wait();                                 // the other writer reads the next step meanwhile" : "bulk_wait();"
+        let release = twoWriters ? "red_release_inc(sem);" : "red_release_inc(sem);                        // the next key block's turn (and \"reached\" for the convert)"
+        return """
+        \(head)
                         \(stepDecode)
                         const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
                         int* sem = (int*)p.dq_sem + tile;
                         float* dst = (float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM);
                         #pragma unroll
                         for (int r = 0; r < DQ_ROUNDS; ++r) {
-                            mbar_wait(my_full, ((step >> 1) * DQ_ROUNDS + r) & 1);
+                            \(wait)
                             if (r == 0 && n_block > 0) {
                                 while (ld_acquire(sem) != n_block) { }
                                 fence_async_global();
                             }
                             if (DQ_ROUNDS == 1) {
+                                // The staging holds the four chunks in accumulator order.
                                 if (n_block > 0) bulk_reduce_add(dst, sdQ, DQ_STAGE_BYTES);
                                 else bulk_store(dst, sdQ, DQ_STAGE_BYTES);  // the first turn: nothing to add to
                             } else {
+                                // Round r: warpgroup 0's chunk r, warpgroup 1's chunk 2 + r.
                                 float* d0 = dst + r * (CHUNK_BYTES / 4);
                                 float* d1 = dst + (2 + r) * (CHUNK_BYTES / 4);
                                 if (n_block > 0) {
@@ -273,9 +248,9 @@ extension HopperBackwardKernel {
                             bulk_wait_read();
                             mbar_arrive(bar_dq_empty);               // the consumers may stage the next round
                         }
-                        bulk_wait();                                 // the other writer reads the next step meanwhile
+                        \(completion)
                         fence_async_global();
-                        red_release_inc(sem);
+                        \(release)
                     }
         """
     }
