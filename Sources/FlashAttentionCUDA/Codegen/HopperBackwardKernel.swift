@@ -321,8 +321,8 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
-    /// The fast conversion (``HopperBackwardDescriptor/fastPasses``): each thread loads its 8
-    /// float4 of the tile (fragment order) before any store, writes them scaled and converted
+    /// The fast conversion (``HopperBackwardDescriptor/fastPasses``): each thread loads its
+    /// BLOCK_M · HEAD_DIM / 1024 float4 of the tile (8 at tile D = 128, 16 at 256; fragment order) before any store, writes them scaled and converted
     /// into a row-major shared tile (rows padded by 16 bytes: the fragment-order writes of a
     /// warp hit 32 different banks), then the block stores dQ in 16-byte row chunks.
     var fastConvertKernel: String {

@@ -38,7 +38,8 @@ private enum HopperBackwardKnobs {
 /// and its launch.
 extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD=1` forces the Hopper backward wherever it applies, `0` keeps
-    /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says.
+    /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says, and
+    /// with the fast passes also where ``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)`` does.
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=unordered` adds dQ in arrival order (a measurement knob,
     /// not bitwise reproducible; used only for non-deterministic calls);
     /// `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered` keeps key-block order for non-deterministic calls too;
@@ -61,7 +62,8 @@ extension CUDABackend {
     /// 64/128), `=0` on every step; unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
     /// forms (every tile; a float32 dQ at tile D = 256 keeps the plain conversion) and, at tile
-    /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``.
+    /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``
+    /// (always, so `=1` changes nothing today: `=0` is the measurement knob).
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let setting = HopperBackwardKnobs.enabled
