@@ -139,7 +139,7 @@ struct HopperBackwardWideOrderTests {
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 128, wideWriters: 2).invalidReason != nil)
         let p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, softcap: false, alibi: false, dropout: false,
                                 varlen: false, vectorized: true, convertGradOut: false, deterministic: true, seqlenK: 2048)
-        #expect(HopperBackwardDescriptor.defaultWideWriters(p) == 1)
+        #expect(HopperBackwardDescriptor.defaultWideWriters(p) == 2)
         #expect(HopperBackwardDescriptor.plan(for: p, wideWriters: 2)?[1].wideWriters == 2)
         #expect(HopperBackwardDescriptor.plan(for: p, wideOrderedDQ: false, wideWriters: 2)?[1].wideWriters == 1)
     }
