@@ -339,7 +339,8 @@ struct HopperBackwardKernelTests {
         for (heads, blocks, batch, g) in [(32, 16, 2, 4), (6, 5, 3, 4), (3, 7, 1, 8), (5, 1, 2, 2)] {
             var seen = Set<[Int]>(), order: [[Int]] = []
             for x in 0..<(heads * blocks * batch) {
-                // The generated decode (HopperBackwardKernel.blockDecode), in Swift.
+                // The generated decode (HopperBackwardKernel.blockDecode), in Swift; the source
+                // checks below pin the generated lines to these expressions one for one.
                 let perBatch = heads * blocks, b = x / perBatch, inBatch = x % perBatch
                 let g0 = inBatch / (g * blocks) * g, inGroup = inBatch % (g * blocks)
                 let gHeads = min(g, heads - g0)
@@ -355,7 +356,15 @@ struct HopperBackwardKernelTests {
         }
         let grouped = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, headGroup: 4)
         #expect(grouped.invalidReason == nil && grouped.name.hasSuffix("_causal_g4_sm_90a"))
-        #expect(try HopperBackwardKernel(descriptor: grouped).source.contains("Linear grid in groups of 4 heads"))
+        let groupedText = try HopperBackwardKernel(descriptor: grouped).source
+        #expect(groupedText.contains("Linear grid in groups of 4 heads"))
+        for line in ["const int per_batch = kv_heads * n_blocks;",
+                     "const int batch = (int)(blockIdx.x / per_batch), in_batch = (int)(blockIdx.x % per_batch);",
+                     "const int g0 = in_batch / (4 * n_blocks) * 4, in_group = in_batch % (4 * n_blocks);",
+                     "const int g_heads = imin(4, kv_heads - g0);",
+                     "const int n_block = in_group / g_heads, kv_head = g0 + in_group % g_heads;"] {
+            #expect(groupedText.contains(line), "the generated decode changed: \(line)")
+        }
         let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64)).source
         #expect(plain.contains("const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;") && !plain.contains("Linear grid"))
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, headGroup: 4).invalidReason != nil)
