@@ -70,7 +70,7 @@ extension HopperBackwardKernel {
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
         struct __align__(64) TensorMap { u64 w[16]; };
         struct __align__(64) HopperBwdParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v; TensorMap tm_do; BackwardParams p; };
-        static_assert(sizeof(HopperBwdParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");
+        static_assert(sizeof(HopperBwdParams) == \(Self.parameterStructSize), "parameter layout drifted from the Swift packing");\(wideQRingConstants)
         """
     }
 
@@ -109,7 +109,7 @@ extension HopperBackwardKernel {
             float4 v;
             asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
             return v;
-        }\(wideChunkTurnHelpers)
+        }\(wideChunkTurnHelpers)\(wideQRingHelpers)
         """
     }
 
@@ -326,17 +326,12 @@ extension HopperBackwardKernel {
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
             const u32 sK = smem_u32(base);                  // 64-column blocks of 64 rows × 128 B
             const u32 sV = sK + KV_BYTES;
-            const u32 sQ = sV + KV_BYTES;                   // Q_STAGES tiles, same layout
-            const u32 sdO = sQ + Q_STAGES * QT_BYTES;
-            const u32 sP = sdO + QT_BYTES;                  // Pᵀ (keys × queries, 128-byte swizzled rows)
-            const u32 sdS = sP + PT_BYTES;                  // dSᵀ, same layout
-            const u32 sPf = sdS + PT_BYTES;                 // Pᵀ, float32, fragment order
-            const u32 sdQ = sPf + PF_BYTES;                 // dQ_partial staging, float32, fragment order
+        \(wideLayout)
             const u32 sL = sdQ + DQ_STAGE_BYTES;            // Q_STAGES rows of L, then one row of D
             const u32 sDelta = sL + Q_STAGES * STAT_BYTES;
             const u32 bar = sDelta + STAT_BYTES;            // kv; q full/free per stage; dO full/free; dQ full/empty
-            const u32 bar_kv = bar, bar_q_full = bar + 8, bar_q_free = bar_q_full + 8 * Q_STAGES;
-            const u32 bar_do_full = bar_q_free + 8 * Q_STAGES, bar_do_free = bar_do_full + 8;
+            const u32 bar_kv = bar, bar_q_full = bar + 8, bar_q_free = bar_q_full + 8 * \(qBuffers);
+            const u32 bar_do_full = bar_q_free + 8 * \(qBuffers), bar_do_free = bar_do_full + 8;
             const u32 bar_dq_full = bar_do_free + 8, bar_dq_empty = bar_dq_full + 8;\(wideTwoWriters ? "\n            const u32 bar_dq_full2 = bar_dq_empty + 8;   // odd steps' staging (two writers)" : "")
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
@@ -345,7 +340,7 @@ extension HopperBackwardKernel {
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
-                for (int s = 0; s < Q_STAGES; ++s) {
+                for (int s = 0; s < \(qBuffers); ++s) {
                     mbar_init(bar_q_full + 8 * s, 1);
                     mbar_init(bar_q_free + 8 * s, CONSUMER_THREADS);
                 }
@@ -371,20 +366,13 @@ extension HopperBackwardKernel {
                     for (int step = 0; step < steps; ++step) {
                         \(stepDecode)
                         const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
-                        // dO first: its buffer frees once step − 1's dV products complete, before Q's.
+        \(wideProducerQHalf0)                // dO first: its buffer frees once step − 1's dV products complete, before Q's.
                         mbar_wait(bar_do_free, (step & 1) ^ 1);
                         mbar_expect_tx(bar_do_full, QT_BYTES + STAT_BYTES);
                         #pragma unroll
                         for (int db = 0; db < HEAD_DIM / 64; ++db) tma_load(sdO + db * COL_BLOCK, &hp.tm_do, bar_do_full, db * 64, m0, h, batch);
                         bulk_load(sDelta, (const float*)p.delta + stat, STAT_BYTES, bar_do_full);
-                        const int stage = step % Q_STAGES;
-                        const u32 q_full = bar_q_full + 8 * stage;
-                        mbar_wait(bar_q_free + 8 * stage, ((step / Q_STAGES) & 1) ^ 1);
-                        mbar_expect_tx(q_full, QT_BYTES + STAT_BYTES);
-                        #pragma unroll
-                        for (int db = 0; db < HEAD_DIM / 64; ++db)
-                            tma_load(sQ + stage * QT_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, db * 64, m0, h, batch);
-                        bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
+        \(wideProducerQ)
                     }
                 } else if (\(wideTwoWriters ? "(warp == 1 || warp == 2)" : "warp == 1") && lane == 0) {
                     \(wideWriterLoop)
@@ -415,21 +403,7 @@ extension HopperBackwardKernel {
 
                 for (int step = 0; step < steps; ++step) {
                     \(stepDecode)
-                    const int stage = step % Q_STAGES;
-                    const u32 q_base = sQ + stage * QT_BYTES;
-                    mbar_wait(bar_q_full + 8 * stage, (step / Q_STAGES) & 1);
-                    mbar_wait(bar_do_full, step & 1);
-
-                    // Sᵀ = K·Qᵀ (warpgroup 0) or dPᵀ = V·dOᵀ (warpgroup 1), one group.
-                    float sp[8][4];
-                    const u32 first_b = wg == 0 ? q_base : sdO;
-                    wgmma_fence();
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
-                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc(first_b + off, 16, 1024), ks > 0 ? 1 : 0);
-                    }
-                    wgmma_commit();
+        \(wideFirstProduct)
                     if (DQ_ROUNDS == 2 && step > 0) {
                         \(Self.stageSecondChunk("2 * step - 1", full: wideFullBarrier("step - 1")))
                     }
@@ -450,9 +424,7 @@ extension HopperBackwardKernel {
                                 if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;
                                 sp[nt][e] = pr;
                             }
-                        #pragma unroll
-                        for (int nt = 0; nt < 8; ++nt) st_shared_f4(sPf + (nt * 128 + ct) * 16, sp[nt][0], sp[nt][1], sp[nt][2], sp[nt][3]);
-                        \(Self.swizzledStore("sp", "sP"))
+        \(wideQRing ? "                " : Self.floatPStore)\(Self.swizzledStore("sp", "sP"))
                         fence_async_shared();
                     }
                     named_sync(BAR_P, CONSUMER_THREADS);
@@ -465,27 +437,18 @@ extension HopperBackwardKernel {
                     wgmma_commit();
 
                     if (wg == 1) {
-                        // dSᵀ = Pᵀ ∘ (dPᵀ − D), P in float32 from warpgroup 0.
-                        const float* d_row = (const float*)(base + (sDelta - sK)) + tig * 2;
-                        #pragma unroll
-                        for (int nt = 0; nt < 8; ++nt) {
-                            const float4 pr = ld_shared_f4(sPf + (nt * 128 + ct) * 16);
-                            sp[nt][0] = pr.x * (sp[nt][0] - d_row[nt * 8]);
-                            sp[nt][1] = pr.y * (sp[nt][1] - d_row[nt * 8 + 1]);
-                            sp[nt][2] = pr.z * (sp[nt][2] - d_row[nt * 8]);
-                            sp[nt][3] = pr.w * (sp[nt][3] - d_row[nt * 8 + 1]);
-                        }
+        \(wideDS)
                         \(Self.swizzledStore("sp", "sdS"))
                         fence_async_shared();
                     }
                     named_sync(BAR_DS, CONSUMER_THREADS);
 
                     // dK[:, 128·wg …] += dSᵀ·Q[:, 128·wg …]; dQ_partial chunks 2·wg and 2·wg + 1 = dS·K[:, chunk].
-                    float acc_q0[DQ_TILES][4], acc_q1[DQ_TILES][4];
+                    float acc_q0[DQ_TILES][4], acc_q1[DQ_TILES][4];\(wideQRing ? "\n            if (wg == 1) mbar_wait(bar_q_full + 8 * slot1, ((2 * step + 1) / Q_SLOTS) & 1);   // Q half 1 (warpgroup 0 waited in Sᵀ)" : "")
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_half(acc_dk, smem_desc(sdS + ks * 32, 16, 1024), smem_desc(q_base + half_cols + ks * 16 * 128, COL_BLOCK, 1024));
+                        wgmma_half(acc_dk, smem_desc(sdS + ks * 32, 16, 1024), smem_desc(\(wideQRing ? "q_half" : "q_base + half_cols") + ks * 16 * 128, COL_BLOCK, 1024));
                     wgmma_commit();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks)
@@ -502,7 +465,7 @@ extension HopperBackwardKernel {
                     mbar_arrive(bar_do_free);
                     wgmma_wait<2>();                     // dK complete: Q (and L) of this stage are no longer read
                     touch_half(acc_dk);
-                    mbar_arrive(bar_q_free + 8 * stage);
+                    \(wideQRing ? "mbar_arrive(bar_q_free + 8 * slot0);            // both halves of this step's Q\n            mbar_arrive(bar_q_free + 8 * slot1);" : "mbar_arrive(bar_q_free + 8 * stage);")
                     wgmma_wait<1>();
                     touch_chunk(acc_q0);
                     // Stage dQ_partial for the writer once it has sent the previous round.
@@ -560,6 +523,212 @@ extension HopperBackwardKernel {
                 }
             }
         }
+        """
+    }
+}
+
+/// The Q ring of the one-stage form (``HopperBackwardDescriptor/wideQRing``): the pieces of the
+/// key/value kernel that differ from the plain layout. Each returns the plain form's text
+/// unchanged when the ring is off.
+///
+/// Q comes in halves of two 64-column blocks (16 KB): half h of step t sits in slot (2t + h) mod 3
+/// of a three-slot ring (48 KB), so the slots of a half tile never wrap (2t mod 3 is where half 0
+/// goes; its pair of blocks is contiguous), and dK's MN-major operand Q[:, 128·wg …] is one slot.
+/// Half 0 of step t + 1 reuses step t − 1's half-1 slot (free since step t − 1's dK), so the
+/// producer loads it while step t runs; half 1 (with L) reuses step t's half-0 slot, freed when
+/// step t's dK products complete, as the one-stage tile was. Warpgroup 0 issues Sᵀ's first eight
+/// k-steps on half 0 and waits for half 1 only then. The 16 KB come from dropping the float32
+/// copy of Pᵀ: warpgroup 1 reads the bf16/fp16 Pᵀ that warpgroup 0 staged for dV (the same
+/// thread-to-fragment map, so each thread loads the pairs it would have stored), which is the
+/// rounding naive attention in that precision applies to P before dS. Hazards: WG1 reads sP of
+/// step t before barrier dS of step t, and WG0 writes sP of step t + 1 after it.
+extension HopperBackwardKernel {
+    var wideQRing: Bool { descriptor.wideQRing }
+
+    /// Q's full/free barrier pairs: one per stage, or three ring slots.
+    var qBuffers: String { wideQRing ? "Q_SLOTS" : "Q_STAGES" }
+
+    var wideQRingConstants: String {
+        guard wideQRing else { return "" }
+        return """
+
+        constexpr int Q_SLOTS = 3;                 // Q ring: three half tiles (two 64-column blocks each)
+        constexpr unsigned QH_BYTES = QT_BYTES / 2;
+        static_assert(Q_STAGES == 1, "the Q ring is the one-stage form (64 KB dQ staging)");
+        """
+    }
+
+    var wideQRingHelpers: String {
+        guard wideQRing else { return "" }
+        let unpack = descriptor.elementType == .bfloat16
+            ? "lo = __uint_as_float(w << 16); hi = __uint_as_float(w & 0xffff0000u);"
+            : "lo = f16_to_f32((u16)(w & 0xffffu)); hi = f16_to_f32((u16)(w >> 16));"
+        return """
+
+        FA_DEVICE u32 ld_shared_u32(u32 a) { u32 v; asm volatile("ld.shared.b32 %0, [%1];\\n" : "=r"(v) : "r"(a) : "memory"); return v; }
+        // A pair packed by pack_input2 (low half first) back to float32.
+        FA_DEVICE void unpack_input2(u32 w, float& lo, float& hi) { \(unpack) }
+        """
+    }
+
+    /// The shared-memory layout from Q to the dQ staging.
+    var wideLayout: String {
+        guard wideQRing else {
+            return """
+                const u32 sQ = sV + KV_BYTES;                   // Q_STAGES tiles, same layout
+                const u32 sdO = sQ + Q_STAGES * QT_BYTES;
+                const u32 sP = sdO + QT_BYTES;                  // Pᵀ (keys × queries, 128-byte swizzled rows)
+                const u32 sdS = sP + PT_BYTES;                  // dSᵀ, same layout
+                const u32 sPf = sdS + PT_BYTES;                 // Pᵀ, float32, fragment order
+                const u32 sdQ = sPf + PF_BYTES;                 // dQ_partial staging, float32, fragment order
+            """
+        }
+        return """
+            const u32 sQ = sV + KV_BYTES;                   // Q ring: Q_SLOTS half tiles of two 64-column blocks
+            const u32 sdO = sQ + Q_SLOTS * QH_BYTES;
+            const u32 sP = sdO + QT_BYTES;                  // Pᵀ (keys × queries, 128-byte swizzled rows); dSᵀ reads it too
+            const u32 sdS = sP + PT_BYTES;                  // dSᵀ, same layout
+            const u32 sdQ = sdS + PT_BYTES;                 // dQ_partial staging, float32, fragment order (no float32 Pᵀ)
+        """
+    }
+
+    /// The producer's Q load of one step.
+    var wideProducerQ: String {
+        guard wideQRing else {
+            return """
+                            const int stage = step % Q_STAGES;
+                            const u32 q_full = bar_q_full + 8 * stage;
+                            mbar_wait(bar_q_free + 8 * stage, ((step / Q_STAGES) & 1) ^ 1);
+                            mbar_expect_tx(q_full, QT_BYTES + STAT_BYTES);
+                            #pragma unroll
+                            for (int db = 0; db < HEAD_DIM / 64; ++db)
+                                tma_load(sQ + stage * QT_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, db * 64, m0, h, batch);
+                            bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
+            """
+        }
+        return """
+                        // Q half 1 (columns 128…255) and L: its slot held step − 1's half 0, free once
+                        // step − 1's dK products complete. (Half 0 went out before dO, a step early.)
+                        {
+                            const int use = 2 * step + 1, slot = use % Q_SLOTS;
+                            const u32 q_full = bar_q_full + 8 * slot;
+                            mbar_wait(bar_q_free + 8 * slot, ((use / Q_SLOTS) & 1) ^ 1);
+                            mbar_expect_tx(q_full, QH_BYTES + STAT_BYTES);
+                            #pragma unroll
+                            for (int db = 0; db < 2; ++db)
+                                tma_load(sQ + slot * QH_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, (2 + db) * 64, m0, h, batch);
+                            bulk_load(sL, (const float*)p.lse_log2 + stat, STAT_BYTES, q_full);
+                        }
+        """
+    }
+
+    /// The ring's half 0 of a step, loaded ahead of dO: its slot held step − 2's half 1.
+    var wideProducerQHalf0: String {
+        guard wideQRing else { return "" }
+        return """
+                        {
+                            // Q half 0 (columns 0…127): its slot held step − 2's half 1, long free.
+                            const int use = 2 * step, slot = use % Q_SLOTS;
+                            const u32 q_full = bar_q_full + 8 * slot;
+                            mbar_wait(bar_q_free + 8 * slot, ((use / Q_SLOTS) & 1) ^ 1);
+                            mbar_expect_tx(q_full, QH_BYTES);
+                            #pragma unroll
+                            for (int db = 0; db < 2; ++db)
+                                tma_load(sQ + slot * QH_BYTES + db * COL_BLOCK, &hp.tm_q, q_full, db * 64, m0, h, batch);
+                        }
+
+        """
+    }
+
+    /// A step's waits and first product (Sᵀ or dPᵀ).
+    var wideFirstProduct: String {
+        guard wideQRing else {
+            return """
+                        const int stage = step % Q_STAGES;
+                        const u32 q_base = sQ + stage * QT_BYTES;
+                        mbar_wait(bar_q_full + 8 * stage, (step / Q_STAGES) & 1);
+                        mbar_wait(bar_do_full, step & 1);
+
+                        // Sᵀ = K·Qᵀ (warpgroup 0) or dPᵀ = V·dOᵀ (warpgroup 1), one group.
+                        float sp[8][4];
+                        const u32 first_b = wg == 0 ? q_base : sdO;
+                        wgmma_fence();
+                        #pragma unroll
+                        for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                            const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
+                            wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc(first_b + off, 16, 1024), ks > 0 ? 1 : 0);
+                        }
+                        wgmma_commit();
+            """
+        }
+        return """
+                    const int stage = 0;                            // L's row (one)
+                    const int slot0 = (2 * step) % Q_SLOTS, slot1 = (2 * step + 1) % Q_SLOTS;
+                    const u32 q_lo = sQ + slot0 * QH_BYTES, q_hi = sQ + slot1 * QH_BYTES;
+                    const u32 q_half = wg == 0 ? q_lo : q_hi;       // dK's operand Q[:, 128·wg …]
+                    // Each warpgroup waits for what it reads: warpgroup 0 Q's halves (the second one
+                    // after the first half of its k-loop is issued), then dO (for dV); warpgroup 1 dO,
+                    // then Q half 1 before dK.
+                    if (wg == 0) mbar_wait(bar_q_full + 8 * slot0, ((2 * step) / Q_SLOTS) & 1);
+                    else mbar_wait(bar_do_full, step & 1);
+
+                    // Sᵀ = K·Qᵀ (warpgroup 0) or dPᵀ = V·dOᵀ (warpgroup 1), two groups (columns 0…127, 128…255).
+                    float sp[8][4];
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 32; ++ks) {
+                        const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
+                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc((wg == 0 ? q_lo : sdO) + off, 16, 1024), ks > 0 ? 1 : 0);
+                    }
+                    wgmma_commit();
+                    if (wg == 0) mbar_wait(bar_q_full + 8 * slot1, ((2 * step + 1) / Q_SLOTS) & 1);
+                    wgmma_fence();
+                    #pragma unroll
+                    for (int ks = HEAD_DIM / 32; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32, half_off = off - 2 * COL_BLOCK;
+                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc((wg == 0 ? q_hi + half_off : sdO + off), 16, 1024), 1);
+                    }
+                    wgmma_commit();
+                    if (wg == 0) mbar_wait(bar_do_full, step & 1);
+        """
+    }
+
+    /// Warpgroup 0's float32 copy of Pᵀ (not in the ring form).
+    static let floatPStore = "                #pragma unroll\n                for (int nt = 0; nt < 8; ++nt) st_shared_f4(sPf + (nt * 128 + ct) * 16, sp[nt][0], sp[nt][1], sp[nt][2], sp[nt][3]);\n                "
+
+    /// Warpgroup 1's dSᵀ = Pᵀ ∘ (dPᵀ − D) in registers: P from the float32 copy, or (ring) from sP.
+    var wideDS: String {
+        guard wideQRing else {
+            return """
+                            // dSᵀ = Pᵀ ∘ (dPᵀ − D), P in float32 from warpgroup 0.
+                            const float* d_row = (const float*)(base + (sDelta - sK)) + tig * 2;
+                            #pragma unroll
+                            for (int nt = 0; nt < 8; ++nt) {
+                                const float4 pr = ld_shared_f4(sPf + (nt * 128 + ct) * 16);
+                                sp[nt][0] = pr.x * (sp[nt][0] - d_row[nt * 8]);
+                                sp[nt][1] = pr.y * (sp[nt][1] - d_row[nt * 8 + 1]);
+                                sp[nt][2] = pr.z * (sp[nt][2] - d_row[nt * 8]);
+                                sp[nt][3] = pr.w * (sp[nt][3] - d_row[nt * 8 + 1]);
+                            }
+            """
+        }
+        return """
+                        // dSᵀ = Pᵀ ∘ (dPᵀ − D), P as warpgroup 0 staged it for dV (bf16/fp16; naive attention in
+                        // that precision rounds P there too). Same thread → fragment map: the pairs this thread
+                        // would have stored, at the swizzled addresses of swizzledStore.
+                        const float* d_row = (const float*)(base + (sDelta - sK)) + tig * 2;
+                        const u32 p_lo = sP + row_lo * 128 + tig * 4, p_hi = p_lo + 8 * 128;
+                        #pragma unroll
+                        for (int nt = 0; nt < 8; ++nt) {
+                            const u32 c = (nt ^ group) << 4;
+                            float p0, p1, p2, p3;
+                            unpack_input2(ld_shared_u32(p_lo + c), p0, p1);
+                            unpack_input2(ld_shared_u32(p_hi + c), p2, p3);
+                            sp[nt][0] = p0 * (sp[nt][0] - d_row[nt * 8]);
+                            sp[nt][1] = p1 * (sp[nt][1] - d_row[nt * 8 + 1]);
+                            sp[nt][2] = p2 * (sp[nt][2] - d_row[nt * 8]);
+                            sp[nt][3] = p3 * (sp[nt][3] - d_row[nt * 8 + 1]);
+                        }
         """
     }
 }

@@ -116,13 +116,22 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// staging traffic triples (docs/performance.md, "ping-pong consumers"). Checked forced: 48/48
     /// float64-oracle cases (deterministic and not), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     public var pingPong: Bool = false
+    /// Tile D = 256, one Q stage: Q in a ring of three half tiles (16 KB, two 64-column blocks each)
+    /// instead of one 32 KB stage, paid for by dropping the float32 copy of Pᵀ (warpgroup 1 computes
+    /// dSᵀ = Pᵀ ∘ (dPᵀ − D) from the bf16/fp16 Pᵀ staged for dV). Half 0 of step t + 1 (slot
+    /// (2t + 2) mod 3) loads during step t; half 1 (with L) once step t's dK products complete, as the
+    /// whole tile did; warpgroup 0 issues the first half of Sᵀ = K·Qᵀ's k-loop before half 1 arrives.
+    /// Same shared memory as the one-stage form (231,168 B). The 16-bit P in dS is the P that naive
+    /// attention in that precision uses there (NaiveAttention rounds P before dS). Off unless
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=1`; built in session 7, never run on a GPU.
+    public var wideQRing: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
-                wideWriters: Int = 1, pingPong: Bool = false) {
+                wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -146,6 +155,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.wideChunkTurns = wideChunkTurns && pass == .keyValue
         self.wideWriters = pass == .keyValue ? wideWriters : 1
         self.pingPong = pingPong && pass == .keyValue
+        self.wideQRing = wideQRing && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -202,6 +212,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// with one Q stage, 32 KB in two rounds with two), `stages` rows of L and one of D.
     var wideTileBytes: Int {
         let tile = 64 * 256 * 2
+        // The Q ring: three half tiles, no float32 Pᵀ, the 64 KB staging, one row each of L and D.
+        if wideQRing { return 2 * tile + 3 * tile / 2 + tile + 2 * 64 * 64 * 2 + 64 * 256 * 4 + 2 * 64 * 4 }
         let staging = stages == 1 ? 64 * 256 * 4 : 64 * 128 * 4
         return 2 * tile + (stages + 1) * tile + 2 * 64 * 64 * 2 + 64 * 64 * 4 + staging + (stages + 1) * 64 * 4
     }
@@ -254,6 +266,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             return "the early dV product is generated for tile D = 128"
         }
         if lateDK && (!earlyDV || pipelinedS) { return "a late dK product needs the early dV product and no pipelined Sᵀ" }
+        if wideQRing && (headDim != 256 || stages != 1) { return "the Q ring is the wide kernel's one-stage form" }
         if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -444,7 +457,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
-                            wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false) -> [HopperBackwardDescriptor]? {
+                            wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
+                            wideQRing: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -457,7 +471,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                          headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
                                          wideChunkTurns: wideChunkTurns && wideOrderedDQ,
-                                         wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1),
+                                         wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1,
+                                         wideQRing: wideQRing && wideStages == 1),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256,
                                          fastPasses: fastPasses),
             ]
@@ -512,6 +527,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if wideChunkTurns { parts.append("ct") }
             if wideWriters != 1 { parts.append("ww\(wideWriters)") }
             if pingPong { parts.append("pp") }
+            if wideQRing { parts.append("qr") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

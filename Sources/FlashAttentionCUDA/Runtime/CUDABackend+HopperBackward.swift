@@ -32,6 +32,7 @@ private enum HopperBackwardKnobs {
     static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
     static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
     static let pingPong = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG")
+    static let wideQRing = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_QRING")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -124,7 +125,9 @@ extension CUDABackend {
                                              headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
                                              wideChunkTurns: wideTurns, wideWriters: wideWriters,
                                              // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
-                                             pingPong: HopperBackwardKnobs.pingPong == "1")
+                                             pingPong: HopperBackwardKnobs.pingPong == "1",
+                                             // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1`: the wide one-stage form's Q ring (off unless set).
+                                             wideQRing: HopperBackwardKnobs.wideQRing == "1")
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
