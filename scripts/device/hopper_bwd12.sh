@@ -14,12 +14,12 @@
 # fp16 S R R1 (f1), cuDNN/FA2, bf16 R1 R S (r2). Then (HW_SKIP word "det") one deterministic bf16 round SD RD.
 # Summary table last; logs in one archive.
 #   staging (here):  swift build -c release --product flash-attn --static-swift-stdlib -Xswiftc -static-stdlib \
-#                      --scratch-path .build-hb12-static && mkdir -p .device-hb12 && \
-#                    gzip -c .build-hb12-static/release/flash-attn > .device-hb12/fa.gz
-#   on the device (carry .device-hb12):  bash scripts/device/hopper_bwd12.sh        (~170-200 s)
+#                      --scratch-path .build-hb12-static && mkdir -p .device/hb12 && \
+#                    gzip -c .build-hb12-static/release/flash-attn > .device/hb12/fa.gz
+#   on the device (carry .device/hb12):  bash scripts/device/hopper_bwd12.sh        (~170-200 s)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; W=/tmp/hb12w; mkdir -p $W
-gunzip -c .device-hb12/fa.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
+gunzip -c .device/hb12/fa.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
 export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
 export FLASH_ATTENTION_NVRTC=${FLASH_ATTENTION_NVRTC:-/usr/local/cuda/lib64/libnvrtc.so}
 skip=" ${HW_SKIP:-} "; want() { [[ $skip != *" $1 "* ]]; }
