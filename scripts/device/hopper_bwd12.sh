@@ -8,8 +8,8 @@
 # R1 = ring with one stage forced everywhere; RU = R1 + arrival-order dQ forced (the non-deterministic checks).
 # Phase 1 (HW_SKIP word "check"): R1 forced: float64-oracle check-dense D 192/256 deterministic (ordered dQ, two
 # writers) and RU --nondeterministic (arrival order), launches counted; --determinism 10 bitwise; verify 30
-# cases; compute-sanitizer memcheck + racecheck (D = 256 causal bf16 300 x 320 GQA 4/2: 5-step chains, the ring's
-# three slots wrap; D = 232 fp16 257 x 200) in R1 and RU.
+# cases; compute-sanitizer memcheck + racecheck: R1 on D = 256 causal bf16 300 x 320 GQA 4/2 (5-step chains, the
+# ring's three slots wrap) and memcheck on D = 232 fp16 257 x 200; RU on 4 non-deterministic check-dense D = 256 cases.
 # Phase 2: non-deterministic calls (the metric, --nondeterministic): bf16 D = 256 S R R1 (r1), cuDNN/FA2,
 # fp16 S R R1 (f1), cuDNN/FA2, bf16 R1 R S (r2). Then (HW_SKIP word "det") one deterministic bf16 round SD RD.
 # Summary table last; logs in one archive.
@@ -48,14 +48,16 @@ if want check; then
   env $(menv R1) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 /tmp/fa backward-bench --determinism 10 > $W/det_R1.txt 2>&1 & ck+=($!)
   env $(menv R1) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 /tmp/fa verify --device cuda --dtypes float16,bfloat16 --cases 30 --seed 29 \
     > $W/verify_R1.txt 2>&1 & ck+=($!)
-  for m in R1 RU; do
-    for tool in memcheck racecheck; do
-      env $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
-        --error-exitcode 9 /tmp/fa $(sargs a bfloat16 --causal a$m$tool) > $W/san_${tool}_${m}_d256c.txt 2>&1 & ck+=($!)
-    done
-    env $(menv $m) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 "$san" --tool memcheck --kernel-name kns=flash_attention_backward_hopper \
-      --error-exitcode 9 /tmp/fa $(sargs b float16 "" b$m) > $W/san_memcheck_${m}_d232.txt 2>&1 & ck+=($!)
+  for tool in memcheck racecheck; do
+    env $(menv R1) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
+      --error-exitcode 9 /tmp/fa $(sargs a bfloat16 --causal aR1$tool) > $W/san_${tool}_R1_d256c.txt 2>&1 & ck+=($!)
+    # `run` makes deterministic calls (ordered dQ): arrival order is reached through non-deterministic check-dense cases.
+    env FLASH_ATTENTION_HOPPER_BWD=1 $(menv RU) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 "$san" --tool $tool \
+      --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 /tmp/fa backward-bench --warm-verify 0 --check-dims 256 \
+      --check-cases 2 --check-dense --nondeterministic --seed 9 > $W/san_${tool}_RU_dense.txt 2>&1 & ck+=($!)
   done
+  env $(menv R1) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 170 "$san" --tool memcheck --kernel-name kns=flash_attention_backward_hopper \
+    --error-exitcode 9 /tmp/fa $(sargs b float16 "" bR1) > $W/san_memcheck_R1_d232.txt 2>&1 & ck+=($!)
   for pid in "${ck[@]}"; do wait $pid; done
   stamp "phase 1"
   for m in R1 RU; do
