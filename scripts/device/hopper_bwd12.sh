@@ -8,7 +8,7 @@
 # R1 = ring with one stage forced everywhere; RU = R1 + arrival-order dQ forced (the non-deterministic checks).
 # Phase 1 (HW_SKIP word "check"): R1 forced: float64-oracle check-dense D 192/256 deterministic (ordered dQ, two
 # writers) and RU --nondeterministic (arrival order), launches counted; --determinism 10 bitwise; verify 30
-# cases; compute-sanitizer memcheck + racecheck: R1 on D = 256 causal bf16 300 x 320 GQA 4/2 (5-step chains, the
+# cases; compute-sanitizer memcheck + racecheck: R1 on D = 256 causal bf16 300 x 320 GQA 4/2 (up to 10 steps a CTA, the
 # ring's three slots wrap) and memcheck on D = 232 fp16 257 x 200; RU on 4 non-deterministic check-dense D = 256 cases.
 # Phase 2: non-deterministic calls (the metric, --nondeterministic): bf16 D = 256 S R R1 (r1), cuDNN/FA2,
 # fp16 S R R1 (f1), cuDNN/FA2, bf16 R1 R S (r2). Then (HW_SKIP word "det") one deterministic bf16 round SD RD.
