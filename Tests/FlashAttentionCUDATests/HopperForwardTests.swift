@@ -209,6 +209,28 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         lateTileAddresses: true, skipUnchangedRescale: true))
+    // Session 7, part 2 (FLASH_ATTENTION_HOPPER_OKV=1, off; not yet run on a GPU): O staged in the
+    // last key step's K (warpgroup 0) / V (warpgroup 1) stage, the Q buffer freed after the last S
+    // product — the table's D = 256 short-N shapes (80-key persistent, causal 64-key dynamic; with
+    // and without LSE) and D = 128 two Q buffers (no staging tile of its own).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInLastStage: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInLastStage: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, stageOInLastStage: true))
     return list
 }()
 
@@ -338,6 +360,32 @@ struct HopperForwardTests {
         let source = try AttentionKernel(descriptor: oq).source
         #expect(source.contains("const u32 o_stage = sQ + qb * Q_BYTES + wg * 64 * 128;") && !source.contains("const u32 sO"))
         #expect(!(try AttentionKernel(descriptor: plain).source).contains("o_stage"))
+    }
+
+    /// O staged in the last key step's K / V stages (session 7, part 2): no shared memory of its
+    /// own, the Q buffer freed after the last S product, each stage held until its store has read it.
+    @Test func stageOInLastStageShapes() throws {
+        let okv = try #require(hopperVariants.first { $0.stageOInLastStage && $0.mask == .none && $0.headDim == 256 })
+        #expect(okv.invalidReason == nil && okv.name.hasSuffix("tmaws2psookv_sm_90a"))
+        var plain = okv
+        (plain.tmaStoreO, plain.stageOInLastStage) = (false, false)
+        #expect(okv.sharedMemoryBytes == plain.sharedMemoryBytes && okv.sharedMemoryBytes <= 232_448)
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [{ $0.varlen = true }, { $0.tmaStoreO = false },
+                                                                  { $0.stageOInQueryBuffer = true }, { $0.blockN = 48 }]
+        for change in changes {
+            var bad = okv
+            change(&bad)
+            #expect(bad.invalidReason != nil)
+        }
+        let source = try AttentionKernel(descriptor: okv).source
+        #expect(source.contains("const u32 o_stage = (wg == 0 ? sK : sV) + okv_stage * KV_BYTES;") && !source.contains("const u32 sO"))
+        #expect(source.contains("if (wg == 1) named_arrive(BAR_OKV, 256);") && source.contains("named_sync(BAR_OKV + wg, 256);"))
+        #expect(source.contains("mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * okv_stage);"))
+        // The Q buffer goes back after the last S product, as without the store.
+        #expect(source.contains("mbar_arrive(bar_q_free + 8 * qb);\n            if (wg == 1) named_arrive(BAR_OKV, 256);"))
+        var oq = okv
+        (oq.stageOInLastStage, oq.stageOInQueryBuffer) = (false, true)
+        #expect(!(try AttentionKernel(descriptor: oq).source).contains("OKV"), "kernels without it keep their source")
     }
 
     @Test func invalidShapesAreRefused() {

@@ -183,7 +183,7 @@ public struct HopperForwardKernel: Sendable {
         """
         constexpr unsigned O_BYTES = BLOCK_M * HEAD_DIM * 2;  // O staging tile of the bulk tensor store
         constexpr int BAR_STORE = \(1 + descriptor.consumerWarpgroups);                // named barriers \(threeConsumers ? "4, 5 and 6" : "3 and 4"): a consumer warpgroup's staging of O
-
+        \(okv ? okvConstants : "")
         """
     }
 
@@ -342,10 +342,10 @@ public struct HopperForwardKernel: Sendable {
 
                 // MARK: epilogue through the TMA store of O
                 const bool store_issuer = (ctid & 127) == 0;   // one thread per warpgroup issues its stores
-                \(oq ? "// O is staged in this warpgroup's 64 rows of the tile's Q buffer (free once its last S product is done)" : "const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block")
+                \(oq ? "// O is staged in this warpgroup's 64 rows of the tile's Q buffer (free once its last S product is done)" : okv ? "// O is staged in the last key step's K stage (warpgroup 0) or V stage (warpgroup 1), held until the store has read it" : "const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block")
                 auto store_epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here, int o_row, int o_head, int o_batch) {
                     // A varlen box past the sequence's end would write the next sequence's rows.
-                    if (VARLEN && wg * 64 + 64 > rows_here) { epilogue(o_tile, lse_tile, rows_here); \(oq ? "mbar_arrive(bar_q_free + 8 * qb); " : "")return; }
+                    if (VARLEN && wg * 64 + 64 > rows_here) { \(okv ? "named_sync(BAR_OKV + wg, 256); " : "")epilogue(o_tile, lse_tile, rows_here); \(oq ? "mbar_arrive(bar_q_free + 8 * qb); " : okv ? "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * ((kv_iter - 1) % STAGES)); " : "")return; }
                     float inv[2];
                     #pragma unroll
                     for (int r = 0; r < 2; ++r) {
@@ -355,14 +355,14 @@ public struct HopperForwardKernel: Sendable {
                         if (WRITE_LSE && tig == 0 && row < rows_here)
                             lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
                     }
-                    \(oq ? oqStageHead : "// The previous tile's store has read the staging rows.\n            if (store_issuer) bulk_wait_read0();\n            ")named_sync(BAR_STORE + wg, 128);
+                    \(oq ? oqStageHead : okv ? okvStageHead : "// The previous tile's store has read the staging rows.\n            if (store_issuer) bulk_wait_read0();\n            ")named_sync(BAR_STORE + wg, 128);
                     // stmatrix x4: matrices (rows +0, n8 tile dt), (+8, dt), (+0, dt + 1), (+8, dt + 1); lane l
                     // gives row (l mod 8) of matrix l / 8.
                     const int mat = lane >> 3, mrow = lane & 7;
                     const u32 row_addr = o_stage + ((warp & 3) * 16 + 8 * (mat & 1) + mrow) * 128;
                     #pragma unroll
                     for (int dt = 0; dt < D_TILES; dt += 2) {
-                        const u32 addr = row_addr + (dt >> 3) * (BLOCK_M * 128) + ((((dt & 7) + (mat >> 1)) ^ mrow) << 4);
+                        const u32 addr = row_addr + (dt >> 3) * \(oBlockStride) + ((((dt & 7) + (mat >> 1)) ^ mrow) << 4);
                         stmatrix_x4(addr, pack_input2(acc_o[dt][0] * inv[0], acc_o[dt][1] * inv[0]),
                                     pack_input2(acc_o[dt][2] * inv[1], acc_o[dt][3] * inv[1]),
                                     pack_input2(acc_o[dt + 1][0] * inv[0], acc_o[dt + 1][1] * inv[0]),
@@ -372,9 +372,9 @@ public struct HopperForwardKernel: Sendable {
                     named_sync(BAR_STORE + wg, 128);
                     if (store_issuer && wg * 64 < rows_here) {
                         #pragma unroll
-                        for (int db = 0; db < D_BLOCKS; ++db) tma_store(&hp.tm_o, o_stage + db * (BLOCK_M * 128), db * 64, o_row + wg * 64, o_head, o_batch);
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_store(&hp.tm_o, o_stage + db * \(oBlockStride), db * 64, o_row + wg * 64, o_head, o_batch);
                         bulk_commit();
-                    }\(oq ? oqStageTail : "")
+                    }\(oq ? oqStageTail : okv ? okvStageTail : "")
                 };
         """
     }
@@ -403,6 +403,41 @@ public struct HopperForwardKernel: Sendable {
         "\n" + String(repeating: " ", count: 12) + "// The store has read these rows: the producer may load the next tile's Q into the buffer.\n"
             + String(repeating: " ", count: 12) + "if (store_issuer) bulk_wait_read0();\n"
             + String(repeating: " ", count: 12) + "mbar_arrive(bar_q_free + 8 * qb);"
+    }
+
+    /// ``AttentionKernelDescriptor/stageOInLastStage``: O is staged in the last key step's K / V stage.
+    private var okv: Bool { descriptor.stageOInLastStage }
+
+    /// Bytes between the 64-column blocks of the O staging rows: a block of BLOCK_M rows in the
+    /// staging tile or the Q buffer, one warpgroup's 64 rows in a K/V stage.
+    private var oBlockStride: String { okv ? "(64 * 128)" : "(BLOCK_M * 128)" }
+
+    /// O staged in the last step's stages: the named barriers that hand a stage from the other
+    /// warpgroup's last product to this warpgroup's staging.
+    private var okvConstants: String {
+        "constexpr int BAR_OKV = \(1 + 2 * descriptor.consumerWarpgroups);                  // named barriers 5 and 6: warpgroup 1 past its last S (K stage → warpgroup 0), warpgroup 0 past its last P·V (V stage → warpgroup 1)\n"
+    }
+
+    /// O staged in the last step's stages: warpgroup 0 writes over that step's K stage once
+    /// warpgroup 1's last S product has read it, warpgroup 1 over its V stage once warpgroup 0's
+    /// last P·V has (the 256-thread barrier also gathers this warpgroup's four warps). The
+    /// previous store from a stage was waited for before that stage was released, a tile ago.
+    private var okvStageHead: String {
+        let pad = String(repeating: " ", count: 12)
+        return "// The last key step's stage: K for warpgroup 0, V for warpgroup 1 (64 rows × HEAD_DIM fit a stage of ≥ 64 keys).\n"
+            + pad + "const int okv_stage = (kv_iter - 1) % STAGES;\n"
+            + pad + "const u32 o_stage = (wg == 0 ? sK : sV) + okv_stage * KV_BYTES;\n"
+            + pad + "named_sync(BAR_OKV + wg, 256);  // the other warpgroup's last product from this stage is done\n"
+            + pad
+    }
+
+    /// O staged in the last step's stages: this warpgroup's arrival on the stage's free barrier
+    /// (held back since its product) once the store has read the rows.
+    private var okvStageTail: String {
+        let pad = String(repeating: " ", count: 12)
+        return "\n" + pad + "// The store has read these rows: the producer may load the stage again.\n"
+            + pad + "if (store_issuer) bulk_wait_read0();\n"
+            + pad + "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * okv_stage);"
     }
 
     /// ``AttentionKernelDescriptor/lateTileAddresses``: the consumers hold no tile coordinates
@@ -459,7 +494,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 sQ = smem_u32(base);
             const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
-            \(descriptor.tmaStoreO && !oq ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            \(descriptor.tmaStoreO && !oq && !okv ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
             const u32 bar_q_free = bar_q + 8 * Q_STAGES;
             const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
@@ -706,7 +741,7 @@ public struct HopperForwardKernel: Sendable {
                             init_rows();
                         }
                         wgmma_wait<0>();
-                        mbar_arrive(bar_k_free + 8 * stage);
+                        \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
                         softmax((n_blocks - 1) * BLOCK_N);
                         convert_p();
                     }
@@ -723,14 +758,14 @@ public struct HopperForwardKernel: Sendable {
                         issue_pv(prev);
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         wgmma_wait<1>();  // S landed; P·V may still run
-                        mbar_arrive(bar_k_free + 8 * stage);
+                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
                         softmax((n_blocks - 1 - it) * BLOCK_N);
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);
                         convert_p();
                     }
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
-                    \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(late ? lateTileDecode : "")
+                    \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         \(rescale)
@@ -739,7 +774,7 @@ public struct HopperForwardKernel: Sendable {
                         issue_pv(stage);
                         if (!OVERLAP) {
                             wgmma_wait<0>();
-                            mbar_arrive(bar_v_free + 8 * stage);
+                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")
                         }
                     }
                     kv_iter += n_blocks;

@@ -145,6 +145,18 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// power-capped points. ``KernelMainloop/tmaWarpSpecialized`` only; `FLASH_ATTENTION_HOPPER_RESCALE=skip`
     /// sets it on every row. Off by default (session 7: built and timed, see docs/performance.md).
     public var skipUnchangedRescale: Bool
+    /// With ``tmaStoreO``: O is staged in the shared memory of the tile's last key step instead
+    /// of the Q buffer — consumer warpgroup 0 writes its 64 rows over that step's K stage, warpgroup 1
+    /// over its V stage (64 rows × D fit a stage of at least 64 keys) — so the Q buffer is released
+    /// right after the last S product, as without the store, and the next tile's Q load runs under
+    /// this tile's softmax, last P·V and epilogue instead of after the epilogue's store. Warpgroup 0
+    /// waits (a named barrier) until warpgroup 1's last S product has read the K stage, warpgroup 1
+    /// until warpgroup 0's last P·V has read the V stage; each holds back its arrival on that
+    /// stage's "free" barrier until its bulk store has read the rows. No shared memory of its own.
+    /// Two consumer warpgroups, dense tensors, not with ``stageOInQueryBuffer`` or
+    /// ``lateTileAddresses``. `FLASH_ATTENTION_HOPPER_OKV=1` sets it on the rows that stage O in the
+    /// Q buffer (D = 256 up to N = 4k, causal 2k). Off by default: built in session 7, not yet run on a GPU.
+    public var stageOInLastStage: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -154,7 +166,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         earlyKPrefetch: Bool = false, stagedEpilogue: Bool = false, mainloop: KernelMainloop = .mmaSync,
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
-        lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false
+        lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
+        stageOInLastStage: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -185,6 +198,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.lateTileAddresses = lateTileAddresses
         self.stageOInQueryBuffer = stageOInQueryBuffer
         self.skipUnchangedRescale = skipUnchangedRescale
+        self.stageOInLastStage = stageOInLastStage
     }
 
     // MARK: - Derived layout facts
@@ -207,7 +221,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedMemoryBytes: Int {
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
         // (and the O staging tile of the bulk tensor store).
-        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -234,6 +248,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if stageOInQueryBuffer && (!tmaStoreO || lateTileAddresses) { return "O staged in the Q buffer needs the TMA store of O and excludes late tile addresses" }
             if stageOInQueryBuffer && varlen { return "O staged in the Q buffer with the varlen fallback store spills (64 B at D = 256): dense tensors only" }
+            if stageOInLastStage && (!tmaStoreO || stageOInQueryBuffer || lateTileAddresses || varlen || blockM != 128 || blockN < 64) {
+                return "O staged in the last key step's K/V stages needs the TMA store of O, two consumer warpgroups, at least 64-key steps and dense tensors, and excludes O in the Q buffer and late tile addresses"
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -255,7 +272,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer and skipUnchangedRescale need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale and stageOInLastStage need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -283,7 +300,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

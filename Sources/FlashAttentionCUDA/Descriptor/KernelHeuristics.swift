@@ -421,11 +421,18 @@ public enum KernelHeuristics {
             (staged.tmaStoreO, staged.stageOInQueryBuffer) = (true, true)
             if staged.invalidReason == nil { d = staged }
         }
+        // FLASH_ATTENTION_HOPPER_OKV=1: O staged in the last key step's K/V stages instead of the Q
+        // buffer, on the rows that stage it in the Q buffer (the Q buffer freed after the last S product).
+        if HopperForwardKnobs.stageOInLastStage == "1" && d.stageOInQueryBuffer {
+            var staged = d
+            (staged.stageOInQueryBuffer, staged.stageOInLastStage) = (false, true)
+            if staged.invalidReason == nil { d = staged }
+        }
         // FLASH_ATTENTION_HOPPER_LATE=1: late tile addresses on every dynamic-scheduler row, or
         // =128,256: on those tile head dims' (not with O staged in the Q buffer, whose Q-free
         // arrival follows the store instead).
         if let late = HopperForwardKnobs.lateTileAddresses, late == "1" || late.split(separator: ",").contains(Substring(String(tileD))),
-           d.dynamicScheduler && !d.stageOInQueryBuffer { d.lateTileAddresses = true }
+           d.dynamicScheduler && !d.stageOInQueryBuffer && !d.stageOInLastStage { d.lateTileAddresses = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=skip: the O rescale skipped in warps whose row maxima stayed put.
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         guard d.invalidReason == nil else { return nil }
@@ -526,4 +533,5 @@ private enum HopperForwardKnobs {
     static let lateTileAddresses = FileSystem.environment("FLASH_ATTENTION_HOPPER_LATE")
     static let stageOInQueryBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OQ")
     static let rescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_RESCALE")
+    static let stageOInLastStage = FileSystem.environment("FLASH_ATTENTION_HOPPER_OKV")
 }
