@@ -67,14 +67,6 @@ struct HopperBackwardWideQRingTests {
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
           arguments: hopperBackwardWideQRingVariants.map { HopperBackwardCase(descriptor: $0) })
     func compilesWithoutSpills(_ testCase: HopperBackwardCase) throws {
-        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
-        #expect(!compiled.image.isEmpty)
-        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
-        if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name)\n\(compiled.log)") }
-        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
-        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
-        #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
-        #expect(!compiled.log.contains("serialized"), "wgmma serialized:\n\(compiled.log)")
-        #expect(!compiled.log.contains("C7514") && !compiled.log.contains("C7517"), "wgmma wait warnings:\n\(compiled.log)")
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 }
