@@ -420,7 +420,8 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_OKV") == nil else { return }
         // (FLASH_ATTENTION_HOPPER_OQ=1 stages O in the Q buffer on every row without a store.)
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
@@ -508,6 +509,43 @@ struct HopperForwardTests {
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 192, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, tensorMapFriendly: true), architecture: .sm80).descriptor.mainloop == .mmaSync)
+    }
+
+    /// O staged in the last key step's K/V stages is the default exactly where it measured
+    /// faster (session 8 lead call, scripts/device/hopper_fwd8.sh): tile D = 256, causal up to 1k
+    /// keys, unmasked up to 512; the Q-buffer staging elsewhere, and nothing for unknown lengths.
+    @Test func stageOInLastStageDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
+        let rule = KernelHeuristics.defaultStageOInLastStage
+        #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 2048))
+        #expect(rule(256, false, 128) && rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 1024))
+        #expect(!rule(256, true, 0) && !rule(256, false, 0), "unknown key counts keep the Q-buffer staging")
+        for D in [64, 128] { #expect(!rule(D, true, 512) && !rule(D, false, 512)) }
+        func pick(_ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16, varlen: Bool = false) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: 256, mask: mask, varlen: varlen, tensorMapFriendly: true,
+                                                                  seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        }
+        for (mask, n, okv) in [(KernelMask.causal, 512, true), (.causal, 1024, true), (.causal, 2048, false),
+                               (.none, 512, true), (.none, 1024, false), (.none, 4096, false)] {
+            for type in [ElementType.bfloat16, .float16] {
+                let d = try pick(mask, n, type)
+                #expect(d.tmaStoreO && d.stageOInLastStage == okv && d.stageOInQueryBuffer == !okv, "\(mask) N = \(n): \(d.name)")
+            }
+        }
+        // The rule keys on keys, not queries: a short query block over long keys keeps the Q buffer.
+        let longKeys = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true,
+                                                                             seqlenQ: 512, seqlenK: 2048), architecture: .sm90a).descriptor
+        #expect(longKeys.stageOInQueryBuffer && !longKeys.stageOInLastStage)
+        // Rows without the Q-buffer staging never take it (varlen, float32 outputs, D = 128).
+        #expect(!(try pick(.causal, 512, varlen: true)).stageOInLastStage)
+        let f32 = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .float16, outputType: .float32, headDim: 256, mask: .causal,
+                                                                        tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
+        #expect(!f32.stageOInLastStage && !f32.tmaStoreO)
+        let d128 = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true,
+                                                                         seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
+        #expect(!d128.stageOInLastStage)
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.

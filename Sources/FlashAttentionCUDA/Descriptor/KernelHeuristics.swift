@@ -22,12 +22,15 @@ public struct AttentionProblem: Sendable, Hashable {
     /// Query rows per sequence (the longest, for varlen); 0 when unknown. Only the choice
     /// between two correct kernels reads it.
     public var seqlenQ: Int
+    /// Keys per sequence (the longest, for varlen); 0 when unknown. Only the choice between two
+    /// correct kernels reads it.
+    public var seqlenK: Int
 
     public init(
         elementType: ElementType, outputType: ElementType? = nil, headDim: Int, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, dropout: Bool = false, varlen: Bool = false,
         writeLSE: Bool = true, nonPositiveScale: Bool = false, vectorized: Bool = true, tensorMapFriendly: Bool = false,
-        seqlenQ: Int = 0
+        seqlenQ: Int = 0, seqlenK: Int = 0
     ) {
         self.elementType = elementType
         self.outputType = outputType ?? elementType
@@ -42,6 +45,7 @@ public struct AttentionProblem: Sendable, Hashable {
         self.vectorized = vectorized
         self.tensorMapFriendly = tensorMapFriendly
         self.seqlenQ = seqlenQ
+        self.seqlenK = seqlenK
     }
 }
 
@@ -421,9 +425,12 @@ public enum KernelHeuristics {
             (staged.tmaStoreO, staged.stageOInQueryBuffer) = (true, true)
             if staged.invalidReason == nil { d = staged }
         }
-        // FLASH_ATTENTION_HOPPER_OKV=1: O staged in the last key step's K/V stages instead of the Q
-        // buffer, on the rows that stage it in the Q buffer (the Q buffer freed after the last S product).
-        if HopperForwardKnobs.stageOInLastStage == "1" && d.stageOInQueryBuffer {
+        // O staged in the last key step's K/V stages instead of the Q buffer (the Q buffer freed
+        // after the last S product), on the rows that stage it in the Q buffer: where it measured
+        // faster (defaultStageOInLastStage); FLASH_ATTENTION_HOPPER_OKV=1 on every such row, =0 nowhere.
+        let okvKnob = HopperForwardKnobs.stageOInLastStage
+        if d.stageOInQueryBuffer && okvKnob != "0"
+            && (okvKnob == "1" || defaultStageOInLastStage(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)) {
             var staged = d
             (staged.stageOInQueryBuffer, staged.stageOInLastStage) = (false, true)
             if staged.invalidReason == nil { d = staged }
@@ -437,6 +444,23 @@ public enum KernelHeuristics {
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
+    }
+
+    /// Whether the Hopper forward stages O in the last key step's K/V stages
+    /// (``AttentionKernelDescriptor/stageOInLastStage``) instead of its Q buffer when
+    /// `FLASH_ATTENTION_HOPPER_OKV` is unset: tile D = 256, causal up to 1k keys, unmasked up to
+    /// 512 keys (0 keys = unknown: no). Only rows that stage O in the Q buffer take it (dense
+    /// 16-bit outputs of the input's type).
+    ///
+    /// H100, session 8 lead call (scripts/device/hopper_fwd8.sh; okv / Q-buffer staging, mean of
+    /// two interleaved rounds, cuDNN in the same call): bf16 causal 512 1.043×, 1k 1.025×, 2k
+    /// 0.994×; unmasked 512 1.017×, 1k 0.979×, 2k 0.966×, 4k 0.956×. fp16 causal 512 1.052×,
+    /// 1k 1.024×, 2k 0.987×; unmasked 512 1.017×, 1k 0.983×, 2k 0.966×. Forced, it passed every
+    /// check (pinned float64-oracle 24/24 + two-block 8/8, dense 32/32 + 16/16, verify 40/40,
+    /// memcheck 0, racecheck 0).
+    public static func defaultStageOInLastStage(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        guard tileHeadDim == 256, seqlenK > 0 else { return false }
+        return seqlenK <= (causal ? 1024 : 512)
     }
 
     /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`

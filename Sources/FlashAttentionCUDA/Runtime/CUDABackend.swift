@@ -137,7 +137,8 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             softcap: options.softcap > 0, alibi: options.alibi != nil,
             dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
             writeLSE: arguments.lse != nil, nonPositiveScale: options.scale(headDim: D) <= 0, vectorized: vectorized,
-            tensorMapFriendly: vectorized && CUDABackend.isTensorMapFriendly(arguments, layout: layout), seqlenQ: layout.seqlenQ)
+            tensorMapFriendly: vectorized && CUDABackend.isTensorMapFriendly(arguments, layout: layout), seqlenQ: layout.seqlenQ,
+            seqlenK: layout.seqlenK)
     }
 
     private func launch(_ arguments: ForwardArguments, layout: AttentionLayout, on launchStream: CUDAStream? = nil) throws {
