@@ -3,8 +3,8 @@ import FlashAttentionCUDA
 import FlashAttentionCore
 import Testing
 
-/// The wide Hopper backward's Q ring (descriptor `wideQRing`, `FLASH_ATTENTION_HOPPER_BWD256_QRING=1`;
-/// the one-stage form only; built in session 7, not yet run on a GPU): both types, causal and not,
+/// The wide Hopper backward's Q ring (descriptor `wideQRing`, `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`;
+/// the one-stage form only; built in session 7, the default wherever one stage runs since session 8): both types, causal and not,
 /// one and two ordered writers, arrival order, float32 gradients.
 let hopperBackwardWideQRingVariants: [HopperBackwardDescriptor] = {
     var list: [HopperBackwardDescriptor] = []
@@ -60,6 +60,27 @@ struct HopperBackwardWideQRingTests {
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1, wideQRing: true)?[1].wideQRing == true)
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 2, wideQRing: true)?[1].wideQRing == false)
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1)?[1].wideQRing == false)
+    }
+
+    /// The defaults (session 8): non-deterministic calls run one stage at every length and mask
+    /// (so with the ring); deterministic calls keep two stages on unmasked problems from 4k keys;
+    /// the ring is on wherever one stage runs.
+    @Test func ringDefaults() {
+        for deterministic in [false, true] {
+            for mask in [KernelMask.none, .causal] {
+                for keys in [512, 1024, 2048, 4096, 8192, 16384] {
+                    for D in [136, 192, 256] {
+                        let p = BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: keys)
+                        let stages = HopperBackwardDescriptor.defaultWideStages(p)
+                        #expect(stages == (deterministic && mask == .none && keys >= 4096 ? 2 : 1))
+                        #expect(HopperBackwardDescriptor.defaultWideQRing(p))
+                        let kv = HopperBackwardDescriptor.plan(for: p, wideStages: stages, wideQRing: HopperBackwardDescriptor.defaultWideQRing(p))?[1]
+                        #expect(kv?.wideQRing == (stages == 1))
+                        #expect(kv?.name.hasSuffix("_qr_sm_90a") == (stages == 1))
+                    }
+                }
+            }
+        }
     }
 
     /// Every ring variant compiles for sm_90a with NVRTC: no spills, no stack frame, setmaxnreg

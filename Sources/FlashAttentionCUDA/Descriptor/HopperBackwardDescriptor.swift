@@ -122,8 +122,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// (2t + 2) mod 3) loads during step t; half 1 (with L) once step t's dK products complete, as the
     /// whole tile did; warpgroup 0 issues the first half of Sᵀ = K·Qᵀ's k-loop before half 1 arrives.
     /// Same shared memory as the one-stage form (231,168 B). The 16-bit P in dS is the P that naive
-    /// attention in that precision uses there (NaiveAttention rounds P before dS). Off unless
-    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=1`; built in session 7, never run on a GPU.
+    /// attention in that precision uses there (NaiveAttention rounds P before dS). On by default
+    /// wherever one stage runs (``defaultWideQRing(_:)``, which has the timings);
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=0` turns it off.
     public var wideQRing: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
@@ -180,15 +181,40 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// (docs/performance.md, "Hopper backward at D = 256").
     public static let defaultWide = true
 
-    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: two
-    /// (32 KB dQ staging in two rounds, the second during the next step's first product) on
+    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: one (with
+    /// the Q ring, ``defaultWideQRing(_:)``) in every non-deterministic call; in deterministic calls
+    /// two (32 KB dQ staging in two rounds, the second during the next step's first product) on
     /// unmasked problems from 4k keys, one (64 KB staging, Q reloaded behind dK) elsewhere.
-    /// H100, D = 256 (second call, bf16 / fp16): unmasked 4k/8k/16k two stages 1.08/1.14/1.13×
-    /// one stage (fp16 1.07/1.15/1.18×), but 0.90–0.98× at 512…2k; causal two stages 0.90–0.95×
-    /// up to 8k and level at 16k (1.02/1.03×), so causal keeps one.
+    ///
+    /// Non-deterministic calls (session 8 lead call, scripts/device/hopper_bwd12.sh, H100, D = 256,
+    /// bf16 mean of two rounds, TFLOP/s two stages / one stage with the ring | cuDNN in the same
+    /// call): unmasked 4k 345/387 | 388, 8k 362/400 | 365, 16k 372/417 | 366 (fp16 16k 365/432 | 357),
+    /// so the ring's one stage is 1.10–1.18× the two where the old rule picked two.
+    /// Deterministic calls (session 6, second call, bf16 / fp16, without the ring): unmasked
+    /// 4k/8k/16k two stages 1.08/1.14/1.13× one stage (fp16 1.07/1.15/1.18×), but 0.90–0.98× at
+    /// 512…2k; causal two stages 0.90–0.95× up to 8k and level at 16k (1.02/1.03×), so causal keeps one.
     public static func defaultWideStages(_ problem: BackwardProblem) -> Int {
-        problem.mask == .none && problem.seqlenK >= 4096 ? 2 : 1
+        !problem.deterministic ? 1 : problem.mask == .none && problem.seqlenK >= 4096 ? 2 : 1
     }
+
+    /// Whether the wide kernel's one-stage form keeps Q in its ring (``wideQRing``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING` is unset: always (the plan passes it only where one
+    /// stage runs; `=0` turns it off, `=1` forces it as the default does).
+    ///
+    /// H100 (session 8 lead call, scripts/device/hopper_bwd12.sh, D = 256, non-deterministic
+    /// calls, bf16 mean of two rounds, fp16 one round similar; TFLOP/s shipped one-stage-or-two
+    /// rule without the ring / the ring with one stage forced everywhere | cuDNN, same call):
+    /// unmasked 512 231/237 | 217, 1k 309/314 | 289, 2k 349/353 | 351, 4k 345/387 | 388,
+    /// 8k 362/400 | 365, 16k 372/417 | 366; causal 512 151/150 | 156, 1k 220/226 | 239,
+    /// 2k 291/304 | 312, 4k 343/367 | 369, 8k 375/409 | 419, 16k 391/417 | 416 — level or ahead
+    /// everywhere (1.03–1.10× causal from 1k). Checked forced (one stage): 48/48 float64-oracle
+    /// cases at D = 192/256 deterministic and 48/48 non-deterministic (arrival order), 10 bitwise
+    /// reruns, `verify` 30/30, memcheck 0 errors, racecheck 0 hazards. The deterministic form
+    /// (ordered dQ, two writers) with the ring was checked there but not yet timed.
+    public static func defaultWideQRing(_ problem: BackwardProblem) -> Bool {
+        true
+    }
+
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.

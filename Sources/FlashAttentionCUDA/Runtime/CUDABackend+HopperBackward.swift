@@ -55,7 +55,8 @@ extension CUDABackend {
     /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
-    /// picks its Q stages (``HopperBackwardDescriptor/defaultWideStages(_:)``).
+    /// picks its Q stages (``HopperBackwardDescriptor/defaultWideStages(_:)``);
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0` its one-stage form's Q ring (``HopperBackwardDescriptor/defaultWideQRing(_:)``).
     /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches tile D = 64/128's key/value kernel on
     /// a linear grid ordered by groups of G heads (``HopperBackwardDescriptor/headGroup``), `=0`
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
@@ -126,8 +127,9 @@ extension CUDABackend {
                                              wideChunkTurns: wideTurns, wideWriters: wideWriters,
                                              // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
                                              pingPong: HopperBackwardKnobs.pingPong == "1",
-                                             // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1`: the wide one-stage form's Q ring (off unless set).
-                                             wideQRing: HopperBackwardKnobs.wideQRing == "1")
+                                             // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
+                                             wideQRing: HopperBackwardKnobs.wideQRing == "1" ? true : HopperBackwardKnobs.wideQRing == "0" ? false
+                                                 : HopperBackwardDescriptor.defaultWideQRing(problem))
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
