@@ -110,6 +110,37 @@ let hopperBackwardPingPongVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// Tile D = 128 with L and D read into registers ahead of the wgmma waits (FLASH_ATTENTION_HOPPER_BWD_STATS=1)
+/// and the dQ_partial fence behind dK's completion (FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1, late dK forms only),
+/// session 8: 32 more registers live across the Sᵀ wait, so every form the runtime can pick with them must
+/// compile without spills: unmasked (early dV + late dK) and causal defaults with one and two dQ buffers,
+/// arrival order, the pipelined Sᵀ, the mask branch, the grouped grid, float32 gradients.
+let hopperBackwardStatsVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for fence in [false, true] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                                 earlyStats: true, lateFence: fence))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: 2, dqWriters: 2, earlyStats: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, lateDK: true, earlyStats: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, lateDK: true, earlyStats: true, lateFence: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, lateDK: true, lateFence: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         lateFence: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, earlyStats: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
+                                         earlyStats: true, lateFence: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, pipelinedS: true, earlyStats: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, earlyDV: true, earlyStats: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                         maskBranch: true, earlyStats: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, dqBuffers: 2, dqWriters: 2,
+                                         earlyDV: true, lateDK: true, earlyStats: true, lateFence: true))
+    return list
+}()
+
 /// The preprocess and the dQ conversion in their fast forms (FLASH_ATTENTION_HOPPER_BWD_FASTPASS,
 /// session 7): every tile, both input types, O in each storage type, dQ in the inputs' type and
 /// float32 (at tile D = 256 a float32 dQ keeps the plain conversion).
@@ -450,6 +481,52 @@ struct HopperBackwardKernelTests {
                                                                pingPong: true))
         #expect(piped[1].pipelinedS && !piped[1].pingPong)
         #expect(hopperBackwardPingPongVariants.allSatisfy { $0.invalidReason == nil && $0.pingPong })
+    }
+
+    /// The early statistics and the late dQ fence (session 8): tile D = 128 only, the fence only
+    /// with the late dK, neither with ping-pong consumers; carried by the plan (dropped where the
+    /// tile or the product order cannot take them), named apart; the shipped source has none of
+    /// their text, and with them the L/D loads come before the Sᵀ wait and the fence after dK's.
+    @Test func earlyStatsAndLateFence() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          earlyStats: true, lateFence: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_edv_ldk_es_lf_sm_90a"))
+        let text = try HopperBackwardKernel(descriptor: on).source
+        let load = try #require(text.range(of: "float lv[Q_TILES][2], dlv[Q_TILES][2];"))
+        let sWait = try #require(text.range(of: "wgmma_wait<1>();\n            touch_s(st);"))
+        #expect(load.lowerBound < sWait.lowerBound, "L and D are read before the Sᵀ wait")
+        #expect(text.contains("fast_exp2(st[nt][e] * scale_log2 - lv[nt][e & 1])") && text.contains("(dpt[nt][e] - dlv[nt][e & 1])")
+                && !text.contains("l_row[col]") && !text.contains("d_row[nt * 8 + (e & 1)]"))
+        let dkWait = try #require(text.range(of: "wgmma_wait<0>();\n            touch_o(acc_dv); touch_o(acc_dk);"))
+        let fence = try #require(text.range(of: "fence_async_shared();                // the staged dQ_partial"))
+        #expect(dkWait.lowerBound < fence.lowerBound)
+        let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2,
+                                                                                dqWriters: 2, earlyDV: true, lateDK: true)).source
+        #expect(!off.contains("dlv[") && !off.contains("the staged dQ_partial") && off.contains("l_row[col]"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, earlyStats: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, lateFence: true).invalidReason != nil, "needs the late dK")
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, pingPong: true, earlyStats: true).invalidReason != nil)
+        #expect(!HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, earlyStats: true, lateFence: true).earlyStats)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), earlyDV: true,
+                                                              lateDK: true, earlyStats: true, lateFence: true))
+        #expect(!plan[0].earlyStats && plan[1].earlyStats && plan[1].lateFence && !plan[2].earlyStats)
+        let causal = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128, mask: .causal),
+                                                                earlyStats: true, lateFence: true))
+        #expect(causal[1].earlyStats && !causal[1].lateFence, "no late dK, no late fence")
+        let small = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64), earlyStats: true))
+        #expect(!small[1].earlyStats)
+        let pp = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), pingPong: true,
+                                                            earlyStats: true))
+        #expect(pp[1].pingPong && !pp[1].earlyStats)
+        #expect(hopperBackwardStatsVariants.allSatisfy { $0.invalidReason == nil && ($0.earlyStats || $0.lateFence) })
+    }
+
+    /// Every early-statistics / late-fence variant compiles for sm_90a with NVRTC: no spills, no
+    /// stack frame, no serialized wgmma, no C7508/C7514/C7517.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardStatsVariants.map { HopperBackwardCase(descriptor: $0) })
+    func statsVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// The key/value kernel's shared memory: tile D = 128 keeps the plain layout (tiles,

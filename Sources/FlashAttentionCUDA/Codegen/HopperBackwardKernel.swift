@@ -579,6 +579,21 @@ public struct HopperBackwardKernel: Sendable {
                         if (PIPE_S) { wgmma_wait<0>(); touch_s(st); }
             """
         }
+        if descriptor.lateFence {
+            // The proxy fence waits for this thread's dQ_partial stores to land; dK's completion
+            // is waited for first, so the two waits overlap instead of running back to back.
+            return """
+            \(dkIssue)
+                        wgmma_wait<1>();                     // dV and dQ_partial complete; dK runs on
+                        touch_dq(acc_q);
+                        \(stageDQ)
+                        wgmma_wait<0>();
+                        touch_o(acc_dv); touch_o(acc_dk);
+                        mbar_arrive(bar_free + 8 * stage);   // Q, dO, L and D of this stage are no longer read
+                        fence_async_shared();                // the staged dQ_partial, for the writer's bulk add
+                        mbar_arrive(bar_dq_full + 8 * buf);
+            """
+        }
         return """
         \(descriptor.pingPong ? dkIssueShared : dkIssue)
                     wgmma_wait<1>();                     // dV and dQ_partial complete; dK runs on
@@ -602,9 +617,11 @@ public struct HopperBackwardKernel: Sendable {
                         const u32 dst = sdQ + buf * DQ_BYTES + wg * (DQ_BYTES / 2) + ct * 16;
                         #pragma unroll
                         for (int nt = 0; nt < DQ_TILES; ++nt) st_shared_f4(dst + nt * 128 * 16, acc_q[nt][0], acc_q[nt][1], acc_q[nt][2], acc_q[nt][3]);
-                    }
-                    fence_async_shared();
-                    mbar_arrive(bar_dq_full + 8 * buf);
+                    }\(descriptor.lateFence ? "" : """
+
+                                fence_async_shared();
+                                mbar_arrive(bar_dq_full + 8 * buf);
+                    """)
         """
     }
 
@@ -763,6 +780,75 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
+    // MARK: - Statistics in registers ahead of the waits (tile D = 128, ``HopperBackwardDescriptor/earlyStats``)
+
+    /// The step's L and D rows: pointers into the stage (shipped), or with
+    /// ``HopperBackwardDescriptor/earlyStats`` nothing here (they were read into registers
+    /// right after the Sᵀ and dPᵀ products were issued).
+    private var statsPointers: String {
+        if descriptor.earlyStats && !descriptor.earlyDV {
+            return """
+
+                        const float* d_row = (const float*)(base + (sDelta - sK) + stage * STAT_BYTES) + tig * 2;
+            """
+        }
+        guard descriptor.earlyStats else {
+            return """
+
+                        const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
+                        const float* d_row = (const float*)(base + (sDelta - sK) + stage * STAT_BYTES) + tig * 2;
+            """
+        }
+        return ""
+    }
+
+    /// With ``HopperBackwardDescriptor/earlyStats``: this thread's 16 values of L and 16 of D
+    /// (columns nt·8 + tig·2 + {0, 1}) loaded from the stage into registers while the Sᵀ and dPᵀ
+    /// products run. ncu (session 8, D = 128 bf16 1k/8k): the shipped kernel loads them after
+    /// the wgmma waits, and the first exp FFMA and the first dSᵀ FADD then wait ~200 cycles on
+    /// the shared-memory loads (short scoreboard, ~8 % of all stall samples), behind the
+    /// tensor cores' operand reads, with both warpgroups in that phase and the tensor cores idle.
+    /// Without the early dV (causal), Pᵀ's and dSᵀ's fragments are live together and 16 more
+    /// registers spill (ptxas: 8 bytes), so only L comes early there.
+    private var earlyStatsLoad: String {
+        guard descriptor.earlyStats else { return "" }
+        guard descriptor.earlyDV else {
+            return """
+
+                        // L of this step into registers while the products run (see earlyStats).
+                        float lv[Q_TILES][2];
+                        {
+                            const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
+                            #pragma unroll
+                            for (int nt = 0; nt < Q_TILES; ++nt) {
+                                const float2 l2 = *(const float2*)(l_row + nt * 8);
+                                lv[nt][0] = l2.x; lv[nt][1] = l2.y;
+                            }
+                        }
+            """
+        }
+        return """
+
+                    // L and D of this step into registers while the products run (see earlyStats).
+                    float lv[Q_TILES][2], dlv[Q_TILES][2];
+                    {
+                        const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
+                        const float* d_row = (const float*)(base + (sDelta - sK) + stage * STAT_BYTES) + tig * 2;
+                        #pragma unroll
+                        for (int nt = 0; nt < Q_TILES; ++nt) {
+                            const float2 l2 = *(const float2*)(l_row + nt * 8), d2 = *(const float2*)(d_row + nt * 8);
+                            lv[nt][0] = l2.x; lv[nt][1] = l2.y; dlv[nt][0] = d2.x; dlv[nt][1] = d2.y;
+                        }
+                    }
+        """
+    }
+
+    /// L of element (nt, e) in the unmasked exponentials.
+    private var lValue: String { descriptor.earlyStats ? "lv[nt][e & 1]" : "l_row[nt * 8 + (e & 1)]" }
+
+    /// D of element (nt, e) in dSᵀ.
+    private var deltaValue: String { descriptor.earlyStats && descriptor.earlyDV ? "dlv[nt][e & 1]" : "d_row[nt * 8 + (e & 1)]" }
+
     /// Pᵀ = 2^(scale·log2e·Sᵀ − L) in place, masked on edge steps. ptxas predicates the mask
     /// into every step (on a causal problem about 450 more instructions a consumer thread a step
     /// at tile D = 64: compares, selects, predicate logic), so with
@@ -778,7 +864,7 @@ public struct HopperBackwardKernel: Sendable {
                 "    for (int e = 0; e < 4; ++e) {",
                 "        const int j = key0 + 8 * (e >> 1);",
                 "        const int col = nt * 8 + (e & 1);           // + tig·2: in l_row",
-                "        float pr = fast_exp2(st[nt][e] * scale_log2 - l_row[col]);",
+                "        float pr = fast_exp2(st[nt][e] * scale_log2 - \(descriptor.earlyStats ? "lv[nt][e & 1]" : "l_row[col]"));",
                 "        if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;",
                 "        st[nt][e] = pr;",
                 "    }",
@@ -796,7 +882,7 @@ public struct HopperBackwardKernel: Sendable {
                         for (int nt = 0; nt < Q_TILES; ++nt)
                             #pragma unroll
                             for (int e = 0; e < 4; ++e)
-                                st[nt][e] = fast_exp2(st[nt][e] * scale_log2 - l_row[nt * 8 + (e & 1)]);
+                                st[nt][e] = fast_exp2(st[nt][e] * scale_log2 - \(lValue));
                     }
         """
     }
@@ -1005,14 +1091,12 @@ public struct HopperBackwardKernel: Sendable {
                         const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
                         wgmma_s(dpt, smem_desc(sV + wg_rows + off_n, 16, 1024), smem_desc(do_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
                     }
-                    wgmma_commit();\(pingPongPassTurn)
+                    wgmma_commit();\(pingPongPassTurn)\(earlyStatsLoad)
 
                     // Pᵀ = 2^(scale·log2e·Sᵀ − L), masked (keys past the end; causal: j > i + diag).
                     wgmma_wait<1>();
                     touch_s(st);
-                    const bool edge = n0 + BLOCK_N > seqlen_k || (CAUSAL && n0 + BLOCK_N - 1 > m0 + diag);
-                    const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
-                    const float* d_row = (const float*)(base + (sDelta - sK) + stage * STAT_BYTES) + tig * 2;
+                    const bool edge = n0 + BLOCK_N > seqlen_k || (CAUSAL && n0 + BLOCK_N - 1 > m0 + diag);\(statsPointers)
                     \(exponentials)
                     \(earlyDVIssue)// dSᵀ = Pᵀ ∘ (dPᵀ − D)
                     wgmma_wait<\(descriptor.earlyDV ? 1 : 0)>();
@@ -1021,7 +1105,7 @@ public struct HopperBackwardKernel: Sendable {
                     for (int nt = 0; nt < Q_TILES; ++nt)
                         #pragma unroll
                         for (int e = 0; e < 4; ++e)
-                            dpt[nt][e] = st[nt][e] * (dpt[nt][e] - d_row[nt * 8 + (e & 1)]);
+                            dpt[nt][e] = st[nt][e] * (dpt[nt][e] - \(deltaValue));
                     \(packAndIssueDV)
                     // dSᵀ rows of this warp → shared memory: 64-query column blocks of BLOCK_N rows,
                     // chunk c of row r at c ^ (r % 8).

@@ -126,13 +126,24 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// wherever one stage runs (``defaultWideQRing(_:)``, which has the timings);
     /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=0` turns it off.
     public var wideQRing: Bool = false
+    /// Tile D = 128: each step's 16 values of L and 16 of D a thread are read from the stage into
+    /// registers right after the Sᵀ and dPᵀ products are issued, instead of after their waits
+    /// (session 8, hopbwd13: ncu showed the first exp and the first dSᵀ subtraction waiting on
+    /// those shared-memory loads behind the tensor cores' operand reads). Off unless
+    /// `FLASH_ATTENTION_HOPPER_BWD_STATS=1`.
+    public var earlyStats: Bool = false
+    /// Tile D = 128 with ``lateDK``: the proxy fence and the writer's arrival for the staged
+    /// dQ_partial come after dK's completion and the stage's release, so the fence's wait for the
+    /// stores overlaps dK's. Off unless `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1`.
+    public var lateFence: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
-                wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false) {
+                wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
+                lateFence: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -157,6 +168,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.wideWriters = pass == .keyValue ? wideWriters : 1
         self.pingPong = pingPong && pass == .keyValue
         self.wideQRing = wideQRing && pass == .keyValue
+        self.earlyStats = earlyStats && pass == .keyValue
+        self.lateFence = lateFence && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -294,6 +307,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if lateDK && (!earlyDV || pipelinedS) { return "a late dK product needs the early dV product and no pipelined Sᵀ" }
         if wideQRing && (headDim != 256 || stages != 1) { return "the Q ring is the wide kernel's one-stage form" }
         if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
+        if earlyStats && (headDim != 128 || pingPong) { return "the early statistics are generated for tile D = 128 without ping-pong consumers" }
+        if lateFence && (headDim != 128 || !lateDK || pingPong) { return "the late dQ fence needs tile D = 128 with the late dK product" }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -478,12 +493,25 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         defaultEarlyDV(problem)
     }
 
+    /// Whether tile D = 128 reads each step's L and D into registers ahead of the wgmma waits
+    /// (``earlyStats``) when `FLASH_ATTENTION_HOPPER_BWD_STATS` is unset: not yet (session 8 times it).
+    public static func defaultEarlyStats(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// Whether tile D = 128's late dK form fences the staged dQ_partial after dK completes
+    /// (``lateFence``) when `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE` is unset: not yet (session 8 times it).
+    public static func defaultLateFence(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
                             wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
+                            earlyStats: Bool = false, lateFence: Bool = false,
                             wideQRing: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
@@ -514,7 +542,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
                                      headGroup: headGroup, maskBranch: maskBranch,
-                                     pingPong: pingPong && tile == 128 && !pipelinedS),
+                                     pingPong: pingPong && tile == 128 && !pipelinedS,
+                                     // Session 8 (hopbwd13): tile D = 128 only, not with ping-pong consumers.
+                                     earlyStats: earlyStats && tile == 128 && !(pingPong && !pipelinedS),
+                                     lateFence: lateFence && tile == 128 && lateDK && !(pingPong && !pipelinedS)),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
         ]
@@ -554,6 +585,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if wideWriters != 1 { parts.append("ww\(wideWriters)") }
             if pingPong { parts.append("pp") }
             if wideQRing { parts.append("qr") }
+            if earlyStats { parts.append("es") }
+            if lateFence { parts.append("lf") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -33,6 +33,8 @@ private enum HopperBackwardKnobs {
     static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
     static let pingPong = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG")
     static let wideQRing = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_QRING")
+    static let earlyStats = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS")
+    static let lateFence = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -127,6 +129,12 @@ extension CUDABackend {
                                              wideChunkTurns: wideTurns, wideWriters: wideWriters,
                                              // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
                                              pingPong: HopperBackwardKnobs.pingPong == "1",
+                                             // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
+                                             // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
+                                             earlyStats: HopperBackwardKnobs.earlyStats == "1" ? true : HopperBackwardKnobs.earlyStats == "0" ? false
+                                                 : HopperBackwardDescriptor.defaultEarlyStats(problem),
+                                             lateFence: HopperBackwardKnobs.lateFence == "1" ? true : HopperBackwardKnobs.lateFence == "0" ? false
+                                                 : HopperBackwardDescriptor.defaultLateFence(problem),
                                              // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
                                              wideQRing: HopperBackwardKnobs.wideQRing == "1" ? true : HopperBackwardKnobs.wideQRing == "0" ? false
                                                  : HopperBackwardDescriptor.defaultWideQRing(problem))
