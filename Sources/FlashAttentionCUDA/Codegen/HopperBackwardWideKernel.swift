@@ -109,7 +109,7 @@ extension HopperBackwardKernel {
             float4 v;
             asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
             return v;
-        }\(wideChunkTurnHelpers)\(wideQRingHelpers)
+        }\(wideChunkTurnHelpers)\(wideQRingHelpers)\(wideStagedEpilogueHelpers)
         """
     }
 
@@ -316,6 +316,83 @@ extension HopperBackwardKernel {
         """
     }
 
+    /// The consumers' dK/dV stores after the last step: 4-byte pairs straight from the accumulators,
+    /// or (``HopperBackwardDescriptor/wideStagedEpilogue``) through the dQ staging in 16-byte pieces.
+    var wideEpilogue: String {
+        if descriptor.wideStagedEpilogue { return wideStagedEpilogueText }
+        return """
+                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
+                dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
+                dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
+                const float factor = p.grad_scale;
+                #pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    const int j = key0 + 8 * r;
+                    if (j < seqlen_k) {
+                        dk_t* dk_row = dk_tile + (i64)j * p.dk_row_stride;
+                        dv_t* dv_row = dv_tile + (i64)j * p.dv_row_stride;
+                        #pragma unroll
+                        for (int dt = 0; dt < HALF_TILES; ++dt) {
+                            const int col = wg * 128 + dt * 8 + tig * 2;
+                            if (col < p.head_dim) {
+                                store_dk2(dk_row + col, acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor);
+                                store_dv2(dv_row + col, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
+                            }
+                        }
+                    }
+                }
+        """
+    }
+
+    /// The staged epilogue (``HopperBackwardDescriptor/wideStagedEpilogue``, one Q stage, 16-bit dK
+    /// and dV). Once the writer has read the last step's dQ_partial (the empty barrier's phase of
+    /// step `steps`), each warpgroup packs its dK and dV halves (64 keys × 128 columns, 16 KB each)
+    /// into its 32 KB of the staging, rows of 256 B with the 16-byte piece c of row r at c ^ (r % 8)
+    /// (the eight rows of a store instruction hit 32 different banks), syncs its 128 threads on a
+    /// named barrier of its own, and stores 16-byte pieces: a warp writes two whole rows of its
+    /// half. The plain form issues 64 four-byte stores a thread, each warp instruction touching
+    /// eight rows (session 7, hopbwd10: the epilogue's stores were 8.6 % of the consumers' samples
+    /// at causal 2k, where a block has few steps). The writer no longer reads the staging, and
+    /// nothing else does: its last bulk add completes on its own.
+    var wideStagedEpilogueText: String {
+        let d = descriptor
+        func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
+        return """
+                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the dQ staging
+                // (free once the writer has read the last step's dQ_partial), then stored in 16-byte
+                // pieces (keys past the end and columns past D are not stored).
+                mbar_wait(bar_dq_empty, (steps & 1) ^ 1);
+                {
+                    const u32 se_k = sdQ + wg * 2 * (BLOCK_N * 256), se_v = se_k + BLOCK_N * 256;
+                    const float factor = p.grad_scale;
+                    #pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const int row = row_lo + 8 * r;
+                        const u32 rk = se_k + row * 256 + tig * 4, rv = se_v + row * 256 + tig * 4;
+                        #pragma unroll
+                        for (int dt = 0; dt < HALF_TILES; ++dt) {
+                            const u32 c = (dt ^ (row & 7)) << 4;
+                            st_shared_u32(rk + c, \(pack(d.dkType))(acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor));
+                            st_shared_u32(rv + c, \(pack(d.dvType))(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));
+                        }
+                    }
+                    named_sync(3 + wg, 128);                    // this warpgroup's halves are staged
+                    dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
+                    dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
+                    #pragma unroll
+                    for (int i = 0; i < BLOCK_N * 16 / 128; ++i) {
+                        const int idx = i * 128 + ct, row = idx >> 4, c = idx & 15;
+                        const int j = n0 + row, col = wg * 128 + c * 8;
+                        const u32 off = row * 256 + ((c ^ (row & 7)) << 4);
+                        if (j < seqlen_k && col < p.head_dim) {
+                            *(uint4*)(dk_tile + (i64)j * p.dk_row_stride + col) = ld_shared_u4(se_k + off);
+                            *(uint4*)(dv_tile + (i64)j * p.dv_row_stride + col) = ld_shared_u4(se_v + off);
+                        }
+                    }
+                }
+        """
+    }
+
     /// The tile D = 256 key/value kernel.
     var wideKeyValueKernel: String {
         """
@@ -501,26 +578,7 @@ extension HopperBackwardKernel {
                     \(Self.stageSecondChunk("2 * steps - 1", full: wideFullBarrier("steps - 1")))
                 }
 
-                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
-                dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
-                dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
-                const float factor = p.grad_scale;
-                #pragma unroll
-                for (int r = 0; r < 2; ++r) {
-                    const int j = key0 + 8 * r;
-                    if (j < seqlen_k) {
-                        dk_t* dk_row = dk_tile + (i64)j * p.dk_row_stride;
-                        dv_t* dv_row = dv_tile + (i64)j * p.dv_row_stride;
-                        #pragma unroll
-                        for (int dt = 0; dt < HALF_TILES; ++dt) {
-                            const int col = wg * 128 + dt * 8 + tig * 2;
-                            if (col < p.head_dim) {
-                                store_dk2(dk_row + col, acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor);
-                                store_dv2(dv_row + col, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
-                            }
-                        }
-                    }
-                }
+        \(wideEpilogue)
             }
         }
         """
@@ -568,6 +626,19 @@ extension HopperBackwardKernel {
         FA_DEVICE u32 ld_shared_u32(u32 a) { u32 v; asm volatile("ld.shared.b32 %0, [%1];\\n" : "=r"(v) : "r"(a) : "memory"); return v; }
         // A pair packed by pack_input2 (low half first) back to float32.
         FA_DEVICE void unpack_input2(u32 w, float& lo, float& hi) { \(unpack) }
+        """
+    }
+
+    /// The staged epilogue's 16-byte shared load (only with ``HopperBackwardDescriptor/wideStagedEpilogue``).
+    var wideStagedEpilogueHelpers: String {
+        guard descriptor.wideStagedEpilogue else { return "" }
+        return """
+
+        FA_DEVICE uint4 ld_shared_u4(u32 a) {
+            uint4 v;
+            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
+            return v;
+        }
         """
     }
 

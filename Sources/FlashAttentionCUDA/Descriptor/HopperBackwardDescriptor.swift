@@ -126,6 +126,12 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// wherever one stage runs (``defaultWideQRing(_:)``, which has the timings);
     /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=0` turns it off.
     public var wideQRing: Bool = false
+    /// Tile D = 256, one Q stage, 16-bit dK and dV: the epilogue stages each warpgroup's dK and dV
+    /// halves (16 KB each) in its half of the 64 KB dQ staging, free once the writer has read the
+    /// last step's dQ_partial, and stores them as coalesced 16-byte row pieces (16 a thread instead
+    /// of 64 four-byte stores that touch eight rows per warp instruction). Off unless
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI=1` (session 8, hopbwd14; ``defaultWideStagedEpilogue(_:)``).
+    public var wideStagedEpilogue: Bool = false
     /// Tile D = 128: each step's 16 values of L and 16 of D a thread are read from the stage into
     /// registers right after the Sᵀ and dPᵀ products are issued, instead of after their waits
     /// (session 8, hopbwd13: ncu showed the first exp and the first dSᵀ subtraction waiting on
@@ -143,7 +149,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
-                lateFence: Bool = false) {
+                lateFence: Bool = false, wideStagedEpilogue: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -168,6 +174,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.wideWriters = pass == .keyValue ? wideWriters : 1
         self.pingPong = pingPong && pass == .keyValue
         self.wideQRing = wideQRing && pass == .keyValue
+        self.wideStagedEpilogue = wideStagedEpilogue && pass == .keyValue
         self.earlyStats = earlyStats && pass == .keyValue
         self.lateFence = lateFence && pass == .keyValue
     }
@@ -226,6 +233,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// (ordered dQ, two writers) with the ring was checked there but not yet timed.
     public static func defaultWideQRing(_ problem: BackwardProblem) -> Bool {
         true
+    }
+
+    /// Whether the wide kernel's one-stage form stores dK and dV through the dQ staging
+    /// (``wideStagedEpilogue``; the plan passes it only with 16-bit dK and dV) when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI` is unset: not yet (built in session 8, hopbwd14;
+    /// scripts/device/hopper_bwd14.sh checks and times it).
+    public static func defaultWideStagedEpilogue(_ problem: BackwardProblem) -> Bool {
+        false
     }
 
 
@@ -306,6 +321,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         }
         if lateDK && (!earlyDV || pipelinedS) { return "a late dK product needs the early dV product and no pipelined Sᵀ" }
         if wideQRing && (headDim != 256 || stages != 1) { return "the Q ring is the wide kernel's one-stage form" }
+        if wideStagedEpilogue && (headDim != 256 || stages != 1 || dkType == .float32 || dvType == .float32) {
+            return "the staged epilogue is the wide kernel's one-stage form with 16-bit dK and dV"
+        }
         if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
         if earlyStats && (headDim != 128 || pingPong) { return "the early statistics are generated for tile D = 128 without ping-pong consumers" }
         if lateFence && (headDim != 128 || !lateDK || pingPong) { return "the late dQ fence needs tile D = 128 with the late dK product" }
@@ -512,7 +530,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
                             wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
                             earlyStats: Bool = false, lateFence: Bool = false,
-                            wideQRing: Bool = false) -> [HopperBackwardDescriptor]? {
+                            wideQRing: Bool = false,
+                            wideStagedEpilogue: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -526,7 +545,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                          headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
                                          wideChunkTurns: wideChunkTurns && wideOrderedDQ,
                                          wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1,
-                                         wideQRing: wideQRing && wideStages == 1),
+                                         wideQRing: wideQRing && wideStages == 1,
+                                         wideStagedEpilogue: wideStagedEpilogue && wideStages == 1
+                                             && problem.dkType != .float32 && problem.dvType != .float32),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256,
                                          fastPasses: fastPasses),
             ]
@@ -585,6 +606,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if wideWriters != 1 { parts.append("ww\(wideWriters)") }
             if pingPong { parts.append("pp") }
             if wideQRing { parts.append("qr") }
+            if wideStagedEpilogue { parts.append("se") }
             if earlyStats { parts.append("es") }
             if lateFence { parts.append("lf") }
         }

@@ -33,6 +33,7 @@ private enum HopperBackwardKnobs {
     static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
     static let pingPong = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG")
     static let wideQRing = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_QRING")
+    static let wideEpilogue = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_EPI")
     static let earlyStats = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS")
     static let lateFence = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE")
 }
@@ -137,7 +138,10 @@ extension CUDABackend {
                                                  : HopperBackwardDescriptor.defaultLateFence(problem),
                                              // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
                                              wideQRing: HopperBackwardKnobs.wideQRing == "1" ? true : HopperBackwardKnobs.wideQRing == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultWideQRing(problem))
+                                                 : HopperBackwardDescriptor.defaultWideQRing(problem),
+                                             // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
+                                             wideStagedEpilogue: HopperBackwardKnobs.wideEpilogue == "1" ? true : HopperBackwardKnobs.wideEpilogue == "0" ? false
+                                                 : HopperBackwardDescriptor.defaultWideStagedEpilogue(problem))
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
