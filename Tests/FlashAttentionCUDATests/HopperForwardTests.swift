@@ -231,6 +231,30 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         tmaStoreO: true, stageOInLastStage: true))
+    // Session 8 (FLASH_ATTENTION_HOPPER_DIAG=1, off): the half-width diagonal softmax on the short causal
+    // rows — D = 64 128-key two Q buffers (bf16; fp16 varlen with a float32 output), D = 128 with the
+    // TMA store, D = 256 64-key with O in the last stage, D = 64 three warpgroups (192 rows, late tile
+    // addresses), D = 128 176-key (late tile addresses: 88-key halves are not whole k16 pairs, refused).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true, halfDiagonalStep: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, halfDiagonalStep: true))
     return list
 }()
 
@@ -388,6 +412,30 @@ struct HopperForwardTests {
         #expect(!(try AttentionKernel(descriptor: oq).source).contains("OKV"), "kernels without it keep their source")
     }
 
+    /// The half-width diagonal softmax (session 8): only causal, whole k16 pairs in each half, not
+    /// with the overlapped epilogue; its text appears only in kernels that have it.
+    @Test func halfDiagonalStepShapes() throws {
+        let hd = try #require(hopperVariants.first { $0.halfDiagonalStep && $0.headDim == 64 && $0.blockM == 128 && !$0.varlen })
+        #expect(hd.invalidReason == nil && hd.name.hasSuffix("tmaws2pdq2hd_sm_90a"))
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [{ $0.mask = .none }, { $0.blockN = 176 }, { $0.blockN = 80 },
+                                                                  { $0.overlapEpilogue = true }, { $0.mainloop = .wgmma }]
+        for change in changes {
+            var bad = hd
+            change(&bad)
+            #expect(bad.invalidReason != nil)
+        }
+        let source = try AttentionKernel(descriptor: hd).source
+        #expect(source.contains("if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"))
+        #expect(source.contains("auto softmax_half = [&](int n0) {\n                if (n0 + (BLOCK_N / 2) > full_hi) {"))
+        #expect(source.contains("pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;"))
+        // The products stay full width: the two wrappers (S m64n128, P·V m64n64 at D = 64), no third.
+        #expect(source.components(separatedBy: "wgmma.mma_async.sync.aligned.").count == 3 && source.contains("m64n128k16"))
+        var plain = hd
+        plain.halfDiagonalStep = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(!plainSource.contains("softmax_half") && !plainSource.contains("convert_p_half") && plainSource.contains("auto softmax = [&](int n0) {"))
+    }
+
     @Test func invalidShapesAreRefused() {
         var d = hopperVariants[0]
         d.headDim = 256
@@ -421,7 +469,7 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_OKV") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_DIAG") == nil else { return }
         // (FLASH_ATTENTION_HOPPER_OQ=1 stages O in the Q buffer on every row without a store.)
         func pick(_ p: AttentionProblem) throws -> AttentionKernelDescriptor { try KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor }
         let causal128 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
@@ -546,6 +594,37 @@ struct HopperForwardTests {
         let d128 = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true,
                                                                          seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
         #expect(!d128.stageOInLastStage)
+    }
+
+    /// The half-width diagonal softmax is the default exactly where it measured faster (session 8,
+    /// scripts/device/hopper_fwd9.sh): causal tile D = 64 / 128 up to 1k keys, dense 16-bit problems.
+    @Test func halfDiagonalStepDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DIAG") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil else { return }
+        let rule = KernelHeuristics.defaultHalfDiagonalStep
+        for D in [64, 128] {
+            #expect(rule(D, true, 512) && rule(D, true, 1024) && !rule(D, true, 1025) && !rule(D, true, 0) && !rule(D, false, 512))
+        }
+        #expect(!rule(256, true, 512) && !rule(256, true, 1024), "D = 256 lost (0.95–0.98×)")
+        func pick(_ D: Int, _ n: Int, _ type: ElementType = .bfloat16, out: ElementType? = nil, mask: KernelMask = .causal, varlen: Bool = false) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, outputType: out, headDim: D, mask: mask, varlen: varlen,
+                                                                  tensorMapFriendly: true, seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        }
+        for D in [64, 128] {
+            for type in [ElementType.bfloat16, .float16] {
+                for n in [512, 1024] { #expect(try pick(D, n, type).halfDiagonalStep, "D = \(D) N = \(n)") }
+                #expect(!(try pick(D, 2048, type)).halfDiagonalStep)
+                #expect(!(try pick(D, 512, type, mask: .none)).halfDiagonalStep)
+            }
+            let varlen = try pick(D, 512, varlen: true), f32 = try pick(D, 512, out: .float32)
+            #expect(!varlen.halfDiagonalStep && !f32.halfDiagonalStep)
+        }
+        let d256 = try pick(256, 512), d256At1k = try pick(256, 1024)
+        #expect(!d256.halfDiagonalStep && !d256At1k.halfDiagonalStep)
+        // A problem of unknown length keeps the kernel without it (the table variants CI compiles).
+        #expect(!(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true),
+                                                  architecture: .sm90a).descriptor.halfDiagonalStep))
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.

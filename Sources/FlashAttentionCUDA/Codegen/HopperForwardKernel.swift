@@ -405,6 +405,81 @@ public struct HopperForwardKernel: Sendable {
             + String(repeating: " ", count: 12) + "mbar_arrive(bar_q_free + 8 * qb);"
     }
 
+    /// The consumers' mask + online softmax over `tiles` n8 tiles of S (`width` keys) as a lambda
+    /// `name`. The first line carries no indentation, the rest their place in the consumer loop.
+    private func softmaxLambda(name: String, tiles: String, width: String) -> String {
+        """
+        auto \(name) = [&](int n0) {
+                        if (n0 + \(width) > full_hi) {
+                            #pragma unroll
+                            for (int r = 0; r < 2; ++r) {
+                                const int i = row0 + 8 * r;
+                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
+                                #pragma unroll
+                                for (int nt = 0; nt < \(tiles); ++nt)
+                                    #pragma unroll
+                                    for (int c = 0; c < 2; ++c)
+                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
+                            }
+                        }
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            float mx = row_max[r];
+                            #pragma unroll
+                            for (int nt = 0; nt < \(tiles); ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+                            mx = warp_max4(mx);
+                            // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
+                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
+                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
+                            row_max[r] = mx;
+                            float sum = 0.0f;
+                            #pragma unroll
+                            for (int nt = 0; nt < \(tiles); ++nt)
+                                #pragma unroll
+                                for (int c = 0; c < 2; ++c) {
+                                    const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
+                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
+                                    sum += pv;
+                                    s[nt][2 * r + c] = pv;
+                                }
+                            row_sum[r] = row_sum[r] * alpha[r] + sum;
+                        }
+                    };
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/halfDiagonalStep``.
+    private var halfDiagonal: Bool { descriptor.halfDiagonalStep }
+
+    /// P of the half-width diagonal step: the first half converted, the second half zero (the
+    /// full-width P·V reads it).
+    private var convertHalf: String {
+        """
+
+                auto convert_p_half = [&]() {
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                        if (ks < BLOCK_N / 32) {
+                            pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
+                            pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
+                            pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                            pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                        } else {
+                            pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;
+                        }
+                    }
+                };
+        """
+    }
+
+    /// The first (diagonal) step's softmax: half-width when this warpgroup's last row sees at most
+    /// the first half of the step's keys (uniform over the warpgroup; the S product stays full
+    /// width: a branch around it made ptxas serialise every wgmma, C7519 / C7515).
+    private var halfSoftmax: String {
+        "const bool half = imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= (n_blocks - 1) * BLOCK_N + BLOCK_N / 2;\n"
+            + String(repeating: " ", count: 16) + "if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"
+    }
+
     /// ``AttentionKernelDescriptor/stageOInLastStage``: O is staged in the last key step's K / V stage.
     private var okv: Bool { descriptor.stageOInLastStage }
 
@@ -610,7 +685,7 @@ public struct HopperForwardKernel: Sendable {
                         pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
                         pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
                     }
-                };
+                };\(halfDiagonal ? convertHalf : "")
                 auto rescale_o = [&]() {
                     #pragma unroll
                     for (int dt = 0; dt < D_TILES; ++dt) {
@@ -680,42 +755,7 @@ public struct HopperForwardKernel: Sendable {
                     if (!OVERLAP) init_rows();
                     // Mask S to this thread's rows' keys (sequence end; causal edge), then the online
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
-                    auto softmax = [&](int n0) {
-                        if (n0 + BLOCK_N > full_hi) {
-                            #pragma unroll
-                            for (int r = 0; r < 2; ++r) {
-                                const int i = row0 + 8 * r;
-                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
-                                #pragma unroll
-                                for (int nt = 0; nt < N_TILES; ++nt)
-                                    #pragma unroll
-                                    for (int c = 0; c < 2; ++c)
-                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
-                            }
-                        }
-                        #pragma unroll
-                        for (int r = 0; r < 2; ++r) {
-                            float mx = row_max[r];
-                            #pragma unroll
-                            for (int nt = 0; nt < N_TILES; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
-                            mx = warp_max4(mx);
-                            // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
-                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
-                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
-                            row_max[r] = mx;
-                            float sum = 0.0f;
-                            #pragma unroll
-                            for (int nt = 0; nt < N_TILES; ++nt)
-                                #pragma unroll
-                                for (int c = 0; c < 2; ++c) {
-                                    const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
-                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
-                                    sum += pv;
-                                    s[nt][2 * r + c] = pv;
-                                }
-                            row_sum[r] = row_sum[r] * alpha[r] + sum;
-                        }
-                    };
+                    \(softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
                     if (!DYNAMIC) {
                         qb = q_iter % Q_STAGES;
@@ -742,8 +782,7 @@ public struct HopperForwardKernel: Sendable {
                         }
                         wgmma_wait<0>();
                         \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
-                        softmax((n_blocks - 1) * BLOCK_N);
-                        convert_p();
+                        \(halfDiagonal ? halfSoftmax : "softmax((n_blocks - 1) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
                     for (int it = 1; it < n_blocks; ++it) {
                         const int cur = kv_iter + it, prv = cur - 1;

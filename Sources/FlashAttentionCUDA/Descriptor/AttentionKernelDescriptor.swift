@@ -157,6 +157,17 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``lateTileAddresses``. `FLASH_ATTENTION_HOPPER_OKV=1` sets it on the rows that stage O in the
     /// Q buffer (D = 256 up to N = 4k, causal 2k). Off by default: built in session 7, not yet run on a GPU.
     public var stageOInLastStage: Bool
+    /// Causal only: at a tile's first key step (its diagonal block), a consumer warpgroup whose last
+    /// row sees at most the first half of the block's keys runs its mask and online softmax over that
+    /// half only and packs the other half of P as zeros; the S and P·V products stay full width (a
+    /// branch around a wgmma made ptxas serialise every wgmma of the kernel: C7519, C7515). At
+    /// 128-key steps warpgroup 0 of a 128-row tile takes it on every diagonal block where the key
+    /// and query ends line up: half the softmax instructions of that step, the issue-bound part at
+    /// D = 64. ``KernelMainloop/tmaWarpSpecialized`` only, `blockN` a multiple of 32 (whole k16
+    /// pairs in each half), not combined with ``overlapEpilogue`` (never measured together).
+    /// The default on causal tile D = 64 / 128 up to 1k keys (``KernelHeuristics/defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``);
+    /// `FLASH_ATTENTION_HOPPER_DIAG=1` sets it on every causal row, `=0` nowhere.
+    public var halfDiagonalStep: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -167,7 +178,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
-        stageOInLastStage: Bool = false
+        stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -199,6 +210,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.stageOInQueryBuffer = stageOInQueryBuffer
         self.skipUnchangedRescale = skipUnchangedRescale
         self.stageOInLastStage = stageOInLastStage
+        self.halfDiagonalStep = halfDiagonalStep
     }
 
     // MARK: - Derived layout facts
@@ -251,6 +263,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if stageOInLastStage && (!tmaStoreO || stageOInQueryBuffer || lateTileAddresses || varlen || blockM != 128 || blockN < 64) {
                 return "O staged in the last key step's K/V stages needs the TMA store of O, two consumer warpgroups, at least 64-key steps and dense tensors, and excludes O in the Q buffer and late tile addresses"
             }
+            if halfDiagonalStep && (mask != .causal || blockN % 32 != 0 || overlapEpilogue) {
+                return "the half-width diagonal softmax needs a causal mask and a multiple of 32 keys a step, and is not combined with the overlapped epilogue"
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -272,7 +287,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale and stageOInLastStage need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage and halfDiagonalStep need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -300,7 +315,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
