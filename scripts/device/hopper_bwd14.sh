@@ -99,21 +99,21 @@ for tag, sq, sk, d in (('a', 300, 320, 256), ('b', 257, 200, 232)):
 sargs() { echo "run --q /tmp/san$1_q.npy --k /tmp/san$1_k.npy --v /tmp/san$1_v.npy --grad-out /tmp/san$1_do.npy --dtype $2 --device cuda $3 --dq /tmp/s_dq$4.npy --dk /tmp/s_dk$4.npy --dv /tmp/s_dv$4.npy --out /tmp/s_o$4.npy"; }
 if want check && [ "$ewins" = yes ]; then
   ck=()
-  env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 /tmp/fa backward-bench --warm-verify 0 --jobs 16 \
+  env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} /tmp/fa backward-bench --warm-verify 0 --jobs 16 \
     --check-dims 192,256 --check-cases 12 --check-dense --seed 31 > $W/check_EC.txt 2>&1 & ck+=($!)
-  env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EU) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 /tmp/fa backward-bench --warm-verify 0 --jobs 16 \
+  env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EU) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} /tmp/fa backward-bench --warm-verify 0 --jobs 16 \
     --check-dims 192,256 --check-cases 12 --check-dense --nondeterministic --seed 31 > $W/check_EU.txt 2>&1 & ck+=($!)
-  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 /tmp/fa backward-bench --determinism 10 > $W/det_EC.txt 2>&1 & ck+=($!)
-  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 150 /tmp/fa verify --device cuda --dtypes float16,bfloat16 --cases 30 --seed 37 \
+  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} /tmp/fa backward-bench --determinism 10 > $W/det_EC.txt 2>&1 & ck+=($!)
+  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CKV_T:-150} /tmp/fa verify --device cuda --dtypes float16,bfloat16 --cases 30 --seed 37 \
     > $W/verify_EC.txt 2>&1 & ck+=($!)
   for tool in memcheck racecheck; do
-    env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
+    env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
       --error-exitcode 9 /tmp/fa $(sargs a bfloat16 --causal aE$tool) > $W/san_${tool}_EC_d256c.txt 2>&1 & ck+=($!)
-    env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EU) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 "$san" --tool $tool \
+    env FLASH_ATTENTION_HOPPER_BWD=1 $(menv EU) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} "$san" --tool $tool \
       --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 /tmp/fa backward-bench --warm-verify 0 --check-dims 256 \
       --check-cases 2 --check-dense --nondeterministic --seed 9 > $W/san_${tool}_EU_dense.txt 2>&1 & ck+=($!)
   done
-  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout 100 "$san" --tool memcheck --kernel-name kns=flash_attention_backward_hopper \
+  env $(menv EC) FLASH_ATTENTION_HOPPER_BWD_LOG=1 timeout ${HW_CK_T:-100} "$san" --tool memcheck --kernel-name kns=flash_attention_backward_hopper \
     --error-exitcode 9 /tmp/fa $(sargs b float16 "" bE) > $W/san_memcheck_EC_d232.txt 2>&1 & ck+=($!)
   for pid in "${ck[@]}"; do wait $pid; done
   stamp "checks"

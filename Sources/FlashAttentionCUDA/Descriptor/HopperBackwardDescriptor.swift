@@ -212,9 +212,13 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// bf16 mean of two rounds, TFLOP/s two stages / one stage with the ring | cuDNN in the same
     /// call): unmasked 4k 345/387 | 388, 8k 362/400 | 365, 16k 372/417 | 366 (fp16 16k 365/432 | 357),
     /// so the ring's one stage is 1.10–1.18× the two where the old rule picked two.
-    /// Deterministic calls (session 6, second call, bf16 / fp16, without the ring): unmasked
-    /// 4k/8k/16k two stages 1.08/1.14/1.13× one stage (fp16 1.07/1.15/1.18×), but 0.90–0.98× at
-    /// 512…2k; causal two stages 0.90–0.95× up to 8k and level at 16k (1.02/1.03×), so causal keeps one.
+    /// Deterministic calls (session 8, hopbwd14, scripts/device/hopper_bwd14.sh, one bf16 and one
+    /// fp16 round; ordered dQ, two writers), the ring's one stage forced ÷ this rule without the ring:
+    /// unmasked 8k 0.67/0.69×, 16k 0.56/0.56× (the 64 KB add a step in key-block order: the two-stage
+    /// form's second round hides the writer's turn), 4k 1.00/1.02× (level, so two stages stay from 4k);
+    /// where one stage runs the ring is 0.99–1.12× (causal 4k/8k/16k 1.07/1.09/1.12× bf16). Session 6
+    /// (without the ring): unmasked 4k/8k/16k two stages 1.08/1.14/1.13× one stage (fp16
+    /// 1.07/1.15/1.18×), but 0.90–0.98× at 512…2k; causal two stages 0.90–0.95× up to 8k.
     public static func defaultWideStages(_ problem: BackwardProblem) -> Int {
         !problem.deterministic ? 1 : problem.mask == .none && problem.seqlenK >= 4096 ? 2 : 1
     }
@@ -231,20 +235,32 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 2k 291/304 | 312, 4k 343/367 | 369, 8k 375/409 | 419, 16k 391/417 | 416 — level or ahead
     /// everywhere (1.03–1.10× causal from 1k). Checked forced (one stage): 48/48 float64-oracle
     /// cases at D = 192/256 deterministic and 48/48 non-deterministic (arrival order), 10 bitwise
-    /// reruns, `verify` 30/30, memcheck 0 errors, racecheck 0 hazards. The deterministic form
-    /// (ordered dQ, two writers) with the ring was checked there but not yet timed.
+    /// reruns, `verify` 30/30, memcheck 0 errors, racecheck 0 hazards. Deterministic calls (ordered
+    /// dQ, two writers; session 8, hopbwd14, hopper_bwd14.sh, one bf16 and one fp16 round) where one
+    /// stage runs, ring ÷ no ring: unmasked 512/1k/2k 1.02–1.03×, causal 512 0.99×, 1k 1.00×,
+    /// 2k 1.04×, 4k 1.06–1.07×, 8k 1.09–1.10×, 16k 1.07–1.12×.
     public static func defaultWideQRing(_ problem: BackwardProblem) -> Bool {
         true
     }
 
     /// Whether the wide kernel's one-stage form stores dK and dV through the dQ staging
     /// (``wideStagedEpilogue``; the plan passes it only with 16-bit dK and dV) when
-    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI` is unset: not yet (built in session 8, hopbwd14;
-    /// scripts/device/hopper_bwd14.sh checks and times it).
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI` is unset: not yet.
+    ///
+    /// ncu (session 8, hopbwd14, H100, the ring kernel, bf16 D = 256 causal, non-deterministic):
+    /// the plain epilogue's dK/dV stores and the exit drain were 27 % of the consumers' stall
+    /// samples at 1k keys (5 % at 8k). Non-deterministic bf16, two rounds (N first, then E first),
+    /// staged ÷ plain, cuDNN in the first call: unmasked 512 1.11/1.11×, 1k 1.08/1.08×, 2k 1.06/1.06×,
+    /// 4k 1.02/1.03×, 8k 1.01/1.00×, 16k 0.94/0.96×; causal 512 1.06/1.06×, 1k 1.08/1.08×,
+    /// 2k 1.07/1.06×, 4k 1.03/1.03×, 8k 1.02/1.02×, 16k 0.96/1.01× (causal 512/1k/2k 158/245/324
+    /// TFLOP/s against cuDNN's 156/239/313). Checked forced: 48/48 float64-oracle cases at
+    /// D = 192/256 deterministic and 48/48 non-deterministic (46 staged launches each), bitwise
+    /// reruns, memcheck 0 errors (3 runs), racecheck 0 hazards (2 runs). Still missing for a default
+    /// (issue 9's rule): the random `verify` sweep (killed by its 75 s timeout) and the fp16 round;
+    /// the rule it would take is `seqlenK <= 8192` (the unmasked 16k loss is unexplained).
     public static func defaultWideStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         false
     }
-
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two
     /// 128-thread consumer warpgroups; the small kernels run 256.
