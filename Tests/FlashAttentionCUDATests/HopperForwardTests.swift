@@ -255,6 +255,35 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         lateTileAddresses: true, halfDiagonalStep: true))
+    // Session 8 (FLASH_ATTENTION_HOPPER_TREE=1, off; not yet run on a GPU): the softmax's row maximum
+    // and sum in four partial chains — D = 64 causal with the half-width diagonal softmax, D = 64
+    // three warpgroups (160 registers: the tightest), D = 128 176-key (unmasked, and causal with late
+    // tile addresses), D = 256 80-key with O in the Q buffer and causal 64-key with O in the last stage.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, treeRowReductions: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true, treeRowReductions: true))
     return list
 }()
 
@@ -434,6 +463,24 @@ struct HopperForwardTests {
         plain.halfDiagonalStep = false
         let plainSource = try AttentionKernel(descriptor: plain).source
         #expect(!plainSource.contains("softmax_half") && !plainSource.contains("convert_p_half") && plainSource.contains("auto softmax = [&](int n0) {"))
+    }
+
+    /// The softmax's row maximum and sum in four partial chains (session 8): the text only in kernels
+    /// that have it, in the full and the half-width diagonal softmax alike.
+    @Test func treeRowReductionsShapes() throws {
+        let tr = try #require(hopperVariants.first { $0.treeRowReductions && $0.halfDiagonalStep })
+        #expect(tr.invalidReason == nil && tr.name.hasSuffix("tmaws2pdq2hdtr_sm_90a"))
+        let source = try AttentionKernel(descriptor: tr).source
+        #expect(source.components(separatedBy: "float mp[4] = {row_max[r], row_max[r], row_max[r], row_max[r]};").count == 3)
+        #expect(source.components(separatedBy: "row_sum[r] = row_sum[r] * alpha[r] + ((sp[0] + sp[1]) + (sp[2] + sp[3]));").count == 3)
+        #expect(!source.contains("sum += pv;"))
+        var plain = tr
+        plain.treeRowReductions = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(!plainSource.contains("mp[4]") && plainSource.components(separatedBy: "sum += pv;").count == 3)
+        var wgmmaLoop = tr
+        (wgmmaLoop.mainloop, wgmmaLoop.persistent, wgmmaLoop.dynamicScheduler, wgmmaLoop.qStages, wgmmaLoop.halfDiagonalStep) = (.wgmma, false, false, 1, false)
+        #expect(wgmmaLoop.invalidReason != nil)
     }
 
     @Test func invalidShapesAreRefused() {

@@ -168,6 +168,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// The default on causal tile D = 64 / 128 up to 1k keys (``KernelHeuristics/defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``);
     /// `FLASH_ATTENTION_HOPPER_DIAG=1` sets it on every causal row, `=0` nowhere.
     public var halfDiagonalStep: Bool
+    /// The consumers' softmax keeps each row's running maximum and sum of a step in four partial
+    /// values (n8 tile `nt` feeds partial `nt % 4`), combined pairwise at the end, instead of one
+    /// chain through every tile: dependent FMNMX / FADD chains a quarter as long, for the fixed-latency
+    /// waits ncu shows as the top stall at short N (session 8: 1.33 per issued instruction at causal
+    /// D = 64 N = 512 against cuDNN's 0.89). The maximum is the same; the sum is rounded in another
+    /// order (float32 throughout). ``KernelMainloop/tmaWarpSpecialized`` only;
+    /// `FLASH_ATTENTION_HOPPER_TREE=1` sets it on every row. Off by default (session 8: built, not yet
+    /// run on a GPU; scripts/device/hopper_fwd10.sh).
+    public var treeRowReductions: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -178,7 +187,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
-        stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false
+        stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -211,6 +220,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.skipUnchangedRescale = skipUnchangedRescale
         self.stageOInLastStage = stageOInLastStage
         self.halfDiagonalStep = halfDiagonalStep
+        self.treeRowReductions = treeRowReductions
     }
 
     // MARK: - Derived layout facts
@@ -287,7 +297,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage and halfDiagonalStep need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep and treeRowReductions need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -315,7 +325,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -451,6 +451,8 @@ public enum KernelHeuristics {
             half.halfDiagonalStep = true
             if half.invalidReason == nil { d = half }
         }
+        // FLASH_ATTENTION_HOPPER_TREE=1: the softmax's row maximum and sum in four partial chains.
+        if HopperForwardKnobs.treeRowReductions == "1" { d.treeRowReductions = true }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -585,4 +587,5 @@ private enum HopperForwardKnobs {
     static let rescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_RESCALE")
     static let stageOInLastStage = FileSystem.environment("FLASH_ATTENTION_HOPPER_OKV")
     static let halfDiagonalStep = FileSystem.environment("FLASH_ATTENTION_HOPPER_DIAG")
+    static let treeRowReductions = FileSystem.environment("FLASH_ATTENTION_HOPPER_TREE")
 }
