@@ -48,6 +48,24 @@ struct HopperBackwardWideEpilogueTests {
     }
 
     /// Only the one-stage form with 16-bit dK and dV takes it; the plan passes it only there.
+    /// The default: up to 8k keys, in both call kinds, wherever the plan allows it (one stage,
+    /// 16-bit dK/dV); deterministic unmasked calls from 4k keys run two stages and so never get it.
+    @Test func epilogueDefault() {
+        for deterministic in [false, true] {
+            for mask in [KernelMask.none, .causal] {
+                for keys in [512, 2048, 4096, 8192, 16384] {
+                    let p = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: mask, deterministic: deterministic, seqlenK: keys)
+                    let on = HopperBackwardDescriptor.defaultWideStagedEpilogue(p)
+                    #expect(on == (keys <= 8192))
+                    let stages = HopperBackwardDescriptor.defaultWideStages(p)
+                    let kv = HopperBackwardDescriptor.plan(for: p, wideStages: stages, wideQRing: true, wideStagedEpilogue: on)?[1]
+                    #expect(kv?.wideStagedEpilogue == (on && stages == 1))
+                    #expect(kv?.name.contains("_se_") == (on && stages == 1))
+                }
+            }
+        }
+    }
+
     @Test func epiloguePlan() {
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 2, wideStagedEpilogue: true).invalidReason != nil)
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, headDim: 256, stages: 1,
@@ -58,7 +76,7 @@ struct HopperBackwardWideEpilogueTests {
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1, wideQRing: true, wideStagedEpilogue: true)?[1].wideStagedEpilogue == true)
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 2, wideStagedEpilogue: true)?[1].wideStagedEpilogue == false)
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1)?[1].wideStagedEpilogue == false)
-        #expect(!HopperBackwardDescriptor.defaultWideStagedEpilogue(p))
+        #expect(HopperBackwardDescriptor.defaultWideStagedEpilogue(p))
         p.dvType = .float32
         #expect(HopperBackwardDescriptor.plan(for: p, wideStages: 1, wideStagedEpilogue: true)?[1].wideStagedEpilogue == false)
     }
