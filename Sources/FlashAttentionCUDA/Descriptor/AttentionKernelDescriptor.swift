@@ -174,8 +174,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// waits ncu shows as the top stall at short N (session 8: 1.33 per issued instruction at causal
     /// D = 64 N = 512 against cuDNN's 0.89). The maximum is the same; the sum is rounded in another
     /// order (float32 throughout). ``KernelMainloop/tmaWarpSpecialized`` only;
-    /// `FLASH_ATTENTION_HOPPER_TREE=1` sets it on every row. Off by default (session 8: built, not yet
-    /// run on a GPU; scripts/device/hopper_fwd10.sh).
+    /// `FLASH_ATTENTION_HOPPER_TREE=1` sets it on every row. Off by default (session 8: forced, it passed
+    /// the oracle checks and both sanitizers on an H100, but has not been timed; scripts/device/hopper_fwd10.sh).
     public var treeRowReductions: Bool
 
     public init(
