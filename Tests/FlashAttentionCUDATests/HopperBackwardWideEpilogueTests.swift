@@ -4,7 +4,7 @@ import FlashAttentionCore
 import Testing
 
 /// The wide Hopper backward's staged epilogue (descriptor `wideStagedEpilogue`,
-/// `FLASH_ATTENTION_HOPPER_BWD256_EPI=1`; one Q stage, 16-bit dK and dV; session 8, off by default):
+/// `FLASH_ATTENTION_HOPPER_BWD256_EPI`; one Q stage, 16-bit dK and dV; session 8, default up to 8k keys):
 /// both types, causal and not, with and without the Q ring, ordered (two writers) and arrival-order
 /// dQ, and dK/dV in the other 16-bit type.
 let hopperBackwardWideEpilogueVariants: [HopperBackwardDescriptor] = {

@@ -129,8 +129,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Tile D = 256, one Q stage, 16-bit dK and dV: the epilogue stages each warpgroup's dK and dV
     /// halves (16 KB each) in its half of the 64 KB dQ staging, free once the writer has read the
     /// last step's dQ_partial, and stores them as coalesced 16-byte row pieces (16 a thread instead
-    /// of 64 four-byte stores that touch eight rows per warp instruction). Off unless
-    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI=1` (session 8, hopbwd14; ``defaultWideStagedEpilogue(_:)``).
+    /// of 64 four-byte stores that touch eight rows per warp instruction). On by default up to 8k keys
+    /// (session 8, hopbwd14; ``defaultWideStagedEpilogue(_:)``, which has the timings);
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI=0|1` turns it off or forces it.
     public var wideStagedEpilogue: Bool = false
     /// Tile D = 128: each step's 16 values of L and 16 of D a thread are read from the stage into
     /// registers right after the Sᵀ and dPᵀ products are issued, instead of after their waits
@@ -255,14 +256,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 2k 1.07/1.06×, 4k 1.03/1.03×, 8k 1.02/1.02×, 16k 0.96/1.01× (causal 512/1k/2k 158/245/324
     /// TFLOP/s against cuDNN's 156/239/313). Checked forced: 48/48 float64-oracle cases at
     /// D = 192/256 deterministic and 48/48 non-deterministic (46 staged launches each), bitwise
-    /// reruns, memcheck 0 errors (3 runs), racecheck 0 hazards (2 runs). The lead made it the
-    /// default up to 8k keys (the unmasked 16k loss, 0.94/0.96×, is unexplained: the step loop
-    /// disassembles identical) before the session's closing call, which runs the checks with it as
-    /// shipped and times it against `=0` in both dtypes (docs/performance.md, "Integration checks at
-    /// the end of session 8"). The random `verify` sweep rarely reaches tile D = 256; the dense
-    /// oracle cases above are the check that covers it.
+    /// reruns, memcheck 0 errors (3 runs), racecheck 0 hazards (2 runs). Default up to 8k keys (the
+    /// unmasked 16k loss, 0.94/0.96×, is unexplained: the step loop disassembles identical). The
+    /// session's closing call (scripts/device/final_s8all.sh) checked it as shipped (72/72 dense
+    /// oracle cases with 22 staged launches, 48/48 non-deterministic with 40, Python test_large 20/20,
+    /// memcheck/racecheck 0) and timed it ÷ `=0`, non-deterministic, one round: bf16 1.006–1.103×,
+    /// fp16 1.023–1.111× at N = 512…8k; final_s8c.sh timed deterministic calls ÷ `=0`, two bf16
+    /// rounds + fp16: 1.04–1.11× unmasked ≤ 2k, 1.01–1.06× causal, level (0.995–1.005×) at unmasked
+    /// 4k/8k, where deterministic calls run two stages and so never take it.
     public static func defaultWideStagedEpilogue(_ problem: BackwardProblem) -> Bool {
-        problem.seqlenK <= 8192
+        problem.seqlenK > 0 && problem.seqlenK <= 8192
     }
 
     /// 128 threads of producer warpgroup (TMA warp, dQ-writer warp, two idle warps) and two

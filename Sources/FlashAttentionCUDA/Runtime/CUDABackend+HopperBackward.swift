@@ -59,7 +59,12 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
     /// picks its Q stages (``HopperBackwardDescriptor/defaultWideStages(_:)``);
-    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0` its one-stage form's Q ring (``HopperBackwardDescriptor/defaultWideQRing(_:)``).
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0` its one-stage form's Q ring (``HopperBackwardDescriptor/defaultWideQRing(_:)``;
+    /// always on, so `=0` is the measurement knob), `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0` its staged dK/dV
+    /// epilogue (``HopperBackwardDescriptor/defaultWideStagedEpilogue(_:)``).
+    /// Tile D = 128, off unless set (measured, lost; session 8): `FLASH_ATTENTION_HOPPER_BWD_STATS=1`
+    /// (L and D read ahead of the waits, ``HopperBackwardDescriptor/earlyStats``) and
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1` (``HopperBackwardDescriptor/lateFence``).
     /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches tile D = 64/128's key/value kernel on
     /// a linear grid ordered by groups of G heads (``HopperBackwardDescriptor/headGroup``), `=0`
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
