@@ -674,6 +674,38 @@ struct HopperForwardTests {
                                                   architecture: .sm90a).descriptor.halfDiagonalStep))
     }
 
+    /// The table variants (what `flash-attn compile` pre-builds and CI compiles with NVRTC)
+    /// include the kernels the short-sequence defaults pick, which problems of unknown length
+    /// never reach: the half-width diagonal softmax (`hd`) at causal tile D = 64 / 128 and O
+    /// staged in the last K/V stages (`okv`) at tile D = 256, causal and unmasked; once each,
+    /// after the other variants.
+    @Test func tableVariantsIncludeShortSequenceDefaults() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DIAG") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil else { return }
+        let variants = KernelHeuristics.tableVariants(for: .sm90a)
+        let names = variants.map(\.name)
+        #expect(Set(names).count == names.count, "a variant listed twice")
+        #expect(variants.contains { $0.halfDiagonalStep && $0.headDim == 64 && $0.mask == .causal })
+        #expect(variants.contains { $0.halfDiagonalStep && $0.headDim == 128 && $0.mask == .causal })
+        #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .causal })
+        #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .none })
+        // The kernels the H100 grid ran at 512 (bf16, LSE written).
+        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hd_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohd_sm_90a",
+                     "fwd_bf16_d256_m128n64w12b1_causal_lse_tmaws2pdsookv_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookv_sm_90a"] {
+            #expect(names.contains(name), "\(name) missing from \(names)")
+        }
+        // Each is what the heuristics pick for the plain problem at 512 keys.
+        for (D, mask) in [(64, KernelMask.causal), (128, .causal), (256, .causal), (256, .none)] {
+            let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: mask, tensorMapFriendly: true,
+                                                                          seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
+            #expect(names.contains(d.name), "D = \(D) \(mask): \(d.name)")
+        }
+        // Architectures without the TMA loop gain nothing.
+        #expect(!KernelHeuristics.tableVariants(for: .sm80).contains { $0.halfDiagonalStep || $0.stageOInLastStage })
+    }
+
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
           arguments: hopperVariants.map { HopperCase(descriptor: $0) })

@@ -546,7 +546,14 @@ public enum KernelHeuristics {
     /// The variants `flash-attn compile` pre-builds and CI checks: for each row of the
     /// architecture's table, the plain bf16 causal kernel (the common case) and the fp16 kernel
     /// with every option on (the most registers), plus, where the wgmma loop runs, its fp16
-    /// kernel with every option but dropout.
+    /// kernel with every option but dropout, and, where the TMA loop runs, its plain bf16
+    /// unmasked kernel. These problems leave the sequence lengths unknown (0), which turns the
+    /// short-sequence defaults off, so after them come the kernels those defaults pick for the
+    /// same plain bf16 problems at 512 queries and keys, causal and unmasked: the half-width
+    /// diagonal softmax (``defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``, suffix `hd`)
+    /// and O staged in the last K/V stages (``defaultStageOInLastStage(tileHeadDim:causal:seqlenK:)``,
+    /// suffix `okv`), each once (by name). They come last, so the earlier variants keep their
+    /// places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
         for choice in table(for: architecture) {
@@ -567,6 +574,17 @@ public enum KernelHeuristics {
             var plainNonCausal = plain
             plainNonCausal.mask = .none
             if let d = try? descriptor(for: plainNonCausal, architecture: architecture).descriptor, d.mainloop == .tmaWarpSpecialized {
+                variants.append(d)
+            }
+        }
+        // The short-sequence defaults, which no problem above (lengths unknown) reaches.
+        var names = Set(variants.map(\.name))
+        for choice in table(for: architecture) {
+            for mask in [KernelMask.causal, .none] {
+                let short = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
+                                             tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512)
+                guard let d = try? descriptor(for: short, architecture: architecture).descriptor,
+                      d.halfDiagonalStep || d.stageOInLastStage, names.insert(d.name).inserted else { continue }
                 variants.append(d)
             }
         }
