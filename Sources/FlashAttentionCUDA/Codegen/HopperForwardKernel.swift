@@ -407,8 +407,32 @@ public struct HopperForwardKernel: Sendable {
 
     /// The consumers' mask + online softmax over `tiles` n8 tiles of S (`width` keys) as a lambda
     /// `name`. The first line carries no indentation, the rest their place in the consumer loop.
+    ///
+    /// With ``AttentionKernelDescriptor/treeRowReductions`` each row's maximum and sum are kept in
+    /// four partial values (n8 tile `nt` feeds partial `nt % 4`), combined pairwise at the end, so
+    /// the dependent chains are a quarter as long; the mask and the exponentials are the same.
     private func softmaxLambda(name: String, tiles: String, width: String) -> String {
-        if descriptor.treeRowReductions { return treeSoftmaxLambda(name: name, tiles: tiles, width: width) }
+        let tree = descriptor.treeRowReductions
+        // A line break into the row loop's body (the places below start on such lines).
+        let line = "\n" + String(repeating: " ", count: 20)
+        // The row maximum over this step's tiles, starting from the running maximum.
+        let rowMax = tree
+            ? "// Four partial maxima (exact: the same maximum as one chain)." + line
+                + "float mp[4] = {row_max[r], row_max[r], row_max[r], row_max[r]};" + line
+                + "#pragma unroll" + line
+                + "for (int nt = 0; nt < \(tiles); ++nt) mp[nt % 4] = fmaxf(mp[nt % 4], fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));" + line
+                + "float mx = fmaxf(fmaxf(mp[0], mp[1]), fmaxf(mp[2], mp[3]));"
+            : "float mx = row_max[r];" + line
+                + "#pragma unroll" + line
+                + "for (int nt = 0; nt < \(tiles); ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));"
+        // The row sum of this step's P: one chain, or four partial sums added pairwise (float32
+        // throughout; another rounding order).
+        let sumInit = tree
+            ? "// Four partial sums, added pairwise (float32 throughout; another rounding order)." + line
+                + "float sp[4] = {0.0f, 0.0f, 0.0f, 0.0f};"
+            : "float sum = 0.0f;"
+        let sumAdd = tree ? "sp[nt % 4] += pv;" : "sum += pv;"
+        let sumTotal = tree ? "((sp[0] + sp[1]) + (sp[2] + sp[3]))" : "sum"
         return """
         auto \(name) = [&](int n0) {
                         if (n0 + \(width) > full_hi) {
@@ -425,72 +449,23 @@ public struct HopperForwardKernel: Sendable {
                         }
                         #pragma unroll
                         for (int r = 0; r < 2; ++r) {
-                            float mx = row_max[r];
-                            #pragma unroll
-                            for (int nt = 0; nt < \(tiles); ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+                            \(rowMax)
                             mx = warp_max4(mx);
                             // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
                             const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
                             alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
                             row_max[r] = mx;
-                            float sum = 0.0f;
+                            \(sumInit)
                             #pragma unroll
                             for (int nt = 0; nt < \(tiles); ++nt)
                                 #pragma unroll
                                 for (int c = 0; c < 2; ++c) {
                                     const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
                                     const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
-                                    sum += pv;
+                                    \(sumAdd)
                                     s[nt][2 * r + c] = pv;
                                 }
-                            row_sum[r] = row_sum[r] * alpha[r] + sum;
-                        }
-                    };
-        """
-    }
-
-    /// ``AttentionKernelDescriptor/treeRowReductions``: the same mask and softmax with each row's
-    /// maximum and sum kept in four partial values (n8 tile `nt` feeds partial `nt % 4`), combined
-    /// pairwise at the end, so the dependent chains are a quarter as long.
-    private func treeSoftmaxLambda(name: String, tiles: String, width: String) -> String {
-        """
-        auto \(name) = [&](int n0) {
-                        if (n0 + \(width) > full_hi) {
-                            #pragma unroll
-                            for (int r = 0; r < 2; ++r) {
-                                const int i = row0 + 8 * r;
-                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
-                                #pragma unroll
-                                for (int nt = 0; nt < \(tiles); ++nt)
-                                    #pragma unroll
-                                    for (int c = 0; c < 2; ++c)
-                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
-                            }
-                        }
-                        #pragma unroll
-                        for (int r = 0; r < 2; ++r) {
-                            // Four partial maxima (exact: the same maximum as one chain).
-                            float mp[4] = {row_max[r], row_max[r], row_max[r], row_max[r]};
-                            #pragma unroll
-                            for (int nt = 0; nt < \(tiles); ++nt) mp[nt % 4] = fmaxf(mp[nt % 4], fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
-                            float mx = fmaxf(fmaxf(mp[0], mp[1]), fmaxf(mp[2], mp[3]));
-                            mx = warp_max4(mx);
-                            // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
-                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
-                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
-                            row_max[r] = mx;
-                            // Four partial sums, added pairwise (float32 throughout; another rounding order).
-                            float sp[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                            #pragma unroll
-                            for (int nt = 0; nt < \(tiles); ++nt)
-                                #pragma unroll
-                                for (int c = 0; c < 2; ++c) {
-                                    const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
-                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
-                                    sp[nt % 4] += pv;
-                                    s[nt][2 * r + c] = pv;
-                                }
-                            row_sum[r] = row_sum[r] * alpha[r] + ((sp[0] + sp[1]) + (sp[2] + sp[3]));
+                            row_sum[r] = row_sum[r] * alpha[r] + \(sumTotal);
                         }
                     };
         """
