@@ -141,6 +141,22 @@ let hopperBackwardStatsVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The persistent grid (FLASH_ATTENTION_HOPPER_BWD_PERSIST=1, session 8, hopbwd15; arrival-order dQ only):
+/// every form the runtime can pick with it — tile D = 128 with the early dV and late dK (unmasked) with one and
+/// two dQ buffers, both input types, float32 gradients (the causal and tile D = 64 forms spill; not generated).
+let hopperBackwardPersistentVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for buffers in [1, 2] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, orderedDQ: false, dqBuffers: buffers, earlyDV: true,
+                                                 lateDK: true, persistentTiles: true))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, orderedDQ: false,
+                                         dqBuffers: 2, earlyDV: true, lateDK: true, persistentTiles: true))
+    return list
+}()
+
 /// The preprocess and the dQ conversion in their fast forms (FLASH_ATTENTION_HOPPER_BWD_FASTPASS,
 /// session 7): every tile, both input types, O in each storage type, dQ in the inputs' type and
 /// float32 (at tile D = 256 a float32 dQ keeps the plain conversion).
@@ -510,6 +526,8 @@ struct HopperBackwardKernelTests {
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), earlyDV: true,
                                                               lateDK: true, earlyStats: true, lateFence: true))
         #expect(!plan[0].earlyStats && plan[1].earlyStats && plan[1].lateFence && !plan[2].earlyStats)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, earlyDV: true,
+                                         persistentTiles: true).invalidReason != nil, "the compiled forms have the late dK")
         let causal = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128, mask: .causal),
                                                                 earlyStats: true, lateFence: true))
         #expect(causal[1].earlyStats && !causal[1].lateFence, "no late dK, no late fence")
@@ -554,6 +572,51 @@ struct HopperBackwardKernelTests {
         let wide2 = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 2)
         #expect(wide1.sharedMemoryBytes == 231_168 && wide2.sharedMemoryBytes == 231_424)
         #expect(wide1.invalidReason == nil && wide2.invalidReason == nil && wide2.sharedMemoryBytes <= limit)
+    }
+
+    /// The persistent grid (session 8): arrival-order dQ at tile D = 64/128 only (ordered turns
+    /// across a persistent schedule can deadlock), named apart, carried by the plan only where it
+    /// applies; its source walks tiles with a K/V-free barrier, and the shipped source has none of it.
+    @Test func persistentTiles() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true,
+                                          lateDK: true, persistentTiles: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_dqunordered_dqbuf2_edv_ldk_pt_sm_90a"))
+        let text = try HopperBackwardKernel(descriptor: on).source
+        #expect(text.contains("kv_tile += gridDim.x") && text.contains("mbar_arrive(bar_kv_free)")
+                && text.contains("mbar_wait(bar_kv_free, (it - 1) & 1)") && text.contains("mbar_wait(bar_kv, it & 1)"))
+        #expect(!text.contains("ld_acquire(sem)"), "no turn chain in the persistent form")
+        let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false,
+                                                                                dqBuffers: 2, earlyDV: true, lateDK: true)).source
+        #expect(!off.contains("bar_kv_free") && !off.contains("kv_tile"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, persistentTiles: true).invalidReason != nil, "ordered dQ")
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, orderedDQ: false,
+                                         persistentTiles: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, pipelinedS: true,
+                                         persistentTiles: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, pingPong: true,
+                                         persistentTiles: true).invalidReason != nil)
+        #expect(!HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, persistentTiles: true).persistentTiles)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false,
+                                         persistentTiles: true).invalidReason != nil, "no early dV: spills")
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, orderedDQ: false,
+                                         persistentTiles: true).invalidReason != nil, "tile D = 64 spills")
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96), orderedDQ: false,
+                                                              earlyDV: true, lateDK: true, headGroup: 4, persistentTiles: true))
+        #expect(plan[1].persistentTiles && plan[1].headGroup == 0 && !plan[0].persistentTiles && !plan[2].persistentTiles)
+        let causal = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128, mask: .causal),
+                                                                orderedDQ: false, persistentTiles: true))
+        #expect(!causal[1].persistentTiles)
+        let ordered = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), persistentTiles: true))
+        #expect(!ordered[1].persistentTiles, "ordered dQ keeps the one-tile grid")
+        #expect(hopperBackwardPersistentVariants.allSatisfy { $0.invalidReason == nil && $0.persistentTiles })
+    }
+
+    /// Every persistent variant compiles for sm_90a with NVRTC: no spills, no stack frame, no
+    /// serialized wgmma, no C7508/C7514/C7517.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardPersistentVariants.map { HopperBackwardCase(descriptor: $0) })
+    func persistentVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.

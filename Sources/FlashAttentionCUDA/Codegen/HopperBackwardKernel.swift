@@ -436,7 +436,16 @@ public struct HopperBackwardKernel: Sendable {
 
     /// The step schedule, the same text in the producer, the writer and the consumers.
     var stepDecode: String {
-        """
+        if descriptor.persistentTiles {
+            // Persistent tiles: `tstep` counts this tile's steps, `step` every step of the CTA (the ring's phases).
+            return """
+            const int h = kv_head * p.group_size + tstep / m_steps;
+                            const int m_block = m_blocks - 1 - tstep % m_steps;  // last query block first
+                            const int m0 = m_block * BLOCK_M;
+                            (void)h; (void)m0;
+            """
+        }
+        return """
         const int h = kv_head * p.group_size + step / m_steps;
                         const int m_block = m_blocks - 1 - step % m_steps;  // last query block first
                         const int m0 = m_block * BLOCK_M;
@@ -935,11 +944,11 @@ public struct HopperBackwardKernel: Sendable {
             const u32 sDelta = sL + STAGES * STAT_BYTES;
             \(barrierBase)
             const u32 bar_kv = bar, bar_dq_full = bar + 8, bar_dq_empty = bar_dq_full + 8 * DQ_BUFS;
-            const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;\(pingPongBarrier)
+            const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;\(pingPongBarrier)\(persistentBarrier)
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
-            \(blockDecode)
-            \(HopperBackwardKernel.keyBlockSteps)
+            \(descriptor.persistentTiles ? persistentGrid : blockDecode)
+            \(descriptor.persistentTiles ? "" : HopperBackwardKernel.keyBlockSteps)
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
@@ -950,11 +959,152 @@ public struct HopperBackwardKernel: Sendable {
                 for (int s = 0; s < STAGES; ++s) {
                     mbar_init(bar_full + 8 * s, 1);
                     mbar_init(bar_free + 8 * s, CONSUMER_THREADS);
-                }
+                }\(persistentInit)
                 asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
             }
             __syncthreads();
 
+            \(descriptor.persistentTiles ? persistentRoles : roles)
+        }
+        """
+    }
+
+    // MARK: - Persistent tiles (``HopperBackwardDescriptor/persistentTiles``)
+
+    /// The tile count of the persistent grid (batch slowest, then kv head, then key block).
+    private var persistentGrid: String {
+        """
+        // Persistent: CTA c takes tiles c, c + gridDim.x, … in (batch, kv head, key block) order, so the
+            // CTAs running at once hold consecutive key blocks of a few heads (their Q, dO, dQ tiles stay in L2).
+            const int kv_heads = p.heads / p.group_size, n_blocks = (p.seqlen_k + BLOCK_N - 1) / BLOCK_N;
+            const int num_tiles = kv_heads * n_blocks * p.batch;
+        """
+    }
+
+    /// One tile's decode at the top of each role's tile loop, then the key block's steps.
+    private var persistentTileDecode: String {
+        """
+        const int batch = kv_tile / (kv_heads * n_blocks), in_batch = kv_tile % (kv_heads * n_blocks);
+                const int kv_head = in_batch / n_blocks, n_block = in_batch % n_blocks;
+                \(HopperBackwardKernel.keyBlockSteps.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n        "))
+        """
+    }
+
+    private var persistentBarrier: String {
+        guard descriptor.persistentTiles else { return "" }
+        return "\n    const u32 bar_kv_free = bar_free + 8 * STAGES;   // persistent: the consumers no longer read this tile's K and V"
+    }
+
+    private var persistentInit: String {
+        guard descriptor.persistentTiles else { return "" }
+        return "\n            mbar_init(bar_kv_free, CONSUMER_THREADS);"
+    }
+
+    /// The roles of the persistent grid. Phases across tiles: `step` counts every step the CTA
+    /// runs, so the Q/dO ring (stage, parity), the dSᵀ double buffer and the dQ staging continue
+    /// their sequences from tile to tile; `it` counts the tiles with steps, and bar_kv / bar_kv_free
+    /// complete once per such tile (parity it & 1). The producer loads a later tile's first Q/dO
+    /// stage as soon as the ring frees it (the previous tile's second-to-last step), then waits
+    /// for the consumers' K/V-free arrival (after the last step's products, before the dK/dV
+    /// stores) to load K and V, so the load runs under the epilogue; then the remaining steps.
+    private var persistentRoles: String {
+        """
+        if (warp < 4) {
+                asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
+                if (warp == 0 && lane == 0) {
+                    // MARK: producer (persistent)
+                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v); tma_prefetch_map(&hp.tm_do);
+                    int step = 0, it = 0;
+                    for (int kv_tile = blockIdx.x; kv_tile < num_tiles; kv_tile += gridDim.x) {
+                        \(persistentTileDecode)
+                        if (steps == 0) continue;
+                        // K and V of this tile: the first tile's ahead of its first stage; a later tile's
+                        // after its first stage (which needs only a freed ring stage), once the consumers
+                        // have released the previous tile's K and V (a one-step tile: ahead of it).
+                        const int kv_at = it > 0 && steps > 1 ? 1 : 0;
+                        for (int tstep = 0; tstep < steps; ++tstep, ++step) {
+                            if (tstep == kv_at) {
+                                if (it > 0) mbar_wait(bar_kv_free, (it - 1) & 1);
+                                mbar_expect_tx(bar_kv, 2 * KV_BYTES);
+                                #pragma unroll
+                                for (int db = 0; db < HEAD_DIM / 64; ++db) {
+                                    tma_load(sK + db * BLOCK_N * 128, &hp.tm_k, bar_kv, db * 64, n0, kv_head, batch);
+                                    tma_load(sV + db * BLOCK_N * 128, &hp.tm_v, bar_kv, db * 64, n0, kv_head, batch);
+                                }
+                            }
+                            \(stepDecode)
+                            const int stage = step % STAGES;
+                            mbar_wait(bar_free + 8 * stage, ((step / STAGES) & 1) ^ 1);
+                            const u32 full = bar_full + 8 * stage;
+                            mbar_expect_tx(full, 2 * QT_BYTES + 2 * STAT_BYTES);
+                            #pragma unroll
+                            for (int db = 0; db < HEAD_DIM / 64; ++db) {
+                                tma_load(sQ + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_q, full, db * 64, m0, h, batch);
+                                tma_load(sdO + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_do, full, db * 64, m0, h, batch);
+                            }
+                            const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
+                            bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
+                            bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
+                        }
+                        ++it;
+                    }
+                } else if (warp == 1 && lane == 0) {
+                    // MARK: dQ writer, arrival order (persistent): the staging's sequence runs on across tiles.
+                    int step = 0;
+                    for (int kv_tile = blockIdx.x; kv_tile < num_tiles; kv_tile += gridDim.x) {
+                        \(persistentTileDecode)
+                        for (int tstep = 0; tstep < steps; ++tstep, ++step) {
+                            \(stepDecode)
+                            const int buf = step % DQ_BUFS;
+                            mbar_wait(bar_dq_full + 8 * buf, (step / DQ_BUFS) & 1);
+                            const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                            bulk_reduce_add((float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM), sdQ + buf * DQ_BYTES, DQ_BYTES);
+                            bulk_commit();
+                            bulk_wait_read();
+                            mbar_arrive(bar_dq_empty + 8 * buf);   // the consumers may stage into it again
+                            red_relaxed_inc((int*)p.dq_sem + tile);  // "reached", for the convert kernel
+                        }
+                    }
+                    bulk_wait();
+                }
+            } else {
+                // MARK: consumers (persistent)
+                asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\\n" ::: "memory");
+                const int wg = (warp >> 2) - 1;                 // keys 64·wg … 64·wg + 63 of the block
+                const int ct = tid - 128 - 128 * wg;            // thread within the warpgroup
+                const int group = lane >> 2, tig = lane & 3;
+                const int warp_row = wg * 64 + (warp & 3) * 16; // this warp's first key row in the block
+                const u32 wg_rows = wg * 64 * 128;
+                const float scale_log2 = p.scale_log2;
+                int step = 0, it = 0;
+                for (int kv_tile = blockIdx.x; kv_tile < num_tiles; kv_tile += gridDim.x) {
+                    \(persistentTileDecode)
+                    const int key0 = n0 + warp_row + group;         // this thread's keys: key0 + 8·r
+                    float acc_dk[D_TILES][4], acc_dv[D_TILES][4];
+                    #pragma unroll
+                    for (int dt = 0; dt < D_TILES; ++dt)
+                        #pragma unroll
+                        for (int e = 0; e < 4; ++e) { acc_dk[dt][e] = 0.0f; acc_dv[dt][e] = 0.0f; }
+                    if (steps > 0) mbar_wait(bar_kv, it & 1);
+                    float st[Q_TILES][4];
+                    for (int tstep = 0; tstep < steps; ++tstep, ++step) {
+                        \(consumerStep)
+                    }
+                    if (steps > 0) {
+                        // Every product of the tile has completed (the step tail waits for all):
+                        // the producer may load the next tile's K and V under these stores.
+                        mbar_arrive(bar_kv_free);
+                        ++it;
+                    }
+                    \(consumerEpilogue)
+                }
+            }
+        """
+    }
+
+    /// The producer, the dQ writers and the consumers of the one-tile-per-CTA grid (shipped text).
+    private var roles: String {
+        String("""
             if (warp < 4) {
                 asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
                 if (warp == 0 && lane == 0 && steps > 0) {
@@ -1074,6 +1224,17 @@ public struct HopperBackwardKernel: Sendable {
                 }\(pingPongFirstTurn)
 
                 for (int step = 0; step < steps; ++step) {
+                    \(consumerStep)
+                }
+
+                \(consumerEpilogue)
+            }
+        """.drop(while: { $0 == " " }))
+    }
+
+    /// One consumer step, from the step decode through the step tail (both grid forms).
+    private var consumerStep: String {
+        String("""
                     \(stepDecode)
                     const int stage = step % STAGES;
                     const u32 q_base = sQ + stage * QT_BYTES, do_base = sdO + stage * QT_BYTES;
@@ -1123,8 +1284,12 @@ public struct HopperBackwardKernel: Sendable {
                     }
                     \(dqProduct)
                     \(stepTail)
-                }
+        """.drop(while: { $0 == " " }))
+    }
 
+    /// dK and dV of the tile from the consumers' registers (both grid forms).
+    private var consumerEpilogue: String {
+        String("""
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
                 dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
                 dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
@@ -1145,8 +1310,6 @@ public struct HopperBackwardKernel: Sendable {
                         }
                     }
                 }
-            }
-        }
-        """
+        """.drop(while: { $0 == " " }))
     }
 }

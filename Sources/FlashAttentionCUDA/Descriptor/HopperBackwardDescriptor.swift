@@ -145,6 +145,19 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// stores overlaps dK's. Off unless `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1`; it lost where
     /// timed (``defaultLateFence(_:)``).
     public var lateFence: Bool = false
+    /// Tile D = 128 with the early dV and late dK (the unmasked form), arrival-order dQ: a persistent grid (one CTA per multiprocessor, at most
+    /// one per tile) whose CTAs walk the (batch, kv head, key block) tiles with a static stride,
+    /// head-major (consecutive tiles are consecutive key blocks of one head, so the CTAs running
+    /// at once share that head's Q, dO and dQ accumulator in L2). The producer loads the next
+    /// tile's first Q/dO stage as soon as a ring stage frees, then its K and V once the consumers
+    /// have arrived on a K/V-free barrier after the last step's products (so the load runs under
+    /// the dK/dV epilogue). The Q/dO ring and the dQ staging continue their phase sequence across
+    /// tiles; the K/V barriers flip once per tile. Not with ordered dQ: the turn chain waits for
+    /// lower key blocks, and a persistent CTA that holds a higher key block while the lower one
+    /// waits in its own CTA's queue behind it can deadlock. Off unless
+    /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` (non-deterministic calls; session 8, hopbwd15). The causal
+    /// (no early dV) and tile D = 64 forms spill with the tile loop (4 and 12–20 bytes), so they are not generated.
+    public var persistentTiles: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -152,7 +165,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
-                lateFence: Bool = false, wideStagedEpilogue: Bool = false) {
+                lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -180,6 +193,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.wideStagedEpilogue = wideStagedEpilogue && pass == .keyValue
         self.earlyStats = earlyStats && pass == .keyValue
         self.lateFence = lateFence && pass == .keyValue
+        self.persistentTiles = persistentTiles && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -351,6 +365,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
         if earlyStats && (headDim != 128 || pingPong) { return "the early statistics are generated for tile D = 128 without ping-pong consumers" }
         if lateFence && (headDim != 128 || !lateDK || pingPong) { return "the late dQ fence needs tile D = 128 with the late dK product" }
+        if persistentTiles && (headDim != 128 || !earlyDV || !lateDK || orderedDQ || pipelinedS || pingPong || headGroup != 0) {
+            // Ordered turns across a persistent schedule can deadlock: a CTA waiting for a lower key
+            // block's turn may hold the multiprocessor that block's CTA would need.
+            return "persistent tiles are generated for tile D = 128 with the early dV and late dK, arrival-order dQ, no pipelined Sᵀ, ping-pong or head groups"
+        }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -563,7 +582,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
                             earlyStats: Bool = false, lateFence: Bool = false,
                             wideQRing: Bool = false,
-                            wideStagedEpilogue: Bool = false) -> [HopperBackwardDescriptor]? {
+                            wideStagedEpilogue: Bool = false, persistentTiles: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -588,17 +607,21 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         // The early dV (and so the late dK) exists at tile D = 128 only; tile D = 64 keeps its
         // order. The late dK and the pipelined Sᵀ exclude each other: the pipelined Sᵀ wins.
         let earlyDV = earlyDV && tile == 128, lateDK = lateDK && earlyDV && !pipelinedS
+        // Session 8 (hopbwd15): persistent tiles at tile D = 128 with the late dK and arrival-order dQ only
+        // (no head groups: its own order).
+        let persistent = persistentTiles && tile == 128 && lateDK && !orderedDQ && !pipelinedS && !pingPong
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
                                      fastPasses: fastPasses),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
-                                     headGroup: headGroup, maskBranch: maskBranch,
+                                     headGroup: persistent ? 0 : headGroup, maskBranch: maskBranch,
                                      pingPong: pingPong && tile == 128 && !pipelinedS,
                                      // Session 8 (hopbwd13): tile D = 128 only, not with ping-pong consumers.
                                      earlyStats: earlyStats && tile == 128 && !(pingPong && !pipelinedS),
-                                     lateFence: lateFence && tile == 128 && lateDK && !(pingPong && !pipelinedS)),
+                                     lateFence: lateFence && tile == 128 && lateDK && !(pingPong && !pipelinedS),
+                                     persistentTiles: persistent),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
         ]
@@ -641,6 +664,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if wideStagedEpilogue { parts.append("se") }
             if earlyStats { parts.append("es") }
             if lateFence { parts.append("lf") }
+            if persistentTiles { parts.append("pt") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

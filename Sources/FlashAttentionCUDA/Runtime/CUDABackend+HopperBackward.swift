@@ -36,6 +36,7 @@ private enum HopperBackwardKnobs {
     static let wideEpilogue = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_EPI")
     static let earlyStats = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS")
     static let lateFence = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE")
+    static let persist = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -55,6 +56,9 @@ extension CUDABackend {
     /// dV, without the pipelined Sᵀ) issues dK's product behind dQ's; unset, they follow
     /// ``HopperBackwardDescriptor/defaultDQBuffers(_:)``, ``HopperBackwardDescriptor/defaultPipelinedS(_:)``
     /// ``HopperBackwardDescriptor/defaultEarlyDV(_:)`` and ``HopperBackwardDescriptor/defaultLateDK(_:)``.
+    /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` runs tile D = 128 non-deterministic calls with the early dV on the persistent
+    /// key/value grid (``HopperBackwardDescriptor/persistentTiles``), which adds dQ in arrival order (never in
+    /// deterministic calls: key-block turns across a persistent schedule can deadlock); off unless set.
     /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
@@ -94,8 +98,15 @@ extension CUDABackend {
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
         // A deterministic call always adds in key-block order, whatever the knob says.
         let orderSetting = HopperBackwardKnobs.order
+        let earlySetting = HopperBackwardKnobs.earlyDV
+        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
+        // `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1`: tile D = 128 non-deterministic calls with the early dV and late dK (unmasked)
+        // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`).
+        let persistent = HopperBackwardKnobs.persist == "1" && !problem.deterministic && orderSetting != "ordered"
+            && HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 128 && earlyDV && HopperBackwardKnobs.lateDK != "0"
+            && layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch <= Int(Int32.max)   // the kernel's tile count is an int
         let ordered = problem.deterministic || orderSetting == "ordered"
-            || (orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
+            || (!persistent && orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
         let bufferSetting = HopperBackwardKnobs.buffers
         // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
         // layout over the limit would make `plan` hand the problem to the other kernels.
@@ -106,8 +117,6 @@ extension CUDABackend {
             : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQWriters(problem)
         let pipeSetting = HopperBackwardKnobs.pipelined
         let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
-        let earlySetting = HopperBackwardKnobs.earlyDV
-        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
         let lateSetting = HopperBackwardKnobs.lateDK
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         let stageSetting = HopperBackwardKnobs.wideStages
@@ -146,7 +155,8 @@ extension CUDABackend {
                                                  : HopperBackwardDescriptor.defaultWideQRing(problem),
                                              // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
                                              wideStagedEpilogue: HopperBackwardKnobs.wideEpilogue == "1" ? true : HopperBackwardKnobs.wideEpilogue == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultWideStagedEpilogue(problem))
+                                                 : HopperBackwardDescriptor.defaultWideStagedEpilogue(problem),
+                                             persistentTiles: persistent)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
@@ -258,7 +268,10 @@ extension CUDABackend {
                                     stream: stream, parameters: p.packed())
             let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
             // headGroup > 0: one linear grid, decoded by the kernel (batch, head group, key block, head).
-            let grid = kv.headGroup > 0 ? (layout.kvHeads * keyBlocks * layout.batch, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
+            // persistentTiles: one CTA per multiprocessor (at most one per tile) walks the tiles.
+            let kvTiles = layout.kvHeads * keyBlocks * layout.batch
+            let grid = kv.persistentTiles ? (min(kvTiles, context.device.multiprocessorCount), 1, 1)
+                : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
             try keyValue.function.launch(
                 grid: grid, block: (kv.threads, 1, 1),
                 sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
