@@ -286,6 +286,26 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         tmaStoreO: true, stageOInLastStage: true, treeRowReductions: true))
+    // Session 8 (FLASH_ATTENTION_HOPPER_WGSTEPS=1, off: built, not yet measured): per-warpgroup key-step
+    // counts on the causal 64-key rows (tile D = 256), warpgroup 0 skipping a diagonal block it sees
+    // none of — O in the last stage (bf16, fp16 without LSE), O in the Q buffer (fp16, bf16). Refused
+    // with direct stores (the long-N row and varlen: 8 B of spills, NVRTC 13.5).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true, warpgroupStepCount: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, writeLSE: false, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true, warpgroupStepCount: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, warpgroupStepCount: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, warpgroupStepCount: true))
     return list
 }()
 
@@ -469,6 +489,29 @@ struct HopperForwardTests {
 
     /// The softmax's row maximum and sum in four partial chains (session 8): the text only in kernels
     /// that have it, in the full and the half-width diagonal softmax alike.
+    @Test func warpgroupStepCountShapes() throws {
+        let ws = try #require(hopperVariants.first { $0.warpgroupStepCount && $0.stageOInLastStage })
+        #expect(ws.name.hasSuffix("okvws1_sm_90a"))
+        let source = try AttentionKernel(descriptor: ws).source
+        // The loop's first index and the first step's stage follow the warpgroup's count; the
+        // skipped step's turn and stages are still taken and released.
+        #expect(source.contains("for (int it = 1 + ws_first; it < n_blocks; ++it)"))
+        #expect(source.contains("if (ws_first) { named_sync(BAR_TURN + 0, CONSUMER_THREADS); named_arrive(BAR_TURN + 1, CONSUMER_THREADS); }"))
+        #expect(source.contains("if (ws_first) { mbar_arrive(bar_k_free + 8 * (kv_iter % STAGES)); mbar_arrive(bar_v_free + 8 * (kv_iter % STAGES)); }"))
+        var plain = ws
+        plain.warpgroupStepCount = false
+        #expect(!(try AttentionKernel(descriptor: plain).source.contains("ws_first")))
+        var refused = ws
+        refused.halfDiagonalStep = true
+        #expect(refused.invalidReason != nil)
+        refused = ws
+        refused.mask = .none
+        #expect(refused.invalidReason != nil)
+        refused = ws
+        (refused.tmaStoreO, refused.stageOInLastStage) = (false, false)
+        #expect(refused.invalidReason != nil)
+    }
+
     @Test func treeRowReductionsShapes() throws {
         let tr = try #require(hopperVariants.first { $0.treeRowReductions && $0.halfDiagonalStep })
         #expect(tr.invalidReason == nil && tr.name.hasSuffix("tmaws2pdq2hdtr_sm_90a"))
@@ -722,5 +765,7 @@ struct HopperForwardTests {
         #expect(!compiled.log.contains("C7514"), "wgmma serialised (accumulators read in flight):\n\(compiled.log)")
         #expect(!compiled.log.contains("C7517"), "ptxas injected a wgmma wait:\n\(compiled.log)")
         #expect(!compiled.log.contains("C7519"), "wgmma serialised:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7515"), "wgmma serialised:\n\(compiled.log)")
+        #expect(!compiled.log.contains("C7511"), "wgmma serialised:\n\(compiled.log)")
     }
 }

@@ -538,6 +538,29 @@ public struct HopperForwardKernel: Sendable {
             + pad + "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * okv_stage);"
     }
 
+    /// ``AttentionKernelDescriptor/warpgroupStepCount``: per-warpgroup key-step counts.
+    private var ws: Bool { descriptor.warpgroupStepCount }
+
+    /// Per-warpgroup step counts: whether this warpgroup skips the tile's first step (its diagonal
+    /// block, the highest keys), and for a skipped step the turn it still takes and hands over, so
+    /// the turns keep alternating. Only warpgroup 0 (the tile's first 64 rows) can skip, only when a
+    /// step is left, and only where its last row (tile row 63, keys up to its index + diag) sees
+    /// none of the block. No `wgmma` below depends on it through a branch: it sets the first step's
+    /// stage and the loop's first index.
+    private var wsHead: String {
+        let pad = "\n" + String(repeating: " ", count: 12)
+        return pad + "// Key steps of this warpgroup: warpgroup 0 skips the diagonal block when its last row sees none of it."
+            + pad + "const int ws_first = (wg == 0 && n_blocks > 1 && imin(seqlen_k, m0 + 64 + diag) <= (n_blocks - 1) * BLOCK_N) ? 1 : 0;"
+            + pad + "if (ws_first) { named_sync(BAR_TURN + 0, CONSUMER_THREADS); named_arrive(BAR_TURN + 1, CONSUMER_THREADS); }  // the skipped step's turn"
+    }
+
+    /// Per-warpgroup step counts: the skipped step's K and V stages released, after this warpgroup's
+    /// first issued step's turn (warpgroup 1 has then arrived for every earlier use of those stages).
+    private var wsRelease: String {
+        "\n" + String(repeating: " ", count: 16)
+            + "if (ws_first) { mbar_arrive(bar_k_free + 8 * (kv_iter % STAGES)); mbar_arrive(bar_v_free + 8 * (kv_iter % STAGES)); }  // the skipped step's stages"
+    }
+
     /// ``AttentionKernelDescriptor/lateTileAddresses``: the consumers hold no tile coordinates
     /// or output addresses through the main loop.
     private var late: Bool { descriptor.lateTileAddresses }
@@ -785,11 +808,10 @@ public struct HopperForwardKernel: Sendable {
                         mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
                         ++q_iter;
                     }
-                    q_base = sQ + qb * Q_BYTES + wg * 64 * 128;
+                    q_base = sQ + qb * Q_BYTES + wg * 64 * 128;\(ws ? wsHead : "")
                     // First step: S = Q·K_lastᵀ, softmax.
                     {
-                        const int stage = kv_iter % STAGES;
-                        mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);
+                        \(ws ? "const int stage = (kv_iter + ws_first) % STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_k_full + 8 * stage, ((kv_iter + ws_first) / STAGES) & 1);" : "const int stage = kv_iter % STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);")
                         named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
@@ -804,10 +826,10 @@ public struct HopperForwardKernel: Sendable {
                             init_rows();
                         }
                         wgmma_wait<0>();
-                        \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
-                        \(halfDiagonal ? halfSoftmax : "softmax((n_blocks - 1) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
+                        \(okv ? (ws ? "if (wg != 0 || n_blocks != 1 + ws_first) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage") : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
+                        \(halfDiagonal ? halfSoftmax : ws ? "softmax((n_blocks - 1 - ws_first) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();" : "softmax((n_blocks - 1) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
-                    for (int it = 1; it < n_blocks; ++it) {
+                    for (int it = \(ws ? "1 + ws_first" : "1"); it < n_blocks; ++it) {
                         const int cur = kv_iter + it, prv = cur - 1;
                         const int stage = cur % STAGES, prev = prv % STAGES;
                         mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);

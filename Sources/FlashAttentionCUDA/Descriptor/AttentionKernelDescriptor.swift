@@ -179,6 +179,24 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_TREE=1` sets it on every row. Off by default (session 8: forced, it passed
     /// the oracle checks and both sanitizers on an H100, but has not been timed; scripts/device/hopper_fwd10.sh).
     public var treeRowReductions: Bool
+    /// Causal only, two consumer warpgroups: each consumer warpgroup runs its own count of key steps
+    /// per tile. The steps go from the highest key block down, so a tile's first step is its diagonal
+    /// block; where consumer warpgroup 0's last row (row 63 of the tile) sees none of that block's keys
+    /// (the bottom-right causal edge, Sq ≠ Sk included; at 64-key steps on every tile whose key and
+    /// query ends line up), warpgroup 0 starts at the second step and issues neither the S product nor
+    /// the P·V of the first, whose scores would all be masked (its rows' final maximum, sum and O are
+    /// the same). No `wgmma` sits under a branch: the loop's first index and the first step's stage are
+    /// per-warpgroup values (a branch around a `wgmma` made ptxas serialise every `wgmma` of the kernel,
+    /// C7519 / C7515). For the skipped step warpgroup 0 still takes and hands over its turn (the two
+    /// turn barriers stay balanced) and arrives on that step's K-free and V-free barriers, after its
+    /// first issued step's turn (by then warpgroup 1 has arrived for every earlier use of those stages,
+    /// so no phase takes an arrival of the next). ``KernelMainloop/tmaWarpSpecialized`` with
+    /// ``tmaStoreO`` only (the direct-store kernel, which holds the output addresses through the loop,
+    /// spills 8 B at D = 256 with 64-key steps); not with three consumer warpgroups, ``overlapEpilogue``
+    /// or ``halfDiagonalStep``. `FLASH_ATTENTION_HOPPER_WGSTEPS=1` sets it on causal rows of at most
+    /// 64-key steps that store O through the copy engine (tile D = 256 up to 2k keys). Off by default
+    /// (session 8: built, not yet measured).
+    public var warpgroupStepCount: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -189,7 +207,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         stages: Int = 2, persistent: Bool = false, dynamicScheduler: Bool = false, qStages: Int = 1,
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
-        stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false
+        stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
+        warpgroupStepCount: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -223,6 +242,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.stageOInLastStage = stageOInLastStage
         self.halfDiagonalStep = halfDiagonalStep
         self.treeRowReductions = treeRowReductions
+        self.warpgroupStepCount = warpgroupStepCount
     }
 
     // MARK: - Derived layout facts
@@ -278,6 +298,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if halfDiagonalStep && (mask != .causal || blockN % 32 != 0 || overlapEpilogue) {
                 return "the half-width diagonal softmax needs a causal mask and a multiple of 32 keys a step, and is not combined with the overlapped epilogue"
             }
+            if warpgroupStepCount && (mask != .causal || blockM != 128 || !tmaStoreO || overlapEpilogue || halfDiagonalStep) {
+                return "per-warpgroup key-step counts need a causal mask, two consumer warpgroups and the TMA store of O (with direct stores the 64-key D = 256 kernel spills 8 B), and are not combined with the overlapped epilogue or the half-width diagonal softmax"
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -299,7 +322,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep and treeRowReductions need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions and warpgroupStepCount need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -327,7 +350,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

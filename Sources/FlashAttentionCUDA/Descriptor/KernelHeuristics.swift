@@ -453,6 +453,15 @@ public enum KernelHeuristics {
         }
         // FLASH_ATTENTION_HOPPER_TREE=1: the softmax's row maximum and sum in four partial chains.
         if HopperForwardKnobs.treeRowReductions == "1" { d.treeRowReductions = true }
+        // FLASH_ATTENTION_HOPPER_WGSTEPS=1: per-warpgroup key-step counts (warpgroup 0 skips a
+        // diagonal block it sees none of) on the causal rows of at most 64-key steps, where that block
+        // lies wholly past warpgroup 0's rows whenever the key and query ends line up (rows with the
+        // TMA store of O only: the direct-store kernel spills, refused by invalidReason).
+        if causal && HopperForwardKnobs.warpgroupStepCount == "1" && d.blockN <= 64 {
+            var steps = d
+            steps.warpgroupStepCount = true
+            if steps.invalidReason == nil { d = steps }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -606,4 +615,5 @@ private enum HopperForwardKnobs {
     static let stageOInLastStage = FileSystem.environment("FLASH_ATTENTION_HOPPER_OKV")
     static let halfDiagonalStep = FileSystem.environment("FLASH_ATTENTION_HOPPER_DIAG")
     static let treeRowReductions = FileSystem.environment("FLASH_ATTENTION_HOPPER_TREE")
+    static let warpgroupStepCount = FileSystem.environment("FLASH_ATTENTION_HOPPER_WGSTEPS")
 }
