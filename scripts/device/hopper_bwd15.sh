@@ -7,11 +7,12 @@
 #   PT = FLASH_ATTENTION_HOPPER_BWD_PERSIST=1: min(tiles, SMs) CTAs walk the tiles head-major with a static
 #        stride; the next tile's first Q/dO stage and then its K/V load run under the previous tile's tail
 # Phase 1 (HW_SKIP word "check"): PT forced (FLASH_ATTENTION_HOPPER_BWD=1) check-dense D 128/96 --nondeterministic
-# (only its unmasked cases take PT: the form needs the early dV), memcheck + racecheck of PT through 2 non-deterministic check-dense cases at D = 128;
+# (only its unmasked cases take PT: the form needs the early dV), once as launched and once with FLASH_ATTENTION_HOPPER_GRID=3
+# (each CTA walks many tiles); memcheck + racecheck of PT (grid 2) through 2 non-deterministic check-dense cases at D = 128;
 # launches counted (_pt_ names).
 # Phase 2: backward-bench --bench --nondeterministic D = 128, N = 1k…16k: r1 O U PT bf16, cuDNN bf16+fp16 (torch
 # SDPA cuDNN backward, same method as hopper_bwd13.sh), f1 O PT fp16, r2 PT U O bf16 (interleaved). Budget guard
-# HW_BUDGET (default 130 s: no bench starts after it). Summary table last.
+# HW_BUDGET (default 105 s: no bench starts after it). Summary table last.
 #   staging: .device-bwd2/bwd15-flash-attn.gz (built from the hopbwd15 commit)
 #   on the device (carry .device-bwd2/bwd15-flash-attn.gz): bash scripts/device/hopper_bwd15.sh
 set -uo pipefail
@@ -20,7 +21,7 @@ gunzip -c .device-bwd2/bwd15-flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit
 export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
 export FLASH_ATTENTION_NVRTC=${FLASH_ATTENTION_NVRTC:-/usr/local/cuda/lib64/libnvrtc.so}
 skip=" ${HW_SKIP:-} "; want() { [[ $skip != *" $1 "* ]]; }
-budget=${HW_BUDGET:-130}
+budget=${HW_BUDGET:-105}
 H=FLASH_ATTENTION_HOPPER_BWD; Q=FLASH_ATTENTION_HOPPER_BWD_DQ; L=FLASH_ATTENTION_HOPPER_BWD_LOG
 menv() { case $1 in O) echo "$Q=ordered";; U) echo "$Q=unordered";; PT) echo "FLASH_ATTENTION_HOPPER_BWD_PERSIST=1";; esac; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader | tee $W/gpu.txt
@@ -32,8 +33,11 @@ if want check; then
   ck=()
   env $H=1 $(menv PT) $L=1 timeout 100 /tmp/fa backward-bench --warm-verify 0 --jobs 16 --check-dims 128,96 --check-cases 12 --check-dense \
     --nondeterministic --seed 41 > $W/check_PT_nd.txt 2>&1 & ck+=($!)
+  # FLASH_ATTENTION_HOPPER_GRID=3: three CTAs, so each walks many tiles (the phases across tiles, the K/V hand-over)
+  env $H=1 $(menv PT) $L=1 FLASH_ATTENTION_HOPPER_GRID=3 timeout 100 /tmp/fa backward-bench --warm-verify 0 --jobs 16 --check-dims 128,96 \
+    --check-cases 12 --check-dense --nondeterministic --seed 41 > $W/check_PT_nd_grid3.txt 2>&1 & ck+=($!)
   for tool in memcheck racecheck; do
-    env $H=1 $(menv PT) $L=1 timeout 120 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 \
+    env $H=1 $(menv PT) $L=1 FLASH_ATTENTION_HOPPER_GRID=2 timeout 120 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 \
       /tmp/fa backward-bench --warm-verify 0 --check-dims 128 --check-cases 2 --check-dense --nondeterministic --seed 9 \
       > $W/san_${tool}_PT.txt 2>&1 & ck+=($!)
   done
@@ -45,6 +49,7 @@ if want check; then
   stamp "phase 1"
   cnt() { echo "Hopper launches $(grep -c 'hopper-bwd' $1), persistent $(grep -c '_pt_' $1), unordered $(grep -c 'dqunordered' $1)"; }
   summary+=("PT forced check-dense nondet D 128/96: $(grep '^pinned' $W/check_PT_nd.txt); $(cnt $W/check_PT_nd.txt)")
+  summary+=("PT forced check-dense nondet D 128/96 grid 3: $(grep '^pinned' $W/check_PT_nd_grid3.txt); $(cnt $W/check_PT_nd_grid3.txt)")
   for f in $W/san_*.txt; do summary+=("$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $f | tail -1); $(cnt $f)"); done
   printf '%s\n' "${summary[@]}"
 fi

@@ -268,9 +268,10 @@ extension CUDABackend {
                                     stream: stream, parameters: p.packed())
             let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
             // headGroup > 0: one linear grid, decoded by the kernel (batch, head group, key block, head).
-            // persistentTiles: one CTA per multiprocessor (at most one per tile) walks the tiles.
+            // persistentTiles: one CTA per multiprocessor (at most one per tile) walks the tiles
+            // (`FLASH_ATTENTION_HOPPER_GRID=n` caps it, as for the forward: small checks then send each CTA through many tiles).
             let kvTiles = layout.kvHeads * keyBlocks * layout.batch
-            let grid = kv.persistentTiles ? (min(kvTiles, context.device.multiprocessorCount), 1, 1)
+            let grid = kv.persistentTiles ? (min(kvTiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount)), 1, 1)
                 : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
             try keyValue.function.launch(
                 grid: grid, block: (kv.threads, 1, 1),
