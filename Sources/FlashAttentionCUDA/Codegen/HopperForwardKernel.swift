@@ -541,6 +541,16 @@ public struct HopperForwardKernel: Sendable {
     /// ``AttentionKernelDescriptor/warpgroupStepCount``: per-warpgroup key-step counts.
     private var ws: Bool { descriptor.warpgroupStepCount }
 
+    /// The ring index of this warpgroup's first key step (one later where it skips the diagonal block).
+    private var firstIter: String { ws ? "(kv_iter + ws_first)" : "kv_iter" }
+
+    /// The main loop's first index (the step after this warpgroup's first), which equals n_blocks
+    /// on a tile whose first step is this warpgroup's last.
+    private var firstLoopStep: String { ws ? "1 + ws_first" : "1" }
+
+    /// The key block of this warpgroup's first step (the highest it sees).
+    private var firstKeyBlock: String { ws ? "n_blocks - 1 - ws_first" : "n_blocks - 1" }
+
     /// Per-warpgroup step counts: whether this warpgroup skips the tile's first step (its diagonal
     /// block, the highest keys), and for a skipped step the turn it still takes and hands over, so
     /// the turns keep alternating. Only warpgroup 0 (the tile's first 64 rows) can skip, only when a
@@ -811,7 +821,8 @@ public struct HopperForwardKernel: Sendable {
                     q_base = sQ + qb * Q_BYTES + wg * 64 * 128;\(ws ? wsHead : "")
                     // First step: S = Q·K_lastᵀ, softmax.
                     {
-                        \(ws ? "const int stage = (kv_iter + ws_first) % STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_k_full + 8 * stage, ((kv_iter + ws_first) / STAGES) & 1);" : "const int stage = kv_iter % STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);")
+                        const int stage = \(firstIter) % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (\(firstIter) / STAGES) & 1);
                         named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
@@ -826,10 +837,10 @@ public struct HopperForwardKernel: Sendable {
                             init_rows();
                         }
                         wgmma_wait<0>();
-                        \(okv ? (ws ? "if (wg != 0 || n_blocks != 1 + ws_first) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage") : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
-                        \(halfDiagonal ? halfSoftmax : ws ? "softmax((n_blocks - 1 - ws_first) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();" : "softmax((n_blocks - 1) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
+                        \(okv ? "if (wg != 0 || n_blocks != \(firstLoopStep)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
+                        \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
-                    for (int it = \(ws ? "1 + ws_first" : "1"); it < n_blocks; ++it) {
+                    for (int it = \(firstLoopStep); it < n_blocks; ++it) {
                         const int cur = kv_iter + it, prv = cur - 1;
                         const int stage = cur % STAGES, prev = prv % STAGES;
                         mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
