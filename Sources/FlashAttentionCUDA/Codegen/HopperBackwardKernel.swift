@@ -1032,19 +1032,7 @@ public struct HopperBackwardKernel: Sendable {
                                     tma_load(sV + db * BLOCK_N * 128, &hp.tm_v, bar_kv, db * 64, n0, kv_head, batch);
                                 }
                             }
-                            \(stepDecode)
-                            const int stage = step % STAGES;
-                            mbar_wait(bar_free + 8 * stage, ((step / STAGES) & 1) ^ 1);
-                            const u32 full = bar_full + 8 * stage;
-                            mbar_expect_tx(full, 2 * QT_BYTES + 2 * STAT_BYTES);
-                            #pragma unroll
-                            for (int db = 0; db < HEAD_DIM / 64; ++db) {
-                                tma_load(sQ + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_q, full, db * 64, m0, h, batch);
-                                tma_load(sdO + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_do, full, db * 64, m0, h, batch);
-                            }
-                            const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
-                            bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
-                            bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
+                            \(producerStep)
                         }
                         ++it;
                     }
@@ -1054,15 +1042,7 @@ public struct HopperBackwardKernel: Sendable {
                     for (int kv_tile = blockIdx.x; kv_tile < num_tiles; kv_tile += gridDim.x) {
                         \(persistentTileDecode)
                         for (int tstep = 0; tstep < steps; ++tstep, ++step) {
-                            \(stepDecode)
-                            const int buf = step % DQ_BUFS;
-                            mbar_wait(bar_dq_full + 8 * buf, (step / DQ_BUFS) & 1);
-                            const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                            bulk_reduce_add((float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM), sdQ + buf * DQ_BYTES, DQ_BYTES);
-                            bulk_commit();
-                            bulk_wait_read();
-                            mbar_arrive(bar_dq_empty + 8 * buf);   // the consumers may stage into it again
-                            red_relaxed_inc((int*)p.dq_sem + tile);  // "reached", for the convert kernel
+                            \(arrivalOrderAdd)
                         }
                     }
                     bulk_wait();
@@ -1117,33 +1097,13 @@ public struct HopperBackwardKernel: Sendable {
                         tma_load(sV + db * BLOCK_N * 128, &hp.tm_v, bar_kv, db * 64, n0, kv_head, batch);
                     }
                     for (int step = 0; step < steps; ++step) {
-                        \(stepDecode)
-                        const int stage = step % STAGES;
-                        mbar_wait(bar_free + 8 * stage, ((step / STAGES) & 1) ^ 1);
-                        const u32 full = bar_full + 8 * stage;
-                        mbar_expect_tx(full, 2 * QT_BYTES + 2 * STAT_BYTES);
-                        #pragma unroll
-                        for (int db = 0; db < HEAD_DIM / 64; ++db) {
-                            tma_load(sQ + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_q, full, db * 64, m0, h, batch);
-                            tma_load(sdO + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_do, full, db * 64, m0, h, batch);
-                        }
-                        const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
-                        bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
-                        bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
+                        \(producerStep)
                     }
                 } else if (!ORDERED && warp == 1 && lane == 0) {
                     // MARK: dQ writer, arrival order (non-deterministic calls): nothing waits on an
                     // add's completion, only on its read of the buffer; the adds complete before exit.
                     for (int step = 0; step < steps; ++step) {
-                        \(stepDecode)
-                        const int buf = step % DQ_BUFS;
-                        mbar_wait(bar_dq_full + 8 * buf, (step / DQ_BUFS) & 1);
-                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
-                        bulk_reduce_add((float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM), sdQ + buf * DQ_BYTES, DQ_BYTES);
-                        bulk_commit();
-                        bulk_wait_read();
-                        mbar_arrive(bar_dq_empty + 8 * buf);   // the consumers may stage into it again
-                        red_relaxed_inc((int*)p.dq_sem + tile);  // "reached", for the convert kernel
+                        \(arrivalOrderAdd)
                     }
                     bulk_wait();
                 } else if (ORDERED && DQ_WRITERS == 2 && (warp == 1 || warp == 2) && lane == 0) {
@@ -1229,6 +1189,41 @@ public struct HopperBackwardKernel: Sendable {
 
                 \(consumerEpilogue)
             }
+        """.drop(while: { $0 == " " }))
+    }
+
+    /// One producer step (both grid forms): wait for a free ring stage, then load its Q, dO, L and D.
+    private var producerStep: String {
+        String("""
+                        \(stepDecode)
+                        const int stage = step % STAGES;
+                        mbar_wait(bar_free + 8 * stage, ((step / STAGES) & 1) ^ 1);
+                        const u32 full = bar_full + 8 * stage;
+                        mbar_expect_tx(full, 2 * QT_BYTES + 2 * STAT_BYTES);
+                        #pragma unroll
+                        for (int db = 0; db < HEAD_DIM / 64; ++db) {
+                            tma_load(sQ + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_q, full, db * 64, m0, h, batch);
+                            tma_load(sdO + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_do, full, db * 64, m0, h, batch);
+                        }
+                        const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
+                        bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
+                        bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
+        """.drop(while: { $0 == " " }))
+    }
+
+    /// One step of the arrival-order dQ writer (both grid forms): add the staged dQ_partial, free
+    /// the buffer once read, count the query block as reached.
+    private var arrivalOrderAdd: String {
+        String("""
+                        \(stepDecode)
+                        const int buf = step % DQ_BUFS;
+                        mbar_wait(bar_dq_full + 8 * buf, (step / DQ_BUFS) & 1);
+                        const i64 tile = ((i64)h * p.batch + batch) * m_blocks + m_block;
+                        bulk_reduce_add((float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM), sdQ + buf * DQ_BYTES, DQ_BYTES);
+                        bulk_commit();
+                        bulk_wait_read();
+                        mbar_arrive(bar_dq_empty + 8 * buf);   // the consumers may stage into it again
+                        red_relaxed_inc((int*)p.dq_sem + tile);  // "reached", for the convert kernel
         """.drop(while: { $0 == " " }))
     }
 
