@@ -50,7 +50,8 @@ for t in bf16 fp16; do
     for cfg in "X=1" "$K"; do ( env $cfg timeout 90 /tmp/fa compile --bench --bench-head-dims $D --bench-seqlens 512,1024,2048 --bench-dtypes $t > /dev/null 2>&1 ) & done
   done
 done
-wait
+# Not a bare `wait`: it would also wait for the tee behind `exec > >(tee ...)`, which never ends.
+wait $(jobs -p)
 el "phase 1 done"
 for n in pinned pinned_g2 dense dense_g2 verify san_memcheck san_racecheck; do
   echo "$n: $(grep -E '^check:|passed, [0-9]+ failed|ERROR SUMMARY|RACECHECK SUMMARY' $LOG/$n.txt | tail -2 | tr '\n' ' ') $(tail -1 $LOG/$n.txt); tr kernels ran: $(used /tmp/c-$n)"
