@@ -100,10 +100,16 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
         device.v = v.view
         device.out = out.view
         device.lse = lse?.view
-        // The stream is new each call: its tile counters come from a pool, not a table entry per stream.
-        try HopperTileCounters.lending(to: staging, context: context) {
-            try launch(device, layout: layout, on: staging)
+        let run = {
+            try self.launch(device, layout: layout, on: staging)
             try staging.synchronize()
+        }
+        // The stream is new each call: its tile counters come from a pool, not a table entry per
+        // stream. Only sm_90's dynamic scheduler reads them, so other cards allocate none.
+        if architecture.computeCapability == 90 {
+            try HopperTileCounters.lending(to: staging, context: context, run)
+        } else {
+            try run()
         }
         try out.copy(to: arguments.out, stream: staging)
         if let lse, let host = arguments.lse { try lse.copy(to: host, stream: staging) }
