@@ -249,7 +249,7 @@ public struct HopperForwardKernel: Sendable {
                          "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
                          : \(operands("acc_o", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-        }
+        }\(xd ? "\n" + precomputedWrappers : "")
         """
     }
 
@@ -614,6 +614,96 @@ public struct HopperForwardKernel: Sendable {
         return descriptor.tmaStoreO ? "store_epilogue(o_tile, lse_tile, rows_here, q_row, head, t_batch);" : "epilogue(o_tile, lse_tile, rows_here);"
     }
 
+    /// ``AttentionKernelDescriptor/precomputedDescriptors``.
+    private var xd: Bool { descriptor.precomputedDescriptors }
+
+    /// Precomputed descriptors: the low word of a descriptor and the two products taking each
+    /// descriptor as a low word plus the constant high word, assembled by `mov.b64` inside the
+    /// product's asm (so an offset is a 32-bit add ptxas can keep on the uniform datapath).
+    private var precomputedWrappers: String {
+        let d = descriptor
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
+        let registers = WGMMAText.registers
+        let n = d.blockN / 2, o = d.headDim / 2
+        return """
+        // A descriptor's low word: (shared address >> 4) in bits 0–13 (addresses stay below 228 KB),
+        // the leading byte offset >> 4 in bits 16–29. A 16-byte-aligned offset adds to it without a
+        // carry out of the address field: desc(addr + off) = desc(addr) + off / 16.
+        FA_DEVICE u32 desc_lo(u32 addr, u32 leading_bytes) { return (addr >> 4) | ((leading_bytes >> 4) << 16); }
+        // The high word, the same for Q, K and V: stride 1024 B (8 rows of 128 B), 128-byte swizzle.
+        constexpr u32 DESC_HI = (1024u >> 4) | (1u << 30);
+        FA_DEVICE void wgmma_qk_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(n + 3), 0;\\n"
+                         "mov.b64 da, {%\(n), %\(n + 2)};\\nmov.b64 db, {%\(n + 1), %\(n + 2)};\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, da, db, p, 1, 1, 0, 0;\\n}\\n"
+                         : \(operands("s", tiles: d.blockN / 8))
+                         : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(accumulate));
+        }
+        FA_DEVICE void wgmma_pv_d(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u32 b_lo, u32 hi) {
+            asm volatile("{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, %\(o + 6), 0;\\n"
+                         "mov.b64 db, {%\(o + 4), %\(o + 5)};\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, db, p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc_o", tiles: d.headDim / 8))
+                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b_lo), "r"(hi), "r"(1));
+        }
+        """
+    }
+
+    /// Precomputed descriptors: the operands' base low words (Q per tile, set at the tile's head).
+    private var xdSetup: String {
+        "u32 q_lo = desc_lo(sQ + wg * 64 * 128, 16);     // this warpgroup's rows of the tile's Q buffer\n"
+            + String(repeating: " ", count: 8) + "const u32 k_lo0 = desc_lo(sK, 16), v_lo0 = desc_lo(sV, BLOCK_N * 128);  // stage 0's K and V"
+    }
+
+    /// Precomputed descriptors: the products' issue, each descriptor its operand's base plus an immediate.
+    private var xdIssue: String {
+        """
+        // S = Q·K_stageᵀ, issued (not waited for); each descriptor is the stage's base plus an immediate.
+                auto issue_qk = [&](int stage) {
+                    const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);  // lane 0's: warp-uniform to ptxas (one R2UR a step)
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;
+                        wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);
+                    }
+                    wgmma_commit();
+                };
+                // O += P·V_stage, issued (not waited for).
+                auto issue_pv = [&](int stage) {
+                    const u32 v_lo = __shfl_sync(0xffffffffu, v_lo0 + stage * (KV_BYTES >> 4), 0);
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);
+                    wgmma_commit();
+                };
+        """
+    }
+
+    /// The consumers' product issues through `smem_desc` of each product's full address (the
+    /// shipped text, without ``AttentionKernelDescriptor/precomputedDescriptors``).
+    private var plainIssue: String {
+        """
+        // S = Q·K_stageᵀ, issued (not waited for).
+                auto issue_qk = [&](int stage) {
+                    const u32 k_base = sK + stage * KV_BYTES;
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 block = ks >> 2, within = (ks & 3) * 32;
+                        wgmma_qk(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),
+                                 smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);
+                    }
+                    wgmma_commit();
+                };
+                // O += P·V_stage, issued (not waited for).
+                auto issue_pv = [&](int stage) {
+                    const u32 v_base = sV + stage * KV_BYTES;
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) wgmma_pv(acc_o, pk[ks], smem_desc(v_base + ks * 16 * 128, BLOCK_N * 128, 1024));
+                    wgmma_commit();
+                };
+        """
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -699,7 +789,7 @@ public struct HopperForwardKernel: Sendable {
             } else {
                 // MARK: consumer warpgroups
                 asm volatile("setmaxnreg.inc.sync.aligned.u32 \(Self.consumerRegisters(descriptor));\\n" ::: "memory");
-                const int wg = (warp >> 2) - 1;                  // \(threeConsumers ? "0, 1 or 2" : "0 or 1"): rows 64·wg … 64·wg + 63 of a tile
+                const int wg = \(xd ? "__shfl_sync(0xffffffffu, (warp >> 2) - 1, 0);  " : "(warp >> 2) - 1;                  ")// \(threeConsumers ? "0, 1 or 2" : "0 or 1"): rows 64·wg … 64·wg + 63 of a tile
                 const int ctid = tid - 128;                      // \(threeConsumers ? "0 … 383 over the three" : "0 … 255 over both") consumer warpgroups
                 const int group = lane >> 2, tig = lane & 3;     // accumulator fragment coordinates
                 const int row_in_block = wg * 64 + (warp & 3) * 16 + group;  // this thread's rows: +0 and +8
@@ -708,30 +798,13 @@ public struct HopperForwardKernel: Sendable {
                 // apart, a 16-column k step is +32 B inside a 64-column block, blocks ROWS·128 B
                 // apart. V is read MN-major: 64-column blocks BLOCK_N·128 B apart along N,
                 // 8-key groups 1024 B apart along K.
-                u32 q_base = sQ + wg * 64 * 128;                 // this warpgroup's rows of the tile's Q buffer
+                \(xd ? xdSetup : "u32 q_base = sQ + wg * 64 * 128;                 // this warpgroup's rows of the tile's Q buffer")
                 float acc_o[D_TILES][4];
                 float row_max[2], row_sum[2], alpha[2];
                 float s[N_TILES][4];
                 u32 pk[BLOCK_N / 16][4];
 
-                // S = Q·K_stageᵀ, issued (not waited for).
-                auto issue_qk = [&](int stage) {
-                    const u32 k_base = sK + stage * KV_BYTES;
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 block = ks >> 2, within = (ks & 3) * 32;
-                        wgmma_qk(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),
-                                 smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);
-                    }
-                    wgmma_commit();
-                };
-                // O += P·V_stage, issued (not waited for).
-                auto issue_pv = [&](int stage) {
-                    const u32 v_base = sV + stage * KV_BYTES;
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) wgmma_pv(acc_o, pk[ks], smem_desc(v_base + ks * 16 * 128, BLOCK_N * 128, 1024));
-                    wgmma_commit();
-                };
+                \(xd ? xdIssue : plainIssue)
                 // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
                 auto convert_p = [&]() {
                     #pragma unroll
@@ -818,7 +891,7 @@ public struct HopperForwardKernel: Sendable {
                         mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
                         ++q_iter;
                     }
-                    q_base = sQ + qb * Q_BYTES + wg * 64 * 128;\(ws ? wsHead : "")
+                    \(xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_BYTES + wg * 64 * 128, 16), 0);  // this warpgroup's rows of the tile's Q buffer (lane 0's: warp-uniform)" : "q_base = sQ + qb * Q_BYTES + wg * 64 * 128;")\(ws ? wsHead : "")
                     // First step: S = Q·K_lastᵀ, softmax.
                     {
                         const int stage = \(firstIter) % STAGES;

@@ -197,6 +197,18 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// 64-key steps that store O through the copy engine (tile D = 256 up to 2k keys). Off by default
     /// (session 8: built, not yet measured).
     public var warpgroupStepCount: Bool
+    /// The consumers build each operand's `wgmma` shared-memory matrix descriptor once (Q per
+    /// tile, K and V per step: the stage's base) and give each product's descriptor as that base's
+    /// low word plus a compile-time immediate, the 64-bit value assembled in the product's own
+    /// `mov.b64 {lo, hi}` with the constant high word (stride, swizzle), instead of masking and
+    /// shifting the full address of every product (session 7's SASS: ~7 uniform-datapath
+    /// instructions before every HGMMA). Exact: the low word holds (address >> 4) in bits 0–13
+    /// and the leading byte offset in bits 16–29, and shared addresses stay below 228 KB, so a
+    /// 16-byte-aligned offset adds to the low word without carrying out of its field. The
+    /// warpgroup index comes from a lane-0 shuffle, which ptxas can tell is warp-uniform.
+    /// ``KernelMainloop/tmaWarpSpecialized`` only; `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every
+    /// row, `=0` nowhere (session 9: built; see docs/performance.md).
+    public var precomputedDescriptors: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -208,7 +220,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
-        warpgroupStepCount: Bool = false
+        warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -243,6 +255,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.halfDiagonalStep = halfDiagonalStep
         self.treeRowReductions = treeRowReductions
         self.warpgroupStepCount = warpgroupStepCount
+        self.precomputedDescriptors = precomputedDescriptors
     }
 
     // MARK: - Derived layout facts
@@ -322,7 +335,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions and warpgroupStepCount need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount and precomputedDescriptors need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -350,7 +363,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -462,6 +462,9 @@ public enum KernelHeuristics {
             steps.warpgroupStepCount = true
             if steps.invalidReason == nil { d = steps }
         }
+        // FLASH_ATTENTION_HOPPER_DESC=1: precomputed wgmma descriptors (each product's descriptor one
+        // add of an immediate to its operand's base) on every row, =0 nowhere.
+        if HopperForwardKnobs.precomputedDescriptors == "1" { d.precomputedDescriptors = true }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -616,4 +619,5 @@ private enum HopperForwardKnobs {
     static let halfDiagonalStep = FileSystem.environment("FLASH_ATTENTION_HOPPER_DIAG")
     static let treeRowReductions = FileSystem.environment("FLASH_ATTENTION_HOPPER_TREE")
     static let warpgroupStepCount = FileSystem.environment("FLASH_ATTENTION_HOPPER_WGSTEPS")
+    static let precomputedDescriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_DESC")
 }
