@@ -157,6 +157,66 @@ let hopperBackwardPersistentVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// Precomputed wgmma descriptors (FLASH_ATTENTION_HOPPER_BWD_DESC, session 9, hopbwd16): every form the
+/// runtime can pick with them at tile D = 64/128 — the unmasked (early dV + late dK) and causal defaults with
+/// one and two dQ buffers, ordered (a writer each) and arrival order, both input types, float32 gradients,
+/// tile D = 64 plain / grouped / mask branch / two buffers, and the measurement knobs' forms (pipelined Sᵀ,
+/// early statistics, late fence, ping-pong, persistent tiles).
+let hopperBackwardDescriptorVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for ordered in [true, false] {
+            let w = ordered ? 2 : 1
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, orderedDQ: ordered, dqBuffers: 2, dqWriters: w,
+                                                 earlyDV: true, lateDK: true, precomputedDescriptors: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, orderedDQ: ordered, dqBuffers: 2,
+                                                 dqWriters: w, precomputedDescriptors: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, orderedDQ: ordered,
+                                                 precomputedDescriptors: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: .causal, orderedDQ: ordered,
+                                                 maskBranch: true, precomputedDescriptors: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, earlyDV: true, lateDK: true, precomputedDescriptors: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, precomputedDescriptors: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, headGroup: 4, precomputedDescriptors: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, dqBuffers: 2,
+                                         dqWriters: 2, earlyDV: true, lateDK: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 64,
+                                         mask: .causal, maskBranch: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                         maskBranch: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, dqBuffers: 2, dqWriters: 2,
+                                         precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, pipelinedS: true,
+                                         precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, pipelinedS: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         earlyStats: true, lateFence: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         pingPong: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, pingPong: true,
+                                         precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true,
+                                         lateDK: true, persistentTiles: true, precomputedDescriptors: true))
+    // Tile D = 256 (the wide kernel), its Q-ring form only (the two-stage and plain one-stage forms spill 24–32 B
+    // with them): with the staged epilogue in arrival order (the non-deterministic default from 1k/2k keys) and
+    // ordered with two writers, causal and not, both types; without the staged epilogue, float32 gradients.
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, orderedDQ: false,
+                                                 wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, wideWriters: 2,
+                                                 wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, orderedDQ: false,
+                                         wideQRing: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
+                                         mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
+    return list
+}()
+
 /// The preprocess and the dQ conversion in their fast forms (FLASH_ATTENTION_HOPPER_BWD_FASTPASS,
 /// session 7): every tile, both input types, O in each storage type, dQ in the inputs' type and
 /// float32 (at tile D = 256 a float32 dQ keeps the plain conversion).
@@ -617,6 +677,40 @@ struct HopperBackwardKernelTests {
           arguments: hopperBackwardPersistentVariants.map { HopperBackwardCase(descriptor: $0) })
     func persistentVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
         try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+
+    /// Every precomputed-descriptor variant compiles for sm_90a with NVRTC: no spills, no stack frame,
+    /// no serialized wgmma, no C7508/C7514/C7517.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardDescriptorVariants.map { HopperBackwardCase(descriptor: $0) })
+    func descriptorVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+
+    /// The precomputed descriptors: named apart (suffix `pd`), generated only when asked for (the
+    /// shipped text has no `desc_at`), key/value kernels only, and every listed variant is valid.
+    @Test func precomputedDescriptors() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          precomputedDescriptors: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_edv_ldk_pd_sm_90a"))
+        var off = on
+        off.precomputedDescriptors = false
+        let a = try HopperBackwardKernel(descriptor: on).source, b = try HopperBackwardKernel(descriptor: off).source
+        #expect(a.contains("desc_at(desc_word(") && !a.contains("smem_desc(sK"))
+        #expect(!b.contains("desc_at") && b.contains("smem_desc(sK + wg_rows + off_n, 16, 1024)"))
+        #expect(!HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, precomputedDescriptors: true).precomputedDescriptors)
+        // Tile D = 256: the Q-ring form only (the others spill); a plan drops them elsewhere instead of handing the problem on.
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 2,
+                                         precomputedDescriptors: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1,
+                                         precomputedDescriptors: true).invalidReason != nil)
+        let wide = BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .none, seqlenK: 8192)
+        let ring = try #require(HopperBackwardDescriptor.plan(for: wide, wideStages: 1, wideQRing: true, precomputedDescriptors: true))
+        #expect(ring[1].precomputedDescriptors && ring[1].name.hasSuffix("_qr_pd_sm_90a"))
+        let two = try #require(HopperBackwardDescriptor.plan(for: wide, wideStages: 2, precomputedDescriptors: true))
+        #expect(!two[1].precomputedDescriptors)
+        #expect(hopperBackwardDescriptorVariants.allSatisfy { $0.invalidReason == nil && $0.precomputedDescriptors })
+        #expect(Set(hopperBackwardDescriptorVariants.map(\.name)).count == hopperBackwardDescriptorVariants.count)
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.

@@ -77,4 +77,18 @@ struct HopperBackwardSourceDump {
             try source.write(toFile: dir + "/" + d.name + ".cu", atomically: true, encoding: .utf8)
         }
     }
+
+    /// `FA_HOPPER_BWD_DUMP_PD=<dir>`: each precomputed-descriptor variant and its shipped counterpart
+    /// (the same descriptor with them off), for SASS comparisons (session 9).
+    @Test func dumpDescriptorVariants() throws {
+        guard let dir = ProcessInfo.processInfo.environment["FA_HOPPER_BWD_DUMP_PD"], !dir.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for d in hopperBackwardDescriptorVariants {
+            var off = d
+            off.precomputedDescriptors = false
+            for v in [d, off] {
+                try HopperBackwardKernel(descriptor: v).source.write(toFile: dir + "/" + v.name + ".cu", atomically: true, encoding: .utf8)
+            }
+        }
+    }
 }

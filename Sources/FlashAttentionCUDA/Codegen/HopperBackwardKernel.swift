@@ -431,7 +431,45 @@ public struct HopperBackwardKernel: Sendable {
         FA_DEVICE void touch_s(float (&s)[Q_TILES][4]) { asm volatile("" : \(operands("s", tiles: d.blockM / 8)) :: "memory"); }
         FA_DEVICE void touch_o(float (&acc)[D_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
         FA_DEVICE void touch_dq(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.dqColumns / 8)) :: "memory"); }
-        """ + (d.pingPong ? "\n" + pingPongHelpers(type: t) : "")
+        """ + (d.pingPong ? "\n" + pingPongHelpers(type: t) : "") + (d.precomputedDescriptors ? "\n" + descriptorHelpers : "")
+    }
+
+    /// The wgmma shared-memory descriptor of the 128-byte-swizzled operand at `base + offset`
+    /// (leading byte offset `lead`, stride 1024 B). Shipped: `smem_desc` builds the whole
+    /// descriptor from the sum. With ``HopperBackwardDescriptor/precomputedDescriptors``: the base's
+    /// word (loop-invariant across the k-steps, so built once) plus one compile-time immediate.
+    func operand(_ base: String, _ offset: String, _ lead: String) -> String {
+        guard descriptor.precomputedDescriptors else { return "smem_desc(\(base) + \(offset), \(lead), 1024)" }
+        return "desc_at(desc_word(\(base)) + ((\(offset)) >> 4) + ((\(lead)) >> 4 << 16))"
+    }
+
+    /// The consumer's byte offset of its warpgroup's 64 key rows. With precomputed descriptors
+    /// the warpgroup index comes from lane 0 (a shuffle), which ptxas knows is warp-uniform, so the
+    /// operand bases built from it stay in uniform registers (no R2UR ahead of every wgmma).
+    private var warpgroupRows: String {
+        descriptor.precomputedDescriptors ? "(u32)__shfl_sync(0xffffffffu, wg, 0) * 64 * 128" : "wg * 64 * 128"
+    }
+
+    /// The byte offset of this warpgroup's BLOCK_N-row half of the dQ product's split operand
+    /// (BLOCK_N = 128, so twice ``warpgroupRows``: warp-uniform with precomputed descriptors).
+    private var dqBlockRows: String {
+        descriptor.precomputedDescriptors ? "2 * wg_rows" : "wg * BLOCK_N * 128"
+    }
+
+    /// The descriptor words (``HopperBackwardDescriptor/precomputedDescriptors``).
+    var descriptorHelpers: String {
+        """
+        // A 128-byte-swizzled operand's descriptor: low word (address >> 4) | (leading bytes >> 4) << 16,
+        // high word stride 1024 B >> 4 = 64 | swizzle mode 1 (bit 62) — the same for every operand. With
+        // shared memory under 256 KB, desc(base + off) = desc(base) + off >> 4 (no carry out of bits 0–13),
+        // so a wgmma's descriptor is the base's word plus an immediate.
+        FA_DEVICE u32 desc_word(u32 addr) { return (addr & 0x3FFFF) >> 4; }
+        FA_DEVICE u64 desc_at(u32 lo) {
+            u64 d;
+            asm("mov.b64 %0, {%1, %2};" : "=l"(d) : "r"(lo), "r"(0x40000040u));
+            return d;
+        }
+        """
     }
 
     /// The step schedule, the same text in the producer, the writer and the consumers.
@@ -459,7 +497,7 @@ public struct HopperBackwardKernel: Sendable {
         #pragma unroll
                             for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
                                 const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
-                                wgmma_s(st, smem_desc(sK + wg_rows + off_n, 16, 1024), smem_desc(\(qBase) + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                                wgmma_s(st, \(operand("sK + wg_rows", "off_n", "16")), \(operand(qBase, "off_m", "16")), ks > 0 ? 1 : 0);
                             }
                             wgmma_commit();
         """
@@ -507,7 +545,7 @@ public struct HopperBackwardKernel: Sendable {
                         wgmma_fence();
                         #pragma unroll
                         for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                            wgmma_o(acc_dv, pp[ks], smem_desc(do_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                            wgmma_o(acc_dv, pp[ks], \(operand("do_base", "ks * 16 * 128", "BLOCK_M * 128")));
                         \(dkIssue)
             """
         }
@@ -551,7 +589,7 @@ public struct HopperBackwardKernel: Sendable {
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_o(acc_dv, pp[ks], smem_desc(do_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                        wgmma_o(acc_dv, pp[ks], \(operand("do_base", "ks * 16 * 128", "BLOCK_M * 128")));
                     wgmma_commit();
 
         """ + "            "
@@ -713,12 +751,12 @@ public struct HopperBackwardKernel: Sendable {
                         // dQ_partial[:, 64·wg …] = dS·K[:, 64·wg …] over all 128 keys of the block
                         // (SPLIT_Q: dQ_partial[64·wg …, :] = dS[64·wg …, :]·K).
                         float acc_q[DQ_TILES][4];
-                        const u32 dq_a = ds_base + (SPLIT_Q ? wg * BLOCK_N * 128 : 0), dq_b = sK + (SPLIT_Q ? 0 : wg * BLOCK_N * 128);
+                        const u32 dq_a = ds_base + (SPLIT_Q ? \(dqBlockRows) : 0), dq_b = sK + (SPLIT_Q ? 0 : \(dqBlockRows));
                         wgmma_fence();
                         #pragma unroll
                         for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                            wgmma_dq(acc_q, smem_desc(dq_a + ks * 16 * 128, BLOCK_N * 128, 1024),
-                                     smem_desc(dq_b + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                            wgmma_dq(acc_q, \(operand("dq_a", "ks * 16 * 128", "BLOCK_N * 128")),
+                                     \(operand("dq_b", "ks * 16 * 128", "BLOCK_N * 128")), ks > 0 ? 1 : 0);
                         wgmma_commit();
             """
         }
@@ -734,8 +772,8 @@ public struct HopperBackwardKernel: Sendable {
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < 64 / 16; ++ks)
-                        wgmma_dq(acc_q, smem_desc(ds_base + wg_rows + ks * 16 * 128, BLOCK_N * 128, 1024),
-                                 smem_desc(sK + wg_rows + ks * 16 * 128, BLOCK_N * 128, 1024), ks > 0 ? 1 : 0);
+                        wgmma_dq(acc_q, \(operand("ds_base + wg_rows", "ks * 16 * 128", "BLOCK_N * 128")),
+                                 \(operand("sK + wg_rows", "ks * 16 * 128", "BLOCK_N * 128")), ks > 0 ? 1 : 0);
                     wgmma_commit();
         """
     }
@@ -774,7 +812,7 @@ public struct HopperBackwardKernel: Sendable {
         """
         #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_o_ss(acc_dk, smem_desc(ds_base + wg_rows + ks * 32, 16, 1024), smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                        wgmma_o_ss(acc_dk, \(operand("ds_base + wg_rows", "ks * 32", "16")), \(operand("q_base", "ks * 16 * 128", "BLOCK_M * 128")));
                     wgmma_commit();
         """
     }
@@ -784,7 +822,7 @@ public struct HopperBackwardKernel: Sendable {
         """
         #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_o(acc_dk, pd[ks], smem_desc(q_base + ks * 16 * 128, BLOCK_M * 128, 1024));
+                        wgmma_o(acc_dk, pd[ks], \(operand("q_base", "ks * 16 * 128", "BLOCK_M * 128")));
                     wgmma_commit();
         """
     }
@@ -1054,7 +1092,7 @@ public struct HopperBackwardKernel: Sendable {
                 const int ct = tid - 128 - 128 * wg;            // thread within the warpgroup
                 const int group = lane >> 2, tig = lane & 3;
                 const int warp_row = wg * 64 + (warp & 3) * 16; // this warp's first key row in the block
-                const u32 wg_rows = wg * 64 * 128;
+                const u32 wg_rows = \(warpgroupRows);
                 const float scale_log2 = p.scale_log2;
                 int step = 0, it = 0;
                 for (int kv_tile = blockIdx.x; kv_tile < num_tiles; kv_tile += gridDim.x) {
@@ -1163,7 +1201,7 @@ public struct HopperBackwardKernel: Sendable {
                 const int group = lane >> 2, tig = lane & 3;
                 const int warp_row = wg * 64 + (warp & 3) * 16; // this warp's first key row in the block
                 const int key0 = n0 + warp_row + group;         // this thread's keys: key0 + 8·r
-                const u32 wg_rows = wg * 64 * 128;
+                const u32 wg_rows = \(warpgroupRows);
                 float acc_dk[D_TILES][4], acc_dv[D_TILES][4];
                 #pragma unroll
                 for (int dt = 0; dt < D_TILES; ++dt)
@@ -1245,7 +1283,7 @@ public struct HopperBackwardKernel: Sendable {
                     #pragma unroll
                     for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
                         const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
-                        wgmma_s(dpt, smem_desc(sV + wg_rows + off_n, 16, 1024), smem_desc(do_base + off_m, 16, 1024), ks > 0 ? 1 : 0);
+                        wgmma_s(dpt, \(operand("sV + wg_rows", "off_n", "16")), \(operand("do_base", "off_m", "16")), ks > 0 ? 1 : 0);
                     }
                     wgmma_commit();\(pingPongPassTurn)\(earlyStatsLoad)
 

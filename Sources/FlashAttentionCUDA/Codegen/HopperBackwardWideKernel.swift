@@ -110,7 +110,7 @@ extension HopperBackwardKernel {
             asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a) : "memory");
             return v;
         }\(wideChunkTurnHelpers)\(wideQRingHelpers)\(wideStagedEpilogueHelpers)
-        """
+        """ + (descriptor.precomputedDescriptors ? "\n" + descriptorHelpers : "")
     }
 
     /// A 64 × 64 accumulator `v` of this thread (rows `row_lo`, `row_lo + 8`) → bf16/fp16 pairs
@@ -457,7 +457,7 @@ extension HopperBackwardKernel {
             } else {
                 // MARK: consumers
                 asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\\n" ::: "memory");
-                const int wg = (warp >> 2) - 1;                 // 0: Sᵀ and Pᵀ; 1: dPᵀ and dSᵀ; columns 128·wg … of dK, dV, dQ
+                const int wg = \(wideWarpgroupIndex);                 // 0: Sᵀ and Pᵀ; 1: dPᵀ and dSᵀ; columns 128·wg … of dK, dV, dQ
                 const int ct = tid - 128 - 128 * wg;            // thread within the warpgroup
                 const int group = lane >> 2, tig = lane & 3;
                 const int row_lo = (warp & 3) * 16 + group;     // this thread's key rows: row_lo, row_lo + 8
@@ -510,7 +510,7 @@ extension HopperBackwardKernel {
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_half(acc_dv, smem_desc(sP + ks * 32, 16, 1024), smem_desc(sdO + half_cols + ks * 16 * 128, COL_BLOCK, 1024));
+                        wgmma_half(acc_dv, \(operand("sP", "ks * 32", "16")), \(operand("sdO + half_cols", "ks * 16 * 128", "COL_BLOCK")));
                     wgmma_commit();
 
                     if (wg == 1) {
@@ -525,17 +525,17 @@ extension HopperBackwardKernel {
                     wgmma_fence();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_M / 16; ++ks)
-                        wgmma_half(acc_dk, smem_desc(sdS + ks * 32, 16, 1024), smem_desc(\(wideQRing ? "q_half" : "q_base + half_cols") + ks * 16 * 128, COL_BLOCK, 1024));
+                        wgmma_half(acc_dk, \(operand("sdS", "ks * 32", "16")), \(operand(wideQRing ? "q_half" : "q_base + half_cols", "ks * 16 * 128", "COL_BLOCK")));
                     wgmma_commit();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                        wgmma_chunk(acc_q0, smem_desc(sdS + ks * 16 * 128, COL_BLOCK, 1024),
-                                    smem_desc(sK + half_cols + ks * 16 * 128, COL_BLOCK, 1024), ks > 0 ? 1 : 0);
+                        wgmma_chunk(acc_q0, \(operand("sdS", "ks * 16 * 128", "COL_BLOCK")),
+                                    \(operand("sK + half_cols", "ks * 16 * 128", "COL_BLOCK")), ks > 0 ? 1 : 0);
                     wgmma_commit();
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks)
-                        wgmma_chunk(acc_q1, smem_desc(sdS + ks * 16 * 128, COL_BLOCK, 1024),
-                                    smem_desc(sK + half_cols + COL_BLOCK + ks * 16 * 128, COL_BLOCK, 1024), ks > 0 ? 1 : 0);
+                        wgmma_chunk(acc_q1, \(operand("sdS", "ks * 16 * 128", "COL_BLOCK")),
+                                    \(operand("sK + half_cols + COL_BLOCK", "ks * 16 * 128", "COL_BLOCK")), ks > 0 ? 1 : 0);
                     wgmma_commit();
                     wgmma_wait<3>();                     // dV complete: dO (and D) of this step are no longer read
                     touch_half(acc_dv);
@@ -711,6 +711,18 @@ extension HopperBackwardKernel {
         """
     }
 
+    /// The consumer's warpgroup index; with precomputed descriptors through a lane-0 shuffle, so that
+    /// ptxas knows it is warp-uniform and keeps every operand base chosen by it in uniform registers.
+    var wideWarpgroupIndex: String {
+        descriptor.precomputedDescriptors ? "__shfl_sync(0xffffffffu, (warp >> 2) - 1, 0)" : "(warp >> 2) - 1"
+    }
+
+    /// The Q-ring form's second-half B operand: Q half 1 at `half_off` (warpgroup 0) or dO at `off`.
+    var secondHalfOperand: String {
+        guard descriptor.precomputedDescriptors else { return "smem_desc((wg == 0 ? q_hi + half_off : sdO + off), 16, 1024)" }
+        return "desc_at((wg == 0 ? desc_word(q_hi) + (half_off >> 4) : desc_word(sdO) + (off >> 4)) + (16 >> 4 << 16))"
+    }
+
     /// A step's waits and first product (Sᵀ or dPᵀ).
     var wideFirstProduct: String {
         guard wideQRing else {
@@ -727,7 +739,7 @@ extension HopperBackwardKernel {
                         #pragma unroll
                         for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
                             const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
-                            wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc(first_b + off, 16, 1024), ks > 0 ? 1 : 0);
+                            wgmma_sp(sp, \(operand("first_a", "off", "16")), \(operand("first_b", "off", "16")), ks > 0 ? 1 : 0);
                         }
                         wgmma_commit();
             """
@@ -749,7 +761,7 @@ extension HopperBackwardKernel {
                     #pragma unroll
                     for (int ks = 0; ks < HEAD_DIM / 32; ++ks) {
                         const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32;
-                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc((wg == 0 ? q_lo : sdO) + off, 16, 1024), ks > 0 ? 1 : 0);
+                        wgmma_sp(sp, \(operand("first_a", "off", "16")), \(operand("(wg == 0 ? q_lo : sdO)", "off", "16")), ks > 0 ? 1 : 0);
                     }
                     wgmma_commit();
                     if (wg == 0) mbar_wait(bar_q_full + 8 * slot1, ((2 * step + 1) / Q_SLOTS) & 1);
@@ -757,7 +769,7 @@ extension HopperBackwardKernel {
                     #pragma unroll
                     for (int ks = HEAD_DIM / 32; ks < HEAD_DIM / 16; ++ks) {
                         const u32 off = (ks >> 2) * COL_BLOCK + (ks & 3) * 32, half_off = off - 2 * COL_BLOCK;
-                        wgmma_sp(sp, smem_desc(first_a + off, 16, 1024), smem_desc((wg == 0 ? q_hi + half_off : sdO + off), 16, 1024), 1);
+                        wgmma_sp(sp, \(operand("first_a", "off", "16")), \(secondHalfOperand), 1);
                     }
                     wgmma_commit();
                     if (wg == 0) mbar_wait(bar_do_full, step & 1);

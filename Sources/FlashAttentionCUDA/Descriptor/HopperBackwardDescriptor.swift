@@ -158,6 +158,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` (non-deterministic calls; session 8, hopbwd15). The causal
     /// (no early dV) and tile D = 64 forms spill with the tile loop (4 and 12–20 bytes), so they are not generated.
     public var persistentTiles: Bool = false
+    /// Tile D = 64/128 and tile D = 256's Q-ring form: each wgmma's shared-memory descriptors are one add of a compile-time
+    /// immediate to a base word built once (per warpgroup, per ring stage), instead of the full
+    /// mask-shift-or build of `smem_desc(base + offset, …)` per operand (session 9, hopbwd16).
+    /// The low word of a 128-byte-swizzled descriptor is (address >> 4) + (leading bytes >> 4) << 16
+    /// and the high word is the same for every operand, so desc(base + off) = desc(base) + off >> 4
+    /// (shared memory < 256 KB: no carry out of bits 0–13); the warpgroup index goes through a
+    /// lane-0 shuffle so that ptxas keeps the bases in uniform registers.
+    /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`.
+    public var precomputedDescriptors: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -165,7 +174,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false, lateDK: Bool = false,
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
-                lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false) {
+                lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
+                precomputedDescriptors: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -194,6 +204,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.earlyStats = earlyStats && pass == .keyValue
         self.lateFence = lateFence && pass == .keyValue
         self.persistentTiles = persistentTiles && pass == .keyValue
+        self.precomputedDescriptors = precomputedDescriptors && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -369,6 +380,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             // Ordered turns across a persistent schedule can deadlock: a CTA waiting for a lower key
             // block's turn may hold the multiprocessor that block's CTA would need.
             return "persistent tiles are generated for tile D = 128 with the early dV and late dK, arrival-order dQ, no pipelined Sᵀ, ping-pong or head groups"
+        }
+        if precomputedDescriptors && headDim == 256 && !wideQRing {
+            return "precomputed descriptors at tile D = 256 are generated for the Q-ring form (the others spill 24–32 B)"
         }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -574,6 +588,17 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         false
     }
 
+    /// Whether the key/value kernel builds its wgmma descriptors once and adds an immediate per
+    /// product (``precomputedDescriptors``; `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` overrides).
+    /// Local SASS (NVRTC 13, sm_90a, a consumer warp's step loop, bf16): tile D = 128 unmasked
+    /// 669 → 471 instructions, causal 822 → 618; tile D = 64 856 → 671, causal (mask branch)
+    /// 1142 → 948; tile D = 256's Q-ring form 976 → 696 unmasked, 1199 → 945 causal; the R2UR
+    /// before the HGMMAs go (48 → 0 at D = 128 unmasked, 128 → 2 at D = 256), registers and
+    /// spills unchanged (168, 0). Off until timed on the H100.
+    public static func defaultPrecomputedDescriptors(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
@@ -582,7 +607,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
                             earlyStats: Bool = false, lateFence: Bool = false,
                             wideQRing: Bool = false,
-                            wideStagedEpilogue: Bool = false, persistentTiles: Bool = false) -> [HopperBackwardDescriptor]? {
+                            wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
+                            precomputedDescriptors: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -598,7 +624,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                          wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1,
                                          wideQRing: wideQRing && wideStages == 1,
                                          wideStagedEpilogue: wideStagedEpilogue && wideStages == 1
-                                             && problem.dkType != .float32 && problem.dvType != .float32),
+                                             && problem.dkType != .float32 && problem.dvType != .float32,
+                                         // Session 9 (hopbwd16): the Q-ring form only (the others spill with them).
+                                         precomputedDescriptors: precomputedDescriptors && wideQRing && wideStages == 1),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256,
                                          fastPasses: fastPasses),
             ]
@@ -621,7 +649,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      // Session 8 (hopbwd13): tile D = 128 only, not with ping-pong consumers.
                                      earlyStats: earlyStats && tile == 128 && !(pingPong && !pipelinedS),
                                      lateFence: lateFence && tile == 128 && lateDK && !(pingPong && !pipelinedS),
-                                     persistentTiles: persistent),
+                                     persistentTiles: persistent,
+                                     // Session 9 (hopbwd16): every tile D = 64/128 form.
+                                     precomputedDescriptors: precomputedDescriptors),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
         ]
@@ -665,6 +695,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if earlyStats { parts.append("es") }
             if lateFence { parts.append("lf") }
             if persistentTiles { parts.append("pt") }
+            if precomputedDescriptors { parts.append("pd") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

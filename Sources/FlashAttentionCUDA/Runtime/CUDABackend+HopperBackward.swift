@@ -37,6 +37,7 @@ private enum HopperBackwardKnobs {
     static let earlyStats = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS")
     static let lateFence = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE")
     static let persist = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST")
+    static let descriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC")
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -59,6 +60,9 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` runs tile D = 128 non-deterministic calls with the early dV on the persistent
     /// key/value grid (``HopperBackwardDescriptor/persistentTiles``), which adds dQ in arrival order (never in
     /// deterministic calls: key-block turns across a persistent schedule can deadlock); off unless set.
+    /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: the key/value kernel (tile D = 64/128, and tile D = 256's Q-ring form) builds its wgmma descriptors once
+    /// and adds an immediate per product (``HopperBackwardDescriptor/precomputedDescriptors``); unset,
+    /// ``HopperBackwardDescriptor/defaultPrecomputedDescriptors(_:)``.
     /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
@@ -156,7 +160,11 @@ extension CUDABackend {
                                              // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
                                              wideStagedEpilogue: HopperBackwardKnobs.wideEpilogue == "1" ? true : HopperBackwardKnobs.wideEpilogue == "0" ? false
                                                  : HopperBackwardDescriptor.defaultWideStagedEpilogue(problem),
-                                             persistentTiles: persistent)
+                                             persistentTiles: persistent,
+                                             // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
+                                             precomputedDescriptors: HopperBackwardKnobs.descriptors == "1" ? true
+                                                 : HopperBackwardKnobs.descriptors == "0" ? false
+                                                 : HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem))
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
