@@ -306,6 +306,45 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         tmaStoreO: true, stageOInQueryBuffer: true, warpgroupStepCount: true))
+    // Session 9 (FLASH_ATTENTION_HOPPER_DESC=1): precomputed wgmma descriptors on the shipped long and
+    // short shapes — D = 128 176-key (unmasked; causal with late tile addresses; fp16 varlen float32
+    // output), D = 128 causal 128-key with the store and the half-width diagonal, D = 64 causal with two
+    // Q buffers and three warpgroups (160 registers: the tightest), D = 256 80-key with O in the Q buffer
+    // and causal 64-key with O in the last stage and per-warpgroup step counts.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, varlen: true, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInLastStage: true, warpgroupStepCount: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        precomputedDescriptors: true))
     return list
 }()
 
@@ -510,6 +549,49 @@ struct HopperForwardTests {
         refused = ws
         (refused.tmaStoreO, refused.stageOInLastStage) = (false, false)
         #expect(refused.invalidReason != nil)
+    }
+
+    /// Precomputed wgmma descriptors (session 9): every product's descriptor is its operand's base
+    /// low word plus an immediate; the full-address `smem_desc` form only in kernels without it.
+    @Test func precomputedDescriptorsShapes() throws {
+        let xd = try #require(hopperVariants.first { $0.precomputedDescriptors && $0.blockN == 176 && $0.mask == .none })
+        #expect(xd.invalidReason == nil && xd.name.hasSuffix("tmaws2pxd_sm_90a"))
+        let source = try AttentionKernel(descriptor: xd).source
+        #expect(source.contains("wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);"))
+        #expect(source.contains("wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);"))
+        #expect(source.contains("const int wg = __shfl_sync(0xffffffffu, (warp >> 2) - 1, 0);"))
+        #expect(!source.contains("smem_desc(q_base") && !source.contains("smem_desc(v_base"))
+        var plain = xd
+        plain.precomputedDescriptors = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(!plainSource.contains("desc_lo") && !plainSource.contains("wgmma_qk_d") && plainSource.contains("smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024)"))
+        // The high word the wrappers assume is smem_desc's for the 1024-byte stride and the 128-byte swizzle.
+        #expect(source.contains("constexpr u32 DESC_HI = (1024u >> 4) | (1u << 30);"))
+        var wgmmaLoop = xd
+        (wgmmaLoop.mainloop, wgmmaLoop.persistent) = (.wgmma, false)
+        #expect(wgmmaLoop.invalidReason != nil)
+    }
+
+    /// desc(addr + off) = desc(addr) + off / 16 on the low word: the address field (bits 0–13)
+    /// never carries into the leading-offset field for shared addresses below 228 KB.
+    @Test func descriptorLowWordAddsWithoutCarry() {
+        func full(_ addr: UInt32, _ lead: UInt32) -> UInt64 {
+            let a = UInt64((addr & 0x3FFFF) >> 4), l = UInt64((lead >> 4) & 0x3FFF) << 16
+            return a | l | (UInt64(1024 >> 4) << 32) | (UInt64(1) << 62)
+        }
+        func low(_ addr: UInt32, _ lead: UInt32) -> UInt32 { (addr >> 4) | ((lead >> 4) << 16) }
+        let hi = UInt64((UInt32(1024) >> 4) | (UInt32(1) << 30)) << 32
+        let leads: [UInt32] = [16, 176 * 128, 64 * 128, 80 * 128]
+        let offsets: [UInt32] = [0, 32, 96, 1024, 176 * 128, 64 * 128 * 3 + 96]
+        let limit: UInt32 = 228 * 1024
+        for lead in leads {
+            for base in stride(from: UInt32(0), to: limit, by: 1024) {
+                for off in offsets where base + off < limit {
+                    let sum: UInt32 = low(base, lead) + (off >> 4)
+                    #expect(UInt64(sum) | hi == full(base + off, lead))
+                }
+            }
+        }
     }
 
     @Test func treeRowReductionsShapes() throws {
