@@ -709,6 +709,14 @@ struct HopperBackwardKernelTests {
         #expect(ring[1].precomputedDescriptors && ring[1].name.hasSuffix("_qr_pd_sm_90a"))
         let two = try #require(HopperBackwardDescriptor.plan(for: wide, wideStages: 2, precomputedDescriptors: true))
         #expect(!two[1].precomputedDescriptors)
+        // Defaults (H100, session 9): tile D = 64 both masks, tile D = 128 unmasked, tile D = 256 causal.
+        for (D, mask, on) in [(64, KernelMask.none, true), (40, .causal, true), (128, .none, true), (96, .none, true), (128, .causal, false),
+                              (256, .none, false), (256, .causal, true), (192, .causal, true)] {
+            for deterministic in [true, false] {
+                let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: 4096)
+                #expect(HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem) == on, "D = \(D) \(mask)")
+            }
+        }
         #expect(hopperBackwardDescriptorVariants.allSatisfy { $0.invalidReason == nil && $0.precomputedDescriptors })
         #expect(Set(hopperBackwardDescriptorVariants.map(\.name)).count == hopperBackwardDescriptorVariants.count)
     }

@@ -165,7 +165,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// and the high word is the same for every operand, so desc(base + off) = desc(base) + off >> 4
     /// (shared memory < 256 KB: no carry out of bits 0–13); the warpgroup index goes through a
     /// lane-0 shuffle so that ptxas keeps the bases in uniform registers.
-    /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`.
+    /// On by default where it measured faster (``defaultPrecomputedDescriptors(_:)``);
+    /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` forces it either way.
     public var precomputedDescriptors: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
@@ -594,9 +595,22 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 669 → 471 instructions, causal 822 → 618; tile D = 64 856 → 671, causal (mask branch)
     /// 1142 → 948; tile D = 256's Q-ring form 976 → 696 unmasked, 1199 → 945 causal; the R2UR
     /// before the HGMMAs go (48 → 0 at D = 128 unmasked, 128 → 2 at D = 256), registers and
-    /// spills unchanged (168, 0). Off until timed on the H100.
+    /// spills unchanged (168, 0).
+    /// H100 (session 9, hopbwd16, `scripts/device/hopper_bwd16.sh`): non-deterministic bf16, N = 512…16k
+    /// (D = 256: 1k, 4k, 16k), two interleaved rounds, on ÷ off geometric mean per round: tile D = 64
+    /// 1.026 / 1.017 unmasked and 1.026 / 1.023 causal (every point 1.006–1.067); tile D = 128 unmasked
+    /// 1.021 / 1.011 (0.990–1.063), causal 0.986 / 0.994 (level at 1k–8k, 16k 0.93 / 0.98); tile D = 256
+    /// unmasked 0.987 / 0.998 (4k 0.983 in both), causal 1.012 / 1.030. So on where both rounds gained:
+    /// tile D = 64, tile D = 128 unmasked, tile D = 256 causal (its Q-ring form: the plan drops it from
+    /// the two-stage form). Deterministic calls too: the consumers' text is the same, and
+    /// the forced checks covered them (float64-oracle cases, bitwise reruns). fp16 shares the text and was
+    /// not timed with it.
     public static func defaultPrecomputedDescriptors(_ problem: BackwardProblem) -> Bool {
-        false
+        switch tileHeadDim(problem.headDim) {
+        case 64: return true
+        case 128: return problem.mask == .none
+        default: return problem.mask == .causal
+        }
     }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
