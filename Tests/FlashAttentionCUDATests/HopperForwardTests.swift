@@ -345,6 +345,25 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         precomputedDescriptors: true))
+    // The other kernels the precomputed-descriptor default picks for dense 16-bit problems: causal D = 128
+    // 128-key steps (2049–4095 queries), causal D = 64 three warpgroups (2k and up), causal D = 256 with O
+    // in the Q buffer (2k), unmasked D = 256 with O in the last stage (512).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInLastStage: true,
+        precomputedDescriptors: true))
     return list
 }()
 
@@ -801,6 +820,34 @@ struct HopperForwardTests {
                                                   architecture: .sm90a).descriptor.halfDiagonalStep))
     }
 
+    /// Precomputed wgmma descriptors are the default exactly where they measured faster (session 9,
+    /// scripts/device/hopper_fwd12.sh, five rounds): causal D = 128 everywhere, causal D = 64 past 1k
+    /// keys, causal D = 256 except 2049–4096 keys, unmasked D = 256 up to 512; never for unknown lengths.
+    @Test func precomputedDescriptorsDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
+        let rule = KernelHeuristics.defaultPrecomputedDescriptors
+        for n in [512, 1024, 2048, 4096, 16384] { #expect(rule(128, true, n) && !rule(128, false, n) && !rule(64, false, n), "N = \(n)") }
+        #expect(!rule(64, true, 512) && !rule(64, true, 1024) && rule(64, true, 1025) && rule(64, true, 16384))
+        #expect(rule(256, true, 512) && rule(256, true, 2048) && !rule(256, true, 2049) && !rule(256, true, 4096) && rule(256, true, 4097) && rule(256, true, 16384))
+        #expect(rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 16384))
+        for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0), "unknown key counts keep the shipped descriptors") }
+        func pick(_ D: Int, _ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
+                                                                  seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        }
+        for type in [ElementType.bfloat16, .float16] {
+            for (D, mask, n, on) in [(128, KernelMask.causal, 512, true), (128, .causal, 16384, true), (128, .none, 512, false), (128, .none, 8192, false),
+                                     (64, .causal, 1024, false), (64, .causal, 2048, true), (64, .none, 4096, false),
+                                     (256, .causal, 1024, true), (256, .causal, 4096, false), (256, .causal, 8192, true), (256, .none, 512, true), (256, .none, 1024, false)] {
+                let d = try pick(D, mask, n, type)
+                #expect(d.mainloop == .tmaWarpSpecialized && d.precomputedDescriptors == on, "D = \(D) \(mask) N = \(n): \(d.name)")
+            }
+        }
+        #expect(!(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .causal, tensorMapFriendly: true),
+                                                  architecture: .sm90a).descriptor.precomputedDescriptors))
+    }
+
     /// The table variants (what `flash-attn compile` pre-builds and CI compiles with NVRTC)
     /// include the kernels the short-sequence defaults pick, which problems of unknown length
     /// never reach: the half-width diagonal softmax (`hd`) at causal tile D = 64 / 128 and O
@@ -810,7 +857,8 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DIAG") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_DESC") == nil else { return }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         let names = variants.map(\.name)
         #expect(Set(names).count == names.count, "a variant listed twice")
@@ -819,8 +867,8 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .causal })
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .none })
         // The kernels the H100 grid ran at 512 (bf16, LSE written).
-        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hd_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohd_sm_90a",
-                     "fwd_bf16_d256_m128n64w12b1_causal_lse_tmaws2pdsookv_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookv_sm_90a"] {
+        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hd_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
+                     "fwd_bf16_d256_m128n64w12b1_causal_lse_tmaws2pdsookvxd_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxd_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         // Each is what the heuristics pick for the plain problem at 512 keys.

@@ -206,8 +206,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// and the leading byte offset in bits 16–29, and shared addresses stay below 228 KB, so a
     /// 16-byte-aligned offset adds to the low word without carrying out of its field. The
     /// warpgroup index comes from a lane-0 shuffle, which ptxas can tell is warp-uniform.
-    /// ``KernelMainloop/tmaWarpSpecialized`` only; `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every
-    /// row, `=0` nowhere (session 9: built; see docs/performance.md).
+    /// ``KernelMainloop/tmaWarpSpecialized`` only. The default where it measured faster (session 9:
+    /// causal rows and unmasked D = 256 at 512 keys, ``KernelHeuristics/defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:)``);
+    /// `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every row, `=0` nowhere.
     public var precomputedDescriptors: Bool
 
     public init(

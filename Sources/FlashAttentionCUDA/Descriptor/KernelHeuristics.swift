@@ -462,9 +462,13 @@ public enum KernelHeuristics {
             steps.warpgroupStepCount = true
             if steps.invalidReason == nil { d = steps }
         }
-        // FLASH_ATTENTION_HOPPER_DESC=1: precomputed wgmma descriptors (each product's descriptor one
-        // add of an immediate to its operand's base) on every row, =0 nowhere.
-        if HopperForwardKnobs.precomputedDescriptors == "1" { d.precomputedDescriptors = true }
+        // Precomputed wgmma descriptors (each product's descriptor one add of an immediate to its
+        // operand's base) where they measured faster (defaultPrecomputedDescriptors);
+        // FLASH_ATTENTION_HOPPER_DESC=1 on every row, =0 nowhere.
+        let descKnob = HopperForwardKnobs.precomputedDescriptors
+        if descKnob != "0" && (descKnob == "1" || defaultPrecomputedDescriptors(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)) {
+            d.precomputedDescriptors = true
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -501,6 +505,33 @@ public enum KernelHeuristics {
     /// 0, racecheck 0).
     public static func defaultHalfDiagonalStep(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         causal && (tileHeadDim == 64 || tileHeadDim == 128) && seqlenK > 0 && seqlenK <= 1024
+    }
+
+    /// Whether the Hopper forward precomputes its wgmma descriptors
+    /// (``AttentionKernelDescriptor/precomputedDescriptors``) when `FLASH_ATTENTION_HOPPER_DESC` is
+    /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
+    /// up to 2k keys and past 4k, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no).
+    ///
+    /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
+    /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
+    /// the ten ratios per point): causal D = 128 1.016 / 1.022 / 1.037 / 1.028 / 1.037 / 1.028 at
+    /// N = 512…16k; causal D = 64 2k–16k 1.009–1.035 (0.982–0.994 at 512 / 1k); causal D = 256 1.022 /
+    /// 1.053 / 1.035 at 512 / 1k / 2k, 1.017 / 1.025 at 8k / 16k (0.988 at 4k); unmasked D = 256 at
+    /// 512 1.033. It lost on the other unmasked points (D = 64 0.971–0.995, D = 128 0.950–0.997,
+    /// D = 256 0.967–0.987 from 1k); there the SASS differs only in the descriptor arithmetic and in
+    /// where ptxas puts the O rescale (after the S products instead of between them), and which of the
+    /// two costs the unmasked steps is not known. Forced on every row it passed every check
+    /// (pinned float64 oracle 24/24 + two-block 18/18, dense 36/36 + 24/24, verify 30/30, memcheck 0,
+    /// racecheck 0).
+    public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        guard seqlenK > 0 else { return false }
+        if !causal { return tileHeadDim == 256 && seqlenK <= 512 }
+        switch tileHeadDim {
+        case 128: return true
+        case 64: return seqlenK > 1024
+        case 256: return seqlenK <= 2048 || seqlenK > 4096
+        default: return false
+        }
     }
 
     /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`
@@ -564,8 +595,9 @@ public enum KernelHeuristics {
     /// same plain bf16 problems at 512 queries and keys, causal and unmasked: the half-width
     /// diagonal softmax (``defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``, suffix `hd`)
     /// and O staged in the last K/V stages (``defaultStageOInLastStage(tileHeadDim:causal:seqlenK:)``,
-    /// suffix `okv`), each once (by name). They come last, so the earlier variants keep their
-    /// places in the list.
+    /// suffix `okv`), each once (by name), with the precomputed wgmma descriptors those lengths take
+    /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:)``, suffix `xd`) where they do.
+    /// They come last, so the earlier variants keep their places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
         for choice in table(for: architecture) {
