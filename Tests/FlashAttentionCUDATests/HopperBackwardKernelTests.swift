@@ -214,6 +214,28 @@ let hopperBackwardDescriptorVariants: [HopperBackwardDescriptor] = {
                                          wideQRing: true, precomputedDescriptors: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
                                          mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
+    // What the defaults also route to (review9 enumerated them through the plan): deterministic causal D = 256 past
+    // the staged epilogue's 8k keys (two writers, no staged epilogue), float32 dK/dV at every tile, fp16 beside bf16.
+    for type in [ElementType.bfloat16, .float16] {
+        for gradient in [ElementType?.none, .float32] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: gradient, dvType: gradient, headDim: 256,
+                                                 mask: .causal, stages: 1, wideWriters: 2, wideQRing: true, precomputedDescriptors: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: .float32, dvType: .float32, earlyDV: true,
+                                             lateDK: true, precomputedDescriptors: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: .float32, dvType: .float32, headDim: 64,
+                                             precomputedDescriptors: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: .float32, dvType: .float32, headDim: 64,
+                                             headGroup: 4, precomputedDescriptors: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 256, mask: .causal, stages: 1, orderedDQ: false,
+                                         wideQRing: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dkType: .float32, dvType: .float32, headDim: 256,
+                                         mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, dqBuffers: 2,
+                                         dqWriters: 2, earlyDV: true, lateDK: true, precomputedDescriptors: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 64,
+                                         mask: .causal, maskBranch: true, precomputedDescriptors: true))
     return list
 }()
 
