@@ -3,17 +3,20 @@
 #   A. final_session.sh's checks (check, random fwd+bwd float64-oracle sweep, pinned D with the Hopper
 #      forward forced and with the defaults, the KV-cache oracle sweep) beside the Python subsets on
 #      CUDA tensors (strided, varlen, KV cache) and test_large.py (non-deterministic calls against the
-#      float64 oracle).
+#      float64 oracle; the forward kernels they reach are listed: the long rows' precomputed-descriptor
+#      `xd` kernels run only from 2k queries, which the other checks' ≤ 777-row problems never reach).
 #   B. backward-bench --check-dense (dense, causal every other case) at D = 64 / 128 / 256 with the
 #      Hopper backward forced (deterministic calls: at D = 256 the session-8 defaults, one stage with the
 #      Q ring and the staged dK/dV epilogue below 4k unmasked keys, ordered dQ), then non-deterministic
 #      calls at D = 192 / 256 with arrival order forced (ring + staged epilogue everywhere up to 8k) and
-#      non-deterministic calls with the defaults at D = 64 / 128, counting launches by form.
+#      non-deterministic calls with the defaults at D = 64 / 128, counting launches by form (session 9's
+#      precomputed descriptors, `pd`, are the default at tile D = 64, D = 128 unmasked, D = 256 causal);
+#      then deterministic D = 256 with the staged epilogue off (the form past 8k keys: `ww2_qr_pd` causal).
 #   C. compute-sanitizer memcheck + racecheck: the wide D = 256 backward in non-deterministic calls
 #      (arrival order, ring, staged epilogue, fast passes), the tile D = 64 / 128 Hopper backward with
-#      the fast passes, the forward on a 2-block grid at D = 64, 128 and 256 (session 9's forward
+#      the fast passes, the forward on a 2-block grid at D = 64, 128 and 256 (the forward's
 #      defaults: O staged in the last K/V stages at D = 256 short N, the half-width diagonal softmax at
-#      causal D = 64/128 short N), and memcheck over a few KV-cache cases with clusters forced.
+#      causal D = 64/128 short N, session 9's `xd` kernels on causal rows), and memcheck over a few KV-cache cases with clusters forced.
 #   usage on the device: bash scripts/device/final_s9.sh
 # Expects .device-me/flash-attn.gz and .device-me/libflashattention.so.
 set -uo pipefail
@@ -49,6 +52,11 @@ dense_u_rc=$?
 env $B FLASH_ATTENTION_CACHE_DIR=/tmp/c-dense-nd \
   timeout 150 /tmp/fa backward-bench --warm-verify 0 --jobs 16 --check-dims 64,128 --check-cases 12 --check-dense --nondeterministic --seed 9 > "$LOG/dense_nd.txt" 2>&1
 dense_nd_rc=$?
+# Deterministic D = 256 without the staged epilogue (what runs past 8k keys), precomputed descriptors on
+# causal: the ww2_qr_pd form (review9: never run on a GPU before).
+env $B FLASH_ATTENTION_HOPPER_BWD=1 FLASH_ATTENTION_HOPPER_BWD256_EPI=0 FLASH_ATTENTION_CACHE_DIR=/tmp/c-dense-noepi \
+  timeout 120 /tmp/fa backward-bench --warm-verify 0 --jobs 16 --check-dims 256 --check-cases 12 --check-dense --seed 11 > "$LOG/dense_noepi.txt" 2>&1
+dense_noepi_rc=$?
 stamp "B: check-dense"
 wait $py
 stamp "A: python"
@@ -73,11 +81,13 @@ stamp "C: sanitizers"
 echo "=== python (CUDA tensors)"
 echo "subset: $(tail -1 "$OUT/py/subset.txt")"
 echo "large: $(tail -1 "$OUT/py/large.txt"); Hopper backward launches: $(grep -c 'hopper-bwd' "$OUT/py/large.txt"), unordered d256: $(grep -c 'dqunordered' "$OUT/py/large.txt")"
+echo "  forward kernels the python runs reached (long rows need the large tests: xd from 2k queries): $(used /tmp/fa-cache-py)"
 echo "=== swift checks"; sed -n '/=== summary/,$p' "$LOG/final_a.txt" | grep -v "TMA variants"
-for f in dense_bwd dense_u dense_nd; do
+for f in dense_bwd dense_u dense_nd dense_noepi; do
   echo "=== check-dense ($f): $(tail -1 "$LOG/$f.txt"); $(forms "$LOG/$f.txt")"
 done
-echo "  exits: Hopper backward forced $dense_bwd_rc, non-det + unordered d256 $dense_u_rc, non-det defaults $dense_nd_rc"
+echo "  exits: Hopper backward forced $dense_bwd_rc, non-det + unordered d256 $dense_u_rc, non-det defaults $dense_nd_rc, det d256 no staged epilogue $dense_noepi_rc"
+echo "  pd launches: $(grep -c 'hbwd_dkdv[a-z0-9_]*_pd_' "$LOG/dense_bwd.txt") forced, $(grep -c 'hbwd_dkdv[a-z0-9_]*_pd_' "$LOG/dense_nd.txt") non-det defaults, $(grep -c 'ww2_qr_pd' "$LOG/dense_noepi.txt") ww2_qr_pd"
 echo "  forward kernels reached (non-deterministic defaults): $(used /tmp/c-dense-nd)"
 echo "=== sanitizers"; sed -n '/=== summary/,$p' "$LOG/final_b.txt" | grep -E "memcheck|racecheck"
 for tool in memcheck racecheck; do
