@@ -21,6 +21,8 @@ import FlashAttentionCore
 ///                   wait S_j; release K_j; mask; softmax → α, P_j; wait O; release V_{j−1}
 ///     O = O·α; O += P_last·V_last; O /= l
 /// ```
+/// With ``AttentionKernelDescriptor/earlyRescale`` the `O = O·α` of each step moves to the end of the
+/// step before it (after "wait O"), out of the turn, and the first step has none (O is still zero).
 /// With ``AttentionKernelDescriptor/consumerWarpgroups`` = 3 (D = 64) a block has 512 threads and
 /// 192 query rows; the consumers have 160 registers each and the turns go round all three.
 ///
@@ -385,6 +387,25 @@ public struct HopperForwardKernel: Sendable {
     private var rescale: String {
         guard descriptor.skipUnchangedRescale else { return "rescale_o();" }
         return "if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();  // α = 1 in every row of the warp: O unchanged"
+    }
+
+    /// ``AttentionKernelDescriptor/earlyRescale``.
+    private var early: Bool { descriptor.earlyRescale }
+
+    /// The rescale ahead of a P·V issue (the loop's, inside the turn, and the tile's last), with the
+    /// line break and the next line's indentation (the source's `indent` minus the literal's 8);
+    /// nothing with ``AttentionKernelDescriptor/earlyRescale``, where each step's end has done it.
+    private func turnRescale(indent: Int) -> String {
+        early ? "" : rescale + "\n" + String(repeating: " ", count: indent - 8)
+    }
+
+    /// ``AttentionKernelDescriptor/earlyRescale``: O·α of this step at its end, once the previous
+    /// P·V has completed (the wait above), so the next turn issues S and P·V back to back. The
+    /// tile's first step needs none: O is zero until its first P·V.
+    private var stepEndRescale: String {
+        guard early else { return "" }
+        return "\n" + String(repeating: " ", count: 16) + "// O·α now (the previous P·V has completed), before the next turn, not inside it.\n"
+            + String(repeating: " ", count: 16) + rescale
     }
 
     /// ``AttentionKernelDescriptor/stageOInQueryBuffer``: O is staged in the tile's Q buffer.
@@ -920,8 +941,7 @@ public struct HopperForwardKernel: Sendable {
                         named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk(stage);
-                        \(rescale)
-                        mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(prev);
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
@@ -930,14 +950,13 @@ public struct HopperForwardKernel: Sendable {
                         softmax((n_blocks - 1 - it) * BLOCK_N);
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);
-                        convert_p();
+                        convert_p();\(stepEndRescale)
                     }
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
-                        \(rescale)
-                        mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(stage);
                         if (!OVERLAP) {

@@ -207,9 +207,25 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// 16-byte-aligned offset adds to the low word without carrying out of its field. The
     /// warpgroup index comes from a lane-0 shuffle, which ptxas can tell is warp-uniform.
     /// ``KernelMainloop/tmaWarpSpecialized`` only. The default where it measured faster (session 9:
-    /// causal rows and unmasked D = 256 at 512 keys, ``KernelHeuristics/defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:)``);
+    /// causal rows and unmasked D = 256 at 512 keys; beside ``earlyRescale`` also unmasked D = 64 and
+    /// D = 256 up to 1k, ``KernelHeuristics/defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``);
     /// `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every row, `=0` nowhere.
     public var precomputedDescriptors: Bool
+    /// The consumers rescale O (`O *= α`) at the end of the key step that computed α, right after
+    /// that step's wait for the previous P·V, instead of inside the next step's turn (between its S
+    /// issue and its P·V issue). The rescale needs only α and the completed P·V, and ptxas does not
+    /// move instructions across the loop's back-edge, so its D/2 FMULs a thread run before the next
+    /// turn's barrier, under the other warpgroup's products, not between this warpgroup's two issues
+    /// while the other waits for its turn (session 9: with ``precomputedDescriptors`` ptxas issues the
+    /// S products back to back and put the rescale after them, inside the turn). The last step's
+    /// rescale ends the loop, so the tile's last P·V follows it directly; a tile's first step needs
+    /// none (O is zero there: the shipped kernel multiplies zeros). Bitwise the same products.
+    /// ``KernelMainloop/tmaWarpSpecialized`` only. The default where it measured faster (session 9 part 2:
+    /// causal D = 64, causal D = 256 up to 1k keys, and with ``precomputedDescriptors`` unmasked D = 64
+    /// except 513–1024 keys and unmasked D = 256 up to 1k; not D = 128,
+    /// ``KernelHeuristics/defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``);
+    /// `FLASH_ATTENTION_HOPPER_EARLYRESCALE=1` sets it on every row, `=0` nowhere. Suffix `er`.
+    public var earlyRescale: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -221,7 +237,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
-        warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false
+        warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -257,6 +273,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.treeRowReductions = treeRowReductions
         self.warpgroupStepCount = warpgroupStepCount
         self.precomputedDescriptors = precomputedDescriptors
+        self.earlyRescale = earlyRescale
     }
 
     // MARK: - Derived layout facts
@@ -336,7 +353,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount and precomputedDescriptors need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors and earlyRescale need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -364,7 +381,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -462,13 +462,19 @@ public enum KernelHeuristics {
             steps.warpgroupStepCount = true
             if steps.invalidReason == nil { d = steps }
         }
+        // The O rescale at the end of the step that computed α instead of inside the next step's
+        // turn (defaultEarlyRescale); FLASH_ATTENTION_HOPPER_EARLYRESCALE=1 on every row, =0 nowhere.
+        let earlyKnob = HopperForwardKnobs.earlyRescale
+        let early = earlyKnob != "0" && (earlyKnob == "1" || defaultEarlyRescale(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))
         // Precomputed wgmma descriptors (each product's descriptor one add of an immediate to its
-        // operand's base) where they measured faster (defaultPrecomputedDescriptors);
-        // FLASH_ATTENTION_HOPPER_DESC=1 on every row, =0 nowhere.
+        // operand's base) where they measured faster (defaultPrecomputedDescriptors; some rows only
+        // beside the early rescale); FLASH_ATTENTION_HOPPER_DESC=1 on every row, =0 nowhere.
         let descKnob = HopperForwardKnobs.precomputedDescriptors
-        if descKnob != "0" && (descKnob == "1" || defaultPrecomputedDescriptors(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)) {
+        if descKnob != "0" && (descKnob == "1" || defaultPrecomputedDescriptors(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK,
+                                                                                earlyRescale: early)) {
             d.precomputedDescriptors = true
         }
+        d.earlyRescale = early
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -510,7 +516,9 @@ public enum KernelHeuristics {
     /// Whether the Hopper forward precomputes its wgmma descriptors
     /// (``AttentionKernelDescriptor/precomputedDescriptors``) when `FLASH_ATTENTION_HOPPER_DESC` is
     /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
-    /// up to 2k keys and past 4k, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no).
+    /// up to 2k keys and past 4k, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
+    /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
+    /// unmasked tile D = 64 up to 512 keys and past 1k, and unmasked tile D = 256 up to 1k.
     ///
     /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
     /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
@@ -518,18 +526,58 @@ public enum KernelHeuristics {
     /// N = 512…16k; causal D = 64 2k–16k 1.009–1.035 (0.982–0.994 at 512 / 1k); causal D = 256 1.022 /
     /// 1.053 / 1.035 at 512 / 1k / 2k, 1.017 / 1.025 at 8k / 16k (0.988 at 4k); unmasked D = 256 at
     /// 512 1.033. It lost on the other unmasked points (D = 64 0.971–0.995, D = 128 0.950–0.997,
-    /// D = 256 0.967–0.987 from 1k); there the SASS differs only in the descriptor arithmetic and in
-    /// where ptxas puts the O rescale (after the S products instead of between them), and which of the
-    /// two costs the unmasked steps is not known. Forced on every row it passed every check
+    /// D = 256 0.967–0.987 from 1k). Forced on every row it passed every check
     /// (pinned float64 oracle 24/24 + two-block 18/18, dense 36/36 + 24/24, verify 30/30, memcheck 0,
     /// racecheck 0).
-    public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+    ///
+    /// With the early rescale (session 9 part 2, scripts/device/hopper_fwd13.sh, xd + early rescale /
+    /// shipped, three interleaved rounds, bf16 + fp16): unmasked D = 64 row geomean 1.012 / 1.012 / 1.022
+    /// (512 1.006 / 1.005, 2k 1.028 / 1.023, 4k 1.021 / 1.055, 8k 1.025 / 0.987, 16k 1.034 / 1.015
+    /// bf16 / fp16; 1k 0.994 / 0.991, so not there); unmasked D = 256 1.019 / 1.018 / 1.026 (1k 1.004 /
+    /// 1.096; 2k 0.989 / 1.042 and longer level, so up to 1k). Unmasked D = 128 still lost (0.982 /
+    /// 0.997 / 0.981): off.
+    public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int, earlyRescale: Bool = false) -> Bool {
         guard seqlenK > 0 else { return false }
-        if !causal { return tileHeadDim == 256 && seqlenK <= 512 }
+        if !causal {
+            switch tileHeadDim {
+            case 64: return earlyRescale && (seqlenK <= 512 || seqlenK > 1024)
+            case 256: return seqlenK <= 512 || (earlyRescale && seqlenK <= 1024)
+            default: return false
+            }
+        }
         switch tileHeadDim {
         case 128: return true
         case 64: return seqlenK > 1024
         case 256: return seqlenK <= 2048 || seqlenK > 4096
+        default: return false
+        }
+    }
+
+    /// Whether the Hopper forward rescales O at the end of the step that computed α
+    /// (``AttentionKernelDescriptor/earlyRescale``) when `FLASH_ATTENTION_HOPPER_EARLYRESCALE` is
+    /// unset: causal tile D = 64 at every length, causal tile D = 256 up to 1k keys, unmasked tile
+    /// D = 64 up to 512 keys and past 1k, unmasked tile D = 256 up to 1k (0 keys = unknown: no). On
+    /// the unmasked rows it comes with the precomputed descriptors
+    /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``), with which it was measured.
+    ///
+    /// H100, session 9 part 2 (scripts/device/hopper_fwd13.sh, one call: shipped / DESC=1 + EARLYRESCALE=1
+    /// / EARLYRESCALE=1 in three interleaved rounds over the full forward grid, bf16 + fp16, cuDNN in the
+    /// same call; mean-of-rounds ratios bf16 / fp16): causal D = 64 (early rescale alone, the shipped
+    /// kernels) row geomean 1.023 / 1.023 / 1.028, 512 1.012 / 1.013 and 1k 1.011 / 1.011 (every run
+    /// ≥ 1.005 with the half-width diagonal kernel), 2k–16k 0.991–1.054 (the xd kernel, run in both
+    /// settings: the two means of each point average ≥ 1.000); causal D = 256 512 1.004 / 1.032 and
+    /// 1.003 / 1.036, 1k 1.007 / 1.054 and 1.023 / 1.049 (both settings; 2k 0.995–1.018, past 2k
+    /// 0.92–1.04: off); unmasked D = 64 and D = 256 with xd as above. Off on D = 128: causal
+    /// 0.992 / 0.995 / 1.001 beside xd, unmasked 0.975 / 0.977 / 0.967 alone and 0.982 / 0.997 / 0.981
+    /// with xd. Forced it passed every check (pinned float64 oracle 24/24 + two-block 18/18 with xd,
+    /// 18/18 alone; dense 36/36 + 24/24 with xd, 24/24 alone; verify 30/30; memcheck 0, racecheck 0).
+    public static func defaultEarlyRescale(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        guard seqlenK > 0 else { return false }
+        switch (tileHeadDim, causal) {
+        case (64, true): return true
+        case (256, true): return seqlenK <= 1024
+        case (64, false): return seqlenK <= 512 || seqlenK > 1024
+        case (256, false): return seqlenK <= 1024
         default: return false
         }
     }
@@ -596,7 +644,8 @@ public enum KernelHeuristics {
     /// diagonal softmax (``defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``, suffix `hd`)
     /// and O staged in the last K/V stages (``defaultStageOInLastStage(tileHeadDim:causal:seqlenK:)``,
     /// suffix `okv`), each once (by name), with the precomputed wgmma descriptors those lengths take
-    /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:)``, suffix `xd`) where they do.
+    /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``, suffix `xd`) and
+    /// the early O rescale (``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``, suffix `er`) where they do.
     /// They come last, so the earlier variants keep their places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
@@ -652,4 +701,5 @@ private enum HopperForwardKnobs {
     static let treeRowReductions = FileSystem.environment("FLASH_ATTENTION_HOPPER_TREE")
     static let warpgroupStepCount = FileSystem.environment("FLASH_ATTENTION_HOPPER_WGSTEPS")
     static let precomputedDescriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_DESC")
+    static let earlyRescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_EARLYRESCALE")
 }
