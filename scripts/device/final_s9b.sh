@@ -4,6 +4,7 @@
 # flash (FA2) timed in the same call, in TWO rounds (ours, torch, ours, torch): the long points move
 # ±5–10 % between runs under the card's 700 W cap, so each point reports both rounds and their mean.
 # Then the A/B runs of this session's defaults (FINAL_AB: a file of lines "name|env|fwd or bwd|dims|seqlens").
+#   (session 9: FINAL_AB=scripts/device/final_s9_ab.txt times session 8's kernels, this session's options off, on both grids)
 #   usage on the device: bash scripts/device/final_s9b.sh      Expects .device-me/flash-attn.gz.
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; OUT=/tmp/fs9b; mkdir -p "$RESULT" "$OUT/logs"; LOG=$OUT/logs
