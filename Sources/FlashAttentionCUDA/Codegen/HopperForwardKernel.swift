@@ -230,13 +230,40 @@ public struct HopperForwardKernel: Sendable {
         ].joined(separator: "\n" + String(repeating: " ", count: indent))
     }
 
-    /// The two wgmma wrappers, every accumulator register named.
+    /// The two wgmma wrappers, every accumulator register named (and with precomputed descriptors
+    /// their forms taking descriptor low words).
     private var wgmmaWrappers: String {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
         let registers = WGMMAText.registers
         let n = d.blockN / 2, o = d.headDim / 2
+        // ``AttentionKernelDescriptor/precomputedDescriptors``: the low word of a descriptor and the
+        // two products taking each descriptor as a low word plus the constant high word, assembled by
+        // `mov.b64` inside the product's asm (so an offset is a 32-bit add ptxas can keep on the
+        // uniform datapath).
+        let precomputed = """
+        // A descriptor's low word: (shared address >> 4) in bits 0–13 (addresses stay below 228 KB),
+        // the leading byte offset >> 4 in bits 16–29. A 16-byte-aligned offset adds to it without a
+        // carry out of the address field: desc(addr + off) = desc(addr) + off / 16.
+        FA_DEVICE u32 desc_lo(u32 addr, u32 leading_bytes) { return (addr >> 4) | ((leading_bytes >> 4) << 16); }
+        // The high word, the same for Q, K and V: stride 1024 B (8 rows of 128 B), 128-byte swizzle.
+        constexpr u32 DESC_HI = (1024u >> 4) | (1u << 30);
+        FA_DEVICE void wgmma_qk_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi, int accumulate) {
+            asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(n + 3), 0;\\n"
+                         "mov.b64 da, {%\(n), %\(n + 2)};\\nmov.b64 db, {%\(n + 1), %\(n + 2)};\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, da, db, p, 1, 1, 0, 0;\\n}\\n"
+                         : \(operands("s", tiles: d.blockN / 8))
+                         : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(accumulate));
+        }
+        FA_DEVICE void wgmma_pv_d(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u32 b_lo, u32 hi) {
+            asm volatile("{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, %\(o + 6), 0;\\n"
+                         "mov.b64 db, {%\(o + 4), %\(o + 5)};\\n"
+                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, db, p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc_o", tiles: d.headDim / 8))
+                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b_lo), "r"(hi), "r"(1));
+        }
+        """
         return """
         // S(64×\(d.blockN)) = Q·Kᵀ (+ S if accumulate): both from shared-memory descriptors, K-major.
         FA_DEVICE void wgmma_qk(float (&s)[N_TILES][4], u64 da, u64 db, int accumulate) {
@@ -251,7 +278,7 @@ public struct HopperForwardKernel: Sendable {
                          "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
                          : \(operands("acc_o", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-        }\(xd ? "\n" + precomputedWrappers : "")
+        }\(xd ? "\n" + precomputed : "")
         """
     }
 
@@ -637,39 +664,6 @@ public struct HopperForwardKernel: Sendable {
 
     /// ``AttentionKernelDescriptor/precomputedDescriptors``.
     private var xd: Bool { descriptor.precomputedDescriptors }
-
-    /// Precomputed descriptors: the low word of a descriptor and the two products taking each
-    /// descriptor as a low word plus the constant high word, assembled by `mov.b64` inside the
-    /// product's asm (so an offset is a 32-bit add ptxas can keep on the uniform datapath).
-    private var precomputedWrappers: String {
-        let d = descriptor
-        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
-        let registers = WGMMAText.registers
-        let n = d.blockN / 2, o = d.headDim / 2
-        return """
-        // A descriptor's low word: (shared address >> 4) in bits 0–13 (addresses stay below 228 KB),
-        // the leading byte offset >> 4 in bits 16–29. A 16-byte-aligned offset adds to it without a
-        // carry out of the address field: desc(addr + off) = desc(addr) + off / 16.
-        FA_DEVICE u32 desc_lo(u32 addr, u32 leading_bytes) { return (addr >> 4) | ((leading_bytes >> 4) << 16); }
-        // The high word, the same for Q, K and V: stride 1024 B (8 rows of 128 B), 128-byte swizzle.
-        constexpr u32 DESC_HI = (1024u >> 4) | (1u << 30);
-        FA_DEVICE void wgmma_qk_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi, int accumulate) {
-            asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(n + 3), 0;\\n"
-                         "mov.b64 da, {%\(n), %\(n + 2)};\\nmov.b64 db, {%\(n + 1), %\(n + 2)};\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, da, db, p, 1, 1, 0, 0;\\n}\\n"
-                         : \(operands("s", tiles: d.blockN / 8))
-                         : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(accumulate));
-        }
-        FA_DEVICE void wgmma_pv_d(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u32 b_lo, u32 hi) {
-            asm volatile("{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, %\(o + 6), 0;\\n"
-                         "mov.b64 db, {%\(o + 4), %\(o + 5)};\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, db, p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc_o", tiles: d.headDim / 8))
-                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b_lo), "r"(hi), "r"(1));
-        }
-        """
-    }
 
     /// Precomputed descriptors: the operands' base low words (Q per tile, set at the tile's head).
     private var xdSetup: String {
