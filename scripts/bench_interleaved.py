@@ -24,7 +24,6 @@ backward. Timing: CUDA events, the median of --iters calls after --warmup, per r
       python3 scripts/bench_interleaved.py --passes fwd,bwd --rounds 3 --out interleaved.csv
 """
 import argparse
-import csv
 import math
 import statistics
 import sys
@@ -33,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from bench_common import time_ms
+from bench_common import time_ms, write_rows
 
 from flash_attn import flash_attn_func
 
@@ -124,11 +123,7 @@ def main():
                         del fns
                     del q, k, v, do
                     torch.cuda.empty_cache()
-    if args.out:
-        with open(args.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-            w.writeheader()
-            w.writerows(rows)
+    write_rows(args.out, rows)
     for pname in args.passes.split(","):
         sel = [r for r in rows if r["pass"] == pname and r["ours"] == r["ours"] and r["cudnn"] == r["cudnn"]]
         if not sel:
