@@ -9,13 +9,9 @@ extension CUDABackend {
     /// bases, and every stride of a dimension longer than one a positive multiple of 16 bytes.
     /// An output the vectorized loops accept fails this only with a zero or ≥ 2³⁸-element stride.
     static func isTensorMapFriendly(_ arguments: ForwardArguments, layout: AttentionLayout) -> Bool {
+        let batches = layout.varlen == nil ? layout.batch : 1
         func friendly(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int) -> Bool {
-            guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
-            let batches = layout.varlen == nil ? layout.batch : 1
-            for (stride, extent) in [(a.rowStride, rows), (a.headStride, heads), (a.batchStride, batches)] where extent > 1 {
-                guard stride > 0, stride % 8 == 0, stride < (1 << 38) else { return false }
-            }
-            return true
+            HopperOperandMap.fits(view, a, rows: rows, heads: heads, batches: batches)
         }
         let rowsQ = layout.varlen == nil ? layout.seqlenQ : layout.totalQ
         let rowsK = layout.varlen == nil ? layout.seqlenK : layout.totalK
@@ -32,24 +28,11 @@ extension CUDABackend {
     /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head; a store of O, one
     /// warpgroup's 64 rows.
     func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
-        let type: CUDATensorMap.DataType = arguments.q.elementType == .bfloat16 ? .bfloat16 : .float16
-        let varlen = layout.varlen != nil
+        let batches = layout.varlen == nil ? layout.batch : 1
         func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
-            let D = layout.headDim
-            let dims: [Int] = [D, rows, heads, varlen ? 1 : layout.batch]
-            // A dimension of extent one is never stepped along: give it a stride TMA accepts.
-            var strides: [Int] = []
-            var previous = D * 2
-            for (i, stride) in [a.rowStride, a.headStride, a.batchStride].enumerated() {
-                let bytes = dims[i + 1] > 1 ? stride * 2 : (previous + 15) / 16 * 16
-                strides.append(bytes)
-                previous = bytes * dims[i + 1]
-            }
-            return try CUDATensorMap(
-                dataType: type, address: CUDABackend.address(view), dims: dims.map { UInt64($0) },
-                strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
-            ).bytes
+            try HopperOperandMap(a, headDim: layout.headDim, rows: rows, heads: heads, batches: batches).encode(view, boxRows: boxRows)
         }
+        let varlen = layout.varlen != nil
         let rowsQ = varlen ? layout.totalQ : layout.seqlenQ
         let rowsK = varlen ? layout.totalK : layout.seqlenK
         return [

@@ -171,11 +171,7 @@ extension CUDABackend {
     /// bases, every stride of a dimension longer than one a positive multiple of 16 bytes.
     static func tensorMapsFit(_ arguments: BackwardArguments, layout: AttentionLayout) -> Bool {
         func fits(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int) -> Bool {
-            guard a.dimStride == 1, UInt(bitPattern: view.data) % 16 == 0 else { return false }
-            for (stride, extent) in [(a.rowStride, rows), (a.headStride, heads), (a.batchStride, layout.batch)] where extent > 1 {
-                guard stride > 0, stride % 8 == 0, stride < (1 << 38) else { return false }
-            }
-            return true
+            HopperOperandMap.fits(view, a, rows: rows, heads: heads, batches: layout.batch)
         }
         return fits(arguments.q, layout.addressing(q: arguments.q), rows: layout.seqlenQ, heads: layout.heads)
             && fits(arguments.dOut, layout.addressing(q: arguments.dOut), rows: layout.seqlenQ, heads: layout.heads)
@@ -186,22 +182,8 @@ extension CUDABackend {
     /// Q, K, V, dO maps: 4-D (D, rows, heads, batch), innermost first; a copy moves 64 columns
     /// (128 bytes, swizzled) × the tile's rows of one head.
     private func hopperBackwardTensorMaps(_ arguments: BackwardArguments, layout: AttentionLayout, descriptor: HopperBackwardDescriptor) throws -> [[UInt8]] {
-        let type: CUDATensorMap.DataType = arguments.q.elementType == .bfloat16 ? .bfloat16 : .float16
         func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
-            let D = layout.headDim
-            let dims: [Int] = [D, rows, heads, layout.batch]
-            var strides: [Int] = []
-            var previous = D * 2
-            for (i, stride) in [a.rowStride, a.headStride, a.batchStride].enumerated() {
-                // A dimension of extent one is never stepped along: give it a stride TMA accepts.
-                let bytes = dims[i + 1] > 1 ? stride * 2 : (previous + 15) / 16 * 16
-                strides.append(bytes)
-                previous = bytes * dims[i + 1]
-            }
-            return try CUDATensorMap(
-                dataType: type, address: CUDABackend.address(view), dims: dims.map { UInt64($0) },
-                strides: strides.map { UInt64($0) }, box: [64, UInt32(boxRows), 1, 1], swizzle: .bytes128
-            ).bytes
+            try HopperOperandMap(a, headDim: layout.headDim, rows: rows, heads: heads, batches: layout.batch).encode(view, boxRows: boxRows)
         }
         return [
             try map(arguments.q, layout.addressing(q: arguments.q), rows: layout.seqlenQ, heads: layout.heads, boxRows: descriptor.blockM),
