@@ -35,7 +35,7 @@ struct HopperBackwardWideEpilogueTests {
             #expect(d.name.hasSuffix("_se_sm_90a"))
             let a = try HopperBackwardKernel(descriptor: d).source
             #expect(a.contains("mbar_wait(bar_dq_empty, (steps & 1) ^ 1);"))
-            #expect(a.contains("named_sync(3 + wg, 128);"))
+            #expect(a.contains("constexpr int BAR_STAGED = 3;") && a.contains("named_sync(BAR_STAGED + wg, 128);"))
             let packK = d.dkType == .bfloat16 ? "pack_bf16x2" : "pack_f16x2", packV = d.dvType == .bfloat16 ? "pack_bf16x2" : "pack_f16x2"
             #expect(a.contains("st_shared_u32(rk + c, \(packK)(acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor));"))
             #expect(a.contains("st_shared_u32(rv + c, \(packV)(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));"))

@@ -376,7 +376,7 @@ extension HopperBackwardKernel {
                             st_shared_u32(rv + c, \(pack(d.dvType))(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));
                         }
                     }
-                    named_sync(3 + wg, 128);                    // this warpgroup's halves are staged
+                    named_sync(BAR_STAGED + wg, 128);           // this warpgroup's halves are staged
                     dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
                     dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
                     #pragma unroll
@@ -629,11 +629,12 @@ extension HopperBackwardKernel {
         """
     }
 
-    /// The staged epilogue's 16-byte shared load (only with ``HopperBackwardDescriptor/wideStagedEpilogue``).
+    /// The staged epilogue's barrier ids and 16-byte shared load (only with ``HopperBackwardDescriptor/wideStagedEpilogue``).
     var wideStagedEpilogueHelpers: String {
         guard descriptor.wideStagedEpilogue else { return "" }
         return """
 
+        constexpr int BAR_STAGED = 3;              // named barriers 3 + wg: a warpgroup's dK/dV halves are staged
         FA_DEVICE uint4 ld_shared_u4(u32 a) {
             uint4 v;
             asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
