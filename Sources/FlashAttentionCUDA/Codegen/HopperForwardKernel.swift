@@ -23,6 +23,9 @@ import FlashAttentionCore
 /// ```
 /// With ``AttentionKernelDescriptor/earlyRescale`` the `O = O·α` of each step moves to the end of the
 /// step before it (after "wait O"), out of the turn, and the first step has none (O is still zero).
+/// With ``AttentionKernelDescriptor/separateValueTurn`` (D = 256, 128-key steps in one K and one V
+/// stage) each loop step takes two turns, `[my turn] O += P_{j−1}·V_{j−1} [your turn]`, wait O,
+/// release V_{j−1}, `[my turn] S_j = Q·K_jᵀ [your turn]`, so S and P are never live together.
 /// With ``AttentionKernelDescriptor/consumerWarpgroups`` = 3 (D = 64) a block has 512 threads and
 /// 192 query rows; the consumers have 160 registers each and the turns go round all three.
 ///
@@ -278,8 +281,150 @@ public struct HopperForwardKernel: Sendable {
                          "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
                          : \(operands("acc_o", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-        }\(xd ? "\n" + precomputed : "")
+        }\(xd ? "\n" + precomputed : "")\(split ? "\n" + halfWrappers : "")\(vt ? "\n" + freshWrapper : "")
         """
+    }
+
+    /// ``AttentionKernelDescriptor/splitScoreIssue``.
+    private var split: Bool { descriptor.splitScoreIssue }
+
+    /// S issued in halves: the products of one half of a step's keys (template `H`: keys
+    /// H·BLOCK_N/2 …), `_first` for a half's first k step, which writes its accumulators without
+    /// reading them (`"=f"`, scale-d false) so that S's last values (the last P, already packed)
+    /// are dead before it; with precomputed descriptors their low-word forms (`_hd`).
+    private var halfWrappers: String {
+        let d = descriptor
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        let tiles = d.blockN / 16, count = d.blockN / 4  // n8 tiles and accumulators of a half
+        func operands(_ constraint: String) -> String {
+            (0..<tiles).flatMap { nt in (0..<4).map { "\"\(constraint)\"(s[H * \(tiles) + \(nt)][\($0)])" } }.joined(separator: ", ")
+        }
+        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN / 2)k16.f32.\(t).\(t) {\(WGMMAText.registers(count))}"
+        func plain(_ name: String, _ constraint: String, _ accumulate: Int) -> String {
+            """
+            template <int H> FA_DEVICE void \(name)(float (&s)[N_TILES][4], u64 da, u64 db) {
+                asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(count + 2), 0;\\n"
+                             "\(mma), %\(count), %\(count + 1), p, 1, 1, 0, 0;\\n}\\n"
+                             : \(operands(constraint))
+                             : "l"(da), "l"(db), "r"(\(accumulate)));
+            }
+            """
+        }
+        func low(_ name: String, _ constraint: String, _ accumulate: Int) -> String {
+            """
+            template <int H> FA_DEVICE void \(name)(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi) {
+                asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(count + 3), 0;\\n"
+                             "mov.b64 da, {%\(count), %\(count + 2)};\\nmov.b64 db, {%\(count + 1), %\(count + 2)};\\n"
+                             "\(mma), da, db, p, 1, 1, 0, 0;\\n}\\n"
+                             : \(operands(constraint))
+                             : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(\(accumulate)));
+            }
+            """
+        }
+        return "// S's keys H·BLOCK_N/2 … (64×\(d.blockN / 2)) = Q·Kᵀ: `_first` starts the sum and only writes its\n"
+            + "// registers (\"=f\": S's last values, the packed P, are dead before it), the other accumulates.\n"
+            + (xd ? low("wgmma_qk_first_hd", "=f", 0) + "\n" + low("wgmma_qk_hd", "+f", 1)
+                  : plain("wgmma_qk_first_h", "=f", 0) + "\n" + plain("wgmma_qk_h", "+f", 1))
+    }
+
+    /// S issued in halves: P·V is committed as two groups too (P's first half of the keys, then its
+    /// second), so the turn can wait for the first, issue S's first half while the second runs,
+    /// and only then wait for the rest: O + half of P + half of S in flight at most. With all of
+    /// P·V in flight beside S's first half (O 128 + P 32 + S 32 registers pinned) ptxas serialised
+    /// every wgmma of the kernel (C7512, insufficient register resources).
+    private var pvHalfCommit: String { split ? " if (ks == BLOCK_N / 32 - 1) wgmma_commit(); }" : "" }
+
+    /// ``AttentionKernelDescriptor/separateValueTurn``.
+    private var vt: Bool { descriptor.separateValueTurn }
+
+    /// P·V and S in separate turns: S's first k step as a product that only writes its accumulators
+    /// (`"=f"`, scale-d false), so S's last values (the packed P) are dead before it.
+    private var freshWrapper: String {
+        let d = descriptor
+        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
+        let count = d.blockN / 2
+        let operands = (0..<(d.blockN / 8)).flatMap { nt in (0..<4).map { "\"=f\"(s[\(nt)][\($0)])" } }.joined(separator: ", ")
+        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(WGMMAText.registers(count))}"
+        let body = xd
+            ? """
+            FA_DEVICE void wgmma_qk_first_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi) {
+                asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(count + 3), 0;\\n"
+                             "mov.b64 da, {%\(count), %\(count + 2)};\\nmov.b64 db, {%\(count + 1), %\(count + 2)};\\n"
+                             "\(mma), da, db, p, 1, 1, 0, 0;\\n}\\n"
+                             : \(operands)
+                             : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(0));
+            }
+            """
+            : """
+            FA_DEVICE void wgmma_qk_first(float (&s)[N_TILES][4], u64 da, u64 db) {
+                asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(count + 2), 0;\\n"
+                             "\(mma), %\(count), %\(count + 1), p, 1, 1, 0, 0;\\n}\\n"
+                             : \(operands)
+                             : "l"(da), "l"(db), "r"(0));
+            }
+            """
+        return "// S = Q·Kᵀ's first k step: only writes its registers (\"=f\": S's last values, the packed P, are dead before it).\n" + body
+    }
+
+    /// P·V and S in separate turns: S issued and committed, its first k step through the `"=f"` product.
+    private var freshIssue: String {
+        let pad = String(repeating: " ", count: 8)
+        let body = xd
+            ? """
+                    const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;
+                        if (ks == 0) wgmma_qk_first_d(s, q_lo + off_q, k_lo + off_k, DESC_HI);
+                        else wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, 1);
+                    }
+            """
+            : """
+                    const u32 k_base = sK + stage * KV_BYTES;
+                    #pragma unroll
+                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                        const u32 block = ks >> 2, within = (ks & 3) * 32;
+                        const u64 da = smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);
+                        if (ks == 0) wgmma_qk_first(s, da, db);
+                        else wgmma_qk(s, da, db, 1);
+                    }
+            """
+        return "\n" + pad + "// S = Q·K_stageᵀ, issued (not waited for); its first k step writes S without reading it.\n"
+            + pad + "auto issue_qk_fresh = [&](int stage) {\n" + body + "\n" + pad + "    wgmma_commit();\n" + pad + "};"
+    }
+
+    /// S issued in halves: one lambda per half of the step's keys, issuing its products (not
+    /// committed: the first step commits both halves as one group, the loop each on its own).
+    private var halfIssue: String {
+        let pad = String(repeating: " ", count: 8)
+        var text = "\n" + pad + "// S's half h of the keys = Q·K_stageᵀ, issued (not committed); the first k step starts the sum."
+        for h in 0..<2 {
+            let body: String
+            if xd {
+                body = """
+                        const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0) + \(h) * ((BLOCK_N / 2 * 128) >> 4);
+                        #pragma unroll
+                        for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                            const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;
+                            if (ks == 0) wgmma_qk_first_hd<\(h)>(s, q_lo + off_q, k_lo + off_k, DESC_HI);
+                            else wgmma_qk_hd<\(h)>(s, q_lo + off_q, k_lo + off_k, DESC_HI);
+                        }
+                """
+            } else {
+                body = """
+                        const u32 k_base = sK + stage * KV_BYTES + \(h) * (BLOCK_N / 2 * 128);
+                        #pragma unroll
+                        for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                            const u32 block = ks >> 2, within = (ks & 3) * 32;
+                            const u64 da = smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);
+                            if (ks == 0) wgmma_qk_first_h<\(h)>(s, da, db);
+                            else wgmma_qk_h<\(h)>(s, da, db);
+                        }
+                """
+            }
+            text += "\n" + pad + "auto issue_qk_half\(h) = [&](int stage) {\n" + body + "\n" + pad + "};"
+        }
+        return text
     }
 
     /// The tile loop's head, the same text in the producer and the consumers so both walk
@@ -688,7 +833,7 @@ public struct HopperForwardKernel: Sendable {
                 auto issue_pv = [&](int stage) {
                     const u32 v_lo = __shfl_sync(0xffffffffu, v_lo0 + stage * (KV_BYTES >> 4), 0);
                     #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) \(split ? "{ " : "")wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);\(pvHalfCommit)
                     wgmma_commit();
                 };
         """
@@ -713,9 +858,151 @@ public struct HopperForwardKernel: Sendable {
                 auto issue_pv = [&](int stage) {
                     const u32 v_base = sV + stage * KV_BYTES;
                     #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) wgmma_pv(acc_o, pk[ks], smem_desc(v_base + ks * 16 * 128, BLOCK_N * 128, 1024));
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) \(split ? "{ " : "")wgmma_pv(acc_o, pk[ks], smem_desc(v_base + ks * 16 * 128, BLOCK_N * 128, 1024));\(pvHalfCommit)
                     wgmma_commit();
                 };
+        """
+    }
+
+    /// The tile's key steps up to its last P·V: the first (S and its softmax), then the loop, each
+    /// step issuing its S and the previous step's P·V in its turn (the shipped order; with
+    /// ``AttentionKernelDescriptor/splitScoreIssue``, ``splitSteps``; with
+    /// ``AttentionKernelDescriptor/separateValueTurn``, ``valueTurnSteps``).
+    private var mainSteps: String { split ? splitSteps : vt ? valueTurnSteps : shippedSteps }
+
+    /// ``AttentionKernelDescriptor/splitScoreIssue``: the turn issues the last step's P·V (two commit
+    /// groups), waits for its first half (the second keeps the tensor cores busy), issues S's first
+    /// half, waits for the rest of P·V (S's first half runs on), releases its V stage and issues S's
+    /// second half into P's registers. K of the step is waited for after the P·V issue, so one K
+    /// stage's load can run under it. The softmax covers the whole step.
+    private var splitSteps: String {
+        """
+        // First step: S = Q·K_lastᵀ in two halves (one commit group), softmax.
+                    {
+                        const int stage = kv_iter % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);
+                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        wgmma_fence();
+                        issue_qk_half0(stage);
+                        issue_qk_half1(stage);
+                        wgmma_commit();
+                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        wgmma_wait<0>();
+                        \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        softmax((n_blocks - 1) * BLOCK_N);
+                        convert_p();
+                    }
+                    for (int it = 1; it < n_blocks; ++it) {
+                        const int cur = kv_iter + it, prv = cur - 1;
+                        const int stage = cur % STAGES, prev = prv % STAGES;
+                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(prev);  // two commit groups: P's first half of the keys, then its second
+                        // This step's K may still be landing: the last step's P·V runs meanwhile.
+                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
+                        wgmma_wait<1>();  // P·V's first half retired (its second runs on)
+                        issue_qk_half0(stage);
+                        wgmma_commit();
+                        wgmma_wait<1>();  // P·V retired (S's first half runs on): P's registers take S's second half
+                        mbar_arrive(bar_v_free + 8 * prev);
+                        issue_qk_half1(stage);
+                        wgmma_commit();
+                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        wgmma_wait<0>();  // S landed
+                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        softmax((n_blocks - 1 - it) * BLOCK_N);
+                        convert_p();\(stepEndRescale)
+                    }
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/separateValueTurn``: two turns a step, the last step's P·V in the
+    /// first, this step's S in the second (after that P·V has retired, between the turns, where its
+    /// V stage is released); K is waited for before the second turn.
+    private var valueTurnSteps: String {
+        """
+        // First step: S = Q·K_lastᵀ, softmax.
+                    {
+                        const int stage = kv_iter % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);
+                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        wgmma_fence();
+                        issue_qk_fresh(stage);
+                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        wgmma_wait<0>();
+                        \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        softmax((n_blocks - 1) * BLOCK_N);
+                        convert_p();
+                    }
+                    for (int it = 1; it < n_blocks; ++it) {
+                        const int cur = kv_iter + it, prv = cur - 1;
+                        const int stage = cur % STAGES, prev = prv % STAGES;
+                        // Turn 1: the last step's P·V.
+                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(prev);
+                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        // Between the turns: that P·V retires (P's registers free for S), its V stage goes back.
+                        wgmma_wait<0>();
+                        mbar_arrive(bar_v_free + 8 * prev);
+                        // Turn 2: this step's S (after the other warpgroup's P·V).
+                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
+                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        wgmma_fence();
+                        issue_qk_fresh(stage);
+                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        wgmma_wait<0>();  // S landed
+                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        softmax((n_blocks - 1 - it) * BLOCK_N);
+                        convert_p();\(stepEndRescale)
+                    }
+        """
+    }
+
+    /// The shipped key steps: S of step j lands while P·V of step j − 1 (P in its own registers) runs.
+    private var shippedSteps: String {
+        """
+        // First step: S = Q·K_lastᵀ, softmax.
+                    {
+                        const int stage = \(firstIter) % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (\(firstIter) / STAGES) & 1);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
+                        wgmma_fence();
+                        issue_qk(stage);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        if (OVERLAP) {
+                            // The previous tile's P·V ran under this tile's head and this S's issue.
+                            // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
+                            // ptxas serialise every wgmma of the kernel (C7514; 0.62–1.00× on the
+                            // H100), so both products are waited for here.
+                            wgmma_wait<0>();
+                            if (pending) finish_pending();
+                            init_rows();
+                        }
+                        wgmma_wait<0>();
+                        \(okv ? "if (wg != 0 || n_blocks != \(firstLoopStep)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
+                        \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
+                    }
+                    for (int it = \(firstLoopStep); it < n_blocks; ++it) {
+                        const int cur = kv_iter + it, prv = cur - 1;
+                        const int stage = cur % STAGES, prev = prv % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
+                        wgmma_fence();
+                        issue_qk(stage);
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(prev);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        wgmma_wait<1>();  // S landed; P·V may still run
+                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        softmax((n_blocks - 1 - it) * BLOCK_N);
+                        wgmma_wait<0>();
+                        mbar_arrive(bar_v_free + 8 * prev);
+                        convert_p();\(stepEndRescale)
+                    }
         """
     }
 
@@ -819,7 +1106,7 @@ public struct HopperForwardKernel: Sendable {
                 float s[N_TILES][4];
                 u32 pk[BLOCK_N / 16][4];
 
-                \(xd ? xdIssue : plainIssue)
+                \(xd ? xdIssue : plainIssue)\(split ? halfIssue : "")\(vt ? freshIssue : "")
                 // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
                 auto convert_p = [&]() {
                     #pragma unroll
@@ -907,45 +1194,7 @@ public struct HopperForwardKernel: Sendable {
                         ++q_iter;
                     }
                     \(xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_BYTES + wg * 64 * 128, 16), 0);  // this warpgroup's rows of the tile's Q buffer (lane 0's: warp-uniform)" : "q_base = sQ + qb * Q_BYTES + wg * 64 * 128;")\(ws ? wsHead : "")
-                    // First step: S = Q·K_lastᵀ, softmax.
-                    {
-                        const int stage = \(firstIter) % STAGES;
-                        mbar_wait(bar_k_full + 8 * stage, (\(firstIter) / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, \(turnThreads));
-                        wgmma_fence();
-                        issue_qk(stage);
-                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
-                        if (OVERLAP) {
-                            // The previous tile's P·V ran under this tile's head and this S's issue.
-                            // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
-                            // ptxas serialise every wgmma of the kernel (C7514; 0.62–1.00× on the
-                            // H100), so both products are waited for here.
-                            wgmma_wait<0>();
-                            if (pending) finish_pending();
-                            init_rows();
-                        }
-                        wgmma_wait<0>();
-                        \(okv ? "if (wg != 0 || n_blocks != \(firstLoopStep)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
-                        \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
-                    }
-                    for (int it = \(firstLoopStep); it < n_blocks; ++it) {
-                        const int cur = kv_iter + it, prv = cur - 1;
-                        const int stage = cur % STAGES, prev = prv % STAGES;
-                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, \(turnThreads));
-                        wgmma_fence();
-                        issue_qk(stage);
-                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
-                        wgmma_fence();
-                        issue_pv(prev);
-                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
-                        wgmma_wait<1>();  // S landed; P·V may still run
-                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
-                        softmax((n_blocks - 1 - it) * BLOCK_N);
-                        wgmma_wait<0>();
-                        mbar_arrive(bar_v_free + 8 * prev);
-                        convert_p();\(stepEndRescale)
-                    }
+                    \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
                     {

@@ -226,6 +226,45 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelHeuristics/defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``);
     /// `FLASH_ATTENTION_HOPPER_EARLYRESCALE=1` sets it on every row, `=0` nowhere. Suffix `er`.
     public var earlyRescale: Bool
+    /// The consumers issue a step's S = Q·Kᵀ in two halves of `blockN / 2` keys each (two `wgmma`
+    /// of n = blockN / 2 per k step), and reorder the ping-pong turn so S and P are never wholly
+    /// live together: the turn issues the previous step's P·V as two commit groups (P's two halves
+    /// of the keys), waits for the first, issues S's first half, waits for the rest of P·V
+    /// (`wait_group 1`; S's first half keeps the tensor cores busy meanwhile), releases its V stage,
+    /// and only then issues S's second half into the registers P held. (With all of P·V in flight
+    /// beside S's first half, ptxas serialised every wgmma of the kernel: C7512.) The
+    /// first k step of each half writes its accumulators without reading them (`"=f"`), so S's
+    /// previous values (the last P) are dead once P is packed. Peak live accumulators are O + P +
+    /// half of S, then O + S during the softmax, instead of O + S + P: with 128-key steps at
+    /// D = 256 (O 128, S 64, P 32 registers a thread) the shipped loop spills 144–284 B, this one
+    /// fits 240 (NVRTC 13.5: 0 spill, no C75xx). The softmax still runs once over the whole step (one
+    /// row max, sum and O rescale per blockN keys). ``KernelMainloop/tmaWarpSpecialized`` only, tile
+    /// D = 256 (the shape it exists for: 128-key steps in one K and one V stage of 64 KB each), two
+    /// consumer warpgroups, blockN a multiple of 32, with ``precomputedDescriptors`` and ``tmaStoreO``
+    /// (without the descriptors the 128-key kernels spill 140–300 B, with direct stores 8–28 B); not
+    /// with ``overlapEpilogue`` (its pending P·V would be live beside the next tile's S),
+    /// ``halfDiagonalStep`` or ``warpgroupStepCount`` (never built together).
+    /// `FLASH_ATTENTION_HOPPER_WIDE256=1` gives the tile D = 256 rows this form. Off by default: on the
+    /// H100 (session 10, three interleaved rounds, two calls) it ran causal 0.98–1.00× the 64-key kernels up
+    /// to 2k keys and 1.03–1.16× from 4k, unmasked 0.86–0.92× the 80-key ones; ``separateValueTurn`` on the
+    /// same shape measured better everywhere and is the default on the causal rows. Suffix `sh`.
+    public var splitScoreIssue: Bool
+    /// Each key step takes two ping-pong turns instead of one: the first issues the previous step's
+    /// P·V, the second (after the other warpgroup's P·V turn, and once this warpgroup's P·V has
+    /// retired) issues this step's S = Q·Kᵀ, its first k step writing the accumulators without
+    /// reading them (`"=f"`). The tensor cores then run P·V₀, P·V₁, S₀, S₁ (warpgroups 0 and 1) per
+    /// step, so with one K and one V stage a step's K has both warpgroups' P·V (two products) to
+    /// land after its stage is freed, and V both S products, instead of one product each in the
+    /// ``splitScoreIssue`` order; a warpgroup's softmax is covered by one product of the other's
+    /// instead of two. S and P are never live together (P·V retires before S is issued), so
+    /// S needs no halves. ``KernelMainloop/tmaWarpSpecialized`` only, tile D = 256, two consumer
+    /// warpgroups, with ``precomputedDescriptors`` and ``tmaStoreO``, not with ``splitScoreIssue``,
+    /// ``overlapEpilogue``, ``halfDiagonalStep`` or ``warpgroupStepCount``.
+    /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``;
+    /// session 10 on the H100: 1.014–1.027× the 64-key kernels up to 2k keys, 1.04–1.15× from 4k; unmasked
+    /// 0.95–0.99× the 80-key kernels, off). `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
+    /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.
+    public var separateValueTurn: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -237,7 +276,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         emulatedExp2Every: Int = 0, overlapEpilogue: Bool = false, tmaStoreO: Bool = false,
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
-        warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false
+        warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
+        splitScoreIssue: Bool = false, separateValueTurn: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -274,6 +314,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.warpgroupStepCount = warpgroupStepCount
         self.precomputedDescriptors = precomputedDescriptors
         self.earlyRescale = earlyRescale
+        self.splitScoreIssue = splitScoreIssue
+        self.separateValueTurn = separateValueTurn
     }
 
     // MARK: - Derived layout facts
@@ -332,6 +374,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if warpgroupStepCount && (mask != .causal || blockM != 128 || !tmaStoreO || overlapEpilogue || halfDiagonalStep) {
                 return "per-warpgroup key-step counts need a causal mask, two consumer warpgroups and the TMA store of O (with direct stores the 64-key D = 256 kernel spills 8 B), and are not combined with the overlapped epilogue or the half-width diagonal softmax"
             }
+            if splitScoreIssue && (headDim != 256 || blockM != 128 || blockN % 32 != 0 || !precomputedDescriptors || !tmaStoreO
+                                   || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
+                return "S issued in two halves is a tile D = 256 form: two consumer warpgroups, a multiple of 32 keys a step, precomputed descriptors and the TMA store of O (128-key steps spill 140–300 B without the descriptors, 8–28 B with direct stores), and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
+            }
+            if separateValueTurn && (headDim != 256 || blockM != 128 || !precomputedDescriptors || !tmaStoreO || splitScoreIssue
+                                     || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
+                return "P·V and S in separate turns is a tile D = 256 form: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not S issued in halves, the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -353,7 +403,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors and earlyRescale need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || splitScoreIssue || separateValueTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, splitScoreIssue and separateValueTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -381,7 +431,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (splitScoreIssue ? "sh" : "") + (separateValueTurn ? "vt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
