@@ -427,6 +427,47 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true, earlyRescale: true))
+    // 128-key steps at D = 256 in one K and one V stage with S issued in halves (splitScoreIssue,
+    // FLASH_ATTENTION_HOPPER_WIDE256=1): the forms the D = 256 rows take, both element types — causal beside
+    // the dynamic scheduler and unmasked persistent, O staged in the Q buffer or the last K/V stage,
+    // with and without the early rescale (always with the precomputed descriptors), one without LSE.
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, splitScoreIssue: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: true, splitScoreIssue: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            writeLSE: type == .bfloat16, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: type == .float16, splitScoreIssue: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, splitScoreIssue: true))
+    }
+    // The same shapes with P·V and S in separate turns (separateValueTurn, FLASH_ATTENTION_HOPPER_WIDE256=2).
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, separateValueTurn: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            writeLSE: type == .bfloat16, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: type == .float16, separateValueTurn: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, separateValueTurn: true))
+    }
     return list
 }()
 
@@ -972,9 +1013,107 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
-                #expect(d.name.contains(early ? "er_sm_90a" : "_sm_90a") && (early || !d.name.hasSuffix("er_sm_90a")))
+                // (The 128-key causal D = 256 form's suffix `vt` follows `er`.)
+                let name = d.name.replacingOccurrences(of: "vt_sm_90a", with: "_sm_90a")
+                #expect(name.contains(early ? "er_sm_90a" : "_sm_90a") && (early || !name.hasSuffix("er_sm_90a")))
             }
         }
+    }
+
+    /// S issued in halves (``AttentionKernelDescriptor/splitScoreIssue``) is a tile D = 256 form with the
+    /// precomputed descriptors and the TMA store of O; its name ends in `sh`; its text issues S as two
+    /// m64n64 halves, the first k step of each writing its accumulators only, and P·V as two commit
+    /// groups; with it off the generated text has none of that.
+    @Test func splitScoreIssueShapes() throws {
+        let wide = try #require(hopperVariants.first { $0.splitScoreIssue && $0.mask == .causal && $0.stageOInQueryBuffer })
+        #expect(wide.invalidReason == nil && wide.name.hasSuffix("tmaws1pdsooqxdsh_sm_90a"), "\(wide.name)")
+        #expect(wide.sharedMemoryBytes == 3 * 64 * 1024 + 1024 + 256 && wide.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
+        let source = try AttentionKernel(descriptor: wide).source
+        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"))
+        #expect(source.contains("FA_DEVICE void wgmma_qk_first_hd(float (&s)[N_TILES][4]") && source.contains("\"=f\"(s[H * 8 + 7][3])"))
+        #expect(source.contains("issue_qk_half0(stage);") && source.contains("issue_qk_half1(stage);"))
+        #expect(source.contains("if (ks == BLOCK_N / 32 - 1) wgmma_commit(); }"), "P·V in two commit groups")
+        var off = wide
+        off.splitScoreIssue = false
+        let plain = try AttentionKernel(descriptor: off).source
+        #expect(!plain.contains("issue_qk_half") && !plain.contains("m64n64k16") && !plain.contains("\"=f\"(s[") && !plain.contains("BLOCK_N / 32"))
+        // Refused: another head dim, no precomputed descriptors, direct stores, the options it is not built with.
+        for change in [{ (d: inout AttentionKernelDescriptor) in d.headDim = 128 }, { $0.precomputedDescriptors = false },
+                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.blockN = 112 },
+                       { $0.halfDiagonalStep = true }, { $0.warpgroupStepCount = true; $0.blockN = 64 }] as [(inout AttentionKernelDescriptor) -> Void] {
+            var bad = wide
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        var overlap = wide
+        (overlap.tmaStoreO, overlap.stageOInQueryBuffer, overlap.overlapEpilogue) = (false, false, true)
+        #expect(overlap.invalidReason != nil)
+        var loop = wide
+        (loop.mainloop, loop.persistent, loop.dynamicScheduler, loop.tmaStoreO, loop.stageOInQueryBuffer, loop.precomputedDescriptors) = (.wgmma, false, false, false, false, false)
+        (loop.warps, loop.blockN, loop.stages) = (8, 64, 2)
+        #expect(loop.invalidReason != nil, "only the TMA loop issues S in halves")
+    }
+
+    /// P·V and S in separate turns (``AttentionKernelDescriptor/separateValueTurn``): a tile D = 256 form
+    /// with the precomputed descriptors and the TMA store of O, not beside S in halves; its name ends in
+    /// `vt`; each loop step takes two turns (four turn barriers a step against the shipped two) and S's
+    /// first k step writes its accumulators only.
+    @Test func separateValueTurnShapes() throws {
+        let vt = try #require(hopperVariants.first { $0.separateValueTurn && $0.mask == .causal && $0.stageOInQueryBuffer })
+        #expect(vt.invalidReason == nil && vt.name.hasSuffix("tmaws1pdsooqxdvt_sm_90a"), "\(vt.name)")
+        let source = try AttentionKernel(descriptor: vt).source
+        #expect(source.contains("FA_DEVICE void wgmma_qk_first_d(float (&s)[N_TILES][4]") && source.contains("\"=f\"(s[15][3])"))
+        #expect(source.contains("issue_qk_fresh(stage);") && !source.contains("issue_qk_half"))
+        #expect(source.components(separatedBy: "named_sync(BAR_TURN + wg, CONSUMER_THREADS);").count - 1 == 3, "first step one turn, loop steps two")
+        var plain = vt
+        plain.separateValueTurn = false
+        #expect(!(try AttentionKernel(descriptor: plain).source.contains("issue_qk_fresh")))
+        for change in [{ (d: inout AttentionKernelDescriptor) in d.headDim = 128 }, { $0.precomputedDescriptors = false },
+                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.splitScoreIssue = true },
+                       { $0.halfDiagonalStep = true }] as [(inout AttentionKernelDescriptor) -> Void] {
+            var bad = vt
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+    }
+
+    /// The 128-key D = 256 form with P·V and S in separate turns is the default exactly where it measured
+    /// faster (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds): causal tile D = 256 at
+    /// every known length, dense problems with 16-bit outputs of the input's type (with the precomputed
+    /// descriptors and the TMA store of O, staged in the Q buffer or, up to 1k keys, the last K/V stage);
+    /// never unmasked, for unknown lengths, varlen problems or float32 outputs, and never S in halves.
+    /// `FLASH_ATTENTION_HOPPER_WIDE256` overrides (not set here).
+    @Test func wideScoreStepsDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_OQ") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
+        let rule = KernelHeuristics.defaultWideScoreSteps
+        for n in [512, 1024, 2048, 4096, 8192, 16384] {
+            #expect(rule(256, true, n) && !rule(256, false, n) && !rule(128, true, n) && !rule(64, true, n), "N = \(n)")
+        }
+        #expect(!rule(256, true, 0), "unknown key counts keep the 64-key kernels")
+        func pick(_ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16, out: ElementType? = nil, varlen: Bool = false) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, outputType: out, headDim: 256, mask: mask, varlen: varlen,
+                                                                  tensorMapFriendly: true, seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        }
+        for type in [ElementType.bfloat16, .float16] {
+            for n in [512, 1024, 2048, 4096, 8192, 16384] {
+                let c = try pick(.causal, n, type)
+                #expect(c.separateValueTurn && !c.splitScoreIssue && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
+                #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 1024) && c.stageOInQueryBuffer == (n > 1024), "\(c.name)")
+                #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix("vt_sm_90a"), "\(c.name)")
+                let u = try pick(.none, n, type)
+                #expect(!u.separateValueTurn && !u.splitScoreIssue && u.blockN == 80 && u.stages == 2, "\(u.name)")
+            }
+        }
+        // The form needs the staged store: varlen problems and float32 outputs keep the 64-key row.
+        for d in [try pick(.causal, 4096, varlen: true), try pick(.causal, 4096, .float16, out: .float32), try pick(.causal, 512, varlen: true)] {
+            #expect(!d.separateValueTurn && d.blockN == 64 && d.stages == 2, "\(d.name)")
+        }
+        let unknown = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true),
+                                                      architecture: .sm90a).descriptor
+        #expect(!unknown.separateValueTurn && unknown.blockN == 64)
     }
 
     /// The table variants (what `flash-attn compile` pre-builds and CI compiles with NVRTC)
@@ -987,7 +1126,8 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil else { return }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         let names = variants.map(\.name)
         #expect(Set(names).count == names.count, "a variant listed twice")
@@ -995,9 +1135,10 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.halfDiagonalStep && $0.headDim == 128 && $0.mask == .causal })
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .causal })
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .none })
-        // The kernels the H100 grid ran at 512 (bf16, LSE written).
+        #expect(variants.contains { $0.separateValueTurn && $0.stageOInQueryBuffer && $0.headDim == 256 && $0.mask == .causal })
+        // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hder_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
-                     "fwd_bf16_d256_m128n64w12b1_causal_lse_tmaws2pdsookvxder_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxder_sm_90a"] {
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervt_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxder_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         // Each is what the heuristics pick for the plain problem at 512 keys.
@@ -1007,7 +1148,7 @@ struct HopperForwardTests {
             #expect(names.contains(d.name), "D = \(D) \(mask): \(d.name)")
         }
         // Architectures without the TMA loop gain nothing.
-        #expect(!KernelHeuristics.tableVariants(for: .sm80).contains { $0.halfDiagonalStep || $0.stageOInLastStage })
+        #expect(!KernelHeuristics.tableVariants(for: .sm80).contains { $0.halfDiagonalStep || $0.stageOInLastStage || $0.separateValueTurn })
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.

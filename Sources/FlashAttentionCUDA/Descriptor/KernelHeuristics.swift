@@ -483,6 +483,31 @@ public enum KernelHeuristics {
             rescaled.earlyRescale = true
             if rescaled.invalidReason == nil { d = rescaled }
         }
+        // 128-key steps at tile D = 256 in one K and one V stage (64 KB each beside Q's 64 KB), with P·V and
+        // S in separate turns (separateValueTurn) so a stage's load has two products to land under and S, P
+        // and O fit the consumers' registers; it takes the precomputed descriptors and the TMA store of O
+        // (staged in the Q buffer where the row stores directly). Where it measured faster
+        // (defaultWideScoreSteps: causal); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =1 the
+        // first form, S issued in halves within one turn (splitScoreIssue, measured slower), =0 nowhere. A
+        // problem the form cannot take (varlen or float32 output: no staged store) keeps the row; so does
+        // a FLASH_ATTENTION_HOPPER_TILES shape for the head dim (unless the knob is set).
+        let wideKnob = HopperForwardKnobs.wideScoreSteps
+        if tileD == 256 && wideKnob != "0"
+            && (wideKnob == "1" || wideKnob == "2"
+                || (defaultWideScoreSteps(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) && hopperTileOverride(headDim: tileD, causal: causal) == nil)) {
+            var wide = d
+            (wide.blockN, wide.stages, wide.precomputedDescriptors) = (128, 1, true)
+            if wideKnob == "1" { wide.splitScoreIssue = true } else { wide.separateValueTurn = true }
+            (wide.overlapEpilogue, wide.halfDiagonalStep, wide.warpgroupStepCount) = (false, false, false)
+            if !wide.tmaStoreO { (wide.tmaStoreO, wide.stageOInQueryBuffer, wide.lateTileAddresses) = (true, true, false) }
+            if wide.invalidReason == nil {
+                d = wide
+                choice.reason = (wide.splitScoreIssue ? "128-key steps at tile D = 256 in one K and one V stage, S issued in halves (FLASH_ATTENTION_HOPPER_WIDE256=1)"
+                    : wideKnob == "2" ? "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (FLASH_ATTENTION_HOPPER_WIDE256=2)"
+                    : "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns: causal 1.014–1.027× the 64-key kernels up to 2k, 1.04–1.15× from 4k (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds, bf16 + fp16)")
+                    + "; on the row: " + choice.reason
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -591,6 +616,27 @@ public enum KernelHeuristics {
         }
     }
 
+    /// Whether the Hopper forward runs tile D = 256 in 128-key steps with one K and one V stage, P·V and
+    /// S in separate ping-pong turns (``AttentionKernelDescriptor/separateValueTurn``, with the precomputed
+    /// descriptors and the TMA store of O), when `FLASH_ATTENTION_HOPPER_WIDE256` is unset: causal tile
+    /// D = 256 at every known length (0 keys = unknown: no); dense problems with 16-bit outputs of the
+    /// input's type (the form needs the staged store; the others keep their row).
+    ///
+    /// H100, session 10 (scripts/device/hopper_fwd14.sh, call 2: shipped / S in halves / separate turns /
+    /// separate turns + early rescale, three interleaved rounds over the D = 256 grid, bf16 + fp16, cuDNN in
+    /// the same call; mean-of-rounds ratio to shipped, bf16 / fp16): separate turns, causal 512 1.016 /
+    /// 1.014, 1k 1.020 / 1.017, 2k 1.023 / 1.027, 4k 1.084 / 1.070, 8k 1.043 / 1.088, 16k 1.148 / 1.105
+    /// (N-range geomeans 1.017 / 1.051 / 1.096; 10 of 12 points ≥ 1.0 in every round, fp16 4k and bf16 8k
+    /// one round each at 0.991 / 0.987 under the power cap's ±5 %; with the early rescale everywhere 11 of
+    /// 12 and the same means); unmasked 0.95–0.99: off. S in halves (``splitScoreIssue``, two calls):
+    /// causal 0.98–1.00 up to 2k and 1.03–1.16 from 4k, unmasked 0.86–0.92: not taken. Forced, both
+    /// forms passed every check (pinned float64 oracle 24/24 + two-block 18/18 + early rescale 18/18 +
+    /// O in the Q buffer 12/12; dense 36/36 + 24/24 + 24/24 + 16/16; verify 30/30; memcheck 0; racecheck
+    /// 0, also with O in the Q buffer).
+    public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && causal && seqlenK > 0
+    }
+
     /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`
     /// sets keys per step × pipeline stages for a tile head dim (`p`: persistent grid, `d`:
     /// persistent with the dynamic tile scheduler, `q` after either: two Q buffers, e.g.
@@ -654,7 +700,9 @@ public enum KernelHeuristics {
     /// and O staged in the last K/V stages (``defaultStageOInLastStage(tileHeadDim:causal:seqlenK:)``,
     /// suffix `okv`), each once (by name), with the precomputed wgmma descriptors those lengths take
     /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``, suffix `xd`) and
-    /// the early O rescale (``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``, suffix `er`) where they do.
+    /// the early O rescale (``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``, suffix `er`) where they do;
+    /// then the 128-key causal D = 256 kernel of 4k keys (``defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``,
+    /// suffix `vt`; at 512 keys the `okv` kernel above is already that form).
     /// They come last, so the earlier variants keep their places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
@@ -690,6 +738,15 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
+        // The 128-key causal D = 256 form past 1k keys (O staged in the Q buffer), which neither unknown
+        // lengths nor 512 reach.
+        for choice in table(for: architecture) {
+            let long = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
+                                        tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096)
+            guard let d = try? descriptor(for: long, architecture: architecture).descriptor,
+                  d.separateValueTurn, names.insert(d.name).inserted else { continue }
+            variants.append(d)
+        }
         return variants
     }
 }
@@ -711,4 +768,5 @@ private enum HopperForwardKnobs {
     static let warpgroupStepCount = FileSystem.environment("FLASH_ATTENTION_HOPPER_WGSTEPS")
     static let precomputedDescriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_DESC")
     static let earlyRescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_EARLYRESCALE")
+    static let wideScoreSteps = FileSystem.environment("FLASH_ATTENTION_HOPPER_WIDE256")
 }
