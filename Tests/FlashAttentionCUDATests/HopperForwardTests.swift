@@ -427,29 +427,10 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true, earlyRescale: true))
-    // 128-key steps at D = 256 in one K and one V stage with S issued in halves (splitScoreIssue,
-    // FLASH_ATTENTION_HOPPER_WIDE256=1): the forms the D = 256 rows take, both element types — causal beside
+    // 128-key steps at D = 256 in one K and one V stage with P·V and S in separate turns (separateValueTurn,
+    // FLASH_ATTENTION_HOPPER_WIDE256=2): the forms the D = 256 rows take, both element types — causal beside
     // the dynamic scheduler and unmasked persistent, O staged in the Q buffer or the last K/V stage,
     // with and without the early rescale (always with the precomputed descriptors), one without LSE.
-    for type in [ElementType.bfloat16, .float16] {
-        list.append(AttentionKernelDescriptor(
-            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
-            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, splitScoreIssue: true))
-        list.append(AttentionKernelDescriptor(
-            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
-            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: true, splitScoreIssue: true))
-        list.append(AttentionKernelDescriptor(
-            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-            writeLSE: type == .bfloat16, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
-            tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: type == .float16, splitScoreIssue: true))
-        list.append(AttentionKernelDescriptor(
-            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-            mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
-            tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, splitScoreIssue: true))
-    }
-    // The same shapes with P·V and S in separate turns (separateValueTurn, FLASH_ATTENTION_HOPPER_WIDE256=2).
     for type in [ElementType.bfloat16, .float16] {
         list.append(AttentionKernelDescriptor(
             architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
@@ -467,6 +448,23 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
             mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
             tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, separateValueTurn: true))
+    }
+    // The separate turns with K (and V) in 64-key half stages (halfKeyStages / halfValueStages,
+    // FLASH_ATTENTION_HOPPER_WIDE256=3, 4, 5): causal beside the dynamic scheduler and unmasked persistent,
+    // O staged in the Q buffer, with and without the early rescale, one without LSE.
+    for type in [ElementType.bfloat16, .float16] {
+        for (key, value) in [(3, 0), (3, 2), (2, 3)] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+                tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: key == 3 && value == 0,
+                separateValueTurn: true, halfKeyStages: key, halfValueStages: value))
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                writeLSE: type == .bfloat16, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+                tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: type == .float16,
+                separateValueTurn: true, halfKeyStages: key, halfValueStages: value))
+        }
     }
     return list
 }()
@@ -1020,42 +1018,8 @@ struct HopperForwardTests {
         }
     }
 
-    /// S issued in halves (``AttentionKernelDescriptor/splitScoreIssue``) is a tile D = 256 form with the
-    /// precomputed descriptors and the TMA store of O; its name ends in `sh`; its text issues S as two
-    /// m64n64 halves, the first k step of each writing its accumulators only, and P·V as two commit
-    /// groups; with it off the generated text has none of that.
-    @Test func splitScoreIssueShapes() throws {
-        let wide = try #require(hopperVariants.first { $0.splitScoreIssue && $0.mask == .causal && $0.stageOInQueryBuffer })
-        #expect(wide.invalidReason == nil && wide.name.hasSuffix("tmaws1pdsooqxdsh_sm_90a"), "\(wide.name)")
-        #expect(wide.sharedMemoryBytes == 3 * 64 * 1024 + 1024 + 256 && wide.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
-        let source = try AttentionKernel(descriptor: wide).source
-        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"))
-        #expect(source.contains("FA_DEVICE void wgmma_qk_first_hd(float (&s)[N_TILES][4]") && source.contains("\"=f\"(s[H * 8 + 7][3])"))
-        #expect(source.contains("issue_qk_half0(stage);") && source.contains("issue_qk_half1(stage);"))
-        #expect(source.contains("if (ks == BLOCK_N / 32 - 1) wgmma_commit(); }"), "P·V in two commit groups")
-        var off = wide
-        off.splitScoreIssue = false
-        let plain = try AttentionKernel(descriptor: off).source
-        #expect(!plain.contains("issue_qk_half") && !plain.contains("m64n64k16") && !plain.contains("\"=f\"(s[") && !plain.contains("BLOCK_N / 32"))
-        // Refused: another head dim, no precomputed descriptors, direct stores, the options it is not built with.
-        for change in [{ (d: inout AttentionKernelDescriptor) in d.headDim = 128 }, { $0.precomputedDescriptors = false },
-                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.blockN = 112 },
-                       { $0.halfDiagonalStep = true }, { $0.warpgroupStepCount = true; $0.blockN = 64 }] as [(inout AttentionKernelDescriptor) -> Void] {
-            var bad = wide
-            change(&bad)
-            #expect(bad.invalidReason != nil, "\(bad.name)")
-        }
-        var overlap = wide
-        (overlap.tmaStoreO, overlap.stageOInQueryBuffer, overlap.overlapEpilogue) = (false, false, true)
-        #expect(overlap.invalidReason != nil)
-        var loop = wide
-        (loop.mainloop, loop.persistent, loop.dynamicScheduler, loop.tmaStoreO, loop.stageOInQueryBuffer, loop.precomputedDescriptors) = (.wgmma, false, false, false, false, false)
-        (loop.warps, loop.blockN, loop.stages) = (8, 64, 2)
-        #expect(loop.invalidReason != nil, "only the TMA loop issues S in halves")
-    }
-
     /// P·V and S in separate turns (``AttentionKernelDescriptor/separateValueTurn``): a tile D = 256 form
-    /// with the precomputed descriptors and the TMA store of O, not beside S in halves; its name ends in
+    /// with the precomputed descriptors and the TMA store of O; its name ends in
     /// `vt`; each loop step takes two turns (four turn barriers a step against the shipped two) and S's
     /// first k step writes its accumulators only.
     @Test func separateValueTurnShapes() throws {
@@ -1069,9 +1033,44 @@ struct HopperForwardTests {
         plain.separateValueTurn = false
         #expect(!(try AttentionKernel(descriptor: plain).source.contains("issue_qk_fresh")))
         for change in [{ (d: inout AttentionKernelDescriptor) in d.headDim = 128 }, { $0.precomputedDescriptors = false },
-                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.splitScoreIssue = true },
-                       { $0.halfDiagonalStep = true }] as [(inout AttentionKernelDescriptor) -> Void] {
+                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.halfDiagonalStep = true }] as [(inout AttentionKernelDescriptor) -> Void] {
             var bad = vt
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+    }
+
+    /// K (and V) in 64-key half stages (``AttentionKernelDescriptor/halfKeyStages``): a form of the separate
+    /// turns at 128-key steps in one stage with O staged in the Q buffer; its name ends in `hk<n>` (`hv<n>`);
+    /// Q 64 + five halves of 32 KB fit the sm_90a block (three K + two V, or one V stage); S is two n64
+    /// products on the step's two K halves, each its own commit group; the K (V) map's box is 64 rows.
+    /// Off, the text has none of it.
+    @Test func halfKeyStageShapes() throws {
+        let hk = try #require(hopperVariants.first { $0.halfKeyStages == 3 && $0.halfValueStages == 0 && $0.mask == .causal })
+        #expect(hk.invalidReason == nil && hk.name.hasSuffix("tmaws1pdsooqxdervthk3_sm_90a"), "\(hk.name)")
+        #expect(hk.sharedMemoryBytes == (2 + 3 + 2) * 32 * 1024 + 1024 + 256 && hk.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
+        #expect(hk.keyBoxRows == 64 && hk.valueBoxRows == 128)
+        let source = try AttentionKernel(descriptor: hk).source
+        #expect(source.contains("constexpr int K_SLOTS = 3;") && source.contains("constexpr int V_SLOTS = STAGES;"))
+        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16") && source.contains("issue_qk_halves(cur);"))
+        #expect(source.contains("const u32 sV = sK + K_SLOTS * HALF_BYTES;") && !source.contains("issue_qk_fresh"))
+        #expect(source.contains("tma_load(sK + slot * HALF_BYTES + db * 64 * 128, &hp.tm_k, bar_k_full + 8 * slot, db * 64, row + 64 * h, kv_head, t_batch);"))
+        #expect(source.contains("tma_load(sV + stage * KV_BYTES + db * BLOCK_N * 128, &hp.tm_v"), "V in one 128-key stage")
+        let hv = try #require(hopperVariants.first { $0.halfKeyStages == 3 && $0.halfValueStages == 2 })
+        #expect(hv.invalidReason == nil && hv.name.contains("vthk3hv2_sm_90a") && hv.keyBoxRows == 64 && hv.valueBoxRows == 64)
+        #expect(hv.sharedMemoryBytes == hk.sharedMemoryBytes)
+        let hvSource = try AttentionKernel(descriptor: hv).source
+        #expect(hvSource.contains("issue_pv_halves(prv);") && hvSource.contains("v_lo0 = desc_lo(sV, 64 * 128)") && hvSource.contains("constexpr int V_SLOTS = 2;"))
+        var off = hk
+        off.halfKeyStages = 0
+        #expect(off.keyBoxRows == 128 && off.valueBoxRows == 128)
+        let plain = try AttentionKernel(descriptor: off).source
+        #expect(!plain.contains("HALF_BYTES") && !plain.contains("K_SLOTS") && plain.contains("issue_qk_fresh(stage);"))
+        // Refused: without the separate turns, another step or stage count, O staged elsewhere, rings out of range or too big.
+        for change in [{ (d: inout AttentionKernelDescriptor) in d.separateValueTurn = false }, { $0.stages = 2 }, { $0.blockN = 64 },
+                       { $0.stageOInQueryBuffer = false; $0.stageOInLastStage = true }, { $0.halfKeyStages = 1 }, { $0.halfKeyStages = 5 },
+                       { $0.halfValueStages = 3 }, { $0.halfKeyStages = 0; $0.halfValueStages = 2 }] as [(inout AttentionKernelDescriptor) -> Void] {
+            var bad = hk
             change(&bad)
             #expect(bad.invalidReason != nil, "\(bad.name)")
         }
@@ -1081,7 +1080,7 @@ struct HopperForwardTests {
     /// faster (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds): causal tile D = 256 at
     /// every known length, dense problems with 16-bit outputs of the input's type (with the precomputed
     /// descriptors and the TMA store of O, staged in the Q buffer or, up to 1k keys, the last K/V stage);
-    /// never unmasked, for unknown lengths, varlen problems or float32 outputs, and never S in halves.
+    /// never unmasked, for unknown lengths, varlen problems or float32 outputs, and never K in half stages.
     /// `FLASH_ATTENTION_HOPPER_WIDE256` overrides (not set here).
     @Test func wideScoreStepsDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
@@ -1100,11 +1099,11 @@ struct HopperForwardTests {
         for type in [ElementType.bfloat16, .float16] {
             for n in [512, 1024, 2048, 4096, 8192, 16384] {
                 let c = try pick(.causal, n, type)
-                #expect(c.separateValueTurn && !c.splitScoreIssue && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
+                #expect(c.separateValueTurn && c.halfKeyStages == 0 && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
                 #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 1024) && c.stageOInQueryBuffer == (n > 1024), "\(c.name)")
                 #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix("vt_sm_90a"), "\(c.name)")
                 let u = try pick(.none, n, type)
-                #expect(!u.separateValueTurn && !u.splitScoreIssue && u.blockN == 80 && u.stages == 2, "\(u.name)")
+                #expect(!u.separateValueTurn && u.halfKeyStages == 0 && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
         }
         // The form needs the staged store: varlen problems and float32 outputs keep the 64-key row.

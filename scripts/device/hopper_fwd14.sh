@@ -24,6 +24,9 @@
 #     --scratch-path .build-hopfwd14-static; gzip -c .../release/flash-attn > .device-hopfwd14/flash-attn.gz
 #   usage on the device: bash scripts/device/hopper_fwd14.sh   (carry .device-hopfwd14/flash-attn.gz;
 #   timeout_s 300)
+# Later (session 10, hopfwd15): the `sh` form was removed and FLASH_ATTENTION_HOPPER_WIDE256=1 now means
+# the same as an unset knob, so this script's `wide` and `_sh` settings time and check the defaults.
+# Its record is the call above; scripts/device/hopper_fwd15.sh is the live one.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=$OUT/logs; mkdir -p $LOG
 exec > >(tee $OUT/summary.txt) 2>&1

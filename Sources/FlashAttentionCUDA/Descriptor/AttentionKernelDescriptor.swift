@@ -226,45 +226,43 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelHeuristics/defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``);
     /// `FLASH_ATTENTION_HOPPER_EARLYRESCALE=1` sets it on every row, `=0` nowhere. Suffix `er`.
     public var earlyRescale: Bool
-    /// The consumers issue a step's S = Q·Kᵀ in two halves of `blockN / 2` keys each (two `wgmma`
-    /// of n = blockN / 2 per k step), and reorder the ping-pong turn so S and P are never wholly
-    /// live together: the turn issues the previous step's P·V as two commit groups (P's two halves
-    /// of the keys), waits for the first, issues S's first half, waits for the rest of P·V
-    /// (`wait_group 1`; S's first half keeps the tensor cores busy meanwhile), releases its V stage,
-    /// and only then issues S's second half into the registers P held. (With all of P·V in flight
-    /// beside S's first half, ptxas serialised every wgmma of the kernel: C7512.) The
-    /// first k step of each half writes its accumulators without reading them (`"=f"`), so S's
-    /// previous values (the last P) are dead once P is packed. Peak live accumulators are O + P +
-    /// half of S, then O + S during the softmax, instead of O + S + P: with 128-key steps at
-    /// D = 256 (O 128, S 64, P 32 registers a thread) the shipped loop spills 144–284 B, this one
-    /// fits 240 (NVRTC 13.5: 0 spill, no C75xx). The softmax still runs once over the whole step (one
-    /// row max, sum and O rescale per blockN keys). ``KernelMainloop/tmaWarpSpecialized`` only, tile
-    /// D = 256 (the shape it exists for: 128-key steps in one K and one V stage of 64 KB each), two
-    /// consumer warpgroups, blockN a multiple of 32, with ``precomputedDescriptors`` and ``tmaStoreO``
-    /// (without the descriptors the 128-key kernels spill 140–300 B, with direct stores 8–28 B); not
-    /// with ``overlapEpilogue`` (its pending P·V would be live beside the next tile's S),
-    /// ``halfDiagonalStep`` or ``warpgroupStepCount`` (never built together).
-    /// `FLASH_ATTENTION_HOPPER_WIDE256=1` gives the tile D = 256 rows this form. Off by default: on the
-    /// H100 (session 10, three interleaved rounds, two calls) it ran causal 0.98–1.00× the 64-key kernels up
-    /// to 2k keys and 1.03–1.16× from 4k, unmasked 0.86–0.92× the 80-key ones; ``separateValueTurn`` on the
-    /// same shape measured better everywhere and is the default on the causal rows. Suffix `sh`.
-    public var splitScoreIssue: Bool
     /// Each key step takes two ping-pong turns instead of one: the first issues the previous step's
     /// P·V, the second (after the other warpgroup's P·V turn, and once this warpgroup's P·V has
     /// retired) issues this step's S = Q·Kᵀ, its first k step writing the accumulators without
     /// reading them (`"=f"`). The tensor cores then run P·V₀, P·V₁, S₀, S₁ (warpgroups 0 and 1) per
     /// step, so with one K and one V stage a step's K has both warpgroups' P·V (two products) to
-    /// land after its stage is freed, and V both S products, instead of one product each in the
-    /// ``splitScoreIssue`` order; a warpgroup's softmax is covered by one product of the other's
+    /// land after its stage is freed, and V both S products, instead of one product each with S and
+    /// P·V in one turn; a warpgroup's softmax is covered by one product of the other's
     /// instead of two. S and P are never live together (P·V retires before S is issued), so
     /// S needs no halves. ``KernelMainloop/tmaWarpSpecialized`` only, tile D = 256, two consumer
-    /// warpgroups, with ``precomputedDescriptors`` and ``tmaStoreO``, not with ``splitScoreIssue``,
+    /// warpgroups, with ``precomputedDescriptors`` and ``tmaStoreO``, not with
     /// ``overlapEpilogue``, ``halfDiagonalStep`` or ``warpgroupStepCount``.
     /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``;
     /// session 10 on the H100: 1.014–1.027× the 64-key kernels up to 2k keys, 1.04–1.15× from 4k; unmasked
     /// 0.95–0.99× the 80-key kernels, off). `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
     /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.
     public var separateValueTurn: Bool
+    /// K held as a ring of this many 64-key half stages (32 KB each at D = 256) instead of ``stages``
+    /// 128-key ones; 0: off. With ``separateValueTurn`` at 128-key steps and one stage: a step's S is two
+    /// n64 products whose K descriptors point at the step's two halves (which need not be adjacent),
+    /// each committed on its own so the first half's slot goes back once it has retired; the producer
+    /// copies a half at a time (the K map's box is 64 rows), so with three halves the next step's first
+    /// half loads while this step's are still read, in the ~32 KB the one-stage form leaves free
+    /// (Q 64 + K 96 + V 64 KB + 1 KB of alignment slack + barriers ≤ 227 KB). Needs O staged in the
+    /// Q buffer (``stageOInQueryBuffer``: no room for a staging tile, and the last stage is a half).
+    /// `FLASH_ATTENTION_HOPPER_WIDE256=3` gives every tile D = 256 row this form (three K halves, V one
+    /// stage), `=4` three K and two V halves (``halfValueStages``), `=5` two K and three V halves, `=6` two
+    /// K halves and V one stage (the one-stage form's memory: a control). Off by default: on the H100
+    /// (session 10, scripts/device/hopper_fwd15.sh, two calls, three interleaved rounds each) every form
+    /// ran 0.94–0.98× ``separateValueTurn`` in every (mask, N range) block, and the control as fast as
+    /// three K halves: the earlier load buys nothing, the two n64 products (40 HGMMA a step against 24)
+    /// cost. Suffix `hk<n>`.
+    public var halfKeyStages: Int
+    /// V held as a ring of this many 64-key half stages instead of ``stages`` 128-key ones (0: off);
+    /// P·V is then two groups of four k16 products, one per half, each half's slot released once its
+    /// group has retired. Only with ``halfKeyStages`` (the same form); K and V halves together at
+    /// most five at D = 256. Suffix `hv<n>`.
+    public var halfValueStages: Int
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -277,7 +275,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        splitScoreIssue: Bool = false, separateValueTurn: Bool = false
+        separateValueTurn: Bool = false, halfKeyStages: Int = 0, halfValueStages: Int = 0
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -314,11 +312,18 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.warpgroupStepCount = warpgroupStepCount
         self.precomputedDescriptors = precomputedDescriptors
         self.earlyRescale = earlyRescale
-        self.splitScoreIssue = splitScoreIssue
         self.separateValueTurn = separateValueTurn
+        self.halfKeyStages = halfKeyStages
+        self.halfValueStages = halfValueStages
     }
 
     // MARK: - Derived layout facts
+
+    /// Rows of the TMA box the Hopper forward copies K with: one 64-key half (``halfKeyStages``) or a
+    /// whole step of blockN keys.
+    public var keyBoxRows: Int { halfKeyStages > 0 ? 64 : blockN }
+    /// Rows of the TMA box the Hopper forward copies V with (``halfValueStages``: 64).
+    public var valueBoxRows: Int { halfValueStages > 0 ? 64 : blockN }
 
     /// Consumer warpgroups of the TMA warp-specialised loop, 64 query rows each: 2 (blockM 128,
     /// 12 warps with the producer), or 3 (blockM 192, 16 warps; D = 64 with at most 128-key steps,
@@ -338,7 +343,12 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedMemoryBytes: Int {
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
         // (and the O staging tile of the bulk tensor store).
-        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        if mainloop == .tmaWarpSpecialized {
+            // Half stages: 64 keys each in place of the ring's `stages` blockN-key tiles.
+            let keyRows = halfKeyStages > 0 ? 64 * halfKeyStages : stages * blockN
+            let valueRows = halfValueStages > 0 ? 64 * halfValueStages : stages * blockN
+            return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + keyRows + valueRows) * headDim * 2 + 1024 + 256
+        }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -374,13 +384,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if warpgroupStepCount && (mask != .causal || blockM != 128 || !tmaStoreO || overlapEpilogue || halfDiagonalStep) {
                 return "per-warpgroup key-step counts need a causal mask, two consumer warpgroups and the TMA store of O (with direct stores the 64-key D = 256 kernel spills 8 B), and are not combined with the overlapped epilogue or the half-width diagonal softmax"
             }
-            if splitScoreIssue && (headDim != 256 || blockM != 128 || blockN % 32 != 0 || !precomputedDescriptors || !tmaStoreO
-                                   || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
-                return "S issued in two halves is a tile D = 256 form: two consumer warpgroups, a multiple of 32 keys a step, precomputed descriptors and the TMA store of O (128-key steps spill 140–300 B without the descriptors, 8–28 B with direct stores), and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
-            }
-            if separateValueTurn && (headDim != 256 || blockM != 128 || !precomputedDescriptors || !tmaStoreO || splitScoreIssue
+            if separateValueTurn && (headDim != 256 || blockM != 128 || !precomputedDescriptors || !tmaStoreO
                                      || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
-                return "P·V and S in separate turns is a tile D = 256 form: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not S issued in halves, the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
+                return "P·V and S in separate turns is a tile D = 256 form: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
+            }
+            if halfKeyStages != 0 && (!separateValueTurn || blockN != 128 || stages != 1 || !stageOInQueryBuffer || halfKeyStages < 2 || halfKeyStages > 4) {
+                return "K in 64-key half stages is a form of P·V and S in separate turns at 128-key steps in one stage, with O staged in the Q buffer, and a ring of 2 to 4 halves"
+            }
+            if halfValueStages != 0 && (halfKeyStages == 0 || halfValueStages < 2 || halfValueStages > 4) {
+                return "V in 64-key half stages needs K in half stages (the same form) and a ring of 2 to 4 halves"
             }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
@@ -403,7 +415,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || splitScoreIssue || separateValueTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, splitScoreIssue and separateValueTurn need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || halfKeyStages != 0 || halfValueStages != 0) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, halfKeyStages and halfValueStages need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -431,7 +443,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (splitScoreIssue ? "sh" : "") + (separateValueTurn ? "vt" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (halfKeyStages > 0 ? "hk\(halfKeyStages)" : "") + (halfValueStages > 0 ? "hv\(halfValueStages)" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

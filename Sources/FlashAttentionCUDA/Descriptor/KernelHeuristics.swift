@@ -487,22 +487,32 @@ public enum KernelHeuristics {
         // S in separate turns (separateValueTurn) so a stage's load has two products to land under and S, P
         // and O fit the consumers' registers; it takes the precomputed descriptors and the TMA store of O
         // (staged in the Q buffer where the row stores directly). Where it measured faster
-        // (defaultWideScoreSteps: causal); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =1 the
-        // first form, S issued in halves within one turn (splitScoreIssue, measured slower), =0 nowhere. A
+        // (defaultWideScoreSteps: causal); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =0 nowhere
+        // (=1 was a first form, S issued in halves within one turn: slower everywhere, removed). A
         // problem the form cannot take (varlen or float32 output: no staged store) keeps the row; so does
         // a FLASH_ATTENTION_HOPPER_TILES shape for the head dim (unless the knob is set).
+        // =3, 4 and 5: the separate turns with K in a ring of 64-key half stages (halfKeyStages) in the
+        // shared memory the one-stage form leaves free: three K halves and V one stage (=3), three K halves
+        // and two V halves (=4), two K halves and three V halves (=5), and as a control two K halves and V one
+        // stage (=6: the one-stage form's memory, S as two n64 products); O staged in the Q buffer (a row
+        // staging it in the last K/V stage moves it there).
         let wideKnob = HopperForwardKnobs.wideScoreSteps
+        let halves: (key: Int, value: Int)? = wideKnob == "3" ? (3, 0) : wideKnob == "4" ? (3, 2) : wideKnob == "5" ? (2, 3) : wideKnob == "6" ? (2, 0) : nil
         if tileD == 256 && wideKnob != "0"
-            && (wideKnob == "1" || wideKnob == "2"
+            && (wideKnob == "2" || halves != nil
                 || (defaultWideScoreSteps(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) && hopperTileOverride(headDim: tileD, causal: causal) == nil)) {
             var wide = d
             (wide.blockN, wide.stages, wide.precomputedDescriptors) = (128, 1, true)
-            if wideKnob == "1" { wide.splitScoreIssue = true } else { wide.separateValueTurn = true }
+            wide.separateValueTurn = true
             (wide.overlapEpilogue, wide.halfDiagonalStep, wide.warpgroupStepCount) = (false, false, false)
             if !wide.tmaStoreO { (wide.tmaStoreO, wide.stageOInQueryBuffer, wide.lateTileAddresses) = (true, true, false) }
+            if let halves {
+                (wide.halfKeyStages, wide.halfValueStages) = halves
+                if wide.stageOInLastStage { (wide.stageOInLastStage, wide.stageOInQueryBuffer) = (false, true) }
+            }
             if wide.invalidReason == nil {
                 d = wide
-                choice.reason = (wide.splitScoreIssue ? "128-key steps at tile D = 256 in one K and one V stage, S issued in halves (FLASH_ATTENTION_HOPPER_WIDE256=1)"
+                choice.reason = (halves != nil ? "128-key steps at tile D = 256, P·V and S in separate turns, K in \(wide.halfKeyStages) 64-key half stages" + (wide.halfValueStages > 0 ? ", V in \(wide.halfValueStages)" : ", V in one stage") + " (FLASH_ATTENTION_HOPPER_WIDE256=\(wideKnob ?? ""))"
                     : wideKnob == "2" ? "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (FLASH_ATTENTION_HOPPER_WIDE256=2)"
                     : "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns: causal 1.014–1.027× the 64-key kernels up to 2k, 1.04–1.15× from 4k (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds, bf16 + fp16)")
                     + "; on the row: " + choice.reason
@@ -628,8 +638,8 @@ public enum KernelHeuristics {
     /// 1.014, 1k 1.020 / 1.017, 2k 1.023 / 1.027, 4k 1.084 / 1.070, 8k 1.043 / 1.088, 16k 1.148 / 1.105
     /// (N-range geomeans 1.017 / 1.051 / 1.096; 10 of 12 points ≥ 1.0 in every round, fp16 4k and bf16 8k
     /// one round each at 0.991 / 0.987 under the power cap's ±5 %; with the early rescale everywhere 11 of
-    /// 12 and the same means); unmasked 0.95–0.99: off. S in halves (``splitScoreIssue``, two calls):
-    /// causal 0.98–1.00 up to 2k and 1.03–1.16 from 4k, unmasked 0.86–0.92: not taken. Forced, both
+    /// 12 and the same means); unmasked 0.95–0.99: off. S in halves within one turn (a first form, two calls):
+    /// causal 0.98–1.00 up to 2k and 1.03–1.16 from 4k, unmasked 0.86–0.92: removed (session 10, hopfwd15). Forced, both
     /// forms passed every check (pinned float64 oracle 24/24 + two-block 18/18 + early rescale 18/18 +
     /// O in the Q buffer 12/12; dense 36/36 + 24/24 + 24/24 + 16/16; verify 30/30; memcheck 0; racecheck
     /// 0, also with O in the Q buffer).
