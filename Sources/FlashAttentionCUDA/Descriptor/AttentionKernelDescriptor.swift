@@ -254,7 +254,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// stage), `=4` three K and two V halves (``halfValueStages``), `=5` two K and three V halves, `=6` two
     /// K halves and V one stage (the one-stage form's memory: a control). Off by default: on the H100
     /// (session 10, scripts/device/hopper_fwd15.sh, two calls, three interleaved rounds each) every form
-    /// ran 0.94–0.98× ``separateValueTurn`` in every (mask, N range) block, and the control as fast as
+    /// ran 0.935–0.984× ``separateValueTurn`` in every (mask, N range) block, and the control as fast as
     /// three K halves: the earlier load buys nothing, the two n64 products (40 HGMMA a step against 24)
     /// cost. Suffix `hk<n>`.
     public var halfKeyStages: Int
