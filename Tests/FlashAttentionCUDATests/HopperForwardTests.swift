@@ -449,23 +449,6 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
             tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, separateValueTurn: true))
     }
-    // The separate turns with K (and V) in 64-key half stages (halfKeyStages / halfValueStages,
-    // FLASH_ATTENTION_HOPPER_WIDE256=3, 4, 5): causal beside the dynamic scheduler and unmasked persistent,
-    // O staged in the Q buffer, with and without the early rescale, one without LSE.
-    for type in [ElementType.bfloat16, .float16] {
-        for (key, value) in [(3, 0), (3, 2), (2, 3)] {
-            list.append(AttentionKernelDescriptor(
-                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-                mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
-                tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: key == 3 && value == 0,
-                separateValueTurn: true, halfKeyStages: key, halfValueStages: value))
-            list.append(AttentionKernelDescriptor(
-                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
-                writeLSE: type == .bfloat16, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
-                tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: type == .float16,
-                separateValueTurn: true, halfKeyStages: key, halfValueStages: value))
-        }
-    }
     return list
 }()
 
@@ -1040,47 +1023,11 @@ struct HopperForwardTests {
         }
     }
 
-    /// K (and V) in 64-key half stages (``AttentionKernelDescriptor/halfKeyStages``): a form of the separate
-    /// turns at 128-key steps in one stage with O staged in the Q buffer; its name ends in `hk<n>` (`hv<n>`);
-    /// Q 64 + five halves of 32 KB fit the sm_90a block (three K + two V, or one V stage); S is two n64
-    /// products on the step's two K halves, each its own commit group; the K (V) map's box is 64 rows.
-    /// Off, the text has none of it.
-    @Test func halfKeyStageShapes() throws {
-        let hk = try #require(hopperVariants.first { $0.halfKeyStages == 3 && $0.halfValueStages == 0 && $0.mask == .causal })
-        #expect(hk.invalidReason == nil && hk.name.hasSuffix("tmaws1pdsooqxdervthk3_sm_90a"), "\(hk.name)")
-        #expect(hk.sharedMemoryBytes == (2 + 3 + 2) * 32 * 1024 + 1024 + 256 && hk.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
-        #expect(hk.keyBoxRows == 64 && hk.valueBoxRows == 128)
-        let source = try AttentionKernel(descriptor: hk).source
-        #expect(source.contains("constexpr int K_SLOTS = 3;") && source.contains("constexpr int V_SLOTS = STAGES;"))
-        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16") && source.contains("issue_qk_halves(cur);"))
-        #expect(source.contains("const u32 sV = sK + K_SLOTS * HALF_BYTES;") && !source.contains("issue_qk_fresh"))
-        #expect(source.contains("tma_load(sK + slot * HALF_BYTES + db * 64 * 128, &hp.tm_k, bar_k_full + 8 * slot, db * 64, row + 64 * h, kv_head, t_batch);"))
-        #expect(source.contains("tma_load(sV + stage * KV_BYTES + db * BLOCK_N * 128, &hp.tm_v"), "V in one 128-key stage")
-        let hv = try #require(hopperVariants.first { $0.halfKeyStages == 3 && $0.halfValueStages == 2 })
-        #expect(hv.invalidReason == nil && hv.name.contains("vthk3hv2_sm_90a") && hv.keyBoxRows == 64 && hv.valueBoxRows == 64)
-        #expect(hv.sharedMemoryBytes == hk.sharedMemoryBytes)
-        let hvSource = try AttentionKernel(descriptor: hv).source
-        #expect(hvSource.contains("issue_pv_halves(prv);") && hvSource.contains("v_lo0 = desc_lo(sV, 64 * 128)") && hvSource.contains("constexpr int V_SLOTS = 2;"))
-        var off = hk
-        off.halfKeyStages = 0
-        #expect(off.keyBoxRows == 128 && off.valueBoxRows == 128)
-        let plain = try AttentionKernel(descriptor: off).source
-        #expect(!plain.contains("HALF_BYTES") && !plain.contains("K_SLOTS") && plain.contains("issue_qk_fresh(stage);"))
-        // Refused: without the separate turns, another step or stage count, O staged elsewhere, rings out of range or too big.
-        for change in [{ (d: inout AttentionKernelDescriptor) in d.separateValueTurn = false }, { $0.stages = 2 }, { $0.blockN = 64 },
-                       { $0.stageOInQueryBuffer = false; $0.stageOInLastStage = true }, { $0.halfKeyStages = 1 }, { $0.halfKeyStages = 5 },
-                       { $0.halfValueStages = 3 }, { $0.halfKeyStages = 0; $0.halfValueStages = 2 }] as [(inout AttentionKernelDescriptor) -> Void] {
-            var bad = hk
-            change(&bad)
-            #expect(bad.invalidReason != nil, "\(bad.name)")
-        }
-    }
-
     /// The 128-key D = 256 form with P·V and S in separate turns is the default exactly where it measured
     /// faster (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds): causal tile D = 256 at
     /// every known length, dense problems with 16-bit outputs of the input's type (with the precomputed
     /// descriptors and the TMA store of O, staged in the Q buffer or, up to 1k keys, the last K/V stage);
-    /// never unmasked, for unknown lengths, varlen problems or float32 outputs, and never K in half stages.
+    /// never unmasked, for unknown lengths, varlen problems or float32 outputs.
     /// `FLASH_ATTENTION_HOPPER_WIDE256` overrides (not set here).
     @Test func wideScoreStepsDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
@@ -1099,11 +1046,11 @@ struct HopperForwardTests {
         for type in [ElementType.bfloat16, .float16] {
             for n in [512, 1024, 2048, 4096, 8192, 16384] {
                 let c = try pick(.causal, n, type)
-                #expect(c.separateValueTurn && c.halfKeyStages == 0 && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
+                #expect(c.separateValueTurn && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
                 #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 1024) && c.stageOInQueryBuffer == (n > 1024), "\(c.name)")
                 #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix("vt_sm_90a"), "\(c.name)")
                 let u = try pick(.none, n, type)
-                #expect(!u.separateValueTurn && u.halfKeyStages == 0 && u.blockN == 80 && u.stages == 2, "\(u.name)")
+                #expect(!u.separateValueTurn && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
         }
         // The form needs the staged store: varlen problems and float32 outputs keep the 64-key row.

@@ -25,9 +25,7 @@ import FlashAttentionCore
 /// step before it (after "wait O"), out of the turn, and the first step has none (O is still zero).
 /// With ``AttentionKernelDescriptor/separateValueTurn`` (D = 256, 128-key steps in one K and one V
 /// stage) each loop step takes two turns, `[my turn] O += P_{j−1}·V_{j−1} [your turn]`, wait O,
-/// release V_{j−1}, `[my turn] S_j = Q·K_jᵀ [your turn]`, so S and P are never live together; with
-/// ``AttentionKernelDescriptor/halfKeyStages`` too, K (and V) arrive in rings of 64-key half stages and
-/// S_j is two n64 products on the step's two K halves.
+/// release V_{j−1}, `[my turn] S_j = Q·K_jᵀ [your turn]`, so S and P are never live together.
 /// With ``AttentionKernelDescriptor/consumerWarpgroups`` = 3 (D = 64) a block has 512 threads and
 /// 192 query rows; the consumers have 160 registers each and the turns go round all three.
 ///
@@ -128,7 +126,7 @@ public struct HopperForwardKernel: Sendable {
         constexpr long long SCHED_L2_BYTES = 16ll << 20;
         constexpr float LN2 = 0.6931471805599453f;
         constexpr int BAR_TURN = 1;                 // named barriers \(threeConsumers ? "1, 2 and 3" : "1 and 2"): consumer warpgroup turns (0 is __syncthreads)
-        \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")\(hk ? halfConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
+        \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
@@ -283,36 +281,8 @@ public struct HopperForwardKernel: Sendable {
                          "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
                          : \(operands("acc_o", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-        }\(xd ? "\n" + precomputed : "")\(hk ? "\n" + halfWrappers : "")\(vt && !hk ? "\n" + freshWrapper : "")
+        }\(xd ? "\n" + precomputed : "")\(vt ? "\n" + freshWrapper : "")
         """
-    }
-
-    /// K in half stages (``AttentionKernelDescriptor/halfKeyStages``): the products of one half of a
-    /// step's keys (template `H`: keys H·BLOCK_N/2 …, one K half stage), in the precomputed descriptors'
-    /// low-word form, `_first` for a half's first k step, which writes its accumulators without reading
-    /// them (`"=f"`, scale-d false) so that S's last values (the last P, already packed) are dead before it.
-    private var halfWrappers: String {
-        let d = descriptor
-        let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        let tiles = d.blockN / 16, count = d.blockN / 4  // n8 tiles and accumulators of a half
-        func operands(_ constraint: String) -> String {
-            (0..<tiles).flatMap { nt in (0..<4).map { "\"\(constraint)\"(s[H * \(tiles) + \(nt)][\($0)])" } }.joined(separator: ", ")
-        }
-        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN / 2)k16.f32.\(t).\(t) {\(WGMMAText.registers(count))}"
-        func low(_ name: String, _ constraint: String, _ accumulate: Int) -> String {
-            """
-            template <int H> FA_DEVICE void \(name)(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi) {
-                asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(count + 3), 0;\\n"
-                             "mov.b64 da, {%\(count), %\(count + 2)};\\nmov.b64 db, {%\(count + 1), %\(count + 2)};\\n"
-                             "\(mma), da, db, p, 1, 1, 0, 0;\\n}\\n"
-                             : \(operands(constraint))
-                             : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(\(accumulate)));
-            }
-            """
-        }
-        return "// S's keys H·BLOCK_N/2 … (64×\(d.blockN / 2)) = Q·Kᵀ: `_first` starts the sum and only writes its\n"
-            + "// registers (\"=f\": S's last values, the packed P, are dead before it), the other accumulates.\n"
-            + low("wgmma_qk_first_hd", "=f", 0) + "\n" + low("wgmma_qk_hd", "+f", 1)
     }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``.
@@ -760,8 +730,7 @@ public struct HopperForwardKernel: Sendable {
     /// Precomputed descriptors: the operands' base low words (Q per tile, set at the tile's head).
     private var xdSetup: String {
         "u32 q_lo = desc_lo(sQ + wg * 64 * 128, 16);     // this warpgroup's rows of the tile's Q buffer\n"
-            + String(repeating: " ", count: 8) + (hv ? "const u32 k_lo0 = desc_lo(sK, 16), v_lo0 = desc_lo(sV, 64 * 128);  // slot 0's K and V (V's 64-column blocks a half's 64 rows apart)"
-                                                       : "const u32 k_lo0 = desc_lo(sK, 16), v_lo0 = desc_lo(sV, BLOCK_N * 128);  // stage 0's K and V")
+            + String(repeating: " ", count: 8) + "const u32 k_lo0 = desc_lo(sK, 16), v_lo0 = desc_lo(sV, BLOCK_N * 128);  // stage 0's K and V"
     }
 
     /// Precomputed descriptors: the products' issue, each descriptor its operand's base plus an immediate.
@@ -814,9 +783,8 @@ public struct HopperForwardKernel: Sendable {
 
     /// The tile's key steps up to its last P·V: the first (S and its softmax), then the loop, each
     /// step issuing its S and the previous step's P·V in its turn (the shipped order; with
-    /// ``AttentionKernelDescriptor/separateValueTurn``, ``valueTurnSteps``, and with K in half stages
-    /// as well, ``halfStageSteps``).
-    private var mainSteps: String { hk ? halfStageSteps : vt ? valueTurnSteps : shippedSteps }
+    /// ``AttentionKernelDescriptor/separateValueTurn``, ``valueTurnSteps``).
+    private var mainSteps: String { vt ? valueTurnSteps : shippedSteps }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``: two turns a step, the last step's P·V in the
     /// first, this step's S in the second (after that P·V has retired, between the turns, where its
@@ -923,27 +891,6 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
-    /// ``AttentionKernelDescriptor/halfKeyStages``.
-    private var hk: Bool { descriptor.halfKeyStages > 0 }
-
-    /// ``AttentionKernelDescriptor/halfValueStages``.
-    private var hv: Bool { descriptor.halfValueStages > 0 }
-
-    /// Half stages: the rings' sizes. A ring's sequence has two halves per key step (step j: halves
-    /// 2j and 2j + 1, in slots (2j) mod K_SLOTS and (2j + 1) mod K_SLOTS), or one stage per step for V
-    /// without ``AttentionKernelDescriptor/halfValueStages``.
-    private var halfConstants: String {
-        let d = descriptor
-        return """
-        constexpr unsigned HALF_BYTES = 64 * HEAD_DIM * 2;  // a 64-key half stage of K (or V)
-        constexpr int K_SLOTS = \(d.halfKeyStages);                // K's ring: 64-key halves, two per key step
-        constexpr int V_SLOTS = \(hv ? "\(d.halfValueStages);                // V's ring: 64-key halves, two per key step" : "STAGES;           // V's ring: STAGES whole key steps")
-        constexpr unsigned V_SLOT_BYTES = \(hv ? "HALF_BYTES" : "KV_BYTES");
-        static_assert(BLOCK_N == 128, "two 64-key halves a step");
-
-        """
-    }
-
     /// The shipped barrier initialisation: full and free barriers of each K and V stage.
     private var stageBarrierInit: String {
         """
@@ -953,14 +900,6 @@ public struct HopperForwardKernel: Sendable {
                     mbar_init(bar_k_free + 8 * s, CONSUMER_THREADS);
                     mbar_init(bar_v_free + 8 * s, CONSUMER_THREADS);
                 }
-        """
-    }
-
-    /// Half stages: full and free barriers of each slot of K's ring and of V's.
-    private var halfBarrierInit: String {
-        """
-        for (int s = 0; s < K_SLOTS; ++s) { mbar_init(bar_k_full + 8 * s, 1); mbar_init(bar_k_free + 8 * s, CONSUMER_THREADS); }
-                for (int s = 0; s < V_SLOTS; ++s) { mbar_init(bar_v_full + 8 * s, 1); mbar_init(bar_v_free + 8 * s, CONSUMER_THREADS); }
         """
     }
 
@@ -976,147 +915,6 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
-    /// Half stages: the producer's copies of a key step's K or V as two 64-key halves, each into the
-    /// next slot of its ring once that slot is free (the map's box is 64 rows).
-    private func halfLoad(operand o: String) -> String {
-        let big = o.uppercased()
-        return """
-        // \(big) in two 64-key halves: halves 2·kv_iter and 2·kv_iter + 1 of \(big)'s ring.
-                            #pragma unroll
-                            for (int h = 0; h < 2; ++h) {
-                                const int pos = 2 * kv_iter + h, slot = pos % \(big)_SLOTS;
-                                mbar_wait(bar_\(o)_free + 8 * slot, ((pos / \(big)_SLOTS) & 1) ^ 1);
-                                mbar_expect_tx(bar_\(o)_full + 8 * slot, HALF_BYTES);
-                                #pragma unroll
-                                for (int db = 0; db < D_BLOCKS; ++db)
-                                    tma_load(s\(big) + slot * HALF_BYTES + db * 64 * 128, &hp.tm_\(o), bar_\(o)_full + 8 * slot, db * 64, row + 64 * h, kv_head, t_batch);
-                            }
-        """
-    }
-
-    /// Half stages: the consumers' waits, issues and releases of a step's K halves (S as two n64
-    /// products, one commit group per half) and, with V halves, of its V halves (P·V as two groups
-    /// of four k16 products).
-    private var halfStageIssue: String {
-        var text = """
-
-                // K's ring of 64-key halves: key step j reads halves 2j and 2j + 1 of its sequence.
-                auto wait_k = [&](int step) {
-                    mbar_wait(bar_k_full + 8 * ((2 * step) % K_SLOTS), ((2 * step) / K_SLOTS) & 1);
-                    mbar_wait(bar_k_full + 8 * ((2 * step + 1) % K_SLOTS), ((2 * step + 1) / K_SLOTS) & 1);
-                };
-                // S = Q·Kᵀ of a step as two n64 products, one per K half (wherever its slot is), each its
-                // own commit group; each half's first k step writes its registers without reading them.
-                auto issue_qk_halves = [&](int step) {
-                    const u32 k_lo_a = __shfl_sync(0xffffffffu, k_lo0 + ((2 * step) % K_SLOTS) * (HALF_BYTES >> 4), 0);
-                    const u32 k_lo_b = __shfl_sync(0xffffffffu, k_lo0 + ((2 * step + 1) % K_SLOTS) * (HALF_BYTES >> 4), 0);
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * 64 * 128 + (ks & 3) * 32) >> 4;
-                        if (ks == 0) wgmma_qk_first_hd<0>(s, q_lo + off_q, k_lo_a + off_k, DESC_HI);
-                        else wgmma_qk_hd<0>(s, q_lo + off_q, k_lo_a + off_k, DESC_HI);
-                    }
-                    wgmma_commit();
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * 64 * 128 + (ks & 3) * 32) >> 4;
-                        if (ks == 0) wgmma_qk_first_hd<1>(s, q_lo + off_q, k_lo_b + off_k, DESC_HI);
-                        else wgmma_qk_hd<1>(s, q_lo + off_q, k_lo_b + off_k, DESC_HI);
-                    }
-                    wgmma_commit();
-                };
-                // S lands half by half: each K half goes back to the producer once its product has retired.
-                auto release_k = [&](int step) {
-                    wgmma_wait<1>();
-                    mbar_arrive(bar_k_free + 8 * ((2 * step) % K_SLOTS));
-                    wgmma_wait<0>();
-                    mbar_arrive(bar_k_free + 8 * ((2 * step + 1) % K_SLOTS));
-                };
-        """
-        if hv {
-            text += """
-
-                    // O += P·V of a step from V's two 64-key halves: four k16 products each, one commit group per
-                    // half; the second half is waited for with the first's products already issued.
-                    auto issue_pv_halves = [&](int step) {
-                        const int a = (2 * step) % V_SLOTS, b = (2 * step + 1) % V_SLOTS;
-                        mbar_wait(bar_v_full + 8 * a, ((2 * step) / V_SLOTS) & 1);
-                        wgmma_fence();
-                        const u32 v_lo_a = __shfl_sync(0xffffffffu, v_lo0 + a * (HALF_BYTES >> 4), 0);
-                        #pragma unroll
-                        for (int ks = 0; ks < 4; ++ks) wgmma_pv_d(acc_o, pk[ks], v_lo_a + ks * ((16 * 128) >> 4), DESC_HI);
-                        wgmma_commit();
-                        mbar_wait(bar_v_full + 8 * b, ((2 * step + 1) / V_SLOTS) & 1);
-                        const u32 v_lo_b = __shfl_sync(0xffffffffu, v_lo0 + b * (HALF_BYTES >> 4), 0);
-                        #pragma unroll
-                        for (int ks = 0; ks < 4; ++ks) wgmma_pv_d(acc_o, pk[4 + ks], v_lo_b + ks * ((16 * 128) >> 4), DESC_HI);
-                        wgmma_commit();
-                    };
-                    // P·V retires half by half: each V half goes back once its products have.
-                    auto release_v = [&](int step) {
-                        wgmma_wait<1>();
-                        mbar_arrive(bar_v_free + 8 * ((2 * step) % V_SLOTS));
-                        wgmma_wait<0>();
-                        mbar_arrive(bar_v_free + 8 * ((2 * step + 1) % V_SLOTS));
-                    };
-            """
-        }
-        return text
-    }
-
-    /// V in half stages: the tile's last P·V from its two V halves, each released once its group retired.
-    private var halfLastValue: String {
-        """
-        {
-                        const int last = kv_iter + n_blocks - 1;
-                        \(turnRescale(indent: 24))issue_pv_halves(last);
-                        release_v(last);
-                    }
-        """
-    }
-
-    /// ``AttentionKernelDescriptor/halfKeyStages``: the ``valueTurnSteps`` order (P·V, then S after it
-    /// retired, in two turns a step) with K (and V) in 64-key half stages: K's halves are waited for
-    /// before S's turn, and each goes back to the producer once its n64 product has retired.
-    private var halfStageSteps: String {
-        let valueIssue = hv
-            ? "issue_pv_halves(prv);"
-            : "mbar_wait(bar_v_full + 8 * (prv % STAGES), (prv / STAGES) & 1);\n" + String(repeating: " ", count: 16) + "wgmma_fence();\n"
-                + String(repeating: " ", count: 16) + "issue_pv(prv % STAGES);"
-        let valueRelease = hv ? "release_v(prv);" : "wgmma_wait<0>();\n" + String(repeating: " ", count: 16) + "mbar_arrive(bar_v_free + 8 * (prv % STAGES));"
-        return """
-        // First step: S = Q·K_lastᵀ from the step's two K halves, softmax.
-                    {
-                        wait_k(kv_iter);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
-                        wgmma_fence();
-                        issue_qk_halves(kv_iter);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
-                        release_k(kv_iter);
-                        softmax((n_blocks - 1) * BLOCK_N);
-                        convert_p();
-                    }
-                    for (int it = 1; it < n_blocks; ++it) {
-                        const int cur = kv_iter + it, prv = cur - 1;
-                        // Turn 1: the last step's P·V.
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
-                        \(turnRescale(indent: 24))\(valueIssue)
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
-                        // Between the turns: that P·V retires (P's registers free for S), its V goes back.
-                        \(valueRelease)
-                        // Turn 2: this step's S (after the other warpgroup's P·V), from its two K halves.
-                        wait_k(cur);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
-                        wgmma_fence();
-                        issue_qk_halves(cur);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
-                        release_k(cur);  // S landed
-                        softmax((n_blocks - 1 - it) * BLOCK_N);
-                        convert_p();\(stepEndRescale)
-                    }
-        """
-    }
-
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -1127,18 +925,18 @@ public struct HopperForwardKernel: Sendable {
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
             const u32 sQ = smem_u32(base);
             const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
-            const u32 sV = sK + \(hk ? "K_SLOTS * HALF_BYTES;      // K_SLOTS halves" : "STAGES * KV_BYTES;         // STAGES tiles")
-            \(descriptor.tmaStoreO && !oq && !okv ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : hk ? "sV + V_SLOTS * V_SLOT_BYTES;" : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
+            \(descriptor.tmaStoreO && !oq && !okv ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
             const u32 bar_q_free = bar_q + 8 * Q_STAGES;
-            const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * \(hk ? "K_SLOTS" : "STAGES");
-            const u32 bar_k_free = bar_v_full + 8 * \(hk ? "V_SLOTS" : "STAGES"), bar_v_free = bar_k_free + 8 * \(hk ? "K_SLOTS" : "STAGES");
+            const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
+            const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
             const int total_tiles = m_blocks * p.heads * p.batch;
             (void)total_tiles;
             // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch), one
             // 16-byte slot per Q buffer after the barriers, and the device counters (tiles taken, blocks done).
-            const u32 sched_slot = bar_q + 16 * Q_STAGES + \(hk ? "16 * (K_SLOTS + V_SLOTS)" : "32 * STAGES");
+            const u32 sched_slot = bar_q + 16 * Q_STAGES + 32 * STAGES;
             (void)sched_slot;
 
             if (tid == 0) {
@@ -1146,7 +944,7 @@ public struct HopperForwardKernel: Sendable {
                     mbar_init(bar_q + 8 * q, 1);
                     mbar_init(bar_q_free + 8 * q, CONSUMER_THREADS);
                 }
-                \(hk ? halfBarrierInit : stageBarrierInit)
+                \(stageBarrierInit)
                 asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
             }
             __syncthreads();
@@ -1174,8 +972,8 @@ public struct HopperForwardKernel: Sendable {
                             const u32 phase = (kv_iter / STAGES) & 1;
                             const int row = k_row0 + (n_blocks - 1 - it) * BLOCK_N;
                             // A fresh barrier counts as having completed the phase before its first (parity 1).
-                            \(hk ? halfLoad(operand: "k") : stageLoad(operand: "k"))
-                            \(hv ? halfLoad(operand: "v") : stageLoad(operand: "v"))
+                            \(stageLoad(operand: "k"))
+                            \(stageLoad(operand: "v"))
                         }
                     }
                     if (DYNAMIC) {
@@ -1204,7 +1002,7 @@ public struct HopperForwardKernel: Sendable {
                 float s[N_TILES][4];
                 u32 pk[BLOCK_N / 16][4];
 
-                \(xd ? xdIssue : plainIssue)\(hk ? halfStageIssue : vt ? freshIssue : "")
+                \(xd ? xdIssue : plainIssue)\(vt ? freshIssue : "")
                 // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
                 auto convert_p = [&]() {
                     #pragma unroll
@@ -1295,7 +1093,7 @@ public struct HopperForwardKernel: Sendable {
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
-                    \(hv ? halfLastValue : stageLastValue)
+                    \(stageLastValue)
                     kv_iter += n_blocks;
                     if (OVERLAP) {
                         pending = true;

@@ -242,27 +242,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// 0.95–0.99× the 80-key kernels, off). `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
     /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.
     public var separateValueTurn: Bool
-    /// K held as a ring of this many 64-key half stages (32 KB each at D = 256) instead of ``stages``
-    /// 128-key ones; 0: off. With ``separateValueTurn`` at 128-key steps and one stage: a step's S is two
-    /// n64 products whose K descriptors point at the step's two halves (which need not be adjacent),
-    /// each committed on its own so the first half's slot goes back once it has retired; the producer
-    /// copies a half at a time (the K map's box is 64 rows), so with three halves the next step's first
-    /// half loads while this step's are still read, in the ~32 KB the one-stage form leaves free
-    /// (Q 64 + K 96 + V 64 KB + 1 KB of alignment slack + barriers ≤ 227 KB). Needs O staged in the
-    /// Q buffer (``stageOInQueryBuffer``: no room for a staging tile, and the last stage is a half).
-    /// `FLASH_ATTENTION_HOPPER_WIDE256=3` gives every tile D = 256 row this form (three K halves, V one
-    /// stage), `=4` three K and two V halves (``halfValueStages``), `=5` two K and three V halves, `=6` two
-    /// K halves and V one stage (the one-stage form's memory: a control). Off by default: on the H100
-    /// (session 10, scripts/device/hopper_fwd15.sh, two calls, three interleaved rounds each) every form
-    /// ran 0.935–0.984× ``separateValueTurn`` in every (mask, N range) block, and the control as fast as
-    /// three K halves: the earlier load buys nothing, the two n64 products (40 HGMMA a step against 24)
-    /// cost. Suffix `hk<n>`.
-    public var halfKeyStages: Int
-    /// V held as a ring of this many 64-key half stages instead of ``stages`` 128-key ones (0: off);
-    /// P·V is then two groups of four k16 products, one per half, each half's slot released once its
-    /// group has retired. Only with ``halfKeyStages`` (the same form); K and V halves together at
-    /// most five at D = 256. Suffix `hv<n>`.
-    public var halfValueStages: Int
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -275,7 +254,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        separateValueTurn: Bool = false, halfKeyStages: Int = 0, halfValueStages: Int = 0
+        separateValueTurn: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -313,17 +292,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.precomputedDescriptors = precomputedDescriptors
         self.earlyRescale = earlyRescale
         self.separateValueTurn = separateValueTurn
-        self.halfKeyStages = halfKeyStages
-        self.halfValueStages = halfValueStages
     }
 
     // MARK: - Derived layout facts
-
-    /// Rows of the TMA box the Hopper forward copies K with: one 64-key half (``halfKeyStages``) or a
-    /// whole step of blockN keys.
-    public var keyBoxRows: Int { halfKeyStages > 0 ? 64 : blockN }
-    /// Rows of the TMA box the Hopper forward copies V with (``halfValueStages``: 64).
-    public var valueBoxRows: Int { halfValueStages > 0 ? 64 : blockN }
 
     /// Consumer warpgroups of the TMA warp-specialised loop, 64 query rows each: 2 (blockM 128,
     /// 12 warps with the producer), or 3 (blockM 192, 16 warps; D = 64 with at most 128-key steps,
@@ -343,12 +314,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var sharedMemoryBytes: Int {
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
         // (and the O staging tile of the bulk tensor store).
-        if mainloop == .tmaWarpSpecialized {
-            // Half stages: 64 keys each in place of the ring's `stages` blockN-key tiles.
-            let keyRows = halfKeyStages > 0 ? 64 * halfKeyStages : stages * blockN
-            let valueRows = halfValueStages > 0 ? 64 * halfValueStages : stages * blockN
-            return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + keyRows + valueRows) * headDim * 2 + 1024 + 256
-        }
+        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -388,12 +354,6 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                                      || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
                 return "P·V and S in separate turns is a tile D = 256 form: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
             }
-            if halfKeyStages != 0 && (!separateValueTurn || blockN != 128 || stages != 1 || !stageOInQueryBuffer || halfKeyStages < 2 || halfKeyStages > 4) {
-                return "K in 64-key half stages is a form of P·V and S in separate turns at 128-key steps in one stage, with O staged in the Q buffer, and a ring of 2 to 4 halves"
-            }
-            if halfValueStages != 0 && (halfKeyStages == 0 || halfValueStages < 2 || halfValueStages > 4) {
-                return "V in 64-key half stages needs K in half stages (the same form) and a ring of 2 to 4 halves"
-            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -415,7 +375,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || halfKeyStages != 0 || halfValueStages != 0) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, halfKeyStages and halfValueStages need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale and separateValueTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -443,7 +403,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (halfKeyStages > 0 ? "hk\(halfKeyStages)" : "") + (halfValueStages > 0 ? "hv\(halfValueStages)" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -488,32 +488,22 @@ public enum KernelHeuristics {
         // and O fit the consumers' registers; it takes the precomputed descriptors and the TMA store of O
         // (staged in the Q buffer where the row stores directly). Where it measured faster
         // (defaultWideScoreSteps: causal); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =0 nowhere
-        // (=1 was a first form, S issued in halves within one turn: slower everywhere, removed). A
+        // (=1, S issued in halves within one turn, and =3…6, K and V in 64-key half stages, were other
+        // forms: slower everywhere, removed; any other value behaves as unset). A
         // problem the form cannot take (varlen or float32 output: no staged store) keeps the row; so does
         // a FLASH_ATTENTION_HOPPER_TILES shape for the head dim (unless the knob is set).
-        // =3, 4 and 5: the separate turns with K in a ring of 64-key half stages (halfKeyStages) in the
-        // shared memory the one-stage form leaves free: three K halves and V one stage (=3), three K halves
-        // and two V halves (=4), two K halves and three V halves (=5), and as a control two K halves and V one
-        // stage (=6: the one-stage form's memory, S as two n64 products); O staged in the Q buffer (a row
-        // staging it in the last K/V stage moves it there).
         let wideKnob = HopperForwardKnobs.wideScoreSteps
-        let halves: (key: Int, value: Int)? = wideKnob == "3" ? (3, 0) : wideKnob == "4" ? (3, 2) : wideKnob == "5" ? (2, 3) : wideKnob == "6" ? (2, 0) : nil
         if tileD == 256 && wideKnob != "0"
-            && (wideKnob == "2" || halves != nil
+            && (wideKnob == "2"
                 || (defaultWideScoreSteps(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) && hopperTileOverride(headDim: tileD, causal: causal) == nil)) {
             var wide = d
             (wide.blockN, wide.stages, wide.precomputedDescriptors) = (128, 1, true)
             wide.separateValueTurn = true
             (wide.overlapEpilogue, wide.halfDiagonalStep, wide.warpgroupStepCount) = (false, false, false)
             if !wide.tmaStoreO { (wide.tmaStoreO, wide.stageOInQueryBuffer, wide.lateTileAddresses) = (true, true, false) }
-            if let halves {
-                (wide.halfKeyStages, wide.halfValueStages) = halves
-                if wide.stageOInLastStage { (wide.stageOInLastStage, wide.stageOInQueryBuffer) = (false, true) }
-            }
             if wide.invalidReason == nil {
                 d = wide
-                choice.reason = (halves != nil ? "128-key steps at tile D = 256, P·V and S in separate turns, K in \(wide.halfKeyStages) 64-key half stages" + (wide.halfValueStages > 0 ? ", V in \(wide.halfValueStages)" : ", V in one stage") + " (FLASH_ATTENTION_HOPPER_WIDE256=\(wideKnob ?? ""))"
-                    : wideKnob == "2" ? "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (FLASH_ATTENTION_HOPPER_WIDE256=2)"
+                choice.reason = (wideKnob == "2" ? "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (FLASH_ATTENTION_HOPPER_WIDE256=2)"
                     : "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns: causal 1.014–1.027× the 64-key kernels up to 2k, 1.04–1.15× from 4k (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds, bf16 + fp16)")
                     + "; on the row: " + choice.reason
             }

@@ -25,8 +25,7 @@ extension CUDABackend {
 
     /// The Q, K and V maps (and O's for ``AttentionKernelDescriptor/tmaStoreO``): 4-D (D, rows,
     /// heads, batch), innermost first; varlen tensors are one batch of all tokens. A copy moves a
-    /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head (K and V: a key step,
-    /// or a 64-key half stage, ``AttentionKernelDescriptor/keyBoxRows``); a store of O, one
+    /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head; a store of O, one
     /// warpgroup's 64 rows.
     func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
         let batches = layout.varlen == nil ? layout.batch : 1
@@ -38,8 +37,8 @@ extension CUDABackend {
         let rowsK = varlen ? layout.totalK : layout.seqlenK
         return [
             try map(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads, boxRows: descriptor.blockM),
-            try map(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.keyBoxRows),
-            try map(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.valueBoxRows),
+            try map(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
+            try map(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
         ] + (descriptor.tmaStoreO
             ? [try map(arguments.out, layout.addressing(q: arguments.out), rows: rowsQ, heads: layout.heads, boxRows: 64)] : [])
     }
