@@ -26,7 +26,7 @@
 #   timeout_s 300)
 # Later (session 10, hopfwd15): the `sh` form was removed and FLASH_ATTENTION_HOPPER_WIDE256=1 now means
 # the same as an unset knob, so this script's `wide` and `_sh` settings time and check the defaults.
-# Its record is the call above; scripts/device/hopper_fwd15.sh is the live one.
+# Its record is the call above (hopper_fwd15.sh's half-stage forms were removed later too, fwdclean10).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=$OUT/logs; mkdir -p $LOG
 exec > >(tee $OUT/summary.txt) 2>&1

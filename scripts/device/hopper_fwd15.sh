@@ -22,6 +22,9 @@
 #     --scratch-path .build-hopfwd15-static; gzip -c .../release/flash-attn > .device-hopfwd15/flash-attn.gz
 #   usage on the device: bash scripts/device/hopper_fwd15.sh   (carry .device-hopfwd15/flash-attn.gz;
 #   timeout_s 300)
+# Later (session 10, fwdclean10): the half-stage forms (hk<n> / hv<n>) were removed in eb7061d and
+# FLASH_ATTENTION_HOPPER_WIDE256=3|4|5|6 now mean the same as an unset knob, so this script's `hk` settings
+# time and check the defaults. Its record is the two calls in docs/performance.md, "Session 10, part 2".
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=$OUT/logs; mkdir -p $LOG
 exec > >(tee $OUT/summary.txt) 2>&1
