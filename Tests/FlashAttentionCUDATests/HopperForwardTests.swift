@@ -1004,7 +1004,8 @@ struct HopperForwardTests {
     /// P·V and S in separate turns (``AttentionKernelDescriptor/separateValueTurn``): a tile D = 256 form
     /// with the precomputed descriptors and the TMA store of O; its name ends in
     /// `vt`; each loop step takes two turns (four turn barriers a step against the shipped two) and S's
-    /// first k step writes its accumulators only.
+    /// first k step writes its accumulators only. Refused in any other shape (128 keys in one stage only)
+    /// and beside the overlapped epilogue, the half-width diagonal or per-warpgroup step counts.
     @Test func separateValueTurnShapes() throws {
         let vt = try #require(hopperVariants.first { $0.separateValueTurn && $0.mask == .causal && $0.stageOInQueryBuffer })
         #expect(vt.invalidReason == nil && vt.name.hasSuffix("tmaws1pdsooqxdvt_sm_90a"), "\(vt.name)")
@@ -1016,7 +1017,9 @@ struct HopperForwardTests {
         plain.separateValueTurn = false
         #expect(!(try AttentionKernel(descriptor: plain).source.contains("issue_qk_fresh")))
         for change in [{ (d: inout AttentionKernelDescriptor) in d.headDim = 128 }, { $0.precomputedDescriptors = false },
-                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.halfDiagonalStep = true }] as [(inout AttentionKernelDescriptor) -> Void] {
+                       { $0.tmaStoreO = false; $0.stageOInQueryBuffer = false }, { $0.halfDiagonalStep = true },
+                       { $0.overlapEpilogue = true }, { $0.warpgroupStepCount = true }, { $0.blockN = 160 }, { $0.blockN = 64 },
+                       { $0.stages = 2 }] as [(inout AttentionKernelDescriptor) -> Void] {
             var bad = vt
             change(&bad)
             #expect(bad.invalidReason != nil, "\(bad.name)")

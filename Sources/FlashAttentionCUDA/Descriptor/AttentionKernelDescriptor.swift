@@ -235,7 +235,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// P·V in one turn; a warpgroup's softmax is covered by one product of the other's
     /// instead of two. S and P are never live together (P·V retires before S is issued), so
     /// S needs no halves. ``KernelMainloop/tmaWarpSpecialized`` only, tile D = 256, two consumer
-    /// warpgroups, with ``precomputedDescriptors`` and ``tmaStoreO``, not with
+    /// warpgroups, blockN 128 and one stage (the only shape built: others were never compiled clean or
+    /// timed, e.g. 160 keys spills), with ``precomputedDescriptors`` and ``tmaStoreO``, not with
     /// ``overlapEpilogue``, ``halfDiagonalStep`` or ``warpgroupStepCount``.
     /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``;
     /// session 10 on the H100: 1.014–1.027× the 64-key kernels up to 2k keys, 1.04–1.15× from 4k; unmasked
@@ -350,9 +351,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if warpgroupStepCount && (mask != .causal || blockM != 128 || !tmaStoreO || overlapEpilogue || halfDiagonalStep) {
                 return "per-warpgroup key-step counts need a causal mask, two consumer warpgroups and the TMA store of O (with direct stores the 64-key D = 256 kernel spills 8 B), and are not combined with the overlapped epilogue or the half-width diagonal softmax"
             }
-            if separateValueTurn && (headDim != 256 || blockM != 128 || !precomputedDescriptors || !tmaStoreO
+            if separateValueTurn && (headDim != 256 || blockM != 128 || blockN != 128 || stages != 1 || !precomputedDescriptors || !tmaStoreO
                                      || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
-                return "P·V and S in separate turns is a tile D = 256 form: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
+                return "P·V and S in separate turns is a tile D = 256 form of 128-key steps in one K and one V stage: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
             }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
