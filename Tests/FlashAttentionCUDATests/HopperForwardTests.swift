@@ -1028,7 +1028,7 @@ struct HopperForwardTests {
 
     /// The 128-key D = 256 form with P·V and S in separate turns is the default exactly where it measured
     /// faster (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds): causal tile D = 256 at
-    /// every known length, dense problems with 16-bit outputs of the input's type (with the precomputed
+    /// every length of at least 512 queries and 512 keys (measured at Sq = Sk, 512…16k), dense problems with 16-bit outputs of the input's type (with the precomputed
     /// descriptors and the TMA store of O, staged in the Q buffer or, up to 1k keys, the last K/V stage);
     /// never unmasked, for unknown lengths, varlen problems or float32 outputs.
     /// `FLASH_ATTENTION_HOPPER_WIDE256` overrides (not set here).
@@ -1039,9 +1039,12 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
         let rule = KernelHeuristics.defaultWideScoreSteps
         for n in [512, 1024, 2048, 4096, 8192, 16384] {
-            #expect(rule(256, true, n) && !rule(256, false, n) && !rule(128, true, n) && !rule(64, true, n), "N = \(n)")
+            #expect(rule(256, true, n, n) && !rule(256, false, n, n) && !rule(128, true, n, n) && !rule(64, true, n, n), "N = \(n)")
         }
-        #expect(!rule(256, true, 0), "unknown key counts keep the 64-key kernels")
+        #expect(!rule(256, true, 0, 0) && !rule(256, true, 4096, 0) && !rule(256, true, 0, 4096), "unknown lengths keep the 64-key kernels")
+        // Only Sq = Sk was measured (512…16k): decode-like and few-key problems keep the 64-key kernels.
+        #expect(!rule(256, true, 1, 8192) && !rule(256, true, 4096, 128) && !rule(256, true, 511, 4096) && !rule(256, true, 4096, 511))
+        #expect(rule(256, true, 512, 16384) && rule(256, true, 512, 512))
         func pick(_ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16, out: ElementType? = nil, varlen: Bool = false) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, outputType: out, headDim: 256, mask: mask, varlen: varlen,
                                                                   tensorMapFriendly: true, seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
@@ -1055,6 +1058,12 @@ struct HopperForwardTests {
                 let u = try pick(.none, n, type)
                 #expect(!u.separateValueTurn && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
+        }
+        // Through the heuristics: few queries over many keys and many over few keep their rows (not measured).
+        for (q, k, on) in [(1, 8192, false), (4096, 128, false), (512, 16384, true), (512, 512, true)] {
+            let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true,
+                                                                          seqlenQ: q, seqlenK: k), architecture: .sm90a).descriptor
+            #expect(d.separateValueTurn == on && d.invalidReason == nil, "Sq = \(q), Sk = \(k): \(d.name)")
         }
         // The form needs the staged store: varlen problems and float32 outputs keep the 64-key row.
         for d in [try pick(.causal, 4096, varlen: true), try pick(.causal, 4096, .float16, out: .float32), try pick(.causal, 512, varlen: true)] {

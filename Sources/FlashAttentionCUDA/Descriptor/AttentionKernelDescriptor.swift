@@ -209,7 +209,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelMainloop/tmaWarpSpecialized`` only. The default where it measured faster (session 9:
     /// causal rows and unmasked D = 256 at 512 keys; beside ``earlyRescale`` also unmasked D = 64 and
     /// D = 256 up to 1k, ``KernelHeuristics/defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``);
-    /// `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every row, `=0` nowhere.
+    /// `FLASH_ATTENTION_HOPPER_DESC=1` sets it on every row, `=0` nowhere (so no row takes
+    /// ``separateValueTurn``, which needs it).
     public var precomputedDescriptors: Bool
     /// The consumers rescale O (`O *= α`) at the end of the key step that computed α, right after
     /// that step's wait for the previous P·V, instead of inside the next step's turn (between its S
@@ -238,7 +239,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// warpgroups, blockN 128 and one stage (the only shape built: others were never compiled clean or
     /// timed, e.g. 160 keys spills), with ``precomputedDescriptors`` and ``tmaStoreO``, not with
     /// ``overlapEpilogue``, ``halfDiagonalStep`` or ``warpgroupStepCount``.
-    /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``;
+    /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenQ:seqlenK:)``;
     /// session 10 on the H100: 1.014–1.027× the 64-key kernels up to 2k keys, 1.04–1.15× from 4k; unmasked
     /// 0.95–0.99× the 80-key kernels, off). `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
     /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.

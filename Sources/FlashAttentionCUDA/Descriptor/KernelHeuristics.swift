@@ -468,7 +468,8 @@ public enum KernelHeuristics {
         let early = earlyKnob != "0" && (earlyKnob == "1" || defaultEarlyRescale(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))
         // Precomputed wgmma descriptors (each product's descriptor one add of an immediate to its
         // operand's base) where they measured faster (defaultPrecomputedDescriptors; some rows only
-        // beside the early rescale); FLASH_ATTENTION_HOPPER_DESC=1 on every row, =0 nowhere.
+        // beside the early rescale); FLASH_ATTENTION_HOPPER_DESC=1 on every row, =0 nowhere (which also keeps
+        // tile D = 256 off the 128-key form below: it needs the descriptors).
         let descKnob = HopperForwardKnobs.precomputedDescriptors
         if descKnob != "0" && (descKnob == "1" || defaultPrecomputedDescriptors(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK,
                                                                                 earlyRescale: early)) {
@@ -487,15 +488,18 @@ public enum KernelHeuristics {
         // S in separate turns (separateValueTurn) so a stage's load has two products to land under and S, P
         // and O fit the consumers' registers; it takes the precomputed descriptors and the TMA store of O
         // (staged in the Q buffer where the row stores directly). Where it measured faster
-        // (defaultWideScoreSteps: causal); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =0 nowhere
+        // (defaultWideScoreSteps: causal, at least 512 queries and keys); FLASH_ATTENTION_HOPPER_WIDE256=2 on every D = 256 row, =0 nowhere
         // (=1, S issued in halves within one turn, and =3…6, K and V in 64-key half stages, were other
         // forms: slower everywhere, removed; any other value behaves as unset). A
         // problem the form cannot take (varlen or float32 output: no staged store) keeps the row; so does
-        // a FLASH_ATTENTION_HOPPER_TILES shape for the head dim (unless the knob is set).
+        // a FLASH_ATTENTION_HOPPER_TILES shape for the head dim (unless the knob is set), and so does every row
+        // under FLASH_ATTENTION_HOPPER_DESC=0: the form needs the precomputed descriptors, which that knob
+        // turns off everywhere.
         let wideKnob = HopperForwardKnobs.wideScoreSteps
-        if tileD == 256 && wideKnob != "0"
+        if tileD == 256 && wideKnob != "0" && descKnob != "0"
             && (wideKnob == "2"
-                || (defaultWideScoreSteps(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) && hopperTileOverride(headDim: tileD, causal: causal) == nil)) {
+                || (defaultWideScoreSteps(tileHeadDim: tileD, causal: causal, seqlenQ: problem.seqlenQ, seqlenK: problem.seqlenK)
+                    && hopperTileOverride(headDim: tileD, causal: causal) == nil)) {
             var wide = d
             (wide.blockN, wide.stages, wide.precomputedDescriptors) = (128, 1, true)
             wide.separateValueTurn = true
@@ -619,8 +623,10 @@ public enum KernelHeuristics {
     /// Whether the Hopper forward runs tile D = 256 in 128-key steps with one K and one V stage, P·V and
     /// S in separate ping-pong turns (``AttentionKernelDescriptor/separateValueTurn``, with the precomputed
     /// descriptors and the TMA store of O), when `FLASH_ATTENTION_HOPPER_WIDE256` is unset: causal tile
-    /// D = 256 at every known length (0 keys = unknown: no); dense problems with 16-bit outputs of the
-    /// input's type (the form needs the staged store; the others keep their row).
+    /// D = 256 with at least 512 queries and 512 keys, where it was measured (Sq = Sk measured, 512…16k;
+    /// decode-like few queries over many keys, or many queries over few keys, were not, and one stage
+    /// there likely loses its K load latency); dense problems with 16-bit outputs of the input's type (the
+    /// form needs the staged store; the others keep their row). Not under `FLASH_ATTENTION_HOPPER_DESC=0`.
     ///
     /// H100, session 10 (scripts/device/hopper_fwd14.sh, call 2: shipped / S in halves / separate turns /
     /// separate turns + early rescale, three interleaved rounds over the D = 256 grid, bf16 + fp16, cuDNN in
@@ -633,8 +639,8 @@ public enum KernelHeuristics {
     /// forms passed every check (pinned float64 oracle 24/24 + two-block 18/18 + early rescale 18/18 +
     /// O in the Q buffer 12/12; dense 36/36 + 24/24 + 24/24 + 16/16; verify 30/30; memcheck 0; racecheck
     /// 0, also with O in the Q buffer).
-    public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
-        tileHeadDim == 256 && causal && seqlenK > 0
+    public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && causal && seqlenQ >= 512 && seqlenK >= 512
     }
 
     /// A tuning hook for the TMA kernel: `FLASH_ATTENTION_HOPPER_TILES="64:128x3p,128c:128x2d,256:80x2"`
@@ -701,7 +707,7 @@ public enum KernelHeuristics {
     /// suffix `okv`), each once (by name), with the precomputed wgmma descriptors those lengths take
     /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``, suffix `xd`) and
     /// the early O rescale (``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``, suffix `er`) where they do;
-    /// then the 128-key causal D = 256 kernel of 4k keys (``defaultWideScoreSteps(tileHeadDim:causal:seqlenK:)``,
+    /// then the 128-key causal D = 256 kernel of 4k keys (``defaultWideScoreSteps(tileHeadDim:causal:seqlenQ:seqlenK:)``,
     /// suffix `vt`; at 512 keys the `okv` kernel above is already that form).
     /// They come last, so the earlier variants keep their places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
