@@ -240,7 +240,7 @@ public struct HopperForwardKernel: Sendable {
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
         let registers = WGMMAText.registers
-        let n = d.blockN / 2, o = d.headDim / 2
+        let o = d.headDim / 2
         // ``AttentionKernelDescriptor/precomputedDescriptors``: the low word of a descriptor and the
         // two products taking each descriptor as a low word plus the constant high word, assembled by
         // `mov.b64` inside the product's asm (so an offset is a 32-bit add ptxas can keep on the
@@ -252,13 +252,7 @@ public struct HopperForwardKernel: Sendable {
         FA_DEVICE u32 desc_lo(u32 addr, u32 leading_bytes) { return (addr >> 4) | ((leading_bytes >> 4) << 16); }
         // The high word, the same for Q, K and V: stride 1024 B (8 rows of 128 B), 128-byte swizzle.
         constexpr u32 DESC_HI = (1024u >> 4) | (1u << 30);
-        FA_DEVICE void wgmma_qk_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi, int accumulate) {
-            asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(n + 3), 0;\\n"
-                         "mov.b64 da, {%\(n), %\(n + 2)};\\nmov.b64 db, {%\(n + 1), %\(n + 2)};\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, da, db, p, 1, 1, 0, 0;\\n}\\n"
-                         : \(operands("s", tiles: d.blockN / 8))
-                         : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(accumulate));
-        }
+        \(qkWrapper(precomputed: true, fresh: false))
         FA_DEVICE void wgmma_pv_d(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u32 b_lo, u32 hi) {
             asm volatile("{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, %\(o + 6), 0;\\n"
                          "mov.b64 db, {%\(o + 4), %\(o + 5)};\\n"
@@ -269,12 +263,7 @@ public struct HopperForwardKernel: Sendable {
         """
         return """
         // S(64×\(d.blockN)) = Q·Kᵀ (+ S if accumulate): both from shared-memory descriptors, K-major.
-        FA_DEVICE void wgmma_qk(float (&s)[N_TILES][4], u64 da, u64 db, int accumulate) {
-            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
-                         : \(operands("s", tiles: d.blockN / 8))
-                         : "l"(da), "l"(db), "r"(accumulate));
-        }
+        \(qkWrapper(precomputed: false, fresh: false))
         // O(64×\(d.headDim)) += P·V: P from registers, V from shared memory, MN-major (transposed).
         FA_DEVICE void wgmma_pv(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u64 db) {
             asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
@@ -288,33 +277,45 @@ public struct HopperForwardKernel: Sendable {
     /// ``AttentionKernelDescriptor/separateValueTurn``.
     private var vt: Bool { descriptor.separateValueTurn }
 
-    /// P·V and S in separate turns: S's first k step as a product that only writes its accumulators
-    /// (`"=f"`, scale-d false), so S's last values (the packed P) are dead before it.
-    private var freshWrapper: String {
+    /// The S = Q·Kᵀ wrapper (m64n<blockN>k16, both operands K-major descriptors), every accumulator
+    /// register named: with `precomputed` (``AttentionKernelDescriptor/precomputedDescriptors``) taking
+    /// descriptor low words and the constant high word, assembled by `mov.b64` inside the asm; with
+    /// `fresh` (``AttentionKernelDescriptor/separateValueTurn``'s first k step) writing its accumulators
+    /// without reading them (`"=f"`, scale-d false), so S's last values (the packed P) are dead before it.
+    private func qkWrapper(precomputed: Bool, fresh: Bool) -> String {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        let count = d.blockN / 2
-        let operands = (0..<(d.blockN / 8)).flatMap { nt in (0..<4).map { "\"=f\"(s[\(nt)][\($0)])" } }.joined(separator: ", ")
-        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(WGMMAText.registers(count))}"
-        let body = xd
+        let n = d.blockN / 2
+        let operands = fresh
+            ? (0..<(d.blockN / 8)).flatMap { nt in (0..<4).map { "\"=f\"(s[\(nt)][\($0)])" } }.joined(separator: ", ")
+            : WGMMAText.accumulators("s", tiles: d.blockN / 8)
+        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(WGMMAText.registers(n))}"
+        let name = "wgmma_qk" + (fresh ? "_first" : "") + (precomputed ? "_d" : "")
+        let flag = fresh ? "" : ", int accumulate", accumulate = fresh ? "0" : "accumulate"
+        return precomputed
             ? """
-            FA_DEVICE void wgmma_qk_first_d(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi) {
-                asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(count + 3), 0;\\n"
-                             "mov.b64 da, {%\(count), %\(count + 2)};\\nmov.b64 db, {%\(count + 1), %\(count + 2)};\\n"
+            FA_DEVICE void \(name)(float (&s)[N_TILES][4], u32 a_lo, u32 b_lo, u32 hi\(flag)) {
+                asm volatile("{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, %\(n + 3), 0;\\n"
+                             "mov.b64 da, {%\(n), %\(n + 2)};\\nmov.b64 db, {%\(n + 1), %\(n + 2)};\\n"
                              "\(mma), da, db, p, 1, 1, 0, 0;\\n}\\n"
                              : \(operands)
-                             : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(0));
+                             : "r"(a_lo), "r"(b_lo), "r"(hi), "r"(\(accumulate)));
             }
             """
             : """
-            FA_DEVICE void wgmma_qk_first(float (&s)[N_TILES][4], u64 da, u64 db) {
-                asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(count + 2), 0;\\n"
-                             "\(mma), %\(count), %\(count + 1), p, 1, 1, 0, 0;\\n}\\n"
+            FA_DEVICE void \(name)(float (&s)[N_TILES][4], u64 da, u64 db\(flag)) {
+                asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
+                             "\(mma), %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
                              : \(operands)
-                             : "l"(da), "l"(db), "r"(0));
+                             : "l"(da), "l"(db), "r"(\(accumulate)));
             }
             """
-        return "// S = Q·Kᵀ's first k step: only writes its registers (\"=f\": S's last values, the packed P, are dead before it).\n" + body
+    }
+
+    /// P·V and S in separate turns: S's first k step as a product that only writes its accumulators.
+    private var freshWrapper: String {
+        "// S = Q·Kᵀ's first k step: only writes its registers (\"=f\": S's last values, the packed P, are dead before it).\n"
+            + qkWrapper(precomputed: xd, fresh: true)
     }
 
     /// P·V and S in separate turns: S issued and committed, its first k step through the `"=f"` product.
@@ -793,14 +794,9 @@ public struct HopperForwardKernel: Sendable {
         """
         // First step: S = Q·K_lastᵀ, softmax.
                     {
-                        const int stage = kv_iter % STAGES;
-                        mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
-                        wgmma_fence();
-                        issue_qk_fresh(stage);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        \(firstStepIssue("issue_qk_fresh"))
                         wgmma_wait<0>();
-                        \(okv ? "if (wg != 0 || n_blocks != 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        \(keyRelease(notLast: "n_blocks != 1"))
                         softmax((n_blocks - 1) * BLOCK_N);
                         convert_p();
                     }
@@ -808,26 +804,45 @@ public struct HopperForwardKernel: Sendable {
                         const int cur = kv_iter + it, prv = cur - 1;
                         const int stage = cur % STAGES, prev = prv % STAGES;
                         // Turn 1: the last step's P·V.
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         issue_pv(prev);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         // Between the turns: that P·V retires (P's registers free for S), its V stage goes back.
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);
                         // Turn 2: this step's S (after the other warpgroup's P·V).
                         mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, CONSUMER_THREADS);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
                         wgmma_fence();
                         issue_qk_fresh(stage);
-                        named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         wgmma_wait<0>();  // S landed
-                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        \(keyRelease(notLast: "it != n_blocks - 1"))
                         softmax((n_blocks - 1 - it) * BLOCK_N);
                         convert_p();\(stepEndRescale)
                     }
         """
+    }
+
+    /// A tile's first step up to its S issue (`issue`: the lambda that issues and commits S): wait for
+    /// the step's K stage, take the turn, issue, pass the turn on; the first line carries no indentation.
+    private func firstStepIssue(_ issue: String) -> String {
+        let pad = String(repeating: " ", count: 16)
+        return "const int stage = \(firstIter) % STAGES;\n"
+            + pad + "mbar_wait(bar_k_full + 8 * stage, (\(firstIter) / STAGES) & 1);\n"
+            + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+            + pad + "wgmma_fence();\n"
+            + pad + "\(issue)(stage);\n"
+            + pad + "named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));"
+    }
+
+    /// A step's K stage goes back once its S has landed; with ``AttentionKernelDescriptor/stageOInLastStage``
+    /// warpgroup 0 keeps the tile's last one (where `notLast` is false), in which it stages O.
+    private func keyRelease(notLast: String) -> String {
+        okv ? "if (wg != 0 || \(notLast)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage"
+            : "mbar_arrive(bar_k_free + 8 * stage);"
     }
 
     /// The shipped key steps: S of step j lands while P·V of step j − 1 (P in its own registers) runs.
@@ -835,12 +850,7 @@ public struct HopperForwardKernel: Sendable {
         """
         // First step: S = Q·K_lastᵀ, softmax.
                     {
-                        const int stage = \(firstIter) % STAGES;
-                        mbar_wait(bar_k_full + 8 * stage, (\(firstIter) / STAGES) & 1);
-                        named_sync(BAR_TURN + wg, \(turnThreads));
-                        wgmma_fence();
-                        issue_qk(stage);
-                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        \(firstStepIssue("issue_qk"))
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
@@ -851,7 +861,7 @@ public struct HopperForwardKernel: Sendable {
                             init_rows();
                         }
                         wgmma_wait<0>();
-                        \(okv ? "if (wg != 0 || n_blocks != \(firstLoopStep)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")\(ws ? wsRelease : "")
+                        \(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")
                         \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
                     for (int it = \(firstLoopStep); it < n_blocks; ++it) {
@@ -866,7 +876,7 @@ public struct HopperForwardKernel: Sendable {
                         issue_pv(prev);
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         wgmma_wait<1>();  // S landed; P·V may still run
-                        \(okv ? "if (wg != 0 || it != n_blocks - 1) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage" : "mbar_arrive(bar_k_free + 8 * stage);")
+                        \(keyRelease(notLast: "it != n_blocks - 1"))
                         softmax((n_blocks - 1 - it) * BLOCK_N);
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);
