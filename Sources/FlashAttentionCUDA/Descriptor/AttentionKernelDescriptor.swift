@@ -239,9 +239,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// warpgroups, blockN 128 and one stage (the only shape built: others were never compiled clean or
     /// timed, e.g. 160 keys spills), with ``precomputedDescriptors`` and ``tmaStoreO``, not with
     /// ``overlapEpilogue``, ``halfDiagonalStep`` or ``warpgroupStepCount``.
-    /// The default on causal tile D = 256 (``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenQ:seqlenK:)``;
-    /// session 10 on the H100: 1.014–1.027× the 64-key kernels up to 2k keys, 1.04–1.15× from 4k; unmasked
-    /// 0.95–0.99× the 80-key kernels, off). `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
+    /// The default on causal tile D = 256 where it measured faster (the numbers are at
+    /// ``KernelHeuristics/defaultWideScoreSteps(tileHeadDim:causal:seqlenQ:seqlenK:)``; unmasked, off).
+    /// `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
     /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.
     public var separateValueTurn: Bool
 

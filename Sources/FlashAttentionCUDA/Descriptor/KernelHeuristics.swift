@@ -508,7 +508,7 @@ public enum KernelHeuristics {
             if wide.invalidReason == nil {
                 d = wide
                 choice.reason = (wideKnob == "2" ? "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (FLASH_ATTENTION_HOPPER_WIDE256=2)"
-                    : "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns: causal 1.014–1.027× the 64-key kernels up to 2k, 1.04–1.15× from 4k (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds, bf16 + fp16)")
+                    : "128-key steps at tile D = 256 in one K and one V stage, P·V and S in separate turns (measured faster: KernelHeuristics.defaultWideScoreSteps)")
                     + "; on the row: " + choice.reason
             }
         }
@@ -638,7 +638,10 @@ public enum KernelHeuristics {
     /// causal 0.98–1.00 up to 2k and 1.03–1.16 from 4k, unmasked 0.86–0.92: removed (session 10, hopfwd15). Forced, both
     /// forms passed every check (pinned float64 oracle 24/24 + two-block 18/18 + early rescale 18/18 +
     /// O in the Q buffer 12/12; dense 36/36 + 24/24 + 24/24 + 16/16; verify 30/30; memcheck 0; racecheck
-    /// 0, also with O in the Q buffer).
+    /// 0, also with O in the Q buffer), but those checks ran almost only tiles of one key step (review10:
+    /// four dense cases of 777 keys had more), and with O in the Q buffer they reached the early-rescale
+    /// kernels (`…sooqxdervt`), not the `…sooqxdvt` the rows past 1k keys run; the session's closing call
+    /// (scripts/device/final_s10.sh, part D) checks that shipped form over multi-step tiles.
     public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         tileHeadDim == 256 && causal && seqlenQ >= 512 && seqlenK >= 512
     }
