@@ -321,28 +321,28 @@ public struct HopperForwardKernel: Sendable {
     /// P·V and S in separate turns: S issued and committed, its first k step through the `"=f"` product.
     private var freshIssue: String {
         let pad = String(repeating: " ", count: 8)
-        let body = xd
-            ? """
-                    const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;
-                        if (ks == 0) wgmma_qk_first_d(s, q_lo + off_q, k_lo + off_k, DESC_HI);
-                        else wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, 1);
-                    }
-            """
-            : """
-                    const u32 k_base = sK + stage * KV_BYTES;
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 block = ks >> 2, within = (ks & 3) * 32;
-                        const u64 da = smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);
-                        if (ks == 0) wgmma_qk_first(s, da, db);
-                        else wgmma_qk(s, da, db, 1);
-                    }
-            """
+        let base = xd ? "const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);" : "const u32 k_base = sK + stage * KV_BYTES;"
+        let products = xd
+            ? ["if (ks == 0) wgmma_qk_first_d(s, q_lo + off_q, k_lo + off_k, DESC_HI);",
+               "else wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, 1);"]
+            : ["const u64 da = smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);",
+               "if (ks == 0) wgmma_qk_first(s, da, db);",
+               "else wgmma_qk(s, da, db, 1);"]
         return "\n" + pad + "// S = Q·K_stageᵀ, issued (not waited for); its first k step writes S without reading it.\n"
-            + pad + "auto issue_qk_fresh = [&](int stage) {\n" + body + "\n" + pad + "    wgmma_commit();\n" + pad + "};"
+            + pad + "auto issue_qk_fresh = [&](int stage) {\n" + pad + base + "\n" + pad + scoreLoop(indent: 8, body: products) + "\n"
+            + pad + "    wgmma_commit();\n" + pad + "};"
+    }
+
+    /// S's k loop (HEAD_DIM / 16 k16 steps): each step's operand offsets (descriptor low-word offsets
+    /// `off_q` / `off_k` with ``AttentionKernelDescriptor/precomputedDescriptors``, else the byte offsets
+    /// `block` / `within`), then `body`, the step's product lines. The first line carries no
+    /// indentation, the rest `indent` spaces (the loop) and four more (its body).
+    private func scoreLoop(indent: Int, body: [String]) -> String {
+        let pad = String(repeating: " ", count: indent), inner = pad + "    "
+        let offsets = xd
+            ? "const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;"
+            : "const u32 block = ks >> 2, within = (ks & 3) * 32;"
+        return "#pragma unroll\n" + pad + "for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {\n" + ([offsets] + body).map { inner + $0 + "\n" }.joined() + pad + "}"
     }
 
     /// The tile loop's head, the same text in the producer and the consumers so both walk
@@ -740,11 +740,7 @@ public struct HopperForwardKernel: Sendable {
         // S = Q·K_stageᵀ, issued (not waited for); each descriptor is the stage's base plus an immediate.
                 auto issue_qk = [&](int stage) {
                     const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);  // lane 0's: warp-uniform to ptxas (one R2UR a step)
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;
-                        wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);
-                    }
+                    \(scoreLoop(indent: 12, body: ["wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);"]))
                     wgmma_commit();
                 };
                 // O += P·V_stage, issued (not waited for).
@@ -764,12 +760,8 @@ public struct HopperForwardKernel: Sendable {
         // S = Q·K_stageᵀ, issued (not waited for).
                 auto issue_qk = [&](int stage) {
                     const u32 k_base = sK + stage * KV_BYTES;
-                    #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
-                        const u32 block = ks >> 2, within = (ks & 3) * 32;
-                        wgmma_qk(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),
-                                 smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);
-                    }
+                    \(scoreLoop(indent: 12, body: ["wgmma_qk(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),",
+                                                   "         smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);"]))
                     wgmma_commit();
                 };
                 // O += P·V_stage, issued (not waited for).
