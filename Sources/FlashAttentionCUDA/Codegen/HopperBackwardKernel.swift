@@ -1322,7 +1322,14 @@ public struct HopperBackwardKernel: Sendable {
 
     /// dK and dV of the tile from the consumers' registers (both grid forms).
     private var consumerEpilogue: String {
-        String("""
+        String(Self.directKeyValueStores(tiles: "D_TILES", firstColumn: "").drop(while: { $0 == " " }))
+    }
+
+    /// dK and dV stored from the consumers' accumulators as 4-byte pairs, keys past the end skipped:
+    /// the tile D = 64/128 epilogue (`D_TILES` accumulator tiles from column 0) and the wide kernel's
+    /// plain one (`HALF_TILES` from this warpgroup's first column, `wg * 128`).
+    static func directKeyValueStores(tiles: String, firstColumn: String) -> String {
+        """
                 // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
                 dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
                 dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
@@ -1334,8 +1341,8 @@ public struct HopperBackwardKernel: Sendable {
                         dk_t* dk_row = dk_tile + (i64)j * p.dk_row_stride;
                         dv_t* dv_row = dv_tile + (i64)j * p.dv_row_stride;
                         #pragma unroll
-                        for (int dt = 0; dt < D_TILES; ++dt) {
-                            const int col = dt * 8 + tig * 2;
+                        for (int dt = 0; dt < \(tiles); ++dt) {
+                            const int col = \(firstColumn)dt * 8 + tig * 2;
                             if (col < p.head_dim) {
                                 store_dk2(dk_row + col, acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor);
                                 store_dv2(dv_row + col, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
@@ -1343,6 +1350,6 @@ public struct HopperBackwardKernel: Sendable {
                         }
                     }
                 }
-        """.drop(while: { $0 == " " }))
+        """
     }
 }

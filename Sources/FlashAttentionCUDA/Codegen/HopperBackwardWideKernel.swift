@@ -320,28 +320,7 @@ extension HopperBackwardKernel {
     /// or (``HopperBackwardDescriptor/wideStagedEpilogue``) through the dQ staging in 16-byte pieces.
     var wideEpilogue: String {
         if descriptor.wideStagedEpilogue { return wideStagedEpilogueText }
-        return """
-                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO  (keys past the end are not stored)
-                dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
-                dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
-                const float factor = p.grad_scale;
-                #pragma unroll
-                for (int r = 0; r < 2; ++r) {
-                    const int j = key0 + 8 * r;
-                    if (j < seqlen_k) {
-                        dk_t* dk_row = dk_tile + (i64)j * p.dk_row_stride;
-                        dv_t* dv_row = dv_tile + (i64)j * p.dv_row_stride;
-                        #pragma unroll
-                        for (int dt = 0; dt < HALF_TILES; ++dt) {
-                            const int col = wg * 128 + dt * 8 + tig * 2;
-                            if (col < p.head_dim) {
-                                store_dk2(dk_row + col, acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor);
-                                store_dv2(dv_row + col, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
-                            }
-                        }
-                    }
-                }
-        """
+        return Self.directKeyValueStores(tiles: "HALF_TILES", firstColumn: "wg * 128 + ")
     }
 
     /// The staged epilogue (``HopperBackwardDescriptor/wideStagedEpilogue``, one Q stage, 16-bit dK
