@@ -5,17 +5,21 @@
 #      reads 0.95-0.99x shipped with 20 % fewer instructions per key; cuDNN.
 #  (b) causal D = 256 N = 8k: `vt` (the default) vs the 64-key kernel it replaced (WIDE256=0): +4-9 %.
 #  (c) causal D = 256 N = 512: `vt` (0.89x cuDNN, the widest gap left) vs cuDNN.
-#   usage on the device: bash scripts/device/ncu_s10.sh   (carry .device-me/flash-attn.gz)
+#  (d) NCU_PARTS=d (a second call): N = 512 at D = 64 / 128, causal and not, ours (defaults) vs cuDNN, to see
+#      whether the short points are device-memory-bound at every D, as (c) shows at D = 256.
+#   usage on the device: bash scripts/device/ncu_s10.sh   (carry .device-me/flash-attn.gz; NCU_PARTS=abc default)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT/logs"; LOG=$OUT/logs
 exec > >(tee "$OUT/summary.txt") 2>&1
 gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
 T0=$(date +%s); el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
+PARTS=${NCU_PARTS:-abc}
 for cfg in X=1 FLASH_ATTENTION_HOPPER_WIDE256=2 FLASH_ATTENTION_HOPPER_WIDE256=0; do
+  [ "$PARTS" = d ] && continue
   ( env $cfg timeout 100 /tmp/fa compile --bench --bench-head-dims 256 --bench-seqlens 512,8192 --bench-dtypes bf16 > /dev/null 2>&1 ) &
 done
-wait $(jobs -p)
+[ -n "$(jobs -p)" ] && wait $(jobs -p)  # a bare wait would also wait for the tee
 el "warm-ups done"
 cat > /tmp/sdpa_once.py <<'PY'
 import sys, torch, torch.nn.functional as F
@@ -45,6 +49,7 @@ ours() {  # name envs D N skip label
     --metrics $m,$st /tmp/fa compile --bench --bench-head-dims $3 --bench-seqlens $4 --bench-dtypes bf16 > $LOG/ncu_$1.txt 2>&1
   summ $LOG/ncu_$1.txt "$6"
 }
+if [ "$PARTS" != d ]; then
 ours u256s X=1 256 8192 7 "ours shipped 80-key, unmasked D=256 N=8k"
 ours u256vt FLASH_ATTENTION_HOPPER_WIDE256=2 256 8192 7 "ours vt forced, unmasked D=256 N=8k"
 timeout 90 ncu --clock-control none --nvtx --nvtx-include "sdpa/" --section LaunchStats --metrics $m,$st python3 /tmp/sdpa_once.py 8192 256 0 > $LOG/ncu_cudnn256_8k_0.txt 2>&1
@@ -58,4 +63,17 @@ ours c256old512 FLASH_ATTENTION_HOPPER_WIDE256=0 256 512 30 "ours 64-key (WIDE25
 timeout 90 ncu --clock-control none --nvtx --nvtx-include "sdpa/" --section LaunchStats --metrics $m,$st python3 /tmp/sdpa_once.py 512 256 1 > $LOG/ncu_cudnn256_512_1.txt 2>&1
 summ $LOG/ncu_cudnn256_512_1.txt "cuDNN causal D=256 N=512"
 el "(c) done"
+else
+  ( timeout 100 /tmp/fa compile --bench --bench-head-dims 64,128 --bench-seqlens 512 --bench-dtypes bf16 > /dev/null 2>&1 )
+  # The bench runs D = 64 (unmasked, causal), then D = 128: 23 launches each.
+  ours u64 X=1 64,128 512 7 "ours unmasked D=64 N=512"
+  ours c64 X=1 64,128 512 30 "ours causal D=64 N=512"
+  ours u128 X=1 64,128 512 53 "ours unmasked D=128 N=512"
+  ours c128 X=1 64,128 512 76 "ours causal D=128 N=512"
+  for D in 64 128; do for c in 0 1; do
+    timeout 90 ncu --clock-control none --nvtx --nvtx-include "sdpa/" --section LaunchStats --metrics $m,$st python3 /tmp/sdpa_once.py 512 $D $c > $LOG/ncu_cudnn${D}_512_$c.txt 2>&1
+    summ $LOG/ncu_cudnn${D}_512_$c.txt "cuDNN causal=$c D=$D N=512"
+  done; done
+  el "(d) done"
+fi
 tar -czf $OUT/logs.tgz -C $OUT logs && rm -rf $LOG
