@@ -877,35 +877,7 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
-    /// The tile's last P·V from its one V stage (the shipped text).
-    private var stageLastValue: String {
-        """
-        {
-                        const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
-                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
-                        wgmma_fence();
-                        issue_pv(stage);
-                        if (!OVERLAP) {
-                            wgmma_wait<0>();
-                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")
-                        }
-                    }
-        """
-    }
-
-    /// The shipped barrier initialisation: full and free barriers of each K and V stage.
-    private var stageBarrierInit: String {
-        """
-        for (int s = 0; s < STAGES; ++s) {
-                    mbar_init(bar_k_full + 8 * s, 1);
-                    mbar_init(bar_v_full + 8 * s, 1);
-                    mbar_init(bar_k_free + 8 * s, CONSUMER_THREADS);
-                    mbar_init(bar_v_free + 8 * s, CONSUMER_THREADS);
-                }
-        """
-    }
-
-    /// The producer's copy of a key step's K or V (`operand` "k" or "v") into its stage (the shipped text).
+    /// The producer's copy of a key step's K or V (`operand` "k" or "v") into its stage.
     private func stageLoad(operand o: String) -> String {
         let big = o.uppercased()
         return """
@@ -946,7 +918,12 @@ public struct HopperForwardKernel: Sendable {
                     mbar_init(bar_q + 8 * q, 1);
                     mbar_init(bar_q_free + 8 * q, CONSUMER_THREADS);
                 }
-                \(stageBarrierInit)
+                for (int s = 0; s < STAGES; ++s) {
+                    mbar_init(bar_k_full + 8 * s, 1);
+                    mbar_init(bar_v_full + 8 * s, 1);
+                    mbar_init(bar_k_free + 8 * s, CONSUMER_THREADS);
+                    mbar_init(bar_v_free + 8 * s, CONSUMER_THREADS);
+                }
                 asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
             }
             __syncthreads();
@@ -1095,7 +1072,16 @@ public struct HopperForwardKernel: Sendable {
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
-                    \(stageLastValue)
+                    {
+                        const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(stage);
+                        if (!OVERLAP) {
+                            wgmma_wait<0>();
+                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")
+                        }
+                    }
                     kv_iter += n_blocks;
                     if (OVERLAP) {
                         pending = true;
