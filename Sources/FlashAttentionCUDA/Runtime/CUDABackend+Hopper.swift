@@ -28,11 +28,10 @@ extension CUDABackend {
     /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head; a store of O, one
     /// warpgroup's 64 rows.
     func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
-        let batches = layout.varlen == nil ? layout.batch : 1
-        func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
-            try HopperOperandMap(a, headDim: layout.headDim, rows: rows, heads: heads, batches: batches).encode(view, boxRows: boxRows)
-        }
         let varlen = layout.varlen != nil
+        func map(_ view: TensorView, _ a: SequenceAddressing, rows: Int, heads: Int, boxRows: Int) throws -> [UInt8] {
+            try HopperOperandMap(a, headDim: layout.headDim, rows: rows, heads: heads, batches: varlen ? 1 : layout.batch).encode(view, boxRows: boxRows)
+        }
         let rowsQ = varlen ? layout.totalQ : layout.seqlenQ
         let rowsK = varlen ? layout.totalK : layout.seqlenK
         return [
