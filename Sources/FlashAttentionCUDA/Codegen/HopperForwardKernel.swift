@@ -270,8 +270,18 @@ public struct HopperForwardKernel: Sendable {
                          "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
                          : \(operands("acc_o", tiles: d.headDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-        }\(xd ? "\n" + precomputed : "")\(vt ? "\n" + freshWrapper : "")
+        }\(xd ? "\n" + precomputed : "")\(vt ? "\n" + freshWrapper : "")\(nd ? "\n" + narrowWrapper : "")
         """
+    }
+
+    /// ``AttentionKernelDescriptor/narrowDiagonal``.
+    private var nd: Bool { descriptor.narrowDiagonal }
+
+    /// Narrow diagonal products: S over the first blockN / 2 keys (m64n(blockN/2)k16), its
+    /// accumulators the first half of S's n8 tiles; the upper half is neither read nor written.
+    private var narrowWrapper: String {
+        "// S over the first half of the step's keys (the diagonal step of a warpgroup that sees no more): S's first n8 tiles only.\n"
+            + qkWrapper(precomputed: xd, fresh: false, narrow: true)
     }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``.
@@ -282,15 +292,17 @@ public struct HopperForwardKernel: Sendable {
     /// descriptor low words and the constant high word, assembled by `mov.b64` inside the asm; with
     /// `fresh` (``AttentionKernelDescriptor/separateValueTurn``'s first k step) writing its accumulators
     /// without reading them (`"=f"`, scale-d false), so S's last values (the packed P) are dead before it.
-    private func qkWrapper(precomputed: Bool, fresh: Bool) -> String {
+    private func qkWrapper(precomputed: Bool, fresh: Bool, narrow: Bool = false) -> String {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
-        let n = d.blockN / 2
+        // `narrow` (``AttentionKernelDescriptor/narrowDiagonal``): half the keys, half the n8 tiles.
+        let keys = narrow ? d.blockN / 2 : d.blockN
+        let n = keys / 2
         let operands = fresh
-            ? (0..<(d.blockN / 8)).flatMap { nt in (0..<4).map { "\"=f\"(s[\(nt)][\($0)])" } }.joined(separator: ", ")
-            : WGMMAText.accumulators("s", tiles: d.blockN / 8)
-        let mma = "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(WGMMAText.registers(n))}"
-        let name = "wgmma_qk" + (fresh ? "_first" : "") + (precomputed ? "_d" : "")
+            ? (0..<(keys / 8)).flatMap { nt in (0..<4).map { "\"=f\"(s[\(nt)][\($0)])" } }.joined(separator: ", ")
+            : WGMMAText.accumulators("s", tiles: keys / 8)
+        let mma = "wgmma.mma_async.sync.aligned.m64n\(keys)k16.f32.\(t).\(t) {\(WGMMAText.registers(n))}"
+        let name = "wgmma_qk" + (narrow ? "_n" : "") + (fresh ? "_first" : "") + (precomputed ? "_d" : "")
         let flag = fresh ? "" : ", int accumulate", accumulate = fresh ? "0" : "accumulate"
         return precomputed
             ? """
@@ -598,9 +610,7 @@ public struct HopperForwardKernel: Sendable {
                             pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
                             pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
                             pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
-                        } else {
-                            pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;
-                        }
+                        }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
                     }
                 };
         """
@@ -610,8 +620,8 @@ public struct HopperForwardKernel: Sendable {
     /// the first half of the step's keys (uniform over the warpgroup; the S product stays full
     /// width: a branch around it made ptxas serialise every wgmma, C7519 / C7515).
     private var halfSoftmax: String {
-        "const bool half = imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= (n_blocks - 1) * BLOCK_N + BLOCK_N / 2;\n"
-            + String(repeating: " ", count: 16) + "if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"
+        (nd ? "" : "const bool half = imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= (n_blocks - 1) * BLOCK_N + BLOCK_N / 2;\n"
+            + String(repeating: " ", count: 16)) + "if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"
     }
 
     /// ``AttentionKernelDescriptor/stageOInLastStage``: O is staged in the last key step's K / V stage.
@@ -753,6 +763,32 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// Narrow diagonal products: the diagonal step's S over the first half of its keys, and (with
+    /// ``AttentionKernelDescriptor/narrowDiagonalValues``) its P·V over the first half of the k16 steps
+    /// (P's other half is all masked), each issued and committed.
+    private var narrowIssue: String {
+        let pad = String(repeating: " ", count: 8)
+        let sBase = xd ? "const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);" : "const u32 k_base = sK + stage * KV_BYTES;"
+        let sBody = xd
+            ? ["wgmma_qk_n_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);"]
+            : ["wgmma_qk_n(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),",
+               "           smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);"]
+        let vBase = xd ? "const u32 v_lo = __shfl_sync(0xffffffffu, v_lo0 + stage * (KV_BYTES >> 4), 0);" : "const u32 v_base = sV + stage * KV_BYTES;"
+        let product = xd ? "wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);"
+            : "wgmma_pv(acc_o, pk[ks], smem_desc(v_base + ks * 16 * 128, BLOCK_N * 128, 1024));"
+        return "\n" + pad + "// The diagonal step of a warpgroup that sees only its first half: S over those keys (S's upper n8 tiles untouched).\n"
+            + pad + "auto issue_qk_narrow = [&](int stage) {\n"
+            + pad + "    " + sBase + "\n"
+            + pad + "    " + scoreLoop(indent: 12, body: sBody) + "\n"
+            + pad + "    wgmma_commit();\n" + pad + "};" + (nv ? "\n"
+            + pad + "// ... and its P·V over the same keys: the first half of the k16 steps (P's other half is all masked).\n"
+            + pad + "auto issue_pv_narrow = [&](int stage) {\n"
+            + pad + "    " + vBase + "\n"
+            + pad + "    #pragma unroll\n"
+            + pad + "    for (int ks = 0; ks < BLOCK_N / 32; ++ks) " + product + "\n"
+            + pad + "    wgmma_commit();\n" + pad + "};" : "")
+    }
+
     /// The consumers' product issues through `smem_desc` of each product's full address (the
     /// shipped text, without ``AttentionKernelDescriptor/precomputedDescriptors``).
     private var plainIssue: String {
@@ -840,9 +876,9 @@ public struct HopperForwardKernel: Sendable {
     /// The shipped key steps: S of step j lands while P·V of step j − 1 (P in its own registers) runs.
     private var shippedSteps: String {
         """
-        // First step: S = Q·K_lastᵀ, softmax.
+        \(nd ? narrowHead : "")// First step: S = Q·K_lastᵀ, softmax.
                     {
-                        \(firstStepIssue("issue_qk"))
+                        \(nd ? narrowFirstIssue : firstStepIssue("issue_qk"))
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
@@ -852,8 +888,7 @@ public struct HopperForwardKernel: Sendable {
                             if (pending) finish_pending();
                             init_rows();
                         }
-                        wgmma_wait<0>();
-                        \(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")
+                        \(nd ? "" : "wgmma_wait<0>();\n" + String(repeating: " ", count: 16))\(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")
                         \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
                     for (int it = \(firstLoopStep); it < n_blocks; ++it) {
@@ -865,7 +900,7 @@ public struct HopperForwardKernel: Sendable {
                         issue_qk(stage);
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
-                        issue_pv(prev);
+                        \(nv ? narrowLoopValueIssue : "issue_pv(prev);")
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
                         wgmma_wait<1>();  // S landed; P·V may still run
                         \(keyRelease(notLast: "it != n_blocks - 1"))
@@ -875,6 +910,63 @@ public struct HopperForwardKernel: Sendable {
                         convert_p();\(stepEndRescale)
                     }
         """
+    }
+
+    /// Narrow diagonal products (``AttentionKernelDescriptor/narrowDiagonal``): whether this
+    /// warpgroup's last row sees at most the first half of the tile's diagonal block (its first
+    /// step), decided before that step's issue; lane 0's value, so ptxas can tell it is warp-uniform.
+    private var narrowHead: String {
+        "// This warpgroup's rows see at most the first half of the diagonal block: that step's products at half width\n"
+            + String(repeating: " ", count: 12) + "// (lane 0's value: warp-uniform to ptxas, which serialises every wgmma under a branch it cannot tell is).\n"
+            + String(repeating: " ", count: 12) + "const bool half = __shfl_sync(0xffffffffu, (int)(\(halfTest("(n_blocks - 1)"))), 0) != 0;\n"
+            + String(repeating: " ", count: 12)
+    }
+
+    /// Narrow diagonal products: the first step's S at half or full width, each branch a whole product
+    /// group from its fence to its wait (with the turn's hand-over inside; a branch around the issue
+    /// alone left the group's accumulators defined by a join, C7515).
+    private var narrowFirstIssue: String {
+        let pad = String(repeating: " ", count: 16)
+        return "const int stage = kv_iter % STAGES;\n"
+            + pad + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
+            + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+            + pad + "if (half) { wgmma_fence(); issue_qk_narrow(stage); named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads)); wgmma_wait<0>(); }\n"
+            + pad + "else { wgmma_fence(); issue_qk(stage); named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads)); wgmma_wait<0>(); }"
+    }
+
+    /// ``AttentionKernelDescriptor/narrowDiagonalValues``.
+    private var nv: Bool { descriptor.narrowDiagonalValues }
+
+    /// Narrow diagonal products: whether this warpgroup's last row sees at most the first half of key
+    /// block `block` (the tile's diagonal block when `block` is `n_blocks - 1`).
+    private func halfTest(_ block: String) -> String {
+        "imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= \(block) * BLOCK_N + BLOCK_N / 2"
+    }
+
+    /// Narrow diagonal P·V in the loop: the first loop step issues the diagonal step's P·V, at half
+    /// width where that step was narrow. The flag is taken from lane 0, so the branch inside the
+    /// product group is one ptxas can tell is warp-uniform (without the shuffle: C7519; evaluated
+    /// from the tile here instead of from `half`, or from a per-tile step index: C7511 at D = 128 with
+    /// precomputed descriptors). The first form peeled the loop's first step instead (a second copy
+    /// of the step): 0.84–0.93× the shipped kernel on an H100.
+    private var narrowLoopValueIssue: String {
+        let pad = String(repeating: " ", count: 16)
+        return "const bool narrow = __shfl_sync(0xffffffffu, (int)(it == 1 && half), 0) != 0;  // the diagonal step's P·V, narrow\n"
+            + pad + "if (narrow) issue_pv_narrow(prev); else issue_pv(prev);"
+    }
+
+    /// The tile's last P·V (issued, waited for): at half width where it is the diagonal step's of a
+    /// narrow warpgroup (a one-step tile), each branch a whole product group. Not with
+    /// ``AttentionKernelDescriptor/overlapEpilogue`` (refused beside the half-width softmax).
+    private var lastValueIssue: String {
+        let pad = String(repeating: " ", count: 16)
+        guard nv else { return "wgmma_fence();\n" + pad + "issue_pv(stage);\n" + pad + "if (!OVERLAP) {\n" + pad + "    wgmma_wait<0>();" }
+        // `half && n_blocks == 1`, evaluated again from the tile: with `half` here the first form's D = 128
+        // kernel with precomputed descriptors had every wgmma serialised (C7511, registers).
+        return "const bool narrow_last = __shfl_sync(0xffffffffu, (int)(n_blocks == 1 && \(halfTest("0"))), 0) != 0;\n"
+            + pad + "if (narrow_last) { wgmma_fence(); issue_pv_narrow(stage); wgmma_wait<0>(); }\n"
+            + pad + "else { wgmma_fence(); issue_pv(stage); wgmma_wait<0>(); }\n"
+            + pad + "if (!OVERLAP) {"
     }
 
     /// The producer's copy of a key step's K or V (`operand` "k" or "v") into its stage.
@@ -981,7 +1073,7 @@ public struct HopperForwardKernel: Sendable {
                 float s[N_TILES][4];
                 u32 pk[BLOCK_N / 16][4];
 
-                \(xd ? xdIssue : plainIssue)\(vt ? freshIssue : "")
+                \(xd ? xdIssue : plainIssue)\(vt ? freshIssue : "")\(nd ? narrowIssue : "")
                 // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
                 auto convert_p = [&]() {
                     #pragma unroll
@@ -1075,10 +1167,7 @@ public struct HopperForwardKernel: Sendable {
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
-                        wgmma_fence();
-                        issue_pv(stage);
-                        if (!OVERLAP) {
-                            wgmma_wait<0>();
+                        \(lastValueIssue)
                             \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")
                         }
                     }

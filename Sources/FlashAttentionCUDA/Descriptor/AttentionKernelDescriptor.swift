@@ -244,6 +244,24 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_WIDE256=2` gives every tile D = 256 row
     /// 128-key steps in one stage with it, `=0` none. Suffix `vt`.
     public var separateValueTurn: Bool
+    /// Beside ``halfDiagonalStep``: a consumer warpgroup whose last row sees at most the first half
+    /// of its tile's diagonal block (warpgroup 0 of every 128-row tile whose key and query ends line
+    /// up) issues that step's S as m64n(blockN/2) products (the upper half of the accumulators
+    /// untouched; the half-width softmax never reads it). Which half is decided per tile before the
+    /// first issue (a lane-0 shuffle, so ptxas sees it warp-uniform), and each branch holds the whole
+    /// product group from its fence to its wait (a branch around the issue alone left S's registers
+    /// defined by a join inside the group: ptxas serialised every wgmma, C7515).
+    /// ``KernelMainloop/tmaWarpSpecialized`` only, tile D = 64 without ``precomputedDescriptors`` or 128
+    /// with them (the other way round ptxas serialises every wgmma, C7511: the forms the causal rows take
+    /// up to 1k keys), two consumer warpgroups, 128-key steps, dense tensors, 16-bit outputs of the
+    /// input's type. `FLASH_ATTENTION_HOPPER_NARROWDIAG=1` sets it with ``narrowDiagonalValues`` (and
+    /// ``halfDiagonalStep``) on every causal row that can take it, `=2` without, `=0` nowhere; unset, it
+    /// follows ``KernelHeuristics/defaultNarrowDiagonal(tileHeadDim:causal:seqlenK:)``. Suffix `nd`.
+    public var narrowDiagonal: Bool
+    /// Beside ``narrowDiagonal``: the narrow diagonal step's P·V also runs over the first blockN/2 keys
+    /// only (half the k16 steps; P's other half, all masked, is never packed), in the next step's turn
+    /// (a branch on a lane-0 flag inside the loop's product group) or in the tile's last P·V. Suffix `nv`.
+    public var narrowDiagonalValues: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -256,7 +274,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        separateValueTurn: Bool = false
+        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -294,6 +312,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.precomputedDescriptors = precomputedDescriptors
         self.earlyRescale = earlyRescale
         self.separateValueTurn = separateValueTurn
+        self.narrowDiagonal = narrowDiagonal
+        self.narrowDiagonalValues = narrowDiagonalValues
     }
 
     // MARK: - Derived layout facts
@@ -349,6 +369,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if halfDiagonalStep && (mask != .causal || blockN % 32 != 0 || overlapEpilogue) {
                 return "the half-width diagonal softmax needs a causal mask and a multiple of 32 keys a step, and is not combined with the overlapped epilogue"
             }
+            if narrowDiagonal && (!halfDiagonalStep || (headDim != 64 && headDim != 128) || blockM != 128 || blockN != 128 || varlen
+                                  || outputType != elementType) {
+                return "narrow diagonal products need the half-width diagonal softmax at tile D = 64 or 128 with two consumer warpgroups and 128-key steps, dense tensors and 16-bit outputs of the input's type"
+            }
+            if narrowDiagonalValues && !narrowDiagonal { return "the narrow diagonal P·V goes with the narrow diagonal S product (narrowDiagonal)" }
+            if narrowDiagonal && precomputedDescriptors != (headDim == 128) {
+                return "narrow diagonal products take the precomputed descriptors at tile D = 128 and not at D = 64 (otherwise ptxas serialises every wgmma: C7511)"
+            }
             if warpgroupStepCount && (mask != .causal || blockM != 128 || !tmaStoreO || overlapEpilogue || halfDiagonalStep) {
                 return "per-warpgroup key-step counts need a causal mask, two consumer warpgroups and the TMA store of O (with direct stores the 64-key D = 256 kernel spills 8 B), and are not combined with the overlapped epilogue or the half-width diagonal softmax"
             }
@@ -377,7 +405,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale and separateValueTurn need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal and narrowDiagonalValues need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -405,7 +433,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -484,6 +484,17 @@ public enum KernelHeuristics {
             rescaled.earlyRescale = true
             if rescaled.invalidReason == nil { d = rescaled }
         }
+        // Narrow diagonal products (the diagonal step's S, and its P·V, at half width in a warpgroup that sees
+        // only that half) where they measured faster (defaultNarrowDiagonal); FLASH_ATTENTION_HOPPER_NARROWDIAG=1
+        // on every causal row that can take them (with the half-width softmax), =2 the S product only, =0 nowhere.
+        // After the descriptors and the rescale: tile D = 128 takes them only with the precomputed descriptors, D = 64 only without.
+        let narrowKnob = HopperForwardKnobs.narrowDiagonal
+        if causal && narrowKnob != "0" && (narrowKnob == "1" || narrowKnob == "2"
+                                           || (d.halfDiagonalStep && defaultNarrowDiagonal(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))) {
+            var narrow = d
+            (narrow.halfDiagonalStep, narrow.narrowDiagonal, narrow.narrowDiagonalValues) = (true, true, narrowKnob != "2")
+            if narrow.invalidReason == nil { d = narrow }
+        }
         // 128-key steps at tile D = 256 in one K and one V stage (64 KB each beside Q's 64 KB), with P·V and
         // S in separate turns (separateValueTurn) so a stage's load has two products to land under and S, P
         // and O fit the consumers' registers; it takes the precomputed descriptors and the TMA store of O
@@ -548,6 +559,23 @@ public enum KernelHeuristics {
     /// 0, racecheck 0).
     public static func defaultHalfDiagonalStep(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         causal && (tileHeadDim == 64 || tileHeadDim == 128) && seqlenK > 0 && seqlenK <= 1024
+    }
+
+    /// Whether the Hopper forward issues the diagonal step's products at half width
+    /// (``AttentionKernelDescriptor/narrowDiagonal``) beside the half-width diagonal softmax when
+    /// `FLASH_ATTENTION_HOPPER_NARROWDIAG` is unset (the heuristics ask only on rows that take
+    /// ``defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``).
+    ///
+    /// Off everywhere: slower wherever it was timed. H100, session 11 (scripts/device/hopper_fwd16.sh, two
+    /// calls, knob forced, shipped / candidate interleaved in the same call, cuDNN beside; the unmasked
+    /// points, the same kernel in every column, read 0.996–1.006): S and P·V at half width (`=1`) 0.90 /
+    /// 0.81–0.82× at causal D = 64 N = 512 / 1k, 0.91–0.93 / 0.78–0.81× at D = 128, 0.73× at D = 128 2k
+    /// (five rounds, every round under 1); the S product alone (`=2`) 0.92 / 0.86× and 0.92 / 0.79–0.82×,
+    /// 0.75–0.77× at 2k; the first form (the loop's first step peeled) 0.91 / 0.84× and 0.93 / 0.81–0.83×.
+    /// Forced, every form passed every check (pinned float64 oracle, dense oracle, `verify`, a float64
+    /// torch reference on causal shapes with Sq = Sk and Sq ≠ Sk, memcheck, racecheck).
+    public static func defaultNarrowDiagonal(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        false
     }
 
     /// Whether the Hopper forward precomputes its wgmma descriptors
@@ -778,4 +806,5 @@ private enum HopperForwardKnobs {
     static let precomputedDescriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_DESC")
     static let earlyRescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_EARLYRESCALE")
     static let wideScoreSteps = FileSystem.environment("FLASH_ATTENTION_HOPPER_WIDE256")
+    static let narrowDiagonal = FileSystem.environment("FLASH_ATTENTION_HOPPER_NARROWDIAG")
 }
