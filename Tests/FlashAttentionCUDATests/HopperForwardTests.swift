@@ -449,6 +449,28 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
             tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, separateValueTurn: true))
     }
+    // Narrow diagonal products (narrowDiagonal + narrowDiagonalValues, FLASH_ATTENTION_HOPPER_NARROWDIAG=1; the S
+    // product alone, =2) on the kernels the causal D = 64 / 128 rows take up to 1k keys (D = 64 with the early
+    // rescale, D = 128 with the store and the precomputed descriptors; the other way round ptxas serialises:
+    // C7511), both element types, and the S-only form of each head dim.
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+            halfDiagonalStep: true, earlyRescale: true, narrowDiagonal: true, narrowDiagonalValues: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+            tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, narrowDiagonal: true, narrowDiagonalValues: true))
+    }
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, earlyRescale: true, narrowDiagonal: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, narrowDiagonal: true))
     return list
 }()
 
@@ -628,6 +650,41 @@ struct HopperForwardTests {
         plain.halfDiagonalStep = false
         let plainSource = try AttentionKernel(descriptor: plain).source
         #expect(!plainSource.contains("softmax_half") && !plainSource.contains("convert_p_half") && plainSource.contains("auto softmax = [&](int n0) {"))
+    }
+
+    /// Narrow diagonal products (session 11): only beside the half-width softmax, at tile D = 64 / 128 with
+    /// two consumer warpgroups and 128-key steps, dense, 16-bit outputs; the text only in kernels that have it,
+    /// every branch around a product a whole group (fence to wait) on a lane-0 value.
+    @Test func narrowDiagonalShapes() throws {
+        let nd = try #require(hopperVariants.first { $0.narrowDiagonalValues && $0.headDim == 64 && !$0.precomputedDescriptors })
+        #expect(nd.invalidReason == nil && nd.name.hasSuffix("tmaws2pdq2hdndnver_sm_90a"))
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.halfDiagonalStep = false }, { $0.mask = .none }, { $0.blockN = 64 }, { $0.blockN = 176 }, { $0.varlen = true },
+            { $0.outputType = .float32 }, { ($0.blockM, $0.warps) = (192, 16) }, { $0.overlapEpilogue = true },
+            { ($0.headDim, $0.blockN) = (256, 64) }, { $0.headDim = 128 }, { $0.precomputedDescriptors = true }, { $0.narrowDiagonal = false },
+            { $0.mainloop = .wgmma }]
+        for change in changes {
+            var bad = nd
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        for d in hopperVariants where d.narrowDiagonal {
+            let source = try AttentionKernel(descriptor: d).source
+            #expect(source.contains("const bool half = __shfl_sync(0xffffffffu, (int)(imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= (n_blocks - 1) * BLOCK_N + BLOCK_N / 2), 0) != 0;"))
+            #expect(source.contains("if (half) { wgmma_fence(); issue_qk_narrow(stage); named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS); wgmma_wait<0>(); }"))
+            // S at half width (m64n64) beside the full m64n128.
+            #expect(source.contains("m64n64k16") && source.contains("m64n128k16"))
+            // The P·V over half the k16 steps (in the loop's first step and the tile's last), with P's upper half never packed;
+            // without it, the zeros the full-width P·V reads.
+            #expect(source.contains("const bool narrow = __shfl_sync(0xffffffffu, (int)(it == 1 && half), 0) != 0;") == d.narrowDiagonalValues)
+            #expect(source.contains("if (narrow_last) { wgmma_fence(); issue_pv_narrow(stage); wgmma_wait<0>(); }") == d.narrowDiagonalValues)
+            #expect(source.contains("for (int ks = 0; ks < BLOCK_N / 32; ++ks) wgmma_pv") == d.narrowDiagonalValues)
+            #expect(source.contains("pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;") != d.narrowDiagonalValues)
+            var plain = d
+            (plain.narrowDiagonal, plain.narrowDiagonalValues) = (false, false)
+            let plainSource = try AttentionKernel(descriptor: plain).source
+            #expect(!plainSource.contains("narrow") && plainSource.contains("pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;"))
+        }
     }
 
     /// The softmax's row maximum and sum in four partial chains (session 8): the text only in kernels
@@ -940,6 +997,23 @@ struct HopperForwardTests {
     /// keys, causal D = 256 everywhere, unmasked D = 256 up to 512; beside the early rescale
     /// (hopper_fwd13.sh) also unmasked D = 64 except 513–1024 keys and unmasked D = 256 up to 1k; never
     /// for unknown lengths.
+    /// Narrow diagonal products are not a default (session 11: 0.73–0.93× the shipped kernels wherever they
+    /// were timed): no problem routes to them while `FLASH_ATTENTION_HOPPER_NARROWDIAG` is unset, and the rule
+    /// says no everywhere.
+    @Test func narrowDiagonalDefault() throws {
+        for D in [64, 128, 256] {
+            for n in [0, 512, 1024, 2048] { #expect(!KernelHeuristics.defaultNarrowDiagonal(tileHeadDim: D, causal: true, seqlenK: n)) }
+        }
+        guard getenv("FLASH_ATTENTION_HOPPER_NARROWDIAG") == nil else { return }
+        for D in [64, 128] {
+            for n in [512, 1024, 2048] {
+                let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: .causal, tensorMapFriendly: true,
+                                                                              seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                #expect(!d.narrowDiagonal, "D = \(D) N = \(n): \(d.name)")
+            }
+        }
+    }
+
     @Test func precomputedDescriptorsDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
