@@ -449,6 +449,18 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
             tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: type == .bfloat16, separateValueTurn: true))
     }
+    // Session 11 (FLASH_ATTENTION_HOPPER_OWNO=1): warpgroup 0's O in a staging buffer of its own beside the
+    // 128-key causal D = 256 form (warpgroup 1's in the last V stage) — the short rows' form with the early
+    // rescale and the long rows' without, both element types; one without LSE.
+    for type in [ElementType.bfloat16, .float16] {
+        for early in [true, false] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, writeLSE: type == .bfloat16 || early, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+                dynamicScheduler: true, tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: early,
+                separateValueTurn: true, stageOInOwnBuffer: true))
+        }
+    }
     return list
 }()
 
@@ -1021,6 +1033,35 @@ struct HopperForwardTests {
                        { $0.overlapEpilogue = true }, { $0.warpgroupStepCount = true }, { $0.blockN = 160 }, { $0.blockN = 64 },
                        { $0.stages = 2 }] as [(inout AttentionKernelDescriptor) -> Void] {
             var bad = vt
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+    }
+
+    /// Warpgroup 0's O in a staging buffer of its own (``AttentionKernelDescriptor/stageOInOwnBuffer``, suffix
+    /// `ob`): only beside O in the last K/V stages and the 128-key one-stage form; 32 KB more shared memory,
+    /// still under the sm_90 limit; the last K stage goes back at the last S (no held-back K arrival, no
+    /// K-stage hand-over barrier), warpgroup 1 still stages in the V stage; kernels without it keep their text.
+    @Test func stageOInOwnBufferShapes() throws {
+        let ob = try #require(hopperVariants.first { $0.stageOInOwnBuffer && $0.earlyRescale && $0.elementType == .bfloat16 })
+        #expect(ob.invalidReason == nil && ob.name.hasSuffix("tmaws1pdsookvxdervtob_sm_90a"), "\(ob.name)")
+        var okv = ob
+        okv.stageOInOwnBuffer = false
+        #expect(ob.sharedMemoryBytes == okv.sharedMemoryBytes + 64 * 256 * 2 && ob.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
+        let source = try AttentionKernel(descriptor: ob).source
+        #expect(source.contains("const u32 sO = sV + STAGES * KV_BYTES;") && source.contains("const u32 bar_q = sO + O_OWN_BYTES;"))
+        #expect(source.contains("const u32 o_stage = wg == 0 ? sO : sV + okv_stage * KV_BYTES;") && source.contains("else named_sync(BAR_OKV + 1, 256);"))
+        #expect(source.contains("mbar_arrive(bar_v_free + 8 * okv_stage);") && !source.contains("bar_k_free : bar_v_free"))
+        #expect(!source.contains("if (wg != 0 ||") && !source.contains("named_arrive(BAR_OKV, 256)"), "the K stage goes back at the last S")
+        #expect(source.contains("named_arrive(BAR_OKV + 1, 256);"), "warpgroup 1 still waits for warpgroup 0's last P·V")
+        let okvSource = try AttentionKernel(descriptor: okv).source
+        #expect(!okvSource.contains("O_OWN_BYTES") && !okvSource.contains("const u32 sO"), "kernels without it keep their source")
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.stageOInLastStage = false }, { $0.stageOInLastStage = false; $0.stageOInQueryBuffer = true },
+            { $0.separateValueTurn = false; $0.blockN = 64; $0.stages = 2 }, { $0.varlen = true }, { $0.outputType = .float32 },
+            { $0.mainloop = .wgmma }]
+        for change in changes {
+            var bad = ob
             change(&bad)
             #expect(bad.invalidReason != nil, "\(bad.name)")
         }

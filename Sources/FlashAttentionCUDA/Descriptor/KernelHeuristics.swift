@@ -512,6 +512,18 @@ public enum KernelHeuristics {
                     + "; on the row: " + choice.reason
             }
         }
+        // Warpgroup 0's O in a 32 KB staging buffer of its own (stageOInOwnBuffer) on the 128-key rows, warpgroup 1's
+        // in the last V stage (stageOInLastStage, replacing the Q-buffer staging where the row has it), so the last
+        // K stage goes back at the last S product and the next tile's first K loads under this tile's epilogue.
+        // FLASH_ATTENTION_HOPPER_OWNO=1 on every such row, =0 nowhere; unset: nowhere yet (not measured).
+        if d.separateValueTurn && HopperForwardKnobs.ownBuffer == "1" {
+            var own = d
+            (own.stageOInQueryBuffer, own.stageOInLastStage, own.stageOInOwnBuffer) = (false, true, true)
+            if own.invalidReason == nil {
+                d = own
+                choice.reason = "warpgroup 0's O in a staging buffer of its own (FLASH_ATTENTION_HOPPER_OWNO=1); " + choice.reason
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -778,4 +790,5 @@ private enum HopperForwardKnobs {
     static let precomputedDescriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_DESC")
     static let earlyRescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_EARLYRESCALE")
     static let wideScoreSteps = FileSystem.environment("FLASH_ATTENTION_HOPPER_WIDE256")
+    static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
 }
