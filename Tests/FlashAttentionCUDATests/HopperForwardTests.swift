@@ -471,6 +471,18 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, narrowDiagonal: true))
+    // Session 11 (FLASH_ATTENTION_HOPPER_OWNO=1): warpgroup 0's O in a staging buffer of its own beside the
+    // 128-key causal D = 256 form (warpgroup 1's in the last V stage) — the short rows' form with the early
+    // rescale and the long rows' without, both element types; one without LSE.
+    for type in [ElementType.bfloat16, .float16] {
+        for early in [true, false] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, writeLSE: type == .bfloat16 || early, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+                dynamicScheduler: true, tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: early,
+                separateValueTurn: true, stageOInOwnBuffer: true))
+        }
+    }
     return list
 }()
 
@@ -930,7 +942,8 @@ struct HopperForwardTests {
     @Test func stageOInLastStageDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
               getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil else { return }
         let rule = KernelHeuristics.defaultStageOInLastStage
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 2048))
         #expect(rule(256, false, 128) && rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 1024))
@@ -940,7 +953,8 @@ struct HopperForwardTests {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: 256, mask: mask, varlen: varlen, tensorMapFriendly: true,
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
         }
-        for (mask, n, okv) in [(KernelMask.causal, 512, true), (.causal, 1024, true), (.causal, 2048, false),
+        // (Causal 2k: the 128-key form with warpgroup 0's O in its own buffer, warpgroup 1's in the last V stage, session 11.)
+        for (mask, n, okv) in [(KernelMask.causal, 512, true), (.causal, 1024, true), (.causal, 2048, true), (.causal, 4096, false),
                                (.none, 512, true), (.none, 1024, false), (.none, 4096, false)] {
             for type in [ElementType.bfloat16, .float16] {
                 let d = try pick(mask, n, type)
@@ -949,7 +963,7 @@ struct HopperForwardTests {
         }
         // The rule keys on keys, not queries: a short query block over long keys keeps the Q buffer.
         let longKeys = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: .causal, tensorMapFriendly: true,
-                                                                             seqlenQ: 512, seqlenK: 2048), architecture: .sm90a).descriptor
+                                                                             seqlenQ: 512, seqlenK: 4096), architecture: .sm90a).descriptor
         #expect(longKeys.stageOInQueryBuffer && !longKeys.stageOInLastStage)
         // Rows without the Q-buffer staging never take it (varlen, float32 outputs, D = 128).
         #expect(!(try pick(.causal, 512, varlen: true)).stageOInLastStage)
@@ -1068,8 +1082,8 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
-                // (The 128-key causal D = 256 form's suffix `vt` follows `er`.)
-                let name = d.name.replacingOccurrences(of: "vt_sm_90a", with: "_sm_90a")
+                // (The 128-key causal D = 256 form's suffixes `vt` and `ob` follow `er`.)
+                let name = d.name.replacingOccurrences(of: "vtob_sm_90a", with: "_sm_90a").replacingOccurrences(of: "vt_sm_90a", with: "_sm_90a")
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
         }
@@ -1100,6 +1114,73 @@ struct HopperForwardTests {
         }
     }
 
+    /// Warpgroup 0's O in a staging buffer of its own (``AttentionKernelDescriptor/stageOInOwnBuffer``, suffix
+    /// `ob`): only beside O in the last K/V stages and the 128-key one-stage form; 32 KB more shared memory,
+    /// still under the sm_90 limit; the last K stage goes back at the last S (no held-back K arrival, no
+    /// K-stage hand-over barrier), warpgroup 1 still stages in the V stage; kernels without it keep their text.
+    @Test func stageOInOwnBufferShapes() throws {
+        let ob = try #require(hopperVariants.first { $0.stageOInOwnBuffer && $0.earlyRescale && $0.elementType == .bfloat16 })
+        #expect(ob.invalidReason == nil && ob.name.hasSuffix("tmaws1pdsookvxdervtob_sm_90a"), "\(ob.name)")
+        var okv = ob
+        okv.stageOInOwnBuffer = false
+        #expect(ob.sharedMemoryBytes == okv.sharedMemoryBytes + 64 * 256 * 2 && ob.sharedMemoryBytes <= GPUArchitecture.sm90a.maxSharedMemoryPerBlock)
+        let source = try AttentionKernel(descriptor: ob).source
+        #expect(source.contains("const u32 sO = sV + STAGES * KV_BYTES;") && source.contains("const u32 bar_q = sO + O_OWN_BYTES;"))
+        #expect(source.contains("const u32 o_stage = wg == 0 ? sO : sV + okv_stage * KV_BYTES;") && source.contains("else named_sync(BAR_OKV + 1, 256);"))
+        #expect(source.contains("mbar_arrive(bar_v_free + 8 * okv_stage);") && !source.contains("bar_k_free : bar_v_free"))
+        #expect(!source.contains("if (wg != 0 ||") && !source.contains("named_arrive(BAR_OKV, 256)"), "the K stage goes back at the last S")
+        #expect(source.contains("named_arrive(BAR_OKV + 1, 256);"), "warpgroup 1 still waits for warpgroup 0's last P·V")
+        let okvSource = try AttentionKernel(descriptor: okv).source
+        #expect(!okvSource.contains("O_OWN_BYTES") && !okvSource.contains("const u32 sO"), "kernels without it keep their source")
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.stageOInLastStage = false }, { $0.stageOInLastStage = false; $0.stageOInQueryBuffer = true },
+            { $0.separateValueTurn = false; $0.blockN = 64; $0.stages = 2 }, { $0.varlen = true }, { $0.outputType = .float32 },
+            { $0.mainloop = .wgmma }]
+        for change in changes {
+            var bad = ob
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+    }
+
+    /// Warpgroup 0's O in its own buffer is the default exactly where it measured faster (session 11,
+    /// scripts/device/hopper_fwd17.sh, two calls of four and five interleaved rounds): the 128-key causal
+    /// D = 256 rows up to 2k keys (every round ≥ 1.0 at 512, 1k and 2k, both element types); past 2k, unmasked,
+    /// for unknown lengths, varlen problems and float32 outputs the rows keep their staging.
+    /// `FLASH_ATTENTION_HOPPER_OWNO=1` puts it on every 128-key row, `=0` nowhere; `FLASH_ATTENTION_HOPPER_OKV=0`
+    /// (O out of the last stages) keeps the default off.
+    @Test func stageOInOwnBufferDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
+        let rule = KernelHeuristics.defaultStageOInOwnBuffer
+        #expect(rule(256, true, 512) && rule(256, true, 1024) && rule(256, true, 2048) && !rule(256, true, 2049) && !rule(256, true, 4096))
+        #expect(!rule(256, false, 512) && !rule(256, true, 0) && !rule(128, true, 512) && !rule(64, true, 512))
+        func pick(_ mask: KernelMask, _ q: Int, _ k: Int, _ type: ElementType = .bfloat16, out: ElementType? = nil, varlen: Bool = false) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, outputType: out, headDim: 256, mask: mask, varlen: varlen,
+                                                                  tensorMapFriendly: true, seqlenQ: q, seqlenK: k), architecture: .sm90a).descriptor
+        }
+        for type in [ElementType.bfloat16, .float16] {
+            for n in [512, 1024, 2048, 4096, 16384] {
+                let c = try pick(.causal, n, n, type)
+                #expect(c.separateValueTurn && c.stageOInOwnBuffer == (n <= 2048) && c.invalidReason == nil, "\(c.name)")
+                #expect(c.stageOInLastStage == (n <= 2048) && c.stageOInQueryBuffer == (n > 2048), "\(c.name)")
+                #expect(c.sharedMemoryBytes == (n <= 2048 ? 230_656 : 197_888), "\(c.name)")
+                #expect(!(try pick(.none, n, n, type)).stageOInOwnBuffer)
+            }
+        }
+        let names = [try pick(.causal, 512, 512).name, try pick(.causal, 2048, 2048).name]
+        #expect(names == ["fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervtob_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtob_sm_90a"])
+        // Keyed on keys: 512 queries over 4k keys keep the Q-buffer staging, over 2k keys take it.
+        let (overLong, overMid) = (try pick(.causal, 512, 4096), try pick(.causal, 512, 2048))
+        #expect(!overLong.stageOInOwnBuffer && overLong.stageOInQueryBuffer && overMid.stageOInOwnBuffer)
+        // Rows the form cannot take keep theirs: varlen, float32 outputs, unknown lengths.
+        for d in [try pick(.causal, 1024, 1024, varlen: true), try pick(.causal, 1024, 1024, .float16, out: .float32), try pick(.causal, 0, 0)] {
+            #expect(!d.stageOInOwnBuffer && !d.separateValueTurn && d.invalidReason == nil, "\(d.name)")
+        }
+    }
+
     /// The 128-key D = 256 form with P·V and S in separate turns is the default exactly where it measured
     /// faster (session 10, scripts/device/hopper_fwd14.sh, three interleaved rounds): causal tile D = 256 at
     /// every length of at least 512 queries and 512 keys (measured at Sq = Sk, 512…16k), dense problems with 16-bit outputs of the input's type (with the precomputed
@@ -1110,7 +1191,7 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil,
               getenv("FLASH_ATTENTION_HOPPER_OQ") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil else { return }
         let rule = KernelHeuristics.defaultWideScoreSteps
         for n in [512, 1024, 2048, 4096, 8192, 16384] {
             #expect(rule(256, true, n, n) && !rule(256, false, n, n) && !rule(128, true, n, n) && !rule(64, true, n, n), "N = \(n)")
@@ -1127,8 +1208,8 @@ struct HopperForwardTests {
             for n in [512, 1024, 2048, 4096, 8192, 16384] {
                 let c = try pick(.causal, n, type)
                 #expect(c.separateValueTurn && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
-                #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 1024) && c.stageOInQueryBuffer == (n > 1024), "\(c.name)")
-                #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix("vt_sm_90a"), "\(c.name)")
+                #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 2048) && c.stageOInQueryBuffer == (n > 2048), "\(c.name)")
+                #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix(n <= 2048 ? "vtob_sm_90a" : "vt_sm_90a"), "\(c.name)")
                 let u = try pick(.none, n, type)
                 #expect(!u.separateValueTurn && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
@@ -1159,7 +1240,7 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil else { return }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         let names = variants.map(\.name)
         #expect(Set(names).count == names.count, "a variant listed twice")
@@ -1170,7 +1251,8 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.separateValueTurn && $0.stageOInQueryBuffer && $0.headDim == 256 && $0.mask == .causal })
         // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hder_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervt_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxder_sm_90a"] {
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervtob_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxder_sm_90a",
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtob_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         // Each is what the heuristics pick for the plain problem at 512 keys.
@@ -1180,7 +1262,7 @@ struct HopperForwardTests {
             #expect(names.contains(d.name), "D = \(D) \(mask): \(d.name)")
         }
         // Architectures without the TMA loop gain nothing.
-        #expect(!KernelHeuristics.tableVariants(for: .sm80).contains { $0.halfDiagonalStep || $0.stageOInLastStage || $0.separateValueTurn })
+        #expect(!KernelHeuristics.tableVariants(for: .sm80).contains { $0.halfDiagonalStep || $0.stageOInLastStage || $0.separateValueTurn || $0.stageOInOwnBuffer })
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and honours setmaxnreg.

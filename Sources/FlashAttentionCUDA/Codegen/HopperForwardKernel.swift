@@ -446,10 +446,10 @@ public struct HopperForwardKernel: Sendable {
 
                 // MARK: epilogue through the TMA store of O
                 const bool store_issuer = (ctid & 127) == 0;   // one thread per warpgroup issues its stores
-                \(oq ? "// O is staged in this warpgroup's 64 rows of the tile's Q buffer (free once its last S product is done)" : okv ? "// O is staged in the last key step's K stage (warpgroup 0) or V stage (warpgroup 1), held until the store has read it" : "const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block")
+                \(oq ? "// O is staged in this warpgroup's 64 rows of the tile's Q buffer (free once its last S product is done)" : ob ? "// O is staged in warpgroup 0's own 64 rows (sO) or the last key step's V stage (warpgroup 1, held until the store has read it)" : okv ? "// O is staged in the last key step's K stage (warpgroup 0) or V stage (warpgroup 1), held until the store has read it" : "const u32 o_stage = sO + wg * 64 * 128;        // this warpgroup's 64 rows of each 64-column block")
                 auto store_epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here, int o_row, int o_head, int o_batch) {
                     // A varlen box past the sequence's end would write the next sequence's rows.
-                    if (VARLEN && wg * 64 + 64 > rows_here) { \(okv ? "named_sync(BAR_OKV + wg, 256); " : "")epilogue(o_tile, lse_tile, rows_here); \(oq ? "mbar_arrive(bar_q_free + 8 * qb); " : okv ? "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * ((kv_iter - 1) % STAGES)); " : "")return; }
+                    if (VARLEN && wg * 64 + 64 > rows_here) { \(okvFallbackHead)epilogue(o_tile, lse_tile, rows_here); \(oq ? "mbar_arrive(bar_q_free + 8 * qb); " : okvFallbackTail)return; }
                     float inv[2];
                     #pragma unroll
                     for (int r = 0; r < 2; ++r) {
@@ -459,7 +459,7 @@ public struct HopperForwardKernel: Sendable {
                         if (WRITE_LSE && tig == 0 && row < rows_here)
                             lse_tile[(i64)row * p.lse_row_stride] = l > 0.0f ? (row_max[r] * scale_log2 + fast_log2(l)) * LN2 : FA_INF;
                     }
-                    \(oq ? oqStageHead : okv ? okvStageHead : "// The previous tile's store has read the staging rows.\n            if (store_issuer) bulk_wait_read0();\n            ")named_sync(BAR_STORE + wg, 128);
+                    \(oq ? oqStageHead : ob ? obStageHead : okv ? okvStageHead : "// The previous tile's store has read the staging rows.\n            if (store_issuer) bulk_wait_read0();\n            ")named_sync(BAR_STORE + wg, 128);
                     // stmatrix x4: matrices (rows +0, n8 tile dt), (+8, dt), (+0, dt + 1), (+8, dt + 1); lane l
                     // gives row (l mod 8) of matrix l / 8.
                     const int mat = lane >> 3, mrow = lane & 7;
@@ -478,7 +478,7 @@ public struct HopperForwardKernel: Sendable {
                         #pragma unroll
                         for (int db = 0; db < D_BLOCKS; ++db) tma_store(&hp.tm_o, o_stage + db * \(oBlockStride), db * 64, o_row + wg * 64, o_head, o_batch);
                         bulk_commit();
-                    }\(oq ? oqStageTail : okv ? okvStageTail : "")
+                    }\(oq ? oqStageTail : ob ? obStageTail : okv ? okvStageTail : "")
                 };
         """
     }
@@ -634,7 +634,11 @@ public struct HopperForwardKernel: Sendable {
     /// O staged in the last step's stages: the named barriers that hand a stage from the other
     /// warpgroup's last product to this warpgroup's staging.
     private var okvConstants: String {
-        "constexpr int BAR_OKV = \(1 + 2 * descriptor.consumerWarpgroups);                  // named barriers 5 and 6: warpgroup 1 past its last S (K stage → warpgroup 0), warpgroup 0 past its last P·V (V stage → warpgroup 1)\n"
+        if ob {
+            return "constexpr int BAR_OKV = \(1 + 2 * descriptor.consumerWarpgroups);                  // named barrier 6 (BAR_OKV + 1): warpgroup 0 past its last P·V (V stage → warpgroup 1)\n"
+                + "constexpr unsigned O_OWN_BYTES = 64 * HEAD_DIM * 2;  // warpgroup 0's O staging rows, a buffer of its own\n"
+        }
+        return "constexpr int BAR_OKV = \(1 + 2 * descriptor.consumerWarpgroups);                  // named barriers 5 and 6: warpgroup 1 past its last S (K stage → warpgroup 0), warpgroup 0 past its last P·V (V stage → warpgroup 1)\n"
     }
 
     /// O staged in the last step's stages: warpgroup 0 writes over that step's K stage once
@@ -657,6 +661,44 @@ public struct HopperForwardKernel: Sendable {
         return "\n" + pad + "// The store has read these rows: the producer may load the stage again.\n"
             + pad + "if (store_issuer) bulk_wait_read0();\n"
             + pad + "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * okv_stage);"
+    }
+
+    /// O staged in the last step's stages, the varlen fallback store's text (never generated: the form
+    /// is dense only, but the text stays consistent): the wait for the stage, then its release.
+    private var okvFallbackHead: String {
+        !okv ? "" : ob ? "if (wg == 1) named_sync(BAR_OKV + 1, 256); " : "named_sync(BAR_OKV + wg, 256); "
+    }
+    private var okvFallbackTail: String {
+        !okv ? "" : ob ? "if (wg == 1) mbar_arrive(bar_v_free + 8 * ((kv_iter - 1) % STAGES)); "
+            : "mbar_arrive((wg == 0 ? bar_k_free : bar_v_free) + 8 * ((kv_iter - 1) % STAGES)); "
+    }
+
+    /// ``AttentionKernelDescriptor/stageOInOwnBuffer`` (with ``stageOInLastStage``): warpgroup 0 stages
+    /// O in a buffer of its own, so the last step's K stage goes back at its last S like every other.
+    private var ob: Bool { descriptor.stageOInOwnBuffer }
+
+    /// Warpgroup 0's own staging rows: its store issuer waits for the previous tile's store to have
+    /// read them (long done: a tile ago); warpgroup 1 waits, as with ``stageOInLastStage``, until
+    /// warpgroup 0's last P·V has read the V stage it writes over.
+    private var obStageHead: String {
+        let pad = String(repeating: " ", count: 12)
+        return "// Warpgroup 0: its own 64 staging rows (its previous store has read them); warpgroup 1: the last key step's V stage.\n"
+            + pad + "const int okv_stage = (kv_iter - 1) % STAGES;\n"
+            + pad + "const u32 o_stage = wg == 0 ? sO : sV + okv_stage * KV_BYTES;\n"
+            + pad + "if (wg == 0) { if (store_issuer) bulk_wait_read0(); }\n"
+            + pad + "else named_sync(BAR_OKV + 1, 256);  // warpgroup 0's last P·V from this V stage is done\n"
+            + pad
+    }
+
+    /// Warpgroup 1 holds back its arrival on the V stage's free barrier until its store has read the
+    /// rows; warpgroup 0's buffer is waited for before its next use instead.
+    private var obStageTail: String {
+        let pad = String(repeating: " ", count: 12)
+        return "\n" + pad + "if (wg == 1) {\n"
+            + pad + "    // The store has read these rows: the producer may load the V stage again.\n"
+            + pad + "    if (store_issuer) bulk_wait_read0();\n"
+            + pad + "    mbar_arrive(bar_v_free + 8 * okv_stage);\n"
+            + pad + "}"
     }
 
     /// ``AttentionKernelDescriptor/warpgroupStepCount``: per-warpgroup key-step counts.
@@ -869,7 +911,7 @@ public struct HopperForwardKernel: Sendable {
     /// A step's K stage goes back once its S has landed; with ``AttentionKernelDescriptor/stageOInLastStage``
     /// warpgroup 0 keeps the tile's last one (where `notLast` is false), in which it stages O.
     private func keyRelease(notLast: String) -> String {
-        okv ? "if (wg != 0 || \(notLast)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage"
+        okv && !ob ? "if (wg != 0 || \(notLast)) mbar_arrive(bar_k_free + 8 * stage);  // warpgroup 0 stages O in the last step's K stage"
             : "mbar_arrive(bar_k_free + 8 * stage);"
     }
 
@@ -981,6 +1023,13 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The O staging tile's address line (the plain TMA store of O, or warpgroup 0's own rows with
+    /// ``AttentionKernelDescriptor/stageOInOwnBuffer``), with the next line's indentation; else nothing.
+    private var sOLine: String {
+        if descriptor.tmaStoreO && !oq && !okv { return "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " }
+        return ob ? "const u32 sO = sV + STAGES * KV_BYTES;         // warpgroup 0's 64 O staging rows (a buffer of its own)\n    " : ""
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -992,7 +1041,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 sQ = smem_u32(base);
             const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
-            \(descriptor.tmaStoreO && !oq && !okv ? "const u32 sO = sV + STAGES * KV_BYTES;         // O staging tile of the bulk tensor store\n    " : "")const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
+            \(sOLine)const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : ob ? "sO + O_OWN_BYTES;      " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
             const u32 bar_q_free = bar_q + 8 * Q_STAGES;
             const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
@@ -1163,7 +1212,7 @@ public struct HopperForwardKernel: Sendable {
                     \(xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_BYTES + wg * 64 * 128, 16), 0);  // this warpgroup's rows of the tile's Q buffer (lane 0's: warp-uniform)" : "q_base = sQ + qb * Q_BYTES + wg * 64 * 128;")\(ws ? wsHead : "")
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
-                    \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
+                    \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
                     {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);

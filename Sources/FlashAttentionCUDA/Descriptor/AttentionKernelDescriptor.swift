@@ -262,6 +262,21 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// only (half the k16 steps; P's other half, all masked, is never packed), in the next step's turn
     /// (a branch on a lane-0 flag inside the loop's product group) or in the tile's last P·V. Suffix `nv`.
     public var narrowDiagonalValues: Bool
+    /// With ``stageOInLastStage`` and ``separateValueTurn``: consumer warpgroup 0 stages its 64 rows of O
+    /// in a 32 KB buffer of its own (64 rows × D = 256, 1024-byte aligned, swizzled like the other
+    /// staging forms, after the V stage) instead of the last key step's K stage, so its last S product
+    /// releases the K stage at once (as every other step does) and the producer's copy of the next
+    /// tile's first K starts right after both warpgroups' last S products, under this tile's last
+    /// softmax, P·V and epilogue, instead of after warpgroup 0's store has read its O out of the K
+    /// stage. Warpgroup 1 still stages in the V stage (the next tile needs V only after its first S and
+    /// softmax). Warpgroup 0's issuing thread waits for its previous store to have read the buffer
+    /// before the warpgroup writes it again, a tile later (as the staging tile of plain ``tmaStoreO``).
+    /// Q 64 + K 64 + V 64 + 32 KB + 1 KB slack + barriers = 230 656 B ≤ 232 448. Only beside those two
+    /// forms (tile D = 256, 128-key steps, one stage, dense, 16-bit output of the input's type).
+    /// `FLASH_ATTENTION_HOPPER_OWNO=1` sets it on every `vt` row, `=0` nowhere; unset, it follows
+    /// ``KernelHeuristics`` (`defaultStageOInOwnBuffer`: causal tile D = 256 up to 2k keys — session 11, measured
+    /// 1.007–1.029× there, every round ≥ 1.0; not under `FLASH_ATTENTION_HOPPER_OKV=0`). Suffix `ob`.
+    public var stageOInOwnBuffer: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -274,7 +289,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false
+        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -314,6 +329,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.separateValueTurn = separateValueTurn
         self.narrowDiagonal = narrowDiagonal
         self.narrowDiagonalValues = narrowDiagonalValues
+        self.stageOInOwnBuffer = stageOInOwnBuffer
     }
 
     // MARK: - Derived layout facts
@@ -335,8 +351,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// Q tile, one K tile and one V tile (wgmma: unpadded swizzled rows plus 1 KB to align them).
     public var sharedMemoryBytes: Int {
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
-        // (and the O staging tile of the bulk tensor store).
-        if mainloop == .tmaWarpSpecialized { return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN) * headDim * 2 + 1024 + 256 }
+        // (and the O staging tile of the bulk tensor store, or warpgroup 0's 64 staging rows of its own).
+        if mainloop == .tmaWarpSpecialized {
+            return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN + (stageOInOwnBuffer ? 64 : 0)) * headDim * 2 + 1024 + 256
+        }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
@@ -384,6 +402,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                                      || overlapEpilogue || halfDiagonalStep || warpgroupStepCount) {
                 return "P·V and S in separate turns is a tile D = 256 form of 128-key steps in one K and one V stage: two consumer warpgroups, precomputed descriptors and the TMA store of O, and not the overlapped epilogue, the half-width diagonal softmax or per-warpgroup key-step counts"
             }
+            if stageOInOwnBuffer && (!stageOInLastStage || !separateValueTurn) {
+                return "warpgroup 0's O in a staging buffer of its own is a form of O staged in the last K/V stages with P·V and S in separate turns (tile D = 256, 128-key steps in one stage, dense 16-bit outputs)"
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -405,7 +426,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal and narrowDiagonalValues need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues and stageOInOwnBuffer need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -433,7 +454,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

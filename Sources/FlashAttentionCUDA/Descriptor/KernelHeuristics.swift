@@ -523,6 +523,23 @@ public enum KernelHeuristics {
                     + "; on the row: " + choice.reason
             }
         }
+        // Warpgroup 0's O in a 32 KB staging buffer of its own (stageOInOwnBuffer) on the 128-key rows, warpgroup 1's
+        // in the last V stage (stageOInLastStage, replacing the Q-buffer staging where the row has it), so the last
+        // K stage goes back at the last S product and the next tile's first K loads under this tile's epilogue.
+        // Where it measured faster (defaultStageOInOwnBuffer: causal up to 2k keys; not under
+        // FLASH_ATTENTION_HOPPER_OKV=0, which keeps O out of the last stages); FLASH_ATTENTION_HOPPER_OWNO=1 on every
+        // such row, =0 nowhere.
+        let ownKnob = HopperForwardKnobs.ownBuffer
+        if d.separateValueTurn && ownKnob != "0"
+            && (ownKnob == "1" || (okvKnob != "0" && defaultStageOInOwnBuffer(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))) {
+            var own = d
+            (own.stageOInQueryBuffer, own.stageOInLastStage, own.stageOInOwnBuffer) = (false, true, true)
+            if own.invalidReason == nil {
+                d = own
+                choice.reason = (ownKnob == "1" ? "warpgroup 0's O in a staging buffer of its own (FLASH_ATTENTION_HOPPER_OWNO=1); "
+                    : "warpgroup 0's O in a staging buffer of its own (measured faster: KernelHeuristics.defaultStageOInOwnBuffer); ") + choice.reason
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -542,6 +559,27 @@ public enum KernelHeuristics {
     public static func defaultStageOInLastStage(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         guard tileHeadDim == 256, seqlenK > 0 else { return false }
         return seqlenK <= (causal ? 1024 : 512)
+    }
+
+    /// Whether the Hopper forward stages consumer warpgroup 0's O in a 32 KB buffer of its own
+    /// (``AttentionKernelDescriptor/stageOInOwnBuffer``, warpgroup 1's in the last V stage) on the 128-key
+    /// D = 256 rows (``AttentionKernelDescriptor/separateValueTurn``) when `FLASH_ATTENTION_HOPPER_OWNO` is unset:
+    /// causal tile D = 256 up to 2k keys (0 keys = unknown: no), where the rows stage O in the last K/V stages
+    /// (up to 1k) or the Q buffer (2k) otherwise. Not under `FLASH_ATTENTION_HOPPER_OKV=0`.
+    ///
+    /// H100, session 11 (scripts/device/hopper_fwd17.sh; mean-of-rounds ratio to shipped, interleaved in one
+    /// process, bf16 / fp16): call 1 (four rounds) causal 512 1.029 / 1.025, 1k 1.008 / 1.007, 2k 1.023 / 1.026,
+    /// 4k 1.024 / 1.013; call 2 (five rounds) 1k 1.010 / 1.009, 2k 1.024 / 1.019, 4k 1.024 / 1.029, 8k 1.028 /
+    /// 0.994, 16k 0.969 / 0.985. Every round ≥ 1.0 at 512, 1k and 2k in both calls; at 4k one or two rounds of
+    /// each type fell to 0.96–0.99 (the power cap's ±5–10 % there), past it level: so up to 2k. Against cuDNN
+    /// at 512: 0.889 / 0.896 → 0.915 / 0.918. At 2k the same gain comes from leaving the Q buffer
+    /// (`FLASH_ATTENTION_HOPPER_OKV=1`, both warpgroups in the last stages: 1.021 / 1.025); at 512 and 1k, where
+    /// the rows already stage there, from the own buffer alone (that control 1.000 / 0.997, 0.998 / 0.999).
+    /// Forced on every 128-key row it passed every check (pinned float64 oracle 16/16 + two-block 12/12 +
+    /// without the early rescale three-block 12/12; dense D = 240/256 32/32 + two-block 32/32 + 24/24; verify
+    /// over 129–1500 keys 30/30 + 12/12; memcheck 0 and racecheck 0 (twice) on causal 640 × 640 on two blocks).
+    public static func defaultStageOInOwnBuffer(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && causal && seqlenK > 0 && seqlenK <= 2048
     }
 
     /// Whether the Hopper forward runs the half-width diagonal softmax
@@ -739,7 +777,8 @@ public enum KernelHeuristics {
     /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``, suffix `xd`) and
     /// the early O rescale (``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``, suffix `er`) where they do;
     /// then the 128-key causal D = 256 kernel of 4k keys (``defaultWideScoreSteps(tileHeadDim:causal:seqlenQ:seqlenK:)``,
-    /// suffix `vt`; at 512 keys the `okv` kernel above is already that form).
+    /// suffix `vt`; at 512 keys the `okv` kernel above is already that form, with warpgroup 0's O in its own
+    /// buffer, suffix `ob`) and of 2k keys (`ob` without the early rescale, ``defaultStageOInOwnBuffer(tileHeadDim:causal:seqlenK:)``).
     /// They come last, so the earlier variants keep their places in the list.
     public static func tableVariants(for architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var variants: [AttentionKernelDescriptor] = []
@@ -775,13 +814,21 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
-        // The 128-key causal D = 256 form past 1k keys (O staged in the Q buffer), which neither unknown
+        // The 128-key causal D = 256 form past 2k keys (O staged in the Q buffer), which neither unknown
         // lengths nor 512 reach.
         for choice in table(for: architecture) {
             let long = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
                                         tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096)
             guard let d = try? descriptor(for: long, architecture: architecture).descriptor,
                   d.separateValueTurn, names.insert(d.name).inserted else { continue }
+            variants.append(d)
+        }
+        // ... and its 2k form (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
+        for choice in table(for: architecture) {
+            let mid = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
+                                       tensorMapFriendly: true, seqlenQ: 2048, seqlenK: 2048)
+            guard let d = try? descriptor(for: mid, architecture: architecture).descriptor,
+                  d.stageOInOwnBuffer, names.insert(d.name).inserted else { continue }
             variants.append(d)
         }
         return variants
@@ -807,4 +854,5 @@ private enum HopperForwardKnobs {
     static let earlyRescale = FileSystem.environment("FLASH_ATTENTION_HOPPER_EARLYRESCALE")
     static let wideScoreSteps = FileSystem.environment("FLASH_ATTENTION_HOPPER_WIDE256")
     static let narrowDiagonal = FileSystem.environment("FLASH_ATTENTION_HOPPER_NARROWDIAG")
+    static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
 }
