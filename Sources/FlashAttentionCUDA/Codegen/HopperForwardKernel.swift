@@ -1030,9 +1030,52 @@ public struct HopperForwardKernel: Sendable {
         return ob ? "const u32 sO = sV + STAGES * KV_BYTES;         // warpgroup 0's 64 O staging rows (a buffer of its own)\n    " : ""
     }
 
+    /// ``AttentionKernelDescriptor/twoBlocksPerMultiprocessor``: 288 threads, consumers in warps 0–7,
+    /// the producer warp 8, no `setmaxnreg` (96 registers for every thread at two blocks per SM).
+    private var two: Bool { descriptor.twoBlocksPerMultiprocessor }
+
+    /// The producer's branch head: warpgroup 0, its registers given back to the consumers.
+    private var producerHead: String {
+        """
+        if (warp < 4) {
+                // MARK: producer warpgroup: one thread issues every copy
+                asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
+                if (warp == 0 && lane == 0) {
+        """
+    }
+
+    /// Two blocks per SM: the producer is warp 8 after the consumers' warpgroups (so their
+    /// warpgroups stay aligned for wgmma), and every thread keeps the launch bound's 96 registers.
+    private var twoBlocksProducerHead: String {
+        """
+        if (warp == 2 * 4) {
+                // MARK: producer warp (after the two consumer warpgroups): one thread issues every copy
+                if (lane == 0) {
+        """
+    }
+
+    /// The consumers' head: their registers raised, warpgroup index and consumer thread index.
+    private var consumerHead: String {
+        """
+        // MARK: consumer warpgroups
+                asm volatile("setmaxnreg.inc.sync.aligned.u32 \(Self.consumerRegisters(descriptor));\\n" ::: "memory");
+                const int wg = \(xd ? "__shfl_sync(0xffffffffu, (warp >> 2) - 1, 0);  " : "(warp >> 2) - 1;                  ")// \(threeConsumers ? "0, 1 or 2" : "0 or 1"): rows 64·wg … 64·wg + 63 of a tile
+                const int ctid = tid - 128;                      // \(threeConsumers ? "0 … 383 over the three" : "0 … 255 over both") consumer warpgroups
+        """
+    }
+
+    /// Two blocks per SM: the consumers are warps 0–7 (no `setmaxnreg`: the launch bound gives 96).
+    private var twoBlocksConsumerHead: String {
+        """
+        // MARK: consumer warpgroups (warps 0–7; every thread has the launch bound's registers)
+                const int wg = \(xd ? "__shfl_sync(0xffffffffu, warp >> 2, 0);  " : "warp >> 2;                  ")// 0 or 1: rows 64·wg … 64·wg + 63 of a tile
+                const int ctid = tid;                            // 0 … 255 over both consumer warpgroups
+        """
+    }
+
     private var kernel: String {
         """
-        extern "C" __global__ void __launch_bounds__(THREADS, 1)
+        extern "C" __global__ void __launch_bounds__(THREADS, \(two ? 2 : 1))
         \(AttentionKernel.entryPoint)(const __grid_constant__ HopperParams hp) {
             const FlashParams& p = hp.p;
             extern __shared__ __align__(1024) unsigned char smem_raw[];
@@ -1069,10 +1112,7 @@ public struct HopperForwardKernel: Sendable {
             }
             __syncthreads();
 
-            if (warp < 4) {
-                // MARK: producer warpgroup: one thread issues every copy
-                asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\\n" ::: "memory");
-                if (warp == 0 && lane == 0) {
+            \(two ? twoBlocksProducerHead : producerHead)
                     tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);\(descriptor.tmaStoreO ? " tma_prefetch_map(&hp.tm_o);" : "")
                     int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
                     int qb = 0;                   // this tile's Q buffer
@@ -1105,10 +1145,7 @@ public struct HopperForwardKernel: Sendable {
                     }
                 }
             } else {
-                // MARK: consumer warpgroups
-                asm volatile("setmaxnreg.inc.sync.aligned.u32 \(Self.consumerRegisters(descriptor));\\n" ::: "memory");
-                const int wg = \(xd ? "__shfl_sync(0xffffffffu, (warp >> 2) - 1, 0);  " : "(warp >> 2) - 1;                  ")// \(threeConsumers ? "0, 1 or 2" : "0 or 1"): rows 64·wg … 64·wg + 63 of a tile
-                const int ctid = tid - 128;                      // \(threeConsumers ? "0 … 383 over the three" : "0 … 255 over both") consumer warpgroups
+                \(two ? twoBlocksConsumerHead : consumerHead)
                 const int group = lane >> 2, tig = lane & 3;     // accumulator fragment coordinates
                 const int row_in_block = wg * 64 + (warp & 3) * 16 + group;  // this thread's rows: +0 and +8
                 const float scale_log2 = p.scale_log2;

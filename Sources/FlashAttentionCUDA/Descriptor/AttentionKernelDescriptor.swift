@@ -342,6 +342,20 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// shape). Rows past the sequence in a tile's last row block are computed and not stored.
     public var consumerWarpgroups: Int { mainloop == .tmaWarpSpecialized ? blockM / 64 : 0 }
 
+    /// The TMA loop's two-blocks-per-multiprocessor form (``minBlocksPerMultiprocessor`` = 2, 9 warps,
+    /// 128 rows; name `…w9b2…`): two consumer warpgroups (warps 0–7) and one producer warp (warp 8),
+    /// no `setmaxnreg`, `__launch_bounds__(288, 2)` (96 registers for every thread: ptxas places
+    /// 18 warps with at most 5 on one of the 4 sub-partitions' 16 K registers), so two
+    /// independent persistent blocks share a multiprocessor and one block's exposed chains (a tile's
+    /// first S → softmax → P·V, its epilogue) run under the other's products. The persistent grid
+    /// has two blocks per multiprocessor. Tile D = 64, at most 32-key steps (64 spill 184–224 B), dense tensors, at most
+    /// half a multiprocessor's shared memory.
+    public var twoBlocksPerMultiprocessor: Bool { mainloop == .tmaWarpSpecialized && minBlocksPerMultiprocessor == 2 }
+
+    /// Shared memory one of two co-resident blocks may have: half of the H100's 228 KB per
+    /// multiprocessor less the 1 KB the hardware reserves per block.
+    public static let twoBlocksSharedMemoryLimit = 228 * 1024 / 2 - 1024
+
     /// m16 row tiles each warp owns.
     public var rowTilesPerWarp: Int { blockM / (16 * warps) }
     public var threads: Int { warps * 32 }
@@ -373,7 +387,19 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
             if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
-            if !((warps == 12 && blockM == 128) || (warps == 16 && blockM == 192)) {
+            if minBlocksPerMultiprocessor == 2 {
+                if warps != 9 || blockM != 128 { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
+                if headDim != 64 || blockN > 32 { return "two blocks per multiprocessor (96 registers a thread) hold tile D = 64 with at most 32-key steps, got D = \(headDim), \(blockN) keys" }
+                if !persistent || varlen || overlapEpilogue || stageOInQueryBuffer || stageOInLastStage || separateValueTurn || stageOInOwnBuffer
+                    || narrowDiagonal || warpgroupStepCount {
+                    return "two blocks per multiprocessor run the persistent grid on dense tensors, without the overlapped epilogue, O staged in Q or K/V stages, separate value turns, narrow diagonal products or per-warpgroup step counts"
+                }
+                if sharedMemoryBytes > Self.twoBlocksSharedMemoryLimit {
+                    return "two blocks per multiprocessor need at most \(Self.twoBlocksSharedMemoryLimit) B of shared memory each, tiles need \(sharedMemoryBytes)"
+                }
+            } else if minBlocksPerMultiprocessor != 1 {
+                return "the TMA warp-specialised loop runs one or two blocks per multiprocessor, got \(minBlocksPerMultiprocessor)"
+            } else if !((warps == 12 && blockM == 128) || (warps == 16 && blockM == 192)) {
                 return "the TMA warp-specialised loop is 1 producer and 2 or 3 64-row consumer warpgroups: blockM 128 with 12 warps, or 192 with 16"
             }
             if blockM == 192 && (headDim != 64 || blockN > 128) {

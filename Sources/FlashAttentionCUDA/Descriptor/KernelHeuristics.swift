@@ -418,6 +418,30 @@ public enum KernelHeuristics {
             staged.stageOInQueryBuffer = choice.stageOInQueryBuffer
             if staged.invalidReason == nil { d = staged }
         }
+        // Two blocks per multiprocessor (twoBlocksPerMultiprocessor: 288 threads, one producer warp, 96
+        // registers a thread, 32-key steps in 3 stages, two Q buffers, the TMA store of O where the output is the input's
+        // type) on tile D = 64 rows where it measured faster (defaultTwoBlocks); FLASH_ATTENTION_HOPPER_TWOBLOCKS=1
+        // on every tile D = 64 row it can take (dense), =0 nowhere. The row's scheduler stays; the options
+        // below (half-width diagonal softmax, early rescale, descriptors) apply to it as to any row.
+        let twoKnob = HopperForwardKnobs.twoBlocks
+        if tileD == 64 && twoKnob != "0"
+            && (twoKnob == "1" || defaultTwoBlocks(tileHeadDim: tileD, causal: causal, seqlenQ: problem.seqlenQ, seqlenK: problem.seqlenK)) {
+            var two = d
+            // 32-key steps in 3 stages (at 96 registers the 64-key kernel spills 184–224 B, and 4 stages spill 4 B in
+            // the unmasked form without the early rescale; the TILES override's keys if fewer).
+            (two.blockM, two.warps, two.minBlocksPerMultiprocessor, two.blockN, two.stages) = (128, 9, 2, min(d.blockN, 32), 3)
+            (two.persistent, two.qStages, two.overlapEpilogue) = (true, 2, false)
+            // 96 registers a thread (ptxas: 18 warps, at most 5 on a sub-partition): beside the dynamic scheduler
+            // the consumers keep no tile addresses through the main loop (4 B of spill at 32-key steps without).
+            two.lateTileAddresses = two.dynamicScheduler
+            two.stageOInQueryBuffer = false
+            two.tmaStoreO = problem.outputType == problem.elementType
+            if two.invalidReason == nil {
+                d = two
+                choice.reason = (twoKnob == "1" ? "two blocks per multiprocessor, 64-key steps (FLASH_ATTENTION_HOPPER_TWOBLOCKS=1); "
+                    : "two blocks per multiprocessor, 64-key steps (measured faster: KernelHeuristics.defaultTwoBlocks); ") + choice.reason
+            }
+        }
         // FLASH_ATTENTION_HOPPER_OQ=1: the TMA store of O staged in the Q buffer on every row that
         // has no store yet (16-bit outputs of the input's type, dense tensors).
         if HopperForwardKnobs.stageOInQueryBuffer == "1" && !d.tmaStoreO && problem.outputType == problem.elementType {
@@ -542,6 +566,13 @@ public enum KernelHeuristics {
         }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
+    }
+
+    /// Whether the Hopper forward runs two blocks per multiprocessor
+    /// (``AttentionKernelDescriptor/twoBlocksPerMultiprocessor``) when `FLASH_ATTENTION_HOPPER_TWOBLOCKS`
+    /// is unset: nowhere yet (session 11, hopfwd18: built and checked, timings in docs/performance.md).
+    public static func defaultTwoBlocks(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        false
     }
 
     /// Whether the Hopper forward stages O in the last key step's K/V stages
@@ -855,4 +886,5 @@ private enum HopperForwardKnobs {
     static let wideScoreSteps = FileSystem.environment("FLASH_ATTENTION_HOPPER_WIDE256")
     static let narrowDiagonal = FileSystem.environment("FLASH_ATTENTION_HOPPER_NARROWDIAG")
     static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
+    static let twoBlocks = FileSystem.environment("FLASH_ATTENTION_HOPPER_TWOBLOCKS")
 }
