@@ -483,6 +483,27 @@ let hopperVariants: [AttentionKernelDescriptor] = {
                 separateValueTurn: true, stageOInOwnBuffer: true))
         }
     }
+    // Session 11 (FLASH_ATTENTION_HOPPER_TWOBLOCKS=1): two blocks per multiprocessor (288 threads, the producer in
+    // warp 8, 96 registers a thread, 32-key steps in 3 stages): the causal forms the knob gives (dynamic scheduler
+    // with late tile addresses, with and without the half-width diagonal softmax and the early rescale) and the
+    // unmasked one, both element types where the knob reaches them, with the TMA store of O.
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 64, blockM: 128, blockN: 32, warps: 9, minBlocksPerMultiprocessor: 2,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true, qStages: 2,
+            tmaStoreO: true, lateTileAddresses: true, halfDiagonalStep: true, earlyRescale: true))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 64, blockM: 128, blockN: 32, warps: 9, minBlocksPerMultiprocessor: 2,
+            mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, qStages: 2, tmaStoreO: true, earlyRescale: type == .bfloat16))
+    }
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 32, warps: 9, minBlocksPerMultiprocessor: 2,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, lateTileAddresses: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 32, warps: 9,
+        minBlocksPerMultiprocessor: 2, mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true,
+        qStages: 2, lateTileAddresses: true, earlyRescale: true))
     return list
 }()
 
@@ -497,7 +518,8 @@ struct HopperForwardTests {
         for d in hopperVariants {
             let a = try AttentionKernel(descriptor: d).source, b = try AttentionKernel(descriptor: d).source
             #expect(a == b)
-            #expect(a.contains("cp.async.bulk.tensor") && a.contains("setmaxnreg") && a.contains("wgmma.mma_async"))
+            // Two blocks per SM keep the launch bound's registers: no setmaxnreg there.
+            #expect(a.contains("cp.async.bulk.tensor") && a.contains("setmaxnreg") != d.twoBlocksPerMultiprocessor && a.contains("wgmma.mma_async"))
             #expect(!a.contains("#include"), "NVRTC runs without CUDA headers")
         }
         #expect(try AttentionKernel(descriptor: hopperVariants[0]).source != AttentionKernel(descriptor: hopperVariants[1]).source)
@@ -1024,6 +1046,48 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: .causal, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(!d.narrowDiagonal, "D = \(D) N = \(n): \(d.name)")
+            }
+        }
+    }
+
+    /// Two blocks per multiprocessor: 288 threads (consumers in warps 0–7, the producer warp 8), no setmaxnreg,
+    /// `__launch_bounds__(THREADS, 2)`, tile D = 64 at ≤ 32-key steps, dense; the shipped kernels keep their text.
+    @Test func twoBlocksShapes() throws {
+        let two = try #require(hopperVariants.first { $0.twoBlocksPerMultiprocessor && $0.mask == .causal })
+        #expect(two.threads == 288 && two.name.contains("m128n32w9b2") && two.sharedMemoryBytes <= AttentionKernelDescriptor.twoBlocksSharedMemoryLimit)
+        let source = try AttentionKernel(descriptor: two).source
+        #expect(source.contains("__launch_bounds__(THREADS, 2)") && source.contains("if (warp == 2 * 4) {") && source.contains("const int ctid = tid;"))
+        #expect(!source.contains("setmaxnreg"))
+        let one = try AttentionKernel(descriptor: hopperVariants[0]).source
+        #expect(one.contains("__launch_bounds__(THREADS, 1)") && one.contains("setmaxnreg.dec") && !one.contains("warp == 2 * 4"))
+        let refusals: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.blockN = 64 }, { $0.headDim = 128 }, { $0.varlen = true }, { $0.warps = 12 }, { $0.minBlocksPerMultiprocessor = 3 },
+            { ($0.dynamicScheduler, $0.lateTileAddresses, $0.persistent) = (false, false, false) }, { $0.warpgroupStepCount = true },
+        ]
+        for change in refusals {
+            var d = two
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+        var wide = hopperVariants[0]
+        wide.minBlocksPerMultiprocessor = 2
+        #expect(wide.invalidReason != nil, "12 warps at two blocks per SM")
+    }
+
+    /// Two blocks per multiprocessor are not a default (session 11, see docs/performance.md): no problem routes
+    /// to them while `FLASH_ATTENTION_HOPPER_TWOBLOCKS` is unset, and the rule says no everywhere.
+    @Test func twoBlocksDefault() throws {
+        for causal in [true, false] {
+            for n in [0, 512, 1024, 2048, 4096] {
+                #expect(!KernelHeuristics.defaultTwoBlocks(tileHeadDim: 64, causal: causal, seqlenQ: n, seqlenK: n))
+            }
+        }
+        guard getenv("FLASH_ATTENTION_HOPPER_TWOBLOCKS") == nil else { return }
+        for mask in [KernelMask.causal, .none] {
+            for n in [512, 1024, 2048, 8192] {
+                let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: mask, tensorMapFriendly: true,
+                                                                              seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                #expect(!d.twoBlocksPerMultiprocessor, "\(mask) N = \(n): \(d.name)")
             }
         }
     }
