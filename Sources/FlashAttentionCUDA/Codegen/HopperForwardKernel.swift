@@ -620,8 +620,7 @@ public struct HopperForwardKernel: Sendable {
     /// the first half of the step's keys (uniform over the warpgroup; the S product stays full
     /// width: a branch around it made ptxas serialise every wgmma, C7519 / C7515).
     private var halfSoftmax: String {
-        (nd ? "" : "const bool half = imin(seqlen_k, m0 + wg * 64 + 64 + diag) <= (n_blocks - 1) * BLOCK_N + BLOCK_N / 2;\n"
-            + String(repeating: " ", count: 16)) + "if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"
+        (nd ? "" : "const bool half = \(halfTest("(n_blocks - 1)"));\n" + String(repeating: " ", count: 16)) + "if (half) { softmax_half((n_blocks - 1) * BLOCK_N); convert_p_half(); } else { softmax((n_blocks - 1) * BLOCK_N); convert_p(); }"
     }
 
     /// ``AttentionKernelDescriptor/stageOInLastStage``: O is staged in the last key step's K / V stage.
