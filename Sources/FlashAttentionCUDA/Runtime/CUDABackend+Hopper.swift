@@ -113,8 +113,8 @@ final class HopperTileCounters: Sendable {
 }
 
 extension CUDABackend {
-    /// Blocks of a persistent Hopper grid: one per multiprocessor (the forward passes twice the count for
-    /// ``AttentionKernelDescriptor/twoBlocksPerMultiprocessor`` kernels). `FLASH_ATTENTION_HOPPER_GRID=n`
+    /// Blocks of a persistent Hopper grid: one per multiprocessor (the forward passes the count times its
+    /// blocks per multiprocessor: two for ``AttentionKernelDescriptor/twoBlocksPerMultiprocessor`` kernels). `FLASH_ATTENTION_HOPPER_GRID=n`
     /// caps it for checks, so small oracle problems still send each block through many tiles
     /// (the scheduler's hand-over, its end and its counter reset).
     static func hopperPersistentBlocks(_ multiprocessors: Int) -> Int {

@@ -210,7 +210,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             let tiles = mBlocks * layout.heads * layout.batch
             guard tiles < Int(Int32.max) else { throw FlashAttentionError.unsupported("more than 2³¹ tiles on CUDA") }
             try kernel.function.launch(
-                grid: (min(tiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount * (descriptor.twoBlocksPerMultiprocessor ? 2 : 1))), 1, 1), block: (descriptor.threads, 1, 1),
+                grid: (min(tiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount * descriptor.minBlocksPerMultiprocessor)), 1, 1), block: (descriptor.threads, 1, 1),
                 sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream,
                 parameters: HopperForwardKernel.packedParameters(
                     tensorMaps: tensorMaps, parameters: p,
