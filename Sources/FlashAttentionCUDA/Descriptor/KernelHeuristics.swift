@@ -438,8 +438,8 @@ public enum KernelHeuristics {
             two.tmaStoreO = problem.outputType == problem.elementType
             if two.invalidReason == nil {
                 d = two
-                choice.reason = (twoKnob == "1" ? "two blocks per multiprocessor, 64-key steps (FLASH_ATTENTION_HOPPER_TWOBLOCKS=1); "
-                    : "two blocks per multiprocessor, 64-key steps (measured faster: KernelHeuristics.defaultTwoBlocks); ") + choice.reason
+                choice.reason = (twoKnob == "1" ? "two blocks per multiprocessor, 32-key steps (FLASH_ATTENTION_HOPPER_TWOBLOCKS=1); "
+                    : "two blocks per multiprocessor, 32-key steps (measured faster: KernelHeuristics.defaultTwoBlocks); ") + choice.reason
             }
         }
         // FLASH_ATTENTION_HOPPER_OQ=1: the TMA store of O staged in the Q buffer on every row that
@@ -845,22 +845,17 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
-        // The 128-key causal D = 256 form past 2k keys (O staged in the Q buffer), which neither unknown
-        // lengths nor 512 reach.
-        for choice in table(for: architecture) {
-            let long = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
-                                        tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096)
-            guard let d = try? descriptor(for: long, architecture: architecture).descriptor,
-                  d.separateValueTurn, names.insert(d.name).inserted else { continue }
-            variants.append(d)
-        }
-        // ... and its 2k form (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
-        for choice in table(for: architecture) {
-            let mid = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
-                                       tensorMapFriendly: true, seqlenQ: 2048, seqlenK: 2048)
-            guard let d = try? descriptor(for: mid, architecture: architecture).descriptor,
-                  d.stageOInOwnBuffer, names.insert(d.name).inserted else { continue }
-            variants.append(d)
+        // The 128-key causal D = 256 forms the lengths above never reach: past 2k keys (O staged in the Q
+        // buffer), then at 2k (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
+        let wideForms: [(seqlen: Int, reached: (AttentionKernelDescriptor) -> Bool)] = [(4096, { $0.separateValueTurn }), (2048, { $0.stageOInOwnBuffer })]
+        for form in wideForms {
+            for choice in table(for: architecture) {
+                let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
+                                               tensorMapFriendly: true, seqlenQ: form.seqlen, seqlenK: form.seqlen)
+                guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
+                      form.reached(d), names.insert(d.name).inserted else { continue }
+                variants.append(d)
+            }
         }
         return variants
     }
