@@ -504,6 +504,36 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, outputType: .float32, headDim: 64, blockM: 128, blockN: 32, warps: 9,
         minBlocksPerMultiprocessor: 2, mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true,
         qStages: 2, lateTileAddresses: true, earlyRescale: true))
+    // Session 12 (FLASH_ATTENTION_HOPPER_QHALVES=1 / 2): Q in per-warpgroup halves on the 128-key causal D = 256 rows —
+    // `qh` beside warpgroup 0's own O buffer (the 512 / 1k form with the early rescale, the 2k form without) and beside
+    // the Q-buffer staging (the 4k form), `qr` (three rotating halves, O staged in them) with and without the early
+    // rescale — both element types; `qh` on the unmasked 80-key rows (O in the last stages, in the Q buffer).
+    for type in [ElementType.bfloat16, .float16] {
+        for early in [true, false] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+                dynamicScheduler: true, tmaStoreO: true, stageOInLastStage: true, precomputedDescriptors: true, earlyRescale: early,
+                separateValueTurn: true, stageOInOwnBuffer: true, queryHalves: 2))
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, writeLSE: type == .bfloat16 || early, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+                dynamicScheduler: true, tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: early,
+                separateValueTurn: true, queryHalves: 3))
+        }
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+            mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true,
+            dynamicScheduler: true, tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true,
+            separateValueTurn: true, queryHalves: 2))
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+            mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInLastStage: true,
+            precomputedDescriptors: true, earlyRescale: true, queryHalves: 2))
+    }
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, queryHalves: 2))
     return list
 }()
 
@@ -1204,6 +1234,67 @@ struct HopperForwardTests {
             var bad = ob
             change(&bad)
             #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+    }
+
+    /// Q in per-warpgroup halves (``AttentionKernelDescriptor/queryHalves``, suffixes `qh` / `qr`): 64-row halves with
+    /// a full / free barrier pair each (free counts one warpgroup), 64-row Q offsets in the products, the same shared
+    /// memory as the form it replaces (`qh`: one Q buffer; `qr`: Q plus warpgroup 0's own O buffer), the second half
+    /// loaded after the first K; `qr` stages each warpgroup's O in its own half. Shapes it cannot take are refused;
+    /// kernels without it keep their text.
+    @Test func queryHalvesShapes() throws {
+        let qh = try #require(hopperVariants.first { $0.queryHalves == 2 && $0.stageOInOwnBuffer && $0.earlyRescale && $0.elementType == .bfloat16 })
+        let qr = try #require(hopperVariants.first { $0.queryHalves == 3 && $0.earlyRescale && $0.elementType == .bfloat16 })
+        #expect(qh.invalidReason == nil && qh.name.hasSuffix("tmaws1pdsookvxdervtobqh_sm_90a"), "\(qh.name)")
+        #expect(qr.invalidReason == nil && qr.name.hasSuffix("tmaws1pdsooqxdervtqr_sm_90a"), "\(qr.name)")
+        var ob = qh
+        ob.queryHalves = 0
+        #expect(qh.sharedMemoryBytes == ob.sharedMemoryBytes && qr.sharedMemoryBytes == ob.sharedMemoryBytes && qr.sharedMemoryBytes == 230_656)
+        for d in [qh, qr] {
+            let source = try AttentionKernel(descriptor: d).source
+            #expect(source.contains("constexpr int Q_HALVES = \(d.queryHalves);") && source.contains("mbar_init(bar_q_free + 8 * q, 128);"))
+            #expect(source.contains("const u32 sK = sQ + Q_HALVES * Q_HALF_BYTES;") && source.contains("sched_slot = bar_q + 16 * Q_HALVES + 32 * STAGES;"))
+            #expect(source.contains("qb = (2 * q_iter + wg) % Q_HALVES;") && source.contains("qb = (2 * q_iter) % Q_HALVES;"))
+            #expect(source.contains("desc_lo(sQ + qb * Q_HALF_BYTES, 16)") && source.contains("(ks >> 2) * 64 * 128 + (ks & 3) * 32"))
+            #expect(source.contains("if (it == 0) { const int qf1 = 2 * q_iter - 1, qb1 = qf1 % Q_HALVES;") && source.contains("q_row + 64, head, t_batch);"))
+            #expect(!source.contains("Q_BYTES + db * BLOCK_M * 128") && !source.contains("qb = q_iter % Q_STAGES;"))
+        }
+        let qrSource = try AttentionKernel(descriptor: qr).source
+        #expect(qrSource.contains("const u32 o_stage = sQ + qb * Q_HALF_BYTES;") && !qrSource.contains("O_OWN_BYTES") && !qrSource.contains("BAR_OKV"))
+        #expect(qrSource.contains("mbar_arrive(bar_q_free + 8 * qb);\n") && qrSource.contains("(dt >> 3) * (64 * 128)"))
+        let obSource = try AttentionKernel(descriptor: ob).source
+        #expect(!obSource.contains("Q_HALVES") && obSource.contains("qb = q_iter % Q_STAGES;"), "kernels without it keep their source")
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.queryHalves = 1 }, { $0.queryHalves = 4 }, { $0.varlen = true }, { $0.qStages = 2 }, { $0.mainloop = .wgmma },
+            { $0.separateValueTurn = false; $0.stageOInOwnBuffer = false; $0.blockN = 64; $0.stages = 2 }]
+        for change in changes {
+            var bad = qh
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        // Three halves only with O staged in them.
+        for change in [{ (d: inout AttentionKernelDescriptor) in d.stageOInQueryBuffer = false }, { $0.stageOInOwnBuffer = true; $0.stageOInLastStage = true; $0.stageOInQueryBuffer = false }] {
+            var bad = qr
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        // The Q map's box is one warpgroup's 64 rows.
+        #expect(qh.blockM == 128)
+    }
+
+    /// Q in halves is off by default (session 12: timed against the shipped kernels, docs/performance.md);
+    /// `FLASH_ATTENTION_HOPPER_QHALVES=1` gives the 128-key causal D = 256 rows `qh` (keeping their staging), `=2` `qr`.
+    @Test func queryHalvesDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil else { return }
+        for n in [0, 512, 1024, 2048, 4096] {
+            for causal in [true, false] { #expect(KernelHeuristics.defaultQueryHalves(tileHeadDim: 256, causal: causal, seqlenK: n) == 0) }
+            for mask in [KernelMask.causal, .none] {
+                let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: mask, tensorMapFriendly: true,
+                                                                              seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                #expect(d.queryHalves == 0, "\(d.name)")
+            }
         }
     }
 

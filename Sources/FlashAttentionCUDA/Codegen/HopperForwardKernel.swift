@@ -108,7 +108,7 @@ public struct HopperForwardKernel: Sendable {
         constexpr int STAGES = \(d.stages);         // K/V pipeline depth
         constexpr int EXP2_EMU = \(d.emulatedExp2Every);    // every EXP2_EMU-th n8 tile of S exponentiates on the FMA pipe (0: none)
         constexpr bool OVERLAP = \(flag(d.overlapEpilogue));  // a tile's last P·V runs under the next tile's head and first S issue
-        constexpr int Q_STAGES = \(d.qStages);      // Q buffers (2: the next tile's Q loads under this tile's last steps)
+        constexpr int Q_STAGES = \(d.qStages);      // Q buffers (2: the next tile's Q loads under this tile's last steps)\(qh ? halvesConstants : "")
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = \(d.consumerWarpgroups * 128);
         constexpr int N_TILES = BLOCK_N / 8;        // n8 column tiles of S per warp
@@ -287,6 +287,101 @@ public struct HopperForwardKernel: Sendable {
     /// ``AttentionKernelDescriptor/separateValueTurn``.
     private var vt: Bool { descriptor.separateValueTurn }
 
+    /// ``AttentionKernelDescriptor/queryHalves``: Q in per-warpgroup 64-row halves.
+    private var qh: Bool { descriptor.queryHalves > 0 }
+
+    /// Rows between Q's 64-column blocks in shared memory: the tile's, or a half's 64.
+    private var qRows: String { qh ? "64" : "BLOCK_M" }
+
+    /// The Q buffers' count in the layout: Q tiles, or 64-row halves.
+    private var qBuffers: String { qh ? "Q_HALVES" : "Q_STAGES" }
+
+    /// Q in halves: the half buffers' constants (after the Q_STAGES line).
+    private var halvesConstants: String {
+        "\nconstexpr int Q_HALVES = \(descriptor.queryHalves);      // Q in per-warpgroup 64-row halves, one full / free barrier pair each (\(descriptor.queryHalves == 2 ? "half w is warpgroup w's" : "rotating: fill f in half f mod 3"))"
+            + "\nconstexpr unsigned Q_HALF_BYTES = 64 * HEAD_DIM * 2;"
+    }
+
+    /// Q in halves: this tile's half of a consumer warpgroup (fill 2·q_iter + wg) waited for, `qb` its index
+    /// (lines after the first indented by `indent`).
+    private func halfWait(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "// This warpgroup's half of the tile's Q: fill 2·q_iter + wg of the Q_HALVES half buffers.\n"
+            + pad + "qb = (2 * q_iter + wg) % Q_HALVES;\n"
+            + pad + "mbar_wait(bar_q + 8 * qb, ((2 * q_iter + wg) / Q_HALVES) & 1);\n"
+            + pad + "++q_iter;"
+    }
+
+    /// Q in halves, the producer: warpgroup 0's half of the tile (fill 2·q_iter) waited free, `qb` its index
+    /// (lines after the first indented by `indent`).
+    private func producerHalfWait(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "// Warpgroup 0's half of the tile (fill 2·q_iter) free; warpgroup 1's (fill 2·q_iter + 1) follows the tile's first K.\n"
+            + pad + "qb = (2 * q_iter) % Q_HALVES;\n"
+            + pad + "mbar_wait(bar_q_free + 8 * qb, (((2 * q_iter) / Q_HALVES) & 1) ^ 1);\n"
+            + pad + "++q_iter;"
+    }
+
+    /// Q in halves, the producer: warpgroup 1's half of the tile (fill 2·q_iter − 1, q_iter already
+    /// counted), once free: `body` with its index `qb1` (one line).
+    private func secondHalf(_ body: String) -> String {
+        "{ const int qf1 = 2 * q_iter - 1, qb1 = qf1 % Q_HALVES; mbar_wait(bar_q_free + 8 * qb1, ((qf1 / Q_HALVES) & 1) ^ 1); " + body + " }"
+    }
+
+    /// Q in halves, the producer: warpgroup 1's slot written with this tile (dynamic scheduler only).
+    private var secondSlot: String {
+        "if (DYNAMIC) { const u32 slot1 = sched_slot + 16 * qb1; st_shared_s32(slot1, m_block); st_shared_s32(slot1 + 4, head); st_shared_s32(slot1 + 8, batch); }"
+    }
+
+    /// Q in halves, the producer: a tile without keys (or past its sequence) publishes warpgroup 1's half too.
+    private var secondSkip: String { secondHalf(secondSlot + " mbar_arrive(bar_q + 8 * qb1);") }
+
+    /// The producer's Q of a tile (one buffer of BLOCK_M rows), after its wait for the buffer outside the dynamic scheduler.
+    private var producerQLoad: String {
+        """
+        if (!DYNAMIC) {
+                            // The buffer's last Q is no longer read once both consumers release it.
+                            qb = q_iter % Q_STAGES;
+                            mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
+                            ++q_iter;
+                        }
+                        mbar_expect_tx(bar_q + 8 * qb, Q_BYTES);
+                        #pragma unroll
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);
+        """
+    }
+
+    /// Q in halves, the producer: warpgroup 0's half of the tile (rows 0–63), 64-row boxes.
+    private var producerHalfLoad: String {
+        """
+        if (!DYNAMIC) {
+                            \(producerHalfWait(indent: 20))
+                        }
+                        mbar_expect_tx(bar_q + 8 * qb, Q_HALF_BYTES);
+                        #pragma unroll
+                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_HALF_BYTES + db * 64 * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);
+        """
+    }
+
+    /// Q in halves, the producer: warpgroup 1's half of the tile (rows 64–127) after the tile's first K copy
+    /// (warpgroup 1 needs it for its first S, after warpgroup 0's; V only after a softmax).
+    private var producerSecondLoad: String {
+        let pad = String(repeating: " ", count: 20)
+        return "\n" + pad + "// Warpgroup 1's half of the tile, after the first K (its first S follows warpgroup 0's).\n"
+            + pad + "if (it == 0) " + secondHalf(secondSlot + "\n" + pad + "    mbar_expect_tx(bar_q + 8 * qb1, Q_HALF_BYTES);\n"
+                + pad + "    #pragma unroll\n"
+                + pad + "    for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb1 * Q_HALF_BYTES + db * 64 * 128, &hp.tm_q, bar_q + 8 * qb1, db * 64, q_row + 64, head, t_batch);\n" + String(repeating: " ", count: 19))
+    }
+
+    /// The consumers' Q operand base for the tile: this warpgroup's rows of the Q buffer, or its half.
+    private var qLine: String {
+        if qh {
+            return xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_HALF_BYTES, 16), 0);  // this warpgroup's Q half (lane 0's: warp-uniform)"
+                : "q_base = sQ + qb * Q_HALF_BYTES;  // this warpgroup's Q half"
+        }
+        return xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_BYTES + wg * 64 * 128, 16), 0);  // this warpgroup's rows of the tile's Q buffer (lane 0's: warp-uniform)" : "q_base = sQ + qb * Q_BYTES + wg * 64 * 128;"
+    }
+
     /// The S = Q·Kᵀ wrapper (m64n<blockN>k16, both operands K-major descriptors), every accumulator
     /// register named: with `precomputed` (``AttentionKernelDescriptor/precomputedDescriptors``) taking
     /// descriptor low words and the constant high word, assembled by `mov.b64` inside the asm; with
@@ -337,7 +432,7 @@ public struct HopperForwardKernel: Sendable {
         let products = xd
             ? ["if (ks == 0) wgmma_qk_first_d(s, q_lo + off_q, k_lo + off_k, DESC_HI);",
                "else wgmma_qk_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, 1);"]
-            : ["const u64 da = smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);",
+            : ["const u64 da = smem_desc(q_base + block * \(qRows) * 128 + within, 16, 1024), db = smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024);",
                "if (ks == 0) wgmma_qk_first(s, da, db);",
                "else wgmma_qk(s, da, db, 1);"]
         return "\n" + pad + "// S = Q·K_stageᵀ, issued (not waited for); its first k step writes S without reading it.\n"
@@ -352,7 +447,7 @@ public struct HopperForwardKernel: Sendable {
     private func scoreLoop(indent: Int, body: [String]) -> String {
         let pad = String(repeating: " ", count: indent), inner = pad + "    "
         let offsets = xd
-            ? "const u32 off_q = ((ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;"
+            ? "const u32 off_q = ((ks >> 2) * \(qRows) * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;"
             : "const u32 block = ks >> 2, within = (ks & 3) * 32;"
         return "#pragma unroll\n" + pad + "for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {\n" + ([offsets] + body).map { inner + $0 + "\n" }.joined() + pad + "}"
     }
@@ -375,27 +470,35 @@ public struct HopperForwardKernel: Sendable {
             // the producer's waits for free stages, and no register holds it across the copies.
             for (int tile = (int)blockIdx.x;; tile = (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u)) {
             """
-            let head = producer ? take + "\n" + """
-                        // Publish the tile (or the end) once both consumers are done with this Q buffer's last tile.
+            let producerWait = qh ? producerHalfWait(indent: 12) : """
+            // Publish the tile (or the end) once both consumers are done with this Q buffer's last tile.
                         qb = q_iter % Q_STAGES;
                         mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
                         ++q_iter;
+            """
+            let consumerWait = qh ? halfWait(indent: 12) : """
+            qb = q_iter % Q_STAGES;
+                        mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
+                        ++q_iter;
+            """
+            // Q in halves: the end is published in warpgroup 1's half as well.
+            let endSecond = qh ? " " + secondHalf("st_shared_s32(sched_slot + 16 * qb1, -1); mbar_arrive(bar_q + 8 * qb1);") : ""
+            let head = producer ? take + "\n" + """
+                        \(producerWait)
                         const u32 slot = sched_slot + 16 * qb;
-                        if (tile >= total_tiles) { st_shared_s32(slot, -1); mbar_arrive(bar_q + 8 * qb); break; }
+                        if (tile >= total_tiles) { st_shared_s32(slot, -1); mbar_arrive(bar_q + 8 * qb);\(endSecond) break; }
                         // Sections of (batch, head) pairs sized to the L2, row blocks heaviest first.
                         \(Self.sectionTileDecode(tile: "tile", prefix: "", indent: 12))
                         st_shared_s32(slot, m_block); st_shared_s32(slot + 4, head); st_shared_s32(slot + 8, batch);
             """ : """
             for (;;) {
-                        qb = q_iter % Q_STAGES;
-                        mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
-                        ++q_iter;
+                        \(consumerWait)
                         const u32 slot = sched_slot + 16 * qb;
                         const int m_block = ld_shared_s32(slot);
                         if (m_block < 0) break;
                         const int head = ld_shared_s32(slot + 4), batch = ld_shared_s32(slot + 8);
             """
-            return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q + 8 * qb); continue; }" : "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
+            return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q + 8 * qb); \(qh ? secondSkip + " " : "")continue; }" : "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
         }
         return """
         for (int tile = PERSISTENT ? (int)blockIdx.x : 0; tile < (PERSISTENT ? total_tiles : 1); tile += PERSISTENT ? (int)gridDim.x : 1) {
@@ -516,8 +619,10 @@ public struct HopperForwardKernel: Sendable {
     /// O staged in the Q buffer: the warpgroup's rows of it, once all four of its warps are past
     /// their last S product (the barrier after this).
     private var oqStageHead: String {
-        "// This warpgroup's 64 rows of the Q buffer: only its own S products read them, all done.\n"
-            + String(repeating: " ", count: 12) + "const u32 o_stage = sQ + qb * Q_BYTES + wg * 64 * 128;\n"
+        (qh ? "// This warpgroup's Q half: only its own S products read it, all done.\n"
+            + String(repeating: " ", count: 12) + "const u32 o_stage = sQ + qb * Q_HALF_BYTES;\n"
+            : "// This warpgroup's 64 rows of the Q buffer: only its own S products read them, all done.\n"
+            + String(repeating: " ", count: 12) + "const u32 o_stage = sQ + qb * Q_BYTES + wg * 64 * 128;\n")
             + String(repeating: " ", count: 12)
     }
 
@@ -628,7 +733,7 @@ public struct HopperForwardKernel: Sendable {
 
     /// Bytes between the 64-column blocks of the O staging rows: a block of BLOCK_M rows in the
     /// staging tile or the Q buffer, one warpgroup's 64 rows in a K/V stage.
-    private var oBlockStride: String { okv ? "(64 * 128)" : "(BLOCK_M * 128)" }
+    private var oBlockStride: String { okv || qh ? "(64 * 128)" : "(BLOCK_M * 128)" }
 
     /// O staged in the last step's stages: the named barriers that hand a stage from the other
     /// warpgroup's last product to this warpgroup's staging.
@@ -812,7 +917,7 @@ public struct HopperForwardKernel: Sendable {
         let sBase = xd ? "const u32 k_lo = __shfl_sync(0xffffffffu, k_lo0 + stage * (KV_BYTES >> 4), 0);" : "const u32 k_base = sK + stage * KV_BYTES;"
         let sBody = xd
             ? ["wgmma_qk_n_d(s, q_lo + off_q, k_lo + off_k, DESC_HI, ks > 0 ? 1 : 0);"]
-            : ["wgmma_qk_n(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),",
+            : ["wgmma_qk_n(s, smem_desc(q_base + block * \(qRows) * 128 + within, 16, 1024),",
                "           smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);"]
         let vBase = xd ? "const u32 v_lo = __shfl_sync(0xffffffffu, v_lo0 + stage * (KV_BYTES >> 4), 0);" : "const u32 v_base = sV + stage * KV_BYTES;"
         let product = xd ? "wgmma_pv_d(acc_o, pk[ks], v_lo + ks * ((16 * 128) >> 4), DESC_HI);"
@@ -837,7 +942,7 @@ public struct HopperForwardKernel: Sendable {
         // S = Q·K_stageᵀ, issued (not waited for).
                 auto issue_qk = [&](int stage) {
                     const u32 k_base = sK + stage * KV_BYTES;
-                    \(scoreLoop(indent: 12, body: ["wgmma_qk(s, smem_desc(q_base + block * BLOCK_M * 128 + within, 16, 1024),",
+                    \(scoreLoop(indent: 12, body: ["wgmma_qk(s, smem_desc(q_base + block * \(qRows) * 128 + within, 16, 1024),",
                                                    "         smem_desc(k_base + block * BLOCK_N * 128 + within, 16, 1024), ks > 0 ? 1 : 0);"]))
                     wgmma_commit();
                 };
@@ -1081,11 +1186,11 @@ public struct HopperForwardKernel: Sendable {
             // Swizzle atoms need 1024-byte alignment; the launch asks for 1 KB of slack.
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);
             const u32 sQ = smem_u32(base);
-            const u32 sK = sQ + Q_STAGES * Q_BYTES;        // STAGES tiles
+            const u32 sK = sQ + \(qh ? "Q_HALVES * Q_HALF_BYTES;" : "Q_STAGES * Q_BYTES;     ")   // STAGES tiles
             const u32 sV = sK + STAGES * KV_BYTES;         // STAGES tiles
             \(sOLine)const u32 bar_q = \(descriptor.tmaStoreO && !oq && !okv ? "sO + O_BYTES;          " : ob ? "sO + O_OWN_BYTES;      " : "sV + STAGES * KV_BYTES;")      // per Q buffer: Q full, then Q free; per stage: K full, V full, K free, V free
-            const u32 bar_q_free = bar_q + 8 * Q_STAGES;
-            const u32 bar_k_full = bar_q_free + 8 * Q_STAGES, bar_v_full = bar_k_full + 8 * STAGES;
+            const u32 bar_q_free = bar_q + 8 * \(qBuffers);
+            const u32 bar_k_full = bar_q_free + 8 * \(qBuffers), bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
@@ -1093,13 +1198,13 @@ public struct HopperForwardKernel: Sendable {
             (void)total_tiles;
             // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch), one
             // 16-byte slot per Q buffer after the barriers, and the device counters (tiles taken, blocks done).
-            const u32 sched_slot = bar_q + 16 * Q_STAGES + 32 * STAGES;
+            const u32 sched_slot = bar_q + 16 * \(qBuffers) + 32 * STAGES;
             (void)sched_slot;
 
             if (tid == 0) {
-                for (int q = 0; q < Q_STAGES; ++q) {
+                for (int q = 0; q < \(qBuffers); ++q) {
                     mbar_init(bar_q + 8 * q, 1);
-                    mbar_init(bar_q_free + 8 * q, CONSUMER_THREADS);
+                    mbar_init(bar_q_free + 8 * q, \(qh ? "128);               // one warpgroup releases a half" : "CONSUMER_THREADS);")
                 }
                 for (int s = 0; s < STAGES; ++s) {
                     mbar_init(bar_k_full + 8 * s, 1);
@@ -1116,22 +1221,14 @@ public struct HopperForwardKernel: Sendable {
                     int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
                     int qb = 0;                   // this tile's Q buffer
                     \(tileLoop(producer: true))
-                        if (n_blocks == 0) { if (DYNAMIC) mbar_arrive(bar_q + 8 * qb); continue; }
-                        if (!DYNAMIC) {
-                            // The buffer's last Q is no longer read once both consumers release it.
-                            qb = q_iter % Q_STAGES;
-                            mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
-                            ++q_iter;
-                        }
-                        mbar_expect_tx(bar_q + 8 * qb, Q_BYTES);
-                        #pragma unroll
-                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + qb * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * qb, db * 64, q_row, head, t_batch);
+                        if (n_blocks == 0) { if (DYNAMIC) \(qh ? "{ mbar_arrive(bar_q + 8 * qb); " + secondSkip + " }" : "mbar_arrive(bar_q + 8 * qb);") continue; }
+                        \(qh ? producerHalfLoad : producerQLoad)
                         for (int it = 0; it < n_blocks; ++it, ++kv_iter) {
                             const int stage = kv_iter % STAGES;
                             const u32 phase = (kv_iter / STAGES) & 1;
                             const int row = k_row0 + (n_blocks - 1 - it) * BLOCK_N;
                             // A fresh barrier counts as having completed the phase before its first (parity 1).
-                            \(stageLoad(operand: "k"))
+                            \(stageLoad(operand: "k"))\(qh ? producerSecondLoad : "")
                             \(stageLoad(operand: "v"))
                         }
                     }
@@ -1241,11 +1338,9 @@ public struct HopperForwardKernel: Sendable {
                     \(softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
                     if (!DYNAMIC) {
-                        qb = q_iter % Q_STAGES;
-                        mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
-                        ++q_iter;
+                        \(qh ? halfWait(indent: 16) : "qb = q_iter % Q_STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);\n" + String(repeating: " ", count: 16) + "++q_iter;")
                     }
-                    \(xd ? "q_lo = __shfl_sync(0xffffffffu, desc_lo(sQ + qb * Q_BYTES + wg * 64 * 128, 16), 0);  // this warpgroup's rows of the tile's Q buffer (lane 0's: warp-uniform)" : "q_base = sQ + qb * Q_BYTES + wg * 64 * 128;")\(ws ? wsHead : "")
+                    \(qLine)\(ws ? wsHead : "")
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")

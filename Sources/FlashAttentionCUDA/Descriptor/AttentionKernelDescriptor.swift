@@ -277,6 +277,26 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelHeuristics`` (`defaultStageOInOwnBuffer`: causal tile D = 256 up to 2k keys — session 11, measured
     /// 1.007–1.029× there, every round ≥ 1.0; not under `FLASH_ATTENTION_HOPPER_OKV=0`). Suffix `ob`.
     public var stageOInOwnBuffer: Bool
+    /// Q in per-warpgroup halves (``KernelMainloop/tmaWarpSpecialized``, two consumer warpgroups): 0 (off,
+    /// one Q buffer of the tile's 128 rows), 2 or 3 half buffers of 64 rows × D (32 KB at D = 256), each
+    /// laid out [D / 64][64 rows][128 B], loaded by 64-row TMA boxes and with its own full / free mbarrier
+    /// pair (free counts one warpgroup, 128 threads). The halves are filled in order: fill f goes to half
+    /// f mod ``queryHalves`` and is that half's (f / ``queryHalves``)-th fill (its barrier phase); tile c of
+    /// a block (its local count, every published tile counted) gives warpgroup 0 fill 2c and warpgroup 1
+    /// fill 2c + 1. A warpgroup waits only for its own half and releases it on its own, so the producer
+    /// loads the next tile's rows of warpgroup 0 without waiting for warpgroup 1's last S product.
+    /// - 2 (`qh`): half w is warpgroup w's; it goes back after the warpgroup's last S product (or, with
+    ///   ``stageOInQueryBuffer``, after its O staged there has been read by the store). Same bytes as one Q buffer.
+    /// - 3 (`qr`, rotating): warpgroup 0's next half is the buffer this tile does not use, and each
+    ///   warpgroup stages its O in its own half (``stageOInQueryBuffer``, required), released once the store
+    ///   has read it; no staging in K/V stages or an own buffer. At D = 256 the three halves take the 96 KB of Q
+    ///   plus ``stageOInOwnBuffer``'s buffer.
+    /// The producer copies a tile's warpgroup-0 half first, then its first K, then the warpgroup-1 half, then
+    /// its first V. Dense tensors only, one Q stage, not with ``lateTileAddresses``, ``overlapEpilogue`` or two
+    /// blocks per multiprocessor. `FLASH_ATTENTION_HOPPER_QHALVES=1` sets 2 and `=2` sets 3 on the tile D = 256 rows
+    /// with the TMA store of O that can take it (``KernelHeuristics/defaultQueryHalves(tileHeadDim:causal:seqlenK:)``
+    /// otherwise: off). Suffix `qh` / `qr`.
+    public var queryHalves: Int
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -289,7 +309,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false
+        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
+        queryHalves: Int = 0
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -330,6 +351,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.narrowDiagonal = narrowDiagonal
         self.narrowDiagonalValues = narrowDiagonalValues
         self.stageOInOwnBuffer = stageOInOwnBuffer
+        self.queryHalves = queryHalves
     }
 
     // MARK: - Derived layout facts
@@ -367,7 +389,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         // TMA loop: `qStages` Q tiles, `stages` K and V tiles, 1 KB of alignment slack, 256 B of mbarriers
         // (and the O staging tile of the bulk tensor store, or warpgroup 0's 64 staging rows of its own).
         if mainloop == .tmaWarpSpecialized {
-            return ((qStages + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? 1 : 0)) * blockM + 2 * stages * blockN + (stageOInOwnBuffer ? 64 : 0)) * headDim * 2 + 1024 + 256
+            // (With ``queryHalves``, that many 64-row Q halves instead of the Q tiles.)
+            let queryRows = queryHalves > 0 ? queryHalves * 64 : qStages * blockM
+            return (queryRows + (tmaStoreO && !stageOInQueryBuffer && !stageOInLastStage ? blockM : 0) + 2 * stages * blockN + (stageOInOwnBuffer ? 64 : 0)) * headDim * 2 + 1024 + 256
         }
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
@@ -431,6 +455,18 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if stageOInOwnBuffer && (!stageOInLastStage || !separateValueTurn) {
                 return "warpgroup 0's O in a staging buffer of its own is a form of O staged in the last K/V stages with P·V and S in separate turns (tile D = 256, 128-key steps in one stage, dense 16-bit outputs)"
             }
+            if queryHalves != 0 {
+                if queryHalves != 2 && queryHalves != 3 { return "queryHalves must be 0, 2 or 3, got \(queryHalves)" }
+                if blockM != 128 || minBlocksPerMultiprocessor != 1 || qStages != 1 || varlen || lateTileAddresses || overlapEpilogue {
+                    return "Q in per-warpgroup halves needs two consumer warpgroups (blockM 128, one block per multiprocessor), one Q stage and dense tensors, and excludes late tile addresses and the overlapped epilogue"
+                }
+                if headDim == 256 && blockN < 80 {
+                    return "Q in per-warpgroup halves at tile D = 256 take at least 80-key steps (the 64-key kernel spills 4 B, NVRTC 13.5)"
+                }
+                if queryHalves == 3 && (!stageOInQueryBuffer || stageOInLastStage || stageOInOwnBuffer) {
+                    return "three rotating Q halves stage each warpgroup's O in its own half (stageOInQueryBuffer), not in the K/V stages or an own buffer"
+                }
+            }
             if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
@@ -452,7 +488,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues and stageOInOwnBuffer need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer and queryHalves need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -480,7 +516,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

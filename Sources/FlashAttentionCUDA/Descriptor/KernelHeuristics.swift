@@ -564,8 +564,32 @@ public enum KernelHeuristics {
                     : "warpgroup 0's O in a staging buffer of its own (measured faster: KernelHeuristics.defaultStageOInOwnBuffer); ") + choice.reason
             }
         }
+        // Q in per-warpgroup 64-row halves (queryHalves): 2 (`qh`, half w warpgroup w's, released at its last S) or 3
+        // (`qr`, rotating, each warpgroup's O staged in its own half instead of the K/V stages or an own buffer), so the
+        // next tile's rows of warpgroup 0 load before warpgroup 1's last S. On tile D = 256 rows with the TMA store of O;
+        // FLASH_ATTENTION_HOPPER_QHALVES=1 sets 2, =2 sets 3, =0 nowhere; unset, defaultQueryHalves (nowhere yet).
+        let halvesKnob = HopperForwardKnobs.queryHalves
+        let halves = halvesKnob == "1" ? 2 : halvesKnob == "2" ? 3 : halvesKnob == "0" ? 0
+            : defaultQueryHalves(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)
+        if halves > 0 && tileD == 256 && d.tmaStoreO {
+            var split = d
+            split.queryHalves = halves
+            if halves == 3 { (split.stageOInQueryBuffer, split.stageOInLastStage, split.stageOInOwnBuffer) = (true, false, false) }
+            if split.invalidReason == nil {
+                d = split
+                choice.reason = (halves == 2 ? "Q in per-warpgroup halves" : "Q in three rotating per-warpgroup halves, O staged in them")
+                    + (halvesKnob == nil ? " (KernelHeuristics.defaultQueryHalves); " : " (FLASH_ATTENTION_HOPPER_QHALVES=\(halvesKnob ?? "")); ") + choice.reason
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
+    }
+
+    /// The Hopper forward's Q halves (``AttentionKernelDescriptor/queryHalves``: 0 off, 2 `qh`, 3 `qr`) when
+    /// `FLASH_ATTENTION_HOPPER_QHALVES` is unset: off everywhere (session 12, hopfwd19: built and checked, timings
+    /// in docs/performance.md).
+    public static func defaultQueryHalves(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
+        0
     }
 
     /// Whether the Hopper forward runs two blocks per multiprocessor
@@ -841,13 +865,13 @@ public enum KernelHeuristics {
                 let short = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
                                              tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512)
                 guard let d = try? descriptor(for: short, architecture: architecture).descriptor,
-                      d.halfDiagonalStep || d.stageOInLastStage, names.insert(d.name).inserted else { continue }
+                      d.halfDiagonalStep || d.stageOInLastStage || d.queryHalves > 0, names.insert(d.name).inserted else { continue }
                 variants.append(d)
             }
         }
         // The 128-key causal D = 256 forms the lengths above never reach: past 2k keys (O staged in the Q
         // buffer), then at 2k (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
-        let wideForms: [(seqlen: Int, reached: (AttentionKernelDescriptor) -> Bool)] = [(4096, { $0.separateValueTurn }), (2048, { $0.stageOInOwnBuffer })]
+        let wideForms: [(seqlen: Int, reached: (AttentionKernelDescriptor) -> Bool)] = [(4096, { $0.separateValueTurn }), (2048, { $0.stageOInOwnBuffer || $0.queryHalves > 0 })]
         for form in wideForms {
             for choice in table(for: architecture) {
                 let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
@@ -882,4 +906,5 @@ private enum HopperForwardKnobs {
     static let narrowDiagonal = FileSystem.environment("FLASH_ATTENTION_HOPPER_NARROWDIAG")
     static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
     static let twoBlocks = FileSystem.environment("FLASH_ATTENTION_HOPPER_TWOBLOCKS")
+    static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
 }

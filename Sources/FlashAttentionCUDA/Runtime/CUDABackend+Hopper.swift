@@ -25,7 +25,8 @@ extension CUDABackend {
 
     /// The Q, K and V maps (and O's for ``AttentionKernelDescriptor/tmaStoreO``): 4-D (D, rows,
     /// heads, batch), innermost first; varlen tensors are one batch of all tokens. A copy moves a
-    /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head; a store of O, one
+    /// box of 64 columns (128 bytes, swizzled) × the tile's rows of one head (Q in per-warpgroup
+    /// halves, ``AttentionKernelDescriptor/queryHalves``: one warpgroup's 64 rows); a store of O, one
     /// warpgroup's 64 rows.
     func hopperTensorMaps(_ arguments: ForwardArguments, layout: AttentionLayout, descriptor: AttentionKernelDescriptor) throws -> [[UInt8]] {
         let varlen = layout.varlen != nil
@@ -35,7 +36,7 @@ extension CUDABackend {
         let rowsQ = varlen ? layout.totalQ : layout.seqlenQ
         let rowsK = varlen ? layout.totalK : layout.seqlenK
         return [
-            try map(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads, boxRows: descriptor.blockM),
+            try map(arguments.q, layout.addressing(q: arguments.q), rows: rowsQ, heads: layout.heads, boxRows: descriptor.queryHalves > 0 ? 64 : descriptor.blockM),
             try map(arguments.k, layout.addressing(k: arguments.k), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
             try map(arguments.v, layout.addressing(k: arguments.v), rows: rowsK, heads: layout.kvHeads, boxRows: descriptor.blockN),
         ] + (descriptor.tmaStoreO
