@@ -995,7 +995,8 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
               getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
         let rule = KernelHeuristics.defaultStageOInLastStage
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 2048))
         #expect(rule(256, false, 128) && rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 1024))
@@ -1005,8 +1006,9 @@ struct HopperForwardTests {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: 256, mask: mask, varlen: varlen, tensorMapFriendly: true,
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
         }
-        // (Causal 2k: the 128-key form with warpgroup 0's O in its own buffer, warpgroup 1's in the last V stage, session 11.)
-        for (mask, n, okv) in [(KernelMask.causal, 512, true), (.causal, 1024, true), (.causal, 2048, true), (.causal, 4096, false),
+        // (Causal 2k: the 128-key form with warpgroup 0's O in its own buffer, warpgroup 1's in the last V stage, session 11;
+        // causal up to 1k: three rotating Q halves, each warpgroup staging O in its own half, session 12.)
+        for (mask, n, okv) in [(KernelMask.causal, 512, false), (.causal, 1024, false), (.causal, 2048, true), (.causal, 4096, false),
                                (.none, 512, true), (.none, 1024, false), (.none, 4096, false)] {
             for type in [ElementType.bfloat16, .float16] {
                 let d = try pick(mask, n, type)
@@ -1161,7 +1163,8 @@ struct HopperForwardTests {
     /// or for unknown lengths. `FLASH_ATTENTION_HOPPER_EARLYRESCALE` overrides (not set here).
     @Test func earlyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
         let rule = KernelHeuristics.defaultEarlyRescale
         for n in [512, 1024, 2048, 16384] { #expect(!rule(128, true, n) && !rule(128, false, n) && rule(64, true, n), "N = \(n)") }
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 8192))
@@ -1176,8 +1179,9 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
-                // (The 128-key causal D = 256 form's suffixes `vt` and `ob` follow `er`.)
-                let name = d.name.replacingOccurrences(of: "vtob_sm_90a", with: "_sm_90a").replacingOccurrences(of: "vt_sm_90a", with: "_sm_90a")
+                // (The 128-key causal D = 256 form's suffixes `vt`, `ob` and the Q halves' `qh` / `qr` follow `er`.)
+                var name = d.name
+                for suffix in ["qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
         }
@@ -1282,18 +1286,27 @@ struct HopperForwardTests {
         #expect(qh.blockM == 128)
     }
 
-    /// Q in halves is off by default (session 12: timed against the shipped kernels, docs/performance.md);
-    /// `FLASH_ATTENTION_HOPPER_QHALVES=1` gives the 128-key causal D = 256 rows `qh` (keeping their staging), `=2` `qr`.
+    /// Q in halves is the default where it measured faster (session 12, docs/performance.md): causal tile D = 256
+    /// `qr` up to 1k keys and `qh` at 2k, unmasked `qh` up to 1k; off past that and for unknown lengths.
+    /// `FLASH_ATTENTION_HOPPER_QHALVES=1` forces `qh`, `=2` `qr`, `=0` off.
     @Test func queryHalvesDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
               getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil,
               getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil else { return }
-        for n in [0, 512, 1024, 2048, 4096] {
-            for causal in [true, false] { #expect(KernelHeuristics.defaultQueryHalves(tileHeadDim: 256, causal: causal, seqlenK: n) == 0) }
-            for mask in [KernelMask.causal, .none] {
+        let expected: [(Int, causal: Int, unmasked: Int)] = [(0, 0, 0), (512, 3, 2), (1000, 3, 2), (1024, 3, 2), (1025, 2, 0),
+                                                               (2048, 2, 0), (2049, 0, 0), (4096, 0, 0)]
+        for (n, causal, unmasked) in expected {
+            #expect(KernelHeuristics.defaultQueryHalves(tileHeadDim: 256, causal: true, seqlenK: n) == causal)
+            #expect(KernelHeuristics.defaultQueryHalves(tileHeadDim: 256, causal: false, seqlenK: n) == unmasked)
+            for d in [64, 128] { #expect(KernelHeuristics.defaultQueryHalves(tileHeadDim: d, causal: n % 2 == 0, seqlenK: n) == 0) }
+        }
+        // The grid's lengths route to the form (or stay on the row's kernel where the form does not apply: below
+        // the 128-key rows' 512 queries, the causal 64-key row spills with halves and keeps its kernel).
+        for (n, causal, unmasked) in [(512, 3, 2), (1024, 3, 2), (2048, 2, 0), (4096, 0, 0), (8192, 0, 0)] {
+            for (mask, want) in [(KernelMask.causal, causal), (.none, unmasked)] {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 256, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                #expect(d.queryHalves == 0, "\(d.name)")
+                #expect(d.queryHalves == want, "\(d.name)")
             }
         }
     }
@@ -1308,7 +1321,7 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
         let rule = KernelHeuristics.defaultStageOInOwnBuffer
         #expect(rule(256, true, 512) && rule(256, true, 1024) && rule(256, true, 2048) && !rule(256, true, 2049) && !rule(256, true, 4096))
         #expect(!rule(256, false, 512) && !rule(256, true, 0) && !rule(128, true, 512) && !rule(64, true, 512))
@@ -1318,17 +1331,18 @@ struct HopperForwardTests {
         }
         for type in [ElementType.bfloat16, .float16] {
             for n in [512, 1024, 2048, 4096, 16384] {
-                let c = try pick(.causal, n, n, type)
-                #expect(c.separateValueTurn && c.stageOInOwnBuffer == (n <= 2048) && c.invalidReason == nil, "\(c.name)")
-                #expect(c.stageOInLastStage == (n <= 2048) && c.stageOInQueryBuffer == (n > 2048), "\(c.name)")
+                // Up to 1k keys the three rotating Q halves (session 12) take the own buffer's place and stage O in the halves.
+                let c = try pick(.causal, n, n, type), own = n > 1024 && n <= 2048
+                #expect(c.separateValueTurn && c.stageOInOwnBuffer == own && c.invalidReason == nil, "\(c.name)")
+                #expect(c.stageOInLastStage == own && c.stageOInQueryBuffer == !own, "\(c.name)")
                 #expect(c.sharedMemoryBytes == (n <= 2048 ? 230_656 : 197_888), "\(c.name)")
                 #expect(!(try pick(.none, n, n, type)).stageOInOwnBuffer)
             }
         }
         let names = [try pick(.causal, 512, 512).name, try pick(.causal, 2048, 2048).name]
-        #expect(names == ["fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervtob_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtob_sm_90a"])
+        #expect(names == ["fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a"])
         // Keyed on keys: 512 queries over 4k keys keep the Q-buffer staging, over 2k keys take it.
-        let (overLong, overMid) = (try pick(.causal, 512, 4096), try pick(.causal, 512, 2048))
+        let (overLong, overMid) = (try pick(.causal, 512, 4096), try pick(.causal, 512, 2048))  // (2k keys: `qh`, which keeps `ob`)
         #expect(!overLong.stageOInOwnBuffer && overLong.stageOInQueryBuffer && overMid.stageOInOwnBuffer)
         // Rows the form cannot take keep theirs: varlen, float32 outputs, unknown lengths.
         for d in [try pick(.causal, 1024, 1024, varlen: true), try pick(.causal, 1024, 1024, .float16, out: .float32), try pick(.causal, 0, 0)] {
@@ -1346,7 +1360,8 @@ struct HopperForwardTests {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil,
               getenv("FLASH_ATTENTION_HOPPER_OQ") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
         let rule = KernelHeuristics.defaultWideScoreSteps
         for n in [512, 1024, 2048, 4096, 8192, 16384] {
             #expect(rule(256, true, n, n) && !rule(256, false, n, n) && !rule(128, true, n, n) && !rule(64, true, n, n), "N = \(n)")
@@ -1363,8 +1378,11 @@ struct HopperForwardTests {
             for n in [512, 1024, 2048, 4096, 8192, 16384] {
                 let c = try pick(.causal, n, type)
                 #expect(c.separateValueTurn && c.blockN == 128 && c.stages == 1 && c.dynamicScheduler, "\(c.name)")
-                #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == (n <= 2048) && c.stageOInQueryBuffer == (n > 2048), "\(c.name)")
-                #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil && c.name.hasSuffix(n <= 2048 ? "vtob_sm_90a" : "vt_sm_90a"), "\(c.name)")
+                // (Up to 1k keys the rotating Q halves stage O in the halves, `qr`; at 2k `qh` keeps the last stages and `ob`.)
+                let okv = n > 1024 && n <= 2048
+                #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == okv && c.stageOInQueryBuffer == !okv, "\(c.name)")
+                #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil
+                        && c.name.hasSuffix(n <= 1024 ? "vtqr_sm_90a" : n <= 2048 ? "vtobqh_sm_90a" : "vt_sm_90a"), "\(c.name)")
                 let u = try pick(.none, n, type)
                 #expect(!u.separateValueTurn && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
@@ -1395,7 +1413,8 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_STORE") == nil, getenv("FLASH_ATTENTION_HOPPER_OKV") == nil, getenv("FLASH_ATTENTION_HOPPER_OQ") == nil,
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         let names = variants.map(\.name)
         #expect(Set(names).count == names.count, "a variant listed twice")
@@ -1404,12 +1423,15 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .causal })
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .none })
         #expect(variants.contains { $0.separateValueTurn && $0.stageOInQueryBuffer && $0.headDim == 256 && $0.mask == .causal })
-        // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10).
+        // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10, its
+        // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hder_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdervtob_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxder_sm_90a",
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtob_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a"] {
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqh_sm_90a",
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
+        #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },
+                "the unmasked 1k-key `qh` kernel")
         // Each is what the heuristics pick for the plain problem at 512 keys.
         for (D, mask) in [(64, KernelMask.causal), (128, .causal), (256, .causal), (256, .none)] {
             let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: mask, tensorMapFriendly: true,

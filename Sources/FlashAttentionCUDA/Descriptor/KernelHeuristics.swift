@@ -586,10 +586,19 @@ public enum KernelHeuristics {
     }
 
     /// The Hopper forward's Q halves (``AttentionKernelDescriptor/queryHalves``: 0 off, 2 `qh`, 3 `qr`) when
-    /// `FLASH_ATTENTION_HOPPER_QHALVES` is unset: off everywhere (session 12, hopfwd19: built and checked, timings
-    /// in docs/performance.md).
+    /// `FLASH_ATTENTION_HOPPER_QHALVES` is unset, at tile D = 256 (rows with the TMA store of O; the heuristics
+    /// keep the row's kernel where the form does not apply): causal `qr` up to 1k keys and `qh` up to 2k,
+    /// unmasked `qh` up to 1k, off beyond and for unknown lengths (0 keys).
+    ///
+    /// H100, session 12 (scripts/device/hopper_fwd19.sh, four interleaved rounds, ratio to the kernels shipped
+    /// before, bf16 / fp16): causal 512 `qr` 1.063 / 1.065 (`qh` 1.053 / 1.053), 1k `qr` 1.022 / 1.017 (`qh`
+    /// 1.025 / 1.019), 2k `qh` 1.005 / 1.005, every round ≥ 1.0 (`qr` at 2k had a 0.983 round); 4k within the
+    /// power cap's spread (0.90–1.14): off. Unmasked `qh` 1.026 / 1.021 at 512, 1.016 / 1.016 at 1k, but 0.94–0.96
+    /// at 2k and 4k (the 80-key row without precomputed descriptors).
     public static func defaultQueryHalves(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
-        0
+        guard tileHeadDim == 256, seqlenK > 0 else { return 0 }
+        if causal { return seqlenK <= 1024 ? 3 : seqlenK <= 2048 ? 2 : 0 }
+        return seqlenK <= 1024 ? 2 : 0
     }
 
     /// Whether the Hopper forward runs two blocks per multiprocessor
@@ -868,6 +877,15 @@ public enum KernelHeuristics {
                       d.halfDiagonalStep || d.stageOInLastStage || d.queryHalves > 0, names.insert(d.name).inserted else { continue }
                 variants.append(d)
             }
+        }
+        // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
+        // (defaultQueryHalves), a kernel 512 keys do not reach.
+        for choice in table(for: architecture) {
+            let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .none,
+                                           tensorMapFriendly: true, seqlenQ: 1024, seqlenK: 1024)
+            guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
+                  d.queryHalves > 0, names.insert(d.name).inserted else { continue }
+            variants.append(d)
         }
         // The 128-key causal D = 256 forms the lengths above never reach: past 2k keys (O staged in the Q
         // buffer), then at 2k (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
