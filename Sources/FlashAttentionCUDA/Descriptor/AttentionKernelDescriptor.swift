@@ -277,6 +277,19 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelHeuristics`` (`defaultStageOInOwnBuffer`: causal tile D = 256 up to 2k keys — session 11, measured
     /// 1.007–1.029× there, every round ≥ 1.0; not under `FLASH_ATTENTION_HOPPER_OKV=0`). Suffix `ob`.
     public var stageOInOwnBuffer: Bool
+    /// Beside two blocks per multiprocessor (``twoBlocksPerMultiprocessor``): no producer warp. A block is
+    /// the two consumer warpgroups alone (256 threads, 8 warps, `__launch_bounds__(256, 2)`: 128 registers a
+    /// thread, 16 warps per SM, 4 on each sub-partition, against the 288-thread form's 96), and lane 0 of
+    /// warp 4 (consumer warpgroup 1, the later of each turn) issues every copy from inside its own loop: a
+    /// key step's K copy for global step g + STAGES right after warpgroup 1 has released step g's K stage
+    /// (warpgroup 0, a turn ahead, released it before), the V copy the same after its P·V wait, and at the
+    /// head of each tile the next tile's index (the dynamic scheduler's counter, or the persistent stride),
+    /// published in the other Q buffer's slot with its Q copy. Every wait of the issuing thread is on a
+    /// barrier whose other arrivals come from warps that cannot be blocked behind warpgroup 1. Tile D = 64,
+    /// at most 64-key steps, two Q buffers, the persistent grid (2 × SMs), dense tensors.
+    /// `FLASH_ATTENTION_HOPPER_FOLDED=1` (2 stages) or `=3` (3 stages) sets it on every dense tile D = 64
+    /// row; off by default. Suffix `fp`.
+    public var foldedProducer: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -289,7 +302,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         lateTileAddresses: Bool = false, stageOInQueryBuffer: Bool = false, skipUnchangedRescale: Bool = false,
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
-        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false
+        separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
+        foldedProducer: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -330,6 +344,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.narrowDiagonal = narrowDiagonal
         self.narrowDiagonalValues = narrowDiagonalValues
         self.stageOInOwnBuffer = stageOInOwnBuffer
+        self.foldedProducer = foldedProducer
     }
 
     // MARK: - Derived layout facts
@@ -387,9 +402,13 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
             if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
+            if foldedProducer && (minBlocksPerMultiprocessor != 2 || warps != 8 || blockM != 128 || headDim != 64 || blockN > 64 || qStages != 2) {
+                return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
+            }
             if minBlocksPerMultiprocessor == 2 {
-                if warps != 9 || blockM != 128 { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
-                if headDim != 64 || blockN > 32 { return "two blocks per multiprocessor (96 registers a thread) hold tile D = 64 with at most 32-key steps, got D = \(headDim), \(blockN) keys" }
+                if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
+                // (The folded producer's 8 warps get 128 registers a thread: its 64-key steps are checked above.)
+                if !foldedProducer && (headDim != 64 || blockN > 32) { return "two blocks per multiprocessor (96 registers a thread) hold tile D = 64 with at most 32-key steps, got D = \(headDim), \(blockN) keys" }
                 if !persistent || varlen || overlapEpilogue || stageOInQueryBuffer || stageOInLastStage || separateValueTurn || stageOInOwnBuffer
                     || narrowDiagonal || warpgroupStepCount {
                     return "two blocks per multiprocessor run the persistent grid on dense tensors, without the overlapped epilogue, O staged in Q or K/V stages, separate value turns, narrow diagonal products or per-warpgroup step counts"
@@ -431,7 +450,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if stageOInOwnBuffer && (!stageOInLastStage || !separateValueTurn) {
                 return "warpgroup 0's O in a staging buffer of its own is a form of O staged in the last K/V stages with P·V and S in separate turns (tile D = 256, 128-key steps in one stage, dense 16-bit outputs)"
             }
-            if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
+            if lateTileAddresses && !dynamicScheduler && !foldedProducer { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
             }
@@ -452,7 +471,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues and stageOInOwnBuffer need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || foldedProducer) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer and foldedProducer need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -480,7 +499,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (foldedProducer ? "fp" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
