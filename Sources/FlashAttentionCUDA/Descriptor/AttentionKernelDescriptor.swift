@@ -364,7 +364,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// independent persistent blocks share a multiprocessor and one block's exposed chains (a tile's
     /// first S → softmax → P·V, its epilogue) run under the other's products. The persistent grid
     /// has two blocks per multiprocessor. Tile D = 64, at most 32-key steps (64 spill 184–224 B), dense tensors, at most
-    /// half a multiprocessor's shared memory.
+    /// half a multiprocessor's shared memory. With ``foldedProducer`` the block is 8 warps (no producer warp, 128
+    /// registers) and takes 64-key steps.
     public var twoBlocksPerMultiprocessor: Bool { mainloop == .tmaWarpSpecialized && minBlocksPerMultiprocessor == 2 }
 
     /// Shared memory one of two co-resident blocks may have: half of the H100's 228 KB per

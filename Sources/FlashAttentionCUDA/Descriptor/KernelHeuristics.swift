@@ -604,7 +604,7 @@ public enum KernelHeuristics {
 
     /// The folded producer's K/V stages a `FLASH_ATTENTION_HOPPER_FOLDED` value asks for: 2 for `1` or `2`,
     /// 3 for `3`; nil (the default rule decides) for anything else, `0` included.
-    static func foldedProducerStages(knob: String?) -> Int? {
+    public static func foldedProducerStages(knob: String?) -> Int? {
         switch knob {
         case "1", "2": 2
         case "3": 3
