@@ -526,6 +526,16 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, outputType: .float32, headDim: 64, blockM: 128, blockN: 64, warps: 8,
         minBlocksPerMultiprocessor: 2, mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         qStages: 2, lateTileAddresses: true, earlyRescale: true, foldedProducer: true))
+    // ... and with the copies in warpgroup 1's slack (foldedCopiesInSlack, FLASH_ATTENTION_HOPPER_FOLDED=4|5): causal in 3
+    // stages, unmasked in 2.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true,
+        lateTileAddresses: true, halfDiagonalStep: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true,
+        precomputedDescriptors: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
     return list
 }()
 
@@ -1141,6 +1151,16 @@ struct HopperForwardTests {
         var stride = folded
         stride.dynamicScheduler = false
         #expect(stride.invalidReason == nil, "\(stride.name)")
+        // Copies in the slack: issued after the turn's hand-over (K one step back, V two), none after the releases.
+        let slack = try #require(hopperVariants.first { $0.foldedCopiesInSlack && $0.mask == .causal })
+        #expect(slack.name.hasSuffix("fpsl_sm_90a"))
+        let slackSource = try AttentionKernel(descriptor: slack).source
+        #expect(slackSource.contains("if (issuer) { copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, cur + STAGES); copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, cur + STAGES - 1); }"))
+        #expect(slackSource.contains("if (issuer) { take_next(); copy_steps(") && !slackSource.contains("cur + STAGES + 1"))
+        var alone = folded
+        alone.foldedProducer = false
+        alone.foldedCopiesInSlack = true
+        #expect(alone.invalidReason != nil)
     }
 
     /// The folded producer is not a default (session 12, see docs/performance.md: 0.57–0.77× the shipped kernels):
@@ -1150,9 +1170,11 @@ struct HopperForwardTests {
         for causal in [true, false] {
             for n in [0, 512, 1024, 2048, 4096] { #expect(!KernelHeuristics.defaultFoldedProducer(tileHeadDim: 64, causal: causal, seqlenK: n)) }
         }
-        #expect(KernelHeuristics.foldedProducerStages(knob: "1") == 2 && KernelHeuristics.foldedProducerStages(knob: "2") == 2)
-        #expect(KernelHeuristics.foldedProducerStages(knob: "3") == 3)
-        #expect(KernelHeuristics.foldedProducerStages(knob: "0") == nil && KernelHeuristics.foldedProducerStages(knob: nil) == nil)
+        for (knob, stages, slack) in [("1", 2, false), ("2", 2, false), ("3", 3, false), ("4", 3, true), ("5", 2, true)] {
+            let form = try #require(KernelHeuristics.foldedProducerForm(knob: knob))
+            #expect(form.stages == stages && form.slack == slack, "FLASH_ATTENTION_HOPPER_FOLDED=\(knob)")
+        }
+        #expect(KernelHeuristics.foldedProducerForm(knob: "0") == nil && KernelHeuristics.foldedProducerForm(knob: nil) == nil)
         guard getenv("FLASH_ATTENTION_HOPPER_FOLDED") == nil else { return }
         for mask in [KernelMask.causal, .none] {
             for n in [512, 1024, 2048, 8192] {

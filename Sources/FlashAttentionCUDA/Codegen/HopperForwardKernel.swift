@@ -919,7 +919,7 @@ public struct HopperForwardKernel: Sendable {
         """
         \(nd ? narrowHead : "")// First step: S = Q·K_lastᵀ, softmax.
                     {
-                        \(nd ? narrowFirstIssue : firstStepIssue("issue_qk"))
+                        \(nd ? narrowFirstIssue : firstStepIssue("issue_qk"))\(foldedSlackCopies(step: "kv_iter", first: true, indent: 16))
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
@@ -942,7 +942,7 @@ public struct HopperForwardKernel: Sendable {
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         \(nv ? narrowLoopValueIssue : "issue_pv(prev);")
-                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
                         \(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))
                         softmax((n_blocks - 1 - it) * BLOCK_N);
@@ -1088,10 +1088,27 @@ public struct HopperForwardKernel: Sendable {
     /// has taken (the stage's other warpgroup released it a turn earlier), then its warp reconverges before
     /// the next product. Nothing in the other forms.
     private func foldedCopy(_ operand: String, released: String, indent: Int) -> String {
-        guard fp else { return "" }
+        guard fp && !sl else { return "" }
         let pad = String(repeating: " ", count: indent)
         return "\n" + pad + "if (issuer) copy_steps(bar_\(operand)_full, bar_\(operand)_free, s\(operand.uppercased()), &hp.tm_\(operand), copy_next\(operand == "v" ? " + 4" : ""), \(released) + STAGES + 1);\n"
             + pad + "__syncwarp();  // lane 0 of warp 4 rejoins its warp before the next wgmma (.sync.aligned)"
+    }
+
+    /// ``AttentionKernelDescriptor/foldedCopiesInSlack``: the folded producer copies in warpgroup 1's slack.
+    private var sl: Bool { descriptor.foldedCopiesInSlack }
+
+    /// Copies in the slack (``AttentionKernelDescriptor/foldedCopiesInSlack``), after this warpgroup handed over the
+    /// turn of global step `step` and before it waits for its S: K up to step − 1 + STAGES and V up to step − 2 + STAGES
+    /// (both warpgroups released those stages' last uses before this turn; at a tile's first step every use of the
+    /// previous tiles, so V too up to step − 1 + STAGES), after taking the next tile at a tile's first step.
+    /// Nothing in the other forms.
+    private func foldedSlackCopies(step: String, first: Bool, indent: Int) -> String {
+        guard sl else { return "" }
+        let pad = String(repeating: " ", count: indent)
+        let take = first ? "take_next(); " : ""
+        return "\n" + pad + "if (issuer) { \(take)copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, \(step) + STAGES); "
+            + "copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, \(step) + STAGES\(first ? "" : " - 1")); }\n"
+            + pad + "__syncwarp();  // (in the wait for this warpgroup's S: the copies' stages were released a step ago)"
     }
 
     /// The folded producer's state and its two copy routines, and the prologue (tile 0's slot and Q, the
@@ -1108,7 +1125,8 @@ public struct HopperForwardKernel: Sendable {
         "\n" + """
                 // MARK: the folded producer (no producer warp): lane 0 of warp 4 (warpgroup 1, the later of each turn)
                 // issues every copy. A tile's slot (32 B per Q buffer): row block (−1: the end), head, batch, key
-                // steps, its first key step's global index, its scheduler index; then the next K step to copy, V's.
+                // steps, its first key step's global index, its scheduler index, the K/V row of global step 0 and
+                // the K/V head; then the next K step to copy, V's.
                 const bool issuer = warp == 4 && lane == 0;
                 const u32 copy_next = sched_slot + 32 * Q_STAGES;
                 // Tile `tile` (first key step `base`) into Q buffer q_iter % Q_STAGES, once both warpgroups are done
@@ -1142,6 +1160,8 @@ public struct HopperForwardKernel: Sendable {
                     const int t_steps = t_hi > 0 ? (t_hi + BLOCK_N - 1) / BLOCK_N : 0;
                     st_shared_s32(ns, t_m_block); st_shared_s32(ns + 4, t_head); st_shared_s32(ns + 8, t_batch);
                     st_shared_s32(ns + 12, t_steps); st_shared_s32(ns + 16, base); st_shared_s32(ns + 20, tile);
+                    // For the copies: global step g of this tile loads key row (base + steps − 1 − g)·BLOCK_N of K/V head head / group.
+                    st_shared_s32(ns + 24, (base + t_steps - 1) * BLOCK_N); st_shared_s32(ns + 28, t_head / p.group_size);
                     if (t_steps == 0) { mbar_arrive(bar_q + 8 * b); return; }
                     mbar_expect_tx(bar_q + 8 * b, Q_BYTES);
                     #pragma unroll
@@ -1159,11 +1179,11 @@ public struct HopperForwardKernel: Sendable {
                         const int stage = next % STAGES;
                         mbar_wait(bar_free + 8 * stage, ((next / STAGES) & 1) ^ 1);
                         mbar_expect_tx(bar_full + 8 * stage, KV_BYTES);
-                        // Key blocks last to first within a tile.
-                        const int row = (ld_shared_s32(ts + 12) - 1 - (next - ld_shared_s32(ts + 16))) * BLOCK_N;
-                        const int c_head = ld_shared_s32(ts + 4) / p.group_size, c_batch = ld_shared_s32(ts + 8);
+                        // Key blocks last to first within a tile (the slot's row for global step 0, less next's).
+                        const int row = ld_shared_s32(ts + 24) - next * BLOCK_N;
                         #pragma unroll
-                        for (int db = 0; db < D_BLOCKS; ++db) tma_load(s_base + stage * KV_BYTES + db * BLOCK_N * 128, map, bar_full + 8 * stage, db * 64, row, c_head, c_batch);
+                        for (int db = 0; db < D_BLOCKS; ++db)
+                            tma_load(s_base + stage * KV_BYTES + db * BLOCK_N * 128, map, bar_full + 8 * stage, db * 64, row, ld_shared_s32(ts + 28), ld_shared_s32(ts + 8));
                         st_shared_s32(next_addr, next + 1);
                     }
                 };
@@ -1179,6 +1199,17 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The folded producer's work at a tile's head (the release-driven form): the next tile, then the copies now due.
+    /// (With ``AttentionKernelDescriptor/foldedCopiesInSlack`` only for a tile without keys, which has no slack.) The first
+    /// line carries no indentation, the rest `indent` spaces.
+    private func foldedHeadCopies(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "if (issuer) {\n" + pad + "    take_next();\n"
+            + pad + "    copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, kv_iter + STAGES);\n"
+            + pad + "    copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, kv_iter + STAGES);\n"
+            + pad + "}\n" + pad + "__syncwarp();"
+    }
+
     /// The folded producer's tile loop head: every thread waits for the tile's Q and reads its slot; the
     /// issuing thread then takes the next tile (a tile ahead) and copies the key steps now due (those of
     /// the next tile when this one has fewer than STAGES).
@@ -1192,14 +1223,12 @@ public struct HopperForwardKernel: Sendable {
                     const int m_block = ld_shared_s32(slot);
                     if (m_block < 0) break;
                     const int head = ld_shared_s32(slot + 4), batch = ld_shared_s32(slot + 8);
-                    if (issuer) {
-                        // The next tile: from the device counter, or this one's index + the grid (persistent order).
+                    // The next tile: from the device counter, or this one's index + the grid (persistent order).
+                    auto take_next = [&]() {
                         take_tile(DYNAMIC ? (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u) : ld_shared_s32(slot + 20) + (int)gridDim.x,
                                   ld_shared_s32(slot + 16) + ld_shared_s32(slot + 12));
-                        copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, kv_iter + STAGES);
-                        copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, kv_iter + STAGES);
-                    }
-                    __syncwarp();
+                    };
+                    \(sl ? "// (Copies in the slack: the issuer takes the next tile in its first step's S wait, or below for a tile without keys.)" : foldedHeadCopies(indent: 12))
         """ + tileDecodeTail(skip: "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
     }
 
@@ -1362,7 +1391,7 @@ public struct HopperForwardKernel: Sendable {
                             if (c < p.head_dim) store_out1(o_tile + (i64)r * p.o_row_stride + c, 0.0f);
                         }
                         if (WRITE_LSE) for (int r = ctid; r < rows_here; r += CONSUMER_THREADS) lse_tile[(i64)r * p.lse_row_stride] = FA_INF;
-                        \(fp ? "mbar_arrive(bar_q_free + 8 * qb);  // (the folded producer's slots: any order)" : "if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);")
+                        \(fp ? "mbar_arrive(bar_q_free + 8 * qb);  // (the folded producer's slots: any order)" : "if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);")\(sl ? "\n" + String(repeating: " ", count: 16) + foldedHeadCopies(indent: 16) : "")
                         continue;
                     }
                     const int row0 = m0 + row_in_block;
