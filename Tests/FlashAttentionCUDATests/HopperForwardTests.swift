@@ -534,6 +534,38 @@ let hopperVariants: [AttentionKernelDescriptor] = {
     list.append(AttentionKernelDescriptor(
         architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 80, warps: 12,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, stageOInQueryBuffer: true, queryHalves: 2))
+    // Session 12 (FLASH_ATTENTION_HOPPER_FOLDED=1|3): two blocks per multiprocessor with the producer folded into
+    // consumer warp 4 (256 threads, 128 registers a thread, 64-key steps): the causal forms the knob gives at 512 keys
+    // (dynamic scheduler, half-width diagonal softmax, early rescale) in 2 and 3 stages, the unmasked one (persistent
+    // stride, precomputed descriptors), both element types, with the TMA store of O; one without LSE, and the
+    // float32-output form (direct stores).
+    for type in [ElementType.bfloat16, .float16] {
+        for stages in [2, 3] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+                mask: .causal, writeLSE: type == .bfloat16 || stages == 2, mainloop: .tmaWarpSpecialized, stages: stages, persistent: true,
+                dynamicScheduler: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true, halfDiagonalStep: true, earlyRescale: true,
+                foldedProducer: true))
+        }
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+            mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true,
+            precomputedDescriptors: true, earlyRescale: true, foldedProducer: true))
+    }
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, outputType: .float32, headDim: 64, blockM: 128, blockN: 64, warps: 8,
+        minBlocksPerMultiprocessor: 2, mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        qStages: 2, lateTileAddresses: true, earlyRescale: true, foldedProducer: true))
+    // ... and with the copies in warpgroup 1's slack (foldedCopiesInSlack, FLASH_ATTENTION_HOPPER_FOLDED=4|5): causal in 3
+    // stages, unmasked in 2.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 3, persistent: true, dynamicScheduler: true, qStages: 2, tmaStoreO: true,
+        lateTileAddresses: true, halfDiagonalStep: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true,
+        precomputedDescriptors: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
     return list
 }()
 
@@ -1120,6 +1152,67 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(!d.twoBlocksPerMultiprocessor, "\(mask) N = \(n): \(d.name)")
+            }
+        }
+    }
+
+    /// The folded producer: 256 threads (two consumer warpgroups, no producer warp), `__launch_bounds__(THREADS, 2)`,
+    /// no setmaxnreg, lane 0 of warp 4 issuing the copies; tile D = 64 at ≤ 64-key steps, two Q buffers, dense; the
+    /// 288-thread form and the shipped kernels keep their text.
+    @Test func foldedProducerShapes() throws {
+        let folded = try #require(hopperVariants.first { $0.foldedProducer && $0.mask == .causal })
+        #expect(folded.threads == 256 && folded.twoBlocksPerMultiprocessor && folded.name.contains("m128n64w8b2") && folded.name.hasSuffix("fp_sm_90a"))
+        #expect(folded.sharedMemoryBytes <= AttentionKernelDescriptor.twoBlocksSharedMemoryLimit)
+        let source = try AttentionKernel(descriptor: folded).source
+        #expect(source.contains("__launch_bounds__(THREADS, 2)") && source.contains("const bool issuer = warp == 4 && lane == 0;"))
+        #expect(source.contains("copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, cur + STAGES + 1);"))
+        #expect(!source.contains("setmaxnreg") && !source.contains("if (warp == 2 * 4) {") && !source.contains("if (warp < 4) {"))
+        let two = try #require(hopperVariants.first { $0.twoBlocksPerMultiprocessor && !$0.foldedProducer })
+        #expect(!(try AttentionKernel(descriptor: two).source).contains("copy_steps"))
+        #expect(!(try AttentionKernel(descriptor: hopperVariants[0]).source).contains("issuer"))
+        let refusals: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.blockN = 128 }, { $0.headDim = 128 }, { $0.varlen = true }, { $0.warps = 9 }, { $0.minBlocksPerMultiprocessor = 1 },
+            { $0.qStages = 1 }, { ($0.dynamicScheduler, $0.persistent) = (false, false) }, { $0.mainloop = .wgmma },
+        ]
+        for change in refusals {
+            var d = folded
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+        // Late tile addresses read the folded producer's slot in either tile order.
+        var stride = folded
+        stride.dynamicScheduler = false
+        #expect(stride.invalidReason == nil, "\(stride.name)")
+        // Copies in the slack: issued after the turn's hand-over (K one step back, V two), none after the releases.
+        let slack = try #require(hopperVariants.first { $0.foldedCopiesInSlack && $0.mask == .causal })
+        #expect(slack.name.hasSuffix("fpsl_sm_90a"))
+        let slackSource = try AttentionKernel(descriptor: slack).source
+        #expect(slackSource.contains("if (issuer) { copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, cur + STAGES); copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, cur + STAGES - 1); }"))
+        #expect(slackSource.contains("if (issuer) { take_next(); copy_steps(") && !slackSource.contains("cur + STAGES + 1"))
+        var alone = folded
+        alone.foldedProducer = false
+        alone.foldedCopiesInSlack = true
+        #expect(alone.invalidReason != nil)
+    }
+
+    /// The folded producer is not a default (session 12, see docs/performance.md: 0.57–0.77× the shipped kernels):
+    /// the rule says no everywhere, no problem routes to it while `FLASH_ATTENTION_HOPPER_FOLDED` is unset, and the
+    /// knob's values map to stage counts (1 and 2: two stages, 3: three; anything else leaves the rule).
+    @Test func foldedProducerDefault() throws {
+        for causal in [true, false] {
+            for n in [0, 512, 1024, 2048, 4096] { #expect(!KernelHeuristics.defaultFoldedProducer(tileHeadDim: 64, causal: causal, seqlenK: n)) }
+        }
+        for (knob, stages, slack) in [("1", 2, false), ("2", 2, false), ("3", 3, false), ("4", 3, true), ("5", 2, true)] {
+            let form = try #require(KernelHeuristics.foldedProducerForm(knob: knob))
+            #expect(form.stages == stages && form.slack == slack, "FLASH_ATTENTION_HOPPER_FOLDED=\(knob)")
+        }
+        #expect(KernelHeuristics.foldedProducerForm(knob: "0") == nil && KernelHeuristics.foldedProducerForm(knob: nil) == nil)
+        guard getenv("FLASH_ATTENTION_HOPPER_FOLDED") == nil else { return }
+        for mask in [KernelMask.causal, .none] {
+            for n in [512, 1024, 2048, 8192] {
+                let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: mask, tensorMapFriendly: true,
+                                                                              seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                #expect(!d.foldedProducer, "\(mask) N = \(n): \(d.name)")
             }
         }
     }

@@ -1024,7 +1024,7 @@ public struct HopperForwardKernel: Sendable {
         """
         \(nd ? narrowHead : "")// First step: S = Q·K_lastᵀ, softmax.
                     {
-                        \(nd ? narrowFirstIssue : firstStepIssue("issue_qk"))
+                        \(nd ? narrowFirstIssue : firstStepIssue("issue_qk"))\(foldedSlackCopies(step: "kv_iter", first: true, indent: 16))
                         if (OVERLAP) {
                             // The previous tile's P·V ran under this tile's head and this S's issue.
                             // Waiting for P·V alone (wait_group 1, the epilogue under this S) made
@@ -1034,7 +1034,7 @@ public struct HopperForwardKernel: Sendable {
                             if (pending) finish_pending();
                             init_rows();
                         }
-                        \(nd ? "" : "wgmma_wait<0>();\n" + String(repeating: " ", count: 16))\(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")
+                        \(nd ? "" : "wgmma_wait<0>();\n" + String(repeating: " ", count: 16))\(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")\(foldedCopy("k", released: "kv_iter", indent: 16))
                         \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
                     }
                     for (int it = \(firstLoopStep); it < n_blocks; ++it) {
@@ -1047,12 +1047,12 @@ public struct HopperForwardKernel: Sendable {
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
                         wgmma_fence();
                         \(nv ? narrowLoopValueIssue : "issue_pv(prev);")
-                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
-                        \(keyRelease(notLast: "it != n_blocks - 1"))
+                        \(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))
                         softmax((n_blocks - 1 - it) * BLOCK_N);
                         wgmma_wait<0>();
-                        mbar_arrive(bar_v_free + 8 * prev);
+                        mbar_arrive(bar_v_free + 8 * prev);\(foldedCopy("v", released: "prv", indent: 16))
                         convert_p();\(stepEndRescale)
                     }
         """
@@ -1177,6 +1177,199 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// ``AttentionKernelDescriptor/foldedProducer``: no producer warp; lane 0 of warp 4 issues every copy.
+    private var fp: Bool { descriptor.foldedProducer }
+
+    /// The one-buffer grid's wait for the tile's Q (every form but the folded producer, whose tile loop
+    /// waits for each tile's Q at its head), with the next line's indentation.
+    private var staticQueryWait: String {
+        let pad = String(repeating: " ", count: 12)
+        let wait = qh ? halfWait(indent: 16)
+            : "qb = q_iter % Q_STAGES;\n" + pad + "    mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);\n" + pad + "    ++q_iter;"
+        return "if (!DYNAMIC) {\n" + pad + "    " + wait + "\n" + pad + "}\n" + pad
+    }
+
+    /// The folded producer's copies after this warpgroup released key step `released`'s K or V stage
+    /// (`operand` "k" or "v"): the issuing thread copies every step up to `released` + STAGES whose tile it
+    /// has taken (the stage's other warpgroup released it a turn earlier), then its warp reconverges before
+    /// the next product. Nothing in the other forms.
+    private func foldedCopy(_ operand: String, released: String, indent: Int) -> String {
+        guard fp && !sl else { return "" }
+        let pad = String(repeating: " ", count: indent)
+        return "\n" + pad + "if (issuer) copy_steps(bar_\(operand)_full, bar_\(operand)_free, s\(operand.uppercased()), &hp.tm_\(operand), copy_next\(operand == "v" ? " + 4" : ""), \(released) + STAGES + 1);\n"
+            + pad + "__syncwarp();  // lane 0 of warp 4 rejoins its warp before the next wgmma (.sync.aligned)"
+    }
+
+    /// ``AttentionKernelDescriptor/foldedCopiesInSlack``: the folded producer copies in warpgroup 1's slack.
+    private var sl: Bool { descriptor.foldedCopiesInSlack }
+
+    /// Copies in the slack (``AttentionKernelDescriptor/foldedCopiesInSlack``), after this warpgroup handed over the
+    /// turn of global step `step` and before it waits for its S: K up to step − 1 + STAGES and V up to step − 2 + STAGES
+    /// (both warpgroups released those stages' last uses before this turn; at a tile's first step every use of the
+    /// previous tiles, so V too up to step − 1 + STAGES), after taking the next tile at a tile's first step.
+    /// Nothing in the other forms.
+    private func foldedSlackCopies(step: String, first: Bool, indent: Int) -> String {
+        guard sl else { return "" }
+        let pad = String(repeating: " ", count: indent)
+        let take = first ? "take_next(); " : ""
+        return "\n" + pad + "if (issuer) { \(take)copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, \(step) + STAGES); "
+            + "copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, \(step) + STAGES\(first ? "" : " - 1")); }\n"
+            + pad + "__syncwarp();  // (in the wait for this warpgroup's S: the copies' stages were released a step ago)"
+    }
+
+    /// The folded producer's state and its two copy routines, and the prologue (tile 0's slot and Q, the
+    /// first STAGES key steps' K and V), in the consumers' scope.
+    ///
+    /// Each Q buffer has a 32-byte slot: the tile's row block (−1: the end), head, batch, key steps, the
+    /// global index of its first key step and its scheduler index. The issuing thread takes tile c + 1 at
+    /// the head of tile c (so the K/V ring can run on into it), after both warpgroups have released that
+    /// buffer's tile c − 1 (its last S products and the slot read). It waits only on barriers whose other
+    /// arrivals come from threads that cannot be blocked behind warpgroup 1: "Q free" (both warpgroups'
+    /// last S of tile c − 1, already past), and a stage's "free" for a use this warpgroup has just
+    /// released, which warpgroup 0, a turn ahead, released before it could wait for warpgroup 1.
+    private var foldedIssuer: String {
+        "\n" + """
+                // MARK: the folded producer (no producer warp): lane 0 of warp 4 (warpgroup 1, the later of each turn)
+                // issues every copy. A tile's slot (32 B per Q buffer): row block (−1: the end), head, batch, key
+                // steps, its first key step's global index, its scheduler index, the K/V row of global step 0 and
+                // the K/V head; then the next K step to copy, V's.
+                const bool issuer = warp == 4 && lane == 0;
+                const u32 copy_next = sched_slot + 32 * Q_STAGES;
+                // Tile `tile` (first key step `base`) into Q buffer q_iter % Q_STAGES, once both warpgroups are done
+                // with that buffer's last tile: its slot, then its Q (a plain "Q full" arrival without keys or at the end).
+                auto take_tile = [&](int tile, int base) {
+                    const int b = q_iter % Q_STAGES;
+                    mbar_wait(bar_q_free + 8 * b, ((q_iter / Q_STAGES) & 1) ^ 1);
+                    const u32 ns = sched_slot + 32 * b;
+                    if (tile >= total_tiles) {
+                        st_shared_s32(ns, -1); st_shared_s32(ns + 12, 0); st_shared_s32(ns + 16, base);
+                        mbar_arrive(bar_q + 8 * b);
+                        if (DYNAMIC) {
+                            // This block has taken its last index: the last block to get here leaves the
+                            // counters zero for the next launch on this stream.
+                            __threadfence();
+                            unsigned int* tile_counter = (unsigned int*)hp.tile_counter;
+                            if (atomicAdd(tile_counter + 1, 1u) == gridDim.x - 1) { atomicExch(tile_counter, 0u); atomicExch(tile_counter + 1, 0u); }
+                        }
+                        return;
+                    }
+                    int t_m_block, t_head, t_batch;
+                    if (DYNAMIC) {
+                        // Sections of (batch, head) pairs sized to the L2, row blocks heaviest first.
+                        \(Self.sectionTileDecode(tile: "tile", prefix: "x_", indent: 16))
+                        t_m_block = x_m_block; t_head = x_head; t_batch = x_batch;
+                    } else {
+                        t_m_block = m_blocks - 1 - tile % m_blocks; t_head = (tile / m_blocks) % p.heads; t_batch = tile / (m_blocks * p.heads);
+                    }
+                    const int t_m0 = t_m_block * BLOCK_M, t_rows = imin(BLOCK_M, p.seqlen_q - t_m0);
+                    const int t_hi = CAUSAL ? imin(p.seqlen_k, t_m0 + t_rows - 1 + (p.seqlen_k - p.seqlen_q) + 1) : p.seqlen_k;
+                    const int t_steps = t_hi > 0 ? (t_hi + BLOCK_N - 1) / BLOCK_N : 0;
+                    st_shared_s32(ns, t_m_block); st_shared_s32(ns + 4, t_head); st_shared_s32(ns + 8, t_batch);
+                    st_shared_s32(ns + 12, t_steps); st_shared_s32(ns + 16, base); st_shared_s32(ns + 20, tile);
+                    // For the copies: global step g of this tile loads key row (base + steps − 1 − g)·BLOCK_N of K/V head head / group.
+                    st_shared_s32(ns + 24, (base + t_steps - 1) * BLOCK_N); st_shared_s32(ns + 28, t_head / p.group_size);
+                    if (t_steps == 0) { mbar_arrive(bar_q + 8 * b); return; }
+                    mbar_expect_tx(bar_q + 8 * b, Q_BYTES);
+                    #pragma unroll
+                    for (int db = 0; db < D_BLOCKS; ++db) tma_load(sQ + b * Q_BYTES + db * BLOCK_M * 128, &hp.tm_q, bar_q + 8 * b, db * 64, t_m0, t_head, t_batch);
+                };
+                // The K or V copies of global key steps up to limit − 1 from the next one not yet copied (kept at
+                // next_addr), as far as the newest taken tile reaches (q_iter's buffer; steps before its first are the
+                // previous tile's): each once its stage's last use is released (a fresh barrier counts as released).
+                auto copy_steps = [&](u32 bar_full, u32 bar_free, u32 s_base, const TensorMap* map, u32 next_addr, int limit) {
+                    const u32 ns = sched_slot + 32 * (q_iter % Q_STAGES), os = sched_slot + 32 * ((q_iter + 1) % Q_STAGES);
+                    const int n_base = ld_shared_s32(ns + 16);
+                    limit = imin(limit, n_base + ld_shared_s32(ns + 12));
+                    for (int next = ld_shared_s32(next_addr); next < limit; ++next) {
+                        const u32 ts = next >= n_base ? ns : os;
+                        const int stage = next % STAGES;
+                        mbar_wait(bar_free + 8 * stage, ((next / STAGES) & 1) ^ 1);
+                        mbar_expect_tx(bar_full + 8 * stage, KV_BYTES);
+                        // Key blocks last to first within a tile (the slot's row for global step 0, less next's).
+                        const int row = ld_shared_s32(ts + 24) - next * BLOCK_N;
+                        #pragma unroll
+                        for (int db = 0; db < D_BLOCKS; ++db)
+                            tma_load(s_base + stage * KV_BYTES + db * BLOCK_N * 128, map, bar_full + 8 * stage, db * 64, row, ld_shared_s32(ts + 28), ld_shared_s32(ts + 8));
+                        st_shared_s32(next_addr, next + 1);
+                    }
+                };
+                // Prologue: tile 0's slot and Q, the first STAGES key steps' K and V.
+                if (issuer) {
+                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);\(descriptor.tmaStoreO ? " tma_prefetch_map(&hp.tm_o);" : "")
+                    st_shared_s32(copy_next, 0); st_shared_s32(copy_next + 4, 0);
+                    take_tile((int)blockIdx.x, 0);
+                    copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, STAGES);
+                    copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, STAGES);
+                }
+                __syncwarp();
+        """
+    }
+
+    /// The folded producer's work at a tile's head (the release-driven form): the next tile, then the copies now due.
+    /// (With ``AttentionKernelDescriptor/foldedCopiesInSlack`` only for a tile without keys, which has no slack.) The first
+    /// line carries no indentation, the rest `indent` spaces.
+    private func foldedHeadCopies(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "if (issuer) {\n" + pad + "    take_next();\n"
+            + pad + "    copy_steps(bar_k_full, bar_k_free, sK, &hp.tm_k, copy_next, kv_iter + STAGES);\n"
+            + pad + "    copy_steps(bar_v_full, bar_v_free, sV, &hp.tm_v, copy_next + 4, kv_iter + STAGES);\n"
+            + pad + "}\n" + pad + "__syncwarp();"
+    }
+
+    /// The folded producer's tile loop head: every thread waits for the tile's Q and reads its slot; the
+    /// issuing thread then takes the next tile (a tile ahead) and copies the key steps now due (those of
+    /// the next tile when this one has fewer than STAGES).
+    private var foldedTileLoop: String {
+        """
+        for (;;) {
+                    qb = q_iter % Q_STAGES;
+                    mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);
+                    ++q_iter;
+                    const u32 slot = sched_slot + 32 * qb;
+                    const int m_block = ld_shared_s32(slot);
+                    if (m_block < 0) break;
+                    const int head = ld_shared_s32(slot + 4), batch = ld_shared_s32(slot + 8);
+                    // The next tile: from the device counter, or this one's index + the grid (persistent order).
+                    auto take_next = [&]() {
+                        take_tile(DYNAMIC ? (int)gridDim.x + (int)atomicAdd((unsigned int*)hp.tile_counter, 1u) : ld_shared_s32(slot + 20) + (int)gridDim.x,
+                                  ld_shared_s32(slot + 16) + ld_shared_s32(slot + 12));
+                    };
+                    \(sl ? "// (Copies in the slack: the issuer takes the next tile in its first step's S wait, or below for a tile without keys.)" : foldedHeadCopies(indent: 12))
+        """ + tileDecodeTail(skip: "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
+    }
+
+    /// The producer's branch (every form but ``AttentionKernelDescriptor/foldedProducer``), through the
+    /// `} else {` that opens the consumers' branch.
+    private var producerSection: String {
+        """
+        \(two ? twoBlocksProducerHead : producerHead)
+                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);\(descriptor.tmaStoreO ? " tma_prefetch_map(&hp.tm_o);" : "")
+                    int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
+                    int qb = 0;                   // this tile's Q buffer
+                    \(tileLoop(producer: true))
+                        if (n_blocks == 0) { if (DYNAMIC) \(qh ? "{ mbar_arrive(bar_q + 8 * qb); " + secondSkip + " }" : "mbar_arrive(bar_q + 8 * qb);") continue; }
+                        \(qh ? producerHalfLoad : producerQLoad)
+                        for (int it = 0; it < n_blocks; ++it, ++kv_iter) {
+                            const int stage = kv_iter % STAGES;
+                            const u32 phase = (kv_iter / STAGES) & 1;
+                            const int row = k_row0 + (n_blocks - 1 - it) * BLOCK_N;
+                            // A fresh barrier counts as having completed the phase before its first (parity 1).
+                            \(stageLoad(operand: "k"))\(qh ? producerSecondLoad : "")
+                            \(stageLoad(operand: "v"))
+                        }
+                    }
+                    if (DYNAMIC) {
+                        // Every block has taken its last index: the last one to get here leaves the
+                        // counters zero for the next launch on this stream.
+                        __threadfence();
+                        unsigned int* tile_counter = (unsigned int*)hp.tile_counter;
+                        if (atomicAdd(tile_counter + 1, 1u) == gridDim.x - 1) { atomicExch(tile_counter, 0u); atomicExch(tile_counter + 1, 0u); }
+                    }
+                }
+            } else {
+        """
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, \(two ? 2 : 1))
@@ -1216,31 +1409,7 @@ public struct HopperForwardKernel: Sendable {
             }
             __syncthreads();
 
-            \(two ? twoBlocksProducerHead : producerHead)
-                    tma_prefetch_map(&hp.tm_q); tma_prefetch_map(&hp.tm_k); tma_prefetch_map(&hp.tm_v);\(descriptor.tmaStoreO ? " tma_prefetch_map(&hp.tm_o);" : "")
-                    int kv_iter = 0, q_iter = 0;  // pipeline positions across tiles
-                    int qb = 0;                   // this tile's Q buffer
-                    \(tileLoop(producer: true))
-                        if (n_blocks == 0) { if (DYNAMIC) \(qh ? "{ mbar_arrive(bar_q + 8 * qb); " + secondSkip + " }" : "mbar_arrive(bar_q + 8 * qb);") continue; }
-                        \(qh ? producerHalfLoad : producerQLoad)
-                        for (int it = 0; it < n_blocks; ++it, ++kv_iter) {
-                            const int stage = kv_iter % STAGES;
-                            const u32 phase = (kv_iter / STAGES) & 1;
-                            const int row = k_row0 + (n_blocks - 1 - it) * BLOCK_N;
-                            // A fresh barrier counts as having completed the phase before its first (parity 1).
-                            \(stageLoad(operand: "k"))\(qh ? producerSecondLoad : "")
-                            \(stageLoad(operand: "v"))
-                        }
-                    }
-                    if (DYNAMIC) {
-                        // Every block has taken its last index: the last one to get here leaves the
-                        // counters zero for the next launch on this stream.
-                        __threadfence();
-                        unsigned int* tile_counter = (unsigned int*)hp.tile_counter;
-                        if (atomicAdd(tile_counter + 1, 1u) == gridDim.x - 1) { atomicExch(tile_counter, 0u); atomicExch(tile_counter + 1, 0u); }
-                    }
-                }
-            } else {
+            \(fp ? "{" : producerSection)
                 \(two ? twoBlocksConsumerHead : consumerHead)
                 const int group = lane >> 2, tig = lane & 3;     // accumulator fragment coordinates
                 const int row_in_block = wg * 64 + (warp & 3) * 16 + group;  // this thread's rows: +0 and +8
@@ -1278,7 +1447,7 @@ public struct HopperForwardKernel: Sendable {
                 // warpgroup 0 takes the first.
                 if (wg == \(descriptor.consumerWarpgroups - 1)) named_arrive(BAR_TURN + 0, \(turnThreads));
                 int kv_iter = 0, q_iter = 0;
-                int qb = 0;  // this tile's Q buffer
+                int qb = 0;  // this tile's Q buffer\(fp ? foldedIssuer : "")
 
                 // MARK: epilogue: O = O / l; LSE = (m·s + log2 l)·ln 2; a row with l = 0 writes O = 0, LSE = +∞
                 auto epilogue = [&](out_t* o_tile, float* lse_tile, int rows_here) {
@@ -1310,7 +1479,7 @@ public struct HopperForwardKernel: Sendable {
                     epilogue(prev_o, prev_lse, prev_rows);
                     pending = false;
                 };\(descriptor.tmaStoreO ? storeEpilogue : "")
-                \(tileLoop(producer: false))
+                \(fp ? foldedTileLoop : tileLoop(producer: false))
                     \(late ? "" : tileAddresses(indent: 12))if (n_blocks == 0) {
                         \(late ? tileAddresses(indent: 16) : "")// Waits unconditionally: ptxas cannot tell that nothing is in flight without `pending`.
                         if (OVERLAP) { wgmma_wait<0>(); if (pending) finish_pending(); }
@@ -1320,7 +1489,7 @@ public struct HopperForwardKernel: Sendable {
                             if (c < p.head_dim) store_out1(o_tile + (i64)r * p.o_row_stride + c, 0.0f);
                         }
                         if (WRITE_LSE) for (int r = ctid; r < rows_here; r += CONSUMER_THREADS) lse_tile[(i64)r * p.lse_row_stride] = FA_INF;
-                        if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);
+                        \(fp ? "mbar_arrive(bar_q_free + 8 * qb);  // (the folded producer's slots: any order)" : "if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);")\(sl ? "\n" + String(repeating: " ", count: 16) + foldedHeadCopies(indent: 16) : "")
                         continue;
                     }
                     const int row0 = m0 + row_in_block;
@@ -1337,10 +1506,7 @@ public struct HopperForwardKernel: Sendable {
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
                     \(softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
-                    if (!DYNAMIC) {
-                        \(qh ? halfWait(indent: 16) : "qb = q_iter % Q_STAGES;\n" + String(repeating: " ", count: 16) + "mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);\n" + String(repeating: " ", count: 16) + "++q_iter;")
-                    }
-                    \(qLine)\(ws ? wsHead : "")
+                    \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
@@ -1348,7 +1514,7 @@ public struct HopperForwardKernel: Sendable {
                         const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
                         \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
                         \(lastValueIssue)
-                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")
+                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")\(foldedCopy("v", released: "last", indent: 20))
                         }
                     }
                     kv_iter += n_blocks;

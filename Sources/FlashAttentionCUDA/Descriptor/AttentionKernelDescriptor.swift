@@ -297,6 +297,28 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// with the TMA store of O that can take it (``KernelHeuristics/defaultQueryHalves(tileHeadDim:causal:seqlenK:)``
     /// otherwise: off). Suffix `qh` / `qr`.
     public var queryHalves: Int
+    /// Beside two blocks per multiprocessor (``twoBlocksPerMultiprocessor``): no producer warp. A block is
+    /// the two consumer warpgroups alone (256 threads, 8 warps, `__launch_bounds__(256, 2)`: 128 registers a
+    /// thread, 16 warps per SM, 4 on each sub-partition, against the 288-thread form's 96), and lane 0 of
+    /// warp 4 (consumer warpgroup 1, the later of each turn) issues every copy from inside its own loop: a
+    /// key step's K copy for global step g + STAGES right after warpgroup 1 has released step g's K stage
+    /// (warpgroup 0, a turn ahead, released it before), the V copy the same after its P·V wait, and at the
+    /// head of each tile the next tile's index (the dynamic scheduler's counter, or the persistent stride),
+    /// published in the other Q buffer's slot with its Q copy. Every wait of the issuing thread is on a
+    /// barrier whose other arrivals come from warps that cannot be blocked behind warpgroup 1. Tile D = 64,
+    /// at most 64-key steps, two Q buffers, the persistent grid (2 × SMs), dense tensors.
+    /// `FLASH_ATTENTION_HOPPER_FOLDED=1` (2 stages) or `=3` (3 stages) sets it on every dense tile D = 64
+    /// row; off by default. Suffix `fp`.
+    public var foldedProducer: Bool
+    /// Beside ``foldedProducer``: the issuing thread copies in warpgroup 1's slack instead of right after its
+    /// releases — in each key step between handing over its turn and waiting for its own S product (running on
+    /// the tensor cores behind warpgroup 0's), it copies K for global steps up to the previous step + STAGES and V
+    /// up to the one before + STAGES, stages both warpgroups released a step earlier (no wait is ever pending);
+    /// the next tile is taken in the same slack of a tile's first step (at its head for a tile without keys).
+    /// The copies go out about half a step later than the release-driven form's, so 3 stages give them the lead.
+    /// `FLASH_ATTENTION_HOPPER_FOLDED=4` (3 stages) or `=5` (2 stages). Suffix `sl`. Built after the session-12
+    /// call: checked in CI only (compiles clean), not yet run on a GPU.
+    public var foldedCopiesInSlack: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -310,7 +332,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         stageOInLastStage: Bool = false, halfDiagonalStep: Bool = false, treeRowReductions: Bool = false,
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
-        queryHalves: Int = 0
+        queryHalves: Int = 0,
+        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -352,6 +375,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.narrowDiagonalValues = narrowDiagonalValues
         self.stageOInOwnBuffer = stageOInOwnBuffer
         self.queryHalves = queryHalves
+        self.foldedProducer = foldedProducer
+        self.foldedCopiesInSlack = foldedCopiesInSlack
     }
 
     // MARK: - Derived layout facts
@@ -371,7 +396,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// independent persistent blocks share a multiprocessor and one block's exposed chains (a tile's
     /// first S → softmax → P·V, its epilogue) run under the other's products. The persistent grid
     /// has two blocks per multiprocessor. Tile D = 64, at most 32-key steps (64 spill 184–224 B), dense tensors, at most
-    /// half a multiprocessor's shared memory.
+    /// half a multiprocessor's shared memory. With ``foldedProducer`` the block is 8 warps (no producer warp, 128
+    /// registers) and takes 64-key steps.
     public var twoBlocksPerMultiprocessor: Bool { mainloop == .tmaWarpSpecialized && minBlocksPerMultiprocessor == 2 }
 
     /// Shared memory one of two co-resident blocks may have: half of the H100's 228 KB per
@@ -411,9 +437,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if qStages == 2 && !persistent { return "two Q buffers need the persistent grid (a block of the one-tile grid loads one Q)" }
             if tmaStoreO && outputType != elementType { return "the TMA store of O writes the input's 16-bit type, got output \(outputType)" }
             if tmaStoreO && overlapEpilogue { return "the TMA store of O and the overlapped epilogue exclude each other" }
+            if foldedProducer && (minBlocksPerMultiprocessor != 2 || warps != 8 || blockM != 128 || headDim != 64 || blockN > 64 || qStages != 2) {
+                return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
+            }
+            if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
             if minBlocksPerMultiprocessor == 2 {
-                if warps != 9 || blockM != 128 { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
-                if headDim != 64 || blockN > 32 { return "two blocks per multiprocessor (96 registers a thread) hold tile D = 64 with at most 32-key steps, got D = \(headDim), \(blockN) keys" }
+                if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
+                // (The folded producer's 8 warps get 128 registers a thread: its 64-key steps are checked above.)
+                if !foldedProducer && (headDim != 64 || blockN > 32) { return "two blocks per multiprocessor (96 registers a thread) hold tile D = 64 with at most 32-key steps, got D = \(headDim), \(blockN) keys" }
                 if !persistent || varlen || overlapEpilogue || stageOInQueryBuffer || stageOInLastStage || separateValueTurn || stageOInOwnBuffer
                     || narrowDiagonal || warpgroupStepCount {
                     return "two blocks per multiprocessor run the persistent grid on dense tensors, without the overlapped epilogue, O staged in Q or K/V stages, separate value turns, narrow diagonal products or per-warpgroup step counts"
@@ -467,7 +498,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                     return "three rotating Q halves stage each warpgroup's O in its own half (stageOInQueryBuffer), not in the K/V stages or an own buffer"
                 }
             }
-            if lateTileAddresses && !dynamicScheduler { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
+            if lateTileAddresses && !dynamicScheduler && !foldedProducer { return "late tile addresses read the dynamic scheduler's slot: they need the dynamic scheduler" }
             if blockM == 192 && dynamicScheduler && qStages == 2 && !lateTileAddresses {
                 return "three consumer warpgroups with the dynamic scheduler and two Q buffers spill (160 registers each) without late tile addresses"
             }
@@ -488,7 +519,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer and queryHalves need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer and foldedCopiesInSlack need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -516,7 +547,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -442,6 +442,29 @@ public enum KernelHeuristics {
                     : "two blocks per multiprocessor, 32-key steps (measured faster: KernelHeuristics.defaultTwoBlocks); ") + choice.reason
             }
         }
+        // Two blocks per multiprocessor with the producer folded into consumer warp 4 (foldedProducer: 256
+        // threads, 128 registers a thread, 64-key steps, two Q buffers, the TMA store of O where the output is the
+        // input's type, late tile addresses) on every dense tile D = 64 row: FLASH_ATTENTION_HOPPER_FOLDED=1 (or =2)
+        // in 2 stages, =3 in 3, =4 / =5 with the copies in warpgroup 1's slack (foldedCopiesInSlack) in 3 / 2 stages;
+        // unset or 0, nowhere (defaultFoldedProducer). After the 288-thread form, which it
+        // replaces where both knobs are set. The row's scheduler stays (dynamic on causal rows, the persistent
+        // stride on unmasked ones); the options below apply to it as to any row.
+        let foldedKnob = HopperForwardKnobs.folded
+        if tileD == 64, foldedKnob != "0",
+           let (stages, slack) = foldedProducerForm(knob: foldedKnob) ?? (defaultFoldedProducer(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) ? (2, false) : nil) {
+            var folded = d
+            folded.foldedCopiesInSlack = slack
+            (folded.blockM, folded.warps, folded.minBlocksPerMultiprocessor, folded.blockN, folded.stages) = (128, 8, 2, min(d.blockN, 64), stages)
+            (folded.persistent, folded.qStages, folded.overlapEpilogue, folded.foldedProducer) = (true, 2, false, true)
+            // The slot holds the tile: no tile addresses through the main loop (any scheduler).
+            folded.lateTileAddresses = true
+            folded.stageOInQueryBuffer = false
+            folded.tmaStoreO = problem.outputType == problem.elementType
+            if folded.invalidReason == nil {
+                d = folded
+                choice.reason = "two blocks per multiprocessor, the producer folded into consumer warp 4\(slack ? " (copies in its slack)" : ""), 64-key steps in \(stages) stages (FLASH_ATTENTION_HOPPER_FOLDED=\(foldedKnob ?? "")); " + choice.reason
+            }
+        }
         // FLASH_ATTENTION_HOPPER_OQ=1: the TMA store of O staged in the Q buffer on every row that
         // has no store yet (16-bit outputs of the input's type, dense tensors).
         if HopperForwardKnobs.stageOInQueryBuffer == "1" && !d.tmaStoreO && problem.outputType == problem.elementType {
@@ -606,6 +629,26 @@ public enum KernelHeuristics {
     /// is unset: nowhere yet (session 11, hopfwd18: built and checked, timings in docs/performance.md).
     public static func defaultTwoBlocks(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         false
+    }
+
+    /// Whether the Hopper forward runs the folded-producer form (``AttentionKernelDescriptor/foldedProducer``)
+    /// when `FLASH_ATTENTION_HOPPER_FOLDED` is unset: nowhere yet (session 12, hopfwd20: built and checked;
+    /// timings in docs/performance.md).
+    public static func defaultFoldedProducer(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        false
+    }
+
+    /// The folded producer's form a `FLASH_ATTENTION_HOPPER_FOLDED` value asks for (K/V stages, copies in warpgroup 1's
+    /// slack): `1` or `2` → (2, no), `3` → (3, no), `4` → (3, yes), `5` → (2, yes); nil (the default rule decides) for
+    /// anything else, `0` included.
+    public static func foldedProducerForm(knob: String?) -> (stages: Int, slack: Bool)? {
+        switch knob {
+        case "1", "2": (2, false)
+        case "3": (3, false)
+        case "4": (3, true)
+        case "5": (2, true)
+        default: nil
+        }
     }
 
     /// Whether the Hopper forward stages O in the last key step's K/V stages
@@ -925,4 +968,5 @@ private enum HopperForwardKnobs {
     static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
     static let twoBlocks = FileSystem.environment("FLASH_ATTENTION_HOPPER_TWOBLOCKS")
     static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
+    static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
 }
