@@ -566,6 +566,21 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true,
         precomputedDescriptors: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
+    // Session 12 (FLASH_ATTENTION_HOPPER_QHALVES128=1): two stages of Q halves (four 16 KB halves in the two Q buffers'
+    // bytes) on the tile D = 128 rows with two Q buffers and the TMA store of O: the causal 128-key forms (half-width
+    // diagonal softmax and precomputed descriptors up to 1k keys, descriptors only at 2k) and the unmasked one, both
+    // element types.
+    for type in [ElementType.bfloat16, .float16] {
+        for diag in [true, false] {
+            list.append(AttentionKernelDescriptor(
+                architecture: .sm90a, elementType: type, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+                mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+                tmaStoreO: true, halfDiagonalStep: diag, precomputedDescriptors: true, queryHalves: 4))
+        }
+        list.append(AttentionKernelDescriptor(
+            architecture: .sm90a, elementType: type, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+            mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, queryHalves: 4))
+    }
     return list
 }()
 
@@ -1377,6 +1392,45 @@ struct HopperForwardTests {
         }
         // The Q map's box is one warpgroup's 64 rows.
         #expect(qh.blockM == 128)
+    }
+
+    /// Two stages of Q halves at tile D = 128 (``AttentionKernelDescriptor/queryHalves`` 4, suffix `q4`): the two Q
+    /// buffers' 64 KB as four 16 KB halves (fill f in half f mod 4), O still in its own staging tile with 128-row blocks,
+    /// the same shared memory as the two-Q-buffer kernel it replaces; refused at tile D = 256 and beside O staged in Q or
+    /// the K/V stages. Off by default (session 12, hopfwd22: 0.98× causal, 0.99× unmasked); the knob routes it.
+    @Test func queryHalvesTwoStages() throws {
+        let q4 = try #require(hopperVariants.first { $0.queryHalves == 4 && $0.mask == .causal && $0.halfDiagonalStep && $0.elementType == .bfloat16 })
+        let unmasked = try #require(hopperVariants.first { $0.queryHalves == 4 && $0.mask == .none && $0.elementType == .float16 })
+        #expect(q4.invalidReason == nil && q4.name.hasSuffix("_causal_lse_tmaws2pdsohdxdq4_sm_90a"), "\(q4.name)")
+        #expect(unmasked.invalidReason == nil && unmasked.name.hasSuffix("_lse_tmaws2psoq4_sm_90a"), "\(unmasked.name)")
+        var q2 = q4
+        (q2.queryHalves, q2.qStages) = (0, 2)
+        #expect(q4.sharedMemoryBytes == q2.sharedMemoryBytes && q4.sharedMemoryBytes == 230_656)
+        let source = try AttentionKernel(descriptor: q4).source
+        #expect(source.contains("constexpr int Q_HALVES = 4;") && source.contains("mbar_init(bar_q_free + 8 * q, 128);"))
+        #expect(source.contains("qb = (2 * q_iter + wg) % Q_HALVES;") && source.contains("desc_lo(sQ + qb * Q_HALF_BYTES, 16)"))
+        #expect(source.contains("const u32 o_stage = sO + wg * 64 * 128;") && source.contains("(dt >> 3) * (BLOCK_M * 128)")
+                && !source.contains("(dt >> 3) * (64 * 128)"), "O keeps the staging tile's 128-row blocks")
+        let q2Source = try AttentionKernel(descriptor: q2).source
+        #expect(!q2Source.contains("Q_HALVES") && q2Source.contains("qb = q_iter % Q_STAGES;"), "kernels without it keep their source")
+        let changes: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.queryHalves = 5 }, { $0.qStages = 2 }, { $0.varlen = true }, { $0.tmaStoreO = false },
+            { $0.stageOInQueryBuffer = true }, { $0.headDim = 256; $0.blockN = 80 }]
+        for change in changes {
+            var bad = q4
+            change(&bad)
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_QHALVES128") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_STORE") == nil else { return }
+        for n in [0, 512, 1024, 2048, 4096] {
+            #expect(!KernelHeuristics.defaultQueryHalves128(causal: true, seqlenK: n) && !KernelHeuristics.defaultQueryHalves128(causal: false, seqlenK: n))
+        }
+        for (n, mask) in [(512, KernelMask.causal), (2048, .causal), (512, .none)] {
+            let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: mask, tensorMapFriendly: true,
+                                                                          seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+            #expect(d.queryHalves == 0 && d.qStages == 2, "\(d.name)")
+        }
     }
 
     /// Q in halves is the default where it measured faster (session 12, docs/performance.md): causal tile D = 256

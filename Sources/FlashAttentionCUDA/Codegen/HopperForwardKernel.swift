@@ -298,7 +298,7 @@ public struct HopperForwardKernel: Sendable {
 
     /// Q in halves: the half buffers' constants (after the Q_STAGES line).
     private var halvesConstants: String {
-        "\nconstexpr int Q_HALVES = \(descriptor.queryHalves);      // Q in per-warpgroup 64-row halves, one full / free barrier pair each (\(descriptor.queryHalves == 2 ? "half w is warpgroup w's" : "rotating: fill f in half f mod 3"))"
+        "\nconstexpr int Q_HALVES = \(descriptor.queryHalves);      // Q in per-warpgroup 64-row halves, one full / free barrier pair each (\(descriptor.queryHalves == 2 ? "half w is warpgroup w's" : descriptor.queryHalves == 3 ? "rotating: fill f in half f mod 3" : "two stages: fill f in half f mod 4, warpgroup 0's in 0 / 2, warpgroup 1's in 1 / 3"))"
             + "\nconstexpr unsigned Q_HALF_BYTES = 64 * HEAD_DIM * 2;"
     }
 
@@ -732,8 +732,9 @@ public struct HopperForwardKernel: Sendable {
     private var okv: Bool { descriptor.stageOInLastStage }
 
     /// Bytes between the 64-column blocks of the O staging rows: a block of BLOCK_M rows in the
-    /// staging tile or the Q buffer, one warpgroup's 64 rows in a K/V stage.
-    private var oBlockStride: String { okv || qh ? "(64 * 128)" : "(BLOCK_M * 128)" }
+    /// staging tile or the Q buffer, one warpgroup's 64 rows in a K/V stage or a Q half (not in the
+    /// staging tile beside Q halves, `q4`: that tile keeps BLOCK_M rows a block).
+    private var oBlockStride: String { okv || (qh && oq) ? "(64 * 128)" : "(BLOCK_M * 128)" }
 
     /// O staged in the last step's stages: the named barriers that hand a stage from the other
     /// warpgroup's last product to this warpgroup's staging.

@@ -291,6 +291,14 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     ///   warpgroup stages its O in its own half (``stageOInQueryBuffer``, required), released once the store
     ///   has read it; no staging in K/V stages or an own buffer. At D = 256 the three halves take the 96 KB of Q
     ///   plus ``stageOInOwnBuffer``'s buffer.
+    /// - 4 (`q4`, two stages of halves; session 12, tile D ≤ 128): four 16 KB halves (at D = 128) in the bytes of two Q
+    ///   tiles, so it replaces ``qStages`` 2: warpgroup 0's rows of tile c go to half 2c mod 4, warpgroup 1's to
+    ///   (2c + 1) mod 4, each released after its warpgroup's last S product. The next tile's half of a warpgroup waits
+    ///   only for that warpgroup of the tile before this one (not for both), and warpgroup 0's first S waits for 16 KB
+    ///   of Q and its K instead of 32 KB (warpgroup 1's half follows the first K). O keeps its own staging tile
+    ///   (``tmaStoreO``), not the Q halves or the K/V stages. `FLASH_ATTENTION_HOPPER_QHALVES128=1` sets it on the tile
+    ///   D = 128 rows with two Q buffers and the TMA store of O (``KernelHeuristics/defaultQueryHalves128(causal:seqlenK:)``
+    ///   otherwise: off).
     /// The producer copies a tile's warpgroup-0 half first, then its first K, then the warpgroup-1 half, then
     /// its first V. Dense tensors only, one Q stage, not with ``lateTileAddresses``, ``overlapEpilogue`` or two
     /// blocks per multiprocessor. `FLASH_ATTENTION_HOPPER_QHALVES=1` sets 2 and `=2` sets 3 on the tile D = 256 rows
@@ -487,7 +495,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "warpgroup 0's O in a staging buffer of its own is a form of O staged in the last K/V stages with P·V and S in separate turns (tile D = 256, 128-key steps in one stage, dense 16-bit outputs)"
             }
             if queryHalves != 0 {
-                if queryHalves != 2 && queryHalves != 3 { return "queryHalves must be 0, 2 or 3, got \(queryHalves)" }
+                if queryHalves < 2 || queryHalves > 4 { return "queryHalves must be 0, 2, 3 or 4, got \(queryHalves)" }
+                if queryHalves == 4 && (headDim > 128 || !tmaStoreO || stageOInQueryBuffer || stageOInLastStage) {
+                    return "two stages of Q halves (queryHalves 4) are a tile D ≤ 128 form with O in its own staging tile (the TMA store of O, not staged in Q or the K/V stages)"
+                }
                 if blockM != 128 || minBlocksPerMultiprocessor != 1 || qStages != 1 || varlen || lateTileAddresses || overlapEpilogue {
                     return "Q in per-warpgroup halves needs two consumer warpgroups (blockM 128, one block per multiprocessor), one Q stage and dense tensors, and excludes late tile addresses and the overlapped epilogue"
                 }
@@ -547,7 +558,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -604,8 +604,30 @@ public enum KernelHeuristics {
                     + (halvesKnob == nil ? " (KernelHeuristics.defaultQueryHalves); " : " (FLASH_ATTENTION_HOPPER_QHALVES=\(halvesKnob ?? "")); ") + choice.reason
             }
         }
+        // Two stages of Q halves at tile D = 128 (queryHalves 4, `q4`): the two Q buffers' 64 KB as four 16 KB
+        // per-warpgroup halves, so a warpgroup's next rows wait only for its own last S product of the tile before and
+        // warpgroup 0's first S for 16 KB of Q. On tile D = 128 rows with two Q buffers and the TMA store of O (O in its
+        // own staging tile); FLASH_ATTENTION_HOPPER_QHALVES128=1 there, =0 nowhere; unset, defaultQueryHalves128 (nowhere).
+        let halves128Knob = HopperForwardKnobs.queryHalves128
+        if tileD == 128 && d.qStages == 2 && d.tmaStoreO && !d.stageOInQueryBuffer && !d.stageOInLastStage && halves128Knob != "0"
+            && (halves128Knob == "1" || defaultQueryHalves128(causal: causal, seqlenK: problem.seqlenK)) {
+            var split = d
+            (split.queryHalves, split.qStages) = (4, 1)
+            if split.invalidReason == nil {
+                d = split
+                choice.reason = "two stages of per-warpgroup Q halves"
+                    + (halves128Knob == nil ? " (KernelHeuristics.defaultQueryHalves128); " : " (FLASH_ATTENTION_HOPPER_QHALVES128=1); ") + choice.reason
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
+    }
+
+    /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
+    /// 4, `q4`) on a tile D = 128 row with two Q buffers and the TMA store of O when `FLASH_ATTENTION_HOPPER_QHALVES128`
+    /// is unset: nowhere yet (session 12, hopfwd22: built and checked; timings in docs/performance.md).
+    public static func defaultQueryHalves128(causal: Bool, seqlenK: Int) -> Bool {
+        false
     }
 
     /// The Hopper forward's Q halves (``AttentionKernelDescriptor/queryHalves``: 0 off, 2 `qh`, 3 `qr`) when
@@ -968,5 +990,6 @@ private enum HopperForwardKnobs {
     static let ownBuffer = FileSystem.environment("FLASH_ATTENTION_HOPPER_OWNO")
     static let twoBlocks = FileSystem.environment("FLASH_ATTENTION_HOPPER_TWOBLOCKS")
     static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
+    static let queryHalves128 = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES128")
     static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
 }
