@@ -1019,6 +1019,17 @@ public struct HopperForwardKernel: Sendable {
             : "mbar_arrive(bar_k_free + 8 * stage);"
     }
 
+    /// ``AttentionKernelDescriptor/valueWaitAfterSoftmax``: a never-taken branch on the step's new row sum
+    /// between the softmax and the P·V wait (with the line break and indentation; nothing in the other forms).
+    /// It ends the softmax's basic block: without it ptxas hoisted the `WARPGROUP.DEPBAR` of the wait to the
+    /// softmax's head (to reuse P's registers as temporaries), so the softmax waited for this warpgroup's P·V.
+    /// The row sum is a sum of exponentials (≥ 0; NaN compares false), so the trap never runs.
+    private var valueWaitFence: String {
+        guard descriptor.valueWaitAfterSoftmax else { return "" }
+        return "\n" + String(repeating: " ", count: 16)
+            + "if (row_sum[0] < 0.0f) __trap();  // never taken: ends the softmax's block, so ptxas keeps the P·V wait below after it"
+    }
+
     /// The shipped key steps: S of step j lands while P·V of step j − 1 (P in its own registers) runs.
     private var shippedSteps: String {
         """
@@ -1050,7 +1061,7 @@ public struct HopperForwardKernel: Sendable {
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
                         \(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))
-                        softmax((n_blocks - 1 - it) * BLOCK_N);
+                        softmax((n_blocks - 1 - it) * BLOCK_N);\(valueWaitFence)
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);\(foldedCopy("v", released: "prv", indent: 16))
                         convert_p();\(stepEndRescale)

@@ -319,6 +319,16 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_FOLDED=4` (3 stages) or `=5` (2 stages). Suffix `sl`. Built after the session-12
     /// call: checked in CI only (compiles clean), not yet run on a GPU.
     public var foldedCopiesInSlack: Bool
+    /// The loop's wait for the previous step's P·V held behind the softmax (session 12, hopfwd21). The
+    /// source waits for that product after the softmax, but ptxas hoisted the `WARPGROUP.DEPBAR` to the
+    /// softmax's head (right after the mask's branch join) and used the P registers it frees as the
+    /// softmax's temporaries, so a warpgroup's softmax started only once its own P·V had finished instead
+    /// of running under it. A never-taken branch on the new row sum (`row_sum[0] < 0`, a trap) ends the
+    /// softmax's basic block, which ptxas does not schedule across: the wait, the V release, P's
+    /// conversion and the O rescale follow the exponentials and sums. Not with ``separateValueTurn``
+    /// (it waits for P·V before S). `FLASH_ATTENTION_HOPPER_VALUEWAIT=1` sets it on every row of the
+    /// shipped step order; off by default. Suffix `vw`.
+    public var valueWaitAfterSoftmax: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -333,7 +343,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
-        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false
+        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -377,6 +387,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.queryHalves = queryHalves
         self.foldedProducer = foldedProducer
         self.foldedCopiesInSlack = foldedCopiesInSlack
+        self.valueWaitAfterSoftmax = valueWaitAfterSoftmax
     }
 
     // MARK: - Derived layout facts
@@ -441,6 +452,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
+            if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
                 // (The folded producer's 8 warps get 128 registers a thread: its 64-key steps are checked above.)
@@ -519,7 +531,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer and foldedCopiesInSlack need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack and valueWaitAfterSoftmax need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -547,7 +559,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -604,6 +604,14 @@ public enum KernelHeuristics {
                     + (halvesKnob == nil ? " (KernelHeuristics.defaultQueryHalves); " : " (FLASH_ATTENTION_HOPPER_QHALVES=\(halvesKnob ?? "")); ") + choice.reason
             }
         }
+        // FLASH_ATTENTION_HOPPER_VALUEWAIT=1: the loop's P·V wait kept after the softmax (ptxas hoisted it to the
+        // softmax's head); last, on every tile D = 64 / 128 row of the shipped step order (a row the form does not take
+        // keeps its kernel; the unmasked D = 256 80-key row without precomputed descriptors spills with it).
+        if HopperForwardKnobs.valueWait == "1" && tileD <= 128 {
+            var held = d
+            held.valueWaitAfterSoftmax = true
+            if held.invalidReason == nil { d = held }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -969,4 +977,5 @@ private enum HopperForwardKnobs {
     static let twoBlocks = FileSystem.environment("FLASH_ATTENTION_HOPPER_TWOBLOCKS")
     static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
     static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
+    static let valueWait = FileSystem.environment("FLASH_ATTENTION_HOPPER_VALUEWAIT")
 }
