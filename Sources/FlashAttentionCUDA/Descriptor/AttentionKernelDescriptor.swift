@@ -329,6 +329,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// (it waits for P·V before S). `FLASH_ATTENTION_HOPPER_VALUEWAIT=1` sets it on every row of the
     /// shipped step order; off by default. Suffix `vw`.
     public var valueWaitAfterSoftmax: Bool
+    /// The producer's waits for a free K / V stage or Q buffer sleep on the barrier instead of spinning (session 12,
+    /// hopfwd21, from cuDNN's SASS): `mbarrier.try_wait` with a suspend-time hint (10 ms), which ptxas compiles to a
+    /// try-wait whose retry path is `NANOSLEEP.SYNCS` (woken by the barrier's phase change), cuDNN's form. The shipped
+    /// wait retries `YIELD` / `TRYWAIT` / `BRA`: at causal D = 64 N = 512 the producer looped 1.8 M times (5.5 M
+    /// instructions, a tenth of the launch's), all on the scheduler it shares with two consumer warps; cuDNN's
+    /// producer retried 0.01 M times. The consumers' waits are unchanged (their first try-wait suspends until the
+    /// data lands). The producer-warp forms only (not ``foldedProducer``, whose copies issue from a consumer
+    /// warp). `FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1` sets it on every such row; off by default. Suffix `ps`.
+    public var sleepingProducerWaits: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -343,7 +352,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
-        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false
+        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
+        sleepingProducerWaits: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -388,6 +398,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.foldedProducer = foldedProducer
         self.foldedCopiesInSlack = foldedCopiesInSlack
         self.valueWaitAfterSoftmax = valueWaitAfterSoftmax
+        self.sleepingProducerWaits = sleepingProducerWaits
     }
 
     // MARK: - Derived layout facts
@@ -452,6 +463,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
+            if sleepingProducerWaits && foldedProducer { return "the folded producer has no producer warp to sleep (its copies issue from a consumer warp)" }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
@@ -531,7 +543,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack and valueWaitAfterSoftmax need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax and sleepingProducerWaits need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -559,7 +571,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -612,6 +612,13 @@ public enum KernelHeuristics {
             held.valueWaitAfterSoftmax = true
             if held.invalidReason == nil { d = held }
         }
+        // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
+        // spinning (sleepingProducerWaits); every row with a producer warp.
+        if HopperForwardKnobs.producerSleep == "1" {
+            var sleeping = d
+            sleeping.sleepingProducerWaits = true
+            if sleeping.invalidReason == nil { d = sleeping }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -978,4 +985,5 @@ private enum HopperForwardKnobs {
     static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
     static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
     static let valueWait = FileSystem.environment("FLASH_ATTENTION_HOPPER_VALUEWAIT")
+    static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
 }
