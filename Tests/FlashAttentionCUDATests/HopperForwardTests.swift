@@ -566,6 +566,36 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 64, warps: 8, minBlocksPerMultiprocessor: 2,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, lateTileAddresses: true,
         precomputedDescriptors: true, earlyRescale: true, foldedProducer: true, foldedCopiesInSlack: true))
+    // Session 12 (hopfwd21, both off: checked / timed on the GPU, see docs/performance.md). The loop's P·V wait held
+    // behind the softmax (valueWaitAfterSoftmax, FLASH_ATTENTION_HOPPER_VALUEWAIT=1): the shipped causal D = 64 row
+    // (…pdq2hder), D = 64 three warpgroups unmasked, causal D = 128 with the store.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, earlyRescale: true, valueWaitAfterSoftmax: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, earlyRescale: true, valueWaitAfterSoftmax: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, valueWaitAfterSoftmax: true))
+    // ... and the producer's waits sleeping on the barrier (sleepingProducerWaits, FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1):
+    // the shipped causal D = 64 row, D = 64 three warpgroups unmasked, causal D = 256 128-key steps in Q halves (qr).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, earlyRescale: true, sleepingProducerWaits: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, earlyRescale: true, sleepingProducerWaits: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true,
+        queryHalves: 3, sleepingProducerWaits: true))
     return list
 }()
 
@@ -895,6 +925,54 @@ struct HopperForwardTests {
         var wgmmaLoop = tr
         (wgmmaLoop.mainloop, wgmmaLoop.persistent, wgmmaLoop.dynamicScheduler, wgmmaLoop.qStages, wgmmaLoop.halfDiagonalStep) = (.wgmma, false, false, 1, false)
         #expect(wgmmaLoop.invalidReason != nil)
+    }
+
+    /// Session 12 (hopfwd21): the P·V wait after the softmax (`vw`) and the sleeping producer waits (`ps`) — their text,
+    /// their refusals, and that no problem routes to either while their knobs are unset (both measured level or slower).
+    @Test func valueWaitAndProducerSleepShapes() throws {
+        let vw = try #require(hopperVariants.first { $0.valueWaitAfterSoftmax && $0.halfDiagonalStep })
+        #expect(vw.invalidReason == nil && vw.name.hasSuffix("tmaws2pdq2hdervw_sm_90a"))
+        let vwSource = try AttentionKernel(descriptor: vw).source
+        let fence = "if (row_sum[0] < 0.0f) __trap();"
+        #expect(vwSource.components(separatedBy: fence).count == 2)
+        #expect(vwSource.contains("softmax((n_blocks - 1 - it) * BLOCK_N);\n                " + fence))
+        var plain = vw
+        plain.valueWaitAfterSoftmax = false
+        #expect(!(try AttentionKernel(descriptor: plain).source).contains("__trap()"))
+        let wide = try #require(hopperVariants.first { $0.separateValueTurn && !$0.sleepingProducerWaits })
+        var wideHeld = wide
+        wideHeld.valueWaitAfterSoftmax = true
+        #expect(wideHeld.invalidReason != nil)
+
+        let ps = try #require(hopperVariants.first { $0.sleepingProducerWaits && $0.halfDiagonalStep })
+        #expect(ps.invalidReason == nil && ps.name.hasSuffix("tmaws2pdq2hderps_sm_90a"))
+        let psSource = try AttentionKernel(descriptor: ps).source
+        #expect(psSource.contains("mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2, %3;"))
+        #expect(psSource.contains("mbar_wait_sleep(bar_k_free + 8 * stage, phase ^ 1);") && psSource.contains("mbar_wait_sleep(bar_v_free + 8 * stage, phase ^ 1);"))
+        #expect(psSource.contains("mbar_wait_sleep(bar_q_free + 8 * qb,") && !psSource.contains("mbar_wait_sleep(bar_k_full"))
+        var unslept = ps
+        unslept.sleepingProducerWaits = false
+        #expect(!(try AttentionKernel(descriptor: unslept).source).contains("mbar_wait_sleep"))
+        let halves = try #require(hopperVariants.first { $0.sleepingProducerWaits && $0.queryHalves == 3 })
+        #expect((try AttentionKernel(descriptor: halves).source).contains("mbar_wait_sleep(bar_q_free + 8 * qb1,"))
+        let folded = try #require(hopperVariants.first { $0.foldedProducer })
+        var foldedSleeping = folded
+        foldedSleeping.sleepingProducerWaits = true
+        #expect(foldedSleeping.invalidReason != nil)
+        var mma = ps
+        (mma.mainloop, mma.persistent, mma.dynamicScheduler, mma.qStages, mma.halfDiagonalStep, mma.earlyRescale) = (.mmaSync, false, false, 1, false, false)
+        #expect(mma.invalidReason != nil)
+
+        guard getenv("FLASH_ATTENTION_HOPPER_VALUEWAIT") == nil && getenv("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP") == nil else { return }
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.causal, .none] {
+                for n in [512, 1024, 2048, 8192] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                }
+            }
+        }
     }
 
     @Test func invalidShapesAreRefused() {
