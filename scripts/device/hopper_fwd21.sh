@@ -17,6 +17,8 @@
 # Phase 3: one ncu line per form at causal D = 64 N = 512 bf16 (shipped, ps, cuDNN): duration, issue active, tensor pipe,
 #   instructions.
 #   usage on the device: bash scripts/device/hopper_fwd21.sh   (carry .device-hopfwd21/flash-attn.gz; timeout_s 400)
+#   cuDNN's step order (xt, built after the calls, not yet run): HW_FN="FLASH_ATTENTION_HOPPER=1 FLASH_ATTENTION_HOPPER_EXPTURN=1"
+#     HW_SUFFIX=xt HW_SETS="base:X=1 xt:FLASH_ATTENTION_HOPPER_EXPTURN=1" bash scripts/device/hopper_fwd21.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=$OUT/logs; mkdir -p $LOG
 exec > >(tee $OUT/summary.txt) 2>&1
@@ -26,8 +28,9 @@ export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache
 BUDGET=${HW_BUDGET:-260}
 T0=$(date +%s); el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv,noheader
-ndk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*tmaws[a-z0-9]*ps_sm_90a" | sort -u; }
-FN="FLASH_ATTENTION_HOPPER=1 FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1"
+SUF=${HW_SUFFIX:-ps}
+ndk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*tmaws[a-z0-9]*${SUF}_sm_90a" | sort -u; }
+FN="${HW_FN:-FLASH_ATTENTION_HOPPER=1 FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1}"
 SN=512,1024,2048
 DIMS=64
 mkdir -p /tmp/npy
@@ -117,7 +120,7 @@ job oracle_g2 "$FN FLASH_ATTENTION_HOPPER_GRID=2" python3 /tmp/oracle21.py oracl
 job memcheck "$FN FLASH_ATTENTION_HOPPER_GRID=2" python3 /tmp/oracle21.py sanitize memcheck
 job racecheck "$FN FLASH_ATTENTION_HOPPER_GRID=2" python3 /tmp/oracle21.py sanitize racecheck
 fi
-SETS="base:X=1 ps:FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1 ${HW_EXTRA:-}"
+SETS="${HW_SETS:-base:X=1 ps:FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1} ${HW_EXTRA:-}"
 envs_of() { echo "${1#*:}" | tr ',' ' '; }
 # Warm-ups into the shared cache (the timed runs compile nothing): one process per (dtype, D, setting).
 for t in bf16 fp16; do
@@ -130,7 +133,7 @@ wait $(jobs -p)
 el "phase 1 done"
 for n in $CHECKS; do
   [ -f $LOG/$n.txt ] || continue
-  echo "$n: $(grep -E '^check:|passed, [0-9]+ failed|^oracle|^sanitize|ERROR SUMMARY|RACECHECK SUMMARY' $LOG/$n.txt | tail -2 | tr '\n' ' ') $(tail -1 $LOG/$n.txt); ps kernels reached: $(ndk /tmp/c-$n | wc -l)"
+  echo "$n: $(grep -E '^check:|passed, [0-9]+ failed|^oracle|^sanitize|ERROR SUMMARY|RACECHECK SUMMARY' $LOG/$n.txt | tail -2 | tr '\n' ' ') $(tail -1 $LOG/$n.txt); $SUF kernels reached: $(ndk /tmp/c-$n | wc -l)"
   ndk /tmp/c-$n | sed "s/^/    /"
 done
 grep -h "FAIL" $LOG/pinned*.txt $LOG/dense*.txt $LOG/verify.txt $LOG/oracle*.txt $LOG/memcheck.txt $LOG/racecheck*.txt 2>/dev/null | head -8
@@ -147,7 +150,7 @@ el "torch done"
 # Phase 3: one ncu line per form at causal D = 64 N = 512 bf16 (launch 30 of the bench: 23 unmasked, then causal).
 ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 NM=gpu__time_duration.sum,sm__inst_issued.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum
-for set in base:X=1 ps:FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1; do
+for set in $SETS; do
   env $(envs_of $set) timeout 60 "$ncu" --clock-control none -k regex:flash_attention_forward --launch-skip 30 --launch-count 1 --metrics $NM \
     /tmp/fa compile --bench --bench-head-dims 64 --bench-seqlens 512 --bench-dtypes bf16 > $LOG/ncu_${set%%:*}.txt 2>&1
 done
@@ -165,7 +168,7 @@ with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
     torch.cuda.synchronize()
 PY2
 timeout 60 "$ncu" --clock-control none --nvtx --nvtx-include "sdpa/" -k regex:fprop --metrics $NM python3 /tmp/sdpa_once.py > $LOG/ncu_cudnn.txt 2>&1
-for n in base ps cudnn; do
+for n in $(for set in $SETS; do echo ${set%%:*}; done) cudnn; do
   echo "ncu $n: $(grep -E 'N=512 causal|cudnn_' $LOG/ncu_$n.txt | grep -m1 -oE '(fwd_[a-z0-9_]*|cudnn_[a-z0-9_]*)') $(grep -E 'gpu__time_duration.sum|sm__inst_issued|hmma_cycles|smsp__inst_executed.sum' $LOG/ncu_$n.txt | awk '{print $1"="$NF}' | tr '\n' ' ')" | tee -a $OUT/ncu.txt
 done
 el "ncu done"

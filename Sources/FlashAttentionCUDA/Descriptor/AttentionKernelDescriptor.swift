@@ -327,7 +327,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// softmax's basic block, which ptxas does not schedule across: the wait, the V release, P's
     /// conversion and the O rescale follow the exponentials and sums. Not with ``separateValueTurn``
     /// (it waits for P·V before S). `FLASH_ATTENTION_HOPPER_VALUEWAIT=1` sets it on every row of the
-    /// shipped step order; off by default. Suffix `vw`.
+    /// shipped step order; off by default (0.91–0.97× the shipped kernels on an H100: ptxas's hoist was the better
+    /// schedule). Suffix `vw`.
     public var valueWaitAfterSoftmax: Bool
     /// The producer's waits for a free K / V stage or Q buffer sleep on the barrier instead of spinning (session 12,
     /// hopfwd21, from cuDNN's SASS): `mbarrier.try_wait` with a suspend-time hint (10 ms), which ptxas compiles to a
@@ -336,8 +337,20 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// instructions, a tenth of the launch's), all on the scheduler it shares with two consumer warps; cuDNN's
     /// producer retried 0.01 M times. The consumers' waits are unchanged (their first try-wait suspends until the
     /// data lands). The producer-warp forms only (not ``foldedProducer``, whose copies issue from a consumer
-    /// warp). `FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1` sets it on every such row; off by default. Suffix `ps`.
+    /// warp). Measured level (0.98–1.02× per round, H100): the retries took no issue slots the consumers wanted.
+    /// `FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1` sets it on every such row; off by default. Suffix `ps`.
     public var sleepingProducerWaits: Bool
+    /// cuDNN's step order (session 12, hopfwd21, from its SASS at causal D = 64): every key step, the tile's first
+    /// too, in one loop of S issue → wait S → mask, row maximum (a tree) and α → *turn* → exponentials, row sum (a
+    /// tree), O·α and P's packing → hand the turn over → P·V issue → wait P·V. No warpgroup overlaps its own products
+    /// with its softmax; the turn (the consumers' named-barrier pair) keeps the two warpgroups' exponentials apart
+    /// instead of their product issues, so one warpgroup's MUFU work runs under the other's products, and no P·V
+    /// trails the loop. Not beside the half-width diagonal step, the early rescale (this order rescales inside the
+    /// turn), the exp2 emulation, the overlapped epilogue, O in the last stages or an own buffer, Q halves, per-warpgroup
+    /// step counts, narrow products, separate value turns, the P·V wait form or the folded producer.
+    /// `FLASH_ATTENTION_HOPPER_EXPTURN=1` sets it on every row that can take it (dropping `hd` and `er`); off by
+    /// default. Built after the session's device calls: compiled, not yet run on a GPU. Suffix `xt`.
+    public var exponentialTurn: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -353,7 +366,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
-        sleepingProducerWaits: Bool = false
+        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -399,6 +412,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.foldedCopiesInSlack = foldedCopiesInSlack
         self.valueWaitAfterSoftmax = valueWaitAfterSoftmax
         self.sleepingProducerWaits = sleepingProducerWaits
+        self.exponentialTurn = exponentialTurn
     }
 
     // MARK: - Derived layout facts
@@ -463,6 +477,11 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
+            if exponentialTurn && (halfDiagonalStep || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
+                                   || queryHalves != 0 || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn
+                                   || valueWaitAfterSoftmax || foldedProducer) {
+                return "cuDNN's step order (exponentialTurn) is its own loop: not beside hd, er, exp2 emulation, the overlapped epilogue, okv, ob, Q halves, ws, nd / nv, vt, vw or the folded producer"
+            }
             if sleepingProducerWaits && foldedProducer { return "the folded producer has no producer warp to sleep (its copies issue from a consumer warp)" }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
@@ -543,7 +562,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax and sleepingProducerWaits need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits and exponentialTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -571,7 +590,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -612,6 +612,13 @@ public enum KernelHeuristics {
             held.valueWaitAfterSoftmax = true
             if held.invalidReason == nil { d = held }
         }
+        // FLASH_ATTENTION_HOPPER_EXPTURN=1: cuDNN's step order (exponentialTurn) on every row that can take it, without
+        // the half-width diagonal softmax and the early rescale (its own loop has neither).
+        if HopperForwardKnobs.exponentialTurn == "1" {
+            var turned = d
+            (turned.halfDiagonalStep, turned.earlyRescale, turned.exponentialTurn) = (false, false, true)
+            if turned.invalidReason == nil { d = turned }
+        }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
         // spinning (sleepingProducerWaits); every row with a producer warp.
         if HopperForwardKnobs.producerSleep == "1" {
@@ -986,4 +993,5 @@ private enum HopperForwardKnobs {
     static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
     static let valueWait = FileSystem.environment("FLASH_ATTENTION_HOPPER_VALUEWAIT")
     static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
+    static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
 }
