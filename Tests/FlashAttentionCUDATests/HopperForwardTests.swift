@@ -581,6 +581,55 @@ let hopperVariants: [AttentionKernelDescriptor] = {
             architecture: .sm90a, elementType: type, headDim: 128, blockM: 128, blockN: 128, warps: 12,
             mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, tmaStoreO: true, queryHalves: 4))
     }
+    // Session 12 (hopfwd21, both off: checked / timed on the GPU, see docs/performance.md). The loop's P·V wait held
+    // behind the softmax (valueWaitAfterSoftmax, FLASH_ATTENTION_HOPPER_VALUEWAIT=1): the shipped causal D = 64 row
+    // (…pdq2hder), D = 64 three warpgroups unmasked, causal D = 128 with the store.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, earlyRescale: true, valueWaitAfterSoftmax: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, earlyRescale: true, valueWaitAfterSoftmax: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, valueWaitAfterSoftmax: true))
+    // ... and the producer's waits sleeping on the barrier (sleepingProducerWaits, FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1):
+    // the shipped causal D = 64 row, D = 64 three warpgroups unmasked, causal D = 256 128-key steps in Q halves (qr).
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, earlyRescale: true, sleepingProducerWaits: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, earlyRescale: true, sleepingProducerWaits: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true,
+        queryHalves: 3, sleepingProducerWaits: true))
+    // ... and cuDNN's step order (exponentialTurn, FLASH_ATTENTION_HOPPER_EXPTURN=1; built after the calls, not run on a
+    // GPU): causal D = 64 (the shipped row without hd / er), D = 64 three warpgroups unmasked with precomputed descriptors
+    // and the store, causal D = 128 with the store and the sleeping producer, D = 256 64-key with O in the Q buffer.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        exponentialTurn: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, exponentialTurn: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, sleepingProducerWaits: true, exponentialTurn: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, exponentialTurn: true))
     return list
 }()
 
@@ -910,6 +959,76 @@ struct HopperForwardTests {
         var wgmmaLoop = tr
         (wgmmaLoop.mainloop, wgmmaLoop.persistent, wgmmaLoop.dynamicScheduler, wgmmaLoop.qStages, wgmmaLoop.halfDiagonalStep) = (.wgmma, false, false, 1, false)
         #expect(wgmmaLoop.invalidReason != nil)
+    }
+
+    /// Session 12 (hopfwd21): the P·V wait after the softmax (`vw`), the sleeping producer waits (`ps`) and cuDNN's step
+    /// order (`xt`) — their text, their refusals, and that no problem routes to any while their knobs are unset (`vw` and
+    /// `ps` measured slower or level; `xt` not yet run).
+    @Test func valueWaitAndProducerSleepShapes() throws {
+        let vw = try #require(hopperVariants.first { $0.valueWaitAfterSoftmax && $0.halfDiagonalStep })
+        #expect(vw.invalidReason == nil && vw.name.hasSuffix("tmaws2pdq2hdervw_sm_90a"))
+        let vwSource = try AttentionKernel(descriptor: vw).source
+        let fence = "if (row_sum[0] < 0.0f) __trap();"
+        #expect(vwSource.components(separatedBy: fence).count == 2)
+        #expect(vwSource.contains("softmax((n_blocks - 1 - it) * BLOCK_N);\n                " + fence))
+        var plain = vw
+        plain.valueWaitAfterSoftmax = false
+        #expect(!(try AttentionKernel(descriptor: plain).source).contains("__trap()"))
+        let wide = try #require(hopperVariants.first { $0.separateValueTurn && !$0.sleepingProducerWaits })
+        var wideHeld = wide
+        wideHeld.valueWaitAfterSoftmax = true
+        #expect(wideHeld.invalidReason != nil)
+
+        let ps = try #require(hopperVariants.first { $0.sleepingProducerWaits && $0.halfDiagonalStep })
+        #expect(ps.invalidReason == nil && ps.name.hasSuffix("tmaws2pdq2hderps_sm_90a"))
+        let psSource = try AttentionKernel(descriptor: ps).source
+        #expect(psSource.contains("mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2, %3;"))
+        #expect(psSource.contains("mbar_wait_sleep(bar_k_free + 8 * stage, phase ^ 1);") && psSource.contains("mbar_wait_sleep(bar_v_free + 8 * stage, phase ^ 1);"))
+        #expect(psSource.contains("mbar_wait_sleep(bar_q_free + 8 * qb,") && !psSource.contains("mbar_wait_sleep(bar_k_full"))
+        var unslept = ps
+        unslept.sleepingProducerWaits = false
+        #expect(!(try AttentionKernel(descriptor: unslept).source).contains("mbar_wait_sleep"))
+        let halves = try #require(hopperVariants.first { $0.sleepingProducerWaits && $0.queryHalves == 3 })
+        #expect((try AttentionKernel(descriptor: halves).source).contains("mbar_wait_sleep(bar_q_free + 8 * qb1,"))
+        let folded = try #require(hopperVariants.first { $0.foldedProducer })
+        var foldedSleeping = folded
+        foldedSleeping.sleepingProducerWaits = true
+        #expect(foldedSleeping.invalidReason != nil)
+        var mma = ps
+        (mma.mainloop, mma.persistent, mma.dynamicScheduler, mma.qStages, mma.halfDiagonalStep, mma.earlyRescale) = (.mmaSync, false, false, 1, false, false)
+        #expect(mma.invalidReason != nil)
+
+        // cuDNN's order: one loop of every step (S waited for at once, the turn around the exponentials, P·V waited for at
+        // once), no trailing P·V, the split softmax only.
+        let xt = try #require(hopperVariants.first { $0.exponentialTurn && $0.mask == .causal && $0.headDim == 64 })
+        #expect(xt.invalidReason == nil && xt.name.hasSuffix("tmaws2pdq2xt_sm_90a"))
+        let xtSource = try AttentionKernel(descriptor: xt).source
+        #expect(xtSource.contains("for (int it = 0; it < n_blocks; ++it) {") && xtSource.contains("auto softmax_max = [&](int n0) {"))
+        #expect(xtSource.contains("softmax_exp();") && !xtSource.contains("auto softmax = [&]") && !xtSource.contains("const int last = kv_iter + n_blocks - 1"))
+        #expect(xtSource.components(separatedBy: "named_sync(BAR_TURN + wg, CONSUMER_THREADS);").count == 2)
+        let xtRefusals: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.halfDiagonalStep = true }, { $0.earlyRescale = true }, { $0.overlapEpilogue = true }, { $0.valueWaitAfterSoftmax = true }, { $0.emulatedExp2Every = 4 },
+        ]
+        for change in xtRefusals {
+            var d = xt
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+        var shipped = xt
+        shipped.exponentialTurn = false
+        #expect((try AttentionKernel(descriptor: shipped).source).contains("const int last = kv_iter + n_blocks - 1"))
+
+        guard getenv("FLASH_ATTENTION_HOPPER_VALUEWAIT") == nil && getenv("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP") == nil
+            && getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil else { return }
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.causal, .none] {
+                for n in [512, 1024, 2048, 8192] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits && !routed.exponentialTurn, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                }
+            }
+        }
     }
 
     @Test func invalidShapesAreRefused() {

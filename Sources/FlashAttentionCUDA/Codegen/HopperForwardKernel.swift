@@ -139,10 +139,34 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// ``AttentionKernelDescriptor/sleepingProducerWaits``: the producer's parity wait with a suspend-time hint
+    /// (10 ms, cuDNN's), which ptxas turns into a try-wait whose retry sleeps on the barrier (`NANOSLEEP.SYNCS`,
+    /// woken by the phase change) instead of the `YIELD` / `TRYWAIT` / `BRA` spin of ``HopperAsyncPrelude``'s
+    /// `mbar_wait`; nothing in the other forms (their sources stay byte-identical).
+    private var sleepingWaitHelper: String {
+        guard descriptor.sleepingProducerWaits else { return "" }
+        return """
+        // The producer's wait: try-waits with a suspend-time hint sleep on the barrier until its phase completes
+        // (or the hint's 10 ms pass) instead of spinning (1.8 M retries at causal D = 64 N = 512; cuDNN's form).
+        FA_DEVICE void mbar_wait_sleep(u32 bar, u32 parity) {
+            u32 done;
+            do {
+                asm volatile("{\\n.reg .pred p;\\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2, %3;\\nselp.u32 %0, 1, 0, p;\\n}\\n"
+                             : "=r"(done) : "r"(bar), "r"(parity), "r"(10000000u) : "memory");
+            } while (!done);
+        }
+
+        """
+    }
+
+    /// The producer's wait for a free stage or Q buffer: `mbar_wait`, or `mbar_wait_sleep` with
+    /// ``AttentionKernelDescriptor/sleepingProducerWaits``.
+    private var producerWaitCall: String { descriptor.sleepingProducerWaits ? "mbar_wait_sleep" : "mbar_wait" }
+
     /// The shared sm_90 helpers, plus the scheduler's shared-memory slot accessors and the
     /// consumers' named-barrier arrival.
     private var asyncHelpers: String {
-        HopperAsyncPrelude.source + "\n" + """
+        HopperAsyncPrelude.source + "\n" + sleepingWaitHelper + """
         FA_DEVICE void st_shared_s32(u32 addr, int v) { asm volatile("st.shared.s32 [%0], %1;\\n" :: "r"(addr), "r"(v) : "memory"); }
         FA_DEVICE int ld_shared_s32(u32 addr) { int v; asm volatile("ld.shared.s32 %0, [%1];\\n" : "=r"(v) : "r"(addr) : "memory"); return v; }
         FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }
@@ -318,14 +342,14 @@ public struct HopperForwardKernel: Sendable {
         let pad = String(repeating: " ", count: indent)
         return "// Warpgroup 0's half of the tile (fill 2·q_iter) free; warpgroup 1's (fill 2·q_iter + 1) follows the tile's first K.\n"
             + pad + "qb = (2 * q_iter) % Q_HALVES;\n"
-            + pad + "mbar_wait(bar_q_free + 8 * qb, (((2 * q_iter) / Q_HALVES) & 1) ^ 1);\n"
+            + pad + "\(producerWaitCall)(bar_q_free + 8 * qb, (((2 * q_iter) / Q_HALVES) & 1) ^ 1);\n"
             + pad + "++q_iter;"
     }
 
     /// Q in halves, the producer: warpgroup 1's half of the tile (fill 2·q_iter − 1, q_iter already
     /// counted), once free: `body` with its index `qb1` (one line).
     private func secondHalf(_ body: String) -> String {
-        "{ const int qf1 = 2 * q_iter - 1, qb1 = qf1 % Q_HALVES; mbar_wait(bar_q_free + 8 * qb1, ((qf1 / Q_HALVES) & 1) ^ 1); " + body + " }"
+        "{ const int qf1 = 2 * q_iter - 1, qb1 = qf1 % Q_HALVES; \(producerWaitCall)(bar_q_free + 8 * qb1, ((qf1 / Q_HALVES) & 1) ^ 1); " + body + " }"
     }
 
     /// Q in halves, the producer: warpgroup 1's slot written with this tile (dynamic scheduler only).
@@ -342,7 +366,7 @@ public struct HopperForwardKernel: Sendable {
         if (!DYNAMIC) {
                             // The buffer's last Q is no longer read once both consumers release it.
                             qb = q_iter % Q_STAGES;
-                            mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
+                            \(producerWaitCall)(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
                             ++q_iter;
                         }
                         mbar_expect_tx(bar_q + 8 * qb, Q_BYTES);
@@ -473,7 +497,7 @@ public struct HopperForwardKernel: Sendable {
             let producerWait = qh ? producerHalfWait(indent: 12) : """
             // Publish the tile (or the end) once both consumers are done with this Q buffer's last tile.
                         qb = q_iter % Q_STAGES;
-                        mbar_wait(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
+                        \(producerWaitCall)(bar_q_free + 8 * qb, ((q_iter / Q_STAGES) & 1) ^ 1);
                         ++q_iter;
             """
             let consumerWait = qh ? halfWait(indent: 12) : """
@@ -957,10 +981,116 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// The tile's last P·V after the loop (issued in the last step's value turn of the shipped order), with the
+    /// line break and the next line's indentation; none with ``AttentionKernelDescriptor/exponentialTurn``.
+    private var trailingValueBlock: String {
+        """
+        {
+                        const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
+                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
+                        \(lastValueIssue)
+                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")\(foldedCopy("v", released: "last", indent: 20))
+                        }
+                    }
+        """ + "\n" + String(repeating: " ", count: 12)
+    }
+
     /// The tile's key steps up to its last P·V: the first (S and its softmax), then the loop, each
     /// step issuing its S and the previous step's P·V in its turn (the shipped order; with
     /// ``AttentionKernelDescriptor/separateValueTurn``, ``valueTurnSteps``).
-    private var mainSteps: String { vt ? valueTurnSteps : shippedSteps }
+    private var mainSteps: String { xt ? exponentialTurnSteps : vt ? valueTurnSteps : shippedSteps }
+
+    /// ``AttentionKernelDescriptor/exponentialTurn``.
+    private var xt: Bool { descriptor.exponentialTurn }
+
+    /// ``AttentionKernelDescriptor/exponentialTurn``: the softmax in two lambdas around the turn — `softmax_max` (the
+    /// mask, each row's maximum as a tree over the step's n8 tiles, α, the new maximum) and `softmax_exp` (the
+    /// exponentials, each row's sum as a tree, l = l·α + sum). The tree's pairings are fixed at compile time (every
+    /// index a constant after unrolling), so its partial values stay in registers.
+    private var splitSoftmaxLambdas: String {
+        """
+        float m_scaled_r[2];  // each row's new maximum · scale (0 for a row that has seen no key), from softmax_max
+                    auto softmax_max = [&](int n0) {
+                        if (n0 + BLOCK_N > full_hi) {
+                            #pragma unroll
+                            for (int r = 0; r < 2; ++r) {
+                                const int i = row0 + 8 * r;
+                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
+                                #pragma unroll
+                                for (int nt = 0; nt < N_TILES; ++nt)
+                                    #pragma unroll
+                                    for (int c = 0; c < 2; ++c)
+                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
+                            }
+                        }
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            // A tree: log2(N_TILES) dependent levels instead of a chain of N_TILES (exact: the same maximum).
+                            float t[N_TILES];
+                            #pragma unroll
+                            for (int nt = 0; nt < N_TILES; ++nt) t[nt] = fmaxf(s[nt][2 * r], s[nt][2 * r + 1]);
+                            #pragma unroll
+                            for (int w = 1; w < N_TILES; w *= 2)
+                                #pragma unroll
+                                for (int nt = 0; nt + w < N_TILES; nt += 2 * w) t[nt] = fmaxf(t[nt], t[nt + w]);
+                            const float mx = warp_max4(fmaxf(row_max[r], t[0]));
+                            // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
+                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
+                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
+                            row_max[r] = mx;
+                            m_scaled_r[r] = m_scaled;
+                        }
+                    };
+                    auto softmax_exp = [&]() {
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            #pragma unroll
+                            for (int nt = 0; nt < N_TILES; ++nt)
+                                #pragma unroll
+                                for (int c = 0; c < 2; ++c) s[nt][2 * r + c] = fast_exp2(fmaf(s[nt][2 * r + c], scale_log2, -m_scaled_r[r]));
+                            // The row sum as a tree too (float32 throughout; another rounding order than one chain).
+                            float t[N_TILES];
+                            #pragma unroll
+                            for (int nt = 0; nt < N_TILES; ++nt) t[nt] = s[nt][2 * r] + s[nt][2 * r + 1];
+                            #pragma unroll
+                            for (int w = 1; w < N_TILES; w *= 2)
+                                #pragma unroll
+                                for (int nt = 0; nt + w < N_TILES; nt += 2 * w) t[nt] += t[nt + w];
+                            row_sum[r] = row_sum[r] * alpha[r] + t[0];
+                        }
+                    };
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/exponentialTurn``: cuDNN's order. Every key step of the tile (the diagonal one
+    /// too) in one loop: S issued and waited for, the row maximum and α, then this warpgroup's turn for the
+    /// exponentials, O·α and P's packing, the turn handed over, P·V issued and waited for. No product of a
+    /// warpgroup runs under its own softmax; the turn keeps the two warpgroups' exponentials (the MUFU) apart, so
+    /// one warpgroup's exponentials run under the other's products. No P·V trails the loop.
+    private var exponentialTurnSteps: String {
+        """
+        // cuDNN's order: S → wait → max, α → [turn] exponentials, O·α, P → [hand over] → P·V → wait, every step.
+                    for (int it = 0; it < n_blocks; ++it) {
+                        const int cur = kv_iter + it, stage = cur % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
+                        wgmma_fence();
+                        issue_qk(stage);
+                        wgmma_wait<0>();
+                        mbar_arrive(bar_k_free + 8 * stage);
+                        softmax_max((n_blocks - 1 - it) * BLOCK_N);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
+                        softmax_exp();
+                        \(rescale)
+                        convert_p();
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                        mbar_wait(bar_v_full + 8 * stage, (cur / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(stage);
+                        wgmma_wait<0>();
+                        mbar_arrive(bar_v_free + 8 * stage);
+                    }
+        """
+    }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``: two turns a step, the last step's P·V in the
     /// first, this step's S in the second (after that P·V has retired, between the turns, where its
@@ -1020,6 +1150,17 @@ public struct HopperForwardKernel: Sendable {
             : "mbar_arrive(bar_k_free + 8 * stage);"
     }
 
+    /// ``AttentionKernelDescriptor/valueWaitAfterSoftmax``: a never-taken branch on the step's new row sum
+    /// between the softmax and the P·V wait (with the line break and indentation; nothing in the other forms).
+    /// It ends the softmax's basic block: without it ptxas hoisted the `WARPGROUP.DEPBAR` of the wait to the
+    /// softmax's head (to reuse P's registers as temporaries), so the softmax waited for this warpgroup's P·V.
+    /// The row sum is a sum of exponentials (≥ 0; NaN compares false), so the trap never runs.
+    private var valueWaitFence: String {
+        guard descriptor.valueWaitAfterSoftmax else { return "" }
+        return "\n" + String(repeating: " ", count: 16)
+            + "if (row_sum[0] < 0.0f) __trap();  // never taken: ends the softmax's block, so ptxas keeps the P·V wait below after it"
+    }
+
     /// The shipped key steps: S of step j lands while P·V of step j − 1 (P in its own registers) runs.
     private var shippedSteps: String {
         """
@@ -1051,7 +1192,7 @@ public struct HopperForwardKernel: Sendable {
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
                         \(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))
-                        softmax((n_blocks - 1 - it) * BLOCK_N);
+                        softmax((n_blocks - 1 - it) * BLOCK_N);\(valueWaitFence)
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);\(foldedCopy("v", released: "prv", indent: 16))
                         convert_p();\(stepEndRescale)
@@ -1120,7 +1261,7 @@ public struct HopperForwardKernel: Sendable {
     private func stageLoad(operand o: String) -> String {
         let big = o.uppercased()
         return """
-        mbar_wait(bar_\(o)_free + 8 * stage, phase ^ 1);
+        \(producerWaitCall)(bar_\(o)_free + 8 * stage, phase ^ 1);
                             mbar_expect_tx(bar_\(o)_full + 8 * stage, KV_BYTES);
                             #pragma unroll
                             for (int db = 0; db < D_BLOCKS; ++db)
@@ -1505,20 +1646,13 @@ public struct HopperForwardKernel: Sendable {
                     if (!OVERLAP) init_rows();
                     // Mask S to this thread's rows' keys (sequence end; causal edge), then the online
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
-                    \(softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
+                    \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
                     \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
-                    {
-                        const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
-                        \(turnRescale(indent: 24))mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
-                        \(lastValueIssue)
-                            \(okv ? "if (wg == 0) { mbar_arrive(bar_v_free + 8 * stage); named_arrive(BAR_OKV + 1, 256); }  // warpgroup 1 stages O in this V stage" : "mbar_arrive(bar_v_free + 8 * stage);")\(foldedCopy("v", released: "last", indent: 20))
-                        }
-                    }
-                    kv_iter += n_blocks;
+                    \(xt ? "" : trailingValueBlock)kv_iter += n_blocks;
                     if (OVERLAP) {
                         pending = true;
                         prev_o = o_tile; prev_lse = lse_tile; prev_rows = \(late ? "e_rows" : "rows_here");

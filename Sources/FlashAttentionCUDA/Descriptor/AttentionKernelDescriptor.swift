@@ -327,6 +327,38 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_FOLDED=4` (3 stages) or `=5` (2 stages). Suffix `sl`. Built after the session-12
     /// call: checked in CI only (compiles clean), not yet run on a GPU.
     public var foldedCopiesInSlack: Bool
+    /// The loop's wait for the previous step's P·V held behind the softmax (session 12, hopfwd21). The
+    /// source waits for that product after the softmax, but ptxas hoisted the `WARPGROUP.DEPBAR` to the
+    /// softmax's head (right after the mask's branch join) and used the P registers it frees as the
+    /// softmax's temporaries, so a warpgroup's softmax started only once its own P·V had finished instead
+    /// of running under it. A never-taken branch on the new row sum (`row_sum[0] < 0`, a trap) ends the
+    /// softmax's basic block, which ptxas does not schedule across: the wait, the V release, P's
+    /// conversion and the O rescale follow the exponentials and sums. Not with ``separateValueTurn``
+    /// (it waits for P·V before S). `FLASH_ATTENTION_HOPPER_VALUEWAIT=1` sets it on every row of the
+    /// shipped step order; off by default (0.91–0.97× the shipped kernels on an H100: ptxas's hoist was the better
+    /// schedule). Suffix `vw`.
+    public var valueWaitAfterSoftmax: Bool
+    /// The producer's waits for a free K / V stage or Q buffer sleep on the barrier instead of spinning (session 12,
+    /// hopfwd21, from cuDNN's SASS): `mbarrier.try_wait` with a suspend-time hint (10 ms), which ptxas compiles to a
+    /// try-wait whose retry path is `NANOSLEEP.SYNCS` (woken by the barrier's phase change), cuDNN's form. The shipped
+    /// wait retries `YIELD` / `TRYWAIT` / `BRA`: at causal D = 64 N = 512 the producer looped 1.8 M times (5.5 M
+    /// instructions, a tenth of the launch's), all on the scheduler it shares with two consumer warps; cuDNN's
+    /// producer retried 0.01 M times. The consumers' waits are unchanged (their first try-wait suspends until the
+    /// data lands). The producer-warp forms only (not ``foldedProducer``, whose copies issue from a consumer
+    /// warp). Measured level (0.98–1.02× per round, H100): the retries took no issue slots the consumers wanted.
+    /// `FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1` sets it on every such row; off by default. Suffix `ps`.
+    public var sleepingProducerWaits: Bool
+    /// cuDNN's step order (session 12, hopfwd21, from its SASS at causal D = 64): every key step, the tile's first
+    /// too, in one loop of S issue → wait S → mask, row maximum (a tree) and α → *turn* → exponentials, row sum (a
+    /// tree), O·α and P's packing → hand the turn over → P·V issue → wait P·V. No warpgroup overlaps its own products
+    /// with its softmax; the turn (the consumers' named-barrier pair) keeps the two warpgroups' exponentials apart
+    /// instead of their product issues, so one warpgroup's MUFU work runs under the other's products, and no P·V
+    /// trails the loop. Not beside the half-width diagonal step, the early rescale (this order rescales inside the
+    /// turn), the exp2 emulation, the overlapped epilogue, O in the last stages or an own buffer, Q halves, per-warpgroup
+    /// step counts, narrow products, separate value turns, the P·V wait form or the folded producer.
+    /// `FLASH_ATTENTION_HOPPER_EXPTURN=1` sets it on every row that can take it (dropping `hd` and `er`); off by
+    /// default. Built after the session's device calls: compiled, not yet run on a GPU. Suffix `xt`.
+    public var exponentialTurn: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -341,7 +373,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         warpgroupStepCount: Bool = false, precomputedDescriptors: Bool = false, earlyRescale: Bool = false,
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
-        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false
+        foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
+        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -385,6 +418,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.queryHalves = queryHalves
         self.foldedProducer = foldedProducer
         self.foldedCopiesInSlack = foldedCopiesInSlack
+        self.valueWaitAfterSoftmax = valueWaitAfterSoftmax
+        self.sleepingProducerWaits = sleepingProducerWaits
+        self.exponentialTurn = exponentialTurn
     }
 
     // MARK: - Derived layout facts
@@ -449,6 +485,13 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
+            if exponentialTurn && (halfDiagonalStep || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
+                                   || queryHalves != 0 || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn
+                                   || valueWaitAfterSoftmax || foldedProducer) {
+                return "cuDNN's step order (exponentialTurn) is its own loop: not beside hd, er, exp2 emulation, the overlapped epilogue, okv, ob, Q halves, ws, nd / nv, vt, vw or the folded producer"
+            }
+            if sleepingProducerWaits && foldedProducer { return "the folded producer has no producer warp to sleep (its copies issue from a consumer warp)" }
+            if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
                 // (The folded producer's 8 warps get 128 registers a thread: its 64-key steps are checked above.)
@@ -530,7 +573,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer and foldedCopiesInSlack need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits and exponentialTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -558,7 +601,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -619,6 +619,28 @@ public enum KernelHeuristics {
                     + (halves128Knob == nil ? " (KernelHeuristics.defaultQueryHalves128); " : " (FLASH_ATTENTION_HOPPER_QHALVES128=1); ") + choice.reason
             }
         }
+        // FLASH_ATTENTION_HOPPER_VALUEWAIT=1: the loop's P·V wait kept after the softmax (ptxas hoisted it to the
+        // softmax's head); last, on every tile D = 64 / 128 row of the shipped step order (a row the form does not take
+        // keeps its kernel; the unmasked D = 256 80-key row without precomputed descriptors spills with it).
+        if HopperForwardKnobs.valueWait == "1" && tileD <= 128 {
+            var held = d
+            held.valueWaitAfterSoftmax = true
+            if held.invalidReason == nil { d = held }
+        }
+        // FLASH_ATTENTION_HOPPER_EXPTURN=1: cuDNN's step order (exponentialTurn) on every row that can take it, without
+        // the half-width diagonal softmax and the early rescale (its own loop has neither).
+        if HopperForwardKnobs.exponentialTurn == "1" {
+            var turned = d
+            (turned.halfDiagonalStep, turned.earlyRescale, turned.exponentialTurn) = (false, false, true)
+            if turned.invalidReason == nil { d = turned }
+        }
+        // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
+        // spinning (sleepingProducerWaits); every row with a producer warp.
+        if HopperForwardKnobs.producerSleep == "1" {
+            var sleeping = d
+            sleeping.sleepingProducerWaits = true
+            if sleeping.invalidReason == nil { d = sleeping }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -992,4 +1014,7 @@ private enum HopperForwardKnobs {
     static let queryHalves = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES")
     static let queryHalves128 = FileSystem.environment("FLASH_ATTENTION_HOPPER_QHALVES128")
     static let folded = FileSystem.environment("FLASH_ATTENTION_HOPPER_FOLDED")
+    static let valueWait = FileSystem.environment("FLASH_ATTENTION_HOPPER_VALUEWAIT")
+    static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
+    static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
 }
