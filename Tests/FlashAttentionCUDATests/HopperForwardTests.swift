@@ -630,6 +630,20 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 256, blockM: 128, blockN: 64, warps: 12,
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
         tmaStoreO: true, stageOInQueryBuffer: true, exponentialTurn: true))
+    // ... and its lean form (leanExponentialTurn, FLASH_ATTENTION_HOPPER_EXPTURN=lean; session 12, part 2): the causal D = 64
+    // and D = 128 (with the store) rows of N ≤ 1k with hd and precomputed descriptors, D = 64 three warpgroups unmasked.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true))
     return list
 }()
 
@@ -1014,6 +1028,21 @@ struct HopperForwardTests {
             change(&d)
             #expect(d.invalidReason != nil, "\(d.name)")
         }
+        // The lean form: the diagonal step peeled (no α, no O·α there; half width with hd), the loop from the second step.
+        let xl = try #require(hopperVariants.first { $0.leanExponentialTurn && $0.mask == .causal && $0.headDim == 64 })
+        #expect(xl.invalidReason == nil && xl.name.hasSuffix("tmaws2pdq2hdxdxtxl_sm_90a"))
+        let xlSource = try AttentionKernel(descriptor: xl).source
+        #expect(xlSource.contains("for (int it = 1; it < n_blocks; ++it) {") && xlSource.contains("auto softmax_max_first_half = [&](int n0) {"))
+        #expect(xlSource.contains("softmax_exp_first_half(); convert_p_half();") && xlSource.contains("row_sum[r] = t[0];  // the tile's first step: l was 0"))
+        #expect(xlSource.components(separatedBy: "named_sync(BAR_TURN + wg, CONSUMER_THREADS);").count == 3)
+        #expect(xlSource.components(separatedBy: "rescale_o();").count == xtSource.components(separatedBy: "rescale_o();").count)
+        var leanAlone = xl
+        leanAlone.exponentialTurn = false
+        leanAlone.halfDiagonalStep = false
+        #expect(leanAlone.invalidReason != nil)
+        var leanEarly = xl
+        leanEarly.earlyRescale = true
+        #expect(leanEarly.invalidReason != nil)
         var shipped = xt
         shipped.exponentialTurn = false
         #expect((try AttentionKernel(descriptor: shipped).source).contains("const int last = kv_iter + n_blocks - 1"))
@@ -1025,7 +1054,7 @@ struct HopperForwardTests {
                 for n in [512, 1024, 2048, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits && !routed.exponentialTurn, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits && !routed.exponentialTurn && !routed.leanExponentialTurn, "D = \(d) \(mask) N = \(n): \(routed.name)")
                 }
             }
         }

@@ -1008,16 +1008,38 @@ public struct HopperForwardKernel: Sendable {
     /// exponentials, each row's sum as a tree, l = l·α + sum). The tree's pairings are fixed at compile time (every
     /// index a constant after unrolling), so its partial values stay in registers.
     private var splitSoftmaxLambdas: String {
-        """
-        float m_scaled_r[2];  // each row's new maximum · scale (0 for a row that has seen no key), from softmax_max
-                    auto softmax_max = [&](int n0) {
-                        if (n0 + BLOCK_N > full_hi) {
+        "float m_scaled_r[2];  // each row's new maximum · scale (0 for a row that has seen no key), from softmax_max\n"
+            + String(repeating: " ", count: 12) + splitSoftmaxPair(suffix: "", tiles: "N_TILES", width: "BLOCK_N", first: false)
+            + (leanTurn ? "\n" + String(repeating: " ", count: 12) + leanFirstLambdas : "")
+    }
+
+    /// ``AttentionKernelDescriptor/leanExponentialTurn``.
+    private var leanTurn: Bool { descriptor.leanExponentialTurn }
+
+    /// ``AttentionKernelDescriptor/leanExponentialTurn``: the first (diagonal) step's pair, without α and l·α (O and
+    /// l are zero there), and with ``AttentionKernelDescriptor/halfDiagonalStep`` a pair over the first half of the
+    /// step's keys (the second half of S left as it is: `convert_p_half` packs zeros for it).
+    private var leanFirstLambdas: String {
+        splitSoftmaxPair(suffix: "_first", tiles: "N_TILES", width: "BLOCK_N", first: true)
+            + (halfDiagonal ? "\n" + String(repeating: " ", count: 12) + splitSoftmaxPair(suffix: "_first_half", tiles: "(N_TILES / 2)", width: "(BLOCK_N / 2)", first: true) : "")
+    }
+
+    /// The two lambdas of ``splitSoftmaxLambdas`` over `tiles` n8 tiles (`width` keys), named `softmax_max<suffix>`
+    /// and `softmax_exp<suffix>`; `first`: the tile's first step (no α, l = the step's sum). The first line carries no
+    /// indentation.
+    private func splitSoftmaxPair(suffix: String, tiles: String, width: String, first: Bool) -> String {
+        let alphaLine = first ? "" : "\n" + String(repeating: " ", count: 20) + "alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);"
+        let sumLine = first ? "row_sum[r] = t[0];  // the tile's first step: l was 0" : "row_sum[r] = row_sum[r] * alpha[r] + t[0];"
+        let maxLine = first ? "const float mx = warp_max4(t[0]);  // the tile's first step: m was −∞" : "const float mx = warp_max4(fmaxf(row_max[r], t[0]));"
+        return """
+        auto softmax_max\(suffix) = [&](int n0) {
+                        if (n0 + \(width) > full_hi) {
                             #pragma unroll
                             for (int r = 0; r < 2; ++r) {
                                 const int i = row0 + 8 * r;
                                 const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
                                 #pragma unroll
-                                for (int nt = 0; nt < N_TILES; ++nt)
+                                for (int nt = 0; nt < \(tiles); ++nt)
                                     #pragma unroll
                                     for (int c = 0; c < 2; ++c)
                                         if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
@@ -1028,35 +1050,34 @@ public struct HopperForwardKernel: Sendable {
                             // A tree: log2(N_TILES) dependent levels instead of a chain of N_TILES (exact: the same maximum).
                             float t[N_TILES];
                             #pragma unroll
-                            for (int nt = 0; nt < N_TILES; ++nt) t[nt] = fmaxf(s[nt][2 * r], s[nt][2 * r + 1]);
+                            for (int nt = 0; nt < \(tiles); ++nt) t[nt] = fmaxf(s[nt][2 * r], s[nt][2 * r + 1]);
                             #pragma unroll
-                            for (int w = 1; w < N_TILES; w *= 2)
+                            for (int w = 1; w < \(tiles); w *= 2)
                                 #pragma unroll
-                                for (int nt = 0; nt + w < N_TILES; nt += 2 * w) t[nt] = fmaxf(t[nt], t[nt + w]);
-                            const float mx = warp_max4(fmaxf(row_max[r], t[0]));
+                                for (int nt = 0; nt + w < \(tiles); nt += 2 * w) t[nt] = fmaxf(t[nt], t[nt + w]);
+                            \(maxLine)
                             // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
-                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
-                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
+                            const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;\(alphaLine)
                             row_max[r] = mx;
                             m_scaled_r[r] = m_scaled;
                         }
                     };
-                    auto softmax_exp = [&]() {
+                    auto softmax_exp\(suffix) = [&]() {
                         #pragma unroll
                         for (int r = 0; r < 2; ++r) {
                             #pragma unroll
-                            for (int nt = 0; nt < N_TILES; ++nt)
+                            for (int nt = 0; nt < \(tiles); ++nt)
                                 #pragma unroll
                                 for (int c = 0; c < 2; ++c) s[nt][2 * r + c] = fast_exp2(fmaf(s[nt][2 * r + c], scale_log2, -m_scaled_r[r]));
                             // The row sum as a tree too (float32 throughout; another rounding order than one chain).
                             float t[N_TILES];
                             #pragma unroll
-                            for (int nt = 0; nt < N_TILES; ++nt) t[nt] = s[nt][2 * r] + s[nt][2 * r + 1];
+                            for (int nt = 0; nt < \(tiles); ++nt) t[nt] = s[nt][2 * r] + s[nt][2 * r + 1];
                             #pragma unroll
-                            for (int w = 1; w < N_TILES; w *= 2)
+                            for (int w = 1; w < \(tiles); w *= 2)
                                 #pragma unroll
-                                for (int nt = 0; nt + w < N_TILES; nt += 2 * w) t[nt] += t[nt + w];
-                            row_sum[r] = row_sum[r] * alpha[r] + t[0];
+                                for (int nt = 0; nt + w < \(tiles); nt += 2 * w) t[nt] += t[nt + w];
+                            \(sumLine)
                         }
                     };
         """
@@ -1069,8 +1090,8 @@ public struct HopperForwardKernel: Sendable {
     /// one warpgroup's exponentials run under the other's products. No P·V trails the loop.
     private var exponentialTurnSteps: String {
         """
-        // cuDNN's order: S → wait → max, α → [turn] exponentials, O·α, P → [hand over] → P·V → wait, every step.
-                    for (int it = 0; it < n_blocks; ++it) {
+        \(leanTurn ? leanFirstStep : "")// cuDNN's order: S → wait → max, α → [turn] exponentials, O·α, P → [hand over] → P·V → wait, every step.
+                    for (int it = \(leanTurn ? 1 : 0); it < n_blocks; ++it) {
                         const int cur = kv_iter + it, stage = cur % STAGES;
                         mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
                         wgmma_fence();
@@ -1090,6 +1111,41 @@ public struct HopperForwardKernel: Sendable {
                         mbar_arrive(bar_v_free + 8 * stage);
                     }
         """
+    }
+
+    /// ``AttentionKernelDescriptor/leanExponentialTurn``: the tile's first (diagonal) step in cuDNN's order, peeled
+    /// out of the loop: no α, no O·α (O is zero until this step's P·V), and with
+    /// ``AttentionKernelDescriptor/halfDiagonalStep`` the mask, maximum, exponentials and sums at half width in a
+    /// warpgroup whose rows see only the first half of the step's keys (the branch is around the softmax only; the
+    /// products stay full width: a branch around a product group made ptxas serialise every wgmma). With the line
+    /// break and the indentation of the loop that follows.
+    private var leanFirstStep: String {
+        let pad = String(repeating: " ", count: 16)
+        let head = "// The tile's first (diagonal) step, peeled: O and l are still zero, so no α and no O·α.\n"
+            + String(repeating: " ", count: 12) + "{\n"
+            + pad + "const int stage = kv_iter % STAGES;\n"
+            + pad + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
+            + pad + "wgmma_fence();\n"
+            + pad + "issue_qk(stage);\n"
+            + pad + "wgmma_wait<0>();\n"
+            + pad + "mbar_arrive(bar_k_free + 8 * stage);\n"
+        let softmax = halfDiagonal
+            ? pad + "const bool half = " + halfTest("(n_blocks - 1)") + ";  // this warpgroup's rows see only the step's first half\n"
+                + pad + "if (half) softmax_max_first_half((n_blocks - 1) * BLOCK_N); else softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
+                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+                + pad + "if (half) { softmax_exp_first_half(); convert_p_half(); } else { softmax_exp_first(); convert_p(); }\n"
+            : pad + "softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
+                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+                + pad + "softmax_exp_first();\n"
+                + pad + "convert_p();\n"
+        return head + softmax
+            + pad + "named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\n"
+            + pad + "mbar_wait(bar_v_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
+            + pad + "wgmma_fence();\n"
+            + pad + "issue_pv(stage);\n"
+            + pad + "wgmma_wait<0>();\n"
+            + pad + "mbar_arrive(bar_v_free + 8 * stage);\n"
+            + String(repeating: " ", count: 12) + "}\n" + String(repeating: " ", count: 12)
     }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``: two turns a step, the last step's P·V in the
@@ -1646,7 +1702,7 @@ public struct HopperForwardKernel: Sendable {
                     if (!OVERLAP) init_rows();
                     // Mask S to this thread's rows' keys (sequence end; causal edge), then the online
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
-                    \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
+                    \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal && !xt ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
                     \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")
                     \(mainSteps)

@@ -360,6 +360,16 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// default. Built after the session's device calls: compiled, not yet run on a GPU. Suffix `xt`.
     public var exponentialTurn: Bool
 
+    /// A lean ``exponentialTurn`` (session 12, part 2): the tile's first (diagonal) key step peeled out of cuDNN's
+    /// loop, where O is still zero, so it carries no α, no O rescale and no l·α, and (with ``halfDiagonalStep``,
+    /// which this form allows) a warpgroup whose rows see only the first half of that step's keys takes the
+    /// mask, the row maximum, the exponentials and the sums over those keys alone; the loop's steps are `xt`'s.
+    /// `xt` alone executes 59.0 M instructions at causal D = 64 N = 512 against the shipped 53.8 M, most of it on
+    /// the diagonal step (full width, masked, rescaled). Needs ``exponentialTurn``.
+    /// `FLASH_ATTENTION_HOPPER_EXPTURN=lean` sets it with `xt` and ``precomputedDescriptors`` on every row that can
+    /// take them (keeping the row's `hd`); off by default. Suffix `xl` (after `xt`).
+    public var leanExponentialTurn: Bool
+
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
@@ -374,7 +384,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
-        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false
+        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -421,6 +431,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.valueWaitAfterSoftmax = valueWaitAfterSoftmax
         self.sleepingProducerWaits = sleepingProducerWaits
         self.exponentialTurn = exponentialTurn
+        self.leanExponentialTurn = leanExponentialTurn
     }
 
     // MARK: - Derived layout facts
@@ -485,10 +496,11 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "the folded producer is a two-blocks-per-multiprocessor form of 8 warps (two consumer warpgroups, no producer warp): blockM 128, tile D = 64, at most 64-key steps, two Q buffers"
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
-            if exponentialTurn && (halfDiagonalStep || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
+            if leanExponentialTurn && !exponentialTurn { return "the lean step order (leanExponentialTurn) is a form of cuDNN's step order (exponentialTurn)" }
+            if exponentialTurn && ((halfDiagonalStep && !leanExponentialTurn) || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
                                    || queryHalves != 0 || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn
                                    || valueWaitAfterSoftmax || foldedProducer) {
-                return "cuDNN's step order (exponentialTurn) is its own loop: not beside hd, er, exp2 emulation, the overlapped epilogue, okv, ob, Q halves, ws, nd / nv, vt, vw or the folded producer"
+                return "cuDNN's step order (exponentialTurn) is its own loop: not beside hd (but with the lean form, xl), er, exp2 emulation, the overlapped epilogue, okv, ob, Q halves, ws, nd / nv, vt, vw or the folded producer"
             }
             if sleepingProducerWaits && foldedProducer { return "the folded producer has no producer warp to sleep (its copies issue from a consumer warp)" }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
@@ -573,7 +585,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits and exponentialTurn need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn and leanExponentialTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -601,7 +613,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

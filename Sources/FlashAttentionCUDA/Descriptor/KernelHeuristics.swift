@@ -634,6 +634,15 @@ public enum KernelHeuristics {
             (turned.halfDiagonalStep, turned.earlyRescale, turned.exponentialTurn) = (false, false, true)
             if turned.invalidReason == nil { d = turned }
         }
+        // FLASH_ATTENTION_HOPPER_EXPTURN=lean: the lean form of that order (leanExponentialTurn: the diagonal step
+        // peeled, no first rescale, the row's half-width diagonal softmax kept) with precomputed descriptors, without
+        // the early rescale; without the descriptors where a row refuses them.
+        if HopperForwardKnobs.exponentialTurn == "lean" {
+            var lean = d
+            (lean.earlyRescale, lean.exponentialTurn, lean.leanExponentialTurn, lean.precomputedDescriptors) = (false, true, true, true)
+            if lean.invalidReason != nil { lean.precomputedDescriptors = d.precomputedDescriptors }
+            if lean.invalidReason == nil { d = lean }
+        }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
         // spinning (sleepingProducerWaits); every row with a producer warp.
         if HopperForwardKnobs.producerSleep == "1" {
