@@ -1054,10 +1054,18 @@ struct HopperForwardTests {
                 for n in [512, 1024, 2048, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits && !routed.exponentialTurn && !routed.leanExponentialTurn, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    // The lean order is the default on causal tile D = 64's two-warpgroup rows (below 2k queries), nowhere else.
+                    let lean = d == 64 && mask == .causal && n < 2048
+                    #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    #expect(routed.exponentialTurn == lean && routed.leanExponentialTurn == lean, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    if lean { #expect(routed.precomputedDescriptors && !routed.earlyRescale && routed.halfDiagonalStep && routed.invalidReason == nil, "\(routed.name)") }
                 }
             }
         }
+        let rule = KernelHeuristics.defaultLeanExponentialTurn
+        #expect(rule(64, true, 2, false, true, 512) && rule(64, true, 2, false, true, 2048) && !rule(64, true, 2, false, true, 2049))
+        #expect(!rule(64, true, 3, false, true, 1024) && !rule(64, false, 2, false, true, 1024) && !rule(128, true, 2, false, true, 512))
+        #expect(!rule(64, true, 2, true, true, 1024) && !rule(64, true, 2, false, false, 1024) && !rule(64, true, 2, false, true, 0))
     }
 
     @Test func invalidShapesAreRefused() {
@@ -1382,7 +1390,8 @@ struct HopperForwardTests {
 
     @Test func precomputedDescriptorsDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil else { return }
         func rule(_ D: Int, _ causal: Bool, _ n: Int, _ early: Bool = false) -> Bool {
             KernelHeuristics.defaultPrecomputedDescriptors(tileHeadDim: D, causal: causal, seqlenK: n, earlyRescale: early)
         }
@@ -1402,7 +1411,9 @@ struct HopperForwardTests {
         }
         for type in [ElementType.bfloat16, .float16] {
             for (D, mask, n, on) in [(128, KernelMask.causal, 512, true), (128, .causal, 16384, true), (128, .none, 512, false), (128, .none, 8192, false),
-                                     (64, .causal, 1024, false), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, false), (64, .none, 4096, true),
+                                     // (Causal D = 64 below 2k queries: the rule says no, but the lean cuDNN step order,
+                                     // the default there since session 12, brings its own descriptors.)
+                                     (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, false), (64, .none, 4096, true),
                                      (256, .causal, 1024, true), (256, .causal, 4096, true), (256, .causal, 8192, true), (256, .none, 512, true), (256, .none, 1024, true),
                                      (256, .none, 2048, false)] {
                 let d = try pick(D, mask, n, type)
@@ -1420,7 +1431,7 @@ struct HopperForwardTests {
     @Test func earlyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil else { return }
         let rule = KernelHeuristics.defaultEarlyRescale
         for n in [512, 1024, 2048, 16384] { #expect(!rule(128, true, n) && !rule(128, false, n) && rule(64, true, n), "N = \(n)") }
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 8192))
@@ -1428,7 +1439,9 @@ struct HopperForwardTests {
         #expect(rule(256, false, 1024) && !rule(256, false, 1025))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0), "unknown key counts keep the rescale in the turn") }
         for type in [ElementType.bfloat16, .float16] {
-            for (D, mask, n, early, xd) in [(64, KernelMask.causal, 512, true, false), (64, .causal, 8192, true, true), (64, .none, 512, true, true),
+            // (Causal D = 64 at 512: the lean cuDNN step order, the default there since session 12, drops the early
+            // rescale and brings the precomputed descriptors.)
+            for (D, mask, n, early, xd) in [(64, KernelMask.causal, 512, false, true), (64, .causal, 8192, true, true), (64, .none, 512, true, true),
                                             (64, .none, 1024, false, false), (64, .none, 2048, true, true), (128, .causal, 2048, false, true),
                                             (128, .none, 8192, false, false), (256, .causal, 1024, true, true), (256, .causal, 2048, false, true),
                                             (256, .none, 1024, true, true), (256, .none, 4096, false, false)] {
@@ -1709,7 +1722,7 @@ struct HopperForwardTests {
               getenv("FLASH_ATTENTION_HOPPER_LATE") == nil, getenv("FLASH_ATTENTION_HOPPER_TREE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_EARLYRESCALE") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WIDE256") == nil, getenv("FLASH_ATTENTION_HOPPER_OWNO") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil else { return }
+              getenv("FLASH_ATTENTION_HOPPER_QHALVES") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil else { return }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         let names = variants.map(\.name)
         #expect(Set(names).count == names.count, "a variant listed twice")
@@ -1720,7 +1733,7 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.separateValueTurn && $0.stageOInQueryBuffer && $0.headDim == 256 && $0.mask == .causal })
         // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10, its
         // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k).
-        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hder_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
+        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2hdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqh_sm_90a",
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")

@@ -634,14 +634,22 @@ public enum KernelHeuristics {
             (turned.halfDiagonalStep, turned.earlyRescale, turned.exponentialTurn) = (false, false, true)
             if turned.invalidReason == nil { d = turned }
         }
-        // FLASH_ATTENTION_HOPPER_EXPTURN=lean: the lean form of that order (leanExponentialTurn: the diagonal step
-        // peeled, no first rescale, the row's half-width diagonal softmax kept) with precomputed descriptors, without
-        // the early rescale; without the descriptors where a row refuses them.
-        if HopperForwardKnobs.exponentialTurn == "lean" {
+        // The lean form of that order (leanExponentialTurn: the diagonal step peeled, no first rescale, the row's
+        // half-width diagonal softmax kept) with precomputed descriptors, without the early rescale; without the
+        // descriptors where a row refuses them. FLASH_ATTENTION_HOPPER_EXPTURN=lean on every row that takes it, =0 (and
+        // =1, the plain order) nowhere; unset, defaultLeanExponentialTurn.
+        let turnKnob = HopperForwardKnobs.exponentialTurn
+        if turnKnob == "lean" || (turnKnob == nil && defaultLeanExponentialTurn(
+            tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
+            sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK)) {
             var lean = d
             (lean.earlyRescale, lean.exponentialTurn, lean.leanExponentialTurn, lean.precomputedDescriptors) = (false, true, true, true)
             if lean.invalidReason != nil { lean.precomputedDescriptors = d.precomputedDescriptors }
-            if lean.invalidReason == nil { d = lean }
+            if lean.invalidReason == nil {
+                d = lean
+                choice.reason = "cuDNN's step order, lean" + (turnKnob == nil ? " (KernelHeuristics.defaultLeanExponentialTurn); "
+                                                                             : " (FLASH_ATTENTION_HOPPER_EXPTURN=lean); ") + choice.reason
+            }
         }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
         // spinning (sleepingProducerWaits); every row with a producer warp.
@@ -652,6 +660,22 @@ public enum KernelHeuristics {
         }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
+    }
+
+    /// Whether the Hopper forward takes cuDNN's step order in its lean form (``AttentionKernelDescriptor/leanExponentialTurn``,
+    /// suffix `xtxl`, with precomputed descriptors and without the early rescale) when `FLASH_ATTENTION_HOPPER_EXPTURN` is
+    /// unset: causal tile D = 64 on the two-warpgroup rows (the table's 128-row tiles below 2k queries), dense, outputs
+    /// of the input type, 1…2048 keys.
+    ///
+    /// H100, session 12 (hopfwd23, scripts/device/hopper_fwd23.sh, two calls of 4 and 8 interleaved rounds, ratio to the
+    /// kernels shipped before, bf16 and fp16): causal D = 64 512 1.006–1.023, 768 1.016–1.046, 1k 1.008–1.034, 1.5k
+    /// 1.003–1.126, every round ≥ 1.0; with every check green with the form forced (pinned and dense float64 oracle, the
+    /// torch float64 oracle on odd shapes with Sq ≠ Sk and rows that see no key, on 2-block grids too, memcheck and
+    /// racecheck). Not the three-warpgroup row from 2k (0.947–0.978), unmasked rows (0.78–0.97) or tile D = 128 (level
+    /// at causal 512, 0.97–0.98 at 1k).
+    public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
+                                                  sameTypeOutput: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 64 && causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 && seqlenK <= 2048
     }
 
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
