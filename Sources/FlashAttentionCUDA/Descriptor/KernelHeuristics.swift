@@ -639,7 +639,8 @@ public enum KernelHeuristics {
         // descriptors where a row refuses them. FLASH_ATTENTION_HOPPER_EXPTURN=lean on every row that takes it, =0 (and
         // =1, the plain order) nowhere; unset, defaultLeanExponentialTurn.
         let turnKnob = HopperForwardKnobs.exponentialTurn
-        if turnKnob == "lean" || (turnKnob == nil && defaultLeanExponentialTurn(
+        // (Not beside a forced two-blocks-per-SM form: the default was measured on one block per SM.)
+        if turnKnob == "lean" || (turnKnob == nil && d.minBlocksPerMultiprocessor == 1 && defaultLeanExponentialTurn(
             tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
             sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK)) {
             var lean = d
