@@ -644,6 +644,32 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
         precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true))
+    // ... and empty warpgroups skipping their work (skipEmptyWarpgroups, FLASH_ATTENTION_HOPPER_EMPTYWG=1; session 13,
+    // hopfwd24): the three-warpgroup unmasked D = 64 rows at 512 (xd, er), 1k and 2k, causal D = 64 three warpgroups
+    // (late tile addresses), unmasked D = 128 with the store, and causal D = 64 in the lean order.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, earlyRescale: true, skipEmptyWarpgroups: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, skipEmptyWarpgroups: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true, earlyRescale: true,
+        skipEmptyWarpgroups: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, precomputedDescriptors: true, earlyRescale: true, skipEmptyWarpgroups: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true, skipEmptyWarpgroups: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        skipEmptyWarpgroups: true))
     return list
 }()
 
@@ -1715,6 +1741,53 @@ struct HopperForwardTests {
     /// never reach: the half-width diagonal softmax (`hd`) at causal tile D = 64 / 128 and O
     /// staged in the last K/V stages (`okv`) at tile D = 256, causal and unmasked; once each,
     /// after the other variants.
+    /// Empty warpgroups (skipEmptyWarpgroups, suffix `ew`): the skip sits between the tile's Q wait and its first
+    /// step, takes one turn and releases K and V once a step, and is refused beside the forms with other barrier
+    /// protocols; off by default and under FLASH_ATTENTION_HOPPER_EMPTYWG unset.
+    @Test func skipEmptyWarpgroupsShapes() throws {
+        let ew = try #require(hopperVariants.first { $0.skipEmptyWarpgroups && $0.consumerWarpgroups == 3 && $0.earlyRescale && $0.qStages == 2 })
+        #expect(ew.invalidReason == nil && ew.name.hasSuffix("tmaws2pq2soxderew_sm_90a"))
+        let source = try AttentionKernel(descriptor: ew).source
+        let skip = "if (__shfl_sync(0xffffffffu, (int)(wg * 64 >= rows_here), 0) != 0) {"
+        #expect(source.components(separatedBy: skip).count == 2)
+        #expect(source.contains("named_sync(BAR_TURN + wg, TURN_THREADS);\n                    named_arrive(BAR_TURN + (wg == 2 ? 0 : wg + 1), TURN_THREADS);\n                    mbar_arrive(bar_k_free + 8 * stage);"))
+        #expect(source.contains("mbar_arrive(bar_q_free + 8 * qb);\n                kv_iter += n_blocks;\n                continue;"))
+        // The skip follows the Q wait and precedes the first step.
+        let head = try #require(source.range(of: skip)), q = try #require(source.range(of: "mbar_wait(bar_q + 8 * qb, (q_iter / Q_STAGES) & 1);"))
+        let first = try #require(source.range(of: "// First step: S = Q·K_lastᵀ, softmax."))
+        #expect(q.upperBound < head.lowerBound && head.upperBound < first.lowerBound)
+        var plain = ew
+        plain.skipEmptyWarpgroups = false
+        #expect(!(try AttentionKernel(descriptor: plain).source).contains(skip))
+        let two = try #require(hopperVariants.first { $0.skipEmptyWarpgroups && $0.headDim == 128 })
+        let twoSource = try AttentionKernel(descriptor: two).source
+        #expect(two.invalidReason == nil && twoSource.contains("named_sync(BAR_TURN + wg, CONSUMER_THREADS);\n                    named_arrive(BAR_TURN + (1 - wg), CONSUMER_THREADS);"))
+        let refusals: [(inout AttentionKernelDescriptor) -> Void] = [
+            { $0.tmaStoreO = false; $0.overlapEpilogue = true }, { $0.stageOInQueryBuffer = true }, { $0.warpgroupStepCount = true },
+        ]
+        for change in refusals {
+            var d = two
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+        var mma = plain
+        (mma.mainloop, mma.persistent, mma.qStages, mma.tmaStoreO, mma.precomputedDescriptors, mma.earlyRescale, mma.skipEmptyWarpgroups)
+            = (.mmaSync, false, 1, false, false, false, true)
+        mma.blockM = 128; mma.warps = 8
+        #expect(mma.invalidReason != nil)
+        guard getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil else { return }
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.causal, .none] {
+                for n in [500, 512, 1024, 2048, 8192] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(!routed.skipEmptyWarpgroups, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                }
+            }
+        }
+        #expect(!KernelHeuristics.defaultSkipEmptyWarpgroups(tileHeadDim: 64, causal: false, consumerWarpgroups: 3, seqlenQ: 512))
+    }
+
     @Test func tableVariantsIncludeShortSequenceDefaults() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DIAG") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_OVERLAP") == nil, getenv("FLASH_ATTENTION_HOPPER_QBUF") == nil,

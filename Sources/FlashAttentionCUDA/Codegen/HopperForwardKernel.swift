@@ -1568,6 +1568,36 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    // MARK: empty warpgroups (session 13, hopfwd24)
+
+    /// ``AttentionKernelDescriptor/skipEmptyWarpgroups``.
+    private var ew: Bool { descriptor.skipEmptyWarpgroups }
+
+    /// Empty warpgroups: a warpgroup whose 64 rows all lie past the sequence's end takes one turn a key step
+    /// (every step order it allows takes one) and releases each K / V stage after that stage's "full" phase,
+    /// so its arrivals count toward the phase the other warpgroups' do (a stage is refilled only after every
+    /// consumer released it), then the Q buffer, and goes on to the next tile without an epilogue. No wgmma
+    /// group is open here (the previous tile waited for all of them), and the test is lane 0's value, so
+    /// ptxas sees a warp-uniform branch in front of the products.
+    private var emptyWarpgroupSkip: String {
+        let pad = "\n" + String(repeating: " ", count: 12)
+        return pad + "// This warpgroup's rows all lie past the sequence's end: no product, no softmax, nothing stored; its turns and releases only."
+            + pad + "if (__shfl_sync(0xffffffffu, (int)(wg * 64 >= rows_here), 0) != 0) {"
+            + pad + "    for (int it = 0; it < n_blocks; ++it) {"
+            + pad + "        const int cur = kv_iter + it, stage = cur % STAGES;"
+            + pad + "        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);"
+            + pad + "        named_sync(BAR_TURN + wg, \(turnThreads));"
+            + pad + "        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));"
+            + pad + "        mbar_arrive(bar_k_free + 8 * stage);"
+            + pad + "        mbar_wait(bar_v_full + 8 * stage, (cur / STAGES) & 1);"
+            + pad + "        mbar_arrive(bar_v_free + 8 * stage);"
+            + pad + "    }"
+            + pad + "    mbar_arrive(bar_q_free + 8 * qb);"
+            + pad + "    kv_iter += n_blocks;"
+            + pad + "    continue;"
+            + pad + "}"
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, \(two ? 2 : 1))
@@ -1704,7 +1734,7 @@ public struct HopperForwardKernel: Sendable {
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
                     \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal && !xt ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
-                    \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")
+                    \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")\(ew ? emptyWarpgroupSkip : "")
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")

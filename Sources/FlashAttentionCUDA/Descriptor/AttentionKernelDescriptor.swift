@@ -369,6 +369,17 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_EXPTURN=lean` sets it with `xt` and ``precomputedDescriptors`` on every row that can
     /// take them (keeping the row's `hd`); off by default. Suffix `xl` (after `xt`).
     public var leanExponentialTurn: Bool
+    /// Empty consumer warpgroups skip their work (session 13, hopfwd24): a consumer warpgroup whose 64 rows of the tile all
+    /// lie past the query sequence's end issues no product and computes no softmax; it keeps its turn in every key step
+    /// and releases each K / V stage once the stage has loaded (and the Q buffer at the tile's end), so every barrier
+    /// phase and the turn ring run as in the other warpgroups, and it stores nothing (its LSE rows and its O box lie past
+    /// the end). The three-warpgroup rows (192-row tiles, unmasked tile D = 64 at every length) waste a third of the last
+    /// tile of a 512- or 2k-row sequence and two thirds at 1k (11 % of the products at 512 and 1k); with two warpgroups a
+    /// sequence length 1…64 past a multiple of 128 leaves warpgroup 1 empty. Not beside the overlapped epilogue, O staged
+    /// in the Q buffer, the K/V stages or an own buffer, Q halves, per-warpgroup step counts, narrow products, separate
+    /// value turns or the folded producer (their barrier protocols differ). `FLASH_ATTENTION_HOPPER_EMPTYWG=1` sets it on
+    /// every row that can take it; off by default. Suffix `ew`.
+    public var skipEmptyWarpgroups: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -384,7 +395,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
-        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false
+        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
+        skipEmptyWarpgroups: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -432,6 +444,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.sleepingProducerWaits = sleepingProducerWaits
         self.exponentialTurn = exponentialTurn
         self.leanExponentialTurn = leanExponentialTurn
+        self.skipEmptyWarpgroups = skipEmptyWarpgroups
     }
 
     // MARK: - Derived layout facts
@@ -503,6 +516,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 return "cuDNN's step order (exponentialTurn) is its own loop: not beside hd (but with the lean form, xl), er, exp2 emulation, the overlapped epilogue, okv, ob, Q halves, ws, nd / nv, vt, vw or the folded producer"
             }
             if sleepingProducerWaits && foldedProducer { return "the folded producer has no producer warp to sleep (its copies issue from a consumer warp)" }
+            if skipEmptyWarpgroups && (overlapEpilogue || stageOInQueryBuffer || stageOInLastStage || stageOInOwnBuffer || queryHalves != 0
+                                       || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn || foldedProducer) {
+                return "empty warpgroups (skipEmptyWarpgroups) keep one turn a key step and release the stages themselves: not beside the overlapped epilogue, oq, okv, ob, Q halves, ws, nd / nv, vt or the folded producer"
+            }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
@@ -585,7 +602,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn and leanExponentialTurn need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || skipEmptyWarpgroups) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn and skipEmptyWarpgroups need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -613,7 +630,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (skipEmptyWarpgroups ? "ew" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

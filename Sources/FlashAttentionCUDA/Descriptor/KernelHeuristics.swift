@@ -659,6 +659,16 @@ public enum KernelHeuristics {
             sleeping.sleepingProducerWaits = true
             if sleeping.invalidReason == nil { d = sleeping }
         }
+        // Empty consumer warpgroups (skipEmptyWarpgroups: a warpgroup whose rows all lie past the sequence's end takes its
+        // turns and releases its stages but issues no product): FLASH_ATTENTION_HOPPER_EMPTYWG=1 on every row that can take
+        // it, =0 nowhere; unset, defaultSkipEmptyWarpgroups.
+        let emptyKnob = HopperForwardKnobs.emptyWarpgroups
+        if emptyKnob == "1" || (emptyKnob == nil && defaultSkipEmptyWarpgroups(
+            tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, seqlenQ: problem.seqlenQ)) {
+            var skipping = d
+            skipping.skipEmptyWarpgroups = true
+            if skipping.invalidReason == nil { d = skipping }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -677,6 +687,13 @@ public enum KernelHeuristics {
     public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
                                                   sameTypeOutput: Bool, seqlenK: Int) -> Bool {
         tileHeadDim == 64 && causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 && seqlenK <= 2048
+    }
+
+    /// Whether the Hopper forward lets empty consumer warpgroups skip their work (``AttentionKernelDescriptor/skipEmptyWarpgroups``,
+    /// suffix `ew`) when `FLASH_ATTENTION_HOPPER_EMPTYWG` is unset: nowhere yet (session 13, hopfwd24: built and checked;
+    /// timings in docs/performance.md, "Session 13: empty warpgroups").
+    public static func defaultSkipEmptyWarpgroups(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, seqlenQ: Int) -> Bool {
+        false
     }
 
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
@@ -1051,4 +1068,5 @@ private enum HopperForwardKnobs {
     static let valueWait = FileSystem.environment("FLASH_ATTENTION_HOPPER_VALUEWAIT")
     static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
     static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
+    static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
 }
