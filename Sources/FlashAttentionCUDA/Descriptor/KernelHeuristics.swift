@@ -661,9 +661,19 @@ public enum KernelHeuristics {
         }
         // Empty consumer warpgroups (skipEmptyWarpgroups: a warpgroup whose rows all lie past the sequence's end takes its
         // turns and releases its stages but issues no product): FLASH_ATTENTION_HOPPER_EMPTYWG=1 on every row that can take
-        // it, =0 nowhere; unset, defaultSkipEmptyWarpgroups.
+        // it, =0 nowhere; unset, defaultSkipEmptyWarpgroups. =dyn also moves the unmasked three-warpgroup rows (tile D = 64)
+        // to the dynamic tile scheduler with two Q buffers (late tile addresses): on the persistent grid's fixed stride
+        // (132 blocks, a multiple of the 3, 6 and 11 row blocks of 512, 1k and 2k queries) every block walks the same row
+        // block of each head, so the blocks holding the short last tiles only ran ahead and waited (session 13, hopfwd24:
+        // `ew` alone 0.94–0.99×, with the dynamic scheduler 1.00–1.04×); the same kernels as
+        // FLASH_ATTENTION_HOPPER_TILES=64:128x2dq with =1.
         let emptyKnob = HopperForwardKnobs.emptyWarpgroups
-        if emptyKnob == "1" || (emptyKnob == nil && defaultSkipEmptyWarpgroups(
+        if emptyKnob == "dyn" && !causal && d.consumerWarpgroups == 3 && d.persistent && !d.dynamicScheduler && d.minBlocksPerMultiprocessor == 1 {
+            var dynamic = d
+            (dynamic.dynamicScheduler, dynamic.qStages, dynamic.lateTileAddresses) = (true, 2, true)
+            if dynamic.invalidReason == nil { d = dynamic }
+        }
+        if emptyKnob == "1" || emptyKnob == "dyn" || (emptyKnob == nil && defaultSkipEmptyWarpgroups(
             tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, seqlenQ: problem.seqlenQ)) {
             var skipping = d
             skipping.skipEmptyWarpgroups = true
