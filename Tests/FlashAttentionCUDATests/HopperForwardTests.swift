@@ -1474,9 +1474,10 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
-                // (The 128-key causal D = 256 form's suffixes `vt`, `ob` and the Q halves' `qh` / `qr` follow `er`.)
+                // (The 128-key causal D = 256 form's suffixes `vt`, `ob`, the Q halves' `qh` / `qr` and the empty
+                // warpgroups' `ew` follow `er`.)
                 var name = d.name
-                for suffix in ["qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
+                for suffix in ["ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
         }
@@ -1776,16 +1777,30 @@ struct HopperForwardTests {
         mma.blockM = 128; mma.warps = 8
         #expect(mma.invalidReason != nil)
         guard getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil else { return }
+        // The default (session 13): unmasked tile D = 64's three-warpgroup rows up to 2k, on the dynamic scheduler, only where
+        // the last row block leaves a warpgroup empty (500, 512, 1024 and 2048 queries do; 576 = 3 · 192 and 8k do not).
+        guard getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_WG") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_TWOBLOCKS") == nil else { return }
         for d in [64, 128, 256] {
             for mask in [KernelMask.causal, .none] {
-                for n in [500, 512, 1024, 2048, 8192] {
+                for n in [500, 512, 576, 1024, 2048, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    #expect(!routed.skipEmptyWarpgroups, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    let expected = d == 64 && mask == .none && n <= 2048 && n != 576
+                    #expect(routed.skipEmptyWarpgroups == expected, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
                 }
             }
         }
-        #expect(!KernelHeuristics.defaultSkipEmptyWarpgroups(tileHeadDim: 64, causal: false, consumerWarpgroups: 3, seqlenQ: 512))
+        let rule = KernelHeuristics.defaultSkipEmptyWarpgroups
+        #expect(rule(64, false, 3, false, true, 512, 512) && rule(64, false, 3, false, true, 2048, 2048) && rule(64, false, 3, false, true, 1000, 700))
+        #expect(!rule(64, true, 3, false, true, 512, 512) && !rule(128, false, 2, false, true, 512, 512) && !rule(64, false, 3, true, true, 512, 512))
+        #expect(!rule(64, false, 3, false, false, 512, 512) && !rule(64, false, 3, false, true, 4096, 4096) && !rule(64, false, 3, false, true, 512, 4096))
+        #expect(!rule(64, false, 3, false, true, 576, 576) && !rule(64, false, 3, false, true, 0, 512) && !rule(64, false, 3, false, true, 767, 512))
+        // A float32 output keeps the row.
+        let wide = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .none,
+                                                                         tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
+        #expect(!wide.skipEmptyWarpgroups, "\(wide.name)")
     }
 
     @Test func tableVariantsIncludeShortSequenceDefaults() throws {

@@ -667,17 +667,29 @@ public enum KernelHeuristics {
         // block of each head, so the blocks holding the short last tiles only ran ahead and waited (session 13, hopfwd24:
         // `ew` alone 0.94–0.99×, with the dynamic scheduler 1.00–1.04×); the same kernels as
         // FLASH_ATTENTION_HOPPER_TILES=64:128x2dq with =1.
+        // Unset, defaultSkipEmptyWarpgroups takes the =dyn form where it measured faster (not beside a
+        // FLASH_ATTENTION_HOPPER_TILES shape for the head dim or a forced two-blocks-per-SM form).
         let emptyKnob = HopperForwardKnobs.emptyWarpgroups
-        if emptyKnob == "dyn" && !causal && d.consumerWarpgroups == 3 && d.persistent && !d.dynamicScheduler && d.minBlocksPerMultiprocessor == 1 {
+        let emptyDefault = emptyKnob == nil && d.persistent && d.minBlocksPerMultiprocessor == 1
+            && hopperTileOverride(headDim: tileD, causal: causal) == nil
+            && defaultSkipEmptyWarpgroups(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
+                                          sameTypeOutput: d.outputType == d.elementType, seqlenQ: problem.seqlenQ, seqlenK: problem.seqlenK)
+        if (emptyKnob == "dyn" || emptyDefault) && !causal && d.consumerWarpgroups == 3 && d.persistent && !d.dynamicScheduler
+            && d.minBlocksPerMultiprocessor == 1 {
             var dynamic = d
             (dynamic.dynamicScheduler, dynamic.qStages, dynamic.lateTileAddresses) = (true, 2, true)
             if dynamic.invalidReason == nil { d = dynamic }
         }
-        if emptyKnob == "1" || emptyKnob == "dyn" || (emptyKnob == nil && defaultSkipEmptyWarpgroups(
-            tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, seqlenQ: problem.seqlenQ)) {
+        if emptyKnob == "1" || emptyKnob == "dyn" || emptyDefault {
             var skipping = d
             skipping.skipEmptyWarpgroups = true
-            if skipping.invalidReason == nil { d = skipping }
+            if skipping.invalidReason == nil {
+                d = skipping
+                if emptyDefault {
+                    choice.reason = "empty warpgroups skip their products, dynamic tile scheduler (KernelHeuristics.defaultSkipEmptyWarpgroups); "
+                        + choice.reason
+                }
+            }
         }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
@@ -700,10 +712,21 @@ public enum KernelHeuristics {
     }
 
     /// Whether the Hopper forward lets empty consumer warpgroups skip their work (``AttentionKernelDescriptor/skipEmptyWarpgroups``,
-    /// suffix `ew`) when `FLASH_ATTENTION_HOPPER_EMPTYWG` is unset: nowhere yet (session 13, hopfwd24: built and checked;
-    /// timings in docs/performance.md, "Session 13: empty warpgroups").
-    public static func defaultSkipEmptyWarpgroups(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, seqlenQ: Int) -> Bool {
-        false
+    /// suffix `ew`) on the dynamic tile scheduler (the `FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` form) when that knob is unset:
+    /// unmasked tile D = 64 on the three-warpgroup rows (192-row tiles), dense, outputs of the input type, at most 2048 queries
+    /// and keys, and only where the last row block leaves a warpgroup empty (seqlenQ mod 192 in 1…128).
+    ///
+    /// H100, session 13 (hopfwd24, scripts/device/hopper_fwd24.sh, 6 interleaved rounds, ratio to the kernels shipped before):
+    /// unmasked D = 64 512 1.005–1.015 (bf16) / 1.020–1.025 (fp16), 1k 0.996–1.010 / 1.010–1.013, 2k 1.027–1.040 /
+    /// 1.025–1.029, every check green with the form forced (pinned and dense float64 oracle, the torch float64 oracle, on
+    /// 2-block grids too, memcheck and racecheck). Neither half wins alone (`ew` 0.94–1.02, the scheduler 0.95–1.02): the
+    /// persistent grid's fixed stride gives every block the same row block, so skipping helps only once tiles are handed out
+    /// dynamically. Lengths without an empty warpgroup would get the scheduler alone (a loss at 512 / 1k), so they keep the row.
+    public static func defaultSkipEmptyWarpgroups(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
+                                                  sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        guard tileHeadDim == 64, !causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
+              seqlenQ > 0, seqlenQ <= 2048, seqlenK > 0, seqlenK <= 2048 else { return false }
+        return (1...128).contains(seqlenQ % 192)
     }
 
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
@@ -1022,7 +1045,19 @@ public enum KernelHeuristics {
                 let short = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
                                              tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512)
                 guard let d = try? descriptor(for: short, architecture: architecture).descriptor,
-                      d.halfDiagonalStep || d.stageOInLastStage || d.queryHalves > 0, names.insert(d.name).inserted else { continue }
+                      d.halfDiagonalStep || d.stageOInLastStage || d.queryHalves > 0 || d.skipEmptyWarpgroups,
+                      names.insert(d.name).inserted else { continue }
+                variants.append(d)
+            }
+        }
+        // Unmasked tile D = 64 at 1k and 2k: empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
+        // early rescale and precomputed descriptors those lengths take, kernels 512 does not reach.
+        for seqlen in [1024, 2048] {
+            for choice in table(for: architecture) {
+                let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .none,
+                                               tensorMapFriendly: true, seqlenQ: seqlen, seqlenK: seqlen)
+                guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
+                      d.skipEmptyWarpgroups, names.insert(d.name).inserted else { continue }
                 variants.append(d)
             }
         }
