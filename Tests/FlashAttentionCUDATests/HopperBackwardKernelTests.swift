@@ -157,6 +157,42 @@ let hopperBackwardPersistentVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// Tile D = 128's dK/dV staged through the Q/dO ring (FLASH_ATTENTION_HOPPER_BWD_EPI=1, session 13, hopbwd17):
+/// every form the runtime can pick with it — the unmasked (early dV + late dK, precomputed descriptors) and causal
+/// defaults with one and two dQ buffers, ordered and arrival order, both input types, mixed 16-bit gradients,
+/// and the knob forms beside it (mask branch, the causal early dV/late dK, head groups, early statistics, ping-pong).
+let hopperBackwardStagedEpilogueVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for buffers in [1, 2] {
+            let w = buffers == 2 ? 2 : 1
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: buffers, dqWriters: w, earlyDV: true,
+                                                 lateDK: true, precomputedDescriptors: true, stagedEpilogue: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: buffers, dqWriters: w,
+                                                 stagedEpilogue: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: buffers, dqWriters: w,
+                                                 earlyDV: true, lateDK: true, maskBranch: true, precomputedDescriptors: true,
+                                                 stagedEpilogue: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
+                                             precomputedDescriptors: true, stagedEpilogue: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, orderedDQ: false, dqBuffers: 2,
+                                             stagedEpilogue: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float16, dvType: .float16, dqBuffers: 2,
+                                         dqWriters: 2, earlyDV: true, lateDK: true, precomputedDescriptors: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, maskBranch: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2,
+                                         precomputedDescriptors: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                         stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         earlyStats: true, precomputedDescriptors: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                         pingPong: true, stagedEpilogue: true))
+    return list
+}()
+
 /// Precomputed wgmma descriptors (FLASH_ATTENTION_HOPPER_BWD_DESC, session 9, hopbwd16): every form the
 /// runtime can pick with them at tile D = 64/128 — the unmasked (early dV + late dK) and causal defaults with
 /// one and two dQ buffers, ordered (a writer each) and arrival order, both input types, float32 gradients,
@@ -741,6 +777,51 @@ struct HopperBackwardKernelTests {
         }
         #expect(hopperBackwardDescriptorVariants.allSatisfy { $0.invalidReason == nil && $0.precomputedDescriptors })
         #expect(Set(hopperBackwardDescriptorVariants.map(\.name)).count == hopperBackwardDescriptorVariants.count)
+    }
+
+    /// Every staged-epilogue variant compiles for sm_90a with NVRTC: no spills, no stack frame, no
+    /// serialized wgmma, no C7508/C7514/C7517.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardStagedEpilogueVariants.map { HopperBackwardCase(descriptor: $0) })
+    func stagedEpilogueVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+
+    /// The staged dK/dV epilogue (session 13): tile D = 128 with 16-bit dK/dV on the one-tile grid only,
+    /// named apart (suffix `ste`), carried by the plan only where it applies, off by default; the shipped
+    /// source keeps the direct 4-byte stores.
+    @Test func stagedEpilogue() throws {
+        let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          precomputedDescriptors: true, stagedEpilogue: true)
+        #expect(on.invalidReason == nil && on.name.hasSuffix("_edv_ldk_pd_ste_sm_90a"))
+        var off = on
+        off.stagedEpilogue = false
+        let a = try HopperBackwardKernel(descriptor: on).source, b = try HopperBackwardKernel(descriptor: off).source
+        #expect(a.contains("named_sync(BAR_EPI, CONSUMER_THREADS)") && a.contains("ld_shared_u4(se_k + off)")
+                && a.contains("const u32 se_k = sQ + wg * 2 * (64 * 256)") && !a.contains("store_dk2(dk_row + col"))
+        #expect(!b.contains("BAR_EPI") && b.contains("store_dk2(dk_row + col"))
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, stagedEpilogue: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1,
+                                         stagedEpilogue: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32,
+                                         stagedEpilogue: true).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, earlyDV: true, lateDK: true,
+                                         persistentTiles: true, stagedEpilogue: true).invalidReason != nil)
+        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, stagedEpilogue: true).stagedEpilogue)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96, mask: .causal),
+                                                              stagedEpilogue: true))
+        #expect(plan[1].stagedEpilogue && !plan[0].stagedEpilogue && !plan[2].stagedEpilogue)
+        let small = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64), stagedEpilogue: true))
+        #expect(!small[1].stagedEpilogue, "tile D = 64 keeps the direct stores")
+        let wide32 = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, dkType: .float32, dvType: .float32,
+                                                                                     headDim: 128), stagedEpilogue: true))
+        #expect(!wide32[1].stagedEpilogue, "float32 dK/dV keep the direct stores")
+        let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
+                                                                    earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
+        #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
+        #expect(!HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 1024)))
+        #expect(hopperBackwardStagedEpilogueVariants.allSatisfy { $0.invalidReason == nil && $0.stagedEpilogue })
+        #expect(Set(hopperBackwardStagedEpilogueVariants.map(\.name)).count == hopperBackwardStagedEpilogueVariants.count)
     }
 
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.

@@ -80,7 +80,10 @@ public struct HopperBackwardKernel: Sendable {
         case .preprocess: parts.append(preprocessKernel)
         case .convertDQ: parts.append(convertKernel)
         case .keyValue where d.headDim == 256: parts += [asyncHelpers, wideWrappers, wideKeyValueKernel]
-        case .keyValue: parts += [asyncHelpers, wgmmaWrappers, keyValueKernel]
+        case .keyValue:
+            parts += [asyncHelpers, wgmmaWrappers]
+            if d.stagedEpilogue { parts.append(stagedEpilogueHelpers) }
+            parts.append(keyValueKernel)
         }
         return parts.joined(separator: "\n\n") + "\n"
     }
@@ -1320,9 +1323,69 @@ public struct HopperBackwardKernel: Sendable {
         """.drop(while: { $0 == " " }))
     }
 
-    /// dK and dV of the tile from the consumers' registers (both grid forms).
+    /// dK and dV of the tile from the consumers' registers (both grid forms), or with
+    /// ``HopperBackwardDescriptor/stagedEpilogue`` through the Q/dO ring in 16-byte pieces.
     private var consumerEpilogue: String {
-        String(Self.directKeyValueStores(tiles: "D_TILES", firstColumn: "").drop(while: { $0 == " " }))
+        if descriptor.stagedEpilogue { return String(stagedEpilogueText.drop(while: { $0 == " " })) }
+        return String(Self.directKeyValueStores(tiles: "D_TILES", firstColumn: "").drop(while: { $0 == " " }))
+    }
+
+    /// The staged epilogue's barrier ids and 16-byte shared load (``HopperBackwardDescriptor/stagedEpilogue``).
+    private var stagedEpilogueHelpers: String {
+        """
+        constexpr int BAR_EPI = 6;                 // named barrier 6: both consumers are done with the Q/dO ring; 7 + wg: a warpgroup's dK/dV are staged
+        FA_DEVICE uint4 ld_shared_u4(u32 a) {
+            uint4 v;
+            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
+            return v;
+        }
+        """
+    }
+
+    /// The staged epilogue (``HopperBackwardDescriptor/stagedEpilogue``: tile D = 128, 16-bit dK and dV,
+    /// one tile per CTA). After the last step both warpgroups' products have completed (each step tail
+    /// waits for all of its groups), so once both pass a 256-thread named barrier nothing reads the Q/dO
+    /// ring (64 KB: Q's two stages, then dO's) and the producer loads nothing more. Warpgroup wg packs its
+    /// dK and dV (64 keys × 128 columns, 16 KB each) into bytes [32 KB·wg, 32 KB·wg + 32 KB) of it, rows of
+    /// 256 B with the 16-byte piece c of row r at c ^ (r % 8) (the eight rows of a store instruction hit
+    /// 32 different banks), syncs its own 128 threads, and stores 16-byte pieces: a warp writes two whole
+    /// rows, where the plain form's warp instructions each touch eight rows with 4 bytes a lane.
+    private var stagedEpilogueText: String {
+        let d = descriptor
+        func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
+        return """
+                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the Q/dO ring, then
+                // stored in 16-byte pieces (keys past the end and columns past D are not stored).
+                named_sync(BAR_EPI, CONSUMER_THREADS);          // both warpgroups' last products have read Q and dO
+                {
+                    const u32 se_k = sQ + wg * 2 * (64 * 256), se_v = se_k + 64 * 256;
+                    const float factor = p.grad_scale;
+                    #pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const int row = (warp & 3) * 16 + group + 8 * r;   // of this warpgroup's 64 keys
+                        const u32 rk = se_k + row * 256 + tig * 4, rv = se_v + row * 256 + tig * 4;
+                        #pragma unroll
+                        for (int dt = 0; dt < D_TILES; ++dt) {
+                            const u32 c = (dt ^ (row & 7)) << 4;
+                            st_shared_u32(rk + c, \(pack(d.dkType))(acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor));
+                            st_shared_u32(rv + c, \(pack(d.dvType))(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));
+                        }
+                    }
+                    named_sync(BAR_EPI + 1 + wg, 128);          // this warpgroup's dK and dV are staged
+                    dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
+                    dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
+                    #pragma unroll
+                    for (int i = 0; i < 64 * 16 / 128; ++i) {
+                        const int idx = i * 128 + ct, row = idx >> 4, c = idx & 15;
+                        const int j = n0 + wg * 64 + row, col = c * 8;
+                        const u32 off = row * 256 + ((c ^ (row & 7)) << 4);
+                        if (j < seqlen_k && col < p.head_dim) {
+                            *(uint4*)(dk_tile + (i64)j * p.dk_row_stride + col) = ld_shared_u4(se_k + off);
+                            *(uint4*)(dv_tile + (i64)j * p.dv_row_stride + col) = ld_shared_u4(se_v + off);
+                        }
+                    }
+                }
+        """
     }
 
     /// dK and dV stored from the consumers' accumulators as 4-byte pairs, keys past the end skipped:

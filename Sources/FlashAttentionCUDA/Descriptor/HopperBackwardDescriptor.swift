@@ -168,6 +168,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// On by default where it measured faster (``defaultPrecomputedDescriptors(_:)``);
     /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` forces it either way.
     public var precomputedDescriptors: Bool = false
+    /// Tile D = 128, 16-bit dK and dV, one tile per CTA: the epilogue stages each warpgroup's dK and dV
+    /// (64 keys × 128 columns, 16 KB each) in the Q/dO ring, free once both consumers' last products have
+    /// completed (a 256-thread named barrier), as rows of 256 B with 16-byte piece c of row r at c ^ (r % 8),
+    /// then stores 16-byte row pieces (a warp writes two whole rows) instead of 64 four-byte stores a thread
+    /// whose warp instructions each touch eight rows. The tile D = 256 form of the same idea
+    /// (``wideStagedEpilogue``) gained 1.06–1.11× at ≤ 2k keys. With one CTA per multiprocessor the
+    /// epilogue is idle tensor time; at 1k keys a block has 16 steps (causal: 8.5 on average).
+    /// Off unless `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``).
+    public var stagedEpilogue: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -176,7 +185,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
                 lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
-                precomputedDescriptors: Bool = false) {
+                precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -206,6 +215,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.lateFence = lateFence && pass == .keyValue
         self.persistentTiles = persistentTiles && pass == .keyValue
         self.precomputedDescriptors = precomputedDescriptors && pass == .keyValue
+        self.stagedEpilogue = stagedEpilogue && pass == .keyValue
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -384,6 +394,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         }
         if precomputedDescriptors && headDim == 256 && !wideQRing {
             return "precomputed descriptors at tile D = 256 are generated for the Q-ring form (the others spill 24–32 B)"
+        }
+        if stagedEpilogue && (headDim != 128 || persistentTiles || dkType == .float32 || dvType == .float32) {
+            // Persistent tiles keep loading the next tile's Q/dO into the ring during the epilogue.
+            return "the staged dK/dV epilogue is generated for tile D = 128 with 16-bit dK and dV, one tile per CTA"
         }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -613,6 +627,18 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         }
     }
 
+    /// Whether tile D = 128 stages dK and dV through the free Q/dO ring (``stagedEpilogue``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: never, for now (the lead decides). H100 (session 13, hopbwd17,
+    /// scripts/device/hopper_bwd17.sh and hopper_bwd17_more.sh; non-deterministic calls, D = 128, six bf16 and six fp16
+    /// rounds ÷ the shipped kernel): 1.010–1.072× in every round at seqlenK ≤ 4096 (both masks) and causal 8k
+    /// (1k causal 1.06–1.07, 2k 1.03–1.05, 4k 1.01–1.03, causal 8k 1.010–1.015); unmasked 8k/16k and causal 16k
+    /// 0.905–1.075 (the spread). Checked forced: 48/48 float64-oracle cases at D = 128/96 deterministic and not, a torch
+    /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
+    /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
+    public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
                             dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
@@ -622,7 +648,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             earlyStats: Bool = false, lateFence: Bool = false,
                             wideQRing: Bool = false,
                             wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
-                            precomputedDescriptors: Bool = false) -> [HopperBackwardDescriptor]? {
+                            precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -665,7 +691,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      lateFence: lateFence && tile == 128 && lateDK && !(pingPong && !pipelinedS),
                                      persistentTiles: persistent,
                                      // Session 9 (hopbwd16): every tile D = 64/128 form.
-                                     precomputedDescriptors: precomputedDescriptors),
+                                     precomputedDescriptors: precomputedDescriptors,
+                                     // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA.
+                                     stagedEpilogue: stagedEpilogue && tile == 128 && !persistent
+                                         && problem.dkType != .float32 && problem.dvType != .float32),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
         ]
@@ -710,6 +739,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if lateFence { parts.append("lf") }
             if persistentTiles { parts.append("pt") }
             if precomputedDescriptors { parts.append("pd") }
+            if stagedEpilogue { parts.append("ste") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
