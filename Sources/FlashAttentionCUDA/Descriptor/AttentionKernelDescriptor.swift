@@ -369,6 +369,21 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_EXPTURN=lean` sets it with `xt` and ``precomputedDescriptors`` on every row that can
     /// take them (keeping the row's `hd`); off by default. Suffix `xl` (after `xt`).
     public var leanExponentialTurn: Bool
+    /// The lean order with each warpgroup's products overlapped with its own row maximum (session 13, hopfwd25): after
+    /// handing the turn over, a warpgroup issues the next step's S and then this step's P·V back to back, waits for S
+    /// alone (`wgmma.wait_group 1`) and masks it and takes its row maximum while its P·V runs, then waits for P·V and
+    /// takes its turn for the exponentials. The tile's last P·V trails the loop (issued once every S has been read,
+    /// after the Q buffer goes back). cuDNN's turn order is kept (the turn guards the exponentials; one sync and one
+    /// arrival a step), and so is `xl`'s peeled diagonal step (its P·V issued beside the second step's S). In `xl` each
+    /// step waits for S and then for P·V with nothing of its own to issue meanwhile (issue activity 37.3 % against
+    /// cuDNN's 45.9 % at causal D = 64 N = 512). Holds S, P and O at once (as the shipped order does).
+    /// 0: off; 1 (suffix `xo`): never-taken branches end the maximum's block and the turn's first block, since ptxas
+    /// otherwise hoists the P·V wait to the maximum's head and the exponentials above the turn's `bar.sync`; 2 (suffix
+    /// `xoa`): also one before the hand-over, so the turn is handed over after every exponential and P's packing
+    /// (ptxas moves the `bar.arrive` into the middle of the exponentials otherwise, in `xl` too). Needs
+    /// ``leanExponentialTurn``. `FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2` sets it on every row that has the lean order
+    /// (with `FLASH_ATTENTION_HOPPER_EXPTURN=lean`: every row that takes it); off by default.
+    public var overlappedExponentialTurn: Int
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -384,7 +399,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         separateValueTurn: Bool = false, narrowDiagonal: Bool = false, narrowDiagonalValues: Bool = false, stageOInOwnBuffer: Bool = false,
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
-        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false
+        sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
+        overlappedExponentialTurn: Int = 0
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -432,6 +448,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.sleepingProducerWaits = sleepingProducerWaits
         self.exponentialTurn = exponentialTurn
         self.leanExponentialTurn = leanExponentialTurn
+        self.overlappedExponentialTurn = overlappedExponentialTurn
     }
 
     // MARK: - Derived layout facts
@@ -497,6 +514,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
             if leanExponentialTurn && !exponentialTurn { return "the lean step order (leanExponentialTurn) is a form of cuDNN's step order (exponentialTurn)" }
+            if overlappedExponentialTurn < 0 || overlappedExponentialTurn > 2 { return "overlappedExponentialTurn must be 0, 1 or 2, got \(overlappedExponentialTurn)" }
+            if overlappedExponentialTurn != 0 && !leanExponentialTurn { return "the overlapped lean step order (overlappedExponentialTurn) is a form of the lean step order (leanExponentialTurn)" }
             if exponentialTurn && ((halfDiagonalStep && !leanExponentialTurn) || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
                                    || queryHalves != 0 || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn
                                    || valueWaitAfterSoftmax || foldedProducer) {
@@ -585,7 +604,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn and leanExponentialTurn need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn and overlappedExponentialTurn need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -613,7 +632,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }
