@@ -670,6 +670,23 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
         halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
         skipEmptyWarpgroups: true))
+    // ... and the lean form overlapped (overlappedExponentialTurn, FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2; session 13, hopfwd25):
+    // S and P·V back to back, the row maximum under P·V; `xo` on the causal D = 64 row with hd (the default row) and the
+    // D = 64 three-warpgroup unmasked one, `xoa` (the turn handed over after P's packing) on causal D = 128 with the store.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        overlappedExponentialTurn: 1))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        overlappedExponentialTurn: 2))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
+        precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true, overlappedExponentialTurn: 1))
     return list
 }()
 
@@ -1072,9 +1089,31 @@ struct HopperForwardTests {
         var shipped = xt
         shipped.exponentialTurn = false
         #expect((try AttentionKernel(descriptor: shipped).source).contains("const int last = kv_iter + n_blocks - 1"))
+        // The overlapped lean form: S then P·V issued back to back, S waited for alone, the maximum before the P·V wait, one
+        // turn a step, the tile's last P·V after the loop; the block-ending branches (two, three with `xoa`).
+        let xo = try #require(hopperVariants.first { $0.overlappedExponentialTurn == 1 && $0.mask == .causal && $0.headDim == 64 })
+        #expect(xo.invalidReason == nil && xo.name.hasSuffix("tmaws2pdq2hdxdxtxlxo_sm_90a"))
+        let xoSource = try AttentionKernel(descriptor: xo).source
+        #expect(xoSource.contains("issue_qk(stage);\n                mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);\n                wgmma_fence();\n                issue_pv(prev);\n                wgmma_wait<1>();"))
+        #expect(xoSource.contains("const int last = kv_iter + n_blocks - 1") && xoSource.components(separatedBy: "issue_pv(").count == 3)
+        #expect(xoSource.components(separatedBy: "named_sync(BAR_TURN + wg, CONSUMER_THREADS);").count == 3)
+        #expect(xoSource.components(separatedBy: "== 0x7fbfffffu) __trap();").count == 3 && !xoSource.contains("row_sum[1] < 0.0f) __trap();"))
+        let xoa = try #require(hopperVariants.first { $0.overlappedExponentialTurn == 2 })
+        #expect(xoa.invalidReason == nil && xoa.name.hasSuffix("xtxlxoa_sm_90a"))
+        #expect((try AttentionKernel(descriptor: xoa).source).contains("if (row_sum[0] < 0.0f || row_sum[1] < 0.0f) __trap();"))
+        var overlapAlone = xl
+        overlapAlone.leanExponentialTurn = false
+        overlapAlone.overlappedExponentialTurn = 1
+        #expect(overlapAlone.invalidReason != nil)
+        var overlapBad = xo
+        overlapBad.overlappedExponentialTurn = 3
+        #expect(overlapBad.invalidReason != nil)
+        var unoverlapped = xo
+        unoverlapped.overlappedExponentialTurn = 0
+        #expect((try AttentionKernel(descriptor: unoverlapped).source) == xlSource)
 
         guard getenv("FLASH_ATTENTION_HOPPER_VALUEWAIT") == nil && getenv("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP") == nil
-            && getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil else { return }
+            && getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil && getenv("FLASH_ATTENTION_HOPPER_EXPOVERLAP") == nil else { return }
         for d in [64, 128, 256] {
             for mask in [KernelMask.causal, .none] {
                 for n in [512, 1024, 2048, 8192] {
@@ -1085,6 +1124,7 @@ struct HopperForwardTests {
                     #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     #expect(routed.exponentialTurn == lean && routed.leanExponentialTurn == lean, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if lean { #expect(routed.precomputedDescriptors && !routed.earlyRescale && routed.halfDiagonalStep && routed.invalidReason == nil, "\(routed.name)") }
+                    #expect(routed.overlappedExponentialTurn == 0, "D = \(d) \(mask) N = \(n): \(routed.name)")
                 }
             }
         }

@@ -998,7 +998,7 @@ public struct HopperForwardKernel: Sendable {
     /// The tile's key steps up to its last P·V: the first (S and its softmax), then the loop, each
     /// step issuing its S and the previous step's P·V in its turn (the shipped order; with
     /// ``AttentionKernelDescriptor/separateValueTurn``, ``valueTurnSteps``).
-    private var mainSteps: String { xt ? exponentialTurnSteps : vt ? valueTurnSteps : shippedSteps }
+    private var mainSteps: String { xo ? overlappedTurnSteps : xt ? exponentialTurnSteps : vt ? valueTurnSteps : shippedSteps }
 
     /// ``AttentionKernelDescriptor/exponentialTurn``.
     private var xt: Bool { descriptor.exponentialTurn }
@@ -1738,7 +1738,7 @@ public struct HopperForwardKernel: Sendable {
                     \(mainSteps)
                     \(late ? lateTileReload : "")// Every product with Q has completed: the producer may load the next tile's Q.
                     \(oq ? "// (The Q buffer is released after the epilogue's store has read O from it.)\n            " : "mbar_arrive(bar_q_free + 8 * qb);")\(okv && !ob ? "\n            if (wg == 1) named_arrive(BAR_OKV, 256);  // this warpgroup's last S has read the last step's K stage" : "")\(late ? lateTileDecode : "")
-                    \(xt ? "" : trailingValueBlock)kv_iter += n_blocks;
+                    \(xo ? overlappedTrailingValue : xt ? "" : trailingValueBlock)kv_iter += n_blocks;
                     if (OVERLAP) {
                         pending = true;
                         prev_o = o_tile; prev_lse = lse_tile; prev_rows = \(late ? "e_rows" : "rows_here");
@@ -1754,5 +1754,103 @@ public struct HopperForwardKernel: Sendable {
             }
         }
         """
+    }
+}
+
+// MARK: - The lean cuDNN order with each warpgroup's products under its own row maximum (session 13, hopfwd25)
+
+extension HopperForwardKernel {
+    /// ``AttentionKernelDescriptor/overlappedExponentialTurn``.
+    fileprivate var xo: Bool { descriptor.overlappedExponentialTurn != 0 }
+
+    /// ``AttentionKernelDescriptor/overlappedExponentialTurn``: the tile's first (diagonal) step peeled as in `xl`, up to
+    /// the hand-over (its P·V is issued beside the second step's S); then per step, after the hand-over: the step's S
+    /// and the previous step's P·V issued back to back (S first, so `wgmma_wait<1>` is S alone), the mask and the row
+    /// maximum while that P·V runs, the wait for it, the turn for the exponentials, O·α and P. Every wgmma outside any
+    /// branch (ptxas serialises a product group under one, C75xx). With the line break and the indentation of the
+    /// line after.
+    fileprivate var overlappedTurnSteps: String {
+        let pad = String(repeating: " ", count: 16)
+        let head = "// The tile's first (diagonal) step, peeled: O and l are still zero, so no α and no O·α; its P·V is issued with the next S.\n"
+            + String(repeating: " ", count: 12) + "{\n"
+            + pad + "const int stage = kv_iter % STAGES;\n"
+            + pad + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
+            + pad + "wgmma_fence();\n"
+            + pad + "issue_qk(stage);\n"
+            + pad + "wgmma_wait<0>();\n"
+            + pad + "mbar_arrive(bar_k_free + 8 * stage);\n"
+        let softmax = halfDiagonal
+            ? pad + "const bool half = " + halfTest("(n_blocks - 1)") + ";  // this warpgroup's rows see only the step's first half\n"
+                + pad + "if (half) softmax_max_first_half((n_blocks - 1) * BLOCK_N); else softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
+                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+                + pad + "if (half) { softmax_exp_first_half(); convert_p_half(); } else { softmax_exp_first(); convert_p(); }\n"
+            : pad + "softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
+                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
+                + pad + "softmax_exp_first();\n"
+                + pad + "convert_p();\n"
+        let first = head + softmax
+            + pad + "named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\n"
+            + String(repeating: " ", count: 12) + "}\n" + String(repeating: " ", count: 12)
+        return first + """
+        // cuDNN's turn order, overlapped: S_j and P·V_{j−1} → wait S → mask, max, α (under P·V) → wait P·V → [turn] exponentials, O·α, P → [hand over].
+                    for (int it = 1; it < n_blocks; ++it) {
+                        const int cur = kv_iter + it, prv = cur - 1;
+                        const int stage = cur % STAGES, prev = prv % STAGES;
+                        mbar_wait(bar_k_full + 8 * stage, (cur / STAGES) & 1);
+                        wgmma_fence();
+                        issue_qk(stage);
+                        mbar_wait(bar_v_full + 8 * prev, (prv / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(prev);
+                        wgmma_wait<1>();  // S landed (committed first); P·V may still run
+                        mbar_arrive(bar_k_free + 8 * stage);
+                        softmax_max((n_blocks - 1 - it) * BLOCK_N);
+                        \(overlapFence)  // ends the maximum's block: ptxas keeps the P·V wait below after it
+                        wgmma_wait<0>();  // P·V landed: O may be rescaled, P's registers rewritten
+                        mbar_arrive(bar_v_free + 8 * prev);
+                        named_sync(BAR_TURN + wg, \(turnThreads));
+                        \(overlapFence)  // ends the turn's first block: ptxas keeps the exponentials below after the sync
+                        softmax_exp();
+                        \(rescale)
+                        convert_p();\(handOverFence)
+                        named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));
+                    }
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/overlappedExponentialTurn`` 2: a never-taken branch on the new row sums (sums of
+    /// exponentials: ≥ 0, and NaN compares false) before the hand-over, which ends the exponentials' block, so ptxas
+    /// keeps the `bar.arrive` after every exponential and P's packing (with the line break and indentation); nothing
+    /// with 1.
+    fileprivate var handOverFence: String {
+        guard descriptor.overlappedExponentialTurn == 2 else { return "" }
+        return "\n" + String(repeating: " ", count: 16)
+            + "if (row_sum[0] < 0.0f || row_sum[1] < 0.0f) __trap();  // never taken: ends the exponentials' block, so the turn is handed over after them"
+    }
+
+    /// A branch that is never taken, on both rows' new maxima (a NaN pattern that no arithmetic produces: GPU
+    /// arithmetic returns the canonical NaN 0x7fffffff, and fmaxf drops NaN operands), that ends a basic block. ptxas
+    /// schedules within a block only: without these it hoisted the P·V wait to the maximum's head (so the maximum did
+    /// not run under P·V) and the exponentials above the turn's `bar.sync` (so the turn no longer kept the two
+    /// warpgroups' MUFU work apart). The condition uses both rows, so neither row's maximum sinks past the branch.
+    fileprivate var overlapFence: String {
+        "if ((__float_as_uint(m_scaled_r[0]) & __float_as_uint(m_scaled_r[1])) == 0x7fbfffffu) __trap();"
+    }
+
+    /// ``AttentionKernelDescriptor/overlappedExponentialTurn``: the tile's last P·V, after the Q buffer has gone back (every
+    /// S has been read); O·α and P were done in the last step's turn, so it takes no turn. With the line break and the
+    /// next line's indentation.
+    fileprivate var overlappedTrailingValue: String {
+        """
+        {
+                        // The tile's last P·V (no turn: its exponentials, O·α and P were the last step's turn).
+                        const int last = kv_iter + n_blocks - 1, stage = last % STAGES;
+                        mbar_wait(bar_v_full + 8 * stage, (last / STAGES) & 1);
+                        wgmma_fence();
+                        issue_pv(stage);
+                        wgmma_wait<0>();
+                        mbar_arrive(bar_v_free + 8 * stage);
+                    }
+        """ + "\n" + String(repeating: " ", count: 12)
     }
 }

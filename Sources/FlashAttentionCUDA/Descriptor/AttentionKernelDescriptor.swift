@@ -369,6 +369,21 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// `FLASH_ATTENTION_HOPPER_EXPTURN=lean` sets it with `xt` and ``precomputedDescriptors`` on every row that can
     /// take them (keeping the row's `hd`); off by default. Suffix `xl` (after `xt`).
     public var leanExponentialTurn: Bool
+    /// The lean order with each warpgroup's products overlapped with its own row maximum (session 13, hopfwd25): after
+    /// handing the turn over, a warpgroup issues the next step's S and then this step's P·V back to back, waits for S
+    /// alone (`wgmma.wait_group 1`) and masks it and takes its row maximum while its P·V runs, then waits for P·V and
+    /// takes its turn for the exponentials. The tile's last P·V trails the loop (issued once every S has been read,
+    /// after the Q buffer goes back). cuDNN's turn order is kept (the turn guards the exponentials; one sync and one
+    /// arrival a step), and so is `xl`'s peeled diagonal step (its P·V issued beside the second step's S). In `xl` each
+    /// step waits for S and then for P·V with nothing of its own to issue meanwhile (issue activity 37.3 % against
+    /// cuDNN's 45.9 % at causal D = 64 N = 512). Holds S, P and O at once (as the shipped order does).
+    /// 0: off; 1 (suffix `xo`): never-taken branches end the maximum's block and the turn's first block, since ptxas
+    /// otherwise hoists the P·V wait to the maximum's head and the exponentials above the turn's `bar.sync`; 2 (suffix
+    /// `xoa`): also one before the hand-over, so the turn is handed over after every exponential and P's packing
+    /// (ptxas moves the `bar.arrive` into the middle of the exponentials otherwise, in `xl` too). Needs
+    /// ``leanExponentialTurn``. `FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2` sets it on every row that has the lean order
+    /// (with `FLASH_ATTENTION_HOPPER_EXPTURN=lean`: every row that takes it); off by default.
+    public var overlappedExponentialTurn: Int
     /// Empty consumer warpgroups skip their work (session 13, hopfwd24): a consumer warpgroup whose 64 rows of the tile all
     /// lie past the query sequence's end issues no product and computes no softmax; it keeps its turn in every key step
     /// and releases each K / V stage once the stage has loaded (and the Q buffer at the tile's end), so every barrier
@@ -396,6 +411,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
         sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
+        overlappedExponentialTurn: Int = 0
         skipEmptyWarpgroups: Bool = false
     ) {
         self.architecture = architecture
@@ -444,6 +460,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.sleepingProducerWaits = sleepingProducerWaits
         self.exponentialTurn = exponentialTurn
         self.leanExponentialTurn = leanExponentialTurn
+        self.overlappedExponentialTurn = overlappedExponentialTurn
         self.skipEmptyWarpgroups = skipEmptyWarpgroups
     }
 
@@ -510,6 +527,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if foldedCopiesInSlack && !foldedProducer { return "copies in warpgroup 1's slack are a form of the folded producer" }
             if leanExponentialTurn && !exponentialTurn { return "the lean step order (leanExponentialTurn) is a form of cuDNN's step order (exponentialTurn)" }
+            if overlappedExponentialTurn < 0 || overlappedExponentialTurn > 2 { return "overlappedExponentialTurn must be 0, 1 or 2, got \(overlappedExponentialTurn)" }
+            if overlappedExponentialTurn != 0 && !leanExponentialTurn { return "the overlapped lean step order (overlappedExponentialTurn) is a form of the lean step order (leanExponentialTurn)" }
             if exponentialTurn && ((halfDiagonalStep && !leanExponentialTurn) || earlyRescale || emulatedExp2Every != 0 || overlapEpilogue || stageOInLastStage || stageOInOwnBuffer
                                    || queryHalves != 0 || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn
                                    || valueWaitAfterSoftmax || foldedProducer) {
@@ -520,6 +539,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                                        || warpgroupStepCount || narrowDiagonal || narrowDiagonalValues || separateValueTurn || foldedProducer) {
                 return "empty warpgroups (skipEmptyWarpgroups) keep one turn a key step and release the stages themselves: not beside the overlapped epilogue, oq, okv, ob, Q halves, ws, nd / nv, vt or the folded producer"
             }
+            // (Not built or checked together: the overlapped order's trailing P·V and the skip's stage releases were
+            // written apart.)
+            if skipEmptyWarpgroups && overlappedExponentialTurn != 0 { return "empty warpgroups (skipEmptyWarpgroups) are not generated beside the overlapped lean order (xo / xoa)" }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
@@ -602,7 +624,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || skipEmptyWarpgroups) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn and skipEmptyWarpgroups need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn and skipEmptyWarpgroups need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -630,7 +652,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (skipEmptyWarpgroups ? "ew" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

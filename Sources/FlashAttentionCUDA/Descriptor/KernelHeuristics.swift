@@ -652,6 +652,19 @@ public enum KernelHeuristics {
                                                                              : " (FLASH_ATTENTION_HOPPER_EXPTURN=lean); ") + choice.reason
             }
         }
+        // FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2: the lean order with each warpgroup's S and P·V issued back to back and
+        // its row maximum under its own P·V (overlappedExponentialTurn; 2 also hands the turn over after P's packing), on
+        // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's); off unless
+        // set (session 13, hopfwd25).
+        let overlapKnob = HopperForwardKnobs.exponentialTurnOverlap
+        if (overlapKnob == "1" || overlapKnob == "2") && d.leanExponentialTurn {
+            var overlapped = d
+            overlapped.overlappedExponentialTurn = overlapKnob == "2" ? 2 : 1
+            if overlapped.invalidReason == nil {
+                d = overlapped
+                choice.reason = "S and P·V back to back, the row maximum under P·V (FLASH_ATTENTION_HOPPER_EXPOVERLAP=\(overlapKnob ?? "")); " + choice.reason
+            }
+        }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
         // spinning (sleepingProducerWaits); every row with a producer warp.
         if HopperForwardKnobs.producerSleep == "1" {
@@ -1114,4 +1127,5 @@ private enum HopperForwardKnobs {
     static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
     static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
     static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
+    static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
 }
