@@ -1113,24 +1113,35 @@ struct HopperForwardTests {
         #expect((try AttentionKernel(descriptor: unoverlapped).source) == xlSource)
 
         guard getenv("FLASH_ATTENTION_HOPPER_VALUEWAIT") == nil && getenv("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP") == nil
-            && getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil && getenv("FLASH_ATTENTION_HOPPER_EXPOVERLAP") == nil else { return }
+            && getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil && getenv("FLASH_ATTENTION_HOPPER_EXPOVERLAP") == nil
+            && getenv("FLASH_ATTENTION_HOPPER_STORE") == nil && getenv("FLASH_ATTENTION_HOPPER_TWOBLOCKS") == nil
+            && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil else { return }
         for d in [64, 128, 256] {
             for mask in [KernelMask.causal, .none] {
-                for n in [512, 1024, 2048, 8192] {
+                for n in [512, 768, 1024, 1500, 2048, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    // The lean order is the default on causal tile D = 64's two-warpgroup rows (below 2k queries), nowhere else.
-                    let lean = d == 64 && mask == .causal && n < 2048
+                    // The lean order is the default on causal tile D = 64's two-warpgroup rows (below 2k queries), storing O by TMA
+                    // up to 1k keys, and on causal tile D = 128 at 513…1024 keys overlapped (`xoa`; session 13), nowhere else.
+                    let lean = mask == .causal && (d == 64 && n < 2048 || d == 128 && n > 512 && n <= 1024)
                     #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     #expect(routed.exponentialTurn == lean && routed.leanExponentialTurn == lean, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if lean { #expect(routed.precomputedDescriptors && !routed.earlyRescale && routed.halfDiagonalStep && routed.invalidReason == nil, "\(routed.name)") }
-                    #expect(routed.overlappedExponentialTurn == 0, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    #expect(routed.overlappedExponentialTurn == (lean && d == 128 ? 2 : 0), "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    if lean && d == 64 { #expect(routed.tmaStoreO == (n <= 1024), "D = \(d) \(mask) N = \(n): \(routed.name)") }
                 }
             }
         }
         let rule = KernelHeuristics.defaultLeanExponentialTurn
         #expect(rule(64, true, 2, false, true, 512) && rule(64, true, 2, false, true, 2048) && !rule(64, true, 2, false, true, 2049))
         #expect(!rule(64, true, 3, false, true, 1024) && !rule(64, false, 2, false, true, 1024) && !rule(128, true, 2, false, true, 512))
+        #expect(rule(128, true, 2, false, true, 513) && rule(128, true, 2, false, true, 1024) && !rule(128, true, 2, false, true, 1025))
+        #expect(!rule(128, false, 2, false, true, 768) && !rule(256, true, 2, false, true, 768))
+        let overlap = KernelHeuristics.defaultOverlappedExponentialTurn
+        #expect(overlap(128, true, 768) == 2 && overlap(128, true, 512) == 0 && overlap(128, true, 1025) == 0 && overlap(64, true, 768) == 0)
+        let store = KernelHeuristics.defaultLeanStoreO
+        #expect(store(64, true, false, 1024) && !store(64, true, false, 1025) && !store(64, true, true, 512) && !store(64, false, false, 512)
+                && !store(128, true, false, 512) && !store(64, true, false, 0))
         #expect(!rule(64, true, 2, true, true, 1024) && !rule(64, true, 2, false, false, 1024) && !rule(64, true, 2, false, true, 0))
     }
 

@@ -390,6 +390,15 @@ public enum KernelHeuristics {
         default: break
         }
         if store == "1" { choice.tmaStoreO = true }
+        // The lean step order's causal tile D = 64 rows store O by TMA up to 1k keys (defaultLeanStoreO; the lean order's
+        // default applies below); not beside the knobs that move those rows.
+        if store == nil && HopperForwardKnobs.exponentialTurn == nil && HopperForwardKnobs.twoBlocks == nil && !choice.tmaStoreO
+            && choice.consumerWarpgroups == 2 && problem.outputType == problem.elementType
+            && hopperTileOverride(headDim: tileD, causal: causal) == nil
+            && defaultLeanStoreO(tileHeadDim: tileD, causal: causal, varlen: problem.varlen, seqlenK: problem.seqlenK) {
+            choice.tmaStoreO = true
+            choice.reason = "O stored by TMA (KernelHeuristics.defaultLeanStoreO); " + choice.reason
+        }
         // FLASH_ATTENTION_HOPPER_WG=3 sets three consumer warpgroups on any D = 64 row.
         if HopperForwardKnobs.consumerWarpgroups == "3" && tileD == 64 { choice.consumerWarpgroups = 3 }
         if choice.consumerWarpgroups == 3 {
@@ -656,13 +665,18 @@ public enum KernelHeuristics {
         // its row maximum under its own P·V (overlappedExponentialTurn; 2 also hands the turn over after P's packing), on
         // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's); off unless
         // set (session 13, hopfwd25).
+        // Unset (with FLASH_ATTENTION_HOPPER_EXPTURN unset too), defaultOverlappedExponentialTurn; =0 nowhere.
         let overlapKnob = HopperForwardKnobs.exponentialTurnOverlap
-        if (overlapKnob == "1" || overlapKnob == "2") && d.leanExponentialTurn {
+        let overlapDefault = overlapKnob == nil && turnKnob == nil && d.leanExponentialTurn
+            ? defaultOverlappedExponentialTurn(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) : 0
+        if ((overlapKnob == "1" || overlapKnob == "2") && d.leanExponentialTurn) || overlapDefault > 0 {
             var overlapped = d
-            overlapped.overlappedExponentialTurn = overlapKnob == "2" ? 2 : 1
+            overlapped.overlappedExponentialTurn = overlapDefault > 0 ? overlapDefault : overlapKnob == "2" ? 2 : 1
             if overlapped.invalidReason == nil {
                 d = overlapped
-                choice.reason = "S and P·V back to back, the row maximum under P·V (FLASH_ATTENTION_HOPPER_EXPOVERLAP=\(overlapKnob ?? "")); " + choice.reason
+                choice.reason = "S and P·V back to back, the row maximum under P·V"
+                    + (overlapDefault > 0 ? " (KernelHeuristics.defaultOverlappedExponentialTurn); " : " (FLASH_ATTENTION_HOPPER_EXPOVERLAP=\(overlapKnob ?? "")); ")
+                    + choice.reason
             }
         }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
@@ -719,9 +733,38 @@ public enum KernelHeuristics {
     /// torch float64 oracle on odd shapes with Sq ≠ Sk and rows that see no key, on 2-block grids too, memcheck and
     /// racecheck). Not the three-warpgroup row from 2k (0.947–0.978), unmasked rows (0.78–0.97) or tile D = 128 (level
     /// at causal 512, 0.97–0.98 at 1k).
+    ///
+    /// Since session 13 also causal tile D = 128 at 513…1024 keys, where it runs overlapped (`xoa`,
+    /// ``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings).
     public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
                                                   sameTypeOutput: Bool, seqlenK: Int) -> Bool {
-        tileHeadDim == 64 && causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 && seqlenK <= 2048
+        guard causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 else { return false }
+        return tileHeadDim == 64 ? seqlenK <= 2048 : tileHeadDim == 128 && seqlenK > 512 && seqlenK <= 1024
+    }
+
+    /// The lean order's overlapped form (``AttentionKernelDescriptor/overlappedExponentialTurn``: 0 off, 1 `xo`, 2 `xoa`) on a
+    /// row that has the lean order by default, when `FLASH_ATTENTION_HOPPER_EXPOVERLAP` and `FLASH_ATTENTION_HOPPER_EXPTURN`
+    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, off elsewhere.
+    ///
+    /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25.sh and hopper_fwd25b.sh, 4 + 8 interleaved rounds, ratio to the
+    /// kernels shipped before, bf16 and fp16): causal D = 128 at 1k `xoa` 1.001–1.025 in all 12 rounds (768 too); level at 512
+    /// (0.978–1.028), not every round at 1.5k–2k (as low as 0.92); at causal D = 64 `xo` lost (0.94–0.98: the loop got cheaper,
+    /// the per-tile code dearer). Checked forced: pinned and dense float64 oracle (on 2-block grids too), `verify`, the torch
+    /// float64 oracle on odd causal shapes, memcheck and racecheck.
+    public static func defaultOverlappedExponentialTurn(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
+        tileHeadDim == 128 && causal && seqlenK > 512 && seqlenK <= 1024 ? 2 : 0
+    }
+
+    /// Whether the causal tile D = 64 rows of the lean order (two consumer warpgroups, dense) store O by TMA
+    /// (``AttentionKernelDescriptor/tmaStoreO``, suffix `so`) when `FLASH_ATTENTION_HOPPER_STORE` and
+    /// `FLASH_ATTENTION_HOPPER_EXPTURN` are unset: up to 1k keys.
+    ///
+    /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25c.sh, 6 interleaved rounds, ratio to the kernel shipped before,
+    /// bf16 and fp16): causal D = 64 512 1.018–1.029, 768 1.010–1.021, 1k 1.008–1.031 in every round (ncu at 512: 141.3 against
+    /// 144.8 µs; the epilogue's direct stores were 14 % of the samples). Not measured past 1k. Checked forced: pinned and
+    /// dense float64 oracle on 2-block grids, the torch float64 oracle, memcheck and racecheck.
+    public static func defaultLeanStoreO(tileHeadDim: Int, causal: Bool, varlen: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 64 && causal && !varlen && seqlenK > 0 && seqlenK <= 1024
     }
 
     /// Whether the Hopper forward lets empty consumer warpgroups skip their work (``AttentionKernelDescriptor/skipEmptyWarpgroups``,
