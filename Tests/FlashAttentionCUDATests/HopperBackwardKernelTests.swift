@@ -435,11 +435,13 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultOn(p))
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))
-        // Two dQ buffers (a writer each) by default at tile D = 128 from 2k keys, causal or not
+        // Two dQ buffers (a writer each) by default at tile D = 128 from 1k keys (2k before session 13), causal or not
         // (measured faster there); one elsewhere (tile D = 64 takes two only with the knob: not yet timed).
         p = plain; p.mask = .none; p.seqlenK = 2048
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2 && HopperBackwardDescriptor.defaultDQWriters(p) == 2)
         p.seqlenK = 1024
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        p.seqlenK = 1023
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
         p.seqlenK = 2048; p.mask = .causal
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
@@ -484,9 +486,12 @@ struct HopperBackwardKernelTests {
         let piped = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), pipelinedS: true,
                                                                earlyDV: true, lateDK: true))
         #expect(piped[1].pipelinedS && piped[1].earlyDV && !piped[1].lateDK, "a knob combination never hands the problem on")
-        // Defaults: unmasked problems at tile D = 128 take both; causal ones and tile D = 64 neither.
-        for (D, mask, on) in [(128, KernelMask.none, true), (96, .none, true), (128, .causal, false), (64, .none, false), (64, .causal, false)] {
-            let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: 4096)
+        // Defaults: unmasked problems at tile D = 128 take both, causal ones from 1k keys up to 8k (session 13), tile D = 64 neither.
+        for (D, mask, n, on) in [(128, KernelMask.none, 4096, true), (96, .none, 4096, true), (128, .causal, 4096, true), (128, .causal, 1024, true),
+                                 (96, .causal, 8192, true), (128, .causal, 512, false), (128, .causal, 16384, false), (64, .none, 4096, false),
+                                 (64, .causal, 4096, false)] {
+            let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: n)
+            #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == (on && mask == .causal || D == 64 && mask == .causal), "D = \(D) \(mask) \(n)")
             #expect(HopperBackwardDescriptor.defaultEarlyDV(problem) == on && HopperBackwardDescriptor.defaultLateDK(problem) == on)
             let plan = try #require(HopperBackwardDescriptor.plan(for: problem, earlyDV: HopperBackwardDescriptor.defaultEarlyDV(problem),
                                                                   lateDK: HopperBackwardDescriptor.defaultLateDK(problem)))
@@ -767,11 +772,13 @@ struct HopperBackwardKernelTests {
         #expect(ring[1].precomputedDescriptors && ring[1].name.hasSuffix("_qr_pd_sm_90a"))
         let two = try #require(HopperBackwardDescriptor.plan(for: wide, wideStages: 2, precomputedDescriptors: true))
         #expect(!two[1].precomputedDescriptors)
-        // Defaults (H100, session 9): tile D = 64 both masks, tile D = 128 unmasked, tile D = 256 causal.
-        for (D, mask, on) in [(64, KernelMask.none, true), (40, .causal, true), (128, .none, true), (96, .none, true), (128, .causal, false),
-                              (256, .none, false), (256, .causal, true), (192, .causal, true)] {
+        // Defaults (H100, session 9): tile D = 64 both masks, tile D = 128 unmasked, tile D = 256 causal; since session 13
+        // causal tile D = 128 from 1k keys up to 8k (beside the early dV, late dK and mask branch), not at 16k.
+        for (D, mask, n, on) in [(64, KernelMask.none, 4096, true), (40, .causal, 4096, true), (128, .none, 4096, true), (96, .none, 4096, true),
+                                 (128, .causal, 4096, true), (128, .causal, 16384, false), (128, .causal, 512, false),
+                                 (256, .none, 4096, false), (256, .causal, 4096, true), (192, .causal, 4096, true)] {
             for deterministic in [true, false] {
-                let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: 4096)
+                let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: n)
                 #expect(HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem) == on, "D = \(D) \(mask)")
             }
         }
@@ -819,7 +826,12 @@ struct HopperBackwardKernelTests {
         let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
                                                                     earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
         #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
-        #expect(!HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 1024)))
+        // Default (session 13): tile D = 128 from 1k keys up to 4k, causal up to 8k.
+        for (D, mask, n, on) in [(128, KernelMask.none, 1024, true), (96, .none, 4096, true), (128, .none, 8192, false), (128, .causal, 8192, true),
+                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, false), (256, .none, 2048, false)] {
+            #expect(HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, seqlenK: n)) == on,
+                    "D = \(D) \(mask) \(n)")
+        }
         #expect(hopperBackwardStagedEpilogueVariants.allSatisfy { $0.invalidReason == nil && $0.stagedEpilogue })
         #expect(Set(hopperBackwardStagedEpilogueVariants.map(\.name)).count == hopperBackwardStagedEpilogueVariants.count)
     }

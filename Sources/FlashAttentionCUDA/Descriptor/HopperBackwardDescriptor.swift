@@ -452,8 +452,12 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Checked with the form forced: 48/48 pinned float64-oracle
     /// cases, `test_large.py` 15/15, 20/20 + 2 × 15/15 bitwise reruns, memcheck 0 errors and
     /// racecheck 0 hazards over 8-block turn chains (docs/cuda-backward.md).
+    ///
+    /// Session 13 (hopbwd17, H100, six bf16 and four fp16 rounds): from 1k keys too — two buffers with a writer each at
+    /// unmasked 1k 1.043–1.056× one buffer in every round (with the causal set, ``causalTile128ProductOrder(_:)``,
+    /// causal 1k 1.019–1.025×).
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
-        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 2048 ? 2 : 1
+        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 ? 2 : 1
     }
 
     /// dQ writer threads when `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS` is unset and two buffers
@@ -524,8 +528,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards; and with
     /// two dQ buffers and two writers forced (the unmasked form from 2k keys) 48/48, bitwise,
     /// 0 errors / 0 hazards (docs/performance.md, "Hopper backward: product order").
+    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k, beside the mask branch and the precomputed
+    /// descriptors (``causalTile128ProductOrder(_:)``, which has the timings).
     public static func defaultEarlyDV(_ problem: BackwardProblem) -> Bool {
-        problem.mask == .none && tileHeadDim(problem.headDim) == 128
+        (problem.mask == .none && tileHeadDim(problem.headDim) == 128) || causalTile128ProductOrder(problem)
     }
 
     /// Heads per group of the key/value grid's order (``headGroup``) when
@@ -550,8 +556,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Unmasked D = 64 0.93–1.03× (not there); tile D = 128 causal not timed with it. Checked
     /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
     /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
+    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``).
     public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
-        problem.mask == .causal && tileHeadDim(problem.headDim) == 64
+        (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem)
     }
 
     /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
@@ -622,13 +629,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     public static func defaultPrecomputedDescriptors(_ problem: BackwardProblem) -> Bool {
         switch tileHeadDim(problem.headDim) {
         case 64: return true
-        case 128: return problem.mask == .none
+        // Causal tile D = 128 since session 13, beside the early dV, late dK and mask branch (causalTile128ProductOrder).
+        case 128: return problem.mask == .none || causalTile128ProductOrder(problem)
         default: return problem.mask == .causal
         }
     }
 
     /// Whether tile D = 128 stages dK and dV through the free Q/dO ring (``stagedEpilogue``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: never, for now (the lead decides). H100 (session 13, hopbwd17,
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 1k keys up to 4k, causal up to 8k (the plan keeps
+    /// float32 dK/dV on the plain stores). 512 keys were not timed with it. H100 (session 13, hopbwd17,
     /// scripts/device/hopper_bwd17.sh and hopper_bwd17_more.sh; non-deterministic calls, D = 128, six bf16 and six fp16
     /// rounds ÷ the shipped kernel): 1.010–1.072× in every round at seqlenK ≤ 4096 (both masks) and causal 8k
     /// (1k causal 1.06–1.07, 2k 1.03–1.05, 4k 1.01–1.03, causal 8k 1.010–1.015); unmasked 8k/16k and causal 16k
@@ -636,7 +645,20 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
     /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
-        false
+        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024
+            && problem.seqlenK <= (problem.mask == .causal ? 8192 : 4096)
+    }
+
+    /// Whether a causal tile D = 128 problem takes the unmasked form's product order (early dV, late dK) with the mask
+    /// branch and precomputed descriptors beside it (``defaultEarlyDV(_:)``, ``defaultMaskBranch(_:)``,
+    /// ``defaultPrecomputedDescriptors(_:)``): from 1k keys up to 8k. H100 (session 13, hopbwd17, non-deterministic calls,
+    /// D = 128, six bf16 and four fp16 rounds ÷ the kernels shipped before): the four together 1.019–1.040× in every round at
+    /// causal 1k–8k (16k 0.986–1.089, not every round), and with the staged epilogue 1.053–1.114× (1k 1.101–1.114, 2k
+    /// 1.071–1.084, 4k 1.059–1.064, 8k 1.053–1.057); session 5 had the early dV and late dK alone at 0.86–0.95× there, and
+    /// session 9 the descriptors alone level. Checked forced with the staged epilogue: 48/48 float64-oracle cases
+    /// deterministic and not, a torch float64 reference on odd causal shapes, bitwise reruns, memcheck and racecheck.
+    static func causalTile128ProductOrder(_ problem: BackwardProblem) -> Bool {
+        problem.mask == .causal && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 && problem.seqlenK <= 8192
     }
 
     /// The three kernels of `problem`, or nil when it does not qualify.
