@@ -411,7 +411,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         queryHalves: Int = 0,
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
         sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
-        overlappedExponentialTurn: Int = 0
+        overlappedExponentialTurn: Int = 0,
         skipEmptyWarpgroups: Bool = false
     ) {
         self.architecture = architecture

@@ -663,8 +663,8 @@ public enum KernelHeuristics {
         }
         // FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2: the lean order with each warpgroup's S and P·V issued back to back and
         // its row maximum under its own P·V (overlappedExponentialTurn; 2 also hands the turn over after P's packing), on
-        // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's); off unless
-        // set (session 13, hopfwd25).
+        // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's), =0 nowhere
+        // (session 13, hopfwd25).
         // Unset (with FLASH_ATTENTION_HOPPER_EXPTURN unset too), defaultOverlappedExponentialTurn; =0 nowhere.
         let overlapKnob = HopperForwardKnobs.exponentialTurnOverlap
         let overlapDefault = overlapKnob == nil && turnKnob == nil && d.leanExponentialTurn
@@ -1106,15 +1106,18 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
-        // Unmasked tile D = 64 at 1k and 2k: empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
-        // early rescale and precomputed descriptors those lengths take, kernels 512 does not reach.
+        // At 1k and 2k: unmasked tile D = 64's empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
+        // early rescale and precomputed descriptors those lengths take, and causal tile D = 128's overlapped lean order
+        // (defaultOverlappedExponentialTurn), kernels 512 does not reach.
         for seqlen in [1024, 2048] {
-            for choice in table(for: architecture) {
-                let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .none,
-                                               tensorMapFriendly: true, seqlenQ: seqlen, seqlenK: seqlen)
-                guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
-                      d.skipEmptyWarpgroups, names.insert(d.name).inserted else { continue }
-                variants.append(d)
+            for mask in [KernelMask.causal, .none] {
+                for choice in table(for: architecture) {
+                    let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
+                                                   tensorMapFriendly: true, seqlenQ: seqlen, seqlenK: seqlen)
+                    guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
+                          d.skipEmptyWarpgroups || d.overlappedExponentialTurn > 0, names.insert(d.name).inserted else { continue }
+                    variants.append(d)
+                }
             }
         }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
