@@ -321,6 +321,34 @@ let hopperBackwardGroupedVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The grouped grid (FLASH_ATTENTION_HOPPER_BWD_GROUP=G) on tile D = 128's session-13 forms (session 13 part 2, hopbwd18):
+/// the unmasked default from 8k keys (early dV, late dK, precomputed descriptors, two buffers and writers) at G = 2/4/8,
+/// with the staged epilogue (the 4k default; EPI=1 from 8k), the causal 1k-8k default (mask branch, staged epilogue),
+/// the causal 16k default at G = 2/8 (G = 4 is in hopperBackwardGroupedVariants) and with the staged epilogue,
+/// arrival-order dQ. The group only changes the block decode ahead of the pipeline, but every form the knob can
+/// pick at these rows must still compile clean.
+let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for g in [2, 4, 8] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                                 headGroup: g, precomputedDescriptors: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             headGroup: 4, precomputedDescriptors: true, stagedEpilogue: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: 2, dqWriters: 2, earlyDV: true,
+                                             lateDK: true, headGroup: 4, maskBranch: true, precomputedDescriptors: true, stagedEpilogue: true))
+    }
+    for g in [2, 8] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: g))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, mask: .causal, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                         stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
+                                         headGroup: 4, precomputedDescriptors: true))
+    return list
+}()
+
 /// Tile D = 256 (the wide kernel: 64 keys shared by both consumer warpgroups, head dim split):
 /// both Q stage counts, both types, causal and not, float32 gradients, the convert kernels.
 let hopperBackwardWideVariants: [HopperBackwardDescriptor] = {
@@ -541,6 +569,32 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, headGroup: 4).headGroup == 0)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), headGroup: 4))
         #expect(plan[1].headGroup == 4 && plan[0].headGroup == 0 && plan[2].headGroup == 0)
+    }
+
+    /// The grouped grid at tile D = 128 (session 13 part 2): its forms are valid, named apart (suffix `gG` beside the
+    /// session-13 suffixes), and the plan carries G with the staged epilogue and product order; the default stays the
+    /// 3-D grid at tile D = 128 (measured: docs/performance.md, "Session 13, part 2").
+    @Test func headGroupTile128() throws {
+        #expect(hopperBackwardGroupedTile128Variants.allSatisfy { $0.invalidReason == nil && $0.headGroup > 0 && $0.headDim == 128 })
+        #expect(Set(hopperBackwardGroupedTile128Variants.map(\.name)).count == hopperBackwardGroupedTile128Variants.count)
+        #expect(hopperBackwardGroupedTile128Variants[0].name == "hbwd_dkdv_bf16_d128_m64n128s2_dqbuf2_w2_edv_ldk_g2_pd_sm_90a")
+        let problem = BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 8192)
+        let plan = try #require(HopperBackwardDescriptor.plan(for: problem, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                                              headGroup: 4, maskBranch: true, precomputedDescriptors: true,
+                                                              stagedEpilogue: true))
+        #expect(plan[1].name == "hbwd_dkdv_bf16_d128_m64n128s2_causal_dqbuf2_w2_edv_ldk_g4_mb_pd_ste_sm_90a")
+        for n in [4096, 8192, 16384] {
+            for mask in [KernelMask.none, .causal] {
+                #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .float16, headDim: 128, mask: mask, seqlenK: n)) == 0)
+            }
+        }
+    }
+
+    /// Every grouped tile D = 128 variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardGroupedTile128Variants.map { HopperBackwardCase(descriptor: $0) })
+    func groupedTile128VariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// The mask branch: off, the exponentials are the shipped predicated loop; on, one branch on
