@@ -64,6 +64,16 @@ let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
             }
         }
     }
+    // The staged dK/dV epilogues (appended likewise): tile D = 256's through the dQ staging, tile D = 128's through the Q/dO ring.
+    for t in types {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, headDim: 256, mask: mask, stages: 1,
+                                                 wideQRing: true, wideStagedEpilogue: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, headDim: 128, mask: mask, dqBuffers: 2, dqWriters: 2,
+                                                 earlyDV: true, lateDK: true, maskBranch: mask == .causal, precomputedDescriptors: true,
+                                                 stagedEpilogue: true))
+        }
+    }
     return list.filter { $0.invalidReason == nil }
 }()
 

@@ -1334,11 +1334,7 @@ public struct HopperBackwardKernel: Sendable {
     private var stagedEpilogueHelpers: String {
         """
         constexpr int BAR_EPI = 6;                 // named barrier 6: both consumers are done with the Q/dO ring; 7 + wg: a warpgroup's dK/dV are staged
-        FA_DEVICE uint4 ld_shared_u4(u32 a) {
-            uint4 v;
-            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
-            return v;
-        }
+        \(Self.sharedLoad16)
         """
     }
 
@@ -1351,33 +1347,54 @@ public struct HopperBackwardKernel: Sendable {
     /// 32 different banks), syncs its own 128 threads, and stores 16-byte pieces: a warp writes two whole
     /// rows, where the plain form's warp instructions each touch eight rows with 4 bytes a lane.
     private var stagedEpilogueText: String {
-        let d = descriptor
+        Self.stagedKeyValueStores(
+            descriptor, entry: "// dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the Q/dO ring, then"
+                + "\n        // stored in 16-byte pieces (keys past the end and columns past D are not stored)."
+                + "\n        named_sync(BAR_EPI, CONSUMER_THREADS);          // both warpgroups' last products have read Q and dO",
+            base: "sQ", keys: "64", rowLine: "const int row = (warp & 3) * 16 + group + 8 * r;   // of this warpgroup's 64 keys",
+            tiles: "D_TILES", stagedSync: "named_sync(BAR_EPI + 1 + wg, 128);          // this warpgroup's dK and dV are staged",
+            keyColumnLine: "const int j = n0 + wg * 64 + row, col = c * 8;")
+    }
+
+    /// The 16-byte shared-memory load both staged dK/dV epilogues store from (this one's and the wide kernel's).
+    static let sharedLoad16 = """
+        FA_DEVICE uint4 ld_shared_u4(u32 a) {
+            uint4 v;
+            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
+            return v;
+        }
+        """
+
+    /// A staged dK/dV epilogue (tile D = 128's through the Q/dO ring, the wide kernel's through the dQ staging): after
+    /// `entry` (which waits until the staging bytes are free), each warpgroup packs its `keys` rows of scaled dK and of dV
+    /// (`tiles` accumulator tiles a row) at `base` + 32 KB·wg as rows of 256 B, the 16-byte piece c of row r at c ^ (r % 8),
+    /// passes `stagedSync`, and stores whole 16-byte row pieces; keys past the end and columns past D are not stored.
+    static func stagedKeyValueStores(_ d: HopperBackwardDescriptor, entry: String, base: String, keys: String, rowLine: String,
+                                     tiles: String, stagedSync: String, keyColumnLine: String) -> String {
         func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
         return """
-                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the Q/dO ring, then
-                // stored in 16-byte pieces (keys past the end and columns past D are not stored).
-                named_sync(BAR_EPI, CONSUMER_THREADS);          // both warpgroups' last products have read Q and dO
+                \(entry)
                 {
-                    const u32 se_k = sQ + wg * 2 * (64 * 256), se_v = se_k + 64 * 256;
+                    const u32 se_k = \(base) + wg * 2 * (\(keys) * 256), se_v = se_k + \(keys) * 256;
                     const float factor = p.grad_scale;
                     #pragma unroll
                     for (int r = 0; r < 2; ++r) {
-                        const int row = (warp & 3) * 16 + group + 8 * r;   // of this warpgroup's 64 keys
+                        \(rowLine)
                         const u32 rk = se_k + row * 256 + tig * 4, rv = se_v + row * 256 + tig * 4;
                         #pragma unroll
-                        for (int dt = 0; dt < D_TILES; ++dt) {
+                        for (int dt = 0; dt < \(tiles); ++dt) {
                             const u32 c = (dt ^ (row & 7)) << 4;
                             st_shared_u32(rk + c, \(pack(d.dkType))(acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor));
                             st_shared_u32(rv + c, \(pack(d.dvType))(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));
                         }
                     }
-                    named_sync(BAR_EPI + 1 + wg, 128);          // this warpgroup's dK and dV are staged
+                    \(stagedSync)
                     dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
                     dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
                     #pragma unroll
-                    for (int i = 0; i < 64 * 16 / 128; ++i) {
+                    for (int i = 0; i < \(keys) * 16 / 128; ++i) {
                         const int idx = i * 128 + ct, row = idx >> 4, c = idx & 15;
-                        const int j = n0 + wg * 64 + row, col = c * 8;
+                        \(keyColumnLine)
                         const u32 off = row * 256 + ((c ^ (row & 7)) << 4);
                         if (j < seqlen_k && col < p.head_dim) {
                             *(uint4*)(dk_tile + (i64)j * p.dk_row_stride + col) = ld_shared_u4(se_k + off);

@@ -334,42 +334,14 @@ extension HopperBackwardKernel {
     /// at causal 2k, where a block has few steps). The writer no longer reads the staging, and
     /// nothing else does: its last bulk add completes on its own.
     var wideStagedEpilogueText: String {
-        let d = descriptor
-        func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
-        return """
-                // dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the dQ staging
-                // (free once the writer has read the last step's dQ_partial), then stored in 16-byte
-                // pieces (keys past the end and columns past D are not stored).
-                mbar_wait(bar_dq_empty, (steps & 1) ^ 1);
-                {
-                    const u32 se_k = sdQ + wg * 2 * (BLOCK_N * 256), se_v = se_k + BLOCK_N * 256;
-                    const float factor = p.grad_scale;
-                    #pragma unroll
-                    for (int r = 0; r < 2; ++r) {
-                        const int row = row_lo + 8 * r;
-                        const u32 rk = se_k + row * 256 + tig * 4, rv = se_v + row * 256 + tig * 4;
-                        #pragma unroll
-                        for (int dt = 0; dt < HALF_TILES; ++dt) {
-                            const u32 c = (dt ^ (row & 7)) << 4;
-                            st_shared_u32(rk + c, \(pack(d.dkType))(acc_dk[dt][2 * r] * factor, acc_dk[dt][2 * r + 1] * factor));
-                            st_shared_u32(rv + c, \(pack(d.dvType))(acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]));
-                        }
-                    }
-                    named_sync(BAR_STAGED + wg, 128);           // this warpgroup's halves are staged
-                    dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
-                    dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
-                    #pragma unroll
-                    for (int i = 0; i < BLOCK_N * 16 / 128; ++i) {
-                        const int idx = i * 128 + ct, row = idx >> 4, c = idx & 15;
-                        const int j = n0 + row, col = wg * 128 + c * 8;
-                        const u32 off = row * 256 + ((c ^ (row & 7)) << 4);
-                        if (j < seqlen_k && col < p.head_dim) {
-                            *(uint4*)(dk_tile + (i64)j * p.dk_row_stride + col) = ld_shared_u4(se_k + off);
-                            *(uint4*)(dv_tile + (i64)j * p.dv_row_stride + col) = ld_shared_u4(se_v + off);
-                        }
-                    }
-                }
-        """
+        Self.stagedKeyValueStores(
+            descriptor, entry: "// dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the dQ staging"
+                + "\n        // (free once the writer has read the last step's dQ_partial), then stored in 16-byte"
+                + "\n        // pieces (keys past the end and columns past D are not stored)."
+                + "\n        mbar_wait(bar_dq_empty, (steps & 1) ^ 1);",
+            base: "sdQ", keys: "BLOCK_N", rowLine: "const int row = row_lo + 8 * r;", tiles: "HALF_TILES",
+            stagedSync: "named_sync(BAR_STAGED + wg, 128);           // this warpgroup's halves are staged",
+            keyColumnLine: "const int j = n0 + row, col = wg * 128 + c * 8;")
     }
 
     /// The tile D = 256 key/value kernel.
@@ -614,11 +586,7 @@ extension HopperBackwardKernel {
         return """
 
         constexpr int BAR_STAGED = 3;              // named barriers 3 + wg: a warpgroup's dK/dV halves are staged
-        FA_DEVICE uint4 ld_shared_u4(u32 a) {
-            uint4 v;
-            asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a) : "memory");
-            return v;
-        }
+        \(Self.sharedLoad16)
         """
     }
 
