@@ -663,9 +663,8 @@ public enum KernelHeuristics {
         }
         // FLASH_ATTENTION_HOPPER_EXPOVERLAP=1|2: the lean order with each warpgroup's S and P·V issued back to back and
         // its row maximum under its own P·V (overlappedExponentialTurn; 2 also hands the turn over after P's packing), on
-        // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's), =0 nowhere
-        // (session 13, hopfwd25).
-        // Unset (with FLASH_ATTENTION_HOPPER_EXPTURN unset too), defaultOverlappedExponentialTurn; =0 nowhere.
+        // every row that has the lean order here (the default's or FLASH_ATTENTION_HOPPER_EXPTURN=lean's), =0 nowhere;
+        // unset (with FLASH_ATTENTION_HOPPER_EXPTURN unset too), defaultOverlappedExponentialTurn (session 13, hopfwd25).
         let overlapKnob = HopperForwardKnobs.exponentialTurnOverlap
         let overlapDefault = overlapKnob == nil && turnKnob == nil && d.leanExponentialTurn
             ? defaultOverlappedExponentialTurn(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK) : 0
@@ -1094,16 +1093,21 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
-        // The short-sequence defaults, which no problem above (lengths unknown) reaches.
+        // The short-sequence defaults, which no problem above (lengths unknown) reaches: each kernel a problem of known
+        // lengths routes to, when it is a form `reached` picks and not yet listed.
         var names = Set(variants.map(\.name))
+        func add(_ problem: AttentionProblem, if reached: (AttentionKernelDescriptor) -> Bool) {
+            guard let d = try? descriptor(for: problem, architecture: architecture).descriptor, reached(d),
+                  names.insert(d.name).inserted else { return }
+            variants.append(d)
+        }
+        func problem(_ choice: TileChoice, _ mask: KernelMask, _ seqlen: Int) -> AttentionProblem {
+            AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask, tensorMapFriendly: true,
+                             seqlenQ: seqlen, seqlenK: seqlen)
+        }
         for choice in table(for: architecture) {
             for mask in [KernelMask.causal, .none] {
-                let short = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
-                                             tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512)
-                guard let d = try? descriptor(for: short, architecture: architecture).descriptor,
-                      d.halfDiagonalStep || d.stageOInLastStage || d.queryHalves > 0 || d.skipEmptyWarpgroups,
-                      names.insert(d.name).inserted else { continue }
-                variants.append(d)
+                add(problem(choice, mask, 512)) { $0.halfDiagonalStep || $0.stageOInLastStage || $0.queryHalves > 0 || $0.skipEmptyWarpgroups }
             }
         }
         // At 1k and 2k: unmasked tile D = 64's empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
@@ -1112,33 +1116,21 @@ public enum KernelHeuristics {
         for seqlen in [1024, 2048] {
             for mask in [KernelMask.causal, .none] {
                 for choice in table(for: architecture) {
-                    let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: mask,
-                                                   tensorMapFriendly: true, seqlenQ: seqlen, seqlenK: seqlen)
-                    guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
-                          d.skipEmptyWarpgroups || d.overlappedExponentialTurn > 0, names.insert(d.name).inserted else { continue }
-                    variants.append(d)
+                    add(problem(choice, mask, seqlen)) { $0.skipEmptyWarpgroups || $0.overlappedExponentialTurn > 0 }
                 }
             }
         }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
         // (defaultQueryHalves), a kernel 512 keys do not reach.
         for choice in table(for: architecture) {
-            let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .none,
-                                           tensorMapFriendly: true, seqlenQ: 1024, seqlenK: 1024)
-            guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
-                  d.queryHalves > 0, names.insert(d.name).inserted else { continue }
-            variants.append(d)
+            add(problem(choice, .none, 1024)) { $0.queryHalves > 0 }
         }
         // The 128-key causal D = 256 forms the lengths above never reach: past 2k keys (O staged in the Q
         // buffer), then at 2k (warpgroup 0's O in its own buffer, no early rescale: defaultStageOInOwnBuffer).
         let wideForms: [(seqlen: Int, reached: (AttentionKernelDescriptor) -> Bool)] = [(4096, { $0.separateValueTurn }), (2048, { $0.stageOInOwnBuffer || $0.queryHalves > 0 })]
         for form in wideForms {
             for choice in table(for: architecture) {
-                let problem = AttentionProblem(elementType: .bfloat16, headDim: choice.maxHeadDim, mask: .causal,
-                                               tensorMapFriendly: true, seqlenQ: form.seqlen, seqlenK: form.seqlen)
-                guard let d = try? descriptor(for: problem, architecture: architecture).descriptor,
-                      form.reached(d), names.insert(d.name).inserted else { continue }
-                variants.append(d)
+                add(problem(choice, .causal, form.seqlen), if: form.reached)
             }
         }
         return variants
