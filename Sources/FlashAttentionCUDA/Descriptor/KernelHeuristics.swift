@@ -704,6 +704,9 @@ public enum KernelHeuristics {
             && d.minBlocksPerMultiprocessor == 1 {
             var dynamic = d
             (dynamic.dynamicScheduler, dynamic.qStages, dynamic.lateTileAddresses) = (true, 2, true)
+            // Three K/V stages where the default measured them faster (up to 512 keys: defaultEmptyWarpgroupStages).
+            if emptyDefault { dynamic.stages = defaultEmptyWarpgroupStages(seqlenK: problem.seqlenK) }
+            if dynamic.invalidReason != nil { dynamic.stages = d.stages }
             if dynamic.invalidReason == nil { d = dynamic }
         }
         if emptyKnob == "1" || emptyKnob == "dyn" || emptyDefault {
@@ -782,6 +785,19 @@ public enum KernelHeuristics {
         guard tileHeadDim == 64, !causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
               seqlenQ > 0, seqlenQ <= 2048, seqlenK > 0, seqlenK <= 2048 else { return false }
         return (1...128).contains(seqlenQ % 192)
+    }
+
+    /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
+    /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
+    ///
+    /// H100, session 13 (hopfwd26, scripts/device/hopper_fwd26.sh, 4 interleaved rounds, the same kernel as
+    /// `FLASH_ATTENTION_HOPPER_TILES=64:128x3dq FLASH_ATTENTION_HOPPER_EMPTYWG=1`, ratio to two stages): unmasked D = 64 512
+    /// 1.032–1.047 (bf16) / 1.043–1.047 (fp16), every round; 1k within the call's noise (0.996–1.016), 2k 0.953–0.977.
+    /// Session 14 (scripts/device/final_s13c.sh, the kernel forced, one call): 6 interleaved rounds at 512 1.032–1.052 (bf16) /
+    /// 1.032–1.040 (fp16), 1k 1.001–1.017; `verify` 40/40 and the torch float64 forward oracle 135/135 (2-block grid 56/56)
+    /// reached it, memcheck 0 errors and racecheck 0 hazards on 2-block grids (512², 500², 300 × 512).
+    public static func defaultEmptyWarpgroupStages(seqlenK: Int) -> Int {
+        seqlenK > 0 && seqlenK <= 512 ? 3 : 2
     }
 
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
