@@ -229,7 +229,8 @@ public struct BackwardBenchCommand: ParsableCommand {
         /// Uniform values in [−1, 1) as 16-bit storage bits (xorshift), in chunks of 2²⁰ elements generated in
         /// parallel: a --bench point fills four 32M-element tensors (16k tokens × hidden 2048), which one thread took
         /// most of a point's wall time for (session 14). Chunk 0 continues the original single stream, so tensors of
-        /// up to 2²⁰ elements (the checks' problems) keep their values; chunk c > 0 starts from its own mixed seed.
+        /// up to 2²⁰ elements (the --sanitize problems) keep their values; chunk c > 0 starts from its own mixed seed
+        /// (the --determinism problems, 2 × 1000 × 8 × D, change past element 2²⁰ but stay fixed per seed).
         static func randomBits(count: Int, type: ElementType, seed: UInt64) -> [UInt16] {
             let chunk = 1 << 20, chunks = (count + chunk - 1) / chunk
             let bfloat16 = type == .bfloat16
