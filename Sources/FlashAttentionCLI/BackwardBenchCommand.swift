@@ -226,14 +226,27 @@ public struct BackwardBenchCommand: ParsableCommand {
                                           dq: dq.view, dk: dk.view, dv: dv.view, options: options)
         }
 
-        /// Uniform values in [−1, 1) as 16-bit storage bits (xorshift).
+        /// Uniform values in [−1, 1) as 16-bit storage bits (xorshift), in chunks of 2²⁰ elements generated in
+        /// parallel: a --bench point fills four 32M-element tensors (16k tokens × hidden 2048), which one thread took
+        /// most of a point's wall time for (session 14). Chunk 0 continues the original single stream, so tensors of
+        /// up to 2²⁰ elements (the --sanitize problems) keep their values; chunk c > 0 starts from its own mixed seed
+        /// (the --determinism problems, 2 × 1000 × 8 × D, change past element 2²⁰ but stay fixed per seed).
         static func randomBits(count: Int, type: ElementType, seed: UInt64) -> [UInt16] {
-            var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+            let chunk = 1 << 20, chunks = (count + chunk - 1) / chunk
+            let bfloat16 = type == .bfloat16
             var bits = [UInt16](repeating: 0, count: count)
-            for i in 0..<count {
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                let x = Float(Int32(truncatingIfNeeded: state >> 32)) * 0x1p-31
-                bits[i] = type == .bfloat16 ? HalfConversion.bfloat16Bits(x) : HalfConversion.float16Bits(x)
+            bits.withUnsafeMutableBufferPointer { buffer in
+                // An address, not the pointer: the closure is @Sendable; chunks write disjoint ranges.
+                let address = UInt(bitPattern: buffer.baseAddress)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    guard let out = UnsafeMutablePointer<UInt16>(bitPattern: address) else { return }
+                    var state = (c == 0 ? seed : seed ^ (UInt64(c) &* 0xD1B5_4A32_D192_ED03)) &* 0x9E37_79B9_7F4A_7C15 | 1
+                    for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                        let x = Float(Int32(truncatingIfNeeded: state >> 32)) * 0x1p-31
+                        out[i] = bfloat16 ? HalfConversion.bfloat16Bits(x) : HalfConversion.float16Bits(x)
+                    }
+                }
             }
             return bits
         }
