@@ -783,6 +783,14 @@ struct HopperBackwardKernelTests {
         let causal = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128, mask: .causal),
                                                                 orderedDQ: false, persistentTiles: true))
         #expect(!causal[1].persistentTiles)
+        // Causal tile D = 128 takes the early dV and late dK by default since session 13; the persistent loop stays unmasked
+        // (session 14: never checked causal), both in the descriptor and in the plan.
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, mask: .causal, orderedDQ: false, earlyDV: true,
+                                         lateDK: true, persistentTiles: true).invalidReason != nil, "causal")
+        let causalEarly = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal,
+                                                                                          deterministic: false, seqlenK: 2048),
+                                                                     orderedDQ: false, earlyDV: true, lateDK: true, persistentTiles: true))
+        #expect(!causalEarly[1].persistentTiles && causalEarly[1].earlyDV && causalEarly[1].invalidReason == nil)
         let ordered = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), persistentTiles: true))
         #expect(!ordered[1].persistentTiles, "ordered dQ keeps the one-tile grid")
         #expect(hopperBackwardPersistentVariants.allSatisfy { $0.invalidReason == nil && $0.persistentTiles })

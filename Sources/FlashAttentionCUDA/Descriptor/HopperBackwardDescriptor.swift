@@ -156,7 +156,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// lower key blocks, and a persistent CTA that holds a higher key block while the lower one
     /// waits in its own CTA's queue behind it can deadlock. Off unless
     /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` (non-deterministic calls; session 8, hopbwd15). The causal
-    /// (no early dV) and tile D = 64 forms spill with the tile loop (4 and 12–20 bytes), so they are not generated.
+    /// (no early dV) and tile D = 64 forms spill with the tile loop (4 and 12–20 bytes), so they are not generated; causal
+    /// problems with the early dV (the default at causal 1k–8k since session 13) keep the per-tile grid too.
     public var persistentTiles: Bool = false
     /// Tile D = 64/128 and tile D = 256's Q-ring form: each wgmma's shared-memory descriptors are one add of a compile-time
     /// immediate to a base word built once (per warpgroup, per ring stage), instead of the full
@@ -387,10 +388,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if pingPong && (headDim != 128 || pipelinedS) { return "ping-pong consumers are generated for tile D = 128 without the pipelined Sᵀ" }
         if earlyStats && (headDim != 128 || pingPong) { return "the early statistics are generated for tile D = 128 without ping-pong consumers" }
         if lateFence && (headDim != 128 || !lateDK || pingPong) { return "the late dQ fence needs tile D = 128 with the late dK product" }
-        if persistentTiles && (headDim != 128 || !earlyDV || !lateDK || orderedDQ || pipelinedS || pingPong || headGroup != 0) {
+        if persistentTiles && (headDim != 128 || mask != .none || !earlyDV || !lateDK || orderedDQ || pipelinedS || pingPong || headGroup != 0) {
             // Ordered turns across a persistent schedule can deadlock: a CTA waiting for a lower key
-            // block's turn may hold the multiprocessor that block's CTA would need.
-            return "persistent tiles are generated for tile D = 128 with the early dV and late dK, arrival-order dQ, no pipelined Sᵀ, ping-pong or head groups"
+            // block's turn may hold the multiprocessor that block's CTA would need. Causal problems also take the early dV
+            // since session 13, but the causal tile loop was never checked (session 14, hopbwd20): unmasked only.
+            return "persistent tiles are generated for unmasked tile D = 128 with the early dV and late dK, arrival-order dQ, no pipelined Sᵀ, ping-pong or head groups"
         }
         if precomputedDescriptors && headDim == 256 && !wideQRing {
             return "precomputed descriptors at tile D = 256 are generated for the Q-ring form (the others spill 24–32 B)"
@@ -699,7 +701,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         let earlyDV = earlyDV && tile == 128, lateDK = lateDK && earlyDV && !pipelinedS
         // Session 8 (hopbwd15): persistent tiles at tile D = 128 with the late dK and arrival-order dQ only
         // (no head groups: its own order).
-        let persistent = persistentTiles && tile == 128 && lateDK && !orderedDQ && !pipelinedS && !pingPong
+        let persistent = persistentTiles && tile == 128 && problem.mask == .none && lateDK && !orderedDQ && !pipelinedS && !pingPong
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
                                      fastPasses: fastPasses),
