@@ -168,7 +168,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// On by default where it measured faster (``defaultPrecomputedDescriptors(_:)``);
     /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` forces it either way.
     public var precomputedDescriptors: Bool = false
-    /// Tile D = 128, 16-bit dK and dV, one tile per CTA: the epilogue stages each warpgroup's dK and dV
+    /// Tile D = 128 (and since session 14 tile D = 64: 64 keys × 64 columns, 8 KB each, in Q's two 16 KB stages),
+    /// 16-bit dK and dV, one tile per CTA: the epilogue stages each warpgroup's dK and dV
     /// (64 keys × 128 columns, 16 KB each) in the Q/dO ring, free once both consumers' last products have
     /// completed (a 256-thread named barrier), as rows of 256 B with 16-byte piece c of row r at c ^ (r % 8),
     /// then stores 16-byte row pieces (a warp writes two whole rows) instead of 64 four-byte stores a thread
@@ -395,9 +396,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if precomputedDescriptors && headDim == 256 && !wideQRing {
             return "precomputed descriptors at tile D = 256 are generated for the Q-ring form (the others spill 24–32 B)"
         }
-        if stagedEpilogue && (headDim != 128 || persistentTiles || dkType == .float32 || dvType == .float32) {
-            // Persistent tiles keep loading the next tile's Q/dO into the ring during the epilogue.
-            return "the staged dK/dV epilogue is generated for tile D = 128 with 16-bit dK and dV, one tile per CTA"
+        if stagedEpilogue && (headDim == 256 || persistentTiles || dkType == .float32 || dvType == .float32) {
+            // Persistent tiles keep loading the next tile's Q/dO into the ring during the epilogue. Tile D = 64
+            // (session 14): its two warpgroups' dK and dV (32 KB) fit Q's two 16 KB stages.
+            return "the staged dK/dV epilogue is generated for tile D = 64/128 with 16-bit dK and dV, one tile per CTA"
         }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -714,8 +716,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      persistentTiles: persistent,
                                      // Session 9 (hopbwd16): every tile D = 64/128 form.
                                      precomputedDescriptors: precomputedDescriptors,
-                                     // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA.
-                                     stagedEpilogue: stagedEpilogue && tile == 128 && !persistent
+                                     // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA; session 14
+                                     // (hopbwd19): tile D = 64 too.
+                                     stagedEpilogue: stagedEpilogue && !persistent
                                          && problem.dkType != .float32 && problem.dvType != .float32),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),
