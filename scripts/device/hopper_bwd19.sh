@@ -4,7 +4,7 @@
 # Phase 1 (parallel, untimed; every form forced with FLASH_ATTENTION_HOPPER_BWD=1 and _LOG=1 so the kernels reached are
 #   counted): check-dense D 64/40 deterministic and --nondeterministic for E, QE and GE; bitwise reruns (--determinism) for
 #   E and QE; the torch float64 oracle (scripts/device/torch_bwd_oracle.py, ORACLE_DIMS=64,40: causal Sq != Sk, rows that
-#   see no key, GQA) full for E, quick for QE and GE; compute-sanitizer memcheck + racecheck on a multi-block causal shape
+#   see no key, GQA) quick (HW_ORACLE_E=full: all shapes) for E, quick for QE and GE; compute-sanitizer memcheck + racecheck on a multi-block causal shape
 #   (1000 x 1024 keys, 4/2 heads, D 64: 8 key blocks, 8 query steps) for E and QE, and an unmasked odd one (200 x 260) for E.
 # Phase 2 (timed, one process at a time; a bench starts only while t < HW_BUDGET): backward-bench --bench --nondeterministic
 #   D = 64, N = 512..16k, both masks. Modes: O shipped, E = EPI=1, Q = DQBUF=2 (a writer per buffer, the default with two),
@@ -43,7 +43,7 @@ for m in E QE GE; do for nd in "" --nondeterministic; do
   env $FS $(menv $m) timeout 170 /tmp/fa backward-bench --warm-verify 0 --jobs 16 --check-dims 64,40 --check-cases 12 --check-dense $nd --seed 91 > $W/check_$m$nd.txt 2>&1 & ck+=($!)
 done; done
 for m in E QE; do env $FS $(menv $m) timeout 170 /tmp/fa backward-bench --determinism 10 > $W/det_$m.txt 2>&1 & ck+=($!); done
-( ORACLE_DIMS=64,40 python3 $D0/torch_bwd_oracle.py full env $FS $(menv E) > $W/oracle_E.txt 2>&1 ) & ck+=($!)
+( ORACLE_DIMS=64,40 python3 $D0/torch_bwd_oracle.py ${HW_ORACLE_E:-quick} env $FS $(menv E) > $W/oracle_E.txt 2>&1 ) & ck+=($!)
 ( ORACLE_DIMS=64,40 python3 $D0/torch_bwd_oracle.py quick env $FS $(menv QE) > $W/oracle_QE.txt 2>&1 ) & ck+=($!)
 ( ORACLE_DIMS=64,40 python3 $D0/torch_bwd_oracle.py quick env $FS $(menv GE) > $W/oracle_GE.txt 2>&1 ) & ck+=($!)
 sanrun() {  # tool tag flags mode

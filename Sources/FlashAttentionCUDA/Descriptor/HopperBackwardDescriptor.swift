@@ -176,7 +176,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// whose warp instructions each touch eight rows. The tile D = 256 form of the same idea
     /// (``wideStagedEpilogue``) gained 1.06–1.11× at ≤ 2k keys. With one CTA per multiprocessor the
     /// epilogue is idle tensor time; at 1k keys a block has 16 steps (causal: 8.5 on average).
-    /// Off unless `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``).
+    /// On by default at tile D = 128 (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``); tile D = 64 only with
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 14, hopbwd19: checked and timed, a rule for the lead in docs/performance.md).
     public var stagedEpilogue: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
@@ -458,6 +459,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Session 13 (hopbwd17, H100, six bf16 and four fp16 rounds): from 1k keys too — two buffers with a writer each at
     /// unmasked 1k 1.043–1.056× one buffer in every round (with the causal set, ``causalTile128ProductOrder(_:)``,
     /// causal 1k 1.019–1.025×).
+    /// Session 14 (hopbwd19): beside the staged epilogue (`EPI=1`), two buffers at tile D = 64 won every round at unmasked
+    /// 2k–4k and causal 4k–8k (a rule for the lead in docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
         tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 ? 2 : 1
     }
@@ -646,6 +649,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 0.905–1.075 (the spread). Checked forced: 48/48 float64-oracle cases at D = 128/96 deterministic and not, a torch
     /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
     /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
+    /// Tile D = 64 (session 14, hopbwd19; `=1` reaches it) stays off here: its every-round wins (N ≤ 4k, causal 8k; 6 bf16 +
+    /// 3 fp16 rounds) and the rule they support are in docs/performance.md, "Session 14: the Hopper backward at tile D = 64".
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024
             && problem.seqlenK <= (problem.mask == .causal ? 8192 : 4096)
