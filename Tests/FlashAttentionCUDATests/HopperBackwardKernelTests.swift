@@ -190,6 +190,25 @@ let hopperBackwardStagedEpilogueVariants: [HopperBackwardDescriptor] = {
                                          earlyStats: true, precomputedDescriptors: true, stagedEpilogue: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
                                          pingPong: true, stagedEpilogue: true))
+    // Tile D = 64 (session 14, hopbwd19): the unmasked default (precomputed descriptors; grouped from 4k keys) and the causal
+    // one (mask branch), both input types, one buffer and two (the DQBUF=2 form with its barriers in the alignment pad: a writer
+    // each, ordered, or one in arrival order), mixed 16-bit gradients, and the pipelined Sᵀ beside it.
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            for (buffers, writers, ordered) in [(1, 1, true), (2, 2, true), (2, 1, false), (1, 1, false)] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask, orderedDQ: ordered,
+                                                     dqBuffers: buffers, dqWriters: writers, maskBranch: mask == .causal,
+                                                     precomputedDescriptors: true, stagedEpilogue: true))
+            }
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask, headGroup: 4,
+                                                 maskBranch: mask == .causal, precomputedDescriptors: true, stagedEpilogue: true))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float16, dvType: .float16, headDim: 64,
+                                         mask: .causal, maskBranch: true, precomputedDescriptors: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, pipelinedS: true,
+                                         precomputedDescriptors: true, stagedEpilogue: true))
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, stagedEpilogue: true))
     return list
 }()
 
@@ -856,7 +875,7 @@ struct HopperBackwardKernelTests {
         try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
-    /// The staged dK/dV epilogue (session 13): tile D = 128 with 16-bit dK/dV on the one-tile grid only,
+    /// The staged dK/dV epilogue (session 13; tile D = 64 since session 14): tile D = 64/128 with 16-bit dK/dV on the one-tile grid only,
     /// named apart (suffix `ste`), carried by the plan only where it applies, off by default; the shipped
     /// source keeps the direct 4-byte stores.
     @Test func stagedEpilogue() throws {
@@ -869,7 +888,6 @@ struct HopperBackwardKernelTests {
         #expect(a.contains("named_sync(BAR_EPI, CONSUMER_THREADS)") && a.contains("ld_shared_u4(se_k + off)")
                 && a.contains("const u32 se_k = sQ + wg * 2 * (64 * 256)") && !a.contains("store_dk2(dk_row + col"))
         #expect(!b.contains("BAR_EPI") && b.contains("store_dk2(dk_row + col"))
-        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, stagedEpilogue: true).invalidReason != nil)
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1,
                                          stagedEpilogue: true).invalidReason != nil)
         #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32,
@@ -880,17 +898,35 @@ struct HopperBackwardKernelTests {
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 96, mask: .causal),
                                                               stagedEpilogue: true))
         #expect(plan[1].stagedEpilogue && !plan[0].stagedEpilogue && !plan[2].stagedEpilogue)
+        // Tile D = 64 (session 14): the plan carries it (the knob's route), with one or two dQ buffers; float32 dK/dV keep the
+        // direct stores; its staging is Q's two 16 KB stages, rows of 128 B (8 pieces).
         let small = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64), stagedEpilogue: true))
-        #expect(!small[1].stagedEpilogue, "tile D = 64 keeps the direct stores")
+        #expect(small[1].stagedEpilogue && small[1].headDim == 64 && small[1].name.hasSuffix("_ste_sm_90a"))
+        #expect(!small[0].stagedEpilogue && !small[2].stagedEpilogue)
+        let small40 = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 40, mask: .causal),
+                                                                 dqBuffers: 2, dqWriters: 2, maskBranch: true, stagedEpilogue: true))
+        #expect(small40[1].stagedEpilogue && small40[1].dqBuffers == 2 && small40[1].barriersInAlignmentPad
+                && small40[1].name.hasSuffix("_causal_dqbuf2_w2_mb_ste_sm_90a"))
+        let small32 = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, dkType: .float32, dvType: .float32,
+                                                                                     headDim: 64), stagedEpilogue: true))
+        #expect(!small32[1].stagedEpilogue, "float32 dK/dV keep the direct stores")
+        let unstaged = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64)))
+        #expect(!unstaged[1].stagedEpilogue && unstaged[1].sharedMemoryBytes == small[1].sharedMemoryBytes, "no new shared memory")
+        let s64 = try HopperBackwardKernel(descriptor: small[1]).source
+        #expect(s64.contains("const u32 se_k = sQ + wg * 2 * (64 * 128), se_v = se_k + 64 * 128;")
+                && s64.contains("for (int i = 0; i < 64 * 8 / 128; ++i)") && s64.contains("row = idx >> 3, c = idx & 7;")
+                && s64.contains("const u32 off = row * 128 + ((c ^ (row & 7)) << 4);") && s64.contains("16 KB of the Q/dO ring")
+                && !s64.contains("store_dk2(dk_row + col"))
         let wide32 = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, dkType: .float32, dvType: .float32,
                                                                                      headDim: 128), stagedEpilogue: true))
         #expect(!wide32[1].stagedEpilogue, "float32 dK/dV keep the direct stores")
         let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
                                                                     earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
         #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
-        // Default (session 13): tile D = 128 from 1k keys up to 4k, causal up to 8k.
+        // Default (session 13): tile D = 128 from 1k keys up to 4k, causal up to 8k; tile D = 64 stays off (session 14: knob only).
         for (D, mask, n, on) in [(128, KernelMask.none, 1024, true), (96, .none, 4096, true), (128, .none, 8192, false), (128, .causal, 8192, true),
-                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, false), (256, .none, 2048, false)] {
+                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, false), (256, .none, 2048, false),
+                                 (64, .causal, 4096, false), (40, .none, 1024, false)] {
             #expect(HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, seqlenK: n)) == on,
                     "D = \(D) \(mask) \(n)")
         }

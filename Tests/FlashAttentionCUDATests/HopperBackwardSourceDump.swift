@@ -74,6 +74,13 @@ let hopperBackwardDumpGrid: [HopperBackwardDescriptor] = {
                                                  stagedEpilogue: true))
         }
     }
+    // Tile D = 64's staged epilogue (session 14, appended likewise): its unmasked and causal defaults with the knob.
+    for t in types {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: t, headDim: 64, mask: mask, maskBranch: mask == .causal,
+                                                 precomputedDescriptors: true, stagedEpilogue: true))
+        }
+    }
     return list.filter { $0.invalidReason == nil }
 }()
 

@@ -1,5 +1,5 @@
 """A float64 reference for the backward through `flash-attn run --grad-out`, on odd shapes (causal Sq != Sk, rows that
-see no key, GQA) at D = 128 / 96, bf16 / fp16, causal and not. Usage: python3 torch_bwd_oracle.py full|quick [prefix...]
+see no key, GQA) at D = 128 / 96 (ORACLE_DIMS=64,40 for tile D = 64), bf16 / fp16, causal and not. Usage: python3 torch_bwd_oracle.py full|quick [prefix...]
 (prefix: e.g. `env FLASH_ATTENTION_HOPPER_BWD=1`); expects the binary at $FA_BIN (default /tmp/fa). Pass = dQ, dK, dV
 norm-wise error <= 2 x naive attention's in the same precision (+1e-6), and dQ = 0 exactly on rows that see no key.
 (From scripts/device/hopper_bwd17.sh, session 13; shapes from 1k keys reach tile D = 128's session-13 defaults.)"""
@@ -25,7 +25,7 @@ def grads(q, k, v, do, causal, f):
     return [x.grad.double().cpu() for x in (qq, kk, vv)]
 shapes = [(1000, 1024, 4, 2), (777, 777, 2, 2), (300, 700, 2, 1), (700, 300, 2, 1), (129, 1000, 2, 2), (640, 512, 4, 1), (130, 130, 2, 2), (64, 200, 2, 1), (200, 64, 2, 1), (1100, 1500, 2, 2), (2100, 2048, 2, 1)]
 passed = failed = 0
-for D in (128, 96):
+for D in [int(x) for x in os.environ.get("ORACLE_DIMS", "128,96").split(",")]:  # ORACLE_DIMS=64,40: tile D = 64 (session 14)
     for dtn in ("bfloat16", "float16"):
         dt = torch.bfloat16 if dtn == "bfloat16" else torch.float16
         for causal in (True, False):

@@ -1338,22 +1338,27 @@ public struct HopperBackwardKernel: Sendable {
         """
     }
 
-    /// The staged epilogue (``HopperBackwardDescriptor/stagedEpilogue``: tile D = 128, 16-bit dK and dV,
+    /// The staged epilogue (``HopperBackwardDescriptor/stagedEpilogue``: tile D = 64/128, 16-bit dK and dV,
     /// one tile per CTA). After the last step both warpgroups' products have completed (each step tail
-    /// waits for all of its groups), so once both pass a 256-thread named barrier nothing reads the Q/dO
-    /// ring (64 KB: Q's two stages, then dO's) and the producer loads nothing more. Warpgroup wg packs its
-    /// dK and dV (64 keys × 128 columns, 16 KB each) into bytes [32 KB·wg, 32 KB·wg + 32 KB) of it, rows of
-    /// 256 B with the 16-byte piece c of row r at c ^ (r % 8) (the eight rows of a store instruction hit
-    /// 32 different banks), syncs its own 128 threads, and stores 16-byte pieces: a warp writes two whole
-    /// rows, where the plain form's warp instructions each touch eight rows with 4 bytes a lane.
+    /// waits for all of its groups; the pipelined Sᵀ's last issue re-reads its own stage and completes in
+    /// the step), so once both pass a 256-thread named barrier nothing reads the Q/dO ring and the producer
+    /// loads nothing more. Warpgroup wg packs its dK and dV (64 keys × the tile's columns) into the ring, rows
+    /// of HEAD_DIM · 2 bytes with the 16-byte piece c of row r at c ^ (r % 8) (the eight rows of a store
+    /// instruction hit 32 different banks), syncs its own 128 threads, and stores 16-byte pieces: a warp
+    /// writes two whole rows at tile D = 128 (four at tile D = 64), where the plain form's warp instructions
+    /// each touch eight rows with 4 bytes a lane. Tile D = 128: 16 KB each, bytes [32 KB·wg, 32 KB·wg + 32 KB)
+    /// of the 64 KB ring (Q's two stages, then dO's). Tile D = 64: 8 KB each, [16 KB·wg, 16 KB·wg + 16 KB),
+    /// which is Q's two 16 KB stages (128-query steps).
     private var stagedEpilogueText: String {
-        Self.stagedKeyValueStores(
-            descriptor, entry: "// dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's 32 KB of the Q/dO ring, then"
+        let rowBytes = descriptor.headDim * 2
+        let share = descriptor.headDim == 64 ? "16 KB" : "32 KB"
+        return Self.stagedKeyValueStores(
+            descriptor, entry: "// dK = scale · Σ dSᵀ·Q;  dV = Σ Pᵀ·dO, staged in this warpgroup's \(share) of the Q/dO ring, then"
                 + "\n        // stored in 16-byte pieces (keys past the end and columns past D are not stored)."
                 + "\n        named_sync(BAR_EPI, CONSUMER_THREADS);          // both warpgroups' last products have read Q and dO",
             base: "sQ", keys: "64", rowLine: "const int row = (warp & 3) * 16 + group + 8 * r;   // of this warpgroup's 64 keys",
             tiles: "D_TILES", stagedSync: "named_sync(BAR_EPI + 1 + wg, 128);          // this warpgroup's dK and dV are staged",
-            keyColumnLine: "const int j = n0 + wg * 64 + row, col = c * 8;")
+            keyColumnLine: "const int j = n0 + wg * 64 + row, col = c * 8;", rowBytes: rowBytes)
     }
 
     /// The 16-byte shared-memory load both staged dK/dV epilogues store from (this one's and the wide kernel's).
@@ -1365,22 +1370,26 @@ public struct HopperBackwardKernel: Sendable {
         }
         """
 
-    /// A staged dK/dV epilogue (tile D = 128's through the Q/dO ring, the wide kernel's through the dQ staging): after
+    /// A staged dK/dV epilogue (tile D = 64/128's through the Q/dO ring, the wide kernel's through the dQ staging): after
     /// `entry` (which waits until the staging bytes are free), each warpgroup packs its `keys` rows of scaled dK and of dV
-    /// (`tiles` accumulator tiles a row) at `base` + 32 KB·wg as rows of 256 B, the 16-byte piece c of row r at c ^ (r % 8),
-    /// passes `stagedSync`, and stores whole 16-byte row pieces; keys past the end and columns past D are not stored.
+    /// (`tiles` accumulator tiles a row) at `base` + 2 · keys · rowBytes · wg as rows of `rowBytes` (256, or 128 at tile
+    /// D = 64), the 16-byte piece c of row r at c ^ (r % 8), passes `stagedSync`, and stores whole 16-byte row pieces;
+    /// keys past the end and columns past D are not stored. The 256-byte text is the one shipped before tile D = 64 had it.
     static func stagedKeyValueStores(_ d: HopperBackwardDescriptor, entry: String, base: String, keys: String, rowLine: String,
-                                     tiles: String, stagedSync: String, keyColumnLine: String) -> String {
+                                     tiles: String, stagedSync: String, keyColumnLine: String, rowBytes: Int = 256) -> String {
         func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
+        precondition(rowBytes == 256 || rowBytes == 128, "staged rows of 16 or 8 pieces")
+        // 16-byte pieces a row, and the shift that turns a piece index into its row.
+        let pieces = rowBytes / 16, pieceShift = rowBytes == 256 ? 4 : 3
         return """
                 \(entry)
                 {
-                    const u32 se_k = \(base) + wg * 2 * (\(keys) * 256), se_v = se_k + \(keys) * 256;
+                    const u32 se_k = \(base) + wg * 2 * (\(keys) * \(rowBytes)), se_v = se_k + \(keys) * \(rowBytes);
                     const float factor = p.grad_scale;
                     #pragma unroll
                     for (int r = 0; r < 2; ++r) {
                         \(rowLine)
-                        const u32 rk = se_k + row * 256 + tig * 4, rv = se_v + row * 256 + tig * 4;
+                        const u32 rk = se_k + row * \(rowBytes) + tig * 4, rv = se_v + row * \(rowBytes) + tig * 4;
                         #pragma unroll
                         for (int dt = 0; dt < \(tiles); ++dt) {
                             const u32 c = (dt ^ (row & 7)) << 4;
@@ -1392,10 +1401,10 @@ public struct HopperBackwardKernel: Sendable {
                     dk_t* dk_tile = (dk_t*)p.dk + (i64)batch * p.dk_batch_stride + (i64)kv_head * p.dk_head_stride;
                     dv_t* dv_tile = (dv_t*)p.dv + (i64)batch * p.dv_batch_stride + (i64)kv_head * p.dv_head_stride;
                     #pragma unroll
-                    for (int i = 0; i < \(keys) * 16 / 128; ++i) {
-                        const int idx = i * 128 + ct, row = idx >> 4, c = idx & 15;
+                    for (int i = 0; i < \(keys) * \(pieces) / 128; ++i) {
+                        const int idx = i * 128 + ct, row = idx >> \(pieceShift), c = idx & \(pieces - 1);
                         \(keyColumnLine)
-                        const u32 off = row * 256 + ((c ^ (row & 7)) << 4);
+                        const u32 off = row * \(rowBytes) + ((c ^ (row & 7)) << 4);
                         if (j < seqlen_k && col < p.head_dim) {
                             *(uint4*)(dk_tile + (i64)j * p.dk_row_stride + col) = ld_shared_u4(se_k + off);
                             *(uint4*)(dv_tile + (i64)j * p.dv_row_stride + col) = ld_shared_u4(se_v + off);

@@ -169,14 +169,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// On by default where it measured faster (``defaultPrecomputedDescriptors(_:)``);
     /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` forces it either way.
     public var precomputedDescriptors: Bool = false
-    /// Tile D = 128, 16-bit dK and dV, one tile per CTA: the epilogue stages each warpgroup's dK and dV
+    /// Tile D = 128 (and since session 14 tile D = 64: 64 keys × 64 columns, 8 KB each, in Q's two 16 KB stages),
+    /// 16-bit dK and dV, one tile per CTA: the epilogue stages each warpgroup's dK and dV
     /// (64 keys × 128 columns, 16 KB each) in the Q/dO ring, free once both consumers' last products have
     /// completed (a 256-thread named barrier), as rows of 256 B with 16-byte piece c of row r at c ^ (r % 8),
     /// then stores 16-byte row pieces (a warp writes two whole rows) instead of 64 four-byte stores a thread
     /// whose warp instructions each touch eight rows. The tile D = 256 form of the same idea
     /// (``wideStagedEpilogue``) gained 1.06–1.11× at ≤ 2k keys. With one CTA per multiprocessor the
     /// epilogue is idle tensor time; at 1k keys a block has 16 steps (causal: 8.5 on average).
-    /// Off unless `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``).
+    /// On by default at tile D = 128 (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``); tile D = 64 only with
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 14, hopbwd19: checked and timed, a rule for the lead in docs/performance.md).
     public var stagedEpilogue: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
@@ -397,9 +399,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if precomputedDescriptors && headDim == 256 && !wideQRing {
             return "precomputed descriptors at tile D = 256 are generated for the Q-ring form (the others spill 24–32 B)"
         }
-        if stagedEpilogue && (headDim != 128 || persistentTiles || dkType == .float32 || dvType == .float32) {
-            // Persistent tiles keep loading the next tile's Q/dO into the ring during the epilogue.
-            return "the staged dK/dV epilogue is generated for tile D = 128 with 16-bit dK and dV, one tile per CTA"
+        if stagedEpilogue && (headDim == 256 || persistentTiles || dkType == .float32 || dvType == .float32) {
+            // Persistent tiles keep loading the next tile's Q/dO into the ring during the epilogue. Tile D = 64
+            // (session 14): its two warpgroups' dK and dV (32 KB) fit Q's two 16 KB stages.
+            return "the staged dK/dV epilogue is generated for tile D = 64/128 with 16-bit dK and dV, one tile per CTA"
         }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
@@ -458,6 +461,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Session 13 (hopbwd17, H100, six bf16 and four fp16 rounds): from 1k keys too — two buffers with a writer each at
     /// unmasked 1k 1.043–1.056× one buffer in every round (with the causal set, ``causalTile128ProductOrder(_:)``,
     /// causal 1k 1.019–1.025×).
+    /// Session 14 (hopbwd19): beside the staged epilogue (`EPI=1`), two buffers at tile D = 64 won every round at unmasked
+    /// 2k–4k and causal 4k–8k (a rule for the lead in docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
         tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 ? 2 : 1
     }
@@ -646,6 +651,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 0.905–1.075 (the spread). Checked forced: 48/48 float64-oracle cases at D = 128/96 deterministic and not, a torch
     /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
     /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
+    /// Tile D = 64 (session 14, hopbwd19; `=1` reaches it) stays off here: its every-round wins (N ≤ 4k, causal 8k; 6 bf16 +
+    /// 3 fp16 rounds) and the rule they support are in docs/performance.md, "Session 14: the Hopper backward at tile D = 64".
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024
             && problem.seqlenK <= (problem.mask == .causal ? 8192 : 4096)
@@ -716,8 +723,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      persistentTiles: persistent,
                                      // Session 9 (hopbwd16): every tile D = 64/128 form.
                                      precomputedDescriptors: precomputedDescriptors,
-                                     // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA.
-                                     stagedEpilogue: stagedEpilogue && tile == 128 && !persistent
+                                     // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA; session 14
+                                     // (hopbwd19): tile D = 64 too.
+                                     stagedEpilogue: stagedEpilogue && !persistent
                                          && problem.dkType != .float32 && problem.dvType != .float32),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      fastPasses: fastPasses),

@@ -64,8 +64,9 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: the key/value kernel (tile D = 64/128, and tile D = 256's Q-ring form) builds its wgmma descriptors once
     /// and adds an immediate per product (``HopperBackwardDescriptor/precomputedDescriptors``); unset,
     /// ``HopperBackwardDescriptor/defaultPrecomputedDescriptors(_:)``.
-    /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 128 (16-bit dK/dV, one tile per CTA) stages dK and dV through the
-    /// free Q/dO ring and stores 16-byte row pieces (``HopperBackwardDescriptor/stagedEpilogue``); off unless set.
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128 (16-bit dK/dV, one tile per CTA) stages dK and dV through the
+    /// free Q/dO ring and stores 16-byte row pieces (``HopperBackwardDescriptor/stagedEpilogue``); unset,
+    /// ``HopperBackwardDescriptor/defaultStagedEpilogue(_:)`` (tile D = 128 only).
     /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
@@ -168,7 +169,7 @@ extension CUDABackend {
                                              precomputedDescriptors: HopperBackwardKnobs.descriptors == "1" ? true
                                                  : HopperBackwardKnobs.descriptors == "0" ? false
                                                  : HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem),
-                                             // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 128's dK/dV staged through the Q/dO ring (session 13).
+                                             // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
                                              stagedEpilogue: HopperBackwardKnobs.stagedEpilogue == "1" ? true
                                                  : HopperBackwardKnobs.stagedEpilogue == "0" ? false
                                                  : HopperBackwardDescriptor.defaultStagedEpilogue(problem))
