@@ -203,6 +203,9 @@ let hopperBackwardStagedEpilogueVariants: [HopperBackwardDescriptor] = {
             list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: mask, headGroup: 4,
                                                  maskBranch: mask == .causal, precomputedDescriptors: true, stagedEpilogue: true))
         }
+        // The default at unmasked 4k keys since session 14: grouped heads with two dQ buffers (a writer each) and the epilogue.
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, dqBuffers: 2, dqWriters: 2, headGroup: 4,
+                                             precomputedDescriptors: true, stagedEpilogue: true))
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float16, dvType: .float16, headDim: 64,
                                          mask: .causal, maskBranch: true, precomputedDescriptors: true, stagedEpilogue: true))
@@ -483,7 +486,7 @@ struct HopperBackwardKernelTests {
         p.seqlenK = 512
         #expect(!HopperBackwardDescriptor.defaultOn(p))
         // Two dQ buffers (a writer each) by default at tile D = 128 from 1k keys (2k before session 13), causal or not
-        // (measured faster there); one elsewhere (tile D = 64 takes two only with the knob: not yet timed).
+        // (measured faster there); tile D = 64 beside its staged epilogue at unmasked 2k–4k and causal 4k–8k (session 14).
         p = plain; p.mask = .none; p.seqlenK = 2048
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2 && HopperBackwardDescriptor.defaultDQWriters(p) == 2)
         p.seqlenK = 1024
@@ -494,7 +497,13 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
         #expect(HopperBackwardDescriptor.defaultOrderedDQ(p))
         p.mask = .none; p.headDim = 64
-        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 1)
+        #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == 2)
+        for (mask, n, buffers) in [(KernelMask.none, 1024, 1), (.none, 4096, 2), (.none, 8192, 1), (.causal, 2048, 1), (.causal, 4096, 2),
+                                   (.causal, 8192, 2), (.causal, 16384, 1)] {
+            p.mask = mask; p.seqlenK = n
+            #expect(HopperBackwardDescriptor.defaultDQBuffers(p) == buffers, "D = 64 \(mask) \(n)")
+        }
+        p.mask = .none; p.seqlenK = 2048
         p.headDim = plain.headDim
         #expect(HopperBackwardDescriptor.plan(for: p, dqBuffers: 2)?[1].dqBuffers == 2)
         p.headDim = 64
@@ -923,10 +932,11 @@ struct HopperBackwardKernelTests {
         let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
                                                                     earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
         #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
-        // Default (session 13): tile D = 128 from 1k keys up to 4k, causal up to 8k; tile D = 64 stays off (session 14: knob only).
+        // Default: tile D = 128 from 1k keys up to 4k, causal up to 8k (session 13); tile D = 64 from 512 keys, the same ends (session 14).
         for (D, mask, n, on) in [(128, KernelMask.none, 1024, true), (96, .none, 4096, true), (128, .none, 8192, false), (128, .causal, 8192, true),
-                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, false), (256, .none, 2048, false),
-                                 (64, .causal, 4096, false), (40, .none, 1024, false)] {
+                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, true), (256, .none, 2048, false),
+                                 (64, .causal, 4096, true), (40, .none, 1024, true), (64, .none, 512, true), (64, .none, 256, false),
+                                 (64, .none, 8192, false), (64, .causal, 8192, true), (48, .causal, 16384, false)] {
             #expect(HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, seqlenK: n)) == on,
                     "D = \(D) \(mask) \(n)")
         }

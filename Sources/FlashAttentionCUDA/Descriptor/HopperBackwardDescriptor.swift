@@ -177,8 +177,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// whose warp instructions each touch eight rows. The tile D = 256 form of the same idea
     /// (``wideStagedEpilogue``) gained 1.06–1.11× at ≤ 2k keys. With one CTA per multiprocessor the
     /// epilogue is idle tensor time; at 1k keys a block has 16 steps (causal: 8.5 on average).
-    /// On by default at tile D = 128 (session 13, hopbwd17; ``defaultStagedEpilogue(_:)``); tile D = 64 only with
-    /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1` (session 14, hopbwd19: checked and timed, a rule for the lead in docs/performance.md).
+    /// On by default at tile D = 128 (session 13, hopbwd17) and tile D = 64 (session 14, hopbwd19) up to 4k keys, causal
+    /// up to 8k (``defaultStagedEpilogue(_:)``).
     public var stagedEpilogue: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
@@ -461,10 +461,19 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Session 13 (hopbwd17, H100, six bf16 and four fp16 rounds): from 1k keys too — two buffers with a writer each at
     /// unmasked 1k 1.043–1.056× one buffer in every round (with the causal set, ``causalTile128ProductOrder(_:)``,
     /// causal 1k 1.019–1.025×).
-    /// Session 14 (hopbwd19): beside the staged epilogue (`EPI=1`), two buffers at tile D = 64 won every round at unmasked
-    /// 2k–4k and causal 4k–8k (a rule for the lead in docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
+    /// Session 14 (hopbwd19, H100, 6 bf16 + 3 fp16 interleaved rounds): beside the staged epilogue, two buffers at tile D = 64
+    /// are the default at unmasked 2k–4k keys and causal 4k–8k, where the pair won every round against the epilogue alone
+    /// (÷ the kernel shipped before: unmasked 2k 1.028–1.047, 4k 1.009–1.015; causal 4k 1.041–1.058, 8k 1.034–1.069);
+    /// alone they were 0.983–0.998 below 4k, so `FLASH_ATTENTION_HOPPER_BWD_EPI=0` there is a measurement of the pair's
+    /// other half, not a tuned form (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
     public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
-        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 ? 2 : 1
+        switch tileHeadDim(problem.headDim) {
+        case 128: return problem.seqlenK >= 1024 ? 2 : 1
+        case 64:
+            let range = problem.mask == .causal ? 4096...8192 : 2048...4096
+            return range.contains(problem.seqlenK) ? 2 : 1
+        default: return 1
+        }
     }
 
     /// dQ writer threads when `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS` is unset and two buffers
@@ -651,11 +660,20 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 0.905–1.075 (the spread). Checked forced: 48/48 float64-oracle cases at D = 128/96 deterministic and not, a torch
     /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
     /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
-    /// Tile D = 64 (session 14, hopbwd19; `=1` reaches it) stays off here: its every-round wins (N ≤ 4k, causal 8k; 6 bf16 +
-    /// 3 fp16 rounds) and the rule they support are in docs/performance.md, "Session 14: the Hopper backward at tile D = 64".
+    /// Tile D = 64 since session 14 (hopbwd19, H100, non-deterministic calls, 6 bf16 + 3 fp16 interleaved rounds ÷ the
+    /// kernel shipped before, with two dQ buffers beside it where ``defaultDQBuffers(_:)`` says): from 512 keys (where the
+    /// Hopper backward takes tile D = 64) up to 4k, causal up to 8k — 512 1.053–1.086, 1k 1.041–1.076, causal 2k
+    /// 1.046–1.056 alone; unmasked 2k–4k and causal 4k–8k 1.009–1.069 with the two buffers; unmasked 8k/16k and causal 16k
+    /// 0.94–1.08 (the spread, off). Checked forced: check-dense 48/48 at D = 64/40 deterministic and not (42–46 `ste`
+    /// launches a run), bitwise reruns, the torch float64 oracle (quick, D = 64/40) 32/32 per form, memcheck and racecheck
+    /// (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
-        tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024
-            && problem.seqlenK <= (problem.mask == .causal ? 8192 : 4096)
+        let maxKeys = problem.mask == .causal ? 8192 : 4096
+        switch tileHeadDim(problem.headDim) {
+        case 128: return problem.seqlenK >= 1024 && problem.seqlenK <= maxKeys
+        case 64: return problem.seqlenK >= 512 && problem.seqlenK <= maxKeys
+        default: return false
+        }
     }
 
     /// Whether a causal tile D = 128 problem takes the unmasked form's product order (early dV, late dK) with the mask

@@ -66,7 +66,7 @@ extension CUDABackend {
     /// ``HopperBackwardDescriptor/defaultPrecomputedDescriptors(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128 (16-bit dK/dV, one tile per CTA) stages dK and dV through the
     /// free Q/dO ring and stores 16-byte row pieces (``HopperBackwardDescriptor/stagedEpilogue``); unset,
-    /// ``HopperBackwardDescriptor/defaultStagedEpilogue(_:)`` (tile D = 128 only).
+    /// ``HopperBackwardDescriptor/defaultStagedEpilogue(_:)`` (tile D = 64 and 128).
     /// D = 129…256 (tile D = 256): `FLASH_ATTENTION_HOPPER_BWD256=1` takes the wide kernel (as
     /// `FLASH_ATTENTION_HOPPER_BWD=1` does), `=0` keeps the other kernels, unset follows
     /// ``HopperBackwardDescriptor/defaultWide``; `FLASH_ATTENTION_HOPPER_BWD256_STAGES=1|2`
