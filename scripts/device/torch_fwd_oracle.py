@@ -1,6 +1,6 @@
 """A float64 reference for the forward through `flash-attn run` (out and LSE) on odd shapes (causal and not, Sq != Sk,
-rows that see no key, GQA) at D = 64 / 128 (48 / 96 on a subset), bf16 / fp16. Usage: python3 torch_fwd_oracle.py oracle [g2]
-(g2: the short shape list, for a capped grid). Binary at $FA_BIN (default /tmp/fa). Pass = out's norm-wise error <= 2 x naive
+rows that see no key, GQA) at D = 64 / 128 (48 / 96 on a subset), bf16 / fp16. Usage: python3 torch_fwd_oracle.py oracle [g2|long]
+(g2: the short shape list, for a capped grid; long: 2048-4200 rows, the 2k+ kernels, the g2 cases). Binary at $FA_BIN (default /tmp/fa). Pass = out's norm-wise error <= 2 x naive
 attention's in the same precision (+1e-6), LSE's max error <= 3 x naive's (+1e-4), no NaN, rows that see no key 0 / +inf.
 (From scripts/device/hopper_fwd25.sh, session 13, with (1024, 768) added: 513-1024 keys reach causal tile D = 128's `xoa`.)"""
 import os, subprocess, sys, numpy as np, torch
@@ -40,14 +40,19 @@ if mode == "oracle":
     g2 = len(sys.argv) > 2
     shapes = [(512, 512), (1024, 1024), (640, 640), (777, 777), (512, 576), (576, 512), (300, 700), (700, 300), (128, 128), (130, 130), (64, 200), (200, 64), (129, 1000), (640, 512), (1024, 768)]
     if g2: shapes = [(512, 512), (777, 777), (576, 512), (300, 700), (640, 512), (129, 1000), (1024, 768)]
+    # long (session 14, hopfwd27): shapes that reach the 2k+ rows (three-warpgroup causal D = 64 from 2048 queries, causal D = 128
+    # at 1025-2048 keys and past 2048 queries, unmasked D = 64 past 2048), B = 1 and 2 heads over 1 kv head so the float64
+    # reference stays small; the g2 cases (D = 64 / 128, bf16 / fp16, causal and not), so a capped grid walks many tiles.
+    long = sys.argv[2:3] == ["long"]
+    if long: shapes = [(2048, 2048), (2100, 2100), (2048, 2500), (2500, 2048), (4096, 4096), (4200, 4000)]
     cases = [(D, dt, c) for D in (64, 128) for dt in ("bfloat16", "float16") for c in (True, False)] + ([] if g2 else [(48, "bfloat16", True), (48, "float16", False), (96, "bfloat16", True)])
     passed = failed = 0
     for D, dtn, causal in cases:
         dt = torch.bfloat16 if dtn == "bfloat16" else torch.float16
         for n, (sq, sk) in enumerate(shapes):
             if D in (48, 96) and n % 3: continue
-            q, k, v = make(2, sq, sk, 4, 2, D, dt, 1000 * D + n)
-            r, (po, pl) = run(q, k, v, dtn, f"o{'g' if g2 else ''}{D}{dtn}{n}{int(causal)}", causal=causal)
+            q, k, v = make(1, sq, sk, 2, 1, D, dt, 1000 * D + n) if long else make(2, sq, sk, 4, 2, D, dt, 1000 * D + n)
+            r, (po, pl) = run(q, k, v, dtn, f"o{'l' if long else 'g' if g2 else ''}{D}{dtn}{n}{int(causal)}", causal=causal)
             if r.returncode != 0: failed += 1; print(f"FAIL run D={D} {dtn} causal={int(causal)} Sq={sq} Sk={sk}: {r.stderr[-300:]}"); continue
             o = torch.from_numpy(np.load(po)).double(); l = torch.from_numpy(np.load(pl)).double()
             ro, rl, none = ref(q, k, v, causal); no, nl, _ = ref(q, k, v, causal, dt)
@@ -59,4 +64,4 @@ if mode == "oracle":
             ok = not torch.isnan(o).any() and err <= 2 * nerr + 1e-6 and lerr <= 3 * nlerr + 1e-4 and nonefine
             passed += ok; failed += not ok
             if not ok or n < 2: print(f"{'PASS' if ok else 'FAIL'} D={D} {dtn} causal={int(causal)} Sq={sq} Sk={sk}: out {err:.2e} (naive {nerr:.2e}) lse {lerr:.2e} (naive {nlerr:.2e}) no-key rows {int(none.sum())} ok={nonefine}")
-    print(f"oracle{' g2' if g2 else ''}: {passed} passed, {failed} failed")
+    print(f"oracle{' long' if long else ' g2' if g2 else ''}: {passed} passed, {failed} failed")
