@@ -1122,28 +1122,32 @@ struct HopperForwardTests {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // The lean order is the default on causal tile D = 64's two-warpgroup rows (below 2k queries), storing O by TMA
-                    // up to 1k keys, and on causal tile D = 128 at 513…1024 keys overlapped (`xoa`; session 13), nowhere else.
-                    let lean = mask == .causal && (d == 64 && n < 2048 || d == 128 && n > 512 && n <= 1024)
+                    // up to 1k keys, and on causal tile D = 128 at 513…2048 keys overlapped (`xoa` to 1k, session 13; `xo` beyond,
+                    // session 14), nowhere else.
+                    let lean = mask == .causal && (d == 64 && n < 2048 || d == 128 && n > 512 && n <= 2048)
                     #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     #expect(routed.exponentialTurn == lean && routed.leanExponentialTurn == lean, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     // (The half-width diagonal softmax is the row's: up to 1k keys.)
                     if lean { #expect(routed.precomputedDescriptors && !routed.earlyRescale && routed.halfDiagonalStep == (n <= 1024) && routed.invalidReason == nil, "\(routed.name)") }
-                    #expect(routed.overlappedExponentialTurn == (lean && d == 128 ? 2 : 0), "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    #expect(routed.overlappedExponentialTurn == (lean && d == 128 ? (n <= 1024 ? 2 : 1) : 0), "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if lean && d == 64 { #expect(routed.tmaStoreO == (n <= 1024), "D = \(d) \(mask) N = \(n): \(routed.name)") }
                 }
             }
         }
         let rule = KernelHeuristics.defaultLeanExponentialTurn
-        #expect(rule(64, true, 2, false, true, 512) && rule(64, true, 2, false, true, 2048) && !rule(64, true, 2, false, true, 2049))
-        #expect(!rule(64, true, 3, false, true, 1024) && !rule(64, false, 2, false, true, 1024) && !rule(128, true, 2, false, true, 512))
-        #expect(rule(128, true, 2, false, true, 513) && rule(128, true, 2, false, true, 1024) && !rule(128, true, 2, false, true, 1025))
-        #expect(!rule(128, false, 2, false, true, 768) && !rule(256, true, 2, false, true, 768))
+        #expect(rule(64, true, 2, false, true, 512, 512) && rule(64, true, 2, false, true, 2048, 2048) && !rule(64, true, 2, false, true, 2049, 2049))
+        #expect(!rule(64, true, 3, false, true, 1024, 1024) && !rule(64, false, 2, false, true, 1024, 1024) && !rule(128, true, 2, false, true, 512, 512))
+        #expect(rule(128, true, 2, false, true, 513, 513) && rule(128, true, 2, false, true, 1024, 1024) && !rule(128, true, 2, false, true, 1025, 4096))
+        #expect(rule(128, true, 2, false, true, 1025, 1025) && rule(128, true, 2, false, true, 2048, 2048) && !rule(128, true, 2, false, true, 2049, 2049)
+                && !rule(128, true, 2, false, true, 2048, 2049) && rule(128, true, 2, false, true, 1024, 4096))
+        #expect(!rule(128, false, 2, false, true, 768, 768) && !rule(256, true, 2, false, true, 768, 768))
         let overlap = KernelHeuristics.defaultOverlappedExponentialTurn
-        #expect(overlap(128, true, 768) == 2 && overlap(128, true, 512) == 0 && overlap(128, true, 1025) == 0 && overlap(64, true, 768) == 0)
+        #expect(overlap(128, true, 768) == 2 && overlap(128, true, 512) == 0 && overlap(128, true, 1025) == 1 && overlap(128, true, 2048) == 1
+                && overlap(128, true, 2049) == 0 && overlap(64, true, 768) == 0 && overlap(64, true, 2048) == 0)
         let store = KernelHeuristics.defaultLeanStoreO
         #expect(store(64, true, false, 1024) && !store(64, true, false, 1025) && !store(64, true, true, 512) && !store(64, false, false, 512)
                 && !store(128, true, false, 512) && !store(64, true, false, 0))
-        #expect(!rule(64, true, 2, true, true, 1024) && !rule(64, true, 2, false, false, 1024) && !rule(64, true, 2, false, true, 0))
+        #expect(!rule(64, true, 2, true, true, 1024, 1024) && !rule(64, true, 2, false, false, 1024, 1024) && !rule(64, true, 2, false, true, 0, 0))
     }
 
     @Test func invalidShapesAreRefused() {
@@ -1829,16 +1833,17 @@ struct HopperForwardTests {
         mma.blockM = 128; mma.warps = 8
         #expect(mma.invalidReason != nil)
         guard getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil else { return }
-        // The default (session 13): unmasked tile D = 64's three-warpgroup rows up to 2k, on the dynamic scheduler, only where
-        // the last row block leaves a warpgroup empty (500, 512, 1024 and 2048 queries do; 576 = 3 · 192 and 8k do not).
+        // The default (session 13): unmasked tile D = 64's three-warpgroup rows up to 2k (4k since session 14), on the dynamic
+        // scheduler, only where the last row block leaves a warpgroup empty (500, 512, 1024, 2048 and 4096 queries do; 576 = 3 · 192
+        // does not; 8k is past the rule).
         guard getenv("FLASH_ATTENTION_HOPPER_TILES") == nil, getenv("FLASH_ATTENTION_HOPPER_WG") == nil,
               getenv("FLASH_ATTENTION_HOPPER_TWOBLOCKS") == nil else { return }
         for d in [64, 128, 256] {
             for mask in [KernelMask.causal, .none] {
-                for n in [500, 512, 576, 1024, 2048, 8192] {
+                for n in [500, 512, 576, 1024, 2048, 4096, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    let expected = d == 64 && mask == .none && n <= 2048 && n != 576
+                    let expected = d == 64 && mask == .none && n <= 4096 && n != 576
                     #expect(routed.skipEmptyWarpgroups == expected, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
                     // Three K/V stages up to 512 keys (hopfwd26): the kernel `TILES=64:128x3dq EMPTYWG=1` timed.
@@ -1850,7 +1855,8 @@ struct HopperForwardTests {
         let rule = KernelHeuristics.defaultSkipEmptyWarpgroups
         #expect(rule(64, false, 3, false, true, 512, 512) && rule(64, false, 3, false, true, 2048, 2048) && rule(64, false, 3, false, true, 1000, 700))
         #expect(!rule(64, true, 3, false, true, 512, 512) && !rule(128, false, 2, false, true, 512, 512) && !rule(64, false, 3, true, true, 512, 512))
-        #expect(!rule(64, false, 3, false, false, 512, 512) && !rule(64, false, 3, false, true, 4096, 4096) && !rule(64, false, 3, false, true, 512, 4096))
+        #expect(!rule(64, false, 3, false, false, 512, 512) && rule(64, false, 3, false, true, 4096, 4096) && rule(64, false, 3, false, true, 512, 4096)
+                && !rule(64, false, 3, false, true, 4097, 4097) && !rule(64, false, 3, false, true, 8192, 8192) && !rule(64, false, 3, false, true, 512, 4097))
         #expect(!rule(64, false, 3, false, true, 576, 576) && !rule(64, false, 3, false, true, 0, 512) && !rule(64, false, 3, false, true, 767, 512))
         // A float32 output keeps the row.
         let wide = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .none,
@@ -1881,7 +1887,9 @@ struct HopperForwardTests {
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a"] {
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a",
+                     // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
+                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxo_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

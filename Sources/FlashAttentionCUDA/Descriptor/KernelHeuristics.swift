@@ -651,7 +651,7 @@ public enum KernelHeuristics {
         // (Not beside a forced two-blocks-per-SM form: the default was measured on one block per SM.)
         if turnKnob == "lean" || (turnKnob == nil && d.minBlocksPerMultiprocessor == 1 && defaultLeanExponentialTurn(
             tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
-            sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK)) {
+            sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK, seqlenQ: problem.seqlenQ)) {
             var lean = d
             (lean.earlyRescale, lean.exponentialTurn, lean.leanExponentialTurn, lean.precomputedDescriptors) = (false, true, true, true)
             if lean.invalidReason != nil { lean.precomputedDescriptors = d.precomputedDescriptors }
@@ -736,25 +736,34 @@ public enum KernelHeuristics {
     /// racecheck). Not the three-warpgroup row from 2k (0.947–0.978), unmasked rows (0.78–0.97) or tile D = 128 (level
     /// at causal 512, 0.97–0.98 at 1k).
     ///
-    /// Since session 13 also causal tile D = 128 at 513…1024 keys, where it runs overlapped (`xoa`,
-    /// ``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings).
+    /// Since session 13 also causal tile D = 128 at 513…1024 keys, and since session 14 at 1025…2048 keys with at most 2048
+    /// queries (the lengths timed: more queries take another row), where it runs overlapped
+    /// (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings).
     public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
-                                                  sameTypeOutput: Bool, seqlenK: Int) -> Bool {
+                                                  sameTypeOutput: Bool, seqlenK: Int, seqlenQ: Int = 0) -> Bool {
         guard causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 else { return false }
-        return tileHeadDim == 64 ? seqlenK <= 2048 : tileHeadDim == 128 && seqlenK > 512 && seqlenK <= 1024
+        if tileHeadDim == 64 { return seqlenK <= 2048 }
+        guard tileHeadDim == 128 && seqlenK > 512 else { return false }
+        return seqlenK <= 1024 || (seqlenK <= 2048 && seqlenQ > 0 && seqlenQ <= 2048)
     }
 
     /// The lean order's overlapped form (``AttentionKernelDescriptor/overlappedExponentialTurn``: 0 off, 1 `xo`, 2 `xoa`) on a
     /// row that has the lean order by default, when `FLASH_ATTENTION_HOPPER_EXPOVERLAP` and `FLASH_ATTENTION_HOPPER_EXPTURN`
-    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, off elsewhere.
+    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, `xo` at 1025…2048 keys, off elsewhere.
     ///
     /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25.sh and hopper_fwd25b.sh, 4 + 8 interleaved rounds, ratio to the
     /// kernels shipped before, bf16 and fp16): causal D = 128 at 1k `xoa` 1.001–1.025 in all 12 rounds (768 too); level at 512
     /// (0.978–1.028), not every round at 1.5k–2k (as low as 0.92); at causal D = 64 `xo` lost (0.94–0.98: the loop got cheaper,
     /// the per-tile code dearer). Checked forced: pinned and dense float64 oracle (on 2-block grids too), `verify`, the torch
     /// float64 oracle on odd causal shapes, memcheck and racecheck.
+    ///
+    /// Session 14 (hopfwd27, scripts/device/hopper_fwd27.sh and hopper_fwd27b.sh, 4 + 4 interleaved rounds, bf16 and fp16):
+    /// at causal D = 128 2k `xo` 1.029–1.034 the kernel shipped before in all 16 runs (same-kernel noise ±0.4 %; `xoa` there
+    /// 1.014–1.019), so 1025…2048 keys take `xo`; at 1k `xo` read 1.002–1.007 against `xoa` (small: 1k keeps `xoa`). Checked
+    /// on the default route in the closing call (docs/performance.md, "Session 14").
     public static func defaultOverlappedExponentialTurn(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
-        tileHeadDim == 128 && causal && seqlenK > 512 && seqlenK <= 1024 ? 2 : 0
+        guard tileHeadDim == 128 && causal && seqlenK > 512 else { return 0 }
+        return seqlenK <= 1024 ? 2 : seqlenK <= 2048 ? 1 : 0
     }
 
     /// Whether the causal tile D = 64 rows of the lean order (two consumer warpgroups, dense) store O by TMA
@@ -780,10 +789,14 @@ public enum KernelHeuristics {
     /// 2-block grids too, memcheck and racecheck). Neither half wins alone (`ew` 0.94–1.02, the scheduler 0.95–1.02): the
     /// persistent grid's fixed stride gives every block the same row block, so skipping helps only once tiles are handed out
     /// dynamically. Lengths without an empty warpgroup would get the scheduler alone (a loss at 512 / 1k), so they keep the row.
+    ///
+    /// Session 14 (hopfwd27, scripts/device/hopper_fwd27.sh and hopper_fwd27b.sh, 4 + 4 interleaved rounds): up to 4096 queries
+    /// and keys — unmasked D = 64 4k 1.020–1.044 (bf16) / 1.015–1.040 (fp16) in all 16 runs (the same kernel in another set
+    /// 1.001–1.036); 8k and 16k not every round (0.964–1.038), so they keep the row. 2049…4095 were not timed.
     public static func defaultSkipEmptyWarpgroups(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
                                                   sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         guard tileHeadDim == 64, !causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
-              seqlenQ > 0, seqlenQ <= 2048, seqlenK > 0, seqlenK <= 2048 else { return false }
+              seqlenQ > 0, seqlenQ <= 4096, seqlenK > 0, seqlenK <= 4096 else { return false }
         return (1...128).contains(seqlenQ % 192)
     }
 
@@ -1126,10 +1139,10 @@ public enum KernelHeuristics {
                 add(problem(choice, mask, 512)) { $0.halfDiagonalStep || $0.stageOInLastStage || $0.queryHalves > 0 || $0.skipEmptyWarpgroups }
             }
         }
-        // At 1k and 2k: unmasked tile D = 64's empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
+        // At 1k, 2k and 4k: unmasked tile D = 64's empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
         // early rescale and precomputed descriptors those lengths take, and causal tile D = 128's overlapped lean order
-        // (defaultOverlappedExponentialTurn), kernels 512 does not reach.
-        for seqlen in [1024, 2048] {
+        // (defaultOverlappedExponentialTurn: `xoa` at 1k, `xo` at 2k), kernels 512 does not reach.
+        for seqlen in [1024, 2048, 4096] {
             for mask in [KernelMask.causal, .none] {
                 for choice in table(for: architecture) {
                     add(problem(choice, mask, seqlen)) { $0.skipEmptyWarpgroups || $0.overlappedExponentialTurn > 0 }
