@@ -1,5 +1,5 @@
 """A float64 reference for the backward through `flash-attn run --grad-out`, on odd shapes (causal Sq != Sk, rows that
-see no key, GQA) at D = 128 / 96 (ORACLE_DIMS=64,40 for tile D = 64), bf16 / fp16, causal and not. Usage: python3 torch_bwd_oracle.py full|quick [prefix...]
+see no key, GQA) at D = 128 / 96 (ORACLE_DIMS=64,40 for tile D = 64), bf16 / fp16, causal and not. Usage: python3 torch_bwd_oracle.py full|quick|long [prefix...]
 (prefix: e.g. `env FLASH_ATTENTION_HOPPER_BWD=1`); expects the binary at $FA_BIN (default /tmp/fa). Pass = dQ, dK, dV
 norm-wise error <= 2 x naive attention's in the same precision (+1e-6), and dQ = 0 exactly on rows that see no key.
 (From scripts/device/hopper_bwd17.sh, session 13; shapes from 1k keys reach tile D = 128's session-13 defaults.)"""
@@ -24,6 +24,9 @@ def grads(q, k, v, do, causal, f):
     o.backward(dd)
     return [x.grad.double().cpu() for x in (qq, kk, vv)]
 shapes = [(1000, 1024, 4, 2), (777, 777, 2, 2), (300, 700, 2, 1), (700, 300, 2, 1), (129, 1000, 2, 2), (640, 512, 4, 1), (130, 130, 2, 2), (64, 200, 2, 1), (200, 64, 2, 1), (1100, 1500, 2, 2), (2100, 2048, 2, 1)]
+# long (session 14): 3k-4k keys, where tile D = 64 takes two dQ buffers beside the staged epilogue (unmasked 2k-4k with head
+# groups from 4k, causal 4k-8k) and tile D = 128 drops the staged epilogue past 4k unmasked.
+if mode == "long": shapes = [(4096, 4096, 2, 1), (4000, 4100, 2, 2), (3000, 3000, 2, 2), (4100, 4000, 2, 1)]
 passed = failed = 0
 for D in [int(x) for x in os.environ.get("ORACLE_DIMS", "128,96").split(",")]:  # ORACLE_DIMS=64,40: tile D = 64 (session 14)
     for dtn in ("bfloat16", "float16"):
