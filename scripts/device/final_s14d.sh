@@ -12,8 +12,8 @@ export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 BL=FLASH_ATTENTION_HOPPER_BWD_LOG=1
 t0=$(date +%s)
-FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-fl timeout 220 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s14_fwd_long.txt" 2>&1 &
-FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-fl2 timeout 220 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s14_fwd_long_g2.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-fl timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s14_fwd_long.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-fl2 timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s14_fwd_long_g2.txt" 2>&1 &
 wait $(jobs -p)
 echo "[t=$(( $(date +%s) - t0 ))s] oracles"
 python3 -c "
@@ -27,14 +27,14 @@ for name, (sq, sk, h, hk, d) in {'bc': (1000, 1024, 4, 2, 64), 'bu': (2100, 2048
 for tool in memcheck racecheck; do
   for shape in "bc --causal" "bu" "bg" "bd --causal"; do
     set -- $shape; n=$1; mask=${2:-}
-    ( env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-$tool-$n timeout 170 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
+    ( env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-$tool-$n timeout 120 "$san" --tool $tool --kernel-name kns=flash_attention_backward_hopper \
       --error-exitcode 9 /tmp/fa run --q /tmp/s14${n}_q.npy --k /tmp/s14${n}_k.npy --v /tmp/s14${n}_v.npy --grad-out /tmp/s14${n}_do.npy \
       --out /tmp/s14_${tool}${n}_o.npy --dq /tmp/s14_${tool}${n}_dq.npy --dk /tmp/s14_${tool}${n}_dk.npy --dv /tmp/s14_${tool}${n}_dv.npy $mask \
       --dtype bfloat16 --device cuda > "$LOG/s14_$tool$n.txt" 2>&1; echo "exit $?" >> "$LOG/s14_$tool$n.txt" ) &
   done
   for shape in "fx --causal" "fy --causal" "fe" "ff"; do
     set -- $shape; n=$1; mask=${2:-}
-    ( env FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-$tool-$n timeout 170 "$san" --tool $tool --kernel-name kns=flash_attention_forward \
+    ( env FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s14-$tool-$n timeout 120 "$san" --tool $tool --kernel-name kns=flash_attention_forward \
       --error-exitcode 9 /tmp/fa run --q /tmp/s14${n}_q.npy --k /tmp/s14${n}_k.npy --v /tmp/s14${n}_v.npy --out /tmp/s14_${tool}${n}_o.npy $mask \
       --dtype bfloat16 --device cuda > "$LOG/s14_$tool$n.txt" 2>&1; echo "exit $?" >> "$LOG/s14_$tool$n.txt" ) &
   done
