@@ -1,0 +1,350 @@
+import FlashAttentionCore
+
+// The Hopper backward's measured defaults: where it runs (defaultOn) and, for each descriptor form, where it runs when its
+// FLASH_ATTENTION_HOPPER_BWD* knob is unset, with the timings and checks behind each rule. The runtime
+// (CUDABackend+HopperBackward.swift) asks them; they are pure functions of the problem so that tests can pin their edges.
+extension HopperBackwardDescriptor {
+    /// Whether D = 129…256 takes the wide Hopper backward (tile D = 256) without a knob
+    /// (`FLASH_ATTENTION_HOPPER_BWD256=0` keeps the 3-pass kernels): yes, at every length.
+    /// H100, D = 256, N = 512…16k, bf16 (two rounds) and fp16 (session 6, second call): with
+    /// ``defaultWideStages(_:)`` 1.00–1.24× the 3-pass kernels (1.00–1.01 only at 512 causal),
+    /// 0.73–0.93× cuDNN against their 0.63–0.86×. Checked in both stage forms (forced) on the
+    /// shipped build: 48/48 pinned dense float64-oracle cases at D = 192/256 each, bitwise
+    /// reruns, a random verify sweep, memcheck 0 errors and racecheck 0 hazards
+    /// (docs/performance.md, "Hopper backward at D = 256").
+    public static let defaultWide = true
+
+    /// Q stages of the wide kernel when `FLASH_ATTENTION_HOPPER_BWD256_STAGES` is unset: one (with
+    /// the Q ring, ``defaultWideQRing(_:)``) in every non-deterministic call; in deterministic calls
+    /// two (32 KB dQ staging in two rounds, the second during the next step's first product) on
+    /// unmasked problems from 4k keys, one (64 KB staging, Q reloaded behind dK) elsewhere.
+    ///
+    /// Non-deterministic calls (session 8 lead call, scripts/device/hopper_bwd12.sh, H100, D = 256,
+    /// bf16 mean of two rounds, TFLOP/s two stages / one stage with the ring | cuDNN in the same
+    /// call): unmasked 4k 345/387 | 388, 8k 362/400 | 365, 16k 372/417 | 366 (fp16 16k 365/432 | 357),
+    /// so the ring's one stage is 1.10–1.18× the two where the old rule picked two.
+    /// Deterministic calls (session 8, hopbwd14, scripts/device/hopper_bwd14.sh, one bf16 and one
+    /// fp16 round; ordered dQ, two writers), the ring's one stage forced ÷ this rule without the ring:
+    /// unmasked 8k 0.67/0.69×, 16k 0.56/0.56× (the 64 KB add a step in key-block order: the two-stage
+    /// form's second round hides the writer's turn), 4k 1.00/1.02× (level, so two stages stay from 4k);
+    /// where one stage runs the ring is 0.99–1.12× (causal 4k/8k/16k 1.07/1.09/1.12× bf16). Session 6
+    /// (without the ring): unmasked 4k/8k/16k two stages 1.08/1.14/1.13× one stage (fp16
+    /// 1.07/1.15/1.18×), but 0.90–0.98× at 512…2k; causal two stages 0.90–0.95× up to 8k.
+    public static func defaultWideStages(_ problem: BackwardProblem) -> Int {
+        !problem.deterministic ? 1 : problem.mask == .none && problem.seqlenK >= 4096 ? 2 : 1
+    }
+
+    /// Whether the wide kernel's one-stage form keeps Q in its ring (``wideQRing``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING` is unset: always (the plan passes it only where one
+    /// stage runs; `=0` turns it off, `=1` forces it as the default does).
+    ///
+    /// H100 (session 8 lead call, scripts/device/hopper_bwd12.sh, D = 256, non-deterministic
+    /// calls, bf16 mean of two rounds, fp16 one round similar; TFLOP/s shipped one-stage-or-two
+    /// rule without the ring / the ring with one stage forced everywhere | cuDNN, same call):
+    /// unmasked 512 231/237 | 217, 1k 309/314 | 289, 2k 349/353 | 351, 4k 345/387 | 388,
+    /// 8k 362/400 | 365, 16k 372/417 | 366; causal 512 151/150 | 156, 1k 220/226 | 239,
+    /// 2k 291/304 | 312, 4k 343/367 | 369, 8k 375/409 | 419, 16k 391/417 | 416 — level or ahead
+    /// everywhere (1.03–1.10× causal from 1k). Checked forced (one stage): 48/48 float64-oracle
+    /// cases at D = 192/256 deterministic and 48/48 non-deterministic (arrival order), 10 bitwise
+    /// reruns, `verify` 30/30, memcheck 0 errors, racecheck 0 hazards. Deterministic calls (ordered
+    /// dQ, two writers; session 8, hopbwd14, hopper_bwd14.sh, one bf16 and one fp16 round) where one
+    /// stage runs, ring ÷ no ring: unmasked 512/1k/2k 1.02–1.03×, causal 512 0.99×, 1k 1.00×,
+    /// 2k 1.04×, 4k 1.06–1.07×, 8k 1.09–1.10×, 16k 1.07–1.12×.
+    public static func defaultWideQRing(_ problem: BackwardProblem) -> Bool {
+        true
+    }
+
+    /// Whether the wide kernel's one-stage form stores dK and dV through the dQ staging
+    /// (``wideStagedEpilogue``; the plan passes it only with 16-bit dK and dV) when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI` is unset: up to 8k keys (`=0` turns it off, `=1` forces it).
+    ///
+    /// ncu (session 8, hopbwd14, H100, the ring kernel, bf16 D = 256 causal, non-deterministic):
+    /// the plain epilogue's dK/dV stores and the exit drain were 27 % of the consumers' stall
+    /// samples at 1k keys (5 % at 8k). Non-deterministic bf16, two rounds (N first, then E first),
+    /// staged ÷ plain, cuDNN in the first call: unmasked 512 1.11/1.11×, 1k 1.08/1.08×, 2k 1.06/1.06×,
+    /// 4k 1.02/1.03×, 8k 1.01/1.00×, 16k 0.94/0.96×; causal 512 1.06/1.06×, 1k 1.08/1.08×,
+    /// 2k 1.07/1.06×, 4k 1.03/1.03×, 8k 1.02/1.02×, 16k 0.96/1.01× (causal 512/1k/2k 158/245/324
+    /// TFLOP/s against cuDNN's 156/239/313). Checked forced: 48/48 float64-oracle cases at
+    /// D = 192/256 deterministic and 48/48 non-deterministic (46 staged launches each), bitwise
+    /// reruns, memcheck 0 errors (3 runs), racecheck 0 hazards (2 runs). Default up to 8k keys (the
+    /// unmasked 16k loss, 0.94/0.96×, is unexplained: the step loop disassembles identical). The
+    /// session's closing call (scripts/device/final_s8all.sh) checked it as shipped (72/72 dense
+    /// oracle cases with 22 staged launches, 48/48 non-deterministic with 40, Python test_large 20/20,
+    /// memcheck/racecheck 0) and timed it ÷ `=0`, non-deterministic, one round: bf16 1.006–1.103×,
+    /// fp16 1.023–1.111× at N = 512…8k; final_s8c.sh timed deterministic calls ÷ `=0`, two bf16
+    /// rounds + fp16: 1.04–1.11× unmasked ≤ 2k, 1.01–1.06× causal, level (0.995–1.005×) at unmasked
+    /// 4k/8k, where deterministic calls run two stages and so never take it.
+    public static func defaultWideStagedEpilogue(_ problem: BackwardProblem) -> Bool {
+        problem.seqlenK > 0 && problem.seqlenK <= 8192
+    }
+
+    /// Whether the Hopper backward runs without `FLASH_ATTENTION_HOPPER_BWD=1`:
+    /// - D = 129…256 (tile D = 256): ``defaultWide``, except causal D ≤ 192 with ≤ 1k keys;
+    /// - D = 65…128: from 1k keys (H100, D = 128, bf16 and fp16: 1.09–1.50× the 3-pass
+    ///   backward at N = 1k…16k, 0.95–1.06× at 512, where 4 key blocks per head leave the
+    ///   writer's turn chain and the launch overhead exposed);
+    /// - D ≤ 64 (tile D = 64): unmasked from 1k keys, causal from 2k (H100, D = 64, bf16 and
+    ///   fp16: unmasked 1.22–1.57× the 3-pass backward at N = 1k…16k; causal 1.06–1.37× at
+    ///   2k…16k but 0.94–0.95× at 1k, where half the steps are diagonal ones).
+    ///
+    /// docs/cuda-backward.md, "Hopper backward".
+    public static func defaultOn(_ problem: BackwardProblem) -> Bool {
+        guard accepts(problem) else { return false }
+        // H100 (session 6, hopper_backward_mid.sh, bf16, wide ÷ 3-pass at 1k / 4k / 16k keys):
+        // D = 160 1.23 / 1.16 / 1.12 unmasked, 1.01 / 1.18 / 1.15 causal; D = 192 1.15 / 1.08 / 1.08,
+        // causal 0.92 / 1.08 / 1.01; D = 224 1.79–1.90, causal 1.31–1.81 (the 3-pass tile 224 is slow).
+        // So causal D ≤ 192 with ≤ 1k keys keeps the 3-pass kernels (their tiles round D only to a
+        // multiple of 32: less padded work where there are few steps to amortise it).
+        if tileHeadDim(problem.headDim) == 256 {
+            return defaultWide && !(problem.mask == .causal && problem.headDim <= 192 && problem.seqlenK <= 1024)
+        }
+        if problem.headDim > 64 { return problem.seqlenK >= 1024 }
+        return problem.seqlenK >= (problem.mask == .causal ? 2048 : 1024)
+    }
+
+    /// dQ_partial buffers when `FLASH_ATTENTION_HOPPER_BWD_DQBUF` is unset: two at tile D = 128
+    /// from 2k keys, causal or not (with a writer each, ``defaultDQWriters(_:)``), one
+    /// elsewhere. Tile D = 64 fits two with its barriers in the alignment pad
+    /// (``barriersInAlignmentPad``), but timed on the H100 (bf16, 2k/8k/16k) it gained 1–4 % on
+    /// causal problems and lost 18 % unmasked at 8k, so it runs only with
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF=2` (docs/cuda-backward.md).
+    ///
+    /// H100, one call, D = 128, N = 2k…16k: two buffers with a writer each 1.04–1.16× one
+    /// buffer on causal problems (bf16; fp16 1.03–1.13×), where the single two-buffer writer
+    /// had lost (it passed each turn on a step late), and 1.00–1.20× the single two-buffer
+    /// writer on unmasked ones (fp16 1.03–1.27×; its 8k/16k samples sat 10–16 % under earlier
+    /// calls, so part of that is the spread); level at 512 and 1k, so those keep one buffer.
+    /// Checked with the form forced: 48/48 pinned float64-oracle
+    /// cases, `test_large.py` 15/15, 20/20 + 2 × 15/15 bitwise reruns, memcheck 0 errors and
+    /// racecheck 0 hazards over 8-block turn chains (docs/cuda-backward.md).
+    ///
+    /// Session 13 (hopbwd17, H100, six bf16 and four fp16 rounds): from 1k keys too — two buffers with a writer each at
+    /// unmasked 1k 1.043–1.056× one buffer in every round (with the causal set, ``causalTile128ProductOrder(_:)``,
+    /// causal 1k 1.019–1.025×).
+    /// Session 14 (hopbwd19, H100, 6 bf16 + 3 fp16 interleaved rounds): beside the staged epilogue, two buffers at tile D = 64
+    /// are the default at unmasked 2k–4k keys and causal 4k–8k, where the pair won every round against the epilogue alone
+    /// (÷ the kernel shipped before: unmasked 2k 1.028–1.047, 4k 1.009–1.015; causal 4k 1.041–1.058, 8k 1.034–1.069);
+    /// alone they were 0.983–0.998 below 4k, so `FLASH_ATTENTION_HOPPER_BWD_EPI=0` there is a measurement of the pair's
+    /// other half, not a tuned form (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
+    public static func defaultDQBuffers(_ problem: BackwardProblem) -> Int {
+        switch tileHeadDim(problem.headDim) {
+        case 128: return problem.seqlenK >= 1024 ? 2 : 1
+        case 64:
+            let range = problem.mask == .causal ? 4096...8192 : 2048...4096
+            return range.contains(problem.seqlenK) ? 2 : 1
+        default: return 1
+        }
+    }
+
+    /// dQ writer threads when `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS` is unset and two buffers
+    /// run with ordered adds: two (measured at or above one writer at every D = 128 point,
+    /// see ``defaultDQBuffers(_:)``).
+    public static func defaultDQWriters(_ problem: BackwardProblem) -> Int {
+        2
+    }
+
+    /// Whether dQ is added in key-block order when `FLASH_ATTENTION_HOPPER_BWD_DQ` is unset:
+    /// always. Deterministic calls always are (the runtime); non-deterministic calls could add
+    /// in arrival order (`=unordered`), but that measured level with two writers (H100, bf16
+    /// D = 128: 0.97–1.05×) and its writer has not yet passed the oracle at size, so it stays
+    /// a knob.
+    public static func defaultOrderedDQ(_ problem: BackwardProblem) -> Bool {
+        true
+    }
+
+    /// Whether the wide kernel (tile D = 256) adds dQ in key-block order when
+    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ` is unset (deterministic calls always do): below 2k keys
+    /// (1k causal). ncu (session 7, hopbwd10, D = 256 bf16 2k keys): the consumers waited for the
+    /// dQ staging about a fifth of their time behind the writer's turn chain. Arrival order
+    /// (non-deterministic calls) timed 1.07–1.23× key-block order at N = 2k…16k and causal 1k,
+    /// 0.97–0.99× at 512 and unmasked 1k (bf16, one round, cuDNN in the same call); the closing
+    /// call of session 7 checks it against the float64 oracle in non-deterministic calls
+    /// (`backward-bench --check-dense --nondeterministic`) and times it beside the ordered form.
+    public static func defaultWideOrderedDQ(_ problem: BackwardProblem) -> Bool {
+        problem.seqlenK < (problem.mask == .causal ? 1024 : 2048)
+    }
+
+    /// Whether the wide kernel's ordered dQ passes its turns per 64-column chunk
+    /// (``wideChunkTurns``) when `FLASH_ATTENTION_HOPPER_BWD256_TURNS` is unset: never. H100
+    /// (session 7, hopbwd10, D = 256, two bf16 rounds and one fp16): 0.67–0.96× the per-tile turn
+    /// (unmasked 16k worst): four acquire polls, fences and releases a step lengthen the writer's
+    /// cycle, which was already about 90 % of a step. Checked forced: 48/48 pinned float64-oracle
+    /// cases per stage form, bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
+    public static func defaultWideChunkTurns(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// The wide kernel's dQ writer threads (``wideWriters``; key-block order only, so deterministic
+    /// calls and short non-deterministic ones) when `FLASH_ATTENTION_HOPPER_BWD256_WRITERS` is
+    /// unset: two. H100 (session 7, the lead's call after the closing one, deterministic calls,
+    /// D = 256, two bf16 rounds within 1 % and one fp16, cuDNN in the same call): two writers ÷ one
+    /// 1.06–1.14× unmasked from 1k keys, 1.00–1.14× causal from 2k (the most at 16k), 0.99–1.00×
+    /// at 512 and causal 1k. Checked forced in both stage forms: 48/48 float64-oracle cases each,
+    /// bitwise reruns, `verify` 30/30, memcheck 0 errors and racecheck 0 hazards.
+    public static func defaultWideWriters(_ problem: BackwardProblem) -> Int {
+        2
+    }
+
+    /// Whether the next step's Sᵀ product is pipelined behind the dQ product when
+    /// `FLASH_ATTENTION_HOPPER_BWD_PIPE` is unset: never (H100, bf16: level on causal problems,
+    /// 0.66–0.82× unmasked from 8k keys with one dQ buffer; docs/cuda-backward.md).
+    public static func defaultPipelinedS(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// Whether dV's product is issued ahead of dSᵀ when `FLASH_ATTENTION_HOPPER_BWD_EARLYDV` is
+    /// unset: on unmasked problems at tile D = 128 (D = 65…128), together with
+    /// ``defaultLateDK(_:)``; off for causal ones and at tile D = 64 (where it spills).
+    ///
+    /// H100, one call (session 5), D = 128, N = 1k…16k, two bf16 rounds and one fp16: the early
+    /// dV alone level with the shipped order (0.96–1.01×); with the late dK 1.00–1.03× unmasked
+    /// (bf16 2k/4k/8k/16k 1.02/1.02/1.03/1.02×; fp16 1.00–1.02×; ncu at 8k: 2.36 against 2.42 ms,
+    /// tensor pipe 66.7 against 64.2 %), but 0.86–0.95× causal (the pipelined Sᵀ loses there
+    /// too, 0.89–0.94×). Checked with both forced: 48/48 pinned float64-oracle cases each,
+    /// bitwise reruns, a random verify sweep, memcheck 0 errors, racecheck 0 hazards; and with
+    /// two dQ buffers and two writers forced (the unmasked form from 2k keys) 48/48, bitwise,
+    /// 0 errors / 0 hazards (docs/performance.md, "Hopper backward: product order").
+    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k, beside the mask branch and the precomputed
+    /// descriptors (``causalTile128ProductOrder(_:)``, which has the timings).
+    public static func defaultEarlyDV(_ problem: BackwardProblem) -> Bool {
+        (problem.mask == .none && tileHeadDim(problem.headDim) == 128) || causalTile128ProductOrder(problem)
+    }
+
+    /// Heads per group of the key/value grid's order (``headGroup``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP` is unset: 4 on unmasked tile D = 64 from 4k keys, else 0
+    /// (the 3-D grid). H100 (session 6, hopper_backward_group.sh, two calls): G = 4 against the 3-D
+    /// grid, unmasked D = 64 bf16 1.07/1.10–1.15/1.05–1.11× at 4k/8k/16k and fp16 1.07/1.15/1.06×;
+    /// 0.93–0.98× at 1k/2k (so not there); causal 0.93–1.04× (not there either). ncu at fp16 8k:
+    /// L2 hit rate 96 % against 75 %, DRAM throughput 5 % against 33 % of peak — consecutive key
+    /// blocks of a head find its Q, dO and dQ accumulator in L2. Checked forced (with the mask
+    /// branch): 24/24 pinned float64-oracle cases at D = 64, bitwise reruns, memcheck 0 errors and
+    /// racecheck 0 hazards; tile D = 128 was not timed with it.
+    public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
+        problem.mask == .none && tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096 ? 4 : 0
+    }
+
+    /// Whether the exponentials branch on edge steps (``maskBranch``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH` is unset: on causal tile D = 64 (ptxas otherwise
+    /// predicates the causal mask into every step: about 450 more SASS instructions a consumer
+    /// thread a step). H100 (session 6, hopper_backward_group.sh, two calls, cuDNN in the same
+    /// call): causal D = 64 bf16 1.10/1.13–1.14/1.14–1.15/1.14–1.17× the predicated mask at
+    /// 2k/4k/8k/16k (two rounds), fp16 1.11/1.13/1.16/1.14×; 0.87–0.97× cuDNN against 0.79–0.85×.
+    /// Unmasked D = 64 0.93–1.03× (not there); tile D = 128 causal not timed with it. Checked
+    /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
+    /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
+    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``).
+    public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
+        (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem)
+    }
+
+    /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS` is unset (and O's and dQ's rows allow them): always.
+    /// H100 (session 7, hopbwd9, bf16 two rounds, cuDNN in the same call): the two launches had
+    /// run at 1.0–2.0 TB/s and were 16–28 % of a call at 1k keys; fast, the tile D = 64/128
+    /// backward is 1.03–1.19× the old passes from 1k to 8k keys (the most where a call is short).
+    /// The same bytes move at tile D = 256 (its call is longer, so it gains less); the closing
+    /// call of session 7 times it there beside `=0`.
+    public static func defaultFastPasses(_ problem: BackwardProblem) -> Bool {
+        true
+    }
+
+    /// Whether, with the fast passes on (``fastPasses``: the knob, or ``defaultFastPasses(_:)``),
+    /// the Hopper backward also takes the tile D = 64/128 problems ``defaultOn(_:)`` leaves to the
+    /// 3-pass kernels, from 512 keys: D = 65…128 at 512–1023 keys, D ≤ 64 unmasked at 512–1023 and
+    /// causal at 512–2047. H100 (session 7, hopbwd9, bf16, one round, cuDNN in the same call;
+    /// FLASH_ATTENTION_HOPPER_BWD=1 with the fast passes ÷ the 3-pass route): N = 512 unmasked /
+    /// causal 1.35 / 1.18× at D = 64 and 1.26 / 1.21× at D = 128, causal D = 64 at 1k 1.28× (without
+    /// the fast passes 0.87–1.06×: the two memory-bound launches were a third of such a call).
+    public static func defaultOnWithFastPasses(_ problem: BackwardProblem) -> Bool {
+        accepts(problem) && tileHeadDim(problem.headDim) != 256 && problem.seqlenK >= 512
+    }
+
+    /// Whether dK's product is issued behind dQ's (with the early dV) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK` is unset: wherever the early dV is on by default
+    /// (``defaultEarlyDV(_:)``, which has the timings).
+    public static func defaultLateDK(_ problem: BackwardProblem) -> Bool {
+        defaultEarlyDV(problem)
+    }
+
+    /// Whether tile D = 128 reads each step's L and D into registers ahead of the wgmma waits
+    /// (``earlyStats``) when `FLASH_ATTENTION_HOPPER_BWD_STATS` is unset: never. H100 (session 8,
+    /// hopbwd13, scripts/device/hopper_bwd13.sh, non-deterministic calls, one bf16 round, cuDNN in
+    /// the same call): unmasked 0.93–1.00× the shipped kernel (8k 0.93), causal 0.98–1.00× up to
+    /// 8k but 1.045× at 16k (fp16 with the late fence, the same kernel there: 1.045× too; one round
+    /// each, so not a default by the two-round rule). Checked forced: 48/48 float64-oracle cases
+    /// deterministic and 48/48 non-deterministic, bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
+    public static func defaultEarlyStats(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// Whether tile D = 128's late dK form fences the staged dQ_partial after dK completes
+    /// (``lateFence``) when `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE` is unset: never. H100 (session 8,
+    /// hopbwd13, with ``earlyStats``, unmasked): 0.96–0.97× the early statistics alone at 2k, 4k
+    /// and 16k (bf16), fp16 0.92–1.02× the shipped kernel: handing dQ_partial to the writer after
+    /// dK's completion delays the writer more than the fence's wait cost the consumers.
+    public static func defaultLateFence(_ problem: BackwardProblem) -> Bool {
+        false
+    }
+
+    /// Whether the key/value kernel builds its wgmma descriptors once and adds an immediate per
+    /// product (``precomputedDescriptors``; `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0` overrides).
+    /// Local SASS (NVRTC 13, sm_90a, a consumer warp's step loop, bf16): tile D = 128 unmasked
+    /// 669 → 471 instructions, causal 822 → 618; tile D = 64 856 → 671, causal (mask branch)
+    /// 1142 → 948; tile D = 256's Q-ring form 976 → 696 unmasked, 1199 → 945 causal; the R2UR
+    /// before the HGMMAs go (48 → 0 at D = 128 unmasked, 128 → 2 at D = 256), registers and
+    /// spills unchanged (168, 0).
+    /// H100 (session 9, hopbwd16, `scripts/device/hopper_bwd16.sh`): non-deterministic bf16, N = 512…16k
+    /// (D = 256: 1k, 4k, 16k), two interleaved rounds, on ÷ off geometric mean per round: tile D = 64
+    /// 1.026 / 1.017 unmasked and 1.026 / 1.023 causal (every point 1.006–1.067); tile D = 128 unmasked
+    /// 1.021 / 1.011 (0.990–1.063), causal 0.986 / 0.994 (level at 1k–8k, 16k 0.93 / 0.98); tile D = 256
+    /// unmasked 0.987 / 0.998 (4k 0.983 in both), causal 1.012 / 1.030. So on where both rounds gained:
+    /// tile D = 64, tile D = 128 unmasked, tile D = 256 causal (its Q-ring form: the plan drops it from
+    /// the two-stage form). Deterministic calls too: the consumers' text is the same, and
+    /// the forced checks covered them (float64-oracle cases, bitwise reruns). fp16 shares the text and was
+    /// not timed with it.
+    public static func defaultPrecomputedDescriptors(_ problem: BackwardProblem) -> Bool {
+        switch tileHeadDim(problem.headDim) {
+        case 64: return true
+        // Causal tile D = 128 since session 13, beside the early dV, late dK and mask branch (causalTile128ProductOrder).
+        case 128: return problem.mask == .none || causalTile128ProductOrder(problem)
+        default: return problem.mask == .causal
+        }
+    }
+
+    /// Whether tile D = 128 stages dK and dV through the free Q/dO ring (``stagedEpilogue``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 1k keys up to 4k, causal up to 8k (the plan keeps
+    /// float32 dK/dV on the plain stores). 512 keys were not timed with it. H100 (session 13, hopbwd17,
+    /// scripts/device/hopper_bwd17.sh and hopper_bwd17_more.sh; non-deterministic calls, D = 128, six bf16 and six fp16
+    /// rounds ÷ the shipped kernel): 1.010–1.072× in every round at seqlenK ≤ 4096 (both masks) and causal 8k
+    /// (1k causal 1.06–1.07, 2k 1.03–1.05, 4k 1.01–1.03, causal 8k 1.010–1.015); unmasked 8k/16k and causal 16k
+    /// 0.905–1.075 (the spread). Checked forced: 48/48 float64-oracle cases at D = 128/96 deterministic and not, a torch
+    /// float64 reference on 80 odd shapes (causal Sq ≠ Sk, rows with no key, GQA), bitwise reruns, memcheck 0 errors,
+    /// racecheck 0 hazards (docs/performance.md, "Session 13: the Hopper backward at tile D = 128").
+    /// Tile D = 64 since session 14 (hopbwd19, H100, non-deterministic calls, 6 bf16 + 3 fp16 interleaved rounds ÷ the
+    /// kernel shipped before, with two dQ buffers beside it where ``defaultDQBuffers(_:)`` says): from 512 keys (where the
+    /// Hopper backward takes tile D = 64) up to 4k, causal up to 8k — 512 1.053–1.086, 1k 1.041–1.076, causal 2k
+    /// 1.046–1.056 alone; unmasked 2k–4k and causal 4k–8k 1.009–1.069 with the two buffers; unmasked 8k/16k and causal 16k
+    /// 0.94–1.08 (the spread, off). Checked forced: check-dense 48/48 at D = 64/40 deterministic and not (42–46 `ste`
+    /// launches a run), bitwise reruns, the torch float64 oracle (quick, D = 64/40) 32/32 per form, memcheck and racecheck
+    /// (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
+    public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
+        let maxKeys = problem.mask == .causal ? 8192 : 4096
+        switch tileHeadDim(problem.headDim) {
+        case 128: return problem.seqlenK >= 1024 && problem.seqlenK <= maxKeys
+        case 64: return problem.seqlenK >= 512 && problem.seqlenK <= maxKeys
+        default: return false
+        }
+    }
+
+    /// Whether a causal tile D = 128 problem takes the unmasked form's product order (early dV, late dK) with the mask
+    /// branch and precomputed descriptors beside it (``defaultEarlyDV(_:)``, ``defaultMaskBranch(_:)``,
+    /// ``defaultPrecomputedDescriptors(_:)``): from 1k keys up to 8k. H100 (session 13, hopbwd17, non-deterministic calls,
+    /// D = 128, six bf16 and four fp16 rounds ÷ the kernels shipped before): the four together 1.019–1.040× in every round at
+    /// causal 1k–8k (16k 0.986–1.089, not every round), and with the staged epilogue 1.053–1.114× (1k 1.101–1.114, 2k
+    /// 1.071–1.084, 4k 1.059–1.064, 8k 1.053–1.057); session 5 had the early dV and late dK alone at 0.86–0.95× there, and
+    /// session 9 the descriptors alone level. Checked forced with the staged epilogue: 48/48 float64-oracle cases
+    /// deterministic and not, a torch float64 reference on odd causal shapes, bitwise reruns, memcheck and racecheck.
+    static func causalTile128ProductOrder(_ problem: BackwardProblem) -> Bool {
+        problem.mask == .causal && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 && problem.seqlenK <= 8192
+    }
+}

@@ -1,0 +1,313 @@
+import FlashAttentionCore
+
+// The Hopper forward's measured defaults: each rule says where a form runs when its FLASH_ATTENTION_HOPPER_* knob is unset,
+// with the timings and checks behind it. KernelHeuristics.hopperDescriptor asks them; they are pure functions of the
+// problem's shape so that tests can pin every rule's edges.
+extension KernelHeuristics {
+    /// Whether the Hopper forward takes cuDNN's step order in its lean form (``AttentionKernelDescriptor/leanExponentialTurn``,
+    /// suffix `xtxl`, with precomputed descriptors and without the early rescale) when `FLASH_ATTENTION_HOPPER_EXPTURN` is
+    /// unset: causal tile D = 64 on the two-warpgroup rows (the table's 128-row tiles below 2k queries), dense, outputs
+    /// of the input type, 1…2048 keys.
+    ///
+    /// H100, session 12 (hopfwd23, scripts/device/hopper_fwd23.sh, two calls of 4 and 8 interleaved rounds, ratio to the
+    /// kernels shipped before, bf16 and fp16): causal D = 64 512 1.006–1.023, 768 1.016–1.046, 1k 1.008–1.034, 1.5k
+    /// 1.003–1.126, every round ≥ 1.0; with every check green with the form forced (pinned and dense float64 oracle, the
+    /// torch float64 oracle on odd shapes with Sq ≠ Sk and rows that see no key, on 2-block grids too, memcheck and
+    /// racecheck). Not the three-warpgroup row from 2k (0.947–0.978), unmasked rows (0.78–0.97) or tile D = 128 (level
+    /// at causal 512, 0.97–0.98 at 1k).
+    ///
+    /// Since session 13 also causal tile D = 128 at 513…1024 keys, and since session 14 at 1025…2048 keys with at most 2048
+    /// queries (the lengths timed: more queries take another row), where it runs overlapped
+    /// (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings).
+    public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
+                                                  sameTypeOutput: Bool, seqlenK: Int, seqlenQ: Int = 0) -> Bool {
+        guard causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 else { return false }
+        if tileHeadDim == 64 { return seqlenK <= 2048 }
+        guard tileHeadDim == 128 && seqlenK > 512 else { return false }
+        return seqlenK <= 1024 || (seqlenK <= 2048 && seqlenQ > 0 && seqlenQ <= 2048)
+    }
+
+    /// The lean order's overlapped form (``AttentionKernelDescriptor/overlappedExponentialTurn``: 0 off, 1 `xo`, 2 `xoa`) on a
+    /// row that has the lean order by default, when `FLASH_ATTENTION_HOPPER_EXPOVERLAP` and `FLASH_ATTENTION_HOPPER_EXPTURN`
+    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, `xo` at 1025…2048 keys, off elsewhere.
+    ///
+    /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25.sh and hopper_fwd25b.sh, 4 + 8 interleaved rounds, ratio to the
+    /// kernels shipped before, bf16 and fp16): causal D = 128 at 1k `xoa` 1.001–1.025 in all 12 rounds (768 too); level at 512
+    /// (0.978–1.028), not every round at 1.5k–2k (as low as 0.92); at causal D = 64 `xo` lost (0.94–0.98: the loop got cheaper,
+    /// the per-tile code dearer). Checked forced: pinned and dense float64 oracle (on 2-block grids too), `verify`, the torch
+    /// float64 oracle on odd causal shapes, memcheck and racecheck.
+    ///
+    /// Session 14 (hopfwd27, scripts/device/hopper_fwd27.sh and hopper_fwd27b.sh, 4 + 4 interleaved rounds, bf16 and fp16):
+    /// at causal D = 128 2k `xo` 1.029–1.034 the kernel shipped before in all 16 runs (same-kernel noise ±0.4 %; `xoa` there
+    /// 1.014–1.019), so 1025…2048 keys take `xo`; at 1k `xo` read 1.002–1.007 against `xoa` (small: 1k keeps `xoa`). Checked
+    /// on the default route in the closing call (docs/performance.md, "Session 14").
+    public static func defaultOverlappedExponentialTurn(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
+        guard tileHeadDim == 128 && causal && seqlenK > 512 else { return 0 }
+        return seqlenK <= 1024 ? 2 : seqlenK <= 2048 ? 1 : 0
+    }
+
+    /// Whether the causal tile D = 64 rows of the lean order (two consumer warpgroups, dense) store O by TMA
+    /// (``AttentionKernelDescriptor/tmaStoreO``, suffix `so`) when `FLASH_ATTENTION_HOPPER_STORE` and
+    /// `FLASH_ATTENTION_HOPPER_EXPTURN` are unset: up to 1k keys.
+    ///
+    /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25c.sh, 6 interleaved rounds, ratio to the kernel shipped before,
+    /// bf16 and fp16): causal D = 64 512 1.018–1.029, 768 1.010–1.021, 1k 1.008–1.031 in every round (ncu at 512: 141.3 against
+    /// 144.8 µs; the epilogue's direct stores were 14 % of the samples). Not measured past 1k. Checked forced: pinned and
+    /// dense float64 oracle on 2-block grids, the torch float64 oracle, memcheck and racecheck.
+    public static func defaultLeanStoreO(tileHeadDim: Int, causal: Bool, varlen: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 64 && causal && !varlen && seqlenK > 0 && seqlenK <= 1024
+    }
+
+    /// Whether the Hopper forward lets empty consumer warpgroups skip their work (``AttentionKernelDescriptor/skipEmptyWarpgroups``,
+    /// suffix `ew`) on the dynamic tile scheduler (the `FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` form) when that knob is unset:
+    /// unmasked tile D = 64 on the three-warpgroup rows (192-row tiles), dense, outputs of the input type, at most 2048 queries
+    /// and keys, and only where the last row block leaves a warpgroup empty (seqlenQ mod 192 in 1…128).
+    ///
+    /// H100, session 13 (hopfwd24, scripts/device/hopper_fwd24.sh, 6 interleaved rounds, ratio to the kernels shipped before):
+    /// unmasked D = 64 512 1.005–1.015 (bf16) / 1.020–1.025 (fp16), 1k 0.996–1.010 / 1.010–1.013, 2k 1.027–1.040 /
+    /// 1.025–1.029, every check green with the form forced (pinned and dense float64 oracle, the torch float64 oracle, on
+    /// 2-block grids too, memcheck and racecheck). Neither half wins alone (`ew` 0.94–1.02, the scheduler 0.95–1.02): the
+    /// persistent grid's fixed stride gives every block the same row block, so skipping helps only once tiles are handed out
+    /// dynamically. Lengths without an empty warpgroup would get the scheduler alone (a loss at 512 / 1k), so they keep the row.
+    ///
+    /// Session 14 (hopfwd27, scripts/device/hopper_fwd27.sh and hopper_fwd27b.sh, 4 + 4 interleaved rounds): up to 4096 queries
+    /// and keys — unmasked D = 64 4k 1.020–1.044 (bf16) / 1.015–1.040 (fp16) in all 16 runs (the same kernel in another set
+    /// 1.001–1.036); 8k and 16k not every round (0.964–1.038), so they keep the row. 2049…4095 were not timed.
+    public static func defaultSkipEmptyWarpgroups(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
+                                                  sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        guard tileHeadDim == 64, !causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
+              seqlenQ > 0, seqlenQ <= 4096, seqlenK > 0, seqlenK <= 4096 else { return false }
+        return (1...128).contains(seqlenQ % 192)
+    }
+
+    /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
+    /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
+    ///
+    /// H100, session 13 (hopfwd26, scripts/device/hopper_fwd26.sh, 4 interleaved rounds, the same kernel as
+    /// `FLASH_ATTENTION_HOPPER_TILES=64:128x3dq FLASH_ATTENTION_HOPPER_EMPTYWG=1`, ratio to two stages): unmasked D = 64 512
+    /// 1.032–1.047 (bf16) / 1.043–1.047 (fp16), every round; 1k within the call's noise (0.996–1.016), 2k 0.953–0.977.
+    /// Session 14 (scripts/device/final_s13c.sh, the kernel forced, one call): 6 interleaved rounds at 512 1.032–1.052 (bf16) /
+    /// 1.032–1.040 (fp16), 1k 1.001–1.017; `verify` 40/40 and the torch float64 forward oracle 135/135 (2-block grid 56/56)
+    /// reached it, memcheck 0 errors and racecheck 0 hazards on 2-block grids (512², 500², 300 × 512).
+    public static func defaultEmptyWarpgroupStages(seqlenK: Int) -> Int {
+        seqlenK > 0 && seqlenK <= 512 ? 3 : 2
+    }
+
+    /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
+    /// 4, `q4`) on a tile D = 128 row with two Q buffers and the TMA store of O when `FLASH_ATTENTION_HOPPER_QHALVES128`
+    /// is unset: nowhere yet (session 12, hopfwd22: built and checked; timings in docs/performance.md).
+    public static func defaultQueryHalves128(causal: Bool, seqlenK: Int) -> Bool {
+        false
+    }
+
+    /// The Hopper forward's Q halves (``AttentionKernelDescriptor/queryHalves``: 0 off, 2 `qh`, 3 `qr`) when
+    /// `FLASH_ATTENTION_HOPPER_QHALVES` is unset, at tile D = 256 (rows with the TMA store of O; the heuristics
+    /// keep the row's kernel where the form does not apply): causal `qr` up to 1k keys and `qh` up to 2k,
+    /// unmasked `qh` up to 1k, off beyond and for unknown lengths (0 keys).
+    ///
+    /// H100, session 12 (scripts/device/hopper_fwd19.sh, four interleaved rounds, ratio to the kernels shipped
+    /// before, bf16 / fp16): causal 512 `qr` 1.063 / 1.065 (`qh` 1.053 / 1.053), 1k `qr` 1.022 / 1.017 (`qh`
+    /// 1.025 / 1.019), 2k `qh` 1.005 / 1.005, every round ≥ 1.0 (`qr` at 2k had a 0.983 round); 4k within the
+    /// power cap's spread (0.90–1.14): off. Unmasked `qh` 1.026 / 1.021 at 512, 1.016 / 1.016 at 1k, but 0.94–0.96
+    /// at 2k and 4k (the 80-key row without precomputed descriptors).
+    public static func defaultQueryHalves(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
+        guard tileHeadDim == 256, seqlenK > 0 else { return 0 }
+        if causal { return seqlenK <= 1024 ? 3 : seqlenK <= 2048 ? 2 : 0 }
+        return seqlenK <= 1024 ? 2 : 0
+    }
+
+    /// Whether the Hopper forward runs two blocks per multiprocessor
+    /// (``AttentionKernelDescriptor/twoBlocksPerMultiprocessor``) when `FLASH_ATTENTION_HOPPER_TWOBLOCKS`
+    /// is unset: nowhere yet (session 11, hopfwd18: built and checked, timings in docs/performance.md).
+    public static func defaultTwoBlocks(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        false
+    }
+
+    /// Whether the Hopper forward runs the folded-producer form (``AttentionKernelDescriptor/foldedProducer``)
+    /// when `FLASH_ATTENTION_HOPPER_FOLDED` is unset: nowhere yet (session 12, hopfwd20: built and checked;
+    /// timings in docs/performance.md).
+    public static func defaultFoldedProducer(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        false
+    }
+
+    /// The folded producer's form a `FLASH_ATTENTION_HOPPER_FOLDED` value asks for (K/V stages, copies in warpgroup 1's
+    /// slack): `1` or `2` → (2, no), `3` → (3, no), `4` → (3, yes), `5` → (2, yes); nil (the default rule decides) for
+    /// anything else, `0` included.
+    public static func foldedProducerForm(knob: String?) -> (stages: Int, slack: Bool)? {
+        switch knob {
+        case "1", "2": (2, false)
+        case "3": (3, false)
+        case "4": (3, true)
+        case "5": (2, true)
+        default: nil
+        }
+    }
+
+    /// Whether the Hopper forward stages O in the last key step's K/V stages
+    /// (``AttentionKernelDescriptor/stageOInLastStage``) instead of its Q buffer when
+    /// `FLASH_ATTENTION_HOPPER_OKV` is unset: tile D = 256, causal up to 1k keys, unmasked up to
+    /// 512 keys (0 keys = unknown: no). Only rows that stage O in the Q buffer take it (dense
+    /// 16-bit outputs of the input's type).
+    ///
+    /// H100, session 8 lead call (scripts/device/hopper_fwd8.sh; okv / Q-buffer staging, mean of
+    /// two interleaved rounds, cuDNN in the same call): bf16 causal 512 1.043×, 1k 1.025×, 2k
+    /// 0.994×; unmasked 512 1.017×, 1k 0.979×, 2k 0.966×, 4k 0.956×. fp16 causal 512 1.052×,
+    /// 1k 1.024×, 2k 0.987×; unmasked 512 1.017×, 1k 0.983×, 2k 0.966×. Forced, it passed every
+    /// check (pinned float64-oracle 24/24 + two-block 8/8, dense 32/32 + 16/16, verify 40/40,
+    /// memcheck 0, racecheck 0).
+    public static func defaultStageOInLastStage(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        guard tileHeadDim == 256, seqlenK > 0 else { return false }
+        return seqlenK <= (causal ? 1024 : 512)
+    }
+
+    /// Whether the Hopper forward stages consumer warpgroup 0's O in a 32 KB buffer of its own
+    /// (``AttentionKernelDescriptor/stageOInOwnBuffer``, warpgroup 1's in the last V stage) on the 128-key
+    /// D = 256 rows (``AttentionKernelDescriptor/separateValueTurn``) when `FLASH_ATTENTION_HOPPER_OWNO` is unset:
+    /// causal tile D = 256 up to 2k keys (0 keys = unknown: no), where the rows stage O in the last K/V stages
+    /// (up to 1k) or the Q buffer (2k) otherwise. Not under `FLASH_ATTENTION_HOPPER_OKV=0`.
+    ///
+    /// H100, session 11 (scripts/device/hopper_fwd17.sh; mean-of-rounds ratio to shipped, interleaved in one
+    /// process, bf16 / fp16): call 1 (four rounds) causal 512 1.029 / 1.025, 1k 1.008 / 1.007, 2k 1.023 / 1.026,
+    /// 4k 1.024 / 1.013; call 2 (five rounds) 1k 1.010 / 1.009, 2k 1.024 / 1.019, 4k 1.024 / 1.029, 8k 1.028 /
+    /// 0.994, 16k 0.969 / 0.985. Every round ≥ 1.0 at 512, 1k and 2k in both calls; at 4k one or two rounds of
+    /// each type fell to 0.96–0.99 (the power cap's ±5–10 % there), past it level: so up to 2k. Against cuDNN
+    /// at 512: 0.889 / 0.896 → 0.915 / 0.918. At 2k the same gain comes from leaving the Q buffer
+    /// (`FLASH_ATTENTION_HOPPER_OKV=1`, both warpgroups in the last stages: 1.021 / 1.025); at 512 and 1k, where
+    /// the rows already stage there, from the own buffer alone (that control 1.000 / 0.997, 0.998 / 0.999).
+    /// Forced on every 128-key row it passed every check (pinned float64 oracle 16/16 + two-block 12/12 +
+    /// without the early rescale three-block 12/12; dense D = 240/256 32/32 + two-block 32/32 + 24/24; verify
+    /// over 129–1500 keys 30/30 + 12/12; memcheck 0 and racecheck 0 (twice) on causal 640 × 640 on two blocks).
+    public static func defaultStageOInOwnBuffer(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && causal && seqlenK > 0 && seqlenK <= 2048
+    }
+
+    /// Whether the Hopper forward runs the half-width diagonal softmax
+    /// (``AttentionKernelDescriptor/halfDiagonalStep``) when `FLASH_ATTENTION_HOPPER_DIAG` is unset:
+    /// causal, tile D = 64 or 128, up to 1k keys (0 keys = unknown: no); the heuristics take it on
+    /// dense problems with 16-bit outputs of the input's type and two consumer warpgroups, the
+    /// kernels it was timed on.
+    ///
+    /// H100, session 8 (scripts/device/hopper_fwd9.sh; hd / shipped, means of two interleaved
+    /// rounds, every run faster; unmasked points running the same kernel 0.994–1.004×): D = 64
+    /// bf16 512 1.021×, 1k 1.019×, fp16 1.021× / 1.018×; D = 128 bf16 1.009× / 1.005×, fp16
+    /// 1.015× / 1.006×. D = 256 (64-key steps) lost: 0.951–0.978×. ncu, D = 64 512 bf16: 6.1 %
+    /// fewer instructions, 1.4 % less time. Forced on every causal row it passed every check
+    /// (pinned float64 oracle 24/24 + two-block 18/18, dense 48/48 + 24/24, verify 40/40, memcheck
+    /// 0, racecheck 0).
+    public static func defaultHalfDiagonalStep(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        causal && (tileHeadDim == 64 || tileHeadDim == 128) && seqlenK > 0 && seqlenK <= 1024
+    }
+
+    /// Whether the Hopper forward issues the diagonal step's products at half width
+    /// (``AttentionKernelDescriptor/narrowDiagonal``) beside the half-width diagonal softmax when
+    /// `FLASH_ATTENTION_HOPPER_NARROWDIAG` is unset (the heuristics ask only on rows that take
+    /// ``defaultHalfDiagonalStep(tileHeadDim:causal:seqlenK:)``).
+    ///
+    /// Off everywhere: slower wherever it was timed. H100, session 11 (scripts/device/hopper_fwd16.sh, two
+    /// calls, knob forced, shipped / candidate interleaved in the same call, cuDNN beside; the unmasked
+    /// points, the same kernel in every column, read 0.996–1.006): S and P·V at half width (`=1`) 0.90 /
+    /// 0.81–0.82× at causal D = 64 N = 512 / 1k, 0.91–0.93 / 0.78–0.81× at D = 128, 0.73× at D = 128 2k
+    /// (five rounds, every round under 1); the S product alone (`=2`) 0.92 / 0.86× and 0.92 / 0.79–0.82×,
+    /// 0.75–0.77× at 2k; the first form (the loop's first step peeled) 0.91 / 0.84× and 0.93 / 0.81–0.83×.
+    /// Forced, every form passed every check (pinned float64 oracle, dense oracle, `verify`, a float64
+    /// torch reference on causal shapes with Sq = Sk and Sq ≠ Sk, memcheck, racecheck).
+    public static func defaultNarrowDiagonal(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        false
+    }
+
+    /// Whether the Hopper forward precomputes its wgmma descriptors
+    /// (``AttentionKernelDescriptor/precomputedDescriptors``) when `FLASH_ATTENTION_HOPPER_DESC` is
+    /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
+    /// at every length, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
+    /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
+    /// unmasked tile D = 64 up to 512 keys and past 1k, and unmasked tile D = 256 up to 1k.
+    ///
+    /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
+    /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
+    /// the ten ratios per point): causal D = 128 1.016 / 1.022 / 1.037 / 1.028 / 1.037 / 1.028 at
+    /// N = 512…16k; causal D = 64 2k–16k 1.009–1.035 (0.982–0.994 at 512 / 1k); causal D = 256 1.022 /
+    /// 1.053 / 1.035 at 512 / 1k / 2k, 1.017 / 1.025 at 8k / 16k (0.988 at 4k, within the spread of its
+    /// ten runs, 0.923–1.096, of the same kernel that gains at 8k and 16k: on there too, review9); unmasked D = 256 at
+    /// 512 1.033. It lost on the other unmasked points (D = 64 0.971–0.995, D = 128 0.950–0.997,
+    /// D = 256 0.967–0.987 from 1k). Forced on every row it passed every check
+    /// (pinned float64 oracle 24/24 + two-block 18/18, dense 36/36 + 24/24, verify 30/30, memcheck 0,
+    /// racecheck 0).
+    ///
+    /// With the early rescale (session 9 part 2, scripts/device/hopper_fwd13.sh, xd + early rescale /
+    /// shipped, three interleaved rounds, bf16 + fp16): unmasked D = 64 row geomean 1.012 / 1.012 / 1.022
+    /// (512 1.006 / 1.005, 2k 1.028 / 1.023, 4k 1.021 / 1.055, 8k 1.025 / 0.987, 16k 1.034 / 1.015
+    /// bf16 / fp16; 1k 0.994 / 0.991, so not there); unmasked D = 256 1.019 / 1.018 / 1.026 (1k 1.004 /
+    /// 1.096; 2k 0.989 / 1.042 and longer level, so up to 1k). Unmasked D = 128 still lost (0.982 /
+    /// 0.997 / 0.981): off.
+    public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int, earlyRescale: Bool = false) -> Bool {
+        guard seqlenK > 0 else { return false }
+        if !causal {
+            switch tileHeadDim {
+            case 64: return earlyRescale && (seqlenK <= 512 || seqlenK > 1024)
+            case 256: return seqlenK <= 512 || (earlyRescale && seqlenK <= 1024)
+            default: return false
+            }
+        }
+        switch tileHeadDim {
+        case 128: return true
+        case 64: return seqlenK > 1024
+        case 256: return true
+        default: return false
+        }
+    }
+
+    /// Whether the Hopper forward rescales O at the end of the step that computed α
+    /// (``AttentionKernelDescriptor/earlyRescale``) when `FLASH_ATTENTION_HOPPER_EARLYRESCALE` is
+    /// unset: causal tile D = 64 at every length, causal tile D = 256 up to 1k keys, unmasked tile
+    /// D = 64 up to 512 keys and past 1k, unmasked tile D = 256 up to 1k (0 keys = unknown: no). On
+    /// the unmasked rows it comes with the precomputed descriptors
+    /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``), with which it was measured.
+    ///
+    /// H100, session 9 part 2 (scripts/device/hopper_fwd13.sh, one call: shipped / DESC=1 + EARLYRESCALE=1
+    /// / EARLYRESCALE=1 in three interleaved rounds over the full forward grid, bf16 + fp16, cuDNN in the
+    /// same call; mean-of-rounds ratios bf16 / fp16): causal D = 64 (early rescale alone, the shipped
+    /// kernels) row geomean 1.023 / 1.023 / 1.028, 512 1.012 / 1.013 and 1k 1.011 / 1.011 (every run
+    /// ≥ 1.005 with the half-width diagonal kernel), 2k–16k 0.991–1.054 (the xd kernel, run in both
+    /// settings: the two means of each point average ≥ 1.000); causal D = 256 512 1.004 / 1.032 and
+    /// 1.003 / 1.036, 1k 1.007 / 1.054 and 1.023 / 1.049 (both settings; 2k 0.995–1.018, past 2k
+    /// 0.92–1.04: off); unmasked D = 64 and D = 256 with xd as above. Off on D = 128: causal
+    /// 0.992 / 0.995 / 1.001 beside xd, unmasked 0.975 / 0.977 / 0.967 alone and 0.982 / 0.997 / 0.981
+    /// with xd. Forced it passed every check (pinned float64 oracle 24/24 + two-block 18/18 with xd,
+    /// 18/18 alone; dense 36/36 + 24/24 with xd, 24/24 alone; verify 30/30; memcheck 0, racecheck 0).
+    public static func defaultEarlyRescale(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        guard seqlenK > 0 else { return false }
+        switch (tileHeadDim, causal) {
+        case (64, true): return true
+        case (256, true): return seqlenK <= 1024
+        case (64, false): return seqlenK <= 512 || seqlenK > 1024
+        case (256, false): return seqlenK <= 1024
+        default: return false
+        }
+    }
+
+    /// Whether the Hopper forward runs tile D = 256 in 128-key steps with one K and one V stage, P·V and
+    /// S in separate ping-pong turns (``AttentionKernelDescriptor/separateValueTurn``, with the precomputed
+    /// descriptors and the TMA store of O), when `FLASH_ATTENTION_HOPPER_WIDE256` is unset: causal tile
+    /// D = 256 with at least 512 queries and 512 keys, where it was measured (Sq = Sk measured, 512…16k;
+    /// decode-like few queries over many keys, or many queries over few keys, were not, and one stage
+    /// there likely loses its K load latency); dense problems with 16-bit outputs of the input's type (the
+    /// form needs the staged store; the others keep their row). Not under `FLASH_ATTENTION_HOPPER_DESC=0`.
+    ///
+    /// H100, session 10 (scripts/device/hopper_fwd14.sh, call 2: shipped / S in halves / separate turns /
+    /// separate turns + early rescale, three interleaved rounds over the D = 256 grid, bf16 + fp16, cuDNN in
+    /// the same call; mean-of-rounds ratio to shipped, bf16 / fp16): separate turns, causal 512 1.016 /
+    /// 1.014, 1k 1.020 / 1.017, 2k 1.023 / 1.027, 4k 1.084 / 1.070, 8k 1.043 / 1.088, 16k 1.148 / 1.105
+    /// (N-range geomeans 1.017 / 1.051 / 1.096; 10 of 12 points ≥ 1.0 in every round, fp16 4k and bf16 8k
+    /// one round each at 0.991 / 0.987 under the power cap's ±5 %; with the early rescale everywhere 11 of
+    /// 12 and the same means); unmasked 0.95–0.99: off. S in halves within one turn (a first form, two calls):
+    /// causal 0.98–1.00 up to 2k and 1.03–1.16 from 4k, unmasked 0.86–0.92: removed (session 10, hopfwd15). Forced, both
+    /// forms passed every check (pinned float64 oracle 24/24 + two-block 18/18 + early rescale 18/18 +
+    /// O in the Q buffer 12/12; dense 36/36 + 24/24 + 24/24 + 16/16; verify 30/30; memcheck 0; racecheck
+    /// 0, also with O in the Q buffer), but those checks ran almost only tiles of one key step (review10:
+    /// four dense cases of 777 keys had more), and with O in the Q buffer they reached the early-rescale
+    /// kernels (`…sooqxdervt`), not the `…sooqxdvt` the rows past 1k keys run; the session's closing call
+    /// (scripts/device/final_s10.sh, part D) checks that shipped form over multi-step tiles.
+    public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && causal && seqlenQ >= 512 && seqlenK >= 512
+    }
+}
