@@ -71,19 +71,13 @@ public struct AttentionKernel: Sendable {
         constexpr int N_TILES = BLOCK_N / 8;             // n8 column tiles of S
         constexpr int D_TILES = HEAD_DIM / 8;            // n8 column tiles of O
         constexpr int LDS = HEAD_DIM + 8;                // shared row stride (elements): 16 B pad, conflict-free ldmatrix
-        constexpr bool CAUSAL = \(flag(d.mask == .causal));
-        constexpr bool WINDOW = \(flag(d.mask == .window));
-        constexpr bool SOFTCAP = \(flag(d.softcap));
-        constexpr bool ALIBI = \(flag(d.alibi));
-        constexpr bool DROPOUT = \(flag(d.dropout));
-        constexpr bool VARLEN = \(flag(d.varlen));
+        \(MMASyncPrelude.featureFlags(mask: d.mask, softcap: d.softcap, alibi: d.alibi, dropout: d.dropout, varlen: d.varlen))
         constexpr bool WRITE_LSE = \(flag(d.writeLSE));
         constexpr bool PRESCALE = \(flag(d.prescaleScores));
         constexpr float LOG2E = 1.4426950408889634f;
         constexpr float LN2 = 0.6931471805599453f;
         static_assert(BLOCK_M % (16 * WARPS) == 0 && BLOCK_N % 16 == 0 && HEAD_DIM % 16 == 0, "tile shape");
-        FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
-        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
+        \(MMASyncPrelude.integerMinMax)
         """
     }
 
@@ -93,19 +87,7 @@ public struct AttentionKernel: Sendable {
         let pack = d.elementType == .bfloat16 ? "pack_bf16x2" : "pack_f16x2"
         let load = d.elementType == .bfloat16 ? "bf16_to_f32" : "f16_to_f32"
         let outType = d.outputType == .float32 ? "float" : "u16"
-        let store2: String
-        let store1: String
-        switch d.outputType {
-        case .float32:
-            store2 = #"asm volatile("st.global.v2.f32 [%0], {%1, %2};\n" :: "l"(p), "f"(a), "f"(b) : "memory");"#
-            store1 = "*p = a;"
-        case .bfloat16:
-            store2 = "*(u32*)p = pack_bf16x2(a, b);"
-            store1 = "*p = f32_to_bf16(a);"
-        case .float16:
-            store2 = "*(u32*)p = pack_f16x2(a, b);"
-            store1 = "*p = f32_to_f16(a);"
-        }
+        let (store2, store1) = MMASyncPrelude.storeStatements(d.outputType)
         return """
         typedef \(outType) out_t;
         FA_DEVICE u32 pack_input2(float lo, float hi) { return \(pack)(lo, hi); }
@@ -127,15 +109,7 @@ public struct AttentionKernel: Sendable {
         } else {
             body = """
                         // Element by element: any strides, any D.
-                        u32 w[4];
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int c0 = col + 2 * e, c1 = c0 + 1;
-                            const u32 lo = (r < rows_valid && c0 < head_dim) ? src_row[(i64)c0 * dim_stride] : 0u;
-                            const u32 hi = (r < rows_valid && c1 < head_dim) ? src_row[(i64)c1 * dim_stride] : 0u;
-                            w[e] = lo | (hi << 16);
-                        }
-                        st_shared_v4(smem_u32(dst + i * ROW_STEP * \(isWGMMA ? "64" : "LDS")), w[0], w[1], w[2], w[3]);
+            \(MMASyncPrelude.elementwiseChunk(destination: "dst + i * ROW_STEP * " + (isWGMMA ? "64" : "LDS")))
             """
         }
         return """
@@ -144,31 +118,14 @@ public struct AttentionKernel: Sendable {
         // nothing to either product. Thread t moves the 16-byte chunk (t / CHUNKS_PER_ROW,
         // t % CHUNKS_PER_ROW) of every ROW_STEP-th row: one pointer and one stride per thread,
         // so no per-chunk addresses stay live across the main loop.
-        template <int ROWS>
-        FA_DEVICE void load_tile(u16* smem, const u16* gmem, i64 row_stride, i64 dim_stride, int rows_valid, int head_dim, int tid) {
+        \(MMASyncPrelude.loadTileSignature)
             // Lanes per row: a power of two ≥ HEAD_DIM / 8 so threads tile whole rows; lanes
             // past the tile's columns idle (HEAD_DIM = 96, 160, 192, 224).
-            constexpr int CHUNKS_PER_ROW = HEAD_DIM / 8 <= 4 ? 4 : HEAD_DIM / 8 <= 8 ? 8 : HEAD_DIM / 8 <= 16 ? 16 : 32;
-            constexpr int ROW_STEP = THREADS / CHUNKS_PER_ROW;
-            static_assert(THREADS % CHUNKS_PER_ROW == 0, "threads cover whole rows");
+        \(MMASyncPrelude.loadTileGeometry)
             \(isWGMMA ? "static_assert(ROW_STEP % 8 == 0, \"each thread stays on one swizzle phase\");" : "")
-            const int r0 = tid / CHUNKS_PER_ROW, col = (tid % CHUNKS_PER_ROW) * 8;
-            if (HEAD_DIM / 8 != CHUNKS_PER_ROW && col >= HEAD_DIM) return;
-            const bool col_valid = col < head_dim;
-            const u16* src_row = gmem + (i64)r0 * row_stride;
-            const i64 step = (i64)ROW_STEP * row_stride;
+        \(MMASyncPrelude.loadTileCoordinates)
         \(isWGMMA ? "    // 128-byte swizzled rows in 64-column blocks (the wgmma operand layout).\n            u16* dst = smem + (col >> 6) * ROWS * 64 + r0 * 64 + ((((col >> 3) & 7) ^ (r0 & 7)) << 3);" : "    u16* dst = smem + r0 * LDS + col;")
-            #pragma unroll
-            for (int i = 0; i < (ROWS + ROW_STEP - 1) / ROW_STEP; ++i) {
-                const int r = r0 + i * ROW_STEP;
-                if (ROWS % ROW_STEP == 0 || r < ROWS) {
-                    const bool valid = r < rows_valid && col_valid;
-                    (void)valid; (void)dim_stride;
-        \(body)
-                }
-                src_row += step;
-            }
-        }
+        \(MMASyncPrelude.loadTileRows(chunk: body))
         """
     }
 
@@ -216,10 +173,7 @@ public struct AttentionKernel: Sendable {
             float* lse_tile = (float*)p.lse + (i64)batch * p.lse_batch_stride + (i64)head * p.lse_head_stride + (i64)(q_start + m0) * p.lse_row_stride;
 
             // MARK: visible keys of row i: [lo(i), hi(i)), both non-decreasing in i
-            const int wl = WINDOW ? p.window_left : -1;
-            const int wr = CAUSAL ? 0 : (WINDOW ? p.window_right : -1);
-            auto key_lo = [&](int i) { return wl < 0 ? 0 : imax(0, i + diag - wl); };
-            auto key_hi = [&](int i) { return wr < 0 ? seqlen_k : imin(seqlen_k, i + diag + wr + 1); };
+        \(MMASyncPrelude.keyWindow)
             // Keys any row of this block sees, and the keys every row sees (no mask needed there).
             const int block_lo = key_lo(m0), block_hi = key_hi(m0 + rows_here - 1);
             const int full_lo = key_lo(m0 + rows_here - 1), full_hi = key_hi(m0);
@@ -367,9 +321,8 @@ public struct AttentionKernel: Sendable {
 
     private var isWGMMA: Bool { descriptor.mainloop == .wgmma }
 
-    /// wgmma reads shared memory through the async proxy: cp.async's writes must be fenced
-    /// into it before the barrier that publishes them.
-    private var asyncProxyFence: String { isWGMMA ? "asm volatile(\"fence.proxy.async.shared::cta;\\n\" ::: \"memory\");\n                " : "" }
+    /// wgmma reads shared memory through the async proxy (``MMASyncPrelude/asyncProxyFence(_:)``).
+    private var asyncProxyFence: String { MMASyncPrelude.asyncProxyFence(isWGMMA) }
 
     private var sharedLayout: String {
         if isWGMMA {
@@ -476,22 +429,14 @@ public struct AttentionKernel: Sendable {
         let d = descriptor
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array + "[0]", tiles: tiles) }
-        let registers = WGMMAText.registers
-        let n = d.blockN / 2, o = d.headDim / 2
         return """
         // D(64×\(d.blockN)) = A·B (+ D if accumulate): A and B from shared-memory descriptors, K-major.
         FA_DEVICE void wgmma_qk(float (&s)[M_TILES][N_TILES][4], u64 da, u64 db, int accumulate) {
-            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.blockN)k16.f32.\(t).\(t) {\(registers(n))}, %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
-                         : \(operands("s", tiles: d.blockN / 8))
-                         : "l"(da), "l"(db), "r"(accumulate));
+        \(MMASyncPrelude.wgmmaSharedSharedAsm(width: d.blockN, type: t, accumulators: operands("s", tiles: d.blockN / 8)))
         }
         // O(64×\(d.headDim)) += A·B: A (P) from registers, B (V) from shared memory, MN-major (transposed).
         FA_DEVICE void wgmma_pv(float (&acc_o)[M_TILES][D_TILES][4], const u32 (&a)[4], u64 db) {
-            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc_o", tiles: d.headDim / 8))
-                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+        \(MMASyncPrelude.wgmmaRegisterSharedAsm(width: d.headDim, type: t, accumulators: operands("acc_o", tiles: d.headDim / 8)))
         }
         """
     }

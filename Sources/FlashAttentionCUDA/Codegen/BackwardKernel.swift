@@ -82,12 +82,7 @@ public struct BackwardKernel: Sendable {
         // Elements per tile row: padded rows for ldmatrix, unpadded 128-byte-swizzled 64-column
         // blocks for wgmma (a tile of R rows takes R·ROW_ELEMS elements either way).
         constexpr int ROW_ELEMS = WGMMA ? HEAD_DIM : LDS;
-        constexpr bool CAUSAL = \(flag(d.mask == .causal));
-        constexpr bool WINDOW = \(flag(d.mask == .window));
-        constexpr bool SOFTCAP = \(flag(d.softcap));
-        constexpr bool ALIBI = \(flag(d.alibi));
-        constexpr bool DROPOUT = \(flag(d.dropout));
-        constexpr bool VARLEN = \(flag(d.varlen));
+        \(MMASyncPrelude.featureFlags(mask: d.mask, softcap: d.softcap, alibi: d.alibi, dropout: d.dropout, varlen: d.varlen))
         constexpr bool COMPUTE_DK = \(flag(d.computeDK));
         constexpr bool COMPUTE_DV = \(flag(d.computeDV));
         constexpr bool CONVERT_DO = \(flag(d.convertGradOut));
@@ -100,8 +95,7 @@ public struct BackwardKernel: Sendable {
         // dQ: the first key block), so blocks launched together read the same tiles together.
         constexpr bool SHARED_START = \(flag(d.usesSharedStartOrder));
         constexpr float LOG2E = 1.4426950408889634f;
-        FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
-        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
+        \(MMASyncPrelude.integerMinMax)
         """
     }
 
@@ -119,18 +113,7 @@ public struct BackwardKernel: Sendable {
     }
 
     private static func storeFunctions(_ name: String, _ t: ElementType) -> String {
-        let store2: String, store1: String
-        switch t {
-        case .float32:
-            store2 = #"asm volatile("st.global.v2.f32 [%0], {%1, %2};\n" :: "l"(p), "f"(a), "f"(b) : "memory");"#
-            store1 = "*p = a;"
-        case .bfloat16:
-            store2 = "*(u32*)p = pack_bf16x2(a, b);"
-            store1 = "*p = f32_to_bf16(a);"
-        case .float16:
-            store2 = "*(u32*)p = pack_f16x2(a, b);"
-            store1 = "*p = f32_to_f16(a);"
-        }
+        let (store2, store1) = MMASyncPrelude.storeStatements(t)
         return """
         typedef \(cType(t)) \(name)_t;
         FA_DEVICE void store_\(name)2(\(name)_t* p, float a, float b) { \(store2) }
@@ -166,43 +149,16 @@ public struct BackwardKernel: Sendable {
                         cp_async16(smem_u32(\(dstRow)), valid ? (const void*)(src_row + col) : (const void*)gmem, valid);
             """
         } else {
-            body = """
-                        u32 w[4];
-                        #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int c0 = col + 2 * e, c1 = c0 + 1;
-                            const u32 lo = (r < rows_valid && c0 < head_dim) ? src_row[(i64)c0 * dim_stride] : 0u;
-                            const u32 hi = (r < rows_valid && c1 < head_dim) ? src_row[(i64)c1 * dim_stride] : 0u;
-                            w[e] = lo | (hi << 16);
-                        }
-                        st_shared_v4(smem_u32(\(dstRow)), w[0], w[1], w[2], w[3]);
-            """
+            body = MMASyncPrelude.elementwiseChunk(destination: dstRow)
         }
         return """
         // Rows [0, rows_valid) × columns [0, head_dim) of a global tile into shared memory; the
         // rest of the ROWS × HEAD_DIM tile is zero-filled so padding adds nothing to any product.
-        template <int ROWS>
-        FA_DEVICE void load_tile(u16* smem, const u16* gmem, i64 row_stride, i64 dim_stride, int rows_valid, int head_dim, int tid) {
-            constexpr int CHUNKS_PER_ROW = HEAD_DIM / 8 <= 4 ? 4 : HEAD_DIM / 8 <= 8 ? 8 : HEAD_DIM / 8 <= 16 ? 16 : 32;
-            constexpr int ROW_STEP = THREADS / CHUNKS_PER_ROW;
-            static_assert(THREADS % CHUNKS_PER_ROW == 0, "threads cover whole rows");
-            const int r0 = tid / CHUNKS_PER_ROW, col = (tid % CHUNKS_PER_ROW) * 8;
-            if (HEAD_DIM / 8 != CHUNKS_PER_ROW && col >= HEAD_DIM) return;
-            const bool col_valid = col < head_dim;
-            const u16* src_row = gmem + (i64)r0 * row_stride;
-            const i64 step = (i64)ROW_STEP * row_stride;
+        \(MMASyncPrelude.loadTileSignature)
+        \(MMASyncPrelude.loadTileGeometry)
+        \(MMASyncPrelude.loadTileCoordinates)
             \(isWGMMA ? "u16* dst = smem + (col >> 6) * ROWS * 64;\n            const int c8 = (col >> 3) & 7;" : "u16* dst = smem + r0 * LDS + col;")
-            #pragma unroll
-            for (int i = 0; i < (ROWS + ROW_STEP - 1) / ROW_STEP; ++i) {
-                const int r = r0 + i * ROW_STEP;
-                if (ROWS % ROW_STEP == 0 || r < ROWS) {
-                    const bool valid = r < rows_valid && col_valid;
-                    (void)valid; (void)dim_stride;
-        \(body)
-                }
-                src_row += step;
-            }
-        }
+        \(MMASyncPrelude.loadTileRows(chunk: body))
         """
     }
 
@@ -275,10 +231,7 @@ public struct BackwardKernel: Sendable {
     private var visibility: String {
         """
             // Visible keys of query row i: [key_lo(i), key_hi(i)), both non-decreasing in i.
-            const int wl = WINDOW ? p.window_left : -1;
-            const int wr = CAUSAL ? 0 : (WINDOW ? p.window_right : -1);
-            auto key_lo = [&](int i) { return wl < 0 ? 0 : imax(0, i + diag - wl); };
-            auto key_hi = [&](int i) { return wr < 0 ? seqlen_k : imin(seqlen_k, i + diag + wr + 1); };
+        \(MMASyncPrelude.keyWindow)
         """
     }
 
@@ -1018,9 +971,8 @@ public struct BackwardKernel: Sendable {
 
     private var isWGMMA: Bool { descriptor.mainloop == .wgmma }
 
-    /// wgmma reads shared memory through the async proxy: cp.async's writes are fenced into it
-    /// before the barrier that publishes them.
-    private var asyncProxyFence: String { isWGMMA ? "asm volatile(\"fence.proxy.async.shared::cta;\\n\" ::: \"memory\");\n                " : "" }
+    /// wgmma reads shared memory through the async proxy (``MMASyncPrelude/asyncProxyFence(_:)``).
+    private var asyncProxyFence: String { MMASyncPrelude.asyncProxyFence(isWGMMA) }
 
     private var sharedBase: String {
         isWGMMA
@@ -1043,22 +995,14 @@ public struct BackwardKernel: Sendable {
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         let sn = d.pass == .query ? d.blockN : d.blockM
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array + "[0]", tiles: tiles) }
-        let registers = WGMMAText.registers
-        let n = sn / 2, o = d.headDim / 2
         return """
         // S(64×\(sn)) = A·Bᵀ (+ S if accumulate): A and B from shared-memory descriptors, K-major.
         FA_DEVICE void wgmma_s(float (&s)[1][\(sn / 8)][4], u64 da, u64 db, int accumulate) {
-            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(n + 2), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(sn)k16.f32.\(t).\(t) {\(registers(n))}, %\(n), %\(n + 1), p, 1, 1, 0, 0;\\n}\\n"
-                         : \(operands("s", tiles: sn / 8))
-                         : "l"(da), "l"(db), "r"(accumulate));
+        \(MMASyncPrelude.wgmmaSharedSharedAsm(width: sn, type: t, accumulators: operands("s", tiles: sn / 8)))
         }
         // O(64×\(d.headDim)) += A·B: A in registers, B from shared memory read MN-major (transposed).
         FA_DEVICE void wgmma_o(float (&acc)[1][\(d.headDim / 8)][4], const u32 (&a)[4], u64 db) {
-            asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc", tiles: d.headDim / 8))
-                         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+        \(MMASyncPrelude.wgmmaRegisterSharedAsm(width: d.headDim, type: t, accumulators: operands("acc", tiles: d.headDim / 8)))
         }
         FA_DEVICE void touch_s(float (&s)[1][\(sn / 8)][4]) { asm volatile("" : \(operands("s", tiles: sn / 8)) :: "memory"); }
         \(touchAWrapper)

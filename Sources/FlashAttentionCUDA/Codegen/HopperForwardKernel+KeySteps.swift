@@ -73,6 +73,27 @@ extension HopperForwardKernel {
             + String(repeating: " ", count: 16) + rescale
     }
 
+    /// The mask at the start of a softmax lambda (`n0` the step's first key): S = −∞ past each row's last
+    /// visible key, on a step of `width` keys (`tiles` n8 tiles) that reaches past the keys every row sees.
+    /// Shared by ``softmaxLambda(name:tiles:width:)`` and ``splitSoftmaxPair(suffix:tiles:width:first:)``;
+    /// every line carries its indentation, no line break at the end.
+    private func diagonalMask(tiles: String, width: String) -> String {
+        """
+                        if (n0 + \(width) > full_hi) {
+                            #pragma unroll
+                            for (int r = 0; r < 2; ++r) {
+                                const int i = row0 + 8 * r;
+                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
+                                #pragma unroll
+                                for (int nt = 0; nt < \(tiles); ++nt)
+                                    #pragma unroll
+                                    for (int c = 0; c < 2; ++c)
+                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
+                            }
+                        }
+        """
+    }
+
     /// The consumers' mask + online softmax over `tiles` n8 tiles of S (`width` keys) as a lambda
     /// `name`. The first line carries no indentation, the rest their place in the consumer loop.
     ///
@@ -103,18 +124,7 @@ extension HopperForwardKernel {
         let sumTotal = tree ? "((sp[0] + sp[1]) + (sp[2] + sp[3]))" : "sum"
         return """
         auto \(name) = [&](int n0) {
-                        if (n0 + \(width) > full_hi) {
-                            #pragma unroll
-                            for (int r = 0; r < 2; ++r) {
-                                const int i = row0 + 8 * r;
-                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
-                                #pragma unroll
-                                for (int nt = 0; nt < \(tiles); ++nt)
-                                    #pragma unroll
-                                    for (int c = 0; c < 2; ++c)
-                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
-                            }
-                        }
+        \(diagonalMask(tiles: tiles, width: width))
                         #pragma unroll
                         for (int r = 0; r < 2; ++r) {
                             \(rowMax)
@@ -328,18 +338,7 @@ extension HopperForwardKernel {
         let maxLine = first ? "const float mx = warp_max4(t[0]);  // the tile's first step: m was −∞" : "const float mx = warp_max4(fmaxf(row_max[r], t[0]));"
         return """
         auto softmax_max\(suffix) = [&](int n0) {
-                        if (n0 + \(width) > full_hi) {
-                            #pragma unroll
-                            for (int r = 0; r < 2; ++r) {
-                                const int i = row0 + 8 * r;
-                                const int hi = (CAUSAL ? imin(seqlen_k, i + diag + 1) : seqlen_k) - (n0 + tig * 2);
-                                #pragma unroll
-                                for (int nt = 0; nt < \(tiles); ++nt)
-                                    #pragma unroll
-                                    for (int c = 0; c < 2; ++c)
-                                        if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
-                            }
-                        }
+        \(diagonalMask(tiles: tiles, width: width))
                         #pragma unroll
                         for (int r = 0; r < 2; ++r) {
                             // A tree: log2(N_TILES) dependent levels instead of a chain of N_TILES (exact: the same maximum).
@@ -416,7 +415,23 @@ extension HopperForwardKernel {
     /// break and the indentation of the loop that follows.
     private var leanFirstStep: String {
         let pad = String(repeating: " ", count: 16)
-        let head = "// The tile's first (diagonal) step, peeled: O and l are still zero, so no α and no O·α.\n"
+        return peeledFirstStepThroughHandOver(note: "")
+            + pad + "mbar_wait(bar_v_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
+            + pad + "wgmma_fence();\n"
+            + pad + "issue_pv(stage);\n"
+            + pad + "wgmma_wait<0>();\n"
+            + pad + "mbar_arrive(bar_v_free + 8 * stage);\n"
+            + String(repeating: " ", count: 12) + "}\n" + String(repeating: " ", count: 12)
+    }
+
+    /// The tile's first (diagonal) step of the lean cuDNN orders (`xl`, `xo`), peeled out of the loop, from its
+    /// comment (`note` appended) through S, the first-step softmax pair (half width in a warpgroup whose rows see
+    /// only the step's first half, with ``AttentionKernelDescriptor/halfDiagonalStep``) and the turn's hand-over;
+    /// the block is left open for the caller's P·V (`xl`) or closing brace (`xo`). Every line but the first
+    /// carries its indentation; it ends with a line break.
+    fileprivate func peeledFirstStepThroughHandOver(note: String) -> String {
+        let pad = String(repeating: " ", count: 16)
+        let head = "// The tile's first (diagonal) step, peeled: O and l are still zero, so no α and no O·α\(note).\n"
             + String(repeating: " ", count: 12) + "{\n"
             + pad + "const int stage = kv_iter % STAGES;\n"
             + pad + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
@@ -435,12 +450,6 @@ extension HopperForwardKernel {
                 + pad + "convert_p();\n"
         return head + softmax
             + pad + "named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\n"
-            + pad + "mbar_wait(bar_v_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
-            + pad + "wgmma_fence();\n"
-            + pad + "issue_pv(stage);\n"
-            + pad + "wgmma_wait<0>();\n"
-            + pad + "mbar_arrive(bar_v_free + 8 * stage);\n"
-            + String(repeating: " ", count: 12) + "}\n" + String(repeating: " ", count: 12)
     }
 
     /// ``AttentionKernelDescriptor/separateValueTurn``: two turns a step, the last step's P·V in the
@@ -677,26 +686,7 @@ extension HopperForwardKernel {
     /// branch (ptxas serialises a product group under one, C75xx). With the line break and the indentation of the
     /// line after.
     fileprivate var overlappedTurnSteps: String {
-        let pad = String(repeating: " ", count: 16)
-        let head = "// The tile's first (diagonal) step, peeled: O and l are still zero, so no α and no O·α; its P·V is issued with the next S.\n"
-            + String(repeating: " ", count: 12) + "{\n"
-            + pad + "const int stage = kv_iter % STAGES;\n"
-            + pad + "mbar_wait(bar_k_full + 8 * stage, (kv_iter / STAGES) & 1);\n"
-            + pad + "wgmma_fence();\n"
-            + pad + "issue_qk(stage);\n"
-            + pad + "wgmma_wait<0>();\n"
-            + pad + "mbar_arrive(bar_k_free + 8 * stage);\n"
-        let softmax = halfDiagonal
-            ? pad + "const bool half = " + halfTest("(n_blocks - 1)") + ";  // this warpgroup's rows see only the step's first half\n"
-                + pad + "if (half) softmax_max_first_half((n_blocks - 1) * BLOCK_N); else softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
-                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
-                + pad + "if (half) { softmax_exp_first_half(); convert_p_half(); } else { softmax_exp_first(); convert_p(); }\n"
-            : pad + "softmax_max_first((n_blocks - 1) * BLOCK_N);\n"
-                + pad + "named_sync(BAR_TURN + wg, \(turnThreads));\n"
-                + pad + "softmax_exp_first();\n"
-                + pad + "convert_p();\n"
-        let first = head + softmax
-            + pad + "named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\n"
+        let first = peeledFirstStepThroughHandOver(note: "; its P·V is issued with the next S")
             + String(repeating: " ", count: 12) + "}\n" + String(repeating: " ", count: 12)
         return first + """
         // cuDNN's turn order, overlapped: S_j and P·V_{j−1} → wait S → mask, max, α (under P·V) → wait P·V → [turn] exponentials, O·α, P → [hand over].
