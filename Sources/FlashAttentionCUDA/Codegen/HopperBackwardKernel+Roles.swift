@@ -358,8 +358,8 @@ extension HopperBackwardKernel {
                                      tiles: String, stagedSync: String, keyColumnLine: String, rowBytes: Int = 256) -> String {
         func pack(_ t: ElementType) -> String { t == .bfloat16 ? "pack_bf16x2" : "pack_f16x2" }
         precondition(rowBytes == 256 || rowBytes == 128, "staged rows of 16 or 8 pieces")
-        // 16-byte pieces a row, and the shift that turns a piece index into its row.
-        let pieces = rowBytes / 16, pieceShift = rowBytes == 256 ? 4 : 3
+        // 16-byte pieces a row (a power of two), and the shift that turns a piece index into its row.
+        let pieces = rowBytes / 16, pieceShift = pieces.trailingZeroBitCount
         return """
                 \(entry)
                 {
