@@ -10,7 +10,6 @@ with CUDA events, so TFLOP/s and the clock come from the same seconds. Dense bf1
 """
 import argparse
 import subprocess
-import sys
 import time
 
 import torch
