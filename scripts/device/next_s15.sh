@@ -17,8 +17,8 @@ export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 H=FLASH_ATTENTION_HOPPER; FORM="${H}_DIAG=1 ${H}_EMPTYWG=dyn"
 kern() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*tmaws[a-z0-9]*_sm_90a" | sort -u | tr '\n' ' '; }
 FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache-clock FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python \
-  timeout 200 python3 scripts/device/clock_probe.py > $L/clock.txt 2>&1
-tail -32 $L/clock.txt
+  timeout 260 python3 scripts/device/clock_probe.py --seconds 2.5 > $L/clock.txt 2>&1
+tail -44 $L/clock.txt
 env $FORM FLASH_ATTENTION_CACHE_DIR=/tmp/c-pf timeout 200 /tmp/fa compile --check-dims 64 --check-cases 8 > $L/pinned_full.txt 2>&1 &
 env $FORM ${H}_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-pg timeout 200 /tmp/fa compile --check-dims 64 --check-cases 8 > $L/pinned_g2.txt 2>&1 &
 env $FORM ${H}_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-ol timeout 200 python3 scripts/device/torch_fwd_oracle.py oracle long > $L/oracle_long_g2.txt 2>&1 &
