@@ -1332,7 +1332,9 @@ struct HopperForwardTests {
         for D in [64, 128] {
             for type in [ElementType.bfloat16, .float16] {
                 for n in [512, 1024] { #expect(try pick(D, n, type).halfDiagonalStep, "D = \(D) N = \(n)") }
-                #expect(!(try pick(D, 2048, type)).halfDiagonalStep)
+                // D = 64 at 2048 takes it beside the empty warpgroups on its three-warpgroup row (defaultCausalThreeWarpgroupDiagonal).
+                #expect((try pick(D, 2048, type)).halfDiagonalStep == (D == 64 && getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil))
+                #expect(!(try pick(D, 4096, type)).halfDiagonalStep)
                 #expect(!(try pick(D, 512, type, mask: .none)).halfDiagonalStep)
             }
             let varlen = try pick(D, 512, varlen: true), f32 = try pick(D, 512, out: .float32)
@@ -1843,8 +1845,14 @@ struct HopperForwardTests {
                 for n in [500, 512, 576, 1024, 2048, 4096, 8192] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    let expected = d == 64 && mask == .none && n <= 4096 && n != 576
+                    // Causal D = 64 at 2048 (session 15): the three-warpgroup row's pair (defaultCausalThreeWarpgroupDiagonal).
+                    let causalPair = d == 64 && mask == .causal && n == 2048
+                    let expected = (d == 64 && mask == .none && n <= 4096 && n != 576) || causalPair
                     #expect(routed.skipEmptyWarpgroups == expected, "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    if causalPair {
+                        #expect(routed.halfDiagonalStep && routed.name == "fwd_bf16_d64_m192n128w16b1_causal_lse_tmaws2pdq2lthdxderew_sm_90a",
+                                "\(routed.name)")
+                    }
                     if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
                     // Three K/V stages up to 512 keys (hopfwd26): the kernel `TILES=64:128x3dq EMPTYWG=1` timed.
                     if expected { #expect(routed.stages == (n <= 512 ? 3 : 2) && routed.invalidReason == nil, "\(routed.name)") }
@@ -1858,6 +1866,19 @@ struct HopperForwardTests {
         #expect(!rule(64, false, 3, false, false, 512, 512) && rule(64, false, 3, false, true, 4096, 4096) && rule(64, false, 3, false, true, 512, 4096)
                 && !rule(64, false, 3, false, true, 4097, 4097) && !rule(64, false, 3, false, true, 8192, 8192) && !rule(64, false, 3, false, true, 512, 4097))
         #expect(!rule(64, false, 3, false, true, 576, 576) && !rule(64, false, 3, false, true, 0, 512) && !rule(64, false, 3, false, true, 767, 512))
+        // The causal three-warpgroup pair's rule: Sq ≤ 2048 with an empty warpgroup in the last row block, Sk ≤ 2048.
+        let pair = KernelHeuristics.defaultCausalThreeWarpgroupDiagonal
+        #expect(pair(64, true, 3, false, true, 2048, 2048) && pair(64, true, 3, false, true, 2048, 1000) && pair(64, true, 3, false, true, 2000, 2048))
+        #expect(!pair(64, false, 3, false, true, 2048, 2048) && !pair(64, true, 2, false, true, 2048, 2048) && !pair(128, true, 3, false, true, 2048, 2048))
+        #expect(!pair(64, true, 3, true, true, 2048, 2048) && !pair(64, true, 3, false, false, 2048, 2048) && !pair(64, true, 3, false, true, 2049, 2048)
+                && !pair(64, true, 3, false, true, 2048, 2049) && !pair(64, true, 3, false, true, 3072, 3072) && !pair(64, true, 3, false, true, 1920, 1920)
+                && !pair(64, true, 3, false, true, 0, 2048))
+        // Queries that fill every warpgroup of the last row block (1920 = 10 · 192), or more keys than timed, keep the row.
+        for (sq, sk) in [(1920, 1920), (2048, 3072), (2100, 2100)] {
+            let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true,
+                                                                               seqlenQ: sq, seqlenK: sk), architecture: .sm90a).descriptor
+            #expect(!routed.skipEmptyWarpgroups && !(routed.consumerWarpgroups == 3 && routed.halfDiagonalStep), "\(sq) × \(sk): \(routed.name)")
+        }
         // A float32 output keeps the row.
         let wide = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .none,
                                                                          tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor

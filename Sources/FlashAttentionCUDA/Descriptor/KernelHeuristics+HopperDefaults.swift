@@ -80,6 +80,26 @@ extension KernelHeuristics {
         return (1...128).contains(seqlenQ % 192)
     }
 
+    /// Whether the causal three-warpgroup row (tile D = 64, 192-row tiles, from 2k queries) takes the half-width diagonal
+    /// softmax (``AttentionKernelDescriptor/halfDiagonalStep``, `hd`) and lets empty warpgroups skip their products
+    /// (``AttentionKernelDescriptor/skipEmptyWarpgroups``, `ew`) when neither `FLASH_ATTENTION_HOPPER_DIAG` nor
+    /// `FLASH_ATTENTION_HOPPER_EMPTYWG` is set: dense, outputs of the input type, at most 2048 queries and keys, and only where
+    /// the last row block leaves a warpgroup empty (seqlenQ mod 192 in 1…128) — in effect Sq = 2048, the one length timed.
+    ///
+    /// H100, session 14 (hopfwd27, scripts/device/hopper_fwd27b.sh, 4 + 4 interleaved rounds, the pair forced with
+    /// `FLASH_ATTENTION_HOPPER_DIAG=1 FLASH_ATTENTION_HOPPER_EMPTYWG=dyn`, ratio to the shipped kernel): causal D = 64 2k
+    /// 1.030–1.047 in all 8 runs (`hd` alone 1.020–1.039, `ew` alone 1.005–1.023). Session 15, the first call
+    /// (scripts/device/next_s15.sh, 6 interleaved rounds): 2k 1.033–1.050 (bf16) / 1.037–1.041 (fp16) in every round; 3k
+    /// 0.962–1.019 / 0.902–1.041 (so not there: the rule stops at 2048), and in the same call with the pair forced the pinned
+    /// float64 oracle 16/16 (2-block grid 16/16), the torch float64 forward oracle `long` on a 2-block grid 48/48 (it reached
+    /// `…pdq2lthdxderew`, bf16 and fp16), memcheck 0 errors and racecheck 0 hazards at causal 2100², 2048², 2500 × 2048.
+    public static func defaultCausalThreeWarpgroupDiagonal(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
+                                                           sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
+        guard tileHeadDim == 64, causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
+              seqlenQ > 0, seqlenQ <= 2048, seqlenK > 0, seqlenK <= 2048 else { return false }
+        return (1...128).contains(seqlenQ % 192)
+    }
+
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
     /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
     ///

@@ -501,8 +501,16 @@ public enum KernelHeuristics {
         // The half-width diagonal softmax where it measured faster (defaultHalfDiagonalStep);
         // FLASH_ATTENTION_HOPPER_DIAG=1 on every causal row that can take it, =0 nowhere.
         let diagKnob = HopperForwardKnobs.halfDiagonalStep
-        if causal && diagKnob != "0" && (diagKnob == "1" || (d.blockM == 128 && !problem.varlen && problem.outputType == problem.elementType
-                                                               && defaultHalfDiagonalStep(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))) {
+        // The causal three-warpgroup row at 2k takes it beside the empty warpgroups (defaultCausalThreeWarpgroupDiagonal),
+        // only with neither knob set and on the shapes the pair was timed on.
+        let threeWarpgroupDiagonal = diagKnob == nil && HopperForwardKnobs.emptyWarpgroups == nil && d.persistent && d.dynamicScheduler
+            && d.minBlocksPerMultiprocessor == 1 && hopperTileOverride(headDim: tileD, causal: causal) == nil
+            && defaultCausalThreeWarpgroupDiagonal(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups,
+                                                   varlen: d.varlen, sameTypeOutput: d.outputType == d.elementType,
+                                                   seqlenQ: problem.seqlenQ, seqlenK: problem.seqlenK)
+        if causal && diagKnob != "0" && (diagKnob == "1" || threeWarpgroupDiagonal
+                                         || (d.blockM == 128 && !problem.varlen && problem.outputType == problem.elementType
+                                             && defaultHalfDiagonalStep(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK))) {
             var half = d
             half.halfDiagonalStep = true
             if half.invalidReason == nil { d = half }
@@ -700,6 +708,8 @@ public enum KernelHeuristics {
             && hopperTileOverride(headDim: tileD, causal: causal) == nil
             && defaultSkipEmptyWarpgroups(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
                                           sameTypeOutput: d.outputType == d.elementType, seqlenQ: problem.seqlenQ, seqlenK: problem.seqlenK)
+        // The causal three-warpgroup row's pair (above): its rows already run on the dynamic scheduler.
+        let emptyWithDiagonal = threeWarpgroupDiagonal && d.halfDiagonalStep
         if (emptyKnob == "dyn" || emptyDefault) && !causal && d.consumerWarpgroups == 3 && d.persistent && !d.dynamicScheduler
             && d.minBlocksPerMultiprocessor == 1 {
             var dynamic = d
@@ -709,7 +719,7 @@ public enum KernelHeuristics {
             if dynamic.invalidReason != nil { dynamic.stages = d.stages }
             if dynamic.invalidReason == nil { d = dynamic }
         }
-        if emptyKnob == "1" || emptyKnob == "dyn" || emptyDefault {
+        if emptyKnob == "1" || emptyKnob == "dyn" || emptyDefault || emptyWithDiagonal {
             var skipping = d
             skipping.skipEmptyWarpgroups = true
             if skipping.invalidReason == nil {
@@ -717,6 +727,9 @@ public enum KernelHeuristics {
                 if emptyDefault {
                     choice.reason = "empty warpgroups skip their products, dynamic tile scheduler (KernelHeuristics.defaultSkipEmptyWarpgroups); "
                         + choice.reason
+                } else if emptyWithDiagonal {
+                    choice.reason = "half-width diagonal softmax and empty warpgroups skipping their products "
+                        + "(KernelHeuristics.defaultCausalThreeWarpgroupDiagonal); " + choice.reason
                 }
             }
         }
