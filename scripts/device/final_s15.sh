@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The closing checks of session 15 (one device call, about 6 min on a fresh H100), on the integrated tree:
+#   A–C: scripts/device/closing_checks.sh (final_session.sh's checks, the Python subsets on CUDA tensors and test_large.py,
+#      check-dense of the Hopper backward in its forms, compute-sanitizer memcheck + racecheck of the backward and the forward on
+#      2-block grids).
+#   D. Session 15's defaults on their default routes: the causal three-warpgroup D = 64 row at Sq = 2048 with the half-width
+#      diagonal softmax and empty warpgroups (`…pdq2lthdxderew`): the torch float64 forward oracle `long` (full grid and a
+#      2-block grid), a random verify sweep over 500–4096, memcheck + racecheck through `flash-attn run` on 2-block grids at causal
+#      2048² and 2048 × 1500 (GQA), bf16 and fp16.
+#   usage on the device: bash scripts/device/final_s15.sh   (carry .device-me: flash-attn.gz, libflashattention.so)
+set -uo pipefail
+RESULT=${OUT:-/tmp/out}; OUT=/tmp/fs15; mkdir -p "$RESULT" "$OUT/py" "$OUT/logs"; LOG=$OUT/logs
+pack() { tar -czf "$RESULT/final_s15.tgz" -C "$OUT" . ; }
+t0=$(date +%s); stamp() { echo "[t=$(( $(date +%s) - t0 ))s] $1"; }
+gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
+export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
+source scripts/device/closing_checks.sh
+closing_checks_run
+# D
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+BL=FLASH_ATTENTION_HOPPER_BWD_LOG=1
+env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-verify timeout 200 /tmp/fa verify --device cuda --dtypes float16,bfloat16 \
+  --lengths 500,1000,2048,3000,4096 --max-work 60000000 --cases 40 --seed 1515 > "$LOG/s15_verify.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl2 timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long_g2.txt" 2>&1 &
+python3 -c "
+import numpy as np
+r = np.random.default_rng(15)
+for name, (sq, sk, h, hk) in {'fa': (2048, 2048, 2, 2), 'fb': (2048, 1500, 4, 2)}.items():
+    for c, n, hh in (('q', sq, h), ('k', sk, hk), ('v', sk, hk)):
+        np.save(f'/tmp/s15{name}_{c}.npy', (r.standard_normal((1, n, hh, 64)) * 0.5).astype(np.float32))
+"
+for tool in memcheck racecheck; do
+  for n in fa fb; do
+    for dt in bfloat16 float16; do
+      ( env FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-$tool-$n-$dt timeout 150 "$san" --tool $tool --kernel-name kns=flash_attention_forward \
+        --error-exitcode 9 /tmp/fa run --q /tmp/s15${n}_q.npy --k /tmp/s15${n}_k.npy --v /tmp/s15${n}_v.npy --out /tmp/s15_${tool}${n}${dt}_o.npy --causal \
+        --dtype $dt --device cuda > "$LOG/s15_$tool$n$dt.txt" 2>&1; echo "exit $?" >> "$LOG/s15_$tool$n$dt.txt" ) &
+    done
+  done
+done
+wait $(jobs -p)
+stamp "D: session 15 defaults"
+closing_checks_report
+echo "=== session 15 defaults"
+fk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*hdxderew_sm_90a" | sort -u | tr '\n' ' '; }
+echo "verify (fwd+bwd, lengths 500-4096): $(grep -E 'passed' "$LOG/s15_verify.txt" | tail -1); hd+ew: $(fk /tmp/c-s15-verify)"
+echo "torch float64 forward oracle long: $(grep '^oracle' "$LOG/s15_fwd_long.txt"); $(fk /tmp/c-s15-fl)"
+echo "torch float64 forward oracle long, 2-block grid: $(grep '^oracle' "$LOG/s15_fwd_long_g2.txt"); $(fk /tmp/c-s15-fl2)"
+grep -h '^FAIL' "$LOG"/s15_fwd_long*.txt "$LOG/s15_verify.txt" | head -3
+for tool in memcheck racecheck; do
+  for n in fa fb; do
+    for dt in bfloat16 float16; do
+      echo "$tool forward $n $dt (2-block grid): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s15_$tool$n$dt.txt" | tail -1) $(tail -1 "$LOG/s15_$tool$n$dt.txt"); $(fk /tmp/c-s15-$tool-$n-$dt)"
+    done
+  done
+done
+stamp "end"
+pack
