@@ -542,9 +542,11 @@ struct HopperBackwardKernelTests {
         let piped = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128), pipelinedS: true,
                                                                earlyDV: true, lateDK: true))
         #expect(piped[1].pipelinedS && piped[1].earlyDV && !piped[1].lateDK, "a knob combination never hands the problem on")
-        // Defaults: unmasked problems at tile D = 128 take both, causal ones from 1k keys up to 8k (session 13), tile D = 64 neither.
+        // Defaults: unmasked problems at tile D = 128 take both, causal ones from 1k keys up to 8k (session 13), 16k (session 15),
+        // tile D = 64 neither.
         for (D, mask, n, on) in [(128, KernelMask.none, 4096, true), (96, .none, 4096, true), (128, .causal, 4096, true), (128, .causal, 1024, true),
-                                 (96, .causal, 8192, true), (128, .causal, 512, false), (128, .causal, 16384, false), (64, .none, 4096, false),
+                                 (96, .causal, 8192, true), (128, .causal, 512, false), (128, .causal, 16384, true), (128, .causal, 16385, false),
+                                 (128, .causal, 32768, false), (64, .none, 4096, false),
                                  (64, .causal, 4096, false)] {
             let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: n)
             #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == (on && mask == .causal || D == 64 && mask == .causal), "D = \(D) \(mask) \(n)")
@@ -863,9 +865,9 @@ struct HopperBackwardKernelTests {
         let two = try #require(HopperBackwardDescriptor.plan(for: wide, wideStages: 2, precomputedDescriptors: true))
         #expect(!two[1].precomputedDescriptors)
         // Defaults (H100, session 9): tile D = 64 both masks, tile D = 128 unmasked, tile D = 256 causal; since session 13
-        // causal tile D = 128 from 1k keys up to 8k (beside the early dV, late dK and mask branch), not at 16k.
+        // causal tile D = 128 from 1k keys up to 8k (beside the early dV, late dK and mask branch), since session 15 up to 16k.
         for (D, mask, n, on) in [(64, KernelMask.none, 4096, true), (40, .causal, 4096, true), (128, .none, 4096, true), (96, .none, 4096, true),
-                                 (128, .causal, 4096, true), (128, .causal, 16384, false), (128, .causal, 512, false),
+                                 (128, .causal, 4096, true), (128, .causal, 16384, true), (128, .causal, 32768, false), (128, .causal, 512, false),
                                  (256, .none, 4096, false), (256, .causal, 4096, true), (192, .causal, 4096, true)] {
             for deterministic in [true, false] {
                 let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: n)
@@ -932,9 +934,11 @@ struct HopperBackwardKernelTests {
         let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
                                                                     earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
         #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
-        // Default: tile D = 128 from 1k keys up to 4k, causal up to 8k (session 13); tile D = 64 from 512 keys, the same ends (session 14).
+        // Default: tile D = 128 from 1k keys up to 4k, causal up to 8k (session 13) and 16k (session 15); tile D = 64 from 512 keys,
+        // up to 4k, causal up to 8k (session 14).
         for (D, mask, n, on) in [(128, KernelMask.none, 1024, true), (96, .none, 4096, true), (128, .none, 8192, false), (128, .causal, 8192, true),
-                                 (128, .causal, 16384, false), (128, .none, 512, false), (64, .none, 2048, true), (256, .none, 2048, false),
+                                 (128, .causal, 16384, true), (128, .causal, 32768, false), (128, .none, 16384, false), (128, .none, 512, false),
+                                 (64, .none, 2048, true), (256, .none, 2048, false),
                                  (64, .causal, 4096, true), (40, .none, 1024, true), (64, .none, 512, true), (64, .none, 256, false),
                                  (64, .none, 8192, false), (64, .causal, 8192, true), (48, .causal, 16384, false)] {
             #expect(HopperBackwardDescriptor.defaultStagedEpilogue(BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, seqlenK: n)) == on,

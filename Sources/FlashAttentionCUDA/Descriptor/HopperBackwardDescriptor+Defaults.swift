@@ -312,8 +312,8 @@ extension HopperBackwardDescriptor {
     }
 
     /// Whether tile D = 128 stages dK and dV through the free Q/dO ring (``stagedEpilogue``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 1k keys up to 4k, causal up to 8k (the plan keeps
-    /// float32 dK/dV on the plain stores). 512 keys were not timed with it. H100 (session 13, hopbwd17,
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 1k keys up to 4k, causal up to 8k (16k since
+    /// session 15; the plan keeps float32 dK/dV on the plain stores). 512 keys were not timed with it. H100 (session 13, hopbwd17,
     /// scripts/device/hopper_bwd17.sh and hopper_bwd17_more.sh; non-deterministic calls, D = 128, six bf16 and six fp16
     /// rounds ÷ the shipped kernel): 1.010–1.072× in every round at seqlenK ≤ 4096 (both masks) and causal 8k
     /// (1k causal 1.06–1.07, 2k 1.03–1.05, 4k 1.01–1.03, causal 8k 1.010–1.015); unmasked 8k/16k and causal 16k
@@ -327,10 +327,12 @@ extension HopperBackwardDescriptor {
     /// 0.94–1.08 (the spread, off). Checked forced: check-dense 48/48 at D = 64/40 deterministic and not (42–46 `ste`
     /// launches a run), bitwise reruns, the torch float64 oracle (quick, D = 64/40) 32/32 per form, memcheck and racecheck
     /// (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
+    /// Session 15 (hopbwd21): tile D = 128 causal up to 16k too, with ``causalTile128ProductOrder(_:)`` (its comment has the
+    /// sustained-window timings that settled the 16k row); tile D = 64's ends are unchanged (not measured there).
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         let maxKeys = problem.mask == .causal ? 8192 : 4096
         switch tileHeadDim(problem.headDim) {
-        case 128: return problem.seqlenK >= 1024 && problem.seqlenK <= maxKeys
+        case 128: return problem.seqlenK >= 1024 && problem.seqlenK <= (problem.mask == .causal ? 16384 : maxKeys)
         case 64: return problem.seqlenK >= 512 && problem.seqlenK <= maxKeys
         default: return false
         }
@@ -344,7 +346,16 @@ extension HopperBackwardDescriptor {
     /// 1.071–1.084, 4k 1.059–1.064, 8k 1.053–1.057); session 5 had the early dV and late dK alone at 0.86–0.95× there, and
     /// session 9 the descriptors alone level. Checked forced with the staged epilogue: 48/48 float64-oracle cases
     /// deterministic and not, a torch float64 reference on odd causal shapes, bitwise reruns, memcheck and racecheck.
+    ///
+    /// Session 15 (hopbwd21, scripts/device/hopper_bwd21.sh, H100, non-deterministic calls): to 16k keys as well. The 16k row
+    /// runs at the 700 W cap, where 20-call bursts start at different clocks (the 0.986–1.089 above); sustained windows
+    /// (each form looped 2.5 s, forms alternated, nvidia-smi clock and power inside each window) settle it: the four with the
+    /// staged epilogue ÷ the kernel shipped before 1.045 / 1.049 / 1.048 (bf16, three windows) and 1.047 / 1.050 (fp16, two),
+    /// 517 against 494 TFLOP/s at the same 698 W (1.35 against 1.41 pJ/FLOP; 1.03× cuDNN's 502 sustained); six burst rounds
+    /// bf16 1.049–1.060, fp16 0.998–1.123 (one round at 0.998). The kernel is the causal 1k–8k one (`…_causal_dqbuf2_w2_edv_
+    /// ldk_mb_pd_ste`: the name carries every field, so the text is the same), which CI compiles (the staged-epilogue variants)
+    /// and session 13's forced checks reached (float64 oracle, memcheck, racecheck). Above 16k: not timed, so not taken.
     static func causalTile128ProductOrder(_ problem: BackwardProblem) -> Bool {
-        problem.mask == .causal && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 && problem.seqlenK <= 8192
+        problem.mask == .causal && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 && problem.seqlenK <= 16384
     }
 }
