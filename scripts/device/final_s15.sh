@@ -6,7 +6,9 @@
 #   D. Session 15's defaults on their default routes: the causal three-warpgroup D = 64 row at Sq = 2048 with the half-width
 #      diagonal softmax and empty warpgroups (`…pdq2lthdxderew`): the torch float64 forward oracle `long` (full grid and a
 #      2-block grid), a random verify sweep over 500–4096, memcheck + racecheck through `flash-attn run` on 2-block grids at causal
-#      2048² and 2048 × 1500 (GQA), bf16 and fp16.
+#      2048² and 2048 × 1500 (GQA), bf16 and fp16. The backward's product-order set + staged dK/dV epilogue at causal tile
+#      D = 128 up to 16k keys (hopbwd21; the causal 1k–8k kernel): scripts/device/bwd_long_check.py, causal 16384² and 16000 × 16384
+#      against a float32 reference beside cuDNN / SDPA math in the input precision.
 #   usage on the device: bash scripts/device/final_s15.sh   (carry .device-me: flash-attn.gz, libflashattention.so)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; OUT=/tmp/fs15; mkdir -p "$RESULT" "$OUT/py" "$OUT/logs"; LOG=$OUT/logs
@@ -23,6 +25,8 @@ env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-verify timeout 200 /tmp/fa verify -
   --lengths 500,1000,2048,3000,4096 --max-work 60000000 --cases 40 --seed 1515 > "$LOG/s15_verify.txt" 2>&1 &
 FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long.txt" 2>&1 &
 FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl2 timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long_g2.txt" 2>&1 &
+env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-long FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python \
+  timeout 240 python3 scripts/device/bwd_long_check.py > "$LOG/s15_bwd_long.txt" 2>&1 &
 python3 -c "
 import numpy as np
 r = np.random.default_rng(15)
@@ -48,6 +52,8 @@ echo "verify (fwd+bwd, lengths 500-4096): $(grep -E 'passed' "$LOG/s15_verify.tx
 echo "torch float64 forward oracle long: $(grep '^oracle' "$LOG/s15_fwd_long.txt"); $(fk /tmp/c-s15-fl)"
 echo "torch float64 forward oracle long, 2-block grid: $(grep '^oracle' "$LOG/s15_fwd_long_g2.txt"); $(fk /tmp/c-s15-fl2)"
 grep -h '^FAIL' "$LOG"/s15_fwd_long*.txt "$LOG/s15_verify.txt" | head -3
+echo "backward causal 16k against float32: $(grep '^bwd_long_check' "$LOG/s15_bwd_long.txt"); kernels: $(grep -oE 'hbwd_dkdv[a-z0-9_]*' "$LOG/s15_bwd_long.txt" | sort | uniq -c | tr '\n' ' ')"
+grep -E '^(ok|FAIL)' "$LOG/s15_bwd_long.txt"
 for tool in memcheck racecheck; do
   for n in fa fb; do
     for dt in bfloat16 float16; do
