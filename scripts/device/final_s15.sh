@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The closing checks of session 15 (one device call, about 6 min on a fresh H100), on the integrated tree:
+# The closing checks of session 15 (one device call, about 5 min on a fresh H100; 8 with FINAL_GRID=1), on the integrated tree:
 #   A–C: scripts/device/closing_checks.sh (final_session.sh's checks, the Python subsets on CUDA tensors and test_large.py,
 #      check-dense of the Hopper backward in its forms, compute-sanitizer memcheck + racecheck of the backward and the forward on
 #      2-block grids).
@@ -17,14 +17,13 @@ t0=$(date +%s); stamp() { echo "[t=$(( $(date +%s) - t0 ))s] $1"; }
 gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 source scripts/device/closing_checks.sh
-closing_checks_run
-# D
+# D first, in the background (its jobs overlap closing_checks_run's sequential A–C; none of them is timed)
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 BL=FLASH_ATTENTION_HOPPER_BWD_LOG=1
 env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-verify timeout 200 /tmp/fa verify --device cuda --dtypes float16,bfloat16 \
   --lengths 500,1000,2048,3000,4096 --max-work 60000000 --cases 40 --seed 1515 > "$LOG/s15_verify.txt" 2>&1 &
-FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long.txt" 2>&1 &
-FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl2 timeout 150 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long_g2.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl timeout 240 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long.txt" 2>&1 &
+FA_BIN=/tmp/fa FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-fl2 timeout 240 python3 scripts/device/torch_fwd_oracle.py oracle long > "$LOG/s15_fwd_long_g2.txt" 2>&1 &
 env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-long FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python \
   timeout 240 python3 scripts/device/bwd_long_check.py > "$LOG/s15_bwd_long.txt" 2>&1 &
 python3 -c "
@@ -34,16 +33,21 @@ for name, (sq, sk, h, hk) in {'fa': (2048, 2048, 2, 2), 'fb': (2048, 1500, 4, 2)
     for c, n, hh in (('q', sq, h), ('k', sk, hk), ('v', sk, hk)):
         np.save(f'/tmp/s15{name}_{c}.npy', (r.standard_normal((1, n, hh, 64)) * 0.5).astype(np.float32))
 "
+# One chain of sanitizer runs (beside A–C's own jobs, more parallel runs starve the timeouts)
+(
 for tool in memcheck racecheck; do
   for n in fa fb; do
     for dt in bfloat16 float16; do
-      ( env FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-$tool-$n-$dt timeout 150 "$san" --tool $tool --kernel-name kns=flash_attention_forward \
+      env FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-$tool-$n-$dt timeout 120 "$san" --tool $tool --kernel-name kns=flash_attention_forward \
         --error-exitcode 9 /tmp/fa run --q /tmp/s15${n}_q.npy --k /tmp/s15${n}_k.npy --v /tmp/s15${n}_v.npy --out /tmp/s15_${tool}${n}${dt}_o.npy --causal \
-        --dtype $dt --device cuda > "$LOG/s15_$tool$n$dt.txt" 2>&1; echo "exit $?" >> "$LOG/s15_$tool$n$dt.txt" ) &
+        --dtype $dt --device cuda > "$LOG/s15_$tool$n$dt.txt" 2>&1; echo "exit $?" >> "$LOG/s15_$tool$n$dt.txt"
     done
   done
 done
-wait $(jobs -p)
+) &
+d_jobs=$(jobs -p)
+closing_checks_run
+wait $d_jobs
 stamp "D: session 15 defaults"
 closing_checks_report
 echo "=== session 15 defaults"
@@ -63,3 +67,9 @@ for tool in memcheck racecheck; do
 done
 stamp "end"
 pack
+# FINAL_GRID=1: then both reference grids interleaved once (scripts/device/interleaved_s9.sh, about 190 s) into $RESULT/r1.tgz.
+if [ "${FINAL_GRID:-0}" = 1 ]; then
+  mkdir -p /tmp/r1; OUT=/tmp/r1 IL_TIMEOUT=${IL_TIMEOUT:-300} bash scripts/device/interleaved_s9.sh > /dev/null 2>&1
+  grep -v "^fwd \|^bwd " /tmp/r1/interleaved.txt | head -8; (cd /tmp/r1 && tar czf "$RESULT/r1.tgz" .)
+  stamp "grid"
+fi
