@@ -6,9 +6,7 @@
 # is skipped in a warp where every row kept it (the `__any_sync` vote of `rs`). SASS of the unmasked D = 128 176-key
 # loop: 677 -> 631 instructions a step once the rescale is skipped (the packed row sum `pr`, also built, went 677 -> 693:
 # ptxas adds a move per packed word; not timed).
-# Phase 1 (parallel, untimed), the form forced: pinned float64 oracle D 64/128 (full and 2-block grid), a random verify
-#   sweep, the torch float64 forward oracle (oracle, g2 on a 2-block grid, long) and the shipped kernels' oracle beside
-#   it (error ratios), memcheck + racecheck on a causal 640x512 shape (2-block grid), each job's lr kernels listed.
+# Phase 1 (parallel, untimed): the timed kernels compile; a 12-case random verify sweep with the form forced.
 # Phase 2 (timed, one process at a time): D 64/128, N 2k/8k/16k, causal + unmasked, bf16 + fp16, shipped vs lr in
 #   HW_ROUNDS interleaved rounds (default 6), PyTorch SDPA cuDNN / FA2 once.
 # Phase 3: sustained windows (clock_probe.py's method): unmasked bf16 D = 64 8k and D = 128 8k, each form looped ~2.5 s
