@@ -11,7 +11,7 @@
 #   HW_ROUNDS interleaved rounds (default 6), PyTorch SDPA cuDNN / FA2 once.
 # Phase 3: sustained windows (clock_probe.py's method): unmasked bf16 D = 64 8k and D = 128 8k, each form looped ~2.5 s
 #   (FLASH_ATTENTION_BENCH_ITERS), alternated base/lr/lr/base, nvidia-smi clocks.sm + power.draw every 50 ms.
-#   usage on the device: bash .device-hopfwd28/hopper_fwd28.sh   (carry .device-hopfwd28: flash-attn.gz + this script)
+#   usage on the device: HW_BUDGET=110 bash .device-hopfwd28/hopper_fwd28b.sh   (carry .device-hopfwd28: flash-attn.gz + this script)
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG=/tmp/hf28logs; mkdir -p $LOG
 exec > >(tee $OUT/summary.txt) 2>&1
