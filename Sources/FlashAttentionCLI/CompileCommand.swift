@@ -156,6 +156,11 @@ extension CompileCommand {
         if let dims = ints(benchHeadDims) { grid.headDims = dims }
         if let lengths = ints(benchSeqlens) { grid.seqlens = lengths }
         if let types = benchDtypes { grid.elementTypes = types.split(separator: ",").compactMap { ElementType(name: String($0)) } }
+        // Sustained windows (session 15's power-capped A/B): FLASH_ATTENTION_BENCH_ITERS=n timed calls a point (median
+        // reported; 20 unset), FLASH_ATTENTION_BENCH_CAUSAL=0|1 one mask only.
+        func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        if let n = environment("FLASH_ATTENTION_BENCH_ITERS").flatMap({ Int($0) }), n > 0 { grid.iterations = n }
+        if let c = environment("FLASH_ATTENTION_BENCH_CAUSAL"), c == "0" || c == "1" { grid.causal = [c == "1"] }
         let device = try CUDADevice(ordinal: 0)
         print("device: \(device); NVRTC \(try CUDA.nvrtcVersion()) at \(try CUDA.nvrtcPath())")
         let points = try CUDABenchmark.run(grid) { print($0) }

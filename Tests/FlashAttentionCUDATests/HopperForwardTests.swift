@@ -687,6 +687,71 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
         mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, qStages: 2, tmaStoreO: true,
         precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true, overlappedExponentialTurn: 1))
+    // ... and the row sum from P's packed pairs (packedRowSum, FLASH_ATTENTION_HOPPER_PACKSUM=1; session 15, hopfwd28): the
+    // long unmasked rows (D = 128 176-key steps, D = 64 three warpgroups with xd / er), causal D = 128 176-key with late tile
+    // addresses, causal D = 64 in the lean order with hd (its half-width conversion), causal D = 128 `xo`, D = 256 `vt`.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true, earlyRescale: true,
+        packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true,
+        lateTileAddresses: true, packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        overlappedExponentialTurn: 1, packedRowSum: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true,
+        packedRowSum: true))
+    // ... and the lazy O rescale (lazyRescale, FLASH_ATTENTION_HOPPER_RESCALE=lazy; session 15, hopfwd28): the long rows it was
+    // timed on (D = 64 three warpgroups unmasked with xd / er and causal with late tile addresses, D = 128 176-key unmasked),
+    // causal D = 128 `xo` (the split softmax's α), causal D = 64 in the lean order with hd, causal D = 256 `vt`.
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, precomputedDescriptors: true, earlyRescale: true,
+        lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, precomputedDescriptors: true, earlyRescale: true, lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 64, blockM: 192, blockN: 128, warps: 16,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        lateTileAddresses: true, precomputedDescriptors: true, earlyRescale: true, lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 128, blockM: 128, blockN: 176, warps: 12,
+        mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .float16, headDim: 128, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        overlappedExponentialTurn: 1, lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 64, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 2, persistent: true, dynamicScheduler: true, qStages: 2,
+        tmaStoreO: true, halfDiagonalStep: true, precomputedDescriptors: true, exponentialTurn: true, leanExponentialTurn: true,
+        lazyRescale: true))
+    list.append(AttentionKernelDescriptor(
+        architecture: .sm90a, elementType: .bfloat16, headDim: 256, blockM: 128, blockN: 128, warps: 12,
+        mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
+        tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true,
+        lazyRescale: true))
     return list
 }()
 
@@ -1883,6 +1948,79 @@ struct HopperForwardTests {
         let wide = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .none,
                                                                          tensorMapFriendly: true, seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
         #expect(!wide.skipEmptyWarpgroups, "\(wide.name)")
+    }
+
+    /// The row sum from P's packed pairs (packedRowSum, suffix `pr`): the softmax keeps no float32 sum, the conversion
+    /// adds each row's packed words (f16x2 / bf16x2 by the input type) in partials of at most 4 k16 steps; refused beside
+    /// the tree reductions and outside the TMA loop; off by default and under FLASH_ATTENTION_HOPPER_PACKSUM unset.
+    @Test func packedRowSumShapes() throws {
+        let pr = try #require(hopperVariants.first { $0.packedRowSum && $0.blockN == 176 && $0.mask == .none && $0.elementType == .bfloat16 })
+        #expect(pr.invalidReason == nil && pr.name.hasSuffix("_lse_tmaws2ppr_sm_90a"))
+        let source = try AttentionKernel(descriptor: pr).source
+        #expect(source.contains("asm(\"add.rn.bf16x2 %0, %1, %2;\"") && !source.contains("sum += pv;"))
+        #expect(source.contains("row_sum[r] *= alpha[r];  // this step's P is added from its packed pairs (convert_p)"))
+        #expect(source.contains("if (ks % 4 == 3 || ks == BLOCK_N / 16 - 1) { row_sum[0] += widen_sum2(h0); row_sum[1] += widen_sum2(h1); }"))
+        var plain = pr
+        plain.packedRowSum = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(plainSource.contains("sum += pv;") && !plainSource.contains("widen_sum2"))
+        let half = try #require(hopperVariants.first { $0.packedRowSum && $0.halfDiagonalStep })
+        let halfSource = try AttentionKernel(descriptor: half).source
+        #expect(halfSource.contains("asm(\"add.rn.f16x2 %0, %1, %2;\"") && halfSource.contains("ks == BLOCK_N / 32 - 1) {"))
+        #expect(halfSource.contains("row_sum[r] = 0.0f;  // the tile's first step: l was 0; convert_p adds this step's packed P"))
+        #expect(!halfSource.contains("t[nt] += t[nt + w]"))
+        var tree = pr
+        tree.treeRowReductions = true
+        #expect(tree.invalidReason != nil)
+        var mma = plain
+        (mma.mainloop, mma.persistent, mma.packedRowSum) = (.mmaSync, false, true)
+        mma.blockN = 64; mma.warps = 8
+        #expect(mma.invalidReason != nil)
+        guard getenv("FLASH_ATTENTION_HOPPER_PACKSUM") == nil else { return }
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.causal, .none] {
+                for n in [512, 2048, 8192] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(!routed.packedRowSum, "\(routed.name)")
+                }
+            }
+        }
+    }
+
+    /// The lazy O rescale (lazyRescale, suffix `lr`): the kept maximum (`lazy_max`), α = 1 for a row that kept it and the
+    /// warp's vote around O·α, in the shipped softmax and the split (`xt` / `xl` / `xo`) one; off by default and under
+    /// FLASH_ATTENTION_HOPPER_RESCALE unset.
+    @Test func lazyRescaleShapes() throws {
+        let lr = try #require(hopperVariants.first { $0.lazyRescale && $0.blockN == 176 && $0.mask == .none })
+        #expect(lr.invalidReason == nil && lr.name.hasSuffix("_lse_tmaws2plr_sm_90a"))
+        let source = try AttentionKernel(descriptor: lr).source
+        #expect(source.contains("FA_DEVICE float lazy_max(float m_old, float m_new, float scale_log2) {"))
+        #expect(source.contains("mx = lazy_max(row_max[r], mx, scale_log2);"))
+        #expect(source.contains("alpha[r] = mx == row_max[r] ? 1.0f : fast_exp2(row_max[r] * scale_log2 - m_scaled);"))
+        #expect(source.contains("if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();"))
+        var plain = lr
+        plain.lazyRescale = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(!plainSource.contains("lazy_max") && !plainSource.contains("__any_sync") && plainSource.contains("alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);"))
+        let split = try #require(hopperVariants.first { $0.lazyRescale && $0.overlappedExponentialTurn == 1 })
+        let splitSource = try AttentionKernel(descriptor: split).source
+        #expect(splitSource.contains("const float mx = lazy_max(row_max[r], warp_max4(fmaxf(row_max[r], t[0])), scale_log2);"))
+        #expect(splitSource.contains("if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();"))
+        var mma = plain
+        (mma.mainloop, mma.persistent, mma.lazyRescale) = (.mmaSync, false, true)
+        mma.blockN = 64; mma.warps = 8
+        #expect(mma.invalidReason != nil)
+        guard getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil else { return }
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.causal, .none] {
+                for n in [512, 2048, 16384] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(!routed.lazyRescale, "\(routed.name)")
+                }
+            }
+        }
     }
 
     @Test func tableVariantsIncludeShortSequenceDefaults() throws {

@@ -50,12 +50,21 @@ extension HopperForwardKernel {
     /// only in a warp where some row's maximum moved (α = 1 exactly otherwise). The vote is
     /// warp-uniform; the wgmma products around it are warpgroup-wide and reconverge after it.
     private var rescale: String {
-        guard descriptor.skipUnchangedRescale else { return "rescale_o();" }
+        guard descriptor.skipUnchangedRescale || descriptor.lazyRescale else { return "rescale_o();" }
         return "if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();  // α = 1 in every row of the warp: O unchanged"
     }
 
     /// ``AttentionKernelDescriptor/earlyRescale``.
     private var early: Bool { descriptor.earlyRescale }
+
+    /// ``AttentionKernelDescriptor/lazyRescale``.
+    private var lazy: Bool { descriptor.lazyRescale }
+
+    /// A step's α of row `r` (`mx` the row's new maximum, `m_scaled` it times the scale): with
+    /// ``AttentionKernelDescriptor/lazyRescale`` exactly 1 where the row kept its maximum (also a row still at −∞).
+    private var alphaValue: String {
+        lazy ? "mx == row_max[r] ? 1.0f : fast_exp2(row_max[r] * scale_log2 - m_scaled)" : "fast_exp2(row_max[r] * scale_log2 - m_scaled)"
+    }
 
     /// The rescale ahead of a P·V issue (the loop's, inside the turn, and the tile's last), with the
     /// line break and the next line's indentation (the source's `indent` minus the literal's 8);
@@ -102,6 +111,8 @@ extension HopperForwardKernel {
     /// the dependent chains are a quarter as long; the mask and the exponentials are the same.
     func softmaxLambda(name: String, tiles: String, width: String) -> String {
         let tree = descriptor.treeRowReductions
+        // ``AttentionKernelDescriptor/lazyRescale``: the kept maximum, and α = 1 exactly for a row that kept it.
+        let lazyMaxLine = lazy ? "\n" + String(repeating: " ", count: 20) + "mx = lazy_max(row_max[r], mx, scale_log2);  // keep the row's maximum unless it grew past 2^8" : ""
         // A line break into the row loop's body (the places below start on such lines).
         let line = "\n" + String(repeating: " ", count: 20)
         // The row maximum over this step's tiles, starting from the running maximum.
@@ -122,28 +133,33 @@ extension HopperForwardKernel {
             : "float sum = 0.0f;"
         let sumAdd = tree ? "sp[nt % 4] += pv;" : "sum += pv;"
         let sumTotal = tree ? "((sp[0] + sp[1]) + (sp[2] + sp[3]))" : "sum"
+        // ``AttentionKernelDescriptor/packedRowSum``: no float32 sum here; convert_p adds this step's packed P.
+        let packed = descriptor.packedRowSum
+        let sumHead = packed ? "" : sumInit + line
+        let sumBody = packed ? "" : line + "        " + sumAdd
+        let sumLine = packed
+            ? "row_sum[r] *= alpha[r];  // this step's P is added from its packed pairs (convert_p)"
+            : "row_sum[r] = row_sum[r] * alpha[r] + \(sumTotal);"
         return """
         auto \(name) = [&](int n0) {
         \(diagonalMask(tiles: tiles, width: width))
                         #pragma unroll
                         for (int r = 0; r < 2; ++r) {
                             \(rowMax)
-                            mx = warp_max4(mx);
+                            mx = warp_max4(mx);\(lazyMaxLine)
                             // A row that has seen no key yet keeps m = −∞; exponentiate against 0 so P = 0, not NaN.
                             const float m_scaled = mx == -FA_INF ? 0.0f : mx * scale_log2;
-                            alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);
+                            alpha[r] = \(alphaValue);
                             row_max[r] = mx;
-                            \(sumInit)
-                            #pragma unroll
+                            \(sumHead)#pragma unroll
                             for (int nt = 0; nt < \(tiles); ++nt)
                                 #pragma unroll
                                 for (int c = 0; c < 2; ++c) {
                                     const float x = fmaf(s[nt][2 * r + c], scale_log2, -m_scaled);
-                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);
-                                    \(sumAdd)
+                                    const float pv = (EXP2_EMU > 0 && nt % EXP2_EMU == EXP2_EMU - 1) ? exp2_fma(x) : fast_exp2(x);\(sumBody)
                                     s[nt][2 * r + c] = pv;
                                 }
-                            row_sum[r] = row_sum[r] * alpha[r] + \(sumTotal);
+                            \(sumLine)
                         }
                     };
         """
@@ -152,10 +168,59 @@ extension HopperForwardKernel {
     /// ``AttentionKernelDescriptor/halfDiagonalStep``.
     var halfDiagonal: Bool { descriptor.halfDiagonalStep }
 
+    /// P in the input precision (the shipped text). The first line carries no indentation.
+    var plainConvert: String {
+        """
+        // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
+                auto convert_p = [&]() {
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                        pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
+                        pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
+                        pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                        pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                    }
+                };
+        """
+    }
+
+    /// The lines of a k16 step of ``AttentionKernelDescriptor/packedRowSum``'s conversion after the four packs
+    /// (indentation `indent`, each line ending in a line break): the step's two words of each row added, into a
+    /// partial of at most 8 words (4 k16 steps), widened into the row sum at the end of each partial or at `last`.
+    private func packedSumLines(indent: Int, last: String) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return pad + "const u32 a0 = add_input2(pk[ks][0], pk[ks][2]), a1 = add_input2(pk[ks][1], pk[ks][3]);  // rows +0, +8\n"
+            + pad + "h0 = ks % 4 == 0 ? a0 : add_input2(h0, a0);\n"
+            + pad + "h1 = ks % 4 == 0 ? a1 : add_input2(h1, a1);\n"
+            + pad + "if (ks % 4 == 3 || ks == \(last)) { row_sum[0] += widen_sum2(h0); row_sum[1] += widen_sum2(h1); }\n"
+    }
+
+    /// ``AttentionKernelDescriptor/packedRowSum``: P packed as in ``plainConvert``, and each row's step sum from the
+    /// packed words (the softmax no longer sums): one packed add per two scores instead of two FADDs, partials of at
+    /// most 16 scores (8 per lane) in the input precision, added into the float32 row sum.
+    var packedConvert: String {
+        """
+        // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step. The row sums of
+                // this step's P come from these packed words (packedRowSum): pairs added in the input precision, at
+                // most 8 words (16 scores) a partial, each partial widened into the float32 row sum.
+                auto convert_p = [&]() {
+                    u32 h0 = 0u, h1 = 0u;
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                        pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
+                        pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
+                        pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                        pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+        \(packedSumLines(indent: 16, last: "BLOCK_N / 16 - 1"))            }
+                };
+        """
+    }
+
     /// P of the half-width diagonal step: the first half converted, the second half zero (the
     /// full-width P·V reads it).
     var convertHalf: String {
-        """
+        if descriptor.packedRowSum { return packedConvertHalf }
+        return """
 
                 auto convert_p_half = [&]() {
                     #pragma unroll
@@ -166,6 +231,26 @@ extension HopperForwardKernel {
                             pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
                             pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
                         }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
+                    }
+                };
+        """
+    }
+
+    /// ``convertHalf`` with ``AttentionKernelDescriptor/packedRowSum``: the first half's words summed as in
+    /// ``packedConvert``.
+    private var packedConvertHalf: String {
+        """
+
+                auto convert_p_half = [&]() {
+                    u32 h0 = 0u, h1 = 0u;
+                    #pragma unroll
+                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+                        if (ks < BLOCK_N / 32) {
+                            pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
+                            pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
+                            pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                            pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+        \(packedSumLines(indent: 20, last: "BLOCK_N / 32 - 1"))                }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
                     }
                 };
         """
@@ -333,9 +418,26 @@ extension HopperForwardKernel {
     /// and `softmax_exp<suffix>`; `first`: the tile's first step (no α, l = the step's sum). The first line carries no
     /// indentation.
     private func splitSoftmaxPair(suffix: String, tiles: String, width: String, first: Bool) -> String {
-        let alphaLine = first ? "" : "\n" + String(repeating: " ", count: 20) + "alpha[r] = fast_exp2(row_max[r] * scale_log2 - m_scaled);"
-        let sumLine = first ? "row_sum[r] = t[0];  // the tile's first step: l was 0" : "row_sum[r] = row_sum[r] * alpha[r] + t[0];"
-        let maxLine = first ? "const float mx = warp_max4(t[0]);  // the tile's first step: m was −∞" : "const float mx = warp_max4(fmaxf(row_max[r], t[0]));"
+        let alphaLine = first ? "" : "\n" + String(repeating: " ", count: 20) + "alpha[r] = \(alphaValue);"
+        let packed = descriptor.packedRowSum
+        let sumLine = packed
+            ? (first ? "row_sum[r] = 0.0f;  // the tile's first step: l was 0; convert_p adds this step's packed P" : "row_sum[r] *= alpha[r];  // this step's P is added from its packed pairs (convert_p)")
+            : first ? "row_sum[r] = t[0];  // the tile's first step: l was 0" : "row_sum[r] = row_sum[r] * alpha[r] + t[0];"
+        // ``AttentionKernelDescriptor/packedRowSum``: the float32 tree sum is left out (convert_p adds the packed P).
+        let treeSum = packed ? "" : """
+                            // The row sum as a tree too (float32 throughout; another rounding order than one chain).
+                            float t[N_TILES];
+                            #pragma unroll
+                            for (int nt = 0; nt < \(tiles); ++nt) t[nt] = s[nt][2 * r] + s[nt][2 * r + 1];
+                            #pragma unroll
+                            for (int w = 1; w < \(tiles); w *= 2)
+                                #pragma unroll
+                                for (int nt = 0; nt + w < \(tiles); nt += 2 * w) t[nt] += t[nt + w];
+
+        """
+        let maxLine = first ? "const float mx = warp_max4(t[0]);  // the tile's first step: m was −∞"
+            : lazy ? "const float mx = lazy_max(row_max[r], warp_max4(fmaxf(row_max[r], t[0])), scale_log2);  // kept unless it grew past 2^8"
+            : "const float mx = warp_max4(fmaxf(row_max[r], t[0]));"
         return """
         auto softmax_max\(suffix) = [&](int n0) {
         \(diagonalMask(tiles: tiles, width: width))
@@ -363,15 +465,7 @@ extension HopperForwardKernel {
                             for (int nt = 0; nt < \(tiles); ++nt)
                                 #pragma unroll
                                 for (int c = 0; c < 2; ++c) s[nt][2 * r + c] = fast_exp2(fmaf(s[nt][2 * r + c], scale_log2, -m_scaled_r[r]));
-                            // The row sum as a tree too (float32 throughout; another rounding order than one chain).
-                            float t[N_TILES];
-                            #pragma unroll
-                            for (int nt = 0; nt < \(tiles); ++nt) t[nt] = s[nt][2 * r] + s[nt][2 * r + 1];
-                            #pragma unroll
-                            for (int w = 1; w < \(tiles); w *= 2)
-                                #pragma unroll
-                                for (int nt = 0; nt + w < \(tiles); nt += 2 * w) t[nt] += t[nt + w];
-                            \(sumLine)
+        \(treeSum)                    \(sumLine)
                         }
                     };
         """

@@ -82,7 +82,36 @@ extension HopperForwardKernel {
             const float r = __uint_as_float(__float_as_uint(p) + (__float_as_uint(t) << 23));
             return x >= -126.0f ? r : 0.0f;
         }
-        """ + (descriptor.tmaStoreO ? "\n" + storeHelpers : "")
+        """ + (descriptor.tmaStoreO ? "\n" + storeHelpers : "") + (descriptor.packedRowSum ? "\n" + packedSumHelpers : "")
+            + (descriptor.lazyRescale ? "\n" + lazyMaxHelper : "")
+    }
+
+    /// ``AttentionKernelDescriptor/lazyRescale``: the maximum a row's exponentials use from this step on (nothing in
+    /// the other forms).
+    private var lazyMaxHelper: String {
+        """
+        // Lazy rescale: a row keeps the maximum it has (its P then stay ≤ 2^8, l, O and the LSE consistent with it) unless
+        // the step's maximum passes it by more than 8 in 2^x units or the row had none yet (−∞).
+        FA_DEVICE float lazy_max(float m_old, float m_new, float scale_log2) {
+            return (m_old != -FA_INF && (m_new - m_old) * scale_log2 <= 8.0f) ? m_old : m_new;
+        }
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/packedRowSum``: the packed pair add in the input precision and the widening of a
+    /// packed partial sum into float32 (nothing in the other forms: their sources stay byte-identical).
+    private var packedSumHelpers: String {
+        let bf = descriptor.elementType == .bfloat16
+        // bf16: a lane's float32 is its 16 bits as the high half (exact); f16: a conversion each.
+        let widen = bf
+            ? "return __uint_as_float(w << 16) + __uint_as_float(w & 0xffff0000u);"
+            : "u16 lo, hi; asm(\"mov.b32 {%0, %1}, %2;\" : \"=h\"(lo), \"=h\"(hi) : \"r\"(w)); return f16_to_f32(lo) + f16_to_f32(hi);"
+        return """
+        // Packed row sums: two pairs of P (as packed for the P·V operand) added lane-wise, one HADD2.
+        FA_DEVICE u32 add_input2(u32 a, u32 b) { u32 r; asm("add.rn.\(bf ? "bf16x2" : "f16x2") %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b)); return r; }
+        // A packed partial sum's two lanes, widened and added in float32.
+        FA_DEVICE float widen_sum2(u32 w) { \(widen) }
+        """
     }
 
     /// Three consumer warpgroups (192-row tiles, ``AttentionKernelDescriptor/consumerWarpgroups``).

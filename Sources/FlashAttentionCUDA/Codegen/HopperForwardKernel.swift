@@ -172,16 +172,7 @@ public struct HopperForwardKernel: Sendable {
                 u32 pk[BLOCK_N / 16][4];
 
                 \(xd ? xdIssue : plainIssue)\(vt ? freshIssue : "")\(nd ? narrowIssue : "")
-                // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
-                auto convert_p = [&]() {
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
-                        pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
-                        pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                        pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
-                    }
-                };\(halfDiagonal ? convertHalf : "")
+                \(descriptor.packedRowSum ? packedConvert : plainConvert)\(halfDiagonal ? convertHalf : "")
                 auto rescale_o = [&]() {
                     #pragma unroll
                     for (int dt = 0; dt < D_TILES; ++dt) {

@@ -395,6 +395,24 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// value turns or the folded producer (their barrier protocols differ). `FLASH_ATTENTION_HOPPER_EMPTYWG=1` sets it on
     /// every row that can take it; off by default. Suffix `ew`.
     public var skipEmptyWarpgroups: Bool
+    /// The row sum from P's packed pairs (session 15, hopfwd28): the softmax no longer adds each exponential into a
+    /// float32 row sum (one FADD a score); after P is packed into the P·V operand (`cvt` to f16x2 / bf16x2, as before),
+    /// each row's packed words of the step are added as pairs (`add.rn.f16x2` / `add.rn.bf16x2`: one HADD2 per two
+    /// scores), at most 8 words (16 scores) a partial, and each partial is widened into the float32 row sum (two
+    /// conversions and two FADDs). The sum is then the sum of the rounded P that the P·V product multiplies. The packed
+    /// exponential (`ex2.approx.f16x2`) was the first idea, but ptxas for sm_90a splits it into two `MUFU.EX2.F16` and a
+    /// `PRMT` per pair, no fewer instructions than the float32 path. Not beside the tree reductions (``treeRowReductions``).
+    /// `FLASH_ATTENTION_HOPPER_PACKSUM=1` sets it on every Hopper forward row; off by default. Suffix `pr`.
+    public var packedRowSum: Bool
+    /// A lazy O rescale (session 15, hopfwd28; FlashAttention-4's rule): a row keeps the maximum its exponentials use
+    /// unless the step's maximum passes it by more than 8 in 2^x units (or the row had none yet), so P ≤ 2^8 and l, O
+    /// and the LSE stay consistent with the kept maximum; α = 1 exactly for a row that kept it, and the step's O·α
+    /// (D/2 FMULs a thread) is skipped in a warp where every row kept its maximum (the `__any_sync` vote of
+    /// ``skipUnchangedRescale``). On random or peaked inputs the maximum settles in the first steps, so almost every
+    /// later step skips the rescale (``skipUnchangedRescale`` alone skips only steps where no row of the warp found a
+    /// new maximum at all). `FLASH_ATTENTION_HOPPER_RESCALE=lazy` sets it on every Hopper forward row; off by default.
+    /// Suffix `lr`.
+    public var lazyRescale: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -412,7 +430,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
         sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
         overlappedExponentialTurn: Int = 0,
-        skipEmptyWarpgroups: Bool = false
+        skipEmptyWarpgroups: Bool = false, packedRowSum: Bool = false, lazyRescale: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -462,6 +480,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.leanExponentialTurn = leanExponentialTurn
         self.overlappedExponentialTurn = overlappedExponentialTurn
         self.skipEmptyWarpgroups = skipEmptyWarpgroups
+        self.packedRowSum = packedRowSum
+        self.lazyRescale = lazyRescale
     }
 
     // MARK: - Derived layout facts
@@ -542,6 +562,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             // (Not built or checked together: the overlapped order's trailing P·V and the skip's stage releases were
             // written apart.)
             if skipEmptyWarpgroups && overlappedExponentialTurn != 0 { return "empty warpgroups (skipEmptyWarpgroups) are not generated beside the overlapped lean order (xo / xoa)" }
+            if packedRowSum && treeRowReductions { return "the packed row sum (packedRowSum) replaces the softmax's float32 sum: not beside the tree reductions (tr)" }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
@@ -624,7 +645,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn and skipEmptyWarpgroups need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum and lazyRescale need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -652,7 +673,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "") + (packedRowSum ? "pr" : "") + (lazyRescale ? "lr" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

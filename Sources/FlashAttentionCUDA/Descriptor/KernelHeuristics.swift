@@ -498,6 +498,9 @@ public enum KernelHeuristics {
            d.dynamicScheduler && !d.stageOInQueryBuffer && !d.stageOInLastStage { d.lateTileAddresses = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=skip: the O rescale skipped in warps whose row maxima stayed put.
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
+        // FLASH_ATTENTION_HOPPER_RESCALE=lazy: a row keeps its maximum unless it grows past 2^8, and O·α is skipped in
+        // warps where every row kept it (lazyRescale, session 15).
+        if HopperForwardKnobs.rescale == "lazy" { d.lazyRescale = true }
         // The half-width diagonal softmax where it measured faster (defaultHalfDiagonalStep);
         // FLASH_ATTENTION_HOPPER_DIAG=1 on every causal row that can take it, =0 nowhere.
         let diagKnob = HopperForwardKnobs.halfDiagonalStep
@@ -733,6 +736,13 @@ public enum KernelHeuristics {
                 }
             }
         }
+        // FLASH_ATTENTION_HOPPER_PACKSUM=1: each step's row sums from P's packed pairs (packedRowSum, session 15): one
+        // packed add per two scores instead of two FADDs; every row that can take it; off by default.
+        if HopperForwardKnobs.packedRowSum == "1" {
+            var packed = d
+            packed.packedRowSum = true
+            if packed.invalidReason == nil { d = packed }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -901,4 +911,5 @@ private enum HopperForwardKnobs {
     static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
     static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
     static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
+    static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
 }
