@@ -2017,10 +2017,36 @@ struct HopperForwardTests {
                 for n in [512, 2048, 16384] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    #expect(!routed.lazyRescale, "\(routed.name)")
+                    // On by default only on the causal three-warpgroup D = 64 row from 16k keys (lazyRescaleDefault).
+                    #expect(routed.lazyRescale == (d == 64 && mask == .causal && n == 16384 && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
+                            "\(routed.name)")
                 }
             }
         }
+    }
+
+    /// The lazy O rescale's default (session 15, hopfwd28): the causal three-warpgroup tile D = 64 row from 16k keys only.
+    @Test func lazyRescaleDefault() throws {
+        guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
+        let rule = KernelHeuristics.defaultLazyRescale
+        #expect(rule(64, true, 3, false, 16384) && rule(64, true, 3, false, 32768))
+        #expect(!rule(64, true, 3, false, 8192) && !rule(64, false, 3, false, 16384) && !rule(128, true, 2, false, 16384)
+                && !rule(64, true, 2, false, 16384) && !rule(64, true, 3, true, 16384))
+        func pick(_ D: Int, _ n: Int, _ mask: KernelMask, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
+            try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
+                                                                  seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        }
+        for type in [ElementType.bfloat16, .float16] {
+            let long = try pick(64, 16384, .causal, type)
+            #expect(long.lazyRescale && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
+            #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
+            for (D, n, mask) in [(64, 8192, KernelMask.causal), (64, 2048, .causal), (64, 16384, .none), (128, 16384, .causal), (256, 16384, .causal)] {
+                let other = try pick(D, n, mask, type)
+                #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
+            }
+        }
+        #expect(KernelHeuristics.tableVariants(for: .sm90a).contains { $0.lazyRescale && $0.headDim == 64 && $0.mask == .causal && $0.consumerWarpgroups == 3 })
     }
 
     @Test func tableVariantsIncludeShortSequenceDefaults() throws {

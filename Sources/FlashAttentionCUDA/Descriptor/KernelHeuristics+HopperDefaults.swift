@@ -100,6 +100,21 @@ extension KernelHeuristics {
         return (1...128).contains(seqlenQ % 192)
     }
 
+    /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
+    /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the causal three-warpgroup tile D = 64 row (192-row tiles, from 2k queries),
+    /// dense, from 16k keys.
+    ///
+    /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
+    /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
+    /// 2k row took `hd` + `ew`, ``defaultCausalThreeWarpgroupDiagonal(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``,
+    /// so 2k keeps that pair alone), 8k 0.90–1.13 (the power cap's swing: not every round). Elsewhere level or slower
+    /// (unmasked D = 128 0.92–1.05, unmasked D = 64 2k 0.98–1.00). Forced on every row: the pinned float64 oracle 32/32 (2-block
+    /// grid 32/32), the torch float64 forward oracle `g2` 56/56 and `long` 48/48, memcheck 0 errors and racecheck 0 hazards;
+    /// the output's error against naive attention 0.89–1.00× the shipped kernel's bound.
+    public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 64 && causal && consumerWarpgroups == 3 && !varlen && seqlenK >= 16384
+    }
+
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
     /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
     ///

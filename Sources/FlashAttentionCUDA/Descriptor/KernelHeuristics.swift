@@ -500,7 +500,18 @@ public enum KernelHeuristics {
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=lazy: a row keeps its maximum unless it grows past 2^8, and O·α is skipped in
         // warps where every row kept it (lazyRescale, session 15).
+        // Unset, defaultLazyRescale (the causal three-warpgroup D = 64 row from 16k keys).
         if HopperForwardKnobs.rescale == "lazy" { d.lazyRescale = true }
+        if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
+            && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
+                                  seqlenK: problem.seqlenK) {
+            var lazy = d
+            lazy.lazyRescale = true
+            if lazy.invalidReason == nil {
+                d = lazy
+                choice.reason = "lazy O rescale (KernelHeuristics.defaultLazyRescale); " + choice.reason
+            }
+        }
         // The half-width diagonal softmax where it measured faster (defaultHalfDiagonalStep);
         // FLASH_ATTENTION_HOPPER_DIAG=1 on every causal row that can take it, =0 nowhere.
         let diagKnob = HopperForwardKnobs.halfDiagonalStep
@@ -864,6 +875,10 @@ public enum KernelHeuristics {
                     add(problem(choice, mask, seqlen)) { $0.skipEmptyWarpgroups || $0.overlappedExponentialTurn > 0 }
                 }
             }
+        }
+        // Causal tile D = 64 from 16k keys: the three-warpgroup row's lazy O rescale (defaultLazyRescale).
+        for choice in table(for: architecture) {
+            add(problem(choice, .causal, 16384)) { $0.lazyRescale }
         }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
         // (defaultQueryHalves), a kernel 512 keys do not reach.
