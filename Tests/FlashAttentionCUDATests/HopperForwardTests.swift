@@ -1552,7 +1552,9 @@ struct HopperForwardTests {
         #expect(rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 16384))
         // Beside the early rescale: unmasked D = 64 except 513–1024 keys, unmasked D = 256 up to 1k.
         #expect(rule(64, false, 512, true) && !rule(64, false, 513, true) && !rule(64, false, 1024, true) && rule(64, false, 1025, true) && rule(64, false, 16384, true))
-        #expect(rule(256, false, 1024, true) && !rule(256, false, 1025, true) && !rule(256, false, 16384, true))
+        // (From 8k keys again: session 15's sustained windows at the power cap, hopfwd29.)
+        #expect(rule(256, false, 1024, true) && !rule(256, false, 1025, true) && !rule(256, false, 8191, true)
+                && rule(256, false, 8192, true) && rule(256, false, 16384, true))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0) && !rule(D, false, 0, true), "unknown key counts keep the shipped descriptors") }
         func pick(_ D: Int, _ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
@@ -1564,7 +1566,7 @@ struct HopperForwardTests {
                                      // the default there since session 12, brings its own descriptors.)
                                      (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, false), (64, .none, 4096, true),
                                      (256, .causal, 1024, true), (256, .causal, 4096, true), (256, .causal, 8192, true), (256, .none, 512, true), (256, .none, 1024, true),
-                                     (256, .none, 2048, false)] {
+                                     (256, .none, 2048, false), (256, .none, 4096, false), (256, .none, 8192, true), (256, .none, 16384, true)] {
                 let d = try pick(D, mask, n, type)
                 #expect(d.mainloop == .tmaWarpSpecialized && d.precomputedDescriptors == on, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
@@ -1575,7 +1577,7 @@ struct HopperForwardTests {
 
     /// The early O rescale is the default exactly where it measured faster (session 9 part 2,
     /// scripts/device/hopper_fwd13.sh, three rounds): causal D = 64 everywhere, causal D = 256 up to 1k keys,
-    /// unmasked D = 64 except 513–1024 keys (with xd), unmasked D = 256 up to 1k (with xd); never at D = 128
+    /// unmasked D = 64 except 513–1024 keys (with xd), unmasked D = 256 up to 1k and from 8k (with xd; session 15); never at D = 128
     /// or for unknown lengths. `FLASH_ATTENTION_HOPPER_EARLYRESCALE` overrides (not set here).
     @Test func earlyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
@@ -1585,7 +1587,7 @@ struct HopperForwardTests {
         for n in [512, 1024, 2048, 16384] { #expect(!rule(128, true, n) && !rule(128, false, n) && rule(64, true, n), "N = \(n)") }
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 8192))
         #expect(rule(64, false, 512) && !rule(64, false, 513) && !rule(64, false, 1024) && rule(64, false, 1025) && rule(64, false, 16384))
-        #expect(rule(256, false, 1024) && !rule(256, false, 1025))
+        #expect(rule(256, false, 1024) && !rule(256, false, 1025) && !rule(256, false, 8191) && rule(256, false, 8192) && rule(256, false, 16384))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0), "unknown key counts keep the rescale in the turn") }
         for type in [ElementType.bfloat16, .float16] {
             // (Causal D = 64 at 512: the lean cuDNN step order, the default there since session 12, drops the early
@@ -1593,7 +1595,9 @@ struct HopperForwardTests {
             for (D, mask, n, early, xd) in [(64, KernelMask.causal, 512, false, true), (64, .causal, 8192, true, true), (64, .none, 512, true, true),
                                             (64, .none, 1024, false, false), (64, .none, 2048, true, true), (128, .causal, 2048, false, true),
                                             (128, .none, 8192, false, false), (256, .causal, 1024, true, true), (256, .causal, 2048, false, true),
-                                            (256, .none, 1024, true, true), (256, .none, 4096, false, false)] {
+                                            (256, .none, 1024, true, true), (256, .none, 4096, false, false),
+                                            // (Unmasked D = 256 from 8k: the long row `…tmaws2pxder`, session 15.)
+                                            (256, .none, 8192, true, true), (256, .none, 16384, true, true)] {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
@@ -2074,7 +2078,9 @@ struct HopperForwardTests {
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a",
                      // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
-                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxo_sm_90a"] {
+                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxo_sm_90a",
+                     // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29).
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxder_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

@@ -255,7 +255,7 @@ extension KernelHeuristics {
     /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
     /// at every length, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
     /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
-    /// unmasked tile D = 64 up to 512 keys and past 1k, and unmasked tile D = 256 up to 1k.
+    /// unmasked tile D = 64 up to 512 keys and past 1k, and unmasked tile D = 256 up to 1k and from 8k.
     ///
     /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
     /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
@@ -274,12 +274,22 @@ extension KernelHeuristics {
     /// bf16 / fp16; 1k 0.994 / 0.991, so not there); unmasked D = 256 1.019 / 1.018 / 1.026 (1k 1.004 /
     /// 1.096; 2k 0.989 / 1.042 and longer level, so up to 1k). Unmasked D = 128 still lost (0.982 /
     /// 0.997 / 0.981): off.
+    ///
+    /// Session 15 (hopfwd29, scripts/device/hopper_fwd29.sh, one H100 call at the 700 W cap: sustained 0.8 s windows,
+    /// forms alternated, three windows per form and dtype, nvidia-smi clock and power beside each): xd + early rescale
+    /// on the unmasked tile D = 256 row past 4k queries (`…tmaws2pxder`) read 1.021 / 1.018 / 1.019 (bf16) and
+    /// 1.005 / 1.020 / 1.008 (fp16) of the shipped kernel at N = 8k, 1.012 / 1.014 / 1.017 and 1.009 / 1.013 / 1.021 at
+    /// 16k — every window — at the same clock (1372–1378 against 1381–1384 MHz) and 2 % less energy per FLOP
+    /// (1.045 / 1.018 against 1.066 / 1.032 pJ); xd alone 0.982–0.995. (Session 9 had these lengths "level" in bursts,
+    /// which start at different clocks under the cap.) So unmasked tile D = 256 takes both from 8k keys; 4097–8191 keys
+    /// run the same kernel but were not timed, 2k–4k (the staged-store row) were not timed either. Its kernel passed a
+    /// float64 check on a 2-block grid (scripts/device/hopper_fwd29_check.py: 4200 × 4100 and 4100 × 4200, bf16 / fp16).
     public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int, earlyRescale: Bool = false) -> Bool {
         guard seqlenK > 0 else { return false }
         if !causal {
             switch tileHeadDim {
             case 64: return earlyRescale && (seqlenK <= 512 || seqlenK > 1024)
-            case 256: return seqlenK <= 512 || (earlyRescale && seqlenK <= 1024)
+            case 256: return seqlenK <= 512 || (earlyRescale && (seqlenK <= 1024 || seqlenK >= 8192))
             default: return false
             }
         }
@@ -294,7 +304,9 @@ extension KernelHeuristics {
     /// Whether the Hopper forward rescales O at the end of the step that computed α
     /// (``AttentionKernelDescriptor/earlyRescale``) when `FLASH_ATTENTION_HOPPER_EARLYRESCALE` is
     /// unset: causal tile D = 64 at every length, causal tile D = 256 up to 1k keys, unmasked tile
-    /// D = 64 up to 512 keys and past 1k, unmasked tile D = 256 up to 1k (0 keys = unknown: no). On
+    /// D = 64 up to 512 keys and past 1k, unmasked tile D = 256 up to 1k and from 8k (session 15, sustained windows
+    /// at the power cap: see ``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``) (0 keys =
+    /// unknown: no). On
     /// the unmasked rows it comes with the precomputed descriptors
     /// (``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``), with which it was measured.
     ///
@@ -315,7 +327,8 @@ extension KernelHeuristics {
         case (64, true): return true
         case (256, true): return seqlenK <= 1024
         case (64, false): return seqlenK <= 512 || seqlenK > 1024
-        case (256, false): return seqlenK <= 1024
+        // (From 8k keys with the precomputed descriptors: session 15, see defaultPrecomputedDescriptors.)
+        case (256, false): return seqlenK <= 1024 || seqlenK >= 8192
         default: return false
         }
     }

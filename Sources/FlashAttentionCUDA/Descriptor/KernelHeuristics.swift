@@ -893,6 +893,12 @@ public enum KernelHeuristics {
                 add(problem(choice, .causal, form.seqlen), if: form.reached)
             }
         }
+        // Unmasked tile D = 256 from 8k keys: the long row with the precomputed descriptors and the early rescale
+        // (defaultPrecomputedDescriptors / defaultEarlyRescale, session 15), a kernel the lengths above do not reach.
+        // (Last, so the variants listed before keep their places.)
+        for choice in table(for: architecture) {
+            add(problem(choice, .none, 8192)) { $0.headDim == 256 && $0.precomputedDescriptors && $0.earlyRescale }
+        }
         return variants
     }
 }

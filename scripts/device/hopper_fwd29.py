@@ -1,0 +1,469 @@
+#!/usr/bin/env python3
+"""Session 15, hopfwd29: a sustained (power-cap) knob sweep of the long forward rows (adapted from hopper_bwd21.py).
+
+The long forward points run at the H100's 700 W cap, where 20-call bursts start at different clocks and cannot rank forms
+(±3-7 %); sustained windows rank them to about ±0.5 % (hopbwd21). Each (form, dtype) is its own worker process (our knobs
+are read once per process), started with its environment, its problems allocated and its kernels compiled up front (in
+parallel, untimed; each worker's cache dir gives the kernel names it compiled per point). The orchestrator then drives
+them one at a time while nvidia-smi samples clocks.sm and power.draw every 50 ms:
+
+  sustained: at one point each form loops >= --seconds (batches of 10 calls, CUDA events around the window), forms
+             alternated A B C ... A B C ... with no idle gap, --windows windows each; cuDNN (PyTorch SDPA) one window per
+             point in the middle window; the samples inside each window (its first --skip s dropped) give mean MHz and W.
+  fp16:      sustained windows again (O + the forms) where a form beat O in every bf16 window of a point.
+  burst:     a few interleaved rounds (bf16), each implementation after 0.08 s idle runs 2 warm + 10 timed calls (median).
+
+    FLASH_ATTENTION_LIB=.../libflashattention.so PYTHONPATH=python python3 scripts/device/hopper_fwd29.py --out DIR
+    python3 scripts/device/hopper_fwd29.py --report DIR      # the tables again from DIR/records.jsonl and DIR/smi.csv
+
+HF29_MOCK=1 runs the protocol without a GPU (CPU sleeps, fake clock samples; HF29_MOCK_FAST=<form> makes one form 2 % faster).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+H = "FLASH_ATTENTION_HOPPER"
+# Forms by absolute knob settings (one kernel text, one label, at every point where the knob applies).
+IMPLS = {
+    "O": {},                                                        # shipped
+    "PS": {f"{H}_PRODUCERSLEEP": "1"},                              # producer waits sleep on the barrier (`ps`)
+    "RS": {f"{H}_RESCALE": "skip"},                                 # O rescale skipped where the warp's maxima stayed (`rs`)
+    "XD": {f"{H}_DESC": "1"},                                       # precomputed wgmma descriptors (`xd`; fewer instructions a step)
+    "XE": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1"},             # xd + the O rescale at the end of the step that computed alpha (`xder`)
+    "XO": {f"{H}_EXPTURN": "lean", f"{H}_EXPOVERLAP": "1"},         # the lean cuDNN order, S and P.V back to back (`xt xl xo`)
+    "T128": {f"{H}_TILES": "128:128x2pq", f"{H}_STORE": "1"},       # D = 128: the <= 4k row's kernel (128 keys, two Q buffers, so)
+    "SO": {f"{H}_STORE": "1"},                                      # the TMA store of O where the staging tile fits (`so`)
+    "W2": {f"{H}_WIDE256": "2"},                                    # D = 256: 128-key steps in one K/V stage (`vt`, O staged in Q)
+    "OQ": {f"{H}_OQ": "1"},                                         # D = 256: TMA store of O staged in the Q buffer (`so oq`)
+    "HD": {f"{H}_DIAG": "1"},                                       # causal: the half-width diagonal softmax (`hd`)
+    "EW": {f"{H}_EMPTYWG": "1"},                                    # empty warpgroups skip their products (`ew`)
+    "cudnn": {},
+}
+# Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
+# every form; a point with a sister (the same kernels at twice the length) times O and the forms that read above O on average
+# at the sister (at least the best two, at most four), so the call's seconds go where a form has a chance.
+POINTS = {
+    (128, 8192, 0): ["O", "PS", "RS", "XD", "XE", "XO", "T128", "SO"],
+    (64, 4096, 1): ["O", "PS", "RS", "HD", "EW", "SO", "XD"],
+    (256, 8192, 0): ["O", "PS", "RS", "XD", "XE", "W2", "OQ"],
+    (64, 8192, 1): ["O", "PS", "RS", "HD", "EW", "SO", "XD"],
+    (128, 16384, 0): ["O", "PS", "RS", "XD", "XE", "XO", "T128", "SO"],
+    (256, 16384, 0): ["O", "PS", "RS", "XD", "XE", "W2", "OQ"],
+    (256, 2048, 0): ["O", "PS", "RS", "XD", "W2"],
+}
+# Same-kernel controls (the knob leaves the point's kernel as shipped: the noise floor of one form against itself).
+CONTROLS = {((128, 8192, 0), "SO"), ((128, 16384, 0), "SO"), ((64, 4096, 1), "XD"), ((64, 8192, 1), "XD")}
+SISTER = {(64, 8192, 1): (64, 4096, 1), (128, 16384, 0): (128, 8192, 0), (256, 16384, 0): (256, 8192, 0)}
+LAST = [(256, 2048, 0)]  # timed after the fp16 windows, if the call has time left
+if os.environ.get("HF29_POINTS"):  # e.g. "128,8192,0;64,4096,1" (a subset, for a quick run)
+    keep = [tuple(int(x) for x in s.split(",")) for s in os.environ["HF29_POINTS"].split(";")]
+    POINTS = {p: f for p, f in POINTS.items() if p in keep}
+
+
+def pname(p):
+    return f"{'c' if p[2] else 'u'}D{p[0]}-{p[1] // 1024}k"
+
+
+def flops(p):
+    D, N, causal = p
+    B, Hh = 16384 // N, 2048 // D
+    return 4 * B * Hh * N * N * D * (0.5 if causal else 1)
+
+
+# ------------------------------------------------------------------------------------------------------------- worker
+def kernel_name(cu):
+    """The kernel's name from a cache entry's header, with ptxas's registers and spill line from its .log."""
+    head = open(cu, errors="replace").read(600)
+    m = re.search(r": ((?:fwd|hbwd)_\S+)", head)
+    log = open(cu[:-3] + ".log", errors="replace").read() if os.path.exists(cu[:-3] + ".log") else ""
+    regs = re.findall(r"Used (\d+) registers", log)
+    spill = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
+    return (m.group(1) if m else os.path.basename(cu)) + (f" [{max(map(int, regs))} regs" if regs else " [") + \
+        (f", spill {max(int(a) + int(b) for a, b in spill)} B]" if spill else "]")
+
+
+def worker(impl, dname, pts, logpath):
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    logf = open(logpath, "w")
+    os.dup2(logf.fileno(), 1)
+    os.dup2(logf.fileno(), 2)
+    sys.stdout = sys.stderr = logf
+    if os.environ.get("HF29_MOCK"):
+        return mock_worker(proto, pts, impl)
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    if impl != "cudnn":
+        from flash_attn import flash_attn_func
+    dtype = torch.bfloat16 if dname == "bf16" else torch.float16
+    cache = os.environ.get("FLASH_ATTENTION_CACHE_DIR", "")
+    fns, keep, names = {}, [], {}
+    t = lambda x: x.transpose(1, 2)  # noqa: E731
+    t_start = time.time()
+    torch.set_grad_enabled(False)
+    for p in pts:
+        D, N, causal = p
+        B, Hh = 16384 // N, 2048 // D
+        g = torch.Generator(device="cuda").manual_seed(N + causal + D)
+        q, k, v = (torch.randn(B, N, Hh, D, device="cuda", dtype=dtype, generator=g) for _ in range(3))
+        if impl == "cudnn":
+            def fn(q=q, k=k, v=v, causal=bool(causal)):
+                with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                    return F.scaled_dot_product_attention(t(q), t(k), t(v), is_causal=causal)
+        else:
+            fn = (lambda q=q, k=k, v=v, causal=bool(causal): flash_attn_func(q, k, v, causal=causal))
+        before = set(glob.glob(f"{cache}/*.cu")) if cache else set()
+        fn()
+        torch.cuda.synchronize()
+        new = sorted(set(glob.glob(f"{cache}/*.cu")) - before) if cache else []
+        names[pname(p)] = [kernel_name(x) for x in new]
+        print(f"point {pname(p)} {dname} {impl} kernels: {' '.join(names[pname(p)]) or '(none new)'}", flush=True)
+        for _ in range(2):
+            fn()
+        torch.cuda.synchronize()
+        fns[p] = fn
+        keep.append((q, k, v))
+    proto.write(json.dumps({"ok": True, "load_s": time.time() - t_start, "names": names,
+                            "mem_gb": torch.cuda.max_memory_allocated() / 2**30}) + "\n")
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        fn = fns[tuple(cmd["point"])]
+        if cmd["op"] == "sustain":
+            for _ in range(3):
+                fn()
+            torch.cuda.synchronize()
+            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            t0 = time.time()
+            e0.record()
+            calls = 0
+            while time.time() - t0 < cmd["seconds"]:
+                for _ in range(10):
+                    fn()
+                calls += 10
+                torch.cuda.synchronize()
+            e1.record()
+            torch.cuda.synchronize()
+            t1 = time.time()
+            proto.write(json.dumps({"t0": t0, "t1": t1, "calls": calls, "ms": e0.elapsed_time(e1) / calls}) + "\n")
+        elif cmd["op"] == "burst":
+            time.sleep(cmd.get("idle", 0.08))
+            t0 = time.time()
+            for _ in range(2):
+                fn()
+            ev = [torch.cuda.Event(enable_timing=True) for _ in range(11)]
+            ev[0].record()
+            for i in range(10):
+                fn()
+                ev[i + 1].record()
+            torch.cuda.synchronize()
+            t1 = time.time()
+            times = sorted(ev[i].elapsed_time(ev[i + 1]) for i in range(10))
+            proto.write(json.dumps({"t0": t0, "t1": t1, "ms": times[5], "min": times[0], "max": times[-1]}) + "\n")
+
+
+def mock_worker(proto, pts, impl):
+    import random
+    proto.write(json.dumps({"ok": True, "load_s": 0.0, "mem_gb": 0.0, "names": {pname(p): [f"mock_{impl}"] for p in pts}}) + "\n")
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        if cmd["op"] == "burst":
+            time.sleep(cmd.get("idle", 0.08))
+        t0 = time.time()
+        time.sleep(min(cmd.get("seconds", 0.05), 0.1))
+        ms = 5.0 * random.uniform(0.995, 1.005) * (0.98 if os.environ.get("HF29_MOCK_FAST") == impl else 1.0)
+        proto.write(json.dumps({"t0": t0, "t1": time.time(), "calls": 10, "ms": ms, "min": ms, "max": ms}) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------------- orchestrator
+class Worker:
+    def __init__(self, impl, dname, pts, out):
+        env = dict(os.environ)
+        env.update(IMPLS[impl])
+        env["FLASH_ATTENTION_CACHE_DIR"] = f"/tmp/fa-cache-hf29/{impl}-{dname}"  # per worker: kernel names from its files
+        os.makedirs(env["FLASH_ATTENTION_CACHE_DIR"], exist_ok=True)
+        self.name = f"{impl}/{dname}"
+        self.names = {}
+        self.p = subprocess.Popen([sys.executable, __file__, "--worker", impl, dname, json.dumps(pts),
+                                   f"{out}/w_{impl}_{dname}.log"], env=env, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(self, **cmd):
+        self.p.stdin.write(json.dumps(cmd) + "\n")
+        self.p.stdin.flush()
+        return self.read()
+
+    def read(self):
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.name}: worker died (see its log)")
+        return json.loads(line)
+
+
+def smi_samples(path):
+    out = []
+    for line in open(path):
+        parts = [x.strip() for x in line.split(",")]
+        try:
+            base, frac = parts[0].split(".")
+            ts = time.mktime(time.strptime(base, "%Y/%m/%d %H:%M:%S")) + float("0." + frac)
+            out.append((ts, float(parts[1]), float(parts[2]), float(parts[3]) if len(parts) > 3 else float("nan")))
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def window_stats(samples, a, b):
+    inside = [s for s in samples if a <= s[0] <= b]
+    if not inside:
+        return float("nan"), float("nan"), float("nan"), 0
+    n = len(inside)
+    return sum(s[1] for s in inside) / n, sum(s[2] for s in inside) / n, inside[-1][3], n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", nargs=4)
+    ap.add_argument("--out", default="/tmp/hf29")
+    ap.add_argument("--seconds", type=float, default=0.8)
+    ap.add_argument("--skip", type=float, default=0.2, help="drop this much of each sustained window's clock samples")
+    ap.add_argument("--windows", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--end", type=float, default=150.0, help="start nothing that would end after this many seconds")
+    args = ap.parse_args()
+    if args.worker:
+        impl, dname, pts, logpath = args.worker
+        worker(impl, dname, [tuple(p) for p in json.loads(pts)], logpath)
+        return
+    T0 = time.time()
+    el = lambda: time.time() - T0  # noqa: E731
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    rec = open(f"{out}/records.jsonl", "w")
+    smi_log = f"{out}/smi.csv"
+    smi_cmd = ["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu", "--format=csv,noheader,nounits",
+               "-lms", "50"]
+    if os.environ.get("HF29_MOCK"):
+        smi_cmd = ["bash", "-c", "while true; do echo \"$(date +'%Y/%m/%d %H:%M:%S.%3N'), 1500, 650, 60\"; sleep 0.05; done"]
+    smi = subprocess.Popen(smi_cmd, stdout=open(smi_log, "w"))
+    need = {}
+    for p, forms in POINTS.items():
+        for f in forms + ["cudnn"]:
+            need.setdefault(f, []).append(p)
+    W = {}
+    # bf16 workers for every form; fp16 workers for every form too (a candidate needs both dtypes; loading is untimed).
+    for dname in ("bf16", "fp16"):
+        for impl, pts in need.items():
+            W[(impl, dname)] = Worker(impl, dname, pts, out)
+    names = {}
+    for key, w in W.items():
+        try:
+            r = w.read()
+            names[key] = r.get("names", {})
+            print(f"[{el():5.1f}s] loaded {w.name}: {r['load_s']:.1f} s, {r['mem_gb']:.1f} GB", flush=True)
+        except (RuntimeError, ValueError) as e:
+            print(f"[{el():5.1f}s] {e}", flush=True)
+    json.dump({f"{k[0]}/{k[1]}": v for k, v in names.items()}, open(f"{out}/names.json", "w"), indent=1)
+
+    def note(kind, dname, p, impl, idx, r):
+        r.update(kind=kind, dtype=dname, point=pname(p), impl=impl, idx=idx, tflops=flops(p) / (r["ms"] * 1e-3) / 1e12)
+        rec.write(json.dumps(r) + "\n")
+        rec.flush()
+        return r
+
+    heated = set()
+
+    def sustained(dname, plan, windows, with_cudnn):
+        res = []
+        for p, forms in plan:
+            if dname not in heated:  # heat the card into its capped state before a dtype's first window
+                W[(forms[0], dname)].ask(op="sustain", point=p, seconds=1.5)
+                heated.add(dname)
+            for w in range(windows):
+                lst = forms + (["cudnn"] if with_cudnn and w == min(1, windows - 1) else [])
+                if el() + len(lst) * (args.seconds + 0.1) > args.end:
+                    print(f"[{el():5.1f}s] end: stop sustained {dname} at {pname(p)} window {w}", flush=True)
+                    return res, False
+                for f in lst:
+                    if (f, dname) not in W:
+                        continue
+                    r = note("sustain", dname, p, f, w, W[(f, dname)].ask(op="sustain", point=p, seconds=args.seconds))
+                    res.append(r)
+                    print(f"[{el():5.1f}s] sustain {dname} {pname(p)} w{w} {f:5} {r['tflops']:6.1f} TFLOP/s ({r['calls']} calls)",
+                          flush=True)
+        return res, True
+
+    def candidates(rows):
+        cands = []
+        for p, forms in POINTS.items():
+            base = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == "O"}
+            for f in forms[1:]:
+                if (p, f) in CONTROLS:
+                    continue
+                mine = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == f}
+                if base and len(mine) == len(base) and all(mine[i] > base[i] for i in base):
+                    cands.append((p, f))
+        return cands
+
+    def ratios(rows, p, f):
+        base = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == "O"}
+        return [r["tflops"] / base[r["idx"]] for r in rows if r["point"] == pname(p) and r["impl"] == f and r["idx"] in base]
+
+    def phases():
+        # 1. bf16 sustained: every form at the full points, the promising ones at the sister points.
+        s_bf16 = []
+        for p, forms in POINTS.items():
+            if p in LAST:
+                continue
+            if p in SISTER:
+                q = SISTER[p]
+                mean = {f: sum(rs) / len(rs) for f in POINTS[q][1:] if (q, f) not in CONTROLS and (rs := ratios(s_bf16, q, f))}
+                ranked = sorted(mean, key=lambda f: -mean[f])
+                pick = [f for f in ranked if mean[f] > 1.0][:4]
+                pick += [f for f in ranked if f not in pick][:max(0, 2 - len(pick))]
+                forms = ["O"] + [f for f in forms[1:] if f in pick]
+                print(f"[{el():5.1f}s] {pname(p)}: forms {forms} (means at {pname(q)}: "
+                      + " ".join(f"{f} {m:.3f}" for f, m in mean.items()) + ")", flush=True)
+            res, ok = sustained("bf16", [(p, forms)], args.windows, True)
+            s_bf16 += res
+            if not ok:
+                break
+        cands = candidates(s_bf16)
+        print(f"[{el():5.1f}s] bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}", flush=True)
+        # 2. fp16 sustained where a form beat O in every bf16 window (points with the largest margin first).
+        plan = {}
+        for p, f in sorted(cands, key=lambda c: -min(ratios(s_bf16, *c))):
+            plan.setdefault(p, ["O"]).append(f)
+        s_fp16 = []
+        if plan:
+            s_fp16, _ = sustained("fp16", list(plan.items()), args.windows, False)
+        both = [(p, f) for p, f in candidates(s_fp16) if (p, f) in cands]
+        json.dump([[pname(p), f, list(p)] for p, f in both], open(f"{out}/candidates.json", "w"))
+        print(f"[{el():5.1f}s] both-dtype sustained candidates: {[(pname(p), f) for p, f in both] or 'none'}", flush=True)
+        # 3. the short extra point(s), bf16, every form.
+        for p in LAST:
+            if p in POINTS:
+                sustained("bf16", [(p, POINTS[p])], args.windows, True)
+        # 4. bf16 burst rounds for comparison (the forms timed sustained at each point; order rotated per round).
+        timed = {}
+        for r in s_bf16:
+            timed.setdefault(r["point"], [])
+            if r["impl"] not in timed[r["point"]]:
+                timed[r["point"]].append(r["impl"])
+        for r in range(args.rounds):
+            cost = sum(len(v) for v in timed.values()) * 0.2
+            if el() + cost > args.end:
+                print(f"[{el():5.1f}s] end: stop bursts before round {r}", flush=True)
+                break
+            for p in POINTS:
+                impls = timed.get(pname(p), [])
+                if not impls:
+                    continue
+                impls = impls[r % len(impls):] + impls[:r % len(impls)]
+                for f in impls:
+                    note("burst", "bf16", p, f, r, W[(f, "bf16")].ask(op="burst", point=p, idle=0.08))
+            print(f"[{el():5.1f}s] burst round {r} done", flush=True)
+    try:
+        phases()
+    except Exception as e:  # a dead worker: keep what was measured
+        print(f"[{el():5.1f}s] phases stopped: {e!r}", flush=True)
+    for w in W.values():
+        try:
+            w.p.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            w.p.stdin.flush()
+        except OSError:
+            pass
+    for w in W.values():
+        try:
+            w.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            w.p.kill()
+    time.sleep(0.2)
+    smi.terminate()
+    smi.wait()
+    rec.close()
+    report(out)
+
+
+def report(out):
+    samples = smi_samples(f"{out}/smi.csv")
+    recs = [json.loads(x) for x in open(f"{out}/records.jsonl")]
+    names = json.load(open(f"{out}/names.json")) if os.path.exists(f"{out}/names.json") else {}
+    skip = 0.2
+    for r in recs:
+        a = r["t0"] + (skip if r["kind"] == "sustain" else 0.0)
+        r["mhz"], r["w"], r["degc"], r["n"] = window_stats(samples, a, r["t1"])
+    temps = [s[3] for s in samples if s[3] == s[3]]
+    print(f"\n{len(samples)} nvidia-smi samples (GPU temperature {min(temps, default=0):.0f}-{max(temps, default=0):.0f} C)."
+          " Sustained windows: TFLOP/s|mean SM MHz|mean W|pJ/FLOP (W / TFLOP/s); ÷O and ÷cuDNN in the same window index")
+    for dname in ("bf16", "fp16"):
+        for p in POINTS:
+            rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
+            if not rows:
+                continue
+            print(f"== sustained {dname} {pname(p)}")
+            base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+            cu = [r["tflops"] for r in rows if r["impl"] == "cudnn"]
+            for f in POINTS[p] + ["cudnn"]:
+                fr = [r for r in rows if r["impl"] == f]
+                if not fr:
+                    continue
+                cells = " ".join(f"w{r['idx']} {r['tflops']:5.1f}|{r['mhz']:4.0f}|{r['w']:3.0f}|{r['w'] / r['tflops']:.3f}"
+                                 for r in fr)
+                ratio = " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
+                mean = sum(r["tflops"] for r in fr) / len(fr)
+                vs = f"  ÷cuDNN {mean / cu[0]:.3f}" if cu else ""
+                kn = " ".join(n for n in names.get(f"{f}/{dname}", {}).get(pname(p), []))
+                print(f"  {f:5}{'*' if (p, f) in CONTROLS else ' '}{cells}  ÷O {ratio}{vs}  {kn}")
+    print("\nBursts (2 warm + 10 timed, median; bf16): TFLOP/s per round; ÷O per round; ÷cuDNN per round; mean MHz in the burst")
+    for p in POINTS:
+        rows = [r for r in recs if r["kind"] == "burst" and r["point"] == pname(p)]
+        if not rows:
+            continue
+        print(f"== burst bf16 {pname(p)}")
+        base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+        cu = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "cudnn"}
+        for f in POINTS[p] + ["cudnn"]:
+            fr = sorted((r for r in rows if r["impl"] == f), key=lambda r: r["idx"])
+            print(f"  {f:5} " + "/".join(f"{r['tflops']:.0f}" for r in fr)
+                  + "  ÷O " + " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
+                  + "  ÷cuDNN " + " ".join(f"{r['tflops'] / cu[r['idx']]:.3f}" for r in fr if r["idx"] in cu)
+                  + "  MHz " + "/".join(f"{r['mhz']:.0f}" for r in fr))
+    print("\nSummary: ÷O min-max over the sustained windows (bf16 | fp16), bf16 means (TFLOP/s, MHz, W, pJ/FLOP), bf16 ÷cuDNN;"
+          " WIN = above O in every sustained window of both dtypes")
+    for p in POINTS:
+        cu = [r["tflops"] for r in recs if r["kind"] == "sustain" and r["dtype"] == "bf16" and r["point"] == pname(p) and r["impl"] == "cudnn"]
+        for f in POINTS[p] + ["cudnn"]:
+            cells, every = [], f not in ("O", "cudnn")
+            for dname in ("bf16", "fp16"):
+                rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
+                base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+                rs = [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
+                if not rs:
+                    cells.append(f"{dname} -")
+                    every = False
+                    continue
+                every = every and min(rs) > 1
+                cells.append(f"{dname} {min(rs):.3f}-{max(rs):.3f}")
+            sus = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
+            if not sus:
+                continue
+            n = len(sus)
+            tf, mhz, w = (sum(r[k] for r in sus) / n for k in ("tflops", "mhz", "w"))
+            print(f"  {pname(p)} {f:5} | " + " | ".join(cells) + f" | {tf:5.1f} TFLOP/s {mhz:4.0f} MHz {w:3.0f} W {w / tf:.3f} pJ"
+                  + (f" | ÷cuDNN {tf / cu[0]:.3f}" if cu else "") + ("  WIN" if every else ""))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--report":
+        report(sys.argv[2])
+    else:
+        main()
