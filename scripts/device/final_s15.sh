@@ -9,7 +9,8 @@
 #      2048² and 2048 × 1500 (GQA), bf16 and fp16. The backward's product-order set + staged dK/dV epilogue at causal tile
 #      D = 128 up to 16k keys (hopbwd21; the causal 1k–8k kernel): scripts/device/bwd_long_check.py, causal 16384² and 16000 × 16384
 #      against a float32 reference beside cuDNN / SDPA math in the input precision; the same script checks the forward's lazy O
-#      rescale on its default route (causal D = 64 16384², hopfwd28's `lr`).
+#      rescale on its default route (causal D = 64 16384², hopfwd28's `lr`) and the precomputed descriptors + early rescale at
+#      unmasked D = 256 8192² (hopfwd29's rule); memcheck + racecheck of those two kernels at 2100² / 4200² with their knobs.
 #   usage on the device: bash scripts/device/final_s15.sh   (carry .device-me: flash-attn.gz, libflashattention.so)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; OUT=/tmp/fs15; mkdir -p "$RESULT" "$OUT/py" "$OUT/logs"; LOG=$OUT/logs
@@ -30,9 +31,10 @@ env $BL FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-long FLASH_ATTENTION_LIB=$PWD/.devi
 python3 -c "
 import numpy as np
 r = np.random.default_rng(15)
-for name, (sq, sk, h, hk) in {'fa': (2048, 2048, 2, 2), 'fb': (2048, 1500, 4, 2), 'fc': (2100, 2100, 2, 2)}.items():
+for name, (sq, sk, h, hk, d) in {'fa': (2048, 2048, 2, 2, 64), 'fb': (2048, 1500, 4, 2, 64), 'fc': (2100, 2100, 2, 2, 64),
+                                 'fd': (4200, 4200, 1, 1, 256)}.items():
     for c, n, hh in (('q', sq, h), ('k', sk, hk), ('v', sk, hk)):
-        np.save(f'/tmp/s15{name}_{c}.npy', (r.standard_normal((1, n, hh, 64)) * 0.5).astype(np.float32))
+        np.save(f'/tmp/s15{name}_{c}.npy', (r.standard_normal((1, n, hh, d)) * 0.5).astype(np.float32))
 "
 # One chain of sanitizer runs (beside A–C's own jobs, more parallel runs starve the timeouts)
 (
@@ -50,21 +52,30 @@ for tool in memcheck racecheck; do
     --out /tmp/s15_${tool}fc_o.npy --causal --dtype bfloat16 --device cuda > "$LOG/s15_${tool}fcbfloat16.txt" 2>&1; echo "exit $?" >> "$LOG/s15_${tool}fcbfloat16.txt"
 done
 ) &
+# The unmasked D = 256 long row's kernel with the precomputed descriptors + early rescale (…tmaws2pxder, the default from 8k keys),
+# reached at 4200² with both knobs forced (the same row past 4k queries), on its own chain.
+(
+for tool in memcheck racecheck; do
+  env FLASH_ATTENTION_HOPPER_DESC=1 FLASH_ATTENTION_HOPPER_EARLYRESCALE=1 FLASH_ATTENTION_HOPPER_GRID=2 FLASH_ATTENTION_CACHE_DIR=/tmp/c-s15-$tool-fd-bfloat16 \
+    timeout 200 "$san" --tool $tool --kernel-name kns=flash_attention_forward --error-exitcode 9 /tmp/fa run --q /tmp/s15fd_q.npy --k /tmp/s15fd_k.npy \
+    --v /tmp/s15fd_v.npy --out /tmp/s15_${tool}fd_o.npy --dtype bfloat16 --device cuda > "$LOG/s15_${tool}fdbfloat16.txt" 2>&1; echo "exit $?" >> "$LOG/s15_${tool}fdbfloat16.txt"
+done
+) &
 d_jobs=$(jobs -p)
 closing_checks_run
 wait $d_jobs
 stamp "D: session 15 defaults"
 closing_checks_report
 echo "=== session 15 defaults"
-fk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*(hdxderew|lr)_sm_90a" | sort -u | tr '\n' ' '; }
+fk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*(hdxderew|lr|d256_m128n80w12b1_lse_tmaws2pxder)_sm_90a" | sort -u | tr '\n' ' '; }
 echo "verify (fwd+bwd, lengths 500-4096): $(grep -E 'passed' "$LOG/s15_verify.txt" | tail -1); hd+ew: $(fk /tmp/c-s15-verify)"
 echo "torch float64 forward oracle long: $(grep '^oracle' "$LOG/s15_fwd_long.txt"); $(fk /tmp/c-s15-fl)"
 echo "torch float64 forward oracle long, 2-block grid: $(grep '^oracle' "$LOG/s15_fwd_long_g2.txt"); $(fk /tmp/c-s15-fl2)"
 grep -h '^FAIL' "$LOG"/s15_fwd_long*.txt "$LOG/s15_verify.txt" | head -3
-echo "causal 16k (backward D = 128 set + ste, forward D = 64 lr) against float32: $(grep '^bwd_long_check' "$LOG/s15_bwd_long.txt"); kernels: $(grep -oE 'hbwd_dkdv[a-z0-9_]*' "$LOG/s15_bwd_long.txt" | sort | uniq -c | tr '\n' ' ')"
-grep -E '^(ok|FAIL)' "$LOG/s15_bwd_long.txt"; echo "  forward lr kernels: $(fk /tmp/c-s15-long)"
+echo "long problems (backward causal D = 128 16k set + ste, forward causal D = 64 16k lr, forward unmasked D = 256 8k xd + er) against float32: $(grep '^bwd_long_check' "$LOG/s15_bwd_long.txt"); kernels: $(grep -oE 'hbwd_dkdv[a-z0-9_]*' "$LOG/s15_bwd_long.txt" | sort | uniq -c | tr '\n' ' ')"
+grep -E '^(ok|FAIL)' "$LOG/s15_bwd_long.txt"; echo "  forward kernels of these defaults: $(fk /tmp/c-s15-long)"
 for tool in memcheck racecheck; do
-  for n in fa fb fc; do
+  for n in fa fb fc fd; do
     for dt in bfloat16 float16; do
       [ -f "$LOG/s15_$tool$n$dt.txt" ] || continue
       echo "$tool forward $n $dt (2-block grid): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s15_$tool$n$dt.txt" | tail -1) $(tail -1 "$LOG/s15_$tool$n$dt.txt"); $(fk /tmp/c-s15-$tool-$n-$dt)"
