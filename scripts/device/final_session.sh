@@ -11,7 +11,8 @@
 # memcheck and racecheck over a multi-step Hopper backward call.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-gunzip -c .device-me/flash-attn.gz > /tmp/fa && chmod +x /tmp/fa || exit 1
+# Unpacked beside and renamed over: a caller may be running /tmp/fa in the background ("Text file busy" on a write in place).
+gunzip -c .device-me/flash-attn.gz > /tmp/fa.new.$$ && chmod +x /tmp/fa.new.$$ && mv -f /tmp/fa.new.$$ /tmp/fa || exit 1
 export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 summary=()
 skip=" ${FINAL_SKIP:-} "; want() { [[ $skip != *" $1 "* ]]; }

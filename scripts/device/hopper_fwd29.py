@@ -42,6 +42,8 @@ IMPLS = {
     "OQ": {f"{H}_OQ": "1"},                                         # D = 256: TMA store of O staged in the Q buffer (`so oq`)
     "HD": {f"{H}_DIAG": "1"},                                       # causal: the half-width diagonal softmax (`hd`)
     "EW": {f"{H}_EMPTYWG": "1"},                                    # empty warpgroups skip their products (`ew`)
+    "HDEW": {f"{H}_DIAG": "1", f"{H}_EMPTYWG": "1"},                # both (`hd` + `ew`)
+    "LR": {f"{H}_RESCALE": "lazy"},                                 # the lazy O rescale (`lr`, hopfwd28)
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
@@ -60,6 +62,9 @@ POINTS = {
 CONTROLS = {((128, 8192, 0), "SO"), ((128, 16384, 0), "SO"), ((64, 4096, 1), "XD"), ((64, 8192, 1), "XD")}
 SISTER = {(64, 8192, 1): (64, 4096, 1), (128, 16384, 0): (128, 8192, 0), (256, 16384, 0): (256, 8192, 0)}
 LAST = [(256, 2048, 0)]  # timed after the fp16 windows, if the call has time left
+if os.environ.get("HF29_FORMS"):  # e.g. "64,4096,1:O,HD,EW;64,8192,1:O,HD" (points and their forms; no sister picking)
+    POINTS = {tuple(int(x) for x in s.split(":")[0].split(",")): s.split(":")[1].split(",") for s in os.environ["HF29_FORMS"].split(";")}
+    SISTER, LAST = {}, []
 if os.environ.get("HF29_POINTS"):  # e.g. "128,8192,0;64,4096,1" (a subset, for a quick run)
     keep = [tuple(int(x) for x in s.split(",")) for s in os.environ["HF29_POINTS"].split(";")]
     POINTS = {p: f for p, f in POINTS.items() if p in keep}
