@@ -1398,8 +1398,10 @@ struct HopperForwardTests {
             for type in [ElementType.bfloat16, .float16] {
                 for n in [512, 1024] { #expect(try pick(D, n, type).halfDiagonalStep, "D = \(D) N = \(n)") }
                 // D = 64 at 2048 takes it beside the empty warpgroups on its three-warpgroup row (defaultCausalThreeWarpgroupDiagonal).
-                #expect((try pick(D, 2048, type)).halfDiagonalStep == (D == 64 && getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil))
-                #expect(!(try pick(D, 4096, type)).halfDiagonalStep)
+                for n in [2048, 4096] {
+                    #expect((try pick(D, n, type)).halfDiagonalStep == (D == 64 && getenv("FLASH_ATTENTION_HOPPER_EMPTYWG") == nil))
+                }
+                #expect(!(try pick(D, 8192, type)).halfDiagonalStep)
                 #expect(!(try pick(D, 512, type, mask: .none)).halfDiagonalStep)
             }
             let varlen = try pick(D, 512, varlen: true), f32 = try pick(D, 512, out: .float32)
@@ -1601,10 +1603,10 @@ struct HopperForwardTests {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
-                // (The 128-key causal D = 256 form's suffixes `vt`, `ob`, the Q halves' `qh` / `qr` and the empty
-                // warpgroups' `ew` follow `er`.)
+                // (The 128-key causal D = 256 form's suffixes `vt`, `ob`, the Q halves' `qh` / `qr`, the empty
+                // warpgroups' `ew` and the lazy rescale's `lr` follow `er`.)
                 var name = d.name
-                for suffix in ["ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
+                for suffix in ["lr", "ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
         }
@@ -1915,11 +1917,12 @@ struct HopperForwardTests {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // Causal D = 64 at 2048 (session 15): the three-warpgroup row's pair (defaultCausalThreeWarpgroupDiagonal).
-                    let causalPair = d == 64 && mask == .causal && n == 2048
+                    let causalPair = d == 64 && mask == .causal && (n == 2048 || n == 4096)
                     let expected = (d == 64 && mask == .none && n <= 4096 && n != 576) || causalPair
                     #expect(routed.skipEmptyWarpgroups == expected, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if causalPair {
-                        #expect(routed.halfDiagonalStep && routed.name == "fwd_bf16_d64_m192n128w16b1_causal_lse_tmaws2pdq2lthdxderew_sm_90a",
+                        #expect(routed.halfDiagonalStep && routed.name == "fwd_bf16_d64_m192n128w16b1_causal_lse_tmaws2pdq2lthdxderew_sm_90a"
+                                 && !routed.lazyRescale,
                                 "\(routed.name)")
                     }
                     if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
@@ -1935,15 +1938,17 @@ struct HopperForwardTests {
         #expect(!rule(64, false, 3, false, false, 512, 512) && rule(64, false, 3, false, true, 4096, 4096) && rule(64, false, 3, false, true, 512, 4096)
                 && !rule(64, false, 3, false, true, 4097, 4097) && !rule(64, false, 3, false, true, 8192, 8192) && !rule(64, false, 3, false, true, 512, 4097))
         #expect(!rule(64, false, 3, false, true, 576, 576) && !rule(64, false, 3, false, true, 0, 512) && !rule(64, false, 3, false, true, 767, 512))
-        // The causal three-warpgroup pair's rule: Sq ≤ 2048 with an empty warpgroup in the last row block, Sk ≤ 2048.
+        // The causal three-warpgroup pair's rule: Sq ≤ 4096 with an empty warpgroup in the last row block, Sk ≤ 4096.
         let pair = KernelHeuristics.defaultCausalThreeWarpgroupDiagonal
         #expect(pair(64, true, 3, false, true, 2048, 2048) && pair(64, true, 3, false, true, 2048, 1000) && pair(64, true, 3, false, true, 2000, 2048))
+        #expect(pair(64, true, 3, false, true, 4096, 4096) && pair(64, true, 3, false, true, 2048, 4096) && pair(64, true, 3, false, true, 3000, 3000))
         #expect(!pair(64, false, 3, false, true, 2048, 2048) && !pair(64, true, 2, false, true, 2048, 2048) && !pair(128, true, 3, false, true, 2048, 2048))
-        #expect(!pair(64, true, 3, true, true, 2048, 2048) && !pair(64, true, 3, false, false, 2048, 2048) && !pair(64, true, 3, false, true, 2049, 2048)
-                && !pair(64, true, 3, false, true, 2048, 2049) && !pair(64, true, 3, false, true, 3072, 3072) && !pair(64, true, 3, false, true, 1920, 1920)
-                && !pair(64, true, 3, false, true, 0, 2048))
-        // Queries that fill every warpgroup of the last row block (1920 = 10 · 192), or more keys than timed, keep the row.
-        for (sq, sk) in [(1920, 1920), (2048, 3072), (2100, 2100)] {
+        #expect(!pair(64, true, 3, true, true, 2048, 2048) && !pair(64, true, 3, false, false, 2048, 2048) && !pair(64, true, 3, false, true, 4097, 4096)
+                && !pair(64, true, 3, false, true, 2048, 4097) && !pair(64, true, 3, false, true, 3072, 3072) && !pair(64, true, 3, false, true, 1920, 1920)
+                && !pair(64, true, 3, false, true, 0, 2048) && !pair(64, true, 3, false, true, 8192, 8192))
+        // Queries that fill every warpgroup of the last row block (1920 = 10 · 192, 3072 = 16 · 192), or more keys than timed,
+        // keep the row.
+        for (sq, sk) in [(1920, 1920), (2048, 8192), (2100, 2100), (3072, 3072)] {
             let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 64, mask: .causal, tensorMapFriendly: true,
                                                                                seqlenQ: sq, seqlenK: sk), architecture: .sm90a).descriptor
             #expect(!routed.skipEmptyWarpgroups && !(routed.consumerWarpgroups == 3 && routed.halfDiagonalStep), "\(sq) × \(sk): \(routed.name)")
@@ -2021,36 +2026,43 @@ struct HopperForwardTests {
                 for n in [512, 2048, 16384] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    // On by default only on the causal three-warpgroup D = 64 row from 16k keys (lazyRescaleDefault).
-                    #expect(routed.lazyRescale == (d == 64 && mask == .causal && n == 16384 && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
+                    // On by default only on the three-warpgroup D = 64 rows from 8k keys (lazyRescaleDefault).
+                    #expect(routed.lazyRescale == (d == 64 && n == 16384 && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
                 }
             }
         }
     }
 
-    /// The lazy O rescale's default (session 15, hopfwd28): the causal three-warpgroup tile D = 64 row from 16k keys only.
+    /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
+    /// 8k keys, causal and unmasked.
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
         let rule = KernelHeuristics.defaultLazyRescale
-        #expect(rule(64, true, 3, false, 16384) && rule(64, true, 3, false, 32768))
-        #expect(!rule(64, true, 3, false, 8192) && !rule(64, false, 3, false, 16384) && !rule(128, true, 2, false, 16384)
+        #expect(rule(64, true, 3, false, 16384) && rule(64, true, 3, false, 32768) && rule(64, true, 3, false, 8192) && rule(64, false, 3, false, 8192))
+        #expect(!rule(64, true, 3, false, 8191) && !rule(64, false, 3, false, 4096) && !rule(128, true, 2, false, 16384)
                 && !rule(64, true, 2, false, 16384) && !rule(64, true, 3, true, 16384))
         func pick(_ D: Int, _ n: Int, _ mask: KernelMask, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
         }
         for type in [ElementType.bfloat16, .float16] {
-            let long = try pick(64, 16384, .causal, type)
-            #expect(long.lazyRescale && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
-            #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
-            for (D, n, mask) in [(64, 8192, KernelMask.causal), (64, 2048, .causal), (64, 16384, .none), (128, 16384, .causal), (256, 16384, .causal)] {
+            for (n, mask) in [(16384, KernelMask.causal), (8192, .causal), (8192, .none), (16384, .none)] {
+                let long = try pick(64, n, mask, type)
+                #expect(long.lazyRescale && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
+                #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
+            }
+            for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 16384, .causal),
+                                 (128, 8192, .none)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
             }
         }
-        #expect(KernelHeuristics.tableVariants(for: .sm90a).contains { $0.lazyRescale && $0.headDim == 64 && $0.mask == .causal && $0.consumerWarpgroups == 3 })
+        let variants = KernelHeuristics.tableVariants(for: .sm90a)
+        for mask in [KernelMask.causal, .none] {
+            #expect(variants.contains { $0.lazyRescale && $0.headDim == 64 && $0.mask == mask && $0.consumerWarpgroups == 3 }, "\(mask)")
+        }
     }
 
     @Test func tableVariantsIncludeShortSequenceDefaults() throws {

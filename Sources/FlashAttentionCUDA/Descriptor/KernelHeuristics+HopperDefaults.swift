@@ -83,8 +83,8 @@ extension KernelHeuristics {
     /// Whether the causal three-warpgroup row (tile D = 64, 192-row tiles, from 2k queries) takes the half-width diagonal
     /// softmax (``AttentionKernelDescriptor/halfDiagonalStep``, `hd`) and lets empty warpgroups skip their products
     /// (``AttentionKernelDescriptor/skipEmptyWarpgroups``, `ew`) when neither `FLASH_ATTENTION_HOPPER_DIAG` nor
-    /// `FLASH_ATTENTION_HOPPER_EMPTYWG` is set: dense, outputs of the input type, at most 2048 queries and keys, and only where
-    /// the last row block leaves a warpgroup empty (seqlenQ mod 192 in 1…128) — in effect Sq = 2048, the one length timed.
+    /// `FLASH_ATTENTION_HOPPER_EMPTYWG` is set: dense, outputs of the input type, at most 4096 queries and keys, and only where
+    /// the last row block leaves a warpgroup empty (seqlenQ mod 192 in 1…128; 2048 and 4096 do, 3072 does not).
     ///
     /// H100, session 14 (hopfwd27, scripts/device/hopper_fwd27b.sh, 4 + 4 interleaved rounds, the pair forced with
     /// `FLASH_ATTENTION_HOPPER_DIAG=1 FLASH_ATTENTION_HOPPER_EMPTYWG=dyn`, ratio to the shipped kernel): causal D = 64 2k
@@ -93,16 +93,21 @@ extension KernelHeuristics {
     /// 0.962–1.019 / 0.902–1.041 (so not there: the rule stops at 2048), and in the same call with the pair forced the pinned
     /// float64 oracle 16/16 (2-block grid 16/16), the torch float64 forward oracle `long` on a 2-block grid 48/48 (it reached
     /// `…pdq2lthdxderew`, bf16 and fp16), memcheck 0 errors and racecheck 0 hazards at causal 2100², 2048², 2500 × 2048.
+    /// Session 15, the closing calls: the default route's checks green (final_s15.sh), and at causal 4k, in sustained windows at
+    /// the 700 W cap (scripts/device/final_s15b.sh: hopper_fwd29.py, 2.5 s windows, three a form and dtype, a same-kernel
+    /// control at 0.991–1.006), the pair read 1.032–1.046 (bf16) / 1.030–1.044 (fp16) in every window (`hd` alone 1.016–1.025,
+    /// `ew` alone 1.012–1.034, the lazy rescale 1.005–1.025), bursts 1.036–1.042; so up to 4096. At 8k the pair read
+    /// 1.002–1.022, below the lazy rescale (``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:)``).
     public static func defaultCausalThreeWarpgroupDiagonal(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
                                                            sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         guard tileHeadDim == 64, causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
-              seqlenQ > 0, seqlenQ <= 2048, seqlenK > 0, seqlenK <= 2048 else { return false }
+              seqlenQ > 0, seqlenQ <= 4096, seqlenK > 0, seqlenK <= 4096 else { return false }
         return (1...128).contains(seqlenQ % 192)
     }
 
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
-    /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the causal three-warpgroup tile D = 64 row (192-row tiles, from 2k queries),
-    /// dense, from 16k keys.
+    /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
+    /// and unmasked, dense, from 8k keys.
     ///
     /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
     /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
@@ -111,8 +116,13 @@ extension KernelHeuristics {
     /// (unmasked D = 128 0.92–1.05, unmasked D = 64 2k 0.98–1.00). Forced on every row: the pinned float64 oracle 32/32 (2-block
     /// grid 32/32), the torch float64 forward oracle `g2` 56/56 and `long` 48/48, memcheck 0 errors and racecheck 0 hazards;
     /// the output's error against naive attention 0.89–1.00× the shipped kernel's bound.
+    /// Session 15, the closing calls (scripts/device/final_s15b.sh: sustained 2.5 s windows at the 700 W cap, three a form and
+    /// dtype, a same-kernel control at 0.991–1.006): causal D = 64 8k 1.017–1.022 (bf16) / 1.014–1.018 (fp16) in every window,
+    /// unmasked D = 64 8k 1.024–1.035 / 1.015–1.026 (bursts 1.024–1.026), at the same clock with 2–3 % less energy per FLOP;
+    /// so from 8k keys on both masks. Unmasked 16k was timed only in hopfwd28's bursts (0.98–1.05 / 0.99–1.10, the cap's
+    /// swing); 8193…16383 keys run the same kernels.
     public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int) -> Bool {
-        tileHeadDim == 64 && causal && consumerWarpgroups == 3 && !varlen && seqlenK >= 16384
+        tileHeadDim == 64 && consumerWarpgroups == 3 && !varlen && seqlenK >= 8192
     }
 
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):

@@ -500,7 +500,7 @@ public enum KernelHeuristics {
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=lazy: a row keeps its maximum unless it grows past 2^8, and O·α is skipped in
         // warps where every row kept it (lazyRescale, session 15).
-        // Unset, defaultLazyRescale (the causal three-warpgroup D = 64 row from 16k keys).
+        // Unset, defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys).
         if HopperForwardKnobs.rescale == "lazy" { d.lazyRescale = true }
         if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
             && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
@@ -876,9 +876,11 @@ public enum KernelHeuristics {
                 }
             }
         }
-        // Causal tile D = 64 from 16k keys: the three-warpgroup row's lazy O rescale (defaultLazyRescale).
+        // Tile D = 64 from 8k keys: the three-warpgroup rows' lazy O rescale (defaultLazyRescale), causal and unmasked.
         for choice in table(for: architecture) {
-            add(problem(choice, .causal, 16384)) { $0.lazyRescale }
+            for mask in [KernelMask.causal, .none] {
+                add(problem(choice, mask, 8192)) { $0.lazyRescale }
+            }
         }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
         // (defaultQueryHalves), a kernel 512 keys do not reach.
