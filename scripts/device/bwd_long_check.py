@@ -8,6 +8,8 @@ twice cuDNN's (or below 1e-2).
 
     FLASH_ATTENTION_LIB=.../libflashattention.so FLASH_ATTENTION_HOPPER_BWD_LOG=1 PYTHONPATH=python python3 scripts/device/bwd_long_check.py
 """
+import os
+
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -24,7 +26,12 @@ def main():
     cases = 0
     # (Sq, Sk, D, causal): the last one is the forward's precomputed descriptors + early rescale at unmasked D = 256 from
     # 8k keys (hopfwd29), with the wide backward beside it.
-    for sq, sk, hd, causal in ((16384, 16384, 128, True), (16000, 16384, 128, True), (16384, 16384, 64, True), (8192, 8192, 256, False)):
+    # FA_LONG_CASES=more adds the lazy O rescale's 8k rows (causal and unmasked D = 64, the default from 8k keys since the
+    # second confirm of session 15).
+    cases_list = [(16384, 16384, 128, True), (16000, 16384, 128, True), (16384, 16384, 64, True), (8192, 8192, 256, False)]
+    if os.environ.get("FA_LONG_CASES") == "more":
+        cases_list = [(8192, 8192, 64, True), (8192, 8192, 64, False), (8300, 8192, 64, False), (16384, 16384, 64, False)]
+    for sq, sk, hd, causal in cases_list:
         for dtype in (torch.bfloat16, torch.float16):
             cases += 1
             g = torch.Generator(device="cuda").manual_seed(sq + sk + hd)
