@@ -44,6 +44,8 @@ IMPLS = {
     "EW": {f"{H}_EMPTYWG": "1"},                                    # empty warpgroups skip their products (`ew`)
     "HDEW": {f"{H}_DIAG": "1", f"{H}_EMPTYWG": "1"},                # both (`hd` + `ew`)
     "LR": {f"{H}_RESCALE": "lazy"},                                 # the lazy O rescale (`lr`, hopfwd28)
+    "XELR": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "lazy"},  # lr with the rescale off the turn (`xder` + `lr`)
+    "HDLR": {f"{H}_DIAG": "1", f"{H}_RESCALE": "lazy"},              # causal: `hd` beside the lazy rescale
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
