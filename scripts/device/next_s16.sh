@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared at the end of session 15 for the next session's first call (about 5 min on a fresh H100; carry .device-me with
+# Prepared at the end of session 15 for the next session's first call (about 7 min on a fresh H100; carry .device-me with
 # libflashattention.so of the tree): a sustained confirm (scripts/device/hopper_fwd29.py with HF29_FORMS: 2.5 s windows,
 # forms alternated, three windows a form and dtype, nvidia-smi clock and power, fp16 where bf16 wins every window) of the
 # candidates session 15 saw once or never timed:
