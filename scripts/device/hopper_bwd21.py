@@ -18,14 +18,17 @@ every bf16 window (a candidate needs both dtypes), as time allows (--budget, sec
     python3 scripts/device/hopper_bwd21.py --report DIR      # the tables again from DIR/records.jsonl and DIR/smi.csv
 
 HB21_MOCK=1 runs the protocol without a GPU (CPU sleeps for the calls, fake clock samples; HB21_MOCK_FAST=<impl> makes one
-implementation 20 % faster), to test the orchestration before spending device time.
+implementation 20 % faster), to test the orchestration before spending device time. The worker protocol, the sampler, the
+sustained / burst loops and the shared report pieces are in sustained.py (stage it beside a copy of this script).
 """
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sustained as sus  # noqa: E402
 
 B_ = "FLASH_ATTENTION_HOPPER_BWD"
 SET = {f"{B_}_EARLYDV": "1", f"{B_}_LATEDK": "1", f"{B_}_MASKBRANCH": "1", f"{B_}_DESC": "1"}
@@ -64,13 +67,9 @@ def flops(p):
 
 # ------------------------------------------------------------------------------------------------------------- worker
 def worker(impl, dname, pts, logpath):
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    logf = open(logpath, "w")
-    os.dup2(logf.fileno(), 1)
-    os.dup2(logf.fileno(), 2)
-    sys.stdout = sys.stderr = logf
+    proto = sus.open_proto(logpath)
     if os.environ.get("HB21_MOCK"):  # protocol test without a GPU: CPU sleeps stand in for the calls
-        return mock_worker(proto, pts, impl)
+        return sus.mock_serve(proto, impl, {}, "HB21_MOCK_FAST", cap=0.2, spread=0.05, fast=0.8)
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -107,103 +106,11 @@ def worker(impl, dname, pts, logpath):
         keep.append((q, k, v, do, out))
     proto.write(json.dumps({"ok": True, "load_s": time.time() - t_start,
                             "mem_gb": torch.cuda.max_memory_allocated() / 2**30}) + "\n")
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        fn = fns[tuple(cmd["point"])]
-        with torch.enable_grad():
-            if cmd["op"] == "sustain":
-                for _ in range(3):
-                    fn()
-                torch.cuda.synchronize()
-                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                t0 = time.time()
-                e0.record()
-                calls = 0
-                while time.time() - t0 < cmd["seconds"]:
-                    for _ in range(10):
-                        fn()
-                    calls += 10
-                    torch.cuda.synchronize()
-                e1.record()
-                torch.cuda.synchronize()
-                t1 = time.time()
-                proto.write(json.dumps({"t0": t0, "t1": t1, "calls": calls, "ms": e0.elapsed_time(e1) / calls}) + "\n")
-            elif cmd["op"] == "burst":
-                time.sleep(cmd.get("idle", 0.08))
-                t0 = time.time()
-                for _ in range(2):
-                    fn()
-                ev = [torch.cuda.Event(enable_timing=True) for _ in range(11)]
-                ev[0].record()
-                for i in range(10):
-                    fn()
-                    ev[i + 1].record()
-                torch.cuda.synchronize()
-                t1 = time.time()
-                times = sorted(ev[i].elapsed_time(ev[i + 1]) for i in range(10))
-                proto.write(json.dumps({"t0": t0, "t1": t1, "ms": times[5], "min": times[0], "max": times[-1]}) + "\n")
+    sus.serve(proto, torch, fns, torch.enable_grad)
 
-
-def mock_worker(proto, pts, impl):
-    import random
-    proto.write(json.dumps({"ok": True, "load_s": 0.0, "mem_gb": 0.0}) + "\n")
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        if cmd["op"] == "burst":
-            time.sleep(cmd.get("idle", 0.08))
-        t0 = time.time()
-        time.sleep(min(cmd.get("seconds", 0.05), 0.2))
-        ms = 5.0 * random.uniform(0.95, 1.05) * (0.8 if os.environ.get("HB21_MOCK_FAST") == impl else 1.0)
-        proto.write(json.dumps({"t0": t0, "t1": time.time(), "calls": 10, "ms": ms, "min": ms, "max": ms}) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------------- orchestrator
-class Worker:
-    def __init__(self, impl, dname, pts, out):
-        env = dict(os.environ)
-        env.update(IMPLS[impl])
-        env["FLASH_ATTENTION_CACHE_DIR"] = f"/tmp/fa-cache-hb21/{impl}-{dname}"  # per worker: kernel names from .cu
-        self.name = f"{impl}/{dname}"
-        self.p = subprocess.Popen([sys.executable, __file__, "--worker", impl, dname, json.dumps(pts),
-                                   f"{out}/w_{impl}_{dname}.log"], env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def ask(self, **cmd):
-        self.p.stdin.write(json.dumps(cmd) + "\n")
-        self.p.stdin.flush()
-        return self.read()
-
-    def read(self):
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{self.name}: worker died (see its log)")
-        return json.loads(line)
-
-
-def smi_samples(path):
-    out = []
-    for line in open(path):
-        parts = [x.strip() for x in line.split(",")]
-        try:
-            base, frac = parts[0].split(".")
-            ts = time.mktime(time.strptime(base, "%Y/%m/%d %H:%M:%S")) + float("0." + frac)
-            out.append((ts, float(parts[1]), float(parts[2])))
-        except (ValueError, IndexError):
-            continue
-    return out
-
-
-def window_stats(samples, a, b):
-    inside = [s for s in samples if a <= s[0] <= b]
-    if not inside:
-        return float("nan"), float("nan"), 0
-    return sum(s[1] for s in inside) / len(inside), sum(s[2] for s in inside) / len(inside), len(inside)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", nargs=4)
@@ -218,156 +125,76 @@ def main():
         impl, dname, pts, logpath = args.worker
         worker(impl, dname, [tuple(p) for p in json.loads(pts)], logpath)
         return
-    T0 = time.time()
-    el = lambda: time.time() - T0  # noqa: E731
-    out = args.out
-    os.makedirs(out, exist_ok=True)
-    rec = open(f"{out}/records.jsonl", "w")
-    smi_log = f"{out}/smi.csv"
-    smi_cmd = ["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "50"]
-    if os.environ.get("HB21_MOCK"):
-        smi_cmd = ["bash", "-c", "while true; do echo \"$(date +'%Y/%m/%d %H:%M:%S.%3N'), 1500, 650\"; sleep 0.05; done"]
-    smi = subprocess.Popen(smi_cmd, stdout=open(smi_log, "w"))
-    need = {}
-    for p, forms in POINTS.items():
-        for f in forms + ["cudnn"]:
-            need.setdefault(f, []).append(p)
-    W = {}
-    for dname in ("bf16", "fp16"):
-        for impl, pts in need.items():
-            W[(impl, dname)] = Worker(impl, dname, pts, out)
-    for key, w in W.items():
-        try:
-            r = w.read()
-            print(f"[{el():5.1f}s] loaded {w.name}: {r['load_s']:.1f} s, {r['mem_gb']:.1f} GB", flush=True)
-        except (RuntimeError, ValueError) as e:
-            print(f"[{el():5.1f}s] {e}", flush=True)
+    s = sus.Session(__file__, args.out, IMPLS, POINTS, pname, flops, "/tmp/fa-cache-hb21", args.seconds, args.end,
+                    temperature=False, mock=bool(os.environ.get("HB21_MOCK")), heat_s=1.0, width=8)
 
-    def note(kind, dname, p, impl, idx, r):
-        r.update(kind=kind, dtype=dname, point=pname(p), impl=impl, idx=idx, tflops=flops(p) / (r["ms"] * 1e-3) / 1e12)
-        rec.write(json.dumps(r) + "\n")
-        rec.flush()
-        return r
-
-    def sustained(dname, plan, windows):
-        res = []
-        first = True
-        for p, forms in plan:
-            if first:  # heat the card into its capped state before the first window
-                W[(forms[0], dname)].ask(op="sustain", point=p, seconds=1.0)
-                first = False
-            for w in range(windows):
-                # cuDNN: one bf16 window at the 16k points (the 8k ones have the lead's clock probe).
-                lst = forms + (["cudnn"] if w == min(1, windows - 1) and dname == "bf16" and p[0] == 16384 else [])
-                if el() + len(lst) * (args.seconds + 0.1) > args.end:
-                    print(f"[{el():5.1f}s] end: stop sustained {dname} at {pname(p)} window {w}", flush=True)
-                    return res
-                for f in lst:
-                    r = note("sustain", dname, p, f, w, W[(f, dname)].ask(op="sustain", point=p, seconds=args.seconds))
-                    res.append(r)
-                    print(f"[{el():5.1f}s] sustain {dname} {pname(p)} w{w} {f:8} {r['tflops']:6.1f} TFLOP/s ({r['calls']} calls)",
-                          flush=True)
-        return res
+    def sustained(dname, plan):
+        # cuDNN: one bf16 window at the 16k points (the 8k ones have the lead's clock probe).
+        return s.sustained(dname, plan, args.windows, lambda p: dname == "bf16" and p[0] == 16384)[0]
 
     def phases():
         # 1. bf16 sustained, every form.
-        s_bf16 = sustained("bf16", list(POINTS.items()), args.windows)
+        s_bf16 = sustained("bf16", list(POINTS.items()))
         # 2. bursts, both dtypes, rounds interleaved (dtype order alternating), implementations rotated per round.
         for r in range(args.rounds):
-            if el() > args.budget:
-                print(f"[{el():5.1f}s] budget: stop bursts before round {r}", flush=True)
+            if s.el() > args.budget:
+                s.log(f"budget: stop bursts before round {r}")
                 break
             for dname in (("bf16", "fp16") if r % 2 == 0 else ("fp16", "bf16")):
                 for p in [(8192, 0), (8192, 1), (16384, 0), (16384, 1)]:
-                    impls = POINTS[p] + ["cudnn"]
-                    impls = impls[r % len(impls):] + impls[:r % len(impls)]
-                    for f in impls:
-                        note("burst", dname, p, f, r, W[(f, dname)].ask(op="burst", point=p, idle=0.08))
-            print(f"[{el():5.1f}s] burst round {r} done", flush=True)
+                    s.burst_point(dname, p, POINTS[p] + ["cudnn"], r)
+            s.log(f"burst round {r} done")
         # 3. fp16 sustained where a form beat the shipped kernel in every bf16 window.
         cands = []
         for p, forms in POINTS.items():
-            base = {r["idx"]: r["tflops"] for r in s_bf16 if r["point"] == pname(p) and r["impl"] == "O"}
+            base = sus.by_idx([r for r in s_bf16 if r["point"] == pname(p)], "O")
             for f in forms[1:]:
-                mine = {r["idx"]: r["tflops"] for r in s_bf16 if r["point"] == pname(p) and r["impl"] == f}
+                mine = sus.by_idx([r for r in s_bf16 if r["point"] == pname(p)], f)
                 if mine and len(mine) == len(base) and all(mine[i] > base[i] for i in base):
                     cands.append((p, f))
-        print(f"[{el():5.1f}s] bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}", flush=True)
+        s.log(f"bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}")
         plan = {}
         for p, f in cands:
             plan.setdefault(p, ["O"]).append(f)
         if plan:
-            sustained("fp16", list(plan.items()), args.windows)
-    try:
-        phases()
-    except Exception as e:  # a dead worker: keep what was measured
-        print(f"[{el():5.1f}s] phases stopped: {e!r}", flush=True)
-    for w in W.values():
-        try:
-            w.p.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            w.p.stdin.flush()
-        except OSError:
-            pass
-    for w in W.values():
-        try:
-            w.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            w.p.kill()
-    time.sleep(0.2)
-    smi.terminate()
-    smi.wait()
-    rec.close()
-    report(out)
+            sustained("fp16", list(plan.items()))
+    s.run(phases)
+    report(args.out)
 
 
 def report(out):
-    samples = smi_samples(f"{out}/smi.csv")
-    recs = [json.loads(x) for x in open(f"{out}/records.jsonl")]
-    for r in recs:
-        a = r["t0"] + (0.3 if r["kind"] == "sustain" else 0.0)
-        r["mhz"], r["w"], r["n"] = window_stats(samples, a, r["t1"])
+    samples, recs = sus.load_records(out, 0.3)
     print(f"\n{len(samples)} nvidia-smi samples. Sustained windows: TFLOP/s | mean SM MHz | mean W | pJ/FLOP (W / TFLOP/s)"
           " | ratio to O in the same window")
-    for dname in ("bf16", "fp16"):
+    for dname in sus.DTYPES:
         for p in POINTS:
             rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
             if not rows:
                 continue
             print(f"== sustained {dname} {pname(p)}")
-            base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+            base = sus.by_idx(rows, "O")
             for f in POINTS[p] + ["cudnn"]:
                 fr = [r for r in rows if r["impl"] == f]
-                if not fr:
-                    continue
-                cells = " ".join(f"w{r['idx']} {r['tflops']:5.1f}|{r['mhz']:4.0f}|{r['w']:3.0f}|{r['w'] / r['tflops']:.3f}"
-                                 for r in fr)
-                ratio = " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
-                print(f"  {f:8} {cells}  ÷O {ratio}")
+                if fr:
+                    print(f"  {f:8} {sus.sustain_cells(fr)}  ÷O {sus.ratio_cells(fr, base)}")
     print("\nBursts (2 warm + 10 timed, median): TFLOP/s per round; ratio to O per round; ÷ cuDNN per round; mean MHz in the burst")
-    for dname in ("bf16", "fp16"):
+    for dname in sus.DTYPES:
         for p in POINTS:
             rows = [r for r in recs if r["kind"] == "burst" and r["dtype"] == dname and r["point"] == pname(p)]
             if not rows:
                 continue
             print(f"== burst {dname} {pname(p)}")
-            base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
-            cu = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "cudnn"}
             for f in POINTS[p] + ["cudnn"]:
-                fr = sorted((r for r in rows if r["impl"] == f), key=lambda r: r["idx"])
-                print(f"  {f:8} " + "/".join(f"{r['tflops']:.0f}" for r in fr)
-                      + "  ÷O " + " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
-                      + "  ÷cuDNN " + " ".join(f"{r['tflops'] / cu[r['idx']]:.3f}" for r in fr if r["idx"] in cu)
-                      + "  MHz " + "/".join(f"{r['mhz']:.0f}" for r in fr))
-
+                print(sus.burst_line(f, 8, rows))
     print("\nSummary per point and form: ratio to O, min-max over windows / rounds (sus = sustained), mean MHz, mean pJ/FLOP"
           " of the sustained windows, and the burst ratio to cuDNN; WIN = above O in every window and round, both dtypes")
     for p in POINTS:
         for f in POINTS[p] + ["cudnn"]:
             cells, every = [], f != "O" and f != "cudnn"
             for kind in ("sustain", "burst"):
-                for dname in ("bf16", "fp16"):
+                for dname in sus.DTYPES:
                     rows = [r for r in recs if r["kind"] == kind and r["dtype"] == dname and r["point"] == pname(p)]
-                    base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+                    base = sus.by_idx(rows, "O")
                     rs = [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
                     if not rs:
                         cells.append(f"{kind[:3]} {dname} -")
@@ -376,14 +203,14 @@ def report(out):
                         continue
                     every = every and min(rs) > 1
                     cells.append(f"{kind[:3]} {dname} {min(rs):.3f}-{max(rs):.3f}")
-            sus = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
-            mhz = sum(r["mhz"] for r in sus) / len(sus) if sus else float("nan")
-            pj = sum(r["w"] / r["tflops"] for r in sus) / len(sus) if sus else float("nan")
-            tf = sum(r["tflops"] for r in sus) / len(sus) if sus else float("nan")
+            sw = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
+            mhz = sum(r["mhz"] for r in sw) / len(sw) if sw else float("nan")
+            pj = sum(r["w"] / r["tflops"] for r in sw) / len(sw) if sw else float("nan")
+            tf = sum(r["tflops"] for r in sw) / len(sw) if sw else float("nan")
             cu = []
-            for dname in ("bf16", "fp16"):
+            for dname in sus.DTYPES:
                 rows = [r for r in recs if r["kind"] == "burst" and r["dtype"] == dname and r["point"] == pname(p)]
-                c = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "cudnn"}
+                c = sus.by_idx(rows, "cudnn")
                 rs = [r["tflops"] / c[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in c]
                 cu.append(f"{min(rs):.3f}-{max(rs):.3f}" if rs else "-")
             print(f"  {pname(p)} {f:8} | " + " | ".join(cells) + f" | bf16 sus {tf:5.1f} TFLOP/s {mhz:4.0f} MHz {pj:.3f} pJ"
