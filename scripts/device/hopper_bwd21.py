@@ -147,11 +147,8 @@ def main():
         # 3. fp16 sustained where a form beat the shipped kernel in every bf16 window.
         cands = []
         for p, forms in POINTS.items():
-            base = sus.by_idx([r for r in s_bf16 if r["point"] == pname(p)], "O")
-            for f in forms[1:]:
-                mine = sus.by_idx([r for r in s_bf16 if r["point"] == pname(p)], f)
-                if mine and len(mine) == len(base) and all(mine[i] > base[i] for i in base):
-                    cands.append((p, f))
+            at = [r for r in s_bf16 if r["point"] == pname(p)]
+            cands += [(p, f) for f in forms[1:] if sus.beats(sus.by_idx(at, f), sus.by_idx(at, "O"))]
         s.log(f"bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}")
         plan = {}
         for p, f in cands:

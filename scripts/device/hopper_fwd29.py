@@ -17,15 +17,18 @@ them one at a time while nvidia-smi samples clocks.sm and power.draw every 50 ms
     python3 scripts/device/hopper_fwd29.py --report DIR      # the tables again from DIR/records.jsonl and DIR/smi.csv
 
 HF29_MOCK=1 runs the protocol without a GPU (CPU sleeps, fake clock samples; HF29_MOCK_FAST=<form> makes one form 2 % faster).
+The worker protocol, the sampler, the sustained / burst loops and the shared report pieces are in sustained.py.
 """
 import argparse
 import glob
 import json
 import os
 import re
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sustained as sus  # noqa: E402
 
 H = "FLASH_ATTENTION_HOPPER"
 # Forms by absolute knob settings (one kernel text, one label, at every point where the knob applies).
@@ -95,13 +98,10 @@ def kernel_name(cu):
 
 
 def worker(impl, dname, pts, logpath):
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    logf = open(logpath, "w")
-    os.dup2(logf.fileno(), 1)
-    os.dup2(logf.fileno(), 2)
-    sys.stdout = sys.stderr = logf
+    proto = sus.open_proto(logpath)
     if os.environ.get("HF29_MOCK"):
-        return mock_worker(proto, pts, impl)
+        return sus.mock_serve(proto, impl, {"names": {pname(p): [f"mock_{impl}"] for p in pts}}, "HF29_MOCK_FAST",
+                              cap=0.1, spread=0.005, fast=0.98)
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -137,105 +137,10 @@ def worker(impl, dname, pts, logpath):
         keep.append((q, k, v))
     proto.write(json.dumps({"ok": True, "load_s": time.time() - t_start, "names": names,
                             "mem_gb": torch.cuda.max_memory_allocated() / 2**30}) + "\n")
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        fn = fns[tuple(cmd["point"])]
-        if cmd["op"] == "sustain":
-            for _ in range(3):
-                fn()
-            torch.cuda.synchronize()
-            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            t0 = time.time()
-            e0.record()
-            calls = 0
-            while time.time() - t0 < cmd["seconds"]:
-                for _ in range(10):
-                    fn()
-                calls += 10
-                torch.cuda.synchronize()
-            e1.record()
-            torch.cuda.synchronize()
-            t1 = time.time()
-            proto.write(json.dumps({"t0": t0, "t1": t1, "calls": calls, "ms": e0.elapsed_time(e1) / calls}) + "\n")
-        elif cmd["op"] == "burst":
-            time.sleep(cmd.get("idle", 0.08))
-            t0 = time.time()
-            for _ in range(2):
-                fn()
-            ev = [torch.cuda.Event(enable_timing=True) for _ in range(11)]
-            ev[0].record()
-            for i in range(10):
-                fn()
-                ev[i + 1].record()
-            torch.cuda.synchronize()
-            t1 = time.time()
-            times = sorted(ev[i].elapsed_time(ev[i + 1]) for i in range(10))
-            proto.write(json.dumps({"t0": t0, "t1": t1, "ms": times[5], "min": times[0], "max": times[-1]}) + "\n")
-
-
-def mock_worker(proto, pts, impl):
-    import random
-    proto.write(json.dumps({"ok": True, "load_s": 0.0, "mem_gb": 0.0, "names": {pname(p): [f"mock_{impl}"] for p in pts}}) + "\n")
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        if cmd["op"] == "burst":
-            time.sleep(cmd.get("idle", 0.08))
-        t0 = time.time()
-        time.sleep(min(cmd.get("seconds", 0.05), 0.1))
-        ms = 5.0 * random.uniform(0.995, 1.005) * (0.98 if os.environ.get("HF29_MOCK_FAST") == impl else 1.0)
-        proto.write(json.dumps({"t0": t0, "t1": time.time(), "calls": 10, "ms": ms, "min": ms, "max": ms}) + "\n")
+    sus.serve(proto, torch, fns)
 
 
 # ------------------------------------------------------------------------------------------------------- orchestrator
-class Worker:
-    def __init__(self, impl, dname, pts, out):
-        env = dict(os.environ)
-        env.update(IMPLS[impl])
-        env["FLASH_ATTENTION_CACHE_DIR"] = f"/tmp/fa-cache-hf29/{impl}-{dname}"  # per worker: kernel names from its files
-        os.makedirs(env["FLASH_ATTENTION_CACHE_DIR"], exist_ok=True)
-        self.name = f"{impl}/{dname}"
-        self.names = {}
-        self.p = subprocess.Popen([sys.executable, __file__, "--worker", impl, dname, json.dumps(pts),
-                                   f"{out}/w_{impl}_{dname}.log"], env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def ask(self, **cmd):
-        self.p.stdin.write(json.dumps(cmd) + "\n")
-        self.p.stdin.flush()
-        return self.read()
-
-    def read(self):
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{self.name}: worker died (see its log)")
-        return json.loads(line)
-
-
-def smi_samples(path):
-    out = []
-    for line in open(path):
-        parts = [x.strip() for x in line.split(",")]
-        try:
-            base, frac = parts[0].split(".")
-            ts = time.mktime(time.strptime(base, "%Y/%m/%d %H:%M:%S")) + float("0." + frac)
-            out.append((ts, float(parts[1]), float(parts[2]), float(parts[3]) if len(parts) > 3 else float("nan")))
-        except (ValueError, IndexError):
-            continue
-    return out
-
-
-def window_stats(samples, a, b):
-    inside = [s for s in samples if a <= s[0] <= b]
-    if not inside:
-        return float("nan"), float("nan"), float("nan"), 0
-    n = len(inside)
-    return sum(s[1] for s in inside) / n, sum(s[2] for s in inside) / n, inside[-1][3], n
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", nargs=4)
@@ -250,78 +155,26 @@ def main():
         impl, dname, pts, logpath = args.worker
         worker(impl, dname, [tuple(p) for p in json.loads(pts)], logpath)
         return
-    T0 = time.time()
-    el = lambda: time.time() - T0  # noqa: E731
-    out = args.out
-    os.makedirs(out, exist_ok=True)
-    rec = open(f"{out}/records.jsonl", "w")
-    smi_log = f"{out}/smi.csv"
-    smi_cmd = ["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu", "--format=csv,noheader,nounits",
-               "-lms", "50"]
-    if os.environ.get("HF29_MOCK"):
-        smi_cmd = ["bash", "-c", "while true; do echo \"$(date +'%Y/%m/%d %H:%M:%S.%3N'), 1500, 650, 60\"; sleep 0.05; done"]
-    smi = subprocess.Popen(smi_cmd, stdout=open(smi_log, "w"))
-    need = {}
-    for p, forms in POINTS.items():
-        for f in forms + ["cudnn"]:
-            need.setdefault(f, []).append(p)
-    W = {}
     # bf16 workers for every form; fp16 workers for every form too (a candidate needs both dtypes; loading is untimed).
-    for dname in ("bf16", "fp16"):
-        for impl, pts in need.items():
-            W[(impl, dname)] = Worker(impl, dname, pts, out)
-    names = {}
-    for key, w in W.items():
-        try:
-            r = w.read()
-            names[key] = r.get("names", {})
-            print(f"[{el():5.1f}s] loaded {w.name}: {r['load_s']:.1f} s, {r['mem_gb']:.1f} GB", flush=True)
-        except (RuntimeError, ValueError) as e:
-            print(f"[{el():5.1f}s] {e}", flush=True)
-    json.dump({f"{k[0]}/{k[1]}": v for k, v in names.items()}, open(f"{out}/names.json", "w"), indent=1)
-
-    def note(kind, dname, p, impl, idx, r):
-        r.update(kind=kind, dtype=dname, point=pname(p), impl=impl, idx=idx, tflops=flops(p) / (r["ms"] * 1e-3) / 1e12)
-        rec.write(json.dumps(r) + "\n")
-        rec.flush()
-        return r
-
-    heated = set()
+    s = sus.Session(__file__, args.out, IMPLS, POINTS, pname, flops, "/tmp/fa-cache-hf29", args.seconds, args.end,
+                    temperature=True, mock=bool(os.environ.get("HF29_MOCK")), heat_s=1.5, width=5)
+    out = args.out
+    json.dump({f"{k[0]}/{k[1]}": v for k, v in s.names.items()}, open(f"{out}/names.json", "w"), indent=1)
 
     def sustained(dname, plan, windows, with_cudnn):
-        res = []
-        for p, forms in plan:
-            if dname not in heated:  # heat the card into its capped state before a dtype's first window
-                W[(forms[0], dname)].ask(op="sustain", point=p, seconds=1.5)
-                heated.add(dname)
-            for w in range(windows):
-                lst = forms + (["cudnn"] if with_cudnn and w == min(1, windows - 1) else [])
-                if el() + len(lst) * (args.seconds + 0.1) > args.end:
-                    print(f"[{el():5.1f}s] end: stop sustained {dname} at {pname(p)} window {w}", flush=True)
-                    return res, False
-                for f in lst:
-                    if (f, dname) not in W:
-                        continue
-                    r = note("sustain", dname, p, f, w, W[(f, dname)].ask(op="sustain", point=p, seconds=args.seconds))
-                    res.append(r)
-                    print(f"[{el():5.1f}s] sustain {dname} {pname(p)} w{w} {f:5} {r['tflops']:6.1f} TFLOP/s ({r['calls']} calls)",
-                          flush=True)
-        return res, True
+        return s.sustained(dname, plan, windows, lambda p: with_cudnn)
 
     def candidates(rows):
         cands = []
         for p, forms in POINTS.items():
-            base = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == "O"}
+            at = [r for r in rows if r["point"] == pname(p)]
             for f in forms[1:]:
-                if (p, f) in CONTROLS:
-                    continue
-                mine = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == f}
-                if base and len(mine) == len(base) and all(mine[i] > base[i] for i in base):
+                if (p, f) not in CONTROLS and sus.beats(sus.by_idx(at, f), sus.by_idx(at, "O")):
                     cands.append((p, f))
         return cands
 
     def ratios(rows, p, f):
-        base = {r["idx"]: r["tflops"] for r in rows if r["point"] == pname(p) and r["impl"] == "O"}
+        base = sus.by_idx([r for r in rows if r["point"] == pname(p)], "O")
         return [r["tflops"] / base[r["idx"]] for r in rows if r["point"] == pname(p) and r["impl"] == f and r["idx"] in base]
 
     def phases():
@@ -337,14 +190,14 @@ def main():
                 pick = [f for f in ranked if mean[f] > 1.0][:4]
                 pick += [f for f in ranked if f not in pick][:max(0, 2 - len(pick))]
                 forms = ["O"] + [f for f in forms[1:] if f in pick]
-                print(f"[{el():5.1f}s] {pname(p)}: forms {forms} (means at {pname(q)}: "
-                      + " ".join(f"{f} {m:.3f}" for f, m in mean.items()) + ")", flush=True)
+                s.log(f"{pname(p)}: forms {forms} (means at {pname(q)}: " + " ".join(f"{f} {m:.3f}" for f, m in mean.items())
+                      + ")")
             res, ok = sustained("bf16", [(p, forms)], args.windows, True)
             s_bf16 += res
             if not ok:
                 break
         cands = candidates(s_bf16)
-        print(f"[{el():5.1f}s] bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}", flush=True)
+        s.log(f"bf16 sustained candidates: {[(pname(p), f) for p, f in cands] or 'none'}")
         # 2. fp16 sustained where a form beat O in every bf16 window (points with the largest margin first).
         plan = {}
         for p, f in sorted(cands, key=lambda c: -min(ratios(s_bf16, *c))):
@@ -354,7 +207,7 @@ def main():
             s_fp16, _ = sustained("fp16", list(plan.items()), args.windows, False)
         both = [(p, f) for p, f in candidates(s_fp16) if (p, f) in cands]
         json.dump([[pname(p), f, list(p)] for p, f in both], open(f"{out}/candidates.json", "w"))
-        print(f"[{el():5.1f}s] both-dtype sustained candidates: {[(pname(p), f) for p, f in both] or 'none'}", flush=True)
+        s.log(f"both-dtype sustained candidates: {[(pname(p), f) for p, f in both] or 'none'}")
         # 3. the short extra point(s), bf16, every form.
         for p in LAST:
             if p in POINTS:
@@ -367,65 +220,36 @@ def main():
                 timed[r["point"]].append(r["impl"])
         for r in range(args.rounds):
             cost = sum(len(v) for v in timed.values()) * 0.2
-            if el() + cost > args.end:
-                print(f"[{el():5.1f}s] end: stop bursts before round {r}", flush=True)
+            if s.el() + cost > args.end:
+                s.log(f"end: stop bursts before round {r}")
                 break
             for p in POINTS:
-                impls = timed.get(pname(p), [])
-                if not impls:
-                    continue
-                impls = impls[r % len(impls):] + impls[:r % len(impls)]
-                for f in impls:
-                    note("burst", "bf16", p, f, r, W[(f, "bf16")].ask(op="burst", point=p, idle=0.08))
-            print(f"[{el():5.1f}s] burst round {r} done", flush=True)
-    try:
-        phases()
-    except Exception as e:  # a dead worker: keep what was measured
-        print(f"[{el():5.1f}s] phases stopped: {e!r}", flush=True)
-    for w in W.values():
-        try:
-            w.p.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            w.p.stdin.flush()
-        except OSError:
-            pass
-    for w in W.values():
-        try:
-            w.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            w.p.kill()
-    time.sleep(0.2)
-    smi.terminate()
-    smi.wait()
-    rec.close()
+                if timed.get(pname(p)):
+                    s.burst_point("bf16", p, timed[pname(p)], r)
+            s.log(f"burst round {r} done")
+    s.run(phases)
     report(out)
 
 
 def report(out):
-    samples = smi_samples(f"{out}/smi.csv")
-    recs = [json.loads(x) for x in open(f"{out}/records.jsonl")]
+    samples, recs = sus.load_records(out, 0.2)
     names = json.load(open(f"{out}/names.json")) if os.path.exists(f"{out}/names.json") else {}
-    skip = 0.2
-    for r in recs:
-        a = r["t0"] + (skip if r["kind"] == "sustain" else 0.0)
-        r["mhz"], r["w"], r["degc"], r["n"] = window_stats(samples, a, r["t1"])
     temps = [s[3] for s in samples if s[3] == s[3]]
     print(f"\n{len(samples)} nvidia-smi samples (GPU temperature {min(temps, default=0):.0f}-{max(temps, default=0):.0f} C)."
           " Sustained windows: TFLOP/s|mean SM MHz|mean W|pJ/FLOP (W / TFLOP/s); ÷O and ÷cuDNN in the same window index")
-    for dname in ("bf16", "fp16"):
+    for dname in sus.DTYPES:
         for p in POINTS:
             rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
             if not rows:
                 continue
             print(f"== sustained {dname} {pname(p)}")
-            base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+            base = sus.by_idx(rows, "O")
             cu = [r["tflops"] for r in rows if r["impl"] == "cudnn"]
             for f in POINTS[p] + ["cudnn"]:
                 fr = [r for r in rows if r["impl"] == f]
                 if not fr:
                     continue
-                cells = " ".join(f"w{r['idx']} {r['tflops']:5.1f}|{r['mhz']:4.0f}|{r['w']:3.0f}|{r['w'] / r['tflops']:.3f}"
-                                 for r in fr)
-                ratio = " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
+                cells, ratio = sus.sustain_cells(fr), sus.ratio_cells(fr, base)
                 mean = sum(r["tflops"] for r in fr) / len(fr)
                 vs = f"  ÷cuDNN {mean / cu[0]:.3f}" if cu else ""
                 kn = " ".join(n for n in names.get(f"{f}/{dname}", {}).get(pname(p), []))
@@ -436,23 +260,17 @@ def report(out):
         if not rows:
             continue
         print(f"== burst bf16 {pname(p)}")
-        base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
-        cu = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "cudnn"}
         for f in POINTS[p] + ["cudnn"]:
-            fr = sorted((r for r in rows if r["impl"] == f), key=lambda r: r["idx"])
-            print(f"  {f:5} " + "/".join(f"{r['tflops']:.0f}" for r in fr)
-                  + "  ÷O " + " ".join(f"{r['tflops'] / base[r['idx']]:.3f}" for r in fr if r["idx"] in base)
-                  + "  ÷cuDNN " + " ".join(f"{r['tflops'] / cu[r['idx']]:.3f}" for r in fr if r["idx"] in cu)
-                  + "  MHz " + "/".join(f"{r['mhz']:.0f}" for r in fr))
+            print(sus.burst_line(f, 5, rows))
     print("\nSummary: ÷O min-max over the sustained windows (bf16 | fp16), bf16 means (TFLOP/s, MHz, W, pJ/FLOP), bf16 ÷cuDNN;"
           " WIN = above O in every sustained window of both dtypes")
     for p in POINTS:
         cu = [r["tflops"] for r in recs if r["kind"] == "sustain" and r["dtype"] == "bf16" and r["point"] == pname(p) and r["impl"] == "cudnn"]
         for f in POINTS[p] + ["cudnn"]:
             cells, every = [], f not in ("O", "cudnn")
-            for dname in ("bf16", "fp16"):
+            for dname in sus.DTYPES:
                 rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
-                base = {r["idx"]: r["tflops"] for r in rows if r["impl"] == "O"}
+                base = sus.by_idx(rows, "O")
                 rs = [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
                 if not rs:
                     cells.append(f"{dname} -")
@@ -460,11 +278,11 @@ def report(out):
                     continue
                 every = every and min(rs) > 1
                 cells.append(f"{dname} {min(rs):.3f}-{max(rs):.3f}")
-            sus = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
-            if not sus:
+            sw = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
+            if not sw:
                 continue
-            n = len(sus)
-            tf, mhz, w = (sum(r[k] for r in sus) / n for k in ("tflops", "mhz", "w"))
+            n = len(sw)
+            tf, mhz, w = (sum(r[k] for r in sw) / n for k in ("tflops", "mhz", "w"))
             print(f"  {pname(p)} {f:5} | " + " | ".join(cells) + f" | {tf:5.1f} TFLOP/s {mhz:4.0f} MHz {w:3.0f} W {w / tf:.3f} pJ"
                   + (f" | ÷cuDNN {tf / cu[0]:.3f}" if cu else "") + ("  WIN" if every else ""))
 

@@ -274,6 +274,11 @@ def by_idx(rows, impl):
     return {r["idx"]: r["tflops"] for r in rows if r["impl"] == impl}
 
 
+def beats(mine, base):
+    """Above the base ({idx: TFLOP/s}) in every one of its windows / rounds, and timed in as many."""
+    return bool(base) and len(mine) == len(base) and all(i in mine and mine[i] > base[i] for i in base)
+
+
 def sustain_cells(fr):
     """`w<i> TFLOP/s|MHz|W|pJ/FLOP` per window."""
     return " ".join(f"w{r['idx']} {r['tflops']:5.1f}|{r['mhz']:4.0f}|{r['w']:3.0f}|{r['w'] / r['tflops']:.3f}" for r in fr)
