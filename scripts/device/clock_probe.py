@@ -7,9 +7,13 @@ in the background; the report averages the samples inside each window (its first
 with CUDA events, so TFLOP/s and the clock come from the same seconds. Dense bf16 peak at clock f (MHz): 989.4 * f / 1830.
 
     FLASH_ATTENTION_LIB=.../libflashattention.so PYTHONPATH=python python3 scripts/device/clock_probe.py [--seconds 3]
+
+The window loop and the nvidia-smi sampler / parsing are sustained.py's (shared with hopper_bwd21.py / hopper_fwd29.py).
 """
 import argparse
+import os
 import subprocess
+import sys
 import time
 
 import torch
@@ -17,6 +21,9 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from flash_attn import flash_attn_func
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sustained as sus  # noqa: E402
 
 POINTS = [  # (pass, D, N, causal)
     ("fwd", 128, 8192, 0), ("fwd", 256, 8192, 0), ("fwd", 64, 8192, 0), ("fwd", 128, 16384, 1),
@@ -50,8 +57,7 @@ def main():
     args = ap.parse_args()
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
     log = "/tmp/clock_probe_smi.csv"
-    smi = subprocess.Popen(["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu",
-                            "--format=csv,noheader,nounits", "-lms", "50"], stdout=open(log, "w"))
+    smi = subprocess.Popen(sus.smi_command(temperature=True, mock=False), stdout=open(log, "w"))
     time.sleep(1.0)
     windows = []
     for pname, D, N, causal in POINTS:
@@ -65,36 +71,14 @@ def main():
                 fn = make(impl, pname, q, k, v, do, bool(causal))
                 ctx = torch.enable_grad() if bwd else torch.no_grad()
                 with ctx:
-                    for _ in range(3):
-                        fn()
-                    torch.cuda.synchronize()
-                    t0 = time.time()
-                    e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    e0.record()
-                    calls = 0
-                    while time.time() - t0 < args.seconds:
-                        for _ in range(10):
-                            fn()
-                        calls += 10
-                        torch.cuda.synchronize()
-                    e1.record()
-                    torch.cuda.synchronize()
-                t1 = time.time()
-                ms = e0.elapsed_time(e1) / calls
-                windows.append((pname, D, N, causal, impl, rep, t0 + 0.5, t1, flops / (ms * 1e-3) / 1e12))
+                    r = sus.sustain_window(torch, fn, args.seconds)
+                windows.append((pname, D, N, causal, impl, rep, r["t0"] + 0.5, r["t1"], flops / (r["ms"] * 1e-3) / 1e12))
                 time.sleep(1.0)
         del q, k, v, do
         torch.cuda.empty_cache()
     smi.terminate()
     smi.wait()
-    samples = []
-    for line in open(log):
-        parts = [p.strip() for p in line.split(",")]
-        try:
-            ts = time.mktime(time.strptime(parts[0].split(".")[0], "%Y/%m/%d %H:%M:%S")) + float("0." + parts[0].split(".")[1])
-            samples.append((ts, float(parts[1]), float(parts[2]), float(parts[3])))
-        except (ValueError, IndexError):
-            continue
+    samples = sus.smi_samples(log)
     print(f"device: {torch.cuda.get_device_name(0)}; {args.dtype}; {len(samples)} nvidia-smi samples")
     print("pass D N causal impl rep | TFLOP/s | SM MHz (mean, min) | W (mean) | degC | dense peak at that clock | % of it")
     for pname, D, N, causal, impl, rep, a, b, tf in windows:
