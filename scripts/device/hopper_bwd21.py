@@ -163,26 +163,9 @@ def report(out):
     samples, recs = sus.load_records(out, 0.3)
     print(f"\n{len(samples)} nvidia-smi samples. Sustained windows: TFLOP/s | mean SM MHz | mean W | pJ/FLOP (W / TFLOP/s)"
           " | ratio to O in the same window")
-    for dname in sus.DTYPES:
-        for p in POINTS:
-            rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
-            if not rows:
-                continue
-            print(f"== sustained {dname} {pname(p)}")
-            base = sus.by_idx(rows, "O")
-            for f in POINTS[p] + ["cudnn"]:
-                fr = [r for r in rows if r["impl"] == f]
-                if fr:
-                    print(f"  {f:8} {sus.sustain_cells(fr)}  ÷O {sus.ratio_cells(fr, base)}")
+    sus.sustained_tables(recs, POINTS, pname, lambda dname, p, f, fr: (f"{f:8} ", ""))
     print("\nBursts (2 warm + 10 timed, median): TFLOP/s per round; ratio to O per round; ÷ cuDNN per round; mean MHz in the burst")
-    for dname in sus.DTYPES:
-        for p in POINTS:
-            rows = [r for r in recs if r["kind"] == "burst" and r["dtype"] == dname and r["point"] == pname(p)]
-            if not rows:
-                continue
-            print(f"== burst {dname} {pname(p)}")
-            for f in POINTS[p] + ["cudnn"]:
-                print(sus.burst_line(f, 8, rows))
+    sus.burst_tables(recs, POINTS, pname, sus.DTYPES, 8)
     print("\nSummary per point and form: ratio to O, min-max over windows / rounds (sus = sustained), mean MHz, mean pJ/FLOP"
           " of the sustained windows, and the burst ratio to cuDNN; WIN = above O in every window and round, both dtypes")
     for p in POINTS:
@@ -190,26 +173,24 @@ def report(out):
             cells, every = [], f != "O" and f != "cudnn"
             for kind in ("sustain", "burst"):
                 for dname in sus.DTYPES:
-                    rows = [r for r in recs if r["kind"] == kind and r["dtype"] == dname and r["point"] == pname(p)]
-                    base = sus.by_idx(rows, "O")
-                    rs = [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
+                    rows = sus.select(recs, kind, dname, pname(p))
+                    rs = sus.ratios(rows, f, sus.by_idx(rows, "O"))
                     if not rs:
                         cells.append(f"{kind[:3]} {dname} -")
                         if kind == "burst" or dname == "bf16":
                             every = False
                         continue
                     every = every and min(rs) > 1
-                    cells.append(f"{kind[:3]} {dname} {min(rs):.3f}-{max(rs):.3f}")
-            sw = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
+                    cells.append(f"{kind[:3]} {dname} {sus.span(rs)}")
+            sw = [r for r in sus.select(recs, "sustain", "bf16", pname(p)) if r["impl"] == f]
             mhz = sum(r["mhz"] for r in sw) / len(sw) if sw else float("nan")
             pj = sum(r["w"] / r["tflops"] for r in sw) / len(sw) if sw else float("nan")
             tf = sum(r["tflops"] for r in sw) / len(sw) if sw else float("nan")
             cu = []
             for dname in sus.DTYPES:
-                rows = [r for r in recs if r["kind"] == "burst" and r["dtype"] == dname and r["point"] == pname(p)]
-                c = sus.by_idx(rows, "cudnn")
-                rs = [r["tflops"] / c[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in c]
-                cu.append(f"{min(rs):.3f}-{max(rs):.3f}" if rs else "-")
+                rows = sus.select(recs, "burst", dname, pname(p))
+                rs = sus.ratios(rows, f, sus.by_idx(rows, "cudnn"))
+                cu.append(sus.span(rs) if rs else "-")
             print(f"  {pname(p)} {f:8} | " + " | ".join(cells) + f" | bf16 sus {tf:5.1f} TFLOP/s {mhz:4.0f} MHz {pj:.3f} pJ"
                   f" | burst ÷cuDNN bf16 {cu[0]} fp16 {cu[1]}" + ("  WIN" if every else ""))
 

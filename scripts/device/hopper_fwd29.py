@@ -174,8 +174,8 @@ def main():
         return cands
 
     def ratios(rows, p, f):
-        base = sus.by_idx([r for r in rows if r["point"] == pname(p)], "O")
-        return [r["tflops"] / base[r["idx"]] for r in rows if r["point"] == pname(p) and r["impl"] == f and r["idx"] in base]
+        at = [r for r in rows if r["point"] == pname(p)]
+        return sus.ratios(at, f, sus.by_idx(at, "O"))
 
     def phases():
         # 1. bf16 sustained: every form at the full points, the promising ones at the sister points.
@@ -237,48 +237,31 @@ def report(out):
     temps = [s[3] for s in samples if s[3] == s[3]]
     print(f"\n{len(samples)} nvidia-smi samples (GPU temperature {min(temps, default=0):.0f}-{max(temps, default=0):.0f} C)."
           " Sustained windows: TFLOP/s|mean SM MHz|mean W|pJ/FLOP (W / TFLOP/s); ÷O and ÷cuDNN in the same window index")
-    for dname in sus.DTYPES:
-        for p in POINTS:
-            rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
-            if not rows:
-                continue
-            print(f"== sustained {dname} {pname(p)}")
-            base = sus.by_idx(rows, "O")
-            cu = [r["tflops"] for r in rows if r["impl"] == "cudnn"]
-            for f in POINTS[p] + ["cudnn"]:
-                fr = [r for r in rows if r["impl"] == f]
-                if not fr:
-                    continue
-                cells, ratio = sus.sustain_cells(fr), sus.ratio_cells(fr, base)
-                mean = sum(r["tflops"] for r in fr) / len(fr)
-                vs = f"  ÷cuDNN {mean / cu[0]:.3f}" if cu else ""
-                kn = " ".join(n for n in names.get(f"{f}/{dname}", {}).get(pname(p), []))
-                print(f"  {f:5}{'*' if (p, f) in CONTROLS else ' '}{cells}  ÷O {ratio}{vs}  {kn}")
+
+    def label(dname, p, f, fr):
+        cu = [r["tflops"] for r in sus.select(recs, "sustain", dname, pname(p)) if r["impl"] == "cudnn"]
+        vs = f"  ÷cuDNN {sum(r['tflops'] for r in fr) / len(fr) / cu[0]:.3f}" if cu else ""
+        kn = " ".join(n for n in names.get(f"{f}/{dname}", {}).get(pname(p), []))
+        return f"{f:5}{'*' if (p, f) in CONTROLS else ' '}", f"{vs}  {kn}"
+    sus.sustained_tables(recs, POINTS, pname, label)
     print("\nBursts (2 warm + 10 timed, median; bf16): TFLOP/s per round; ÷O per round; ÷cuDNN per round; mean MHz in the burst")
-    for p in POINTS:
-        rows = [r for r in recs if r["kind"] == "burst" and r["point"] == pname(p)]
-        if not rows:
-            continue
-        print(f"== burst bf16 {pname(p)}")
-        for f in POINTS[p] + ["cudnn"]:
-            print(sus.burst_line(f, 5, rows))
+    sus.burst_tables(recs, POINTS, pname, ("bf16",), 5)
     print("\nSummary: ÷O min-max over the sustained windows (bf16 | fp16), bf16 means (TFLOP/s, MHz, W, pJ/FLOP), bf16 ÷cuDNN;"
           " WIN = above O in every sustained window of both dtypes")
     for p in POINTS:
-        cu = [r["tflops"] for r in recs if r["kind"] == "sustain" and r["dtype"] == "bf16" and r["point"] == pname(p) and r["impl"] == "cudnn"]
+        cu = [r["tflops"] for r in sus.select(recs, "sustain", "bf16", pname(p)) if r["impl"] == "cudnn"]
         for f in POINTS[p] + ["cudnn"]:
             cells, every = [], f not in ("O", "cudnn")
             for dname in sus.DTYPES:
-                rows = [r for r in recs if r["kind"] == "sustain" and r["dtype"] == dname and r["point"] == pname(p)]
-                base = sus.by_idx(rows, "O")
-                rs = [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
+                rows = sus.select(recs, "sustain", dname, pname(p))
+                rs = sus.ratios(rows, f, sus.by_idx(rows, "O"))
                 if not rs:
                     cells.append(f"{dname} -")
                     every = False
                     continue
                 every = every and min(rs) > 1
-                cells.append(f"{dname} {min(rs):.3f}-{max(rs):.3f}")
-            sw = [r for r in recs if r["kind"] == "sustain" and r["point"] == pname(p) and r["impl"] == f and r["dtype"] == "bf16"]
+                cells.append(f"{dname} {sus.span(rs)}")
+            sw = [r for r in sus.select(recs, "sustain", "bf16", pname(p)) if r["impl"] == f]
             if not sw:
                 continue
             n = len(sw)

@@ -269,6 +269,49 @@ def load_records(out, skip):
     return samples, recs
 
 
+def select(recs, kind, dname, point):
+    """The records of one kind ("sustain" / "burst"), dtype and point name."""
+    return [r for r in recs if r["kind"] == kind and r["dtype"] == dname and r["point"] == point]
+
+
+def ratios(rows, f, base):
+    """Each of form f's windows / rounds over `base` ({idx: TFLOP/s}) at the same index."""
+    return [r["tflops"] / base[r["idx"]] for r in rows if r["impl"] == f and r["idx"] in base]
+
+
+def span(rs):
+    return f"{min(rs):.3f}-{max(rs):.3f}"
+
+
+def sustained_tables(recs, points, pname, label):
+    """`== sustained <dtype> <point>`, then a line a form (cuDNN last): label(dname, p, f, rows) gives the text before
+    and after the window cells and the ratios to O."""
+    for dname in DTYPES:
+        for p in points:
+            rows = select(recs, "sustain", dname, pname(p))
+            if not rows:
+                continue
+            print(f"== sustained {dname} {pname(p)}")
+            base = by_idx(rows, "O")
+            for f in points[p] + ["cudnn"]:
+                fr = [r for r in rows if r["impl"] == f]
+                if fr:
+                    head, tail = label(dname, p, f, fr)
+                    print(f"  {head}{sustain_cells(fr)}  ÷O {ratio_cells(fr, base)}{tail}")
+
+
+def burst_tables(recs, points, pname, dtypes, width):
+    """`== burst <dtype> <point>`, then burst_line per form (cuDNN last)."""
+    for dname in dtypes:
+        for p in points:
+            rows = select(recs, "burst", dname, pname(p))
+            if not rows:
+                continue
+            print(f"== burst {dname} {pname(p)}")
+            for f in points[p] + ["cudnn"]:
+                print(burst_line(f, width, rows))
+
+
 def by_idx(rows, impl):
     """{window / round index: TFLOP/s} of one implementation."""
     return {r["idx"]: r["tflops"] for r in rows if r["impl"] == impl}
