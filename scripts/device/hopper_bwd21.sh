@@ -15,6 +15,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}; L=/tmp/hb21; mkdir -p "$OUT" "$L"
 exec > >(tee $OUT/summary.txt) 2>&1
 S=.device-hopbwd21
+cp scripts/device/sustained.py $S/ 2>/dev/null || true  # the staged scripts import it (session 15: one copy of the sustained-window code)
 export FLASH_ATTENTION_LIB=$PWD/$S/libflashattention.so PYTHONPATH=$PWD/python FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 t0=$(date +%s); el() { echo $(( $(date +%s) - t0 )); }
 END=${HB21_END:-200}

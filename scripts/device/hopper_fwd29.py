@@ -228,11 +228,13 @@ def main():
                     s.burst_point("bf16", p, timed[pname(p)], r)
             s.log(f"burst round {r} done")
     s.run(phases)
-    report(out)
+    report(out, args.skip)
 
 
-def report(out):
-    samples, recs = sus.load_records(out, 0.2)
+def report(out, skip=0.2):
+    # (Until session 15's end the report dropped 0.2 s whatever --skip said; the clock/power means of final_s15b.sh's windows
+    # were taken that way.)
+    samples, recs = sus.load_records(out, skip)
     names = json.load(open(f"{out}/names.json")) if os.path.exists(f"{out}/names.json") else {}
     temps = [s[3] for s in samples if s[3] == s[3]]
     print(f"\n{len(samples)} nvidia-smi samples (GPU temperature {min(temps, default=0):.0f}-{max(temps, default=0):.0f} C)."
@@ -272,6 +274,6 @@ def report(out):
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--report":
-        report(sys.argv[2])
+        report(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 0.2)
     else:
         main()

@@ -12,6 +12,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}; L=/tmp/hf29; mkdir -p "$OUT" "$L"
 exec > >(tee $OUT/summary.txt) 2>&1
 S=.device-hopfwd29
+cp scripts/device/sustained.py $S/ 2>/dev/null || true  # the staged scripts import it (session 15: one copy of the sustained-window code)
 export FLASH_ATTENTION_LIB=$PWD/$S/libflashattention.so PYTHONPATH=$PWD/python FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 t0=$(date +%s); el() { echo $(( $(date +%s) - t0 )); }
 END=${HF29_END:-150}; CHECK_END=${HF29_CHECK_END:-$(( END + 25 ))}
