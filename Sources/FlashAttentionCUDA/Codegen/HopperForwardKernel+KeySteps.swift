@@ -168,6 +168,14 @@ extension HopperForwardKernel {
     /// ``AttentionKernelDescriptor/halfDiagonalStep``.
     var halfDiagonal: Bool { descriptor.halfDiagonalStep }
 
+    /// The four packs of a k16 step of P into the P·V operand (`pk[ks]`, two adjacent n8 tiles of S), shared by the
+    /// conversions below; the first line carries no indentation, the others `indent`.
+    private func packLines(indent: Int) -> String {
+        ["pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);", "pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);",
+         "pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);", "pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);"]
+            .joined(separator: "\n" + String(repeating: " ", count: indent))
+    }
+
     /// P in the input precision (the shipped text). The first line carries no indentation.
     var plainConvert: String {
         """
@@ -175,10 +183,7 @@ extension HopperForwardKernel {
                 auto convert_p = [&]() {
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
-                        pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
-                        pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                        pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                        \(packLines(indent: 16))
                     }
                 };
         """
@@ -207,10 +212,7 @@ extension HopperForwardKernel {
                     u32 h0 = 0u, h1 = 0u;
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
-                        pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
-                        pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                        pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                        \(packLines(indent: 16))
         \(packedSumLines(indent: 16, last: "BLOCK_N / 16 - 1"))            }
                 };
         """
@@ -226,10 +228,7 @@ extension HopperForwardKernel {
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
                         if (ks < BLOCK_N / 32) {
-                            pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
-                            pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
-                            pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                            pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                            \(packLines(indent: 20))
                         }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
                     }
                 };
@@ -246,10 +245,7 @@ extension HopperForwardKernel {
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
                         if (ks < BLOCK_N / 32) {
-                            pk[ks][0] = pack_input2(s[2 * ks][0], s[2 * ks][1]);
-                            pk[ks][1] = pack_input2(s[2 * ks][2], s[2 * ks][3]);
-                            pk[ks][2] = pack_input2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                            pk[ks][3] = pack_input2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                            \(packLines(indent: 20))
         \(packedSumLines(indent: 20, last: "BLOCK_N / 32 - 1"))                }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
                     }
                 };

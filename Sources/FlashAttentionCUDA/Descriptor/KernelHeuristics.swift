@@ -515,7 +515,7 @@ public enum KernelHeuristics {
         // The half-width diagonal softmax where it measured faster (defaultHalfDiagonalStep);
         // FLASH_ATTENTION_HOPPER_DIAG=1 on every causal row that can take it, =0 nowhere.
         let diagKnob = HopperForwardKnobs.halfDiagonalStep
-        // The causal three-warpgroup row at 2k takes it beside the empty warpgroups (defaultCausalThreeWarpgroupDiagonal),
+        // The causal three-warpgroup row up to 4k takes it beside the empty warpgroups (defaultCausalThreeWarpgroupDiagonal),
         // only with neither knob set and on the shapes the pair was timed on.
         let threeWarpgroupDiagonal = diagKnob == nil && HopperForwardKnobs.emptyWarpgroups == nil && d.persistent && d.dynamicScheduler
             && d.minBlocksPerMultiprocessor == 1 && hopperTileOverride(headDim: tileD, causal: causal) == nil
