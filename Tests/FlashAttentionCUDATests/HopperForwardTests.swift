@@ -1804,7 +1804,7 @@ struct HopperForwardTests {
             }
         }
         let names = [try pick(.causal, 512, 512).name, try pick(.causal, 2048, 2048).name]
-        #expect(names == ["fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a"])
+        #expect(names == ["fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a"])
         // Keyed on keys: 512 queries over 4k keys keep the Q-buffer staging, over 2k keys take it.
         let (overLong, overMid) = (try pick(.causal, 512, 4096), try pick(.causal, 512, 2048))  // (2k keys: `qh`, which keeps `ob`)
         #expect(!overLong.stageOInOwnBuffer && overLong.stageOInQueryBuffer && overMid.stageOInOwnBuffer)
@@ -1846,7 +1846,7 @@ struct HopperForwardTests {
                 let okv = n > 1024 && n <= 2048
                 #expect(c.precomputedDescriptors && c.tmaStoreO && c.stageOInLastStage == okv && c.stageOInQueryBuffer == !okv, "\(c.name)")
                 #expect(c.earlyRescale == (n <= 1024) && c.invalidReason == nil
-                        && c.name.hasSuffix(n <= 1024 ? "vtqr_sm_90a" : n <= 2048 ? "vtobqh_sm_90a" : "vt_sm_90a"), "\(c.name)")
+                        && c.name.hasSuffix(n <= 1024 ? "vtqr_sm_90a" : n <= 2048 ? "vtobqhlr_sm_90a" : "vtlr_sm_90a"), "\(c.name)")
                 let u = try pick(.none, n, type)
                 #expect(!u.separateValueTurn && u.blockN == 80 && u.stages == 2, "\(u.name)")
             }
@@ -2026,8 +2026,9 @@ struct HopperForwardTests {
                 for n in [512, 2048, 16384] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    // On by default only on the three-warpgroup D = 64 rows from 8k keys (lazyRescaleDefault).
-                    #expect(routed.lazyRescale == (d == 64 && n == 16384 && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
+                    // On by default on the three-warpgroup D = 64 rows from 8k keys and tile D = 256 from 1k keys unmasked,
+                    // 2k causal (lazyRescaleDefault).
+                    #expect(routed.lazyRescale == ((d == 64 || d == 256) && n >= (d == 64 ? 8192 : 2048) && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
                 }
             }
@@ -2035,7 +2036,7 @@ struct HopperForwardTests {
     }
 
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
-    /// 8k keys, causal and unmasked.
+    /// 8k keys, causal and unmasked; tile D = 256 (session 16) unmasked from 1k keys, causal from 2k.
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
@@ -2043,6 +2044,11 @@ struct HopperForwardTests {
         #expect(rule(64, true, 3, false, 16384) && rule(64, true, 3, false, 32768) && rule(64, true, 3, false, 8192) && rule(64, false, 3, false, 8192))
         #expect(!rule(64, true, 3, false, 8191) && !rule(64, false, 3, false, 4096) && !rule(128, true, 2, false, 16384)
                 && !rule(64, true, 2, false, 16384) && !rule(64, true, 3, true, 16384))
+        #expect(rule(256, false, 2, false, 1024) && rule(256, false, 2, false, 16384) && rule(256, true, 2, false, 2048)
+                && rule(256, true, 2, false, 16384))
+        #expect(!rule(256, false, 2, false, 1023) && !rule(256, false, 2, false, 512) && !rule(256, true, 2, false, 2047)
+                && !rule(256, true, 2, false, 1024) && !rule(256, false, 2, true, 8192) && !rule(256, true, 2, false, 0)
+                && !rule(128, false, 2, false, 8192))
         func pick(_ D: Int, _ n: Int, _ mask: KernelMask, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
@@ -2053,8 +2059,13 @@ struct HopperForwardTests {
                 #expect(long.lazyRescale && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
                 #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
             }
-            for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 16384, .causal),
-                                 (128, 8192, .none)] {
+            for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
+                                 (256, 8192, .causal), (256, 16384, .causal)] {
+                let wide = try pick(D, n, mask, type)
+                #expect(wide.lazyRescale && wide.invalidReason == nil && wide.name.hasSuffix("lr_sm_90a"), "D = \(D) \(mask) N = \(n): \(wide.name)")
+            }
+            for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 1024, .causal),
+                                 (256, 512, .causal), (256, 512, .none), (128, 8192, .none)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
             }
@@ -2062,6 +2073,7 @@ struct HopperForwardTests {
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         for mask in [KernelMask.causal, .none] {
             #expect(variants.contains { $0.lazyRescale && $0.headDim == 64 && $0.mask == mask && $0.consumerWarpgroups == 3 }, "\(mask)")
+            #expect(variants.filter { $0.lazyRescale && $0.headDim == 256 && $0.mask == mask }.count >= 2, "\(mask)")
         }
     }
 
@@ -2085,14 +2097,17 @@ struct HopperForwardTests {
         // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqh_sm_90a",
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqh_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvt_sm_90a",
+                     // (Session 16: `lr` from 2k keys causal, from 1k unmasked.)
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a",
                      // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
                      "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxo_sm_90a",
-                     // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29).
-                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxder_sm_90a"] {
+                     // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29); session 16: `lr`
+                     // there, on the 1k `qh` kernel and on the 2k–4k kernel.
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxderlr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a",
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqlr_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

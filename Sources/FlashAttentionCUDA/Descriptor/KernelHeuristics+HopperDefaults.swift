@@ -107,7 +107,7 @@ extension KernelHeuristics {
 
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
     /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
-    /// and unmasked, dense, from 8k keys.
+    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 1k keys and causal from 2k.
     ///
     /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
     /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
@@ -121,8 +121,27 @@ extension KernelHeuristics {
     /// unmasked D = 64 8k 1.024–1.035 / 1.015–1.026 (bursts 1.024–1.026), at the same clock with 2–3 % less energy per FLOP;
     /// so from 8k keys on both masks. Unmasked 16k was timed only in hopfwd28's bursts (0.98–1.05 / 0.99–1.10, the cap's
     /// swing); 8193…16383 keys run the same kernels.
+    ///
+    /// Tile D = 256, dense: unmasked from 1k keys, causal from 2k (session 16). The O rescale costs D multiplies a row per
+    /// step against the step's n scores, so it weighs most at D = 256 (D / n = 256 / 80 on the unmasked row, 2 on the causal
+    /// 128-key rows, against 0.73 at D = 128 and 0.5 at D = 64), and a kept maximum skips nearly all of it. H100 at the 700 W
+    /// cap, sustained 2.5 s windows, three a form and dtype (scripts/device/next_s16.sh, next_s16b.sh: hopper_fwd29.py with
+    /// HF29_FORMS; `lr` ÷ the shipped kernel, bf16 / fp16, every window): unmasked 1k 1.011–1.019 / 1.010–1.024, 2k
+    /// 1.002–1.031 / 1.020–1.025, 4k 1.025–1.031 / 1.032–1.034, 8k 1.013–1.024 / 1.010–1.021, 16k 1.017–1.022 / 1.016–1.026;
+    /// causal 2k 1.018–1.026 / 1.014–1.025, 4k 1.006–1.021 / 1.004–1.025, 8k 1.008–1.023 / 1.014–1.026, 16k 1.006–1.019 /
+    /// 1.010–1.015, each at 1–3 % less energy per FLOP. Causal 1k read 1.000–1.010 / 0.998–1.030 (not every window), so it
+    /// keeps the eager rescale; 512 keys were not timed. Forced at D = 256: the pinned float64 oracle 32/32 (2-block grid
+    /// 32/32), `verify` 30/30, hopper_fwd29_check.py 12/12 unmasked (2k, 8k) and 24/24 causal (1k–8k) on a 2-block grid,
+    /// memcheck 0 errors and racecheck 0 hazards (causal and unmasked, 700 × 600, 2-block grid).
+    /// Tile D = 128 stays eager: `lr` read 0.98–1.01 there (the vote sits inside the ping-pong turn; with the rescale moved
+    /// off the turn, `xder` + `lr`, 0.978–0.998).
     public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int) -> Bool {
-        tileHeadDim == 64 && consumerWarpgroups == 3 && !varlen && seqlenK >= 8192
+        guard !varlen else { return false }
+        switch tileHeadDim {
+        case 64: return consumerWarpgroups == 3 && seqlenK >= 8192
+        case 256: return seqlenK >= (causal ? 2048 : 1024)
+        default: return false
+        }
     }
 
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):

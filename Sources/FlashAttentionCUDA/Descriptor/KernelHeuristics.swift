@@ -500,7 +500,7 @@ public enum KernelHeuristics {
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=lazy: a row keeps its maximum unless it grows past 2^8, and O·α is skipped in
         // warps where every row kept it (lazyRescale, session 15).
-        // Unset, defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys).
+        // Unset, defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys; tile D = 256 unmasked from 1k, causal from 2k).
         if HopperForwardKnobs.rescale == "lazy" { d.lazyRescale = true }
         if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
             && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
@@ -879,7 +879,7 @@ public enum KernelHeuristics {
         // Tile D = 64 from 8k keys: the three-warpgroup rows' lazy O rescale (defaultLazyRescale), causal and unmasked.
         for choice in table(for: architecture) {
             for mask in [KernelMask.causal, .none] {
-                add(problem(choice, mask, 8192)) { $0.lazyRescale }
+                add(problem(choice, mask, 8192)) { $0.lazyRescale && $0.headDim == 64 }
             }
         }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
@@ -900,6 +900,15 @@ public enum KernelHeuristics {
         // (Last, so the variants listed before keep their places.)
         for choice in table(for: architecture) {
             add(problem(choice, .none, 8192)) { $0.headDim == 256 && $0.precomputedDescriptors && $0.earlyRescale }
+        }
+        // Tile D = 256's lazy O rescale (defaultLazyRescale, session 16): the kernels of 1k–8k keys with `lr`, which the
+        // entries above list without it where the lengths are shorter, or with it under names of their own.
+        for seqlen in [1024, 2048, 4096, 8192] {
+            for mask in [KernelMask.causal, .none] {
+                for choice in table(for: architecture) {
+                    add(problem(choice, mask, seqlen)) { $0.headDim == 256 && $0.lazyRescale }
+                }
+            }
         }
         return variants
     }
