@@ -31,6 +31,11 @@ def main():
     cases_list = [(16384, 16384, 128, True), (16000, 16384, 128, True), (16384, 16384, 64, True), (8192, 8192, 256, False)]
     if os.environ.get("FA_LONG_CASES") == "more":
         cases_list = [(8192, 8192, 64, True), (8192, 8192, 64, False), (8300, 8192, 64, False), (16384, 16384, 64, False)]
+    # FA_LONG_CASES=wide: tile D = 256's lazy O rescale (the default unmasked from 1k keys and causal from 2k since session 16),
+    # on the 128-key causal rows of 2k (`ob qh`) and 4k+ (`oq`), the unmasked 2k-4k (`so oq`) and 1k (`qh`) rows, Sq != Sk too.
+    if os.environ.get("FA_LONG_CASES") == "wide":
+        cases_list = [(8192, 8192, 256, True), (2048, 2048, 256, True), (2000, 2100, 256, True), (4096, 4096, 256, False),
+                      (1100, 1024, 256, False)]
     for sq, sk, hd, causal in cases_list:
         for dtype in (torch.bfloat16, torch.float16):
             cases += 1
