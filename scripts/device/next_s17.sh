@@ -9,13 +9,14 @@
 #      grids at causal 2048² and 1500 × 1600 GQA (`…xolr`) and 1024² with the knob (`…xoalr`), bf16 and fp16;
 #   2. confirms in sustained windows: causal D = 128 1k / 2k (O against LR; LR at 1k is `xoa` + `lr`), causal D = 256 1k and
 #      unmasked D = 256 512 (the two D = 256 lengths session 16 left eager).
-#   usage on the device: bash scripts/device/next_s17.sh   (carry .device-me)
+#   usage on the device: bash scripts/device/next_s17.sh   (carry .device-me; or DEV=.device-s17 with that folder carried:
+#   session 16 staged the branch's CLI and library there)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; L=/tmp/n17; LOG=$L/logs; mkdir -p "$RESULT" "$LOG"
 T0=$(date +%s); el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
-gunzip -c .device-me/flash-attn.gz > /tmp/fa.tmp && chmod +x /tmp/fa.tmp && mv /tmp/fa.tmp /tmp/fa || exit 1
+gunzip -c ${DEV:-.device-me}/flash-attn.gz > /tmp/fa.tmp && chmod +x /tmp/fa.tmp && mv /tmp/fa.tmp /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
-export FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python
+export FLASH_ATTENTION_LIB=$PWD/${DEV:-.device-me}/libflashattention.so PYTHONPATH=$PWD/python
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit,temperature.gpu --format=csv,noheader
 lrk() { grep -h "^// FlashAttention forward" "$1"/*.cu 2>/dev/null | grep -oE "fwd_[a-z0-9_]*d128[a-z0-9_]*xoa?lr_sm_90a" | sort -u | tr '\n' ' '; }
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
