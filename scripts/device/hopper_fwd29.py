@@ -76,7 +76,7 @@ if os.environ.get("HF29_POINTS"):  # e.g. "128,8192,0;64,4096,1" (a subset, for 
 
 
 def pname(p):
-    return f"{'c' if p[2] else 'u'}D{p[0]}-{p[1] // 1024}k"
+    return f"{'c' if p[2] else 'u'}D{p[0]}-" + (f"{p[1] // 1024}k" if p[1] >= 1024 else str(p[1]))
 
 
 def flops(p):
