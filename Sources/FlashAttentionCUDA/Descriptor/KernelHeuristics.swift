@@ -876,12 +876,6 @@ public enum KernelHeuristics {
                 }
             }
         }
-        // Tile D = 64 from 8k keys: the three-warpgroup rows' lazy O rescale (defaultLazyRescale), causal and unmasked.
-        for choice in table(for: architecture) {
-            for mask in [KernelMask.causal, .none] {
-                add(problem(choice, mask, 8192)) { $0.lazyRescale && $0.headDim == 64 }
-            }
-        }
         // Unmasked tile D = 256 at 1k keys: its row stages O in the Q buffer (not the last stages), in halves
         // (defaultQueryHalves), a kernel 512 keys do not reach.
         for choice in table(for: architecture) {
@@ -901,12 +895,12 @@ public enum KernelHeuristics {
         for choice in table(for: architecture) {
             add(problem(choice, .none, 8192)) { $0.headDim == 256 && $0.precomputedDescriptors && $0.earlyRescale }
         }
-        // Tile D = 256's lazy O rescale (defaultLazyRescale, session 16): the kernels of 1k–8k keys with `lr`, which the
-        // entries above list without it where the lengths are shorter, or with it under names of their own.
+        // The lazy O rescale's kernels (defaultLazyRescale: the three-warpgroup tile D = 64 rows from 8k keys, tile D = 256
+        // unmasked from 1k and causal from 2k) not listed above under their own names.
         for seqlen in [1024, 2048, 4096, 8192] {
             for mask in [KernelMask.causal, .none] {
                 for choice in table(for: architecture) {
-                    add(problem(choice, mask, seqlen)) { $0.headDim == 256 && $0.lazyRescale }
+                    add(problem(choice, mask, seqlen)) { $0.lazyRescale }
                 }
             }
         }
