@@ -176,23 +176,12 @@ extension HopperForwardKernel {
             .joined(separator: "\n" + String(repeating: " ", count: indent))
     }
 
-    /// P in the input precision (the shipped text). The first line carries no indentation.
-    var plainConvert: String {
-        """
-        // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step.
-                auto convert_p = [&]() {
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        \(packLines(indent: 16))
-                    }
-                };
-        """
-    }
-
-    /// The lines of a k16 step of ``AttentionKernelDescriptor/packedRowSum``'s conversion after the four packs
-    /// (indentation `indent`, each line ending in a line break): the step's two words of each row added, into a
-    /// partial of at most 8 words (4 k16 steps), widened into the row sum at the end of each partial or at `last`.
+    /// ``AttentionKernelDescriptor/packedRowSum``: the lines of a k16 step of the conversions after the four packs
+    /// (indentation `indent`, each line ending in a line break): the step's two words of each row added, into a partial
+    /// of at most 8 words (4 k16 steps), widened into the row sum at the end of each partial or at `last`; nothing in
+    /// the other forms.
     private func packedSumLines(indent: Int, last: String) -> String {
+        guard descriptor.packedRowSum else { return "" }
         let pad = String(repeating: " ", count: indent)
         return pad + "const u32 a0 = add_input2(pk[ks][0], pk[ks][2]), a1 = add_input2(pk[ks][1], pk[ks][3]);  // rows +0, +8\n"
             + pad + "h0 = ks % 4 == 0 ? a0 : add_input2(h0, a0);\n"
@@ -200,16 +189,25 @@ extension HopperForwardKernel {
             + pad + "if (ks % 4 == 3 || ks == \(last)) { row_sum[0] += widen_sum2(h0); row_sum[1] += widen_sum2(h1); }\n"
     }
 
-    /// ``AttentionKernelDescriptor/packedRowSum``: P packed as in ``plainConvert``, and each row's step sum from the
-    /// packed words (the softmax no longer sums): one packed add per two scores instead of two FADDs, partials of at
-    /// most 16 scores (8 per lane) in the input precision, added into the float32 row sum.
-    var packedConvert: String {
-        """
-        // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step. The row sums of
-                // this step's P come from these packed words (packedRowSum): pairs added in the input precision, at
-                // most 8 words (16 scores) a partial, each partial widened into the float32 row sum.
-                auto convert_p = [&]() {
-                    u32 h0 = 0u, h1 = 0u;
+    /// ``AttentionKernelDescriptor/packedRowSum``: the partials' declaration at the head of a conversion (with the line
+    /// break before it), nothing in the other forms.
+    private var packedSumPartials: String {
+        descriptor.packedRowSum ? "\n" + String(repeating: " ", count: 12) + "u32 h0 = 0u, h1 = 0u;" : ""
+    }
+
+    /// P in the input precision as the P·V operand (`convert_p`). With ``AttentionKernelDescriptor/packedRowSum`` each
+    /// row's step sum comes from the packed words too (the softmax no longer sums): one packed add per two scores
+    /// instead of two FADDs, partials of at most 16 scores (8 per lane) in the input precision, added into the float32
+    /// row sum. The first line carries no indentation.
+    var convertP: String {
+        let comment = descriptor.packedRowSum ? """
+            // P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step. The row sums of
+                    // this step's P come from these packed words (packedRowSum): pairs added in the input precision, at
+                    // most 8 words (16 scores) a partial, each partial widened into the float32 row sum.
+            """ : "// P in the input precision as A fragments: two adjacent n8 tiles of S are one k16 step."
+        return comment + """
+
+                auto convert_p = [&]() {\(packedSumPartials)
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
                         \(packLines(indent: 16))
@@ -218,30 +216,12 @@ extension HopperForwardKernel {
         """
     }
 
-    /// P of the half-width diagonal step: the first half converted, the second half zero (the
-    /// full-width P·V reads it).
+    /// P of the half-width diagonal step: the first half converted (and, with ``AttentionKernelDescriptor/packedRowSum``,
+    /// summed as in ``convertP``), the second half zero (the full-width P·V reads it).
     var convertHalf: String {
-        if descriptor.packedRowSum { return packedConvertHalf }
-        return """
-
-                auto convert_p_half = [&]() {
-                    #pragma unroll
-                    for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
-                        if (ks < BLOCK_N / 32) {
-                            \(packLines(indent: 20))
-                        }\(nv ? "" : " else {\n" + String(repeating: " ", count: 16) + "    pk[ks][0] = pk[ks][1] = pk[ks][2] = pk[ks][3] = 0u;\n" + String(repeating: " ", count: 16) + "}")
-                    }
-                };
-        """
-    }
-
-    /// ``convertHalf`` with ``AttentionKernelDescriptor/packedRowSum``: the first half's words summed as in
-    /// ``packedConvert``.
-    private var packedConvertHalf: String {
         """
 
-                auto convert_p_half = [&]() {
-                    u32 h0 = 0u, h1 = 0u;
+                auto convert_p_half = [&]() {\(packedSumPartials)
                     #pragma unroll
                     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
                         if (ks < BLOCK_N / 32) {

@@ -172,7 +172,7 @@ public struct HopperForwardKernel: Sendable {
                 u32 pk[BLOCK_N / 16][4];
 
                 \(xd ? xdIssue : plainIssue)\(vt ? freshIssue : "")\(nd ? narrowIssue : "")
-                \(descriptor.packedRowSum ? packedConvert : plainConvert)\(halfDiagonal ? convertHalf : "")
+                \(convertP)\(halfDiagonal ? convertHalf : "")
                 auto rescale_o = [&]() {
                     #pragma unroll
                     for (int dt = 0; dt < D_TILES; ++dt) {
