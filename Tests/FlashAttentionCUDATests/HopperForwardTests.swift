@@ -2026,9 +2026,10 @@ struct HopperForwardTests {
                 for n in [512, 2048, 16384] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    // On by default on the three-warpgroup D = 64 rows from 8k keys and tile D = 256 from 1k keys unmasked,
-                    // 2k causal (lazyRescaleDefault).
-                    #expect(routed.lazyRescale == ((d == 64 || d == 256) && n >= (d == 64 ? 8192 : 2048) && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
+                    // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 1k keys unmasked, 2k
+                    // causal, and causal tile D = 128's `xo` rows (1025…2048 keys) (lazyRescaleDefault).
+                    let expected = d == 128 ? mask == .causal && n == 2048 : n >= (d == 64 ? 8192 : 2048)
+                    #expect(routed.lazyRescale == (expected && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
                 }
             }
@@ -2036,11 +2037,16 @@ struct HopperForwardTests {
     }
 
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
-    /// 8k keys, causal and unmasked; tile D = 256 (session 16) unmasked from 1k keys, causal from 2k.
+    /// 8k keys, causal and unmasked; tile D = 256 (session 16) unmasked from 1k keys, causal from 2k; causal tile D = 128's `xo`
+    /// rows (session 16).
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
-              getenv("FLASH_ATTENTION_HOPPER_WG") == nil else { return }
-        let rule = KernelHeuristics.defaultLazyRescale
+              getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil,
+              getenv("FLASH_ATTENTION_HOPPER_EXPOVERLAP") == nil else { return }
+        func rule(_ d: Int, _ causal: Bool, _ warpgroups: Int, _ varlen: Bool, _ n: Int, _ overlapped: Int = 0) -> Bool {
+            KernelHeuristics.defaultLazyRescale(tileHeadDim: d, causal: causal, consumerWarpgroups: warpgroups, varlen: varlen, seqlenK: n,
+                                                overlappedExponentialTurn: overlapped)
+        }
         #expect(rule(64, true, 3, false, 16384) && rule(64, true, 3, false, 32768) && rule(64, true, 3, false, 8192) && rule(64, false, 3, false, 8192))
         #expect(!rule(64, true, 3, false, 8191) && !rule(64, false, 3, false, 4096) && !rule(128, true, 2, false, 16384)
                 && !rule(64, true, 2, false, 16384) && !rule(64, true, 3, true, 16384))
@@ -2049,6 +2055,10 @@ struct HopperForwardTests {
         #expect(!rule(256, false, 2, false, 1023) && !rule(256, false, 2, false, 512) && !rule(256, true, 2, false, 2047)
                 && !rule(256, true, 2, false, 1024) && !rule(256, false, 2, true, 8192) && !rule(256, true, 2, false, 0)
                 && !rule(128, false, 2, false, 8192))
+        // Tile D = 128: the causal rows of the overlapped order `xo` only (not `xoa`, not unmasked, not the other orders).
+        #expect(rule(128, true, 2, false, 2048, 1) && rule(128, true, 2, false, 1025, 1))
+        #expect(!rule(128, true, 2, false, 1024, 2) && !rule(128, true, 2, false, 4096, 0) && !rule(128, false, 2, false, 2048, 0)
+                && !rule(128, true, 2, true, 2048, 1))
         func pick(_ D: Int, _ n: Int, _ mask: KernelMask, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
@@ -2060,12 +2070,13 @@ struct HopperForwardTests {
                 #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
             }
             for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
-                                 (256, 8192, .causal), (256, 16384, .causal)] {
+                                 (256, 8192, .causal), (256, 16384, .causal), (128, 2048, .causal), (128, 1500, .causal)] {
                 let wide = try pick(D, n, mask, type)
                 #expect(wide.lazyRescale && wide.invalidReason == nil && wide.name.hasSuffix("lr_sm_90a"), "D = \(D) \(mask) N = \(n): \(wide.name)")
             }
             for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 1024, .causal),
-                                 (256, 512, .causal), (256, 512, .none), (128, 8192, .none)] {
+                                 (256, 512, .causal), (256, 512, .none), (128, 8192, .none), (128, 1024, .causal), (128, 4096, .causal),
+                                 (128, 2048, .none)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
             }
@@ -2103,7 +2114,8 @@ struct HopperForwardTests {
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a",
                      // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
-                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxo_sm_90a",
+                     // (Session 16: with `lr`.)
+                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxolr_sm_90a",
                      // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29); session 16: `lr`
                      // there, on the 1k `qh` kernel and on the 2k–4k kernel.
                      "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxderlr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a",

@@ -97,7 +97,7 @@ extension KernelHeuristics {
     /// the 700 W cap (scripts/device/final_s15b.sh: hopper_fwd29.py, 2.5 s windows, three a form and dtype, a same-kernel
     /// control at 0.991–1.006), the pair read 1.032–1.046 (bf16) / 1.030–1.044 (fp16) in every window (`hd` alone 1.016–1.025,
     /// `ew` alone 1.012–1.034, the lazy rescale 1.005–1.025), bursts 1.036–1.042; so up to 4096. At 8k the pair read
-    /// 1.002–1.022, below the lazy rescale (``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:)``).
+    /// 1.002–1.022, below the lazy rescale (``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)``).
     public static func defaultCausalThreeWarpgroupDiagonal(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
                                                            sameTypeOutput: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         guard tileHeadDim == 64, causal, consumerWarpgroups == 3, !varlen, sameTypeOutput,
@@ -107,7 +107,8 @@ extension KernelHeuristics {
 
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
     /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
-    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 1k keys and causal from 2k.
+    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 1k keys and causal from 2k; the causal tile D = 128
+    /// rows of the overlapped lean order `xo`.
     ///
     /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
     /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
@@ -133,12 +134,20 @@ extension KernelHeuristics {
     /// keeps the eager rescale; 512 keys were not timed. Forced at D = 256: the pinned float64 oracle 32/32 (2-block grid
     /// 32/32), `verify` 30/30, hopper_fwd29_check.py 12/12 unmasked (2k, 8k) and 24/24 causal (1k–8k) on a 2-block grid,
     /// memcheck 0 errors and racecheck 0 hazards (causal and unmasked, 700 × 600, 2-block grid).
-    /// Tile D = 128 stays eager: `lr` read 0.98–1.01 there (the vote sits inside the ping-pong turn; with the rescale moved
-    /// off the turn, `xder` + `lr`, 0.978–0.998).
-    public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int) -> Bool {
+    ///
+    /// Tile D = 128: only the causal rows of the overlapped lean order `xo` (1025…2048 keys,
+    /// ``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``), sustained windows as above (scripts/device/next_s16c.sh):
+    /// causal 2k 1.002–1.024 (bf16) / 1.010–1.044 (fp16), every window. Elsewhere at D = 128 it loses: unmasked 2k 0.971–0.983,
+    /// 4k 0.969–0.970, causal 4k 0.977–0.991 (next_s16c.sh), the 176-key rows 0.98–1.01 at 8k / 16k (next_s16.sh; the vote sits
+    /// inside the ping-pong turn; with the rescale moved off it, `xder` + `lr`, 0.978–0.998). Causal 1k (`xoa`) read 1.008–1.011 /
+    /// 1.007–1.026 too, but its `xoa` + `lr` kernel has had no device check yet, so it stays eager. The `xo` + `lr` kernel was
+    /// checked forced in session 15 (hopfwd28: the torch float64 oracle `long` 48/48 reached it).
+    public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int,
+                                          overlappedExponentialTurn: Int = 0) -> Bool {
         guard !varlen else { return false }
         switch tileHeadDim {
         case 64: return consumerWarpgroups == 3 && seqlenK >= 8192
+        case 128: return causal && overlappedExponentialTurn == 1
         case 256: return seqlenK >= (causal ? 2048 : 1024)
         default: return false
         }

@@ -499,19 +499,9 @@ public enum KernelHeuristics {
         // FLASH_ATTENTION_HOPPER_RESCALE=skip: the O rescale skipped in warps whose row maxima stayed put.
         if HopperForwardKnobs.rescale == "skip" { d.skipUnchangedRescale = true }
         // FLASH_ATTENTION_HOPPER_RESCALE=lazy: a row keeps its maximum unless it grows past 2^8, and O·α is skipped in
-        // warps where every row kept it (lazyRescale, session 15).
-        // Unset, defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys; tile D = 256 unmasked from 1k, causal from 2k).
+        // warps where every row kept it (lazyRescale, session 15). Unset, defaultLazyRescale, decided after the step order
+        // (below), whose overlapped form it keys on at tile D = 128.
         if HopperForwardKnobs.rescale == "lazy" { d.lazyRescale = true }
-        if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
-            && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
-                                  seqlenK: problem.seqlenK) {
-            var lazy = d
-            lazy.lazyRescale = true
-            if lazy.invalidReason == nil {
-                d = lazy
-                choice.reason = "lazy O rescale (KernelHeuristics.defaultLazyRescale); " + choice.reason
-            }
-        }
         // The half-width diagonal softmax where it measured faster (defaultHalfDiagonalStep);
         // FLASH_ATTENTION_HOPPER_DIAG=1 on every causal row that can take it, =0 nowhere.
         let diagKnob = HopperForwardKnobs.halfDiagonalStep
@@ -698,6 +688,18 @@ public enum KernelHeuristics {
                 choice.reason = "S and P·V back to back, the row maximum under P·V"
                     + (overlapDefault > 0 ? " (KernelHeuristics.defaultOverlappedExponentialTurn); " : " (FLASH_ATTENTION_HOPPER_EXPOVERLAP=\(overlapKnob ?? "")); ")
                     + choice.reason
+            }
+        }
+        // Unset FLASH_ATTENTION_HOPPER_RESCALE: defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys; tile D = 256
+        // unmasked from 1k, causal from 2k; the causal tile D = 128 rows of the overlapped order `xo`).
+        if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
+            && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
+                                  seqlenK: problem.seqlenK, overlappedExponentialTurn: d.overlappedExponentialTurn) {
+            var lazy = d
+            lazy.lazyRescale = true
+            if lazy.invalidReason == nil {
+                d = lazy
+                choice.reason = "lazy O rescale (KernelHeuristics.defaultLazyRescale); " + choice.reason
             }
         }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
