@@ -2026,9 +2026,13 @@ struct HopperForwardTests {
                 for n in [512, 2048, 16384] {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
-                    // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 1k keys unmasked, 2k
-                    // causal, and causal tile D = 128's `xo` rows (1025…2048 keys) (lazyRescaleDefault).
-                    let expected = d == 128 ? mask == .causal && n == 2048 : n >= (d == 64 ? 8192 : 2048)
+                    // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 512 keys unmasked, 2k
+                    // causal, and causal tile D = 128's overlapped rows (513…2048 keys) (lazyRescaleDefault).
+                    let expected = switch d {
+                    case 64: n >= 8192
+                    case 128: mask == .causal && n == 2048
+                    default: n >= (mask == .causal ? 2048 : 512)
+                    }
                     #expect(routed.lazyRescale == (expected && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
                 }
@@ -2037,8 +2041,8 @@ struct HopperForwardTests {
     }
 
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
-    /// 8k keys, causal and unmasked; tile D = 256 (session 16) unmasked from 1k keys, causal from 2k; causal tile D = 128's `xo`
-    /// rows (session 16).
+    /// 8k keys, causal and unmasked; tile D = 256 (sessions 16–17) unmasked from 512 keys, causal from 2k; causal tile D = 128's
+    /// overlapped rows, `xo` (session 16) and `xoa` (session 17).
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil,
@@ -2051,13 +2055,13 @@ struct HopperForwardTests {
         #expect(!rule(64, true, 3, false, 8191) && !rule(64, false, 3, false, 4096) && !rule(128, true, 2, false, 16384)
                 && !rule(64, true, 2, false, 16384) && !rule(64, true, 3, true, 16384))
         #expect(rule(256, false, 2, false, 1024) && rule(256, false, 2, false, 16384) && rule(256, true, 2, false, 2048)
-                && rule(256, true, 2, false, 16384))
-        #expect(!rule(256, false, 2, false, 1023) && !rule(256, false, 2, false, 512) && !rule(256, true, 2, false, 2047)
+                && rule(256, true, 2, false, 16384) && rule(256, false, 2, false, 512))
+        #expect(!rule(256, false, 2, false, 511) && !rule(256, true, 2, false, 512) && !rule(256, true, 2, false, 2047)
                 && !rule(256, true, 2, false, 1024) && !rule(256, false, 2, true, 8192) && !rule(256, true, 2, false, 0)
                 && !rule(128, false, 2, false, 8192))
-        // Tile D = 128: the causal rows of the overlapped order `xo` only (not `xoa`, not unmasked, not the other orders).
-        #expect(rule(128, true, 2, false, 2048, 1) && rule(128, true, 2, false, 1025, 1))
-        #expect(!rule(128, true, 2, false, 1024, 2) && !rule(128, true, 2, false, 4096, 0) && !rule(128, false, 2, false, 2048, 0)
+        // Tile D = 128: the causal rows of the overlapped order, `xo` and `xoa` (not unmasked, not the other orders).
+        #expect(rule(128, true, 2, false, 2048, 1) && rule(128, true, 2, false, 1025, 1) && rule(128, true, 2, false, 1024, 2))
+        #expect(!rule(128, true, 2, false, 512, 0) && !rule(128, true, 2, false, 4096, 0) && !rule(128, false, 2, false, 2048, 0)
                 && !rule(128, true, 2, true, 2048, 1))
         func pick(_ D: Int, _ n: Int, _ mask: KernelMask, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
             try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
@@ -2070,13 +2074,14 @@ struct HopperForwardTests {
                 #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
             }
             for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
-                                 (256, 8192, .causal), (256, 16384, .causal), (128, 2048, .causal), (128, 1500, .causal)] {
+                                 (256, 8192, .causal), (256, 16384, .causal), (128, 2048, .causal), (128, 1500, .causal),
+                                 (256, 512, .none), (128, 1024, .causal), (128, 768, .causal)] {
                 let wide = try pick(D, n, mask, type)
                 #expect(wide.lazyRescale && wide.invalidReason == nil && wide.name.hasSuffix("lr_sm_90a"), "D = \(D) \(mask) N = \(n): \(wide.name)")
             }
             for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 1024, .causal),
-                                 (256, 512, .causal), (256, 512, .none), (128, 8192, .none), (128, 1024, .causal), (128, 4096, .causal),
-                                 (128, 2048, .none)] {
+                                 (256, 512, .causal), (128, 8192, .none), (128, 512, .causal), (128, 512, .none), (128, 4096, .causal),
+                                 (128, 2048, .none), (64, 512, .causal), (64, 1024, .causal)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
             }
@@ -2107,12 +2112,14 @@ struct HopperForwardTests {
         // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10, its
         // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqh_sm_90a",
+                     // (Session 17: unmasked D = 256 with `lr` from 512 keys.)
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqhlr_sm_90a",
                      // (Session 16: `lr` from 2k keys causal, from 1k unmasked.)
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoa_sm_90a",
+                     // (Session 17: the 1k `xoa` kernel with `lr`.)
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoalr_sm_90a",
                      // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
                      // (Session 16: with `lr`.)
                      "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxolr_sm_90a",

@@ -411,8 +411,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``skipUnchangedRescale``). On random or peaked inputs the maximum settles in the first steps, so almost every
     /// later step skips the rescale (``skipUnchangedRescale`` alone skips only steps where no row of the warp found a
     /// new maximum at all). `FLASH_ATTENTION_HOPPER_RESCALE=lazy` sets it on every Hopper forward row; by default the
-    /// three-warpgroup tile D = 64 rows take it from 8k keys, tile D = 256 unmasked from 1k keys and causal from 2k, and the
-    /// causal tile D = 128 rows of the overlapped order `xo`
+    /// three-warpgroup tile D = 64 rows take it from 8k keys, tile D = 256 unmasked from 512 keys and causal from 2k, and the
+    /// causal tile D = 128 rows of the overlapped order (`xo`, `xoa`)
     /// (``KernelHeuristics/defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)``).
     /// Suffix `lr`.
     public var lazyRescale: Bool

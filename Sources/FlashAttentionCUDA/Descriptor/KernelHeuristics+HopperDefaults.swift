@@ -107,8 +107,8 @@ extension KernelHeuristics {
 
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
     /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
-    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 1k keys and causal from 2k; the causal tile D = 128
-    /// rows of the overlapped lean order `xo`.
+    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 512 keys and causal from 2k; the causal tile D = 128
+    /// rows of the overlapped lean order (`xo` and `xoa`, 513…2048 keys).
     ///
     /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
     /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
@@ -123,7 +123,7 @@ extension KernelHeuristics {
     /// so from 8k keys on both masks. Unmasked 16k was timed only in hopfwd28's bursts (0.98–1.05 / 0.99–1.10, the cap's
     /// swing); 8193…16383 keys run the same kernels.
     ///
-    /// Tile D = 256, dense: unmasked from 1k keys, causal from 2k (session 16). The O rescale costs D multiplies a row per
+    /// Tile D = 256, dense: unmasked from 1k keys (512 since session 17, below), causal from 2k (session 16). The O rescale costs D multiplies a row per
     /// step against the step's n scores, so it weighs most at D = 256 (D / n = 256 / 80 on the unmasked row, 2 on the causal
     /// 128-key rows, against 0.73 at D = 128 and 0.5 at D = 64), and a kept maximum skips nearly all of it. H100 at the 700 W
     /// cap, sustained 2.5 s windows, three a form and dtype (scripts/device/next_s16.sh, next_s16b.sh: hopper_fwd29.py with
@@ -131,24 +131,32 @@ extension KernelHeuristics {
     /// 1.002–1.031 / 1.020–1.025, 4k 1.025–1.031 / 1.032–1.034, 8k 1.013–1.024 / 1.010–1.021, 16k 1.017–1.022 / 1.016–1.026;
     /// causal 2k 1.018–1.026 / 1.014–1.025, 4k 1.006–1.021 / 1.004–1.025, 8k 1.008–1.023 / 1.014–1.026, 16k 1.006–1.019 /
     /// 1.010–1.015, each at 1–3 % less energy per FLOP. Causal 1k read 1.000–1.010 / 0.998–1.030 (not every window), so it
-    /// keeps the eager rescale; 512 keys were not timed. Forced at D = 256: the pinned float64 oracle 32/32 (2-block grid
+    /// kept the eager rescale. Session 17 (scripts/device/next_s17.sh, next_s17b.sh, two calls, sustained windows as above plus
+    /// two 12-call bursts a call): unmasked 512 1.002–1.038 / 1.035–1.065, then 0.989–1.030 (bf16) in the second call, with
+    /// every burst at 1.038–1.042 and 2 % less energy per FLOP in both calls, so unmasked from 512 keys (shorter rows run the
+    /// same kernel and were not timed); causal 1k again mixed (1.003–1.053 / 1.019–1.053, then 0.999–1.052, bursts
+    /// 0.978–1.010), so causal stays eager below 2k, and causal 512 read 0.971–1.046. Forced at D = 256: the pinned float64 oracle 32/32 (2-block grid
     /// 32/32), `verify` 30/30, hopper_fwd29_check.py 12/12 unmasked (2k, 8k) and 24/24 causal (1k–8k) on a 2-block grid,
     /// memcheck 0 errors and racecheck 0 hazards (causal and unmasked, 700 × 600, 2-block grid).
     ///
-    /// Tile D = 128: only the causal rows of the overlapped lean order `xo` (1025…2048 keys,
-    /// ``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``), sustained windows as above (scripts/device/next_s16c.sh):
-    /// causal 2k 1.002–1.024 (bf16) / 1.010–1.044 (fp16), every window. Elsewhere at D = 128 it loses: unmasked 2k 0.971–0.983,
-    /// 4k 0.969–0.970, causal 4k 0.977–0.991 (next_s16c.sh), the 176-key rows 0.98–1.01 at 8k / 16k (next_s16.sh; the vote sits
-    /// inside the ping-pong turn; with the rescale moved off it, `xder` + `lr`, 0.978–0.998). Causal 1k (`xoa`) read 1.008–1.011 /
-    /// 1.007–1.026 too, but its `xoa` + `lr` kernel has had no device check yet, so it stays eager. The `xo` + `lr` kernel was
-    /// checked forced in session 15 (hopfwd28: the torch float64 oracle `long` 48/48 reached it).
+    /// Tile D = 128: only the causal rows of the overlapped lean order (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``:
+    /// `xoa` at 513…1024 keys, `xo` at 1025…2048), sustained windows as above: causal 2k 1.002–1.024 (bf16) / 1.010–1.044
+    /// (fp16), every window (scripts/device/next_s16c.sh); causal 1k (`xoa`) 1.008–1.011 / 1.007–1.026 every window
+    /// (next_s16c.sh), then 1.006–1.031 / 0.982–1.023 and 0.999–1.023 (bf16) in session 17 (next_s17.sh, next_s17b.sh) with
+    /// every burst at 1.014–1.019 and 1–2 % less energy per FLOP. Elsewhere at D = 128 it loses: unmasked 2k 0.971–0.983, 4k
+    /// 0.969–0.970, causal 4k 0.977–0.991 (next_s16c.sh), the 176-key rows 0.98–1.01 at 8k / 16k (next_s16.sh; the vote sits
+    /// inside the ping-pong turn; with the rescale moved off it, `xder` + `lr`, 0.978–0.998), causal 512 0.986–1.030 and
+    /// unmasked 512 0.988–1.004 (next_s17b.sh). Checked on the default route (next_s17.sh, the `xo` + `lr` kernel; `xoa` + `lr`
+    /// forced): the torch float64 forward oracle 135/135, 2-block grid 56/56, `long` 48/48 (2-block grid 48/48), the pinned
+    /// float64 oracle 32/32, `verify` 30/30, memcheck 0 errors and racecheck 0 hazards at 2048², 1500 × 1600 GQA and 1024² on
+    /// 2-block grids, bf16 and fp16.
     public static func defaultLazyRescale(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool, seqlenK: Int,
                                           overlappedExponentialTurn: Int = 0) -> Bool {
         guard !varlen else { return false }
         switch tileHeadDim {
         case 64: return consumerWarpgroups == 3 && seqlenK >= 8192
-        case 128: return causal && overlappedExponentialTurn == 1
-        case 256: return seqlenK >= (causal ? 2048 : 1024)
+        case 128: return causal && overlappedExponentialTurn != 0
+        case 256: return seqlenK >= (causal ? 2048 : 512)
         default: return false
         }
     }

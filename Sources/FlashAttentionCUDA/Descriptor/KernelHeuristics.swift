@@ -691,7 +691,7 @@ public enum KernelHeuristics {
             }
         }
         // Unset FLASH_ATTENTION_HOPPER_RESCALE: defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys; tile D = 256
-        // unmasked from 1k, causal from 2k; the causal tile D = 128 rows of the overlapped order `xo`).
+        // unmasked from 512, causal from 2k; the causal tile D = 128 rows of the overlapped order, `xo` and `xoa`).
         if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
             && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
                                   seqlenK: problem.seqlenK, overlappedExponentialTurn: d.overlappedExponentialTurn) {
@@ -898,7 +898,7 @@ public enum KernelHeuristics {
             add(problem(choice, .none, 8192)) { $0.headDim == 256 && $0.precomputedDescriptors && $0.earlyRescale }
         }
         // The lazy O rescale's kernels (defaultLazyRescale: the three-warpgroup tile D = 64 rows from 8k keys, tile D = 256
-        // unmasked from 1k and causal from 2k) not listed above under their own names.
+        // unmasked from 512 and causal from 2k, causal tile D = 128's overlapped order) not listed above under their own names.
         for seqlen in [1024, 2048, 4096, 8192] {
             for mask in [KernelMask.causal, .none] {
                 for choice in table(for: architecture) {
