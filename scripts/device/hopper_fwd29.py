@@ -49,6 +49,8 @@ IMPLS = {
     "LR": {f"{H}_RESCALE": "lazy"},                                 # the lazy O rescale (`lr`, hopfwd28)
     "XELR": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "lazy"},  # lr with the rescale off the turn (`xder` + `lr`)
     "HDLR": {f"{H}_DIAG": "1", f"{H}_RESCALE": "lazy"},              # causal: `hd` beside the lazy rescale
+    "W3": {f"{H}_WG": "3"},                                         # D = 64: three consumer warpgroups (192-row tiles)
+    "W3HE": {f"{H}_WG": "3", f"{H}_DIAG": "1", f"{H}_EMPTYWG": "1"},  # three warpgroups with `hd` + `ew` (the causal 2k-4k pair)
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
