@@ -90,8 +90,9 @@ extension KernelHeuristics {
     /// `FLASH_ATTENTION_HOPPER_DIAG=1 FLASH_ATTENTION_HOPPER_EMPTYWG=dyn`, ratio to the shipped kernel): causal D = 64 2k
     /// 1.030–1.047 in all 8 runs (`hd` alone 1.020–1.039, `ew` alone 1.005–1.023). Session 15, the first call
     /// (scripts/device/next_s15.sh, 6 interleaved rounds): 2k 1.033–1.050 (bf16) / 1.037–1.041 (fp16) in every round; 3k
-    /// 0.962–1.019 / 0.902–1.041 (so not there: the rule stops at 2048), and in the same call with the pair forced the pinned
-    /// float64 oracle 16/16 (2-block grid 16/16), the torch float64 forward oracle `long` on a 2-block grid 48/48 (it reached
+    /// 0.962–1.019 / 0.902–1.041 (so not there: 3072 leaves no warpgroup empty, so the rule skips it), and in the same
+    /// call with the pair forced the pinned float64 oracle 16/16 (2-block grid 16/16), the torch float64 forward oracle
+    /// `long` on a 2-block grid 48/48 (it reached
     /// `…pdq2lthdxderew`, bf16 and fp16), memcheck 0 errors and racecheck 0 hazards at causal 2100², 2048², 2500 × 2048.
     /// Session 15, the closing calls: the default route's checks green (final_s15.sh), and at causal 4k, in sustained windows at
     /// the 700 W cap (scripts/device/final_s15b.sh: hopper_fwd29.py, 2.5 s windows, three a form and dtype, a same-kernel
@@ -123,21 +124,22 @@ extension KernelHeuristics {
     /// so from 8k keys on both masks. Unmasked 16k was timed only in hopfwd28's bursts (0.98–1.05 / 0.99–1.10, the cap's
     /// swing); 8193…16383 keys run the same kernels.
     ///
-    /// Tile D = 256, dense: unmasked from 1k keys (512 since session 17, below), causal from 2k (session 16). The O rescale costs D multiplies a row per
-    /// step against the step's n scores, so it weighs most at D = 256 (D / n = 256 / 80 on the unmasked row, 2 on the causal
-    /// 128-key rows, against 0.73 at D = 128 and 0.5 at D = 64), and a kept maximum skips nearly all of it. H100 at the 700 W
-    /// cap, sustained 2.5 s windows, three a form and dtype (scripts/device/next_s16.sh, next_s16b.sh: hopper_fwd29.py with
-    /// HF29_FORMS; `lr` ÷ the shipped kernel, bf16 / fp16, every window): unmasked 1k 1.011–1.019 / 1.010–1.024, 2k
-    /// 1.002–1.031 / 1.020–1.025, 4k 1.025–1.031 / 1.032–1.034, 8k 1.013–1.024 / 1.010–1.021, 16k 1.017–1.022 / 1.016–1.026;
+    /// Tile D = 256, dense: unmasked from 1k keys (512 since session 17, below), causal from 2k (session 16). The O rescale
+    /// costs D multiplies a row per step against the step's n scores, so it weighs most at D = 256 (D / n = 256 / 80 on the
+    /// unmasked row, 2 on the causal 128-key rows, against 0.73 at D = 128 and 0.5 at D = 64), and a kept maximum skips
+    /// nearly all of it. H100 at the 700 W cap, sustained 2.5 s windows, three a form and dtype (scripts/device/next_s16.sh,
+    /// next_s16b.sh: hopper_fwd29.py with HF29_FORMS; `lr` ÷ the shipped kernel, bf16 / fp16, every window): unmasked 1k
+    /// 1.011–1.019 / 1.010–1.024, 2k 1.002–1.031 / 1.020–1.025, 4k 1.025–1.031 / 1.032–1.034, 8k 1.013–1.024 / 1.010–1.021,
+    /// 16k 1.017–1.022 / 1.016–1.026;
     /// causal 2k 1.018–1.026 / 1.014–1.025, 4k 1.006–1.021 / 1.004–1.025, 8k 1.008–1.023 / 1.014–1.026, 16k 1.006–1.019 /
     /// 1.010–1.015, each at 1–3 % less energy per FLOP. Causal 1k read 1.000–1.010 / 0.998–1.030 (not every window), so it
     /// kept the eager rescale. Session 17 (scripts/device/next_s17.sh, next_s17b.sh, two calls, sustained windows as above plus
     /// two 12-call bursts a call): unmasked 512 1.002–1.038 / 1.035–1.065, then 0.989–1.030 (bf16) in the second call, with
     /// every burst at 1.038–1.042 and 2 % less energy per FLOP in both calls, so unmasked from 512 keys (shorter rows run the
     /// same kernel and were not timed); causal 1k again mixed (1.003–1.053 / 1.019–1.053, then 0.999–1.052, bursts
-    /// 0.978–1.010), so causal stays eager below 2k, and causal 512 read 0.971–1.046. Forced at D = 256: the pinned float64 oracle 32/32 (2-block grid
-    /// 32/32), `verify` 30/30, hopper_fwd29_check.py 12/12 unmasked (2k, 8k) and 24/24 causal (1k–8k) on a 2-block grid,
-    /// memcheck 0 errors and racecheck 0 hazards (causal and unmasked, 700 × 600, 2-block grid).
+    /// 0.978–1.010), so causal stays eager below 2k, and causal 512 read 0.971–1.046. Forced at D = 256: the pinned float64
+    /// oracle 32/32 (2-block grid 32/32), `verify` 30/30, hopper_fwd29_check.py 12/12 unmasked (2k, 8k) and 24/24 causal
+    /// (1k–8k) on a 2-block grid, memcheck 0 errors and racecheck 0 hazards (causal and unmasked, 700 × 600, 2-block grid).
     ///
     /// Tile D = 128: only the causal rows of the overlapped lean order (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``:
     /// `xoa` at 513…1024 keys, `xo` at 1025…2048), sustained windows as above: causal 2k 1.002–1.024 (bf16) / 1.010–1.044
