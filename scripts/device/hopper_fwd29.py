@@ -51,6 +51,8 @@ IMPLS = {
     "HDLR": {f"{H}_DIAG": "1", f"{H}_RESCALE": "lazy"},              # causal: `hd` beside the lazy rescale
     "W3": {f"{H}_WG": "3"},                                         # D = 64: three consumer warpgroups (192-row tiles)
     "W3HE": {f"{H}_WG": "3", f"{H}_DIAG": "1", f"{H}_EMPTYWG": "1"},  # three warpgroups with `hd` + `ew` (the causal 2k-4k pair)
+    "SX": {f"{H}_RESCALE": "spec"},                                 # the speculative maximum (`sx`, session 18)
+    "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get

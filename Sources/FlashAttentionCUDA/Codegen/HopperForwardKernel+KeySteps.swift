@@ -50,6 +50,7 @@ extension HopperForwardKernel {
     /// only in a warp where some row's maximum moved (α = 1 exactly otherwise). The vote is
     /// warp-uniform; the wgmma products around it are warpgroup-wide and reconverge after it.
     private var rescale: String {
+        if spec { return "if (sx_redo) rescale_o();  // only a redone step moves a row's maximum (speculative maximum)" }
         guard descriptor.skipUnchangedRescale || descriptor.lazyRescale else { return "rescale_o();" }
         return "if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) rescale_o();  // α = 1 in every row of the warp: O unchanged"
     }
@@ -163,6 +164,60 @@ extension HopperForwardKernel {
                         }
                     };
         """
+    }
+
+    /// ``AttentionKernelDescriptor/speculativeMax``.
+    var spec: Bool { descriptor.speculativeMax }
+
+    /// ``AttentionKernelDescriptor/speculativeMax``: the speculative softmax of a key step after the tile's first,
+    /// `softmax_spec`, which returns whether this thread asks for the step to be redone. P against the kept maxima (no
+    /// maximum, no α), the step's row sums kept apart in `sx_sum` (the caller adds them to l once the warpgroup has
+    /// voted). A sum of at most 2^8 bounds every P of the row; a larger one, or one that is not finite (a score 2^128
+    /// past the kept maximum gives +∞, a row still at −∞ gives NaN), asks for the redo. The first line carries no
+    /// indentation.
+    var speculativeSoftmaxLambda: String {
+        """
+        // Speculative maximum: P = 2^(S·s − m·s) against each row's kept maximum; a thread whose row sum passed 2^8 (or is
+                    // not finite) asks for the step to be redone with the exact softmax above.
+                    auto softmax_spec = [&](int n0) -> bool {
+        \(diagonalMask(tiles: "N_TILES", width: "BLOCK_N"))
+                        bool ask = false;
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            const float m_scaled = row_max[r] * scale_log2;
+                            float sum = 0.0f;
+                            #pragma unroll
+                            for (int nt = 0; nt < N_TILES; ++nt)
+                                #pragma unroll
+                                for (int c = 0; c < 2; ++c) {
+                                    const float pv = fast_exp2(fmaf(s[nt][2 * r + c], scale_log2, -m_scaled));
+                                    sum += pv;
+                                    s[nt][2 * r + c] = pv;
+                                }
+                            ask |= !(sum <= 256.0f);
+                            sx_sum[r] = sum;
+                        }
+                        return ask;
+                    };
+        """
+    }
+
+    /// ``AttentionKernelDescriptor/speculativeMax``: a loop step's softmax after S landed (`n0` its first key): the
+    /// speculative pass, the warpgroup's vote, and on a redo S issued again from the step's K stage (still held) and the
+    /// exact softmax; else the step's sums join l. With the line break and indentation of the line after (16).
+    private func speculativeStep(n0: String) -> String {
+        let pad = "\n" + String(repeating: " ", count: 16)
+        return "// Speculative maximum: P against the kept maxima; the warpgroup redoes the step if any thread's row sum passed 2^8."
+            + pad + "sx_redo = warpgroup_any(wg, softmax_spec(\(n0)));"
+            + pad + "if (sx_redo) {"
+            + pad + "    wgmma_fence();"
+            + pad + "    issue_qk(stage);  // S again: this step's K stage goes back only after the vote"
+            + pad + "    wgmma_wait<0>();  // (P·V of the step before too)"
+            + pad + "    softmax(\(n0));"
+            + pad + "} else {"
+            + pad + "    row_sum[0] += sx_sum[0];"
+            + pad + "    row_sum[1] += sx_sum[1];"
+            + pad + "}" + pad
     }
 
     /// ``AttentionKernelDescriptor/halfDiagonalStep``.
@@ -607,7 +662,7 @@ extension HopperForwardKernel {
                             init_rows();
                         }
                         \(nd ? "" : "wgmma_wait<0>();\n" + String(repeating: " ", count: 16))\(keyRelease(notLast: "n_blocks != \(firstLoopStep)"))\(ws ? wsRelease : "")\(foldedCopy("k", released: "kv_iter", indent: 16))
-                        \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")
+                        \(halfDiagonal ? halfSoftmax : "softmax((\(firstKeyBlock)) * BLOCK_N);\n" + String(repeating: " ", count: 16) + "convert_p();")\(spec ? "\n" + String(repeating: " ", count: 16) + "sx_redo = 0;  // O is zero until the first P·V: no rescale ahead of it" : "")
                     }
                     for (int it = \(firstLoopStep); it < n_blocks; ++it) {
                         const int cur = kv_iter + it, prv = cur - 1;
@@ -621,8 +676,7 @@ extension HopperForwardKernel {
                         \(nv ? narrowLoopValueIssue : "issue_pv(prev);")
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
-                        \(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))
-                        softmax((n_blocks - 1 - it) * BLOCK_N);\(valueWaitFence)
+                        \(spec ? speculativeStep(n0: "(n_blocks - 1 - it) * BLOCK_N") : "")\(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))\(spec ? "" : "\n" + String(repeating: " ", count: 16) + "softmax((n_blocks - 1 - it) * BLOCK_N);")\(valueWaitFence)
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);\(foldedCopy("v", released: "prv", indent: 16))
                         convert_p();\(stepEndRescale)

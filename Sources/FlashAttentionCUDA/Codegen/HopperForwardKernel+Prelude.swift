@@ -83,7 +83,25 @@ extension HopperForwardKernel {
             return x >= -126.0f ? r : 0.0f;
         }
         """ + (descriptor.tmaStoreO ? "\n" + storeHelpers : "") + (descriptor.packedRowSum ? "\n" + packedSumHelpers : "")
-            + (descriptor.lazyRescale ? "\n" + lazyMaxHelper : "")
+            + (descriptor.lazyRescale ? "\n" + lazyMaxHelper : "") + (descriptor.speculativeMax ? "\n" + speculativeHelpers : "")
+    }
+
+    /// ``AttentionKernelDescriptor/speculativeMax``: the warpgroup's redo vote (nothing in the other forms). A named
+    /// barrier per consumer warpgroup after the turns, stores and O-in-K/V barriers; the reduction makes the vote the same
+    /// in all four warps (the redo issues a warpgroup-wide product), lane 0's copy makes it warp-uniform to ptxas, which
+    /// serialises every wgmma under a branch it cannot tell is.
+    private var speculativeHelpers: String {
+        """
+        constexpr int BAR_SPEC = \(3 + 2 * descriptor.consumerWarpgroups);                 // named barriers BAR_SPEC + wg: a warpgroup's redo vote
+        static_assert(BAR_SPEC + \(descriptor.consumerWarpgroups) <= 16, "named barriers");
+        // Speculative maximum: whether any thread of this warpgroup asks for the step to be redone.
+        FA_DEVICE int warpgroup_any(int wg, bool ask) {
+            int any;
+            asm volatile("{\\n.reg .pred p, q;\\nsetp.ne.u32 p, %1, 0;\\nbar.red.or.pred q, %2, 128, p;\\nselp.u32 %0, 1, 0, q;\\n}\\n"
+                         : "=r"(any) : "r"((u32)ask), "r"(BAR_SPEC + wg) : "memory");
+            return __shfl_sync(0xffffffffu, any, 0);
+        }
+        """
     }
 
     /// ``AttentionKernelDescriptor/lazyRescale``: the maximum a row's exponentials use from this step on (nothing in

@@ -167,7 +167,7 @@ public struct HopperForwardKernel: Sendable {
                 // 8-key groups 1024 B apart along K.
                 \(xd ? xdSetup : "u32 q_base = sQ + wg * 64 * 128;                 // this warpgroup's rows of the tile's Q buffer")
                 float acc_o[D_TILES][4];
-                float row_max[2], row_sum[2], alpha[2];
+                float row_max[2], row_sum[2], alpha[2];\(spec ? "\n" + String(repeating: " ", count: 8) + "float sx_sum[2];  // a speculative step's row sums, added to l unless the step is redone\n" + String(repeating: " ", count: 8) + "int sx_redo = 0;  // the last step was redone (warp-uniform): its α may move O" : "")
                 float s[N_TILES][4];
                 u32 pk[BLOCK_N / 16][4];
 
@@ -242,7 +242,7 @@ public struct HopperForwardKernel: Sendable {
                     if (!OVERLAP) init_rows();
                     // Mask S to this thread's rows' keys (sequence end; causal edge), then the online
                     // softmax: m' = max(m, rowmax S); α = 2^((m − m')·s); P = 2^(S·s − m'·s); l = l·α + rowsum P.
-                    \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(halfDiagonal && !xt ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
+                    \(xt ? splitSoftmaxLambdas : softmaxLambda(name: "softmax", tiles: "N_TILES", width: "BLOCK_N"))\(spec ? "\n" + String(repeating: " ", count: 12) + speculativeSoftmaxLambda : "")\(halfDiagonal && !xt ? "\n            " + softmaxLambda(name: "softmax_half", tiles: "N_TILES / 2", width: "(BLOCK_N / 2)") : "")
 
                     \(fp ? "" : staticQueryWait)\(qLine)\(ws ? wsHead : "")\(ew ? emptyWarpgroupSkip : "")
                     \(mainSteps)

@@ -416,6 +416,17 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// (``KernelHeuristics/defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)``).
     /// Suffix `lr`.
     public var lazyRescale: Bool
+    /// A speculative row maximum (session 18): after a tile's first step the exponentials use each row's kept maximum
+    /// without computing the step's (no FMNMX, no quad shuffles, no α), and each thread checks its two rows' step sums
+    /// instead: a sum of at most 2^8 bounds every P of the row by 2^8 (FlashAttention-4's lazy bound), so l, O and the
+    /// LSE stay consistent with the kept maximum and O needs no rescale. Where any thread of a warpgroup sees a larger
+    /// sum, or one that is not finite (a score 2^128 past the kept maximum overflows, a row still at −∞ gives NaN), the
+    /// warpgroup redoes the step: it votes through a named barrier's reduction (`bar.red.or`), issues S again from the
+    /// still-held K stage and runs the exact softmax, which moves the maxima and rescales O. The K stage goes back after
+    /// the vote. Shipped step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2
+    /// emulation, the lazy rescale (which it replaces) or two blocks per SM. `FLASH_ATTENTION_HOPPER_RESCALE=spec` sets it
+    /// on every Hopper forward row that can take it; off by default. Suffix `sx`.
+    public var speculativeMax: Bool
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -433,7 +444,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         foldedProducer: Bool = false, foldedCopiesInSlack: Bool = false, valueWaitAfterSoftmax: Bool = false,
         sleepingProducerWaits: Bool = false, exponentialTurn: Bool = false, leanExponentialTurn: Bool = false,
         overlappedExponentialTurn: Int = 0,
-        skipEmptyWarpgroups: Bool = false, packedRowSum: Bool = false, lazyRescale: Bool = false
+        skipEmptyWarpgroups: Bool = false, packedRowSum: Bool = false, lazyRescale: Bool = false,
+        speculativeMax: Bool = false
     ) {
         self.architecture = architecture
         self.elementType = elementType
@@ -485,6 +497,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         self.skipEmptyWarpgroups = skipEmptyWarpgroups
         self.packedRowSum = packedRowSum
         self.lazyRescale = lazyRescale
+        self.speculativeMax = speculativeMax
     }
 
     // MARK: - Derived layout facts
@@ -566,6 +579,15 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             // written apart.)
             if skipEmptyWarpgroups && overlappedExponentialTurn != 0 { return "empty warpgroups (skipEmptyWarpgroups) are not generated beside the overlapped lean order (xo / xoa)" }
             if packedRowSum && treeRowReductions { return "the packed row sum (packedRowSum) replaces the softmax's float32 sum: not beside the tree reductions (tr)" }
+            if speculativeMax && (exponentialTurn || separateValueTurn || treeRowReductions || packedRowSum || emulatedExp2Every != 0
+                                  || lazyRescale || skipUnchangedRescale || minBlocksPerMultiprocessor != 1) {
+                return "the speculative maximum (speculativeMax) is a form of the shipped step order's softmax: not beside xt / xl / xo, vt, the tree or packed row sums, exp2 emulation, the lazy or skipped rescale (it replaces them) or two blocks per SM"
+            }
+            // The redo's second S issue and exact softmax beside the speculative pass: tile D = 256 (64 + 80 accumulator registers
+            // and more) spilled 8–60 B in three of its four forms, the three-warpgroup rows without precomputed descriptors 24 B.
+            if speculativeMax && (headDim == 256 || (consumerWarpgroups == 3 && !precomputedDescriptors)) {
+                return "the speculative maximum (speculativeMax) spills at tile D = 256 and on three warpgroups without precomputed descriptors (xd)"
+            }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {
                 if !foldedProducer && (warps != 9 || blockM != 128) { return "two blocks per multiprocessor take two consumer warpgroups and one producer warp: blockM 128 with 9 warps" }
@@ -648,7 +670,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
-        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum and lazyRescale need the TMA warp-specialised loop" }
+        if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale || speculativeMax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum, lazyRescale and speculativeMax need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
             if headDim % 64 != 0 { return "wgmma tiles need a head dim that is a multiple of 64, got \(headDim)" }
@@ -676,7 +698,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if earlyKPrefetch { parts.append("kearly") }
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
-        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "") + (packedRowSum ? "pr" : "") + (lazyRescale ? "lr" : "")) }
+        if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "") + (packedRowSum ? "pr" : "") + (lazyRescale ? "lr" : "") + (speculativeMax ? "sx" : "")) }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

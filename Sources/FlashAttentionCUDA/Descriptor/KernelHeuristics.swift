@@ -702,6 +702,16 @@ public enum KernelHeuristics {
                 choice.reason = "lazy O rescale (KernelHeuristics.defaultLazyRescale); " + choice.reason
             }
         }
+        // FLASH_ATTENTION_HOPPER_RESCALE=spec: the speculative maximum (speculativeMax, session 18) on every row of the shipped
+        // step order that can take it (the others keep their kernel); it replaces the lazy and skipped rescales.
+        if HopperForwardKnobs.rescale == "spec" {
+            var speculative = d
+            (speculative.speculativeMax, speculative.lazyRescale, speculative.skipUnchangedRescale) = (true, false, false)
+            if speculative.invalidReason == nil {
+                d = speculative
+                choice.reason = "speculative maximum (FLASH_ATTENTION_HOPPER_RESCALE=spec); " + choice.reason
+            }
+        }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
         // spinning (sleepingProducerWaits); every row with a producer warp.
         if HopperForwardKnobs.producerSleep == "1" {

@@ -1,0 +1,106 @@
+@testable import FlashAttentionCUDA
+import FlashAttentionCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The speculative row maximum of the Hopper forward (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`,
+/// `FLASH_ATTENTION_HOPPER_RESCALE=spec`; session 18): the shipped step order's kernels with their loop steps' softmax
+/// against the kept maxima, a warpgroup vote on the step sums, and the redo through S issued again.
+@Suite("Hopper forward: speculative maximum")
+struct HopperSpeculativeMaxTests {
+    /// The default route of a grid point (bf16, Sq = Sk = n) with the speculative maximum on in place of the lazy and
+    /// skipped rescales, or nil where its step order cannot take it.
+    static func speculative(_ D: Int, _ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor? {
+        var d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
+                                                                      seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+        guard d.mainloop == .tmaWarpSpecialized else { return nil }
+        (d.speculativeMax, d.lazyRescale, d.skipUnchangedRescale) = (true, false, false)
+        return d.invalidReason == nil ? d : nil
+    }
+
+    /// The grid points' kernels that take it (one per name), every step order the shipped loop serves: unmasked and causal
+    /// D = 64 on three warpgroups, D = 128 on 128- and 176-key steps; both types.
+    static let cases: [AttentionKernelDescriptor] = {
+        var seen = Set<String>(), list: [AttentionKernelDescriptor] = []
+        for type in [ElementType.bfloat16, .float16] {
+            for D in [64, 128, 256] {
+                for mask in [KernelMask.none, .causal] {
+                    for n in [512, 1024, 2048, 4096, 8192, 16384] {
+                        guard let d = try? speculative(D, mask, n, type), seen.insert(d.name).inserted else { continue }
+                        list.append(d)
+                    }
+                }
+            }
+        }
+        return list
+    }()
+
+    @Test func shapes() throws {
+        let d = try #require(try Self.speculative(128, .none, 8192))
+        #expect(d.name.hasSuffix("sx_sm_90a") && !d.lazyRescale, "\(d.name)")
+        let source = try AttentionKernel(descriptor: d).source
+        #expect(source.contains("bar.red.or.pred q, %2, 128, p;"))
+        #expect(source.contains("auto softmax_spec = [&](int n0) -> bool {"))
+        #expect(source.contains("ask |= !(sum <= 256.0f);"))
+        #expect(source.contains("sx_redo = warpgroup_any(wg, softmax_spec((n_blocks - 1 - it) * BLOCK_N));"))
+        #expect(source.contains("if (sx_redo) rescale_o();"))
+        #expect(!source.contains("__any_sync") && !source.contains("lazy_max"))
+        // The K stage goes back after the vote (the redo reads it again).
+        let vote = try #require(source.range(of: "sx_redo = warpgroup_any(")), release = try #require(source.range(of: "mbar_arrive(bar_k_free + 8 * stage);", range: vote.upperBound..<source.endIndex))
+        #expect(vote.upperBound < release.lowerBound)
+        var plain = d
+        plain.speculativeMax = false
+        let plainSource = try AttentionKernel(descriptor: plain).source
+        #expect(!plainSource.contains("softmax_spec") && !plainSource.contains("BAR_SPEC") && !plainSource.contains("sx_"))
+        // Refused beside the split softmax orders, vt, tr / pr, exp2 emulation, lr / rs and off the TMA loop.
+        for change in [{ (x: inout AttentionKernelDescriptor) in x.lazyRescale = true }, { $0.skipUnchangedRescale = true }, { $0.treeRowReductions = true },
+                       { $0.packedRowSum = true }, { $0.emulatedExp2Every = 4 }, { $0.separateValueTurn = true },
+                       { $0.exponentialTurn = true }] {
+            var refused = d
+            change(&refused)
+            #expect(refused.invalidReason != nil, "\(refused.name)")
+        }
+        // Not on by default: no grid point's route has it with the knob unset.
+        if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil {
+            for D in [64, 128, 256] {
+                for mask in [KernelMask.none, .causal] {
+                    for n in [512, 2048, 16384] {
+                        let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: mask,
+                                                                                           tensorMapFriendly: true, seqlenQ: n, seqlenK: n),
+                                                                     architecture: .sm90a).descriptor
+                        #expect(!routed.speculativeMax, "\(routed.name)")
+                    }
+                }
+            }
+        }
+        // The step orders it serves on the grid: D = 64 three warpgroups and D = 128 176-key steps, both masks; not tile D = 256.
+        #expect(Self.cases.contains { $0.headDim == 64 && $0.consumerWarpgroups == 3 && $0.mask == .causal })
+        #expect(Self.cases.contains { $0.headDim == 64 && $0.consumerWarpgroups == 3 && $0.mask == .none })
+        #expect(Self.cases.contains { $0.headDim == 128 && $0.blockN == 176 && $0.mask == .causal })
+        #expect(Self.cases.contains { $0.headDim == 128 && $0.blockN == 176 && $0.mask == .none })
+        #expect(!Self.cases.contains { $0.headDim == 256 })
+    }
+
+    /// Every such kernel compiles for sm_90a with no spill, no stack frame and no serialised wgmma (the redo's S issue
+    /// sits under a branch that ptxas must see as warp-uniform).
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: cases.map { HopperCase(descriptor: $0) })
+    func compilesWithoutSpills(_ testCase: HopperCase) throws {
+        if let directory = getenv("FA_SOURCE_DUMP").map({ String(cString: $0) }) {
+            mkdir(directory, 0o755)
+            if let file = fopen("\(directory)/sx-\(testCase.descriptor.name).cu", "w") {
+                fputs(try AttentionKernel(descriptor: testCase.descriptor).source, file)
+                fclose(file)
+            }
+        }
+        let compiled = try KernelCompiler.compile(testCase.descriptor, cache: nil)
+        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
+        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
+        for code in ["C7508", "C7510", "C7511", "C7514", "C7515", "C7517", "C7519"] {
+            #expect(!compiled.log.contains(code), "\(testCase.descriptor.name): \(code)\n\(compiled.log)")
+        }
+    }
+}
