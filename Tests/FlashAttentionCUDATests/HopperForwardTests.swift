@@ -1604,9 +1604,9 @@ struct HopperForwardTests {
                                                                               seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
                 // (The 128-key causal D = 256 form's suffixes `vt`, `ob`, the Q halves' `qh` / `qr`, the empty
-                // warpgroups' `ew` and the lazy rescale's `lr` follow `er`.)
+                // warpgroups' `ew`, the lazy rescale's `lr` and the speculative maximum's `sx` follow `er`.)
                 var name = d.name
-                for suffix in ["lr", "ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
+                for suffix in ["sx", "lr", "ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
         }
@@ -1921,14 +1921,14 @@ struct HopperForwardTests {
                     let expected = (d == 64 && mask == .none && n <= 4096 && n != 576) || causalPair
                     #expect(routed.skipEmptyWarpgroups == expected, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     if causalPair {
-                        #expect(routed.halfDiagonalStep && routed.name == "fwd_bf16_d64_m192n128w16b1_causal_lse_tmaws2pdq2lthdxderew_sm_90a"
+                        #expect(routed.halfDiagonalStep && routed.name == "fwd_bf16_d64_m192n128w16b1_causal_lse_tmaws2pdq2lthdxderewsx_sm_90a"
                                  && !routed.lazyRescale,
                                 "\(routed.name)")
                     }
                     if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
                     // Three K/V stages up to 512 keys (hopfwd26): the kernel `TILES=64:128x3dq EMPTYWG=1` timed.
                     if expected { #expect(routed.stages == (n <= 512 ? 3 : 2) && routed.invalidReason == nil, "\(routed.name)") }
-                    if expected && n == 512 { #expect(routed.name.hasSuffix("_lse_tmaws3pdq2soltxderew_sm_90a"), "\(routed.name)") }
+                    if expected && n == 512 { #expect(routed.name.hasSuffix("_lse_tmaws3pdq2soltxderewsx_sm_90a"), "\(routed.name)") }
                 }
             }
         }
@@ -2027,9 +2027,10 @@ struct HopperForwardTests {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 512 keys unmasked, 2k
-                    // causal, and causal tile D = 128's overlapped rows (513…2048 keys) (lazyRescaleDefault).
+                    // causal, and causal tile D = 128's overlapped rows (513…2048 keys) (lazyRescaleDefault); the D = 64 rows
+                    // take the speculative maximum instead (session 18, defaultSpeculativeMax).
                     let expected = switch d {
-                    case 64: n >= 8192
+                    case 64: false
                     case 128: mask == .causal && n == 2048
                     default: n >= (mask == .causal ? 2048 : 512)
                     }
@@ -2068,10 +2069,11 @@ struct HopperForwardTests {
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
         }
         for type in [ElementType.bfloat16, .float16] {
+            // The three-warpgroup D = 64 rows from 8k keys: the speculative maximum replaced `lr` there (session 18).
             for (n, mask) in [(16384, KernelMask.causal), (8192, .causal), (8192, .none), (16384, .none)] {
                 let long = try pick(64, n, mask, type)
-                #expect(long.lazyRescale && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
-                #expect(long.name.hasSuffix("lr_sm_90a"), "\(long.name)")
+                #expect(!long.lazyRescale && long.speculativeMax && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
+                #expect(long.name.hasSuffix("sx_sm_90a"), "\(long.name)")
             }
             for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
                                  (256, 8192, .causal), (256, 16384, .causal), (128, 2048, .causal), (128, 1500, .causal),
@@ -2088,7 +2090,7 @@ struct HopperForwardTests {
         }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         for mask in [KernelMask.causal, .none] {
-            #expect(variants.contains { $0.lazyRescale && $0.headDim == 64 && $0.mask == mask && $0.consumerWarpgroups == 3 }, "\(mask)")
+            #expect(variants.contains { $0.speculativeMax && $0.headDim == 64 && $0.mask == mask && $0.consumerWarpgroups == 3 }, "\(mask)")
             #expect(variants.filter { $0.lazyRescale && $0.headDim == 256 && $0.mask == mask }.count >= 2, "\(mask)")
         }
     }
@@ -2110,16 +2112,17 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.stageOInLastStage && $0.headDim == 256 && $0.mask == .none })
         #expect(variants.contains { $0.separateValueTurn && $0.stageOInQueryBuffer && $0.headDim == 256 && $0.mask == .causal })
         // The kernels the H100 grid runs at 512 (bf16, LSE written; causal D = 256 the 128-key form since session 10, its
-        // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k).
-        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
+        // Q in halves since session 12: `qr` up to 1k keys, `qh` at 2k; unmasked D = 256 `qh` up to 1k; session 18: `sx` on the
+        // tile D = 64 / 128 kernels of the shipped step order).
+        for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdsx_sm_90a",
                      // (Session 17: unmasked D = 256 with `lr` from 512 keys.)
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqhlr_sm_90a",
                      // (Session 16: `lr` from 2k keys causal, from 1k unmasked.)
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderewsx_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
                      // (Session 17: the 1k `xoa` kernel with `lr`.)
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderew_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoalr_sm_90a",
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderewsx_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoalr_sm_90a",
                      // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
                      // (Session 16: with `lr`.)
                      "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxolr_sm_90a",

@@ -46,6 +46,8 @@ struct HopperSpeculativeMaxTests {
         #expect(source.contains("ask |= !(sum <= 256.0f);"))
         #expect(source.contains("sx_redo = warpgroup_any(wg, softmax_spec((n_blocks - 1 - it) * BLOCK_N));"))
         #expect(source.contains("if (sx_redo) rescale_o();"))
+        // Under a causal mask the step after the diagonal block takes the exact softmax (CAUSAL is a constant of the kernel).
+        #expect(source.contains("if (CAUSAL && it == 1) {") && source.contains("constexpr bool CAUSAL = false;"))
         #expect(!source.contains("__any_sync") && !source.contains("lazy_max"))
         // The K stage goes back after the vote (the redo reads it again).
         let vote = try #require(source.range(of: "sx_redo = warpgroup_any(")), release = try #require(source.range(of: "mbar_arrive(bar_k_free + 8 * stage);", range: vote.upperBound..<source.endIndex))
@@ -62,18 +64,27 @@ struct HopperSpeculativeMaxTests {
             change(&refused)
             #expect(refused.invalidReason != nil, "\(refused.name)")
         }
-        // Not on by default: no grid point's route has it with the knob unset.
-        if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil {
+        // The default (defaultSpeculativeMax) with the knob unset: every tile D = 64 / 128 row whose kernel can take it, the
+        // split-softmax rows (causal D = 128 1k / 2k, causal D = 64 512 / 1k) keep theirs, tile D = 256 never; =nospec none.
+        if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil {
             for D in [64, 128, 256] {
                 for mask in [KernelMask.none, .causal] {
-                    for n in [512, 2048, 16384] {
+                    for n in [512, 1024, 2048, 4096, 8192, 16384] {
                         let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: mask,
                                                                                            tensorMapFriendly: true, seqlenQ: n, seqlenK: n),
                                                                      architecture: .sm90a).descriptor
-                        #expect(!routed.speculativeMax, "\(routed.name)")
+                        var forced = routed
+                        (forced.speculativeMax, forced.lazyRescale, forced.skipUnchangedRescale) = (true, false, false)
+                        #expect(routed.speculativeMax == (D != 256 && forced.invalidReason == nil), "\(routed.name)")
+                        if routed.speculativeMax { #expect(!routed.lazyRescale && routed.name.hasSuffix("sx_sm_90a"), "\(routed.name)") }
                     }
                 }
             }
+            #expect(KernelHeuristics.defaultSpeculativeMax(tileHeadDim: 64) && KernelHeuristics.defaultSpeculativeMax(tileHeadDim: 128)
+                    && !KernelHeuristics.defaultSpeculativeMax(tileHeadDim: 256))
+            #expect(try Self.speculative(128, .none, 8192).map { $0.name } == KernelHeuristics.descriptor(
+                for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .none, tensorMapFriendly: true, seqlenQ: 8192, seqlenK: 8192),
+                architecture: .sm90a).descriptor.name)
         }
         // The step orders it serves on the grid: D = 64 three warpgroups and D = 128 176-key steps, both masks; not tile D = 256.
         #expect(Self.cases.contains { $0.headDim == 64 && $0.consumerWarpgroups == 3 && $0.mask == .causal })

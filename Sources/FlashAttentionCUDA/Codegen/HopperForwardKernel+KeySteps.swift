@@ -204,19 +204,26 @@ extension HopperForwardKernel {
 
     /// ``AttentionKernelDescriptor/speculativeMax``: a loop step's softmax after S landed (`n0` its first key): the
     /// speculative pass, the warpgroup's vote, and on a redo S issued again from the step's K stage (still held) and the
-    /// exact softmax; else the step's sums join l. With the line break and indentation of the line after (16).
-    private func speculativeStep(n0: String) -> String {
+    /// exact softmax; else the step's sums join l. Under a causal mask the loop's first step (`first`, the step after the
+    /// diagonal block, whose top rows saw only a few keys, so their kept maxima are low) runs the exact softmax outright:
+    /// the speculative pass would ask for a redo there in most tiles. With the line break and indentation of the line after (16).
+    private func speculativeStep(n0: String, first: String) -> String {
         let pad = "\n" + String(repeating: " ", count: 16)
         return "// Speculative maximum: P against the kept maxima; the warpgroup redoes the step if any thread's row sum passed 2^8."
-            + pad + "sx_redo = warpgroup_any(wg, softmax_spec(\(n0)));"
-            + pad + "if (sx_redo) {"
-            + pad + "    wgmma_fence();"
-            + pad + "    issue_qk(stage);  // S again: this step's K stage goes back only after the vote"
-            + pad + "    wgmma_wait<0>();  // (P·V of the step before too)"
-            + pad + "    softmax(\(n0));"
+            + pad + "if (CAUSAL && it == \(first)) {"
+            + pad + "    softmax(\(n0));  // the step after the diagonal block: the exact softmax sets the maxima"
+            + pad + "    sx_redo = 1;"
             + pad + "} else {"
-            + pad + "    row_sum[0] += sx_sum[0];"
-            + pad + "    row_sum[1] += sx_sum[1];"
+            + pad + "    sx_redo = warpgroup_any(wg, softmax_spec(\(n0)));"
+            + pad + "    if (sx_redo) {"
+            + pad + "        wgmma_fence();"
+            + pad + "        issue_qk(stage);  // S again: this step's K stage goes back only after the vote"
+            + pad + "        wgmma_wait<0>();  // (P·V of the step before too)"
+            + pad + "        softmax(\(n0));"
+            + pad + "    } else {"
+            + pad + "        row_sum[0] += sx_sum[0];"
+            + pad + "        row_sum[1] += sx_sum[1];"
+            + pad + "    }"
             + pad + "}" + pad
     }
 
@@ -676,7 +683,7 @@ extension HopperForwardKernel {
                         \(nv ? narrowLoopValueIssue : "issue_pv(prev);")
                         named_arrive(BAR_TURN + \(nextWarpgroup), \(turnThreads));\(foldedSlackCopies(step: "cur", first: false, indent: 16))
                         wgmma_wait<1>();  // S landed; P·V may still run
-                        \(spec ? speculativeStep(n0: "(n_blocks - 1 - it) * BLOCK_N") : "")\(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))\(spec ? "" : "\n" + String(repeating: " ", count: 16) + "softmax((n_blocks - 1 - it) * BLOCK_N);")\(valueWaitFence)
+                        \(spec ? speculativeStep(n0: "(n_blocks - 1 - it) * BLOCK_N", first: firstLoopStep) : "")\(keyRelease(notLast: "it != n_blocks - 1"))\(foldedCopy("k", released: "cur", indent: 16))\(spec ? "" : "\n" + String(repeating: " ", count: 16) + "softmax((n_blocks - 1 - it) * BLOCK_N);")\(valueWaitFence)
                         wgmma_wait<0>();
                         mbar_arrive(bar_v_free + 8 * prev);\(foldedCopy("v", released: "prv", indent: 16))
                         convert_p();\(stepEndRescale)

@@ -423,7 +423,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// sum, or one that is not finite (a score 2^128 past the kept maximum overflows, a row still at −∞ gives NaN), the
     /// warpgroup redoes the step: it votes through a named barrier's reduction (`bar.red.or`), issues S again from the
     /// still-held K stage and runs the exact softmax, which moves the maxima and rescales O. The K stage goes back after
-    /// the vote. Shipped step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2
+    /// the vote. Under a causal mask the step after the diagonal block runs the exact softmax outright (the diagonal block's
+    /// top rows saw a few keys: their maxima are low, and the speculative pass would ask for a redo in most tiles). Shipped step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2
     /// emulation, the lazy rescale (which it replaces) or two blocks per SM. `FLASH_ATTENTION_HOPPER_RESCALE=spec` sets it
     /// on every Hopper forward row that can take it; off by default. Suffix `sx`.
     public var speculativeMax: Bool

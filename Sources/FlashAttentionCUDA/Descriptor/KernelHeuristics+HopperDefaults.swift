@@ -163,6 +163,26 @@ extension KernelHeuristics {
         }
     }
 
+    /// Whether the Hopper forward takes the speculative row maximum (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`)
+    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 64 and 128, dense or varlen, every row whose kernel can take it
+    /// (the shipped step order; the generator refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile D = 256 and the
+    /// three-warpgroup rows without precomputed descriptors, which then keep their kernel, with the lazy rescale where
+    /// ``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)`` sets it).
+    ///
+    /// It removes the per-score row maximum (FMNMX), the quad shuffles, α and, where no step is redone, O·α: the unmasked
+    /// tile D = 128 176-key step falls from 677 SASS instructions a consumer thread (631 with `lr`) to 503. At the 700 W cap
+    /// that is energy per FLOP, and the card turns it into work. H100, session 18 (scripts/device/next_s18.sh: sustained
+    /// 2.5 s windows, two a form and dtype in each of two rounds, `sx` ÷ the shipped kernel, bf16 / fp16, every window):
+    /// unmasked D = 128 512 1.010–1.033 / 1.017–1.020, 2k 1.073–1.076 / 1.079–1.096, 8k 1.056–1.067 / 1.069–1.073, 16k
+    /// 1.071–1.072 / 1.074–1.082; causal D = 128 8k 1.032–1.046 / 1.038–1.041, 16k 1.056 / 1.042–1.051; unmasked D = 64 8k
+    /// (three warpgroups; shipped `lr`) 1.054–1.067 / 1.052–1.061, causal 1.035–1.042 / 1.039–1.046; 3–7 % less energy per
+    /// FLOP. Checked forced: the torch float64 forward oracle 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that
+    /// force the redo and its +∞ path 112/112 (2-block grid 112/112), the pinned float64 oracle 32/32, memcheck 0 errors and
+    /// racecheck 0 hazards (512², and 1024 × 1400 ramp inputs, on 2-block grids).
+    public static func defaultSpeculativeMax(tileHeadDim: Int) -> Bool {
+        tileHeadDim == 64 || tileHeadDim == 128
+    }
+
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
     /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
     ///

@@ -690,9 +690,21 @@ public enum KernelHeuristics {
                     + choice.reason
             }
         }
-        // Unset FLASH_ATTENTION_HOPPER_RESCALE: defaultLazyRescale (the three-warpgroup D = 64 rows from 8k keys; tile D = 256
-        // unmasked from 512, causal from 2k; the causal tile D = 128 rows of the overlapped order, `xo` and `xoa`).
-        if HopperForwardKnobs.rescale == nil && hopperTileOverride(headDim: tileD, causal: causal) == nil
+        // The speculative maximum (speculativeMax, session 18) where defaultSpeculativeMax puts it, or with
+        // FLASH_ATTENTION_HOPPER_RESCALE=spec on every row that can take it; it replaces the lazy and skipped rescales. Rows
+        // whose kernel cannot take it (and every row with =nospec) keep defaultLazyRescale: the three-warpgroup D = 64 rows
+        // from 8k keys, tile D = 256 unmasked from 512, causal from 2k, the causal tile D = 128 rows of the overlapped order
+        // (`xo`, `xoa`).
+        let rescaleKnob = HopperForwardKnobs.rescale
+        let tilesDefault = hopperTileOverride(headDim: tileD, causal: causal) == nil
+        let specDefault = rescaleKnob == nil && tilesDefault && defaultSpeculativeMax(tileHeadDim: tileD)
+        var speculative = d
+        (speculative.speculativeMax, speculative.lazyRescale, speculative.skipUnchangedRescale) = (true, false, false)
+        if (rescaleKnob == "spec" || specDefault) && speculative.invalidReason == nil {
+            d = speculative
+            choice.reason = "speculative maximum (" + (specDefault ? "KernelHeuristics.defaultSpeculativeMax" : "FLASH_ATTENTION_HOPPER_RESCALE=spec")
+                + "); " + choice.reason
+        } else if (rescaleKnob == nil || rescaleKnob == "nospec") && tilesDefault
             && defaultLazyRescale(tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
                                   seqlenK: problem.seqlenK, overlappedExponentialTurn: d.overlappedExponentialTurn) {
             var lazy = d
@@ -700,16 +712,6 @@ public enum KernelHeuristics {
             if lazy.invalidReason == nil {
                 d = lazy
                 choice.reason = "lazy O rescale (KernelHeuristics.defaultLazyRescale); " + choice.reason
-            }
-        }
-        // FLASH_ATTENTION_HOPPER_RESCALE=spec: the speculative maximum (speculativeMax, session 18) on every row of the shipped
-        // step order that can take it (the others keep their kernel); it replaces the lazy and skipped rescales.
-        if HopperForwardKnobs.rescale == "spec" {
-            var speculative = d
-            (speculative.speculativeMax, speculative.lazyRescale, speculative.skipUnchangedRescale) = (true, false, false)
-            if speculative.invalidReason == nil {
-                d = speculative
-                choice.reason = "speculative maximum (FLASH_ATTENTION_HOPPER_RESCALE=spec); " + choice.reason
             }
         }
         // FLASH_ATTENTION_HOPPER_PRODUCERSLEEP=1: the producer's waits for free stages sleep on the barrier instead of
