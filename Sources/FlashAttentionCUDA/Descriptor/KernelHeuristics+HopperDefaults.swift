@@ -164,23 +164,43 @@ extension KernelHeuristics {
     }
 
     /// Whether the Hopper forward takes the speculative row maximum (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`)
-    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 64 and 128, dense or varlen, every row whose kernel can take it
-    /// (the shipped step order; the generator refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile D = 256 and the
-    /// three-warpgroup rows without precomputed descriptors, which then keep their kernel, with the lazy rescale where
+    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 unmasked, and tile D = 64 (both masks) and causal tile
+    /// D = 128 from 513 keys, dense or varlen, on every row whose kernel can take it (the shipped step order; the generator
+    /// refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile D = 256 and the three-warpgroup rows without
+    /// precomputed descriptors, which keep their kernel, with the lazy rescale where
     /// ``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)`` sets it).
     ///
     /// It removes the per-score row maximum (FMNMX), the quad shuffles, α and, where no step is redone, O·α: the unmasked
     /// tile D = 128 176-key step falls from 677 SASS instructions a consumer thread (631 with `lr`) to 503. At the 700 W cap
-    /// that is energy per FLOP, and the card turns it into work. H100, session 18 (scripts/device/next_s18.sh: sustained
-    /// 2.5 s windows, two a form and dtype in each of two rounds, `sx` ÷ the shipped kernel, bf16 / fp16, every window):
-    /// unmasked D = 128 512 1.010–1.033 / 1.017–1.020, 2k 1.073–1.076 / 1.079–1.096, 8k 1.056–1.067 / 1.069–1.073, 16k
-    /// 1.071–1.072 / 1.074–1.082; causal D = 128 8k 1.032–1.046 / 1.038–1.041, 16k 1.056 / 1.042–1.051; unmasked D = 64 8k
-    /// (three warpgroups; shipped `lr`) 1.054–1.067 / 1.052–1.061, causal 1.035–1.042 / 1.039–1.046; 3–7 % less energy per
-    /// FLOP. Checked forced: the torch float64 forward oracle 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that
-    /// force the redo and its +∞ path 112/112 (2-block grid 112/112), the pinned float64 oracle 32/32, memcheck 0 errors and
-    /// racecheck 0 hazards (512², and 1024 × 1400 ramp inputs, on 2-block grids).
-    public static func defaultSpeculativeMax(tileHeadDim: Int) -> Bool {
-        tileHeadDim == 64 || tileHeadDim == 128
+    /// that is energy per FLOP, and the card turns it into work. H100, session 18, sustained 2.5 s windows (`sx` ÷ the
+    /// session-17 kernel, bf16 / fp16, min–max over the windows):
+    /// - scripts/device/next_s18.sh (two windows a form and dtype in each of two rounds): unmasked D = 128 512 1.010–1.033 /
+    ///   1.017–1.020, 2k 1.073–1.076 / 1.079–1.096, 8k 1.056–1.067 / 1.069–1.073, 16k 1.071–1.072 / 1.074–1.082; causal
+    ///   D = 128 8k 1.032–1.046 / 1.038–1.041, 16k 1.056 / 1.042–1.051; D = 64 8k (three warpgroups; shipped `lr`) unmasked
+    ///   1.054–1.067 / 1.052–1.061, causal 1.035–1.042 / 1.039–1.046; 3–7 % less energy per FLOP.
+    /// - next_s18b.sh (one window): unmasked D = 128 1k 1.039 / 1.065, 4k 1.067 / 1.083; unmasked D = 64 2k 1.035 / 1.041,
+    ///   4k 1.064 / 1.064, 16k 1.060 / 1.056; causal D = 64 2k 1.011 / 1.026, 4k 1.039 / 1.060, 16k 1.058 / 1.057; unmasked
+    ///   D = 64 1k 1.004 / 1.002 (its kernel cannot take it: 1k runs the row without precomputed descriptors); causal
+    ///   D = 128 4k 1.000 and 512 0.967: the diagonal block's top rows kept low maxima, so the step after it asked for a
+    ///   redo in most tiles; that step now runs the exact softmax.
+    /// - next_s18c.sh (with that step exact; two windows, two rounds): causal D = 128 4k 1.045–1.060 / 1.053–1.060, 8k
+    ///   1.028–1.057 / 1.034–1.051; causal D = 64 2k 1.015–1.062 / 1.052–1.055, 4k 1.041–1.053 / 1.034–1.059; unmasked
+    ///   D = 128 512 1.004–1.043 / 1.029–1.041; unmasked D = 64 512 1.015–1.057 / 1.012–1.041 (next_s18b.sh: 0.979);
+    ///   causal D = 128 512 0.988–1.052 (bf16).
+    /// The two grids of the closing call (scripts/device/final_s18.sh, bursts of 20 calls, every point interleaved with cuDNN)
+    /// ran `sx` at all of these rows: causal D = 128 512 read 313 / 312 TFLOP/s (bf16 / fp16) against session 17's 320 / 318
+    /// in both, unmasked D = 64 512 414 / 408 and 411 / 403 against 415 / 410. So those two 512-key rows keep their kernels:
+    /// tile D = 64 and causal tile D = 128 from 513 keys.
+    /// Checked on the default route (final_s18.sh; forced in next_s18.sh / next_s18c.sh): the torch float64 forward oracle
+    /// 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that force the redo and its +∞ path 112/112 (2-block grid
+    /// 112/112), the pinned float64 oracle 64/64 on a 2-block grid, memcheck 0 errors and racecheck 0 hazards (512², 1024²
+    /// and 900 × 1400 GQA ramp inputs, 2-block grids, bf16 and fp16).
+    public static func defaultSpeculativeMax(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        switch tileHeadDim {
+        case 64: return seqlenK > 512
+        case 128: return !causal || seqlenK > 512
+        default: return false
+        }
     }
 
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):

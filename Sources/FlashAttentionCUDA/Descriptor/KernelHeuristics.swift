@@ -697,7 +697,7 @@ public enum KernelHeuristics {
         // (`xo`, `xoa`).
         let rescaleKnob = HopperForwardKnobs.rescale
         let tilesDefault = hopperTileOverride(headDim: tileD, causal: causal) == nil
-        let specDefault = rescaleKnob == nil && tilesDefault && defaultSpeculativeMax(tileHeadDim: tileD)
+        let specDefault = rescaleKnob == nil && tilesDefault && defaultSpeculativeMax(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)
         var speculative = d
         (speculative.speculativeMax, speculative.lazyRescale, speculative.skipUnchangedRescale) = (true, false, false)
         if (rescaleKnob == "spec" || specDefault) && speculative.invalidReason == nil {
