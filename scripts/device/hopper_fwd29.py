@@ -53,6 +53,7 @@ IMPLS = {
     "W3HE": {f"{H}_WG": "3", f"{H}_DIAG": "1", f"{H}_EMPTYWG": "1"},  # three warpgroups with `hd` + `ew` (the causal 2k-4k pair)
     "SX": {f"{H}_RESCALE": "spec"},                                 # the speculative maximum (`sx`, session 18)
     "NS": {f"{H}_RESCALE": "nospec"},                               # the defaults without `sx` (the session-17 kernels)
+    "X0SX": {f"{H}_EXPTURN": "0", f"{H}_RESCALE": "spec"},          # the shipped step order with `sx` where the lean orders run
     "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
     "cudnn": {},
 }
