@@ -54,6 +54,7 @@ IMPLS = {
     "SX": {f"{H}_RESCALE": "spec"},                                 # the speculative maximum (`sx`, session 18)
     "NS": {f"{H}_RESCALE": "nospec"},                               # the defaults without `sx` (the session-17 kernels)
     "X0SX": {f"{H}_EXPTURN": "0", f"{H}_RESCALE": "spec"},          # the shipped step order with `sx` where the lean orders run
+    "XESX": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # `sx` with xd + er (unmasked D = 64 1k: `…soltxderewsx`)
     "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
     "cudnn": {},
 }

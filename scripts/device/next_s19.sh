@@ -5,7 +5,8 @@
 # FLASH_ATTENTION_HOPPER_RESCALE=spec; its kernels compile for sm_90a at 168 registers with no spill, NVRTC 13.5). Checks of
 # the forced kernels first (the torch float64 forward oracle full / 2-block grid, the ramp, memcheck + racecheck at causal
 # 1024² and 512², D = 64 / 128, on 2-block grids), then sustained windows O against X0SX, and SX at causal D = 128 512
-# (out of the default since session 18's grids) once more.
+# (out of the default since session 18's grids) once more; and unmasked D = 64 1k, whose kernel (no xd) cannot take `sx`,
+# with xd + er + sx (form XESX: `…tmaws2pdq2soltxderewsx`, compiles clean), checked by the oracle with those knobs.
 #   usage on the device: bash scripts/device/next_s19.sh   (carry .device-me)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; L=/tmp/n19; LOG=$L/logs; mkdir -p "$RESULT" "$LOG"
@@ -29,6 +30,8 @@ X="env FLASH_ATTENTION_HOPPER_EXPTURN=0 FLASH_ATTENTION_HOPPER_RESCALE=spec FA_B
 job oracle $X timeout 200 python3 scripts/device/torch_fwd_oracle.py oracle
 job oracle_g2 $X FLASH_ATTENTION_HOPPER_GRID=2 timeout 200 python3 scripts/device/torch_fwd_oracle.py oracle g2
 job ramp $X timeout 200 python3 scripts/device/torch_fwd_oracle.py ramp
+job oracle_xesx env FLASH_ATTENTION_HOPPER_DESC=1 FLASH_ATTENTION_HOPPER_EARLYRESCALE=1 FLASH_ATTENTION_HOPPER_RESCALE=spec FA_BIN=/tmp/fa \
+  FLASH_ATTENTION_HOPPER_GRID=2 timeout 200 python3 scripts/device/torch_fwd_oracle.py oracle
 (
 for d in 64 128; do
   for n in s t; do
@@ -48,7 +51,7 @@ for f in $LOG/*.txt; do
   echo "$n: $(grep -E '^oracle|ERROR SUMMARY|RACECHECK SUMMARY' $f | tail -1) | $(tail -1 $f) | sx kernels: $(sxk /tmp/c-$n | cut -c1-400)"
 done
 grep -h "^FAIL" $LOG/*.txt | head -8
-HF29_FORMS=${N19_FORMS:-"128,1024,1:O,X0SX;128,2048,1:O,X0SX;64,512,1:O,X0SX;64,1024,1:O,X0SX;128,512,1:O,SX"} \
+HF29_FORMS=${N19_FORMS:-"128,1024,1:O,X0SX;128,2048,1:O,X0SX;64,512,1:O,X0SX;64,1024,1:O,X0SX;128,512,1:O,SX;64,1024,0:O,XESX"} \
   timeout $(( 585 - ($(date +%s) - T0) )) python3 scripts/device/hopper_fwd29.py --out $L/sw --seconds 2.5 --skip 0.5 --windows ${N19_WINDOWS:-2} --rounds 2 \
   --end $(( 560 - ($(date +%s) - T0) )) > $L/sweep.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep.txt
