@@ -424,9 +424,12 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// warpgroup redoes the step: it votes through a named barrier's reduction (`bar.red.or`), issues S again from the
     /// still-held K stage and runs the exact softmax, which moves the maxima and rescales O. The K stage goes back after
     /// the vote. Under a causal mask the step after the diagonal block runs the exact softmax outright (the diagonal block's
-    /// top rows saw a few keys: their maxima are low, and the speculative pass would ask for a redo in most tiles). Shipped step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2
-    /// emulation, the lazy rescale (which it replaces) or two blocks per SM. `FLASH_ATTENTION_HOPPER_RESCALE=spec` sets it
-    /// on every Hopper forward row that can take it; off by default. Suffix `sx`.
+    /// top rows saw a few keys: their maxima are low, and the speculative pass would ask for a redo in most tiles). Shipped
+    /// step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2 emulation, the lazy
+    /// rescale (which it replaces) or two blocks per SM, and not at tile D = 256 or on three warpgroups without `xd` (spills).
+    /// By default on the tile D = 64 / 128 rows of
+    /// ``KernelHeuristics/defaultSpeculativeMax(tileHeadDim:causal:seqlenK:)``; `FLASH_ATTENTION_HOPPER_RESCALE=spec` sets
+    /// it on every Hopper forward row that can take it, `=nospec` nowhere. Suffix `sx`.
     public var speculativeMax: Bool
 
     public init(
