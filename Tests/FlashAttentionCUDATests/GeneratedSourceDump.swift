@@ -39,6 +39,9 @@ struct GeneratedSourceDump {
         for (i, d) in hopperVariants.enumerated() {
             try write("hfwd", i, d.name, try AttentionKernel(descriptor: d).source)
         }
+        for (i, d) in HopperSpeculativeMaxTests.cases.enumerated() {
+            try write("hfwd-sx", i, d.name, try AttentionKernel(descriptor: d).source)
+        }
         for (i, d) in hopperBackwardVariants.enumerated() {
             try write("hbwd", i, d.name, try d.generatedSource())
         }

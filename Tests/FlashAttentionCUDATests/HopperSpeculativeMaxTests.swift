@@ -2,7 +2,7 @@
 import FlashAttentionCore
 import Testing
 #if canImport(Glibc)
-import Glibc
+import Glibc  // getenv
 #endif
 
 /// The speculative row maximum of the Hopper forward (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`,
@@ -103,19 +103,6 @@ struct HopperSpeculativeMaxTests {
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
           arguments: cases.map { HopperCase(descriptor: $0) })
     func compilesWithoutSpills(_ testCase: HopperCase) throws {
-        if let directory = getenv("FA_SOURCE_DUMP").map({ String(cString: $0) }) {
-            mkdir(directory, 0o755)
-            if let file = fopen("\(directory)/sx-\(testCase.descriptor.name).cu", "w") {
-                fputs(try AttentionKernel(descriptor: testCase.descriptor).source, file)
-                fclose(file)
-            }
-        }
-        let compiled = try KernelCompiler.compile(testCase.descriptor, cache: nil)
-        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
-        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
-        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
-        for code in ["C7508", "C7510", "C7511", "C7514", "C7515", "C7517", "C7519"] {
-            #expect(!compiled.log.contains(code), "\(testCase.descriptor.name): \(code)\n\(compiled.log)")
-        }
+        try expectCleanHopperCompile(testCase.descriptor)
     }
 }
