@@ -1187,32 +1187,33 @@ struct HopperForwardTests {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // The lean order is the default on causal tile D = 64's two-warpgroup rows (below 2k queries), storing O by TMA
-                    // up to 1k keys, and on causal tile D = 128 at 513…2048 keys overlapped (`xoa` to 1k, session 13; `xo` beyond,
-                    // session 14), nowhere else.
-                    let lean = mask == .causal && (d == 64 && n < 2048 || d == 128 && n > 512 && n <= 2048)
+                    // up to 1k keys, and on causal tile D = 128 at 513…1024 keys overlapped (`xoa`, session 13; 1025…2048 keys
+                    // took `xo` in sessions 14–18, the shipped order with `sx` since session 19), nowhere else.
+                    let lean = mask == .causal && (d == 64 && n < 2048 || d == 128 && n > 512 && n <= 1024)
                     #expect(!routed.valueWaitAfterSoftmax && !routed.sleepingProducerWaits, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     #expect(routed.exponentialTurn == lean && routed.leanExponentialTurn == lean, "D = \(d) \(mask) N = \(n): \(routed.name)")
                     // (The half-width diagonal softmax is the row's: up to 1k keys.)
                     if lean { #expect(routed.precomputedDescriptors && !routed.earlyRescale && routed.halfDiagonalStep == (n <= 1024) && routed.invalidReason == nil, "\(routed.name)") }
-                    #expect(routed.overlappedExponentialTurn == (lean && d == 128 ? (n <= 1024 ? 2 : 1) : 0), "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    #expect(routed.overlappedExponentialTurn == (lean && d == 128 ? 2 : 0), "D = \(d) \(mask) N = \(n): \(routed.name)")
+                    // (Causal tile D = 128 past 1k keys: the speculative maximum in the shipped order.)
+                    if mask == .causal && d == 128 && n > 1024 { #expect(routed.speculativeMax, "D = \(d) \(mask) N = \(n): \(routed.name)") }
                     if lean && d == 64 { #expect(routed.tmaStoreO == (n <= 1024), "D = \(d) \(mask) N = \(n): \(routed.name)") }
                 }
             }
         }
         let rule = KernelHeuristics.defaultLeanExponentialTurn
-        #expect(rule(64, true, 2, false, true, 512, 512) && rule(64, true, 2, false, true, 2048, 2048) && !rule(64, true, 2, false, true, 2049, 2049))
-        #expect(!rule(64, true, 3, false, true, 1024, 1024) && !rule(64, false, 2, false, true, 1024, 1024) && !rule(128, true, 2, false, true, 512, 512))
-        #expect(rule(128, true, 2, false, true, 513, 513) && rule(128, true, 2, false, true, 1024, 1024) && !rule(128, true, 2, false, true, 1025, 4096))
-        #expect(rule(128, true, 2, false, true, 1025, 1025) && rule(128, true, 2, false, true, 2048, 2048) && !rule(128, true, 2, false, true, 2049, 2049)
-                && !rule(128, true, 2, false, true, 2048, 2049) && rule(128, true, 2, false, true, 1024, 4096))
-        #expect(!rule(128, false, 2, false, true, 768, 768) && !rule(256, true, 2, false, true, 768, 768))
+        #expect(rule(64, true, 2, false, true, 512) && rule(64, true, 2, false, true, 2048) && !rule(64, true, 2, false, true, 2049))
+        #expect(!rule(64, true, 3, false, true, 1024) && !rule(64, false, 2, false, true, 1024) && !rule(128, true, 2, false, true, 512))
+        #expect(rule(128, true, 2, false, true, 513) && rule(128, true, 2, false, true, 1024) && !rule(128, true, 2, false, true, 1025))
+        #expect(!rule(128, true, 2, false, true, 2048) && !rule(128, true, 2, false, true, 4096))
+        #expect(!rule(128, false, 2, false, true, 768) && !rule(256, true, 2, false, true, 768))
         let overlap = KernelHeuristics.defaultOverlappedExponentialTurn
-        #expect(overlap(128, true, 768) == 2 && overlap(128, true, 512) == 0 && overlap(128, true, 1025) == 1 && overlap(128, true, 2048) == 1
-                && overlap(128, true, 2049) == 0 && overlap(64, true, 768) == 0 && overlap(64, true, 2048) == 0)
+        #expect(overlap(128, true, 768) == 2 && overlap(128, true, 1024) == 2 && overlap(128, true, 512) == 0 && overlap(128, true, 1025) == 0
+                && overlap(128, true, 2048) == 0 && overlap(64, true, 768) == 0 && overlap(64, true, 2048) == 0)
         let store = KernelHeuristics.defaultLeanStoreO
         #expect(store(64, true, false, 1024) && !store(64, true, false, 1025) && !store(64, true, true, 512) && !store(64, false, false, 512)
                 && !store(128, true, false, 512) && !store(64, true, false, 0))
-        #expect(!rule(64, true, 2, true, true, 1024, 1024) && !rule(64, true, 2, false, false, 1024, 1024) && !rule(64, true, 2, false, true, 0, 0))
+        #expect(!rule(64, true, 2, true, true, 1024) && !rule(64, true, 2, false, false, 1024) && !rule(64, true, 2, false, true, 0))
     }
 
     @Test func invalidShapesAreRefused() {
@@ -1552,8 +1553,8 @@ struct HopperForwardTests {
         #expect(!rule(64, true, 512) && !rule(64, true, 1024) && rule(64, true, 1025) && rule(64, true, 16384))
         #expect(rule(256, true, 512) && rule(256, true, 2048) && rule(256, true, 4096) && rule(256, true, 16384))
         #expect(rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 16384))
-        // Beside the early rescale: unmasked D = 64 except 513–1024 keys, unmasked D = 256 up to 1k.
-        #expect(rule(64, false, 512, true) && !rule(64, false, 513, true) && !rule(64, false, 1024, true) && rule(64, false, 1025, true) && rule(64, false, 16384, true))
+        // Beside the early rescale: unmasked D = 64 at every length (513–1024 keys since session 19), unmasked D = 256 up to 1k.
+        #expect(rule(64, false, 512, true) && rule(64, false, 513, true) && rule(64, false, 1024, true) && rule(64, false, 1025, true) && rule(64, false, 16384, true))
         // (From 8k keys again: session 15's sustained windows at the power cap, hopfwd29.)
         #expect(rule(256, false, 1024, true) && !rule(256, false, 1025, true) && !rule(256, false, 8191, true)
                 && rule(256, false, 8192, true) && rule(256, false, 16384, true))
@@ -1566,7 +1567,7 @@ struct HopperForwardTests {
             for (D, mask, n, on) in [(128, KernelMask.causal, 512, true), (128, .causal, 16384, true), (128, .none, 512, false), (128, .none, 8192, false),
                                      // (Causal D = 64 below 2k queries: the rule says no, but the lean cuDNN step order,
                                      // the default there since session 12, brings its own descriptors.)
-                                     (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, false), (64, .none, 4096, true),
+                                     (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, true), (64, .none, 4096, true),
                                      (256, .causal, 1024, true), (256, .causal, 4096, true), (256, .causal, 8192, true), (256, .none, 512, true), (256, .none, 1024, true),
                                      (256, .none, 2048, false), (256, .none, 4096, false), (256, .none, 8192, true), (256, .none, 16384, true)] {
                 let d = try pick(D, mask, n, type)
@@ -1579,7 +1580,7 @@ struct HopperForwardTests {
 
     /// The early O rescale is the default exactly where it measured faster (session 9 part 2,
     /// scripts/device/hopper_fwd13.sh, three rounds): causal D = 64 everywhere, causal D = 256 up to 1k keys,
-    /// unmasked D = 64 except 513–1024 keys (with xd), unmasked D = 256 up to 1k and from 8k (with xd; session 15); never at D = 128
+    /// unmasked D = 64 everywhere (with xd; 513–1024 keys since session 19), unmasked D = 256 up to 1k and from 8k (with xd; session 15); never at D = 128
     /// or for unknown lengths. `FLASH_ATTENTION_HOPPER_EARLYRESCALE` overrides (not set here).
     @Test func earlyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_DESC") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
@@ -1588,14 +1589,14 @@ struct HopperForwardTests {
         let rule = KernelHeuristics.defaultEarlyRescale
         for n in [512, 1024, 2048, 16384] { #expect(!rule(128, true, n) && !rule(128, false, n) && rule(64, true, n), "N = \(n)") }
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 8192))
-        #expect(rule(64, false, 512) && !rule(64, false, 513) && !rule(64, false, 1024) && rule(64, false, 1025) && rule(64, false, 16384))
+        #expect(rule(64, false, 512) && rule(64, false, 513) && rule(64, false, 1024) && rule(64, false, 1025) && rule(64, false, 16384))
         #expect(rule(256, false, 1024) && !rule(256, false, 1025) && !rule(256, false, 8191) && rule(256, false, 8192) && rule(256, false, 16384))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0), "unknown key counts keep the rescale in the turn") }
         for type in [ElementType.bfloat16, .float16] {
             // (Causal D = 64 at 512: the lean cuDNN step order, the default there since session 12, drops the early
             // rescale and brings the precomputed descriptors.)
             for (D, mask, n, early, xd) in [(64, KernelMask.causal, 512, false, true), (64, .causal, 8192, true, true), (64, .none, 512, true, true),
-                                            (64, .none, 1024, false, false), (64, .none, 2048, true, true), (128, .causal, 2048, false, true),
+                                            (64, .none, 1024, true, true), (64, .none, 2048, true, true), (128, .causal, 2048, false, true),
                                             (128, .none, 8192, false, false), (256, .causal, 1024, true, true), (256, .causal, 2048, false, true),
                                             (256, .none, 1024, true, true), (256, .none, 4096, false, false),
                                             // (Unmasked D = 256 from 8k: the long row `…tmaws2pxder`, session 15.)
@@ -2027,11 +2028,11 @@ struct HopperForwardTests {
                     let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 512 keys unmasked, 2k
-                    // causal, and causal tile D = 128's overlapped rows (513…2048 keys) (lazyRescaleDefault); the D = 64 rows
-                    // take the speculative maximum instead (session 18, defaultSpeculativeMax).
+                    // causal, and causal tile D = 128's overlapped rows (`xoa`, 513…1024 keys: none of these lengths)
+                    // (lazyRescaleDefault); the D = 64 rows and causal D = 128 2k take the speculative maximum instead (sessions
+                    // 18 and 19, defaultSpeculativeMax).
                     let expected = switch d {
-                    case 64: false
-                    case 128: mask == .causal && n == 2048
+                    case 64, 128: false
                     default: n >= (mask == .causal ? 2048 : 512)
                     }
                     #expect(routed.lazyRescale == (expected && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
@@ -2043,7 +2044,7 @@ struct HopperForwardTests {
 
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
     /// 8k keys, causal and unmasked; tile D = 256 (sessions 16–17) unmasked from 512 keys, causal from 2k; causal tile D = 128's
-    /// overlapped rows, `xo` (session 16) and `xoa` (session 17).
+    /// overlapped rows, `xo` (session 16; not a default since session 19) and `xoa` (session 17).
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil,
@@ -2076,16 +2077,21 @@ struct HopperForwardTests {
                 #expect(long.name.hasSuffix("sx_sm_90a"), "\(long.name)")
             }
             for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
-                                 (256, 8192, .causal), (256, 16384, .causal), (128, 2048, .causal), (128, 1500, .causal),
+                                 (256, 8192, .causal), (256, 16384, .causal),
                                  (256, 512, .none), (128, 1024, .causal), (128, 768, .causal)] {
                 let wide = try pick(D, n, mask, type)
                 #expect(wide.lazyRescale && wide.invalidReason == nil && wide.name.hasSuffix("lr_sm_90a"), "D = \(D) \(mask) N = \(n): \(wide.name)")
             }
             for (D, n, mask) in [(64, 4096, KernelMask.causal), (64, 2048, .causal), (64, 4096, .none), (128, 16384, .causal), (256, 1024, .causal),
                                  (256, 512, .causal), (128, 8192, .none), (128, 512, .causal), (128, 512, .none), (128, 4096, .causal),
-                                 (128, 2048, .none), (64, 512, .causal), (64, 1024, .causal)] {
+                                 (128, 2048, .none), (64, 512, .causal), (64, 1024, .causal), (128, 2048, .causal), (128, 1500, .causal)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
+            }
+            // (Causal D = 128 1025…2048 keys: `xo` + `lr` until session 18, the shipped order with `sx` since session 19.)
+            for n in [1500, 2048] {
+                let moved = try pick(128, n, .causal, type)
+                #expect(moved.speculativeMax && moved.overlappedExponentialTurn == 0 && moved.name.hasSuffix("soxdsx_sm_90a"), "N = \(n): \(moved.name)")
             }
         }
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
@@ -2120,12 +2126,12 @@ struct HopperForwardTests {
                      // (Session 16: `lr` from 2k keys causal, from 1k unmasked.)
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltew_sm_90a",
+                     // (Session 19: the 1k kernel with xd + er + `sx`.)
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltxderewsx_sm_90a",
                      // (Session 17: the 1k `xoa` kernel with `lr`.)
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderewsx_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoalr_sm_90a",
-                     // Session 14: causal D = 128's overlapped lean order at 2k (`xo`; unmasked D = 64 at 4k takes the 2k `ew` kernel).
-                     // (Session 16: with `lr`.)
-                     "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2soxdxtxlxolr_sm_90a",
+                     // (Causal D = 128 2k ran the overlapped lean order `xo` in sessions 14–18; since session 19 `…soxdsx`, which
+                     // HopperSpeculativeMaxTests compiles.)
                      // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29); session 16: `lr`
                      // there, on the 1k `qh` kernel and on the 2k–4k kernel.
                      "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxderlr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a",

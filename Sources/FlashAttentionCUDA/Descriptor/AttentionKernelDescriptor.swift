@@ -412,7 +412,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// later step skips the rescale (``skipUnchangedRescale`` alone skips only steps where no row of the warp found a
     /// new maximum at all). `FLASH_ATTENTION_HOPPER_RESCALE=lazy` sets it on every Hopper forward row; by default the
     /// three-warpgroup tile D = 64 rows take it from 8k keys, tile D = 256 unmasked from 512 keys and causal from 2k, and the
-    /// causal tile D = 128 rows of the overlapped order (`xo`, `xoa`)
+    /// causal tile D = 128 rows of the overlapped order (`xoa`, 513…1024 keys)
     /// (``KernelHeuristics/defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)``).
     /// Suffix `lr`.
     public var lazyRescale: Bool

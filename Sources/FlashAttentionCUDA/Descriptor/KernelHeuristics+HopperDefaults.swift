@@ -16,20 +16,26 @@ extension KernelHeuristics {
     /// racecheck). Not the three-warpgroup row from 2k (0.947–0.978), unmasked rows (0.78–0.97) or tile D = 128 (level
     /// at causal 512, 0.97–0.98 at 1k).
     ///
-    /// Since session 13 also causal tile D = 128 at 513…1024 keys, and since session 14 at 1025…2048 keys with at most 2048
-    /// queries (the lengths timed: more queries take another row), where it runs overlapped
-    /// (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings).
+    /// Since session 13 also causal tile D = 128 at 513…1024 keys, where it runs overlapped
+    /// (``defaultOverlappedExponentialTurn(tileHeadDim:causal:seqlenK:)``, which has the timings). Sessions 14–18 also took
+    /// 1025…2048 keys (with at most 2048 queries, `xo`); since session 19 those run the shipped order with the speculative
+    /// maximum instead (``defaultSpeculativeMax(tileHeadDim:causal:seqlenK:)``, which the split orders cannot take).
+    ///
+    /// Session 19 (scripts/device/next_s19.sh, sustained 2.5 s windows at the 700 W cap, two per form and dtype): causal
+    /// D = 128 2k, `…soxdsx` ÷ `…soxdxtxlxolr` 1.003–1.019 (bf16) / 1.014–1.026 (fp16), every window, at 1.4 % less energy per
+    /// FLOP; at 1k the shipped order with `sx` only tied `xoa` + `lr` (0.994–1.007), so 1k keeps it; at causal D = 64 512 / 1k
+    /// it lost (0.929–0.959), so tile D = 64 keeps the lean order.
     public static func defaultLeanExponentialTurn(tileHeadDim: Int, causal: Bool, consumerWarpgroups: Int, varlen: Bool,
-                                                  sameTypeOutput: Bool, seqlenK: Int, seqlenQ: Int = 0) -> Bool {
+                                                  sameTypeOutput: Bool, seqlenK: Int) -> Bool {
         guard causal && consumerWarpgroups == 2 && !varlen && sameTypeOutput && seqlenK > 0 else { return false }
         if tileHeadDim == 64 { return seqlenK <= 2048 }
-        guard tileHeadDim == 128 && seqlenK > 512 else { return false }
-        return seqlenK <= 1024 || (seqlenK <= 2048 && seqlenQ > 0 && seqlenQ <= 2048)
+        return tileHeadDim == 128 && seqlenK > 512 && seqlenK <= 1024
     }
 
     /// The lean order's overlapped form (``AttentionKernelDescriptor/overlappedExponentialTurn``: 0 off, 1 `xo`, 2 `xoa`) on a
     /// row that has the lean order by default, when `FLASH_ATTENTION_HOPPER_EXPOVERLAP` and `FLASH_ATTENTION_HOPPER_EXPTURN`
-    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, `xo` at 1025…2048 keys, off elsewhere.
+    /// are unset: `xoa` on causal tile D = 128 at 513…1024 keys, off elsewhere (1025…2048 keys took `xo` in sessions 14–18:
+    /// see ``defaultLeanExponentialTurn(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenK:)``).
     ///
     /// H100, session 13 (hopfwd25, scripts/device/hopper_fwd25.sh and hopper_fwd25b.sh, 4 + 8 interleaved rounds, ratio to the
     /// kernels shipped before, bf16 and fp16): causal D = 128 at 1k `xoa` 1.001–1.025 in all 12 rounds (768 too); level at 512
@@ -43,7 +49,7 @@ extension KernelHeuristics {
     /// on the default route in the closing call (docs/performance.md, "Session 14").
     public static func defaultOverlappedExponentialTurn(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Int {
         guard tileHeadDim == 128 && causal && seqlenK > 512 else { return 0 }
-        return seqlenK <= 1024 ? 2 : seqlenK <= 2048 ? 1 : 0
+        return seqlenK <= 1024 ? 2 : 0
     }
 
     /// Whether the causal tile D = 64 rows of the lean order (two consumer warpgroups, dense) store O by TMA
@@ -109,7 +115,8 @@ extension KernelHeuristics {
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
     /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
     /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 512 keys and causal from 2k; the causal tile D = 128
-    /// rows of the overlapped lean order (`xo` and `xoa`, 513…2048 keys).
+    /// rows of the overlapped lean order (`xoa` by default, 513…1024 keys; `xo` where forced; 1025…2048 keys ran `xo` + `lr` in
+    /// sessions 16–18 and run `sx` since session 19).
     ///
     /// H100, session 15 (hopfwd28, scripts/device/hopper_fwd28b.sh, 6 interleaved rounds, `lr` ÷ the shipped kernel): causal
     /// D = 64 16k 1.001–1.040 (bf16) / 1.007–1.018 (fp16) in every round, 2k 1.008–1.032 / 1.011–1.020 (measured before the
@@ -191,6 +198,11 @@ extension KernelHeuristics {
     /// ran `sx` at all of these rows: causal D = 128 512 read 313 / 312 TFLOP/s (bf16 / fp16) against session 17's 320 / 318
     /// in both, unmasked D = 64 512 414 / 408 and 411 / 403 against 415 / 410. So those two 512-key rows keep their kernels:
     /// tile D = 64 and causal tile D = 128 from 513 keys.
+    /// Session 19 (scripts/device/next_s19.sh, two windows): two rows moved onto kernels that can take it. Causal D = 128
+    /// 1025…2048 keys leave the overlapped lean order (`…soxdxtxlxolr` → `…soxdsx`: 1.003–1.019 / 1.014–1.026), unmasked
+    /// D = 64 513…1024 keys take xd + er (`…soltew` → `…soltxderewsx`: 1.064–1.083 / 1.057–1.065). Where it lost again:
+    /// causal D = 128 512 0.986–0.996, causal D = 64 512 / 1k in the shipped order 0.929–0.959 (their lean order stays), and
+    /// causal D = 128 1k tied `xoa` + `lr` (0.994–1.007; stays).
     /// Checked on the default route (final_s18.sh; forced in next_s18.sh / next_s18c.sh): the torch float64 forward oracle
     /// 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that force the redo and its +∞ path 112/112 (2-block grid
     /// 112/112), the pinned float64 oracle 64/64 on a 2-block grid, memcheck 0 errors and racecheck 0 hazards (512², 1024²
@@ -343,7 +355,8 @@ extension KernelHeuristics {
     /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
     /// at every length, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
     /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
-    /// unmasked tile D = 64 up to 512 keys and past 1k, and unmasked tile D = 256 up to 1k and from 8k.
+    /// unmasked tile D = 64 at every length (513…1024 keys since session 19: see ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
+    /// and unmasked tile D = 256 up to 1k and from 8k.
     ///
     /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
     /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
@@ -376,7 +389,7 @@ extension KernelHeuristics {
         guard seqlenK > 0 else { return false }
         if !causal {
             switch tileHeadDim {
-            case 64: return earlyRescale && (seqlenK <= 512 || seqlenK > 1024)
+            case 64: return earlyRescale
             case 256: return seqlenK <= 512 || (earlyRescale && (seqlenK <= 1024 || seqlenK >= 8192))
             default: return false
             }
@@ -392,7 +405,7 @@ extension KernelHeuristics {
     /// Whether the Hopper forward rescales O at the end of the step that computed α
     /// (``AttentionKernelDescriptor/earlyRescale``) when `FLASH_ATTENTION_HOPPER_EARLYRESCALE` is
     /// unset: causal tile D = 64 at every length, causal tile D = 256 up to 1k keys, unmasked tile
-    /// D = 64 up to 512 keys and past 1k, unmasked tile D = 256 up to 1k and from 8k (session 15, sustained windows
+    /// D = 64 at every length (513…1024 keys since session 19), unmasked tile D = 256 up to 1k and from 8k (session 15, sustained windows
     /// at the power cap: see ``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``) (0 keys =
     /// unknown: no). On
     /// the unmasked rows it comes with the precomputed descriptors
@@ -409,12 +422,18 @@ extension KernelHeuristics {
     /// 0.992 / 0.995 / 1.001 beside xd, unmasked 0.975 / 0.977 / 0.967 alone and 0.982 / 0.997 / 0.981
     /// with xd. Forced it passed every check (pinned float64 oracle 24/24 + two-block 18/18 with xd,
     /// 18/18 alone; dense 36/36 + 24/24 with xd, 24/24 alone; verify 30/30; memcheck 0, racecheck 0).
+    ///
+    /// Session 19 (scripts/device/next_s19.sh, sustained 2.5 s windows at the 700 W cap): unmasked D = 64 1k, whose
+    /// three-warpgroup kernel without xd (`…soltew`) spills with the speculative maximum, takes xd + er, and with them `sx`
+    /// (`…soltxderewsx`): 1.064 / 1.083 (bf16) and 1.065 / 1.057 (fp16) of `…soltew`, every window, 7 % less energy per FLOP;
+    /// ÷ cuDNN 1.000 → 1.074. Checked forced: the torch float64 forward oracle on a 2-block grid 135/135.
     public static func defaultEarlyRescale(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         guard seqlenK > 0 else { return false }
         switch (tileHeadDim, causal) {
         case (64, true): return true
         case (256, true): return seqlenK <= 1024
-        case (64, false): return seqlenK <= 512 || seqlenK > 1024
+        // (513…1024 keys since session 19, with `sx`: see the doc comment.)
+        case (64, false): return true
         // (From 8k keys with the precomputed descriptors: session 15, see defaultPrecomputedDescriptors.)
         case (256, false): return seqlenK <= 1024 || seqlenK >= 8192
         default: return false

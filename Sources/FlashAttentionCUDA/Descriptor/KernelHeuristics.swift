@@ -663,7 +663,7 @@ public enum KernelHeuristics {
         // (Not beside a forced two-blocks-per-SM form: the default was measured on one block per SM.)
         if turnKnob == "lean" || (turnKnob == nil && d.minBlocksPerMultiprocessor == 1 && defaultLeanExponentialTurn(
             tileHeadDim: tileD, causal: causal, consumerWarpgroups: d.consumerWarpgroups, varlen: d.varlen,
-            sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK, seqlenQ: problem.seqlenQ)) {
+            sameTypeOutput: d.outputType == d.elementType, seqlenK: problem.seqlenK)) {
             var lean = d
             (lean.earlyRescale, lean.exponentialTurn, lean.leanExponentialTurn, lean.precomputedDescriptors) = (false, true, true, true)
             if lean.invalidReason != nil { lean.precomputedDescriptors = d.precomputedDescriptors }
@@ -694,7 +694,7 @@ public enum KernelHeuristics {
         // FLASH_ATTENTION_HOPPER_RESCALE=spec on every row that can take it; it replaces the lazy and skipped rescales. Rows
         // whose kernel cannot take it (and every row with =nospec) keep defaultLazyRescale: the three-warpgroup D = 64 rows
         // from 8k keys, tile D = 256 unmasked from 512, causal from 2k, the causal tile D = 128 rows of the overlapped order
-        // (`xo`, `xoa`).
+        // (`xoa` at 513…1024 keys).
         let rescaleKnob = HopperForwardKnobs.rescale
         let tilesDefault = hopperTileOverride(headDim: tileD, causal: causal) == nil
         let specDefault = rescaleKnob == nil && tilesDefault && defaultSpeculativeMax(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)
@@ -882,7 +882,7 @@ public enum KernelHeuristics {
         }
         // At 1k, 2k and 4k: unmasked tile D = 64's empty warpgroups on the dynamic scheduler (defaultSkipEmptyWarpgroups) with the
         // early rescale and precomputed descriptors those lengths take, and causal tile D = 128's overlapped lean order
-        // (defaultOverlappedExponentialTurn: `xoa` at 1k, `xo` at 2k), kernels 512 does not reach.
+        // (defaultOverlappedExponentialTurn: `xoa` at 1k), kernels 512 does not reach.
         for seqlen in [1024, 2048, 4096] {
             for mask in [KernelMask.causal, .none] {
                 for choice in table(for: architecture) {
