@@ -1553,10 +1553,9 @@ struct HopperForwardTests {
         #expect(!rule(64, true, 512) && !rule(64, true, 1024) && rule(64, true, 1025) && rule(64, true, 16384))
         #expect(rule(256, true, 512) && rule(256, true, 2048) && rule(256, true, 4096) && rule(256, true, 16384))
         #expect(rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 16384))
-        // Beside the early rescale: unmasked D = 64 at every length (513–1024 keys since session 19), unmasked D = 256 up to 1k.
+        // Beside the early rescale: unmasked D = 64 and D = 256 at every length (session 19: D = 64 513–1024 keys, D = 256 1025–8191).
         #expect(rule(64, false, 512, true) && rule(64, false, 513, true) && rule(64, false, 1024, true) && rule(64, false, 1025, true) && rule(64, false, 16384, true))
-        // (From 8k keys again: session 15's sustained windows at the power cap, hopfwd29.)
-        #expect(rule(256, false, 1024, true) && !rule(256, false, 1025, true) && !rule(256, false, 8191, true)
+        #expect(rule(256, false, 1024, true) && rule(256, false, 1025, true) && rule(256, false, 8191, true)
                 && rule(256, false, 8192, true) && rule(256, false, 16384, true))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0) && !rule(D, false, 0, true), "unknown key counts keep the shipped descriptors") }
         func pick(_ D: Int, _ mask: KernelMask, _ n: Int, _ type: ElementType = .bfloat16) throws -> AttentionKernelDescriptor {
@@ -1569,7 +1568,8 @@ struct HopperForwardTests {
                                      // the default there since session 12, brings its own descriptors.)
                                      (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, true), (64, .none, 4096, true),
                                      (256, .causal, 1024, true), (256, .causal, 4096, true), (256, .causal, 8192, true), (256, .none, 512, true), (256, .none, 1024, true),
-                                     (256, .none, 2048, false), (256, .none, 4096, false), (256, .none, 8192, true), (256, .none, 16384, true)] {
+                                     // (Unmasked D = 256 2k–4k: xd + er beside `sx` since session 19.)
+                                     (256, .none, 2048, true), (256, .none, 4096, true), (256, .none, 8192, true), (256, .none, 16384, true)] {
                 let d = try pick(D, mask, n, type)
                 #expect(d.mainloop == .tmaWarpSpecialized && d.precomputedDescriptors == on, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
@@ -1590,7 +1590,7 @@ struct HopperForwardTests {
         for n in [512, 1024, 2048, 16384] { #expect(!rule(128, true, n) && !rule(128, false, n) && rule(64, true, n), "N = \(n)") }
         #expect(rule(256, true, 512) && rule(256, true, 1024) && !rule(256, true, 1025) && !rule(256, true, 8192))
         #expect(rule(64, false, 512) && rule(64, false, 513) && rule(64, false, 1024) && rule(64, false, 1025) && rule(64, false, 16384))
-        #expect(rule(256, false, 1024) && !rule(256, false, 1025) && !rule(256, false, 8191) && rule(256, false, 8192) && rule(256, false, 16384))
+        #expect(rule(256, false, 1024) && rule(256, false, 1025) && rule(256, false, 8191) && rule(256, false, 8192) && rule(256, false, 16384))
         for D in [64, 128, 256] { #expect(!rule(D, true, 0) && !rule(D, false, 0), "unknown key counts keep the rescale in the turn") }
         for type in [ElementType.bfloat16, .float16] {
             // (Causal D = 64 at 512: the lean cuDNN step order, the default there since session 12, drops the early
@@ -1598,7 +1598,7 @@ struct HopperForwardTests {
             for (D, mask, n, early, xd) in [(64, KernelMask.causal, 512, false, true), (64, .causal, 8192, true, true), (64, .none, 512, true, true),
                                             (64, .none, 1024, true, true), (64, .none, 2048, true, true), (128, .causal, 2048, false, true),
                                             (128, .none, 8192, false, false), (256, .causal, 1024, true, true), (256, .causal, 2048, false, true),
-                                            (256, .none, 1024, true, true), (256, .none, 4096, false, false),
+                                            (256, .none, 1024, true, true), (256, .none, 4096, true, true),
                                             // (Unmasked D = 256 from 8k: the long row `…tmaws2pxder`, session 15.)
                                             (256, .none, 8192, true, true), (256, .none, 16384, true, true)] {
                 let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: type, headDim: D, mask: mask, tensorMapFriendly: true,
@@ -2029,11 +2029,11 @@ struct HopperForwardTests {
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 512 keys unmasked, 2k
                     // causal, and causal tile D = 128's overlapped rows (`xoa`, 513…1024 keys: none of these lengths)
-                    // (lazyRescaleDefault); the D = 64 rows and causal D = 128 2k take the speculative maximum instead (sessions
-                    // 18 and 19, defaultSpeculativeMax).
+                    // (lazyRescaleDefault); the D = 64 rows, causal D = 128 2k and unmasked D = 256 past 1k keys take the
+                    // speculative maximum instead (sessions 18 and 19, defaultSpeculativeMax).
                     let expected = switch d {
                     case 64, 128: false
-                    default: n >= (mask == .causal ? 2048 : 512)
+                    default: mask == .causal ? n >= 2048 : n == 512
                     }
                     #expect(routed.lazyRescale == (expected && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
@@ -2076,7 +2076,7 @@ struct HopperForwardTests {
                 #expect(!long.lazyRescale && long.speculativeMax && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
                 #expect(long.name.hasSuffix("sx_sm_90a"), "\(long.name)")
             }
-            for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 4096, .none), (256, 16384, .none), (256, 2048, .causal),
+            for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 2048, .causal),
                                  (256, 8192, .causal), (256, 16384, .causal),
                                  (256, 512, .none), (128, 1024, .causal), (128, 768, .causal)] {
                 let wide = try pick(D, n, mask, type)
@@ -2087,6 +2087,12 @@ struct HopperForwardTests {
                                  (128, 2048, .none), (64, 512, .causal), (64, 1024, .causal), (128, 2048, .causal), (128, 1500, .causal)] {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
+            }
+            // (Unmasked D = 256 past 1k keys: `sx` with xd + er since session 19.)
+            for n in [1025, 2048, 4096, 8192, 16384] {
+                let moved = try pick(256, n, .none, type)
+                #expect(moved.speculativeMax && !moved.lazyRescale && moved.precomputedDescriptors && moved.earlyRescale && moved.invalidReason == nil,
+                        "N = \(n): \(moved.name)")
             }
             // (Causal D = 128 1025…2048 keys: `xo` + `lr` until session 18, the shipped order with `sx` since session 19.)
             for n in [1500, 2048] {
@@ -2134,8 +2140,9 @@ struct HopperForwardTests {
                      // HopperSpeculativeMaxTests compiles.)
                      // Session 15: unmasked D = 256 from 8k keys, the long row with xd + early rescale (hopfwd29); session 16: `lr`
                      // there, on the 1k `qh` kernel and on the 2k–4k kernel.
-                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxderlr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a",
-                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqlr_sm_90a"] {
+                     // (Session 19: `sx` with xd + er from 8k, and at 2k–4k as `…psooqxdersx`, which HopperSpeculativeMaxTests
+                     // compiles.)
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxdersx_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

@@ -55,6 +55,10 @@ IMPLS = {
     "NS": {f"{H}_RESCALE": "nospec"},                               # the defaults without `sx` (the session-17 kernels)
     "X0SX": {f"{H}_EXPTURN": "0", f"{H}_RESCALE": "spec"},          # the shipped step order with `sx` where the lean orders run
     "XESX": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # `sx` with xd + er (unmasked D = 64 1k: `…soltxderewsx`)
+    "NSX0": {f"{H}_RESCALE": "nospec", f"{H}_EARLYRESCALE": "0", f"{H}_DESC": "0"},  # session 18's unmasked D = 256 2k-4k kernel (`…psooqlr`)
+    # (Session 19, an experimental build only: FA_SX256=1 lifts the generator's tile D = 256 refusal of `sx`.)
+    "S2": {"FA_SX256": "1", f"{H}_RESCALE": "spec"},                # `sx` at tile D = 256 (unmasked 80-key rows)
+    "S2XE": {"FA_SX256": "1", f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # the same with xd + er
     "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
     "cudnn": {},
 }

@@ -35,7 +35,7 @@ extension HopperForwardKernel {
         \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
-        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }
+        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }\(rematerializedTileCounts ? opaqueHelper : "")
 
         // The copy engine's descriptors, then the forward parameters, in one __grid_constant__
         // struct: the maps are read in place in parameter space (their generic address).
@@ -43,6 +43,12 @@ extension HopperForwardKernel {
         struct __align__(64) HopperParams { TensorMap tm_q; TensorMap tm_k; TensorMap tm_v;\(d.tmaStoreO ? " TensorMap tm_o;" : "") FlashParams p; u64 tile_counter; };
         static_assert(sizeof(HopperParams) == \(Self.parameterStructSize(tensorMaps: d.tmaStoreO ? 4 : 3)), "parameter layout drifted from the Swift packing");
         """
+    }
+
+    /// A value the compiler cannot see through, so a computation on it is redone where it is used
+    /// (``rematerializedTileCounts``).
+    private var opaqueHelper: String {
+        "\nFA_DEVICE int opaque_s32(int x) { asm volatile(\"\" : \"+r\"(x)); return x; }"
     }
 
     /// ``AttentionKernelDescriptor/sleepingProducerWaits``: the producer's parity wait with a suspend-time hint

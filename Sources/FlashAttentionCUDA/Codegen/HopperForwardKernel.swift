@@ -117,6 +117,21 @@ public struct HopperForwardKernel: Sendable {
         """
     }
 
+    /// Whether the kernel re-derives its two per-launch tile counts from the parameters at each use instead of holding them
+    /// in registers: tile D = 256 with the speculative maximum runs at the consumers' 240-register budget, and ptxas spilled
+    /// exactly those two (8 B, reloaded at the tile head, in the epilogue and in the producer); an opaque read of
+    /// `seqlen_q` (`opaque_s32`) keeps them from being hoisted back into one long-lived register.
+    var rematerializedTileCounts: Bool { descriptor.speculativeMax && descriptor.headDim == 256 }
+
+    private var tileCounts: String {
+        rematerializedTileCounts
+            ? "// (Re-derived at each use: see rematerializedTileCounts.)\n"
+                + "    #define m_blocks ((opaque_s32(p.seqlen_q) + BLOCK_M - 1) / BLOCK_M)\n"
+                + "    #define total_tiles (m_blocks * p.heads * p.batch)"
+            : "const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;\n"
+                + "    const int total_tiles = m_blocks * p.heads * p.batch;"
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, \(two ? 2 : 1))
@@ -133,8 +148,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 bar_k_full = bar_q_free + 8 * \(qBuffers), bar_v_full = bar_k_full + 8 * STAGES;
             const u32 bar_k_free = bar_v_full + 8 * STAGES, bar_v_free = bar_k_free + 8 * STAGES;
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-            const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
-            const int total_tiles = m_blocks * p.heads * p.batch;
+            \(tileCounts)
             (void)total_tiles;
             // Dynamic scheduler: the published tile (m_block or −1 at the end, head, batch), one
             // 16-byte slot per Q buffer after the barriers, and the device counters (tiles taken, blocks done).

@@ -426,8 +426,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// the vote. Under a causal mask the step after the diagonal block runs the exact softmax outright (the diagonal block's
     /// top rows saw a few keys: their maxima are low, and the speculative pass would ask for a redo in most tiles). Shipped
     /// step order only (not `xt` / `xl` / `xo` or `vt`), not beside the tree or packed sums, the exp2 emulation, the lazy
-    /// rescale (which it replaces) or two blocks per SM, and not at tile D = 256 or on three warpgroups without `xd` (spills).
-    /// By default on the tile D = 64 / 128 rows of
+    /// rescale (which it replaces) or two blocks per SM, and not at tile D = 256 without `xd` + `er` or on three warpgroups
+    /// without `xd` (spills). By default on the rows of
     /// ``KernelHeuristics/defaultSpeculativeMax(tileHeadDim:causal:seqlenK:)``; `FLASH_ATTENTION_HOPPER_RESCALE=spec` sets
     /// it on every Hopper forward row that can take it, `=nospec` nowhere. Suffix `sx`.
     public var speculativeMax: Bool
@@ -587,10 +587,12 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                                   || lazyRescale || skipUnchangedRescale || minBlocksPerMultiprocessor != 1) {
                 return "the speculative maximum (speculativeMax) is a form of the shipped step order's softmax: not beside xt / xl / xo, vt, the tree or packed row sums, exp2 emulation, the lazy or skipped rescale (it replaces them) or two blocks per SM"
             }
-            // The redo's second S issue and exact softmax beside the speculative pass: tile D = 256 (64 + 80 accumulator registers
-            // and more) spilled 8–60 B in three of its four forms, the three-warpgroup rows without precomputed descriptors 24 B.
-            if speculativeMax && (headDim == 256 || (consumerWarpgroups == 3 && !precomputedDescriptors)) {
-                return "the speculative maximum (speculativeMax) spills at tile D = 256 and on three warpgroups without precomputed descriptors (xd)"
+            // The redo's second S issue and exact softmax beside the speculative pass: tile D = 256 (128 O + 40 S accumulator
+            // registers a thread) spilled 20–60 B without the precomputed descriptors and the early rescale (with them 8 B, the two
+            // tile counts, now re-derived at each use: HopperForwardKernel.rematerializedTileCounts), the three-warpgroup rows
+            // without precomputed descriptors 24 B.
+            if speculativeMax && ((headDim == 256 && !(precomputedDescriptors && earlyRescale)) || (consumerWarpgroups == 3 && !precomputedDescriptors)) {
+                return "the speculative maximum (speculativeMax) spills at tile D = 256 without precomputed descriptors and the early rescale (xder) and on three warpgroups without precomputed descriptors (xd)"
             }
             if valueWaitAfterSoftmax && separateValueTurn { return "the P·V wait after the softmax is a form of the shipped step order (separateValueTurn waits for P·V before S)" }
             if minBlocksPerMultiprocessor == 2 {

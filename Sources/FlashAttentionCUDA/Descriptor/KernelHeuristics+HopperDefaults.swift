@@ -114,7 +114,8 @@ extension KernelHeuristics {
 
     /// Whether the Hopper forward keeps each row's maximum lazily (``AttentionKernelDescriptor/lazyRescale``, suffix `lr`) when
     /// `FLASH_ATTENTION_HOPPER_RESCALE` is unset: the three-warpgroup tile D = 64 rows (192-row tiles, from 2k queries), causal
-    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 512 keys and causal from 2k; the causal tile D = 128
+    /// and unmasked, dense, from 8k keys; tile D = 256, dense, unmasked from 512 keys (where `sx` does not replace it: up to 1k
+    /// keys since session 19) and causal from 2k; the causal tile D = 128
     /// rows of the overlapped lean order (`xoa` by default, 513…1024 keys; `xo` where forced; 1025…2048 keys ran `xo` + `lr` in
     /// sessions 16–18 and run `sx` since session 19).
     ///
@@ -171,10 +172,11 @@ extension KernelHeuristics {
     }
 
     /// Whether the Hopper forward takes the speculative row maximum (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`)
-    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 unmasked, and tile D = 64 (both masks) and causal tile
-    /// D = 128 from 513 keys, dense or varlen, on every row whose kernel can take it (the shipped step order; the generator
-    /// refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile D = 256 and the three-warpgroup rows without
-    /// precomputed descriptors, which keep their kernel, with the lazy rescale where
+    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 unmasked, tile D = 64 (both masks) and causal tile
+    /// D = 128 from 513 keys, and unmasked tile D = 256 from 1025 keys (session 19), dense or varlen, on every row whose kernel
+    /// can take it (the shipped step order; the generator refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile
+    /// D = 256 without xd + er and the three-warpgroup rows without precomputed descriptors, which keep their kernel, with
+    /// the lazy rescale where
     /// ``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)`` sets it).
     ///
     /// It removes the per-score row maximum (FMNMX), the quad shuffles, α and, where no step is redone, O·α: the unmasked
@@ -203,6 +205,15 @@ extension KernelHeuristics {
     /// D = 64 513…1024 keys take xd + er (`…soltew` → `…soltxderewsx`: 1.064–1.083 / 1.057–1.065). Where it lost again:
     /// causal D = 128 512 0.986–0.996, causal D = 64 512 / 1k in the shipped order 0.929–0.959 (their lean order stays), and
     /// causal D = 128 1k tied `xoa` + `lr` (0.994–1.007; stays).
+    /// Session 19, unmasked tile D = 256 (scripts/device/next_s19b.sh, an experimental build that lifted the generator's
+    /// D = 256 refusal; two windows a form and dtype in each of two rounds, ÷ the shipped `lr` kernels): 2k 1.012–1.036 /
+    /// 1.010–1.013 and 4k 1.027–1.029 / 1.017–1.027 with xd + er (`…psooqlr` → `…psooqxdersx`), 8k 1.006–1.024 / 1.010–1.021
+    /// and 16k 1.015–1.024 / 1.019–1.021 (`…pxderlr` → `…pxdersx`), 2–3 % less energy per FLOP; 1k 0.995–1.020 and 512
+    /// 1.001–1.014 / 0.993–0.994 (bf16 / fp16) did not win every window, so up to 1024 keys keep `lr`. Those kernels spilled
+    /// the two tile counts (8 B) outside the key loop; the shipped ones re-derive them (`rematerializedTileCounts`) and
+    /// compile clean. Checked forced (next_s19b.sh): the torch float64 forward oracle at D = 256 60/60 (2-block grid 28/28),
+    /// the ramp on a 2-block grid 56/56 with and without xd + er, hopper_fwd29_check.py 12/12 at 1k / 8k and 12/12 at 2k / 4k,
+    /// memcheck 0 errors and racecheck 0 hazards (1000 × 1024 and 2100 × 2000 GQA, 2-block grids).
     /// Checked on the default route (final_s18.sh; forced in next_s18.sh / next_s18c.sh): the torch float64 forward oracle
     /// 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that force the redo and its +∞ path 112/112 (2-block grid
     /// 112/112), the pinned float64 oracle 64/64 on a 2-block grid, memcheck 0 errors and racecheck 0 hazards (512², 1024²
@@ -211,6 +222,7 @@ extension KernelHeuristics {
         switch tileHeadDim {
         case 64: return seqlenK > 512
         case 128: return !causal || seqlenK > 512
+        case 256: return !causal && seqlenK > 1024
         default: return false
         }
     }
@@ -356,7 +368,8 @@ extension KernelHeuristics {
     /// at every length, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
     /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
     /// unmasked tile D = 64 at every length (513…1024 keys since session 19: see ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
-    /// and unmasked tile D = 256 up to 1k and from 8k.
+    /// and unmasked tile D = 256 at every length (1025…8191 keys since session 19, beside `sx`:
+    /// ``defaultSpeculativeMax(tileHeadDim:causal:seqlenK:)``).
     ///
     /// H100, session 9 (scripts/device/hopper_fwd12.sh, two calls: xd / shipped in five interleaved
     /// rounds over the full forward grid, bf16 + fp16, cuDNN in the same calls; the geometric mean of
@@ -390,7 +403,8 @@ extension KernelHeuristics {
         if !causal {
             switch tileHeadDim {
             case 64: return earlyRescale
-            case 256: return seqlenK <= 512 || (earlyRescale && (seqlenK <= 1024 || seqlenK >= 8192))
+            // (Beside the early rescale at every length since session 19: 1025…8191 keys with `sx`.)
+            case 256: return seqlenK <= 512 || earlyRescale
             default: return false
             }
         }
@@ -405,7 +419,8 @@ extension KernelHeuristics {
     /// Whether the Hopper forward rescales O at the end of the step that computed α
     /// (``AttentionKernelDescriptor/earlyRescale``) when `FLASH_ATTENTION_HOPPER_EARLYRESCALE` is
     /// unset: causal tile D = 64 at every length, causal tile D = 256 up to 1k keys, unmasked tile
-    /// D = 64 at every length (513…1024 keys since session 19), unmasked tile D = 256 up to 1k and from 8k (session 15, sustained windows
+    /// D = 64 at every length (513…1024 keys since session 19), unmasked tile D = 256 at every length (up to 1k and from 8k
+    /// since session 15, between since session 19 beside `sx`: ``defaultSpeculativeMax(tileHeadDim:causal:seqlenK:)``; sustained windows
     /// at the power cap: see ``defaultPrecomputedDescriptors(tileHeadDim:causal:seqlenK:earlyRescale:)``) (0 keys =
     /// unknown: no). On
     /// the unmasked rows it comes with the precomputed descriptors
@@ -435,7 +450,8 @@ extension KernelHeuristics {
         // (513…1024 keys since session 19, with `sx`: see the doc comment.)
         case (64, false): return true
         // (From 8k keys with the precomputed descriptors: session 15, see defaultPrecomputedDescriptors.)
-        case (256, false): return seqlenK <= 1024 || seqlenK >= 8192
+        // (1025…8191 keys since session 19, with `sx`: see defaultSpeculativeMax.)
+        case (256, false): return true
         default: return false
         }
     }
