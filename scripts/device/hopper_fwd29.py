@@ -56,6 +56,7 @@ IMPLS = {
     "X0SX": {f"{H}_EXPTURN": "0", f"{H}_RESCALE": "spec"},          # the shipped step order with `sx` where the lean orders run
     "XESX": {f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # `sx` with xd + er (unmasked D = 64 1k: `…soltxderewsx`)
     "NSX0": {f"{H}_RESCALE": "nospec", f"{H}_EARLYRESCALE": "0", f"{H}_DESC": "0"},  # session 18's unmasked D = 256 2k-4k kernel (`…psooqlr`)
+    "XOLR": {f"{H}_EXPTURN": "lean", f"{H}_EXPOVERLAP": "1"},        # session 18's causal D = 128 2k kernel (`…soxdxtxlxolr`)
     # (Session 19, an experimental build only: FA_SX256=1 lifts the generator's tile D = 256 refusal of `sx`.)
     "S2": {"FA_SX256": "1", f"{H}_RESCALE": "spec"},                # `sx` at tile D = 256 (unmasked 80-key rows)
     "S2XE": {"FA_SX256": "1", f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # the same with xd + er
