@@ -41,6 +41,7 @@ IMPLS = {
     "XO": {f"{H}_EXPTURN": "lean", f"{H}_EXPOVERLAP": "1"},         # the lean cuDNN order, S and P.V back to back (`xt xl xo`)
     "T128": {f"{H}_TILES": "128:128x2pq", f"{H}_STORE": "1"},       # D = 128: the <= 4k row's kernel (128 keys, two Q buffers, so)
     "SO": {f"{H}_STORE": "1"},                                      # the TMA store of O where the staging tile fits (`so`)
+    "ST0": {f"{H}_STORE": "0"},                                     # no TMA-store rows: unmasked D = 128 1k-4k on the 176-key row (session 19)
     "W2": {f"{H}_WIDE256": "2"},                                    # D = 256: 128-key steps in one K/V stage (`vt`, O staged in Q)
     "OQ": {f"{H}_OQ": "1"},                                         # D = 256: TMA store of O staged in the Q buffer (`so oq`)
     "HD": {f"{H}_DIAG": "1"},                                       # causal: the half-width diagonal softmax (`hd`)
