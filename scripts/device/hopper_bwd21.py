@@ -42,6 +42,10 @@ IMPLS = {
     "U": {f"{B_}_DQ": "unordered"},                             # shipped + dQ in arrival order
     "E": {f"{B_}_EPI": "1"},                                    # unmasked: shipped + ste
     "G4": {f"{B_}_GROUP": "4"},                                 # unmasked: shipped + head groups of 4
+    # (Session 19: the mask branch on the unmasked rows, whose edge steps are the sequence's end only: a non-edge step
+    # drops its 32 FSEL, 463 -> 437 SASS instructions a consumer thread.)
+    "MB": {f"{B_}_MASKBRANCH": "1"},                            # unmasked: shipped + the mask branch
+    "MBG4": {f"{B_}_MASKBRANCH": "1", f"{B_}_GROUP": "4"},      # unmasked: shipped + the mask branch + head groups of 4
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
@@ -52,6 +56,12 @@ POINTS = {
     (16384, 0): ["O", "E", "G4", "U"],
     (8192, 0): ["O", "E", "G4", "U"],
 }
+# HB21_POINTS="N,causal:O,FORM,...;..." replaces them (session 19).
+if os.environ.get("HB21_POINTS"):
+    POINTS = {}
+    for part in os.environ["HB21_POINTS"].split(";"):
+        pt, forms = part.split(":")
+        POINTS[tuple(int(x) for x in pt.split(","))] = forms.split(",")
 D = 128
 
 
@@ -141,7 +151,7 @@ def main():
                 s.log(f"budget: stop bursts before round {r}")
                 break
             for dname in (("bf16", "fp16") if r % 2 == 0 else ("fp16", "bf16")):
-                for p in [(8192, 0), (8192, 1), (16384, 0), (16384, 1)]:
+                for p in POINTS:
                     s.burst_point(dname, p, POINTS[p] + ["cudnn"], r)
             s.log(f"burst round {r} done")
         # 3. fp16 sustained where a form beat the shipped kernel in every bf16 window.
