@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Session 19: a float64 check of the unmasked tile D = 128 backward with the mask branch and head groups of 4 forced
+(FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1 FLASH_ATTENTION_HOPPER_BWD_GROUP=4, set by the caller) at 8k-16k keys, where that form
+runs (`…_dqunordered_dqbuf2_edv_ldk_g4_mb_pd`): dQ, dK, dV through flash_attn_func + autograd against float64 attention on the
+GPU; pass: each gradient's norm-wise error <= 2 x naive attention's in the same precision (+1e-6), no NaN."""
+import os, sys, torch
+from flash_attn import flash_attn_func
+def ref(q, k, v, do, dt=None):
+    f = torch.float64 if dt is None else torch.float32
+    qq, kk, vv, dd = (x.detach().to(f).transpose(1, 2).requires_grad_() for x in (q, k, v, do))
+    H, Hk = qq.shape[1], kk.shape[1]
+    k2, v2 = kk.repeat_interleave(H // Hk, 1), vv.repeat_interleave(H // Hk, 1)
+    s = (qq @ k2.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
+    p = torch.softmax(s, -1)
+    if dt is not None: p = p.to(dt).to(f)
+    o = p @ v2
+    g = torch.autograd.grad(o, (qq, kk, vv), dd.detach())
+    return [x.transpose(1, 2).double() for x in g]
+passed = failed = 0
+for sq, sk, H, Hk in ((8192, 8192, 4, 4), (8300, 8200, 8, 4), (16384, 16384, 4, 4)):
+    for dt in (torch.bfloat16, torch.float16):
+        g = torch.Generator(device="cuda").manual_seed(sq + sk + H)
+        q = torch.randn(1, sq, H, 128, device="cuda", generator=g).to(dt).requires_grad_()
+        k = torch.randn(1, sk, Hk, 128, device="cuda", generator=g).to(dt).requires_grad_()
+        v = torch.randn(1, sk, Hk, 128, device="cuda", generator=g).to(dt).requires_grad_()
+        do = torch.randn(1, sq, H, 128, device="cuda", generator=g).to(dt)
+        out = flash_attn_func(q, k, v)
+        got = [x.double() for x in torch.autograd.grad(out, (q, k, v), do)]
+        exact = ref(q, k, v, do); naive = ref(q, k, v, do, dt)
+        ok = True; msg = []
+        for name, a, e, n in zip("qkv", got, exact, naive):
+            err = ((a - e).norm() / e.norm()).item(); nerr = ((n - e).norm() / e.norm()).item()
+            good = not torch.isnan(a).any() and err <= 2 * nerr + 1e-6
+            ok &= good; msg.append(f"d{name} {err:.2e} (naive {nerr:.2e})")
+        passed += ok; failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {str(dt)[6:]} Sq={sq} Sk={sk} H={H}/{Hk}: " + ", ".join(msg), flush=True)
+        del exact, naive, got; torch.cuda.empty_cache()
+print(f"bwd check s19: {passed} passed, {failed} failed")
