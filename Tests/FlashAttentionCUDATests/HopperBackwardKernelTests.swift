@@ -368,6 +368,13 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
                                          stagedEpilogue: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
                                          headGroup: 4, precomputedDescriptors: true))
+    // The unmasked default from 8k keys (session 19): head groups of 4 beside the mask branch, key-block order and arrival order.
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             headGroup: 4, maskBranch: true, precomputedDescriptors: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
+                                         headGroup: 4, maskBranch: true, precomputedDescriptors: true))
     return list
 }()
 
@@ -550,6 +557,7 @@ struct HopperBackwardKernelTests {
                                  (64, .causal, 4096, false)] {
             let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: n)
             #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == (on && mask == .causal || D == 64 && mask == .causal), "D = \(D) \(mask) \(n)")
+            #expect(!HopperBackwardDescriptor.unmaskedTile128LongForm(problem), "D = \(D) \(mask) \(n)")
             #expect(HopperBackwardDescriptor.defaultEarlyDV(problem) == on && HopperBackwardDescriptor.defaultLateDK(problem) == on)
             let plan = try #require(HopperBackwardDescriptor.plan(for: problem, earlyDV: HopperBackwardDescriptor.defaultEarlyDV(problem),
                                                                   lateDK: HopperBackwardDescriptor.defaultLateDK(problem)))
@@ -613,11 +621,25 @@ struct HopperBackwardKernelTests {
                                                               headGroup: 4, maskBranch: true, precomputedDescriptors: true,
                                                               stagedEpilogue: true))
         #expect(plan[1].name == "hbwd_dkdv_bf16_d128_m64n128s2_causal_dqbuf2_w2_edv_ldk_g4_mb_pd_ste_sm_90a")
-        for n in [4096, 8192, 16384] {
+        // The default: the 3-D grid, except unmasked tile D = 128 from 8k keys (head groups of 4 beside the mask branch, session 19).
+        for n in [4096, 8191, 8192, 16384] {
             for mask in [KernelMask.none, .causal] {
-                #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .float16, headDim: 128, mask: mask, seqlenK: n)) == 0)
+                for D in [128, 96] {
+                    let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: n)
+                    let long = mask == .none && n >= 8192
+                    #expect(HopperBackwardDescriptor.unmaskedTile128LongForm(problem) == long, "D = \(D) \(mask) \(n)")
+                    #expect(HopperBackwardDescriptor.defaultHeadGroup(problem) == (long ? 4 : 0), "D = \(D) \(mask) \(n)")
+                    if mask == .none { #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == long, "D = \(D) \(n)") }
+                }
             }
         }
+        #expect(!HopperBackwardDescriptor.unmaskedTile128LongForm(BackwardProblem(elementType: .float16, headDim: 64, seqlenK: 16384)))
+        #expect(!HopperBackwardDescriptor.unmaskedTile128LongForm(BackwardProblem(elementType: .float16, headDim: 256, seqlenK: 16384)))
+        let long = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 8192),
+                                                              dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true, headGroup: 4,
+                                                              maskBranch: true, precomputedDescriptors: true))
+        #expect(long[1].name == "hbwd_dkdv_bf16_d128_m64n128s2_dqbuf2_w2_edv_ldk_g4_mb_pd_sm_90a")
+        #expect(hopperBackwardGroupedTile128Variants.contains { $0.name == long[1].name })
     }
 
     /// Every grouped tile D = 128 variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.

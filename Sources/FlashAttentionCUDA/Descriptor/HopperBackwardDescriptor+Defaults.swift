@@ -219,8 +219,31 @@ extension HopperBackwardDescriptor {
     /// blocks of a head find its Q, dO and dQ accumulator in L2. Checked forced (with the mask
     /// branch): 24/24 pinned float64-oracle cases at D = 64, bitwise reruns, memcheck 0 errors and
     /// racecheck 0 hazards; tile D = 128 was not timed with it.
+    ///
+    /// Since session 19 also unmasked tile D = 128 from 8k keys, beside the mask branch
+    /// (``unmaskedTile128LongForm(_:)``, which has the timings).
     public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
-        problem.mask == .none && tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096 ? 4 : 0
+        guard problem.mask == .none else { return 0 }
+        return (tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096) || unmaskedTile128LongForm(problem) ? 4 : 0
+    }
+
+    /// Whether an unmasked tile D = 128 problem runs the long-row form: head groups of 4 (``headGroup``) and the mask branch
+    /// (``maskBranch``) beside the shipped early dV / late dK / precomputed descriptors, from 8192 keys.
+    ///
+    /// Unmasked, only a tile's last key block (the sequence's end) needs the mask, but without the branch ptxas predicates it
+    /// into every step: 32 FSEL a consumer thread, 463 → 437 SASS instructions a step with it. Head groups keep a head's Q, dO
+    /// and dQ accumulator in L2 for its consecutive key blocks. At the 700 W cap both turn into clock: H100, session 19
+    /// (scripts/device/next_s19g.sh, `hopper_bwd21.py`, sustained 2.5 s windows, two a form and dtype, B = 16384 / N,
+    /// H = 16, non-deterministic `flash_attn_func` + autograd), ÷ the shipped kernel, bf16 / fp16: 8k 1.019–1.020 / 1.022 (both
+    /// windows), bursts 1.053–1.068 / 1.025–1.027; 16k 1.026–1.027 / 1.025–1.029, bursts 1.094–1.138 / 1.009–1.039; 1.3–1.6 %
+    /// less energy per FLOP at a 40 MHz higher clock. The mask branch alone: 4k–16k 1.002–1.007, 2k 0.980–0.996 (so not
+    /// there); head groups alone read 1.007–1.010 in session 15 (hopbwd21). Checked forced: `backward-bench --check-dense`
+    /// with the mask branch on every tile D = 64 / 128 backward 48/48 deterministic and 48/48 not, with head groups 24/24;
+    /// scripts/device/bwd_check_s19.py (float64 dQ, dK, dV through flash_attn_func at 8192², 8300 × 8200 GQA and 16384²,
+    /// bf16 and fp16, the `…_dqbuf2_w2_edv_ldk_g4_mb_pd` kernel) 6/6 at 1.4× naive attention's error. Not yet run under
+    /// compute-sanitizer (the session's device time ran out): the next session's first call does.
+    public static func unmaskedTile128LongForm(_ problem: BackwardProblem) -> Bool {
+        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 8192
     }
 
     /// Whether the exponentials branch on edge steps (``maskBranch``) when
@@ -232,9 +255,10 @@ extension HopperBackwardDescriptor {
     /// Unmasked D = 64 0.93–1.03× (not there); tile D = 128 causal not timed with it. Checked
     /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
     /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
-    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``).
+    /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``), since session 19
+    /// unmasked tile D = 128 from 8k keys (``unmaskedTile128LongForm(_:)``).
     public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
-        (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem)
+        (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem) || unmaskedTile128LongForm(problem)
     }
 
     /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when
