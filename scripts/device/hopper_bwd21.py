@@ -46,6 +46,7 @@ IMPLS = {
     # drops its 32 FSEL, 463 -> 437 SASS instructions a consumer thread.)
     "MB": {f"{B_}_MASKBRANCH": "1"},                            # unmasked: shipped + the mask branch
     "MBG4": {f"{B_}_MASKBRANCH": "1", f"{B_}_GROUP": "4"},      # unmasked: shipped + the mask branch + head groups of 4
+    "OLD": {f"{B_}_MASKBRANCH": "0", f"{B_}_GROUP": "0"},       # unmasked from 8k: session 18's kernel (no mb, no g4)
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
