@@ -63,7 +63,7 @@ if os.environ.get("HB21_POINTS"):
     for part in os.environ["HB21_POINTS"].split(";"):
         pt, forms = part.split(":")
         POINTS[tuple(int(x) for x in pt.split(","))] = forms.split(",")
-D = 128
+D = int(os.environ.get("HB21_D", "128"))  # HB21_D=64: the same protocol at tile D = 64 (session 19)
 
 
 def pname(p):

@@ -7,7 +7,9 @@
 #      1000 × 8300 GQA (8 query heads over 4), bf16 and fp16;
 #   2. the float64 dQ / dK / dV check on the default route (scripts/device/bwd_check_s19.py, no knob);
 #   3. sustained windows O (the new default) against OLD (MASKBRANCH=0 GROUP=0: session 18's kernel) at unmasked 8k / 16k;
-#   4. the interleaved grid (both passes) into $OUT/r1.tgz, so the backward chart carries the new default.
+#   4. the mask branch at unmasked tile D = 64 (4k-16k) in sustained windows (its kernel predicates 64 FSEL a step);
+#   5. the interleaved grid (both passes) into $OUT/r1.tgz, so the backward chart carries the new default.
+# (About 600 s in all: if the call's limit bites, run step 5 alone in a second call.)
 #   usage on the device: bash scripts/device/next_s20.sh   (carry .device-me)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; L=/tmp/n20; LOG=$L/logs; mkdir -p "$RESULT" $LOG
@@ -45,7 +47,13 @@ HB21_POINTS="8192,0:O,OLD;16384,0:O,OLD" timeout 200 python3 scripts/device/hopp
   --budget 150 --end 180 > $L/sweep.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep.txt
 el "sustained"
+# The same predicated mask at unmasked tile D = 64 (64 FSEL a consumer thread a step; session 6's bursts read the branch
+# 0.93-1.03 there, before the power-cap method): O against MB, sustained, if the call has the time.
+HB21_D=64 HB21_POINTS="4096,0:O,MB;8192,0:O,MB;16384,0:O,MB" timeout 150 python3 scripts/device/hopper_bwd21.py --out $L/sw64 --seconds 2.5 \
+  --windows 2 --rounds 1 --budget 110 --end 130 > $L/sweep64.txt 2>&1
+sed -n '/^Summary/,$p' $L/sweep64.txt
+el "sustained D = 64"
 mkdir -p /tmp/r1; OUT=/tmp/r1 IL_TIMEOUT=${IL_TIMEOUT:-300} bash scripts/device/interleaved_s9.sh > /dev/null 2>&1
 grep -v "^fwd \|^bwd " /tmp/r1/interleaved.txt | head -10; (cd /tmp/r1 && tar czf "$RESULT/r1.tgz" .)
-(cd $L && tar czf "$RESULT/n20.tgz" logs sw sweep.txt 2>/dev/null)
+(cd $L && tar czf "$RESULT/n20.tgz" logs sw sw64 sweep.txt sweep64.txt 2>/dev/null)
 el "end"
