@@ -53,7 +53,11 @@ HB21_D=64 HB21_POINTS="4096,0:O,MB;8192,0:O,MB;16384,0:O,MB" timeout 150 python3
   --windows 2 --rounds 1 --budget 110 --end 130 > $L/sweep64.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep64.txt
 el "sustained D = 64"
-mkdir -p /tmp/r1; OUT=/tmp/r1 IL_TIMEOUT=${IL_TIMEOUT:-300} bash scripts/device/interleaved_s9.sh > /dev/null 2>&1
-grep -v "^fwd \|^bwd " /tmp/r1/interleaved.txt | head -10; (cd /tmp/r1 && tar czf "$RESULT/r1.tgz" .)
+if [ $(( $(date +%s) - T0 )) -lt 370 ]; then
+  mkdir -p /tmp/r1; OUT=/tmp/r1 IL_TIMEOUT=$(( 580 - ($(date +%s) - T0) )) bash scripts/device/interleaved_s9.sh > /dev/null 2>&1
+  grep -v "^fwd \|^bwd " /tmp/r1/interleaved.txt | head -10; (cd /tmp/r1 && tar czf "$RESULT/r1.tgz" .)
+else
+  echo "grid skipped (no time left in this call): run OUT=\$OUT bash scripts/device/interleaved_s9.sh in a second call"
+fi
 (cd $L && tar czf "$RESULT/n20.tgz" logs sw sw64 sweep.txt sweep64.txt 2>/dev/null)
 el "end"
