@@ -6,8 +6,10 @@
 #   1. memcheck + racecheck on it through `flash-attn run --grad-out` (deterministic: key-block order), 300 × 8200 and
 #      1000 × 8300 GQA (8 query heads over 4), bf16 and fp16;
 #   2. the float64 dQ / dK / dV check on the default route (scripts/device/bwd_check_s19.py, no knob);
-#   3. sustained windows O (the new default) against OLD (MASKBRANCH=0 GROUP=0: session 18's kernel) at unmasked 8k / 16k;
-#   4. the mask branch at unmasked tile D = 64 (4k-16k) in sustained windows (its kernel predicates 64 FSEL a step);
+#   3. sustained windows O (the new default) against OLD (MASKBRANCH=0 GROUP=0: session 18's kernel) at unmasked 8k / 16k,
+#      and head groups (G4) at causal 16k, tile D = 128 (1.00-1.04 in the grids; the mask branch is already there);
+#   4. the mask branch at unmasked tile D = 64 (4k-16k) in sustained windows (its kernel predicates 64 FSEL a step), and
+#      head groups at causal tile D = 64 16k (1.01-1.05 in the grids);
 #   5. the interleaved grid (both passes) into $OUT/r1.tgz, so the backward chart carries the new default.
 # (About 600 s in all: if the call's limit bites, run step 5 alone in a second call.)
 #   usage on the device: bash scripts/device/next_s20.sh   (carry .device-me)
@@ -43,13 +45,13 @@ for f in $LOG/*.txt; do
   echo "$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|bwd check' $f | tail -1) | $(tail -1 $f) | $(grep -oE 'hbwd_dkdv_[a-z0-9_]*' $f | sort -u | tr '\n' ' ')"
 done
 el "checks"
-HB21_POINTS="8192,0:O,OLD;16384,0:O,OLD" timeout 200 python3 scripts/device/hopper_bwd21.py --out $L/sw --seconds 2.5 --windows 2 --rounds 2 \
+HB21_POINTS="8192,0:O,OLD;16384,0:O,OLD;16384,1:O,G4" timeout 200 python3 scripts/device/hopper_bwd21.py --out $L/sw --seconds 2.5 --windows 2 --rounds 2 \
   --budget 150 --end 180 > $L/sweep.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep.txt
 el "sustained"
 # The same predicated mask at unmasked tile D = 64 (64 FSEL a consumer thread a step; session 6's bursts read the branch
 # 0.93-1.03 there, before the power-cap method): O against MB, sustained, if the call has the time.
-HB21_D=64 HB21_POINTS="4096,0:O,MB;8192,0:O,MB;16384,0:O,MB" timeout 150 python3 scripts/device/hopper_bwd21.py --out $L/sw64 --seconds 2.5 \
+HB21_D=64 HB21_POINTS="4096,0:O,MB;8192,0:O,MB;16384,0:O,MB;16384,1:O,G4" timeout 150 python3 scripts/device/hopper_bwd21.py --out $L/sw64 --seconds 2.5 \
   --windows 2 --rounds 1 --budget 110 --end 130 > $L/sweep64.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep64.txt
 el "sustained D = 64"
