@@ -272,6 +272,18 @@ let hopperBackwardDescriptorVariants: [HopperBackwardDescriptor] = {
                                          wideQRing: true, precomputedDescriptors: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
                                          mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
+    // The mask branch at tile D = 256 (session 19, FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1 only): the staged-epilogue forms,
+    // arrival order and two writers, causal and not, and the one without the staged epilogue.
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, orderedDQ: false,
+                                                 maskBranch: true, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, maskBranch: true,
+                                                 wideWriters: 2, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, maskBranch: true,
+                                         wideWriters: 2, wideQRing: true, precomputedDescriptors: true))
     // What the defaults also route to (review9 enumerated them through the plan): deterministic causal D = 256 past
     // the staged epilogue's 8k keys (two writers, no staged epilogue), float32 dK/dV at every tile, fp16 beside bf16.
     for type in [ElementType.bfloat16, .float16] {
@@ -659,7 +671,18 @@ struct HopperBackwardKernelTests {
         let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal)).source
         #expect(!off.contains("if (edge) {")
                 && off.contains("            #pragma unroll\n            for (int nt = 0; nt < Q_TILES; ++nt)\n                #pragma unroll\n                for (int e = 0; e < 4; ++e) {\n                    const int j = key0"))
-        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, maskBranch: true).invalidReason != nil)
+        // Tile D = 256 (session 19, a knob there): warpgroup 0's exponentials branch the same way; without it the text is the
+        // shipped one (the predicated loop).
+        let wideOn = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, orderedDQ: false,
+                                              maskBranch: true, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true)
+        #expect(wideOn.invalidReason == nil && wideOn.name == "hbwd_dkdv_bf16_d256_m64n64s1_causal_dqunordered_mb_qr_se_pd_sm_90a")
+        let wideText = try wideOn.generatedSource()
+        #expect(wideText.contains("if (edge) {") && wideText.contains("every key visible to every query"))
+        let wideOff = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, orderedDQ: false,
+                                               wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true)
+        #expect(!(try wideOff.generatedSource()).contains("if (edge) {"))
+        let widePlan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal), maskBranch: true))
+        #expect(widePlan[1].maskBranch && widePlan[1].headDim == 256)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), maskBranch: true))
         #expect(plan[1].maskBranch && !plan[0].maskBranch && !plan[2].maskBranch)
     }
