@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepared in session 19 for the next session's first call (not run yet; .device-me holds the build of 9312d12, the session's
-# last code commit). Session 19 made head groups of 4 + the mask branch the default on the unmasked tile D = 128 backward from
+# Prepared in session 19 for the next session's first call (not run yet; .device-me holds the build of 4290223, the session's
+# last code commit: 9312d12's defaults plus the tile D = 256 mask-branch knob). Session 19 made head groups of 4 + the mask branch the default on the unmasked tile D = 128 backward from
 # 8k keys (`…_dqbuf2_w2_edv_ldk_g4_mb_pd`, HopperBackwardDescriptor.unmaskedTile128LongForm) after sustained windows and a
 # float64 check at 8k-16k, but the device time ran out before compute-sanitizer saw that kernel. This call:
 #   1. memcheck + racecheck on it through `flash-attn run --grad-out` (deterministic: key-block order), 300 × 8200 and

@@ -5,7 +5,7 @@
 # FSEL off the non-edge path; every CI variant compiles clean). First the float64 dense checks with it forced at D = 192 / 256
 # (deterministic and not), then sustained windows O against MB at causal 2k / 8k / 16k and unmasked 8k (hopper_bwd21.py,
 # HB21_D=256: B = 16384 / N, H = 8), fp16 where MB wins every bf16 window.
-#   usage on the device: bash scripts/device/next_s20b.sh   (carry .device-me: a build of 133fbb5 or later)
+#   usage on the device: bash scripts/device/next_s20b.sh   (carry .device-me: the build of 4290223)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; L=/tmp/n20b; LOG=$L/logs; mkdir -p "$RESULT" $LOG
 T0=$(date +%s); el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
