@@ -389,41 +389,42 @@ extension HopperBackwardKernel {
     /// D of element (nt, e) in dSᵀ.
     private var deltaValue: String { descriptor.earlyStats && descriptor.earlyDV ? "dlv[nt][e & 1]" : "d_row[nt * 8 + (e & 1)]" }
 
-    /// Pᵀ = 2^(scale·log2e·Sᵀ − L) in place, masked on edge steps. ptxas predicates the mask
-    /// into every step (on a causal problem about 450 more instructions a consumer thread a step
-    /// at tile D = 64: compares, selects, predicate logic), so with
-    /// ``HopperBackwardDescriptor/maskBranch`` the step branches once on `edge` (uniform across
-    /// the CTA) and the other steps run the unmasked loop.
+    /// Pᵀ = 2^(scale·log2e·Sᵀ − L) in place, masked on edge steps (``edgeMaskedExponentials(array:tiles:maskedL:unmaskedL:indent:)``).
     private var exponentials: String {
-        // The predicated loop, its lines after the first indented by `pad` (the shipped text at 12).
+        edgeMaskedExponentials(array: "st", tiles: "Q_TILES", maskedL: descriptor.earlyStats ? "lv[nt][e & 1]" : "l_row[col]",
+                               unmaskedL: lValue, indent: 12)
+    }
+
+    /// Pᵀ = 2^(scale·log2e·Sᵀ − L) in place over `tiles` n8 tiles of `array`, masked on edge steps (keys past the end; causal:
+    /// j > i + diag); `maskedL` / `unmaskedL` are L of element (nt, e) in the masked and unmasked loops. ptxas predicates the
+    /// mask into every step (on a causal problem about 450 more instructions a consumer thread a step at tile D = 64:
+    /// compares, selects, predicate logic; unmasked, 32 FSEL at tile D = 128), so with ``HopperBackwardDescriptor/maskBranch``
+    /// the step branches once on `edge` (uniform across the CTA) and the other steps run the unmasked loop. Shared by the
+    /// tile D = 64 / 128 step and the wide kernel's warpgroup 0; the first line carries no indentation, the others `indent`.
+    func edgeMaskedExponentials(array: String, tiles: String, maskedL: String, unmaskedL: String, indent: Int) -> String {
+        // The predicated loop, its lines after the first indented by `pad`.
         func masked(_ pad: String) -> String {
             let lines = [
                 "#pragma unroll",
-                "for (int nt = 0; nt < Q_TILES; ++nt)",
+                "for (int nt = 0; nt < \(tiles); ++nt)",
                 "    #pragma unroll",
                 "    for (int e = 0; e < 4; ++e) {",
                 "        const int j = key0 + 8 * (e >> 1);",
                 "        const int col = nt * 8 + (e & 1);           // + tig·2: in l_row",
-                "        float pr = fast_exp2(st[nt][e] * scale_log2 - \(descriptor.earlyStats ? "lv[nt][e & 1]" : "l_row[col]"));",
+                "        float pr = fast_exp2(\(array)[nt][e] * scale_log2 - \(maskedL));",
                 "        if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;",
-                "        st[nt][e] = pr;",
+                "        \(array)[nt][e] = pr;",
                 "    }",
             ]
             return lines[0] + lines.dropFirst().map { "\n" + pad + $0 }.joined()
         }
-        let twelve = String(repeating: " ", count: 12)
-        guard descriptor.maskBranch else { return masked(twelve) }
-        return """
-        if (edge) {
-                        \(masked(twelve + "    "))
-                    } else {
-                        // A step with every key visible to every query: no mask.
-                        #pragma unroll
-                        for (int nt = 0; nt < Q_TILES; ++nt)
-                            #pragma unroll
-                            for (int e = 0; e < 4; ++e)
-                                st[nt][e] = fast_exp2(st[nt][e] * scale_log2 - \(lValue));
-                    }
-        """
+        let pad = String(repeating: " ", count: indent)
+        guard descriptor.maskBranch else { return masked(pad) }
+        return "if (edge) {\n" + pad + "    " + masked(pad + "    ") + "\n" + pad + "} else {\n"
+            + pad + "    // A step with every key visible to every query: no mask.\n"
+            + pad + "    #pragma unroll\n" + pad + "    for (int nt = 0; nt < \(tiles); ++nt)\n"
+            + pad + "        #pragma unroll\n" + pad + "        for (int e = 0; e < 4; ++e)\n"
+            + pad + "            \(array)[nt][e] = fast_exp2(\(array)[nt][e] * scale_log2 - \(unmaskedL));\n"
+            + pad + "}"
     }
 }

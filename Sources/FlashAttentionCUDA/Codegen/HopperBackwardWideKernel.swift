@@ -442,7 +442,7 @@ extension HopperBackwardKernel {
                         // Pᵀ = 2^(scale·log2e·Sᵀ − L), masked (keys past the end; causal: j > i + diag).
                         const bool edge = n0 + BLOCK_N > seqlen_k || (CAUSAL && n0 + BLOCK_N - 1 > m0 + diag);
                         const float* l_row = (const float*)(base + (sL - sK) + stage * STAT_BYTES) + tig * 2;
-                        \(wideExponentials)
+                        \(edgeMaskedExponentials(array: "sp", tiles: "8", maskedL: "l_row[col]", unmaskedL: "l_row[nt * 8 + (e & 1)]", indent: 16))
         \(wideQRing ? "                " : Self.floatPStore)\(Self.swizzledStore("sp", "sP"))
                         fence_async_shared();
                     }
@@ -713,32 +713,6 @@ extension HopperBackwardKernel {
                     wgmma_commit();
                     if (wg == 0) mbar_wait(bar_do_full, step & 1);
         """
-    }
-
-    /// Warpgroup 0's Pᵀ = 2^(scale·log2e·Sᵀ − L) in place, masked on edge steps (the first line carries no indentation, the
-    /// others 16 spaces). ptxas predicates the mask into every step (32 FSEL a thread); with
-    /// ``HopperBackwardDescriptor/maskBranch`` (a knob at tile D = 256, session 19) the step branches once on `edge`, uniform
-    /// across the CTA, as the tile D = 64 / 128 kernels do.
-    var wideExponentials: String {
-        let masked = ["#pragma unroll",
-                      "for (int nt = 0; nt < 8; ++nt)",
-                      "    #pragma unroll",
-                      "    for (int e = 0; e < 4; ++e) {",
-                      "        const int j = key0 + 8 * (e >> 1);",
-                      "        const int col = nt * 8 + (e & 1);           // + tig·2: in l_row",
-                      "        float pr = fast_exp2(sp[nt][e] * scale_log2 - l_row[col]);",
-                      "        if (edge && (j >= seqlen_k || (CAUSAL && j > m0 + col + tig * 2 + diag))) pr = 0.0f;",
-                      "        sp[nt][e] = pr;",
-                      "    }"]
-        func lines(_ pad: String) -> String { masked[0] + masked.dropFirst().map { "\n" + pad + $0 }.joined() }
-        let pad = String(repeating: " ", count: 16)
-        guard descriptor.maskBranch else { return lines(pad) }
-        return "if (edge) {\n" + pad + "    " + lines(pad + "    ") + "\n" + pad + "} else {\n"
-            + pad + "    // A step with every key visible to every query: no mask.\n"
-            + pad + "    #pragma unroll\n" + pad + "    for (int nt = 0; nt < 8; ++nt)\n"
-            + pad + "        #pragma unroll\n" + pad + "        for (int e = 0; e < 4; ++e)\n"
-            + pad + "            sp[nt][e] = fast_exp2(sp[nt][e] * scale_log2 - l_row[nt * 8 + (e & 1)]);\n"
-            + pad + "}"
     }
 
     /// Warpgroup 0's float32 copy of Pᵀ (not in the ring form).
