@@ -272,18 +272,25 @@ let hopperBackwardDescriptorVariants: [HopperBackwardDescriptor] = {
                                          wideQRing: true, precomputedDescriptors: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dkType: .float32, dvType: .float32, headDim: 256,
                                          mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
-    // The mask branch at tile D = 256 (session 19, FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1 only): the staged-epilogue forms,
-    // arrival order and two writers, causal and not, and the one without the staged epilogue.
+    // The mask branch at tile D = 256 (built in session 19, the causal default since session 20): every causal form the
+    // defaults route to (arrival order and two writers, with the staged epilogue and without, float32 dK / dV), both types
+    // (`causalWideMaskBranchDefaults` checks the list against the plan); unmasked (the knob only) with the staged epilogue.
     for type in [ElementType.bfloat16, .float16] {
-        for mask in [KernelMask.none, .causal] {
-            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, orderedDQ: false,
-                                                 maskBranch: true, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
-            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, maskBranch: true,
-                                                 wideWriters: 2, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+        for gradient in [ElementType?.none, .float32] {
+            for staged in gradient == nil ? [true, false] : [false] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: gradient, dvType: gradient, headDim: 256,
+                                                     mask: .causal, stages: 1, orderedDQ: false, maskBranch: true, wideQRing: true,
+                                                     wideStagedEpilogue: staged, precomputedDescriptors: true))
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dkType: gradient, dvType: gradient, headDim: 256,
+                                                     mask: .causal, stages: 1, maskBranch: true, wideWriters: 2, wideQRing: true,
+                                                     wideStagedEpilogue: staged, precomputedDescriptors: true))
+            }
         }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, stages: 1, orderedDQ: false,
+                                             maskBranch: true, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, stages: 1, maskBranch: true,
+                                             wideWriters: 2, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true))
     }
-    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, maskBranch: true,
-                                         wideWriters: 2, wideQRing: true, precomputedDescriptors: true))
     // What the defaults also route to (review9 enumerated them through the plan): deterministic causal D = 256 past
     // the staged epilogue's 8k keys (two writers, no staged epilogue), float32 dK/dV at every tile, fp16 beside bf16.
     for type in [ElementType.bfloat16, .float16] {
@@ -662,7 +669,7 @@ struct HopperBackwardKernelTests {
     }
 
     /// The mask branch: off, the exponentials are the shipped predicated loop; on, one branch on
-    /// `edge` with an unmasked loop beside it; not at tile D = 256.
+    /// `edge` with an unmasked loop beside it (at tile D = 256 in warpgroup 0).
     @Test func maskBranch() throws {
         let on = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal, maskBranch: true)
         #expect(on.invalidReason == nil && on.name.hasSuffix("_causal_mb_sm_90a"))
@@ -671,8 +678,8 @@ struct HopperBackwardKernelTests {
         let off = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64, mask: .causal)).source
         #expect(!off.contains("if (edge) {")
                 && off.contains("            #pragma unroll\n            for (int nt = 0; nt < Q_TILES; ++nt)\n                #pragma unroll\n                for (int e = 0; e < 4; ++e) {\n                    const int j = key0"))
-        // Tile D = 256 (session 19, a knob there): warpgroup 0's exponentials branch the same way; without it the text is the
-        // shipped one (the predicated loop).
+        // Tile D = 256 (session 19; the causal default since session 20): warpgroup 0's exponentials branch the same way;
+        // without it the text is the predicated loop.
         let wideOn = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1, orderedDQ: false,
                                               maskBranch: true, wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true)
         #expect(wideOn.invalidReason == nil && wideOn.name == "hbwd_dkdv_bf16_d256_m64n64s1_causal_dqunordered_mb_qr_se_pd_sm_90a")
@@ -685,6 +692,48 @@ struct HopperBackwardKernelTests {
         #expect(widePlan[1].maskBranch && widePlan[1].headDim == 256)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), maskBranch: true))
         #expect(plan[1].maskBranch && !plan[0].maskBranch && !plan[2].maskBranch)
+    }
+
+    /// Causal tile D = 256 takes the mask branch by default (session 20), unmasked and windowed do not; every wide kernel
+    /// the defaults route a causal problem to (either order, with and without the staged epilogue, float32 gradients, both
+    /// types, D = 192 and 256) is one CI compiles.
+    @Test func causalWideMaskBranchDefaults() throws {
+        let compiled = Set(hopperBackwardDescriptorVariants.map(\.name))
+        var seen = Set<String>()
+        for D in [192, 256] {
+            for mask in [KernelMask.none, .causal, .window] {
+                for n in [512, 1000, 1024, 2048, 8192, 8193, 16384, 32768] {
+                    for deterministic in [true, false] {
+                        for type in [ElementType.bfloat16, .float16] {
+                            for gradient in [ElementType?.none, .float32] {
+                                let problem = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: mask,
+                                                              deterministic: deterministic, seqlenK: n)
+                                let on = HopperBackwardDescriptor.defaultMaskBranch(problem)
+                                #expect(on == (mask == .causal) && HopperBackwardDescriptor.causalWideMaskBranch(problem) == on,
+                                        "D = \(D) \(mask) \(n)")
+                                guard mask == .causal else { continue }
+                                let ordered = deterministic || HopperBackwardDescriptor.defaultWideOrderedDQ(problem)
+                                let plan = try #require(HopperBackwardDescriptor.plan(
+                                    for: problem, wideStages: HopperBackwardDescriptor.defaultWideStages(problem), maskBranch: on,
+                                    fastPasses: HopperBackwardDescriptor.defaultFastPasses(problem), wideOrderedDQ: ordered,
+                                    wideChunkTurns: HopperBackwardDescriptor.defaultWideChunkTurns(problem),
+                                    wideWriters: HopperBackwardDescriptor.defaultWideWriters(problem),
+                                    wideQRing: HopperBackwardDescriptor.defaultWideQRing(problem),
+                                    wideStagedEpilogue: HopperBackwardDescriptor.defaultWideStagedEpilogue(problem),
+                                    precomputedDescriptors: HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem)))
+                                #expect(plan[1].maskBranch && plan[1].name.contains("_causal_") && plan[1].name.contains("_mb_"))
+                                #expect(compiled.contains(plan[1].name), "\(plan[1].name) is routed to but not compiled in CI")
+                                seen.insert(plan[1].name)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Arrival order and two writers, staged epilogue or not, float32 gradients: 6 kernels a type.
+        #expect(seen.count == 12, "\(seen.sorted())")
+        // Tile D = 64 / 128 keep their rules.
+        #expect(!HopperBackwardDescriptor.causalWideMaskBranch(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)))
     }
 
     /// The fast preprocess and conversion: named apart, only on those two passes (not the

@@ -256,9 +256,25 @@ extension HopperBackwardDescriptor {
     /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
     /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``), since session 19
-    /// unmasked tile D = 128 from 8k keys (``unmaskedTile128LongForm(_:)``).
+    /// unmasked tile D = 128 from 8k keys (``unmaskedTile128LongForm(_:)``), since session 20 causal tile D = 256
+    /// (``causalWideMaskBranch(_:)``).
     public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
         (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem) || unmaskedTile128LongForm(problem)
+            || causalWideMaskBranch(problem)
+    }
+
+    /// Whether a causal tile D = 256 problem (the wide backward, D = 129…256) takes the mask branch: warpgroup 0's
+    /// exponentials branch once on `edge` instead of predicating the causal mask into every step (the arrival-order kernel
+    /// `…_causal_dqunordered_mb_qr_se_pd` has 2032 SASS instructions against 2104). At every length, whatever the dQ order.
+    ///
+    /// H100 80GB HBM3, 700 W, session 20 (scripts/device/next_s20b.sh, `hopper_bwd21.py` with `HB21_D=256`, sustained 2.5 s
+    /// windows, two a form and dtype, B = 16384 / N, H = 8, non-deterministic `flash_attn_func` + autograd), ÷ the shipped
+    /// kernel, bf16 / fp16: 512 keys 1.010–1.013 / 1.010–1.022, 1k 1.007–1.009 / 0.999–1.003, 2k 1.008–1.011 / 1.011–1.015,
+    /// 4k 1.018–1.021 / 1.022–1.033, 8k 1.027–1.032 / 1.026–1.029, 16k 1.029 / 1.030–1.031 (3 % less energy per FLOP at 8k–16k).
+    /// Unmasked 8k read 0.991–0.992 (only the sequence end needs the mask there), so not unmasked. Checked forced:
+    /// `backward-bench --check-dense` at D = 192 / 256 48/48 deterministic and 48/48 not (float64 oracle).
+    public static func causalWideMaskBranch(_ problem: BackwardProblem) -> Bool {
+        problem.mask == .causal && tileHeadDim(problem.headDim) == 256
     }
 
     /// Whether the preprocess and the dQ conversion run in their fast forms (``fastPasses``) when

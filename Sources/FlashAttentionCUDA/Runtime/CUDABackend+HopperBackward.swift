@@ -80,8 +80,8 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches tile D = 64/128's key/value kernel on
     /// a linear grid ordered by groups of G heads (``HopperBackwardDescriptor/headGroup``), `=0`
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
-    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (every tile; at tile D = 256 only
-    /// with the knob), `=0` on every step; unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (every tile), `=0` on every step;
+    /// unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
     /// forms (every tile; a float32 dQ at tile D = 256 keeps the plain conversion) and, at tile
     /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``
@@ -135,8 +135,7 @@ extension CUDABackend {
         var headGroup = groupSetting.map { max(0, min(64, $0)) } ?? HopperBackwardDescriptor.defaultHeadGroup(problem)
         if wide || blocks > Int(Int32.max) { headGroup = 0 }
         let branchSetting = HopperBackwardKnobs.maskBranch
-        // (Tile D = 256 takes it only from the knob: session 19 built it there, not yet timed.)
-        let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : !wide && HopperBackwardDescriptor.defaultMaskBranch(problem)
+        let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : HopperBackwardDescriptor.defaultMaskBranch(problem)
         // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
         let wideOrderSetting = HopperBackwardKnobs.wideOrder
         let wideOrdered = problem.deterministic || wideOrderSetting == "ordered"
