@@ -387,10 +387,13 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
                                          stagedEpilogue: true))
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
                                          headGroup: 4, precomputedDescriptors: true))
-    // The unmasked default from 8k keys (session 19): head groups of 4 beside the mask branch, key-block order and arrival order.
+    // The unmasked default from 4k keys (session 19 from 8k, session 20 from 4k): head groups of 4 beside the mask branch, key-block
+    // order and arrival order; at 4k with the staged epilogue.
     for type in [ElementType.bfloat16, .float16] {
-        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
-                                             headGroup: 4, maskBranch: true, precomputedDescriptors: true))
+        for staged in [false, true] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                                 headGroup: 4, maskBranch: true, precomputedDescriptors: true, stagedEpilogue: staged))
+        }
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
                                          headGroup: 4, maskBranch: true, precomputedDescriptors: true))
@@ -570,7 +573,7 @@ struct HopperBackwardKernelTests {
         #expect(piped[1].pipelinedS && piped[1].earlyDV && !piped[1].lateDK, "a knob combination never hands the problem on")
         // Defaults: unmasked problems at tile D = 128 take both, causal ones from 1k keys up to 8k (session 13), 16k (session 15),
         // tile D = 64 neither.
-        for (D, mask, n, on) in [(128, KernelMask.none, 4096, true), (96, .none, 4096, true), (128, .causal, 4096, true), (128, .causal, 1024, true),
+        for (D, mask, n, on) in [(128, KernelMask.none, 2048, true), (96, .none, 2048, true), (128, .causal, 4096, true), (128, .causal, 1024, true),
                                  (96, .causal, 8192, true), (128, .causal, 512, false), (128, .causal, 16384, true), (128, .causal, 16385, false),
                                  (128, .causal, 32768, false), (64, .none, 4096, false),
                                  (64, .causal, 4096, false)] {
@@ -640,12 +643,13 @@ struct HopperBackwardKernelTests {
                                                               headGroup: 4, maskBranch: true, precomputedDescriptors: true,
                                                               stagedEpilogue: true))
         #expect(plan[1].name == "hbwd_dkdv_bf16_d128_m64n128s2_causal_dqbuf2_w2_edv_ldk_g4_mb_pd_ste_sm_90a")
-        // The default: the 3-D grid, except unmasked tile D = 128 from 8k keys (head groups of 4 beside the mask branch, session 19).
-        for n in [4096, 8191, 8192, 16384] {
+        // The default: the 3-D grid, except unmasked tile D = 128 from 4k keys (head groups of 4 beside the mask branch, session 19
+        // from 8k, session 20 from 4k).
+        for n in [2048, 4095, 4096, 8192, 16384] {
             for mask in [KernelMask.none, .causal] {
                 for D in [128, 96] {
                     let problem = BackwardProblem(elementType: .float16, headDim: D, mask: mask, seqlenK: n)
-                    let long = mask == .none && n >= 8192
+                    let long = mask == .none && n >= 4096
                     #expect(HopperBackwardDescriptor.unmaskedTile128LongForm(problem) == long, "D = \(D) \(mask) \(n)")
                     #expect(HopperBackwardDescriptor.defaultHeadGroup(problem) == (long ? 4 : 0), "D = \(D) \(mask) \(n)")
                     if mask == .none { #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == long, "D = \(D) \(n)") }
@@ -659,6 +663,15 @@ struct HopperBackwardKernelTests {
                                                               maskBranch: true, precomputedDescriptors: true))
         #expect(long[1].name == "hbwd_dkdv_bf16_d128_m64n128s2_dqbuf2_w2_edv_ldk_g4_mb_pd_sm_90a")
         #expect(hopperBackwardGroupedTile128Variants.contains { $0.name == long[1].name })
+        // At 4k the staged epilogue runs beside them: that kernel is compiled in CI too.
+        let p4 = BackwardProblem(elementType: .float16, headDim: 128, seqlenK: 4096)
+        let at4k = try #require(HopperBackwardDescriptor.plan(for: p4, dqBuffers: HopperBackwardDescriptor.defaultDQBuffers(p4), dqWriters: 2,
+                                                              earlyDV: true, lateDK: true, headGroup: HopperBackwardDescriptor.defaultHeadGroup(p4),
+                                                              maskBranch: HopperBackwardDescriptor.defaultMaskBranch(p4),
+                                                              precomputedDescriptors: true,
+                                                              stagedEpilogue: HopperBackwardDescriptor.defaultStagedEpilogue(p4)))
+        #expect(at4k[1].name == "hbwd_dkdv_fp16_d128_m64n128s2_dqbuf2_w2_edv_ldk_g4_mb_pd_ste_sm_90a")
+        #expect(hopperBackwardGroupedTile128Variants.contains { $0.name == at4k[1].name })
     }
 
     /// Every grouped tile D = 128 variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.

@@ -17,7 +17,10 @@ def ref(q, k, v, do, dt=None):
     g = torch.autograd.grad(o, (qq, kk, vv), dd.detach())
     return [x.transpose(1, 2).double() for x in g]
 passed = failed = 0
-for sq, sk, H, Hk in ((8192, 8192, 4, 4), (8300, 8200, 8, 4), (16384, 16384, 4, 4)):
+# BWC_SHAPES="Sq,Sk,H,Hk;…" picks other shapes (session 20: 4096², 4100 × 4000 GQA, where the form runs from then on).
+shapes = [tuple(int(x) for x in s.split(",")) for s in os.environ["BWC_SHAPES"].split(";")] if os.environ.get("BWC_SHAPES") \
+    else [(8192, 8192, 4, 4), (8300, 8200, 8, 4), (16384, 16384, 4, 4)]
+for sq, sk, H, Hk in shapes:
     for dt in (torch.bfloat16, torch.float16):
         g = torch.Generator(device="cuda").manual_seed(sq + sk + H)
         q = torch.randn(1, sq, H, 128, device="cuda", generator=g).to(dt).requires_grad_()

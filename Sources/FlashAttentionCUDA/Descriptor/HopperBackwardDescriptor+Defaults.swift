@@ -220,7 +220,7 @@ extension HopperBackwardDescriptor {
     /// branch): 24/24 pinned float64-oracle cases at D = 64, bitwise reruns, memcheck 0 errors and
     /// racecheck 0 hazards; tile D = 128 was not timed with it.
     ///
-    /// Since session 19 also unmasked tile D = 128 from 8k keys, beside the mask branch
+    /// Since session 19 also unmasked tile D = 128 from 8k keys (4k since session 20), beside the mask branch
     /// (``unmaskedTile128LongForm(_:)``, which has the timings).
     public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
         guard problem.mask == .none else { return 0 }
@@ -228,7 +228,8 @@ extension HopperBackwardDescriptor {
     }
 
     /// Whether an unmasked tile D = 128 problem runs the long-row form: head groups of 4 (``headGroup``) and the mask branch
-    /// (``maskBranch``) beside the shipped early dV / late dK / precomputed descriptors, from 8192 keys.
+    /// (``maskBranch``) beside the shipped early dV / late dK / precomputed descriptors, from 4096 keys (8192 until session 20;
+    /// at 4k the staged epilogue, ``defaultStagedEpilogue(_:)``, runs beside them).
     ///
     /// Unmasked, only a tile's last key block (the sequence's end) needs the mask, but without the branch ptxas predicates it
     /// into every step: 32 FSEL a consumer thread, 463 → 437 SASS instructions a step with it. Head groups keep a head's Q, dO
@@ -241,9 +242,13 @@ extension HopperBackwardDescriptor {
     /// with the mask branch on every tile D = 64 / 128 backward 48/48 deterministic and 48/48 not, with head groups 24/24;
     /// scripts/device/bwd_check_s19.py (float64 dQ, dK, dV through flash_attn_func at 8192², 8300 × 8200 GQA and 16384²,
     /// bf16 and fp16, the `…_dqbuf2_w2_edv_ldk_g4_mb_pd` kernel) 6/6 at 1.4× naive attention's error. Not yet run under
-    /// compute-sanitizer (the session's device time ran out): the next session's first call does.
+    /// compute-sanitizer (the session's device time ran out): session 20's first call did (memcheck 0 errors, racecheck 0
+    /// hazards at 300 × 8200 and 1000 × 8300 GQA, bf16 and fp16), and re-ran the float64 check (6/6).
+    /// Session 20 (scripts/device/final_s20.sh, the same method): 4k 1.005–1.009 / 1.005–1.011 in every window, bursts
+    /// 1.010–1.013 / 1.009–1.013, so from 4k keys; 2k 1.006–1.009 / 1.001–1.007 sustained but bursts level (0.999–1.003),
+    /// so not there.
     public static func unmaskedTile128LongForm(_ problem: BackwardProblem) -> Bool {
-        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 8192
+        problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 4096
     }
 
     /// Whether the exponentials branch on edge steps (``maskBranch``) when
@@ -256,7 +261,7 @@ extension HopperBackwardDescriptor {
     /// forced: 48/48 pinned float64-oracle cases at D = 64/128 (24 causal launches with the
     /// branch), bitwise reruns, memcheck 0 errors, racecheck 0 hazards.
     /// Since session 13 also causal tile D = 128 from 1k keys up to 8k (``causalTile128ProductOrder(_:)``), since session 19
-    /// unmasked tile D = 128 from 8k keys (``unmaskedTile128LongForm(_:)``), since session 20 causal tile D = 256
+    /// unmasked tile D = 128 from 8k keys (4k since session 20; ``unmaskedTile128LongForm(_:)``), since session 20 causal tile D = 256
     /// (``causalWideMaskBranch(_:)``).
     public static func defaultMaskBranch(_ problem: BackwardProblem) -> Bool {
         (problem.mask == .causal && tileHeadDim(problem.headDim) == 64) || causalTile128ProductOrder(problem) || unmaskedTile128LongForm(problem)
