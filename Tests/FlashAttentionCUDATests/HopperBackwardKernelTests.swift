@@ -400,6 +400,24 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// Tile D = 256 with head groups (session 20, `FLASH_ATTENTION_HOPPER_BWD_GROUP`): the arrival-order and ordered two-writer
+/// forms, unmasked and causal with the mask branch, with and without the staged epilogue.
+let hopperBackwardWideGroupedVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for g in [1, 2] {
+        for mask in [KernelMask.none, .causal] {
+            for staged in [true, false] {
+                list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: mask, stages: 1, orderedDQ: false,
+                                                     headGroup: g, maskBranch: mask == .causal, wideQRing: true, wideStagedEpilogue: staged,
+                                                     precomputedDescriptors: true))
+            }
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, headDim: 256, mask: mask, stages: 1, headGroup: g,
+                                                 maskBranch: mask == .causal, wideWriters: 2, wideQRing: true, precomputedDescriptors: true))
+        }
+    }
+    return list
+}()
+
 /// Tile D = 256 (the wide kernel: 64 keys shared by both consumer warpgroups, head dim split):
 /// both Q stage counts, both types, causal and not, float32 gradients, the convert kernels.
 let hopperBackwardWideVariants: [HopperBackwardDescriptor] = {
@@ -625,10 +643,37 @@ struct HopperBackwardKernelTests {
         }
         let plain = try HopperBackwardKernel(descriptor: HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 64)).source
         #expect(plain.contains("const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;") && !plain.contains("Linear grid"))
-        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, headGroup: 4).invalidReason != nil)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, headGroup: 65).invalidReason != nil)
         #expect(HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, headGroup: 4).headGroup == 0)
         let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 64, mask: .causal), headGroup: 4))
         #expect(plan[1].headGroup == 4 && plan[0].headGroup == 0 && plan[2].headGroup == 0)
+    }
+
+    /// Head groups in the wide kernel (tile D = 256, session 20): the same linear-grid decode as tile D = 64 / 128, named
+    /// apart, carried by the plan; without them the wide source is the 3-D grid's.
+    @Test func headGroupWide() throws {
+        let grouped = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, orderedDQ: false, headGroup: 1,
+                                               wideQRing: true, precomputedDescriptors: true)
+        #expect(grouped.invalidReason == nil && grouped.name == "hbwd_dkdv_bf16_d256_m64n64s1_dqunordered_g1_qr_pd_sm_90a")
+        let text = try grouped.generatedSource()
+        #expect(text.contains("Linear grid in groups of 1 heads") && text.contains("const int g_heads = imin(1, kv_heads - g0);")
+                && !text.contains("const int n_block = blockIdx.y"))
+        let plain = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, orderedDQ: false,
+                                             wideQRing: true, precomputedDescriptors: true)
+        #expect(try plain.generatedSource().contains("const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;"))
+        let plan = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 256), headGroup: 2,
+                                                              wideOrderedDQ: false))
+        #expect(plan[1].headGroup == 2 && plan[1].headDim == 256 && plan[0].headGroup == 0)
+        #expect(hopperBackwardWideGroupedVariants.allSatisfy { $0.invalidReason == nil && $0.headGroup > 0 && $0.headDim == 256 })
+        // Off by default (a knob until timed).
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 16384)) == 0)
+    }
+
+    /// Every grouped wide variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardWideGroupedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func groupedWideVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// The grouped grid at tile D = 128 (session 13 part 2): its forms are valid, named apart (suffix `gG` beside the

@@ -106,8 +106,10 @@ public struct HopperBackwardKernel: Sendable {
     /// This CTA's key block, kv head and batch: the 3-D grid's indices, or with
     /// ``HopperBackwardDescriptor/headGroup`` G the linear grid's order (batch slowest, then groups
     /// of G kv heads, then key block, head within the group fastest; the last group may be smaller).
-    private var blockDecode: String {
-        let g = descriptor.headGroup
+    private var blockDecode: String { Self.blockDecode(headGroup: descriptor.headGroup) }
+
+    /// ``blockDecode`` for a head group of `g` (0: the 3-D grid), shared with the wide kernel (tile D = 256).
+    static func blockDecode(headGroup g: Int) -> String {
         guard g > 0 else { return "const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;" }
         return """
         // Linear grid in groups of \(g) heads: consecutive key blocks of one head start \(g) CTAs apart,

@@ -363,7 +363,7 @@ extension HopperBackwardKernel {
             const u32 bar_dq_full = bar_do_free + 8, bar_dq_empty = bar_dq_full + 8;\(wideTwoWriters ? "\n            const u32 bar_dq_full2 = bar_dq_empty + 8;   // odd steps' staging (two writers)" : "")
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
-            const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;
+            \(HopperBackwardKernel.blockDecode(headGroup: descriptor.headGroup))
             \(HopperBackwardKernel.keyBlockSteps)
 
             if (tid == 0) {

@@ -291,8 +291,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if headDim != 128 && headDim != 64 && headDim != 256 { return "the Hopper backward is generated for tile head dims 64, 128 and 256, got \(headDim)" }
         if headDim == 256 {
             if stages < 1 || stages > 2 { return "tile D = 256 takes one or two Q stages" }
-            // (The mask branch is the one step variant it takes: warpgroup 0's exponentials, session 19.)
-            if dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK || headGroup != 0 {
+            // (It takes the mask branch, warpgroup 0's exponentials (session 19), and head groups, its grid order (session 20).)
+            if dqBuffers != 1 || dqWriters != 1 || pipelinedS || earlyDV || lateDK {
                 return "tile D = 256 has one schedule (its own staging, no product-order variants; dQ ordered or in arrival order)"
             }
         }
@@ -366,7 +366,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                          headDim: fastPasses ? 256 : 128, fastPasses: fastPasses),
                 HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                          headDim: 256, mask: problem.mask, stages: wideStages, orderedDQ: wideOrderedDQ,
-                                         maskBranch: maskBranch, wideChunkTurns: wideChunkTurns && wideOrderedDQ,
+                                         headGroup: headGroup, maskBranch: maskBranch, wideChunkTurns: wideChunkTurns && wideOrderedDQ,
                                          wideWriters: wideOrderedDQ && !wideChunkTurns ? wideWriters : 1,
                                          wideQRing: wideQRing && wideStages == 1,
                                          wideStagedEpilogue: wideStagedEpilogue && wideStages == 1

@@ -129,11 +129,11 @@ extension CUDABackend {
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         let stageSetting = HopperBackwardKnobs.wideStages
         let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : HopperBackwardDescriptor.defaultWideStages(problem)
-        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks); tile D = 256 has no such form.
-        let blocks = layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch
+        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks; tile D = 256 has 64-key blocks).
+        let blocks = layout.kvHeads * ((layout.seqlenK + (wide ? 63 : 127)) / (wide ? 64 : 128)) * layout.batch
         let groupSetting = HopperBackwardKnobs.headGroup.flatMap { Int($0) }
         var headGroup = groupSetting.map { max(0, min(64, $0)) } ?? HopperBackwardDescriptor.defaultHeadGroup(problem)
-        if wide || blocks > Int(Int32.max) { headGroup = 0 }
+        if blocks > Int(Int32.max) { headGroup = 0 }
         let branchSetting = HopperBackwardKnobs.maskBranch
         let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : HopperBackwardDescriptor.defaultMaskBranch(problem)
         // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
