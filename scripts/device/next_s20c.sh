@@ -20,8 +20,25 @@ for tool in memcheck racecheck; do
       --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 /tmp/fa backward-bench --warm-verify 0 --check-dims 256 \
       --check-cases 3 --check-dense --nondeterministic --seed 65 > $LOG/san_$tool.txt 2>&1; echo "exit $?" >> $LOG/san_$tool.txt ) &
 done
+# Beside it: the unmasked tile D = 128 default at exactly 4096 keys (head groups + mask branch + staged epilogue,
+# `…_dqbuf2_w2_edv_ldk_g4_mb_pd_ste`, which final_s20b.sh's 4100-key runs missed), under both tools, bf16 and fp16.
+python3 -c "
+import numpy as np
+r = np.random.default_rng(2022)
+for c, n, hh in (('q', 300, 8), ('k', 4096, 4), ('v', 4096, 4), ('do', 300, 8)):
+    np.save(f'/tmp/s20c_{c}.npy', r.standard_normal((1, n, hh, 128)).astype(np.float32) * 0.5)
+"
+for tool in memcheck racecheck; do
+  for dt in bfloat16 float16; do
+    ( env FLASH_ATTENTION_HOPPER_BWD_LOG=1 FLASH_ATTENTION_CACHE_DIR=/tmp/c-ste-$tool-$dt timeout 150 "$san" --tool $tool \
+        --kernel-name kns=flash_attention_backward_hopper --error-exitcode 9 /tmp/fa run --q /tmp/s20c_q.npy --k /tmp/s20c_k.npy --v /tmp/s20c_v.npy \
+        --grad-out /tmp/s20c_do.npy --out /tmp/s20c_o_$tool$dt.npy --dq /tmp/s20c_dq_$tool$dt.npy --dk /tmp/s20c_dk_$tool$dt.npy \
+        --dv /tmp/s20c_dv_$tool$dt.npy --dtype $dt --device cuda > $LOG/ste_$tool$dt.txt 2>&1; echo "exit $?" >> $LOG/ste_$tool$dt.txt ) &
+  done
+done
 wait
-for f in $LOG/*.txt; do
+for f in $LOG/ste_*.txt; do echo "$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $f | tail -1) | $(tail -1 $f) | $(grep -oE 'hbwd_dkdv_[a-z0-9_]*' $f | sort -u | tr '\n' ' ')"; done
+for f in $LOG/dense_*.txt $LOG/san_*.txt; do
   echo "$(basename $f .txt): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|passed' $f | tail -1 | cut -c1-100) | $(tail -1 $f) | $(grep -oE 'hbwd_dkdv_[a-z0-9_]*_g1_[a-z0-9_]*' $f | sort | uniq -c | tr '\n' ' ' | cut -c1-400)"
 done
 el "checks"
