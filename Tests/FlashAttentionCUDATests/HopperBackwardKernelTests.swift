@@ -274,7 +274,7 @@ let hopperBackwardDescriptorVariants: [HopperBackwardDescriptor] = {
                                          mask: .causal, stages: 1, orderedDQ: false, wideQRing: true, precomputedDescriptors: true))
     // The mask branch at tile D = 256 (built in session 19, the causal default since session 20): every causal form the
     // defaults route to (arrival order and two writers, with the staged epilogue and without, float32 dK / dV), both types
-    // (`causalWideMaskBranchDefaults` checks the list against the plan); unmasked (the knob only) with the staged epilogue.
+    // (`wideDefaultRoutes` checks the routes are compiled); unmasked (the knob only) with the staged epilogue.
     for type in [ElementType.bfloat16, .float16] {
         for gradient in [ElementType?.none, .float32] {
             for staged in gradient == nil ? [true, false] : [false] {
@@ -397,6 +397,50 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
     }
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dqBuffers: 2, earlyDV: true, lateDK: true,
                                          headGroup: 4, maskBranch: true, precomputedDescriptors: true))
+    return list
+}()
+
+/// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to, as `CUDABackend.hopperBackwardPlan`
+/// picks them with no knob set: D = 192 / 256, every mask, 512…32k keys, deterministic or not, both types, float32 dK / dV.
+func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    for D in [192, 256] {
+        for mask in KernelMask.allCases {
+            for n in [512, 1000, 1024, 2047, 2048, 4096, 8192, 8193, 16384, 32768] {
+                for deterministic in [true, false] {
+                    for type in [ElementType.bfloat16, .float16] {
+                        for gradient in [ElementType?.none, .float32] {
+                            let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: mask,
+                                                    deterministic: deterministic, seqlenK: n)
+                            typealias H = HopperBackwardDescriptor
+                            guard let plan = H.plan(for: p, wideStages: H.defaultWideStages(p), headGroup: H.defaultHeadGroup(p),
+                                                    maskBranch: H.defaultMaskBranch(p), fastPasses: H.defaultFastPasses(p),
+                                                    wideOrderedDQ: deterministic || H.defaultWideOrderedDQ(p),
+                                                    wideChunkTurns: H.defaultWideChunkTurns(p), wideWriters: H.defaultWideWriters(p),
+                                                    wideQRing: H.defaultWideQRing(p), wideStagedEpilogue: H.defaultWideStagedEpilogue(p),
+                                                    precomputedDescriptors: H.defaultPrecomputedDescriptors(p)) else { continue }
+                            routes.append((p, plan[1]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return routes
+}
+
+/// The wide kernels the other lists compile.
+var hopperBackwardCompiledWideVariants: [HopperBackwardDescriptor] {
+    (hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardWideVariants + hopperBackwardWideEpilogueVariants
+        + hopperBackwardWideUnorderedVariants + hopperBackwardWideChunkTurnVariants + hopperBackwardWideTwoWriterVariants
+        + hopperBackwardWideQRingVariants + hopperBackwardWideGroupedVariants).filter { $0.headDim == 256 }
+}
+
+/// The routed wide kernels (``hopperBackwardWideDefaultRoutes()``) no other list compiles, one each.
+let hopperBackwardWideRoutedVariants: [HopperBackwardDescriptor] = {
+    var names = Set(hopperBackwardCompiledWideVariants.map(\.name))
+    var list: [HopperBackwardDescriptor] = []
+    for (_, kernel) in hopperBackwardWideDefaultRoutes() where names.insert(kernel.name).inserted { list.append(kernel) }
     return list
 }()
 
@@ -665,8 +709,13 @@ struct HopperBackwardKernelTests {
                                                               wideOrderedDQ: false))
         #expect(plan[1].headGroup == 2 && plan[1].headDim == 256 && plan[0].headGroup == 0)
         #expect(hopperBackwardWideGroupedVariants.allSatisfy { $0.invalidReason == nil && $0.headGroup > 0 && $0.headDim == 256 })
-        // Off by default (a knob until timed).
-        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 16384)) == 0)
+        // The default (session 20): one head at a time from 2048 keys, every mask.
+        for (n, mask, g) in [(16384, KernelMask.none, 1), (2048, .causal, 1), (4096, .window, 1), (2047, .none, 0), (512, .causal, 0)] {
+            #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 200, mask: mask,
+                                                                              deterministic: false, seqlenK: n)) == g)
+        }
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 4096)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, seqlenK: 4096)) == 1)
     }
 
     /// Every grouped wide variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
@@ -752,46 +801,35 @@ struct HopperBackwardKernelTests {
         #expect(plan[1].maskBranch && !plan[0].maskBranch && !plan[2].maskBranch)
     }
 
-    /// Causal tile D = 256 takes the mask branch by default (session 20), unmasked and windowed do not; every wide kernel
-    /// the defaults route a causal problem to (either order, with and without the staged epilogue, float32 gradients, both
-    /// types, D = 192 and 256) is one CI compiles.
-    @Test func causalWideMaskBranchDefaults() throws {
-        let compiled = Set(hopperBackwardDescriptorVariants.map(\.name))
-        var seen = Set<String>()
-        for D in [192, 256] {
-            for mask in [KernelMask.none, .causal, .window] {
-                for n in [512, 1000, 1024, 2048, 8192, 8193, 16384, 32768] {
-                    for deterministic in [true, false] {
-                        for type in [ElementType.bfloat16, .float16] {
-                            for gradient in [ElementType?.none, .float32] {
-                                let problem = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: mask,
-                                                              deterministic: deterministic, seqlenK: n)
-                                let on = HopperBackwardDescriptor.defaultMaskBranch(problem)
-                                #expect(on == (mask == .causal) && HopperBackwardDescriptor.causalWideMaskBranch(problem) == on,
-                                        "D = \(D) \(mask) \(n)")
-                                guard mask == .causal else { continue }
-                                let ordered = deterministic || HopperBackwardDescriptor.defaultWideOrderedDQ(problem)
-                                let plan = try #require(HopperBackwardDescriptor.plan(
-                                    for: problem, wideStages: HopperBackwardDescriptor.defaultWideStages(problem), maskBranch: on,
-                                    fastPasses: HopperBackwardDescriptor.defaultFastPasses(problem), wideOrderedDQ: ordered,
-                                    wideChunkTurns: HopperBackwardDescriptor.defaultWideChunkTurns(problem),
-                                    wideWriters: HopperBackwardDescriptor.defaultWideWriters(problem),
-                                    wideQRing: HopperBackwardDescriptor.defaultWideQRing(problem),
-                                    wideStagedEpilogue: HopperBackwardDescriptor.defaultWideStagedEpilogue(problem),
-                                    precomputedDescriptors: HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem)))
-                                #expect(plan[1].maskBranch && plan[1].name.contains("_causal_") && plan[1].name.contains("_mb_"))
-                                #expect(compiled.contains(plan[1].name), "\(plan[1].name) is routed to but not compiled in CI")
-                                seen.insert(plan[1].name)
-                            }
-                        }
-                    }
-                }
-            }
+    /// The wide kernels the defaults route to (session 20): causal takes the mask branch, unmasked and windowed do not;
+    /// from 2048 keys every mask runs one head at a time (G = 1), below on the 3-D grid. Every one of them is compiled in
+    /// CI (``hopperBackwardWideRoutedVariants`` holds those no other list compiles).
+    @Test func wideDefaultRoutes() throws {
+        let routes = hopperBackwardWideDefaultRoutes()
+        #expect(!routes.isEmpty)
+        let compiled = Set((hopperBackwardCompiledWideVariants + hopperBackwardWideRoutedVariants).map(\.name))
+        for (problem, kernel) in routes {
+            let causal = problem.mask == .causal
+            #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == causal
+                    && HopperBackwardDescriptor.causalWideMaskBranch(problem) == causal, "\(kernel.name)")
+            #expect(kernel.maskBranch == causal && kernel.name.contains("_mb_") == causal, "\(kernel.name)")
+            // (Not on the two-stage form yet: deterministic unmasked from 4k keys.)
+            let grouped = problem.seqlenK >= 2048 && kernel.stages == 1
+            #expect(kernel.headGroup == (grouped ? 1 : 0) && kernel.name.contains("_g1_") == grouped, "\(kernel.name)")
+            #expect(kernel.stages == 1 || (problem.deterministic && problem.mask == .none && problem.seqlenK >= 4096), "\(kernel.name)")
+            #expect(compiled.contains(kernel.name), "\(kernel.name) is routed to but not compiled in CI")
         }
-        // Arrival order and two writers, staged epilogue or not, float32 gradients: 6 kernels a type.
-        #expect(seen.count == 12, "\(seen.sorted())")
         // Tile D = 64 / 128 keep their rules.
         #expect(!HopperBackwardDescriptor.causalWideMaskBranch(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)))
+        #expect(HopperBackwardDescriptor.wideHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 32768)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)) == 0)
+    }
+
+    /// The routed wide kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardWideRoutedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func wideRoutedVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// The fast preprocess and conversion: named apart, only on those two passes (not the

@@ -221,10 +221,34 @@ extension HopperBackwardDescriptor {
     /// racecheck 0 hazards; tile D = 128 was not timed with it.
     ///
     /// Since session 19 also unmasked tile D = 128 from 8k keys (4k since session 20), beside the mask branch
-    /// (``unmaskedTile128LongForm(_:)``, which has the timings).
+    /// (``unmaskedTile128LongForm(_:)``, which has the timings). Since session 20 one head at a time at tile D = 256
+    /// (``wideHeadGroup(_:)``).
     public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
+        if tileHeadDim(problem.headDim) == 256 { return wideHeadGroup(problem) }
         guard problem.mask == .none else { return 0 }
         return (tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096) || unmaskedTile128LongForm(problem) ? 4 : 0
+    }
+
+    /// The wide backward's (tile D = 256) grid order: one head at a time (G = 1: a head's key blocks on consecutive CTAs)
+    /// from 2048 keys, every mask, on the one-stage form; below, the 3-D grid.
+    ///
+    /// The 3-D grid runs kv heads fastest, so the 132 resident CTAs span every head and each head's Q, dO and float32 dQ
+    /// accumulator (32 MB at 16k keys) is swept by only 132 / H CTAs at once: the working set outgrows the 50 MB L2 and
+    /// the kernel turns DRAM-bound. At H = 16 and 32 it fell off a cliff. H100 80GB HBM3, session 20
+    /// (scripts/device/next_s20c.sh, `wide_group_s20.py`: per-call medians of 8 calls after 3 warm-up calls, bf16,
+    /// non-deterministic `flash_attn_func` + autograd, the 3-D grid ÷ G = 1, two passes in opposite order):
+    /// 16k keys H = 16 unmasked 149 → 439 TFLOP/s, causal 181 → 411–418; H = 32 unmasked 137 → 445–447; 8k × 2 H = 16
+    /// unmasked 158 → 421–425; H = 8 (the reference grid's shape) 16k unmasked 378–381 → 415–421, causal 320–366 → 403–405;
+    /// 4k × 4 unmasked 322–337 → 345–351, causal 306–313 → 305–306 (level); 2k × 8 unmasked 283–302 → 298–312. G = 2 and 4
+    /// read the same within noise (1 is the form the checks ran). The closing grid of the session had read unmasked 16k
+    /// H = 8 at 205 TFLOP/s in 4 of 5 rounds: the same cliff, reached when the CTAs of a head drift apart.
+    /// Checked forced (G = 1): `backward-bench --check-dense` at D = 192 / 256 48/48 deterministic and 48/48 not; memcheck
+    /// 0 errors and racecheck 0 hazards (arrival order, causal with the mask branch, float32 gradients).
+    ///
+    /// Not yet on the two-stage form (deterministic unmasked calls from 4k keys, ``defaultWideStages(_:)``): it compiles
+    /// clean with it, but no GPU has run that pair.
+    public static func wideHeadGroup(_ problem: BackwardProblem) -> Int {
+        tileHeadDim(problem.headDim) == 256 && problem.seqlenK >= 2048 && defaultWideStages(problem) == 1 ? 1 : 0
     }
 
     /// Whether an unmasked tile D = 128 problem runs the long-row form: head groups of 4 (``headGroup``) and the mask branch
