@@ -47,6 +47,9 @@ IMPLS = {
     "MB": {f"{B_}_MASKBRANCH": "1"},                            # unmasked: shipped + the mask branch
     "MBG4": {f"{B_}_MASKBRANCH": "1", f"{B_}_GROUP": "4"},      # unmasked: shipped + the mask branch + head groups of 4
     "OLD": {f"{B_}_MASKBRANCH": "0", f"{B_}_GROUP": "0"},       # unmasked from 8k: session 18's kernel (no mb, no g4)
+    # (Session 20: the wide kernel's head groups; its default is G = 1 from 2k keys.)
+    "G0": {f"{B_}_GROUP": "0"},                                 # the 3-D grid (the wide kernel before session 20)
+    "G2": {f"{B_}_GROUP": "2"},
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
