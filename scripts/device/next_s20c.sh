@@ -44,6 +44,6 @@ done
 el "checks"
 export FLASH_ATTENTION_CACHE_DIR=/tmp/c-wg
 for g in 0 1 2 4 4 2 1 0; do FLASH_ATTENTION_HOPPER_BWD_GROUP=$g WG_ITERS=8 timeout 60 python3 scripts/device/wide_group_s20.py >> $L/wg.txt 2>&1; done
-sort -t' ' -k2,5 -s $L/wg.txt | grep TFLOP | awk '{k=$2" "$3" "$4" "$5; if (k!=p) printf "\n%-28s", k; p=k; printf " %s:%s", $1, $6}'; echo
+sort -t' ' -k2,6 -s $L/wg.txt | grep TFLOP | awk '{k=$2" "$3" "$4" "$5" "$6; if (k!=p) printf "\n%-34s", k; p=k; printf " %s:%s", $1, $7}'; echo
 (cd $L && tar czf "$RESULT/n20c.tgz" logs wg.txt)
 el "end"
