@@ -10,7 +10,7 @@
 #   3. the two-stage form with the head group forced (deterministic unmasked from 4k keys keeps the 3-D grid until this
 #      passes): check-dense D = 192 / 256 deterministic, memcheck + racecheck at 300 × 4200;
 #   4. sustained windows O (G = 1) against G0 (the 3-D grid) at unmasked 16k / 4k and causal 16k / 2k (HB21_D=256, H = 8);
-#   5. per-call medians at tile D = 128 with many heads (H = 32 / 64), the 3-D grid against head groups of 4;
+#   5. per-call medians at tile D = 128 with many heads (H = 32 / 64), the 3-D grid against head groups of 1 and 4;
 #   6. the interleaved grid (both passes) into $OUT/r1.tgz (then docs/data and the charts).
 #   usage on the device: bash scripts/device/next_s21.sh   (carry .device-me)
 set -uo pipefail
@@ -60,7 +60,7 @@ el "sustained"
 # The tile D = 64 / 128 backward's 3-D grid also runs kv heads fastest: at the grid's H (32 / 16) it holds up, but at
 # H = 32-64 with D = 128 (Llama-like shapes) only 2-4 CTAs of a head are resident at once. Per-call medians, G = 0 against
 # head groups of 4, bf16 (the causal rows and unmasked below 4k run G = 0 by default).
-for g in 0 4 4 0; do FLASH_ATTENTION_HOPPER_BWD_GROUP=$g WG_D=128 WG_ITERS=6 WG_SHAPES="1,16384,32,1;1,16384,64,1;2,8192,32,1;4,4096,32,0;4,4096,64,1" \
+for g in 0 1 4 4 1 0; do FLASH_ATTENTION_HOPPER_BWD_GROUP=$g WG_D=128 WG_ITERS=6 WG_SHAPES="1,16384,32,1;1,16384,64,1;2,8192,32,1;4,4096,32,0;4,4096,64,1" \
   timeout 60 python3 scripts/device/wide_group_s20.py >> $L/g128.txt 2>&1; done
 sort -t' ' -k2,6 -s $L/g128.txt | grep TFLOP | awk '{k=$2" "$3" "$4" "$5" "$6; if (k!=p) printf "\n%-34s", k; p=k; printf " %s:%s", $1, $7}'; echo
 el "tile D = 128 head groups"
