@@ -73,14 +73,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// stores, so the consumer waits only for dV and dQ_partial before staging dQ_partial, and
     /// dK runs on the tensor cores meanwhile (the stage is freed once dK completes).
     public var lateDK: Bool = false
-    /// The key/value grid's order (tile D = 64/128). 0: (kv head, key block, batch) on the grid's
+    /// The key/value grid's order (every tile; tile D = 256 since session 20). 0: (kv head, key block, batch) on the grid's
     /// x, y, z, so the hardware dispatches key block 0 of every head, then key block 1, …: each
     /// (head, query block)'s Q, dO and dQ accumulator tiles are touched again by the next key
     /// block only after every head's blocks in between (on a causal problem at 8k–16k keys, tens
     /// of MB of other traffic: the re-reads and the ordered read-modify-write adds come from
     /// DRAM). G > 0: one linear grid, batch slowest, then groups of G heads, then key block
     /// (longest first on causal problems), head within the group fastest, so consecutive key
-    /// blocks of a head start a few CTAs apart and find those tiles still in L2.
+    /// blocks of a head start a few CTAs apart and find those tiles still in L2. At tile D = 256 (64-key blocks, twice the
+    /// traffic per FLOP) the 3-D grid fell off that cliff outright at 16 or more heads: ``wideHeadGroup(_:)``.
     public var headGroup: Int = 0
     /// The exponentials branch once per step on whether it is an edge step (keys past the end,
     /// or causal with a key above some query's diagonal; uniform across the CTA): only edge
