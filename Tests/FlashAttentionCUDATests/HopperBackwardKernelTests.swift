@@ -401,7 +401,7 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
 }()
 
 /// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to, as `CUDABackend.hopperBackwardPlan`
-/// picks them with no knob set: D = 192 / 256, every mask, 512…32k keys, deterministic or not, both types, float32 dK / dV.
+/// picks them with no knob set: D = 192 / 256, each mask (windows route elsewhere), 512…32k keys, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
     var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
     for D in [192, 256] {

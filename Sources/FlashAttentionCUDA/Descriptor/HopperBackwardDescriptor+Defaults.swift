@@ -230,7 +230,7 @@ extension HopperBackwardDescriptor {
     }
 
     /// The wide backward's (tile D = 256) grid order: one head at a time (G = 1: a head's key blocks on consecutive CTAs)
-    /// from 2048 keys, every mask, on the one-stage form; below, the 3-D grid.
+    /// from 2048 keys, causal or not, on the one-stage form; below, the 3-D grid.
     ///
     /// The 3-D grid runs kv heads fastest, so the 132 resident CTAs span every head and each head's Q, dO and float32 dQ
     /// accumulator (32 MB at 16k keys) is swept by only 132 / H CTAs at once: the working set outgrows the 50 MB L2 and
