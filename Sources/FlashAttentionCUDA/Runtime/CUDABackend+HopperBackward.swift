@@ -77,7 +77,7 @@ extension CUDABackend {
     /// Tile D = 128, off unless set (measured, lost; session 8): `FLASH_ATTENTION_HOPPER_BWD_STATS=1`
     /// (L and D read ahead of the waits, ``HopperBackwardDescriptor/earlyStats``) and
     /// `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1` (``HopperBackwardDescriptor/lateFence``).
-    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches tile D = 64/128's key/value kernel on
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP=G` (1…64) launches the key/value kernel (every tile) on
     /// a linear grid ordered by groups of G heads (``HopperBackwardDescriptor/headGroup``), `=0`
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (every tile), `=0` on every step;
@@ -129,8 +129,9 @@ extension CUDABackend {
         let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
         let stageSetting = HopperBackwardKnobs.wideStages
         let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : HopperBackwardDescriptor.defaultWideStages(problem)
-        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks; tile D = 256 has 64-key blocks).
-        let blocks = layout.kvHeads * ((layout.seqlenK + (wide ? 63 : 127)) / (wide ? 64 : 128)) * layout.batch
+        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks of 128 keys, 64 at tile D = 256).
+        let keysPerBlock = wide ? 64 : 128
+        let blocks = layout.kvHeads * ((layout.seqlenK + keysPerBlock - 1) / keysPerBlock) * layout.batch
         let groupSetting = HopperBackwardKnobs.headGroup.flatMap { Int($0) }
         var headGroup = groupSetting.map { max(0, min(64, $0)) } ?? HopperBackwardDescriptor.defaultHeadGroup(problem)
         if blocks > Int(Int32.max) { headGroup = 0 }
