@@ -429,6 +429,49 @@ func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescr
     return routes
 }
 
+/// Every (problem, key/value kernel) the defaults route a causal tile D = 64 / 128 problem with many kv heads to
+/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21), as `CUDABackend.hopperBackwardPlan` picks them with
+/// no knob set and the fast passes on: D = 64 / 96 / 128, 4k…32k keys, 16 / 32 / 64 kv heads, deterministic or not, both
+/// types, float32 dK / dV.
+func hopperBackwardManyHeadsRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    for D in [64, 96, 128] {
+        for n in [4096, 8192, 16384, 16385, 32768] {
+            for kvHeads in [16, 32, 64] {
+                for deterministic in [true, false] {
+                    for type in [ElementType.bfloat16, .float16] {
+                        for gradient in [ElementType?.none, .float32] {
+                            let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: .causal,
+                                                    deterministic: deterministic, seqlenK: n, kvHeads: kvHeads)
+                            typealias H = HopperBackwardDescriptor
+                            let buffers = H.defaultDQBuffers(p)
+                            let ordered = deterministic || H.defaultOrderedDQ(p)
+                            guard let plan = H.plan(for: p, orderedDQ: ordered, dqBuffers: buffers,
+                                                    dqWriters: buffers != 2 || !ordered ? 1 : H.defaultDQWriters(p),
+                                                    pipelinedS: H.defaultPipelinedS(p), earlyDV: H.defaultEarlyDV(p), lateDK: H.defaultLateDK(p),
+                                                    headGroup: H.defaultHeadGroup(p), maskBranch: H.defaultMaskBranch(p),
+                                                    fastPasses: H.defaultFastPasses(p), earlyStats: H.defaultEarlyStats(p),
+                                                    lateFence: H.defaultLateFence(p), precomputedDescriptors: H.defaultPrecomputedDescriptors(p),
+                                                    stagedEpilogue: H.defaultStagedEpilogue(p)) else { continue }
+                            routes.append((p, plan[1]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return routes
+}
+
+/// The routed many-heads kernels (``hopperBackwardManyHeadsRoutes()``) with head groups that no other list compiles, one each.
+let hopperBackwardManyHeadsRoutedVariants: [HopperBackwardDescriptor] = {
+    var names = Set((hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardStagedEpilogueVariants
+                     + hopperBackwardGroupedVariants + hopperBackwardGroupedTile128Variants).map(\.name))
+    var list: [HopperBackwardDescriptor] = []
+    for (_, kernel) in hopperBackwardManyHeadsRoutes() where kernel.headGroup > 0 && names.insert(kernel.name).inserted { list.append(kernel) }
+    return list
+}()
+
 /// The wide kernels the other lists compile.
 var hopperBackwardCompiledWideVariants: [HopperBackwardDescriptor] {
     (hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardWideVariants + hopperBackwardWideEpilogueVariants
@@ -709,13 +752,19 @@ struct HopperBackwardKernelTests {
                                                               wideOrderedDQ: false))
         #expect(plan[1].headGroup == 2 && plan[1].headDim == 256 && plan[0].headGroup == 0)
         #expect(hopperBackwardWideGroupedVariants.allSatisfy { $0.invalidReason == nil && $0.headGroup > 0 && $0.headDim == 256 })
-        // The default (session 20): one head at a time from 2048 keys, every mask.
+        // The default (session 20): one head at a time from 2048 keys, every mask (non-deterministic calls here).
         for (n, mask, g) in [(16384, KernelMask.none, 1), (2048, .causal, 1), (4096, .window, 1), (2047, .none, 0), (512, .causal, 0)] {
             #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 200, mask: mask,
                                                                               deterministic: false, seqlenK: n)) == g)
         }
-        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 4096)) == 0)
-        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, seqlenK: 4096)) == 1)
+        // Deterministic calls (the init's default): the 3-D grid, except unmasked from 4k keys in groups (session 21).
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 2048)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 4096)) == 4)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 8192)) == 2)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 16384)) == 1)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal, seqlenK: 4096)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal,
+                                                                          deterministic: false, seqlenK: 4096)) == 1)
     }
 
     /// Every grouped wide variant compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
@@ -802,8 +851,9 @@ struct HopperBackwardKernelTests {
     }
 
     /// The wide kernels the defaults route to (session 20): causal takes the mask branch, unmasked and windowed do not;
-    /// from 2048 keys every mask runs one head at a time (G = 1), below on the 3-D grid. Every one of them is compiled in
-    /// CI (``hopperBackwardWideRoutedVariants`` holds those no other list compiles).
+    /// from 2048 keys non-deterministic calls run one head at a time (G = 1), deterministic ones only unmasked from 4k
+    /// keys, in groups of 4 / 2 / 1 heads (session 21); else the 3-D grid. Every one of them is compiled in CI (``hopperBackwardWideRoutedVariants``
+    /// holds those no other list compiles).
     @Test func wideDefaultRoutes() throws {
         let routes = hopperBackwardWideDefaultRoutes()
         #expect(!routes.isEmpty)
@@ -813,9 +863,11 @@ struct HopperBackwardKernelTests {
             #expect(HopperBackwardDescriptor.defaultMaskBranch(problem) == causal
                     && HopperBackwardDescriptor.causalWideMaskBranch(problem) == causal, "\(kernel.name)")
             #expect(kernel.maskBranch == causal && kernel.name.contains("_mb_") == causal, "\(kernel.name)")
-            // (Not on the two-stage form yet: deterministic unmasked from 4k keys.)
-            let grouped = problem.seqlenK >= 2048 && kernel.stages == 1
-            #expect(kernel.headGroup == (grouped ? 1 : 0) && kernel.name.contains("_g1_") == grouped, "\(kernel.name)")
+            // Non-deterministic calls one head at a time; deterministic ones only unmasked from 4k keys, in groups of
+            // 4 / 2 / 1 heads from 4k / 8k / 16k (session 21: key-block turns queue).
+            let n = problem.seqlenK, nd = !problem.deterministic
+            let group = n < 2048 ? 0 : nd ? 1 : problem.mask != .none || n < 4096 ? 0 : n >= 16384 ? 1 : n >= 8192 ? 2 : 4
+            #expect(kernel.headGroup == group && kernel.name.contains("_g\(group)_") == (group > 0), "\(kernel.name)")
             #expect(kernel.stages == 1 || (problem.deterministic && problem.mask == .none && problem.seqlenK >= 4096), "\(kernel.name)")
             #expect(compiled.contains(kernel.name), "\(kernel.name) is routed to but not compiled in CI")
         }
@@ -823,6 +875,35 @@ struct HopperBackwardKernelTests {
         #expect(!HopperBackwardDescriptor.causalWideMaskBranch(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)))
         #expect(HopperBackwardDescriptor.wideHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 32768)) == 0)
         #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)) == 0)
+    }
+
+    /// Causal tile D = 64 / 128 with many kv heads and long rows run head groups of 4 (session 21): exactly where
+    /// ``HopperBackwardDescriptor/causalManyHeadsGroup(_:)`` says, on the kernel the rest of the defaults pick; unknown heads,
+    /// unmasked rows (their own rule) and tile D = 256 are not touched.
+    @Test func manyHeadsDefaultRoutes() throws {
+        let routes = hopperBackwardManyHeadsRoutes()
+        #expect(!routes.isEmpty)
+        for (problem, kernel) in routes {
+            let tile = HopperBackwardDescriptor.tileHeadDim(problem.headDim)
+            let grouped = tile == 128 ? problem.seqlenK >= 8192 && problem.kvHeads >= 32 : problem.seqlenK >= 16384 && problem.kvHeads >= 64
+            #expect(HopperBackwardDescriptor.causalManyHeadsGroup(problem) == grouped, "\(kernel.name)")
+            #expect(kernel.headGroup == (grouped ? 4 : 0) && kernel.name.contains("_g4_") == grouped, "\(kernel.name)")
+        }
+        #expect(Set(routes.filter { $0.1.headGroup > 0 }.map { $0.1.name }).count >= 8)
+        #expect(!hopperBackwardManyHeadsRoutedVariants.isEmpty)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 16384)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 64, mask: .causal, seqlenK: 16384,
+                                                                          kvHeads: 32)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 2048, kvHeads: 64)) == 0)
+        #expect(!HopperBackwardDescriptor.causalManyHeadsGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal,
+                                                                                seqlenK: 16384, kvHeads: 64)))
+    }
+
+    /// The routed many-heads kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardManyHeadsRoutedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func manyHeadsRoutedVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// The routed wide kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.

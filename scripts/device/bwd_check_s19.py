@@ -26,6 +26,8 @@ passed = failed = 0
 shapes = [tuple(int(x) for x in s.split(",")) for s in os.environ["BWC_SHAPES"].split(";")] if os.environ.get("BWC_SHAPES") \
     else [(8192, 8192, 4, 4), (8300, 8200, 8, 4), (16384, 16384, 4, 4)]
 D = int(os.environ.get("BWC_D", "128"))
+# BWC_DET=1 (session 21): deterministic calls (dQ added in key-block order), as the Swift API's default makes them.
+DET = os.environ.get("BWC_DET") == "1"
 for shape in shapes:
     sq, sk, H, Hk = shape[:4]; causal = len(shape) > 4 and bool(shape[4])
     for dt in (torch.bfloat16, torch.float16):
@@ -34,7 +36,7 @@ for shape in shapes:
         k = torch.randn(1, sk, Hk, D, device="cuda", generator=g).to(dt).requires_grad_()
         v = torch.randn(1, sk, Hk, D, device="cuda", generator=g).to(dt).requires_grad_()
         do = torch.randn(1, sq, H, D, device="cuda", generator=g).to(dt)
-        out = flash_attn_func(q, k, v, causal=causal)
+        out = flash_attn_func(q, k, v, causal=causal, deterministic=DET)
         got = [x.double() for x in torch.autograd.grad(out, (q, k, v), do)]
         exact = ref(q, k, v, do, causal=causal); naive = ref(q, k, v, do, dt, causal)
         ok = True; msg = []
@@ -43,6 +45,6 @@ for shape in shapes:
             good = not torch.isnan(a).any() and err <= 2 * nerr + 1e-6
             ok &= good; msg.append(f"d{name} {err:.2e} (naive {nerr:.2e})")
         passed += ok; failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {str(dt)[6:]} D={D} Sq={sq} Sk={sk} H={H}/{Hk} causal={int(causal)}: " + ", ".join(msg), flush=True)
+        print(f"{'ok  ' if ok else 'FAIL'} {str(dt)[6:]}{' det' if DET else ''} D={D} Sq={sq} Sk={sk} H={H}/{Hk} causal={int(causal)}: " + ", ".join(msg), flush=True)
         del exact, naive, got; torch.cuda.empty_cache()
 print(f"bwd check s19: {passed} passed, {failed} failed")

@@ -28,13 +28,16 @@ public struct BackwardProblem: Sendable, Hashable {
     /// Keys per sequence (the maximum for varlen); 0 when unknown. Picks between the Hopper
     /// tables (``BackwardHeuristics/hopperNarrow`` up to ``BackwardHeuristics/narrowMaxKeys``).
     public var seqlenK: Int
+    /// Key/value heads per sequence; 0 when unknown. The Hopper backward's grid order reads it
+    /// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``): its 3-D grid runs kv heads fastest.
+    public var kvHeads: Int
 
     public init(
         elementType: ElementType, gradOutType: ElementType? = nil, outType: ElementType? = nil,
         dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil, headDim: Int,
         mask: KernelMask = .none, softcap: Bool = false, alibi: Bool = false, dropout: Bool = false,
         varlen: Bool = false, vectorized: Bool = true, convertGradOut: Bool = false, deterministic: Bool = true,
-        seqlenK: Int = 0
+        seqlenK: Int = 0, kvHeads: Int = 0
     ) {
         self.elementType = elementType
         self.gradOutType = gradOutType ?? elementType
@@ -52,6 +55,7 @@ public struct BackwardProblem: Sendable, Hashable {
         self.convertGradOut = convertGradOut
         self.deterministic = deterministic
         self.seqlenK = seqlenK
+        self.kvHeads = kvHeads
     }
 }
 

@@ -222,15 +222,18 @@ extension HopperBackwardDescriptor {
     ///
     /// Since session 19 also unmasked tile D = 128 from 8k keys (4k since session 20), beside the mask branch
     /// (``unmaskedTile128LongForm(_:)``, which has the timings). Since session 20 one head at a time at tile D = 256
-    /// (``wideHeadGroup(_:)``).
+    /// (``wideHeadGroup(_:)``); since session 21 causal tile D = 64 / 128 with many kv heads and long rows
+    /// (``causalManyHeadsGroup(_:)``).
     public static func defaultHeadGroup(_ problem: BackwardProblem) -> Int {
         if tileHeadDim(problem.headDim) == 256 { return wideHeadGroup(problem) }
+        if causalManyHeadsGroup(problem) { return 4 }
         guard problem.mask == .none else { return 0 }
         return (tileHeadDim(problem.headDim) == 64 && problem.seqlenK >= 4096) || unmaskedTile128LongForm(problem) ? 4 : 0
     }
 
     /// The wide backward's (tile D = 256) grid order: one head at a time (G = 1: a head's key blocks on consecutive CTAs)
-    /// from 2048 keys, causal or not, on the one-stage form; below, the 3-D grid.
+    /// from 2048 keys, causal or not, in non-deterministic calls; deterministic unmasked calls (the two-stage form, from
+    /// 4096 keys) in groups of 4 / 2 / 1 heads from 4k / 8k / 16k keys; else the 3-D grid.
     ///
     /// The 3-D grid runs kv heads fastest, so the 132 resident CTAs span every head and each head's Q, dO and float32 dQ
     /// accumulator (32 MB at 16k keys) is swept by only 132 / H CTAs at once: the working set outgrows the 50 MB L2 and
@@ -245,10 +248,55 @@ extension HopperBackwardDescriptor {
     /// Checked forced (G = 1): `backward-bench --check-dense` at D = 192 / 256 48/48 deterministic and 48/48 not; memcheck
     /// 0 errors and racecheck 0 hazards (arrival order, causal with the mask branch, float32 gradients).
     ///
-    /// Not yet on the two-stage form (deterministic unmasked calls from 4k keys, ``defaultWideStages(_:)``): it compiles
-    /// clean with it, but no GPU has run that pair.
+    /// Session 21 (H200, scripts/device/next_s21.sh / next_s21b.sh): the default route checked (float64 dQ / dK / dV through
+    /// `flash_attn_func` at 2048², 4100 × 4000 GQA causal, 9000 × 8500 GQA causal and not, 10/10; memcheck 0 errors and
+    /// racecheck 0 hazards, arrival order causal and not, the ordered causal form through `flash-attn run`); sustained
+    /// windows (H = 8, bf16) G = 1 ÷ the 3-D grid 1.045 / 1.046 at 16k unmasked / causal, 1.025 at 4k unmasked, but 0.974
+    /// at 2k causal (both types, bursts too); per-call medians (bf16, `wide_group_s20.py`) at causal 2k read G = 1 ÷ the
+    /// 3-D grid 1.05 / 1.04 / 1.14 at H = 8 / 16 / 32, 4k 1.04 / 1.08 at H = 8 / 16, 8k 1.00 / 1.06: many heads need it,
+    /// so causal keeps the 2k threshold. Since session 21 also on the two-stage form (deterministic unmasked from 4k
+    /// keys): checked forced (`backward-bench --check-dense` D = 192 / 256 deterministic 48/48, memcheck 0 errors and
+    /// racecheck 0 hazards at 300 × 4200).
+    ///
+    /// Deterministic calls add dQ in key-block order, so the key blocks of a head in flight at once run as a wavefront, each
+    /// a turn behind the one before: with a head's key blocks on consecutive CTAs, up to 132 of them wait on one another.
+    /// Session 21's per-call medians with `deterministic=True` (H200, `wide_group_s20.py` WG_DET=1, bf16) read G = 1 ÷ the
+    /// 3-D grid 0.74–0.90 causal (2k H = 8 / 16 0.84 / 0.82, 4k H = 16 0.77, 8k H = 8 0.74, 16k H = 16 0.90) and unmasked
+    /// 0.85 at 2k, 0.76 at 4k, 0.89 / 0.97 at 8k H = 8 / 16, 1.03 / 1.11 at 16k H = 8 / 16 — session 20 had turned it on for
+    /// them untimed. Groups of G heads put about 132 / G key blocks of a head in flight; the best G keeps that near half
+    /// of the head's key blocks (N / 64), so G ≈ 16384 / N (scripts/device/next_s21d.sh, H = 16, G = 0 / 2 / 4 / 8 twice in
+    /// mirrored order, TFLOP/s): unmasked 4k × 4 330 / 328 → G = 4 352 / 349 (G = 2 309 / 305, G = 8 338 / 339), 8k × 2
+    /// 341 / 329 → G = 2 370 / 367 (G = 4 356 / 358), 16k 350 / 347 → G = 2 369 / 370 (the call before: 357 / 358 → G = 1 389 / 387).
+    /// Causal keeps the 3-D grid: at 2k and 4k every group loses (G = 8 0.91–0.99), at 8k H = 8 and 16k H = 16 G = 8 / 4 read
+    /// 1.01–1.03, too little to route on.
     public static func wideHeadGroup(_ problem: BackwardProblem) -> Int {
-        tileHeadDim(problem.headDim) == 256 && problem.seqlenK >= 2048 && defaultWideStages(problem) == 1 ? 1 : 0
+        guard tileHeadDim(problem.headDim) == 256 && problem.seqlenK >= 2048 else { return 0 }
+        if !problem.deterministic { return 1 }
+        guard problem.mask == .none && problem.seqlenK >= 4096 else { return 0 }
+        return problem.seqlenK >= 16384 ? 1 : problem.seqlenK >= 8192 ? 2 : 4
+    }
+
+    /// Whether a causal tile D = 64 / 128 problem runs head groups of 4 (``headGroup``) instead of the 3-D grid: tile D = 128
+    /// from 8192 keys with 32 or more kv heads, tile D = 64 from 16384 keys with 64 or more.
+    ///
+    /// The 3-D grid runs kv heads fastest, so the resident CTAs hold only 132 / H key blocks of each head, and with many heads
+    /// each head's Q, dO and dQ accumulator stream through L2 for a handful of CTAs: the same cliff as the wide kernel's
+    /// (``wideHeadGroup(_:)``), milder. With the 16 heads of the reference grid it is not there. H200, session 21
+    /// (scripts/device/next_s21.sh / next_s21b.sh, `wide_group_s20.py`: per-call medians of 8 calls after 3 warm-up calls,
+    /// bf16, non-deterministic `flash_attn_func` + autograd, each setting twice in mirrored order), TFLOP/s 3-D grid → G = 4:
+    /// tile D = 128 16k H = 32 527 / 512 → 562 / 563, H = 64 478 / 477 → 525 / 545, 8k × 2 H = 32 460 / 483 → 498 / 498;
+    /// tile D = 64 16k H = 64 411 / 406 → 438 / 438. Where it loses: tile D = 128 4k × 4 H = 16 392 / 421 → 377 / 386,
+    /// 2k × 8 H = 32 407 / 385 → 341 / 341; tile D = 64 16k H = 32 463 / 450 → 442 / 434, 8k × 2 H = 32 421 / 387 → 366 / 359,
+    /// 4k × 4 H = 64 389 / 367 → 334 / 323. At the reference grid's tile D = 128 H = 16 causal, sustained 2.5 s windows
+    /// (`hopper_bwd21.py`) read 16k 1.004–1.011, 8k 1.004–1.008 with bursts 0.98–0.99, 4k 0.991–0.996: not there.
+    /// Unknown kv heads (0: a problem built without a layout) keep the 3-D grid.
+    public static func causalManyHeadsGroup(_ problem: BackwardProblem) -> Bool {
+        guard problem.mask == .causal else { return false }
+        switch tileHeadDim(problem.headDim) {
+        case 128: return problem.seqlenK >= 8192 && problem.kvHeads >= 32
+        case 64: return problem.seqlenK >= 16384 && problem.kvHeads >= 64
+        default: return false
+        }
     }
 
     /// Whether an unmasked tile D = 128 problem runs the long-row form: head groups of 4 (``headGroup``) and the mask branch

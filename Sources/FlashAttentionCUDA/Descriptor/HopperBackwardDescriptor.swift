@@ -81,7 +81,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// DRAM). G > 0: one linear grid, batch slowest, then groups of G heads, then key block
     /// (longest first on causal problems), head within the group fastest, so consecutive key
     /// blocks of a head start a few CTAs apart and find those tiles still in L2. At tile D = 256 (64-key blocks, twice the
-    /// traffic per FLOP) the 3-D grid fell off that cliff outright at 16 or more heads: ``wideHeadGroup(_:)``.
+    /// traffic per FLOP) the 3-D grid fell off that cliff outright at 16 or more heads: ``wideHeadGroup(_:)``; at tile
+    /// D = 64 / 128 causal it shows with 32–64 kv heads: ``causalManyHeadsGroup(_:)``. In deterministic calls the consecutive
+    /// key blocks of a head also queue on each other's dQ turns, which is why the wide kernel keeps the 3-D grid there.
     public var headGroup: Int = 0
     /// The exponentials branch once per step on whether it is an edge step (keys past the end,
     /// or causal with a key above some query's diagonal; uniform across the CTA): only edge

@@ -85,7 +85,7 @@ extension CUDABackend {
             headDim: D, mask: mask, softcap: options.softcap > 0, alibi: options.alibi != nil,
             dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
             vectorized: others && (convert || aligned(arguments.dOut)), convertGradOut: convert,
-            deterministic: options.deterministic, seqlenK: layout.seqlenK)
+            deterministic: options.deterministic, seqlenK: layout.seqlenK, kvHeads: layout.kvHeads)
     }
 
     // MARK: - Host tensors
