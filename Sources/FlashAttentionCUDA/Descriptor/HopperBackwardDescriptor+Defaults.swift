@@ -255,20 +255,23 @@ extension HopperBackwardDescriptor {
     /// at 2k causal (both types, bursts too); per-call medians (bf16, `wide_group_s20.py`) at causal 2k read G = 1 ÷ the
     /// 3-D grid 1.05 / 1.04 / 1.14 at H = 8 / 16 / 32, 4k 1.04 / 1.08 at H = 8 / 16, 8k 1.00 / 1.06: many heads need it,
     /// so causal keeps the 2k threshold. Since session 21 also on the two-stage form (deterministic unmasked from 4k
-    /// keys): checked forced (`backward-bench --check-dense` D = 192 / 256 deterministic 48/48, memcheck 0 errors and
-    /// racecheck 0 hazards at 300 × 4200).
+    /// keys, below): `backward-bench --check-dense` D = 192 / 256 deterministic with G = 1 / 2 / 4 forced, 48/48 each;
+    /// memcheck 0 errors and racecheck 0 hazards at 300 × 4200 (G = 1 forced) and on the default route (G = 4 at
+    /// 300 × 4200, G = 2 at 300 × 8300 GQA); the float64 check with `deterministic=True` on the default route 12/12
+    /// (scripts/device/next_s21e.sh).
     ///
     /// Deterministic calls add dQ in key-block order, so the key blocks of a head in flight at once run as a wavefront, each
     /// a turn behind the one before: with a head's key blocks on consecutive CTAs, up to 132 of them wait on one another.
     /// Session 21's per-call medians with `deterministic=True` (H200, `wide_group_s20.py` WG_DET=1, bf16) read G = 1 ÷ the
     /// 3-D grid 0.74–0.90 causal (2k H = 8 / 16 0.84 / 0.82, 4k H = 16 0.77, 8k H = 8 0.74, 16k H = 16 0.90) and unmasked
-    /// 0.85 at 2k, 0.76 at 4k, 0.89 / 0.97 at 8k H = 8 / 16, 1.03 / 1.11 at 16k H = 8 / 16 — session 20 had turned it on for
+    /// 0.85 at 2k, 0.79 at 4k, 0.89 / 0.97 at 8k H = 8 / 16, 1.03 / 1.08 at 16k H = 8 / 16 — session 20 had turned it on for
     /// them untimed. Groups of G heads put about 132 / G key blocks of a head in flight; the best G keeps that near half
     /// of the head's key blocks (N / 64), so G ≈ 16384 / N (scripts/device/next_s21d.sh, H = 16, G = 0 / 2 / 4 / 8 twice in
     /// mirrored order, TFLOP/s): unmasked 4k × 4 330 / 328 → G = 4 352 / 349 (G = 2 309 / 305, G = 8 338 / 339), 8k × 2
-    /// 341 / 329 → G = 2 370 / 367 (G = 4 356 / 358), 16k 350 / 347 → G = 2 369 / 370 (the call before: 357 / 358 → G = 1 389 / 387).
-    /// Causal keeps the 3-D grid: at 2k and 4k every group loses (G = 8 0.91–0.99), at 8k H = 8 and 16k H = 16 G = 8 / 4 read
-    /// 1.01–1.03, too little to route on.
+    /// 341 / 329 → G = 2 370 / 367 (G = 4 356 / 358), 16k 350 / 347 → G = 2 369 / 370 (the call before: 357 / 358 → G = 1
+    /// 389 / 387); at H = 8 on the default route 4k / 8k / 16k 1.01 / 1.02 / 1.03 (next_s21e.sh). Causal keeps the 3-D grid:
+    /// at 2k and 4k every group loses (G = 8 0.91–0.99), at 8k H = 8 and 16k H = 16 G = 8 / 4 read 1.01–1.03, too little to
+    /// route on.
     public static func wideHeadGroup(_ problem: BackwardProblem) -> Int {
         guard tileHeadDim(problem.headDim) == 256 && problem.seqlenK >= 2048 else { return 0 }
         if !problem.deterministic { return 1 }
