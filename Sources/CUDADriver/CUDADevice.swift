@@ -9,6 +9,9 @@ public struct CUDADevice: Sendable, Hashable, CustomStringConvertible {
     public let maxSharedMemoryPerBlockOptin: Int
     public let maxSharedMemoryPerMultiprocessor: Int
     public let totalMemory: Int
+    /// L2 cache size in bytes (50 MB on the H100 SXM, 60 MB on the H200): the Hopper backward's persistent-grid default
+    /// keys on it (`HopperBackwardDescriptor.defaultPersistentTiles` in FlashAttentionCUDA).
+    public let l2CacheBytes: Int
 
     /// Reads the properties of device `ordinal`.
     public init(ordinal: Int = 0) throws {
@@ -34,6 +37,9 @@ public struct CUDADevice: Sendable, Hashable, CustomStringConvertible {
         self.maxSharedMemoryPerBlockOptin = try attribute(97, "max shared memory per block optin")
         self.maxSharedMemoryPerMultiprocessor = try attribute(81, "max shared memory per multiprocessor")
         self.totalMemory = total
+        // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE; only a performance default reads it, so a driver that refuses it leaves 0
+        // (the H100's measured forms) rather than failing the device.
+        self.l2CacheBytes = (try? attribute(38, "L2 cache size")) ?? 0
     }
 
     public var description: String {

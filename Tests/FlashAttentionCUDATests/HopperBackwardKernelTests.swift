@@ -472,6 +472,42 @@ let hopperBackwardManyHeadsRoutedVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// Every (problem, key/value kernel) the persistent-grid default routes to (``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)``,
+/// session 21, on an H200-class L2): non-deterministic unmasked D = 96 / 128 from 4k keys, both types, float32 dK / dV, as
+/// `CUDABackend.hopperBackwardPlan` picks them with no knob set.
+func hopperBackwardPersistentRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    for D in [96, 128] {
+        for n in [2048, 4095, 4096, 8192, 16384, 32768] {
+            for type in [ElementType.bfloat16, .float16] {
+                for gradient in [ElementType?.none, .float32] {
+                    let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, deterministic: false, seqlenK: n,
+                                            kvHeads: 16)
+                    typealias H = HopperBackwardDescriptor
+                    guard H.defaultPersistentTiles(p, l2CacheBytes: 60 << 20) else { continue }
+                    let buffers = H.defaultDQBuffers(p)
+                    guard let plan = H.plan(for: p, orderedDQ: false, dqBuffers: buffers, dqWriters: 1, pipelinedS: H.defaultPipelinedS(p),
+                                            earlyDV: H.defaultEarlyDV(p), lateDK: H.defaultLateDK(p), headGroup: H.defaultHeadGroup(p),
+                                            maskBranch: H.defaultMaskBranch(p), fastPasses: H.defaultFastPasses(p),
+                                            earlyStats: H.defaultEarlyStats(p), lateFence: H.defaultLateFence(p), persistentTiles: true,
+                                            precomputedDescriptors: H.defaultPrecomputedDescriptors(p),
+                                            stagedEpilogue: H.defaultStagedEpilogue(p)) else { continue }
+                    routes.append((p, plan[1]))
+                }
+            }
+        }
+    }
+    return routes
+}
+
+/// The routed persistent kernels (``hopperBackwardPersistentRoutes()``) no other list compiles, one each.
+let hopperBackwardPersistentRoutedVariants: [HopperBackwardDescriptor] = {
+    var names = Set((hopperBackwardPersistentVariants + hopperBackwardDescriptorVariants).map(\.name))
+    var list: [HopperBackwardDescriptor] = []
+    for (_, kernel) in hopperBackwardPersistentRoutes() where names.insert(kernel.name).inserted { list.append(kernel) }
+    return list
+}()
+
 /// The wide kernels the other lists compile.
 var hopperBackwardCompiledWideVariants: [HopperBackwardDescriptor] {
     (hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardWideVariants + hopperBackwardWideEpilogueVariants
@@ -903,6 +939,38 @@ struct HopperBackwardKernelTests {
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
           arguments: hopperBackwardManyHeadsRoutedVariants.map { HopperBackwardCase(descriptor: $0) })
     func manyHeadsRoutedVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+
+    /// The persistent grid by default (session 21): non-deterministic unmasked tile D = 128 from 4096 keys on an L2 of 56 MB
+    /// or more (the H200's 60 MB, not the H100's 50 MB); the routed kernels are persistent, in arrival order, with the mask
+    /// branch and no head groups, and CI compiles every one.
+    @Test func persistentDefaultRoutes() throws {
+        typealias H = HopperBackwardDescriptor
+        let h200 = 60 << 20, h100 = 50 << 20
+        for (D, n, mask, deterministic, l2, expected) in [
+            (128, 4096, KernelMask.none, false, h200, true), (128, 16384, .none, false, h200, true), (96, 8192, .none, false, h200, true),
+            (128, 4095, .none, false, h200, false), (128, 16384, .none, true, h200, false), (128, 16384, .causal, false, h200, false),
+            (128, 16384, .none, false, h100, false), (64, 16384, .none, false, h200, false), (256, 16384, .none, false, h200, false),
+        ] {
+            let p = BackwardProblem(elementType: .bfloat16, headDim: D, mask: mask, deterministic: deterministic, seqlenK: n)
+            #expect(H.defaultPersistentTiles(p, l2CacheBytes: l2) == expected, "D = \(D) N = \(n) \(mask) det \(deterministic) L2 \(l2 >> 20) MB")
+        }
+        let routes = hopperBackwardPersistentRoutes()
+        #expect(routes.count == 2 * 4 * 2 * 2)
+        let compiled = Set((hopperBackwardPersistentVariants + hopperBackwardDescriptorVariants + hopperBackwardPersistentRoutedVariants).map(\.name))
+        for (_, kernel) in routes {
+            #expect(kernel.persistentTiles && !kernel.orderedDQ && kernel.maskBranch && kernel.headGroup == 0 && kernel.invalidReason == nil,
+                    "\(kernel.name)")
+            #expect(kernel.name.contains("_dqunordered_") && kernel.name.contains("_mb_pt_pd"), "\(kernel.name)")
+            #expect(compiled.contains(kernel.name), "\(kernel.name) is routed to but not compiled in CI")
+        }
+    }
+
+    /// The routed persistent kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardPersistentRoutedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func persistentRoutedVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
         try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 

@@ -50,6 +50,9 @@ IMPLS = {
     # (Session 20: the wide kernel's head groups; its default is G = 1 from 2k keys.)
     "G0": {f"{B_}_GROUP": "0"},                                 # the 3-D grid (the wide kernel before session 20)
     "G2": {f"{B_}_GROUP": "2"},
+    # (Session 21, H200: the unmasked tile D = 128 knobs that lost on the H100, again on the card with more bandwidth.)
+    "P": {f"{B_}_PERSIST": "1", f"{B_}_GROUP": "0"},            # the persistent 132-CTA grid (arrival-order dQ)
+    "PP": {f"{B_}_PINGPONG": "1"},                              # out-of-phase consumers
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is

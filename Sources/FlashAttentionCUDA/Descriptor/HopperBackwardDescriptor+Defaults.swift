@@ -279,6 +279,27 @@ extension HopperBackwardDescriptor {
         return problem.seqlenK >= 16384 ? 1 : problem.seqlenK >= 8192 ? 2 : 4
     }
 
+    /// Whether an unmasked tile D = 128 problem runs the persistent key/value grid (``persistentTiles``: 132 CTAs walk the
+    /// (batch, kv head, key block) tiles, key blocks fastest, loading the next tile's K and V under this tile's epilogue; dQ
+    /// in arrival order) in non-deterministic calls from 4096 keys, on a card with an L2 of 56 MB or more (the H200's 60 MB;
+    /// the H100 SXM's 50 MB keeps its measured form).
+    ///
+    /// H200, session 21 (scripts/device/next_s21f.sh, `hopper_bwd21.py` form `P` = `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1
+    /// FLASH_ATTENTION_HOPPER_BWD_GROUP=0`, sustained 2.5 s windows, two a form and dtype, two burst rounds, B = 16384 / N,
+    /// H = 16, non-deterministic `flash_attn_func` + autograd), ÷ the shipped kernel (head groups of 4 and the mask branch),
+    /// bf16 / fp16: 4k 1.030–1.033 / 1.027–1.032 (bursts 1.032–1.048 / 1.033–1.035), 8k 1.055–1.057 / 1.053–1.057 (bursts
+    /// 1.049–1.054 / 1.049–1.056), 16k 1.058 / 1.059–1.061 (bursts 1.01–1.18): 569 TFLOP/s sustained at 16k against 537, cuDNN
+    /// 522; 2k 0.984–0.985, so not there. On the H100 (session 8, hopbwd15) the persistent grid read level with the defaults
+    /// of the time (0.98–1.01) and the shipped form has gained 2–3 % since (head groups, the mask branch), so the rule keys
+    /// on the H200's larger L2 rather than guess. Checked forced on the H200: `backward-bench --check-dense` D = 128
+    /// non-deterministic 24/24; float64 dQ / dK / dV (`bwd_check_s19.py`) at 8192², 8300 × 8200 GQA, 16384², 4096²,
+    /// 4100 × 4000 GQA and 3000 × 4096 GQA, bf16 and fp16, 12/12 (`…_dqunordered_dqbuf2_edv_ldk_mb_pt_pd`, and
+    /// `…_edv_ldk_pt_pd` below 4096 keys); memcheck 0 errors and racecheck 0 hazards at 300 × 8300 GQA and 300 × 4096.
+    public static func defaultPersistentTiles(_ problem: BackwardProblem, l2CacheBytes: Int) -> Bool {
+        !problem.deterministic && problem.mask == .none && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 4096
+            && l2CacheBytes >= 56 << 20
+    }
+
     /// Whether a causal tile D = 64 / 128 problem runs head groups of 4 (``headGroup``) instead of the 3-D grid: tile D = 128
     /// from 8192 keys with 32 or more kv heads, tile D = 64 from 16384 keys with 64 or more.
     ///

@@ -60,7 +60,9 @@ extension CUDABackend {
     /// ``HopperBackwardDescriptor/defaultEarlyDV(_:)`` and ``HopperBackwardDescriptor/defaultLateDK(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1` runs tile D = 128 non-deterministic calls with the early dV on the persistent
     /// key/value grid (``HopperBackwardDescriptor/persistentTiles``), which adds dQ in arrival order (never in
-    /// deterministic calls: key-block turns across a persistent schedule can deadlock); off unless set.
+    /// deterministic calls: key-block turns across a persistent schedule can deadlock), `=0` never; unset,
+    /// ``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)`` (unmasked tile D = 128 from 4k keys on an
+    /// H200-class L2, since session 21).
     /// `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: the key/value kernel (tile D = 64/128, and tile D = 256's Q-ring form) builds its wgmma descriptors once
     /// and adds an immediate per product (``HopperBackwardDescriptor/precomputedDescriptors``); unset,
     /// ``HopperBackwardDescriptor/defaultPrecomputedDescriptors(_:)``.
@@ -109,8 +111,13 @@ extension CUDABackend {
         let earlySetting = HopperBackwardKnobs.earlyDV
         let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
         // `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1`: tile D = 128 non-deterministic calls with the early dV and late dK (unmasked)
-        // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`).
-        let persistent = HopperBackwardKnobs.persist == "1" && !problem.deterministic && orderSetting != "ordered"
+        // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`); `=0` never;
+        // unset, where ``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)`` says (unmasked only, so a causal
+        // call never loses its ordered dQ to it).
+        let persistSetting = HopperBackwardKnobs.persist
+        let persistWanted = persistSetting == "1"
+            || (persistSetting == nil && HopperBackwardDescriptor.defaultPersistentTiles(problem, l2CacheBytes: context.device.l2CacheBytes))
+        let persistent = persistWanted && !problem.deterministic && orderSetting != "ordered"
             && HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 128 && earlyDV && HopperBackwardKnobs.lateDK != "0"
             && layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch <= Int(Int32.max)   // the kernel's tile count is an int
         let ordered = problem.deterministic || orderSetting == "ordered"
