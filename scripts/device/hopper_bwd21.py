@@ -53,6 +53,7 @@ IMPLS = {
     # (Session 21, H200: the unmasked tile D = 128 knobs that lost on the H100, again on the card with more bandwidth.)
     "P": {f"{B_}_PERSIST": "1", f"{B_}_GROUP": "0"},            # the persistent 132-CTA grid (arrival-order dQ)
     "PP": {f"{B_}_PINGPONG": "1"},                              # out-of-phase consumers
+    "NP": {f"{B_}_PERSIST": "0"},                               # unmasked from 4k on an H200: the form before the persistent default
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
