@@ -958,6 +958,9 @@ struct HopperBackwardKernelTests {
         }
         let routes = hopperBackwardPersistentRoutes()
         #expect(routes.count == 2 * 4 * 2 * 2)
+        // The kernel the forced runs checked on the H200 (session 21: `…_PERSIST=1 …_GROUP=0`) is the one the default picks.
+        #expect(routes.contains { $0.1.name == "hbwd_dkdv_bf16_d128_m64n128s2_dqunordered_dqbuf2_edv_ldk_mb_pt_pd_sm_90a" })
+        #expect(routes.contains { $0.1.name == "hbwd_dkdv_fp16_d128_m64n128s2_dqunordered_dqbuf2_edv_ldk_mb_pt_pd_sm_90a" })
         let compiled = Set((hopperBackwardPersistentVariants + hopperBackwardDescriptorVariants + hopperBackwardPersistentRoutedVariants).map(\.name))
         for (_, kernel) in routes {
             #expect(kernel.persistentTiles && !kernel.orderedDQ && kernel.maskBranch && kernel.headGroup == 0 && kernel.invalidReason == nil,
