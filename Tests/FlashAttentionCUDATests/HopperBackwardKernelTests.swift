@@ -400,8 +400,9 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
     return list
 }()
 
-/// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to, as `CUDABackend.hopperBackwardPlan`
-/// picks them with no knob set: D = 192 / 256, each mask (windows route elsewhere), 512…32k keys, deterministic or not, both types, float32 dK / dV.
+/// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to (`HopperBackwardDescriptor.resolvedPlan`,
+/// what `CUDABackend.hopperBackwardPlan` launches, with no knob set): D = 192 / 256, each mask (windows route elsewhere),
+/// 512…32k keys, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
     var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
     for D in [192, 256] {
@@ -412,13 +413,8 @@ func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescr
                         for gradient in [ElementType?.none, .float32] {
                             let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: mask,
                                                     deterministic: deterministic, seqlenK: n)
-                            typealias H = HopperBackwardDescriptor
-                            guard let plan = H.plan(for: p, wideStages: H.defaultWideStages(p), headGroup: H.defaultHeadGroup(p),
-                                                    maskBranch: H.defaultMaskBranch(p), fastPasses: H.defaultFastPasses(p),
-                                                    wideOrderedDQ: deterministic || H.defaultWideOrderedDQ(p),
-                                                    wideChunkTurns: H.defaultWideChunkTurns(p), wideWriters: H.defaultWideWriters(p),
-                                                    wideQRing: H.defaultWideQRing(p), wideStagedEpilogue: H.defaultWideStagedEpilogue(p),
-                                                    precomputedDescriptors: H.defaultPrecomputedDescriptors(p)) else { continue }
+                            let fast = HopperBackwardDescriptor.defaultFastPasses(p)
+                            guard let plan = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: fast, l2CacheBytes: 50 << 20) else { continue }
                             routes.append((p, plan[1]))
                         }
                     }
@@ -430,9 +426,9 @@ func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescr
 }
 
 /// Every (problem, key/value kernel) the defaults route a causal tile D = 64 / 128 problem with many kv heads to
-/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21), as `CUDABackend.hopperBackwardPlan` picks them with
-/// no knob set and the fast passes on: D = 64 / 96 / 128, 4k…32k keys, 16 / 32 / 64 kv heads, deterministic or not, both
-/// types, float32 dK / dV.
+/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21), as `CUDABackend.hopperBackwardPlan` picks them
+/// (`HopperBackwardDescriptor.resolvedPlan`) with no knob set and the fast passes on: D = 64 / 96 / 128, 4k…32k keys,
+/// 16 / 32 / 64 kv heads, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardManyHeadsRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
     var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
     for D in [64, 96, 128] {
@@ -443,16 +439,8 @@ func hopperBackwardManyHeadsRoutes() -> [(BackwardProblem, HopperBackwardDescrip
                         for gradient in [ElementType?.none, .float32] {
                             let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: .causal,
                                                     deterministic: deterministic, seqlenK: n, kvHeads: kvHeads)
-                            typealias H = HopperBackwardDescriptor
-                            let buffers = H.defaultDQBuffers(p)
-                            let ordered = deterministic || H.defaultOrderedDQ(p)
-                            guard let plan = H.plan(for: p, orderedDQ: ordered, dqBuffers: buffers,
-                                                    dqWriters: buffers != 2 || !ordered ? 1 : H.defaultDQWriters(p),
-                                                    pipelinedS: H.defaultPipelinedS(p), earlyDV: H.defaultEarlyDV(p), lateDK: H.defaultLateDK(p),
-                                                    headGroup: H.defaultHeadGroup(p), maskBranch: H.defaultMaskBranch(p),
-                                                    fastPasses: H.defaultFastPasses(p), earlyStats: H.defaultEarlyStats(p),
-                                                    lateFence: H.defaultLateFence(p), precomputedDescriptors: H.defaultPrecomputedDescriptors(p),
-                                                    stagedEpilogue: H.defaultStagedEpilogue(p)) else { continue }
+                            let fast = HopperBackwardDescriptor.defaultFastPasses(p)
+                            guard let plan = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: fast, l2CacheBytes: 50 << 20) else { continue }
                             routes.append((p, plan[1]))
                         }
                     }
@@ -472,9 +460,10 @@ let hopperBackwardManyHeadsRoutedVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
-/// Every (problem, key/value kernel) the persistent-grid default routes to (``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)``,
-/// session 21, on an H200-class L2): non-deterministic unmasked D = 96 / 128 from 4k keys, both types, float32 dK / dV, as
-/// `CUDABackend.hopperBackwardPlan` picks them with no knob set.
+/// Every (problem, key/value kernel) the persistent-grid default routes to
+/// (``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)``, session 21, on an H200-class L2): non-deterministic
+/// unmasked D = 96 / 128 from 4k keys, both types, float32 dK / dV, as `CUDABackend.hopperBackwardPlan` picks them
+/// (`HopperBackwardDescriptor.resolvedPlan`) with no knob set.
 func hopperBackwardPersistentRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
     var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
     for D in [96, 128] {
@@ -484,14 +473,8 @@ func hopperBackwardPersistentRoutes() -> [(BackwardProblem, HopperBackwardDescri
                     let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, deterministic: false, seqlenK: n,
                                             kvHeads: 16)
                     typealias H = HopperBackwardDescriptor
-                    guard H.defaultPersistentTiles(p, l2CacheBytes: 60 << 20) else { continue }
-                    let buffers = H.defaultDQBuffers(p)
-                    guard let plan = H.plan(for: p, orderedDQ: false, dqBuffers: buffers, dqWriters: 1, pipelinedS: H.defaultPipelinedS(p),
-                                            earlyDV: H.defaultEarlyDV(p), lateDK: H.defaultLateDK(p), headGroup: H.defaultHeadGroup(p),
-                                            maskBranch: H.defaultMaskBranch(p), fastPasses: H.defaultFastPasses(p),
-                                            earlyStats: H.defaultEarlyStats(p), lateFence: H.defaultLateFence(p), persistentTiles: true,
-                                            precomputedDescriptors: H.defaultPrecomputedDescriptors(p),
-                                            stagedEpilogue: H.defaultStagedEpilogue(p)) else { continue }
+                    guard H.defaultPersistentTiles(p, l2CacheBytes: 60 << 20),
+                          let plan = H.resolvedPlan(for: p, fastPasses: H.defaultFastPasses(p), l2CacheBytes: 60 << 20) else { continue }
                     routes.append((p, plan[1]))
                 }
             }
@@ -968,6 +951,32 @@ struct HopperBackwardKernelTests {
             #expect(kernel.name.contains("_dqunordered_") && kernel.name.contains("_mb_pt_pd"), "\(kernel.name)")
             #expect(compiled.contains(kernel.name), "\(kernel.name) is routed to but not compiled in CI")
         }
+    }
+
+    /// The resolver the runtime launches through: a knob set in the settings overrides its default, and the layout's
+    /// int-range limits turn the linear grids off.
+    @Test func resolvedPlanKnobs() throws {
+        typealias H = HopperBackwardDescriptor
+        let p = BackwardProblem(elementType: .bfloat16, headDim: 128, deterministic: false, seqlenK: 16384, kvHeads: 16)
+        let h200 = 60 << 20
+        let shipped = try #require(H.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: h200))
+        #expect(shipped[1].persistentTiles && shipped[1].headGroup == 0 && shipped[0].fastPasses)
+        let h100 = try #require(H.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: 50 << 20))
+        #expect(!h100[1].persistentTiles && h100[1].headGroup == 4 && h100[1].maskBranch)
+        let off = try #require(H.resolvedPlan(for: p, settings: HopperBackwardSettings(persist: "0"), fastPasses: true, l2CacheBytes: h200))
+        #expect(off[1] == h100[1])
+        #expect(try #require(H.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: h200, persistentTilesFit: false))[1] == h100[1])
+        let grouped = try #require(H.resolvedPlan(for: p, settings: HopperBackwardSettings(headGroup: "2", persist: "0"), fastPasses: true,
+                                                  l2CacheBytes: h200))
+        #expect(grouped[1].headGroup == 2)
+        let tooMany = try #require(H.resolvedPlan(for: p, settings: HopperBackwardSettings(headGroup: "2", persist: "0"), fastPasses: true,
+                                                  l2CacheBytes: h200, linearGridFits: false))
+        #expect(tooMany[1].headGroup == 0)
+        let ordered = try #require(H.resolvedPlan(for: p, settings: HopperBackwardSettings(order: "ordered"), fastPasses: false, l2CacheBytes: h200))
+        #expect(!ordered[1].persistentTiles && ordered[1].orderedDQ && !ordered[0].fastPasses)
+        var deterministic = p
+        deterministic.deterministic = true
+        #expect(try #require(H.resolvedPlan(for: deterministic, fastPasses: true, l2CacheBytes: h200))[1].orderedDQ)
     }
 
     /// The routed persistent kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.

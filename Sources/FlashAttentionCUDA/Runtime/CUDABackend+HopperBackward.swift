@@ -13,32 +13,34 @@ public enum HopperBackwardKernels {
     public static let cache = GeneratedKernelCache<HopperBackwardDescriptor>()
 }
 
-/// The Hopper backward's environment knobs, read once per process (a backward call should not
-/// scan the environment eight times; nothing sets them after start-up).
-private enum HopperBackwardKnobs {
-    static let enabled = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD")
-    static let order = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ")
-    static let buffers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF")
-    static let writers = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS")
-    static let pipelined = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE")
-    static let earlyDV = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV")
-    static let lateDK = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK")
-    static let wide = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256")
-    static let wideStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES")
-    static let headGroup = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_GROUP")
-    static let maskBranch = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH")
-    static let fastPasses = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_FASTPASS")
-    static let wideOrder = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ")
-    static let wideTurns = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS")
-    static let wideWriters = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS")
-    static let pingPong = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG")
-    static let wideQRing = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_QRING")
-    static let wideEpilogue = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_EPI")
-    static let earlyStats = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS")
-    static let lateFence = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE")
-    static let persist = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST")
-    static let descriptors = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC")
-    static let stagedEpilogue = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI")
+extension HopperBackwardSettings {
+    /// The knobs as the environment sets them, read once per process (a backward call should not scan the environment
+    /// eight times; nothing sets them after start-up).
+    static let environment = HopperBackwardSettings(
+        enabled: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD"),
+        order: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQ"),
+        buffers: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQBUF"),
+        writers: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DQWRITERS"),
+        pipelined: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PIPE"),
+        earlyDV: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EARLYDV"),
+        lateDK: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEDK"),
+        wide: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256"),
+        wideStages: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_STAGES"),
+        headGroup: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_GROUP"),
+        maskBranch: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH"),
+        fastPasses: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_FASTPASS"),
+        wideOrder: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_DQ"),
+        wideTurns: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_TURNS"),
+        wideWriters: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_WRITERS"),
+        pingPong: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PINGPONG"),
+        wideQRing: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_QRING"),
+        wideEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD256_EPI"),
+        earlyStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STATS"),
+        lateFence: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE"),
+        persist: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST"),
+        descriptors: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC"),
+        stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI")
+    )
 }
 
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
@@ -90,97 +92,31 @@ extension CUDABackend {
     /// (always, so `=1` changes nothing today: `=0` is the measurement knob).
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
-        let setting = HopperBackwardKnobs.enabled
+        let knobs = HopperBackwardSettings.environment
+        let setting = knobs.enabled
         if setting == "0" { return nil }
         let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
-        if wide && HopperBackwardKnobs.wide == "0" { return nil }
+        if wide && knobs.wide == "0" { return nil }
         // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
         // (O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
         // with them the kernel also runs from 512 keys (``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``).
-        let fastSetting = HopperBackwardKnobs.fastPasses
+        let fastSetting = knobs.fastPasses
         let fastWanted = fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem)
         let fastPasses = fastWanted && Self.fastPassesFit(arguments, layout: layout)
-        if setting != "1" && !(wide && HopperBackwardKnobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
+        if setting != "1" && !(wide && knobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
             && !(fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem)) { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
         guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 63) / 64 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
-        // A deterministic call always adds in key-block order, whatever the knob says.
-        let orderSetting = HopperBackwardKnobs.order
-        let earlySetting = HopperBackwardKnobs.earlyDV
-        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : HopperBackwardDescriptor.defaultEarlyDV(problem)
-        // `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1`: tile D = 128 non-deterministic calls with the early dV and late dK (unmasked)
-        // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`); `=0` never;
-        // unset, where ``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)`` says (unmasked only, so a causal
-        // call never loses its ordered dQ to it).
-        let persistSetting = HopperBackwardKnobs.persist
-        let persistWanted = persistSetting == "1"
-            || (persistSetting == nil && HopperBackwardDescriptor.defaultPersistentTiles(problem, l2CacheBytes: context.device.l2CacheBytes))
-        let persistent = persistWanted && !problem.deterministic && orderSetting != "ordered"
-            && HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 128 && earlyDV && HopperBackwardKnobs.lateDK != "0"
-            && layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch <= Int(Int32.max)   // the kernel's tile count is an int
-        let ordered = problem.deterministic || orderSetting == "ordered"
-            || (!persistent && orderSetting != "unordered" && HopperBackwardDescriptor.defaultOrderedDQ(problem))
-        let bufferSetting = HopperBackwardKnobs.buffers
-        // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
-        // layout over the limit would make `plan` hand the problem to the other kernels.
-        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQBuffers(problem)
-        let writerSetting = HopperBackwardKnobs.writers
-        // Arrival-order adds wait on no turn: one writer serves both buffers.
-        let writers = buffers != 2 || !ordered ? 1
-            : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : HopperBackwardDescriptor.defaultDQWriters(problem)
-        let pipeSetting = HopperBackwardKnobs.pipelined
-        let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : HopperBackwardDescriptor.defaultPipelinedS(problem)
-        let lateSetting = HopperBackwardKnobs.lateDK
-        let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : HopperBackwardDescriptor.defaultLateDK(problem)
-        let stageSetting = HopperBackwardKnobs.wideStages
-        let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : HopperBackwardDescriptor.defaultWideStages(problem)
-        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks of 128 keys, 64 at tile D = 256).
+        // The linear grids count their blocks in an int: the persistent tile count (128-key tiles) and the grouped order's
+        // blocks (128 keys, 64 at tile D = 256) must fit.
         let keysPerBlock = wide ? 64 : 128
+        let tiles128 = layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch
         let blocks = layout.kvHeads * ((layout.seqlenK + keysPerBlock - 1) / keysPerBlock) * layout.batch
-        let groupSetting = HopperBackwardKnobs.headGroup.flatMap { Int($0) }
-        var headGroup = groupSetting.map { max(0, min(64, $0)) } ?? HopperBackwardDescriptor.defaultHeadGroup(problem)
-        if blocks > Int(Int32.max) { headGroup = 0 }
-        let branchSetting = HopperBackwardKnobs.maskBranch
-        let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : HopperBackwardDescriptor.defaultMaskBranch(problem)
-        // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
-        let wideOrderSetting = HopperBackwardKnobs.wideOrder
-        let wideOrdered = problem.deterministic || wideOrderSetting == "ordered"
-            || (wideOrderSetting != "unordered" && HopperBackwardDescriptor.defaultWideOrderedDQ(problem))
-        // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
-        let turnSetting = HopperBackwardKnobs.wideTurns
-        let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : HopperBackwardDescriptor.defaultWideChunkTurns(problem)
-        // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
-        let wideWriterSetting = HopperBackwardKnobs.wideWriters
-        let wideWriters = wideWriterSetting == "2" ? 2 : wideWriterSetting == "1" ? 1 : HopperBackwardDescriptor.defaultWideWriters(problem)
-        return HopperBackwardDescriptor.plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
-                                             pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
-                                             headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
-                                             wideChunkTurns: wideTurns, wideWriters: wideWriters,
-                                             // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
-                                             pingPong: HopperBackwardKnobs.pingPong == "1",
-                                             // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
-                                             // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
-                                             earlyStats: HopperBackwardKnobs.earlyStats == "1" ? true : HopperBackwardKnobs.earlyStats == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultEarlyStats(problem),
-                                             lateFence: HopperBackwardKnobs.lateFence == "1" ? true : HopperBackwardKnobs.lateFence == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultLateFence(problem),
-                                             // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
-                                             wideQRing: HopperBackwardKnobs.wideQRing == "1" ? true : HopperBackwardKnobs.wideQRing == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultWideQRing(problem),
-                                             // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
-                                             wideStagedEpilogue: HopperBackwardKnobs.wideEpilogue == "1" ? true : HopperBackwardKnobs.wideEpilogue == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultWideStagedEpilogue(problem),
-                                             persistentTiles: persistent,
-                                             // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
-                                             precomputedDescriptors: HopperBackwardKnobs.descriptors == "1" ? true
-                                                 : HopperBackwardKnobs.descriptors == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultPrecomputedDescriptors(problem),
-                                             // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
-                                             stagedEpilogue: HopperBackwardKnobs.stagedEpilogue == "1" ? true
-                                                 : HopperBackwardKnobs.stagedEpilogue == "0" ? false
-                                                 : HopperBackwardDescriptor.defaultStagedEpilogue(problem))
+        return HopperBackwardDescriptor.resolvedPlan(for: problem, settings: knobs, fastPasses: fastPasses,
+                                                     l2CacheBytes: context.device.l2CacheBytes,
+                                                     persistentTilesFit: tiles128 <= Int(Int32.max), linearGridFits: blocks <= Int(Int32.max))
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned

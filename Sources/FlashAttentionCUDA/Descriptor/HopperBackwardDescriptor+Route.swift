@@ -1,0 +1,162 @@
+import FlashAttentionCore
+
+/// The Hopper backward's knob settings, as strings the way the environment gives them (nil: unset, the default). The
+/// runtime reads them from the environment once (`HopperBackwardSettings.environment`); a value with none set is the
+/// default route, which is what the tests enumerate.
+public struct HopperBackwardSettings: Sendable, Hashable {
+    /// `FLASH_ATTENTION_HOPPER_BWD`
+    public var enabled: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQ`
+    public var order: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQBUF`
+    public var buffers: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DQWRITERS`
+    public var writers: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_PIPE`
+    public var pipelined: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_EARLYDV`
+    public var earlyDV: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEDK`
+    public var lateDK: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256`
+    public var wide: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_STAGES`
+    public var wideStages: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_GROUP`
+    public var headGroup: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH`
+    public var maskBranch: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS`
+    public var fastPasses: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_DQ`
+    public var wideOrder: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_TURNS`
+    public var wideTurns: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_WRITERS`
+    public var wideWriters: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_PINGPONG`
+    public var pingPong: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_QRING`
+    public var wideQRing: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD256_EPI`
+    public var wideEpilogue: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_STATS`
+    public var earlyStats: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE`
+    public var lateFence: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_PERSIST`
+    public var persist: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DESC`
+    public var descriptors: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI`
+    public var stagedEpilogue: String?
+
+    public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil, pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil, wideStages: String? = nil, headGroup: String? = nil, maskBranch: String? = nil, fastPasses: String? = nil, wideOrder: String? = nil, wideTurns: String? = nil, wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil, wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil, persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil) {
+        self.enabled = enabled
+        self.order = order
+        self.buffers = buffers
+        self.writers = writers
+        self.pipelined = pipelined
+        self.earlyDV = earlyDV
+        self.lateDK = lateDK
+        self.wide = wide
+        self.wideStages = wideStages
+        self.headGroup = headGroup
+        self.maskBranch = maskBranch
+        self.fastPasses = fastPasses
+        self.wideOrder = wideOrder
+        self.wideTurns = wideTurns
+        self.wideWriters = wideWriters
+        self.pingPong = pingPong
+        self.wideQRing = wideQRing
+        self.wideEpilogue = wideEpilogue
+        self.earlyStats = earlyStats
+        self.lateFence = lateFence
+        self.persist = persist
+        self.descriptors = descriptors
+        self.stagedEpilogue = stagedEpilogue
+    }
+}
+
+extension HopperBackwardDescriptor {
+    /// The Hopper backward's kernels for `problem` under `settings`: every knob the settings leave unset takes its
+    /// measured default. A pure function of its arguments, so the route the runtime launches is the route the tests
+    /// enumerate. `fastPasses`: the fast preprocess and conversion were wanted and O's and dQ's rows allow them;
+    /// `l2CacheBytes`: the device's L2 (``defaultPersistentTiles(_:l2CacheBytes:)``); `persistentTilesFit` /
+    /// `linearGridFits`: the persistent grid's tile count and the grouped grid's block count fit an int.
+    public static func resolvedPlan(for problem: BackwardProblem, settings: HopperBackwardSettings = HopperBackwardSettings(),
+                                    fastPasses: Bool, l2CacheBytes: Int, persistentTilesFit: Bool = true,
+                                    linearGridFits: Bool = true) -> [HopperBackwardDescriptor]? {
+        // A deterministic call always adds in key-block order, whatever the knob says.
+        let orderSetting = settings.order
+        let earlySetting = settings.earlyDV
+        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : defaultEarlyDV(problem)
+        // `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1`: tile D = 128 non-deterministic calls with the early dV and late dK (unmasked)
+        // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`); `=0` never;
+        // unset, where ``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)`` says (unmasked only, so a causal
+        // call never loses its ordered dQ to it).
+        let persistSetting = settings.persist
+        let persistWanted = persistSetting == "1"
+            || (persistSetting == nil && defaultPersistentTiles(problem, l2CacheBytes: l2CacheBytes))
+        let persistent = persistWanted && !problem.deterministic && orderSetting != "ordered"
+            && tileHeadDim(problem.headDim) == 128 && earlyDV && settings.lateDK != "0" && persistentTilesFit
+        let ordered = problem.deterministic || orderSetting == "ordered"
+            || (!persistent && orderSetting != "unordered" && defaultOrderedDQ(problem))
+        let bufferSetting = settings.buffers
+        // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
+        // layout over the limit would make `plan` hand the problem to the other kernels.
+        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : defaultDQBuffers(problem)
+        let writerSetting = settings.writers
+        // Arrival-order adds wait on no turn: one writer serves both buffers.
+        let writers = buffers != 2 || !ordered ? 1
+            : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : defaultDQWriters(problem)
+        let pipeSetting = settings.pipelined
+        let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : defaultPipelinedS(problem)
+        let lateSetting = settings.lateDK
+        let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : defaultLateDK(problem)
+        let stageSetting = settings.wideStages
+        let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : defaultWideStages(problem)
+        // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks).
+        let groupSetting = settings.headGroup.flatMap { Int($0) }
+        let headGroup = linearGridFits ? groupSetting.map { max(0, min(64, $0)) } ?? defaultHeadGroup(problem) : 0
+        let branchSetting = settings.maskBranch
+        let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : defaultMaskBranch(problem)
+        // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
+        let wideOrderSetting = settings.wideOrder
+        let wideOrdered = problem.deterministic || wideOrderSetting == "ordered"
+            || (wideOrderSetting != "unordered" && defaultWideOrderedDQ(problem))
+        // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
+        let turnSetting = settings.wideTurns
+        let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : defaultWideChunkTurns(problem)
+        // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
+        let wideWriterSetting = settings.wideWriters
+        let wideWriters = wideWriterSetting == "2" ? 2 : wideWriterSetting == "1" ? 1 : defaultWideWriters(problem)
+        return plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
+                    pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
+                    headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
+                    wideChunkTurns: wideTurns, wideWriters: wideWriters,
+                    // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
+                    pingPong: settings.pingPong == "1",
+                    // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
+                    // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
+                    earlyStats: settings.earlyStats == "1" ? true : settings.earlyStats == "0" ? false
+                        : defaultEarlyStats(problem),
+                    lateFence: settings.lateFence == "1" ? true : settings.lateFence == "0" ? false
+                        : defaultLateFence(problem),
+                    // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
+                    wideQRing: settings.wideQRing == "1" ? true : settings.wideQRing == "0" ? false
+                        : defaultWideQRing(problem),
+                    // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
+                    wideStagedEpilogue: settings.wideEpilogue == "1" ? true : settings.wideEpilogue == "0" ? false
+                        : defaultWideStagedEpilogue(problem),
+                    persistentTiles: persistent,
+                    // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
+                    precomputedDescriptors: settings.descriptors == "1" ? true
+                        : settings.descriptors == "0" ? false
+                        : defaultPrecomputedDescriptors(problem),
+                    // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
+                    stagedEpilogue: settings.stagedEpilogue == "1" ? true
+                        : settings.stagedEpilogue == "0" ? false
+                        : defaultStagedEpilogue(problem))
+    }
+}
