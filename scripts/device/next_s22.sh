@@ -8,7 +8,8 @@
 #   2. float64 dQ / dK / dV on the default route (bwd_check_s19.py: 8192², 8300 × 8200 GQA, 16384²; and 4096², 4100 × 4000
 #      GQA); memcheck + racecheck through python at 300 × 8300 GQA;
 #   3. sustained windows, default (O) against the form before (NP = PERSIST=0) at unmasked 4k / 8k / 16k;
-#   4. the interleaved grid into $OUT/r1.tgz (then docs/data/h200-*.csv, the H200 charts and the docs text).
+#   4. per-call medians at causal tile D = 128 4k / 2k with 32-64 kv heads, the 3-D grid against head groups of 4;
+#   5. the interleaved grid into $OUT/r1.tgz (then docs/data/h200-*.csv, the H200 charts and the docs text).
 #   usage on the device: bash scripts/device/next_s22.sh   (carry .device-me)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; L=/tmp/n22; LOG=$L/logs; mkdir -p "$RESULT" $LOG
@@ -36,7 +37,13 @@ HB21_D=128 HB21_POINTS="4096,0:O,NP;8192,0:O,NP;16384,0:O,NP" timeout 200 python
   --windows 2 --rounds 2 --budget 150 --end 180 > $L/sweep.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep.txt
 el "sustained"
+# Causal tile D = 128 at 4k / 2k keys with 32-64 kv heads (session 21 saw +2-7 % with head groups of 4 at 4k once; the
+# many-heads rule starts at 8k): per-call medians, the 3-D grid against G = 4, mirrored.
+for g in 0 4 4 0; do FLASH_ATTENTION_HOPPER_BWD_GROUP=$g WG_D=128 WG_ITERS=6 WG_SHAPES="4,4096,32,1;4,4096,64,1;8,2048,64,1" \
+  timeout 60 python3 scripts/device/wide_group_s20.py >> $L/g4k.txt 2>&1; done
+grep TFLOP $L/g4k.txt | sort -t' ' -k2,6 -s | awk '{k=$2" "$3" "$4" "$5" "$6; if (k!=p) printf "\n%-34s", k; p=k; printf " %s:%s", $1, $7}'; echo
+el "many heads at 4k"
 mkdir -p /tmp/r1; OUT=/tmp/r1 IL_TIMEOUT=$(( 585 - ($(date +%s) - T0) )) bash scripts/device/interleaved_s9.sh > /dev/null 2>&1
 grep -v "^fwd \|^bwd " /tmp/r1/interleaved.txt | head -10; (cd /tmp/r1 && tar czf "$RESULT/r1.tgz" .)
-(cd $L && tar czf "$RESULT/n22.tgz" logs sw sweep.txt 2>/dev/null)
+(cd $L && tar czf "$RESULT/n22.tgz" logs sw sweep.txt g4k.txt 2>/dev/null)
 el "end"
