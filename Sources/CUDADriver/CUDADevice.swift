@@ -43,7 +43,7 @@ public struct CUDADevice: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(name) (sm_\(computeCapability), \(multiprocessorCount) SMs, \(totalMemory >> 20) MiB)"
+        "\(name) (sm_\(computeCapability), \(multiprocessorCount) SMs, \(totalMemory >> 20) MiB, \(l2CacheBytes >> 20) MiB L2)"
     }
 }
 
