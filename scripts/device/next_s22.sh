@@ -18,6 +18,7 @@ gunzip -c .device-me/flash-attn.gz > /tmp/fa.tmp && chmod +x /tmp/fa.tmp && mv /
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit,temperature.gpu --format=csv,noheader
 python3 -c "import torch; p = torch.cuda.get_device_properties(0); print(p.name, 'L2', p.L2_cache_size >> 20, 'MB')"
+timeout 60 /tmp/fa check 2>&1 | grep -m2 "MiB L2"   # CUDADevice.description: the L2 the default reads
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 B="FLASH_ATTENTION_HOPPER_BWD_LOG=1"
 ( env $B BWC_D=128 timeout 200 python3 scripts/device/bwd_check_s19.py > $LOG/f64.txt 2>&1; echo "exit $?" >> $LOG/f64.txt
