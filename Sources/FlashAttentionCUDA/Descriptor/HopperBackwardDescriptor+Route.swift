@@ -51,7 +51,13 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     /// `FLASH_ATTENTION_HOPPER_BWD_EPI`
     public var stagedEpilogue: String?
 
-    public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil, pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil, wideStages: String? = nil, headGroup: String? = nil, maskBranch: String? = nil, fastPasses: String? = nil, wideOrder: String? = nil, wideTurns: String? = nil, wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil, wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil, persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil) {
+    public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
+                pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
+                wideStages: String? = nil, headGroup: String? = nil, maskBranch: String? = nil,
+                fastPasses: String? = nil, wideOrder: String? = nil, wideTurns: String? = nil,
+                wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
+                wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
+                persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -76,6 +82,16 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.descriptors = descriptors
         self.stagedEpilogue = stagedEpilogue
     }
+
+    /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
+    static func flag(_ setting: String?, or fallback: @autoclosure () -> Bool) -> Bool {
+        setting == "1" ? true : setting == "0" ? false : fallback()
+    }
+
+    /// A one-or-two knob (buffers, writers, stages): `1` or `2`, anything else (unset) the default.
+    static func count(_ setting: String?, or fallback: @autoclosure () -> Int) -> Int {
+        setting == "1" ? 1 : setting == "2" ? 2 : fallback()
+    }
 }
 
 extension HopperBackwardDescriptor {
@@ -87,76 +103,55 @@ extension HopperBackwardDescriptor {
     public static func resolvedPlan(for problem: BackwardProblem, settings: HopperBackwardSettings = HopperBackwardSettings(),
                                     fastPasses: Bool, l2CacheBytes: Int, persistentTilesFit: Bool = true,
                                     linearGridFits: Bool = true) -> [HopperBackwardDescriptor]? {
-        // A deterministic call always adds in key-block order, whatever the knob says.
+        typealias S = HopperBackwardSettings
         let orderSetting = settings.order
-        let earlySetting = settings.earlyDV
-        let earlyDV = earlySetting == "1" ? true : earlySetting == "0" ? false : defaultEarlyDV(problem)
+        let earlyDV = S.flag(settings.earlyDV, or: defaultEarlyDV(problem))
         // `FLASH_ATTENTION_HOPPER_BWD_PERSIST=1`: tile D = 128 non-deterministic calls with the early dV and late dK (unmasked)
         // run the persistent grid, which adds dQ in arrival order (unless `FLASH_ATTENTION_HOPPER_BWD_DQ=ordered`); `=0` never;
-        // unset, where ``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)`` says (unmasked only, so a causal
-        // call never loses its ordered dQ to it).
-        let persistSetting = settings.persist
-        let persistWanted = persistSetting == "1"
-            || (persistSetting == nil && defaultPersistentTiles(problem, l2CacheBytes: l2CacheBytes))
+        // unset, where ``defaultPersistentTiles(_:l2CacheBytes:)`` says (unmasked only, so a causal call never loses its
+        // ordered dQ to it).
+        let persistWanted = settings.persist == "1"
+            || (settings.persist == nil && defaultPersistentTiles(problem, l2CacheBytes: l2CacheBytes))
         let persistent = persistWanted && !problem.deterministic && orderSetting != "ordered"
             && tileHeadDim(problem.headDim) == 128 && earlyDV && settings.lateDK != "0" && persistentTilesFit
+        // A deterministic call always adds in key-block order, whatever the knob says.
         let ordered = problem.deterministic || orderSetting == "ordered"
             || (!persistent && orderSetting != "unordered" && defaultOrderedDQ(problem))
-        let bufferSetting = settings.buffers
         // Two buffers fit both tiles (tile D = 64 with its barriers in the alignment pad); a
         // layout over the limit would make `plan` hand the problem to the other kernels.
-        let buffers = bufferSetting == "2" ? 2 : bufferSetting == "1" ? 1 : defaultDQBuffers(problem)
-        let writerSetting = settings.writers
+        let buffers = S.count(settings.buffers, or: defaultDQBuffers(problem))
         // Arrival-order adds wait on no turn: one writer serves both buffers.
-        let writers = buffers != 2 || !ordered ? 1
-            : writerSetting == "2" ? 2 : writerSetting == "1" ? 1 : defaultDQWriters(problem)
-        let pipeSetting = settings.pipelined
-        let pipelined = pipeSetting == "1" ? true : pipeSetting == "0" ? false : defaultPipelinedS(problem)
-        let lateSetting = settings.lateDK
-        let lateDK = lateSetting == "1" ? true : lateSetting == "0" ? false : defaultLateDK(problem)
-        let stageSetting = settings.wideStages
-        let wideStages = stageSetting == "1" ? 1 : stageSetting == "2" ? 2 : defaultWideStages(problem)
+        let writers = buffers != 2 || !ordered ? 1 : S.count(settings.writers, or: defaultDQWriters(problem))
         // The grouped order runs on one linear grid (x ≤ 2³¹ − 1 blocks).
         let groupSetting = settings.headGroup.flatMap { Int($0) }
         let headGroup = linearGridFits ? groupSetting.map { max(0, min(64, $0)) } ?? defaultHeadGroup(problem) : 0
-        let branchSetting = settings.maskBranch
-        let maskBranch = branchSetting == "1" ? true : branchSetting == "0" ? false : defaultMaskBranch(problem)
         // Tile D = 256: `FLASH_ATTENTION_HOPPER_BWD256_DQ=unordered|ordered` (deterministic calls: ordered).
-        let wideOrderSetting = settings.wideOrder
-        let wideOrdered = problem.deterministic || wideOrderSetting == "ordered"
-            || (wideOrderSetting != "unordered" && defaultWideOrderedDQ(problem))
+        let wideOrdered = problem.deterministic || settings.wideOrder == "ordered"
+            || (settings.wideOrder != "unordered" && defaultWideOrderedDQ(problem))
         // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
-        let turnSetting = settings.wideTurns
-        let wideTurns = turnSetting == "chunk" ? true : turnSetting == "tile" ? false : defaultWideChunkTurns(problem)
-        // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
-        let wideWriterSetting = settings.wideWriters
-        let wideWriters = wideWriterSetting == "2" ? 2 : wideWriterSetting == "1" ? 1 : defaultWideWriters(problem)
+        let wideTurns = settings.wideTurns == "chunk" ? true : settings.wideTurns == "tile" ? false : defaultWideChunkTurns(problem)
         return plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
-                    pipelinedS: pipelined, earlyDV: earlyDV, lateDK: lateDK, wideStages: wideStages,
-                    headGroup: headGroup, maskBranch: maskBranch, fastPasses: fastPasses, wideOrderedDQ: wideOrdered,
-                    wideChunkTurns: wideTurns, wideWriters: wideWriters,
+                    pipelinedS: S.flag(settings.pipelined, or: defaultPipelinedS(problem)), earlyDV: earlyDV,
+                    lateDK: S.flag(settings.lateDK, or: defaultLateDK(problem)),
+                    wideStages: S.count(settings.wideStages, or: defaultWideStages(problem)), headGroup: headGroup,
+                    maskBranch: S.flag(settings.maskBranch, or: defaultMaskBranch(problem)), fastPasses: fastPasses,
+                    wideOrderedDQ: wideOrdered, wideChunkTurns: wideTurns,
+                    // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
+                    wideWriters: S.count(settings.wideWriters, or: defaultWideWriters(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
                     pingPong: settings.pingPong == "1",
                     // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
                     // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
-                    earlyStats: settings.earlyStats == "1" ? true : settings.earlyStats == "0" ? false
-                        : defaultEarlyStats(problem),
-                    lateFence: settings.lateFence == "1" ? true : settings.lateFence == "0" ? false
-                        : defaultLateFence(problem),
+                    earlyStats: S.flag(settings.earlyStats, or: defaultEarlyStats(problem)),
+                    lateFence: S.flag(settings.lateFence, or: defaultLateFence(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
-                    wideQRing: settings.wideQRing == "1" ? true : settings.wideQRing == "0" ? false
-                        : defaultWideQRing(problem),
+                    wideQRing: S.flag(settings.wideQRing, or: defaultWideQRing(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
-                    wideStagedEpilogue: settings.wideEpilogue == "1" ? true : settings.wideEpilogue == "0" ? false
-                        : defaultWideStagedEpilogue(problem),
+                    wideStagedEpilogue: S.flag(settings.wideEpilogue, or: defaultWideStagedEpilogue(problem)),
                     persistentTiles: persistent,
                     // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
-                    precomputedDescriptors: settings.descriptors == "1" ? true
-                        : settings.descriptors == "0" ? false
-                        : defaultPrecomputedDescriptors(problem),
+                    precomputedDescriptors: S.flag(settings.descriptors, or: defaultPrecomputedDescriptors(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
-                    stagedEpilogue: settings.stagedEpilogue == "1" ? true
-                        : settings.stagedEpilogue == "0" ? false
-                        : defaultStagedEpilogue(problem))
+                    stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)))
     }
 }

@@ -100,8 +100,7 @@ extension CUDABackend {
         // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
         // (O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
         // with them the kernel also runs from 512 keys (``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``).
-        let fastSetting = knobs.fastPasses
-        let fastWanted = fastSetting == "1" ? true : fastSetting == "0" ? false : HopperBackwardDescriptor.defaultFastPasses(problem)
+        let fastWanted = HopperBackwardSettings.flag(knobs.fastPasses, or: HopperBackwardDescriptor.defaultFastPasses(problem))
         let fastPasses = fastWanted && Self.fastPassesFit(arguments, layout: layout)
         if setting != "1" && !(wide && knobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
             && !(fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem)) { return nil }
