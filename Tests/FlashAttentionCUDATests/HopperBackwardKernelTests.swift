@@ -400,96 +400,91 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
     return list
 }()
 
-/// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to (`HopperBackwardDescriptor.resolvedPlan`,
-/// what `CUDABackend.hopperBackwardPlan` launches, with no knob set): D = 192 / 256, each mask (windows route elsewhere),
-/// 512…32k keys, deterministic or not, both types, float32 dK / dV.
+/// The key/value kernel the defaults route each problem to (`HopperBackwardDescriptor.resolvedPlan`, what
+/// `CUDABackend.hopperBackwardPlan` launches, with no knob set and the fast passes where the problem takes them), skipping
+/// the problems the Hopper backward does not take.
+func hopperBackwardDefaultRoutes(_ problems: [BackwardProblem], l2CacheBytes: Int) -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    typealias H = HopperBackwardDescriptor
+    return problems.compactMap { p in
+        H.resolvedPlan(for: p, fastPasses: H.defaultFastPasses(p), l2CacheBytes: l2CacheBytes).map { (p, $0[1]) }
+    }
+}
+
+/// `kernels` without the names in `compiled` and without repeats, in order: the routed kernels a CI list has to add.
+func hopperBackwardUncompiled(_ kernels: [HopperBackwardDescriptor], besides compiled: [HopperBackwardDescriptor]) -> [HopperBackwardDescriptor] {
+    var names = Set(compiled.map(\.name))
+    return kernels.filter { names.insert($0.name).inserted }
+}
+
+/// `problem(type, gradient)` for both input types, with 16-bit (nil) and float32 dK / dV.
+func typeAndGradientProblems(_ problem: (ElementType, ElementType?) -> BackwardProblem) -> [BackwardProblem] {
+    [ElementType.bfloat16, .float16].flatMap { type in [ElementType?.none, .float32].map { problem(type, $0) } }
+}
+
+/// Every (problem, key/value kernel) the defaults route a tile D = 256 problem to: D = 192 / 256, each mask (windows route
+/// elsewhere), 512…32k keys, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
-    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    var problems: [BackwardProblem] = []
     for D in [192, 256] {
         for mask in KernelMask.allCases {
             for n in [512, 1000, 1024, 2047, 2048, 4096, 8192, 8193, 16384, 32768] {
                 for deterministic in [true, false] {
-                    for type in [ElementType.bfloat16, .float16] {
-                        for gradient in [ElementType?.none, .float32] {
-                            let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: mask,
-                                                    deterministic: deterministic, seqlenK: n)
-                            let fast = HopperBackwardDescriptor.defaultFastPasses(p)
-                            guard let plan = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: fast, l2CacheBytes: 50 << 20) else { continue }
-                            routes.append((p, plan[1]))
-                        }
+                    problems += typeAndGradientProblems {
+                        BackwardProblem(elementType: $0, dkType: $1, dvType: $1, headDim: D, mask: mask, deterministic: deterministic, seqlenK: n)
                     }
                 }
             }
         }
     }
-    return routes
+    return hopperBackwardDefaultRoutes(problems, l2CacheBytes: 50 << 20)
 }
 
 /// Every (problem, key/value kernel) the defaults route a causal tile D = 64 / 128 problem with many kv heads to
-/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21), as `CUDABackend.hopperBackwardPlan` picks them
-/// (`HopperBackwardDescriptor.resolvedPlan`) with no knob set and the fast passes on: D = 64 / 96 / 128, 4k…32k keys,
-/// 16 / 32 / 64 kv heads, deterministic or not, both types, float32 dK / dV.
+/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21): D = 64 / 96 / 128, 4k…32k keys, 16 / 32 / 64 kv
+/// heads, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardManyHeadsRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
-    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    var problems: [BackwardProblem] = []
     for D in [64, 96, 128] {
         for n in [4096, 8192, 16384, 16385, 32768] {
             for kvHeads in [16, 32, 64] {
                 for deterministic in [true, false] {
-                    for type in [ElementType.bfloat16, .float16] {
-                        for gradient in [ElementType?.none, .float32] {
-                            let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, mask: .causal,
-                                                    deterministic: deterministic, seqlenK: n, kvHeads: kvHeads)
-                            let fast = HopperBackwardDescriptor.defaultFastPasses(p)
-                            guard let plan = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: fast, l2CacheBytes: 50 << 20) else { continue }
-                            routes.append((p, plan[1]))
-                        }
+                    problems += typeAndGradientProblems {
+                        BackwardProblem(elementType: $0, dkType: $1, dvType: $1, headDim: D, mask: .causal, deterministic: deterministic,
+                                        seqlenK: n, kvHeads: kvHeads)
                     }
                 }
             }
         }
     }
-    return routes
+    return hopperBackwardDefaultRoutes(problems, l2CacheBytes: 50 << 20)
 }
 
 /// The routed many-heads kernels (``hopperBackwardManyHeadsRoutes()``) with head groups that no other list compiles, one each.
-let hopperBackwardManyHeadsRoutedVariants: [HopperBackwardDescriptor] = {
-    var names = Set((hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardStagedEpilogueVariants
-                     + hopperBackwardGroupedVariants + hopperBackwardGroupedTile128Variants).map(\.name))
-    var list: [HopperBackwardDescriptor] = []
-    for (_, kernel) in hopperBackwardManyHeadsRoutes() where kernel.headGroup > 0 && names.insert(kernel.name).inserted { list.append(kernel) }
-    return list
-}()
+let hopperBackwardManyHeadsRoutedVariants: [HopperBackwardDescriptor] = hopperBackwardUncompiled(
+    hopperBackwardManyHeadsRoutes().map(\.1).filter { $0.headGroup > 0 },
+    besides: hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardStagedEpilogueVariants
+        + hopperBackwardGroupedVariants + hopperBackwardGroupedTile128Variants)
 
 /// Every (problem, key/value kernel) the persistent-grid default routes to
 /// (``HopperBackwardDescriptor/defaultPersistentTiles(_:l2CacheBytes:)``, session 21, on an H200-class L2): non-deterministic
-/// unmasked D = 96 / 128 from 4k keys, both types, float32 dK / dV, as `CUDABackend.hopperBackwardPlan` picks them
-/// (`HopperBackwardDescriptor.resolvedPlan`) with no knob set.
+/// unmasked D = 96 / 128 from 4k keys, both types, float32 dK / dV.
 func hopperBackwardPersistentRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
-    var routes: [(BackwardProblem, HopperBackwardDescriptor)] = []
+    let h200 = 60 << 20
+    var problems: [BackwardProblem] = []
     for D in [96, 128] {
         for n in [2048, 4095, 4096, 8192, 16384, 32768] {
-            for type in [ElementType.bfloat16, .float16] {
-                for gradient in [ElementType?.none, .float32] {
-                    let p = BackwardProblem(elementType: type, dkType: gradient, dvType: gradient, headDim: D, deterministic: false, seqlenK: n,
-                                            kvHeads: 16)
-                    typealias H = HopperBackwardDescriptor
-                    guard H.defaultPersistentTiles(p, l2CacheBytes: 60 << 20),
-                          let plan = H.resolvedPlan(for: p, fastPasses: H.defaultFastPasses(p), l2CacheBytes: 60 << 20) else { continue }
-                    routes.append((p, plan[1]))
-                }
+            problems += typeAndGradientProblems {
+                BackwardProblem(elementType: $0, dkType: $1, dvType: $1, headDim: D, deterministic: false, seqlenK: n, kvHeads: 16)
             }
         }
     }
-    return routes
+    return hopperBackwardDefaultRoutes(problems.filter { HopperBackwardDescriptor.defaultPersistentTiles($0, l2CacheBytes: h200) },
+                                       l2CacheBytes: h200)
 }
 
 /// The routed persistent kernels (``hopperBackwardPersistentRoutes()``) no other list compiles, one each.
-let hopperBackwardPersistentRoutedVariants: [HopperBackwardDescriptor] = {
-    var names = Set((hopperBackwardPersistentVariants + hopperBackwardDescriptorVariants).map(\.name))
-    var list: [HopperBackwardDescriptor] = []
-    for (_, kernel) in hopperBackwardPersistentRoutes() where names.insert(kernel.name).inserted { list.append(kernel) }
-    return list
-}()
+let hopperBackwardPersistentRoutedVariants: [HopperBackwardDescriptor] = hopperBackwardUncompiled(
+    hopperBackwardPersistentRoutes().map(\.1), besides: hopperBackwardPersistentVariants + hopperBackwardDescriptorVariants)
 
 /// The wide kernels the other lists compile.
 var hopperBackwardCompiledWideVariants: [HopperBackwardDescriptor] {
@@ -499,12 +494,8 @@ var hopperBackwardCompiledWideVariants: [HopperBackwardDescriptor] {
 }
 
 /// The routed wide kernels (``hopperBackwardWideDefaultRoutes()``) no other list compiles, one each.
-let hopperBackwardWideRoutedVariants: [HopperBackwardDescriptor] = {
-    var names = Set(hopperBackwardCompiledWideVariants.map(\.name))
-    var list: [HopperBackwardDescriptor] = []
-    for (_, kernel) in hopperBackwardWideDefaultRoutes() where names.insert(kernel.name).inserted { list.append(kernel) }
-    return list
-}()
+let hopperBackwardWideRoutedVariants: [HopperBackwardDescriptor] = hopperBackwardUncompiled(
+    hopperBackwardWideDefaultRoutes().map(\.1), besides: hopperBackwardCompiledWideVariants)
 
 /// Tile D = 256 with head groups (session 20, `FLASH_ATTENTION_HOPPER_BWD_GROUP`): the arrival-order and ordered two-writer
 /// forms, unmasked and causal with the mask branch, with and without the staged epilogue.
