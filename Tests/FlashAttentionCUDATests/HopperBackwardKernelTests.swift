@@ -440,13 +440,13 @@ func hopperBackwardWideDefaultRoutes() -> [(BackwardProblem, HopperBackwardDescr
 }
 
 /// Every (problem, key/value kernel) the defaults route a causal tile D = 64 / 128 problem with many kv heads to
-/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, session 21): D = 64 / 96 / 128, 4k…32k keys, 16 / 32 / 64 kv
-/// heads, deterministic or not, both types, float32 dK / dV.
+/// (``HopperBackwardDescriptor/causalManyHeadsGroup(_:)``, sessions 21–22): D = 64 / 96 / 128, 2k…32k keys, 16 / 32 / 64 /
+/// 96 kv heads, deterministic or not, both types, float32 dK / dV.
 func hopperBackwardManyHeadsRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
     var problems: [BackwardProblem] = []
     for D in [64, 96, 128] {
-        for n in [4096, 8192, 16384, 16385, 32768] {
-            for kvHeads in [16, 32, 64] {
+        for n in [2048, 4095, 4096, 8192, 16384, 16385, 32768] {
+            for kvHeads in [16, 32, 64, 96] {
                 for deterministic in [true, false] {
                     problems += typeAndGradientProblems {
                         BackwardProblem(elementType: $0, dkType: $1, dvType: $1, headDim: D, mask: .causal, deterministic: deterministic,
@@ -887,7 +887,7 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 32768)) == 0)
     }
 
-    /// Causal tile D = 64 / 128 with many kv heads and long rows run head groups of 4 (session 21): exactly where
+    /// Causal tile D = 64 / 128 with many kv heads and long rows run head groups of 4 (sessions 21–22): exactly where
     /// ``HopperBackwardDescriptor/causalManyHeadsGroup(_:)`` says, on the kernel the rest of the defaults pick; unknown heads,
     /// unmasked rows (their own rule) and tile D = 256 are not touched.
     @Test func manyHeadsDefaultRoutes() throws {
@@ -895,7 +895,9 @@ struct HopperBackwardKernelTests {
         #expect(!routes.isEmpty)
         for (problem, kernel) in routes {
             let tile = HopperBackwardDescriptor.tileHeadDim(problem.headDim)
-            let grouped = tile == 128 ? problem.seqlenK >= 8192 && problem.kvHeads >= 32 : problem.seqlenK >= 16384 && problem.kvHeads >= 64
+            let grouped = tile == 128
+                ? (problem.seqlenK >= 8192 && problem.kvHeads >= 32) || (problem.seqlenK >= 4096 && problem.kvHeads >= 64)
+                : problem.seqlenK >= 16384 && problem.kvHeads >= 64
             #expect(HopperBackwardDescriptor.causalManyHeadsGroup(problem) == grouped, "\(kernel.name)")
             #expect(kernel.headGroup == (grouped ? 4 : 0) && kernel.name.contains("_g4_") == grouped, "\(kernel.name)")
         }
@@ -905,6 +907,10 @@ struct HopperBackwardKernelTests {
         #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 64, mask: .causal, seqlenK: 16384,
                                                                           kvHeads: 32)) == 0)
         #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, seqlenK: 2048, kvHeads: 64)) == 0)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 4096,
+                                                                          kvHeads: 64)) == 4)
+        #expect(HopperBackwardDescriptor.defaultHeadGroup(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, seqlenK: 4096,
+                                                                          kvHeads: 32)) == 0)
         #expect(!HopperBackwardDescriptor.causalManyHeadsGroup(BackwardProblem(elementType: .bfloat16, headDim: 256, mask: .causal,
                                                                                 seqlenK: 16384, kvHeads: 64)))
     }

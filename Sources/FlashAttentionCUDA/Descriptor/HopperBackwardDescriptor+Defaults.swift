@@ -301,7 +301,7 @@ extension HopperBackwardDescriptor {
     }
 
     /// Whether a causal tile D = 64 / 128 problem runs head groups of 4 (``headGroup``) instead of the 3-D grid: tile D = 128
-    /// from 8192 keys with 32 or more kv heads, tile D = 64 from 16384 keys with 64 or more.
+    /// from 8192 keys with 32 or more kv heads or from 4096 keys with 64 or more, tile D = 64 from 16384 keys with 64 or more.
     ///
     /// The 3-D grid runs kv heads fastest, so the resident CTAs hold only 132 / H key blocks of each head, and with many heads
     /// each head's Q, dO and dQ accumulator stream through L2 for a handful of CTAs: the same cliff as the wide kernel's
@@ -313,11 +313,15 @@ extension HopperBackwardDescriptor {
     /// 2k × 8 H = 32 407 / 385 → 341 / 341; tile D = 64 16k H = 32 463 / 450 → 442 / 434, 8k × 2 H = 32 421 / 387 → 366 / 359,
     /// 4k × 4 H = 64 389 / 367 → 334 / 323. At the reference grid's tile D = 128 H = 16 causal, sustained 2.5 s windows
     /// (`hopper_bwd21.py`) read 16k 1.004–1.011, 8k 1.004–1.008 with bursts 0.98–0.99, 4k 0.991–0.996: not there.
+    /// Session 22 (H200, `next_s22.sh` / `next_s22b.sh`, the same per-call medians, mirrored): tile D = 128 causal 4k × 4 with
+    /// H = 64 441 / 433 → 501 / 481 and 451 / 444 → 493 / 496 (+11 %), H = 96 341 / 339 → 477 / 468 (+39 %: the cliff deepens
+    /// with the heads), H = 32 448 / 456 → 475 / 449 (mixed: not taken); 2k × 8 H = 64 386 / 374 → 395 / 387 (+3 %, not taken).
+    /// Float64 dQ / dK / dV on the 4k route (4096² H = 64, 4100 × 4000 GQA 128 / 64) 4 / 4.
     /// Unknown kv heads (0: a problem built without a layout) keep the 3-D grid.
     public static func causalManyHeadsGroup(_ problem: BackwardProblem) -> Bool {
         guard problem.mask == .causal else { return false }
         switch tileHeadDim(problem.headDim) {
-        case 128: return problem.seqlenK >= 8192 && problem.kvHeads >= 32
+        case 128: return (problem.seqlenK >= 8192 && problem.kvHeads >= 32) || (problem.seqlenK >= 4096 && problem.kvHeads >= 64)
         case 64: return problem.seqlenK >= 16384 && problem.kvHeads >= 64
         default: return false
         }
