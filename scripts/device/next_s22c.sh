@@ -5,10 +5,14 @@
 #   2. float64 dQ / dK / dV causal persistent: 8192², 8300 × 8200 GQA, 4000 × 3000 GQA (1000 rows see no key), 3000 × 4096
 #      GQA, 16384²; the grid capped to 7 CTAs at 4100 × 4000 and 1000 × 1300; check-dense D = 128 non-deterministic forced
 #      (and capped to 5 CTAs); memcheck + racecheck at 300 × 8300 GQA and 1300 × 1000 causal;
-#   3. sustained windows at causal D = 128 4k / 8k / 16k: the default (O) against the persistent grid (P).
+#   3. sustained windows at causal D = 128 4k / 8k / 16k: the default (O) against the persistent grid (P), and the forms in
+#      S22C_FORMS (default O,P).
 #   usage on the device: bash scripts/device/next_s22c.sh   (carry .device-me)
+#   The fifth call ran it again on a build with the balanced pair order (docs/performance.md, "Session 22", part 3):
+#   S22C_TAG=n22e S22C_FORMS=O,P,U bash scripts/device/next_s22c.sh   (U: arrival-order dQ alone)
 set -uo pipefail
-RESULT=${OUT:-/tmp/out}; L=/tmp/n22c; LOG=$L/logs; mkdir -p "$RESULT" $LOG
+F=${S22C_FORMS:-O,P}; TAG=${S22C_TAG:-n22c}
+RESULT=${OUT:-/tmp/out}; L=/tmp/$TAG; LOG=$L/logs; mkdir -p "$RESULT" $LOG
 T0=$(date +%s); el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 gunzip -c .device-me/flash-attn.gz > /tmp/fa.tmp && chmod +x /tmp/fa.tmp && mv /tmp/fa.tmp /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python
@@ -40,8 +44,8 @@ for f in $LOG/*.txt; do
 done
 grep -h "^FAIL" $LOG/*.txt | head -5
 el "checks"
-HB21_D=128 HB21_POINTS="4096,1:O,P;8192,1:O,P;16384,1:O,P" timeout 220 python3 scripts/device/hopper_bwd21.py --out $L/sw --seconds 2.5 \
-  --windows 2 --rounds 2 --budget 170 --end 200 > $L/sweep.txt 2>&1
+HB21_D=128 HB21_POINTS="4096,1:$F;8192,1:$F;16384,1:$F" timeout 260 python3 scripts/device/hopper_bwd21.py --out $L/sw --seconds 2.5 \
+  --windows 2 --rounds 2 --budget 200 --end 240 > $L/sweep.txt 2>&1
 sed -n '/^Summary/,$p' $L/sweep.txt
 el "sustained"
-(cd $L && tar czf "$RESULT/n22c.tgz" logs sw sweep.txt 2>/dev/null)
+(cd $L && tar czf "$RESULT/$TAG.tgz" logs sw sweep.txt 2>/dev/null)
