@@ -108,14 +108,14 @@ extension CUDABackend {
         guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 63) / 64 <= 65535, layout.kvHeads > 0,
               Self.tensorMapsFit(arguments, layout: layout) else { return nil }
-        // The linear grids count their blocks in an int: the persistent tile count (128-key tiles) and the grouped order's
-        // blocks (128 keys, 64 at tile D = 256) must fit.
+        // The linear grids count their blocks in an int: the grouped order's blocks (128 keys, 64 at tile D = 256) and the
+        // persistent grid's tiles (tile D = 128 only, so the same 128-key count) must fit.
         let keysPerBlock = wide ? 64 : 128
-        let tiles128 = layout.kvHeads * ((layout.seqlenK + 127) / 128) * layout.batch
         let blocks = layout.kvHeads * ((layout.seqlenK + keysPerBlock - 1) / keysPerBlock) * layout.batch
+        let fits = blocks <= Int(Int32.max)
         return HopperBackwardDescriptor.resolvedPlan(for: problem, settings: knobs, fastPasses: fastPasses,
                                                      l2CacheBytes: context.device.l2CacheBytes,
-                                                     persistentTilesFit: tiles128 <= Int(Int32.max), linearGridFits: blocks <= Int(Int32.max))
+                                                     persistentTilesFit: fits, linearGridFits: fits)
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned
