@@ -157,6 +157,40 @@ let hopperBackwardPersistentVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The dependent dQ conversion (FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1, session 23): ordered dQ at tile D = 64 and 128 — the
+/// unmasked and causal defaults with one and two dQ buffers, head groups, both input types, float32 gradients — and both
+/// conversion passes, unmasked and causal.
+let hopperBackwardDependentConvertVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        for buffers in [1, 2] {
+            let w = buffers == 2 ? 2 : 1
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: buffers, dqWriters: w, earlyDV: true,
+                                                 lateDK: true, maskBranch: true, precomputedDescriptors: true, stagedEpilogue: true,
+                                                 dependentConvert: true))
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: buffers, dqWriters: w,
+                                                 earlyDV: true, lateDK: true, maskBranch: true, precomputedDescriptors: true,
+                                                 stagedEpilogue: true, dependentConvert: true))
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: .causal, maskBranch: true,
+                                             precomputedDescriptors: true, stagedEpilogue: true, dependentConvert: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             headGroup: 4, maskBranch: true, precomputedDescriptors: true, dependentConvert: true))
+        for tile in [64, 128] {
+            for fast in [false, true] {
+                for mask in [KernelMask.none, .causal] {
+                    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: tile, mask: mask, fastPasses: fast,
+                                                         dependentConvert: true))
+                }
+            }
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqType: .float32, dkType: .float32, dvType: .float32,
+                                         dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true, dependentConvert: true))
+    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32, headDim: 128, dependentConvert: true))
+    return list
+}()
+
 /// Tile D = 128's dK/dV staged through the Q/dO ring (FLASH_ATTENTION_HOPPER_BWD_EPI=1, session 13, hopbwd17):
 /// every form the runtime can pick with it — the unmasked (early dV + late dK, precomputed descriptors) and causal
 /// defaults with one and two dQ buffers, ordered and arrival order, both input types, mixed 16-bit gradients,
@@ -1172,6 +1206,69 @@ struct HopperBackwardKernelTests {
         let ordered = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), persistentTiles: true))
         #expect(!ordered[1].persistentTiles, "ordered dQ keeps the one-tile grid")
         #expect(hopperBackwardPersistentVariants.allSatisfy { $0.invalidReason == nil && $0.persistentTiles })
+    }
+
+    /// The dependent dQ conversion (session 23): named apart on both passes it changes (the conversion pass by its mask too),
+    /// valid only with ordered dQ at tile D = 64/128, carried by the plan to both only there; the key/value kernel lets its
+    /// dependents launch, the conversion pass waits on each tile's turn counter and on the key/value grid at its end, and the
+    /// sources without it have none of it.
+    @Test func dependentConvert() throws {
+        let kv = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          dependentConvert: true)
+        #expect(kv.invalidReason == nil && kv.name.hasSuffix("_dqbuf2_w2_edv_ldk_dc_sm_90a"))
+        let text = try HopperBackwardKernel(descriptor: kv).source
+        #expect(text.contains("griddepcontrol.launch_dependents;"))
+        var plainKV = kv
+        plainKV.dependentConvert = false
+        let plainKVText = try HopperBackwardKernel(descriptor: plainKV).source
+        #expect(!plainKVText.contains("griddepcontrol"))
+        let convert = HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 128, mask: .causal, fastPasses: true,
+                                               dependentConvert: true)
+        #expect(convert.name.hasSuffix("_v_dc_causal_sm_90a"))
+        let convertText = try HopperBackwardKernel(descriptor: convert).source
+        #expect(convertText.contains("while (ld_acquire(sem) < expect)") && convertText.contains("griddepcontrol.wait;")
+                && convertText.contains("constexpr bool CAUSAL = true;"))
+        var plainConvert = convert
+        plainConvert.dependentConvert = false
+        plainConvert.mask = .none
+        let plainConvertText = try HopperBackwardKernel(descriptor: plainConvert).source
+        #expect(!plainConvertText.contains("griddepcontrol") && !plainConvertText.contains("ld_acquire"))
+        #expect(!HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, dependentConvert: true).dependentConvert)
+        for bad in [HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dependentConvert: true),
+                    HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, dependentConvert: true),
+                    HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, dependentConvert: true)] {
+            #expect(bad.invalidReason != nil, "\(bad.name)")
+        }
+        #expect(hopperBackwardDependentConvertVariants.allSatisfy { $0.invalidReason == nil && $0.dependentConvert })
+        // The route: both passes where the form applies (the conversion pass with the problem's mask), neither elsewhere,
+        // nothing unless asked for.
+        let knob = HopperBackwardSettings(dependentConvert: "1")
+        for (d, mask, keys) in [(128, KernelMask.none, 1024), (128, .causal, 1024), (64, .causal, 2048), (96, .none, 8192)] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: true, seqlenK: keys)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(plan[1].dependentConvert && plan[2].dependentConvert && plan[2].mask == mask && !plan[0].dependentConvert, "\(d) \(mask)")
+            let off = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: HopperBackwardSettings(dependentConvert: "0"),
+                                                                          fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(!off[1].dependentConvert && !off[2].dependentConvert && off[2].mask == .none)
+            // Unset: on up to 2048 keys (where it was timed).
+            let unset = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(unset[1].dependentConvert == (keys <= 2048) && unset[2].dependentConvert == (keys <= 2048))
+        }
+        let persistent = try #require(HopperBackwardDescriptor.resolvedPlan(
+            for: BackwardProblem(elementType: .bfloat16, headDim: 128, deterministic: false, seqlenK: 8192), settings: knob,
+            fastPasses: true, l2CacheBytes: 60 << 20))
+        #expect(persistent[1].persistentTiles && !persistent[1].dependentConvert && !persistent[2].dependentConvert,
+                "arrival order: its counters count reads, not completed adds")
+        let wide = try #require(HopperBackwardDescriptor.resolvedPlan(
+            for: BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 1024), settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
+        #expect(!wide[1].dependentConvert && !wide[2].dependentConvert)
+    }
+
+    /// Every dependent-conversion variant compiles for sm_90a with NVRTC: no spills, no stack frame, no serialized wgmma, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardDependentConvertVariants.map { HopperBackwardCase(descriptor: $0) })
+    func dependentConvertVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// Every persistent variant compiles for sm_90a with NVRTC: no spills, no stack frame, no

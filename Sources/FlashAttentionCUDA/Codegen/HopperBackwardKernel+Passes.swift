@@ -128,7 +128,7 @@ extension HopperBackwardKernel {
         \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
             const int m_block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
-            const i64 tile = ((i64)h * p.batch + b) * m_blocks + m_block;
+            const i64 tile = ((i64)h * p.batch + b) * m_blocks + m_block;\(dependentConvertWait)
             const bool reached = ((const int*)p.dq_sem)[tile] > 0;
             const float4* src = (const float4*)((const float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM));
             dq_t* dq_seq = (dq_t*)p.dq + (i64)b * p.dq_batch_stride + (i64)h * p.dq_head_stride;
@@ -142,7 +142,7 @@ extension HopperBackwardKernel {
                     if (i0 < p.seqlen_q) store_dq2(dq_seq + (i64)i0 * p.dq_row_stride + col, v.x * p.grad_scale, v.y * p.grad_scale);
                     if (i0 + 8 < p.seqlen_q) store_dq2(dq_seq + (i64)(i0 + 8) * p.dq_row_stride + col, v.z * p.grad_scale, v.w * p.grad_scale);
                 }
-            }
+            }\(dependentConvertEnd)
         }
         """
     }
@@ -161,7 +161,7 @@ extension HopperBackwardKernel {
             __shared__ __align__(16) dq_t tile_s[BLOCK_M * PITCH];
             const int m_block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
             const int m_blocks = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M;
-            const i64 tile = ((i64)h * p.batch + b) * m_blocks + m_block;
+            const i64 tile = ((i64)h * p.batch + b) * m_blocks + m_block;\(dependentConvertWait)
             const bool reached = ((const int*)p.dq_sem)[tile] > 0;
             const float4* __restrict__ src = (const float4*)((const float*)p.dq_accum + tile * (BLOCK_M * HEAD_DIM));
             float4 v[PER_THREAD];
@@ -185,7 +185,7 @@ extension HopperBackwardKernel {
                 const int i = m_block * BLOCK_M + row;
                 if (i < p.seqlen_q && col < p.head_dim)
                     *(uint4*)(dq_seq + (i64)i * p.dq_row_stride + col) = *(const uint4*)(tile_s + row * PITCH + col);
-            }
+            }\(dependentConvertEnd)
         }
         """
     }

@@ -78,7 +78,9 @@ public struct HopperBackwardKernel: Sendable {
         ]
         switch d.pass {
         case .preprocess: parts.append(preprocessKernel)
-        case .convertDQ: parts.append(convertKernel)
+        case .convertDQ:
+            if d.dependentConvert { parts.append(dependentConvertHelpers) }
+            parts.append(convertKernel)
         case .keyValue where d.headDim == 256: parts += [asyncHelpers, wideWrappers, wideKeyValueKernel]
         case .keyValue:
             parts += [asyncHelpers, wgmmaWrappers]
@@ -126,7 +128,7 @@ public struct HopperBackwardKernel: Sendable {
     private var keyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
-        \(Self.entryPoint)(const __grid_constant__ HopperBwdParams hp) {
+        \(Self.entryPoint)(const __grid_constant__ HopperBwdParams hp) {\(launchDependents)
             const BackwardParams& p = hp.p;
             extern __shared__ __align__(1024) unsigned char smem_raw[];
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);

@@ -503,4 +503,15 @@ extension HopperBackwardDescriptor {
     static func causalTile128ProductOrder(_ problem: BackwardProblem) -> Bool {
         problem.mask == .causal && tileHeadDim(problem.headDim) == 128 && problem.seqlenK >= 1024 && problem.seqlenK <= 16384
     }
+
+    /// Whether the conversion pass launches as a programmatic dependent of the key/value kernel (``dependentConvert``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPCVT` is unset: wherever it applies (tile D = 64/128, ordered dQ, so not the persistent
+    /// grid) up to 2048 keys, where it was timed. H200, session 23 (scripts/device/next_s23f.sh, `hopper_bwd21.py` sustained
+    /// 2.5 s windows and bursts, bf16 and fp16, forced against the shipped kernel): D = 128 unmasked 512 1.005–1.013
+    /// (bursts 1.013–1.039), 1k 1.003–1.007, 2k 1.001–1.005; causal 512 0.991–1.017 (bursts 1.024–1.029), 1k 1.004–1.011;
+    /// D = 64 causal 512 1.007–1.014, 1k 1.003–1.006. The pass had taken 10–13 % of the kernel time at 512 keys, 4 % at 2k,
+    /// 2 % at 4k (bwd_split_s23.py). dQ / dK / dV bitwise equal to the plain pass (bwd_ec_check_s23.py, 20 cases).
+    public static func defaultDependentConvert(_ problem: BackwardProblem) -> Bool {
+        tileHeadDim(problem.headDim) != 256 && problem.seqlenK <= 2048
+    }
 }

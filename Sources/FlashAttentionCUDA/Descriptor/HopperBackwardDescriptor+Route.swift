@@ -50,6 +50,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     public var descriptors: String?
     /// `FLASH_ATTENTION_HOPPER_BWD_EPI`
     public var stagedEpilogue: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPCVT`
+    public var dependentConvert: String?
 
     public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
                 pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
@@ -57,7 +59,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
                 fastPasses: String? = nil, wideOrder: String? = nil, wideTurns: String? = nil,
                 wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
                 wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
-                persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil) {
+                persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil,
+                dependentConvert: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -81,6 +84,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.persist = persist
         self.descriptors = descriptors
         self.stagedEpilogue = stagedEpilogue
+        self.dependentConvert = dependentConvert
     }
 
     /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
@@ -152,6 +156,9 @@ extension HopperBackwardDescriptor {
                     // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
                     precomputedDescriptors: S.flag(settings.descriptors, or: defaultPrecomputedDescriptors(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
-                    stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)))
+                    stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)),
+                    // `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the conversion pass as a programmatic dependent of the key/value
+                    // kernel, waiting on each tile's turn counter (session 23), where its form applies.
+                    dependentConvert: S.flag(settings.dependentConvert, or: defaultDependentConvert(problem)))
     }
 }

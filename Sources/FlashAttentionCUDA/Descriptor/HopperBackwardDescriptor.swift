@@ -183,6 +183,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// On by default at tile D = 128 (session 13, hopbwd17) and tile D = 64 (session 14, hopbwd19) up to 4k keys, causal
     /// up to 8k (``defaultStagedEpilogue(_:)``).
     public var stagedEpilogue: Bool = false
+    /// Tile D = 64/128 with ordered dQ (key/value and dQ conversion passes): the conversion pass launches as a programmatic
+    /// dependent of the key/value kernel (which executes `griddepcontrol.launch_dependents` as it starts), so its blocks
+    /// start on the multiprocessors the key/value kernel's last wave leaves idle. Each waits until its tile's turn counter
+    /// reaches the count of key blocks that see the query block (ordered adds pass the turn once their add has completed
+    /// and been released), converts, and ends in `griddepcontrol.wait`, so the pass completes only once the key/value
+    /// kernel has (its dK and dV). The conversion pass took 10–13 % of the backward's kernel time at 512 keys on the H200
+    /// (session 23: 50 µs of 491 at D = 128), after the key/value kernel's tail. The conversion pass's descriptor carries
+    /// the mask (the causal count). On by default up to 2048 keys (``defaultDependentConvert(_:)``, which has the timings); `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=0|1` turns it off or on.
+    public var dependentConvert: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -191,7 +200,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
                 lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
-                precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false) {
+                precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false, dependentConvert: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -222,6 +231,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.persistentTiles = persistentTiles && pass == .keyValue
         self.precomputedDescriptors = precomputedDescriptors && pass == .keyValue
         self.stagedEpilogue = stagedEpilogue && pass == .keyValue
+        self.dependentConvert = dependentConvert && pass != .preprocess
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -334,6 +344,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             // (session 14): its two warpgroups' dK and dV (32 KB) fit Q's two 16 KB stages.
             return "the staged dK/dV epilogue is generated for tile D = 64/128 with 16-bit dK and dV, one tile per CTA"
         }
+        if dependentConvert && (headDim == 256 || (pass == .keyValue && (!orderedDQ || persistentTiles))) {
+            return "the dependent dQ conversion is generated for tile D = 64/128 with ordered dQ (its turn counters count completed adds)"
+        }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -357,7 +370,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             earlyStats: Bool = false, lateFence: Bool = false,
                             wideQRing: Bool = false,
                             wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
-                            precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false) -> [HopperBackwardDescriptor]? {
+                            precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false,
+                            dependentConvert: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -387,6 +401,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         // Session 8 (hopbwd15): persistent tiles at tile D = 128 with the late dK and arrival-order dQ only
         // (no head groups: its own order).
         let persistent = persistentTiles && tile == 128 && problem.mask == .none && lateDK && !orderedDQ && !pipelinedS && !pingPong
+        // Session 23: the dependent conversion where the turn counters count completed adds (ordered dQ), else ignored.
+        let dependent = dependentConvert && orderedDQ && !persistent
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
                                      fastPasses: fastPasses),
@@ -404,9 +420,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      // Session 13 (hopbwd17): tile D = 128, 16-bit dK/dV, one tile per CTA; session 14
                                      // (hopbwd19): tile D = 64 too.
                                      stagedEpilogue: stagedEpilogue && !persistent
-                                         && problem.dkType != .float32 && problem.dvType != .float32),
+                                         && problem.dkType != .float32 && problem.dvType != .float32,
+                                     dependentConvert: dependent),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
-                                     fastPasses: fastPasses),
+                                     mask: dependent ? problem.mask : .none, fastPasses: fastPasses, dependentConvert: dependent),
         ]
         // A knob setting the tile cannot take (a shared-memory layout over the limit) leaves
         // the problem on the other kernels.
@@ -426,6 +443,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         case .convertDQ:
             parts += ["dqcvt", Self.typeName(elementType), "dq" + Self.typeName(dqType), "d\(headDim)"]
             if fastPasses { parts.append("v") }
+            if dependentConvert { parts.append(mask == .causal ? "dc_causal" : "dc") }
         case .keyValue:
             parts += ["dkdv", Self.typeName(elementType)]
             if dkType != elementType { parts.append("dk" + Self.typeName(dkType)) }
@@ -450,6 +468,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if persistentTiles { parts.append("pt") }
             if precomputedDescriptors { parts.append("pd") }
             if stagedEpilogue { parts.append("ste") }
+            if dependentConvert { parts.append("dc") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -39,7 +39,8 @@ extension HopperBackwardSettings {
         lateFence: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LATEFENCE"),
         persist: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST"),
         descriptors: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC"),
-        stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI")
+        stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI"),
+        dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT")
     )
 }
 
@@ -86,6 +87,9 @@ extension CUDABackend {
     /// on the 3-D grid; unset, ``HopperBackwardDescriptor/defaultHeadGroup(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_MASKBRANCH=1` evaluates the mask only on edge steps (every tile), `=0` on every step;
     /// unset, ``HopperBackwardDescriptor/defaultMaskBranch(_:)``.
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the dQ conversion pass as a programmatic dependent of the key/value kernel,
+    /// waiting on each tile's turn counter (``HopperBackwardDescriptor/dependentConvert``; ordered dQ at tile D = 64/128);
+    /// unset, ``HopperBackwardDescriptor/defaultDependentConvert(_:)`` (up to 2048 keys).
     /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
     /// forms (every tile; a float32 dQ at tile D = 256 keeps the plain conversion) and, at tile
     /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``
@@ -218,8 +222,15 @@ extension CUDABackend {
                 grid: grid, block: (kv.threads, 1, 1),
                 sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
                 parameters: HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p))
-            try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
-                                        stream: stream, parameters: p.packed())
+            if plan[2].dependentConvert {
+                // Its blocks wait on the turn counters, and its last instruction on the key/value grid: correct as a plain
+                // launch too (where the driver refuses the dependent one).
+                try convert.function.launchAllowingDependence(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1),
+                                                              sharedMemoryBytes: 0, stream: stream, parameters: p.packed())
+            } else {
+                try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                            stream: stream, parameters: p.packed())
+            }
         }
     }
 }
