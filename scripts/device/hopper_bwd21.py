@@ -54,6 +54,15 @@ IMPLS = {
     "P": {f"{B_}_PERSIST": "1", f"{B_}_GROUP": "0"},            # the persistent 132-CTA grid (arrival-order dQ)
     "PP": {f"{B_}_PINGPONG": "1"},                              # out-of-phase consumers
     "NP": {f"{B_}_PERSIST": "0"},                               # unmasked from 4k on an H200: the form before the persistent default
+    # (Session 23: the key/value kernel's idle warps convert earlier batches' finished dQ tiles; the conversion pass skips them.)
+    # (Session 23. U0: the 3-D grid in arrival order; KP: the same with key blocks paired in two-CTA clusters; EC: the early
+    # conversion in the key/value kernel's idle warps. KP and EC need the patches in /work/notes/s23 (docs/performance.md,
+    # "Session 23"); their knobs do nothing in the tree. DC: the conversion pass as a programmatic dependent, =0 turns it off.)
+    "U0": {f"{B_}_DQ": "unordered", f"{B_}_PERSIST": "0", f"{B_}_GROUP": "0"},
+    "KP": {f"{B_}_DQ": "unordered", f"{B_}_PERSIST": "0", f"{B_}_GROUP": "0", f"{B_}_PAIR": "1"},
+    "EC": {f"{B_}_EARLYCVT": "1"},
+    "DC": {f"{B_}_DEPCVT": "1"},
+    "NDC": {f"{B_}_DEPCVT": "0"},
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is

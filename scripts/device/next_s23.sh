@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# NEEDS the paired-key-block source change (not in the tree: docs/performance.md, "Session 23", part 2).
 # Session 23, first call (H200): paired key blocks (`HopperBackwardDescriptor.pairedKeyBlocks`, FLASH_ATTENTION_HOPPER_BWD_PAIR=1):
 # key blocks 2j, 2j + 1 of a head as one two-CTA cluster, the odd CTA's dQ_partial stored into the even CTA's staging through
 # distributed shared memory, one bulk add per pair and step (unmasked tile D = 128, arrival-order dQ, the 3-D grid).
