@@ -9,13 +9,6 @@ extension HopperBackwardKernel {
         return "\n    asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");   // the dependent conversion pass may start"
     }
 
-    /// The conversion pass's helpers: the acquire load of a turn counter.
-    var dependentConvertHelpers: String {
-        """
-        FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
-        """
-    }
-
     /// Ahead of the tile's reads: wait until the key blocks that see this query block (0 … expect − 1: the ordered turn
     /// passes in key-block order, each after its add completed) have all added. Thread 0 polls; after the barrier every
     /// thread acquires the counter itself, so its reads of the accumulator follow the adds.

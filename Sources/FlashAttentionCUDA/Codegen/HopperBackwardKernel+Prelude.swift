@@ -121,7 +121,7 @@ extension HopperBackwardKernel {
         FA_DEVICE void bulk_wait_one() { asm volatile("cp.async.bulk.wait_group 1;\\n" ::: "memory"); }
         FA_DEVICE void fence_async_global() { asm volatile("fence.proxy.async.global;\\n" ::: "memory"); }
         FA_DEVICE void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\\n" ::: "memory"); }
-        FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
+        \(Self.acquireLoad)
         FA_DEVICE void red_relaxed_inc(int* p) { asm volatile("red.relaxed.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
         FA_DEVICE void red_release_inc(int* p) { asm volatile("red.release.gpu.global.add.s32 [%0], 1;\\n" :: "l"(p) : "memory"); }
         FA_DEVICE void st_shared_u32(u32 a, u32 v) { asm volatile("st.shared.b32 [%0], %1;\\n" :: "r"(a), "r"(v) : "memory"); }
@@ -130,6 +130,11 @@ extension HopperBackwardKernel {
         }
         """
     }
+
+    /// The acquire load of a dQ turn counter (the writers' turn waits, the dependent conversion's wait).
+    static let acquireLoad = """
+        FA_DEVICE int ld_acquire(const int* p) { int v; asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\\n" : "=r"(v) : "l"(p) : "memory"); return v; }
+        """
 
     /// The wgmma wrappers, every accumulator register named, and `touch` fences that keep the
     /// compiler from reading accumulators before `wgmma.wait_group`.

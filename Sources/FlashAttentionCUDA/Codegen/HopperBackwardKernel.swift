@@ -79,7 +79,7 @@ public struct HopperBackwardKernel: Sendable {
         switch d.pass {
         case .preprocess: parts.append(preprocessKernel)
         case .convertDQ:
-            if d.dependentConvert { parts.append(dependentConvertHelpers) }
+            if d.dependentConvert { parts.append(Self.acquireLoad) }   // its wait on the turn counters
             parts.append(convertKernel)
         case .keyValue where d.headDim == 256: parts += [asyncHelpers, wideWrappers, wideKeyValueKernel]
         case .keyValue:
