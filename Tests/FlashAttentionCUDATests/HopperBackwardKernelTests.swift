@@ -191,6 +191,37 @@ let hopperBackwardDependentConvertVariants: [HopperBackwardDescriptor] = {
     return list
 }()
 
+/// The key/value kernel as a dependent of the preprocess (FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=1, session 24): the unmasked
+/// and causal tile D = 128 defaults (with the dependent conversion), tile D = 64, head groups, arrival-order dQ, float32
+/// gradients, both input types; and the preprocess in its plain and fast forms.
+let hopperBackwardDependentStatsVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for type in [ElementType.bfloat16, .float16] {
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             maskBranch: true, precomputedDescriptors: true, stagedEpilogue: true,
+                                             dependentConvert: true, dependentStats: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, mask: .causal, dqBuffers: 2, dqWriters: 2,
+                                             earlyDV: true, lateDK: true, maskBranch: true, precomputedDescriptors: true,
+                                             stagedEpilogue: true, dependentConvert: true, dependentStats: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, mask: .causal, maskBranch: true,
+                                             precomputedDescriptors: true, stagedEpilogue: true, dependentStats: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 64, maskBranch: true,
+                                             precomputedDescriptors: true, dependentStats: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                             headGroup: 4, maskBranch: true, precomputedDescriptors: true, dependentStats: true))
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, orderedDQ: false, dqBuffers: 2, earlyDV: true,
+                                             lateDK: true, maskBranch: true, precomputedDescriptors: true, dependentStats: true))
+        for tile in [64, 128] {
+            for fast in [false, true] {
+                list.append(HopperBackwardDescriptor(pass: .preprocess, elementType: type, headDim: tile, fastPasses: fast, dependentStats: true))
+            }
+        }
+    }
+    list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqType: .float32, dkType: .float32, dvType: .float32,
+                                         dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true, dependentStats: true))
+    return list
+}()
+
 /// Tile D = 128's dK/dV staged through the Q/dO ring (FLASH_ATTENTION_HOPPER_BWD_EPI=1, session 13, hopbwd17):
 /// every form the runtime can pick with it — the unmasked (early dV + late dK, precomputed descriptors) and causal
 /// defaults with one and two dQ buffers, ordered and arrival order, both input types, mixed 16-bit gradients,
@@ -1262,6 +1293,72 @@ struct HopperBackwardKernelTests {
         let wide = try #require(HopperBackwardDescriptor.resolvedPlan(
             for: BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 1024), settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
         #expect(!wide[1].dependentConvert && !wide[2].dependentConvert)
+    }
+
+    /// The key/value kernel as a dependent of the preprocess (session 24): named apart on both passes it changes, valid only at
+    /// tile D = 64/128 and not on the conversion pass; the preprocess lets its dependents launch, the key/value producer waits
+    /// ahead of its first L/D load (after its K, V, Q and dO loads) and thread 0 at the end; the plan carries it to both passes
+    /// where it applies; the sources without it have none of it.
+    @Test func dependentStats() throws {
+        let kv = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true,
+                                          dependentStats: true)
+        #expect(kv.invalidReason == nil && kv.name.hasSuffix("_dqbuf2_w2_edv_ldk_ds_sm_90a"))
+        let text = try HopperBackwardKernel(descriptor: kv).source
+        let wait = try #require(text.range(of: "if (step == 0) asm volatile(\"griddepcontrol.wait;\""))
+        let firstQ = try #require(text.range(of: "tma_load(sQ"))
+        let firstL = try #require(text.range(of: "bulk_load(sL"))
+        #expect(firstQ.lowerBound < wait.lowerBound && wait.lowerBound < firstL.lowerBound, "K/V/Q/dO ahead of the wait, L/D after it")
+        #expect(text.contains("if (threadIdx.x == 0) asm volatile(\"griddepcontrol.wait;\""))
+        #expect(!text.contains("griddepcontrol.launch_dependents"), "no dependent conversion here")
+        var plainKV = kv
+        plainKV.dependentStats = false
+        #expect(!(try HopperBackwardKernel(descriptor: plainKV).source).contains("griddepcontrol"))
+        for fast in [false, true] {
+            let pre = HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, fastPasses: fast, dependentStats: true)
+            #expect(pre.invalidReason == nil && pre.name.hasSuffix("_ds_sm_90a"), "\(pre.name)")
+            #expect((try HopperBackwardKernel(descriptor: pre).source).contains("griddepcontrol.launch_dependents;"))
+            var plainPre = pre
+            plainPre.dependentStats = false
+            #expect(!(try HopperBackwardKernel(descriptor: plainPre).source).contains("griddepcontrol"))
+        }
+        #expect(!HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, dependentStats: true).dependentStats)
+        #expect(HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, dependentStats: true).invalidReason != nil)
+        #expect(hopperBackwardDependentStatsVariants.allSatisfy { $0.invalidReason == nil && $0.dependentStats })
+        let knob = HopperBackwardSettings(dependentStats: "1")
+        for (d, mask, keys, det) in [(128, KernelMask.none, 1024, true), (128, .causal, 4096, false), (64, .none, 8192, false)] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: det, seqlenK: keys)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(plan[0].dependentStats && plan[1].dependentStats && !plan[2].dependentStats, "\(d) \(mask) \(keys)")
+            let off = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: HopperBackwardSettings(dependentStats: "0"),
+                                                                          fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(!off[0].dependentStats && !off[1].dependentStats)
+        }
+        // Unset: unmasked tile D = 64/128 up to 512 keys (where it won), nowhere else.
+        for (d, mask, keys, expected) in [(128, KernelMask.none, 512, true), (64, .none, 512, true), (96, .none, 500, true),
+                                          (128, .causal, 512, false), (128, .none, 1024, false), (256, .none, 512, false)] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: false, seqlenK: keys)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(plan[0].dependentStats == expected && plan[1].dependentStats == expected, "\(d) \(mask) \(keys)")
+        }
+        let wide = try #require(HopperBackwardDescriptor.resolvedPlan(
+            for: BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 1024), settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
+        #expect(!wide[0].dependentStats && !wide[1].dependentStats)
+        // The persistent grid (unmasked tile D = 128 from 4k keys on a 60 MB L2) keeps the plain launch (its producer spills with it).
+        let persistent = try #require(HopperBackwardDescriptor.resolvedPlan(
+            for: BackwardProblem(elementType: .bfloat16, headDim: 128, deterministic: false, seqlenK: 8192), settings: knob,
+            fastPasses: true, l2CacheBytes: 60 << 20))
+        #expect(persistent[1].persistentTiles && !persistent[0].dependentStats && !persistent[1].dependentStats)
+        var pt = persistent[1]
+        pt.dependentStats = true
+        #expect(pt.invalidReason != nil)
+    }
+
+    /// Every variant of the dependent key/value launch compiles for sm_90a with NVRTC: no spills, no stack frame, no
+    /// serialized wgmma, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardDependentStatsVariants.map { HopperBackwardCase(descriptor: $0) })
+    func dependentStatsVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 
     /// Every dependent-conversion variant compiles for sm_90a with NVRTC: no spills, no stack frame, no serialized wgmma, no C75xx.

@@ -752,6 +752,16 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         mask: .causal, mainloop: .tmaWarpSpecialized, stages: 1, persistent: true, dynamicScheduler: true,
         tmaStoreO: true, stageOInQueryBuffer: true, precomputedDescriptors: true, earlyRescale: true, separateValueTurn: true,
         lazyRescale: true))
+    // Session 24: the programmatic dependent launch on the first persistent dense kernel of each family (head dim, mask,
+    // consumer warpgroups, blocks per SM, folded producer, speculative maximum).
+    var families = Set<String>()
+    for d in list where d.persistent && !d.varlen && !d.dependentLaunch {
+        let family = "\(d.headDim) \(d.mask) \(d.consumerWarpgroups) \(d.minBlocksPerMultiprocessor) \(d.foldedProducer) \(d.speculativeMax)"
+        guard families.insert(family).inserted else { continue }
+        var dependent = d
+        dependent.dependentLaunch = true
+        list.append(dependent)
+    }
     return list
 }()
 
@@ -2039,6 +2049,36 @@ struct HopperForwardTests {
                             "\(routed.name)")
                 }
             }
+        }
+    }
+
+    /// The programmatic dependent launch (dependentLaunch, suffix `_pdl`): every block lets the next kernel launch before it
+    /// initialises its barriers and waits for the previous kernel after them, before the producer and consumers touch
+    /// memory; persistent dense kernels only; off by default.
+    @Test func dependentLaunchShapes() throws {
+        let pdl = try #require(hopperVariants.first { $0.dependentLaunch && $0.dynamicScheduler })
+        #expect(pdl.invalidReason == nil && pdl.name.hasSuffix("_pdl_sm_90a"))
+        let source = try AttentionKernel(descriptor: pdl).source
+        let launch = try #require(source.range(of: "griddepcontrol.launch_dependents;"))
+        let barriers = try #require(source.range(of: "mbar_init(bar_q + 8 * q, 1);"))
+        let wait = try #require(source.range(of: "griddepcontrol.wait;"))
+        let sync = try #require(source.range(of: "__syncthreads();"))
+        let producer = try #require(source.range(of: "tma_prefetch_map(&hp.tm_q)"))
+        #expect(launch.lowerBound < barriers.lowerBound && sync.lowerBound < wait.lowerBound && wait.lowerBound < producer.lowerBound)
+        var plain = pdl
+        plain.dependentLaunch = false
+        #expect(!(try AttentionKernel(descriptor: plain).source).contains("griddepcontrol"))
+        var stride = plain
+        (stride.persistent, stride.dynamicScheduler, stride.qStages, stride.dependentLaunch) = (false, false, 1, true)
+        #expect(stride.invalidReason != nil)
+        var varlen = pdl
+        varlen.varlen = true
+        #expect(varlen.invalidReason != nil)
+        guard getenv("FLASH_ATTENTION_HOPPER_PDL") == nil else { return }
+        for d in [64, 128, 256] {
+            let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: .causal, tensorMapFriendly: true,
+                                                                               seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
+            #expect(routed.dependentLaunch == KernelHeuristics.defaultDependentLaunch, "\(routed.name)")
         }
     }
 

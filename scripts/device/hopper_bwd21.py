@@ -63,6 +63,8 @@ IMPLS = {
     "EC": {f"{B_}_EARLYCVT": "1"},
     "DC": {f"{B_}_DEPCVT": "1"},
     "NDC": {f"{B_}_DEPCVT": "0"},
+    "DS": {f"{B_}_DEPSTATS": "1"},                              # key/value kernel dependent on the preprocess (`ds`, session 24)
+    "NDS": {f"{B_}_DEPSTATS": "0"},
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is

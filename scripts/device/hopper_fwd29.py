@@ -62,6 +62,8 @@ IMPLS = {
     "S2": {"FA_SX256": "1", f"{H}_RESCALE": "spec"},                # `sx` at tile D = 256 (unmasked 80-key rows)
     "S2XE": {"FA_SX256": "1", f"{H}_DESC": "1", f"{H}_EARLYRESCALE": "1", f"{H}_RESCALE": "spec"},  # the same with xd + er
     "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
+    "PDL": {f"{H}_PDL": "1"},                                       # programmatic dependent launch (`_pdl`, session 24)
+    "NPDL": {f"{H}_PDL": "0"},                                      # the same, forced off
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get

@@ -39,4 +39,27 @@ extension HopperBackwardKernel {
         guard descriptor.dependentConvert else { return "" }
         return "\n    asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");   // complete after the key/value grid (its dK, dV)"
     }
+
+    // MARK: - The key/value kernel as a dependent of the preprocess (``HopperBackwardDescriptor/dependentStats``)
+
+    /// The preprocess's first statement: the key/value kernel may launch once every block of this grid has started.
+    var preprocessLaunchesDependents: String {
+        guard descriptor.dependentStats && descriptor.pass == .preprocess else { return "" }
+        return "\n    asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");   // the key/value kernel may start"
+    }
+
+    /// In the producer's step, ahead of its first bulk load of L and D (its K, V, Q and dO loads are already issued):
+    /// the preprocess has completed and its rows are visible. Later steps skip it.
+    var statisticsWait: String {
+        guard descriptor.dependentStats && descriptor.pass == .keyValue else { return "" }
+        return "\n" + String(repeating: " ", count: 16)
+            + "if (step == 0) asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");   // the preprocess's L and D are written"
+    }
+
+    /// The key/value kernel's last statement: thread 0 (the producer, or a CTA's idle thread 0 where the producer ran no
+    /// step) waits once more, so this grid completes only after the preprocess.
+    var statisticsEnd: String {
+        guard descriptor.dependentStats && descriptor.pass == .keyValue else { return "" }
+        return "\n    if (threadIdx.x == 0) asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");   // complete after the preprocess"
+    }
 }

@@ -11,7 +11,7 @@ extension HopperBackwardKernel {
         if descriptor.fastPasses { return fastPreprocessKernel }
         return """
         extern "C" __global__ void __launch_bounds__(256)
-        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
+        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {\(preprocessLaunchesDependents)
             const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
             const int m_pad = (p.seqlen_q + BLOCK_M - 1) / BLOCK_M * BLOCK_M;
             const i64 r = (i64)blockIdx.x * 8 + warp;
@@ -67,7 +67,7 @@ extension HopperBackwardKernel {
         let cvt = descriptor.elementType == .bfloat16 ? "bf16_to_f32" : "f16_to_f32"
         return loadO8 + "\n" + """
         extern "C" __global__ void __launch_bounds__(256)
-        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {
+        \(Self.entryPoint)(const __grid_constant__ BackwardParams p) {\(preprocessLaunchesDependents)
             constexpr int LPR = HEAD_DIM / 8;              // lanes per row
             constexpr int RPI = 32 / LPR;                  // rows per warp and pass
             constexpr int PASSES = 8 / RPI;                // 8 rows per warp

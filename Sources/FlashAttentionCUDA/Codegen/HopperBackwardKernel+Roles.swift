@@ -160,7 +160,7 @@ extension HopperBackwardKernel {
                             tma_load(sQ + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_q, full, db * 64, m0, h, batch);
                             tma_load(sdO + stage * QT_BYTES + db * BLOCK_M * 128, &hp.tm_do, full, db * 64, m0, h, batch);
                         }
-                        const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;
+                        const i64 stat = ((i64)h * p.batch + batch) * (m_blocks * BLOCK_M) + m0;\(statisticsWait)
                         bulk_load(sL + stage * STAT_BYTES, (const float*)p.lse_log2 + stat, STAT_BYTES, full);
                         bulk_load(sDelta + stage * STAT_BYTES, (const float*)p.delta + stat, STAT_BYTES, full);
         """.drop(while: { $0 == " " }))

@@ -162,7 +162,7 @@ public struct HopperBackwardKernel: Sendable {
             }
             __syncthreads();
 
-            \(descriptor.persistentTiles ? persistentRoles : roles)
+            \(descriptor.persistentTiles ? persistentRoles : roles)\(statisticsEnd)
         }
         """
     }

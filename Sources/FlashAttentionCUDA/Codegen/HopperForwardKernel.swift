@@ -132,6 +132,22 @@ public struct HopperForwardKernel: Sendable {
                 + "    const int total_tiles = m_blocks * p.heads * p.batch;"
     }
 
+    /// ``AttentionKernelDescriptor/dependentLaunch``: the next kernel on the stream may launch once every block has
+    /// started (its blocks still wait for this grid's completion before they touch memory).
+    private var dependentLaunchStart: String {
+        descriptor.dependentLaunch
+            ? "asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");  // dependents may launch (they wait for this grid)\n    "
+            : ""
+    }
+
+    /// ``AttentionKernelDescriptor/dependentLaunch``: the launch and barrier set-up ran under the previous kernel's
+    /// tail; no thread touches global memory (counter, Q/K/V, O, LSE) before that kernel has completed.
+    private var dependentLaunchWait: String {
+        descriptor.dependentLaunch
+            ? "\n    asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");  // the previous kernel on the stream has completed"
+            : ""
+    }
+
     private var kernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, \(two ? 2 : 1))
@@ -155,7 +171,7 @@ public struct HopperForwardKernel: Sendable {
             const u32 sched_slot = bar_q + 16 * \(qBuffers) + 32 * STAGES;
             (void)sched_slot;
 
-            if (tid == 0) {
+            \(dependentLaunchStart)if (tid == 0) {
                 for (int q = 0; q < \(qBuffers); ++q) {
                     mbar_init(bar_q + 8 * q, 1);
                     mbar_init(bar_q_free + 8 * q, \(qh ? "128);               // one warpgroup releases a half" : "CONSUMER_THREADS);")
@@ -168,7 +184,7 @@ public struct HopperForwardKernel: Sendable {
                 }
                 asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");
             }
-            __syncthreads();
+            __syncthreads();\(dependentLaunchWait)
 
             \(fp ? "{" : producerSection)
                 \(two ? twoBlocksConsumerHead : consumerHead)

@@ -432,6 +432,17 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// it on every Hopper forward row that can take it, `=nospec` nowhere. Suffix `sx`.
     public var speculativeMax: Bool
 
+    /// Programmatic dependent launch (session 24): the kernel is launched with the programmatic-serialization attribute
+    /// (``CUDADriver/CUDAFunction/launchAllowingDependence(grid:block:sharedMemoryBytes:stream:parameters:)``), every
+    /// block executes `griddepcontrol.launch_dependents` as it starts and `griddepcontrol.wait` after its barrier set-up,
+    /// before any thread reads or writes global memory (the scheduler's counter, Q/K/V, O and the LSE). So the kernel's
+    /// launch, block start and set-up run under the tail of the kernel before it on the stream where that kernel lets
+    /// dependents start early (another call of this forward, or any kernel that executes `launch_dependents`), and start
+    /// as a plain launch would elsewhere. Persistent TMA grids of dense problems only (a varlen call uploads its offsets
+    /// by a copy just before the launch). `FLASH_ATTENTION_HOPPER_PDL=1` sets it on every row that can take it, `=0`
+    /// nowhere. Suffix `_pdl`.
+    public var dependentLaunch: Bool = false
+
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
@@ -556,6 +567,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if architecture.computeCapability != 90 { return "the TMA warp-specialised loop needs sm_90a, got \(architecture)" }
             if headDim != 64 && headDim != 128 && headDim != 256 { return "the TMA warp-specialised loop runs head dims 64, 128 and 256, got \(headDim)" }
             if dynamicScheduler && !persistent { return "the dynamic tile scheduler needs the persistent grid" }
+            if dependentLaunch && (!persistent || varlen) { return "the dependent launch needs the persistent grid of a dense problem" }
             if qStages != 1 && qStages != 2 { return "qStages must be 1 or 2, got \(qStages)" }
             if emulatedExp2Every < 0 || emulatedExp2Every > 8 { return "emulatedExp2Every must be in 0...8, got \(emulatedExp2Every)" }
             if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
@@ -676,6 +688,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
+        if dependentLaunch && mainloop != .tmaWarpSpecialized { return "the dependent launch needs the TMA warp-specialised loop" }
         if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale || speculativeMax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum, lazyRescale and speculativeMax need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
@@ -705,6 +718,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if stagedEpilogue { parts.append("sto") }
         if mainloop == .wgmma { parts.append("wgmma") }
         if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "") + (packedRowSum ? "pr" : "") + (lazyRescale ? "lr" : "") + (speculativeMax ? "sx" : "")) }
+        if dependentLaunch { parts.append("pdl") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -514,4 +514,17 @@ extension HopperBackwardDescriptor {
     public static func defaultDependentConvert(_ problem: BackwardProblem) -> Bool {
         tileHeadDim(problem.headDim) != 256 && problem.seqlenK <= 2048
     }
+
+    /// Whether the key/value kernel launches as a programmatic dependent of the preprocess (``dependentStats``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS` is unset: unmasked, tile D = 64/128, up to 512 keys, where it won in both calls.
+    /// H200, session 24 (scripts/device/next_s24.sh and next_s24b.sh, `hopper_bwd21.py` sustained 2 s windows and bursts, bf16
+    /// and fp16, forced against the shipped kernels): unmasked D = 128 512 1.003–1.005 and 1.004–1.018 (fp16 1.003, 1.001–1.009;
+    /// bursts +1–2 %), unmasked D = 64 512 1.003–1.018 (fp16 1.009–1.020; bursts +1–1.5 %); causal 512 mixed (D = 128
+    /// 0.991–1.014, D = 64 0.991–1.006, bursts 0.99–1.01) and unmasked D = 128 1k 0.990–0.993: not taken. At 512 keys the
+    /// preprocess is 39 µs of the 490 (ncu: key/value kernel 406 µs, conversion 47 µs), so the key/value kernel's launch,
+    /// set-up and first loads under its tail are worth about 1 %. dQ / dK / dV bitwise equal to the plain launch
+    /// (bwd_ec_check_s23.py with BEC_KNOB=FLASH_ATTENTION_HOPPER_BWD_DEPSTATS, 20 cases), float64 10/10, memcheck / racecheck clean.
+    public static func defaultDependentStats(_ problem: BackwardProblem) -> Bool {
+        tileHeadDim(problem.headDim) != 256 && problem.mask == .none && problem.seqlenK <= 512
+    }
 }

@@ -52,6 +52,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     public var stagedEpilogue: String?
     /// `FLASH_ATTENTION_HOPPER_BWD_DEPCVT`
     public var dependentConvert: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS`
+    public var dependentStats: String?
 
     public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
                 pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
@@ -60,7 +62,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
                 wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
                 wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
                 persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil,
-                dependentConvert: String? = nil) {
+                dependentConvert: String? = nil, dependentStats: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -85,6 +87,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.descriptors = descriptors
         self.stagedEpilogue = stagedEpilogue
         self.dependentConvert = dependentConvert
+        self.dependentStats = dependentStats
     }
 
     /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
@@ -159,6 +162,9 @@ extension HopperBackwardDescriptor {
                     stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)),
                     // `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the conversion pass as a programmatic dependent of the key/value
                     // kernel, waiting on each tile's turn counter (session 23), where its form applies.
-                    dependentConvert: S.flag(settings.dependentConvert, or: defaultDependentConvert(problem)))
+                    dependentConvert: S.flag(settings.dependentConvert, or: defaultDependentConvert(problem)),
+                    // `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=1|0`: the key/value kernel as a programmatic dependent of the
+                    // preprocess, waiting before its first L/D load (session 24), tile D = 64/128.
+                    dependentStats: S.flag(settings.dependentStats, or: defaultDependentStats(problem)))
     }
 }

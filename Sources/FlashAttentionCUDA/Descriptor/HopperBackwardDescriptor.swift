@@ -192,6 +192,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// (session 23: 50 µs of 491 at D = 128), after the key/value kernel's tail. The conversion pass's descriptor carries
     /// the mask (the causal count). On by default up to 2048 keys (``defaultDependentConvert(_:)``, which has the timings); `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=0|1` turns it off or on.
     public var dependentConvert: Bool = false
+    /// Tile D = 64/128 (preprocess and key/value passes): the key/value kernel launches as a programmatic dependent of the
+    /// preprocess (which executes `griddepcontrol.launch_dependents` as it starts), so its launch, barrier set-up and each
+    /// CTA's first K, V, Q and dO loads run under the preprocess's tail. The producer executes `griddepcontrol.wait`
+    /// ahead of its first bulk load of L and D (the only data the preprocess writes; the consumers read them from shared
+    /// memory, so nothing of theirs, dK / dV / dQ included, runs ahead of the wait), and thread 0 once more at the end,
+    /// so the grid completes only after the preprocess (the launches after it rely on that). The preprocess itself follows
+    /// the counters' memset as a plain launch, so every input is complete when either kernel starts. Not on the persistent
+    /// grid (its producer, at 24 registers, spills 4 B with the wait). Suffix `ds`.
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=0|1`; unset, ``defaultDependentStats(_:)``.
+    public var dependentStats: Bool = false
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -200,7 +210,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                 headGroup: Int = 0, maskBranch: Bool = false, fastPasses: Bool = false, wideChunkTurns: Bool = false,
                 wideWriters: Int = 1, pingPong: Bool = false, wideQRing: Bool = false, earlyStats: Bool = false,
                 lateFence: Bool = false, wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
-                precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false, dependentConvert: Bool = false) {
+                precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false, dependentConvert: Bool = false,
+                dependentStats: Bool = false) {
         self.pass = pass
         self.elementType = elementType
         self.outType = outType ?? elementType
@@ -232,6 +243,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         self.precomputedDescriptors = precomputedDescriptors && pass == .keyValue
         self.stagedEpilogue = stagedEpilogue && pass == .keyValue
         self.dependentConvert = dependentConvert && pass != .preprocess
+        self.dependentStats = dependentStats && pass != .convertDQ
     }
 
     public var architecture: GPUArchitecture { .sm90a }
@@ -347,6 +359,10 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         if dependentConvert && (headDim == 256 || (pass == .keyValue && (!orderedDQ || persistentTiles))) {
             return "the dependent dQ conversion is generated for tile D = 64/128 with ordered dQ (its turn counters count completed adds)"
         }
+        if dependentStats && (headDim == 256 || persistentTiles) {
+            // The persistent producer spills 4 B with the wait (24 registers).
+            return "the dependent key/value launch is generated for tile D = 64/128, one tile per CTA"
+        }
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock { return "needs \(sharedMemoryBytes) B of shared memory" }
         return nil
     }
@@ -371,7 +387,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                             wideQRing: Bool = false,
                             wideStagedEpilogue: Bool = false, persistentTiles: Bool = false,
                             precomputedDescriptors: Bool = false, stagedEpilogue: Bool = false,
-                            dependentConvert: Bool = false) -> [HopperBackwardDescriptor]? {
+                            dependentConvert: Bool = false, dependentStats: Bool = false) -> [HopperBackwardDescriptor]? {
         guard accepts(problem) else { return nil }
         let t = problem.elementType, tile = tileHeadDim(problem.headDim)
         if tile == 256 {
@@ -405,7 +421,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
         let dependent = dependentConvert && orderedDQ && !persistent
         let plan = [
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
-                                     fastPasses: fastPasses),
+                                     fastPasses: fastPasses, dependentStats: dependentStats && !persistent),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
                                      headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
@@ -421,7 +437,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                      // (hopbwd19): tile D = 64 too.
                                      stagedEpilogue: stagedEpilogue && !persistent
                                          && problem.dkType != .float32 && problem.dvType != .float32,
-                                     dependentConvert: dependent),
+                                     dependentConvert: dependent, dependentStats: dependentStats && !persistent),
             HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: tile,
                                      mask: dependent ? problem.mask : .none, fastPasses: fastPasses, dependentConvert: dependent),
         ]
@@ -440,6 +456,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             parts += ["pre", Self.typeName(elementType), "o" + Self.typeName(outType)]
             if blockM != 64 { parts.append("m\(blockM)") }  // rows padded to whole steps
             if fastPasses { parts.append("d\(headDim)v") }
+            if dependentStats { parts.append("ds") }
         case .convertDQ:
             parts += ["dqcvt", Self.typeName(elementType), "dq" + Self.typeName(dqType), "d\(headDim)"]
             if fastPasses { parts.append("v") }
@@ -469,6 +486,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if precomputedDescriptors { parts.append("pd") }
             if stagedEpilogue { parts.append("ste") }
             if dependentConvert { parts.append("dc") }
+            if dependentStats { parts.append("ds") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -481,4 +481,13 @@ extension KernelHeuristics {
     public static func defaultWideScoreSteps(tileHeadDim: Int, causal: Bool, seqlenQ: Int, seqlenK: Int) -> Bool {
         tileHeadDim == 256 && causal && seqlenQ >= 512 && seqlenK >= 512
     }
+
+    /// Whether the Hopper forward's rows take the programmatic dependent launch
+    /// (``AttentionKernelDescriptor/dependentLaunch``) by default: nowhere. H200, session 24 (scripts/device/next_s24.sh and
+    /// next_s24b.sh, `hopper_fwd29.py` sustained windows of back-to-back calls, so each call's launch could start under the
+    /// previous call's tail): level within the windows' noise at the 512 / 1k rows (0.97–1.02; unmasked D = 64 512 1.007–1.036
+    /// in the first call, 0.994–1.008 in the second; bursts 0.99–1.02) and 1 % slower at unmasked D = 128 16k (0.988–0.990).
+    /// Back-to-back launches on one stream already start within the previous grid's last microseconds, and the wait costs its
+    /// own. Correct either way (12-call chains bitwise equal, float64 48/48, sanitizers clean): `FLASH_ATTENTION_HOPPER_PDL=1`.
+    public static var defaultDependentLaunch: Bool { false }
 }

@@ -768,6 +768,14 @@ public enum KernelHeuristics {
             packed.packedRowSum = true
             if packed.invalidReason == nil { d = packed }
         }
+        // FLASH_ATTENTION_HOPPER_PDL=1: the programmatic dependent launch (dependentLaunch) on every row that can take it,
+        // =0 nowhere; unset, defaultDependentLaunch.
+        let pdlKnob = HopperForwardKnobs.dependentLaunch
+        if pdlKnob == "1" || (pdlKnob == nil && defaultDependentLaunch) {
+            var dependent = d
+            dependent.dependentLaunch = true
+            if dependent.invalidReason == nil { d = dependent }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -952,4 +960,5 @@ private enum HopperForwardKnobs {
     static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
     static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
     static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
+    static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
 }

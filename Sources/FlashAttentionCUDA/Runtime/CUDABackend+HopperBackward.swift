@@ -40,7 +40,8 @@ extension HopperBackwardSettings {
         persist: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PERSIST"),
         descriptors: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC"),
         stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI"),
-        dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT")
+        dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT"),
+        dependentStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPSTATS")
     )
 }
 
@@ -90,6 +91,8 @@ extension CUDABackend {
     /// `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the dQ conversion pass as a programmatic dependent of the key/value kernel,
     /// waiting on each tile's turn counter (``HopperBackwardDescriptor/dependentConvert``; ordered dQ at tile D = 64/128);
     /// unset, ``HopperBackwardDescriptor/defaultDependentConvert(_:)`` (up to 2048 keys).
+    /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=1|0`: the key/value kernel as a programmatic dependent of the preprocess
+    /// (``HopperBackwardDescriptor/dependentStats``; tile D = 64/128); unset, ``HopperBackwardDescriptor/defaultDependentStats(_:)``.
     /// `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1` runs the preprocess and the dQ conversion in their fast
     /// forms (every tile; a float32 dQ at tile D = 256 keeps the plain conversion) and, at tile
     /// D = 64/128, the kernel from 512 keys; `=0` neither; unset, ``HopperBackwardDescriptor/defaultFastPasses(_:)``
@@ -218,10 +221,15 @@ extension CUDABackend {
             let kvTiles = layout.kvHeads * keyBlocks * layout.batch
             let grid = kv.persistentTiles ? (min(kvTiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount)), 1, 1)
                 : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
-            try keyValue.function.launch(
-                grid: grid, block: (kv.threads, 1, 1),
-                sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
-                parameters: HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p))
+            let kvParameters = HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p)
+            if kv.dependentStats {
+                // Its producer waits for the preprocess before it loads L and D: correct as a plain launch too.
+                try keyValue.function.launchAllowingDependence(grid: grid, block: (kv.threads, 1, 1),
+                                                               sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream, parameters: kvParameters)
+            } else {
+                try keyValue.function.launch(grid: grid, block: (kv.threads, 1, 1),
+                                             sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream, parameters: kvParameters)
+            }
             if plan[2].dependentConvert {
                 // Its blocks wait on the turn counters, and its last instruction on the key/value grid: correct as a plain
                 // launch too (where the driver refuses the dependent one).

@@ -209,12 +209,18 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             // One block per multiprocessor walks every tile (needs the tile count in an int).
             let tiles = mBlocks * layout.heads * layout.batch
             guard tiles < Int(Int32.max) else { throw FlashAttentionError.unsupported("more than 2³¹ tiles on CUDA") }
-            try kernel.function.launch(
-                grid: (min(tiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount * descriptor.minBlocksPerMultiprocessor)), 1, 1), block: (descriptor.threads, 1, 1),
-                sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream,
-                parameters: HopperForwardKernel.packedParameters(
-                    tensorMaps: tensorMaps, parameters: p,
-                    tileCounter: descriptor.dynamicScheduler ? try HopperTileCounters.address(context: context, stream: stream) : 0))
+            let grid = (min(tiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount * descriptor.minBlocksPerMultiprocessor)), 1, 1)
+            let parameters = HopperForwardKernel.packedParameters(
+                tensorMaps: tensorMaps, parameters: p,
+                tileCounter: descriptor.dynamicScheduler ? try HopperTileCounters.address(context: context, stream: stream) : 0)
+            if descriptor.dependentLaunch && temporaries.isEmpty {
+                // Its blocks wait for the previous kernel before they touch memory: correct as a plain launch too.
+                try kernel.function.launchAllowingDependence(grid: grid, block: (descriptor.threads, 1, 1),
+                                                             sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: parameters)
+            } else {
+                try kernel.function.launch(grid: grid, block: (descriptor.threads, 1, 1),
+                                           sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: parameters)
+            }
             if !temporaries.isEmpty { try stream.synchronize() }
             return
         }
