@@ -188,6 +188,21 @@ let hopperBackwardDependentConvertVariants: [HopperBackwardDescriptor] = {
     list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: .float16, dqType: .float32, dkType: .float32, dvType: .float32,
                                          dqBuffers: 2, dqWriters: 2, earlyDV: true, lateDK: true, dependentConvert: true))
     list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32, headDim: 128, dependentConvert: true))
+    // Tile D = 256 (session 24): the one-stage Q-ring defaults (staged epilogue, two writers) causal and unmasked, the
+    // deterministic two-stage form, and the conversion pass at 256 columns (plain and fast, float32 dQ plain).
+    for type in [ElementType.bfloat16, .float16] {
+        for mask in [KernelMask.none, .causal] {
+            list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, mask: mask, stages: 1, wideWriters: 2,
+                                                 wideQRing: true, wideStagedEpilogue: true, precomputedDescriptors: true, dependentConvert: true))
+            for fast in [false, true] {
+                list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: type, headDim: 256, mask: mask, fastPasses: fast,
+                                                     dependentConvert: true))
+            }
+        }
+        list.append(HopperBackwardDescriptor(pass: .keyValue, elementType: type, headDim: 256, stages: 2, wideWriters: 2, dependentConvert: true))
+    }
+    list.append(HopperBackwardDescriptor(pass: .convertDQ, elementType: .float16, dqType: .float32, headDim: 256, mask: .causal,
+                                         dependentConvert: true))
     return list
 }()
 
@@ -1266,10 +1281,20 @@ struct HopperBackwardKernelTests {
         #expect(!plainConvertText.contains("griddepcontrol") && !plainConvertText.contains("ld_acquire"))
         #expect(!HopperBackwardDescriptor(pass: .preprocess, elementType: .bfloat16, dependentConvert: true).dependentConvert)
         for bad in [HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, orderedDQ: false, dependentConvert: true),
-                    HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, dependentConvert: true),
-                    HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, dependentConvert: true)] {
+                    HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, wideChunkTurns: true,
+                                             dependentConvert: true),
+                    HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, stages: 1, orderedDQ: false,
+                                             dependentConvert: true)] {
             #expect(bad.invalidReason != nil, "\(bad.name)")
         }
+        // Tile D = 256 (session 24): the wide kernel lets its dependents launch; the conversion pass at 256 columns waits.
+        let wideKV = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256, mask: .causal, stages: 1,
+                                              wideWriters: 2, wideQRing: true, dependentConvert: true)
+        let wideKVText = try HopperBackwardKernel(descriptor: wideKV).source
+        #expect(wideKV.invalidReason == nil && wideKVText.contains("griddepcontrol.launch_dependents;"))
+        let wideConvert = HopperBackwardDescriptor(pass: .convertDQ, elementType: .bfloat16, headDim: 256, mask: .causal, dependentConvert: true)
+        let wideConvertText = try HopperBackwardKernel(descriptor: wideConvert).source
+        #expect(wideConvert.invalidReason == nil && wideConvertText.contains("while (ld_acquire(sem) < expect)"))
         #expect(hopperBackwardDependentConvertVariants.allSatisfy { $0.invalidReason == nil && $0.dependentConvert })
         // The route: both passes where the form applies (the conversion pass with the problem's mask), neither elsewhere,
         // nothing unless asked for.
@@ -1290,9 +1315,20 @@ struct HopperBackwardKernelTests {
             fastPasses: true, l2CacheBytes: 60 << 20))
         #expect(persistent[1].persistentTiles && !persistent[1].dependentConvert && !persistent[2].dependentConvert,
                 "arrival order: its counters count reads, not completed adds")
-        let wide = try #require(HopperBackwardDescriptor.resolvedPlan(
-            for: BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 1024), settings: knob, fastPasses: true, l2CacheBytes: 60 << 20))
-        #expect(!wide[1].dependentConvert && !wide[2].dependentConvert)
+        // Tile D = 256: where its dQ is ordered with one turn a tile (unmasked below 2k keys, causal below 1k; deterministic
+        // calls always), by default up to 2k keys; not in arrival order.
+        for (mask, keys, det, expected) in [(KernelMask.none, 1024, false, true), (.causal, 512, false, true), (.causal, 1024, false, false),
+                                            (.none, 2048, true, true), (.none, 4096, true, false)] {
+            let wide = try #require(HopperBackwardDescriptor.resolvedPlan(
+                for: BackwardProblem(elementType: .bfloat16, headDim: 256, mask: mask, deterministic: det, seqlenK: keys),
+                fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(wide[1].dependentConvert == expected && wide[2].dependentConvert == expected && (wide[2].mask == mask) == (expected || mask == .none),
+                    "\(mask) \(keys) \(det)")
+        }
+        let chunk = try #require(HopperBackwardDescriptor.resolvedPlan(
+            for: BackwardProblem(elementType: .bfloat16, headDim: 256, seqlenK: 1024), settings: HopperBackwardSettings(wideTurns: "chunk", dependentConvert: "1"),
+            fastPasses: true, l2CacheBytes: 60 << 20))
+        #expect(chunk[1].wideChunkTurns && !chunk[1].dependentConvert && !chunk[2].dependentConvert)
     }
 
     /// The key/value kernel as a dependent of the preprocess (session 24): named apart on both passes it changes, valid only at

@@ -11,6 +11,9 @@ SHAPES = [  # B, Sq, Sk, H, Hk, D, causal
     (64, 256, 256, 4, 2, 128, 0), (60, 300, 520, 4, 4, 96, 1), (60, 520, 300, 4, 4, 128, 1), (32, 512, 512, 32, 32, 64, 1),
     (24, 1000, 1000, 8, 8, 64, 0), (8, 2048, 2048, 16, 16, 128, 0),
 ]
+# Session 24: BEC_SHAPES="B,Sq,Sk,H,Hk,D,causal;..." replaces them (the wide kernel's dependent conversion at D = 192 / 256).
+if os.environ.get("BEC_SHAPES"):
+    SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["BEC_SHAPES"].split(";")]
 if len(sys.argv) > 1 and sys.argv[1] == "--worker":
     import torch
     from flash_attn import flash_attn_func

@@ -348,7 +348,7 @@ extension HopperBackwardKernel {
     var wideKeyValueKernel: String {
         """
         extern "C" __global__ void __launch_bounds__(THREADS, 1)
-        \(Self.entryPoint)(const __grid_constant__ HopperBwdParams hp) {
+        \(Self.entryPoint)(const __grid_constant__ HopperBwdParams hp) {\(launchDependents)
             const BackwardParams& p = hp.p;
             extern __shared__ __align__(1024) unsigned char smem_raw[];
             unsigned char* base = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);

@@ -512,7 +512,7 @@ extension HopperBackwardDescriptor {
     /// D = 64 causal 512 1.007–1.014, 1k 1.003–1.006. The pass had taken 10–13 % of the kernel time at 512 keys, 4 % at 2k,
     /// 2 % at 4k (bwd_split_s23.py). dQ / dK / dV bitwise equal to the plain pass (bwd_ec_check_s23.py, 20 cases).
     public static func defaultDependentConvert(_ problem: BackwardProblem) -> Bool {
-        tileHeadDim(problem.headDim) != 256 && problem.seqlenK <= 2048
+        problem.seqlenK <= 2048
     }
 
     /// Whether the key/value kernel launches as a programmatic dependent of the preprocess (``dependentStats``) when

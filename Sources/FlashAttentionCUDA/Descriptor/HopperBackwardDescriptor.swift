@@ -183,7 +183,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// On by default at tile D = 128 (session 13, hopbwd17) and tile D = 64 (session 14, hopbwd19) up to 4k keys, causal
     /// up to 8k (``defaultStagedEpilogue(_:)``).
     public var stagedEpilogue: Bool = false
-    /// Tile D = 64/128 with ordered dQ (key/value and dQ conversion passes): the conversion pass launches as a programmatic
+    /// Ordered dQ with one turn counter a tile (key/value and dQ conversion passes; tile D = 256 since session 24, not with
+    /// its chunk turns): the conversion pass launches as a programmatic
     /// dependent of the key/value kernel (which executes `griddepcontrol.launch_dependents` as it starts), so its blocks
     /// start on the multiprocessors the key/value kernel's last wave leaves idle. Each waits until its tile's turn counter
     /// reaches the count of key blocks that see the query block (ordered adds pass the turn once their add has completed
@@ -356,8 +357,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             // (session 14): its two warpgroups' dK and dV (32 KB) fit Q's two 16 KB stages.
             return "the staged dK/dV epilogue is generated for tile D = 64/128 with 16-bit dK and dV, one tile per CTA"
         }
-        if dependentConvert && (headDim == 256 || (pass == .keyValue && (!orderedDQ || persistentTiles))) {
-            return "the dependent dQ conversion is generated for tile D = 64/128 with ordered dQ (its turn counters count completed adds)"
+        if dependentConvert && pass == .keyValue && (!orderedDQ || persistentTiles || wideChunkTurns) {
+            return "the dependent dQ conversion is generated with ordered dQ and one turn counter a tile (it counts completed adds)"
         }
         if dependentStats && (headDim == 256 || persistentTiles) {
             // The persistent producer spills 4 B with the wait (24 registers).
@@ -394,6 +395,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             // The statistics rows are padded to 64-row blocks, as at tile D = 128, so the plain
             // preprocess is that kernel (its loop runs over the problem's D); the fast one reads
             // whole 256-column rows.
+            // Session 24: the dependent conversion where one turn counter a tile counts completed adds.
+            let wideDependent = dependentConvert && wideOrderedDQ && !wideChunkTurns
             let plan = [
                 HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType,
                                          headDim: fastPasses ? 256 : 128, fastPasses: fastPasses),
@@ -405,9 +408,11 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
                                          wideStagedEpilogue: wideStagedEpilogue && wideStages == 1
                                              && problem.dkType != .float32 && problem.dvType != .float32,
                                          // Session 9 (hopbwd16): the Q-ring form only (the others spill with them).
-                                         precomputedDescriptors: precomputedDescriptors && wideQRing && wideStages == 1),
+                                         precomputedDescriptors: precomputedDescriptors && wideQRing && wideStages == 1,
+                                         dependentConvert: wideDependent),
                 HopperBackwardDescriptor(pass: .convertDQ, elementType: t, dqType: problem.dqType, headDim: 256,
-                                         fastPasses: fastPasses),
+                                         mask: wideDependent ? problem.mask : .none, fastPasses: fastPasses,
+                                         dependentConvert: wideDependent),
             ]
             return plan.allSatisfy { $0.invalidReason == nil } ? plan : nil
         }
