@@ -50,6 +50,20 @@ extension CUDAFunction {
         return false
     }
 
+    /// ``launchAllowingDependence(grid:block:sharedMemoryBytes:stream:parameters:)`` when `dependent`, else the plain
+    /// launch: for call sites whose kernel variant decides (a kernel generated with its `griddepcontrol.wait`).
+    public func launch(
+        grid: (Int, Int, Int), block: (Int, Int, Int), sharedMemoryBytes: Int, stream: CUDAStream,
+        parameters: [UInt8], allowingDependence dependent: Bool
+    ) throws {
+        if dependent {
+            try launchAllowingDependence(grid: grid, block: block, sharedMemoryBytes: sharedMemoryBytes, stream: stream,
+                                         parameters: parameters)
+        } else {
+            try launch(grid: grid, block: block, sharedMemoryBytes: sharedMemoryBytes, stream: stream, parameters: parameters)
+        }
+    }
+
     /// Like ``launch(grid:block:sharedMemoryBytes:stream:parameters:)``, with the launch
     /// attribute `CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION` set: the kernel may begin
     /// before the previous kernel on `stream` completes (see the extension's note). Throws

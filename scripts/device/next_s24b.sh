@@ -37,20 +37,7 @@ for spec in "bwd 16384 0 128" "bwd 16384 1 128" "bwd 512 0 128" "bwd 512 1 128";
     esac
     timeout 60 "$ncu" --clock-control none "${pick[@]}" --metrics $M --csv --print-units base python3 scripts/device/ncu_s23.py $impl $spec \
       > $L/ncu/$tag.csv 2> $L/ncu/$tag.err
-    python3 - "$L/ncu/$tag.csv" "$impl $spec" <<'PY'
-import csv, sys
-rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
-if not rows: print(sys.argv[2], "no data"); sys.exit()
-h = rows[0]; k = {n: i for i, n in enumerate(h)}
-by = {}
-for r in rows[1:]:
-    key = (r[k["ID"]], r[k["Kernel Name"]][:40])
-    by.setdefault(key, {})[r[k["Metric Name"]]] = r[k["Metric Value"]]
-for (i, name), m in by.items():
-    f = lambda x: float(m.get(x, "nan").replace(",", ""))
-    print(f"{sys.argv[2]:22} {name:40} {f('gpu__time_duration.sum') / 1e3:9.1f} us {f('sm__cycles_elapsed.avg.per_second') / 1e6:6.0f} MHz"
-          f" tensor {f('sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active'):5.1f} % issue {f('sm__inst_issued.avg.pct_of_peak_sustained_active'):5.1f} %")
-PY
+    python3 scripts/device/ncu_summary.py "$L/ncu/$tag.csv" "$impl $spec"
   done
 done
 el "ncu"

@@ -25,19 +25,7 @@ for spec in "fwd 512 0 128" "fwd 512 1 64"; do
     tag=$(echo "$impl $spec" | tr ' ' _)
     timeout 40 "$ncu" --clock-control none --nvtx --nvtx-include "run/" --metrics $M --csv --print-units base python3 scripts/device/ncu_s23.py $impl $spec \
       > $L/$tag.csv 2> $L/$tag.err
-    python3 - "$L/$tag.csv" "$impl $spec" <<'PY'
-import csv, sys
-rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
-if not rows: print(sys.argv[2], "no data"); sys.exit()
-h = rows[0]; k = {n: i for i, n in enumerate(h)}
-by = {}
-for r in rows[1:]:
-    by.setdefault((r[k["ID"]], r[k["Kernel Name"]][:40]), {})[r[k["Metric Name"]]] = r[k["Metric Value"]]
-for (i, name), m in by.items():
-    f = lambda x: float(m.get(x, "nan").replace(",", ""))
-    print(f"{sys.argv[2]:22} {name:40} {f('gpu__time_duration.sum') / 1e3:9.1f} us {f('sm__cycles_elapsed.avg.per_second') / 1e6:6.0f} MHz"
-          f" tensor {f('sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active'):5.1f} % issue {f('sm__inst_issued.avg.pct_of_peak_sustained_active'):5.1f} %")
-PY
+    python3 scripts/device/ncu_summary.py "$L/$tag.csv" "$impl $spec"
   done
 done
 el "ncu"

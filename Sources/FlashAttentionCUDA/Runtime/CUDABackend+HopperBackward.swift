@@ -221,24 +221,14 @@ extension CUDABackend {
             let kvTiles = layout.kvHeads * keyBlocks * layout.batch
             let grid = kv.persistentTiles ? (min(kvTiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount)), 1, 1)
                 : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
-            let kvParameters = HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p)
-            if kv.dependentStats {
-                // Its producer waits for the preprocess before it loads L and D: correct as a plain launch too.
-                try keyValue.function.launchAllowingDependence(grid: grid, block: (kv.threads, 1, 1),
-                                                               sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream, parameters: kvParameters)
-            } else {
-                try keyValue.function.launch(grid: grid, block: (kv.threads, 1, 1),
-                                             sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream, parameters: kvParameters)
-            }
-            if plan[2].dependentConvert {
-                // Its blocks wait on the turn counters, and its last instruction on the key/value grid: correct as a plain
-                // launch too (where the driver refuses the dependent one).
-                try convert.function.launchAllowingDependence(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1),
-                                                              sharedMemoryBytes: 0, stream: stream, parameters: p.packed())
-            } else {
-                try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
-                                            stream: stream, parameters: p.packed())
-            }
+            // A dependent key/value kernel's producer waits for the preprocess before it loads L and D; a dependent conversion
+            // pass's blocks wait on the turn counters, and its last instruction on the key/value grid: both correct as plain
+            // launches too (where the driver refuses the dependent one).
+            try keyValue.function.launch(grid: grid, block: (kv.threads, 1, 1), sharedMemoryBytes: kv.sharedMemoryBytes, stream: stream,
+                                         parameters: HopperBackwardKernel.packedParameters(tensorMaps: maps, parameters: p),
+                                         allowingDependence: kv.dependentStats)
+            try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
+                                        stream: stream, parameters: p.packed(), allowingDependence: plan[2].dependentConvert)
         }
     }
 }

@@ -385,17 +385,11 @@ extension CUDABackend: KVCacheBackend {
                                           sharedMemoryBytes: plan.attention.sharedMemoryBytes, stream: stream, parameters: bytes)
             if let combine, let descriptor = plan.combine {
                 let rows = B * H * Sq
-                if descriptor.dependentLaunch {
-                    // The attention kernel is already queued (the cache may be appended in place):
-                    // a driver without dependent launches, or one that refuses this one, gets the
-                    // plain launch (the refusal is remembered process-wide).
-                    try combine.function.launchAllowingDependence(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1),
-                                                                  sharedMemoryBytes: 0, stream: stream, parameters: bytes)
-                } else {
-                    try combine.function.launch(grid: (rows, 1, 1),
-                                                block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0, stream: stream,
-                                                parameters: bytes)
-                }
+                // The attention kernel is already queued (the cache may be appended in place): with
+                // dependentLaunch, a driver without dependent launches, or one that refuses this one, gets
+                // the plain launch (the refusal is remembered process-wide).
+                try combine.function.launch(grid: (rows, 1, 1), block: (descriptor.threads, 1, 1), sharedMemoryBytes: 0,
+                                            stream: stream, parameters: bytes, allowingDependence: descriptor.dependentLaunch)
             }
             if plan.attention.timeline, let path = DecodeHeuristics.timelinePath {
                 try DecodeTimelineRecorder.record(ctas: timelineCTAs, stream: stream, path: path)

@@ -213,14 +213,10 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             let parameters = HopperForwardKernel.packedParameters(
                 tensorMaps: tensorMaps, parameters: p,
                 tileCounter: descriptor.dynamicScheduler ? try HopperTileCounters.address(context: context, stream: stream) : 0)
-            if descriptor.dependentLaunch && temporaries.isEmpty {
-                // Its blocks wait for the previous kernel before they touch memory: correct as a plain launch too.
-                try kernel.function.launchAllowingDependence(grid: grid, block: (descriptor.threads, 1, 1),
-                                                             sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: parameters)
-            } else {
-                try kernel.function.launch(grid: grid, block: (descriptor.threads, 1, 1),
-                                           sharedMemoryBytes: descriptor.sharedMemoryBytes, stream: stream, parameters: parameters)
-            }
+            // A dependent kernel's blocks wait for the previous kernel before they touch memory: correct as a plain launch too.
+            try kernel.function.launch(grid: grid, block: (descriptor.threads, 1, 1), sharedMemoryBytes: descriptor.sharedMemoryBytes,
+                                       stream: stream, parameters: parameters,
+                                       allowingDependence: descriptor.dependentLaunch && temporaries.isEmpty)
             if !temporaries.isEmpty { try stream.synchronize() }
             return
         }
