@@ -68,13 +68,14 @@ IMPLS = {
     # (Session 25, each on a build of its patch (docs/performance.md, "Session 25"; the knobs do nothing in the tree): M80 the
     # 80-query steps, M64P the same route at 64 (shipped order, one dQ buffer, no persistent grid); NOPRE / NOCVT / NOPC the
     # preprocess / conversion / both not launched (wrong gradients: timing only); FC the conversion folded into the key/value
-    # kernel's last key block.)
+    # kernel's last key block; FS the preprocess folded into the key/value kernel.)
     "M80": {f"{B_}_M80": "1"},
     "M64P": {f"{B_}_EARLYDV": "0", f"{B_}_LATEDK": "0", f"{B_}_DQBUF": "1", f"{B_}_PERSIST": "0"},
     "NOPRE": {f"{B_}_NOPRE": "1"},
     "NOCVT": {f"{B_}_NOCVT": "1"},
     "NOPC": {f"{B_}_NOPRE": "1", f"{B_}_NOCVT": "1"},
     "FC": {f"{B_}_FOLDCVT": "1"},
+    "FS": {f"{B_}_FOLDSTATS": "1"},
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
