@@ -76,6 +76,10 @@ IMPLS = {
     "NOPC": {f"{B_}_NOPRE": "1", f"{B_}_NOCVT": "1"},
     "FC": {f"{B_}_FOLDCVT": "1"},
     "FS": {f"{B_}_FOLDSTATS": "1"},
+    # (Session 26: dQ converted in the key/value kernel, no pass (`kc`; scripts/device/patches/s26-kernel-convert.patch, the
+    # knob does nothing in the tree); NKC its =0.)
+    "KC": {f"{B_}_KCVT": "1"},
+    "NKC": {f"{B_}_KCVT": "0"},
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
