@@ -1558,8 +1558,10 @@ struct HopperForwardTests {
             KernelHeuristics.defaultPrecomputedDescriptors(tileHeadDim: D, causal: causal, seqlenK: n, earlyRescale: early)
         }
         for n in [512, 1024, 2048, 4096, 16384] {
-            #expect(rule(128, true, n) && !rule(128, false, n) && !rule(64, false, n) && !rule(128, false, n, true), "N = \(n)")
+            // (Unmasked tile D = 128 up to 512 keys since session 26.)
+            #expect(rule(128, true, n) && rule(128, false, n) == (n <= 512) && !rule(64, false, n) && rule(128, false, n, true) == (n <= 512), "N = \(n)")
         }
+        #expect(rule(128, false, 1) && rule(128, false, 256) && !rule(128, false, 513))
         #expect(!rule(64, true, 512) && !rule(64, true, 1024) && rule(64, true, 1025) && rule(64, true, 16384))
         #expect(rule(256, true, 512) && rule(256, true, 2048) && rule(256, true, 4096) && rule(256, true, 16384))
         #expect(rule(256, false, 512) && !rule(256, false, 513) && !rule(256, false, 16384))
@@ -1573,7 +1575,7 @@ struct HopperForwardTests {
                                                                   seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
         }
         for type in [ElementType.bfloat16, .float16] {
-            for (D, mask, n, on) in [(128, KernelMask.causal, 512, true), (128, .causal, 16384, true), (128, .none, 512, false), (128, .none, 8192, false),
+            for (D, mask, n, on) in [(128, KernelMask.causal, 512, true), (128, .causal, 16384, true), (128, .none, 512, true), (128, .none, 1024, false), (128, .none, 8192, false),
                                      // (Causal D = 64 below 2k queries: the rule says no, but the lean cuDNN step order,
                                      // the default there since session 12, brings its own descriptors.)
                                      (64, .causal, 1024, true), (64, .causal, 2048, true), (64, .none, 512, true), (64, .none, 1024, true), (64, .none, 4096, true),
@@ -1939,7 +1941,8 @@ struct HopperForwardTests {
                     if expected { #expect(routed.consumerWarpgroups == 3 && routed.dynamicScheduler && routed.qStages == 2, "\(routed.name)") }
                     // Three K/V stages up to 512 keys (hopfwd26): the kernel `TILES=64:128x3dq EMPTYWG=1` timed.
                     if expected { #expect(routed.stages == (n <= 512 ? 3 : 2) && routed.invalidReason == nil, "\(routed.name)") }
-                    if expected && n == 512 { #expect(routed.name.hasSuffix("_lse_tmaws3pdq2soltxderew_sm_90a"), "\(routed.name)") }
+                    // (Session 26: with the speculative maximum, defaultSpeculativeMax.)
+                    if expected && n == 512 { #expect(routed.name.hasSuffix("_lse_tmaws3pdq2soltxderewsx_sm_90a"), "\(routed.name)") }
                 }
             }
         }
@@ -2173,7 +2176,8 @@ struct HopperForwardTests {
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
                      // (Session 19: the 1k kernel with xd + er + `sx`.)
-                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderew_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltxderewsx_sm_90a",
+                     // (Session 26: the 512 kernel with `sx` too.)
+                     "fwd_bf16_d64_m192n128w16b1_lse_tmaws3pdq2soltxderewsx_sm_90a", "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2soltxderewsx_sm_90a",
                      // (Session 17: the 1k `xoa` kernel with `lr`.)
                      "fwd_bf16_d64_m192n128w16b1_lse_tmaws2pdq2ltxderewsx_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxlxoalr_sm_90a",
                      // (Causal D = 128 2k ran the overlapped lean order `xo` in sessions 14–18; since session 19 `…soxdsx`, which
@@ -2188,7 +2192,8 @@ struct HopperForwardTests {
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },
                 "the unmasked 1k-key `qh` kernel")
         // Each is what the heuristics pick for the plain problem at 512 keys.
-        for (D, mask) in [(64, KernelMask.causal), (128, .causal), (256, .causal), (256, .none)] {
+        // (Session 26: unmasked D = 64 with `sx`, unmasked D = 128 with xd; both in the list.)
+        for (D, mask) in [(64, KernelMask.causal), (128, .causal), (256, .causal), (256, .none), (64, .none), (128, .none)] {
             let d = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: D, mask: mask, tensorMapFriendly: true,
                                                                           seqlenQ: 512, seqlenK: 512), architecture: .sm90a).descriptor
             #expect(names.contains(d.name), "D = \(D) \(mask): \(d.name)")

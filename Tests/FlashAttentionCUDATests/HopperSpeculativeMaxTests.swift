@@ -65,7 +65,7 @@ struct HopperSpeculativeMaxTests {
             #expect(refused.invalidReason != nil, "\(refused.name)")
         }
         // The default (defaultSpeculativeMax) with the knob unset: every tile D = 64 / 128 row whose kernel can take it, but
-        // tile D = 64 and causal tile D = 128 only past 512 keys; the split-softmax rows (causal D = 128 1k, causal D = 64
+        // causal tile D = 64 / 128 only past 512 keys (unmasked tile D = 64 from the first key since session 26); the split-softmax rows (causal D = 128 1k, causal D = 64
         // 512 / 1k) keep theirs, tile D = 256 never. (Session 19 moved causal D = 128 2k off `xo` and gave unmasked D = 64 1k
         // the precomputed descriptors, so both take it.)
         if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil {
@@ -77,7 +77,7 @@ struct HopperSpeculativeMaxTests {
                                                                      architecture: .sm90a).descriptor
                         var forced = routed
                         (forced.speculativeMax, forced.lazyRescale, forced.skipUnchangedRescale) = (true, false, false)
-                        let rule = D == 256 ? mask == .none && n > 1024 : n > 512 || (D == 128 && mask == .none)
+                        let rule = D == 256 ? mask == .none && n > 1024 : n > 512 || mask == .none
                         #expect(routed.speculativeMax == (rule && forced.invalidReason == nil), "\(routed.name)")
                         if routed.speculativeMax { #expect(!routed.lazyRescale && routed.name.hasSuffix("sx_sm_90a"), "\(routed.name)") }
                     }
@@ -85,8 +85,9 @@ struct HopperSpeculativeMaxTests {
             }
             let rule = KernelHeuristics.defaultSpeculativeMax
             #expect(rule(64, false, 513) && rule(64, true, 513) && rule(128, false, 512) && rule(128, false, 1) && rule(128, true, 513)
-                    && rule(64, true, 16384) && rule(128, true, 16384) && rule(256, false, 1025) && rule(256, false, 16384))
-            #expect(!rule(64, false, 512) && !rule(64, true, 512) && !rule(128, true, 512) && !rule(256, false, 1024) && !rule(256, true, 16384))
+                    && rule(64, true, 16384) && rule(128, true, 16384) && rule(256, false, 1025) && rule(256, false, 16384)
+                    && rule(64, false, 512) && rule(64, false, 1))
+            #expect(!rule(64, true, 512) && !rule(128, true, 512) && !rule(256, false, 1024) && !rule(256, true, 16384))
             #expect(try Self.speculative(128, .none, 8192).map { $0.name } == KernelHeuristics.descriptor(
                 for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .none, tensorMapFriendly: true, seqlenQ: 8192, seqlenK: 8192),
                 architecture: .sm90a).descriptor.name)

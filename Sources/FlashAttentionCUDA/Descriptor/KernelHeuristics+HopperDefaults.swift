@@ -172,8 +172,8 @@ extension KernelHeuristics {
     }
 
     /// Whether the Hopper forward takes the speculative row maximum (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`)
-    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 unmasked, tile D = 64 (both masks) and causal tile
-    /// D = 128 from 513 keys, and unmasked tile D = 256 from 1025 keys (session 19), dense or varlen, on every row whose kernel
+    /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 and (since session 26) tile D = 64 unmasked, causal tile
+    /// D = 64 / 128 from 513 keys, and unmasked tile D = 256 from 1025 keys (session 19), dense or varlen, on every row whose kernel
     /// can take it (the shipped step order; the generator refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile
     /// D = 256 without xd + er and the three-warpgroup rows without precomputed descriptors, which keep their kernel, with
     /// the lazy rescale where
@@ -218,9 +218,14 @@ extension KernelHeuristics {
     /// 135/135, 2-block grid 56/56, `long` 48/48, the ramp inputs that force the redo and its +∞ path 112/112 (2-block grid
     /// 112/112), the pinned float64 oracle 64/64 on a 2-block grid, memcheck 0 errors and racecheck 0 hazards (512², 1024²
     /// and 900 × 1400 GQA ramp inputs, 2-block grids, bf16 and fp16).
+    /// Session 26 (H200, scripts/device/next_s26d.sh, a sustained sweep of the short forward rows; two 1.5 s windows a form
+    /// and dtype): unmasked D = 64 512 (`…tmaws3pdq2soltxderew` → `…soltxderewsx`, three K/V stages) 1.040–1.048 bf16 /
+    /// 1.038–1.045 fp16, bursts 1.044 (cuDNN 1.02 → 1.07); the H100's sustained windows had read 1.012–1.057 there
+    /// (next_s18c.sh), its burst grid level. So unmasked tile D = 64 takes it from the first key; causal D = 64 512 lost again
+    /// (0.977–0.985: its lean order stays). (Same sweep: causal D = 128 512 0.994–1.009, so it keeps its kernel.)
     public static func defaultSpeculativeMax(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         switch tileHeadDim {
-        case 64: return seqlenK > 512
+        case 64: return !causal || seqlenK > 512
         case 128: return !causal || seqlenK > 512
         case 256: return !causal && seqlenK > 1024
         default: return false
@@ -365,7 +370,7 @@ extension KernelHeuristics {
     /// Whether the Hopper forward precomputes its wgmma descriptors
     /// (``AttentionKernelDescriptor/precomputedDescriptors``) when `FLASH_ATTENTION_HOPPER_DESC` is
     /// unset: causal tile D = 128 at every length, causal tile D = 64 past 1k keys, causal tile D = 256
-    /// at every length, and unmasked tile D = 256 up to 512 keys (0 keys = unknown: no); and,
+    /// at every length, unmasked tile D = 256 and (since session 26) tile D = 128 up to 512 keys (0 keys = unknown: no); and,
     /// beside the early rescale (`earlyRescale`, ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
     /// unmasked tile D = 64 at every length (513…1024 keys since session 19: see ``defaultEarlyRescale(tileHeadDim:causal:seqlenK:)``),
     /// and unmasked tile D = 256 at every length (1025…8191 keys since session 19, beside `sx`:
@@ -398,11 +403,19 @@ extension KernelHeuristics {
     /// which start at different clocks under the cap.) So unmasked tile D = 256 takes both from 8k keys; 4097–8191 keys
     /// run the same kernel but were not timed, 2k–4k (the staged-store row) were not timed either. Its kernel passed a
     /// float64 check on a 2-block grid (scripts/device/hopper_fwd29_check.py: 4200 × 4100 and 4100 × 4200, bf16 / fp16).
+    ///
+    /// Session 26 (H200, sustained 1.5 s windows; scripts/device/next_s26d.sh, then next_s26e.sh with two rounds): unmasked
+    /// tile D = 128 (`…tmaws2pq2sosx` → `…soxdsx`) at 512 keys 1.008–1.023 / 1.021–1.036 and 1.009–1.024 / 1.006–1.010
+    /// (bf16 / fp16), at 256 keys 1.008–1.018 / 1.006–1.017, every window; at 1k 1.005–1.016 / 0.997–1.004 (not every
+    /// window: off). Session 9's loss on that row was the H100 with the kernel before `sx` and the TMA store; not re-timed
+    /// there. So unmasked tile D = 128 takes them up to 512 keys.
     public static func defaultPrecomputedDescriptors(tileHeadDim: Int, causal: Bool, seqlenK: Int, earlyRescale: Bool = false) -> Bool {
         guard seqlenK > 0 else { return false }
         if !causal {
             switch tileHeadDim {
             case 64: return earlyRescale
+            // (Session 26, H200: up to 512 keys.)
+            case 128: return seqlenK <= 512
             // (Beside the early rescale at every length since session 19: 1025…8191 keys with `sx`.)
             case 256: return seqlenK <= 512 || earlyRescale
             default: return false

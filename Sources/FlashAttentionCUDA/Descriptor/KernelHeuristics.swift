@@ -926,6 +926,10 @@ public enum KernelHeuristics {
                 }
             }
         }
+        // Unmasked tile D = 128 up to 512 keys: the precomputed descriptors (defaultPrecomputedDescriptors, session 26).
+        for choice in table(for: architecture) {
+            add(problem(choice, .none, 512)) { $0.headDim == 128 && $0.precomputedDescriptors }
+        }
         return variants
     }
 }
