@@ -80,6 +80,15 @@ IMPLS = {
     # knob does nothing in the tree); NKC its =0.)
     "KC": {f"{B_}_KCVT": "1"},
     "NKC": {f"{B_}_KCVT": "0"},
+    # (Session 27's prepared sweep of the short tile D = 64 / 128 rows on the H200: single knobs against the shipped route.)
+    "B1": {f"{B_}_DQBUF": "1"},                                 # one dQ staging buffer (one writer)
+    "B2": {f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},          # two buffers, a writer each
+    "PIPE": {f"{B_}_PIPE": "1"},                                # the pipelined S^T
+    "NE": {f"{B_}_EPI": "0"},                                   # no staged dK/dV epilogue
+    "ND": {f"{B_}_DESC": "0"},                                  # no precomputed wgmma descriptors
+    "NMB": {f"{B_}_MASKBRANCH": "0"},                           # the mask on every step
+    "EDV": {f"{B_}_EARLYDV": "1", f"{B_}_LATEDK": "1"},         # the early dV / late dK order forced
+    "NEDV": {f"{B_}_EARLYDV": "0", f"{B_}_LATEDK": "0"},        # the plain product order
     "cudnn": {},
 }
 # Points (N, causal) and the forms timed there; the first is the shipped kernel. At causal 8k the shipped kernel is
