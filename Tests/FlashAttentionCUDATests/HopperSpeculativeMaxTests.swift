@@ -65,8 +65,8 @@ struct HopperSpeculativeMaxTests {
             #expect(refused.invalidReason != nil, "\(refused.name)")
         }
         // The default (defaultSpeculativeMax) with the knob unset: every tile D = 64 / 128 row whose kernel can take it, but
-        // causal tile D = 64 / 128 only past 512 keys (unmasked tile D = 64 from the first key since session 26); the split-softmax rows (causal D = 128 1k, causal D = 64
-        // 512 / 1k) keep theirs, tile D = 256 never. (Session 19 moved causal D = 128 2k off `xo` and gave unmasked D = 64 1k
+        // causal ones only past 512 keys (unmasked tile D = 64 from the first key since session 26); the split-softmax rows
+        // (causal D = 128 1k, causal D = 64 512 / 1k) keep theirs, tile D = 256 never. (Session 19 moved causal D = 128 2k off `xo` and gave unmasked D = 64 1k
         // the precomputed descriptors, so both take it.)
         if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil {
             for D in [64, 128, 256] {

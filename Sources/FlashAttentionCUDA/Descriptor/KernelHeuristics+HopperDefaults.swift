@@ -225,8 +225,7 @@ extension KernelHeuristics {
     /// (0.977–0.985: its lean order stays). (Same sweep: causal D = 128 512 0.994–1.009, so it keeps its kernel.)
     public static func defaultSpeculativeMax(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         switch tileHeadDim {
-        case 64: return !causal || seqlenK > 512
-        case 128: return !causal || seqlenK > 512
+        case 64, 128: return !causal || seqlenK > 512
         case 256: return !causal && seqlenK > 1024
         default: return false
         }
