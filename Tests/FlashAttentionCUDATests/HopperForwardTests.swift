@@ -2042,11 +2042,11 @@ struct HopperForwardTests {
                                                                                        seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
                     // On by default on the three-warpgroup D = 64 rows from 8k keys, tile D = 256 from 512 keys unmasked, 2k
                     // causal, and causal tile D = 128's overlapped rows (`xoa`, 513…1024 keys: none of these lengths)
-                    // (lazyRescaleDefault); the D = 64 rows, causal D = 128 2k and unmasked D = 256 past 1k keys take the
-                    // speculative maximum instead (sessions 18 and 19, defaultSpeculativeMax).
+                    // (lazyRescaleDefault); the D = 64 rows, causal D = 128 2k and unmasked D = 256 take the speculative
+                    // maximum instead (sessions 18 and 19, defaultSpeculativeMax; unmasked D = 256 at 512 since session 27).
                     let expected = switch d {
                     case 64, 128: false
-                    default: mask == .causal ? n >= 2048 : n == 512
+                    default: mask == .causal && n >= 2048
                     }
                     #expect(routed.lazyRescale == (expected && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil),
                             "\(routed.name)")
@@ -2087,7 +2087,8 @@ struct HopperForwardTests {
 
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
     /// 8k keys, causal and unmasked; tile D = 256 (sessions 16–17) unmasked from 512 keys, causal from 2k; causal tile D = 128's
-    /// overlapped rows, `xo` (session 16; not a default since session 19) and `xoa` (session 17).
+    /// overlapped rows, `xo` (session 16; not a default since session 19) and `xoa` (session 17). (The rule still names unmasked
+    /// tile D = 256 from 512 keys; since session 27 those rows take the speculative maximum instead.)
     @Test func lazyRescaleDefault() throws {
         guard getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil,
               getenv("FLASH_ATTENTION_HOPPER_WG") == nil, getenv("FLASH_ATTENTION_HOPPER_EXPTURN") == nil,
@@ -2119,9 +2120,9 @@ struct HopperForwardTests {
                 #expect(!long.lazyRescale && long.speculativeMax && long.consumerWarpgroups == 3 && long.invalidReason == nil, "\(long.name)")
                 #expect(long.name.hasSuffix("sx_sm_90a"), "\(long.name)")
             }
-            for (D, n, mask) in [(256, 1024, KernelMask.none), (256, 2048, .causal),
-                                 (256, 8192, .causal), (256, 16384, .causal),
-                                 (256, 512, .none), (128, 1024, .causal), (128, 768, .causal)] {
+            // (Unmasked D = 256 at 512 / 1k keys: `lr` in sessions 17–26, `sx` since session 27, below.)
+            for (D, n, mask) in [(256, 2048, KernelMask.causal), (256, 8192, .causal), (256, 16384, .causal),
+                                 (128, 1024, .causal), (128, 768, .causal)] {
                 let wide = try pick(D, n, mask, type)
                 #expect(wide.lazyRescale && wide.invalidReason == nil && wide.name.hasSuffix("lr_sm_90a"), "D = \(D) \(mask) N = \(n): \(wide.name)")
             }
@@ -2131,8 +2132,8 @@ struct HopperForwardTests {
                 let other = try pick(D, n, mask, type)
                 #expect(!other.lazyRescale, "D = \(D) \(mask) N = \(n): \(other.name)")
             }
-            // (Unmasked D = 256 past 1k keys: `sx` with xd + er since session 19.)
-            for n in [1025, 2048, 4096, 8192, 16384] {
+            // (Unmasked D = 256 past 1k keys: `sx` with xd + er since session 19; at 512 and 1k since session 27.)
+            for n in [512, 1024, 1025, 2048, 4096, 8192, 16384] {
                 let moved = try pick(256, n, .none, type)
                 #expect(moved.speculativeMax && !moved.lazyRescale && moved.precomputedDescriptors && moved.earlyRescale && moved.invalidReason == nil,
                         "N = \(n): \(moved.name)")
@@ -2146,7 +2147,9 @@ struct HopperForwardTests {
         let variants = KernelHeuristics.tableVariants(for: .sm90a)
         for mask in [KernelMask.causal, .none] {
             #expect(variants.contains { $0.speculativeMax && $0.headDim == 64 && $0.mask == mask && $0.consumerWarpgroups == 3 }, "\(mask)")
-            #expect(variants.filter { $0.lazyRescale && $0.headDim == 256 && $0.mask == mask }.count >= 2, "\(mask)")
+            // Tile D = 256: causal `lr` from 2k keys; unmasked `sx` at every length (512, 1k and the long rows) since session 27.
+            #expect(variants.filter { (mask == .causal ? $0.lazyRescale : $0.speculativeMax) && $0.headDim == 256 && $0.mask == mask }.count >= 2,
+                    "\(mask)")
         }
     }
 
@@ -2171,7 +2174,8 @@ struct HopperForwardTests {
         // tile D = 64 / 128 kernels of the shipped step order past 512 keys, unmasked D = 128 from the first).
         for name in ["fwd_bf16_d64_m128n128w12b1_causal_lse_tmaws2pdq2sohdxdxtxl_sm_90a", "fwd_bf16_d128_m128n128w12b1_causal_lse_tmaws2pdq2sohdxd_sm_90a",
                      // (Session 17: unmasked D = 256 with `lr` from 512 keys.)
-                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqhlr_sm_90a",
+                     // (Session 27: unmasked D = 256 with `sx` at 512 and 1k keys.)
+                     "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdervtqr_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psookvxderqhsx_sm_90a",
                      // (Session 16: `lr` from 2k keys causal, from 1k unmasked.)
                      "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsookvxdvtobqhlr_sm_90a", "fwd_bf16_d256_m128n128w12b1_causal_lse_tmaws1pdsooqxdvtlr_sm_90a",
                      // Session 13: unmasked D = 64's empty warpgroups (512, 1k, 2k) and causal D = 128's overlapped lean order (1k).
@@ -2186,7 +2190,7 @@ struct HopperForwardTests {
                      // there, on the 1k `qh` kernel and on the 2k–4k kernel.
                      // (Session 19: `sx` with xd + er from 8k, and at 2k–4k as `…psooqxdersx`, which HopperSpeculativeMaxTests
                      // compiles.)
-                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxdersx_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhlr_sm_90a"] {
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxdersx_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhsx_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

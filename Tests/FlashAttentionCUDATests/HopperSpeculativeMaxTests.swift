@@ -66,8 +66,9 @@ struct HopperSpeculativeMaxTests {
         }
         // The default (defaultSpeculativeMax) with the knob unset: every tile D = 64 / 128 row whose kernel can take it, but
         // causal ones only past 512 keys (unmasked tile D = 64 from the first key since session 26); the split-softmax rows
-        // (causal D = 128 1k, causal D = 64 512 / 1k) keep theirs, tile D = 256 never. (Session 19 moved causal D = 128 2k off `xo` and gave unmasked D = 64 1k
-        // the precomputed descriptors, so both take it.)
+        // (causal D = 128 1k, causal D = 64 512 / 1k) keep theirs; tile D = 256 unmasked only (past 1k keys in session 19,
+        // every length since session 27). (Session 19 moved causal D = 128 2k off `xo` and gave unmasked D = 64 1k the
+        // precomputed descriptors, so both take it.)
         if getenv("FLASH_ATTENTION_HOPPER_RESCALE") == nil && getenv("FLASH_ATTENTION_HOPPER_TILES") == nil {
             for D in [64, 128, 256] {
                 for mask in [KernelMask.none, .causal] {
@@ -77,7 +78,7 @@ struct HopperSpeculativeMaxTests {
                                                                      architecture: .sm90a).descriptor
                         var forced = routed
                         (forced.speculativeMax, forced.lazyRescale, forced.skipUnchangedRescale) = (true, false, false)
-                        let rule = D == 256 ? mask == .none && n > 1024 : n > 512 || mask == .none
+                        let rule = D == 256 ? mask == .none : n > 512 || mask == .none
                         #expect(routed.speculativeMax == (rule && forced.invalidReason == nil), "\(routed.name)")
                         if routed.speculativeMax { #expect(!routed.lazyRescale && routed.name.hasSuffix("sx_sm_90a"), "\(routed.name)") }
                     }
@@ -86,8 +87,8 @@ struct HopperSpeculativeMaxTests {
             let rule = KernelHeuristics.defaultSpeculativeMax
             #expect(rule(64, false, 513) && rule(64, true, 513) && rule(128, false, 512) && rule(128, false, 1) && rule(128, true, 513)
                     && rule(64, true, 16384) && rule(128, true, 16384) && rule(256, false, 1025) && rule(256, false, 16384)
-                    && rule(64, false, 512) && rule(64, false, 1))
-            #expect(!rule(64, true, 512) && !rule(128, true, 512) && !rule(256, false, 1024) && !rule(256, true, 16384))
+                    && rule(64, false, 512) && rule(64, false, 1) && rule(256, false, 1024) && rule(256, false, 512) && rule(256, false, 1))
+            #expect(!rule(64, true, 512) && !rule(128, true, 512) && !rule(256, true, 16384) && !rule(256, true, 1024))
             #expect(try Self.speculative(128, .none, 8192).map { $0.name } == KernelHeuristics.descriptor(
                 for: AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .none, tensorMapFriendly: true, seqlenQ: 8192, seqlenK: 8192),
                 architecture: .sm90a).descriptor.name)

@@ -64,6 +64,8 @@ IMPLS = {
     "XDSX": {f"{H}_DESC": "1", f"{H}_RESCALE": "spec"},             # `sx` with precomputed descriptors (`xd`)
     "PDL": {f"{H}_PDL": "1"},                                       # programmatic dependent launch (`_pdl`, session 24)
     "NPDL": {f"{H}_PDL": "0"},                                      # the same, forced off
+    # Session 27: the eager O rescale (any RESCALE value but lazy / skip / spec / nospec keeps neither `lr` nor `sx`).
+    "EG": {f"{H}_RESCALE": "eager"},
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get

@@ -51,13 +51,15 @@ def ramp(B, sq, sk, H, Hk, D, dt, seed, nats, toward_first):
     return q, k, v
 # TFO_DIMS=256 (session 19): the head dims of `ramp` and `oracle` (default 64,128; `oracle` adds its D = 48 / 96 cases only then).
 DIMS = tuple(int(x) for x in os.environ.get("TFO_DIMS", "64,128").split(","))
+# TFO_RAMP_SHORT=1 (session 27): the ramp at two short key counts too (the 512-key and 256-key rows' kernels).
+RAMP_SHAPES = [(512, 1024), (777, 2100), (1030, 1030), (2048, 4096)] + ([(500, 512), (256, 256)] if os.environ.get("TFO_RAMP_SHORT") else [])
 if mode == "ramp":
     passed = failed = 0
     for D in DIMS:
         for dtn in ("bfloat16", "float16"):
             dt = torch.bfloat16 if dtn == "bfloat16" else torch.float16
             for causal in (False, True):
-                for n, (sq, sk) in enumerate([(512, 1024), (777, 2100), (1030, 1030), (2048, 4096)]):
+                for n, (sq, sk) in enumerate(RAMP_SHAPES):
                     for nats in (30.0, 400.0, 4000.0):
                         for first in (True, False):
                             if not first and nats != 400.0: continue

@@ -132,7 +132,8 @@ extension KernelHeuristics {
     /// so from 8k keys on both masks. Unmasked 16k was timed only in hopfwd28's bursts (0.98–1.05 / 0.99–1.10, the cap's
     /// swing); 8193…16383 keys run the same kernels.
     ///
-    /// Tile D = 256, dense: unmasked from 1k keys (512 since session 17, below), causal from 2k (session 16). The O rescale
+    /// Tile D = 256, dense: unmasked from 1k keys (512 since session 17, below; since session 27 those rows take the
+    /// speculative maximum instead, defaultSpeculativeMax, where their kernel can), causal from 2k (session 16). The O rescale
     /// costs D multiplies a row per step against the step's n scores, so it weighs most at D = 256 (D / n = 256 / 80 on the
     /// unmasked row, 2 on the causal 128-key rows, against 0.73 at D = 128 and 0.5 at D = 64), and a kept maximum skips
     /// nearly all of it. H100 at the 700 W cap, sustained 2.5 s windows, three a form and dtype (scripts/device/next_s16.sh,
@@ -173,10 +174,10 @@ extension KernelHeuristics {
 
     /// Whether the Hopper forward takes the speculative row maximum (``AttentionKernelDescriptor/speculativeMax``, suffix `sx`)
     /// when `FLASH_ATTENTION_HOPPER_RESCALE` is unset: tile D = 128 and (since session 26) tile D = 64 unmasked, causal tile
-    /// D = 64 / 128 from 513 keys, and unmasked tile D = 256 from 1025 keys (session 19), dense or varlen, on every row whose kernel
-    /// can take it (the shipped step order; the generator refuses the split-softmax orders `xt` / `xl` / `xo`, `vt`, tile
-    /// D = 256 without xd + er and the three-warpgroup rows without precomputed descriptors, which keep their kernel, with
-    /// the lazy rescale where
+    /// D = 64 / 128 from 513 keys, and unmasked tile D = 256 (from 1025 keys in session 19, at every length since session 27),
+    /// dense or varlen, on every row whose kernel can take it (the shipped step order; the generator refuses the split-softmax
+    /// orders `xt` / `xl` / `xo`, `vt`, tile D = 256 without xd + er and the three-warpgroup rows without precomputed
+    /// descriptors, which keep their kernel, with the lazy rescale where
     /// ``defaultLazyRescale(tileHeadDim:causal:consumerWarpgroups:varlen:seqlenK:overlappedExponentialTurn:)`` sets it).
     ///
     /// It removes the per-score row maximum (FMNMX), the quad shuffles, α and, where no step is redone, O·α: the unmasked
@@ -209,7 +210,7 @@ extension KernelHeuristics {
     /// D = 256 refusal; two windows a form and dtype in each of two rounds, ÷ the shipped `lr` kernels): 2k 1.012–1.036 /
     /// 1.010–1.013 and 4k 1.027–1.029 / 1.017–1.027 with xd + er (`…psooqlr` → `…psooqxdersx`), 8k 1.006–1.024 / 1.010–1.021
     /// and 16k 1.015–1.024 / 1.019–1.021 (`…pxderlr` → `…pxdersx`), 2–3 % less energy per FLOP; 1k 0.995–1.020 and 512
-    /// 1.001–1.014 / 0.993–0.994 (bf16 / fp16) did not win every window, so up to 1024 keys keep `lr`. Those kernels spilled
+    /// 1.001–1.014 / 0.993–0.994 (bf16 / fp16) did not win every window, so up to 1024 keys kept `lr` (until session 27, below). Those kernels spilled
     /// the two tile counts (8 B) outside the key loop; the shipped ones re-derive them (`rematerializedTileCounts`) and
     /// compile clean. Checked forced (next_s19b.sh): the torch float64 forward oracle at D = 256 60/60 (2-block grid 28/28),
     /// the ramp on a 2-block grid 56/56 with and without xd + er, hopper_fwd29_check.py 12/12 at 1k / 8k and 12/12 at 2k / 4k,
@@ -223,10 +224,15 @@ extension KernelHeuristics {
     /// 1.038–1.045 fp16, bursts 1.044 (cuDNN 1.02 → 1.07); the H100's sustained windows had read 1.012–1.057 there
     /// (next_s18c.sh), its burst grid level. So unmasked tile D = 64 takes it from the first key; causal D = 64 512 lost again
     /// (0.977–0.985: its lean order stays). (Same sweep: causal D = 128 512 0.994–1.009, so it keeps its kernel.)
+    /// Session 27 (H200, scripts/device/next_s27.sh, next_s27b.sh): unmasked tile D = 256 at 512 keys (`…psookvxderqhlr` →
+    /// `…psookvxderqhsx`) 1.015–1.021 / 1.011–1.024, then 1.010–1.013 / 1.007–1.014 against same-kernel controls at
+    /// 0.999–1.005; at 1k (`…psooqxderqhlr` → `…psooqxderqhsx`) 1.018–1.020 / 1.020–1.037 (controls 0.998–0.999), 1.5–2 %
+    /// less energy per FLOP; the eager rescale (session 17's 512 kernel) read 0.974–0.978. So unmasked tile D = 256 takes it
+    /// from the first key (the H100 had read 512 1.001–1.014 / 0.993–0.994 and 1k 0.995–1.020 in session 19).
     public static func defaultSpeculativeMax(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         switch tileHeadDim {
         case 64, 128: return !causal || seqlenK > 512
-        case 256: return !causal && seqlenK > 1024
+        case 256: return !causal
         default: return false
         }
     }

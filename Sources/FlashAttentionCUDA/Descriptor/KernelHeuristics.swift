@@ -693,8 +693,8 @@ public enum KernelHeuristics {
         // The speculative maximum (speculativeMax, session 18) where defaultSpeculativeMax puts it, or with
         // FLASH_ATTENTION_HOPPER_RESCALE=spec on every row that can take it; it replaces the lazy and skipped rescales. Rows
         // whose kernel cannot take it (and every row with =nospec) keep defaultLazyRescale: the three-warpgroup D = 64 rows
-        // from 8k keys, tile D = 256 unmasked from 512, causal from 2k, the causal tile D = 128 rows of the overlapped order
-        // (`xoa` at 513…1024 keys).
+        // from 8k keys, tile D = 256 causal from 2k (and unmasked from 512 where `sx` is refused), the causal tile D = 128
+        // rows of the overlapped order (`xoa` at 513…1024 keys).
         let rescaleKnob = HopperForwardKnobs.rescale
         let tilesDefault = hopperTileOverride(headDim: tileD, causal: causal) == nil
         let specDefault = rescaleKnob == nil && tilesDefault && defaultSpeculativeMax(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)
