@@ -66,6 +66,7 @@ IMPLS = {
     "NPDL": {f"{H}_PDL": "0"},                                      # the same, forced off
     # Session 27: the eager O rescale (any RESCALE value but lazy / skip / spec / nospec keeps neither `lr` nor `sx`).
     "EG": {f"{H}_RESCALE": "eager"},
+    "S3": {f"{H}_EWSTAGES": "3"},                                   # unmasked tile D = 64 empty-warpgroup rows: three K/V stages past 512 keys
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get

@@ -238,7 +238,8 @@ extension KernelHeuristics {
     }
 
     /// K/V stages of the default empty-warpgroup rows (``defaultSkipEmptyWarpgroups(tileHeadDim:causal:consumerWarpgroups:varlen:sameTypeOutput:seqlenQ:seqlenK:)``):
-    /// three up to 512 keys, two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere).
+    /// three up to 1024 keys (512 until session 27), two beyond (`FLASH_ATTENTION_HOPPER_EMPTYWG=dyn` keeps two everywhere;
+    /// `FLASH_ATTENTION_HOPPER_EWSTAGES=2|3` sets the count on every default row).
     ///
     /// H100, session 13 (hopfwd26, scripts/device/hopper_fwd26.sh, 4 interleaved rounds, the same kernel as
     /// `FLASH_ATTENTION_HOPPER_TILES=64:128x3dq FLASH_ATTENTION_HOPPER_EMPTYWG=1`, ratio to two stages): unmasked D = 64 512
@@ -246,8 +247,15 @@ extension KernelHeuristics {
     /// Session 14 (scripts/device/final_s13c.sh, the kernel forced, one call): 6 interleaved rounds at 512 1.032–1.052 (bf16) /
     /// 1.032–1.040 (fp16), 1k 1.001–1.017; `verify` 40/40 and the torch float64 forward oracle 135/135 (2-block grid 56/56)
     /// reached it, memcheck 0 errors and racecheck 0 hazards on 2-block grids (512², 500², 300 × 512).
+    /// Session 27 (H200, sustained 1.5 s windows, three a form and dtype; `…tmaws2pdq2soltxderewsx` → the 512-key kernel
+    /// `…tmaws3pdq2soltxderewsx`, the speculative maximum in both): 1k 1.022–1.037 (bf16) / 1.005–1.023 (fp16)
+    /// (scripts/device/next_s27d.sh), then 1.013–1.027 / 1.001–1.024 against a same-kernel control at 0.983–1.005
+    /// (next_s27e.sh), 2 % less energy per FLOP; 768 keys 0.988–1.018 and 2k 0.995–1.008 (level). So three stages up to 1k.
+    /// Checked forced at every default row (next_s27e.sh): the torch float64 forward oracle at D = 64 60/60 (2-block grid
+    /// 28/28), the ramp 56/56 (2-block grid 56/56), the pinned float64 oracle 32/32 on a 2-block grid, memcheck 0 errors and
+    /// racecheck 0 hazards (1024² and a 1000 × 1024 GQA ramp input, 2-block grids).
     public static func defaultEmptyWarpgroupStages(seqlenK: Int) -> Int {
-        seqlenK > 0 && seqlenK <= 512 ? 3 : 2
+        seqlenK > 0 && seqlenK <= 1024 ? 3 : 2
     }
 
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``

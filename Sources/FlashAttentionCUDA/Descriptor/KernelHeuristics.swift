@@ -742,8 +742,12 @@ public enum KernelHeuristics {
             && d.minBlocksPerMultiprocessor == 1 {
             var dynamic = d
             (dynamic.dynamicScheduler, dynamic.qStages, dynamic.lateTileAddresses) = (true, 2, true)
-            // Three K/V stages where the default measured them faster (up to 512 keys: defaultEmptyWarpgroupStages).
-            if emptyDefault { dynamic.stages = defaultEmptyWarpgroupStages(seqlenK: problem.seqlenK) }
+            // Three K/V stages where the default measured them faster (up to 1k keys: defaultEmptyWarpgroupStages);
+            // FLASH_ATTENTION_HOPPER_EWSTAGES=2|3 sets the count on every such default row (a tuning hook, session 27).
+            if emptyDefault {
+                dynamic.stages = HopperForwardKnobs.emptyWarpgroupStages.flatMap { Int($0) }
+                    ?? defaultEmptyWarpgroupStages(seqlenK: problem.seqlenK)
+            }
             if dynamic.invalidReason != nil { dynamic.stages = d.stages }
             if dynamic.invalidReason == nil { d = dynamic }
         }
@@ -962,6 +966,7 @@ private enum HopperForwardKnobs {
     static let producerSleep = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCERSLEEP")
     static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
     static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
+    static let emptyWarpgroupStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_EWSTAGES")
     static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
     static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
     static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
