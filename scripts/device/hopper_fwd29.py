@@ -66,6 +66,11 @@ IMPLS = {
     "NPDL": {f"{H}_PDL": "0"},                                      # the same, forced off
     # Session 27: the eager O rescale (any RESCALE value but lazy / skip / spec / nospec keeps neither `lr` nor `sx`).
     "EG": {f"{H}_RESCALE": "eager"},
+    "K2": {f"{H}_STAGES": "2"},                                     # K/V stages on any row (FLASH_ATTENTION_HOPPER_STAGES; refused where
+    "K3": {f"{H}_STAGES": "3"},                                     # shared memory cannot hold them: the kernel's name tells)
+    "K4": {f"{H}_STAGES": "4"},
+    "PK": {f"{H}_PACKSUM": "1"},                                    # the row sums from P's packed pairs (`pr`, session 15: never timed)
+    "TR": {f"{H}_TREE": "1"},                                       # the row maximum and sum in four partial chains (`tr`)
     "S3": {f"{H}_EWSTAGES": "3"},                                   # unmasked tile D = 64 empty-warpgroup rows: three K/V stages past 512 keys
     "cudnn": {},
 }

@@ -772,6 +772,13 @@ public enum KernelHeuristics {
             packed.packedRowSum = true
             if packed.invalidReason == nil { d = packed }
         }
+        // FLASH_ATTENTION_HOPPER_STAGES=n: n K/V stages on every row whose shared memory and step order take them (a tuning
+        // hook, session 27; the shape's other choices stay, unlike FLASH_ATTENTION_HOPPER_TILES).
+        if let stages = HopperForwardKnobs.stages.flatMap({ Int($0) }), stages >= 1 {
+            var staged = d
+            staged.stages = stages
+            if staged.invalidReason == nil { d = staged }
+        }
         // FLASH_ATTENTION_HOPPER_PDL=1: the programmatic dependent launch (dependentLaunch) on every row that can take it,
         // =0 nowhere; unset, defaultDependentLaunch.
         let pdlKnob = HopperForwardKnobs.dependentLaunch
@@ -967,6 +974,7 @@ private enum HopperForwardKnobs {
     static let exponentialTurn = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPTURN")
     static let emptyWarpgroups = FileSystem.environment("FLASH_ATTENTION_HOPPER_EMPTYWG")
     static let emptyWarpgroupStages = FileSystem.environment("FLASH_ATTENTION_HOPPER_EWSTAGES")
+    static let stages = FileSystem.environment("FLASH_ATTENTION_HOPPER_STAGES")
     static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
     static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
     static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
