@@ -71,6 +71,7 @@ IMPLS = {
     "K4": {f"{H}_STAGES": "4"},
     "PK": {f"{H}_PACKSUM": "1"},                                    # the row sums from P's packed pairs (`pr`, session 15: never timed)
     "TR": {f"{H}_TREE": "1"},                                       # the row maximum and sum in four partial chains (`tr`)
+    "T3": {f"{H}_TILES": "128:128x3p", f"{H}_STORE": "0", f"{H}_RESCALE": "spec"},  # D = 128: 128-key steps in three stages, one Q buffer, no O store
     "S3": {f"{H}_EWSTAGES": "3"},                                   # unmasked tile D = 64 empty-warpgroup rows: three K/V stages past 512 keys
     "cudnn": {},
 }
