@@ -1526,6 +1526,37 @@ struct HopperBackwardKernelTests {
         #expect(Set(hopperBackwardStagedEpilogueVariants.map(\.name)).count == hopperBackwardStagedEpilogueVariants.count)
     }
 
+    /// `FLASH_ATTENTION_HOPPER_BWD_STAGES=3` (a tuning hook, session 27): three Q/dO stages in tile D = 128's key/value kernel
+    /// where one dQ buffer leaves room (224 KB of tiles); where the layout cannot hold them (two dQ buffers, tile D = 64's
+    /// dQ staging) the plan keeps two stages instead of leaving the Hopper backward; tile D = 256 never changes.
+    @Test func stagesHook() throws {
+        let three = HopperBackwardSettings(buffers: "1", stages: "3")
+        for (d, mask, keys) in [(128, KernelMask.none, 1024), (128, .causal, 512), (128, .none, 8192)] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: false, seqlenK: keys)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: three, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(plan[1].stages == 3 && plan[1].dqBuffers == 1 && plan[1].name.contains("s3"), "\(plan[1].name)")
+            let shipped = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(shipped[1].stages == 2, "\(shipped[1].name)")
+        }
+        for (d, settings) in [(128, HopperBackwardSettings(buffers: "2", stages: "3")), (64, three), (256, three)] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: d, mask: .none, deterministic: false, seqlenK: 1024)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: settings, fastPasses: true, l2CacheBytes: 60 << 20),
+                                    "D = \(d): the hook must not leave the Hopper backward")
+            #expect(plan[1].stages != 3, "\(plan[1].name)")
+        }
+    }
+
+    /// The three-stage key/value kernels the hook reaches compile clean (no spill, no stack frame).
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"))
+    func stagesHookCompilesClean() throws {
+        let three = HopperBackwardSettings(buffers: "1", stages: "3")
+        for mask in [KernelMask.none, .causal] {
+            let problem = BackwardProblem(elementType: .bfloat16, headDim: 128, mask: mask, deterministic: false, seqlenK: 1024)
+            let plan = try #require(HopperBackwardDescriptor.resolvedPlan(for: problem, settings: three, fastPasses: true, l2CacheBytes: 60 << 20))
+            try expectHopperBackwardCompilesClean(plan[1])
+        }
+    }
+
     /// Every variant compiles for sm_90a with NVRTC, spills nothing and has no stack frame.
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
           arguments: hopperBackwardVariants.map { HopperBackwardCase(descriptor: $0) })

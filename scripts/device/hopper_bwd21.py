@@ -63,6 +63,8 @@ IMPLS = {
     "EC": {f"{B_}_EARLYCVT": "1"},
     "DC": {f"{B_}_DEPCVT": "1"},
     "NDC": {f"{B_}_DEPCVT": "0"},
+    # (Session 27: three Q/dO stages in tile D = 128's key/value kernel, where one dQ buffer leaves room; B1 alone beside it.)
+    "S3": {f"{B_}_STAGES": "3", f"{B_}_DQBUF": "1"},
     "DS": {f"{B_}_DEPSTATS": "1"},                              # key/value kernel dependent on the preprocess (`ds`, session 24)
     "NDS": {f"{B_}_DEPSTATS": "0"},
     # (Session 25, each on a build of its patch (docs/performance.md, "Session 25"; the knobs do nothing in the tree): M80 the

@@ -54,6 +54,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     public var dependentConvert: String?
     /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS`
     public var dependentStats: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_STAGES`
+    public var stages: String?
 
     public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
                 pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
@@ -62,7 +64,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
                 wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
                 wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
                 persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil,
-                dependentConvert: String? = nil, dependentStats: String? = nil) {
+                dependentConvert: String? = nil, dependentStats: String? = nil, stages: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -88,6 +90,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.stagedEpilogue = stagedEpilogue
         self.dependentConvert = dependentConvert
         self.dependentStats = dependentStats
+        self.stages = stages
     }
 
     /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
@@ -137,7 +140,25 @@ extension HopperBackwardDescriptor {
             || (settings.wideOrder != "unordered" && defaultWideOrderedDQ(problem))
         // `FLASH_ATTENTION_HOPPER_BWD256_TURNS=chunk|tile`: the ordered dQ's turn counters per 64-column chunk or per tile.
         let wideTurns = settings.wideTurns == "chunk" ? true : settings.wideTurns == "tile" ? false : defaultWideChunkTurns(problem)
-        return plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers,
+        // `FLASH_ATTENTION_HOPPER_BWD_STAGES=3`: tile D = 64/128's key/value kernel with three Q/dO stages where its shared
+        // memory holds them (one dQ buffer at tile D = 128; a tuning hook, session 27); elsewhere the two it takes by default.
+        let stages = settings.stages == "3" ? 3 : 2
+        let planned = plannedRoute(problem, stages: stages, ordered: ordered, buffers: buffers, writers: writers, headGroup: headGroup,
+                                  wideOrdered: wideOrdered, wideTurns: wideTurns, earlyDV: earlyDV, persistent: persistent,
+                                  fastPasses: fastPasses, settings: settings)
+        if planned == nil && stages != 2 {
+            return plannedRoute(problem, stages: 2, ordered: ordered, buffers: buffers, writers: writers, headGroup: headGroup,
+                                wideOrdered: wideOrdered, wideTurns: wideTurns, earlyDV: earlyDV, persistent: persistent,
+                                fastPasses: fastPasses, settings: settings)
+        }
+        return planned
+    }
+
+    private static func plannedRoute(_ problem: BackwardProblem, stages: Int, ordered: Bool, buffers: Int, writers: Int,
+                                     headGroup: Int, wideOrdered: Bool, wideTurns: Bool, earlyDV: Bool, persistent: Bool,
+                                     fastPasses: Bool, settings: HopperBackwardSettings) -> [HopperBackwardDescriptor]? {
+        typealias S = HopperBackwardSettings
+        return plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers, stages: stages,
                     pipelinedS: S.flag(settings.pipelined, or: defaultPipelinedS(problem)), earlyDV: earlyDV,
                     lateDK: S.flag(settings.lateDK, or: defaultLateDK(problem)),
                     wideStages: S.count(settings.wideStages, or: defaultWideStages(problem)), headGroup: headGroup,

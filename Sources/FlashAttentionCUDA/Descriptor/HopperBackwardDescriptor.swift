@@ -380,7 +380,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// The three kernels of `problem`, or nil when it does not qualify.
     public static func plan(for problem: BackwardProblem, orderedDQ: Bool = true, dqBuffers: Int = 1,
-                            dqWriters: Int = 1, pipelinedS: Bool = false, earlyDV: Bool = false,
+                            dqWriters: Int = 1, stages: Int = 2, pipelinedS: Bool = false, earlyDV: Bool = false,
                             lateDK: Bool = false, wideStages: Int = 2, headGroup: Int = 0,
                             maskBranch: Bool = false, fastPasses: Bool = false, wideOrderedDQ: Bool = true,
                             wideChunkTurns: Bool = false, wideWriters: Int = 1, pingPong: Bool = false,
@@ -428,7 +428,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             HopperBackwardDescriptor(pass: .preprocess, elementType: t, outType: problem.outType, headDim: tile,
                                      fastPasses: fastPasses, dependentStats: dependentStats && !persistent),
             HopperBackwardDescriptor(pass: .keyValue, elementType: t, dkType: problem.dkType, dvType: problem.dvType,
-                                     headDim: tile, mask: problem.mask, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
+                                     headDim: tile, mask: problem.mask, stages: stages, orderedDQ: orderedDQ, dqBuffers: dqBuffers,
                                      dqWriters: dqWriters, pipelinedS: pipelinedS, earlyDV: earlyDV, lateDK: lateDK,
                                      headGroup: persistent ? 0 : headGroup, maskBranch: maskBranch,
                                      pingPong: pingPong && tile == 128 && !pipelinedS,

@@ -41,7 +41,8 @@ extension HopperBackwardSettings {
         descriptors: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DESC"),
         stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI"),
         dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT"),
-        dependentStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPSTATS")
+        dependentStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPSTATS"),
+        stages: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STAGES")
     )
 }
 
