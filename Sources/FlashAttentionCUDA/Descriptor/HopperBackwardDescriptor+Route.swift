@@ -143,49 +143,37 @@ extension HopperBackwardDescriptor {
         // `FLASH_ATTENTION_HOPPER_BWD_STAGES=3`: tile D = 64/128's key/value kernel with three Q/dO stages where its shared
         // memory holds them (one dQ buffer at tile D = 128; a tuning hook, session 27); elsewhere the two it takes by default.
         let stages = settings.stages == "3" ? 3 : 2
-        let planned = plannedRoute(problem, stages: stages, ordered: ordered, buffers: buffers, writers: writers, headGroup: headGroup,
-                                  wideOrdered: wideOrdered, wideTurns: wideTurns, earlyDV: earlyDV, persistent: persistent,
-                                  fastPasses: fastPasses, settings: settings)
-        if planned == nil && stages != 2 {
-            return plannedRoute(problem, stages: 2, ordered: ordered, buffers: buffers, writers: writers, headGroup: headGroup,
-                                wideOrdered: wideOrdered, wideTurns: wideTurns, earlyDV: earlyDV, persistent: persistent,
-                                fastPasses: fastPasses, settings: settings)
+        func planned(stages: Int) -> [HopperBackwardDescriptor]? {
+            plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers, stages: stages,
+                 pipelinedS: S.flag(settings.pipelined, or: defaultPipelinedS(problem)), earlyDV: earlyDV,
+                 lateDK: S.flag(settings.lateDK, or: defaultLateDK(problem)),
+                 wideStages: S.count(settings.wideStages, or: defaultWideStages(problem)), headGroup: headGroup,
+                 maskBranch: S.flag(settings.maskBranch, or: defaultMaskBranch(problem)), fastPasses: fastPasses,
+                 wideOrderedDQ: wideOrdered, wideChunkTurns: wideTurns,
+                 // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
+                 wideWriters: S.count(settings.wideWriters, or: defaultWideWriters(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
+                 pingPong: settings.pingPong == "1",
+                 // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
+                 // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
+                 earlyStats: S.flag(settings.earlyStats, or: defaultEarlyStats(problem)),
+                 lateFence: S.flag(settings.lateFence, or: defaultLateFence(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
+                 wideQRing: S.flag(settings.wideQRing, or: defaultWideQRing(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
+                 wideStagedEpilogue: S.flag(settings.wideEpilogue, or: defaultWideStagedEpilogue(problem)),
+                 persistentTiles: persistent,
+                 // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
+                 precomputedDescriptors: S.flag(settings.descriptors, or: defaultPrecomputedDescriptors(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
+                 stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the conversion pass as a programmatic dependent of the key/value
+                 // kernel, waiting on each tile's turn counter (session 23), where its form applies.
+                 dependentConvert: S.flag(settings.dependentConvert, or: defaultDependentConvert(problem)),
+                 // `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=1|0`: the key/value kernel as a programmatic dependent of the
+                 // preprocess, waiting before its first L/D load (session 24), tile D = 64/128.
+                 dependentStats: S.flag(settings.dependentStats, or: defaultDependentStats(problem)))
         }
-        return planned
-    }
-
-    private static func plannedRoute(_ problem: BackwardProblem, stages: Int, ordered: Bool, buffers: Int, writers: Int,
-                                     headGroup: Int, wideOrdered: Bool, wideTurns: Bool, earlyDV: Bool, persistent: Bool,
-                                     fastPasses: Bool, settings: HopperBackwardSettings) -> [HopperBackwardDescriptor]? {
-        typealias S = HopperBackwardSettings
-        return plan(for: problem, orderedDQ: ordered, dqBuffers: buffers, dqWriters: writers, stages: stages,
-                    pipelinedS: S.flag(settings.pipelined, or: defaultPipelinedS(problem)), earlyDV: earlyDV,
-                    lateDK: S.flag(settings.lateDK, or: defaultLateDK(problem)),
-                    wideStages: S.count(settings.wideStages, or: defaultWideStages(problem)), headGroup: headGroup,
-                    maskBranch: S.flag(settings.maskBranch, or: defaultMaskBranch(problem)), fastPasses: fastPasses,
-                    wideOrderedDQ: wideOrdered, wideChunkTurns: wideTurns,
-                    // `FLASH_ATTENTION_HOPPER_BWD256_WRITERS=1|2`: the ordered dQ's writer threads (one turn per tile).
-                    wideWriters: S.count(settings.wideWriters, or: defaultWideWriters(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD_PINGPONG=1`: out-of-phase consumers at tile D = 128 (off unless set).
-                    pingPong: settings.pingPong == "1",
-                    // `FLASH_ATTENTION_HOPPER_BWD_STATS=1|0`: tile D = 128 reads L and D ahead of the waits;
-                    // `FLASH_ATTENTION_HOPPER_BWD_LATEFENCE=1|0`: its late dK form fences dQ_partial after dK (session 8).
-                    earlyStats: S.flag(settings.earlyStats, or: defaultEarlyStats(problem)),
-                    lateFence: S.flag(settings.lateFence, or: defaultLateFence(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD256_QRING=1|0`: the wide one-stage form's Q ring; unset, the default.
-                    wideQRing: S.flag(settings.wideQRing, or: defaultWideQRing(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD256_EPI=1|0`: its dK/dV stores staged through the dQ staging (session 8).
-                    wideStagedEpilogue: S.flag(settings.wideEpilogue, or: defaultWideStagedEpilogue(problem)),
-                    persistentTiles: persistent,
-                    // `FLASH_ATTENTION_HOPPER_BWD_DESC=1|0`: precomputed wgmma descriptors (session 9).
-                    precomputedDescriptors: S.flag(settings.descriptors, or: defaultPrecomputedDescriptors(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD_EPI=1|0`: tile D = 64/128's dK/dV staged through the Q/dO ring (sessions 13, 14).
-                    stagedEpilogue: S.flag(settings.stagedEpilogue, or: defaultStagedEpilogue(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD_DEPCVT=1|0`: the conversion pass as a programmatic dependent of the key/value
-                    // kernel, waiting on each tile's turn counter (session 23), where its form applies.
-                    dependentConvert: S.flag(settings.dependentConvert, or: defaultDependentConvert(problem)),
-                    // `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=1|0`: the key/value kernel as a programmatic dependent of the
-                    // preprocess, waiting before its first L/D load (session 24), tile D = 64/128.
-                    dependentStats: S.flag(settings.dependentStats, or: defaultDependentStats(problem)))
+        return planned(stages: stages) ?? (stages == 2 ? nil : planned(stages: 2))
     }
 }
