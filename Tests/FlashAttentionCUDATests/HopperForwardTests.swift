@@ -762,6 +762,20 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         dependent.dependentLaunch = true
         list.append(dependent)
     }
+    // Session 28: the stream-K tail on the unmasked tile D = 128 rows as the table routes them (the 128-key store row up to
+    // 4k keys, the 176-key row past it), and on the plain 128-key row.
+    var tails: [AttentionKernelDescriptor] = list.filter { $0.headDim == 128 && $0.mask == .none && $0.persistent && !$0.dynamicScheduler && !$0.varlen && !$0.dependentLaunch && $0.blockN == 128 && !$0.tmaStoreO }.prefix(1).map { $0 }
+    for (d, n) in [(128, 512), (128, 1024), (128, 8192), (256, 2048), (256, 16384)] {
+        if let d = try? KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: .none, tensorMapFriendly: true,
+                                                                          seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor {
+            tails.append(d)
+        }
+    }
+    for d in tails {
+        var tail = d
+        tail.streamKTail = true
+        if tail.invalidReason == nil && !list.contains(where: { $0.name == tail.name }) { list.append(tail) }
+    }
     return list
 }()
 
@@ -1618,7 +1632,8 @@ struct HopperForwardTests {
                 #expect(d.earlyRescale == early && d.precomputedDescriptors == xd && d.invalidReason == nil, "D = \(D) \(mask) N = \(n): \(d.name)")
                 // (The 128-key causal D = 256 form's suffixes `vt`, `ob`, the Q halves' `qh` / `qr`, the empty
                 // warpgroups' `ew`, the lazy rescale's `lr` and the speculative maximum's `sx` follow `er`.)
-                var name = d.name
+                // (The stream-K tail's `_sk` comes after them all.)
+                var name = d.name.replacingOccurrences(of: "_sk_sm_90a", with: "_sm_90a")
                 for suffix in ["sx", "lr", "ew", "qr", "qh", "ob", "vt"] { name = name.replacingOccurrences(of: suffix + "_sm_90a", with: "_sm_90a") }
                 #expect(name.hasSuffix("er_sm_90a") == early, "D = \(D) \(mask) N = \(n): \(d.name)")
             }
@@ -2088,6 +2103,50 @@ struct HopperForwardTests {
         }
     }
 
+    /// The stream-K tail (streamKTail, suffix `_sk`): the static persistent loop deals the last round's key steps out, a part
+    /// of a tile loads its own key range, and a part that is not a whole tile hands over or merges instead of the epilogue;
+    /// dense unmasked two-warpgroup rows of at most 128-key steps; by default at unmasked tile D = 256 past 4k keys.
+    @Test func streamKTailShapes() throws {
+        let tails = hopperVariants.filter(\.streamKTail)
+        #expect(tails.count >= 2 && tails.contains { $0.tmaStoreO } && tails.contains { $0.precomputedDescriptors })
+        for tail in tails {
+            #expect(tail.invalidReason == nil && tail.name.hasSuffix("_sk_sm_90a"))
+            let source = try AttentionKernel(descriptor: tail).source
+            #expect(source.contains("unit = sk_next(sk_slot, unit)) {") && source.contains("const SkDeal d = sk_deal(total_tiles, p.seqlen_k);") && source.contains("k_start = sk_k0 * BLOCK_N;")
+                    && source.contains("k_row0 = k_start;") && source.contains("const int n_blocks = sk_k1 - sk_k0;"))
+            let merge = try #require(source.range(of: "auto sk_part = [&](int t, bool merger, out_t* o_tile, float* lse_tile, int rows_here) {"))
+            let guardCall = try #require(source.range(of: "sk_part(t, e == (t + 1) * spt, o_tile, lse_tile, rows_here);\n                continue;"))
+            let epilogue = try #require(source.range(of: tail.tmaStoreO ? "store_epilogue(o_tile, lse_tile, rows_here" : "epilogue(o_tile, lse_tile, rows_here);", range: guardCall.upperBound..<source.endIndex))
+            #expect(merge.lowerBound < guardCall.lowerBound && guardCall.upperBound <= epilogue.lowerBound)
+            // The producer walks the same loop (two copies of the head: producer and consumers).
+            #expect(source.components(separatedBy: "unit = sk_next(sk_slot, unit)) {").count == 3)
+            var plain = tail
+            plain.streamKTail = false
+            #expect(!(try AttentionKernel(descriptor: plain).source).contains("sk_"))
+            #expect(tail.streamKWorkspaceBytes(grid: 132) == 1280 + 132 * 2 * 2 * (tail.headDim / 8 + 1) * 128 * 16)
+        }
+        let base = try #require(tails.first)
+        for change in [{ (d: inout AttentionKernelDescriptor) in d.mask = .causal }, { $0.varlen = true }, { $0.dynamicScheduler = true },
+                       { $0.persistent = false; $0.qStages = 1 }, { $0.blockN = 176; $0.tmaStoreO = false; $0.qStages = 1 }] {
+            var d = base
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+        guard getenv("FLASH_ATTENTION_HOPPER_STREAMK") == nil, getenv("FLASH_ATTENTION_HOPPER") == nil, getenv("FLASH_ATTENTION_HOPPER_TILES") == nil else { return }
+        // The default: unmasked tile D = 256 past 4k keys (its 80-key row), nowhere else.
+        for d in [64, 128, 256] {
+            for mask in [KernelMask.none, .causal] {
+                for n in [2048, 4096, 8192, 16384] {
+                    let routed = try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true,
+                                                                                       seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor
+                    #expect(routed.streamKTail == (d == 256 && mask == .none && n > 4096), "\(routed.name)")
+                    #expect(routed.streamKTail == KernelHeuristics.defaultStreamKTail(tileHeadDim: d, causal: mask == .causal, seqlenK: n), "\(routed.name)")
+                }
+            }
+        }
+        #expect(KernelHeuristics.tableVariants(for: .sm90a).contains { $0.streamKTail && $0.headDim == 256 }, "CI compiles the default's kernel")
+    }
+
     /// The lazy O rescale's default (session 15, hopfwd28 and the closing calls): the three-warpgroup tile D = 64 rows from
     /// 8k keys, causal and unmasked; tile D = 256 (sessions 16–17) unmasked from 512 keys, causal from 2k; causal tile D = 128's
     /// overlapped rows, `xo` (session 16; not a default since session 19) and `xoa` (session 17). (The rule still names unmasked
@@ -2195,7 +2254,8 @@ struct HopperForwardTests {
                      // there, on the 1k `qh` kernel and on the 2k–4k kernel.
                      // (Session 19: `sx` with xd + er from 8k, and at 2k–4k as `…psooqxdersx`, which HopperSpeculativeMaxTests
                      // compiles.)
-                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxdersx_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhsx_sm_90a"] {
+                     // (Session 28: the stream-K tail from 8k.)
+                     "fwd_bf16_d256_m128n80w12b1_lse_tmaws2pxdersx_sk_sm_90a", "fwd_bf16_d256_m128n80w12b1_lse_tmaws2psooqxderqhsx_sm_90a"] {
             #expect(names.contains(name), "\(name) missing from \(names)")
         }
         #expect(variants.contains { $0.queryHalves == 2 && $0.headDim == 256 && $0.mask == .none && $0.stageOInQueryBuffer },

@@ -80,7 +80,7 @@ struct HopperSpeculativeMaxTests {
                         (forced.speculativeMax, forced.lazyRescale, forced.skipUnchangedRescale) = (true, false, false)
                         let rule = D == 256 ? mask == .none : n > 512 || mask == .none
                         #expect(routed.speculativeMax == (rule && forced.invalidReason == nil), "\(routed.name)")
-                        if routed.speculativeMax { #expect(!routed.lazyRescale && routed.name.hasSuffix("sx_sm_90a"), "\(routed.name)") }
+                        if routed.speculativeMax { #expect(!routed.lazyRescale && routed.name.replacingOccurrences(of: "_sk_sm_90a", with: "_sm_90a").hasSuffix("sx_sm_90a"), "\(routed.name)") }
                     }
                 }
             }

@@ -35,7 +35,7 @@ extension HopperForwardKernel {
         \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
-        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }\(rematerializedTileCounts ? opaqueHelper : "")
+        FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }\(rematerializedTileCounts ? opaqueHelper : "")\(streamKConstants)
 
         // The copy engine's descriptors, then the forward parameters, in one __grid_constant__
         // struct: the maps are read in place in parameter space (their generic address).

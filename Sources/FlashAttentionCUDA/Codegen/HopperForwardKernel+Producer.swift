@@ -144,6 +144,7 @@ extension HopperForwardKernel {
             """
             return head + tileDecodeTail(skip: producer ? "{ mbar_arrive(bar_q + 8 * qb); \(qh ? secondSkip + " " : "")continue; }" : "{ mbar_arrive(bar_q_free + 8 * qb); continue; }")
         }
+        if sk { return streamKTileLoop + tileDecodeTail(skip: "continue;") }
         return """
         for (int tile = PERSISTENT ? (int)blockIdx.x : 0; tile < (PERSISTENT ? total_tiles : 1); tile += PERSISTENT ? (int)gridDim.x : 1) {
                     // Heaviest row blocks (most keys under a causal mask) first; in the persistent
@@ -165,7 +166,7 @@ extension HopperForwardKernel {
                         const int* cu_k = (const int*)p.cu_seqlens_k;
                         q_start = cu_q[batch]; seqlen_q = cu_q[batch + 1] - q_start;
                         k_start = cu_k[batch]; seqlen_k = cu_k[batch + 1] - k_start;
-                    }
+                    }\(streamKKeyRange)
                     const int m0 = m_block * BLOCK_M;
                     if (m0 >= seqlen_q) \(skip)
                     const int rows_here = imin(BLOCK_M, seqlen_q - m0);
@@ -173,10 +174,10 @@ extension HopperForwardKernel {
                     const int diag = seqlen_k - seqlen_q;  // query i's diagonal is key i + diag (bottom-right)
                     // Keys [0, block_hi) are seen by some row of the block (causal: the last row's edge).
                     const int block_hi = CAUSAL ? imin(seqlen_k, m0 + rows_here - 1 + diag + 1) : seqlen_k;
-                    const int n_blocks = block_hi > 0 ? (block_hi + BLOCK_N - 1) / BLOCK_N : 0;
+                    const int n_blocks = \(sk ? "sk_k1 - sk_k0;  // this part's steps" : "block_hi > 0 ? (block_hi + BLOCK_N - 1) / BLOCK_N : 0;")
                     // Dense tensors: row coordinate within the sequence, batch coordinate b. Varlen
                     // tensors are one batch of all tokens: the row coordinate is the token.
-                    const int q_row = (VARLEN ? q_start : 0) + m0, k_row0 = VARLEN ? k_start : 0;
+                    const int q_row = (VARLEN ? q_start : 0) + m0, k_row0 = \(sk ? "k_start" : "VARLEN ? k_start : 0");
                     const int t_batch = VARLEN ? 0 : batch;
                     (void)q_row; (void)k_row0; (void)t_batch; (void)kv_head;
         """

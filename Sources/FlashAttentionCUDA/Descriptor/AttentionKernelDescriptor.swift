@@ -443,6 +443,22 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// nowhere. Suffix `_pdl`.
     public var dependentLaunch: Bool = false
 
+    /// A stream-K tail on the persistent grid (session 28). With T tiles on G blocks the static order gives each block
+    /// ⌊T / G⌋ or ⌈T / G⌉ tiles, so the last round leaves part of the card idle (at the reference grid's 2048 tiles on
+    /// 132 multiprocessors, 15.5 rounds: 3 % of the call when every tile costs the same). Here the ⌊T / G⌋ whole rounds
+    /// run as before, and the key steps of the remaining T mod G tiles are dealt out evenly: block b takes global tail
+    /// steps [⌊b·S / G⌋, ⌊(b + 1)·S / G⌋) of S = (T mod G) × steps per tile, which cover parts of at most two tiles.
+    /// A block whose part of a tile is not the whole of it writes the part's unnormalized O, row maxima and row sums
+    /// (float32, per consumer thread in fragment order) to a workspace behind the tile counter's address and counts
+    /// itself in on the tile's counter per warpgroup; the warpgroup that arrives last merges the others' parts into its
+    /// registers and writes O and the LSE through the usual epilogue, then zeroes the counter. No block waits on
+    /// another. Dense unmasked problems on the static persistent grid of two consumer warpgroups (the key steps of every
+    /// tile are the same); not beside the dynamic scheduler, the overlapped epilogue, late tile addresses, O staged in
+    /// Q / K / V stages, Q halves, the folded producer or two blocks per SM; at most 128-key steps (the 176-key row spilled
+    /// 140 B with it). `FLASH_ATTENTION_HOPPER_STREAMK=1` sets it
+    /// on every row that can take it, `=0` nowhere. Suffix `_sk`.
+    public var streamKTail: Bool = false
+
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
         headDim: Int, blockM: Int, blockN: Int, warps: Int, minBlocksPerMultiprocessor: Int = 1,
@@ -558,6 +574,13 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         return mainloop == .wgmma ? (blockM + 2 * blockN) * headDim * 2 + 1024 : (blockM + 2 * blockN) * sharedRowStride * 2
     }
 
+    /// The stream-K tail's workspace for a grid of `grid` blocks (``streamKTail``): two int counters per tail tile
+    /// (fewer than `grid`) padded to 256 bytes, then per block two parts of a tile (the one it hands over, its own of the
+    /// one it merges), each 128 rows of float32 O fragments and row statistics (D_TILES + 1 float4 per consumer thread).
+    public func streamKWorkspaceBytes(grid: Int) -> Int {
+        (8 * grid + 255) / 256 * 256 + grid * 2 * consumerWarpgroups * (headDim / 8 + 1) * 128 * 16
+    }
+
     /// Why this descriptor cannot be generated, or nil.
     public var invalidReason: String? {
         if elementType == .float32 { return "inputs must be float16 or bfloat16 (tensor cores), got float32" }
@@ -568,6 +591,11 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             if headDim != 64 && headDim != 128 && headDim != 256 { return "the TMA warp-specialised loop runs head dims 64, 128 and 256, got \(headDim)" }
             if dynamicScheduler && !persistent { return "the dynamic tile scheduler needs the persistent grid" }
             if dependentLaunch && (!persistent || varlen) { return "the dependent launch needs the persistent grid of a dense problem" }
+            if streamKTail && (!persistent || dynamicScheduler || varlen || mask != .none || consumerWarpgroups != 2 || overlapEpilogue
+                || lateTileAddresses || stageOInQueryBuffer || stageOInLastStage || stageOInOwnBuffer || queryHalves != 0 || foldedProducer
+                || minBlocksPerMultiprocessor != 1 || blockN > 128) {
+                return "the stream-K tail (streamKTail) needs the static persistent grid of a dense unmasked problem with two consumer warpgroups, and at most 128-key steps (the 176-key row spills with it), without the overlapped epilogue, late tile addresses, O staged in the Q / K / V buffers, Q halves, the folded producer or two blocks per SM"
+            }
             if qStages != 1 && qStages != 2 { return "qStages must be 1 or 2, got \(qStages)" }
             if emulatedExp2Every < 0 || emulatedExp2Every > 8 { return "emulatedExp2Every must be in 0...8, got \(emulatedExp2Every)" }
             if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
@@ -689,6 +717,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         }
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
         if dependentLaunch && mainloop != .tmaWarpSpecialized { return "the dependent launch needs the TMA warp-specialised loop" }
+        if streamKTail && mainloop != .tmaWarpSpecialized { return "the stream-K tail needs the TMA warp-specialised loop" }
         if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale || speculativeMax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum, lazyRescale and speculativeMax need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
@@ -719,6 +748,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if mainloop == .wgmma { parts.append("wgmma") }
         if mainloop == .tmaWarpSpecialized { parts.append("tmaws\(stages)" + (persistent ? "p" : "") + (dynamicScheduler ? "d" : "") + (qStages == 2 ? "q2" : "") + (emulatedExp2Every > 0 ? "e\(emulatedExp2Every)" : "") + (overlapEpilogue ? "o" : "") + (tmaStoreO ? "so" : "") + (lateTileAddresses ? "lt" : "") + (stageOInQueryBuffer ? "oq" : "") + (skipUnchangedRescale ? "rs" : "") + (stageOInLastStage ? "okv" : "") + (halfDiagonalStep ? "hd" : "") + (narrowDiagonal ? "nd" : "") + (narrowDiagonalValues ? "nv" : "") + (treeRowReductions ? "tr" : "") + (warpgroupStepCount ? "ws1" : "") + (precomputedDescriptors ? "xd" : "") + (earlyRescale ? "er" : "") + (separateValueTurn ? "vt" : "") + (stageOInOwnBuffer ? "ob" : "") + (queryHalves == 2 ? "qh" : queryHalves == 3 ? "qr" : queryHalves == 4 ? "q4" : "") + (foldedProducer ? "fp" : "") + (foldedCopiesInSlack ? "sl" : "") + (valueWaitAfterSoftmax ? "vw" : "") + (sleepingProducerWaits ? "ps" : "") + (exponentialTurn ? "xt" : "") + (leanExponentialTurn ? "xl" : "") + (overlappedExponentialTurn == 1 ? "xo" : overlappedExponentialTurn == 2 ? "xoa" : "") + (skipEmptyWarpgroups ? "ew" : "") + (packedRowSum ? "pr" : "") + (lazyRescale ? "lr" : "") + (speculativeMax ? "sx" : "")) }
         if dependentLaunch { parts.append("pdl") }
+        if streamKTail { parts.append("sk") }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")
     }

@@ -258,6 +258,23 @@ extension KernelHeuristics {
         seqlenK > 0 && seqlenK <= 1024 ? 3 : 2
     }
 
+    /// Whether the Hopper forward deals its last round's key steps out evenly (``AttentionKernelDescriptor/streamKTail``)
+    /// when `FLASH_ATTENTION_HOPPER_STREAMK` is unset: unmasked tile D = 256 past 4k keys (its 80-key row; 0 keys =
+    /// unknown: no).
+    ///
+    /// Session 28 (H200, sustained 1.5 s windows, bf16 and fp16, ÷ the shipped kernel): the reference grid's 1024 tiles
+    /// at tile D = 256 fill 7.76 rounds of 132 blocks, so a tenth of the card idles through the last one. With the tail
+    /// dealt out: 8k 1.002–1.016 / 1.011–1.015 and 1.001–1.009 / 1.003–1.013 (two calls, scripts/device/next_s28d.sh,
+    /// next_s28e.sh), 16k 1.009–1.012 / 1.016–1.018 and 1.012–1.013 / 1.010–1.014, about 1 % less energy per FLOP.
+    /// At tile D = 128 (128-key rows up to 4k keys) each part of a tile costs about a tile's fixed overhead (its first
+    /// step, the hand-over or the merge), more than the short tiles' tail saves: 512 0.91, 1k 0.94–0.95, 2k 0.97–0.98,
+    /// 4k 0.99 (and 0.92–1.03 with the first protocol and xd, next_s28b.sh / next_s28c.sh); the 176-key row past 4k spills
+    /// with it. Checked forced on capped grids (3 / 5 / 7 blocks, every tail tile split): the torch float64 forward oracle,
+    /// the ramp, the pinned float64 oracle, memcheck and racecheck (scripts/device/next_s28f.sh).
+    public static func defaultStreamKTail(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
+        tileHeadDim == 256 && !causal && seqlenK > 4096
+    }
+
     /// Whether the Hopper forward takes two stages of per-warpgroup Q halves (``AttentionKernelDescriptor/queryHalves``
     /// 4, `q4`) on a tile D = 128 row with two Q buffers and the TMA store of O when `FLASH_ATTENTION_HOPPER_QHALVES128`
     /// is unset: nowhere yet (session 12, hopfwd22: built and checked; timings in docs/performance.md).

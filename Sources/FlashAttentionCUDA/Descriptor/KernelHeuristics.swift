@@ -787,6 +787,17 @@ public enum KernelHeuristics {
             dependent.dependentLaunch = true
             if dependent.invalidReason == nil { d = dependent }
         }
+        // FLASH_ATTENTION_HOPPER_STREAMK=1: the stream-K tail (streamKTail) on every row that can take it, =0 nowhere; unset,
+        // defaultStreamKTail.
+        let streamKKnob = HopperForwardKnobs.streamK
+        if streamKKnob == "1" || (streamKKnob == nil && defaultStreamKTail(tileHeadDim: tileD, causal: causal, seqlenK: problem.seqlenK)) {
+            var tail = d
+            tail.streamKTail = true
+            if tail.invalidReason == nil {
+                d = tail
+                if streamKKnob == nil { choice.reason = "the last round's key steps dealt out (KernelHeuristics.defaultStreamKTail); " + choice.reason }
+            }
+        }
         guard d.invalidReason == nil else { return nil }
         return (d, choice.reason)
     }
@@ -978,4 +989,5 @@ private enum HopperForwardKnobs {
     static let exponentialTurnOverlap = FileSystem.environment("FLASH_ATTENTION_HOPPER_EXPOVERLAP")
     static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
     static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
+    static let streamK = FileSystem.environment("FLASH_ATTENTION_HOPPER_STREAMK")
 }

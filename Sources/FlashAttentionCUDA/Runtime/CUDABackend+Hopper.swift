@@ -69,6 +69,10 @@ final class HopperTileCounters: Sendable {
 
     private static let state = Mutex(State())
     let buffer: CUDABuffer
+    /// The stream-K tail's workspaces (``AttentionKernelDescriptor/streamKTail``), the newest last: a larger one
+    /// replaces the last when a launch needs more, and the smaller ones stay alive, since a launch queued on the
+    /// stream may still use them.
+    private let workspaces = Mutex<[CUDABuffer]>([])
 
     private init(context: CUDAContext, stream: CUDAStream) throws {
         buffer = try CUDABuffer(byteCount: 8, context: context)
@@ -78,14 +82,33 @@ final class HopperTileCounters: Sendable {
         try stream.synchronize()
     }
 
-    /// The counters' device address for launches on `stream`.
-    static func address(context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
+    /// The counters for launches on `stream`.
+    private static func counters(context: CUDAContext, stream: CUDAStream) throws -> HopperTileCounters {
         let key = Key(ordinal: context.device.ordinal, stream: UInt(bitPattern: stream.handle))
         return try state.withLock { state in
-            if let counters = state.byStream[key] { return counters.buffer.address }
+            if let counters = state.byStream[key] { return counters }
             let counters = try HopperTileCounters(context: context, stream: stream)
             state.byStream[key] = counters
-            return counters.buffer.address
+            return counters
+        }
+    }
+
+    /// The counters' device address for launches on `stream`.
+    static func address(context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
+        try counters(context: context, stream: stream).buffer.address
+    }
+
+    /// A zeroed stream-K workspace of at least `bytes` for launches on `stream` (its tile counters come back to
+    /// zero after every launch; the parts' area is written before it is read).
+    static func streamKWorkspace(bytes: Int, context: CUDAContext, stream: CUDAStream) throws -> UInt64 {
+        let counters = try counters(context: context, stream: stream)
+        return try counters.workspaces.withLock { list in
+            if let last = list.last, last.byteCount >= bytes { return last.address }
+            let workspace = try CUDABuffer(byteCount: bytes, context: context)
+            try workspace.fill(byte: 0, stream: stream)
+            try stream.synchronize()
+            list.append(workspace)
+            return workspace.address
         }
     }
 

@@ -212,7 +212,9 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             let grid = (min(tiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount * descriptor.minBlocksPerMultiprocessor)), 1, 1)
             let parameters = HopperForwardKernel.packedParameters(
                 tensorMaps: tensorMaps, parameters: p,
-                tileCounter: descriptor.dynamicScheduler ? try HopperTileCounters.address(context: context, stream: stream) : 0)
+                tileCounter: descriptor.dynamicScheduler ? try HopperTileCounters.address(context: context, stream: stream)
+                    : descriptor.streamKTail ? try HopperTileCounters.streamKWorkspace(
+                        bytes: descriptor.streamKWorkspaceBytes(grid: grid.0), context: context, stream: stream) : 0)
             // A dependent kernel's blocks wait for the previous kernel before they touch memory: correct as a plain launch too.
             try kernel.function.launch(grid: grid, block: (descriptor.threads, 1, 1), sharedMemoryBytes: descriptor.sharedMemoryBytes,
                                        stream: stream, parameters: parameters,
