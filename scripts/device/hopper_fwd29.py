@@ -73,6 +73,7 @@ IMPLS = {
     "TR": {f"{H}_TREE": "1"},                                       # the row maximum and sum in four partial chains (`tr`)
     "T3": {f"{H}_TILES": "128:128x3p", f"{H}_STORE": "0", f"{H}_RESCALE": "spec"},  # D = 128: 128-key steps in three stages, one Q buffer, no O store
     "S3": {f"{H}_EWSTAGES": "3"},                                   # unmasked tile D = 64 empty-warpgroup rows: three K/V stages past 512 keys
+    "SK": {f"{H}_STREAMK": "1"},                                    # the stream-K tail (`_sk`, session 28): the last round's key steps dealt out evenly
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
