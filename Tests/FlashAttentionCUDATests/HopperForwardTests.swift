@@ -762,10 +762,10 @@ let hopperVariants: [AttentionKernelDescriptor] = {
         dependent.dependentLaunch = true
         list.append(dependent)
     }
-    // Session 28: the stream-K tail on the unmasked tile D = 128 rows as the table routes them (the 128-key store row up to
-    // 4k keys, the 176-key row past it), and on the plain 128-key row.
-    var tails: [AttentionKernelDescriptor] = list.filter { $0.headDim == 128 && $0.mask == .none && $0.persistent && !$0.dynamicScheduler && !$0.varlen && !$0.dependentLaunch && $0.blockN == 128 && !$0.tmaStoreO }.prefix(1).map { $0 }
-    for (d, n) in [(128, 512), (128, 1024), (128, 8192), (256, 2048), (256, 16384)] {
+    // Session 28: the stream-K tail on the rows the table routes at unmasked tile D = 128 512 / 1k keys (the 128-key store
+    // row with and without xd; a knob there) and at tile D = 256 16k (the default's 80-key row).
+    var tails: [AttentionKernelDescriptor] = []
+    for (d, n) in [(128, 512), (128, 1024), (256, 16384)] {
         if let d = try? KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: d, mask: .none, tensorMapFriendly: true,
                                                                           seqlenQ: n, seqlenK: n), architecture: .sm90a).descriptor {
             tails.append(d)
