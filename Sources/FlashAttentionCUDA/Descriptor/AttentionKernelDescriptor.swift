@@ -444,19 +444,20 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var dependentLaunch: Bool = false
 
     /// A stream-K tail on the persistent grid (session 28). With T tiles on G blocks the static order gives each block
-    /// ⌊T / G⌋ or ⌈T / G⌉ tiles, so the last round leaves part of the card idle (at the reference grid's 2048 tiles on
-    /// 132 multiprocessors, 15.5 rounds: 3 % of the call when every tile costs the same). Here the ⌊T / G⌋ whole rounds
-    /// run as before, and the key steps of the remaining T mod G tiles are dealt out evenly: block b takes global tail
-    /// steps [⌊b·S / G⌋, ⌊(b + 1)·S / G⌋) of S = (T mod G) × steps per tile, which cover parts of at most two tiles.
-    /// A block whose part of a tile is not the whole of it writes the part's unnormalized O, row maxima and row sums
-    /// (float32, per consumer thread in fragment order) to a workspace behind the tile counter's address and counts
-    /// itself in on the tile's counter per warpgroup; the warpgroup that arrives last merges the others' parts into its
-    /// registers and writes O and the LSE through the usual epilogue, then zeroes the counter. No block waits on
-    /// another. Dense unmasked problems on the static persistent grid of two consumer warpgroups (the key steps of every
-    /// tile are the same); not beside the dynamic scheduler, the overlapped epilogue, late tile addresses, O staged in
-    /// Q / K / V stages, Q halves, the folded producer or two blocks per SM; at most 128-key steps (the 176-key row spilled
-    /// 140 B with it). `FLASH_ATTENTION_HOPPER_STREAMK=1` sets it
-    /// on every row that can take it, `=0` nowhere. Suffix `_sk`.
+    /// ⌊T / G⌋ or ⌈T / G⌉ tiles, so the last round leaves part of the card idle (the reference grid's 1024 tiles at tile
+    /// D = 256 fill 7.76 rounds of 132 blocks). Here the ⌊T / G⌋ whole rounds run as before, and the S = (T mod G) × steps
+    /// per tile key steps of the remaining tiles are dealt out evenly (⌊S / G⌋ + 1 to the first S mod G blocks, ⌊S / G⌋ to
+    /// the rest; the deal in shared memory), each block walking its share from the end, one part of a tile at a time. A part
+    /// that is not the whole tile writes its float32 O fragments and row statistics to a workspace behind the tile counter's
+    /// address; the part holding the tile's last key steps merges: the others release the tile's counter (per warpgroup)
+    /// without waiting, and the merger — the last part its block reaches, while its partners' parts are the first of theirs —
+    /// waits for them with acquire loads (lower blocks only), sums the parts straight into O and the LSE and zeroes the
+    /// counter for the next launch. Dense unmasked problems on the static persistent grid of two consumer warpgroups (the
+    /// key steps of every tile are the same); not beside the dynamic scheduler, the overlapped epilogue, late tile
+    /// addresses, O staged in Q / K / V stages, Q halves, the folded producer or two blocks per SM; at most 128-key steps
+    /// (the 176-key row spilled 140 B with it). By default on the rows of
+    /// ``KernelHeuristics/defaultStreamKTail(tileHeadDim:causal:seqlenK:)``; `FLASH_ATTENTION_HOPPER_STREAMK=1` sets it on
+    /// every row that can take it, `=0` nowhere. Suffix `_sk`.
     public var streamKTail: Bool = false
 
     public init(

@@ -270,7 +270,8 @@ extension KernelHeuristics {
     /// step, the hand-over or the merge), more than the short tiles' tail saves: 512 0.91, 1k 0.94–0.95, 2k 0.97–0.98,
     /// 4k 0.99 (and 0.92–1.03 with the first protocol and xd, next_s28b.sh / next_s28c.sh); the 176-key row past 4k spills
     /// with it. Checked forced on capped grids (3 / 5 / 7 blocks, every tail tile split): the torch float64 forward oracle,
-    /// the ramp, the pinned float64 oracle, memcheck and racecheck (scripts/device/next_s28f.sh).
+    /// the ramp, the pinned float64 oracle, memcheck and racecheck (scripts/device/final_s28.sh at tile D = 128,
+    /// next_s28g.sh at tile D = 256).
     public static func defaultStreamKTail(tileHeadDim: Int, causal: Bool, seqlenK: Int) -> Bool {
         tileHeadDim == 256 && !causal && seqlenK > 4096
     }
