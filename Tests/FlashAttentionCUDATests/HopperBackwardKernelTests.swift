@@ -1512,10 +1512,11 @@ struct HopperBackwardKernelTests {
         let persistent = try #require(HopperBackwardDescriptor.plan(for: BackwardProblem(elementType: .float16, headDim: 128), orderedDQ: false,
                                                                     earlyDV: true, lateDK: true, persistentTiles: true, stagedEpilogue: true))
         #expect(persistent[1].persistentTiles && !persistent[1].stagedEpilogue)
-        // Default: tile D = 128 from 1k keys up to 4k, causal up to 8k (session 13) and 16k (session 15); tile D = 64 from 512 keys,
-        // up to 4k, causal up to 8k (session 14).
+        // Default: tile D = 128 from 512 keys (session 29; 1k in session 13) up to 4k, causal up to 8k (session 13) and 16k
+        // (session 15); tile D = 64 from 512 keys, up to 4k, causal up to 8k (session 14).
         for (D, mask, n, on) in [(128, KernelMask.none, 1024, true), (96, .none, 4096, true), (128, .none, 8192, false), (128, .causal, 8192, true),
-                                 (128, .causal, 16384, true), (128, .causal, 32768, false), (128, .none, 16384, false), (128, .none, 512, false),
+                                 (128, .causal, 16384, true), (128, .causal, 32768, false), (128, .none, 16384, false), (128, .none, 512, true),
+                                 (128, .causal, 512, true), (128, .none, 511, false),
                                  (64, .none, 2048, true), (256, .none, 2048, false),
                                  (64, .causal, 4096, true), (40, .none, 1024, true), (64, .none, 512, true), (64, .none, 256, false),
                                  (64, .none, 8192, false), (64, .causal, 8192, true), (48, .causal, 16384, false)] {
@@ -1577,4 +1578,100 @@ func expectHopperBackwardCompilesClean(_ descriptor: HopperBackwardDescriptor) t
     #expect(!compiled.log.contains("C7508"), "setmaxnreg ignored:\n\(compiled.log)")
     #expect(!compiled.log.contains("serialized"), "wgmma serialized:\n\(compiled.log)")
     #expect(!compiled.log.contains("C7514") && !compiled.log.contains("C7517"), "wgmma wait warnings:\n\(compiled.log)")
+}
+
+/// Session 29's timeline diagnostic on the key/value kernels the short rows route to (tile D = 64 / 128, 512 / 1k / 2k keys,
+/// unmasked and causal, bf16; the H200's L2).
+let hopperBackwardTimelineVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for d in [64, 128] {
+        for mask in [KernelMask.none, .causal] {
+            for n in [512, 1024, 2048] {
+                let p = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: false, seqlenK: n, kvHeads: 2048 / d)
+                guard var kv = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: 60 << 20)?[1] else { continue }
+                kv.timeline = true
+                if kv.invalidReason == nil && !list.contains(where: { $0.name == kv.name }) { list.append(kv) }
+            }
+        }
+    }
+    return list
+}()
+
+@Suite("Hopper backward timeline diagnostic (no GPU)")
+struct HopperBackwardTimelineTests {
+    /// Stamps from every role, the row behind the turn counters, nothing of it in the plain source; per-tile grids only.
+    @Test func timelineSource() throws {
+        #expect(hopperBackwardTimelineVariants.count >= 6)
+        for d in hopperBackwardTimelineVariants {
+            #expect(d.name.hasSuffix("_tl_sm_90a"))
+            let source = try HopperBackwardKernel(descriptor: d).source
+            for slot in [1, 2, 3, 4, 5, 7, 9] { #expect(source.contains("FA_TL(\(slot));"), "slot \(slot) in \(d.name)") }
+            #expect(source.contains("if (threadIdx.x == 0) FA_TL(0);") && source.contains("tl_row[15] =") && source.contains("(unsigned char*)p.dq_sem"))
+            #expect(source.contains(d.dqWriters == 2 ? "if (w == 1) FA_TL(8);" : "FA_TL(6);"))
+            var plain = d
+            plain.timeline = false
+            #expect(!(try HopperBackwardKernel(descriptor: plain).source).contains("FA_TL"))
+        }
+        var persistent = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 128, orderedDQ: false, earlyDV: true, lateDK: true,
+                                                  persistentTiles: true)
+        #expect(persistent.invalidReason == nil)
+        persistent.timeline = true
+        #expect(persistent.invalidReason != nil)
+        var wide = HopperBackwardDescriptor(pass: .keyValue, elementType: .bfloat16, headDim: 256)
+        wide.timeline = true
+        #expect(wide.invalidReason != nil)
+        #expect(HopperBackwardTimeline.bytes(ctas: 2048) == 2048 * 128)
+    }
+
+    /// Every timeline kernel compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardTimelineVariants.map { HopperBackwardCase(descriptor: $0) })
+    func timelineVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+}
+
+/// Every (problem, key/value kernel) the defaults route the short tile D = 128 rows to since session 29 (the staged dK/dV
+/// epilogue from 512 keys): D = 96 / 128, unmasked and causal, 512…1023 keys, deterministic or not, both types.
+func hopperBackwardShortRoutes() -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    var problems: [BackwardProblem] = []
+    for D in [96, 128] {
+        for mask in [KernelMask.none, .causal] {
+            for n in [512, 513, 1000, 1023] {
+                for deterministic in [true, false] {
+                    for type in [ElementType.bfloat16, .float16] {
+                        problems.append(BackwardProblem(elementType: type, headDim: D, mask: mask, deterministic: deterministic, seqlenK: n, kvHeads: 16))
+                    }
+                }
+            }
+        }
+    }
+    return hopperBackwardDefaultRoutes(problems, l2CacheBytes: 60 << 20)
+}
+
+/// The short rows' routed kernels that no other list compiles, one each.
+let hopperBackwardShortRoutedVariants: [HopperBackwardDescriptor] = hopperBackwardUncompiled(
+    hopperBackwardShortRoutes().map(\.1),
+    besides: hopperBackwardVariants + hopperBackwardDescriptorVariants + hopperBackwardStagedEpilogueVariants
+        + hopperBackwardGroupedVariants + hopperBackwardGroupedTile128Variants)
+
+@Suite("Hopper backward short rows (no GPU)")
+struct HopperBackwardShortRowTests {
+    /// Session 29: tile D = 128 stages dK / dV from 512 keys, unmasked and causal, every call kind.
+    @Test func shortRowsStageTheEpilogue() throws {
+        let routes = hopperBackwardShortRoutes()
+        #expect(routes.count == 2 * 2 * 4 * 2 * 2)
+        for (p, kernel) in routes {
+            #expect(kernel.stagedEpilogue && kernel.name.contains("_ste"), "\(p.headDim) \(p.mask) \(p.seqlenK): \(kernel.name)")
+        }
+        #expect(routes.contains { $0.1.name == "hbwd_dkdv_bf16_d128_m64n128s2_edv_ldk_pd_ste_dc_ds_sm_90a" })
+        #expect(routes.contains { $0.1.name == "hbwd_dkdv_fp16_d128_m64n128s2_causal_ste_dc_sm_90a" })
+    }
+
+    /// The routed short-row kernels no other list compiles: for sm_90a with NVRTC, no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardShortRoutedVariants.map { HopperBackwardCase(descriptor: $0) })
+    func shortRoutedVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
 }

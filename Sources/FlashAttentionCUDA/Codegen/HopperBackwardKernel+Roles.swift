@@ -17,17 +17,17 @@ extension HopperBackwardKernel {
                     for (int db = 0; db < HEAD_DIM / 64; ++db) {
                         tma_load(sK + db * BLOCK_N * 128, &hp.tm_k, bar_kv, db * 64, n0, kv_head, batch);
                         tma_load(sV + db * BLOCK_N * 128, &hp.tm_v, bar_kv, db * 64, n0, kv_head, batch);
-                    }
+                    }\(timelineMark(1, indent: 20))
                     for (int step = 0; step < steps; ++step) {
                         \(producerStep)
-                    }
+                    }\(timelineMark(9, indent: 20))
                 } else if (!ORDERED && warp == 1 && lane == 0) {
                     // MARK: dQ writer, arrival order (non-deterministic calls): nothing waits on an
                     // add's completion, only on its read of the buffer; the adds complete before exit.
                     for (int step = 0; step < steps; ++step) {
                         \(arrivalOrderAdd)
                     }
-                    bulk_wait();
+                    bulk_wait();\(timelineMark(6, indent: 20))
                 } else if (ORDERED && DQ_WRITERS == 2 && (warp == 1 || warp == 2) && lane == 0) {
                     // MARK: dQ writers, one per buffer: warp 1 adds the even steps, warp 2 the odd ones.
                     // Each runs the one-buffer cycle on its own bulk groups, so a step's turn passes
@@ -43,7 +43,7 @@ extension HopperBackwardKernel {
                         bulk_wait();
                         fence_async_global();
                         red_release_inc(sem);                    // the next key block's turn
-                    }
+                    }\(timelineMark(6, "w == 0", indent: 20))\(timelineMark(8, "w == 1", indent: 20))
                 } else if (DQ_WRITERS == 1 && warp == 1 && lane == 0) {
                     // MARK: dQ writer: adds each step's dQ_partial in key-block order
                     // With two buffers the add of step t is issued before step t − 1's completes:
@@ -75,7 +75,7 @@ extension HopperBackwardKernel {
                         bulk_wait();
                         fence_async_global();
                         red_release_inc(pending);
-                    }
+                    }\(timelineMark(6, indent: 20))
                 }
             } else {
                 // MARK: consumers
@@ -92,7 +92,7 @@ extension HopperBackwardKernel {
                     #pragma unroll
                     for (int e = 0; e < 4; ++e) { acc_dk[dt][e] = 0.0f; acc_dv[dt][e] = 0.0f; }
                 const float scale_log2 = p.scale_log2;
-                if (steps > 0) mbar_wait(bar_kv, 0);
+                if (steps > 0) mbar_wait(bar_kv, 0);\(timelineMark(2, "tid == 128", indent: 16))
 
                 float st[Q_TILES][4];
                 if (PIPE_S) {
@@ -106,10 +106,10 @@ extension HopperBackwardKernel {
                 }\(pingPongFirstTurn)
 
                 for (int step = 0; step < steps; ++step) {
-                    \(consumerStep)
-                }
+                    \(consumerStep)\(timelineMark(3, "tid == 128 && step == 0", indent: 20))
+                }\(timelineMark(4, "tid == 128", indent: 16))
 
-                \(consumerEpilogue)
+                \(consumerEpilogue)\(timelineMark(5, "tid == 128", indent: 16))\(timelineMark(7, "tid == 256", indent: 16))
             }
         """.drop(while: { $0 == " " }))
     }

@@ -146,7 +146,7 @@ public struct HopperBackwardKernel: Sendable {
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
             \(descriptor.persistentTiles ? persistentGrid : blockDecode)
-            \(descriptor.persistentTiles ? "" : HopperBackwardKernel.keyBlockSteps)
+            \(descriptor.persistentTiles ? "" : HopperBackwardKernel.keyBlockSteps)\(timelineSetup)
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);
@@ -162,7 +162,7 @@ public struct HopperBackwardKernel: Sendable {
             }
             __syncthreads();
 
-            \(descriptor.persistentTiles ? persistentRoles : roles)\(statisticsEnd)
+            \(descriptor.persistentTiles ? persistentRoles : roles)\(statisticsEnd)\(timelineEnd)
         }
         """
     }

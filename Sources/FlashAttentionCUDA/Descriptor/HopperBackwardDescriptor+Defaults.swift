@@ -457,8 +457,12 @@ extension HopperBackwardDescriptor {
     }
 
     /// Whether tile D = 128 stages dK and dV through the free Q/dO ring (``stagedEpilogue``) when
-    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 1k keys up to 4k, causal up to 8k (16k since
-    /// session 15; the plan keeps float32 dK/dV on the plain stores). 512 keys were not timed with it. H100 (session 13, hopbwd17,
+    /// `FLASH_ATTENTION_HOPPER_BWD_EPI` is unset: at tile D = 128 from 512 keys up to 4k, causal up to 8k (16k since
+    /// session 15; the plan keeps float32 dK/dV on the plain stores). 512 keys since session 29 (H200; scripts/device/next_s29e.sh
+    /// and next_s29f.sh): the key/value kernel's in-kernel timeline (``timeline``) put 5.2 µs of a 24.4 µs CTA after its last
+    /// step at 512 keys — dK and dV stored from registers — against 2.6 µs staged, and two sustained 1.5 s windows a dtype
+    /// read the staged epilogue at 1.060–1.076 (bf16) / 1.075–1.080 (fp16) ÷ the plain one unmasked, 1.064–1.095 / 1.072–1.100
+    /// causal, at 6–8 % less energy per FLOP. H100 (session 13, hopbwd17,
     /// scripts/device/hopper_bwd17.sh and hopper_bwd17_more.sh; non-deterministic calls, D = 128, six bf16 and six fp16
     /// rounds ÷ the shipped kernel): 1.010–1.072× in every round at seqlenK ≤ 4096 (both masks) and causal 8k
     /// (1k causal 1.06–1.07, 2k 1.03–1.05, 4k 1.01–1.03, causal 8k 1.010–1.015); unmasked 8k/16k and causal 16k
@@ -477,7 +481,7 @@ extension HopperBackwardDescriptor {
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         let maxKeys = problem.mask == .causal ? 8192 : 4096
         switch tileHeadDim(problem.headDim) {
-        case 128: return problem.seqlenK >= 1024 && problem.seqlenK <= (problem.mask == .causal ? 16384 : maxKeys)
+        case 128: return problem.seqlenK >= 512 && problem.seqlenK <= (problem.mask == .causal ? 16384 : maxKeys)
         case 64: return problem.seqlenK >= 512 && problem.seqlenK <= maxKeys
         default: return false
         }

@@ -204,6 +204,14 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// `FLASH_ATTENTION_HOPPER_BWD_DEPSTATS=0|1`; unset, ``defaultDependentStats(_:)``.
     public var dependentStats: Bool = false
 
+    /// A diagnostic (session 29; never planned by default): the key/value kernel's in-kernel timeline. One thread of each
+    /// role reads the global nanosecond timer at fixed points of its CTA's work (entry, K/V issued, K/V landed, the first and
+    /// the last step done, each warpgroup's dK/dV stored, the writers' last add complete) and writes it, with the CTA's SM
+    /// and step count, into 16 words a CTA behind the turn counters (``HopperBackwardTimeline``); the runtime copies the
+    /// rows to `FLASH_ATTENTION_HOPPER_BWD_TIMELINE=<file>` after the call. Tile D = 64 / 128 on the per-tile grids only.
+    /// Suffix `tl`.
+    public var timeline: Bool = false
+
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
@@ -327,6 +335,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             return "two wide dQ writers are the wide kernel's ordered dQ form with one turn per tile"
         }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
+        if timeline && (pass != .keyValue || headDim == 256 || persistentTiles) {
+            return "the timeline diagnostic is generated for the tile D = 64 / 128 key/value kernel on its per-tile grids"
+        }
         if dqBuffers < 1 || dqBuffers > 2 { return "dqBuffers must be 1 or 2" }
         if headGroup < 0 || headGroup > 64 { return "headGroup must be 0 (the 3-D grid) or 1…64 heads" }
         if dqWriters != 1 && !(dqWriters == 2 && dqBuffers == 2 && orderedDQ) { return "two dQ writers need two dQ buffers and ordered adds" }
@@ -492,6 +503,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if stagedEpilogue { parts.append("ste") }
             if dependentConvert { parts.append("dc") }
             if dependentStats { parts.append("ds") }
+            if timeline { parts.append("tl") }
         }
         parts.append(architecture.targetName)
         return parts.joined(separator: "_")

@@ -156,6 +156,14 @@ extension CUDABackend {
     /// L and D rows, the dQ accumulator and the turn counters (zeroed here).
     func launchHopperBackward(_ arguments: BackwardArguments, layout: AttentionLayout, plan: [HopperBackwardDescriptor],
                               stream: CUDAStream, workspace: BackwardWorkspace) throws {
+        // FLASH_ATTENTION_HOPPER_BWD_TIMELINE=<file>: the key/value kernel's timeline diagnostic where it can take it.
+        var plan = plan
+        let timelineFile = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TIMELINE")
+        if timelineFile != nil {
+            var stamped = plan[1]
+            stamped.timeline = true
+            if stamped.invalidReason == nil { plan[1] = stamped }
+        }
         let kernels = try plan.map { try HopperBackwardKernels.cache.kernel($0, context: context) }
         if FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_LOG") == "1" {
             // Device checks count the calls this kernel took.
@@ -201,7 +209,10 @@ extension CUDABackend {
         let statBytes = rounded(tiles * kv.blockM * 4)
         let accumBytes = rounded(tiles * kv.blockM * kv.headDim * 4)
         let semaphoreBytes = rounded(tiles * 4 * (kv.wideChunkTurns ? 4 : 1))  // chunk turns: four counter arrays
-        try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes, context: context, stream: stream) { base in
+        let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
+        let kvTiles = layout.kvHeads * keyBlocks * layout.batch
+        let timelineBytes = kv.timeline ? HopperBackwardTimeline.bytes(ctas: kvTiles) : 0
+        try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes + timelineBytes, context: context, stream: stream) { base in
             p.lseLog2 = base
             p.delta = base + UInt64(statBytes)
             p.dqAccum = base + UInt64(2 * statBytes)
@@ -215,11 +226,9 @@ extension CUDABackend {
             let rows = tiles * kv.blockM
             try pre.function.launch(grid: (plan[0].fastPasses ? (rows + 63) / 64 : (rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
                                     stream: stream, parameters: p.packed())
-            let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
             // headGroup > 0: one linear grid, decoded by the kernel (batch, head group, key block, head).
             // persistentTiles: one CTA per multiprocessor (at most one per tile) walks the tiles
             // (`FLASH_ATTENTION_HOPPER_GRID=n` caps it, as for the forward: small checks then send each CTA through many tiles).
-            let kvTiles = layout.kvHeads * keyBlocks * layout.batch
             let grid = kv.persistentTiles ? (min(kvTiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount)), 1, 1)
                 : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
             // A dependent key/value kernel's producer waits for the preprocess before it loads L and D; a dependent conversion
@@ -230,6 +239,15 @@ extension CUDABackend {
                                          allowingDependence: kv.dependentStats)
             try convert.function.launch(grid: (mBlocks, layout.heads, layout.batch), block: (256, 1, 1), sharedMemoryBytes: 0,
                                         stream: stream, parameters: p.packed(), allowingDependence: plan[2].dependentConvert)
+            if let path = timelineFile, timelineBytes > 0 {
+                // The rows of this call (a diagnostic: the copy waits for the call), the grid's shape in front.
+                var rows = [UInt8](repeating: 0, count: timelineBytes)
+                try rows.withUnsafeMutableBytes { try CUDAMemory.copy(toHost: $0.baseAddress!, from: p.dqSemaphore + UInt64(semaphoreBytes), byteCount: timelineBytes, stream: stream) }
+                try stream.synchronize()
+                var header = [UInt8]()
+                for v in [grid.0, grid.1, grid.2, kvTiles] { withUnsafeBytes(of: UInt64(v).littleEndian) { header += $0 } }
+                try FileSystem.writeAtomically(path, bytes: header + rows)
+            }
         }
     }
 }
