@@ -85,6 +85,7 @@ IMPLS = {
     # (Session 27's prepared sweep of the short tile D = 64 / 128 rows on the H200: single knobs against the shipped route.)
     "B1": {f"{B_}_DQBUF": "1"},                                 # one dQ staging buffer (one writer)
     "B2": {f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},          # two buffers, a writer each
+    "EB2": {f"{B_}_EPI": "1", f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},  # session 29: the staged epilogue and two buffers, a writer each
     "PIPE": {f"{B_}_PIPE": "1"},                                # the pipelined S^T
     "NE": {f"{B_}_EPI": "0"},                                   # no staged dK/dV epilogue
     "ND": {f"{B_}_DESC": "0"},                                  # no precomputed wgmma descriptors

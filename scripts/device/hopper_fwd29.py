@@ -74,6 +74,10 @@ IMPLS = {
     "T3": {f"{H}_TILES": "128:128x3p", f"{H}_STORE": "0", f"{H}_RESCALE": "spec"},  # D = 128: 128-key steps in three stages, one Q buffer, no O store
     "S3": {f"{H}_EWSTAGES": "3"},                                   # unmasked tile D = 64 empty-warpgroup rows: three K/V stages past 512 keys
     "SK": {f"{H}_STREAMK": "1"},                                    # the stream-K tail (`_sk`, session 28): the last round's key steps dealt out evenly
+    "UO": {f"{H}_UNITORDER": "1"},                                  # whole (batch, head) units per block (`_uo`, session 29; needs scripts/device/patches/s29-unit-order.patch)
+    "SP1": {f"{H}_SECTIONPAIRS": "1"},                              # the dynamic scheduler in sections of 1 pair (`_sp1`, session 29; needs scripts/device/patches/s29-section-pairs.patch)
+    "SP8": {f"{H}_SECTIONPAIRS": "8"},
+    "SP33": {f"{H}_SECTIONPAIRS": "33"},                            # 33 pairs: at 4 row blocks a pair, one section a round of 132 blocks
     "cudnn": {},
 }
 # Points (D, N, causal) and the forms that may be timed there (the first is the shipped kernel). The 8k / 4k points get
