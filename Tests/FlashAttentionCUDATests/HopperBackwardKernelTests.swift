@@ -1675,3 +1675,95 @@ struct HopperBackwardShortRowTests {
         try expectHopperBackwardCompilesClean(testCase.descriptor)
     }
 }
+
+/// Session 29's tail split on the unmasked per-tile-grid kernels the defaults route to (tile D = 64 / 128, 512…16k keys,
+/// both types; with and without the timeline).
+let hopperBackwardTailSplitVariants: [HopperBackwardDescriptor] = {
+    var list: [HopperBackwardDescriptor] = []
+    for d in [64, 128] {
+        for n in [512, 1024, 2048, 4096, 8192, 16384] {
+            for type in [ElementType.bfloat16, .float16] {
+                let p = BackwardProblem(elementType: type, headDim: d, deterministic: false, seqlenK: n, kvHeads: 2048 / d)
+                guard var kv = HopperBackwardDescriptor.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: 60 << 20)?[1] else { continue }
+                kv.tailSplit = true
+                if kv.invalidReason == nil && !list.contains(where: { $0.name == kv.name }) { list.append(kv) }
+            }
+        }
+    }
+    if var stamped = list.first {
+        stamped.timeline = true
+        list.append(stamped)
+    }
+    return list
+}()
+
+@Suite("Hopper backward tail split (no GPU)")
+struct HopperBackwardTailSplitTests {
+    /// The split's arithmetic: T = G mod S blocks in the last round, k = min(S / T, steps) parts each, none without room for two.
+    @Test func splitArithmetic() {
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 4096, multiprocessors: 132, steps: 128) == (4, 33))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 4096, multiprocessors: 132, steps: 16) == (4, 16))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 32) == (0, 1), "68 blocks: no room for two parts")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2112, multiprocessors: 132, steps: 32) == (0, 1), "whole rounds")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 3, multiprocessors: 132, steps: 5) == (3, 5))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 3, multiprocessors: 132, steps: 1) == (0, 1))
+        #expect(HopperBackwardKernel.tailBytes(units: 4, headDim: 64) == 1024 + 4 * 2 * 128 * 64 * 4 && HopperBackwardKernel.tailBytes(units: 0, headDim: 64) == 0)
+    }
+
+    /// The linear decode, the part's step range in every role, the part epilogue beside the block's own; refused where it does
+    /// not apply; nothing of it in the plain source.
+    @Test func tailSplitSource() throws {
+        #expect(hopperBackwardTailSplitVariants.count >= 6 && hopperBackwardTailSplitVariants.contains { $0.headGroup > 0 })
+        for d in hopperBackwardTailSplitVariants {
+            #expect(d.name.contains("_ts"))
+            let source = try HopperBackwardKernel(descriptor: d).source
+            #expect(source.contains("const int ts_unit = ts_q < 0 ? (int)blockIdx.x : ts_units - p.tail_units + ts_q / p.tail_parts;")
+                    && source.contains("const int s0 = (int)((long long)ts_part * ts_steps / ts_parts);")
+                    && source.contains("if (ts_parts > 1) {") && source.contains("st_shared_u32(sdS, atomicAdd(ts_count, 1) == ts_parts - 1 ? 1u : 0u);")
+                    && !source.contains("__shared__ int"))
+            #expect(source.components(separatedBy: "(s0 + step) / m_steps").count >= 3, "producer, writer and consumers decode from s0")
+            #expect(d.timeline || (!source.contains("blockIdx.y") && !source.contains("blockIdx.z")), "a linear grid (the timeline's row index reads all three)")
+            var plain = d
+            plain.tailSplit = false
+            plain.timeline = false
+            let plainSource = try HopperBackwardKernel(descriptor: plain).source
+            #expect(!plainSource.contains("ts_") && !plainSource.contains("BAR_TAIL"))
+        }
+        let base = try #require(hopperBackwardTailSplitVariants.first)
+        for change in [{ (d: inout HopperBackwardDescriptor) in d.mask = .causal }, { $0.persistentTiles = true }, { $0.dkType = .float32 }] {
+            var d = base
+            change(&d)
+            #expect(d.invalidReason != nil, "\(d.name)")
+        }
+    }
+
+    /// The default (unmasked tile D = 64 from 8k keys, non-deterministic calls) and the knob, which never splits a
+    /// deterministic call.
+    @Test func tailSplitRoutes() throws {
+        typealias H = HopperBackwardDescriptor
+        for (d, mask, n, det, expected) in [(64, KernelMask.none, 8192, false, true), (64, .none, 16384, false, true), (40, .none, 8192, false, true),
+                                            (64, .none, 4096, false, false), (64, .none, 16384, true, false), (64, .causal, 16384, false, false),
+                                            (128, .none, 2048, false, false), (128, .none, 16384, false, false)] {
+            let p = BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, deterministic: det, seqlenK: n, kvHeads: 2048 / d)
+            #expect(H.defaultTailSplit(p) == expected, "\(d) \(mask) \(n) det \(det)")
+            let plan = try #require(H.resolvedPlan(for: p, fastPasses: true, l2CacheBytes: 60 << 20))
+            #expect(plan[1].tailSplit == expected && !plan[0].tailSplit && !plan[2].tailSplit, "\(plan[1].name)")
+            if expected { #expect(hopperBackwardTailSplitVariants.contains { $0.name == plan[1].name }, "\(plan[1].name) is compiled in CI") }
+        }
+        let forced = HopperBackwardSettings(tailSplit: "1"), off = HopperBackwardSettings(tailSplit: "0")
+        let short = BackwardProblem(elementType: .float16, headDim: 128, deterministic: false, seqlenK: 1024, kvHeads: 16)
+        #expect(try #require(H.resolvedPlan(for: short, settings: forced, fastPasses: true, l2CacheBytes: 60 << 20))[1].tailSplit)
+        var det = short
+        det.deterministic = true
+        #expect(!(try #require(H.resolvedPlan(for: det, settings: forced, fastPasses: true, l2CacheBytes: 60 << 20))[1].tailSplit))
+        let long = BackwardProblem(elementType: .bfloat16, headDim: 64, deterministic: false, seqlenK: 16384, kvHeads: 32)
+        #expect(!(try #require(H.resolvedPlan(for: long, settings: off, fastPasses: true, l2CacheBytes: 60 << 20))[1].tailSplit))
+    }
+
+    /// Every tail-split kernel compiles for sm_90a with NVRTC: no spills, no stack frame, no C75xx.
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: hopperBackwardTailSplitVariants.map { HopperBackwardCase(descriptor: $0) })
+    func tailSplitVariantsCompileClean(_ testCase: HopperBackwardCase) throws {
+        try expectHopperBackwardCompilesClean(testCase.descriptor)
+    }
+}

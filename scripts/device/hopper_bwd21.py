@@ -86,6 +86,7 @@ IMPLS = {
     "B1": {f"{B_}_DQBUF": "1"},                                 # one dQ staging buffer (one writer)
     "B2": {f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},          # two buffers, a writer each
     "EB2": {f"{B_}_EPI": "1", f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},  # session 29: the staged epilogue and two buffers, a writer each
+    "TS": {f"{B_}_TAILSPLIT": "1"},                             # session 29: the last round's key blocks split over the idle SMs (`ts`)
     "PIPE": {f"{B_}_PIPE": "1"},                                # the pipelined S^T
     "NE": {f"{B_}_EPI": "0"},                                   # no staged dK/dV epilogue
     "ND": {f"{B_}_DESC": "0"},                                  # no precomputed wgmma descriptors

@@ -53,6 +53,9 @@ public struct BackwardParameters: Sendable, Equatable {
     /// The softmax scale: dS is taken with respect to scale·q·k, dQ and dK carry it once.
     public var gradScale: Float = 1
     public var dropoutThreshold: UInt32 = 0
+    /// The Hopper key/value kernel's tail split (``HopperBackwardDescriptor/tailSplit``): the last `tailUnits` key blocks of
+    /// the grid run as `tailParts` CTAs each (0 / 1: no split).
+    public var tailUnits: Int32 = 0, tailParts: Int32 = 1
 
     public init() {}
 }
@@ -94,6 +97,7 @@ extension BackwardParameters: KernelParameterTable {
             .f32("scale_log2") { $0.scaleLog2 }, .f32("softcap_input_scale") { $0.softcapInputScale },
             .f32("dropout_keep_scale") { $0.dropoutKeepScale }, .f32("grad_scale") { $0.gradScale },
             .u32("dropout_threshold") { $0.dropoutThreshold },
+            .i32("tail_units") { $0.tailUnits }, .i32("tail_parts") { $0.tailParts },
         ]
         return f
     }()

@@ -109,7 +109,7 @@ extension HopperBackwardKernel {
                     \(consumerStep)\(timelineMark(3, "tid == 128 && step == 0", indent: 20))
                 }\(timelineMark(4, "tid == 128", indent: 16))
 
-                \(consumerEpilogue)\(timelineMark(5, "tid == 128", indent: 16))\(timelineMark(7, "tid == 256", indent: 16))
+                \(epilogueWithTailSplit(consumerEpilogue))\(timelineMark(5, "tid == 128", indent: 16))\(timelineMark(7, "tid == 256", indent: 16))
             }
         """.drop(while: { $0 == " " }))
     }
@@ -135,6 +135,14 @@ extension HopperBackwardKernel {
             return """
             const int h = kv_head * p.group_size + tstep / m_steps;
                             const int m_block = m_blocks - 1 - tstep % m_steps;  // last query block first
+                            const int m0 = m_block * BLOCK_M;
+                            (void)h; (void)m0;
+            """
+        }
+        if descriptor.tailSplit {
+            return """
+            const int h = kv_head * p.group_size + (s0 + step) / m_steps;
+                            const int m_block = m_blocks - 1 - (s0 + step) % m_steps;  // last query block first (a tail part: from its first step s0)
                             const int m0 = m_block * BLOCK_M;
                             (void)h; (void)m0;
             """

@@ -83,7 +83,7 @@ public struct HopperBackwardKernel: Sendable {
             parts.append(convertKernel)
         case .keyValue where d.headDim == 256: parts += [asyncHelpers, wideWrappers, wideKeyValueKernel]
         case .keyValue:
-            parts += [asyncHelpers, wgmmaWrappers]
+            parts += [asyncHelpers, wgmmaWrappers + tailSplitHelpers]
             if d.stagedEpilogue { parts.append(stagedEpilogueHelpers) }
             parts.append(keyValueKernel)
         }
@@ -111,14 +111,14 @@ public struct HopperBackwardKernel: Sendable {
     private var blockDecode: String { Self.blockDecode(headGroup: descriptor.headGroup) }
 
     /// ``blockDecode`` for a head group of `g` (0: the 3-D grid), shared with the wide kernel (tile D = 256).
-    static func blockDecode(headGroup g: Int) -> String {
+    static func blockDecode(headGroup g: Int, index: String = "blockIdx.x") -> String {
         guard g > 0 else { return "const int n_block = blockIdx.y, kv_head = blockIdx.x, batch = blockIdx.z;" }
         return """
         // Linear grid in groups of \(g) heads: consecutive key blocks of one head start \(g) CTAs apart,
                     // so its Q, dO and dQ accumulator tiles are re-read from L2 (causal: longest key blocks first).
                     const int kv_heads = p.heads / p.group_size, n_blocks = (p.seqlen_k + BLOCK_N - 1) / BLOCK_N;
                     const int per_batch = kv_heads * n_blocks;
-                    const int batch = (int)(blockIdx.x / per_batch), in_batch = (int)(blockIdx.x % per_batch);
+                    const int batch = (int)(\(index) / per_batch), in_batch = (int)(\(index) % per_batch);
                     const int g0 = in_batch / (\(g) * n_blocks) * \(g), in_group = in_batch % (\(g) * n_blocks);
                     const int g_heads = imin(\(g), kv_heads - g0);
                     const int n_block = in_group / g_heads, kv_head = g0 + in_group % g_heads;
@@ -145,8 +145,8 @@ public struct HopperBackwardKernel: Sendable {
             const u32 bar_full = bar_dq_empty + 8 * DQ_BUFS, bar_free = bar_full + 8 * STAGES;\(pingPongBarrier)\(persistentBarrier)
             const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
-            \(descriptor.persistentTiles ? persistentGrid : blockDecode)
-            \(descriptor.persistentTiles ? "" : HopperBackwardKernel.keyBlockSteps)\(timelineSetup)
+            \(descriptor.persistentTiles ? persistentGrid : ts ? tailSplitDecode : blockDecode)
+            \(descriptor.persistentTiles ? "" : ts ? tailSplitSteps : HopperBackwardKernel.keyBlockSteps)\(timelineSetup)
 
             if (tid == 0) {
                 mbar_init(bar_kv, 1);

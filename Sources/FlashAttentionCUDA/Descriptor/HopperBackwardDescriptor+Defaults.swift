@@ -478,6 +478,22 @@ extension HopperBackwardDescriptor {
     /// (docs/performance.md, "Session 14: the Hopper backward at tile D = 64").
     /// Session 15 (hopbwd21): tile D = 128 causal up to 16k too, with ``causalTile128ProductOrder(_:)`` (its comment has the
     /// sustained-window timings that settled the 16k row); tile D = 64's ends are unchanged (not measured there).
+    /// Whether the key/value kernel splits its grid's last round over the idle multiprocessors (``tailSplit``) when
+    /// `FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT` is unset: unmasked tile D = 64 from 8k keys. Its 4096 key blocks (the reference
+    /// grid: 16k tokens, hidden 2048) fill 31.03 rounds of 132 CTAs, and the kernel's timeline (session 29,
+    /// scripts/device/next_s29h.sh) had the SMs idle for the last 2.3–2.6 % of the call while four CTAs ran alone; split
+    /// into 33 parts each, the idle tail fell to 23–36 µs of 10.3 ms. H200, sustained 1.5 s windows ÷ the unsplit kernel
+    /// (next_s29i.sh): 16k 1.017–1.021 (bf16) / 1.015–1.019 (fp16), 8k 1.015–1.019 / 1.003–1.009, 2–3 % less energy per
+    /// FLOP; 2k 0.986–0.992 (16 steps a block: parts of one step cost more than they save), so not below 8k. Tile D = 128
+    /// (2048 blocks: 68 in the last round, no room for two parts each) never splits on a 132-SM card; causal grids are
+    /// balanced by their lengths. Checked forced on small grids (every block split): float64 dQ / dK / dV 12 / 12 at
+    /// D = 64, 96, 128 and deterministic, memcheck / racecheck clean.
+    /// Non-deterministic calls only (the resolver refuses it for deterministic ones, knob or not): the parts add their float32
+    /// dK / dV in whatever order they finish.
+    public static func defaultTailSplit(_ problem: BackwardProblem) -> Bool {
+        !problem.deterministic && tileHeadDim(problem.headDim) == 64 && problem.mask == .none && problem.seqlenK >= 8192
+    }
+
     public static func defaultStagedEpilogue(_ problem: BackwardProblem) -> Bool {
         let maxKeys = problem.mask == .causal ? 8192 : 4096
         switch tileHeadDim(problem.headDim) {

@@ -56,6 +56,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     public var dependentStats: String?
     /// `FLASH_ATTENTION_HOPPER_BWD_STAGES`
     public var stages: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT`
+    public var tailSplit: String?
 
     public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
                 pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
@@ -64,7 +66,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
                 wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
                 wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
                 persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil,
-                dependentConvert: String? = nil, dependentStats: String? = nil, stages: String? = nil) {
+                dependentConvert: String? = nil, dependentStats: String? = nil, stages: String? = nil, tailSplit: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -91,6 +93,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.dependentConvert = dependentConvert
         self.dependentStats = dependentStats
         self.stages = stages
+        self.tailSplit = tailSplit
     }
 
     /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
@@ -174,6 +177,15 @@ extension HopperBackwardDescriptor {
                  // preprocess, waiting before its first L/D load (session 24), tile D = 64/128.
                  dependentStats: S.flag(settings.dependentStats, or: defaultDependentStats(problem)))
         }
-        return planned(stages: stages) ?? (stages == 2 ? nil : planned(stages: 2))
+        guard var kernels = planned(stages: stages) ?? (stages == 2 ? nil : planned(stages: 2)) else { return nil }
+        // `FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT=1|0`: the last round's key blocks split over the idle multiprocessors
+        // (session 29) where the key/value kernel can take it; unset, ``defaultTailSplit(_:)``. Never for deterministic calls:
+        // the parts' float32 dK / dV sums arrive in any order.
+        if !problem.deterministic && S.flag(settings.tailSplit, or: defaultTailSplit(problem)) {
+            var split = kernels[1]
+            split.tailSplit = true
+            if split.invalidReason == nil { kernels[1] = split }
+        }
+        return kernels
     }
 }

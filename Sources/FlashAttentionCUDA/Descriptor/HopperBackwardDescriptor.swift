@@ -212,6 +212,16 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// Suffix `tl`.
     public var timeline: Bool = false
 
+    /// The last round's key blocks split over the idle multiprocessors (session 29). The per-tile grid of G key blocks fills
+    /// ⌊G / S⌋ rounds of S multiprocessors and then runs T = G mod S blocks alone (tile D = 64's 4096 key blocks on 132 SMs:
+    /// four). Here the last T blocks run as T · k CTAs (`BackwardParameters.tailUnits` / `tailParts`, k ≤ ⌊S / T⌋), each
+    /// over a contiguous 1 / k of the block's query steps: its dQ adds keep their key-block turns (each part owns whole
+    /// query blocks), its dK and dV are added in float32 into the block's sums behind the turn counters (zeroed with them),
+    /// and the part that arrives last stores dK = scale · Σ and dV = Σ. Tile D = 64 / 128 on the per-tile grids, unmasked,
+    /// 16-bit dK / dV. The grid is linear (the 3-D grid's order, or the head groups'). The parts' float32 sums arrive in any
+    /// order, so deterministic calls never take it. Suffix `ts`.
+    public var tailSplit: Bool = false
+
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
                 headDim: Int = 128, mask: KernelMask = .none, stages: Int = 2, orderedDQ: Bool = true, dqBuffers: Int = 1,
@@ -335,6 +345,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             return "two wide dQ writers are the wide kernel's ordered dQ form with one turn per tile"
         }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
+        if tailSplit && (pass != .keyValue || headDim == 256 || persistentTiles || mask != .none || dkType == .float32 || dvType == .float32) {
+            return "the tail split is generated for the unmasked tile D = 64 / 128 key/value kernel on its per-tile grids, with 16-bit dK and dV"
+        }
         if timeline && (pass != .keyValue || headDim == 256 || persistentTiles) {
             return "the timeline diagnostic is generated for the tile D = 64 / 128 key/value kernel on its per-tile grids"
         }
@@ -503,6 +516,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             if stagedEpilogue { parts.append("ste") }
             if dependentConvert { parts.append("dc") }
             if dependentStats { parts.append("ds") }
+            if tailSplit { parts.append("ts") }
             if timeline { parts.append("tl") }
         }
         parts.append(architecture.targetName)

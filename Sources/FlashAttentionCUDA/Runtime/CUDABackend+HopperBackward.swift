@@ -42,7 +42,8 @@ extension HopperBackwardSettings {
         stagedEpilogue: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_EPI"),
         dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT"),
         dependentStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPSTATS"),
-        stages: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STAGES")
+        stages: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STAGES"),
+        tailSplit: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT")
     )
 }
 
@@ -211,17 +212,26 @@ extension CUDABackend {
         let semaphoreBytes = rounded(tiles * 4 * (kv.wideChunkTurns ? 4 : 1))  // chunk turns: four counter arrays
         let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
         let kvTiles = layout.kvHeads * keyBlocks * layout.batch
-        let timelineBytes = kv.timeline ? HopperBackwardTimeline.bytes(ctas: kvTiles) : 0
-        try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes + timelineBytes, context: context, stream: stream) { base in
+        // Tail split: T = G mod S key blocks run alone in the last round; each runs as k ≤ S / T CTAs (at most its steps).
+        let (tailUnits, tailParts) = kv.tailSplit
+            ? HopperBackwardKernel.tailSplit(keyBlocks: kvTiles, multiprocessors: context.device.multiprocessorCount,
+                                             steps: mBlocks * layout.groupSize)
+            : (0, 1)
+        p.tailUnits = Int32(tailUnits)
+        p.tailParts = Int32(tailParts)
+        let tailBytes = HopperBackwardKernel.tailBytes(units: tailUnits, headDim: kv.headDim)
+        let timelineBytes = kv.timeline ? HopperBackwardTimeline.bytes(ctas: kvTiles + tailUnits * (tailParts - 1)) : 0
+        try workspace.with(bytes: 2 * statBytes + accumBytes + semaphoreBytes + tailBytes + timelineBytes, context: context, stream: stream) { base in
             p.lseLog2 = base
             p.delta = base + UInt64(statBytes)
             p.dqAccum = base + UInt64(2 * statBytes)
             p.dqSemaphore = p.dqAccum + UInt64(accumBytes)
             // Ordered: the first key block stores its tile, so only the counters need zeros.
+            // (A tail split's counters and sums follow the turn counters and are zeroed with them.)
             if kv.orderedDQ {
-                try CUDAMemory.fill(p.dqSemaphore, byte: 0, byteCount: semaphoreBytes, stream: stream)
+                try CUDAMemory.fill(p.dqSemaphore, byte: 0, byteCount: semaphoreBytes + tailBytes, stream: stream)
             } else {
-                try CUDAMemory.fill(p.dqAccum, byte: 0, byteCount: accumBytes + semaphoreBytes, stream: stream)
+                try CUDAMemory.fill(p.dqAccum, byte: 0, byteCount: accumBytes + semaphoreBytes + tailBytes, stream: stream)
             }
             let rows = tiles * kv.blockM
             try pre.function.launch(grid: (plan[0].fastPasses ? (rows + 63) / 64 : (rows + 7) / 8, 1, 1), block: (256, 1, 1), sharedMemoryBytes: 0,
@@ -230,6 +240,7 @@ extension CUDABackend {
             // persistentTiles: one CTA per multiprocessor (at most one per tile) walks the tiles
             // (`FLASH_ATTENTION_HOPPER_GRID=n` caps it, as for the forward: small checks then send each CTA through many tiles).
             let grid = kv.persistentTiles ? (min(kvTiles, Self.hopperPersistentBlocks(context.device.multiprocessorCount)), 1, 1)
+                : kv.tailSplit ? (kvTiles + tailUnits * (tailParts - 1), 1, 1)
                 : kv.headGroup > 0 ? (kvTiles, 1, 1) : (layout.kvHeads, keyBlocks, layout.batch)
             // A dependent key/value kernel's producer waits for the preprocess before it loads L and D; a dependent conversion
             // pass's blocks wait on the turn counters, and its last instruction on the key/value grid: both correct as plain
@@ -242,10 +253,10 @@ extension CUDABackend {
             if let path = timelineFile, timelineBytes > 0 {
                 // The rows of this call (a diagnostic: the copy waits for the call), the grid's shape in front.
                 var rows = [UInt8](repeating: 0, count: timelineBytes)
-                try rows.withUnsafeMutableBytes { try CUDAMemory.copy(toHost: $0.baseAddress!, from: p.dqSemaphore + UInt64(semaphoreBytes), byteCount: timelineBytes, stream: stream) }
+                try rows.withUnsafeMutableBytes { try CUDAMemory.copy(toHost: $0.baseAddress!, from: p.dqSemaphore + UInt64(semaphoreBytes + tailBytes), byteCount: timelineBytes, stream: stream) }
                 try stream.synchronize()
                 var header = [UInt8]()
-                for v in [grid.0, grid.1, grid.2, kvTiles] { withUnsafeBytes(of: UInt64(v).littleEndian) { header += $0 } }
+                for v in [grid.0, grid.1, grid.2, grid.0 * grid.1 * grid.2] { withUnsafeBytes(of: UInt64(v).littleEndian) { header += $0 } }
                 try FileSystem.writeAtomically(path, bytes: header + rows)
             }
         }
