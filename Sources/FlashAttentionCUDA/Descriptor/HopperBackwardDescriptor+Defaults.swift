@@ -483,7 +483,7 @@ extension HopperBackwardDescriptor {
     /// grid: 16k tokens, hidden 2048) fill 31.03 rounds of 132 CTAs, and the kernel's timeline (session 29,
     /// scripts/device/next_s29h.sh) had the SMs idle for the last 2.3–2.6 % of the call while four CTAs ran alone; split
     /// into 33 parts each, the idle tail fell to 23–36 µs of 10.3 ms. H200, sustained 1.5 s windows ÷ the unsplit kernel
-    /// (next_s29i.sh): 16k 1.017–1.021 (bf16) / 1.015–1.019 (fp16), 8k 1.015–1.019 / 1.003–1.009, 2–3 % less energy per
+    /// (next_s29i.sh): 16k 1.017–1.021 (bf16) / 1.015–1.019 (fp16), 8k 1.015–1.019 / 1.003–1.009, 1.6–2 % less energy per
     /// FLOP; 2k 0.986–0.992 (16 steps a block: parts of one step cost more than they save), so not below 8k. Tile D = 128
     /// (2048 blocks: 68 in the last round, no room for two parts each) never splits on a 132-SM card; causal grids are
     /// balanced by their lengths. Checked forced on small grids (every block split): float64 dQ / dK / dV 12 / 12 at
