@@ -89,6 +89,8 @@ struct BackwardKernelTests {
         var p = BackwardParameters()
         p.q = 0x1122_3344_5566_7788
         p.dropoutThreshold = 7
+        p.tailUnits = 5
+        p.tailParts = 9
         let bytes = p.packed()
         let plan = try BackwardHeuristics.plan(for: BackwardProblem(elementType: .float16, headDim: 64), architecture: .sm80)
         for d in plan.all {
@@ -96,7 +98,10 @@ struct BackwardKernelTests {
         }
         #expect(bytes.count % 8 == 0)
         #expect(Array(bytes[0..<8]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
-        #expect(Array(bytes[(bytes.count - 4)...]) == withUnsafeBytes(of: UInt32(7).littleEndian, Array.init))
+        // The struct ends with dropout_threshold, then the Hopper key/value kernel's tail split (tail_units, tail_parts; session 29).
+        #expect(Array(bytes[(bytes.count - 12)..<(bytes.count - 8)]) == withUnsafeBytes(of: UInt32(7).littleEndian, Array.init))
+        #expect(Array(bytes[(bytes.count - 8)..<(bytes.count - 4)]) == withUnsafeBytes(of: Int32(5).littleEndian, Array.init))
+        #expect(Array(bytes[(bytes.count - 4)...]) == withUnsafeBytes(of: Int32(9).littleEndian, Array.init))
     }
 
     /// sm_90a: masked, short or option-heavy problems take the 4-warp rows, plain unmasked long
