@@ -7,6 +7,11 @@ extension HopperBackwardKernel {
     /// multiprocessor), then the blocks' float32 sums (dK, then dV: BLOCK_N × HEAD_DIM each).
     public static let tailCounterBytes = 1024
 
+    /// The C expression of the turn counters' bytes (the runtime's `semaphoreBytes`: one int per query tile, rounded up to
+    /// 256), where the tail area and then the timeline's rows begin behind `p.dq_sem`. Tile D = 64 / 128 only (the wide
+    /// kernel's chunk turns hold four arrays).
+    static let turnCounterBytes = "(((long long)p.heads * p.batch * ((p.seqlen_q + BLOCK_M - 1) / BLOCK_M) * 4 + 255) / 256) * 256"
+
     /// The split of a per-tile grid of `keyBlocks` CTAs on `multiprocessors`: T = keyBlocks mod S blocks in the last round,
     /// each as k = min(⌊S / T⌋, `steps`) parts; (0, 1) where there is no partial round or no room for two parts.
     public static func tailSplit(keyBlocks: Int, multiprocessors: Int, steps: Int) -> (units: Int, parts: Int) {
@@ -58,7 +63,7 @@ extension HopperBackwardKernel {
         """
         // A part of a tail key block: add this part's dK, dV into the block's float32 sums; the last part stores them.
                         unsigned char* const ts_base = (unsigned char*)p.dq_sem
-                            + (((long long)p.heads * p.batch * ((p.seqlen_q + BLOCK_M - 1) / BLOCK_M) * 4 + 255) / 256) * 256;
+                            + \(Self.turnCounterBytes);
                         int* const ts_count = (int*)ts_base + ts_q / ts_parts;
                         float* const ts_sum = (float*)(ts_base + \(Self.tailCounterBytes)) + (i64)(ts_q / ts_parts) * (2 * BLOCK_N * HEAD_DIM);
                         #pragma unroll

@@ -24,7 +24,7 @@ extension HopperBackwardKernel {
 
             // Diagnostic timeline (HopperBackwardDescriptor.timeline): this CTA's 16 words behind the turn counters.
             unsigned long long* const tl_row = (unsigned long long*)((unsigned char*)p.dq_sem
-                + (((long long)p.heads * p.batch * ((p.seqlen_q + BLOCK_M - 1) / BLOCK_M) * 4 + 255) / 256) * 256\(ts ? "\n            + (p.tail_units > 0 ? \(HopperBackwardKernel.tailCounterBytes) + (long long)p.tail_units * 2 * BLOCK_N * HEAD_DIM * 4 : 0)" : ""))
+                + \(HopperBackwardKernel.turnCounterBytes)\(ts ? "\n            + (p.tail_units > 0 ? \(HopperBackwardKernel.tailCounterBytes) + (long long)p.tail_units * 2 * BLOCK_N * HEAD_DIM * 4 : 0)" : ""))
                 + (((long long)blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * \(HopperBackwardTimeline.words);
         #define FA_TL(slot) do { unsigned long long t_; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_) :: "memory"); tl_row[slot] = t_; } while (0)
             if (threadIdx.x == 0) FA_TL(0);
