@@ -1699,11 +1699,19 @@ let hopperBackwardTailSplitVariants: [HopperBackwardDescriptor] = {
 
 @Suite("Hopper backward tail split (no GPU)")
 struct HopperBackwardTailSplitTests {
-    /// The split's arithmetic: T = G mod S blocks in the last round, k = min(S / T, steps) parts each, none without room for two.
+    /// The split's arithmetic: T = G mod S blocks in the last round, k parts each from the tail's time model (one wave where
+    /// T leaves room, waves of thirds and more where it does not), none where no split gains a step; the knob's k.
     @Test func splitArithmetic() {
         #expect(HopperBackwardKernel.tailSplit(keyBlocks: 4096, multiprocessors: 132, steps: 128) == (4, 33))
         #expect(HopperBackwardKernel.tailSplit(keyBlocks: 4096, multiprocessors: 132, steps: 16) == (4, 16))
-        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 32) == (0, 1), "68 blocks: no room for two parts")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 32) == (68, 3), "two waves of thirds")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 16) == (68, 3))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 64) == (68, 5), "three waves of fifths")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 128) == (68, 7))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 8) == (0, 1), "thirds of 8 steps gain less than a step")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 32, parts: 12) == (68, 12))
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 8, parts: 12) == (68, 8), "at most the steps")
+        #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2048, multiprocessors: 132, steps: 32, parts: 1) == (0, 1))
         #expect(HopperBackwardKernel.tailSplit(keyBlocks: 2112, multiprocessors: 132, steps: 32) == (0, 1), "whole rounds")
         #expect(HopperBackwardKernel.tailSplit(keyBlocks: 3, multiprocessors: 132, steps: 5) == (3, 5))
         #expect(HopperBackwardKernel.tailSplit(keyBlocks: 3, multiprocessors: 132, steps: 1) == (0, 1))

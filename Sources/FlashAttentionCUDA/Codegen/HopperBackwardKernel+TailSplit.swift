@@ -3,8 +3,8 @@
 extension HopperBackwardKernel {
     var ts: Bool { descriptor.tailSplit }
 
-    /// Bytes at the front of the tail area behind the turn counters: one int counter per tail key block (at most one per
-    /// multiprocessor), then the blocks' float32 sums (dK, then dV: BLOCK_N × HEAD_DIM each).
+    /// Bytes at the front of the tail area behind the turn counters: one int counter per tail key block (fewer than the
+    /// multiprocessors), then the blocks' float32 sums (dK, then dV: BLOCK_N × HEAD_DIM each).
     public static let tailCounterBytes = 1024
 
     /// The C expression of the turn counters' bytes (the runtime's `semaphoreBytes`: one int per query tile, rounded up to
@@ -12,15 +12,31 @@ extension HopperBackwardKernel {
     /// kernel's chunk turns hold four arrays).
     static let turnCounterBytes = "(((long long)p.heads * p.batch * ((p.seqlen_q + BLOCK_M - 1) / BLOCK_M) * 4 + 255) / 256) * 256"
 
-    /// The split of a per-tile grid of `keyBlocks` CTAs on `multiprocessors`: T = keyBlocks mod S blocks in the last round,
-    /// each as k = min(⌊S / T⌋, `steps`) parts; (0, 1) where there is no partial round or no room for two parts.
-    public static func tailSplit(keyBlocks: Int, multiprocessors: Int, steps: Int) -> (units: Int, parts: Int) {
-        guard multiprocessors > 0, keyBlocks > 0 else { return (0, 1) }
+    /// The split of a per-tile grid of `keyBlocks` CTAs on `multiprocessors`: the T = keyBlocks mod S blocks of the last
+    /// round, each as k parts (at most `steps`), where k minimises the tail's modelled time ⌈T·k / S⌉ · (steps / k + F):
+    /// waves of parts, each part its share of the steps plus F = ``tailPartFixedSteps`` steps of fixed cost (K/V loads,
+    /// the epilogue, the launch gap). One wave where T leaves room (tile D = 64's four blocks: k = ⌊S / T⌋); two or more
+    /// where it does not (tile D = 128's 68 blocks on 132 SMs: k = 3, two waves of thirds in place of one round of whole
+    /// blocks). Later waves are safe: a part waits only on the dQ turns of lower key blocks, whose CTAs come earlier in
+    /// the grid. `parts` (a measurement knob) fixes k (at most `steps`). (0, 1) where no split gains a step.
+    public static func tailSplit(keyBlocks: Int, multiprocessors: Int, steps: Int, parts forced: Int? = nil) -> (units: Int, parts: Int) {
+        guard multiprocessors > 0, keyBlocks > 0, steps > 1 else { return (0, 1) }
         let units = keyBlocks % multiprocessors
-        guard units > 0 else { return (0, 1) }
-        let parts = min(multiprocessors / units, steps)
-        return parts >= 2 ? (units, parts) : (0, 1)
+        guard units > 0, units * 4 <= tailCounterBytes else { return (0, 1) }
+        if let forced { let k = min(forced, steps); return k >= 2 ? (units, k) : (0, 1) }
+        func cost(_ k: Int) -> Double {
+            Double((units * k + multiprocessors - 1) / multiprocessors) * (Double(steps) / Double(k) + tailPartFixedSteps)
+        }
+        var best = 1
+        for k in 2...min(steps, multiprocessors) where cost(k) < cost(best) { best = k }
+        return best >= 2 && cost(best) <= cost(1) - 1 ? (units, best) : (0, 1)
     }
+
+    /// The fixed cost of a tail part in steps of its key block, for ``tailSplit(keyBlocks:multiprocessors:steps:parts:)``:
+    /// the session-29 timeline had a key block's K/V landed 1.2–1.4 µs after its start, its dK/dV stored 1.4–2.7 µs after
+    /// its last step and 0.3–0.6 µs between CTAs, against steps of 2.1 µs (tile D = 128) and 2.5 µs (tile D = 64); a part
+    /// also adds its dK/dV into the float32 sums.
+    public static let tailPartFixedSteps = 2.5
 
     /// The tail area's bytes for `units` split key blocks at tile D `headDim` (the runtime zeroes it with the counters).
     public static func tailBytes(units: Int, headDim: Int) -> Int {
@@ -71,8 +87,8 @@ extension HopperBackwardKernel {
                             #pragma unroll
                             for (int dt = 0; dt < D_TILES; ++dt) {
                                 float* const at = ts_sum + (warp_row + group + 8 * r) * HEAD_DIM + dt * 8 + tig * 2;
-                                red_add_f32(at, acc_dk[dt][2 * r]); red_add_f32(at + 1, acc_dk[dt][2 * r + 1]);
-                                red_add_f32(at + BLOCK_N * HEAD_DIM, acc_dv[dt][2 * r]); red_add_f32(at + BLOCK_N * HEAD_DIM + 1, acc_dv[dt][2 * r + 1]);
+                                red_add_f32x2(at, acc_dk[dt][2 * r], acc_dk[dt][2 * r + 1]);
+                                red_add_f32x2(at + BLOCK_N * HEAD_DIM, acc_dv[dt][2 * r], acc_dv[dt][2 * r + 1]);
                             }
                         __threadfence();
                         named_sync(BAR_TAIL, CONSUMER_THREADS);
@@ -107,7 +123,8 @@ extension HopperBackwardKernel {
         return """
 
         constexpr int BAR_TAIL = 9;                // named barrier 9: both consumer warpgroups have added a tail part's dK / dV
-        FA_DEVICE void red_add_f32(float* at, float v) { asm volatile("red.global.add.f32 [%0], %1;" :: "l"(at), "f"(v) : "memory"); }
+        // Two neighbouring columns in one reduction (sm_90's vector red): half the L2 atomic operations of scalar adds.
+        FA_DEVICE void red_add_f32x2(float* at, float a, float b) { asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" :: "l"(at), "f"(a), "f"(b) : "memory"); }
         FA_DEVICE u32 ld_shared_u32(u32 a) { u32 v; asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(a) : "memory"); return v; }
         FA_DEVICE float ld_cg_f32(const float* at) { float v; asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(at) : "memory"); return v; }
         """

@@ -212,10 +212,12 @@ extension CUDABackend {
         let semaphoreBytes = rounded(tiles * 4 * (kv.wideChunkTurns ? 4 : 1))  // chunk turns: four counter arrays
         let keyBlocks = (layout.seqlenK + kv.blockN - 1) / kv.blockN
         let kvTiles = layout.kvHeads * keyBlocks * layout.batch
-        // Tail split: T = G mod S key blocks run alone in the last round; each runs as k ≤ S / T CTAs (at most its steps).
+        // Tail split: T = G mod S key blocks run alone in the last round; each runs as k CTAs (at most its steps), k from the
+        // tail's time model or `FLASH_ATTENTION_HOPPER_BWD_TAILPARTS=k` (a measurement knob; checks force later waves with it).
         let (tailUnits, tailParts) = kv.tailSplit
             ? HopperBackwardKernel.tailSplit(keyBlocks: kvTiles, multiprocessors: context.device.multiprocessorCount,
-                                             steps: mBlocks * layout.groupSize)
+                                             steps: mBlocks * layout.groupSize,
+                                             parts: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILPARTS").flatMap { Int($0) })
             : (0, 1)
         p.tailUnits = Int32(tailUnits)
         p.tailParts = Int32(tailParts)
