@@ -87,6 +87,9 @@ IMPLS = {
     "B2": {f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},          # two buffers, a writer each
     "EB2": {f"{B_}_EPI": "1", f"{B_}_DQBUF": "2", f"{B_}_DQWRITERS": "2"},  # session 29: the staged epilogue and two buffers, a writer each
     "TS": {f"{B_}_TAILSPLIT": "1"},                             # session 29: the last round's key blocks split over the idle SMs (`ts`)
+    "TS0": {f"{B_}_TAILSPLIT": "1", f"{B_}_TAILPARTS": "1"},    # session 30: the `ts` kernel with no split (the code's own cost)
+    "NTS": {f"{B_}_TAILSPLIT": "0"},                            # session 30: no tail split (unmasked tile D = 64 from 8k keys: the kernel before)
+    "G128": {"FLASH_ATTENTION_HOPPER_GRID": "128"},            # session 30: the persistent grid on 128 CTAs (2048 tiles: 16 each, no tail)
     "PIPE": {f"{B_}_PIPE": "1"},                                # the pipelined S^T
     "NE": {f"{B_}_EPI": "0"},                                   # no staged dK/dV epilogue
     "ND": {f"{B_}_DESC": "0"},                                  # no precomputed wgmma descriptors

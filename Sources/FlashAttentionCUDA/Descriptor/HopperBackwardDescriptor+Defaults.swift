@@ -484,9 +484,12 @@ extension HopperBackwardDescriptor {
     /// scripts/device/next_s29h.sh) had the SMs idle for the last 2.3–2.6 % of the call while four CTAs ran alone; split
     /// into 33 parts each, the idle tail fell to 23–36 µs of 10.3 ms. H200, sustained 1.5 s windows ÷ the unsplit kernel
     /// (next_s29i.sh): 16k 1.017–1.021 (bf16) / 1.015–1.019 (fp16), 8k 1.015–1.019 / 1.003–1.009, 1.6–2 % less energy per
-    /// FLOP; 2k 0.986–0.992 (16 steps a block: parts of one step cost more than they save), so not below 8k. Tile D = 128
-    /// (2048 blocks: 68 in the last round, no room for two parts each) never splits on a 132-SM card; causal grids are
-    /// balanced by their lengths. Checked forced on small grids (every block split): float64 dQ / dK / dV 12 / 12 at
+    /// FLOP; 2k 0.986–0.992 (16 steps a block: parts of one step cost more than they save), so not below 8k. Causal grids
+    /// are balanced by their lengths. Session 30 (next_s30b.sh, final_s30.sh): at 16k the split ÷ no split 1.016–1.022
+    /// (bf16) with the parts' sums by vector reductions, and the `ts` kernel with no split level with the plain one.
+    /// Tile D = 128 (2048 blocks: 68 in the last round) splits into thirds in two waves under the time model, and loses:
+    /// 1k 0.954–0.972, 2k 0.988–0.989 (the dependent dQ conversion already fills the SMs the last round leaves idle);
+    /// from 4k it runs the persistent grid, where a stream-K split (a patch, not in the tree) read 0.97–0.98. Checked forced on small grids (every block split): float64 dQ / dK / dV 12 / 12 at
     /// D = 64, 96, 128 and deterministic, memcheck / racecheck clean.
     /// Non-deterministic calls only (the resolver refuses it for deterministic ones, knob or not): the parts add their float32
     /// dK / dV in whatever order they finish.

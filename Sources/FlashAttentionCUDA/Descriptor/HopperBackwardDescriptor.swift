@@ -214,8 +214,8 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
 
     /// The last round's key blocks split over the idle multiprocessors (session 29). The per-tile grid of G key blocks fills
     /// ⌊G / S⌋ rounds of S multiprocessors and then runs T = G mod S blocks alone (tile D = 64's 4096 key blocks on 132 SMs:
-    /// four). Here the last T blocks run as T · k CTAs (`BackwardParameters.tailUnits` / `tailParts`, k ≤ ⌊S / T⌋), each
-    /// over a contiguous 1 / k of the block's query steps: its dQ adds keep their key-block turns (each part owns whole
+    /// four). Here the last T blocks run as T · k CTAs (`BackwardParameters.tailUnits` / `tailParts`; k from the tail's
+    /// time model, in one wave or more), each over a contiguous 1 / k of the block's query steps: its dQ adds keep their key-block turns (each part owns whole
     /// query blocks), its dK and dV are added in float32 into the block's sums behind the turn counters (zeroed with them),
     /// and the part that arrives last stores dK = scale · Σ and dV = Σ. Tile D = 64 / 128 on the per-tile grids, unmasked,
     /// 16-bit dK / dV. The grid is linear (the 3-D grid's order, or the head groups'). The parts' float32 sums arrive in any
