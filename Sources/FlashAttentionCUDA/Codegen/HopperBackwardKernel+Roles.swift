@@ -130,26 +130,12 @@ extension HopperBackwardKernel {
 
     /// The step schedule, the same text in the producer, the writer and the consumers.
     var stepDecode: String {
-        if descriptor.persistentTiles {
-            // Persistent tiles: `tstep` counts this tile's steps, `step` every step of the CTA (the ring's phases).
-            return """
-            const int h = kv_head * p.group_size + tstep / m_steps;
-                            const int m_block = m_blocks - 1 - tstep % m_steps;  // last query block first
-                            const int m0 = m_block * BLOCK_M;
-                            (void)h; (void)m0;
-            """
-        }
-        if descriptor.tailSplit {
-            return """
-            const int h = kv_head * p.group_size + (s0 + step) / m_steps;
-                            const int m_block = m_blocks - 1 - (s0 + step) % m_steps;  // last query block first (a tail part: from its first step s0)
-                            const int m0 = m_block * BLOCK_M;
-                            (void)h; (void)m0;
-            """
-        }
+        // The step's index in its key block: persistent tiles count this tile's steps in `tstep` (`step` counts every step
+        // of the CTA: the ring's phases); a tail part starts at its first step s0.
+        let t = descriptor.persistentTiles ? "tstep" : descriptor.tailSplit ? "(s0 + step)" : "step"
         return """
-        const int h = kv_head * p.group_size + step / m_steps;
-                        const int m_block = m_blocks - 1 - step % m_steps;  // last query block first
+        const int h = kv_head * p.group_size + \(t) / m_steps;
+                        const int m_block = m_blocks - 1 - \(t) % m_steps;  // last query block first
                         const int m0 = m_block * BLOCK_M;
                         (void)h; (void)m0;
         """

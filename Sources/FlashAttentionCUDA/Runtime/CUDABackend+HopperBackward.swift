@@ -50,6 +50,11 @@ extension HopperBackwardSettings {
 /// The Hopper (sm_90a) TMA warp-specialised backward (``HopperBackwardKernel``): when it runs,
 /// and its launch.
 extension CUDABackend {
+    /// `FLASH_ATTENTION_HOPPER_BWD_TIMELINE` and `FLASH_ATTENTION_HOPPER_BWD_TAILPARTS`, read once per process like the
+    /// other knobs (``HopperBackwardSettings/environment``) rather than on every call.
+    static let hopperBackwardTimelineFile: String? = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TIMELINE")
+    static let hopperBackwardTailParts: Int? = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILPARTS").flatMap { Int($0) }
+
     /// `FLASH_ATTENTION_HOPPER_BWD=1` forces the Hopper backward wherever it applies, `0` keeps
     /// the other kernels; unset, it runs where ``HopperBackwardDescriptor/defaultOn(_:)`` says, and
     /// with the fast passes also where ``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)`` does.
@@ -159,7 +164,7 @@ extension CUDABackend {
                               stream: CUDAStream, workspace: BackwardWorkspace) throws {
         // FLASH_ATTENTION_HOPPER_BWD_TIMELINE=<file>: the key/value kernel's timeline diagnostic where it can take it.
         var plan = plan
-        let timelineFile = FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TIMELINE")
+        let timelineFile = Self.hopperBackwardTimelineFile
         if timelineFile != nil {
             var stamped = plan[1]
             stamped.timeline = true
@@ -217,7 +222,7 @@ extension CUDABackend {
         let (tailUnits, tailParts) = kv.tailSplit
             ? HopperBackwardKernel.tailSplit(keyBlocks: kvTiles, multiprocessors: context.device.multiprocessorCount,
                                              steps: mBlocks * layout.groupSize,
-                                             parts: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILPARTS").flatMap { Int($0) })
+                                             parts: Self.hopperBackwardTailParts)
             : (0, 1)
         p.tailUnits = Int32(tailUnits)
         p.tailParts = Int32(tailParts)
