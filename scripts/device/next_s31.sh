@@ -6,10 +6,11 @@
 #   local diff of the stall samples (which instructions gained barrier / MIO-throttle samples: session 30's ncu totals).
 #   Needs .device-me built with scripts/device/patches/s30-persistent-tail-split.patch applied:
 #     git apply scripts/device/patches/s30-persistent-tail-split.patch && bash scripts/device/build-device-me.sh && git checkout -- Sources Tests
-#   usage on the device: bash scripts/device/next_s31.sh   (carry .device-me)
+#   usage on the device: bash scripts/device/next_s31.sh   (carry .device-me), or S31_LIB=<the .so built with the patch> (session 31
+#   carried the patched .so alone in .device-ts/)
 set -uo pipefail
 RESULT=${OUT:-/tmp/out}; mkdir -p "$RESULT"
-export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so FLASH_ATTENTION_LIB=$PWD/.device-me/libflashattention.so PYTHONPATH=$PWD/python
+export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so FLASH_ATTENTION_LIB=${S31_LIB:-$PWD/.device-me/libflashattention.so} PYTHONPATH=$PWD/python
 export FLASH_ATTENTION_CACHE_DIR=/tmp/fa-cache-ncu
 ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
 [ -n "$ncu" ] || { echo "no ncu"; exit 0; }
@@ -22,3 +23,4 @@ for form in O TS0; do
   timeout 60 "$ncu" --import "$RESULT/ncu_$form.ncu-rep" --section WarpStateStats --print-units base > "$RESULT/warp_$form.txt" 2>&1
   echo "$form: $(wc -l < "$RESULT/src_$form.csv") source rows; $(grep -E 'Stall (Barrier|MIO Throttle|Long Scoreboard|Wait)' "$RESULT/warp_$form.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-300)"
 done
+ls -la "$RESULT"

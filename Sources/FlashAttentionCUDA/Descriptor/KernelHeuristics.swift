@@ -139,15 +139,21 @@ public enum KernelHeuristics {
                 vectorized: true, earlyKPrefetch: true, mainloop: .wgmma)
             return (d, "sm_90a wgmma: on the H100 faster than the mma.sync loop at every grid point (see the sweep above)")
         }
+        if problem.dropout {
+            (choice.blockM, choice.blockN, choice.warps) = (choice.dropoutBlockM, choice.dropoutBlockN, choice.dropoutWarps)
+        }
+        if let step = optionKeyStep(choice, problem) {
+            choice.blockN = step
+            choice.reason += "; key step halved: with its options the \(choice.maxHeadDim) row's kernel spills past 255 registers"
+        }
         if let override = tileOverride(headDim: tileD) {
             (choice.blockM, choice.blockN, choice.warps, choice.minBlocks) = override
             choice.reason = "FLASH_ATTENTION_TILES override"
         }
         let descriptor = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
-            headDim: tileD, blockM: problem.dropout ? choice.dropoutBlockM : choice.blockM,
-            blockN: problem.dropout ? choice.dropoutBlockN : choice.blockN,
-            warps: problem.dropout ? choice.dropoutWarps : choice.warps, minBlocksPerMultiprocessor: choice.minBlocks, mask: problem.mask,
+            headDim: tileD, blockM: choice.blockM, blockN: choice.blockN, warps: choice.warps,
+            minBlocksPerMultiprocessor: choice.minBlocks, mask: problem.mask,
             softcap: problem.softcap, alibi: problem.alibi, dropout: problem.dropout, varlen: problem.varlen,
             writeLSE: problem.writeLSE,
             prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
@@ -159,6 +165,30 @@ public enum KernelHeuristics {
             earlyKPrefetch: choice.warps == 8 && tileD > 128,
             stagedEpilogue: choice.warps == 8 && tileD > 128)
         return (descriptor, choice.reason)
+    }
+
+    /// The key step for the `mma.sync` tiles (`choice` after the dropout shapes are applied) that run out of registers with a
+    /// problem's options (nil: the tile's own). Session 31 compiled every option set of the rows for sm_80 and sm_86 with
+    /// NVRTC 13.5 (CI's) and 13.0 (the device's): the 128 × 128 tile at D ≤ 64 spilled 4–148 bytes a thread with softcap, ALiBi
+    /// or varlen (19 of 44 spill instructions inside the key loop for softcap alone), the 128 × 64 tile at D ≤ 128 4–56 bytes
+    /// with ALiBi, or softcap beside varlen or a window; sm_86's 64 × 64 tile at D = 256 8–16 bytes with softcap beside varlen
+    /// (13.0 only) and its 64 × 32 dropout tile at D = 224 / 256 8–80 bytes with every option on strided (scalar) tensors.
+    /// With half the key step (S in half the registers) every set compiles clean under both. Plain problems and softcap alone
+    /// at D ≤ 128 keep FA2's shapes (13.0 spills 12 bytes in sm_80's plain causal D = 64 kernel, 13.5 none).
+    static func optionKeyStep(_ choice: TileChoice, _ problem: AttentionProblem) -> Int? {
+        guard choice.warps == 4 else { return nil }
+        switch (choice.maxHeadDim, choice.blockM, choice.blockN) {
+        case (64, 128, 128) where problem.softcap || problem.alibi || problem.varlen:
+            return 64
+        case (128, 128, 64) where problem.alibi || problem.softcap && (problem.varlen || problem.mask == .window):
+            return 32
+        case (256, 64, 64) where problem.softcap && problem.varlen:
+            return 32
+        case (224, 64, 32), (256, 64, 32):
+            return problem.dropout && !problem.vectorized && (problem.softcap || problem.alibi || problem.varlen) ? 16 : nil
+        default:
+            return nil
+        }
     }
 
     /// Whether the Hopper `wgmma` main loop runs a problem: on sm_90a, for tile head dims 64,
