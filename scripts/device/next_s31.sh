@@ -6,6 +6,7 @@
 #   local diff of the stall samples (which instructions gained barrier / MIO-throttle samples: session 30's ncu totals).
 #   Needs .device-me built with scripts/device/patches/s30-persistent-tail-split.patch applied:
 #     git apply scripts/device/patches/s30-persistent-tail-split.patch && bash scripts/device/build-device-me.sh && git checkout -- Sources Tests
+#   (session 31 rebased the patch onto 7ded116: the step decode's one template, the static tail-parts knob)
 #   usage on the device: bash scripts/device/next_s31.sh   (carry .device-me), or S31_LIB=<the .so built with the patch> (session 31
 #   carried the patched .so alone in .device-ts/)
 set -uo pipefail
