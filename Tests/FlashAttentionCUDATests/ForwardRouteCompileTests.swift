@@ -99,9 +99,6 @@ struct ForwardRouteCompileTests {
     func gridRoutedVariantsCompileClean(_ testCase: CompileCase) throws {
         let descriptor = testCase.descriptor
         if descriptor.mainloop == .tmaWarpSpecialized { return try expectCleanHopperCompile(descriptor) }
-        let compiled = try KernelCompiler.compile(descriptor, cache: nil)
-        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
-        #expect(!report.spills, "\(descriptor.name) spills: \(report)\n\(compiled.log)")
-        #expect(report.stackFrameBytes == 0, "\(descriptor.name) has a stack frame: \(report)")
+        try expectCompilesWithoutSpills(descriptor)
     }
 }

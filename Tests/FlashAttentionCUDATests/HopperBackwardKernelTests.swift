@@ -484,10 +484,14 @@ let hopperBackwardGroupedTile128Variants: [HopperBackwardDescriptor] = {
 /// `CUDABackend.hopperBackwardPlan` launches, with no knob set and the fast passes where the problem takes them), skipping
 /// the problems the Hopper backward does not take.
 func hopperBackwardDefaultRoutes(_ problems: [BackwardProblem], l2CacheBytes: Int) -> [(BackwardProblem, HopperBackwardDescriptor)] {
+    problems.compactMap { p in hopperBackwardDefaultPlan(p, l2CacheBytes: l2CacheBytes).map { (p, $0[1]) } }
+}
+
+/// All three kernels (preprocess, key/value, conversion) the defaults launch for `problem`; nil where the Hopper backward
+/// does not take it.
+func hopperBackwardDefaultPlan(_ problem: BackwardProblem, l2CacheBytes: Int) -> [HopperBackwardDescriptor]? {
     typealias H = HopperBackwardDescriptor
-    return problems.compactMap { p in
-        H.resolvedPlan(for: p, fastPasses: H.defaultFastPasses(p), l2CacheBytes: l2CacheBytes).map { (p, $0[1]) }
-    }
+    return H.resolvedPlan(for: problem, fastPasses: H.defaultFastPasses(problem), l2CacheBytes: l2CacheBytes)
 }
 
 /// `kernels` without the names in `compiled` and without repeats, in order: the routed kernels a CI list has to add.

@@ -8,7 +8,6 @@ import Testing
 /// routes of the feature they test; this grid catches the defaults none of them reaches (session 31 found the reference grid's
 /// own 1k–2k tile D = 64 / 128 kernels among them).
 func hopperBackwardGridRoutes() -> [HopperBackwardDescriptor] {
-    typealias H = HopperBackwardDescriptor
     var kernels: [HopperBackwardDescriptor] = []
     for l2 in [50 << 20, 60 << 20] {
         for D in [64, 96, 128, 192, 256] {
@@ -20,7 +19,7 @@ func hopperBackwardGridRoutes() -> [HopperBackwardDescriptor] {
                                 BackwardProblem(elementType: $0, dkType: $1, dvType: $1, headDim: D, mask: mask,
                                                 deterministic: deterministic, seqlenK: n, kvHeads: kvHeads)
                             }) {
-                                kernels += H.resolvedPlan(for: p, fastPasses: H.defaultFastPasses(p), l2CacheBytes: l2) ?? []
+                                kernels += hopperBackwardDefaultPlan(p, l2CacheBytes: l2) ?? []
                             }
                         }
                     }

@@ -20,11 +20,19 @@ struct KernelCompileTests {
     /// Runs without the disk cache so NVRTC is exercised every time.
     @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"), arguments: compileCases)
     func variantCompilesWithoutSpills(_ testCase: CompileCase) throws {
-        let compiled = try KernelCompiler.compile(testCase.descriptor, cache: nil)
+        let (compiled, report) = try expectCompilesWithoutSpills(testCase.descriptor)
         #expect(!compiled.image.isEmpty)
-        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
-        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
-        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
         #expect(report.registers <= 255)
     }
+}
+
+/// Compiles `descriptor` without the disk cache (NVRTC every time) and expects its ptxas report to show no spill and no
+/// stack frame; returns both for further checks.
+@discardableResult
+func expectCompilesWithoutSpills(_ descriptor: AttentionKernelDescriptor) throws -> (CompiledKernel, ResourceReport) {
+    let compiled = try KernelCompiler.compile(descriptor, cache: nil)
+    let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+    #expect(!report.spills, "\(descriptor.name) spills: \(report)\n\(compiled.log)")
+    #expect(report.stackFrameBytes == 0, "\(descriptor.name) has a stack frame: \(report)")
+    return (compiled, report)
 }
