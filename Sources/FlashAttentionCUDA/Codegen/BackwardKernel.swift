@@ -158,7 +158,7 @@ public struct BackwardKernel: Sendable {
         \(MMASyncPrelude.loadTileGeometry)
         \(MMASyncPrelude.loadTileCoordinates)
             \(isWGMMA ? "u16* dst = smem + (col >> 6) * ROWS * 64;\n            const int c8 = (col >> 3) & 7;" : "u16* dst = smem + r0 * LDS + col;")
-        \(MMASyncPrelude.loadTileRows(chunk: body))
+        \(MMASyncPrelude.loadTileRows(chunk: body, unrolled: descriptor.vectorized))
         """
     }
 
@@ -452,17 +452,29 @@ public struct BackwardKernel: Sendable {
     enum EdgeTest {
         /// Test every element, predicated on the step's `edge` flag (one copy of the loop).
         case predicated
-        /// Test every element (the copy for steps a mask boundary crosses).
+        /// Test every element (one copy of the loop, or the copy for steps a mask boundary crosses).
         case always
         /// No test (the copy for steps inside every row's visible keys).
         case never
     }
 
-    /// The element-wise step of a pass: one predicated copy, or (``BackwardKernelDescriptor/splitsEdgeSteps``)
+    /// Whether the one copy of the element-wise step tests every score without the `edge`
+    /// predicate: kernels with softcap, ALiBi or dropout (in the dK/dV pass, without a window).
+    /// Predicated, ptxas kept both outcomes' state and those kernels spilled 4–130 bytes
+    /// (session 32, sm_80 / sm_86 / sm_90a). The dK/dV pass's window kernels compile clean
+    /// predicated and spilled testing every score (two clamped bounds per query column there;
+    /// the dQ pass has them per row), and the plain kernels keep the interior steps' saving
+    /// (H200, the mma.sync loop: causal D = 64 / 128 10–15 % slower testing every score).
+    private var testsEveryScore: Bool {
+        let d = descriptor
+        return (d.softcap || d.alibi || d.dropout) && (d.pass == .query || d.mask != .window)
+    }
+
+    /// The element-wise step of a pass: one copy (predicated on the step's `edge` flag, or testing every score), or (``BackwardKernelDescriptor/splitsEdgeSteps``)
     /// a masked copy for edge steps and an unmasked one for the rest, so that interior steps
     /// (all but the diagonal ones under a causal mask) pay no per-element test.
     private func edgeSplit(_ body: (EdgeTest) -> String) -> String {
-        guard descriptor.splitsEdgeSteps else { return body(.predicated) }
+        guard descriptor.splitsEdgeSteps else { return body(testsEveryScore ? .always : .predicated) }
         return """
                 if (edge) {
         \(body(.always))

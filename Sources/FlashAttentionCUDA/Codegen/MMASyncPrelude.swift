@@ -70,9 +70,12 @@ enum MMASyncPrelude {
 
     /// The walk over this thread's rows, `chunk` moving one 16-byte chunk (`r`, `valid`, `dst`,
     /// `src_row`, `col` in scope), through the function's closing brace.
-    static func loadTileRows(chunk: String) -> String {
+    /// `unrolled: false` keeps one row's chunk in flight at a time: the backward's element-wise
+    /// loaders run inside its main loops, where a fully unrolled tile (up to 64 loads a thread at
+    /// D = 256) held registers beside the accumulators and spilled (sm_80 / sm_86 / sm_90a).
+    static func loadTileRows(chunk: String, unrolled: Bool = true) -> String {
         """
-            #pragma unroll
+            #pragma unroll\(unrolled ? "" : " 1")
             for (int i = 0; i < (ROWS + ROW_STEP - 1) / ROW_STEP; ++i) {
                 const int r = r0 + i * ROW_STEP;
                 if (ROWS % ROW_STEP == 0 || r < ROWS) {
