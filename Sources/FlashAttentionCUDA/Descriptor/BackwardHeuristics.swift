@@ -266,7 +266,13 @@ public enum BackwardHeuristics {
             d.chunkedSteps = !off.contains("chunk")
             return d
         }
-        let keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
+        var keyM = problem.dropout ? choice.dropoutKeyM : choice.keyM
+        var queryN = problem.dropout ? choice.dropoutQueryN : choice.queryN
+        let steps = optionSteps(choice, problem, wgmma: wgmma, keyM: keyM, queryN: queryN)
+        if steps.keyM != keyM || steps.queryN != queryN {
+            (keyM, queryN) = steps
+            choice.reason += "; steps halved: with its options the \(choice.maxHeadDim) row's kernel spills past 255 registers"
+        }
         // Fused dQ: wgmma, one dK/dV kernel with 64-query steps; softcap, ALiBi and dropout add
         // registers that make it spill (ptxas, sm_90a: 4–48 bytes at D = 64 and 128).
         let fusable = wgmma && !choice.split && keyM == 64 && tileD <= 128 && choice.keyWarps % 4 == 0
@@ -286,8 +292,40 @@ public enum BackwardHeuristics {
             ? [main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: false, dv: true),
                main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: false)]
             : [main(.keyValue, m: keyM, n: choice.keyN, warps: choice.keyWarps, dk: true, dv: true)]
-        let query = main(.query, m: choice.queryM, n: problem.dropout ? choice.dropoutQueryN : choice.queryN, warps: choice.queryWarps, dk: true, dv: true)
+        let query = main(.query, m: choice.queryM, n: queryN, warps: choice.queryWarps, dk: true, dv: true)
         return BackwardPlan(preprocess: pre, keyValue: keyValue, query: query, reason: choice.reason)
+    }
+
+    /// The dK/dV pass's query step and the dQ pass's key step for a problem's options, from the
+    /// row's (`keyM`, `queryN`: after the dropout shapes). Session 32 compiled every kernel of a
+    /// grid of problems (head dims, masks, every set of softcap / ALiBi / dropout / varlen,
+    /// 16-bit and float32 gradients, contiguous and strided) for sm_80, sm_86 and sm_90a with
+    /// NVRTC 13.5: once the element-wise steps tested masks unconditionally and the element-wise
+    /// loaders kept one row in flight, these tiles still spilled 4–68 bytes, and with half the
+    /// step (half the score registers) compile clean:
+    /// - the wgmma dQ pass's 128-key step with softcap (D = 64 and 128 rows), or ALiBi beside a
+    ///   mask at D = 128 → 64 (H200: softcap problems 11–22 % faster than the spilling kernels;
+    ///   unmasked ALiBi, which did not spill, 2.6 % slower at 64, so it keeps 128);
+    /// - the 8-warp mma.sync dQ pass (128 × 64, D ≤ 128) with softcap beside a mask → 32;
+    /// - the one-warpgroup wgmma dK/dV pass at D = 128 with softcap or ALiBi beside a mask or
+    ///   varlen → 32;
+    /// - the 8-warp mma.sync dK/dV pass (128 keys, 64-query steps, D ≤ 128) with softcap, ALiBi,
+    ///   varlen or strided tensors → 32, a window with ALiBi → 16.
+    /// Plain problems keep the rows' shapes.
+    static func optionSteps(_ choice: TileChoice, _ problem: BackwardProblem, wgmma: Bool, keyM: Int, queryN: Int) -> (keyM: Int, queryN: Int) {
+        let masked = problem.mask != .none
+        var (keyM, queryN) = (keyM, queryN)
+        if wgmma {
+            if queryN == 128 && (problem.softcap || problem.alibi && masked && choice.maxHeadDim == 128) { queryN = 64 }
+            if choice.maxHeadDim == 128 && choice.keyN == 64 && keyM == 64 && (problem.softcap || problem.alibi) && (masked || problem.varlen) { keyM = 32 }
+        } else if choice.maxHeadDim == 128 && choice.queryWarps == 8 {
+            if choice.queryM == 128 && queryN == 64 && problem.softcap && masked { queryN = 32 }
+            // (128 accumulator registers of dK and dV beside 64 of Sᵀ and dPᵀ: contiguous problems without
+            // softcap, ALiBi or varlen only; H200, the sm_90a build of this loop, plain window 4k: 7 % slower at 32)
+            let plain = problem.vectorized && !problem.varlen && !problem.softcap && !problem.alibi
+            if choice.keyN == 128 && keyM == 64 && !plain { keyM = problem.mask == .window && problem.alibi ? 16 : 32 }
+        }
+        return (keyM, queryN)
     }
 
     /// The variants CI compiles for an architecture: per table row, the plain bf16 causal
