@@ -1,22 +1,33 @@
-// Prepared in session 31, not yet in the test target: move into Tests/FlashAttentionCUDATests/ once the generic backward's
-// option routes are fixed. Its first (partial) run compiled 1415 of the grid's kernels and found 97 sm_90a kernels that spill
-// (4-128 bytes) (docs/performance.md, "Session 31", item 4).
 import FlashAttentionCUDA
 import FlashAttentionCore
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Every kernel of the generic (mma.sync / wgmma) backward's plans over a broad grid on `architecture`: each head dim row,
 /// each mask, every set of softcap, ALiBi, dropout and varlen, 16-bit and float32 dK / dV, deterministic or not, short and
 /// long keys, contiguous or strided tensors. `BackwardHeuristics.tableVariants` compiles each row's plain and heaviest plan;
 /// this grid compiles the option sets between (session 31: the forward's spilled there on sm_80).
-func backwardGridRoutes(_ architecture: GPUArchitecture) -> [BackwardKernelDescriptor] {
+/// Every kernel of the generic (mma.sync / wgmma) backward's plans over a grid of problems on `architecture`: head dims, each
+/// mask, sets of softcap, ALiBi, dropout and varlen, contiguous and strided tensors. `BackwardHeuristics.tableVariants`
+/// compiles each row's plain and heaviest plan; this grid compiles the option sets between (session 32: 1014 of the 6789
+/// kernels of the full grid spilled 4–264 bytes, on all three architectures). CI runs a cut of it (about 1000 kernels, a few
+/// minutes); `FA_FULL_BACKWARD_GRID=1` runs the whole grid (every head dim row, all 16 option sets, float32 dK / dV,
+/// non-deterministic calls and long keys too: 35–40 minutes on two cores).
+func backwardGridRoutes(_ architecture: GPUArchitecture, full: Bool = fullBackwardGrid) -> [BackwardKernelDescriptor] {
     var seen = Set<String>(), kernels: [BackwardKernelDescriptor] = []
-    let dims = architecture == .sm86 ? [128, 160, 192, 224, 256] : [32, 64, 96, 128, 160, 192, 224, 256]
+    let dims = full ? (architecture == .sm86 ? [128, 160, 192, 224, 256] : [32, 64, 96, 128, 160, 192, 224, 256])
+        : (architecture == .sm86 ? [128, 256] : architecture == .sm80 ? [64, 128, 256] : [64, 96, 128, 160, 256])
+    // Option sets as bits: softcap 1, ALiBi 2, dropout 4, varlen 8.
+    let optionSets = full ? Array(0..<16) : [0, 1, 2, 4, 8, 3, 9, 6, 12, 15]
+    let variants: [(ElementType?, Bool, Int, Bool)] = full
+        ? [(nil, true, 1024, true), (.float32, true, 16384, true), (nil, false, 16384, true), (nil, true, 1024, false)]
+        : [(nil, true, 1024, true), (nil, true, 1024, false)]
     for d in dims {
         for mask in KernelMask.allCases {
-            for options in 0..<16 {
-                for (grad, deterministic, keys, vectorized) in [(ElementType?.none, true, 1024, true), (.float32, true, 16384, true),
-                                                               (nil, false, 16384, true), (nil, true, 1024, false)] {
+            for options in optionSets {
+                for (grad, deterministic, keys, vectorized) in variants {
                     let p = BackwardProblem(elementType: .bfloat16, dkType: grad, dvType: grad, headDim: d, mask: mask,
                                             softcap: options & 1 != 0, alibi: options & 2 != 0, dropout: options & 4 != 0,
                                             varlen: options & 8 != 0, vectorized: vectorized, deterministic: deterministic,
@@ -30,10 +41,12 @@ func backwardGridRoutes(_ architecture: GPUArchitecture) -> [BackwardKernelDescr
     return kernels
 }
 
+let fullBackwardGrid = getenv("FA_FULL_BACKWARD_GRID").map { String(cString: $0) == "1" } ?? false
+
 /// The grid's kernels on sm_90a, sm_80 and sm_86 (where its table differs) that the table's list does not compile.
 let backwardGridRoutedVariants: [BackwardKernelDescriptor] = {
     var names = Set(backwardCompileCases.map(\.descriptor.name))
-    return [GPUArchitecture.sm90a, .sm80, .sm86].flatMap(backwardGridRoutes).filter { names.insert($0.name).inserted }
+    return [GPUArchitecture.sm90a, .sm80, .sm86].flatMap { backwardGridRoutes($0) }.filter { names.insert($0.name).inserted }
 }()
 
 @Suite("Generic backward routes (NVRTC, no GPU needed)")
@@ -43,6 +56,25 @@ struct BackwardRouteCompileTests {
         #expect(hopper.contains { $0.name.contains("softcap_alibi_dropout_varlen") })
         #expect(ampere.contains { $0.name.contains("_alibi_") && !$0.name.contains("dropout") })
         #expect(backwardGridRoutedVariants.count > 50)
+    }
+
+    /// The halved option steps stay where the grid needed them: plain problems keep the rows' shapes.
+    @Test func optionStepsLeavePlainProblemsAlone() throws {
+        func steps(_ p: BackwardProblem, _ arch: GPUArchitecture) throws -> (keyM: Int, queryN: Int) {
+            let plan = try BackwardHeuristics.plan(for: p, architecture: arch)
+            return (plan.keyValue[0].blockM, plan.query.blockN)
+        }
+        // sm_80, tile D = 128 (8-warp rows): plain causal and window keep 64 / 64; varlen and softcap halve.
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal), .sm80) == (64, 64))
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .window), .sm80) == (64, 64))
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, varlen: true), .sm80) == (32, 64))
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .causal, softcap: true), .sm80) == (32, 32))
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 128, mask: .window, alibi: true), .sm80).keyM == 16)
+        // sm_90a wgmma rows: unmasked ALiBi keeps the 128-key dQ step (it did not spill, and 64 was slower); softcap halves it.
+        let alibi = BackwardProblem(elementType: .bfloat16, headDim: 128, alibi: true, seqlenK: 8192)
+        #expect(try steps(alibi, .sm90a).queryN == 128)
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 64, mask: .causal, softcap: true), .sm90a).queryN == 64)
+        #expect(try steps(BackwardProblem(elementType: .bfloat16, headDim: 64, mask: .causal, alibi: true), .sm90a).queryN == 128)
     }
 
     /// Every plan kernel the table's list does not compile: no spill, no stack frame, no serialised wgmma.
