@@ -22,6 +22,7 @@ PROBLEMS = {
     "d128_causal_softcap_alibi_2k": (4, 16, 2048, 128, True, (-1, -1), 30.0, True, 0.0, "dense"),
     "d128_causal_dropout_2k":       (4, 16, 2048, 128, True, (-1, -1), 0.0, False, 0.1, "dense"),
     "d128_causal_varlen_4k":        (2, 16, 4096, 128, True, (-1, -1), 0.0, False, 0.0, "varlen"),
+    "d128_causal_all_options_2k":   (4, 16, 2048, 128, True, (-1, -1), 30.0, True, 0.1, "varlen"),
     "d96_causal_softcap_2k":        (4, 16, 2048, 96, True, (-1, -1), 30.0, False, 0.0, "dense"),
     "d160_causal_dropout_2k":       (4, 16, 2048, 160, True, (-1, -1), 0.0, False, 0.1, "dense"),
     "d128_causal_strided_2k":       (4, 16, 2048, 128, True, (-1, -1), 0.0, False, 0.0, "strided"),
