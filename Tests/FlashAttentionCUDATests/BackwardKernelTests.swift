@@ -40,6 +40,16 @@ enum FileSystemProbe {
     static let verbose = getenv("FA_BWD_VERBOSE") != nil
 }
 
+/// A compiled backward kernel's ptxas report: no spill, no stack frame, no serialised wgmma.
+func expectCompiledClean(_ compiled: CompiledGeneratedKernel<BackwardKernelDescriptor>, _ descriptor: BackwardKernelDescriptor) throws {
+    let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
+    #expect(!report.spills, "\(descriptor.name) spills: \(report)\n\(compiled.log)")
+    #expect(report.stackFrameBytes == 0, "\(descriptor.name) has a stack frame: \(report)")
+    // ptxas keeps wgmma groups in flight only where it can prove the registers they read
+    // and write untouched; otherwise it serializes them and says so.
+    #expect(!compiled.log.contains("serialized"), "\(descriptor.name): \(compiled.log)")
+}
+
 @Suite("Backward kernel generator and compilation (no GPU)")
 struct BackwardKernelTests {
     /// Every backward variant of the table compiles for sm_90a and sm_80 without spills or a
@@ -53,12 +63,7 @@ struct BackwardKernelTests {
         }
         #expect(!compiled.image.isEmpty)
         if FileSystemProbe.verbose { print("REPORT \(testCase.descriptor.name) \(compiled.report.map { "\($0.registers) regs, spill \($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "-")\(compiled.log.contains("serialized") ? " SERIALIZED" : "")") }
-        let report = try #require(compiled.report, "no ptxas report in the log:\n\(compiled.log)")
-        #expect(!report.spills, "\(testCase.descriptor.name) spills: \(report)\n\(compiled.log)")
-        #expect(report.stackFrameBytes == 0, "\(testCase.descriptor.name) has a stack frame: \(report)")
-        // ptxas keeps wgmma groups in flight only where it can prove the registers they read
-        // and write untouched; otherwise it serializes them and says so.
-        #expect(!compiled.log.contains("serialized"), "\(testCase.descriptor.name): \(compiled.log)")
+        try expectCompiledClean(compiled, testCase.descriptor)
     }
 
     @Test(arguments: BackwardHeuristics.tableVariants(for: .sm90a) + BackwardHeuristics.tableVariants(for: .sm86))

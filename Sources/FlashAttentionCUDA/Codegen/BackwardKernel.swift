@@ -470,9 +470,10 @@ public struct BackwardKernel: Sendable {
         return (d.softcap || d.alibi || d.dropout) && (d.pass == .query || d.mask != .window)
     }
 
-    /// The element-wise step of a pass: one copy (predicated on the step's `edge` flag, or testing every score), or (``BackwardKernelDescriptor/splitsEdgeSteps``)
-    /// a masked copy for edge steps and an unmasked one for the rest, so that interior steps
-    /// (all but the diagonal ones under a causal mask) pay no per-element test.
+    /// The element-wise step of a pass: one copy (predicated on the step's `edge` flag, or testing
+    /// every score), or (``BackwardKernelDescriptor/splitsEdgeSteps``) a masked copy for edge steps
+    /// and an unmasked one for the rest, so that interior steps (all but the diagonal ones under a
+    /// causal mask) pay no per-element test.
     private func edgeSplit(_ body: (EdgeTest) -> String) -> String {
         guard descriptor.splitsEdgeSteps else { return body(testsEveryScore ? .always : .predicated) }
         return """

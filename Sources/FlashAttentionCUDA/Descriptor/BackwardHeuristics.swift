@@ -300,11 +300,11 @@ public enum BackwardHeuristics {
     /// row's (`keyM`, `queryN`: after the dropout shapes). Session 32 compiled every kernel of a
     /// grid of problems (head dims, masks, every set of softcap / ALiBi / dropout / varlen,
     /// 16-bit and float32 gradients, contiguous and strided) for sm_80, sm_86 and sm_90a with
-    /// NVRTC 13.5: once the element-wise steps tested masks unconditionally and the element-wise
+    /// NVRTC 13.5: once option kernels tested the mask on every score and the element-wise
     /// loaders kept one row in flight, these tiles still spilled 4–68 bytes, and with half the
     /// step (half the score registers) compile clean:
     /// - the wgmma dQ pass's 128-key step with softcap (D = 64 and 128 rows), or ALiBi beside a
-    ///   mask at D = 128 → 64 (H200: softcap problems 11–22 % faster than the spilling kernels;
+    ///   mask at D = 128 → 64 (H200: softcap problems 6–18 % faster than the spilling kernels;
     ///   unmasked ALiBi, which did not spill, 2.6 % slower at 64, so it keeps 128);
     /// - the 8-warp mma.sync dQ pass (128 × 64, D ≤ 128) with softcap beside a mask → 32;
     /// - the one-warpgroup wgmma dK/dV pass at D = 128 with softcap or ALiBi beside a mask or
