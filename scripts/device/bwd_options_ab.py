@@ -3,9 +3,31 @@
 Python package's raw backward (`_backward`, after one forward), for A/B runs of two builds of libflashattention.so:
 run it once per build (FLASH_ATTENTION_LIB, its own FLASH_ATTENTION_CACHE_DIR), alternating, and compare the lines.
   usage: python3 scripts/device/bwd_options_ab.py LABEL [--iters N] [--only a,b]
+         python3 scripts/device/bwd_options_ab.py --summarize FILE...   (old / new medians of such lines, per file)
 Prints one line per problem: label, problem, median ms, TFLOP/s (2.5 · 4·B·H·Sq·Sk·D, halved for causal; a window
 counts its visible keys), and the gradients' norms (the A/B runs must agree on them)."""
-import math, sys, torch
+import collections, math, statistics, sys
+
+
+def summarize(path):
+    times = collections.defaultdict(lambda: collections.defaultdict(list)); norms = collections.defaultdict(dict)
+    for line in open(path):
+        f = line.split()
+        times[f[1]][f[0]].append(float(f[2])); norms[f[1]][f[0]] = f[-3:]
+    print(f"--- {path}: problem, old ms, new ms, new/old time, norms agree")
+    for name, d in times.items():
+        o, n = statistics.median(d.get("old", [0])), statistics.median(d.get("new", [0]))
+        a, b = norms[name].get("old", ["nan"] * 3), norms[name].get("new", ["nan"] * 3)
+        agree = max(abs(float(x) - float(y)) / max(abs(float(y)), 1e-30) for x, y in zip(a, b)) < 2e-3
+        print(f"{name:30s} {o:8.3f} {n:8.3f} {n / o if o else 0:6.3f} {agree}")
+
+
+if sys.argv[1] == "--summarize":
+    for path in sys.argv[2:]:
+        summarize(path)
+    sys.exit(0)
+
+import torch
 from flash_attn import flash_attn_interface as fa
 
 label = sys.argv[1]

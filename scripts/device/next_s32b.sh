@@ -6,7 +6,7 @@
 #   usage on the device: bash scripts/device/next_s32b.sh   (carry .device-me .device-old)
 set -uo pipefail
 R=${OUT:-/tmp/out}; mkdir -p "$R"
-bash scripts/device/next_s32a.sh > "$R/ab_summary.txt" 2>&1
+OUT=$R bash scripts/device/next_s32a.sh > "$R/ab_summary.txt" 2>&1
 gunzip -c .device-me/flash-attn.gz > /tmp/fa.tmp && chmod +x /tmp/fa.tmp && mv /tmp/fa.tmp /tmp/fa || exit 1
 export FLASH_ATTENTION_NVRTC=/usr/local/cuda/lib64/libnvrtc.so
 for seed in ${S32_SEEDS:-1 2}; do
