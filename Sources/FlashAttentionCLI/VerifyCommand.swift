@@ -33,6 +33,8 @@ public struct VerifyCommand: ParsableCommand {
     public var maxWork = 3_000_000
     @Option(help: "Sequence lengths to draw from, comma-separated (default 1,7,23,113,777).")
     public var lengths: String?
+    @Option(name: .customLong("head-dims"), help: "Head dims to draw from, comma-separated (default 1,7,40,59,80,111,256).")
+    public var headDims: String?
     @Option(help: "Worker threads for the CPU backend (default: all cores).")
     public var threads: Int?
     @Flag(help: "Print a line for every case, not only failures.")
@@ -79,7 +81,12 @@ public struct VerifyCommand: ParsableCommand {
             guard let n = Int(text), n >= 0 else { throw ValidationError("--lengths: expected lengths ≥ 0, got '\(text)'") }
             pool.append(n)
         }
-        let generator = ProblemGenerator(seed: seed, elementTypes: types, maxWork: maxWork, lengths: pool)
+        var dims = [Int]()
+        for text in (headDims ?? "").split(separator: ",") {
+            guard let d = Int(text), (1...256).contains(d) else { throw ValidationError("--head-dims: expected head dims in 1...256, got '\(text)'") }
+            dims.append(d)
+        }
+        let generator = ProblemGenerator(seed: seed, elementTypes: types, maxWork: maxWork, lengths: pool, headDims: dims)
         let verifier = Verifier(backend: backend)
         let indices = index.map { [$0] } ?? Array(0..<cases)
         var passed = 0, failed = 0

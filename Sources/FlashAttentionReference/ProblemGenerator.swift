@@ -61,23 +61,26 @@ public struct ProblemGenerator: Sendable {
     public var maxWork: Int
     /// Sequence lengths drawn (70% of the time; otherwise a length in 0...40).
     public var lengths: [Int]
+    /// Head dims drawn.
+    public var headDims: [Int]
 
     public static let lengths = [1, 7, 23, 113, 777]
     public static let headDims = [1, 7, 40, 59, 80, 111, 256]
     public static let groupSizes = [1, 4, 8]
 
     public init(seed: UInt64, elementTypes: [ElementType] = ElementType.allCases, maxWork: Int = 3_000_000,
-                lengths: [Int] = ProblemGenerator.lengths) {
+                lengths: [Int] = ProblemGenerator.lengths, headDims: [Int] = ProblemGenerator.headDims) {
         self.seed = seed
         self.elementTypes = elementTypes.isEmpty ? ElementType.allCases : elementTypes
         self.maxWork = maxWork
         self.lengths = lengths.isEmpty ? ProblemGenerator.lengths : lengths
+        self.headDims = headDims.isEmpty ? ProblemGenerator.headDims : headDims
     }
 
     public func spec(index: Int, constraints c: ProblemConstraints = ProblemConstraints()) -> ProblemSpec {
         var rng = SeededRandom(seed: SeededRandom.derive(seed, UInt64(index)))
         let elementType = c.elementType ?? rng.pick(elementTypes)
-        let headDim = c.headDim ?? rng.pick(ProblemGenerator.headDims)
+        let headDim = c.headDim ?? rng.pick(headDims)
         func length() -> Int { rng.chance(0.7) ? rng.pick(lengths) : rng.int(in: 0...40) }
         var sq = c.seqlenQ ?? length()
         var sk = c.seqlenK ?? length()

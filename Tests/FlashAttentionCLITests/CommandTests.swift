@@ -1,3 +1,4 @@
+import ArgumentParser
 import FlashAttention
 import FlashAttentionCLI
 import Foundation
@@ -28,6 +29,12 @@ import Testing
         for (arguments, flag) in [(["--seqlens", "0"], "--seqlens"), (["--head-dims", "300"], "--head-dims"),
                                   (["--dtypes", "float64"], "--dtypes"), (["--repeats", "0"], "--repeats")] {
             #expect { try BenchCommand.parse(arguments).perform() } throws: { CLIError($0).description.hasPrefix(flag + ":") }
+        }
+    }
+
+    @Test func verifyRefusesBadHeadDims() throws {
+        for bad in ["0", "257", "x", "64,-1"] {
+            #expect(throws: ValidationError.self) { try VerifyCommand.parse(["--head-dims", bad, "--cases", "1"]).run() }
         }
     }
 

@@ -132,6 +132,13 @@ import FlashAttentionReference
         #expect(Set(picks) == [-2, -1, 0, 1, 2])
     }
 
+    @Test func generatorDrawsItsHeadDims() {
+        let generator = ProblemGenerator(seed: 5, headDims: [96, 160])
+        let dims = Set((0..<60).map { generator.spec(index: $0).headDim })
+        #expect(dims == [96, 160])
+        #expect(ProblemGenerator(seed: 5, headDims: []).headDims == ProblemGenerator.headDims)
+    }
+
     @Test func generatorIsDeterministicAndHonoursConstraints() {
         let generator = ProblemGenerator(seed: 123)
         #expect(generator.spec(index: 17) == generator.spec(index: 17))
