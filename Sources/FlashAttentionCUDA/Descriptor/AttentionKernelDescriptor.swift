@@ -589,7 +589,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if warps < 1 || warps > 16 { return "warps must be in 1...16, got \(warps)" }
         if mainloop == .tmaWarpSpecialized {
             if architecture.computeCapability != 90 { return "the TMA warp-specialised loop needs sm_90a, got \(architecture)" }
-            if headDim != 64 && headDim != 128 && headDim != 256 { return "the TMA warp-specialised loop runs head dims 64, 128 and 256, got \(headDim)" }
+            if headDim % 64 != 0 { return "the TMA warp-specialised loop runs head dims 64, 128, 192 and 256, got \(headDim)" }
             if dynamicScheduler && !persistent { return "the dynamic tile scheduler needs the persistent grid" }
             if dependentLaunch && (!persistent || varlen) { return "the dependent launch needs the persistent grid of a dense problem" }
             if streamKTail && (!persistent || dynamicScheduler || varlen || mask != .none || consumerWarpgroups != 2 || overlapEpilogue

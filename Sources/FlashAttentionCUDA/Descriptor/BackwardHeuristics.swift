@@ -222,8 +222,11 @@ public enum BackwardHeuristics {
         guard problem.elementType != .float32 else {
             throw FlashAttentionError.unsupported("float32 inputs on CUDA (tensor cores take float16 or bfloat16)")
         }
-        let tileD = KernelHeuristics.tileHeadDim(for: problem.headDim)
-        let wgmma = useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture)
+        // sm_90a runs the tiles it has no wgmma rows for on the next multiple of 64 (PaddedTileHeadDim).
+        let ownTile = KernelHeuristics.tileHeadDim(for: problem.headDim)
+        let paddedTile = PaddedTileHeadDim.backwardTile(ownTile, problem: problem, architecture: architecture)
+        let wgmma = useWGMMA(tileHeadDim: paddedTile, problem: problem, architecture: architecture)
+        let tileD = wgmma ? paddedTile : ownTile
         // The two-warpgroup rows only where they were measured faster: plain, unmasked, long; and
         // (session 5) plain masked problems at D = 128, unless dQ is fused (measured on the narrow rows).
         let options = problem.softcap || problem.alibi || problem.dropout
@@ -236,6 +239,7 @@ public enum BackwardHeuristics {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
         if let o = tileOverride(headDim: tileD, masked: problem.mask != .none, base: choice) { choice = o }
+        if tileD != ownTile { choice.reason += "; tile D \(ownTile) padded to \(tileD)" }
         let pre = BackwardKernelDescriptor(
             pass: .preprocess, architecture: architecture, elementType: problem.elementType,
             gradOutType: problem.gradOutType, outType: problem.outType, convertGradOut: problem.convertGradOut,

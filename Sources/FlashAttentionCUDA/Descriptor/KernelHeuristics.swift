@@ -120,10 +120,15 @@ public enum KernelHeuristics {
         guard var choice = table(for: architecture).first(where: { $0.maxHeadDim >= tileD }) else {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
-        if let hopper = hopperDescriptor(tileHeadDim: tileD, problem: problem, architecture: architecture) {
-            return hopper
+        // sm_90a pads the tiles it has no wgmma kernel for (PaddedTileHeadDim).
+        for tmaD in PaddedTileHeadDim.tmaTiles(tileD, architecture: architecture, vectorized: problem.vectorized) {
+            if let hopper = hopperDescriptor(tileHeadDim: tmaD, problem: problem, architecture: architecture) {
+                return tmaD == tileD ? hopper : (hopper.0, hopper.1 + "; tile D \(tileD) padded to \(tmaD)")
+            }
         }
-        if useWGMMA(tileHeadDim: tileD, problem: problem, architecture: architecture) {
+        let wgmmaD = PaddedTileHeadDim.forwardTile(tileD, architecture: architecture, vectorized: problem.vectorized)
+        if useWGMMA(tileHeadDim: wgmmaD, problem: problem, architecture: architecture) {
+            let tileD = wgmmaD
             // One warpgroup (64 rows) per block up to D = 128, two from D = 192 (the loader needs
             // 8 rows per thread step). H100 bf16 sweep, N = 512 / 2k / 16k, non-causal:
             //   D=64:  64×64 278/348/354, 64×128 237/322/367, 128×64 255/323/364, 128×128 200/273/312
@@ -137,7 +142,8 @@ public enum KernelHeuristics {
                 softcap: problem.softcap, alibi: problem.alibi, dropout: false, varlen: problem.varlen,
                 writeLSE: problem.writeLSE, prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
                 vectorized: true, earlyKPrefetch: true, mainloop: .wgmma)
-            return (d, "sm_90a wgmma: on the H100 faster than the mma.sync loop at every grid point (see the sweep above)")
+            return (d, "sm_90a wgmma: on the H100 faster than the mma.sync loop at every grid point (see the sweep above)"
+                + (wgmmaD == tileHeadDim(for: problem.headDim) ? "" : "; tile D \(tileHeadDim(for: problem.headDim)) padded to \(wgmmaD)"))
         }
         if problem.dropout {
             (choice.blockM, choice.blockN, choice.warps) = (choice.dropoutBlockM, choice.dropoutBlockN, choice.dropoutWarps)
@@ -360,6 +366,12 @@ public enum KernelHeuristics {
                      reason: "two Q buffers below N = 2k: 1.03–1.04× the one-buffer 128×2d at N = 512 / 1k (session 3, two rounds)"),
         HopperChoice(headDim: 128, causal: true, blockN: 128, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "persistent with the dynamic tile scheduler: 1.00–1.09× the one-block-per-tile grid at every grid point (bf16 and fp16), 0.76–1.00× cuDNN"),
+        // D = 192 (tiles 160 and 192, PaddedTileHeadDim): Q 48 KB, K and V 42 KB each per stage at 112 keys (216 KB in 2
+        // stages), 36 KB at 96. From 2k queries; shorter problems pad to the D = 256 rows and their short-row forms.
+        HopperChoice(headDim: 192, causal: false, minSeqlenQ: 2048, blockN: 112, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at tile D = 192, 112-key steps (the most that fit 2 stages), persistent: 1.11–1.44× the padded D = 256 rows at 2k–16k (0.92–1.17× at 1k, where they stay), 1.04–1.10× 96-key steps (session 33, H200, next_s33b.sh / next_s33c.sh)"),
+        HopperChoice(headDim: 192, causal: true, minSeqlenQ: 2048, blockN: 112, stages: 2, persistent: true, dynamicScheduler: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
+                     reason: "TMA + warp specialisation at tile D = 192, 112-key steps beside the dynamic tile scheduler: 1.08–1.41× the padded D = 256 rows at 2k–16k with 96-key steps (0.93–1.10× at 1k, where they stay); 112 against 96 keys: level at 2k / 4k (0.97–1.08×, ±8 % between rounds), 1.03× at 16k (session 33, H200, next_s33c.sh / next_s33d.sh: two / three rounds; checked there: pad_check.py float64 forward + backward 6 / 6, memcheck 0 errors)"),
         // D = 256: 128×80 tiles in 2 stages fill 225 KB of shared memory (Q 64 KB, K and V 40 KB each per stage).
         HopperChoice(headDim: 256, causal: false, minSeqlenQ: 4097, blockN: 80, stages: 2, persistent: true, maxSeqlenForWGMMA: 0, checkedOnGPU: true,
                      reason: "TMA + warp specialisation at D = 256, 80-key steps (the most that fit 2 stages), persistent: 1.22–1.54× the wgmma loop, 0.77–1.02× cuDNN; O staged in the Q buffer (the row below) was level past 4k (1.00 / 1.00× at 8k, 0.98 / 1.01× at 16k, hopper_s6d.sh)"),
@@ -382,7 +394,7 @@ public enum KernelHeuristics {
     /// `FLASH_ATTENTION_HOPPER=1` also takes the rows not yet checked on a GPU and the short
     /// causal problems the table leaves to wgmma.
     static func hopperDescriptor(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> (AttentionKernelDescriptor, String)? {
-        guard architecture.computeCapability == 90, tileD == 64 || tileD == 128 || tileD == 256, problem.vectorized, problem.tensorMapFriendly,
+        guard architecture.computeCapability == 90, tileD % 64 == 0, problem.vectorized, problem.tensorMapFriendly,
               !problem.dropout, !problem.softcap, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window
         else { return nil }
         let switchValue = HopperForwardKnobs.enabled
@@ -923,9 +935,11 @@ public enum KernelHeuristics {
                 variants.append(d)
             }
         }
+        // Rows whose tiles sm_90a pads (PaddedTileHeadDim) route to other rows' kernels: each once.
+        var names = Set<String>()
+        variants = variants.filter { names.insert($0.name).inserted }
         // The short-sequence defaults, which no problem above (lengths unknown) reaches: each kernel a problem of known
         // lengths routes to, when it is a form `reached` picks and not yet listed.
-        var names = Set(variants.map(\.name))
         func add(_ problem: AttentionProblem, if reached: (AttentionKernelDescriptor) -> Bool) {
             guard let d = try? descriptor(for: problem, architecture: architecture).descriptor, reached(d),
                   names.insert(d.name).inserted else { return }
@@ -981,6 +995,12 @@ public enum KernelHeuristics {
         // Unmasked tile D = 128 up to 512 keys: the precomputed descriptors (defaultPrecomputedDescriptors, session 26).
         for choice in table(for: architecture) {
             add(problem(choice, .none, 512)) { $0.headDim == 128 && $0.precomputedDescriptors }
+        }
+        // The tile-192 TMA rows (tiles 160 and 192 from 2k queries, PaddedTileHeadDim), which unknown lengths do not reach.
+        for choice in table(for: architecture) {
+            for mask in [KernelMask.causal, .none] {
+                add(problem(choice, mask, 4096)) { $0.mainloop == .tmaWarpSpecialized && $0.headDim == 192 }
+            }
         }
         return variants
     }
