@@ -79,4 +79,35 @@ struct BackwardRouteCompileTests {
     func gridRoutedVariantsCompileClean(_ testCase: BackwardCompileCase) throws {
         try expectCompiledClean(try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil), testCase.descriptor)
     }
+
+    /// The whole grid's sm_80 / sm_86 dQ kernels at tile D ≥ 192 with softcap and dropout beside a mask (session 33: 8–40
+    /// bytes of spill with the head-dim loop fully unrolled; outside the CI cut) unroll it by two and compile clean.
+    static let wideOptionDQ: [BackwardKernelDescriptor] = [
+        (GPUArchitecture.sm80, 192, KernelMask.causal, false, true, false), (.sm80, 192, .causal, true, true, false), (.sm80, 224, .window, false, false, true),
+        (.sm80, 224, .window, false, false, false), (.sm86, 192, .causal, false, true, false), (.sm86, 224, .window, true, false, true),
+        (.sm86, 224, .window, false, false, false),
+    ].compactMap { arch, d, mask, alibi, varlen, vectorized in
+        try? BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: d, mask: mask, softcap: true, alibi: alibi,
+                                                          dropout: true, varlen: varlen, vectorized: vectorized), architecture: arch).query
+    }
+
+    @Test(.enabled(if: nvrtcAvailable, "NVRTC not found: pip install nvidia-cuda-nvrtc"),
+          arguments: wideOptionDQ.map { BackwardCompileCase(descriptor: $0) })
+    func wideOptionDQCompilesClean(_ testCase: BackwardCompileCase) throws {
+        let compiled = try GeneratedKernelCompiler.compile(testCase.descriptor, cache: nil)
+        #expect(compiled.source.contains("#pragma unroll 2\n                for (int ks = 0; ks < HEAD_DIM / 16; ++ks)"))
+        try expectCompiledClean(compiled, testCase.descriptor)
+    }
+
+    @Test func wideOptionDQListIsWhole() throws {
+        #expect(Self.wideOptionDQ.count == 7 && Self.wideOptionDQ.allSatisfy { $0.pass == .query && $0.headDim >= 192 })
+        // Without dropout, and on sm_90a, the loop stays fully unrolled.
+        let plain = try BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 224, mask: .window, softcap: true),
+                                                architecture: .sm80).query
+        let hopper = try BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: 224, mask: .window, softcap: true,
+                                                                      dropout: true, vectorized: false), architecture: .sm90a).query
+        for d in [plain, hopper] {
+            #expect(!(try BackwardKernel(descriptor: d).source.contains("#pragma unroll 2\n")), "\(d.name)")
+        }
+    }
 }

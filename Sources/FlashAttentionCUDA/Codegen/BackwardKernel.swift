@@ -1033,6 +1033,15 @@ public struct BackwardKernel: Sendable {
         return "FA_DEVICE void touch_a(u32 (&a)[1][\(k)][4]) { asm volatile(\"\" : \(operands) :: \"memory\"); }"
     }
 
+    /// The mma.sync dQ pass's head-dim loop unrolls by two on sm_80 / sm_86 at tile D ≥ 192 with
+    /// softcap and dropout: fully unrolled, ptxas hoisted the Q / dO / K / V fragment loads of the
+    /// 12–14 steps and spilled 8–40 bytes past 255 registers (session 33, the whole backward grid:
+    /// 186–211 registers and no spill by two; the sm_90a builds, 217–250 registers, never spilled).
+    private var queryScoreUnroll: String {
+        let d = descriptor
+        return d.architecture.computeCapability < 90 && d.pass == .query && d.headDim >= 192 && d.softcap && d.dropout ? " 2" : ""
+    }
+
     /// dQ pass: S = Q·Kᵀ and dP = dO·Vᵀ for this warp's (warpgroup's) rows.
     private var queryScores: String {
         guard isWGMMA else { return #"""
@@ -1044,7 +1053,7 @@ public struct BackwardKernel: Sendable {
                     for (int nt = 0; nt < N_TILES; ++nt)
                         #pragma unroll
                         for (int e = 0; e < 4; ++e) { s[mt][nt][e] = 0.0f; dp[mt][nt][e] = 0.0f; }
-                #pragma unroll
+                #pragma unroll\#(queryScoreUnroll)
                 for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
                     u32 a[M_TILES][4], ad[M_TILES][4];
                     #pragma unroll
