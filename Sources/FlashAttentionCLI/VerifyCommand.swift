@@ -76,16 +76,15 @@ public struct VerifyCommand: ParsableCommand {
             print("error: \(error)")
             throw ExitCode(1)
         }
-        var pool = [Int]()
-        for text in (lengths ?? "").split(separator: ",") {
-            guard let n = Int(text), n >= 0 else { throw ValidationError("--lengths: expected lengths ≥ 0, got '\(text)'") }
-            pool.append(n)
+        /// A comma-separated list of integers in `range` ([] when the option is absent).
+        func integers(_ text: String?, _ flag: String, _ expected: String, in range: ClosedRange<Int>) throws -> [Int] {
+            try (text ?? "").split(separator: ",").map {
+                guard let n = Int($0), range.contains(n) else { throw ValidationError("\(flag): expected \(expected), got '\($0)'") }
+                return n
+            }
         }
-        var dims = [Int]()
-        for text in (headDims ?? "").split(separator: ",") {
-            guard let d = Int(text), (1...256).contains(d) else { throw ValidationError("--head-dims: expected head dims in 1...256, got '\(text)'") }
-            dims.append(d)
-        }
+        let pool = try integers(lengths, "--lengths", "lengths ≥ 0", in: 0...Int.max)
+        let dims = try integers(headDims, "--head-dims", "head dims in 1...256", in: 1...256)
         let generator = ProblemGenerator(seed: seed, elementTypes: types, maxWork: maxWork, lengths: pool, headDims: dims)
         let verifier = Verifier(backend: backend)
         let indices = index.map { [$0] } ?? Array(0..<cases)
