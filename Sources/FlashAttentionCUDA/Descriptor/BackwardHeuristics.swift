@@ -239,7 +239,7 @@ public enum BackwardHeuristics {
             throw FlashAttentionError.unsupported("head dim \(problem.headDim) on \(architecture)")
         }
         if let o = tileOverride(headDim: tileD, masked: problem.mask != .none, base: choice) { choice = o }
-        if tileD != ownTile { choice.reason += "; tile D \(ownTile) padded to \(tileD)" }
+        choice.reason += PaddedTileHeadDim.reason(ownTile, tileD)
         let pre = BackwardKernelDescriptor(
             pass: .preprocess, architecture: architecture, elementType: problem.elementType,
             gradOutType: problem.gradOutType, outType: problem.outType, convertGradOut: problem.convertGradOut,

@@ -123,11 +123,12 @@ public enum KernelHeuristics {
         // sm_90a pads the tiles it has no wgmma kernel for (PaddedTileHeadDim).
         for tmaD in PaddedTileHeadDim.tmaTiles(tileD, architecture: architecture, vectorized: problem.vectorized) {
             if let hopper = hopperDescriptor(tileHeadDim: tmaD, problem: problem, architecture: architecture) {
-                return tmaD == tileD ? hopper : (hopper.0, hopper.1 + "; tile D \(tileD) padded to \(tmaD)")
+                return (hopper.0, hopper.1 + PaddedTileHeadDim.reason(tileD, tmaD))
             }
         }
         let wgmmaD = PaddedTileHeadDim.forwardTile(tileD, architecture: architecture, vectorized: problem.vectorized)
         if useWGMMA(tileHeadDim: wgmmaD, problem: problem, architecture: architecture) {
+            let padding = PaddedTileHeadDim.reason(tileD, wgmmaD)
             let tileD = wgmmaD
             // One warpgroup (64 rows) per block up to D = 128, two from D = 192 (the loader needs
             // 8 rows per thread step). H100 bf16 sweep, N = 512 / 2k / 16k, non-causal:
@@ -142,8 +143,7 @@ public enum KernelHeuristics {
                 softcap: problem.softcap, alibi: problem.alibi, dropout: false, varlen: problem.varlen,
                 writeLSE: problem.writeLSE, prescaleScores: problem.softcap || problem.alibi || problem.nonPositiveScale,
                 vectorized: true, earlyKPrefetch: true, mainloop: .wgmma)
-            return (d, "sm_90a wgmma: on the H100 faster than the mma.sync loop at every grid point (see the sweep above)"
-                + (wgmmaD == tileHeadDim(for: problem.headDim) ? "" : "; tile D \(tileHeadDim(for: problem.headDim)) padded to \(wgmmaD)"))
+            return (d, "sm_90a wgmma: on the H100 faster than the mma.sync loop at every grid point (see the sweep above)" + padding)
         }
         if problem.dropout {
             (choice.blockM, choice.blockN, choice.warps) = (choice.dropoutBlockM, choice.dropoutBlockN, choice.dropoutWarps)

@@ -9,8 +9,9 @@
 /// Session 33 (H200, bf16, scripts/device/next_s33a.sh … next_s33d.sh: alternating processes,
 /// padded ÷ own tile as speed): the TMA forward 1.30–1.81× at tile 96 (D = 80, 96), 1.74–2.32×
 /// at 224, 1.35–1.69× at 160 / 192 for 1k queries (padded to 256) and 1.39–2.25× at 4k / 16k
-/// (the tile-192 rows, which run from 2k, 1.08–1.44× the padding to 256 there), at tile 32 1.02–1.22× (0.89–0.96 in one
-/// round's short calls); the generic forward with options 0.96–1.10× at 96, 1.11× at 160,
+/// (the tile-192 rows, which run from 2k, 1.08–1.44× the padding to 256 there), at tile 32
+/// 1.03–1.22× from 2k (at 1k 1.02–1.07× in one round, 0.89–0.96× in the other); the generic
+/// forward with options 0.96–1.10× at 96, 1.11× at 160,
 /// 1.23–1.26× at 224, but 0.84× at 32; the generic backward 1.13–1.56× at 96, 1.12–1.48× at 224,
 /// at 160 1.06–1.07× with varlen or ALiBi but 0.93–0.95× with softcap or dropout, at 32
 /// 0.96–1.01×. So the TMA forward pads every tile without a kernel, the generic forward 96 / 160
@@ -82,4 +83,9 @@ public enum PaddedTileHeadDim {
 
     /// The `wgmma` loops' tile for a padded tile D: the next multiple of 64.
     public static func wgmmaTile(_ tileD: Int) -> Int { (tileD + 63) / 64 * 64 }
+
+    /// What a plan's reason adds when a tile was padded ("" when it was not).
+    static func reason(_ ownTile: Int, _ tile: Int) -> String {
+        tile == ownTile ? "" : "; tile D \(ownTile) padded to \(tile)"
+    }
 }
