@@ -1359,7 +1359,7 @@ struct HopperForwardTests {
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window, tensorMapFriendly: true)).mainloop == .wgmma)
-        // Tile D = 192 has no TMA kernel: padded to 256 (PaddedTileHeadDim).
+        // Tile D = 192 at an unknown length: the TMA kernel padded to 256 (its own rows start at 2k queries; PaddedTileHeadDim).
         let d192 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 192, tensorMapFriendly: true))
         #expect(getenv("FLASH_ATTENTION_PAD_TILES") != nil || (d192.mainloop == .tmaWarpSpecialized && d192.headDim == 256))
         #expect(try KernelHeuristics.descriptor(for: AttentionProblem(elementType: .bfloat16, headDim: 128, tensorMapFriendly: true), architecture: .sm80).descriptor.mainloop == .mmaSync)

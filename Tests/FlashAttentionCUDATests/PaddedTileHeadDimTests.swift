@@ -7,8 +7,8 @@ import Testing
 /// tile; other architectures and element-wise tensors keep their own.
 @Suite("Padded tile head dims on sm_90a")
 struct PaddedTileHeadDimTests {
-    /// The map in force is the default one (FLASH_ATTENTION_PAD_TILES unset).
-    static let defaultMap = getenv("FLASH_ATTENTION_PAD_TILES") == nil && getenv("FLASH_ATTENTION_HOPPER") == nil
+    /// The rule in force is the default one (FLASH_ATTENTION_PAD_TILES and the loops' switches unset).
+    static let defaultRuleInForce = getenv("FLASH_ATTENTION_PAD_TILES") == nil && getenv("FLASH_ATTENTION_HOPPER") == nil
         && getenv("FLASH_ATTENTION_WGMMA") == nil && getenv("FLASH_ATTENTION_BWD_WGMMA") == nil
 
     func forward(_ p: AttentionProblem, _ architecture: GPUArchitecture = .sm90a) throws -> AttentionKernelDescriptor {
@@ -16,7 +16,7 @@ struct PaddedTileHeadDimTests {
     }
 
     @Test func forwardRoutes() throws {
-        guard Self.defaultMap else { return }
+        guard Self.defaultRuleInForce else { return }
         // Dense friendly tensors: the TMA kernel at 64 / 128 / 256.
         // Tiles 160 and 192 on the tile-192 kernel from 2k queries, padded to 256 below (and at unknown lengths).
         for (d, long, short) in [(24, 64, 64), (32, 64, 64), (80, 128, 128), (96, 128, 128), (136, 192, 256), (160, 192, 256), (192, 192, 256), (224, 256, 256)] {
@@ -47,7 +47,7 @@ struct PaddedTileHeadDimTests {
     }
 
     @Test func backwardRoutes() throws {
-        guard Self.defaultMap else { return }
+        guard Self.defaultRuleInForce else { return }
         func plan(_ d: Int, softcap: Bool = false, varlen: Bool = false, dropout: Bool = false, alibi: Bool = false,
                   _ architecture: GPUArchitecture = .sm90a) throws -> BackwardPlan {
             try BackwardHeuristics.plan(for: BackwardProblem(elementType: .bfloat16, headDim: d, mask: .causal, softcap: softcap, alibi: alibi,
