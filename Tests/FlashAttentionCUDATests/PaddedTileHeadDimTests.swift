@@ -24,6 +24,9 @@ struct PaddedTileHeadDimTests {
                 for (n, tile) in [(4096, long), (2048, long), (1024, short), (0, short)] {
                     let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, tensorMapFriendly: true, seqlenQ: n, seqlenK: n))
                     #expect(k.mainloop == .tmaWarpSpecialized && k.headDim == tile, "D = \(d) \(mask) N = \(n): \(k.name)")
+                    // The products span D rounded up to 16, not the padded tile.
+                    let product = (d + 15) / 16 * 16
+                    #expect(k.productDim == product && k.productHeadDim == (product < tile ? product : nil), "D = \(d): \(k.name)")
                 }
             }
         }
@@ -41,6 +44,10 @@ struct PaddedTileHeadDimTests {
             let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: 96, tensorMapFriendly: true), architecture)
             #expect(k.mainloop == .mmaSync && k.headDim == 96)
         }
+        // A tile of its own still narrows its products to D (112 on tile 128); D = 128 keeps the tile's.
+        let own = try forward(AttentionProblem(elementType: .bfloat16, headDim: 112, tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096))
+        #expect(own.productHeadDim == 112 && own.name.contains("_d128n112_"))
+        #expect(try forward(AttentionProblem(elementType: .bfloat16, headDim: 128, tensorMapFriendly: true)).productHeadDim == nil)
         // Tiles with kernels of their own are untouched.
         #expect(try forward(AttentionProblem(elementType: .bfloat16, headDim: 112, tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096)).headDim == 128)
         #expect(try forward(AttentionProblem(elementType: .bfloat16, headDim: 64, softcap: true)).headDim == 64)

@@ -3,7 +3,8 @@
 2k+ lengths, where the tile-192 TMA rows run (head dims 160 / 176 / 192), GQA, fp16 and bf16, forward and backward.
 Each output and gradient's norm-wise relative error against float64 must be finite and at most twice that of naive
 attention in the same precision (torch's math path on the 16-bit tensors).
-  python3 scripts/device/pad_check.py      (prints one line per case and 'N passed, M failed')"""
+  python3 scripts/device/pad_check.py [--products]   (prints one line per case and 'N passed, M failed'; --products: session
+  34's cases, head dims 32–224 whose products stop short of the tile)"""
 import math, sys, torch
 from flash_attn import flash_attn_func
 
@@ -12,6 +13,15 @@ CASES = [  # sq, sk, h, hk, d, causal, dtype
     (3001, 2300, 2, 1, 160, True, torch.bfloat16), (2500, 3001, 4, 4, 176, False, torch.float16),
     (2048, 2048, 2, 2, 160, False, torch.bfloat16), (4100, 4100, 2, 1, 192, True, torch.float16),
 ]
+# Session 34: the products over D rounded up to 16 (productHeadDim) at head dims that pad or fall short of their tile.
+if "--products" in sys.argv:
+    CASES = [
+        (2100, 2100, 4, 2, 96, True, torch.bfloat16), (1500, 2048, 2, 1, 80, False, torch.float16),
+        (777, 1200, 4, 4, 224, True, torch.bfloat16), (4096, 4096, 2, 2, 32, True, torch.float16),
+        (2048, 2048, 2, 1, 208, False, torch.bfloat16), (3000, 3000, 2, 2, 112, True, torch.float16),
+        (4500, 4500, 2, 2, 224, False, torch.bfloat16), (513, 4097, 2, 1, 48, True, torch.bfloat16),
+        (2500, 2500, 2, 1, 160, True, torch.float16), (1024, 1024, 4, 2, 72, False, torch.bfloat16),
+    ]
 
 
 def attention(q, k, v, causal, scale):

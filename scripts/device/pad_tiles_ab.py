@@ -86,8 +86,17 @@ SECOND = {
 # The third (--set 3): the tile-192 TMA rows' lengths.
 THIRD = {f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
          for d in (160, 192) for c in (False, True) for n in (1024, 2048, 4096, 16384)}
+# The fourth (--set 4, session 34): the products over D rounded up to 16 (FLASH_ATTENTION_HOPPER_PRODUCTS=0 as `off`).
+FOURTH = {f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
+          for d in (32, 80, 96, 112, 160, 224) for c in (False, True) for n in (1024, 4096, 16384)}
+FOURTH.update({f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
+               for d, n in ((192, 1024), (208, 4096)) for c in (False, True)})
+# The fifth (--set 5, session 34): the Hopper backward's products over D rounded up to 16 (FLASH_ATTENTION_HOPPER_BWD_PRODUCTS=0
+# as `off`); `cudnn` times SDPA's backward (autograd on one recorded forward) for these.
+FIFTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
+         for d in (32, 80, 96, 112) for c in (False, True) for n in (1024, 4096, 16384)}
 if "--set" in sys.argv:
-    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD}[sys.argv[sys.argv.index("--set") + 1]]
+    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH}[sys.argv[sys.argv.index("--set") + 1]]
 
 
 def timed(run):
@@ -104,7 +113,7 @@ torch.manual_seed(0)
 for name, (kind, b, h, n, d, causal, window, softcap, alibi, p, layout) in PROBLEMS.items():
     if only and not any(name.startswith(o) for o in only):
         continue
-    if label in ("cudnn", "flash") and (kind != "fwd" or softcap or window[0] >= 0):
+    if label in ("cudnn", "flash") and (softcap or window[0] >= 0 or alibi or p > 0 or layout != "dense"):
         continue
     q, k, v, do = (torch.randn(b, n, h, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     slopes = (torch.rand(h, device="cuda") * 0.1 + 0.01).float() if alibi else None
@@ -127,10 +136,20 @@ for name, (kind, b, h, n, d, causal, window, softcap, alibi, p, layout) in PROBL
             qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
             backend = SDPBackend.CUDNN_ATTENTION if label == "cudnn" else SDPBackend.FLASH_ATTENTION
             with sdpa_kernel([backend]):
-                def run():
-                    return torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
-                ms = timed(run)
-                norm = run().float().norm().item()
+                if kind == "fwd":
+                    def run():
+                        return torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+                    ms = timed(run)
+                    norm = run().float().norm().item()
+                else:
+                    qg, kg, vg = (x.detach().requires_grad_() for x in (qt, kt, vt))
+                    out = torch.nn.functional.scaled_dot_product_attention(qg, kg, vg, is_causal=causal)
+                    dot = do.transpose(1, 2)
+
+                    def run():
+                        return torch.autograd.grad(out, (qg, kg, vg), dot, retain_graph=True)
+                    ms = timed(run)
+                    norm = sum(x.float().norm().item() for x in run())
         elif kind == "fwd":
             def run():
                 return fa._forward(q, k, v, 0.0, scale, causal, window, softcap, slopes, True, 0, varlen)

@@ -20,7 +20,7 @@ extension HopperBackwardKernel {
                         \(issueS("q_base"))
                     }
                     #pragma unroll
-                    for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                    for (int ks = 0; ks < PRODUCT_DIM / 16; ++ks) {
                         const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
                         wgmma_s(dpt, \(operand("sV + wg_rows", "off_n", "16")), \(operand("do_base", "off_m", "16")), ks > 0 ? 1 : 0);
                     }
@@ -63,7 +63,7 @@ extension HopperBackwardKernel {
     func issueS(_ qBase: String) -> String {
         """
         #pragma unroll
-                            for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {
+                            for (int ks = 0; ks < PRODUCT_DIM / 16; ++ks) {
                                 const u32 off_n = (ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32, off_m = (ks >> 2) * BLOCK_M * 128 + (ks & 3) * 32;
                                 wgmma_s(st, \(operand("sK + wg_rows", "off_n", "16")), \(operand(qBase, "off_m", "16")), ks > 0 ? 1 : 0);
                             }

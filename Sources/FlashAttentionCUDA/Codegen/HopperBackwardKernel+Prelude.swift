@@ -19,7 +19,8 @@ extension HopperBackwardKernel {
         constexpr int STAGES = \(d.stages);        // Q/dO pipeline depth
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = 256;
-        constexpr int D_TILES = HEAD_DIM / 8;      // n8 tiles of a dK/dV row block
+        constexpr int PRODUCT_DIM = \(d.productDim);  // head dim Sᵀ, dPᵀ, dV and dK span (the problem's D rounded up to 16)
+        constexpr int D_TILES = PRODUCT_DIM / 8;   // n8 tiles of a dK/dV row block
         constexpr int Q_TILES = BLOCK_M / 8;       // n8 tiles of Sᵀ (queries)
         constexpr int DQ_N = \(d.pingPong ? "HEAD_DIM;   // dQ columns per consumer warpgroup (ping-pong: all, over its own 64 keys)" : "SPLIT_Q ? HEAD_DIM : HEAD_DIM / 2;  // dQ columns per consumer warpgroup")
         constexpr int DQ_TILES = DQ_N / 8;
@@ -143,7 +144,7 @@ extension HopperBackwardKernel {
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
         let registers = WGMMAText.registers
-        let s = d.blockM / 2, o = d.headDim / 2, q = d.dqColumns / 2
+        let s = d.blockM / 2, o = d.productDim / 2, q = d.dqColumns / 2
         return """
         // Sᵀ(64 keys × \(d.blockM) queries) = A·Bᵀ (+ if accumulate): both K-major in shared memory.
         FA_DEVICE void wgmma_s(float (&s)[Q_TILES][4], u64 da, u64 db, int accumulate) {
@@ -152,11 +153,11 @@ extension HopperBackwardKernel {
                          : \(operands("s", tiles: d.blockM / 8))
                          : "l"(da), "l"(db), "r"(accumulate));
         }
-        // dK/dV(64 × \(d.headDim)) += A·B: A in registers, B (queries × D) read MN-major.
+        // dK/dV(64 × \(d.productDim)) += A·B: A in registers, B (queries × D) read MN-major.
         FA_DEVICE void wgmma_o(float (&acc)[D_TILES][4], const u32 (&a)[4], u64 db) {
             asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc", tiles: d.headDim / 8))
+                         "wgmma.mma_async.sync.aligned.m64n\(d.productDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc", tiles: d.productDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
         }
         // dQ_partial(64 queries × \(d.dqColumns)) (+)= dS·K: A = dSᵀ (keys × queries) and B = K (keys × D), both read MN-major.
@@ -167,7 +168,7 @@ extension HopperBackwardKernel {
                          : "l"(da), "l"(db), "r"(accumulate));
         }
         FA_DEVICE void touch_s(float (&s)[Q_TILES][4]) { asm volatile("" : \(operands("s", tiles: d.blockM / 8)) :: "memory"); }
-        FA_DEVICE void touch_o(float (&acc)[D_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.headDim / 8)) :: "memory"); }
+        FA_DEVICE void touch_o(float (&acc)[D_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.productDim / 8)) :: "memory"); }
         FA_DEVICE void touch_dq(float (&acc)[DQ_TILES][4]) { asm volatile("" : \(operands("acc", tiles: d.dqColumns / 8)) :: "memory"); }
         """ + (d.pingPong ? "\n" + pingPongHelpers(type: t) : "") + (d.precomputedDescriptors ? "\n" + descriptorHelpers : "")
     }
@@ -176,13 +177,13 @@ extension HopperBackwardKernel {
     /// product with dSᵀ read from shared memory (K-major, as the stores left it), so no dSᵀ
     /// fragment register stays live across the dQ product.
     private func pingPongHelpers(type t: String) -> String {
-        let o = descriptor.headDim / 2
+        let o = descriptor.productDim / 2
         return """
-        // dK(64 × \(descriptor.headDim)) += A·B: A = dSᵀ (keys × queries, K-major) and B = Q (queries × D, MN-major), both in shared memory.
+        // dK(64 × \(descriptor.productDim)) += A·B: A = dSᵀ (keys × queries, K-major) and B = Q (queries × D, MN-major), both in shared memory.
         FA_DEVICE void wgmma_o_ss(float (&acc)[D_TILES][4], u64 da, u64 db) {
             asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 2), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(descriptor.headDim)k16.f32.\(t).\(t) {\(WGMMAText.registers(o))}, %\(o), %\(o + 1), p, 1, 1, 0, 1;\\n}\\n"
-                         : \(WGMMAText.accumulators("acc", tiles: descriptor.headDim / 8))
+                         "wgmma.mma_async.sync.aligned.m64n\(descriptor.productDim)k16.f32.\(t).\(t) {\(WGMMAText.registers(o))}, %\(o), %\(o + 1), p, 1, 1, 0, 1;\\n}\\n"
+                         : \(WGMMAText.accumulators("acc", tiles: descriptor.productDim / 8))
                          : "l"(da), "l"(db), "r"(1));
         }
         FA_DEVICE void named_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;\\n" :: "r"(id), "r"(count) : "memory"); }

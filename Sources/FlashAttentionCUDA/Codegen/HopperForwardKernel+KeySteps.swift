@@ -34,7 +34,7 @@ extension HopperForwardKernel {
             + pad + "    wgmma_commit();\n" + pad + "};"
     }
 
-    /// S's k loop (HEAD_DIM / 16 k16 steps): each step's operand offsets (descriptor low-word offsets
+    /// S's k loop (PRODUCT_DIM / 16 k16 steps: none over the tile's zero columns past it): each step's operand offsets (descriptor low-word offsets
     /// `off_q` / `off_k` with ``AttentionKernelDescriptor/precomputedDescriptors``, else the byte offsets
     /// `block` / `within`), then `body`, the step's product lines. The first line carries no
     /// indentation, the rest `indent` spaces (the loop) and four more (its body).
@@ -43,7 +43,7 @@ extension HopperForwardKernel {
         let offsets = xd
             ? "const u32 off_q = ((ks >> 2) * \(qRows) * 128 + (ks & 3) * 32) >> 4, off_k = ((ks >> 2) * BLOCK_N * 128 + (ks & 3) * 32) >> 4;"
             : "const u32 block = ks >> 2, within = (ks & 3) * 32;"
-        return "#pragma unroll\n" + pad + "for (int ks = 0; ks < HEAD_DIM / 16; ++ks) {\n" + ([offsets] + body).map { inner + $0 + "\n" }.joined() + pad + "}"
+        return "#pragma unroll\n" + pad + "for (int ks = 0; ks < PRODUCT_DIM / 16; ++ks) {\n" + ([offsets] + body).map { inner + $0 + "\n" }.joined() + pad + "}"
     }
 
     /// The O rescale of a step: every step, or (``AttentionKernelDescriptor/skipUnchangedRescale``)

@@ -18,7 +18,8 @@ extension HopperForwardKernel {
         constexpr int THREADS = \(d.threads);
         constexpr int CONSUMER_THREADS = \(d.consumerWarpgroups * 128);
         constexpr int N_TILES = BLOCK_N / 8;        // n8 column tiles of S per warp
-        constexpr int D_TILES = HEAD_DIM / 8;       // n8 column tiles of O per warp
+        constexpr int PRODUCT_DIM = \(d.productDim);   // head dim the products span (the problem's D rounded up to 16; the columns past it are zero)
+        constexpr int D_TILES = PRODUCT_DIM / 8;    // n8 column tiles of O per warp
         constexpr int D_BLOCKS = HEAD_DIM / 64;     // 64-column (128-byte) swizzle blocks per row
         constexpr unsigned Q_BYTES = BLOCK_M * HEAD_DIM * 2;
         constexpr unsigned KV_BYTES = BLOCK_N * HEAD_DIM * 2;
@@ -32,7 +33,7 @@ extension HopperForwardKernel {
         constexpr long long SCHED_L2_BYTES = 16ll << 20;
         constexpr float LN2 = 0.6931471805599453f;
         constexpr int BAR_TURN = 1;                 // named barriers \(threeConsumers ? "1, 2 and 3" : "1 and 2"): consumer warpgroup turns (0 is __syncthreads)
-        \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
+        \(threeConsumers ? turnConstants : "")\(d.tmaStoreO ? storeConstants : "")static_assert(HEAD_DIM % 64 == 0 && PRODUCT_DIM % 16 == 0 && PRODUCT_DIM <= HEAD_DIM && BLOCK_N % 16 == 0 && BLOCK_M == \(64 * d.consumerWarpgroups), "tile shape");
         static_assert(!DYNAMIC || PERSISTENT, "the dynamic scheduler runs the persistent grid");
         FA_DEVICE int imin(int a, int b) { return a < b ? a : b; }
         FA_DEVICE int imax(int a, int b) { return a > b ? a : b; }\(rematerializedTileCounts ? opaqueHelper : "")\(streamKConstants)
@@ -199,7 +200,7 @@ extension HopperForwardKernel {
         let t = d.elementType == .bfloat16 ? "bf16" : "f16"
         func operands(_ array: String, tiles: Int) -> String { WGMMAText.accumulators(array, tiles: tiles) }
         let registers = WGMMAText.registers
-        let o = d.headDim / 2
+        let o = d.productDim / 2
         // ``AttentionKernelDescriptor/precomputedDescriptors``: the low word of a descriptor and the
         // two products taking each descriptor as a low word plus the constant high word, assembled by
         // `mov.b64` inside the product's asm (so an offset is a 32-bit add ptxas can keep on the
@@ -215,19 +216,19 @@ extension HopperForwardKernel {
         FA_DEVICE void wgmma_pv_d(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u32 b_lo, u32 hi) {
             asm volatile("{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, %\(o + 6), 0;\\n"
                          "mov.b64 db, {%\(o + 4), %\(o + 5)};\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, db, p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc_o", tiles: d.headDim / 8))
+                         "wgmma.mma_async.sync.aligned.m64n\(d.productDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, db, p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc_o", tiles: d.productDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b_lo), "r"(hi), "r"(1));
         }
         """
         return """
         // S(64×\(d.blockN)) = Q·Kᵀ (+ S if accumulate): both from shared-memory descriptors, K-major.
         \(qkWrapper(precomputed: false, fresh: false))
-        // O(64×\(d.headDim)) += P·V: P from registers, V from shared memory, MN-major (transposed).
+        // O(64×\(d.productDim)) += P·V: P from registers, V from shared memory, MN-major (transposed).
         FA_DEVICE void wgmma_pv(float (&acc_o)[D_TILES][4], const u32 (&a)[4], u64 db) {
             asm volatile("{\\n.reg .pred p;\\nsetp.ne.b32 p, %\(o + 5), 0;\\n"
-                         "wgmma.mma_async.sync.aligned.m64n\(d.headDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
-                         : \(operands("acc_o", tiles: d.headDim / 8))
+                         "wgmma.mma_async.sync.aligned.m64n\(d.productDim)k16.f32.\(t).\(t) {\(registers(o))}, {%\(o), %\(o + 1), %\(o + 2), %\(o + 3)}, %\(o + 4), p, 1, 1, 1;\\n}\\n"
+                         : \(operands("acc_o", tiles: d.productDim / 8))
                          : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
         }\(xd ? "\n" + precomputed : "")\(vt ? "\n" + freshWrapper : "")\(nd ? "\n" + narrowWrapper : "")
         """

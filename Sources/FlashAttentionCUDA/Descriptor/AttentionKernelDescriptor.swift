@@ -459,6 +459,16 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     /// ``KernelHeuristics/defaultStreamKTail(tileHeadDim:causal:seqlenK:)``; `FLASH_ATTENTION_HOPPER_STREAMK=1` sets it on
     /// every row that can take it, `=0` nowhere. Suffix `_sk`.
     public var streamKTail: Bool = false
+    /// The head dim the TMA forward's products span, when less than ``headDim``: the problem's D rounded up to 16
+    /// (nil: the tile's). The tile, its shared-memory layout and copies stay; S = Q·Kᵀ stops after
+    /// `productHeadDim / 16` k steps and P·V is `m64n<productHeadDim>`, so a padded tile (D = 80 / 96 on tile 128,
+    /// 160 on 192, 224 on 256, 32 on 64) no longer multiplies the zero columns past D, and O takes
+    /// `productHeadDim / 2` accumulator registers a thread instead of `headDim / 2`. The columns past it are zero in
+    /// shared memory and never stored. Suffix `n<productHeadDim>` on the head dim.
+    public var productHeadDim: Int? = nil
+
+    /// The head dim the products span: ``productHeadDim`` or the tile's.
+    public var productDim: Int { productHeadDim ?? headDim }
 
     public init(
         architecture: GPUArchitecture, elementType: ElementType, outputType: ElementType? = nil,
@@ -597,6 +607,12 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 || minBlocksPerMultiprocessor != 1 || blockN > 128) {
                 return "the stream-K tail (streamKTail) needs the static persistent grid of a dense unmasked problem with two consumer warpgroups, and at most 128-key steps (the 176-key row spills with it), without the overlapped epilogue, late tile addresses, O staged in the Q / K / V buffers, Q halves, the folded producer or two blocks per SM"
             }
+            if let p = productHeadDim, p % 16 != 0 || p < 16 || p > headDim {
+                return "productHeadDim must be a multiple of 16 in 16...\(headDim) (the tile head dim), got \(p)"
+            }
+            if streamKTail && productDim % 32 != 0 {
+                return "the stream-K tail merges O in 32-column groups: productHeadDim must be a multiple of 32, got \(productDim)"
+            }
             if qStages != 1 && qStages != 2 { return "qStages must be 1 or 2, got \(qStages)" }
             if emulatedExp2Every < 0 || emulatedExp2Every > 8 { return "emulatedExp2Every must be in 0...8, got \(emulatedExp2Every)" }
             if overlapEpilogue && !persistent { return "the overlapped epilogue needs the persistent grid" }
@@ -719,6 +735,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
         if dependentLaunch && mainloop != .tmaWarpSpecialized { return "the dependent launch needs the TMA warp-specialised loop" }
         if streamKTail && mainloop != .tmaWarpSpecialized { return "the stream-K tail needs the TMA warp-specialised loop" }
+        if productHeadDim != nil && productDim != headDim && mainloop != .tmaWarpSpecialized {
+            return "productHeadDim narrower than the tile needs the TMA warp-specialised loop"
+        }
         if (persistent || dynamicScheduler || qStages != 1 || emulatedExp2Every != 0 || overlapEpilogue || tmaStoreO || lateTileAddresses || stageOInQueryBuffer || skipUnchangedRescale || stageOInLastStage || halfDiagonalStep || treeRowReductions || warpgroupStepCount || precomputedDescriptors || earlyRescale || separateValueTurn || narrowDiagonal || narrowDiagonalValues || stageOInOwnBuffer || queryHalves != 0 || foldedProducer || foldedCopiesInSlack || valueWaitAfterSoftmax || sleepingProducerWaits || exponentialTurn || leanExponentialTurn || overlappedExponentialTurn != 0 || skipEmptyWarpgroups || packedRowSum || lazyRescale || speculativeMax) && mainloop != .tmaWarpSpecialized { return "persistent, dynamicScheduler, qStages, emulatedExp2Every, overlapEpilogue, tmaStoreO, lateTileAddresses, stageOInQueryBuffer, skipUnchangedRescale, stageOInLastStage, halfDiagonalStep, treeRowReductions, warpgroupStepCount, precomputedDescriptors, earlyRescale, separateValueTurn, narrowDiagonal, narrowDiagonalValues, stageOInOwnBuffer, queryHalves, foldedProducer, foldedCopiesInSlack, valueWaitAfterSoftmax, sleepingProducerWaits, exponentialTurn, leanExponentialTurn, overlappedExponentialTurn, skipEmptyWarpgroups, packedRowSum, lazyRescale and speculativeMax need the TMA warp-specialised loop" }
         if mainloop == .wgmma {
             if architecture.computeCapability != 90 { return "wgmma needs sm_90a, got \(architecture)" }
@@ -734,7 +753,7 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var name: String {
         var parts = ["fwd", elementType == .bfloat16 ? "bf16" : "fp16"]
         if outputType != elementType { parts.append("out" + (outputType == .float32 ? "f32" : outputType == .bfloat16 ? "bf16" : "fp16")) }
-        parts.append("d\(headDim)")
+        parts.append("d\(headDim)" + (productDim != headDim ? "n\(productDim)" : ""))
         parts.append("m\(blockM)n\(blockN)w\(warps)b\(minBlocksPerMultiprocessor)")
         if mask != .none { parts.append(mask.rawValue) }
         if softcap { parts.append("softcap") }

@@ -58,6 +58,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
     public var stages: String?
     /// `FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT`
     public var tailSplit: String?
+    /// `FLASH_ATTENTION_HOPPER_BWD_PRODUCTS`
+    public var products: String?
 
     public init(enabled: String? = nil, order: String? = nil, buffers: String? = nil, writers: String? = nil,
                 pipelined: String? = nil, earlyDV: String? = nil, lateDK: String? = nil, wide: String? = nil,
@@ -66,7 +68,8 @@ public struct HopperBackwardSettings: Sendable, Hashable {
                 wideWriters: String? = nil, pingPong: String? = nil, wideQRing: String? = nil,
                 wideEpilogue: String? = nil, earlyStats: String? = nil, lateFence: String? = nil,
                 persist: String? = nil, descriptors: String? = nil, stagedEpilogue: String? = nil,
-                dependentConvert: String? = nil, dependentStats: String? = nil, stages: String? = nil, tailSplit: String? = nil) {
+                dependentConvert: String? = nil, dependentStats: String? = nil, stages: String? = nil, tailSplit: String? = nil,
+                products: String? = nil) {
         self.enabled = enabled
         self.order = order
         self.buffers = buffers
@@ -94,6 +97,7 @@ public struct HopperBackwardSettings: Sendable, Hashable {
         self.dependentStats = dependentStats
         self.stages = stages
         self.tailSplit = tailSplit
+        self.products = products
     }
 
     /// An on/off knob: `1` on, `0` off, anything else (unset) the default.
@@ -185,6 +189,14 @@ extension HopperBackwardDescriptor {
             var split = kernels[1]
             split.tailSplit = true
             if split.invalidReason == nil { kernels[1] = split }
+        }
+        // `FLASH_ATTENTION_HOPPER_BWD_PRODUCTS=0`: the key/value kernel's products over the tile's columns (the kernels before
+        // session 34); unset, over the problem's D rounded up to 16 where that is less than tile D = 64 / 128.
+        let product = (problem.headDim + 15) / 16 * 16
+        if settings.products != "0" && kernels[1].headDim != 256 && product < kernels[1].headDim {
+            var narrowed = kernels[1]
+            narrowed.productHeadDim = product
+            if narrowed.invalidReason == nil { kernels[1] = narrowed }
         }
         return kernels
     }

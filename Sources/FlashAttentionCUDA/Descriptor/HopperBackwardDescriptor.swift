@@ -221,6 +221,15 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
     /// 16-bit dK / dV. The grid is linear (the 3-D grid's order, or the head groups'). The parts' float32 sums arrive in any
     /// order, so deterministic calls never take it. Suffix `ts`.
     public var tailSplit: Bool = false
+    /// The head dim the key/value kernel's products over D span, when less than ``headDim`` (tile D = 64 / 128 only): the
+    /// problem's D rounded up to 16 (nil: the tile's). Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ stop after `productHeadDim / 16` k steps,
+    /// dV += Pᵀ·dO and dK += dSᵀ·Q are `m64n<productHeadDim>` (and dK / dV take that many accumulator columns); dQ's
+    /// product keeps the tile's columns (its split between the warpgroups is by 64-column halves). Suffix `n<productHeadDim>`
+    /// on the head dim.
+    public var productHeadDim: Int? = nil
+
+    /// The head dim the products over D span: ``productHeadDim`` or the tile's.
+    public var productDim: Int { productHeadDim ?? headDim }
 
     public init(pass: HopperBackwardPass, elementType: ElementType, outType: ElementType? = nil,
                 dqType: ElementType? = nil, dkType: ElementType? = nil, dvType: ElementType? = nil,
@@ -345,6 +354,9 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             return "two wide dQ writers are the wide kernel's ordered dQ form with one turn per tile"
         }
         if headDim != 256 && (stages < 2 || stages > 3) { return "stages must be 2 or 3" }
+        if let p = productHeadDim, pass != .keyValue || headDim == 256 || p % 16 != 0 || p < 16 || p > headDim {
+            return "productHeadDim narrows the tile D = 64 / 128 key/value kernel's products: a multiple of 16 in 16...\(headDim), got \(p)"
+        }
         if tailSplit && (pass != .keyValue || headDim == 256 || persistentTiles || mask != .none || dkType == .float32 || dvType == .float32) {
             return "the tail split is generated for the unmasked tile D = 64 / 128 key/value kernel on its per-tile grids, with 16-bit dK and dV"
         }
@@ -494,7 +506,7 @@ public struct HopperBackwardDescriptor: Sendable, Hashable, CustomStringConverti
             parts += ["dkdv", Self.typeName(elementType)]
             if dkType != elementType { parts.append("dk" + Self.typeName(dkType)) }
             if dvType != elementType { parts.append("dv" + Self.typeName(dvType)) }
-            parts += ["d\(headDim)", "m\(blockM)n\(blockN)s\(stages)"]
+            parts += ["d\(headDim)" + (productDim != headDim ? "n\(productDim)" : ""), "m\(blockM)n\(blockN)s\(stages)"]
             if mask != .none { parts.append(mask.rawValue) }
             if !orderedDQ { parts.append("dqunordered") }
             if dqBuffers != 1 { parts.append("dqbuf\(dqBuffers)") }

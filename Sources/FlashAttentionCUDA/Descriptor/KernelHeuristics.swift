@@ -829,6 +829,17 @@ public enum KernelHeuristics {
             dependent.dependentLaunch = true
             if dependent.invalidReason == nil { d = dependent }
         }
+        // The products span the problem's D rounded up to 16, not the tile (productHeadDim): a padded tile's zero columns cost
+        // no tensor work. FLASH_ATTENTION_HOPPER_PRODUCTS=0 keeps the tile's (the kernels before, for A/B runs).
+        let productD = (problem.headDim + 15) / 16 * 16
+        if productD < tileD && HopperForwardKnobs.productHeadDim != "0" {
+            var narrowed = d
+            narrowed.productHeadDim = productD
+            if narrowed.invalidReason == nil {
+                d = narrowed
+                choice.reason += "; products over D = \(productD) of the tile's \(tileD) columns"
+            }
+        }
         // FLASH_ATTENTION_HOPPER_STREAMK=1: the stream-K tail (streamKTail) on every row that can take it, =0 nowhere; unset,
         // defaultStreamKTail.
         let streamKKnob = HopperForwardKnobs.streamK
@@ -1040,4 +1051,5 @@ private enum HopperForwardKnobs {
     static let packedRowSum = FileSystem.environment("FLASH_ATTENTION_HOPPER_PACKSUM")
     static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
     static let streamK = FileSystem.environment("FLASH_ATTENTION_HOPPER_STREAMK")
+    static let productHeadDim = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCTS")
 }

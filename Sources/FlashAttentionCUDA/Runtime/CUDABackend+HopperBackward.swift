@@ -43,7 +43,8 @@ extension HopperBackwardSettings {
         dependentConvert: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPCVT"),
         dependentStats: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_DEPSTATS"),
         stages: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_STAGES"),
-        tailSplit: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT")
+        tailSplit: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_TAILSPLIT"),
+        products: FileSystem.environment("FLASH_ATTENTION_HOPPER_BWD_PRODUCTS")
     )
 }
 
