@@ -4,7 +4,8 @@
 /// 64, so unpadded D = 80 / 96 (tile 96), 136–160 and 200–224 ran the A100's `mma.sync` loops on
 /// the H100 and D = 161–192 the generic `wgmma` forward. The kernels take any D up to their tile
 /// (TMA zero-fills the columns past D, the epilogues store D columns), so a padded tile costs
-/// only the products' wasted columns.
+/// shared memory and copies only: since session 34 the TMA forward's and the Hopper backward's
+/// products stop at D rounded up to 16 (``AttentionKernelDescriptor/productHeadDim``).
 ///
 /// Session 33 (H200, bf16, scripts/device/next_s33a.sh … next_s33d.sh: alternating processes,
 /// padded ÷ own tile as speed): the TMA forward 1.30–1.81× at tile 96 (D = 80, 96), 1.74–2.32×
