@@ -1681,10 +1681,10 @@ struct HopperBackwardShortRowTests {
 }
 
 /// Session 29's tail split on the unmasked per-tile-grid kernels the defaults route to (tile D = 64 / 128, 512…16k keys,
-/// both types; with and without the timeline).
+/// both types; with and without the timeline), and D = 40 (tile 64, products over 48 columns since session 34).
 let hopperBackwardTailSplitVariants: [HopperBackwardDescriptor] = {
     var list: [HopperBackwardDescriptor] = []
-    for d in [64, 128] {
+    for d in [64, 128, 40] {
         for n in [512, 1024, 2048, 4096, 8192, 16384] {
             for type in [ElementType.bfloat16, .float16] {
                 let p = BackwardProblem(elementType: type, headDim: d, deterministic: false, seqlenK: n, kvHeads: 2048 / d)

@@ -95,8 +95,11 @@ FOURTH.update({f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 /
 # as `off`); `cudnn` times SDPA's backward (autograd on one recorded forward) for these.
 FIFTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
          for d in (32, 80, 96, 112) for c in (False, True) for n in (1024, 4096, 16384)}
+# The sixth (--set 6): the same at tile D = 256 (the wide kernel: Sᵀ and dPᵀ narrowed), D = 160 / 192 / 224.
+SIXTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
+         for d in (160, 192, 224) for c in (False, True) for n in (1024, 4096, 16384)}
 if "--set" in sys.argv:
-    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH}[sys.argv[sys.argv.index("--set") + 1]]
+    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH}[sys.argv[sys.argv.index("--set") + 1]]
 
 
 def timed(run):
