@@ -4,8 +4,8 @@ import Testing
 
 /// Every forward kernel the heuristics route a broad grid of problems to on `architecture`: each head dim row, each mask,
 /// every set of softcap, ALiBi and varlen (dropout with all three, and alone), strided (scalar) tensors with all of them; the
-/// plain problem with and without the LSE, in fp16 with float32 output, and on sm_90a at unknown, square, rectangular and
-/// single-query lengths (the Hopper rows' forms). `KernelHeuristics.tableVariants` compiles each row's plainest and heaviest
+/// plain problem with and without the LSE, in fp16 with float32 output, and with softcap, on sm_90a at unknown, square,
+/// rectangular and single-query lengths (the Hopper rows' forms). `KernelHeuristics.tableVariants` compiles each row's plainest and heaviest
 /// kernel and the short rows' forms; session 31 found the option sets between them spilling on sm_80 / sm_86
 /// (`KernelHeuristics.optionKeyStep`) and 89 TMA warp-specialised kernels (odd lengths, no LSE, fp16) CI never compiled.
 /// sm_86 only where its table differs from sm_80's (tile D ≥ 128).
@@ -29,6 +29,11 @@ func forwardGridRoutes(_ architecture: GPUArchitecture) -> [AttentionKernelDescr
                     add(AttentionProblem(elementType: type, outputType: out, headDim: d, mask: mask, writeLSE: lse,
                                          tensorMapFriendly: true, seqlenQ: sq, seqlenK: sk))
                 }
+            }
+            // Softcap at every length: the TMA kernel's rows take it (session 34).
+            for (sq, sk) in lengths {
+                add(AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, softcap: true, tensorMapFriendly: true,
+                                     seqlenQ: sq, seqlenK: sk))
             }
             // softcap, alibi, varlen in bits 0-2; 8: dropout with all three; 9: dropout alone; 10: all four, strided.
             for options in 1...10 {

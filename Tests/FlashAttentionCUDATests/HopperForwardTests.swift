@@ -1354,10 +1354,23 @@ struct HopperForwardTests {
         }
         let causal64F32 = try pick(AttentionProblem(elementType: .bfloat16, outputType: .float32, headDim: 64, mask: .causal, tensorMapFriendly: true, seqlenQ: 4096))
         #expect(causal64F32.mainloop == .tmaWarpSpecialized && causal64F32.blockM == 128 && causal64F32.blockN == 192 && causal64F32.dynamicScheduler && causal64F32.qStages == 1)
-        // Not for: unfriendly strides, dropout, softcap, a window, other architectures.
+        // Softcap since session 34 (the tanh in the softmax) at tile D = 128 with at most 128-key steps, beside ALiBi not.
+        for d in [64, 160, 192, 256] {
+            #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: d, softcap: true, tensorMapFriendly: true, seqlenQ: 4096, seqlenK: 4096)).mainloop != .tmaWarpSpecialized)
+        }
+        for mask in [KernelMask.none, .causal] {
+            for n in [0, 512, 1024, 4096, 16384] {
+                let k = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: mask, softcap: true, tensorMapFriendly: true, seqlenQ: n, seqlenK: n))
+                #expect(k.mainloop == .tmaWarpSpecialized && k.blockN <= 128, "\(k.name)")
+            }
+        }
+        let capped = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true))
+        #expect(capped.mainloop == .tmaWarpSpecialized && capped.softcap && !capped.prescaleScores && capped.name.contains("_softcap_"))
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, alibi: true, tensorMapFriendly: true)).mainloop == .wgmma)
+        // Not for: unfriendly strides, dropout, ALiBi, a window, other architectures.
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, alibi: true, tensorMapFriendly: true)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window, tensorMapFriendly: true)).mainloop == .wgmma)
         // Tile D = 192 at an unknown length: the TMA kernel padded to 256 (its own rows start at 2k queries; PaddedTileHeadDim).
         let d192 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 192, tensorMapFriendly: true))

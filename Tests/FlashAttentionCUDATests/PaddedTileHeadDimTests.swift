@@ -30,13 +30,16 @@ struct PaddedTileHeadDimTests {
                 }
             }
         }
-        // Options the TMA kernel lacks: the generic wgmma loop at the next multiple of 64, except at tile 32.
+        // Options the TMA kernel lacks (ALiBi, windows): the generic wgmma loop at the next multiple of 64, except at tile 32.
         for (d, tile) in [(96, 128), (160, 192), (224, 256)] {
-            let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .causal, softcap: true, tensorMapFriendly: true))
+            let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .causal, alibi: true, tensorMapFriendly: true))
             #expect(k.mainloop == .wgmma && k.headDim == tile, "D = \(d): \(k.name)")
         }
-        let small = try forward(AttentionProblem(elementType: .bfloat16, headDim: 32, softcap: true, tensorMapFriendly: true))
+        let small = try forward(AttentionProblem(elementType: .bfloat16, headDim: 32, alibi: true, tensorMapFriendly: true))
         #expect(small.mainloop == .mmaSync && small.headDim == 32)
+        // Softcap runs the TMA kernel (session 34), padded as without it.
+        let capped = try forward(AttentionProblem(elementType: .bfloat16, headDim: 96, mask: .causal, softcap: true, tensorMapFriendly: true))
+        #expect(capped.mainloop == .tmaWarpSpecialized && capped.headDim == 128 && capped.productDim == 96)
         // Dropout (no wgmma forward), element-wise tensors and other architectures keep the own tile.
         #expect(try forward(AttentionProblem(elementType: .bfloat16, headDim: 96, dropout: true, tensorMapFriendly: true)).headDim == 96)
         #expect(try forward(AttentionProblem(elementType: .bfloat16, headDim: 96, vectorized: false)).headDim == 96)

@@ -19,7 +19,7 @@ def summarize(path):
         f = line.split()
         if len(f) >= 5 and f[3] == "ms":
             ms[f[1]][f[0]].append(float(f[2])); tf[f[1]][f[0]].append(float(f[4]))
-    order = ["off", "on", "g", "cudnn", "flash"]
+    order = ["off", "on", "nocap", "g", "cudnn", "flash"]
     labels = sorted({l for d in ms.values() for l in d}, key=lambda l: (order.index(l) if l in order else 9, l))
     others = [l for l in labels if l != "on"]
     print(f"--- {path}: median TFLOP/s per form; then on against each other form as a speed ratio (> 1: on is faster)")
@@ -98,8 +98,12 @@ FIFTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 1
 # The sixth (--set 6): the same at tile D = 256 (the wide kernel: Sᵀ and dPᵀ narrowed), D = 160 / 192 / 224.
 SIXTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
          for d in (160, 192, 224) for c in (False, True) for n in (1024, 4096, 16384)}
+# The seventh (--set 7): softcap 30 on the TMA forward (FLASH_ATTENTION_HOPPER_SOFTCAP=0 as `off`: the generic wgmma loop);
+# `--nocap` runs the same problems without it (the TMA kernel's plain speed, as label `nocap`).
+SEVENTH = {f"fwd_d{d}_{'causal_' if c else ''}softcap_{n // 1024}k": ("fwd", 16384 // n, 2048 // d, n, d, c, (-1, -1), 30.0, False, 0.0, "dense")
+           for d in (64, 128, 256) for c in (False, True) for n in (1024, 4096, 16384)}
 if "--set" in sys.argv:
-    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH}[sys.argv[sys.argv.index("--set") + 1]]
+    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH, "7": SEVENTH}[sys.argv[sys.argv.index("--set") + 1]]
 
 
 def timed(run):
@@ -116,6 +120,8 @@ torch.manual_seed(0)
 for name, (kind, b, h, n, d, causal, window, softcap, alibi, p, layout) in PROBLEMS.items():
     if only and not any(name.startswith(o) for o in only):
         continue
+    if "--nocap" in sys.argv:
+        softcap = 0.0
     if label in ("cudnn", "flash") and (softcap or window[0] >= 0 or alibi or p > 0 or layout != "dense"):
         continue
     q, k, v, do = (torch.randn(b, n, h, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))

@@ -83,12 +83,28 @@ extension HopperForwardKernel {
             + String(repeating: " ", count: 16) + rescale
     }
 
+    /// ``AttentionKernelDescriptor/softcap``: S = tanh(S · scale / cap) ahead of the mask, every form's softmax reading
+    /// it through ``diagonalMask(tiles:width:)``. The launch sets `scale_log2` to cap · log2(e) with a cap, so the softmax's
+    /// S · scale_log2 is cap · tanh(scale · S / cap) in log2 units, and the LSE is that of the capped scores (what the
+    /// generic kernels and the backward use). Empty without softcap (the other kernels' sources stay byte-identical).
+    private func softcapTransform(tiles: String) -> String {
+        guard descriptor.softcap else { return "" }
+        return """
+                        // Softcap: S = tanh(S · scale / cap); S · scale_log2 below is cap · tanh(scale · S / cap) in log2 units.
+                        #pragma unroll
+                        for (int nt = 0; nt < \(tiles); ++nt)
+                            #pragma unroll
+                            for (int e = 0; e < 4; ++e) s[nt][e] = accurate_tanh(s[nt][e] * p.softcap_input_scale);
+
+        """
+    }
+
     /// The mask at the start of a softmax lambda (`n0` the step's first key): S = −∞ past each row's last
     /// visible key, on a step of `width` keys (`tiles` n8 tiles) that reaches past the keys every row sees.
     /// Shared by ``softmaxLambda(name:tiles:width:)`` and ``splitSoftmaxPair(suffix:tiles:width:first:)``;
     /// every line carries its indentation, no line break at the end.
     private func diagonalMask(tiles: String, width: String) -> String {
-        """
+        softcapTransform(tiles: tiles) + """
                         if (n0 + \(width) > full_hi) {
                             #pragma unroll
                             for (int r = 0; r < 2; ++r) {

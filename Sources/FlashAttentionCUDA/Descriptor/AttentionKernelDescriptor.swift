@@ -61,8 +61,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
     public var dropout: Bool
     public var varlen: Bool
     public var writeLSE: Bool
-    /// Scores are transformed before the row max (softcap, ALiBi or a scale ≤ 0 need it);
-    /// otherwise the scale is folded into the exponent (one FFMA per score).
+    /// Scores are transformed before the row max (softcap, ALiBi or a scale ≤ 0 need it, except softcap on the TMA
+    /// loop, which caps S at the head of its softmax: `HopperForwardKernel.softcapTransform`); otherwise the scale is
+    /// folded into the exponent (one FFMA per score).
     public var prescaleScores: Bool
     /// All tensors have unit head-dim stride, 16-byte-aligned rows and D a multiple of 8:
     /// tiles move with 16-byte `cp.async`. Otherwise element-wise loads (slow, any layout).
@@ -718,8 +719,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
-            if softcap || alibi || dropout || mask == .window || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
-                return "the TMA warp-specialised loop has no softcap, ALiBi, dropout, window, prescaled scores, scalar loads or mma.sync options"
+            if alibi || dropout || mask == .window || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
+                return "the TMA warp-specialised loop has no ALiBi, dropout, window, prescaled scores, scalar loads or mma.sync options"
             }
             if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
                 return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
@@ -732,7 +733,10 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
         if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
             return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"
         }
-        if (softcap || alibi) && !prescaleScores { return "softcap and ALiBi need prescaled scores" }
+        // The TMA loop caps S in its softmax (tanh ahead of the mask, the scale folded into exp2 as everywhere there).
+        if (softcap || alibi) && !prescaleScores && !(softcap && !alibi && mainloop == .tmaWarpSpecialized) {
+            return "softcap and ALiBi need prescaled scores"
+        }
         if dependentLaunch && mainloop != .tmaWarpSpecialized { return "the dependent launch needs the TMA warp-specialised loop" }
         if streamKTail && mainloop != .tmaWarpSpecialized { return "the stream-K tail needs the TMA warp-specialised loop" }
         if productHeadDim != nil && productDim != headDim && mainloop != .tmaWarpSpecialized {

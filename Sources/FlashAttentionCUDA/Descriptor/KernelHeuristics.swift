@@ -395,7 +395,12 @@ public enum KernelHeuristics {
     /// causal problems the table leaves to wgmma.
     static func hopperDescriptor(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> (AttentionKernelDescriptor, String)? {
         guard architecture.computeCapability == 90, tileD % 64 == 0, problem.vectorized, problem.tensorMapFriendly,
-              !problem.dropout, !problem.softcap, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window
+              !problem.dropout, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window,
+              // Softcap since session 34 (the tanh in the softmax) at tile D = 128, with at most 128-key steps (below): H200,
+              // 1.15–1.36× the wgmma loop there, level at tile D = 64 (0.89–1.10×: the exponential unit, three operations a
+              // score with the cap, is the limit); the tile-192 / 256 rows' kernels spilled with it (NVRTC 13.5).
+              // FLASH_ATTENTION_HOPPER_SOFTCAP=0 leaves every capped call to the wgmma loop.
+              !(problem.softcap && (HopperForwardKnobs.softcap == "0" || tileD != 128))
         else { return nil }
         let switchValue = HopperForwardKnobs.enabled
         guard switchValue != "0" else { return nil }
@@ -407,13 +412,13 @@ public enum KernelHeuristics {
         let store = HopperForwardKnobs.store
         // FLASH_ATTENTION_HOPPER_WG=2 skips the rows with three consumer warpgroups (the table before
         // them); so do float32 outputs and varlen problems, whose three-warpgroup kernels no oracle
-        // case has run on a GPU.
+        // case has run on a GPU, and softcap (160 registers a consumer: the tanh spilled 52 B).
         let twoConsumers = HopperForwardKnobs.consumerWarpgroups == "2"
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
-                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen))
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap))
                 && !($0.lateTileAddresses && (problem.varlen || HopperForwardKnobs.lateTileAddresses == "0"))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
@@ -425,6 +430,8 @@ public enum KernelHeuristics {
             choice.reason = "FLASH_ATTENTION_HOPPER_TILES override"
         }
         if let every = hopperExp2Override(headDim: tileD) { choice.exp2Every = every }
+        // Softcap: the 176-key rows spilled with the tanh (NVRTC 13.5); 128-key steps hold it.
+        if problem.softcap { choice.blockN = min(choice.blockN, 128) }
         // FLASH_ATTENTION_HOPPER_OVERLAP=1 / 0 forces the overlapped epilogue on / off.
         switch HopperForwardKnobs.overlap {
         case "1": choice.overlapEpilogue = true
@@ -452,7 +459,7 @@ public enum KernelHeuristics {
         var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 64 * choice.consumerWarpgroups, blockN: choice.blockN, warps: 4 + 4 * choice.consumerWarpgroups,
-            minBlocksPerMultiprocessor: 1, mask: problem.mask,
+            minBlocksPerMultiprocessor: 1, mask: problem.mask, softcap: problem.softcap,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
@@ -1052,4 +1059,5 @@ private enum HopperForwardKnobs {
     static let dependentLaunch = FileSystem.environment("FLASH_ATTENTION_HOPPER_PDL")
     static let streamK = FileSystem.environment("FLASH_ATTENTION_HOPPER_STREAMK")
     static let productHeadDim = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCTS")
+    static let softcap = FileSystem.environment("FLASH_ATTENTION_HOPPER_SOFTCAP")
 }
