@@ -44,11 +44,14 @@ iters = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv el
 only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
 
 # name: (kind, B, H, N, D, causal, window, softcap, alibi, dropout, layout)
-PROBLEMS = {}
-for d in (32, 80, 96, 160, 192, 224):
-    for causal in (False, True):
-        for n in (1024, 4096, 16384):
-            PROBLEMS[f"fwd_d{d}_{'causal_' if causal else ''}{n // 1024}k"] = ("fwd", 16384 // n, 16, n, d, causal, (-1, -1), 0.0, False, 0.0, "dense")
+def grid(kind, dims, lengths=(1024, 4096, 16384), heads=lambda d: 16, softcap=0.0, tag=""):
+    """Dense problems of 16k tokens a batch, unmasked and causal: `<kind>_d<D>_[causal_]<tag><N>k`."""
+    return {f"{kind}_d{d}_{'causal_' if c else ''}{tag}{n // 1024}k":
+            (kind, 16384 // n, heads(d), n, d, c, (-1, -1), softcap, False, 0.0, "dense")
+            for d in dims for c in (False, True) for n in lengths}
+
+
+PROBLEMS = grid("fwd", (32, 80, 96, 160, 192, 224))
 PROBLEMS.update({
     "fwd_d96_causal_softcap_4k":  ("fwd", 4, 16, 4096, 96, True, (-1, -1), 30.0, False, 0.0, "dense"),
     "fwd_d160_softcap_4k":        ("fwd", 4, 16, 4096, 160, False, (-1, -1), 30.0, False, 0.0, "dense"),
@@ -84,24 +87,17 @@ SECOND = {
     "bwd_d80_varlen_8k":          ("bwd", 2, 16, 8192, 80, False, (-1, -1), 0.0, False, 0.0, "varlen"),
 }
 # The third (--set 3): the tile-192 TMA rows' lengths.
-THIRD = {f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
-         for d in (160, 192) for c in (False, True) for n in (1024, 2048, 4096, 16384)}
+THIRD = grid("fwd", (160, 192), (1024, 2048, 4096, 16384))
 # The fourth (--set 4, session 34): the products over D rounded up to 16 (FLASH_ATTENTION_HOPPER_PRODUCTS=0 as `off`).
-FOURTH = {f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
-          for d in (32, 80, 96, 112, 160, 224) for c in (False, True) for n in (1024, 4096, 16384)}
-FOURTH.update({f"fwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("fwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
-               for d, n in ((192, 1024), (208, 4096)) for c in (False, True)})
+FOURTH = grid("fwd", (32, 80, 96, 112, 160, 224)) | grid("fwd", (192,), (1024,)) | grid("fwd", (208,), (4096,))
 # The fifth (--set 5, session 34): the Hopper backward's products over D rounded up to 16 (FLASH_ATTENTION_HOPPER_BWD_PRODUCTS=0
 # as `off`); `cudnn` times SDPA's backward (autograd on one recorded forward) for these.
-FIFTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
-         for d in (32, 80, 96, 112) for c in (False, True) for n in (1024, 4096, 16384)}
+FIFTH = grid("bwd", (32, 80, 96, 112))
 # The sixth (--set 6): the same at tile D = 256 (the wide kernel: Sᵀ and dPᵀ narrowed), D = 160 / 192 / 224.
-SIXTH = {f"bwd_d{d}_{'causal_' if c else ''}{n // 1024}k": ("bwd", 16384 // n, 16, n, d, c, (-1, -1), 0.0, False, 0.0, "dense")
-         for d in (160, 192, 224) for c in (False, True) for n in (1024, 4096, 16384)}
+SIXTH = grid("bwd", (160, 192, 224))
 # The seventh (--set 7): softcap 30 on the TMA forward (FLASH_ATTENTION_HOPPER_SOFTCAP=0 as `off`: the generic wgmma loop);
 # `--nocap` runs the same problems without it (the TMA kernel's plain speed, as label `nocap`).
-SEVENTH = {f"fwd_d{d}_{'causal_' if c else ''}softcap_{n // 1024}k": ("fwd", 16384 // n, 2048 // d, n, d, c, (-1, -1), 30.0, False, 0.0, "dense")
-           for d in (64, 128, 256) for c in (False, True) for n in (1024, 4096, 16384)}
+SEVENTH = grid("fwd", (64, 128, 256), heads=lambda d: 2048 // d, softcap=30.0, tag="softcap_")
 if "--set" in sys.argv:
     PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH, "7": SEVENTH}[sys.argv[sys.argv.index("--set") + 1]]
 
