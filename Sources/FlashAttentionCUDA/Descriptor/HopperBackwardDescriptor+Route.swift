@@ -191,9 +191,10 @@ extension HopperBackwardDescriptor {
             if split.invalidReason == nil { kernels[1] = split }
         }
         // `FLASH_ATTENTION_HOPPER_BWD_PRODUCTS=0`: the key/value kernel's products over the tile's columns (the kernels before
-        // session 34); unset, over the problem's D rounded up to 16 where that is less than tile D = 64 / 128.
-        let product = (problem.headDim + 15) / 16 * 16
-        if settings.products != "0" && kernels[1].headDim != 256 && product < kernels[1].headDim {
+        // session 34); unset, over the problem's D rounded up to 16 where that is less than tile D = 64 / 128 (the validity
+        // check refuses the wide tile D = 256 kernel).
+        let product = PaddedTileHeadDim.productHeadDim(problem.headDim)
+        if settings.products != "0" && product < kernels[1].headDim {
             var narrowed = kernels[1]
             narrowed.productHeadDim = product
             if narrowed.invalidReason == nil { kernels[1] = narrowed }

@@ -838,7 +838,7 @@ public enum KernelHeuristics {
         }
         // The products span the problem's D rounded up to 16, not the tile (productHeadDim): a padded tile's zero columns cost
         // no tensor work. FLASH_ATTENTION_HOPPER_PRODUCTS=0 keeps the tile's (the kernels before, for A/B runs).
-        let productD = (problem.headDim + 15) / 16 * 16
+        let productD = PaddedTileHeadDim.productHeadDim(problem.headDim)
         if productD < tileD && HopperForwardKnobs.productHeadDim != "0" {
             var narrowed = d
             narrowed.productHeadDim = productD

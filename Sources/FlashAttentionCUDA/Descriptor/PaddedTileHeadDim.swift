@@ -85,6 +85,11 @@ public enum PaddedTileHeadDim {
     /// The `wgmma` loops' tile for a padded tile D: the next multiple of 64.
     public static func wgmmaTile(_ tileD: Int) -> Int { (tileD + 63) / 64 * 64 }
 
+    /// The head dim the Hopper kernels' products span for a problem's D (session 34: their k loops and N widths step by
+    /// 16): D rounded up to 16, which ``AttentionKernelDescriptor/productHeadDim`` and
+    /// ``HopperBackwardDescriptor/productHeadDim`` take where it is less than the tile.
+    public static func productHeadDim(_ headDim: Int) -> Int { (headDim + 15) / 16 * 16 }
+
     /// What a plan's reason adds when a tile was padded ("" when it was not).
     static func reason(_ ownTile: Int, _ tile: Int) -> String {
         tile == ownTile ? "" : "; tile D \(ownTile) padded to \(tile)"
