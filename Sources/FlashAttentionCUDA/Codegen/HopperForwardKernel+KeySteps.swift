@@ -104,7 +104,8 @@ extension HopperForwardKernel {
     /// Shared by ``softmaxLambda(name:tiles:width:)`` and ``splitSoftmaxPair(suffix:tiles:width:first:)``;
     /// every line carries its indentation, no line break at the end.
     private func diagonalMask(tiles: String, width: String) -> String {
-        softcapTransform(tiles: tiles) + """
+        if window { return softcapTransform(tiles: tiles) + windowMask(tiles: tiles, width: width) }
+        return softcapTransform(tiles: tiles) + """
                         if (n0 + \(width) > full_hi) {
                             #pragma unroll
                             for (int r = 0; r < 2; ++r) {
@@ -115,6 +116,26 @@ extension HopperForwardKernel {
                                     #pragma unroll
                                     for (int c = 0; c < 2; ++c)
                                         if (nt * 8 + c >= hi) s[nt][2 * r + c] = -FA_INF;
+                            }
+                        }
+        """
+    }
+
+    /// ``KernelMask/window``: ``diagonalMask(tiles:width:)`` with both edges of each row's keys (``windowFullKeys``), on
+    /// a step that reaches past the keys every row of this warp sees (its first row's right edge, `group` rows above this
+    /// thread's) or starts before its last row's left edge (15 − `group` rows below): the test is warp-uniform.
+    private func windowMask(tiles: String, width: String) -> String {
+        """
+                        if (n0 + \(width) > imin(seqlen_k, w_row_hi - group) || n0 < w_row_lo - group + 15) {
+                            #pragma unroll
+                            for (int r = 0; r < 2; ++r) {
+                                const int hi = imin(seqlen_k, w_row_hi + 8 * r) - (n0 + tig * 2);
+                                const int lo = w_row_lo + 8 * r - (n0 + tig * 2);
+                                #pragma unroll
+                                for (int nt = 0; nt < \(tiles); ++nt)
+                                    #pragma unroll
+                                    for (int c = 0; c < 2; ++c)
+                                        if (nt * 8 + c >= hi || nt * 8 + c < lo) s[nt][2 * r + c] = -FA_INF;
                             }
                         }
         """
@@ -226,7 +247,7 @@ extension HopperForwardKernel {
     private func speculativeStep(n0: String, first: String) -> String {
         let pad = "\n" + String(repeating: " ", count: 16)
         return "// Speculative maximum: P against the kept maxima; the warpgroup redoes the step if any thread's row sum passed 2^8."
-            + pad + "if (CAUSAL && it == \(first)) {"
+            + pad + "if (\(window ? "true" : "CAUSAL") && it == \(first)) {"
             + pad + "    softmax(\(n0));  // the step after the diagonal block: the exact softmax sets the maxima"
             + pad + "    sx_redo = 1;"
             + pad + "} else {"

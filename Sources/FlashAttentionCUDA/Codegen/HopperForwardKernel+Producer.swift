@@ -171,15 +171,51 @@ extension HopperForwardKernel {
                     if (m0 >= seqlen_q) \(skip)
                     const int rows_here = imin(BLOCK_M, seqlen_q - m0);
                     const int kv_head = head / p.group_size;
+        \(window ? windowKeyRange : keyRange)
+                    // Dense tensors: row coordinate within the sequence, batch coordinate b. Varlen
+                    // tensors are one batch of all tokens: the row coordinate is the token.
+                    const int q_row = (VARLEN ? q_start : 0) + m0, k_row0 = \(sk || window ? "k_start" : "VARLEN ? k_start : 0");
+                    const int t_batch = VARLEN ? 0 : batch;
+                    (void)q_row; (void)k_row0; (void)t_batch; (void)kv_head;
+        """
+    }
+
+    /// The tile's key steps from key 0: `diag`, `block_hi` (keys [0, block_hi) are seen by some row of the block) and
+    /// `n_blocks`; every line carries its indentation, no line break at the end.
+    private var keyRange: String {
+        """
                     const int diag = seqlen_k - seqlen_q;  // query i's diagonal is key i + diag (bottom-right)
                     // Keys [0, block_hi) are seen by some row of the block (causal: the last row's edge).
                     const int block_hi = CAUSAL ? imin(seqlen_k, m0 + rows_here - 1 + diag + 1) : seqlen_k;
                     const int n_blocks = \(sk ? "sk_k1 - sk_k0;  // this part's steps" : "block_hi > 0 ? (block_hi + BLOCK_N - 1) / BLOCK_N : 0;")
-                    // Dense tensors: row coordinate within the sequence, batch coordinate b. Varlen
-                    // tensors are one batch of all tokens: the row coordinate is the token.
-                    const int q_row = (VARLEN ? q_start : 0) + m0, k_row0 = \(sk ? "k_start" : "VARLEN ? k_start : 0");
-                    const int t_batch = VARLEN ? 0 : batch;
-                    (void)q_row; (void)k_row0; (void)t_batch; (void)kv_head;
+        """
+    }
+
+    /// ``KernelMask/window``: a sliding window's run-time edges (`p.window_left`, `p.window_right`, −1 unbounded).
+    var window: Bool { descriptor.mask == .window }
+
+    /// ``KernelMask/window``: this thread's rows' edges in the tile's key frame, kept instead of the warpgroup's full-key
+    /// range (`full_hi`): row +0 sees keys [w_row_lo, min(seqlen_k, w_row_hi)), row +8 the same eight keys on (an
+    /// unbounded edge is ±2^30). Two registers through the loop (the tile D = 256 and varlen kernels spilled 8–36 B
+    /// with the warpgroup's range, both extents and `diag` live). The first line carries no indentation, the second 12
+    /// spaces.
+    var windowFullKeys: String {
+        "const int w_row_hi = p.window_right < 0 ? 0x40000000 : row0 + diag + p.window_right + 1;\n"
+            + String(repeating: " ", count: 12) + "const int w_row_lo = p.window_left < 0 ? -0x40000000 : row0 + diag - p.window_left;"
+    }
+
+    /// A sliding window's key steps (``KernelMask/window``): keys [w_lo, w_hi) are seen by some row of the block (the
+    /// first row's left edge, the last row's right edge). The tile starts at w_lo's step, and `k_start`, `seqlen_k` and
+    /// `diag` move by that step's first key, so the copies, the masks and the step offsets below read keys in that frame
+    /// as they read them from key 0 without a window (the stream-K tail's parts move their keys the same way).
+    var windowKeyRange: String {
+        """
+                    int diag = seqlen_k - seqlen_q;  // query i's diagonal is key i + diag (bottom-right)
+                    const int w_hi = p.window_right < 0 ? seqlen_k : imax(0, imin(seqlen_k, m0 + rows_here - 1 + diag + p.window_right + 1));
+                    const int w_lo = p.window_left < 0 ? 0 : imin(seqlen_k, imax(0, m0 + diag - p.window_left));
+                    const int n_lo = w_lo / BLOCK_N;  // the first step's block
+                    const int n_blocks = w_hi > w_lo ? (w_hi + BLOCK_N - 1) / BLOCK_N - n_lo : 0;
+                    k_start += n_lo * BLOCK_N; seqlen_k -= n_lo * BLOCK_N; diag -= n_lo * BLOCK_N;
         """
     }
 

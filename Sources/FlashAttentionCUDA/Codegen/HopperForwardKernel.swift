@@ -261,7 +261,7 @@ public struct HopperForwardKernel: Sendable {
                     }
                     const int row0 = m0 + row_in_block;
                     // Keys every row of this warpgroup sees: tiles wholly below need no mask.
-                    const int full_hi = CAUSAL ? imin(seqlen_k, m0 + wg * 64 + diag + 1) : seqlen_k;
+                    \(window ? windowFullKeys : "const int full_hi = CAUSAL ? imin(seqlen_k, m0 + wg * 64 + diag + 1) : seqlen_k;")
                     auto init_rows = [&]() {
                         #pragma unroll
                         for (int dt = 0; dt < D_TILES; ++dt) acc_o[dt][0] = acc_o[dt][1] = acc_o[dt][2] = acc_o[dt][3] = 0.0f;

@@ -608,6 +608,9 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
                 || minBlocksPerMultiprocessor != 1 || blockN > 128) {
                 return "the stream-K tail (streamKTail) needs the static persistent grid of a dense unmasked problem with two consumer warpgroups, and at most 128-key steps (the 176-key row spills with it), without the overlapped epilogue, late tile addresses, O staged in the Q / K / V buffers, Q halves, the folded producer or two blocks per SM"
             }
+            if mask == .window && foldedProducer {
+                return "the folded producer decodes its tiles' key steps from key 0: no sliding window"
+            }
             if let p = productHeadDim, p % 16 != 0 || p < 16 || p > headDim {
                 return "productHeadDim must be a multiple of 16 in 16...\(headDim) (the tile head dim), got \(p)"
             }
@@ -719,8 +722,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
-            if alibi || dropout || mask == .window || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
-                return "the TMA warp-specialised loop has no ALiBi, dropout, window, prescaled scores, scalar loads or mma.sync options"
+            if alibi || dropout || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
+                return "the TMA warp-specialised loop has no ALiBi, dropout, prescaled scores, scalar loads or mma.sync options"
             }
             if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
                 return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"

@@ -258,6 +258,17 @@ extension KernelHeuristics {
         seqlenK > 0 && seqlenK <= 1024 ? 3 : 2
     }
 
+    /// The widest window that takes 64-key steps at tile D = 128 (``KernelHeuristics/narrowWindowKeys``). Session 35
+    /// (H200, bf16, 16k tokens, 16 heads, `scripts/device/next_s35b.sh`: `pad_tiles_ab.py --set 8` in alternating
+    /// processes, ÷ the row's 128- / 176-key kernel): causal 128-key window 1.41, 512 1.24, 1k 1.10, two-sided 256 + 256
+    /// 1.22; causal 2k 0.92, 4k 0.87–0.90 (docs/performance.md, "Session 35").
+    public static let defaultNarrowWindowKeys = 1024
+
+    /// The widest window that stays on the wgmma loop at tile D = 64. Session 35 (H200, as above): causal 128-key windows
+    /// ran 0.71–0.87× there on the TMA kernel (three warpgroups and 128-key steps, or two and 64), 256 keys 0.89–0.92×,
+    /// 512 keys 1.07×, 1k 1.28×.
+    public static let defaultWGMMAWindowKeys = 256
+
     /// Whether the Hopper forward deals its last round's key steps out evenly (``AttentionKernelDescriptor/streamKTail``)
     /// when `FLASH_ATTENTION_HOPPER_STREAMK` is unset: unmasked tile D = 256 past 4k keys (its 80-key row; 0 keys =
     /// unknown: no).

@@ -25,12 +25,15 @@ public struct AttentionProblem: Sendable, Hashable {
     /// Keys per sequence (the longest, for varlen); 0 when unknown. Only the choice between two
     /// correct kernels reads it.
     public var seqlenK: Int
+    /// Keys a row's sliding window spans (left + right + 1) when both its edges are bounded (a causal window's right
+    /// edge is 0); 0 otherwise or when unknown. Only the choice between two correct kernels reads it.
+    public var windowKeys: Int
 
     public init(
         elementType: ElementType, outputType: ElementType? = nil, headDim: Int, mask: KernelMask = .none,
         softcap: Bool = false, alibi: Bool = false, dropout: Bool = false, varlen: Bool = false,
         writeLSE: Bool = true, nonPositiveScale: Bool = false, vectorized: Bool = true, tensorMapFriendly: Bool = false,
-        seqlenQ: Int = 0, seqlenK: Int = 0
+        seqlenQ: Int = 0, seqlenK: Int = 0, windowKeys: Int = 0
     ) {
         self.elementType = elementType
         self.outputType = outputType ?? elementType
@@ -46,6 +49,7 @@ public struct AttentionProblem: Sendable, Hashable {
         self.tensorMapFriendly = tensorMapFriendly
         self.seqlenQ = seqlenQ
         self.seqlenK = seqlenK
+        self.windowKeys = windowKeys
     }
 }
 
@@ -388,14 +392,22 @@ public enum KernelHeuristics {
     ]
 
     /// The TMA warp-specialised kernel (``KernelMainloop/tmaWarpSpecialized``) for a problem it
-    /// runs and where it measured faster (``hopperTable``): sm_90a, tile head dim 64, 128 or 256, no
-    /// softcap, ALiBi, dropout or window, a positive scale, tensors a TMA map can describe
+    /// runs and where it measured faster (``hopperTable``): sm_90a, tile head dim 64, 128, 192 or 256, no
+    /// ALiBi or dropout, softcap only at tile D = 128, a sliding window on the unmasked rows' kernels (the
+    /// steps a tile's rows see, both edges masked), a positive scale, tensors a TMA map can describe
     /// (columns past D arrive as zeros). `FLASH_ATTENTION_HOPPER=0` turns it off,
     /// `FLASH_ATTENTION_HOPPER=1` also takes the rows not yet checked on a GPU and the short
     /// causal problems the table leaves to wgmma.
     static func hopperDescriptor(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> (AttentionKernelDescriptor, String)? {
         guard architecture.computeCapability == 90, tileD % 64 == 0, problem.vectorized, problem.tensorMapFriendly,
-              !problem.dropout, !problem.alibi, !problem.nonPositiveScale, problem.mask != .window,
+              !problem.dropout, !problem.alibi, !problem.nonPositiveScale,
+              // Sliding windows since session 35 (each tile's steps from its first row's left edge, both edges masked) on
+              // the unmasked rows' kernels; FLASH_ATTENTION_HOPPER_WINDOW=0 leaves them to the wgmma loop.
+              !(problem.mask == .window && HopperForwardKnobs.window == "0"),
+              // Windows of at most defaultWGMMAWindowKeys keys at tile D = 64 stay on the wgmma loop (its 64 × 64 tiles
+              // multiply fewer masked keys); FLASH_ATTENTION_HOPPER_WINDOW=1 takes them too.
+              !(problem.mask == .window && tileD == 64 && problem.windowKeys > 0 && problem.windowKeys <= defaultWGMMAWindowKeys
+                && HopperForwardKnobs.window != "1"),
               // Softcap since session 34 (the tanh in the softmax) at tile D = 128, with at most 128-key steps (below): H200,
               // 1.15–1.36× the wgmma loop there, level at tile D = 64 (0.89–1.10×: the exponential unit, three operations a
               // score with the cap, is the limit); the tile-192 / 256 rows' kernels spilled with it (NVRTC 13.5).
@@ -414,11 +426,13 @@ public enum KernelHeuristics {
         // them); so do float32 outputs and varlen problems, whose three-warpgroup kernels no oracle
         // case has run on a GPU, and softcap (160 registers a consumer: the tanh spilled 52 B).
         let twoConsumers = HopperForwardKnobs.consumerWarpgroups == "2"
+        // A narrow window (defaultNarrowWindowKeys): two consumer warpgroups and 64-key steps (below).
+        let narrowWindow = tileD == 128 && problem.mask == .window && problem.windowKeys > 0 && problem.windowKeys <= narrowWindowKeys
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
-                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap))
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap || narrowWindow))
                 && !($0.lateTileAddresses && (problem.varlen || HopperForwardKnobs.lateTileAddresses == "0"))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
@@ -432,6 +446,9 @@ public enum KernelHeuristics {
         if let every = hopperExp2Override(headDim: tileD) { choice.exp2Every = every }
         // Softcap: the 176-key rows spilled with the tanh (NVRTC 13.5); 128-key steps hold it.
         if problem.softcap { choice.blockN = min(choice.blockN, 128) }
+        // A window's row edges are two more registers through the loop: the tile D = 256 rows' 80-key kernels spilled
+        // 4–36 B with them, and so did capped varlen windows at tile D = 128 with 128-key steps (NVRTC 13.5); 64-key steps hold them.
+        if problem.mask == .window && (tileD == 256 || (problem.softcap && problem.varlen) || narrowWindow) { choice.blockN = min(choice.blockN, 64) }
         // FLASH_ATTENTION_HOPPER_OVERLAP=1 / 0 forces the overlapped epilogue on / off.
         switch HopperForwardKnobs.overlap {
         case "1": choice.overlapEpilogue = true
@@ -888,6 +905,15 @@ public enum KernelHeuristics {
         return causal ? causalOnly ?? plain : plain
     }
 
+    /// The widest sliding window (keys a row sees) that takes 64-key steps on the tile D = 128 TMA forward:
+    /// a tile's steps start at its first row's left edge and end at its last row's right edge, so a window far narrower
+    /// than the tile multiplies mostly masked keys (a 128-key window on the 128 × 128 tile: 2–3 steps of 128 keys for
+    /// 128 rows, against 4–5 of 64). `FLASH_ATTENTION_HOPPER_WINDOW_NARROW=<keys>` sets it (0: never), else
+    /// ``defaultNarrowWindowKeys``.
+    static var narrowWindowKeys: Int {
+        HopperForwardKnobs.narrowWindow.flatMap { Int($0) } ?? defaultNarrowWindowKeys
+    }
+
     /// A tuning hook for the TMA kernel's softmax: `FLASH_ATTENTION_HOPPER_EXP2="64:4,128:0"` (or
     /// one number for every head dim) exponentiates every k-th n8 tile of S on the FMA pipe.
     static func hopperExp2Override(headDim: Int) -> Int? {
@@ -1060,4 +1086,6 @@ private enum HopperForwardKnobs {
     static let streamK = FileSystem.environment("FLASH_ATTENTION_HOPPER_STREAMK")
     static let productHeadDim = FileSystem.environment("FLASH_ATTENTION_HOPPER_PRODUCTS")
     static let softcap = FileSystem.environment("FLASH_ATTENTION_HOPPER_SOFTCAP")
+    static let window = FileSystem.environment("FLASH_ATTENTION_HOPPER_WINDOW")
+    static let narrowWindow = FileSystem.environment("FLASH_ATTENTION_HOPPER_WINDOW_NARROW")
 }

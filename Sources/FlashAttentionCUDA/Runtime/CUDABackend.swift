@@ -144,7 +144,7 @@ public final class CUDABackend: AttentionBackend, @unchecked Sendable {
             dropout: (options.dropout?.probability ?? 0) > 0, varlen: layout.varlen != nil,
             writeLSE: arguments.lse != nil, nonPositiveScale: options.scale(headDim: D) <= 0, vectorized: vectorized,
             tensorMapFriendly: vectorized && CUDABackend.isTensorMapFriendly(arguments, layout: layout), seqlenQ: layout.seqlenQ,
-            seqlenK: layout.seqlenK)
+            seqlenK: layout.seqlenK, windowKeys: window.left >= 0 && window.right >= 0 ? min(window.left, 1 << 40) + min(window.right, 1 << 40) + 1 : 0)
     }
 
     private func launch(_ arguments: ForwardArguments, layout: AttentionLayout, on launchStream: CUDAStream? = nil) throws {
