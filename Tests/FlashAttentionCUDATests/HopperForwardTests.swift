@@ -1366,11 +1366,11 @@ struct HopperForwardTests {
         }
         let capped = try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, tensorMapFriendly: true))
         #expect(capped.mainloop == .tmaWarpSpecialized && capped.softcap && !capped.prescaleScores && capped.name.contains("_softcap_"))
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, softcap: true, alibi: true, tensorMapFriendly: true)).mainloop == .wgmma)
-        // Not for: unfriendly strides, dropout, ALiBi, other architectures (sliding windows since session 35: HopperWindowTests).
+        // Not for: unfriendly strides, dropout, other architectures (sliding windows and ALiBi since session 35:
+        // HopperWindowTests, HopperAlibiTests).
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, dropout: true, tensorMapFriendly: true)).mainloop == .mmaSync)
-        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, alibi: true, tensorMapFriendly: true)).mainloop == .wgmma)
+        #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, alibi: true)).mainloop == .wgmma)
         #expect(try pick(AttentionProblem(elementType: .bfloat16, headDim: 128, mask: .window)).mainloop == .wgmma)
         // Tile D = 192 at an unknown length: the TMA kernel padded to 256 (its own rows start at 2k queries; PaddedTileHeadDim).
         let d192 = try pick(AttentionProblem(elementType: .bfloat16, headDim: 192, tensorMapFriendly: true))

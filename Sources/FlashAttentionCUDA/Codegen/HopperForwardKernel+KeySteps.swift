@@ -99,13 +99,41 @@ extension HopperForwardKernel {
         """
     }
 
+    /// ``AttentionKernelDescriptor/alibi``: this tile's head slope in the units of S, `alibi_s` = slope · log2(e) /
+    /// scale_log2 (S · scale_log2 is the softmax's log2-unit score: the bias then carries −slope · |i + Sk − Sq − j| ·
+    /// log2(e), with softcap's cap too, as the generic kernels' prescaled scores do). With the line break before it.
+    var alibiSlopeLine: String {
+        "\n" + String(repeating: " ", count: 12)
+            + "const float alibi_s = ((const float*)p.alibi_slopes)[(i64)batch * p.alibi_batch_stride + (i64)head * p.alibi_head_stride]"
+            + " * 1.4426950408889634f / scale_log2;  // ALiBi slope in the units of S"
+    }
+
+    /// ``AttentionKernelDescriptor/alibi``: S −= alibi_s · |i + diag − j| after the cap, ahead of the mask (the bias of
+    /// keys the mask drops does not matter). Two operations a score: `i + diag − n0 − 2·tig` per row and step, less the
+    /// key's constant offset, then one FMA with its magnitude. Empty without ALiBi.
+    private func alibiTransform(tiles: String) -> String {
+        guard descriptor.alibi else { return "" }
+        return """
+                        // ALiBi: S −= slope · |i + Sk − Sq − j| (in the units of S: alibi_s).
+                        #pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            const float base = (float)(row0 + 8 * r + diag - n0 - tig * 2);
+                            #pragma unroll
+                            for (int nt = 0; nt < \(tiles); ++nt)
+                                #pragma unroll
+                                for (int c = 0; c < 2; ++c) s[nt][2 * r + c] = fmaf(-alibi_s, fabsf(base - (float)(nt * 8 + c)), s[nt][2 * r + c]);
+                        }
+
+        """
+    }
+
     /// The mask at the start of a softmax lambda (`n0` the step's first key): S = −∞ past each row's last
     /// visible key, on a step of `width` keys (`tiles` n8 tiles) that reaches past the keys every row sees.
     /// Shared by ``softmaxLambda(name:tiles:width:)`` and ``splitSoftmaxPair(suffix:tiles:width:first:)``;
     /// every line carries its indentation, no line break at the end.
     private func diagonalMask(tiles: String, width: String) -> String {
-        if window { return softcapTransform(tiles: tiles) + windowMask(tiles: tiles, width: width) }
-        return softcapTransform(tiles: tiles) + """
+        if window { return softcapTransform(tiles: tiles) + alibiTransform(tiles: tiles) + windowMask(tiles: tiles, width: width) }
+        return softcapTransform(tiles: tiles) + alibiTransform(tiles: tiles) + """
                         if (n0 + \(width) > full_hi) {
                             #pragma unroll
                             for (int r = 0; r < 2; ++r) {

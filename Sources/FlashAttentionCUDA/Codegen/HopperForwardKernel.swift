@@ -259,7 +259,7 @@ public struct HopperForwardKernel: Sendable {
                         \(fp ? "mbar_arrive(bar_q_free + 8 * qb);  // (the folded producer's slots: any order)" : "if (DYNAMIC) mbar_arrive(bar_q_free + 8 * qb);")\(sl ? "\n" + String(repeating: " ", count: 16) + foldedHeadCopies(indent: 16) : "")
                         continue;
                     }
-                    const int row0 = m0 + row_in_block;
+                    const int row0 = m0 + row_in_block;\(descriptor.alibi ? alibiSlopeLine : "")
                     // Keys every row of this warpgroup sees: tiles wholly below need no mask.
                     \(window ? windowFullKeys : "const int full_hi = CAUSAL ? imin(seqlen_k, m0 + wg * 64 + diag + 1) : seqlen_k;")
                     auto init_rows = [&]() {

@@ -722,8 +722,8 @@ public struct AttentionKernelDescriptor: Sendable, Hashable, CustomStringConvert
             }
             if blockN % 16 != 0 || blockN < 16 || blockN > 256 { return "blockN must be a multiple of 16 up to 256 (one TMA box), got \(blockN)" }
             if stages < 1 || stages > 4 { return "stages must be in 1...4, got \(stages)" }
-            if alibi || dropout || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
-                return "the TMA warp-specialised loop has no ALiBi, dropout, prescaled scores, scalar loads or mma.sync options"
+            if dropout || prescaleScores || !vectorized || stagedEpilogue || earlyKPrefetch {
+                return "the TMA warp-specialised loop has no dropout, prescaled scores, scalar loads or mma.sync options"
             }
             if sharedMemoryBytes > architecture.maxSharedMemoryPerBlock {
                 return "tiles need \(sharedMemoryBytes) B of shared memory, \(architecture) allows \(architecture.maxSharedMemoryPerBlock)"

@@ -400,7 +400,13 @@ public enum KernelHeuristics {
     /// causal problems the table leaves to wgmma.
     static func hopperDescriptor(tileHeadDim tileD: Int, problem: AttentionProblem, architecture: GPUArchitecture) -> (AttentionKernelDescriptor, String)? {
         guard architecture.computeCapability == 90, tileD % 64 == 0, problem.vectorized, problem.tensorMapFriendly,
-              !problem.dropout, !problem.alibi, !problem.nonPositiveScale,
+              !problem.dropout, !problem.nonPositiveScale,
+              // ALiBi since session 35 (the bias after the cap, ahead of the mask), causal at tile D = 64 / 128: H200,
+              // 1.25–1.33× the wgmma loop there; unmasked it measured 0.89–0.95× (D = 64) and level (D = 128), so those, and
+              // windows (not timed), keep the wgmma loop. FLASH_ATTENTION_HOPPER_ALIBI=0 leaves every ALiBi call to it, =1
+              // takes every mask at tile D = 64 / 128.
+              !(problem.alibi && (HopperForwardKnobs.alibi == "0" || tileD > 128
+                                  || (problem.mask != .causal && HopperForwardKnobs.alibi != "1"))),
               // Sliding windows since session 35 (each tile's steps from its first row's left edge, both edges masked) on
               // the unmasked rows' kernels; FLASH_ATTENTION_HOPPER_WINDOW=0 leaves them to the wgmma loop.
               !(problem.mask == .window && HopperForwardKnobs.window == "0"),
@@ -432,7 +438,8 @@ public enum KernelHeuristics {
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
-                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap || narrowWindow))
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap || narrowWindow
+                                                     || problem.alibi))
                 && !($0.lateTileAddresses && (problem.varlen || HopperForwardKnobs.lateTileAddresses == "0"))
                 && ($0.checkedOnGPU || switchValue == "1")
         }) else { return nil }
@@ -449,6 +456,11 @@ public enum KernelHeuristics {
         // A window's row edges are two more registers through the loop: the tile D = 256 rows' 80-key kernels spilled
         // 4–36 B with them, and so did capped varlen windows at tile D = 128 with 128-key steps (NVRTC 13.5); 64-key steps hold them.
         if problem.mask == .window && (tileD == 256 || (problem.softcap && problem.varlen) || narrowWindow) { choice.blockN = min(choice.blockN, 64) }
+        // ALiBi: the bias keeps the row, the diagonal and the slope through the loop (NVRTC 13.5): the 176- / 192-key rows
+        // and three consumer warpgroups (above) spilled 50–450 B with it, tile D = 128's 128-key kernels 4–60 B; 128-key
+        // steps at tile D = 64 and 64 at 128 hold it (tile D = 192 / 256, which spilled 16–120 B even at 64, keep the
+        // wgmma loop: hopperDescriptor's guard).
+        if problem.alibi { choice.blockN = min(choice.blockN, tileD == 64 ? 128 : 64) }
         // FLASH_ATTENTION_HOPPER_OVERLAP=1 / 0 forces the overlapped epilogue on / off.
         switch HopperForwardKnobs.overlap {
         case "1": choice.overlapEpilogue = true
@@ -476,7 +488,7 @@ public enum KernelHeuristics {
         var d = AttentionKernelDescriptor(
             architecture: architecture, elementType: problem.elementType, outputType: problem.outputType,
             headDim: tileD, blockM: 64 * choice.consumerWarpgroups, blockN: choice.blockN, warps: 4 + 4 * choice.consumerWarpgroups,
-            minBlocksPerMultiprocessor: 1, mask: problem.mask, softcap: problem.softcap,
+            minBlocksPerMultiprocessor: 1, mask: problem.mask, softcap: problem.softcap, alibi: problem.alibi,
             varlen: problem.varlen, writeLSE: problem.writeLSE, prescaleScores: false, vectorized: true,
             mainloop: .tmaWarpSpecialized, stages: choice.stages, persistent: choice.persistent,
             dynamicScheduler: choice.persistent && choice.dynamicScheduler, qStages: choice.persistent ? choice.qStages : 1,
@@ -1088,4 +1100,5 @@ private enum HopperForwardKnobs {
     static let softcap = FileSystem.environment("FLASH_ATTENTION_HOPPER_SOFTCAP")
     static let window = FileSystem.environment("FLASH_ATTENTION_HOPPER_WINDOW")
     static let narrowWindow = FileSystem.environment("FLASH_ATTENTION_HOPPER_WINDOW_NARROW")
+    static let alibi = FileSystem.environment("FLASH_ATTENTION_HOPPER_ALIBI")
 }
