@@ -9,14 +9,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// `flash-attn compile`: builds every variant of the CUDA heuristics table with NVRTC.
+/// `flash-attn compile`: builds every variant of the CUDA heuristics table with NVRTC, or with `--routes` every kernel
+/// calls of common shapes route to (``KernelRoutes``: the forward and the backward, windows, softcap, padded head dims).
 ///
 /// Needs NVRTC but no GPU. It pre-warms the disk cache for a deployment and prints what the
 /// compiler decided per variant: registers, spills, shared memory, compile time.
 public struct CompileCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compile",
-        abstract: "Compile every CUDA kernel variant in the heuristics table (no GPU needed).")
+        abstract: "Compile every CUDA kernel variant in the heuristics table, or (--routes) every kernel common calls run (no GPU needed).")
 
     @Option(help: "Target architecture (sm_80, sm_86, sm_89, sm_90a). Default: the GPU's, else sm_90a.")
     var arch: String?
@@ -30,10 +31,16 @@ public struct CompileCommand: ParsableCommand {
     @Option(help: "Only variants whose name contains this text.")
     var filter: String?
 
+    @Flag(help: "Compile every kernel calls of common shapes route to — forward and backward, head dims 32…256, unmasked, causal, sliding windows and softcap, 128…32k tokens — instead of the table's rows (pre-warms a deployment's first calls).")
+    var routes = false
+
     @Option(help: ArgumentHelp(
         "Compile one custom variant instead of the table: comma-separated key=value with keys d, m, n, w, b, dtype, out, mask, and flags softcap, alibi, dropout, varlen, nolse, prescale, scalar.",
         visibility: .hidden))
     var custom: String?
+
+    @Flag(help: "Print the variants' names and count, compile nothing.")
+    var list = false
 
     @Flag(help: ArgumentHelp("Print the generated source of each variant.", visibility: .hidden))
     var printSource = false
@@ -82,17 +89,21 @@ public struct CompileCommand: ParsableCommand {
         } catch {
             throw FlashAttentionError.deviceUnavailable("\(error)")
         }
-        let all = try custom.map { [try Self.parseCustom($0, architecture: architecture)] }
-            ?? KernelHeuristics.tableVariants(for: architecture)
+        let all = try compileJobs(architecture: architecture)
         let variants = filter.map { text in all.filter { $0.name.contains(text) } } ?? all
-        let workers = max(1, min(jobs, variants.count))
+        if list {
+            for job in variants { print(job.name) }
+            print("\(variants.count) variants")
+            return
+        }
+        let workers = max(1, min(self.jobs, variants.count))
         let cache = noCache ? nil : KernelDiskCache.standard
-        let results = Mutex<[Int: Result<CompiledKernel, any Error>]>([:])
+        let results = Mutex<[Int: Result<CompileOutcome, any Error>]>([:])
         let total = monotonicClock()
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < variants.count {
-                let result = Result { try KernelCompiler.compile(variants[index], cache: cache) }
+                let result = Result { try variants[index].compile(cache) }
                 results.withLock { $0[index] = result }
                 index += workers
             }
@@ -101,7 +112,7 @@ public struct CompileCommand: ParsableCommand {
         var failures = 0
         print(pad("variant", 76) + pad("regs", 6) + pad("spill st/ld", 13) + pad("stack", 7) + pad("smem", 8) + "time")
         let collected = results.withLock { $0 }
-        for (index, descriptor) in variants.enumerated() {
+        for (index, job) in variants.enumerated() {
             switch collected[index] {
             case .success(let compiled):
                 if printSource { print(compiled.source) }
@@ -109,16 +120,16 @@ public struct CompileCommand: ParsableCommand {
                 let time = compiled.fromDiskCache
                     ? String(format1(compiled.loadSeconds * 1000)) + " ms (cache)"
                     : String(format1(compiled.compileSeconds * 1000)) + " ms"
-                print(pad(descriptor.name, 76) + pad(r.map { "\($0.registers)" } ?? "?", 6)
+                print(pad(job.name, 76) + pad(r.map { "\($0.registers)" } ?? "?", 6)
                       + pad(r.map { "\($0.spillStoreBytes)/\($0.spillLoadBytes)" } ?? "?", 13)
-                      + pad(r.map { "\($0.stackFrameBytes)" } ?? "?", 7) + pad("\(descriptor.sharedMemoryBytes)", 8) + time)
+                      + pad(r.map { "\($0.stackFrameBytes)" } ?? "?", 7) + pad("\(job.sharedMemoryBytes)", 8) + time)
                 if r?.spills == true { failures += 1 }
             case .failure(let error):
                 failures += 1
                 // The first compiler error is enough to act on; the rest is in the log.
                 let text = "\(error)"
                 let firstError = text.split(separator: "\n").first { $0.contains("error") && $0.contains(".cu(") }
-                print(pad(descriptor.name, 76) + "FAILED: " + (firstError.map(String.init) ?? String(text.prefix(300))))
+                print(pad(job.name, 76) + "FAILED: " + (firstError.map(String.init) ?? String(text.prefix(300))))
             case nil:
                 failures += 1
             }
@@ -128,7 +139,52 @@ public struct CompileCommand: ParsableCommand {
     }
 }
 
+/// What compiling one variant gave, for any kernel family.
+struct CompileOutcome: Sendable {
+    var source: String
+    var report: ResourceReport?
+    var compileSeconds: Double
+    var loadSeconds: Double
+    var fromDiskCache: Bool
+}
+
+/// One variant to compile: its name, shared memory and how to build it (through the disk cache, or not).
+struct CompileJob: Sendable {
+    var name: String
+    var sharedMemoryBytes: Int
+    var compile: @Sendable (KernelDiskCache?) throws -> CompileOutcome
+
+    init(_ d: AttentionKernelDescriptor) {
+        (name, sharedMemoryBytes) = (d.name, d.sharedMemoryBytes)
+        compile = { cache in
+            let c = try KernelCompiler.compile(d, cache: cache)
+            return CompileOutcome(source: c.source, report: c.report, compileSeconds: c.compileSeconds, loadSeconds: c.loadSeconds,
+                                  fromDiskCache: c.fromDiskCache)
+        }
+    }
+
+    init<D: GeneratedKernelDescriptor>(generated d: D) {
+        (name, sharedMemoryBytes) = (d.name, d.sharedMemoryBytes)
+        compile = { cache in
+            let c = try GeneratedKernelCompiler.compile(d, cache: cache)
+            return CompileOutcome(source: c.source, report: c.report, compileSeconds: c.compileSeconds, loadSeconds: 0,
+                                  fromDiskCache: c.fromDiskCache)
+        }
+    }
+}
+
 extension CompileCommand {
+    /// The variants to build: one custom variant, the routes of common shapes (`--routes`: forward, then the backward's
+    /// generic and sm_90a kernels, for the GPU's L2 when one is present), or the forward table's rows.
+    func compileJobs(architecture: GPUArchitecture) throws -> [CompileJob] {
+        if let custom { return [CompileJob(try Self.parseCustom(custom, architecture: architecture))] }
+        guard routes else { return KernelHeuristics.tableVariants(for: architecture).map(CompileJob.init) }
+        let l2 = (try? CUDADevice(ordinal: 0))?.l2CacheBytes ?? 0
+        let backward = KernelRoutes.backward(architecture: architecture, l2CacheBytes: l2)
+        return KernelRoutes.forward(architecture: architecture).map(CompileJob.init)
+            + backward.generic.map { CompileJob(generated: $0) } + backward.hopper.map { CompileJob(generated: $0) }
+    }
+
     /// Oracle cases pinned to given head dims (the random sweep draws D from a fixed list that
     /// misses some kernel variants, e.g. tile D = 128 or 192 on the wgmma path).
     func runCheck(_ dims: String) throws {
