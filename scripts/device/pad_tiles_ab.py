@@ -19,7 +19,7 @@ def summarize(path):
         f = line.split()
         if len(f) >= 5 and f[3] == "ms":
             ms[f[1]][f[0]].append(float(f[2])); tf[f[1]][f[0]].append(float(f[4]))
-    order = ["off", "on", "nocap", "g", "cudnn", "flash"]
+    order = ["off", "on", "nocap", "plain", "g", "wide", "narrow", "cudnn", "flash", "flex"]
     labels = sorted({l for d in ms.values() for l in d}, key=lambda l: (order.index(l) if l in order else 9, l))
     others = [l for l in labels if l != "on"]
     print(f"--- {path}: median TFLOP/s per form; then on against each other form as a speed ratio (> 1: on is faster)")
@@ -98,8 +98,30 @@ SIXTH = grid("bwd", (160, 192, 224))
 # The seventh (--set 7): softcap 30 on the TMA forward (FLASH_ATTENTION_HOPPER_SOFTCAP=0 as `off`: the generic wgmma loop);
 # `--nocap` runs the same problems without it (the TMA kernel's plain speed, as label `nocap`).
 SEVENTH = grid("fwd", (64, 128, 256), heads=lambda d: 2048 // d, softcap=30.0, tag="softcap_")
+# The eighth (--set 8, session 35): sliding windows on the TMA forward (FLASH_ATTENTION_HOPPER_WINDOW=0 as `off`: the generic
+# wgmma loop); `flex` times PyTorch's FlexAttention with the same window as a block mask (compiled once a problem).
+# Mistral-style causal 4k windows at D = 128, gpt-oss-style 128-key windows at D = 64, Gemma-3-style 1k at D = 256,
+# Gemma-2-style 4k with softcap 50, two-sided 256-key local attention; 16k tokens a batch, 2048 / D heads.
+def windows(d, window, lengths, softcap=0.0, tag="w"):
+    return {f"fwd_d{d}_{tag}_{n // 1024}k": ("fwd", max(1, 16384 // n), 2048 // d, n, d, window[1] == 0, window, softcap, False, 0.0,
+                                             "dense") for n in lengths}
+
+
+EIGHTH = (windows(128, (4095, 0), (8192, 16384, 32768), tag="causal_w4k") | windows(64, (127, 0), (4096, 16384), tag="causal_w128")
+          | windows(256, (1023, 0), (4096, 16384, 32768), tag="causal_w1k")
+          | windows(128, (4095, 0), (16384,), softcap=50.0, tag="causal_w4k_softcap")
+          | windows(128, (256, 256), (16384,), tag="local_w256") | windows(64, (1023, 0), (16384,), tag="causal_w1k")
+          | windows(128, (511, 0), (16384,), tag="causal_w512") | windows(64, (511, 0), (16384,), tag="causal_w512")
+          | windows(128, (127, 0), (16384,), tag="causal_w128") | windows(128, (1023, 0), (16384,), tag="causal_w1k")
+          | windows(128, (2047, 0), (16384,), tag="causal_w2k") | windows(64, (255, 0), (16384,), tag="causal_w256"))
+# The ninth (--set 9, session 35): ALiBi on the TMA forward (FLASH_ATTENTION_HOPPER_ALIBI=0 as `off`); `--noalibi` runs the
+# same problems without it (label `plain`: the kernel's speed without the bias).
+NINTH = {f"fwd_d{d}_{'causal_' if c else ''}alibi_{n // 1024}k": ("fwd", 16384 // n, 2048 // d, n, d, c, (-1, -1), 0.0, True, 0.0,
+                                                                  "dense")
+         for d in (64, 128, 256) for c in (False, True) for n in (1024, 4096, 16384)}
 if "--set" in sys.argv:
-    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH, "7": SEVENTH}[sys.argv[sys.argv.index("--set") + 1]]
+    PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH, "7": SEVENTH,
+                "8": EIGHTH, "9": NINTH}[sys.argv[sys.argv.index("--set") + 1]]
 
 
 def timed(run):
@@ -118,6 +140,8 @@ for name, (kind, b, h, n, d, causal, window, softcap, alibi, p, layout) in PROBL
         continue
     if "--nocap" in sys.argv:
         softcap = 0.0
+    if "--noalibi" in sys.argv:
+        alibi = False
     if label in ("cudnn", "flash") and (softcap or window[0] >= 0 or alibi or p > 0 or layout != "dense"):
         continue
     q, k, v, do = (torch.randn(b, n, h, d, device="cuda", dtype=torch.bfloat16) for _ in range(4))
@@ -130,13 +154,33 @@ for name, (kind, b, h, n, d, causal, window, softcap, alibi, p, layout) in PROBL
         cu = torch.tensor([0] + list(torch.tensor(lengths).cumsum(0)), dtype=torch.int32)
         q, k, v, do = (x.reshape(b * n, h, d) for x in (q, k, v, do))
         varlen = (cu, cu, max(lengths), max(lengths))
-    if window[0] >= 0:
-        pairs = sum(min(window[0], i) + 1 for i in range(n))
+    if window[0] >= 0 or window[1] >= 0:  # visible (query, key) pairs of the window, exactly (square problems)
+        left, right = window[0] if window[0] >= 0 else n, (0 if causal else window[1] if window[1] >= 0 else n)
+        pairs = sum(min(i + right, n - 1) - max(i - left, 0) + 1 for i in range(n))
     else:
         pairs = n * n / 2 if causal else n * n
     flops = (2.5 if kind == "bwd" else 1.0) * 4 * b * h * pairs * d
     try:
-        if label in ("cudnn", "flash"):
+        if label == "flex":
+            from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+            left, right = window
+            right = 0 if causal else right
+
+            def visible(b_, h_, qi, ki):
+                return ((ki >= qi - left) if left >= 0 else (ki >= 0)) & ((ki <= qi + right) if right >= 0 else (ki >= 0))
+            mask = create_block_mask(visible, None, None, n, n, device="cuda")
+            flex = torch.compile(flex_attention)
+            qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
+            cap = softcap
+
+            def score(s_, b_, h_, qi, ki):
+                return cap * torch.tanh(s_ / cap)
+
+            def run():
+                return flex(qt, kt, vt, block_mask=mask, scale=scale, score_mod=score if cap else None)
+            ms = timed(run)
+            norm = run().float().norm().item()
+        elif label in ("cudnn", "flash"):
             from torch.nn.attention import SDPBackend, sdpa_kernel
             qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
             backend = SDPBackend.CUDNN_ATTENTION if label == "cudnn" else SDPBackend.FLASH_ATTENTION
