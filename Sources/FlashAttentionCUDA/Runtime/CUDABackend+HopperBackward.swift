@@ -108,17 +108,13 @@ extension CUDABackend {
     func hopperBackwardPlan(_ arguments: BackwardArguments, layout: AttentionLayout, problem: BackwardProblem) -> [HopperBackwardDescriptor]? {
         guard architecture.computeCapability == 90, CUDATensorMap.isSupported else { return nil }
         let knobs = HopperBackwardSettings.environment
-        let setting = knobs.enabled
-        if setting == "0" { return nil }
         let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
-        if wide && knobs.wide == "0" { return nil }
         // `FLASH_ATTENTION_HOPPER_BWD_FASTPASS=1|0`: the preprocess and dQ conversion in their fast forms
         // (O's and dQ's rows 16-byte aligned), unset ``HopperBackwardDescriptor/defaultFastPasses(_:)``;
         // with them the kernel also runs from 512 keys (``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``).
         let fastWanted = HopperBackwardSettings.flag(knobs.fastPasses, or: HopperBackwardDescriptor.defaultFastPasses(problem))
         let fastPasses = fastWanted && Self.fastPassesFit(arguments, layout: layout)
-        if setting != "1" && !(wide && knobs.wide == "1") && !HopperBackwardDescriptor.defaultOn(problem)
-            && !(fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem)) { return nil }
+        guard Self.hopperBackwardTakes(problem, settings: knobs, fastPasses: fastPasses) else { return nil }
         // The dQ conversion's grid puts heads on y and batches on z (at most 65535 each).
         guard layout.varlen == nil, layout.batch <= 65535, layout.heads <= 65535, layout.seqlenQ > 0, layout.seqlenK > 0,
               (layout.seqlenK + 63) / 64 <= 65535, layout.kvHeads > 0,
@@ -131,6 +127,19 @@ extension CUDABackend {
         return HopperBackwardDescriptor.resolvedPlan(for: problem, settings: knobs, fastPasses: fastPasses,
                                                      l2CacheBytes: context.device.l2CacheBytes,
                                                      persistentTilesFit: fits, linearGridFits: fits)
+    }
+
+    /// Whether the warp-specialised backward takes `problem` by the knobs and the defaults (before the layout's limits):
+    /// `FLASH_ATTENTION_HOPPER_BWD=0` / `FLASH_ATTENTION_HOPPER_BWD256=0` never, `=1` always, else where
+    /// ``HopperBackwardDescriptor/defaultOn(_:)`` says, or with the fast passes
+    /// ``HopperBackwardDescriptor/defaultOnWithFastPasses(_:)``. Shared with ``KernelRoutes``, so the pre-warm lists what
+    /// calls launch.
+    static func hopperBackwardTakes(_ problem: BackwardProblem, settings knobs: HopperBackwardSettings, fastPasses: Bool) -> Bool {
+        if knobs.enabled == "0" { return false }
+        let wide = HopperBackwardDescriptor.tileHeadDim(problem.headDim) == 256
+        if wide && knobs.wide == "0" { return false }
+        return knobs.enabled == "1" || (wide && knobs.wide == "1") || HopperBackwardDescriptor.defaultOn(problem)
+            || (fastPasses && HopperBackwardDescriptor.defaultOnWithFastPasses(problem))
     }
 
     /// Whether TMA maps can describe q, k, v and dO: unit head-dim stride, 16-byte-aligned

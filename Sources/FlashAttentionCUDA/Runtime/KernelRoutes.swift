@@ -69,10 +69,10 @@ public enum KernelRoutes {
         var generic: [BackwardKernelDescriptor] = [], hopper: [HopperBackwardDescriptor] = []
         var names = Set<String>()
         for p in backwardProblems() {
-            if architecture.computeCapability == 90 && settings.enabled != "0" {
+            if architecture.computeCapability == 90 {
                 let fast = HopperBackwardSettings.flag(settings.fastPasses, or: H.defaultFastPasses(p))
-                let on = settings.enabled == "1" || H.defaultOn(p) || (fast && H.defaultOnWithFastPasses(p))
-                if on, let plan = H.resolvedPlan(for: p, settings: settings, fastPasses: fast, l2CacheBytes: l2) {
+                if CUDABackend.hopperBackwardTakes(p, settings: settings, fastPasses: fast),
+                   let plan = H.resolvedPlan(for: p, settings: settings, fastPasses: fast, l2CacheBytes: l2) {
                     hopper += plan.filter { names.insert($0.name).inserted }
                     continue
                 }
