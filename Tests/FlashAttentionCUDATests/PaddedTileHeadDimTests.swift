@@ -30,10 +30,13 @@ struct PaddedTileHeadDimTests {
                 }
             }
         }
-        // Options the TMA kernel lacks (ALiBi, windows): the generic wgmma loop at the next multiple of 64, except at tile 32.
+        // Problems the TMA kernel leaves to the wgmma loop (unmasked ALiBi; ALiBi above tile D = 128): the generic wgmma loop
+        // at the next multiple of 64, except at tile 32. Causal ALiBi at tile D = 128 runs the TMA kernel (session 35).
         for (d, tile) in [(96, 128), (160, 192), (224, 256)] {
-            let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .causal, alibi: true, tensorMapFriendly: true))
+            let k = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .none, alibi: true, tensorMapFriendly: true))
             #expect(k.mainloop == .wgmma && k.headDim == tile, "D = \(d): \(k.name)")
+            let causal = try forward(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .causal, alibi: true, tensorMapFriendly: true))
+            #expect(causal.mainloop == (tile == 128 ? .tmaWarpSpecialized : .wgmma) && causal.headDim == tile, "D = \(d): \(causal.name)")
         }
         let small = try forward(AttentionProblem(elementType: .bfloat16, headDim: 32, alibi: true, tensorMapFriendly: true))
         #expect(small.mainloop == .mmaSync && small.headDim == 32)
