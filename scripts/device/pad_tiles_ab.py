@@ -102,9 +102,9 @@ SEVENTH = grid("fwd", (64, 128, 256), heads=lambda d: 2048 // d, softcap=30.0, t
 # wgmma loop); `flex` times PyTorch's FlexAttention with the same window as a block mask (compiled once a problem).
 # Mistral-style causal 4k windows at D = 128, gpt-oss-style 128-key windows at D = 64, Gemma-3-style 1k at D = 256,
 # Gemma-2-style 4k with softcap 50, two-sided 256-key local attention; 16k tokens a batch, 2048 / D heads.
-def windows(d, window, lengths, softcap=0.0, tag="w"):
-    return {f"fwd_d{d}_{tag}_{n // 1024}k": ("fwd", max(1, 16384 // n), 2048 // d, n, d, window[1] == 0, window, softcap, False, 0.0,
-                                             "dense") for n in lengths}
+def windows(d, window, lengths, softcap=0.0, tag="w", kind="fwd"):
+    return {f"{kind}_d{d}_{tag}_{n // 1024}k": (kind, max(1, 16384 // n), 2048 // d, n, d, window[1] == 0, window, softcap, False,
+                                                0.0, "dense") for n in lengths}
 
 
 EIGHTH = (windows(128, (4095, 0), (8192, 16384, 32768), tag="causal_w4k") | windows(64, (127, 0), (4096, 16384), tag="causal_w128")
@@ -119,9 +119,16 @@ EIGHTH = (windows(128, (4095, 0), (8192, 16384, 32768), tag="causal_w4k") | wind
 NINTH = {f"fwd_d{d}_{'causal_' if c else ''}alibi_{n // 1024}k": ("fwd", 16384 // n, 2048 // d, n, d, c, (-1, -1), 0.0, True, 0.0,
                                                                   "dense")
          for d in (64, 128, 256) for c in (False, True) for n in (1024, 4096, 16384)}
+# The tenth (--set 10, session 35): the backward of windowed problems (the generic backward) beside the same shapes' causal
+# backward (the warp-specialised one): what windowed training leaves on the table.
+TENTH = {}
+for d, w in ((128, 4095), (128, 1023), (256, 1023), (64, 1023), (64, 127)):
+    TENTH |= windows(d, (w, 0), (16384,), tag=f"causal_w{w + 1}", kind="bwd")
+for d in (64, 128, 256):
+    TENTH |= windows(d, (-1, 0), (16384,), tag="causal", kind="bwd")
 if "--set" in sys.argv:
     PROBLEMS = {"1": PROBLEMS, "2": SECOND, "3": THIRD, "4": FOURTH, "5": FIFTH, "6": SIXTH, "7": SEVENTH,
-                "8": EIGHTH, "9": NINTH}[sys.argv[sys.argv.index("--set") + 1]]
+                "8": EIGHTH, "9": NINTH, "10": TENTH}[sys.argv[sys.argv.index("--set") + 1]]
 
 
 def timed(run):
