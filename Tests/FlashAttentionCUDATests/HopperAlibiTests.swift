@@ -7,29 +7,24 @@ import Testing
 /// and float32 output, varlen, softcap beside it at tile D = 128, short and long lengths: the kernels they route to, one
 /// each (the TMA forward takes the causal ones at tile D = 64 / 128 since session 35).
 func hopperAlibiRoutes() -> [AttentionKernelDescriptor] {
-    var seen = Set<String>(), kernels: [AttentionKernelDescriptor] = []
+    var problems: [AttentionProblem] = []
     for d in [32, 64, 96, 128, 160, 192, 256] {
         for n in [0, 512, 1024, 2048, 4096, 16384] {
             for (mask, keys) in [(KernelMask.none, 0), (.causal, 0), (.window, 0), (.window, 512)] {
-                var problems = [AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, alibi: true, tensorMapFriendly: true,
-                                                 seqlenQ: n, seqlenK: n, windowKeys: keys),
-                                AttentionProblem(elementType: .float16, outputType: .float32, headDim: d, mask: mask, alibi: true,
-                                                 tensorMapFriendly: true, seqlenQ: n, seqlenK: n, windowKeys: keys),
-                                AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, alibi: true, varlen: true,
-                                                 tensorMapFriendly: true, seqlenQ: n, seqlenK: n, windowKeys: keys)]
+                problems += [AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, alibi: true, tensorMapFriendly: true,
+                                              seqlenQ: n, seqlenK: n, windowKeys: keys),
+                             AttentionProblem(elementType: .float16, outputType: .float32, headDim: d, mask: mask, alibi: true,
+                                              tensorMapFriendly: true, seqlenQ: n, seqlenK: n, windowKeys: keys),
+                             AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, alibi: true, varlen: true,
+                                              tensorMapFriendly: true, seqlenQ: n, seqlenK: n, windowKeys: keys)]
                 if d == 128 {
                     problems.append(AttentionProblem(elementType: .bfloat16, headDim: d, mask: mask, softcap: true, alibi: true,
                                                      tensorMapFriendly: true, seqlenQ: n, seqlenK: n, windowKeys: keys))
                 }
-                for p in problems {
-                    guard let k = try? KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor,
-                          seen.insert(k.name).inserted else { continue }
-                    kernels.append(k)
-                }
             }
         }
     }
-    return kernels
+    return routedKernels(problems)
 }
 
 /// ALiBi on the TMA warp-specialised forward: S −= slope · |i + Sk − Sq − j| in the units of S, after the cap, ahead of

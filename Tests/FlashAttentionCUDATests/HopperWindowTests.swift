@@ -7,15 +7,15 @@ import Testing
 /// too), both 16-bit types, float32 output, varlen, softcap at tile D = 128, short and long lengths (the unmasked rows'
 /// forms: two and three consumer warpgroups, two blocks per SM, the speculative maximum, the lean step order).
 func hopperWindowRoutes() -> [AttentionKernelDescriptor] {
-    var seen = Set<String>(), kernels: [AttentionKernelDescriptor] = []
+    var problems: [AttentionProblem] = []
     for d in [32, 64, 96, 128, 160, 192, 256] {
         for n in [0, 512, 1024, 2048, 4096, 16384] {
-            var problems = [AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, tensorMapFriendly: true, seqlenQ: n, seqlenK: n),
-                            AttentionProblem(elementType: .float16, outputType: .float32, headDim: d, mask: .window, tensorMapFriendly: true,
-                                             seqlenQ: n, seqlenK: n),
-                            AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, varlen: true, tensorMapFriendly: true,
-                                             seqlenQ: n, seqlenK: n)]
-            // Narrow windows (KernelHeuristics.narrowWindowKeys): two consumer warpgroups, 64-key steps.
+            problems += [AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, tensorMapFriendly: true, seqlenQ: n, seqlenK: n),
+                         AttentionProblem(elementType: .float16, outputType: .float32, headDim: d, mask: .window, tensorMapFriendly: true,
+                                          seqlenQ: n, seqlenK: n),
+                         AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, varlen: true, tensorMapFriendly: true,
+                                          seqlenQ: n, seqlenK: n)]
+            // Narrow windows (KernelHeuristics.narrowWindowKeys): 64-key steps at tile D = 128.
             // (At most 256 keys at tile D = 64 stay on the wgmma loop: windowProblemsTakeTheTMAKernel checks that apart.)
             for keys in d <= 64 ? [257, 1024] : [128, 257, 1024] {
                 problems.append(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, tensorMapFriendly: true,
@@ -25,14 +25,9 @@ func hopperWindowRoutes() -> [AttentionKernelDescriptor] {
                 problems.append(AttentionProblem(elementType: .bfloat16, headDim: d, mask: .window, softcap: true, tensorMapFriendly: true,
                                                  seqlenQ: n, seqlenK: n))
             }
-            for p in problems {
-                guard let k = try? KernelHeuristics.descriptor(for: p, architecture: .sm90a).descriptor,
-                      seen.insert(k.name).inserted else { continue }
-                kernels.append(k)
-            }
         }
     }
-    return kernels
+    return routedKernels(problems)
 }
 
 /// Sliding windows on the TMA warp-specialised forward: each tile walks only the key steps its rows see (from its first
