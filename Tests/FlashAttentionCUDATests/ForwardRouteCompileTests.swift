@@ -47,13 +47,6 @@ func forwardGridRoutes(_ architecture: GPUArchitecture) -> [AttentionKernelDescr
     return kernels
 }
 
-/// The kernels `problems` route to on `architecture`, each once, in the problems' order.
-func routedKernels(_ problems: [AttentionProblem], _ architecture: GPUArchitecture = .sm90a) -> [AttentionKernelDescriptor] {
-    var seen = Set<String>()
-    return problems.compactMap { try? KernelHeuristics.descriptor(for: $0, architecture: architecture).descriptor }
-        .filter { seen.insert($0.name).inserted }
-}
-
 /// The grid's routed kernels on sm_90a, sm_80 and sm_86 that no other list compiles.
 let forwardGridRoutedVariants: [AttentionKernelDescriptor] = {
     var names = Set(compileCases.map(\.descriptor.name) + hopperVariants.map(\.name) + HopperSpeculativeMaxTests.cases.map(\.name))

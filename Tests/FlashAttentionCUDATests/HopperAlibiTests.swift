@@ -24,7 +24,7 @@ func hopperAlibiRoutes() -> [AttentionKernelDescriptor] {
             }
         }
     }
-    return routedKernels(problems)
+    return KernelRoutes.forward(problems, architecture: .sm90a)
 }
 
 /// ALiBi on the TMA warp-specialised forward: S −= slope · |i + Sk − Sq − j| in the units of S, after the cap, ahead of

@@ -27,7 +27,7 @@ func hopperWindowRoutes() -> [AttentionKernelDescriptor] {
             }
         }
     }
-    return routedKernels(problems)
+    return KernelRoutes.forward(problems, architecture: .sm90a)
 }
 
 /// Sliding windows on the TMA warp-specialised forward: each tile walks only the key steps its rows see (from its first

@@ -149,6 +149,16 @@ extension HopperForwardKernel {
         """
     }
 
+    /// ``KernelMask/window``: this thread's rows' edges in the tile's key frame, kept instead of the warpgroup's full-key
+    /// range (`full_hi`): row +0 sees keys [w_row_lo, min(seqlen_k, w_row_hi)), row +8 the same eight keys on (an
+    /// unbounded edge is ±2^30). Two registers through the loop (the tile D = 256 and varlen kernels spilled 8–36 B
+    /// with the warpgroup's range, both extents and `diag` live). The first line carries no indentation, the second 12
+    /// spaces.
+    var windowFullKeys: String {
+        "const int w_row_hi = p.window_right < 0 ? 0x40000000 : row0 + diag + p.window_right + 1;\n"
+            + String(repeating: " ", count: 12) + "const int w_row_lo = p.window_left < 0 ? -0x40000000 : row0 + diag - p.window_left;"
+    }
+
     /// ``KernelMask/window``: ``diagonalMask(tiles:width:)`` with both edges of each row's keys (``windowFullKeys``), on
     /// a step that reaches past the keys every row of this warp sees (its first row's right edge, `group` rows above this
     /// thread's) or starts before its last row's left edge (15 − `group` rows below): the test is warp-uniform.

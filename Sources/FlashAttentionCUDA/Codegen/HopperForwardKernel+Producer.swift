@@ -194,16 +194,6 @@ extension HopperForwardKernel {
     /// ``KernelMask/window``: a sliding window's run-time edges (`p.window_left`, `p.window_right`, −1 unbounded).
     var window: Bool { descriptor.mask == .window }
 
-    /// ``KernelMask/window``: this thread's rows' edges in the tile's key frame, kept instead of the warpgroup's full-key
-    /// range (`full_hi`): row +0 sees keys [w_row_lo, min(seqlen_k, w_row_hi)), row +8 the same eight keys on (an
-    /// unbounded edge is ±2^30). Two registers through the loop (the tile D = 256 and varlen kernels spilled 8–36 B
-    /// with the warpgroup's range, both extents and `diag` live). The first line carries no indentation, the second 12
-    /// spaces.
-    var windowFullKeys: String {
-        "const int w_row_hi = p.window_right < 0 ? 0x40000000 : row0 + diag + p.window_right + 1;\n"
-            + String(repeating: " ", count: 12) + "const int w_row_lo = p.window_left < 0 ? -0x40000000 : row0 + diag - p.window_left;"
-    }
-
     /// A sliding window's key steps (``KernelMask/window``): keys [w_lo, w_hi) are seen by some row of the block (the
     /// first row's left edge, the last row's right edge). The tile starts at w_lo's step, and `k_start`, `seqlen_k` and
     /// `diag` move by that step's first key, so the copies, the masks and the step offsets below read keys in that frame

@@ -393,8 +393,8 @@ public enum KernelHeuristics {
 
     /// The TMA warp-specialised kernel (``KernelMainloop/tmaWarpSpecialized``) for a problem it
     /// runs and where it measured faster (``hopperTable``): sm_90a, tile head dim 64, 128, 192 or 256, no
-    /// ALiBi or dropout, softcap only at tile D = 128, a sliding window on the unmasked rows' kernels (the
-    /// steps a tile's rows see, both edges masked), a positive scale, tensors a TMA map can describe
+    /// dropout, softcap only at tile D = 128, ALiBi only causal at tile D = 64 / 128, a sliding window on the
+    /// unmasked rows' kernels (the steps a tile's rows see, both edges masked), a positive scale, tensors a TMA map can describe
     /// (columns past D arrive as zeros). `FLASH_ATTENTION_HOPPER=0` turns it off,
     /// `FLASH_ATTENTION_HOPPER=1` also takes the rows not yet checked on a GPU and the short
     /// causal problems the table leaves to wgmma.
@@ -432,13 +432,13 @@ public enum KernelHeuristics {
         // them); so do float32 outputs and varlen problems, whose three-warpgroup kernels no oracle
         // case has run on a GPU, and softcap (160 registers a consumer: the tanh spilled 52 B).
         let twoConsumers = HopperForwardKnobs.consumerWarpgroups == "2"
-        // A narrow window (defaultNarrowWindowKeys): two consumer warpgroups and 64-key steps (below).
+        // A narrow window at tile D = 128 (narrowWindowKeys): 64-key steps (below).
         let narrowWindow = tileD == 128 && problem.mask == .window && problem.windowKeys > 0 && problem.windowKeys <= narrowWindowKeys
         // A row not yet checked on a GPU is skipped (the next row applies) unless FLASH_ATTENTION_HOPPER=1.
         guard var choice = hopperTable.first(where: {
             $0.headDim == tileD && $0.causal == causal && ($0.minSeqlenQ == 0 || problem.seqlenQ >= $0.minSeqlenQ) && !(oneQ && $0.qStages == 2)
                 && !($0.tmaStoreO && (store == "0" || problem.outputType != problem.elementType))
-                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap || narrowWindow
+                && !($0.consumerWarpgroups == 3 && (twoConsumers || problem.outputType == .float32 || problem.varlen || problem.softcap
                                                      || problem.alibi))
                 && !($0.lateTileAddresses && (problem.varlen || HopperForwardKnobs.lateTileAddresses == "0"))
                 && ($0.checkedOnGPU || switchValue == "1")

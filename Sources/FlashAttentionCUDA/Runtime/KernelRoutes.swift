@@ -53,8 +53,13 @@ public enum KernelRoutes {
 
     /// Each forward kernel the grid routes to on `architecture`, once, in the grid's order.
     public static func forward(architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
+        forward(forwardProblems(), architecture: architecture)
+    }
+
+    /// Each forward kernel `problems` route to on `architecture`, once, in the problems' order.
+    public static func forward(_ problems: [AttentionProblem], architecture: GPUArchitecture) -> [AttentionKernelDescriptor] {
         var names = Set<String>()
-        return forwardProblems().compactMap { try? KernelHeuristics.descriptor(for: $0, architecture: architecture).descriptor }
+        return problems.compactMap { try? KernelHeuristics.descriptor(for: $0, architecture: architecture).descriptor }
             .filter { names.insert($0.name).inserted }
     }
 
